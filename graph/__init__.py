@@ -1,0 +1,1 @@
+"""The design model: pure Python and networkx. Never imports torch or Qt."""

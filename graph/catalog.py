@@ -1,0 +1,294 @@
+"""The layer catalog: one declaration per layer type.
+
+Palette, inspector, validation, shape inference, file loading and the compiler all read the
+:class:`LayerType` declared here. Shapes never include the batch dimension: a Conv2d output is
+``(channels, height, width)``.
+
+Rules are pure functions of params and input shapes (as in Keras' ``compute_output_shape``):
+
+* ``shape(p, ins) -> out`` raises :class:`ShapeError` with a plain message when inputs do not fit;
+* ``count_params(p, ins) -> int`` and ``macs(p, ins, out) -> int`` count trainable parameters
+  and multiply-accumulates for one sample;
+* ``torch_kwargs(p, ins) -> dict`` gives the constructor arguments of ``torch_class`` (looked up
+  in ``torch.nn`` first, then ``runtime.modules``), so sizes such as ``in_features`` are inferred
+  from the incoming tensor and never asked of the user.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+Shape = tuple[int, ...]
+Params = Mapping[str, Any]
+
+
+class ShapeError(ValueError):
+    """Inputs or params that a layer cannot accept; ``fix`` suggests a remedy when obvious."""
+
+    def __init__(self, message: str, fix: str | None = None, port: str | None = None):
+        super().__init__(message)
+        self.fix = fix
+        self.port = port
+
+
+PARAM_KINDS = ("int", "float", "bool", "choice", "size", "ints", "str")
+
+
+@dataclass(frozen=True)
+class Param:
+    """A typed, documented layer parameter.
+
+    Kinds: ``int``, ``float``, ``bool``, ``choice`` (one of ``choices``), ``str``,
+    ``size`` (an int or a list of ``length`` ints, as torch accepts for kernel sizes) and
+    ``ints`` (a list of ints; ``length`` fixes its length when set).
+    """
+
+    name: str
+    kind: str
+    default: Any
+    doc: str
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] = ()
+    length: int | None = None
+    allow_minus_one: bool = False  # for ``ints`` params such as Reshape's target shape
+
+    def __post_init__(self) -> None:
+        if self.kind not in PARAM_KINDS:
+            raise ValueError(f"unknown param kind {self.kind!r}")
+        problem = self.check(self.default)
+        if problem:
+            raise ValueError(f"default of {self.name}: {problem}")
+
+    def check(self, value: Any) -> str | None:
+        """Return a plain description of what is wrong with ``value``, or ``None``."""
+        if self.kind == "bool":
+            return None if isinstance(value, bool) else f"must be true or false, not {value!r}"
+        if self.kind == "choice":
+            if value in self.choices:
+                return None
+            return f"must be one of {', '.join(map(str, self.choices))}, not {value!r}"
+        if self.kind == "str":
+            return None if isinstance(value, str) else f"must be text, not {value!r}"
+        if self.kind == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return f"must be a number, not {value!r}"
+            if not math.isfinite(value):
+                return f"must be a finite number, not {value!r}"
+            return self._check_range(value)
+        if self.kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                return f"must be a whole number, not {value!r}"
+            return self._check_range(value)
+        if self.kind == "size":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return self._check_range(value)
+            return self._check_list(value, self.length)
+        if self.kind == "ints":
+            return self._check_list(value, self.length)
+        return None  # pragma: no cover - kinds are checked in __post_init__
+
+    def _check_range(self, value: float) -> str | None:
+        if self.min is not None and value < self.min:
+            return f"must be at least {self.min}, not {value}"
+        if self.max is not None and value > self.max:
+            return f"must be at most {self.max}, not {value}"
+        return None
+
+    def _check_list(self, value: Any, length: int | None) -> str | None:
+        if not isinstance(value, (list, tuple)):
+            return f"must be a list of whole numbers, not {value!r}"
+        if length is not None and len(value) != length:
+            return f"must have {length} values, not {len(value)}"
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, int):
+                return f"must hold whole numbers only, not {item!r}"
+            if self.allow_minus_one and item == -1:
+                continue
+            problem = self._check_range(item)
+            if problem:
+                return problem
+        return None
+
+
+@dataclass(frozen=True)
+class Port:
+    """An input or output port. ``variadic`` input ports accept ``min_links..max_links`` links."""
+
+    name: str
+    doc: str = ""
+    variadic: bool = False
+    min_links: int = 1
+    max_links: int = 1
+
+
+@dataclass(frozen=True)
+class LayerType:
+    """Everything Netwright knows about one kind of layer."""
+
+    type_id: str
+    category: str
+    doc: str
+    params: tuple[Param, ...]
+    shape: Callable[[Params, Sequence[Shape]], Shape]
+    inputs: tuple[Port, ...] = (Port("in"),)
+    outputs: tuple[Port, ...] = (Port("out"),)
+    count_params: Callable[[Params, Sequence[Shape]], int] = lambda p, ins: 0
+    macs: Callable[[Params, Sequence[Shape], Shape], int] = lambda p, ins, out: 0
+    torch_class: str = ""
+    torch_kwargs: Callable[[Params, Sequence[Shape]], dict[str, Any]] = lambda p, ins: {}
+    version: int = 1
+    legacy_ids: tuple[str, ...] = ()
+    migrations: Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]] = field(
+        default_factory=dict
+    )  # from-version → function upgrading the params dict by one version
+    summary_keys: tuple[str, ...] = ()  # params shown on the node's face on the canvas
+    display_name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.type_id
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: _copy_value(p.default) for p in self.params}
+
+    def resolve(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Defaults overlaid with ``params`` (unknown keys are dropped)."""
+        out = self.defaults()
+        out.update({k: _copy_value(v) for k, v in params.items() if k in out})
+        return out
+
+    def check_params(self, params: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """``(param name, problem)`` for every invalid or unknown param."""
+        problems = []
+        known = {p.name for p in self.params}
+        for name in params:
+            if name not in known:
+                problems.append((name, f"is not a parameter of {self.type_id}"))
+        for p in self.params:
+            if p.name in params:
+                msg = p.check(params[p.name])
+                if msg:
+                    problems.append((p.name, msg))
+        return problems
+
+    @property
+    def is_source(self) -> bool:
+        return not self.inputs
+
+    @property
+    def is_sink(self) -> bool:
+        return not self.outputs
+
+    def input_port(self, name: str) -> Port | None:
+        return next((p for p in self.inputs if p.name == name), None)
+
+    def output_port(self, name: str) -> Port | None:
+        return next((p for p in self.outputs if p.name == name), None)
+
+
+def _copy_value(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+class Catalog:
+    """All layer types by id, with legacy ids remapped to their current type."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, LayerType] = {}
+        self._legacy: dict[str, str] = {}
+
+    def register(self, layer: LayerType) -> LayerType:
+        if layer.type_id in self._types or layer.type_id in self._legacy:
+            raise ValueError(f"layer type {layer.type_id!r} declared twice")
+        self._types[layer.type_id] = layer
+        for old in layer.legacy_ids:
+            self._legacy[old] = layer.type_id
+        return layer
+
+    def get(self, type_id: str) -> LayerType | None:
+        return self._types.get(type_id) or self._types.get(self._legacy.get(type_id, ""))
+
+    def __getitem__(self, type_id: str) -> LayerType:
+        layer = self.get(type_id)
+        if layer is None:
+            raise KeyError(type_id)
+        return layer
+
+    def __contains__(self, type_id: object) -> bool:
+        return isinstance(type_id, str) and self.get(type_id) is not None
+
+    def __iter__(self):
+        return iter(self._types.values())
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+    def current_id(self, type_id: str) -> str | None:
+        """The current id for ``type_id`` (itself, or the type that replaced a legacy id)."""
+        if type_id in self._types:
+            return type_id
+        return self._legacy.get(type_id)
+
+    def categories(self) -> dict[str, list[LayerType]]:
+        out: dict[str, list[LayerType]] = {}
+        for layer in self._types.values():
+            out.setdefault(layer.category, []).append(layer)
+        return out
+
+    def search(self, text: str) -> list[LayerType]:
+        """Types whose id, label, category or doc contain every word of ``text``."""
+        words = text.lower().split()
+        hits = []
+        for layer in self._types.values():
+            hay = " ".join((layer.type_id, layer.label, layer.category, layer.doc)).lower()
+            if all(w in hay for w in words):
+                hits.append(layer)
+        # Name matches first, then the rest in catalog order.
+        return sorted(hits, key=lambda t: 0 if text.lower() in t.type_id.lower() else 1)
+
+
+# ---- helpers shared by the declarations -------------------------------------------------------
+
+
+def pair(value: Any, n: int = 2) -> tuple[int, ...]:
+    """An int or list param as an ``n``-tuple, as torch's ``_pair`` does."""
+    if isinstance(value, (list, tuple)):
+        return tuple(int(v) for v in value)
+    return (int(value),) * n
+
+
+def prod(values: Iterable[int]) -> int:
+    out = 1
+    for v in values:
+        out *= int(v)
+    return out
+
+
+def fmt_shape(shape: Sequence[int] | None) -> str:
+    """``(1, 8, 8)`` as ``1×8×8``; the batch dimension is never shown."""
+    if shape is None:
+        return "?"
+    return "×".join(str(d) for d in shape) if shape else "scalar"
+
+
+def expect_rank(ins: Sequence[Shape], ranks: Iterable[int], what: str, fix: str | None = None) -> Shape:
+    """The single input shape, or a ShapeError when its rank is not one of ``ranks``."""
+    shape = ins[0]
+    ranks = tuple(ranks)
+    if len(shape) not in ranks:
+        want = " or ".join(str(r) for r in ranks)
+        raise ShapeError(
+            f"expects {what} (rank {want} without the batch), got {fmt_shape(shape)}", fix=fix
+        )
+    return shape
+
+
+CATALOG = Catalog()

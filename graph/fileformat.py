@@ -1,0 +1,298 @@
+"""The ``.json`` design file: versioned, data only, loaded in stages.
+
+1. parse the JSON and check ``format`` / ``format_version``;
+2. migrate the plain dict one format version at a time (:data:`MIGRATIONS`);
+3. remap renamed layer types and upgrade each node's params to its type's current version;
+4. check every field's type and build the :class:`~graph.design.Design`.
+
+Every problem raises :class:`DesignFileError` naming the place (``nodes[3].params.stride``).
+Unknown layer types are collected and reported together. Nothing is ever pickled or evaluated.
+Saving is atomic: write a temporary file, fsync, rename over the target.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+from . import layers as _layers  # noqa: F401  (fills the catalog)
+from .catalog import CATALOG
+from .design import Design, Edge, Node
+from .settings import DATA_PARAMS, TRAINING_PARAMS, default_data, default_training
+
+FORMAT = "netwright"
+FORMAT_VERSION = 1
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+class DesignFileError(ValueError):
+    """A design file that cannot be loaded; ``where`` names the place in the file."""
+
+    def __init__(self, message: str, where: str = "", path: str | os.PathLike | None = None):
+        self.where = where
+        self.path = str(path) if path is not None else None
+        self.reason = message
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        place = f" at {self.where}" if self.where else ""
+        source = f"{self.path}: " if self.path else ""
+        return f"{source}{self.reason}{place}"
+
+    def with_path(self, path: str | os.PathLike) -> "DesignFileError":
+        return DesignFileError(self.reason, self.where, path)
+
+
+# Format migrations: from-version → function returning the dict at from-version + 1.
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+MIGRATIONS: dict[int, Migration] = {}
+
+
+def migrate(doc: dict[str, Any], migrations: dict[int, Migration] | None = None) -> dict[str, Any]:
+    """Upgrade ``doc`` step by step to :data:`FORMAT_VERSION`."""
+    migrations = MIGRATIONS if migrations is None else migrations
+    version = doc["format_version"]
+    while version < FORMAT_VERSION:
+        step = migrations.get(version)
+        if step is None:
+            raise DesignFileError(
+                f"format version {version} is too old: no migration to version {version + 1}",
+                "format_version")
+        doc = step(dict(doc))
+        version += 1
+        doc["format_version"] = version
+    return doc
+
+
+# ---- stage 1: parse -----------------------------------------------------------------------------
+
+
+def parse(text: str | bytes) -> dict[str, Any]:
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DesignFileError(f"not a text file (byte {exc.start} is not UTF-8)") from None
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise DesignFileError(f"not valid JSON: {exc.msg}", f"line {exc.lineno}, column {exc.colno}"
+                              ) from None
+    except RecursionError:
+        raise DesignFileError("JSON nested too deeply") from None
+    if not isinstance(doc, dict):
+        raise DesignFileError("the file must hold a JSON object")
+    if doc.get("format") != FORMAT:
+        raise DesignFileError(f"not a Netwright design (\"format\" is {doc.get('format')!r}, "
+                              f"expected {FORMAT!r})", "format")
+    version = doc.get("format_version")
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise DesignFileError("format_version must be a whole number", "format_version")
+    if version > FORMAT_VERSION:
+        raise DesignFileError(
+            f"written by a newer Netwright (format version {version}; this version reads up to "
+            f"{FORMAT_VERSION}) — please update Netwright", "format_version")
+    if version < 0:
+        raise DesignFileError("format_version cannot be negative", "format_version")
+    return doc
+
+
+def _reject_constant(name: str) -> Any:
+    raise DesignFileError(f"{name} is not allowed in a design file")
+
+
+# ---- stage 3 and 4: types and build ---------------------------------------------------------------
+
+
+def _expect(value: Any, kind: type | tuple[type, ...], where: str, what: str) -> Any:
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise DesignFileError(f"expected {what}, found {json.dumps(value)}", where)
+    if not isinstance(value, kind):
+        shown = json.dumps(value)[:60] if _jsonable(value) else type(value).__name__
+        raise DesignFileError(f"expected {what}, found {shown}", where)
+    return value
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _upgrade_node_params(layer, version: int, params: dict[str, Any], where: str) -> dict[str, Any]:
+    if version > layer.version:
+        raise DesignFileError(
+            f"{layer.type_id} version {version} is newer than this Netwright knows "
+            f"({layer.version})", where + ".version")
+    while version < layer.version:
+        step = layer.migrations.get(version)
+        if step is None:
+            raise DesignFileError(f"no upgrade for {layer.type_id} from version {version}",
+                                  where + ".version")
+        params = step(dict(params))
+        version += 1
+    return params
+
+
+def design_from_dict(doc: dict[str, Any]) -> Design:
+    """Stages 2–4 on an already-parsed document."""
+    doc = migrate(doc)
+    design = Design(name=str(doc.get("name", "Untitled")))
+    design.description = str(doc.get("description", ""))
+    nodes = _expect(doc.get("nodes", _MISSING_LIST), list, "nodes", "a list of nodes")
+    edges = _expect(doc.get("edges", []), list, "edges", "a list of links")
+    unknown: list[str] = []
+    seen_ids: set[str] = set()
+    for i, raw in enumerate(nodes):
+        where = f"nodes[{i}]"
+        _expect(raw, dict, where, "a node object")
+        for key in ("id", "type"):
+            if key not in raw:
+                raise DesignFileError(f"missing field \"{key}\"", where)
+        node_id = _expect(raw["id"], str, where + ".id", "text")
+        type_id = _expect(raw["type"], str, where + ".type", "text")
+        if node_id in seen_ids:
+            raise DesignFileError(f"duplicate node id {node_id!r}", where + ".id")
+        seen_ids.add(node_id)
+        layer = CATALOG.get(type_id)
+        if layer is None:
+            unknown.append(f"{type_id!r} ({where})")
+            continue
+        name = _expect(raw.get("name", node_id), str, where + ".name", "text")
+        params = _expect(raw.get("params", {}), dict, where + ".params", "an object")
+        version = _expect(raw.get("version", layer.version), int, where + ".version",
+                          "a whole number")
+        params = _upgrade_node_params(layer, version, params, where)
+        for key, value in params.items():
+            if not _plain(value):
+                raise DesignFileError("parameters hold only numbers, text, booleans and lists",
+                                      f"{where}.params.{key}")
+        position = raw.get("position", [0, 0])
+        if (not isinstance(position, list) or len(position) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                           and math.isfinite(v) for v in position)):
+            raise DesignFileError("expected [x, y] numbers", where + ".position")
+        design.add_node(Node(id=node_id, type=layer.type_id, name=name, params=dict(params),
+                             position=(float(position[0]), float(position[1])),
+                             version=layer.version))
+    if unknown:
+        raise DesignFileError("unknown layer type" + ("s " if len(unknown) > 1 else " ")
+                              + ", ".join(unknown))
+    for i, raw in enumerate(edges):
+        where = f"edges[{i}]"
+        _expect(raw, dict, where, "a link object")
+        for key in ("src", "dst"):
+            if key not in raw:
+                raise DesignFileError(f"missing field \"{key}\"", where)
+            value = _expect(raw[key], str, f"{where}.{key}", "a node id")
+            if not design.has_node(value):
+                raise DesignFileError(f"links to unknown node {value!r}", f"{where}.{key}")
+        edge = Edge(src=raw["src"], dst=raw["dst"],
+                    src_port=_expect(raw.get("src_port", "out"), str, where + ".src_port", "text"),
+                    dst_port=_expect(raw.get("dst_port", "in"), str, where + ".dst_port", "text"))
+        if edge in design.edges:
+            raise DesignFileError("the same link appears twice", where)
+        design.add_edge(edge)
+    design.data = _section(doc, "data", default_data(), {p.name for p in DATA_PARAMS} | {"name", "options"})
+    design.training = _section(doc, "training", default_training(), {p.name for p in TRAINING_PARAMS})
+    return design
+
+
+_MISSING_LIST = object()
+
+
+def _section(doc: dict[str, Any], key: str, defaults: dict[str, Any], known: set[str]) -> dict[str, Any]:
+    raw = doc.get(key, {})
+    _expect(raw, dict, key, "an object")
+    for name, value in raw.items():
+        if name not in known:
+            raise DesignFileError(f"unknown setting {name!r}", f"{key}.{name}")
+        if not _plain(value):
+            raise DesignFileError("settings hold only numbers, text, booleans, lists and objects",
+                                  f"{key}.{name}")
+    out = dict(defaults)
+    out.update(raw)
+    if key == "data" and "name" in raw and "options" not in raw:
+        out["options"] = {}
+    return out
+
+
+def _plain(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, str)):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _plain(v) for k, v in value.items())
+    return False
+
+
+# ---- public API ---------------------------------------------------------------------------------
+
+
+def loads(text: str | bytes) -> Design:
+    """A design from the text of a design file."""
+    doc = parse(text)
+    if doc.get("nodes", _MISSING_LIST) is _MISSING_LIST:
+        raise DesignFileError("missing field \"nodes\"")
+    return design_from_dict(doc)
+
+
+def load(path: str | os.PathLike) -> Design:
+    """Load a design file; a :class:`DesignFileError` names the file and the place."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise DesignFileError(f"file is {size / 1e6:.0f} MB; design files are at most "
+                                  f"{MAX_FILE_BYTES // 2**20} MB", path=path)
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DesignFileError("file not found", path=path) from None
+    except IsADirectoryError:
+        raise DesignFileError("is a folder, not a design file", path=path) from None
+    except PermissionError:
+        raise DesignFileError("permission denied", path=path) from None
+    except OSError as exc:
+        raise DesignFileError(f"cannot read: {exc.strerror}", path=path) from None
+    try:
+        design = loads(data)
+    except DesignFileError as exc:
+        raise exc.with_path(path) from None
+    if design.name == "Untitled" and "name" not in json.loads(data):
+        design.name = path.stem
+    return design
+
+
+def dumps(design: Design) -> str:
+    return json.dumps(design.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def save(design: Design, path: str | os.PathLike) -> None:
+    """Write atomically: a crash mid-save never leaves a half-written design behind."""
+    atomic_write_text(Path(path), dumps(design))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

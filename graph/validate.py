@@ -1,0 +1,293 @@
+"""Validation: diagnostics that explain themselves, pinned to the node (and port) at fault.
+
+Structure is checked with networkx (cycles, reachability), then shapes with
+:func:`graph.shapes.infer`, then the dataset and training settings against the network.
+:func:`can_connect` answers "may this link be made?" for hover feedback while dragging.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import networkx as nx
+
+from . import layers as _layers  # noqa: F401  (fills the catalog)
+from .catalog import CATALOG, Shape, fmt_shape
+from .design import Design, Edge
+from .settings import DATASETS, check_data, check_training, dataset_classes, dataset_shape
+from .shapes import Inference, infer
+
+ERROR, WARNING = "error", "warning"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    severity: str
+    code: str
+    message: str
+    node: str | None = None  # node id
+    port: str | None = None
+    fix: str | None = None
+    param: str | None = None
+
+    def format(self, design: Design | None = None) -> str:
+        where = ""
+        if self.node and design is not None and design.has_node(self.node):
+            where = f"{design.node(self.node).name}: "
+        elif self.node:
+            where = f"{self.node}: "
+        text = f"{self.severity}: {where}{self.message}"
+        return text + (f" (fix: {self.fix})" if self.fix else "")
+
+
+@dataclass
+class Report:
+    diagnostics: list[Diagnostic]
+    inference: Inference
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == ERROR]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def for_node(self, node_id: str) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.node == node_id]
+
+
+def to_networkx(design: Design) -> nx.MultiDiGraph:
+    g = nx.MultiDiGraph()
+    g.add_nodes_from(n.id for n in design.nodes)
+    g.add_edges_from((e.src, e.dst) for e in design.edges)
+    return g
+
+
+def validate(design: Design, data_shape: Shape | None = None, data_classes: int | None = None,
+             data_task: str | None = None) -> Report:
+    """Check the whole design. ``data_shape``/``data_classes``/``data_task`` describe a file
+    dataset already read by the runtime; built-in datasets declare theirs."""
+    diags: list[Diagnostic] = []
+    names = {n.id: n.name for n in design.nodes}
+    g = to_networkx(design)
+
+    # Parameters and names.
+    seen: dict[str, str] = {}
+    for node in design.nodes:
+        layer = CATALOG.get(node.type)
+        if layer is None:
+            diags.append(Diagnostic(ERROR, "unknown-type", f"unknown layer type {node.type!r}", node.id))
+            continue
+        for pname, problem in layer.check_params(node.params):
+            diags.append(Diagnostic(ERROR, "param", f"{pname} {problem}", node.id, param=pname,
+                                    fix=_param_fix(layer, pname)))
+        if not node.name.strip():
+            diags.append(Diagnostic(ERROR, "name", "the name is empty", node.id,
+                                    fix="give the node a name"))
+        elif node.name in seen:
+            diags.append(Diagnostic(ERROR, "duplicate-name",
+                                    f"the name {node.name!r} is used by another node too", node.id,
+                                    fix=f"rename it, e.g. to {design.unique_name(node.name)!r}"))
+        else:
+            seen[node.name] = node.id
+
+    # Ports and arity.
+    for e in design.edges:
+        src_layer, dst_layer = CATALOG.get(design.node(e.src).type), CATALOG.get(design.node(e.dst).type)
+        if src_layer and src_layer.output_port(e.src_port) is None:
+            diags.append(Diagnostic(ERROR, "port", f"has no output port {e.src_port!r}", e.src,
+                                    e.src_port))
+        if dst_layer and dst_layer.input_port(e.dst_port) is None:
+            diags.append(Diagnostic(ERROR, "port", f"has no input port {e.dst_port!r}", e.dst,
+                                    e.dst_port))
+    for node in design.nodes:
+        layer = CATALOG.get(node.type)
+        if layer is None:
+            continue
+        for port in layer.inputs:
+            count = len(design.in_edges(node.id, port.name))
+            if count < port.min_links:
+                if count == 0:
+                    msg = f"input {port.name!r} is not connected" if len(layer.inputs) > 1 else \
+                        "its input is not connected"
+                else:
+                    msg = f"needs at least {port.min_links} inputs, has {count}"
+                diags.append(Diagnostic(ERROR, "arity", msg, node.id, port.name,
+                                        fix="drag a link from an earlier layer's output to it"))
+            elif count > port.max_links:
+                msg = (f"input {port.name!r} has {count} links but takes one"
+                       if port.max_links == 1 else f"takes at most {port.max_links} inputs, has {count}")
+                fix = "merge the branches with an Add or Concat first" if port.max_links == 1 else None
+                diags.append(Diagnostic(ERROR, "arity", msg, node.id, port.name, fix=fix))
+        for port in layer.outputs:
+            if not design.out_edges(node.id, port.name) and layer.type_id != "Input":
+                diags.append(Diagnostic(WARNING, "unused", "its output is not used", node.id, port.name,
+                                        fix="connect it onward, or delete it"))
+
+    # Whole-network structure.
+    inputs = [n.id for n in design.nodes if n.type == "Input"]
+    outputs = [n.id for n in design.nodes if n.type == "Output"]
+    if not inputs:
+        diags.append(Diagnostic(ERROR, "no-input", "the network has no Input layer",
+                                fix="add an Input layer from the palette"))
+    if not outputs:
+        diags.append(Diagnostic(ERROR, "no-output", "the network has no Output layer",
+                                fix="add an Output layer after the last layer"))
+    cyclic: set[str] = set()
+    for component in nx.strongly_connected_components(g):
+        if len(component) > 1 or any(g.has_edge(n, n) for n in component):
+            cycle = _cycle_in(g, component)
+            cyclic |= component
+            path = " → ".join(names[n] for n in cycle + cycle[:1])
+            for nid in cycle:
+                diags.append(Diagnostic(ERROR, "cycle", f"is on a cycle: {path}", nid,
+                                        fix="remove one link of the cycle"))
+    if inputs:
+        reached = set(inputs).union(*(nx.descendants(g, i) for i in inputs))
+        for node in design.nodes:
+            if node.id not in reached and node.id not in cyclic:
+                diags.append(Diagnostic(ERROR, "unreachable", "is not connected to any Input",
+                                        node.id, fix="link it to the layers before it"))
+    if outputs:
+        leads = set(outputs).union(*(nx.ancestors(g, o) for o in outputs))
+        for node in design.nodes:
+            if node.id not in leads and node.id not in cyclic and design.out_edges(node.id):
+                diags.append(Diagnostic(WARNING, "dead-end",
+                                        "does not lead to any Output; its result is unused",
+                                        node.id, fix="connect the branch to an Output or a merge"))
+
+    # Shapes.
+    inference = infer(design)
+    for nid, err in inference.errors.items():
+        if any(d.node == nid and d.code in ("param", "unknown-type") for d in diags):
+            continue
+        diags.append(Diagnostic(ERROR, "shape", err.message, nid, err.port,
+                                fix=_shape_fix(design, nid, err.fix)))
+
+    # Data and training settings against the network.
+    diags += _check_settings(design, inference, data_shape, data_classes, data_task)
+    return Report(diags, inference)
+
+
+def _cycle_in(g: nx.MultiDiGraph, component: set[str]) -> list[str]:
+    sub = g.subgraph(component)
+    try:
+        return [u for u, _v, *_ in nx.find_cycle(sub)]
+    except nx.NetworkXNoCycle:  # pragma: no cover - the component has a cycle by construction
+        return sorted(component)
+
+
+def _param_fix(layer, pname: str) -> str | None:
+    try:
+        p = layer.param(pname)
+    except KeyError:
+        return "remove this parameter"
+    if p.min is not None and p.max is not None and p.kind in ("int", "float", "size", "ints"):
+        return f"use a value between {p.min:g} and {p.max:g}"
+    if p.choices:
+        return "choose one of " + ", ".join(map(str, p.choices))
+    return None
+
+
+def _shape_fix(design: Design, nid: str, fix: str | None) -> str | None:
+    """Name the neighbours in a rule's generic fix: "insert a Flatten between conv2 and fc1"."""
+    if fix and fix.startswith("insert a ") and fix.endswith(" before this layer"):
+        ins = design.in_edges(nid)
+        if len(ins) == 1:
+            what = fix[len("insert a "):-len(" before this layer")]
+            return f"insert a {what} between {design.node(ins[0].src).name} and {design.node(nid).name}"
+    return fix
+
+
+def _check_settings(design: Design, inference: Inference, data_shape: Shape | None,
+                    data_classes: int | None, data_task: str | None) -> list[Diagnostic]:
+    diags = []
+    for key, problem in check_data(design.data):
+        diags.append(Diagnostic(ERROR, "data", f"dataset setting {key} {problem}"))
+    for key, problem in check_training(design.training):
+        diags.append(Diagnostic(ERROR, "training", f"training setting {key} {problem}"))
+    if any(d.code == "data" for d in diags):
+        return diags
+    spec = DATASETS[design.data["name"]]
+    shape = tuple(data_shape) if data_shape is not None else dataset_shape(design.data)
+    classes = data_classes if data_classes is not None else dataset_classes(design.data)
+    task = data_task or spec.task
+    inputs = [n for n in design.nodes if n.type == "Input"]
+    if shape is not None and len(inputs) == 1:
+        node = inputs[0]
+        declared = tuple(node.resolved_params()["shape"])
+        if declared != shape:
+            diags.append(Diagnostic(
+                ERROR, "data-shape",
+                f"the dataset {design.data['name']} gives samples of shape {fmt_shape(shape)}, "
+                f"but this Input expects {fmt_shape(declared)}", node.id, param="shape",
+                fix=f"set the Input shape to {list(shape)}"))
+    outputs = [n for n in design.nodes if n.type == "Output"]
+    loss = design.training.get("loss")
+    if outputs and task == "classification" and classes:
+        out = outputs[0]
+        shape_out = inference.shapes.get(out.id)
+        if loss == "cross_entropy" and shape_out is not None:
+            width = shape_out[-1] if shape_out else 1
+            if len(shape_out) != 1 or width != classes:
+                src = design.in_edges(out.id)
+                culprit = src[0].src if src else out.id
+                fix = None
+                culprit_node = design.node(culprit)
+                if culprit_node.type == "Linear":
+                    fix = f"set out_features of {culprit_node.name} to {classes}"
+                diags.append(Diagnostic(
+                    ERROR, "classes",
+                    f"the network outputs {fmt_shape(shape_out)} but {design.data['name']} has "
+                    f"{classes} classes (cross-entropy needs {classes} scores per sample)",
+                    culprit, fix=fix or f"end the network with a Linear of {classes} features"))
+        if loss in ("mse", "l1", "huber"):
+            diags.append(Diagnostic(WARNING, "loss", f"{loss} is a regression loss but "
+                                    f"{design.data['name']} is a classification dataset",
+                                    fix="use the cross_entropy loss"))
+    if outputs and task == "regression" and loss in ("cross_entropy",):
+        diags.append(Diagnostic(ERROR, "loss", f"cross_entropy needs classes but "
+                                f"{design.data['name']} is a regression dataset",
+                                fix="use the mse, l1 or huber loss"))
+    return diags
+
+
+def can_connect(design: Design, src: str, dst: str, src_port: str = "out", dst_port: str = "in",
+                replacing: Iterable[Edge] = ()) -> tuple[bool, str]:
+    """May a link ``src.src_port → dst.dst_port`` be made? Returns ``(yes, reason)``.
+
+    ``replacing`` lists links that will be removed at the same time (a link being re-routed).
+    """
+    if not (design.has_node(src) and design.has_node(dst)):
+        return False, "unknown node"
+    if src == dst:
+        return False, "a layer cannot feed itself"
+    s_layer, d_layer = CATALOG.get(design.node(src).type), CATALOG.get(design.node(dst).type)
+    if s_layer is None or d_layer is None:
+        return False, "unknown layer type"
+    if s_layer.output_port(src_port) is None:
+        return False, f"{design.node(src).name} has no output {src_port!r}"
+    port = d_layer.input_port(dst_port)
+    if port is None:
+        return False, f"{design.node(dst).name} has no input {dst_port!r}"
+    replacing = set(replacing)
+    edge = Edge(src, dst, src_port, dst_port)
+    if edge in design.edges and edge not in replacing:
+        return False, "these ports are already linked"
+    taken = [e for e in design.in_edges(dst, dst_port) if e not in replacing]
+    if len(taken) >= port.max_links:
+        if port.max_links == 1:
+            return False, (f"{design.node(dst).name}'s input is already linked to "
+                           f"{design.node(taken[0].src).name}; remove that link first, or merge "
+                           "with an Add or Concat")
+        return False, f"{design.node(dst).name} takes at most {port.max_links} inputs"
+    g = to_networkx(design)
+    for e in replacing:
+        if g.has_edge(e.src, e.dst):
+            g.remove_edge(e.src, e.dst)
+    if nx.has_path(g, dst, src):
+        return False, (f"this would make a cycle: {design.node(dst).name} already feeds "
+                       f"{design.node(src).name}")
+    return True, f"connect {design.node(src).name} → {design.node(dst).name}"
+

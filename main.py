@@ -1,0 +1,158 @@
+"""Netwright: build, train and export neural networks by wiring layers on a canvas.
+
+``python main.py`` opens the app with the default example. The same file is a headless CLI:
+
+    python main.py validate FILE...     exit 0 when every design is valid
+    python main.py summary FILE         per-layer shapes, parameters, MACs and memory
+    python main.py code FILE            the generated PyTorch source
+
+Run ``python main.py --help`` for every command. User errors print a readable message and exit
+non-zero; they never show a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+EXAMPLES = ROOT / "resources" / "examples"
+DEFAULT_EXAMPLE = EXAMPLES / "digits_cnn.json"
+
+
+class UserError(Exception):
+    """A problem with the user's input: printed as one message, exit status 1."""
+
+
+def _load(path: str):
+    from graph.fileformat import DesignFileError, load
+
+    try:
+        return load(path)
+    except DesignFileError as exc:
+        raise UserError(str(exc)) from None
+
+
+# ---- commands -------------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from graph.fileformat import DesignFileError, load
+    from graph.validate import validate
+
+    status = 0
+    for path in args.files:
+        try:
+            design = load(path)
+        except DesignFileError as exc:
+            print(f"{path}: error: {exc.reason}" + (f" at {exc.where}" if exc.where else ""))
+            status = 1
+            continue
+        report = validate(design)
+        if report.ok:
+            warnings = len(report.diagnostics)
+            print(f"{path}: valid ({len(design)} nodes"
+                  + (f", {warnings} warning{'s' * (warnings != 1)}" if warnings else "") + ")")
+        else:
+            status = 1
+        if not report.ok or args.verbose:
+            for d in report.diagnostics:
+                print(f"{path}: {d.format(design)}")
+    return status
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from graph.summary import human_bytes, human_count, summarize
+    from graph.validate import validate
+
+    design = _load(args.file)
+    report = validate(design)
+    summary = summarize(design, report.inference)
+    rows = [("name", "type", "output shape", "params", "MACs")]
+    rows += [(r.name, r.type, r.shape, f"{r.params:,}", human_count(r.macs)) for r in summary.rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for i, row in enumerate(rows):
+        print("  ".join(cell.rjust(w) if j >= 3 else cell.ljust(w)
+                        for j, (cell, w) in enumerate(zip(row, widths))).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    print()
+    print(f"total parameters:        {summary.total_params:,} ({human_bytes(summary.param_bytes)})")
+    print(f"total MACs per sample:   {human_count(summary.total_macs)}")
+    print(f"activations (batch {summary.batch_size}): {human_bytes(summary.activation_bytes)}")
+    print(f"training memory (Adam):  ~{human_bytes(summary.training_bytes)}")
+    if not report.ok:
+        print()
+        for d in report.errors:
+            print(d.format(design))
+        return 1
+    return 0
+
+
+def cmd_code(args: argparse.Namespace) -> int:
+    from runtime.compiler import CompileError, compile_design
+
+    design = _load(args.file)
+    try:
+        compiled = compile_design(design)
+    except CompileError as exc:
+        raise UserError(str(exc)) from None
+    print(compiled.module.code.strip())
+    return 0
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    from ui.app import run_app
+
+    return run_app(args.file)
+
+
+# ---- parser -----------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="netwright", description="Build, train and export neural networks. "
+        "With no command, opens the app on the default example.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check designs; exit 0 when all are valid")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("-v", "--verbose", action="store_true", help="also list warnings of valid designs")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("summary", help="per-layer shapes, parameters, MACs and memory")
+    p.add_argument("file", metavar="FILE")
+    p.set_defaults(func=cmd_summary)
+
+    p = sub.add_parser("code", help="print the generated PyTorch source")
+    p.add_argument("file", metavar="FILE")
+    p.set_defaults(func=cmd_code)
+
+    p = sub.add_parser("open", help="open the app with FILE")
+    p.add_argument("file", metavar="FILE", nargs="?", default=None)
+    p.set_defaults(func=cmd_open)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["open", str(DEFAULT_EXAMPLE)])
+    try:
+        return args.func(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

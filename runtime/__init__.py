@@ -1,0 +1,1 @@
+"""Compiles designs to PyTorch, trains, evaluates and exports them. Never imports Qt."""

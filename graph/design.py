@@ -146,10 +146,16 @@ class Design:
 
     # ---- mutations (each emits events) -------------------------------------------------------------
 
-    def add_node(self, node: Node) -> Node:
+    def add_node(self, node: Node, index: int | None = None) -> Node:
+        """Add ``node`` at the end, or at position ``index`` of the node order (undo uses it)."""
         if node.id in self._nodes:
             raise DesignError(f"a node with id {node.id!r} already exists")
-        self._nodes[node.id] = node
+        if index is None or index >= len(self._nodes):
+            self._nodes[node.id] = node
+        else:
+            items = list(self._nodes.items())
+            items.insert(index, (node.id, node))
+            self._nodes = dict(items)
         self.node_added.emit(node)
         self.changed.emit()
         return node

@@ -1,0 +1,296 @@
+"""Undo commands. Each changes only the model (:class:`graph.design.Design`); the canvas and the
+inspector follow the model's events. Composite edits (paste, insert on a link, auto-layout) are
+built as one command with child commands, so they undo in one step.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterable, Mapping
+
+from PySide6.QtGui import QUndoCommand
+
+from graph.design import Design, Edge, Node
+
+class Command(QUndoCommand):
+    """Base of Netwright's commands. A command built with a ``parent`` becomes one of the
+    parent's steps; the parent runs its steps in order on redo and in reverse on undo.
+    (Steps are kept as Python objects rather than Qt child commands, whose Python side
+    PySide may collect while Qt still calls it.)"""
+
+    def __init__(self, text: str, parent: "Command | None" = None):
+        super().__init__(text)
+        self.steps: list[Command] = []
+        if parent is not None:
+            parent.steps.append(self)
+
+    def redo(self) -> None:
+        for step in self.steps:
+            step.redo()
+
+    def undo(self) -> None:
+        for step in reversed(self.steps):
+            step.undo()
+
+
+# Ids for QUndoCommand.mergeWith: consecutive edits of the same thing merge into one undo step.
+MERGE_PARAM, MERGE_SETTINGS, MERGE_RENAME = 1, 2, 3
+
+
+class AddNodeCommand(Command):
+    def __init__(self, design: Design, node: Node, parent: Command | None = None):
+        super().__init__(f"Add {node.name}", parent)
+        self.design = design
+        self.node = copy.deepcopy(node)
+
+    def redo(self) -> None:
+        self.design.add_node(copy.deepcopy(self.node))
+
+    def undo(self) -> None:
+        self.design.remove_node(self.node.id)
+
+
+class AddEdgeCommand(Command):
+    def __init__(self, design: Design, edge: Edge, index: int | None = None,
+                 parent: Command | None = None):
+        super().__init__("Connect", parent)
+        self.design, self.edge, self.index = design, edge, index
+
+    def redo(self) -> None:
+        self.design.add_edge(self.edge, self.index)
+
+    def undo(self) -> None:
+        self.design.remove_edge(self.edge)
+
+
+class RemoveEdgeCommand(Command):
+    """Remove a link, restoring it at the same position on undo (merge inputs are ordered)."""
+
+    def __init__(self, design: Design, edge: Edge, parent: Command | None = None):
+        super().__init__("Disconnect", parent)
+        self.design, self.edge = design, edge
+        self.index: int | None = None
+
+    def redo(self) -> None:
+        self.index = self.design.remove_edge(self.edge)
+
+    def undo(self) -> None:
+        self.design.add_edge(self.edge, self.index)
+
+
+class RemoveNodesCommand(Command):
+    """Delete nodes; their links are removed first as child commands."""
+
+    def __init__(self, design: Design, node_ids: Iterable[str], parent: Command | None = None):
+        ids = [nid for nid in design.node_ids_in_order() if nid in set(node_ids)]
+        super().__init__("Delete " + (design.node(ids[0]).name if len(ids) == 1 else f"{len(ids)} layers"),
+                         parent)
+        self.design = design
+        edges: list[Edge] = []
+        for nid in ids:
+            edges += [e for e in design.edges_of(nid) if e not in edges]
+        # Remove later links first so recorded indices stay valid when undone in reverse.
+        edges.sort(key=design.edge_index, reverse=True)
+        for edge in edges:
+            RemoveEdgeCommand(design, edge, self)
+        self.nodes = [copy.deepcopy(design.node(nid)) for nid in ids]
+        self.positions = [design.node_ids_in_order().index(nid) for nid in ids]
+
+    def redo(self) -> None:
+        super().redo()  # steps: the links
+        for node in self.nodes:
+            self.design.remove_node(node.id)
+
+    def undo(self) -> None:
+        for node, index in zip(self.nodes, self.positions):  # ascending: each lands where it was
+            self.design.add_node(copy.deepcopy(node), index)
+        super().undo()
+
+
+class SetParamCommand(Command):
+    """Change one param of one node; consecutive changes of the same param merge."""
+
+    def __init__(self, design: Design, node_id: str, name: str, value: Any,
+                 parent: Command | None = None):
+        node = design.node(node_id)
+        super().__init__(f"Set {node.name}.{name}", parent)
+        self.design, self.node_id, self.name = design, node_id, name
+        self.old = copy.deepcopy(node.params)
+        self.new = copy.deepcopy(node.params)
+        self.new[name] = copy.deepcopy(value)
+
+    def id(self) -> int:
+        return MERGE_PARAM
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, SetParamCommand) or (other.node_id, other.name) != (self.node_id, self.name):
+            return False
+        self.new = other.new
+        return True
+
+    def redo(self) -> None:
+        self.design.set_params(self.node_id, self.new)
+
+    def undo(self) -> None:
+        self.design.set_params(self.node_id, self.old)
+
+
+class SetParamsCommand(Command):
+    """Replace all params of a node (e.g. reset to defaults)."""
+
+    def __init__(self, design: Design, node_id: str, params: Mapping[str, Any],
+                 parent: Command | None = None):
+        super().__init__(f"Edit {design.node(node_id).name}", parent)
+        self.design, self.node_id = design, node_id
+        self.old = copy.deepcopy(design.node(node_id).params)
+        self.new = copy.deepcopy(dict(params))
+
+    def redo(self) -> None:
+        self.design.set_params(self.node_id, self.new)
+
+    def undo(self) -> None:
+        self.design.set_params(self.node_id, self.old)
+
+
+class RenameNodeCommand(Command):
+    def __init__(self, design: Design, node_id: str, name: str, parent: Command | None = None):
+        super().__init__(f"Rename to {name}", parent)
+        self.design, self.node_id = design, node_id
+        self.old, self.new = design.node(node_id).name, name
+
+    def id(self) -> int:
+        return MERGE_RENAME
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, RenameNodeCommand) or other.node_id != self.node_id:
+            return False
+        self.new = other.new
+        return True
+
+    def redo(self) -> None:
+        self.design.rename_node(self.node_id, self.new)
+
+    def undo(self) -> None:
+        self.design.rename_node(self.node_id, self.old)
+
+
+class MoveNodesCommand(Command):
+    """Move nodes from old to new positions (one command per mouse drag or layout)."""
+
+    def __init__(self, design: Design, moves: Mapping[str, tuple[tuple[float, float], tuple[float, float]]],
+                 text: str = "Move", parent: Command | None = None):
+        super().__init__(text, parent)
+        self.design = design
+        self.moves = dict(moves)
+
+    def redo(self) -> None:
+        for nid, (_old, new) in self.moves.items():
+            self.design.move_node(nid, new)
+
+    def undo(self) -> None:
+        for nid, (old, _new) in self.moves.items():
+            self.design.move_node(nid, old)
+
+
+class SetSettingsCommand(Command):
+    """Change the design's dataset choice (``section="data"``) or training settings."""
+
+    def __init__(self, design: Design, section: str, value: Mapping[str, Any], text: str = "",
+                 parent: Command | None = None):
+        super().__init__(text or f"Change {section} settings", parent)
+        if section not in ("data", "training"):
+            raise ValueError(section)
+        self.design, self.section = design, section
+        self.old = copy.deepcopy(getattr(design, section))
+        self.new = copy.deepcopy(dict(value))
+
+    def id(self) -> int:
+        return MERGE_SETTINGS
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, SetSettingsCommand) or other.section != self.section:
+            return False
+        changed_self = {k for k in self.new if self.new.get(k) != self.old.get(k)}
+        changed_other = {k for k in other.new if other.new.get(k) != other.old.get(k)}
+        if changed_self != changed_other:  # only a run of edits to the same setting merges
+            return False
+        self.new = other.new
+        return True
+
+    def _apply(self, value: dict[str, Any]) -> None:
+        if self.section == "data":
+            self.design.set_data(value)
+        else:
+            self.design.set_training(value)
+
+    def redo(self) -> None:
+        self._apply(self.new)
+
+    def undo(self) -> None:
+        self._apply(self.old)
+
+
+class MacroCommand(Command):
+    """A named group of steps that undo and redo together."""
+
+
+def paste_command(design: Design, nodes: list[Node], edges: list[Edge], offset=(40.0, 40.0),
+                  text: str = "Paste") -> tuple[MacroCommand, list[str]]:
+    """Add copies of ``nodes`` (fresh ids and names, shifted by ``offset``) with the ``edges``
+    among them. Returns the command and the new ids (in the order of ``nodes``)."""
+    macro = MacroCommand(text)
+    mapping: dict[str, str] = {}
+    taken_names = {n.name for n in design.nodes}
+    taken_ids = set(design.node_ids_in_order())
+    counter = len(taken_ids) + 1
+    for node in nodes:
+        while f"n{counter}" in taken_ids:
+            counter += 1
+        new_id = f"n{counter}"
+        taken_ids.add(new_id)
+        name = _free_name(node.name, taken_names)
+        taken_names.add(name)
+        mapping[node.id] = new_id
+        clone = Node(id=new_id, type=node.type, name=name, params=copy.deepcopy(node.params),
+                     position=(node.position[0] + offset[0], node.position[1] + offset[1]),
+                     version=node.version)
+        AddNodeCommand(design, clone, macro)
+    for edge in edges:
+        if edge.src in mapping and edge.dst in mapping:
+            AddEdgeCommand(design, Edge(mapping[edge.src], mapping[edge.dst], edge.src_port,
+                                        edge.dst_port), None, macro)
+    return macro, [mapping[n.id] for n in nodes]
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    import re
+
+    base = re.sub(r"_\d+$", "", name) or "node"
+    if base not in taken:
+        return base
+    i = 2
+    while f"{base}_{i}" in taken:
+        i += 1
+    return f"{base}_{i}"
+
+
+def insert_on_link_command(design: Design, node: Node, edge: Edge) -> MacroCommand:
+    """Add ``node`` and splice it into ``edge``: src → node → dst, keeping the link's slot."""
+    layer = node.layer
+    macro = MacroCommand(f"Insert {node.name}")
+    AddNodeCommand(design, node, macro)
+    index = design.edge_index(edge)
+    RemoveEdgeCommand(design, edge, macro)
+    AddEdgeCommand(design, Edge(edge.src, node.id, edge.src_port, layer.inputs[0].name), None, macro)
+    AddEdgeCommand(design, Edge(node.id, edge.dst, layer.outputs[0].name, edge.dst_port), index, macro)
+    return macro
+
+
+def reconnect_command(design: Design, old: Edge, new: Edge | None) -> MacroCommand:
+    """Move one end of a link (``new``), or drop it (``new`` is None), in one undo step."""
+    macro = MacroCommand("Reconnect" if new else "Disconnect")
+    index = design.edge_index(old)
+    RemoveEdgeCommand(design, old, macro)
+    if new is not None:
+        same_target = (new.dst, new.dst_port) == (old.dst, old.dst_port)
+        AddEdgeCommand(design, new, index if same_target else None, macro)
+    return macro

@@ -1,0 +1,112 @@
+"""The open document: one design, its undo stack, its file, and its latest validation report.
+
+Views subscribe to ``document.design``'s model events to redraw, and to :attr:`report_changed`
+for diagnostics and shapes. Every edit goes through :meth:`push` (an undo command); the report is
+recomputed once per event-loop turn after any change, so a composite edit validates once.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from graph.design import Design
+from graph.fileformat import dumps, load, loads, save
+from graph.validate import Report, validate
+
+
+class Document(QObject):
+    design_replaced = Signal(object)  # the new Design (New/Open); views rebuild from scratch
+    report_changed = Signal(object)  # graph.validate.Report
+    modified_changed = Signal(bool)
+    path_changed = Signal(object)  # Path | None
+
+    def __init__(self, design: Design | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self.path: Path | None = None
+        self.design: Design = design or Design()
+        self.report: Report = validate(self.design)
+        self._pending = False
+        self._connect(self.design)
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self.modified_changed.emit(not clean)
+
+    # ---- design lifecycle -------------------------------------------------------------------------
+
+    def _connect(self, design: Design) -> None:
+        design.changed.connect(self._schedule_revalidate)
+
+    def _disconnect(self, design: Design) -> None:
+        design.changed.disconnect(self._schedule_revalidate)
+
+    def replace(self, design: Design, path: Path | None = None) -> None:
+        """Make ``design`` the document's design (New, Open, Recover); clears undo history."""
+        self._disconnect(self.design)
+        self.design = design
+        self._connect(design)
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self.set_path(path)
+        self.design_replaced.emit(design)
+        self.revalidate()
+        self.modified_changed.emit(False)
+
+    def new(self) -> None:
+        self.replace(Design())
+
+    def open(self, path: str | Path) -> None:
+        """Load ``path``; on a DesignFileError the current design is left untouched."""
+        design = load(path)  # raises before anything changes
+        self.replace(design, Path(path))
+
+    def save(self, path: str | Path | None = None) -> Path:
+        target = Path(path) if path is not None else self.path
+        if target is None:
+            raise ValueError("no file name to save to")
+        save(self.design, target)
+        self.set_path(target)
+        self.undo_stack.setClean()
+        return target
+
+    def set_path(self, path: Path | None) -> None:
+        self.path = path
+        self.path_changed.emit(path)
+
+    @property
+    def modified(self) -> bool:
+        return not self.undo_stack.isClean()
+
+    def snapshot(self) -> str:
+        """The design as file text (autosave, copy to a training process)."""
+        return dumps(self.design)
+
+    def restore_snapshot(self, text: str, path: Path | None = None, modified: bool = True) -> None:
+        self.replace(loads(text), path)
+        if modified:
+            self.undo_stack.resetClean()
+            self.modified_changed.emit(True)
+
+    # ---- editing --------------------------------------------------------------------------------
+
+    def push(self, command: QUndoCommand) -> None:
+        self.undo_stack.push(command)
+
+    def _schedule_revalidate(self) -> None:
+        if not self._pending:
+            self._pending = True
+            QTimer.singleShot(0, self.revalidate)
+
+    def revalidate(self) -> Report:
+        self._pending = False
+        self.report = validate(self.design)
+        self.report_changed.emit(self.report)
+        return self.report
+
+    @property
+    def title(self) -> str:
+        name = self.path.name if self.path else (self.design.name or "Untitled")
+        return f"{name}{' *' if self.modified else ''}"

@@ -1,0 +1,139 @@
+"""Standalone PyTorch source for a compiled design.
+
+:func:`python_source` writes one ``.py`` file that needs only ``torch`` (and the standard
+library): the custom modules the network uses (copied from :mod:`runtime.modules`), a
+``Model(nn.Module)`` with a no-argument constructor whose ``__init__`` builds every layer with
+literal arguments from its catalog declaration, a ``forward`` with one line per layer, and
+``INPUT_SHAPE`` / ``INPUT_DTYPE`` constants.
+
+Nothing the user typed reaches the source as code: layer attributes and variables are the
+sanitized identifiers of :func:`runtime.compiler.identifier`, constructor arguments are rendered
+by :func:`literal` (numbers, booleans, text via ``repr``, tuples of those) and the design name
+appears only in a comment, stripped to harmless characters.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import re
+from typing import Any
+
+from torch import fx, nn
+
+from graph.catalog import CATALOG, fmt_shape
+from graph.design import Design
+
+from . import modules as custom_modules
+from .compiler import Compiled, layer_class
+
+LINE_WIDTH = 100
+
+
+def literal(value: Any) -> str:
+    """Python source for a constructor argument; refuses anything but plain data."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return repr(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"cannot write the non-finite number {value!r} as a literal")
+        return repr(value)
+    if isinstance(value, (tuple, list)):
+        items = ", ".join(literal(v) for v in value)
+        return f"({items},)" if len(value) == 1 else f"({items})"
+    raise TypeError(f"cannot write {type(value).__name__} {value!r} as a literal")
+
+
+def _comment_text(text: str, limit: int = 80) -> str:
+    """``text`` reduced to characters that are harmless (and readable) in a ``#`` comment."""
+    cleaned = re.sub(r"[^\w .,:()+\-]", " ", text)
+    return re.sub(r"\s+", " ", cleaned).strip()[:limit]
+
+
+def _call(head: str, args: list[str], indent: str) -> str:
+    """``head(args)``, wrapped one argument per line when it would be too wide."""
+    one_line = f"{indent}{head}({', '.join(args)})"
+    if len(one_line) <= LINE_WIDTH or not args:
+        return one_line
+    inner = indent + "    "
+    return f"{indent}{head}(\n" + "".join(f"{inner}{a},\n" for a in args) + f"{indent})"
+
+
+def _class_expr(cls: type[nn.Module]) -> str:
+    return cls.__name__ if getattr(custom_modules, cls.__name__, None) is cls else f"nn.{cls.__name__}"
+
+
+def python_source(design: Design, compiled: Compiled, weights_file: str = "model.safetensors") -> str:
+    """The standalone source of ``compiled`` (see the module docstring); ``weights_file`` is
+    the name of the safetensors file shown in the usage note."""
+    inference = compiled.report.inference
+    graph: fx.Graph = compiled.module.graph
+    node_of = {ident: nid for nid, ident in compiled.idents.items()}
+
+    init_lines: list[str] = []
+    forward_lines: list[str] = []
+    custom: list[type[nn.Module]] = []
+    args: list[str] = []
+    result = ""
+    for fx_node in graph.nodes:
+        if fx_node.op == "placeholder":
+            args.append(str(fx_node.target))
+        elif fx_node.op == "call_module":
+            ident = str(fx_node.target)
+            node = design.node(node_of[ident])
+            layer = CATALOG[node.type]
+            cls = layer_class(layer)
+            if cls.__module__ == custom_modules.__name__ and cls not in custom:
+                custom.append(cls)
+            kwargs = layer.torch_kwargs(node.resolved_params(), inference.input_shapes[node.id])
+            init_lines.append(_call(f"self.{ident} = {_class_expr(cls)}",
+                                    [f"{k}={literal(v)}" for k, v in kwargs.items()], " " * 8))
+            call_args = ", ".join(str(a.target) for a in fx_node.args)
+            shape = fmt_shape(inference.shapes[node.id])
+            forward_lines.append(f"        {ident} = self.{ident}({call_args})"
+                                 f"  # {layer.type_id} -> N×{shape}")
+        elif fx_node.op == "output":
+            out = fx_node.args[0]
+            names = [str(o.target) for o in out] if isinstance(out, (tuple, list)) else [str(out.target)]
+            result = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
+        else:  # pragma: no cover - the compiler only emits the three kinds above
+            raise ValueError(f"unexpected fx node {fx_node.op}")
+
+    shapes = [(None, *s) for s in compiled.input_shapes]
+    dtypes = [f"torch.{design.node(n).resolved_params()['dtype']}" for n in compiled.input_nodes]
+    if len(shapes) == 1:
+        input_shape, input_dtype = literal(shapes[0]), dtypes[0]
+    else:
+        input_shape, input_dtype = literal(shapes), "(" + ", ".join(dtypes) + ")"
+
+    title = _comment_text(design.name) or "untitled"
+    if not re.fullmatch(r"[\w.\-]+", weights_file, flags=re.ASCII):
+        weights_file = "model.safetensors"
+    parts = [
+        f'"""PyTorch model exported by Netwright.\n\n'
+        f"Needs only torch. Load the weights exported next to this file with::\n\n"
+        f"    from safetensors.torch import load_file\n"
+        f"    model = Model()\n"
+        f'    model.load_state_dict(load_file("{weights_file}"))\n'
+        f"    model.eval()\n"
+        f'"""\n'
+        f"# Design: {title}\n"
+        f"from __future__ import annotations\n\n"
+        f"import torch\n"
+        f"from torch import nn\n\n"
+        f"INPUT_SHAPE = {input_shape}  # None is the batch dimension\n"
+        f"INPUT_DTYPE = {input_dtype}\n",
+    ]
+    for cls in custom:
+        parts.append("\n" + inspect.getsource(cls).rstrip() + "\n")
+    init = "\n".join(init_lines) if init_lines else "        pass"
+    forward = "\n".join(forward_lines)
+    parts.append(
+        "\nclass Model(nn.Module):\n"
+        f'    """{_comment_text(design.name) or "Netwright model"}: one attribute per layer."""\n\n'
+        "    def __init__(self) -> None:\n"
+        "        super().__init__()\n"
+        f"{init}\n\n"
+        f"    def forward(self, {', '.join(args)}):\n"
+        f"{forward}\n"
+        f"        return {result}\n")
+    return "\n".join(parts)

@@ -1,0 +1,361 @@
+"""Every export format, on every example and on a design using the exotic layer types, reloads
+what it wrote and reproduces the compiled model."""
+from __future__ import annotations
+
+import ast
+import io
+import subprocess
+import sys
+import textwrap
+import tokenize
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from graph.design import Design, Edge
+from graph.fileformat import load, save
+from runtime import export as ex
+from runtime.compiler import compile_design, example_inputs
+from tests.conftest import EXAMPLES
+
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
+
+
+def exotic_design(node_name=None) -> Design:
+    """Two inputs (an image and int64 tokens), two outputs, and the less common layers:
+    Concat, Multiply, Permute, Reshape, Upsample, ConvTranspose2d, GroupNorm, Embedding,
+    TransformerEncoderLayer, self-attention, a bidirectional GRU, a stacked bidirectional LSTM
+    and an RNN."""
+    d = Design("Exotic")
+
+    def add(type_id, name, **params):
+        return d.add_node(d.make_node(type_id, node_name(name) if node_name else name, params)).id
+
+    def chain(*ids):
+        for a, b in zip(ids, ids[1:]):
+            d.add_edge(Edge(a, b))
+
+    image = add("Input", "image", shape=[1, 8, 8])
+    tokens = add("Input", "tokens", shape=[12], dtype="int64")
+    gn = add("GroupNorm", "norm", num_groups=4)
+    convt = add("ConvTranspose2d", "up_conv", out_channels=8)
+    gate = add("Multiply", "gate")
+    maps = add("Concat", "join_maps", dim=0)
+    gap = add("GlobalAvgPool", "pool")
+    chain(image, add("Conv2d", "conv", out_channels=8, kernel_size=3, padding=1), gn, convt, gate,
+          maps, gap)
+    chain(gn, add("Upsample", "upsample", scale_factor=2, mode="bilinear"), gate)
+    d.add_edge(Edge(convt, maps))
+    embed = add("Embedding", "embed", num_embeddings=50, embedding_dim=16)
+    encoder = add("TransformerEncoderLayer", "encoder", num_heads=4, dim_feedforward=32)
+    gru = add("GRU", "gru", hidden_size=8, bidirectional=True)
+    chain(tokens, embed, encoder, add("MultiheadSelfAttention", "attend", num_heads=2), gru)
+    proj = add("Linear", "proj", out_features=16)
+    chain(encoder, add("Permute", "swap", dims=[1, 0]), add("Reshape", "flat", shape=[-1]), proj)
+    rnn = add("RNN", "rnn", hidden_size=5)
+    chain(embed, add("LSTM", "lstm", hidden_size=6, num_layers=2, bidirectional=True,
+                     return_sequence=True), rnn)
+    features = add("Concat", "features", dim=0)
+    for src in (gap, gru, proj, rnn):
+        d.add_edge(Edge(src, features))
+    chain(features, add("Linear", "classifier", out_features=10), add("Output", "logits"))
+    chain(gru, add("Output", "summary"))
+    return d
+
+
+def randomized(design: Design, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Weights of ``design`` with every float tensor random, so that BatchNorm statistics and
+    biases matter too (fresh BatchNorm layers are an identity in eval mode)."""
+    gen = torch.Generator().manual_seed(seed)
+    out = {}
+    for key, value in compile_design(design).module.state_dict().items():
+        if value.is_floating_point():
+            noise = torch.rand(value.shape, generator=gen) * 0.5 + 0.5
+            value = noise if key.endswith("running_var") else (noise - 0.75) * 2
+        out[key] = value
+    return out
+
+
+def reference(design: Design, weights, batch: int = 4, seed: int = 5):
+    compiled = compile_design(design)
+    compiled.module.load_state_dict(weights)
+    compiled.module.eval()
+    inputs = example_inputs(compiled, design, batch, torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        out = compiled.module(*inputs)
+    return inputs, (list(out) if isinstance(out, tuple) else [out])
+
+
+def code_tokens(source: str) -> list[str]:
+    """Names used as code (comments, strings and docstrings excluded)."""
+    return [t.string for t in tokenize.generate_tokens(io.StringIO(source).readline)
+            if t.type == tokenize.NAME]
+
+
+# ---- every format on every design ----------------------------------------------------------------
+
+DESIGNS = [pytest.param(lambda p=p: load(p), id=p.stem) for p in EXAMPLE_FILES] + [
+    pytest.param(exotic_design, id="exotic")]
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("fmt", list(ex.FORMATS))
+@pytest.mark.parametrize("make", DESIGNS)
+def test_export_reproduces_the_model(make, fmt, tmp_path):
+    design = make()
+    weights = randomized(design)
+    result = ex.export_model(design, fmt, tmp_path / "model", weights)
+
+    assert result.format == fmt
+    assert result.path == tmp_path / f"model{ex.FORMATS[fmt]}"
+    assert result.files[0] == result.path and all(f.is_file() for f in result.files)
+    assert sorted(tmp_path.iterdir()) == sorted(result.files)  # no temporary files left
+    assert 0.0 <= result.max_diff <= ex.TOLERANCE
+    assert result.batch != ex.TRACE_BATCH
+
+    # Independently of the built-in check: load what was written, run a batch of another size.
+    inputs, expected = reference(design, weights, batch=5)
+    if fmt == "python":
+        model = ex.import_source(result.path).Model()
+        model.load_state_dict(load_file(result.files[1]))
+        got = model.eval()(*inputs)
+    elif fmt == "safetensors":
+        assert load_file(result.path).keys() == weights.keys()
+        got = None
+    elif fmt == "torchscript":
+        got = torch.jit.load(str(result.path))(*inputs)
+    elif fmt == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(result.path), providers=["CPUExecutionProvider"])
+        feeds = {i.name: t.numpy() for i, t in zip(session.get_inputs(), inputs)}
+        got = [torch.from_numpy(o) for o in session.run(None, feeds)]
+    else:
+        got = torch.export.load(str(result.path)).module()(*inputs)
+    if got is not None:
+        got = list(got) if isinstance(got, (tuple, list)) else [got]
+        assert len(got) == len(expected)
+        for g, e in zip(got, expected):
+            assert g.shape == e.shape
+            torch.testing.assert_close(g.detach(), e, atol=ex.TOLERANCE, rtol=0)
+
+
+# ---- the standalone Python file ----------------------------------------------------------------
+
+
+def test_python_source_is_standalone_and_readable(tmp_path):
+    design = exotic_design()
+    result = ex.export_model(design, "python", tmp_path / "exotic.py", randomized(design))
+    source = result.path.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+
+    imports = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imports |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert imports == {"__future__", "torch"}
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+    # The custom modules the design uses are copied in; the unused ones are not.
+    assert set(classes) == {"Model", "Multiply", "Concat", "GlobalAvgPool", "Recurrent",
+                            "SelfAttention", "Permute", "Reshape"}
+
+    mod = ex.import_source(result.path)
+    assert mod.INPUT_SHAPE == ((None, 1, 8, 8), (None, 12))
+    assert mod.INPUT_DTYPE == (torch.float32, torch.int64)
+    model = mod.Model()  # no arguments
+    assert load_file(result.files[1]).keys() == model.state_dict().keys()
+
+    forward = next(f for f in classes["Model"].body
+                   if isinstance(f, ast.FunctionDef) and f.name == "forward")
+    assert [a.arg for a in forward.args.args] == ["self", "image", "tokens"]
+    lines = [ast.unparse(s) for s in forward.body]
+    layers = [n for n in design.nodes if n.type not in ("Input", "Output")]
+    assert len(lines) == len(layers) + 1  # one line per layer, then the return
+    assert "gate = self.gate(up_conv, upsample)" in lines
+    assert "features = self.features(pool, gru, proj, rnn)" in lines
+    assert lines[-1] == "return (classifier, gru)"
+    assert "self.up_conv = nn.ConvTranspose2d(" in source
+    assert "self.swap = Permute(dims=(1, 0))" in source
+
+
+def test_python_file_runs_without_netwright(tmp_path):
+    design = exotic_design()
+    result = ex.export_model(design, "python", tmp_path / "model.py", randomized(design))
+    inputs, expected = reference(design, randomized(design), batch=3)
+    np.save(tmp_path / "image.npy", inputs[0].numpy())
+    np.save(tmp_path / "tokens.npy", inputs[1].numpy())
+    script = textwrap.dedent("""
+        import sys, numpy as np, torch
+        from safetensors.torch import load_file
+        import model
+        assert not {"graph", "runtime", "main"} & set(sys.modules), "imports Netwright"
+        net = model.Model()
+        net.load_state_dict(load_file("model.safetensors"))
+        net.eval()
+        with torch.no_grad():
+            logits, summary = net(torch.from_numpy(np.load("image.npy")),
+                                  torch.from_numpy(np.load("tokens.npy")))
+        np.save("logits.npy", logits.numpy())
+    """)
+    # -I: isolated mode, so neither the repository nor PYTHONPATH is importable.
+    proc = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, '.')\n{script}"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = torch.from_numpy(np.load(tmp_path / "logits.npy"))
+    torch.testing.assert_close(got, expected[0], atol=ex.TOLERANCE, rtol=0)
+
+
+HOSTILE = ['"); import os; os.system("x', "__init__", "class", "self", "1st layer", "a b",
+           "a-b", "forward", "Ünïcode ✓", '"""', "\\", "print", "x\nimport os"]
+
+
+def test_hostile_node_names_give_harmless_code(tmp_path):
+    names = iter(HOSTILE * 3)
+    design = exotic_design(node_name=lambda base: next(names))
+    # Validation requires unique names: append a counter where the list repeats.
+    seen: dict[str, int] = {}
+    for node in design.nodes:
+        seen[node.name] = seen.get(node.name, 0) + 1
+        if seen[node.name] > 1:
+            design.rename_node(node.id, f"{node.name}{seen[node.name]}")
+    design.name = '"""\nimport os; os.system("rm -rf /")  # evil'
+    assert compile_design(design)  # still a valid design
+    result = ex.export_model(design, "python", tmp_path / "m.py", randomized(design))
+    source = result.path.read_text(encoding="utf-8")
+    names = code_tokens(source)
+    assert "os" not in names and "system" not in names and "print" not in names
+    tree = ast.parse(source)
+    assert {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} == {"__future__",
+                                                                                    "torch"}
+    assert {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} == {"torch"}
+    assert result.max_diff <= ex.TOLERANCE
+
+
+def test_literal_refuses_anything_but_plain_data():
+    from runtime.codegen import literal
+
+    assert literal((3, 3)) == "(3, 3)" and literal((64,)) == "(64,)" and literal(1e-5) == "1e-05"
+    assert literal('x"); import os') == repr('x"); import os')
+    with pytest.raises(TypeError):
+        literal(object())
+    with pytest.raises(ValueError):
+        literal(float("nan"))
+
+
+# ---- format details ------------------------------------------------------------------------------
+
+
+def test_onnx_names_and_dynamic_batch(tmp_path):
+    design = exotic_design()
+    result = ex.export_model(design, "onnx", tmp_path / "m.onnx")
+    model = onnx.load(str(result.path))
+    onnx.checker.check_model(model)
+    assert [i.name for i in model.graph.input] == ["image", "tokens"]
+    assert [o.name for o in model.graph.output] == ["logits", "summary"]
+    for value in list(model.graph.input) + list(model.graph.output):
+        assert value.type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert model.graph.input[1].type.tensor_type.elem_type == onnx.TensorProto.INT64
+
+
+def test_pt2_batch_dimension_is_symbolic(tmp_path):
+    design = load(EXAMPLES / "digits_cnn.json")
+    result = ex.export_model(design, "pt2", tmp_path / "m.pt2")
+    program = torch.export.load(str(result.path))
+    placeholder = next(n for n in program.graph.nodes if n.op == "placeholder"
+                       and n.name == "image")
+    assert isinstance(placeholder.meta["val"].shape[0], torch.SymInt)
+    for batch in (1, 7):
+        assert program.module()(torch.randn(batch, 1, 8, 8)).shape == (batch, 10)
+
+
+def test_a_mismatch_is_an_error_and_leaves_no_file(tmp_path, monkeypatch):
+    write, run = ex._FORMATS["torchscript"]
+    monkeypatch.setitem(ex._FORMATS, "torchscript",
+                        (write, lambda *a: [t + 1e-3 for t in run(*a)]))
+    with pytest.raises(ex.ExportError, match="max abs difference 0.001 exceeds 0.0001"):
+        ex.export_model(load(EXAMPLES / "iris_mlp.json"), "torchscript", tmp_path / "m.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_model_keeps_the_callers_module_as_it_was(tmp_path):
+    design = load(EXAMPLES / "digits_cnn.json")
+    module = compile_design(design).module.train()
+    before = {k: v.clone() for k, v in module.state_dict().items()}
+    ex.export_model(design, "onnx", tmp_path / "m", module)
+    assert module.training
+    assert all(torch.equal(before[k], v) for k, v in module.state_dict().items())
+
+
+def test_bad_requests(tmp_path):
+    design = load(EXAMPLES / "iris_mlp.json")
+    with pytest.raises(ex.ExportError, match="unknown export format 'keras'"):
+        ex.export_model(design, "keras", tmp_path / "m")
+    with pytest.raises(ex.ExportError, match=r"\.py file"):
+        ex.export_model(design, "python", tmp_path / "m.txt")
+    with pytest.raises(ex.ExportError, match="no such directory"):
+        ex.export_model(design, "onnx", tmp_path / "missing" / "m.onnx")
+    design.remove_node(next(n.id for n in design.nodes if n.type == "Output"))
+    with pytest.raises(ex.ExportError, match="no Output"):
+        ex.export_model(design, "onnx", tmp_path / "m.onnx")
+
+
+# ---- run directories -------------------------------------------------------------------------------
+
+
+def make_run(tmp_path: Path, design: Design, **checkpoints: dict) -> Path:
+    """A run directory as the trainer writes it: design.json and checkpoints/*/model.safetensors."""
+    run = tmp_path / "run"
+    run.mkdir()
+    save(design, run / "design.json")
+    (run / "config.json").write_text("{}")
+    for name, weights in checkpoints.items():
+        (run / "checkpoints" / name).mkdir(parents=True)
+        save_file(weights, str(run / "checkpoints" / name / "model.safetensors"))
+    return run
+
+
+def test_run_directory_exports_the_chosen_checkpoint(tmp_path):
+    design = load(EXAMPLES / "digits_cnn.json")
+    best, last = randomized(design, 1), randomized(design, 2)
+    run = make_run(tmp_path, design, best=best, last=last)
+    for name, weights in (("best", best), ("last", last)):
+        result = ex.export_path(run, "python", tmp_path / f"{name}.py", checkpoint=name)
+        assert result.max_diff <= ex.TOLERANCE
+        exported = load_file(result.files[1])
+        assert all(torch.equal(exported[k], weights[k]) for k in weights)
+
+
+def test_run_directory_problems_are_clear(tmp_path):
+    design = load(EXAMPLES / "digits_cnn.json")
+    run = make_run(tmp_path, design, last=randomized(design))
+    with pytest.raises(ex.ExportError, match=r"no 'best' checkpoint .*available: last"):
+        ex.load_source(run, "best")
+    with pytest.raises(ex.ExportError, match="unknown checkpoint"):
+        ex.load_source(run, "first")
+    other = randomized(load(EXAMPLES / "digits_mlp.json"))
+    save_file(other, str(run / "checkpoints" / "last" / "model.safetensors"))
+    with pytest.raises(ex.ExportError, match="do not fit the design"):
+        ex.load_source(run, "last")
+    (run / "checkpoints" / "last" / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(ex.ExportError, match="cannot read the weights"):
+        ex.load_source(run, "last")
+    with pytest.raises(ex.ExportError, match="not a run directory"):
+        ex.load_source(tmp_path, "best")
+
+
+def test_ddp_prefixed_weights_are_accepted(tmp_path):
+    design = load(EXAMPLES / "iris_mlp.json")
+    weights = randomized(design)
+    run = make_run(tmp_path, design, best={f"module.{k}": v for k, v in weights.items()})
+    source = ex.load_source(run)
+    assert all(torch.equal(source.compiled.module.state_dict()[k], v) for k, v in weights.items())
+
+
+def test_design_file_exports_seeded_fresh_weights(tmp_path):
+    path = EXAMPLES / "iris_mlp.json"
+    a, b = ex.load_source(path), ex.load_source(path)
+    assert a.fresh and "freshly initialized" in a.origin
+    sa, sb = a.compiled.module.state_dict(), b.compiled.module.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)

@@ -387,8 +387,8 @@ def _run_onnx(design, compiled, temps, inputs) -> list[torch.Tensor]:
     options.log_severity_level = 3
     session = onnxruntime.InferenceSession(str(temps[0]), options,
                                            providers=["CPUExecutionProvider"])
-    names = [i.name for i in session.get_inputs()]
-    feeds = {name: t.numpy() for name, t in zip(names, inputs)}
+    wanted = {i.name for i in session.get_inputs()}  # the exporter drops unused inputs
+    feeds = {name: t.numpy() for name, t in zip(_io_names(compiled)[0], inputs) if name in wanted}
     return [torch.from_numpy(o) for o in session.run(None, feeds)]
 
 

@@ -144,6 +144,42 @@ def test_export_reproduces_the_model(make, fmt, tmp_path):
             torch.testing.assert_close(g.detach(), e, atol=ex.TOLERANCE, rtol=0)
 
 
+def odd_design(kind: str) -> Design:
+    """Small iris designs with unusual wiring: an unused (first) Input, one layer feeding two
+    Outputs, an Input wired straight to an Output, and a network without any layer."""
+    d = Design(kind)
+    d.set_data({**d.data, "name": "iris", "options": {}})
+    d.set_training({**d.training, "loss": "mse" if kind == "no_layers" else "cross_entropy"})
+
+    def add(type_id, name, **params):
+        return d.add_node(d.make_node(type_id, name, params)).id
+
+    if kind == "unused_input":
+        add("Input", "unused", shape=[3])
+    x = add("Input", "x", shape=[4])
+    if kind == "no_layers":
+        d.add_edge(Edge(x, add("Output", "out")))
+        return d
+    fc = add("Linear", "fc", out_features=3)
+    d.add_edge(Edge(x, fc))
+    d.add_edge(Edge(fc, add("Output", "out")))
+    if kind == "two_outputs_one_layer":
+        d.add_edge(Edge(fc, add("Output", "again")))
+    if kind == "input_as_output":
+        d.add_edge(Edge(x, add("Output", "raw")))
+    return d
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("fmt", list(ex.FORMATS))
+@pytest.mark.parametrize("kind", ["unused_input", "two_outputs_one_layer", "input_as_output",
+                                  "no_layers"])
+def test_unusual_wiring_exports(kind, fmt, tmp_path):
+    design = odd_design(kind)
+    result = ex.export_model(design, fmt, tmp_path / "m", randomized(design))
+    assert result.max_diff <= ex.TOLERANCE
+
+
 # ---- the standalone Python file ----------------------------------------------------------------
 
 

@@ -208,6 +208,9 @@ class Catalog:
     def register(self, layer: LayerType) -> LayerType:
         if layer.type_id in self._types or layer.type_id in self._legacy:
             raise ValueError(f"layer type {layer.type_id!r} declared twice")
+        for old in layer.legacy_ids:
+            if old in self._types or old in self._legacy or old == layer.type_id:
+                raise ValueError(f"legacy id {old!r} of {layer.type_id} is already taken")
         self._types[layer.type_id] = layer
         for old in layer.legacy_ids:
             self._legacy[old] = layer.type_id

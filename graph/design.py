@@ -67,7 +67,12 @@ class Design:
         self.name = name
         self.description = ""
         self._nodes: dict[str, Node] = {}
-        self._edges: list[Edge] = []
+        self._edges: list[Edge] = []  # in link order: merge layers take their inputs in this order
+        # Adjacency index kept in sync by the mutations below, so that per-node queries stay
+        # cheap on large designs. Each list follows link order.
+        self._edge_set: set[Edge] = set()
+        self._in: dict[str, list[Edge]] = {}
+        self._out: dict[str, list[Edge]] = {}
         self.data: dict[str, Any] = default_data()
         self.training: dict[str, Any] = default_training()
         self.node_added = Signal()  # (node)
@@ -101,13 +106,22 @@ class Design:
         return next((n for n in self._nodes.values() if n.name == name), None)
 
     def in_edges(self, node_id: str, port: str | None = None) -> list[Edge]:
-        return [e for e in self._edges if e.dst == node_id and (port is None or e.dst_port == port)]
+        """Links into ``node_id`` (optionally into one port), in link order."""
+        edges = self._in.get(node_id, ())
+        return [e for e in edges if e.dst_port == port] if port is not None else list(edges)
 
     def out_edges(self, node_id: str, port: str | None = None) -> list[Edge]:
-        return [e for e in self._edges if e.src == node_id and (port is None or e.src_port == port)]
+        """Links out of ``node_id`` (optionally out of one port), in link order."""
+        edges = self._out.get(node_id, ())
+        return [e for e in edges if e.src_port == port] if port is not None else list(edges)
 
     def edges_of(self, node_id: str) -> list[Edge]:
-        return [e for e in self._edges if node_id in (e.src, e.dst)]
+        """Every link touching ``node_id``, in link order."""
+        touching = set(self._in.get(node_id, ())) | set(self._out.get(node_id, ()))
+        return [e for e in self._edges if e in touching] if touching else []
+
+    def has_edge(self, edge: Edge) -> bool:
+        return edge in self._edge_set
 
     def edge_index(self, edge: Edge) -> int:
         return self._edges.index(edge)
@@ -156,47 +170,64 @@ class Design:
             items = list(self._nodes.items())
             items.insert(index, (node.id, node))
             self._nodes = dict(items)
+        self._in[node.id] = []
+        self._out[node.id] = []
         self.node_added.emit(node)
         self.changed.emit()
         return node
 
     def remove_node(self, node_id: str) -> Node:
-        """Remove a node and every link touching it."""
+        """Remove a node and every link touching it (``edge_removed`` for each link, then
+        ``node_removed``; ``changed`` once)."""
         node = self.node(node_id)
         for edge in self.edges_of(node_id):
-            self.remove_edge(edge)
+            self._remove_edge(edge)
         del self._nodes[node_id]
+        del self._in[node_id]
+        del self._out[node_id]
         self.node_removed.emit(node)
         self.changed.emit()
         return node
 
     def add_edge(self, edge: Edge, index: int | None = None) -> Edge:
+        """Add a link at the end of the link order, or at ``index`` (undo restores it there)."""
         for end in (edge.src, edge.dst):
             self.node(end)
-        if edge in self._edges:
+        if edge in self._edge_set:
             raise DesignError("these ports are already linked")
-        if index is None:
+        self._edge_set.add(edge)
+        if index is None or index >= len(self._edges):
             self._edges.append(edge)
+            self._in[edge.dst].append(edge)
+            self._out[edge.src].append(edge)
         else:
             self._edges.insert(index, edge)
+            self._in[edge.dst] = [e for e in self._edges if e.dst == edge.dst]
+            self._out[edge.src] = [e for e in self._edges if e.src == edge.src]
         self.edge_added.emit(edge)
         self.changed.emit()
         return edge
 
     def remove_edge(self, edge: Edge) -> int:
         """Remove ``edge``; returns its former index (merge inputs are ordered by it)."""
-        try:
-            index = self._edges.index(edge)
-        except ValueError:
-            raise DesignError("no such link") from None
-        del self._edges[index]
-        self.edge_removed.emit(edge)
+        index = self._remove_edge(edge)
         self.changed.emit()
+        return index
+
+    def _remove_edge(self, edge: Edge) -> int:
+        if edge not in self._edge_set:
+            raise DesignError("no such link")
+        index = self._edges.index(edge)
+        del self._edges[index]
+        self._edge_set.discard(edge)
+        self._in[edge.dst].remove(edge)
+        self._out[edge.src].remove(edge)
+        self.edge_removed.emit(edge)
         return index
 
     def set_param(self, node_id: str, name: str, value: Any) -> None:
         node = self.node(node_id)
-        if node.params.get(name, _MISSING) == value:
+        if name in node.params and same_value(node.params[name], value):
             return
         node.params[name] = copy.deepcopy(value)
         self.node_changed.emit(node, "params")
@@ -205,7 +236,7 @@ class Design:
     def set_params(self, node_id: str, params: dict[str, Any]) -> None:
         """Replace all params of a node at once."""
         node = self.node(node_id)
-        if node.params == params:
+        if same_value(node.params, params):
             return
         node.params = copy.deepcopy(params)
         self.node_changed.emit(node, "params")
@@ -229,14 +260,14 @@ class Design:
         self.changed.emit()
 
     def set_data(self, data: dict[str, Any]) -> None:
-        if data == self.data:
+        if same_value(data, self.data):
             return
         self.data = copy.deepcopy(data)
         self.settings_changed.emit("data")
         self.changed.emit()
 
     def set_training(self, training: dict[str, Any]) -> None:
-        if training == self.training:
+        if same_value(training, self.training):
             return
         self.training = copy.deepcopy(training)
         self.settings_changed.emit("training")
@@ -272,8 +303,13 @@ class Design:
         return list(self._nodes)
 
 
-class _Missing:
-    pass
-
-
-_MISSING = _Missing()
+def same_value(a: Any, b: Any) -> bool:
+    """Equal and of the same types throughout: ``1`` is not ``1.0`` nor ``True`` here, so
+    replacing an invalid value with an equal-looking valid one is a real change."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    return a == b

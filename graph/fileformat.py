@@ -11,10 +11,12 @@ Saving is atomic: write a temporary file, fsync, rename over the target.
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
-import tempfile
+import secrets
+import stat
 from pathlib import Path
 from typing import Any, Callable
 
@@ -55,6 +57,8 @@ def migrate(doc: dict[str, Any], migrations: dict[int, Migration] | None = None)
     """Upgrade ``doc`` step by step to :data:`FORMAT_VERSION`."""
     migrations = MIGRATIONS if migrations is None else migrations
     version = doc["format_version"]
+    if version < FORMAT_VERSION:
+        doc = copy.deepcopy(doc)  # steps may edit nested parts; the caller's dict stays as it was
     while version < FORMAT_VERSION:
         step = migrations.get(version)
         if step is None:
@@ -76,13 +80,23 @@ def parse(text: str | bytes) -> dict[str, Any]:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DesignFileError(f"not a text file (byte {exc.start} is not UTF-8)") from None
+    constants: list[_Constant] = []
+
+    def constant(name: str) -> _Constant:
+        constants.append(_Constant(name))
+        return constants[-1]
+
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        doc = json.loads(text, parse_constant=constant)
     except json.JSONDecodeError as exc:
         raise DesignFileError(f"not valid JSON: {exc.msg}", f"line {exc.lineno}, column {exc.colno}"
                               ) from None
     except RecursionError:
         raise DesignFileError("JSON nested too deeply") from None
+    if constants:
+        where = _find_constant(doc, "")
+        raise DesignFileError(f"{constants[0].name} is not allowed in a design file (numbers must "
+                              "be finite)", where)
     if not isinstance(doc, dict):
         raise DesignFileError("the file must hold a JSON object")
     if doc.get("format") != FORMAT:
@@ -100,8 +114,25 @@ def parse(text: str | bytes) -> dict[str, Any]:
     return doc
 
 
-def _reject_constant(name: str) -> Any:
-    raise DesignFileError(f"{name} is not allowed in a design file")
+class _Constant:
+    """Stands in for a ``NaN``/``Infinity`` literal until its place in the document is known."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _find_constant(value: Any, where: str) -> str:
+    """The place of the first :class:`_Constant` inside ``value`` (``nodes[1].position[0]``)."""
+    if isinstance(value, _Constant):
+        return where
+    items = (value.items() if isinstance(value, dict)
+             else enumerate(value) if isinstance(value, list) else ())
+    for key, item in items:
+        place = f"{where}[{key}]" if isinstance(key, int) else (f"{where}.{key}" if where else key)
+        found = _find_constant(item, place)
+        if found or isinstance(item, _Constant):
+            return found
+    return ""
 
 
 # ---- stage 3 and 4: types and build ---------------------------------------------------------------
@@ -142,8 +173,8 @@ def _upgrade_node_params(layer, version: int, params: dict[str, Any], where: str
 def design_from_dict(doc: dict[str, Any]) -> Design:
     """Stages 2–4 on an already-parsed document."""
     doc = migrate(doc)
-    design = Design(name=str(doc.get("name", "Untitled")))
-    design.description = str(doc.get("description", ""))
+    design = Design(name=_expect(doc.get("name", "Untitled"), str, "name", "text"))
+    design.description = _expect(doc.get("description", ""), str, "description", "text")
     nodes = _expect(doc.get("nodes", _MISSING_LIST), list, "nodes", "a list of nodes")
     edges = _expect(doc.get("edges", []), list, "edges", "a list of links")
     unknown: list[str] = []
@@ -195,7 +226,7 @@ def design_from_dict(doc: dict[str, Any]) -> Design:
         edge = Edge(src=raw["src"], dst=raw["dst"],
                     src_port=_expect(raw.get("src_port", "out"), str, where + ".src_port", "text"),
                     dst_port=_expect(raw.get("dst_port", "in"), str, where + ".dst_port", "text"))
-        if edge in design.edges:
+        if design.has_edge(edge):
             raise DesignFileError("the same link appears twice", where)
         design.add_edge(edge)
     design.data = _section(doc, "data", default_data(), {p.name for p in DATA_PARAMS} | {"name", "options"})
@@ -281,11 +312,26 @@ def save(design: Design, path: str | os.PathLike) -> None:
 
 
 def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, fsync it, then rename it over ``path``.
+
+    The file keeps the permissions of the one it replaces; a new file gets the usual ones
+    (0666 less the umask), not the owner-only mode of :func:`tempfile.mkstemp`.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    while True:
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:  # pragma: no cover - a 32-bit random name collided
+            continue
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            try:
+                os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
+            except FileNotFoundError:
+                pass
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())

@@ -549,7 +549,8 @@ _activation("LogSoftmax", "Log of Softmax, numerically stable; pair with an NLL-
 def _flatten_shape(p: Params, ins: Sequence[Shape]) -> Shape:
     shape = ins[0]
     if not shape:
-        return (1,)
+        raise ShapeError("a scalar has no dimensions to flatten",
+                         fix="use a Reshape with shape [1] instead")
     start = _sample_dim(p["start_dim"], len(shape), "start_dim")
     end = _sample_dim(p["end_dim"], len(shape), "end_dim")
     if start > end:
@@ -652,10 +653,16 @@ _MERGE_IN = (Port("in", "Tensors to merge, in link order.", variadic=True, min_l
 
 
 def _broadcast(ins: Sequence[Shape]) -> Shape:
-    rank = max(len(s) for s in ins)
+    """Same-rank broadcasting: size-1 axes stretch. Ranks must match because torch would align
+    a lower-rank input against the batch dimension and mix samples."""
+    ranks = {len(s) for s in ins}
+    if len(ranks) > 1:
+        raise ShapeError("inputs have different ranks: " + ", ".join(fmt_shape(s) for s in ins),
+                         fix="insert a Reshape so every input has the same number of dimensions")
+    rank = ranks.pop()
     out = []
     for axis in range(rank):
-        sizes = {s[axis - rank + len(s)] for s in ins if axis - rank + len(s) >= 0} - {1}
+        sizes = {s[axis] for s in ins} - {1}
         if len(sizes) > 1:
             shapes = ", ".join(fmt_shape(s) for s in ins)
             raise ShapeError(f"inputs have shapes that do not match: {shapes}",

@@ -220,21 +220,35 @@ def check_data(data: Mapping[str, Any]) -> list[tuple[str, str]]:
     for param in DATA_PARAMS:
         if param.name in data and (msg := param.check(data[param.name])):
             problems.append((param.name, msg))
-    if data.get("val_fraction", 0) + data.get("test_fraction", 0) >= 0.95:
+    fractions = [data.get("val_fraction", 0), data.get("test_fraction", 0)]
+    if all(_is_number(f) for f in fractions) and sum(fractions) >= 0.95:
         problems.append(("val_fraction", "validation and test leave too little for training"))
     return problems
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _valid_spec(data: Mapping[str, Any]) -> DatasetSpec | None:
+    """The dataset ``data`` names when the choice passes :func:`check_data`, else None."""
+    name = data.get("name")
+    if not isinstance(name, str) or name not in DATASETS or check_data(data):
+        return None
+    return DATASETS[name]
+
+
 def dataset_shape(data: Mapping[str, Any]) -> tuple[int, ...] | None:
-    """The declared sample shape of a dataset choice, or None when the file decides."""
-    spec = DATASETS.get(data.get("name", ""))
+    """The declared sample shape of a valid dataset choice, or None when the file decides (or
+    the choice itself is invalid: :func:`check_data` explains why)."""
+    spec = _valid_spec(data)
     if spec is None:
         return None
     return spec.sample_shape(spec.resolve(data.get("options", {})))
 
 
 def dataset_classes(data: Mapping[str, Any]) -> int | None:
-    spec = DATASETS.get(data.get("name", ""))
+    spec = _valid_spec(data)
     if spec is None:
         return None
     return spec.classes(spec.resolve(data.get("options", {})))

@@ -214,7 +214,7 @@ def _check_settings(design: Design, inference: Inference, data_shape: Shape | No
     classes = data_classes if data_classes is not None else dataset_classes(design.data)
     task = data_task or spec.task
     inputs = [n for n in design.nodes if n.type == "Input"]
-    if shape is not None and len(inputs) == 1:
+    if shape is not None and len(inputs) == 1 and not CATALOG["Input"].check_params(inputs[0].params):
         node = inputs[0]
         declared = tuple(node.resolved_params()["shape"])
         if declared != shape:
@@ -273,7 +273,7 @@ def can_connect(design: Design, src: str, dst: str, src_port: str = "out", dst_p
         return False, f"{design.node(dst).name} has no input {dst_port!r}"
     replacing = set(replacing)
     edge = Edge(src, dst, src_port, dst_port)
-    if edge in design.edges and edge not in replacing:
+    if design.has_edge(edge) and edge not in replacing:
         return False, "these ports are already linked"
     taken = [e for e in design.in_edges(dst, dst_port) if e not in replacing]
     if len(taken) >= port.max_links:

@@ -1,0 +1,102 @@
+"""The catalog framework: params, ports, look-ups and the shared helpers."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from graph.catalog import CATALOG, Param, ShapeError, expect_rank, fmt_shape, pair, prod
+from graph.layers import FLATTEN_FIX
+
+
+def test_every_declaration_is_complete():
+    labels = set()
+    for layer in CATALOG:
+        assert layer.doc.endswith(".") and layer.category, layer.type_id
+        assert layer.label not in labels
+        labels.add(layer.label)
+        assert layer.check_params(layer.defaults()) == [], layer.type_id
+        assert set(layer.summary_keys) <= {p.name for p in layer.params}, layer.type_id
+        for p in layer.params:
+            assert p.doc, f"{layer.type_id}.{p.name} has no doc"
+        if not (layer.is_source or layer.is_sink):
+            assert layer.torch_class, layer.type_id
+    assert [t.type_id for t in CATALOG if t.is_source] == ["Input"]
+    assert [t.type_id for t in CATALOG if t.is_sink] == ["Output"]
+
+
+def test_lookups():
+    assert CATALOG["Linear"].label == "Linear (Dense)"
+    assert "Linear" in CATALOG and "Dense" not in CATALOG and 5 not in CATALOG
+    assert CATALOG.get("nope") is None and CATALOG.current_id("nope") is None
+    with pytest.raises(KeyError):
+        CATALOG["nope"]
+    assert CATALOG.current_id("Conv2d") == "Conv2d"
+    cats = CATALOG.categories()
+    assert sum(len(v) for v in cats.values()) == len(CATALOG) == 40
+    assert [t.type_id for t in cats["Merge"]] == ["Add", "Multiply", "Concat"]
+    assert CATALOG["Add"].input_port("in").variadic and CATALOG["Add"].input_port("x") is None
+    assert CATALOG["Linear"].output_port("out") is not None
+
+
+def test_search_puts_name_matches_first():
+    hits = [t.type_id for t in CATALOG.search("conv")]
+    assert hits[:3] == ["Conv1d", "Conv2d", "ConvTranspose2d"]
+    assert [t.type_id for t in CATALOG.search("residual connections")] == ["Add"]
+    assert CATALOG.search("no such words anywhere") == []
+
+
+def test_resolve_and_check_params():
+    conv = CATALOG["Conv2d"]
+    params = conv.resolve({"out_channels": 8, "kernel_size": [3, 5], "units": 3})
+    assert params["out_channels"] == 8 and params["stride"] == 1 and "units" not in params
+    # Lists are copied, never shared with the declaration or the caller.
+    given = {"kernel_size": [3, 5]}
+    conv.resolve(given)["kernel_size"].append(7)
+    assert given["kernel_size"] == [3, 5]
+    assert conv.check_params({"units": 3, "groups": 0}) == [
+        ("units", "is not a parameter of Conv2d"), ("groups", "must be at least 1, not 0")]
+    with pytest.raises(KeyError):
+        conv.param("units")
+
+
+@pytest.mark.parametrize("kind, extra, good, bad", [
+    ("int", {"min": 1, "max": 10}, [1, 10], [0, 11, 2.0, True, "3", None]),
+    ("float", {"min": 0.0, "max": 1.0}, [0, 0.5, 1], [-0.1, 1.5, math.nan, math.inf, False, "0.1"]),
+    ("bool", {}, [True, False], [0, 1, "true", None]),
+    ("choice", {"choices": ("a", "b")}, ["a", "b"], ["c", None, 1]),
+    ("str", {}, ["", "text"], [1, None, ["a"]]),
+    ("size", {"min": 1, "max": 9, "length": 2}, [3, [1, 9]], [0, [1], [1, 2, 3], [1, 10], "3",
+                                                             [1.0, 2], [True, 1]]),
+    ("ints", {"min": 1, "max": 9}, [[], [1, 2, 3]], [3, [0], [1, "a"], "1,2"]),
+])
+def test_param_checks(kind, extra, good, bad):
+    default = good[0]
+    p = Param("p", kind, default, "doc", **extra)
+    for value in good:
+        assert p.check(value) is None, value
+    for value in bad:
+        assert isinstance(p.check(value), str), value
+
+
+def test_ints_may_allow_minus_one():
+    p = Param("shape", "ints", [-1], "doc", min=1, allow_minus_one=True)
+    assert p.check([-1, 4]) is None and "at least 1" in p.check([-2])
+
+
+def test_param_declarations_are_checked():
+    with pytest.raises(ValueError, match="unknown param kind"):
+        Param("p", "complex", 1, "doc")
+    with pytest.raises(ValueError, match="default of p"):
+        Param("p", "int", 0, "doc", min=1)
+
+
+def test_helpers():
+    assert pair(3) == (3, 3) and pair([1, 2]) == (1, 2) and pair(4, 1) == (4,)
+    assert prod([]) == 1 and prod((2, 3, 4)) == 24
+    assert fmt_shape((1, 8, 8)) == "1×8×8" and fmt_shape(()) == "scalar" and fmt_shape(None) == "?"
+    assert expect_rank([(3, 4)], (2,), "x") == (3, 4)
+    with pytest.raises(ShapeError) as info:
+        expect_rank([(3, 4, 5)], (1, 2), "features", fix=FLATTEN_FIX)
+    assert str(info.value) == "expects features (rank 1 or 2 without the batch), got 3×4×5"
+    assert info.value.fix == FLATTEN_FIX

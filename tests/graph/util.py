@@ -1,0 +1,57 @@
+"""Small helpers to build designs in tests."""
+from __future__ import annotations
+
+from typing import Any
+
+import graph.layers  # noqa: F401  (fills the catalog)
+from graph.design import Design, Edge
+
+
+class Build:
+    """``b.add("Linear", "fc1", "prev", out_features=10)`` adds a node named fc1 linked from the
+    node named prev (or from several: ``["a", "b"]``; ``None`` for no link)."""
+
+    def __init__(self, name: str = "test", data: str = "digits", **options: Any) -> None:
+        self.design = Design(name)
+        self.design.set_data(dict(self.design.data, name=data, options=options))
+
+    def add(self, type_id: str, name: str, after: str | list[str] | None = None, **params: Any) -> str:
+        d = self.design
+        node = d.add_node(d.make_node(type_id, name=name, params=params))
+        sources = [after] if isinstance(after, str) else (after or [])
+        for src in sources:
+            d.add_edge(Edge(self.id(src), node.id))
+        return node.id
+
+    def link(self, src: str, dst: str) -> Edge:
+        return self.design.add_edge(Edge(self.id(src), self.id(dst)))
+
+    def id(self, name: str) -> str:
+        node = self.design.node_by_name(name)
+        assert node is not None, name
+        return node.id
+
+
+def mlp(classes: int = 10, in_features: int = 64) -> Build:
+    """pixels → fc1 → relu → fc2 → logits, on digits as 64 features."""
+    b = Build(as_images=False)
+    b.add("Input", "pixels", shape=[in_features])
+    b.add("Linear", "fc1", "pixels", out_features=32)
+    b.add("ReLU", "relu", "fc1")
+    b.add("Linear", "fc2", "relu", out_features=classes)
+    b.add("Output", "logits", "fc2")
+    return b
+
+
+def cnn() -> Build:
+    """image → conv1 → relu → pool → conv2 → flatten → fc → logits, on 1×8×8 digits."""
+    b = Build(as_images=True)
+    b.add("Input", "image", shape=[1, 8, 8])
+    b.add("Conv2d", "conv1", "image", out_channels=4)
+    b.add("ReLU", "relu", "conv1")
+    b.add("MaxPool2d", "pool", "relu")
+    b.add("Conv2d", "conv2", "pool", out_channels=8)
+    b.add("Flatten", "flatten", "conv2")
+    b.add("Linear", "fc", "flatten", out_features=10)
+    b.add("Output", "logits", "fc")
+    return b

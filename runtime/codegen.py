@@ -125,15 +125,14 @@ def python_source(design: Design, compiled: Compiled, weights_file: str = "model
     ]
     for cls in custom:
         parts.append("\n" + inspect.getsource(cls).rstrip() + "\n")
-    init = "\n".join(init_lines) if init_lines else "        pass"
-    forward = "\n".join(forward_lines)
+    body = "".join(line + "\n" for line in forward_lines)
     parts.append(
         "\nclass Model(nn.Module):\n"
         f'    """{_comment_text(design.name) or "Netwright model"}: one attribute per layer."""\n\n'
         "    def __init__(self) -> None:\n"
         "        super().__init__()\n"
-        f"{init}\n\n"
+        + "".join(line + "\n" for line in init_lines) + "\n"
         f"    def forward(self, {', '.join(args)}):\n"
-        f"{forward}\n"
+        f"{body}"
         f"        return {result}\n")
     return "\n".join(parts)

@@ -1,0 +1,419 @@
+"""Node, port and badge items. They draw what the scene tells them and never touch the model.
+
+A node shows its name (header, in its category's colour), its type with the key params
+(``LayerType.summary_keys``), its output shape and parameter count. Ports sit on the top edge
+(inputs) and the bottom edge (outputs): data flows down the canvas. A merge layer's variadic
+input is drawn as a wide pill whose links attach in link order.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from graph.catalog import LayerType, Port, fmt_shape
+from graph.design import Node
+from graph.summary import human_count
+
+from .style import (
+    CORNER_RADIUS,
+    HEADER_HEIGHT,
+    NODE_HEIGHT,
+    NODE_WIDTH,
+    PORT_RADIUS,
+    ROW_HEIGHT,
+    VARIADIC_PORT_WIDTH,
+    Theme,
+    Z,
+    category_color,
+    mono_font,
+    text_color_on,
+    ui_font,
+)
+
+if TYPE_CHECKING:
+    from graph.validate import Diagnostic
+
+IN, OUT = "in", "out"
+PAD = 8.0
+
+# Short forms of common params on a node's face; others show as name=value.
+_SHORT = {
+    "out_features": "{}",
+    "out_channels": "{}",
+    "kernel_size": "k{}",
+    "stride": "s{}",
+    "output_size": "out {}",
+    "num_groups": "{} groups",
+    "p": "p={}",
+    "negative_slope": "slope {}",
+    "alpha": "α={}",
+    "approximate": "approx {}",
+    "dim": "dim {}",
+    "dims": "dims {}",
+    "scale_factor": "×{}",
+    "num_embeddings": "vocab {}",
+    "embedding_dim": "d{}",
+    "hidden_size": "h{}",
+    "num_heads": "{} heads",
+    "dim_feedforward": "ff{}",
+}
+
+
+def _value_text(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "×".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def summary_text(layer: LayerType, params: dict[str, Any]) -> str:
+    """The key params of a node in a few characters: ``32 · k3 · s1``."""
+    parts = []
+    for key in layer.summary_keys:
+        value = params.get(key)
+        if isinstance(value, bool):
+            if value:
+                parts.append("seq" if key == "return_sequence" else key)
+            continue
+        if key == "shape":
+            parts.append(fmt_shape(value) if isinstance(value, (list, tuple)) else str(value))
+            continue
+        parts.append(_SHORT.get(key, key + "={}").format(_value_text(value)))
+    return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class NodeLook:
+    """Everything a node item shows that comes from the validation report."""
+
+    shape: str = ""
+    params: str = ""
+    severity: str | None = None  # None, "warning" or "error"
+    problems: str = ""  # tooltip text of the badge
+    describe: str = ""  # "in → out" for the node's tooltip
+
+
+class PortItem(QGraphicsItem):
+    """One input or output port of a node (a child item of the node)."""
+
+    def __init__(self, node_item: "NodeItem", port: Port, direction: str, x: float):
+        super().__init__(node_item)
+        self.node_item = node_item
+        self.port = port
+        self.direction = direction
+        self.state: str | None = None  # None, "ok" or "refused" while a link is dragged
+        self.linked = False
+        y = 0.0 if direction == IN else NODE_HEIGHT
+        self.setPos(x, y)
+        half = VARIADIC_PORT_WIDTH / 2 if port.variadic else PORT_RADIUS
+        self._rect = QRectF(-half - 2, -PORT_RADIUS - 2, 2 * half + 4, 2 * PORT_RADIUS + 4)
+        self.setAcceptHoverEvents(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        kind = "input" if direction == IN else "output"
+        extra = " — links attach in order, first on the left" if port.variadic else ""
+        self.setToolTip(f"{kind} {port.name!r}{': ' + port.doc if port.doc else ''}{extra}")
+
+    @property
+    def node_id(self) -> str:
+        return self.node_item.node_id
+
+    @property
+    def name(self) -> str:
+        return self.port.name
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRect(self._rect.adjusted(-4, -4, 4, 4))  # generous hit area
+        return path
+
+    def set_state(self, state: str | None) -> None:
+        if state != self.state:
+            self.state = state
+            self.update()
+
+    def set_linked(self, linked: bool) -> None:
+        if linked != self.linked:
+            self.linked = linked
+            self.update()
+
+    def slot_x(self, index: int, count: int) -> float:
+        """x offset (from the port centre) of the ``index``-th of ``count`` links into it."""
+        if not self.port.variadic or count <= 1:
+            return 0.0
+        usable = VARIADIC_PORT_WIDTH - 2 * PORT_RADIUS
+        return -usable / 2 + usable * index / (count - 1)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        color = {"ok": Theme.ok, "refused": Theme.refused}.get(self.state, Theme.port)
+        fill = color if (self.linked or self.state) else Theme.node_body
+        painter.setPen(QPen(color if not self.linked else Theme.port_border, 1.6))
+        painter.setBrush(fill)
+        r = PORT_RADIUS
+        if self.port.variadic:
+            half = VARIADIC_PORT_WIDTH / 2
+            painter.drawRoundedRect(QRectF(-half, -r, 2 * half, 2 * r), r, r)
+        else:
+            painter.drawEllipse(QPointF(0, 0), r, r)
+        if self.state:  # a halo while a dragged link hovers here
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(color, 2.0))
+            painter.drawRoundedRect(self._rect, r + 2, r + 2)
+
+
+class BadgeItem(QGraphicsItem):
+    """The red (error) or amber (warning) disc on a node's corner; its tooltip explains."""
+
+    SIZE = 16.0
+
+    def __init__(self, node_item: "NodeItem"):
+        super().__init__(node_item)
+        self.severity = "error"
+        self.setPos(NODE_WIDTH - self.SIZE / 2 - 2, -self.SIZE / 2 + 2)
+        self.setAcceptHoverEvents(True)
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-self.SIZE / 2, -self.SIZE / 2, self.SIZE, self.SIZE)
+
+    def set_problem(self, severity: str, text: str) -> None:
+        self.severity = severity
+        self.setToolTip(text)
+        self.update()
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        color = Theme.error if self.severity == "error" else Theme.warning
+        painter.setPen(QPen(Theme.background, 1.5))
+        painter.setBrush(color)
+        painter.drawEllipse(self.boundingRect().adjusted(0.75, 0.75, -0.75, -0.75))
+        painter.setPen(QColor("#ffffff") if self.severity == "error" else QColor("#1d2026"))
+        painter.setFont(_FONTS.badge)
+        painter.drawText(self.boundingRect(), Qt.AlignmentFlag.AlignCenter, "!")
+
+
+class _Fonts:
+    """Fonts and metrics shared by all nodes (built once a QGuiApplication exists)."""
+
+    def __init__(self) -> None:
+        self._ready = False
+
+    def _build(self) -> None:
+        self._name = ui_font(9.0, bold=True)
+        self._body = ui_font(8.0)
+        self._mono = mono_font(7.5)
+        self._badge = ui_font(8.5, bold=True)
+        self._name_m = QFontMetricsF(self._name)
+        self._body_m = QFontMetricsF(self._body)
+        self._mono_m = QFontMetricsF(self._mono)
+        self._ready = True
+
+    def __getattr__(self, item: str) -> Any:
+        if item.startswith("_"):
+            raise AttributeError(item)
+        if not self._ready:
+            self._build()
+        return getattr(self, "_" + item)
+
+
+_FONTS = _Fonts()
+
+
+def _rounded_paths() -> tuple[QPainterPath, QPainterPath]:
+    body = QPainterPath()
+    body.addRoundedRect(QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT), CORNER_RADIUS, CORNER_RADIUS)
+    header_clip = QPainterPath()
+    header_clip.addRect(QRectF(0, 0, NODE_WIDTH, HEADER_HEIGHT))
+    return body, body.intersected(header_clip)
+
+
+class NodeItem(QGraphicsItem):
+    """A layer on the canvas. The scene creates, updates and removes it from model events."""
+
+    def __init__(self, node: Node, layer: LayerType):
+        super().__init__()
+        self.node_id = node.id
+        self.layer = layer
+        self.look = NodeLook()
+        self.badge: BadgeItem | None = None
+        self._moving_from_model = False
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setZValue(Z.NODE)
+        self.setAcceptHoverEvents(False)
+        self._header_color = category_color(layer.category)
+        self._header_text = text_color_on(self._header_color)
+        self.inputs = self._make_ports(layer.inputs, IN)
+        self.outputs = self._make_ports(layer.outputs, OUT)
+        self.set_node(node)
+        self.set_position(node.position)
+
+    def _make_ports(self, ports: Sequence[Port], direction: str) -> dict[str, PortItem]:
+        out = {}
+        for i, port in enumerate(ports):
+            x = NODE_WIDTH * (i + 1) / (len(ports) + 1)
+            out[port.name] = PortItem(self, port, direction, x)
+        return out
+
+    # ---- data from the model and the report ------------------------------------------------------
+
+    def set_node(self, node: Node) -> None:
+        """Take the name and params of ``node`` (after a rename or a param edit)."""
+        self.name = node.name
+        self.summary = summary_text(self.layer, node.resolved_params())
+        self._elide()
+        self._update_tooltip()
+        self.update()
+
+    def set_position(self, position: tuple[float, float]) -> None:
+        self._moving_from_model = True
+        try:
+            self.setPos(QPointF(position[0], position[1]))
+        finally:
+            self._moving_from_model = False
+
+    def set_look(self, look: NodeLook) -> bool:
+        """Show ``look``; returns False (and repaints nothing) when it is what is shown."""
+        if look == self.look:
+            return False
+        self.look = look
+        if look.severity:
+            if self.badge is None:
+                self.badge = BadgeItem(self)
+            self.badge.set_problem(look.severity, look.problems)
+            self.badge.show()
+        elif self.badge is not None:
+            self.badge.hide()
+        self._elide()
+        self._update_tooltip()
+        self.update()
+        return True
+
+    def _elide(self) -> None:
+        width = NODE_WIDTH - 2 * PAD
+        if self.look.severity:
+            width -= BadgeItem.SIZE / 2
+        self._name_text = _FONTS.name_m.elidedText(self.name, Qt.TextElideMode.ElideRight, width)
+        type_w = _FONTS.body_m.horizontalAdvance(self.layer.label + "  ")
+        self._type_text = _FONTS.body_m.elidedText(self.layer.label, Qt.TextElideMode.ElideRight,
+                                                   NODE_WIDTH - 2 * PAD)
+        self._summary_x = PAD + min(type_w, NODE_WIDTH - 2 * PAD)
+        self._summary_text = _FONTS.body_m.elidedText(
+            self.summary, Qt.TextElideMode.ElideRight, max(0.0, NODE_WIDTH - PAD - self._summary_x))
+        params_w = _FONTS.mono_m.horizontalAdvance(self.look.params)
+        self._shape_text = _FONTS.mono_m.elidedText(
+            self.look.shape or "?", Qt.TextElideMode.ElideMiddle, NODE_WIDTH - 3 * PAD - params_w)
+
+    def _update_tooltip(self) -> None:
+        lines = [f"<b>{_html(self.name)}</b> — {_html(self.layer.label)}"]
+        if self.summary:
+            lines.append(_html(self.summary))
+        if self.look.describe:
+            lines.append(f"shape: {_html(self.look.describe)}")
+        if self.look.params:
+            lines.append(_html(self.look.params))
+        if self.look.problems:
+            lines.append(_html(self.look.problems).replace("\n", "<br>"))
+        self.setToolTip("<br>".join(lines))
+
+    # ---- geometry ----------------------------------------------------------------------------------
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(-4, -4, NODE_WIDTH + 8, NODE_HEIGHT + 8)
+
+    def shape(self) -> QPainterPath:
+        return _PATHS[0]
+
+    def center(self) -> QPointF:
+        return self.pos() + QPointF(NODE_WIDTH / 2, NODE_HEIGHT / 2)
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            scene = self.scene()
+            if scene is not None:
+                scene.node_item_moved(self)
+        elif change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.setZValue(Z.NODE_SELECTED if value else Z.NODE)
+        return super().itemChange(change, value)
+
+    # ---- painting ------------------------------------------------------------------------------------
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        body, header = _PATHS
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        selected = self.isSelected()
+        if selected:
+            painter.setPen(QPen(Theme.node_selected, 2.5))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(QRectF(-2.5, -2.5, NODE_WIDTH + 5, NODE_HEIGHT + 5),
+                                    CORNER_RADIUS + 2, CORNER_RADIUS + 2)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(Theme.node_body)
+        painter.drawPath(body)
+        painter.setBrush(self._header_color)
+        painter.drawPath(header)
+        if self.look.severity:
+            border = QPen(Theme.error if self.look.severity == "error" else Theme.warning, 2.0)
+        else:
+            border = QPen(Theme.node_border, 1.0)
+        painter.setPen(border)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(body)
+        if lod < 0.35:  # too small to read: colour and outline only
+            return
+        painter.setFont(_FONTS.name)
+        painter.setPen(self._header_text)
+        painter.drawText(QRectF(PAD, 0, NODE_WIDTH - 2 * PAD, HEADER_HEIGHT),
+                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self._name_text)
+        row1 = QRectF(PAD, HEADER_HEIGHT + 3, NODE_WIDTH - 2 * PAD, ROW_HEIGHT)
+        painter.setFont(_FONTS.body)
+        painter.setPen(Theme.text_muted)
+        painter.drawText(row1, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self._type_text)
+        if self._summary_text:
+            painter.setPen(Theme.text)
+            painter.drawText(QRectF(self._summary_x, row1.top(), NODE_WIDTH - PAD - self._summary_x,
+                                    ROW_HEIGHT),
+                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self._summary_text)
+        row2 = QRectF(PAD, row1.bottom(), NODE_WIDTH - 2 * PAD, ROW_HEIGHT)
+        painter.setFont(_FONTS.mono)
+        painter.setPen(Theme.text_shape if self.look.shape else Theme.error)
+        painter.drawText(row2, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self._shape_text)
+        if self.look.params:
+            painter.setPen(Theme.text_muted)
+            painter.drawText(row2, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+                             self.look.params)
+
+
+_PATHS = _rounded_paths()
+
+
+def params_text(count: int | None) -> str:
+    """``1.23k params``; empty for layers without weights."""
+    if not count:
+        return ""
+    return f"{human_count(count)} params" if count >= 1000 else f"{count} params"
+
+
+def problems_text(diagnostics: Sequence["Diagnostic"]) -> str:
+    """Each problem with its remedy, errors first, for the badge's tooltip."""
+    lines = []
+    for d in sorted(diagnostics, key=lambda d: d.severity != "error"):
+        line = f"{d.severity.capitalize()}: {d.message}"
+        if d.fix:
+            line += f"\nFix: {d.fix}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,279 @@
+"""Link items: a Bézier curve from an output port down to an input port, labelled with the shape
+of the tensor it carries; the dashed draft link while the user drags one; and the little
+feedback label that says whether a link may be made here."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from graph.design import Edge
+
+from .style import Theme, Z, mono_font, ui_font
+
+
+def link_path(start: QPointF, end: QPointF) -> QPainterPath:
+    """A vertical S-curve from ``start`` (below an output) to ``end`` (above an input)."""
+    dy = end.y() - start.y()
+    bend = max(36.0, abs(dy) * 0.45) if dy > 0 else max(60.0, min(200.0, abs(dy) * 0.4 + 60))
+    path = QPainterPath(start)
+    path.cubicTo(QPointF(start.x(), start.y() + bend), QPointF(end.x(), end.y() - bend), end)
+    return path
+
+
+class LinkItem(QGraphicsItem):
+    """One link of the design. Its ends are set by the scene from the port positions."""
+
+    END_GRAB = 18.0  # scene units from an end within which a press picks that end up
+
+    def __init__(self, edge: Edge):
+        super().__init__()
+        self.edge = edge
+        self.label = ""  # the source's output shape, e.g. "32×8×8"
+        self.order = 0  # 1-based position among the links into a variadic port, 0 when unnumbered
+        self.highlight = False  # an insertion target while a layer is dragged over it
+        self.hovered = False
+        self._start = QPointF()
+        self._end = QPointF()
+        self._path = QPainterPath()
+        self._shape: QPainterPath | None = None
+        self._label_rect = QRectF()
+        self._bounds = QRectF()
+        self.setZValue(Z.LINK)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self.setToolTip("")
+
+    # ---- state set by the scene ------------------------------------------------------------------
+
+    def set_ends(self, start: QPointF, end: QPointF) -> None:
+        if start == self._start and end == self._end and not self._path.isEmpty():
+            return
+        self.prepareGeometryChange()
+        self._start, self._end = QPointF(start), QPointF(end)
+        self._path = link_path(self._start, self._end)
+        self._shape = None
+        self._layout_label()
+
+    def set_label(self, text: str, order: int = 0) -> None:
+        if (text, order) == (self.label, self.order):
+            return
+        self.prepareGeometryChange()
+        self.label, self.order = text, order
+        self._layout_label()
+        self.setToolTip(f"{text}" + (f" — input {order} of the merge" if order else ""))
+
+    def set_highlight(self, on: bool) -> None:
+        if on != self.highlight:
+            self.highlight = on
+            self.update()
+
+    def _layout_label(self) -> None:
+        bounds = self._path.boundingRect()
+        if self.label:
+            metrics = _metrics()
+            w = metrics.horizontalAdvance(self.label) + 8
+            h = metrics.height() + 2
+            mid = self._path.pointAtPercent(0.5)
+            self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
+            bounds = bounds.united(self._label_rect)
+        else:
+            self._label_rect = QRectF()
+        if self.order:
+            bounds = bounds.united(self._order_rect())
+        self._bounds = bounds.adjusted(-4, -4, 4, 4)
+
+    def _order_rect(self) -> QRectF:
+        return QRectF(self._end.x() + 4, self._end.y() - 20, 14, 13)
+
+    # ---- geometry ------------------------------------------------------------------------------
+
+    @property
+    def start(self) -> QPointF:
+        return QPointF(self._start)
+
+    @property
+    def end(self) -> QPointF:
+        return QPointF(self._end)
+
+    def path(self) -> QPainterPath:
+        return QPainterPath(self._path)
+
+    def label_rect(self) -> QRectF:
+        return QRectF(self._label_rect)
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        if self._shape is None:
+            stroker = QPainterPathStroker()
+            stroker.setWidth(10.0)
+            self._shape = stroker.createStroke(self._path)
+            if not self._label_rect.isNull():
+                self._shape.addRect(self._label_rect)
+        return self._shape
+
+    def end_near(self, point: QPointF) -> str | None:
+        """``"dst"`` or ``"src"`` when ``point`` is close to that end of the link."""
+        def dist(a: QPointF, b: QPointF) -> float:
+            d = a - b
+            return (d.x() ** 2 + d.y() ** 2) ** 0.5
+
+        d_dst, d_src = dist(point, self._end), dist(point, self._start)
+        if min(d_dst, d_src) > self.END_GRAB:
+            return None
+        return "dst" if d_dst <= d_src else "src"
+
+    # ---- events and painting ----------------------------------------------------------------------
+
+    def hoverEnterEvent(self, event) -> None:
+        self.hovered = True
+        self.update()
+        super().hoverEnterEvent(event)
+
+    def hoverLeaveEvent(self, event) -> None:
+        self.hovered = False
+        self.update()
+        super().hoverLeaveEvent(event)
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):
+        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self.setZValue(Z.LINK_SELECTED if value else Z.LINK)
+        return super().itemChange(change, value)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, lod > 0.3)
+        if self.highlight:
+            color, width = Theme.insert_target, 3.5
+        elif self.isSelected():
+            color, width = Theme.link_selected, 2.6
+        elif self.hovered:
+            color, width = Theme.link_hover, 2.2
+        else:
+            color, width = Theme.link, 1.6
+        painter.setPen(QPen(color, width, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        self._paint_arrow(painter, color)
+        if lod < 0.5:
+            return
+        if self.label:
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(Theme.link_label_bg)
+            painter.drawRoundedRect(self._label_rect, 3, 3)
+            painter.setFont(_label_font())
+            painter.setPen(Theme.text_shape if not self.highlight else Theme.insert_target)
+            painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
+        if self.order:
+            painter.setFont(_label_font())
+            painter.setPen(Theme.text_muted)
+            painter.drawText(self._order_rect(), Qt.AlignmentFlag.AlignCenter, str(self.order))
+
+    def _paint_arrow(self, painter: QPainter, color) -> None:
+        tip = self._end - QPointF(0, 5.5)
+        arrow = QPainterPath(tip)
+        arrow.lineTo(tip + QPointF(-4, -6))
+        arrow.lineTo(tip + QPointF(4, -6))
+        arrow.closeSubpath()
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(color)
+        painter.drawPath(arrow)
+
+
+class DraftLinkItem(QGraphicsItem):
+    """The dashed link that follows the cursor while the user drags from a port."""
+
+    def __init__(self, anchor: QPointF, from_output: bool):
+        super().__init__()
+        self.anchor = QPointF(anchor)
+        self.from_output = from_output
+        self.state: str | None = None
+        self._path = QPainterPath()
+        self.setZValue(Z.DRAFT_LINK)
+        self.set_cursor(anchor)
+
+    def set_cursor(self, point: QPointF) -> None:
+        self.prepareGeometryChange()
+        start, end = (self.anchor, point) if self.from_output else (point, self.anchor)
+        self._path = link_path(start, end)
+
+    def set_state(self, state: str | None) -> None:
+        if state != self.state:
+            self.state = state
+            self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._path.boundingRect().adjusted(-4, -4, 4, 4)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        color = {"ok": Theme.ok, "refused": Theme.refused}.get(self.state, Theme.link_hover)
+        painter.setPen(QPen(color, 2.0, Qt.PenStyle.DashLine, Qt.PenCapStyle.RoundCap))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+
+
+class FeedbackItem(QGraphicsItem):
+    """A label near the cursor: why a link can or cannot be made. Constant size on screen."""
+
+    MAX_WIDTH = 320.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text = ""
+        self.state: str | None = None
+        self._rect = QRectF()
+        self.setZValue(Z.FEEDBACK)
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.hide()
+
+    def show_text(self, text: str, state: str | None, at: QPointF) -> None:
+        self.prepareGeometryChange()
+        self.text, self.state = text, state
+        metrics = QFontMetricsF(_feedback_font())
+        bound = metrics.boundingRect(QRectF(0, 0, self.MAX_WIDTH, 1000),
+                                     int(Qt.TextFlag.TextWordWrap), text)
+        self._rect = QRectF(14, 16, bound.width() + 14, bound.height() + 8)
+        self.setPos(at)
+        self.show()
+
+    def clear(self) -> None:
+        self.text, self.state = "", None
+        self.hide()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect.adjusted(-2, -2, 2, 2)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        color = {"ok": Theme.ok, "refused": Theme.refused}.get(self.state, Theme.text_muted)
+        painter.setPen(QPen(color, 1.2))
+        painter.setBrush(Theme.feedback_bg)
+        painter.drawRoundedRect(self._rect, 4, 4)
+        painter.setFont(_feedback_font())
+        painter.setPen(Theme.text)
+        painter.drawText(self._rect.adjusted(7, 4, -7, -4), int(Qt.TextFlag.TextWordWrap), self.text)
+
+
+_cache: dict[str, object] = {}
+
+
+def _label_font():
+    if "label" not in _cache:
+        _cache["label"] = mono_font(7.0)
+    return _cache["label"]
+
+
+def _metrics() -> QFontMetricsF:
+    if "metrics" not in _cache:
+        _cache["metrics"] = QFontMetricsF(_label_font())
+    return _cache["metrics"]
+
+
+def _feedback_font():
+    if "feedback" not in _cache:
+        _cache["feedback"] = ui_font(8.5)
+    return _cache["feedback"]

@@ -1,0 +1,271 @@
+"""The canvas scene: it follows the design model and is the only place items are made or removed.
+
+As in Orange's canvas, the scene subscribes to the design's events (``node_added``,
+``edge_removed`` …) and to the document's ``design_replaced`` (rebuild) and ``report_changed``
+(restyle only the nodes whose shape or diagnostics changed, and relabel only their links).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable
+
+from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtWidgets import QGraphicsScene
+
+from graph.catalog import CATALOG, fmt_shape
+from graph.design import Design, Edge, Node
+from graph.shapes import describe
+from graph.validate import ERROR, Report
+
+from ..document import Document
+from .items import IN, OUT, NodeItem, NodeLook, PortItem, params_text, problems_text
+from .links import LinkItem
+from .style import NODE_HEIGHT, NODE_WIDTH, Theme
+
+SCENE_EXTENT = 200_000.0
+
+
+class _NoPort:
+    """Stands in for a port a link names but its layer lacks (validation reports it)."""
+
+    def set_linked(self, linked: bool) -> None:
+        pass
+
+
+_NO_PORT = _NoPort()
+
+
+class CanvasScene(QGraphicsScene):
+    """Items for every node and link of ``document.design``, kept in step with the model."""
+
+    def __init__(self, document: Document, parent=None):
+        super().__init__(parent)
+        self.document = document
+        self.nodes: dict[str, NodeItem] = {}
+        self.links: dict[Edge, LinkItem] = {}
+        self._node_links: dict[str, set[Edge]] = defaultdict(set)
+        self._port_links: dict[tuple[str, str], list[Edge]] = {}  # variadic inputs: links in order
+        self._shapes: dict[str, str] = {}  # node id → shape label of its links
+        self.design: Design | None = None
+        self._subscriptions: list[tuple[object, object]] = []
+        self.setSceneRect(QRectF(-SCENE_EXTENT / 2, -SCENE_EXTENT / 2, SCENE_EXTENT, SCENE_EXTENT))
+        self.setBackgroundBrush(Theme.background)
+        document.design_replaced.connect(self.set_design)
+        document.report_changed.connect(self.apply_report)
+        self.set_design(document.design)
+        self.apply_report(document.report)
+
+    # ---- following the model --------------------------------------------------------------------
+
+    def set_design(self, design: Design) -> None:
+        """Drop every item and build them again for ``design`` (New, Open)."""
+        self.detach()
+        self.clearSelection()
+        for item in list(self.links.values()) + list(self.nodes.values()):
+            self.removeItem(item)
+        self.nodes.clear()
+        self.links.clear()
+        self._node_links.clear()
+        self._port_links.clear()
+        self._shapes.clear()
+        self.design = design
+        for signal, slot in ((design.node_added, self._on_node_added),
+                             (design.node_removed, self._on_node_removed),
+                             (design.node_changed, self._on_node_changed),
+                             (design.edge_added, self._on_edge_added),
+                             (design.edge_removed, self._on_edge_removed)):
+            signal.connect(slot)
+            self._subscriptions.append((signal, slot))
+        for node in design.nodes:
+            self._add_node_item(node)
+        for edge in design.edges:
+            if edge.dst in self.nodes and self._is_variadic(edge.dst, edge.dst_port):
+                self._port_links.setdefault((edge.dst, edge.dst_port), []).append(edge)
+        for edge in design.edges:
+            self._add_link_item(edge)
+        for key in self._port_links:
+            self._refresh_port(*key)
+        for edge in self.links:
+            self.nodes[edge.src].outputs.get(edge.src_port, _NO_PORT).set_linked(True)
+            self.nodes[edge.dst].inputs.get(edge.dst_port, _NO_PORT).set_linked(True)
+
+    def detach(self) -> None:
+        """Stop following the model (before the scene goes away or the design is replaced)."""
+        for signal, slot in self._subscriptions:
+            signal.disconnect(slot)
+        self._subscriptions.clear()
+
+    def _on_node_added(self, node: Node) -> None:
+        self._add_node_item(node)
+
+    def _on_node_removed(self, node: Node) -> None:
+        item = self.nodes.pop(node.id, None)
+        self._shapes.pop(node.id, None)
+        self._node_links.pop(node.id, None)
+        if item is not None:
+            self.removeItem(item)
+
+    def _on_node_changed(self, node: Node, field: str) -> None:
+        item = self.nodes.get(node.id)
+        if item is None:
+            return
+        if field == "position":
+            item.set_position(node.position)
+        else:
+            item.set_node(node)
+
+    def _on_edge_added(self, edge: Edge) -> None:
+        self._add_link_item(edge)
+        if self._is_variadic(edge.dst, edge.dst_port):
+            self._refresh_port(edge.dst, edge.dst_port, reorder=True)
+        else:
+            self._refresh_port(edge.dst, edge.dst_port)
+        self._refresh_port(edge.src, edge.src_port, direction=OUT)
+
+    def _on_edge_removed(self, edge: Edge) -> None:
+        item = self.links.pop(edge, None)
+        for end in (edge.src, edge.dst):
+            self._node_links.get(end, set()).discard(edge)
+        if item is not None:
+            self.removeItem(item)
+        if self._is_variadic(edge.dst, edge.dst_port):
+            self._refresh_port(edge.dst, edge.dst_port, reorder=True)
+        else:
+            self._refresh_port(edge.dst, edge.dst_port)
+        self._refresh_port(edge.src, edge.src_port, direction=OUT)
+
+    # ---- items ------------------------------------------------------------------------------------
+
+    def _add_node_item(self, node: Node) -> NodeItem | None:
+        layer = CATALOG.get(node.type)
+        if layer is None:  # the file loader refuses unknown types; nothing to draw
+            return None
+        item = NodeItem(node, layer)
+        self.nodes[node.id] = item
+        self.addItem(item)
+        return item
+
+    def _add_link_item(self, edge: Edge) -> LinkItem | None:
+        if edge.src not in self.nodes or edge.dst not in self.nodes:
+            return None
+        item = LinkItem(edge)
+        self.links[edge] = item
+        self._node_links[edge.src].add(edge)
+        self._node_links[edge.dst].add(edge)
+        item.set_label(self._shapes.get(edge.src, ""), self._order(edge))
+        item.set_ends(self.anchor(edge, "src"), self.anchor(edge, "dst"))
+        self.addItem(item)
+        return item
+
+    def _is_variadic(self, node_id: str, port_name: str) -> bool:
+        item = self.nodes.get(node_id)
+        port = item.inputs.get(port_name) if item else None
+        return bool(port and port.port.variadic)
+
+    def _order(self, edge: Edge) -> int:
+        ordered = self._port_links.get((edge.dst, edge.dst_port))
+        if not ordered or len(ordered) < 2 or edge not in ordered:
+            return 0
+        return ordered.index(edge) + 1
+
+    def _refresh_port(self, node_id: str, port_name: str, reorder: bool = False,
+                      direction: str = IN) -> None:
+        """Re-place the links of one port (their order may have changed) and its linked look."""
+        item = self.nodes.get(node_id)
+        if item is None or self.design is None:
+            return
+        ports = item.inputs if direction == IN else item.outputs
+        port = ports.get(port_name)
+        if reorder:
+            self._port_links[(node_id, port_name)] = self.design.in_edges(node_id, port_name)
+        if direction == IN:
+            edges = [e for e in self._node_links.get(node_id, ()) if e.dst == node_id and e.dst_port == port_name]
+        else:
+            edges = [e for e in self._node_links.get(node_id, ()) if e.src == node_id and e.src_port == port_name]
+        if port is not None:
+            port.set_linked(bool(edges))
+        if direction == IN:
+            for edge in edges:
+                link = self.links[edge]
+                link.set_label(link.label, self._order(edge))
+                link.set_ends(self.anchor(edge, "src"), self.anchor(edge, "dst"))
+
+    def anchor(self, edge: Edge, end: str) -> QPointF:
+        """Scene position where ``edge``'s ``end`` ("src" or "dst") meets its port."""
+        if end == "src":
+            item = self.nodes[edge.src]
+            port = item.outputs.get(edge.src_port)
+            if port is None:
+                return item.pos() + QPointF(NODE_WIDTH / 2, NODE_HEIGHT)
+            return item.pos() + port.pos()
+        item = self.nodes[edge.dst]
+        port = item.inputs.get(edge.dst_port)
+        if port is None:
+            return item.pos() + QPointF(NODE_WIDTH / 2, 0)
+        offset = 0.0
+        ordered = self._port_links.get((edge.dst, edge.dst_port))
+        if ordered and edge in ordered:
+            offset = port.slot_x(ordered.index(edge), len(ordered))
+        return item.pos() + port.pos() + QPointF(offset, 0)
+
+    def port_anchor(self, port: PortItem) -> QPointF:
+        return port.scenePos()
+
+    def node_item_moved(self, item: NodeItem) -> None:
+        """Called by a node item whenever it moves (a drag, or the model's position)."""
+        for edge in self._node_links.get(item.node_id, ()):
+            link = self.links.get(edge)
+            if link is not None:
+                link.set_ends(self.anchor(edge, "src"), self.anchor(edge, "dst"))
+
+    # ---- the report ----------------------------------------------------------------------------------
+
+    def apply_report(self, report: Report) -> None:
+        """Restyle the nodes whose shape, parameter count or diagnostics changed."""
+        by_node: dict[str, list] = defaultdict(list)
+        for diag in report.diagnostics:
+            if diag.node is not None:
+                by_node[diag.node].append(diag)
+        inference = report.inference
+        relabel = []
+        for node_id, item in self.nodes.items():
+            diags = by_node.get(node_id, ())
+            shape = inference.shapes.get(node_id)
+            severity = None
+            if diags:
+                severity = ERROR if any(d.severity == ERROR for d in diags) else "warning"
+            look = NodeLook(
+                shape=fmt_shape(shape) if shape is not None else "",
+                params=params_text(inference.params.get(node_id)),
+                severity=severity,
+                problems=problems_text(diags) if diags else "",
+                describe=describe(inference, node_id) if shape is not None else "",
+            )
+            if self._shapes.get(node_id, "") != look.shape:
+                self._shapes[node_id] = look.shape
+                relabel.append(node_id)
+            item.set_look(look)
+        for node_id in relabel:
+            for edge in self._node_links.get(node_id, ()):
+                if edge.src == node_id:
+                    link = self.links[edge]
+                    link.set_label(self._shapes[node_id], link.order)
+
+    # ---- queries ---------------------------------------------------------------------------------
+
+    def selected_node_ids(self) -> list[str]:
+        """Selected nodes, in the design's node order."""
+        selected = {item.node_id for item in self.selectedItems() if isinstance(item, NodeItem)}
+        if self.design is None:
+            return sorted(selected)
+        return [nid for nid in self.design.node_ids_in_order() if nid in selected]
+
+    def selected_edges(self) -> list[Edge]:
+        return [item.edge for item in self.selectedItems() if isinstance(item, LinkItem)]
+
+    def nodes_bounding_rect(self, node_ids: Iterable[str] | None = None) -> QRectF:
+        items = self.nodes.values() if node_ids is None else [self.nodes[n] for n in node_ids if n in self.nodes]
+        rect = QRectF()
+        for item in items:
+            rect = rect.united(item.sceneBoundingRect())
+        return rect

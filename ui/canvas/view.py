@@ -1,0 +1,639 @@
+"""The canvas view: where users place, wire, move and select layers.
+
+Every edit is an undo command pushed on the document's stack; the scene then follows the
+model's events. Mouse: drag a port to connect, drag a link's end to re-route or (dropped on
+empty canvas) disconnect it, drag nodes to move them (one undo step per drag), drag on empty
+canvas to rubber-band select, wheel to zoom about the cursor, middle drag or Space+drag to pan.
+Keys: Delete/Backspace, Ctrl+C/V/D/A, Ctrl+Z / Ctrl+Shift+Z, Tab (quick add), F (fit).
+"""
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QAction,
+    QBrush,
+    QGuiApplication,
+    QKeySequence,
+    QPainter,
+    QPen,
+    QPixmap,
+    QTransform,
+)
+from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu, QWidget
+
+from graph.catalog import CATALOG
+from graph.design import Edge, Node
+from graph.fileformat import DesignFileError
+
+from ..commands import (
+    AddEdgeCommand,
+    AddNodeCommand,
+    MacroCommand,
+    MoveNodesCommand,
+    RemoveEdgeCommand,
+    RemoveNodesCommand,
+    insert_on_link_command,
+    paste_command,
+)
+from ..document import Document
+from . import LAYER_MIME
+from .clipboard import fragment_text, from_mime, read_fragment, to_mime
+from .interactions import LinkDrag, QuickAddPopup, connect_after, connect_before, start_link_drag
+from .items import NodeItem, PortItem
+from .layout import layered_positions
+from .links import LinkItem
+from .scene import CanvasScene
+from .style import GRID_MAJOR, GRID_MINOR, LAYOUT_STEP_X, LAYOUT_STEP_Y, NODE_HEIGHT, NODE_WIDTH, Theme
+
+MIN_ZOOM, MAX_ZOOM, MAX_FIT_ZOOM = 0.08, 3.0, 1.25
+PASTE_OFFSET = 40.0
+
+
+class CanvasView(QGraphicsView):
+    """The node editor for ``document``. Emits :attr:`selection_changed` with node ids."""
+
+    selection_changed = Signal(list)  # selected node ids, in design order
+    status_message = Signal(str)  # short feedback for the window's status bar
+    node_activated = Signal(str)  # a node was double-clicked (the window may focus the inspector)
+
+    def __init__(self, document: Document, parent: QWidget | None = None, opengl: bool | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.canvas = CanvasScene(document, self)
+        self.setScene(self.canvas)
+        self._setup_viewport(opengl)
+        self._link_drag: LinkDrag | None = None
+        self._pan_from: QPoint | None = None
+        self._space_held = False
+        self._move_start: dict[str, tuple[float, float]] | None = None
+        self._drop_link: LinkItem | None = None
+        self._paste_count = 0
+        self._last_copy = ""
+        self._grid_tile: tuple[float, QPixmap] | None = None
+        self.last_feedback = ""  # the latest link feedback or refusal (also sent as status)
+        self.quick_add = QuickAddPopup(self)
+        self.quick_add.chosen.connect(self._quick_add_chosen)
+        self.quick_add.closed.connect(lambda: self.setFocus())
+        self._quick_add_request: tuple[QPointF, tuple | None] = (QPointF(), None)
+        self._actions = self._make_actions()
+        self.canvas.selectionChanged.connect(self._emit_selection)
+        subscription = self.canvas
+        self.destroyed.connect(lambda *_: _safe_detach(subscription))
+
+    # ---- set-up --------------------------------------------------------------------------------
+
+    def _setup_viewport(self, opengl: bool | None) -> None:
+        if opengl is None:
+            opengl = os.environ.get("NETWRIGHT_OPENGL", "") == "1"
+        if opengl and QGuiApplication.platformName() not in ("offscreen", "minimal"):
+            try:
+                from PySide6.QtOpenGLWidgets import QOpenGLWidget
+
+                self.setViewport(QOpenGLWidget())
+            except ImportError:  # an install without OpenGL support: the raster viewport works
+                pass
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
+        self.setOptimizationFlags(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setFrameShape(QGraphicsView.Shape.NoFrame)
+        self.setMouseTracking(True)
+
+    def _make_actions(self) -> list[QAction]:
+        stack = self.document.undo_stack
+        undo = stack.createUndoAction(self, "Undo")
+        redo = stack.createRedoAction(self, "Redo")
+        undo.setShortcuts(QKeySequence.StandardKey.Undo)
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+
+        def action(name: str, text: str, slot, shortcuts) -> QAction:
+            act = QAction(text, self)
+            act.triggered.connect(lambda _checked=False: slot())
+            act.setShortcuts(shortcuts)
+            act.setObjectName(name)
+            return act
+
+        actions = [
+            undo, redo,
+            action("copy", "Copy", self.copy, QKeySequence.StandardKey.Copy),
+            action("paste", "Paste", self.paste, QKeySequence.StandardKey.Paste),
+            action("duplicate", "Duplicate", self.duplicate, [QKeySequence("Ctrl+D")]),
+            action("delete", "Delete", self.delete_selected,
+                   [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)]),
+            action("select_all", "Select All", self.select_all, QKeySequence.StandardKey.SelectAll),
+            action("quick_add", "Add Layer…", self.open_quick_add, []),
+            action("auto_layout", "Auto-Layout", self.auto_layout, [QKeySequence("Ctrl+L")]),
+            action("fit_all", "Fit to View", self.fit_all, [QKeySequence(Qt.Key.Key_F)]),
+        ]
+        undo.setObjectName("undo")
+        redo.setObjectName("redo")
+        for act in actions:
+            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.addAction(act)
+        return actions
+
+    def edit_actions(self) -> list[QAction]:
+        """The view's actions (undo, redo, copy, paste, duplicate, delete, select_all, quick_add,
+        auto_layout, fit_all — each's ``objectName``), for the window's menus. Their shortcuts
+        work while the canvas has focus; the window may widen a context if it wants."""
+        return list(self._actions)
+
+    def action(self, name: str) -> QAction:
+        return next(a for a in self._actions if a.objectName() == name)
+
+    # ---- public API ------------------------------------------------------------------------------
+
+    def selected_node_ids(self) -> list[str]:
+        return self.canvas.selected_node_ids()
+
+    def select_nodes(self, ids) -> None:
+        wanted = set(ids)
+        self.canvas.blockSignals(True)
+        try:
+            self.canvas.clearSelection()
+            for nid in wanted:
+                item = self.canvas.nodes.get(nid)
+                if item is not None:
+                    item.setSelected(True)
+        finally:
+            self.canvas.blockSignals(False)
+        self._emit_selection()
+
+    def select_all(self) -> None:
+        self.select_nodes(self.canvas.nodes)
+
+    def center_on_node(self, node_id: str) -> None:
+        item = self.canvas.nodes.get(node_id)
+        if item is not None:
+            self.centerOn(item.center())
+
+    def fit_all(self) -> None:
+        rect = self.canvas.nodes_bounding_rect()
+        if rect.isNull():
+            self.resetTransform()
+            self.centerOn(0, 0)
+            return
+        self.fit_rect(rect.adjusted(-40, -40, 40, 40))
+
+    def fit_rect(self, rect: QRectF) -> None:
+        """Show ``rect`` whole, no larger than a comfortable reading zoom."""
+        view = self.viewport().rect()
+        if rect.width() <= 0 or rect.height() <= 0 or view.width() <= 0:
+            return
+        zoom = min(view.width() / rect.width(), view.height() / rect.height())
+        zoom = max(MIN_ZOOM, min(MAX_FIT_ZOOM, zoom))
+        self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.centerOn(rect.center())
+
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def auto_layout(self) -> None:
+        """Arrange the layers top to bottom by topological generation (one undo step)."""
+        design = self.document.design
+        positions = layered_positions(design)
+        moves = {nid: (design.node(nid).position, pos) for nid, pos in positions.items()
+                 if design.node(nid).position != pos}
+        if moves:
+            self.document.push(MoveNodesCommand(design, moves, "Auto-layout"))
+        self.fit_all()
+
+    def add_node_at_center(self, type_id: str) -> str | None:
+        """Add a ``type_id`` layer in view (palette double-click). With one node selected, the
+        new layer goes below it and is linked after it when the link is allowed."""
+        if type_id not in CATALOG:
+            return None
+        design = self.document.design
+        selected = self.selected_node_ids()
+        if len(selected) == 1:
+            src = design.node(selected[0])
+            pos = (src.position[0], src.position[1] + LAYOUT_STEP_Y)
+            return self._add_node(type_id, self._free_spot(pos), after=src.id)
+        center = self.mapToScene(self.viewport().rect().center())
+        return self._add_node(type_id, self._free_spot((center.x() - NODE_WIDTH / 2,
+                                                        center.y() - NODE_HEIGHT / 2)))
+
+    def copy(self) -> None:
+        ids = self.selected_node_ids()
+        if not ids:
+            self.status_message.emit("Nothing selected to copy")
+            return
+        text = fragment_text(self.document.design, ids)
+        self._last_copy = text
+        self._paste_count = 0
+        QGuiApplication.clipboard().setMimeData(to_mime(text))
+        self.status_message.emit(f"Copied {len(ids)} layer{'s' if len(ids) > 1 else ''}")
+
+    def paste(self) -> None:
+        try:
+            content = from_mime(QGuiApplication.clipboard().mimeData())
+        except DesignFileError as exc:
+            self.status_message.emit(f"Cannot paste: the clipboard holds no Netwright layers ({exc})")
+            return
+        if not content or not content[0]:
+            self.status_message.emit("Nothing to paste")
+            return
+        text = QGuiApplication.clipboard().text()
+        if text != self._last_copy:
+            self._last_copy, self._paste_count = text, 0
+        self._paste_count += 1
+        self._paste(*content, offset=PASTE_OFFSET * self._paste_count, text="Paste")
+
+    def duplicate(self) -> None:
+        ids = self.selected_node_ids()
+        if not ids:
+            return
+        nodes, edges = read_fragment(fragment_text(self.document.design, ids))
+        self._paste(nodes, edges, offset=PASTE_OFFSET, text="Duplicate")
+
+    def delete_selected(self) -> None:
+        design = self.document.design
+        ids = self.selected_node_ids()
+        links = [e for e in self.canvas.selected_edges() if e.src not in ids and e.dst not in ids]
+        if not ids and not links:
+            return
+        if ids and not links:
+            self.document.push(RemoveNodesCommand(design, ids))
+            return
+        macro = MacroCommand("Delete")
+        if ids:
+            RemoveNodesCommand(design, ids, macro)
+        for edge in sorted(links, key=design.edge_index, reverse=True):
+            RemoveEdgeCommand(design, edge, macro)
+        self.document.push(macro)
+
+    def open_quick_add(self, view_pos: QPoint | None = None, connect: tuple | None = None) -> None:
+        """Open the quick-add search at ``view_pos`` (default: the cursor, or the centre).
+
+        ``connect`` is ``("after", node_id, port)`` or ``("before", node_id, port)``; without it,
+        the new layer follows the selected node when one node is selected."""
+        if view_pos is None:
+            cursor = self.viewport().mapFromGlobal(self.cursor().pos())
+            inside = self.viewport().rect().contains(cursor)
+            view_pos = cursor if inside else self.viewport().rect().center()
+        if connect is None:
+            selected = self.selected_node_ids()
+            if len(selected) == 1:
+                connect = ("after", selected[0], None)
+        self._quick_add_request = (self.mapToScene(view_pos), connect)
+        self.quick_add.popup(self.viewport().mapTo(self, view_pos))
+
+    # ---- edits --------------------------------------------------------------------------------------
+
+    def _add_node(self, type_id: str, position: tuple[float, float], after: str | None = None,
+                  before: tuple[str, str] | None = None) -> str:
+        design = self.document.design
+        node = design.make_node(type_id, position=(round(position[0], 1), round(position[1], 1)))
+        edge = None
+        if after is not None and design.has_node(after):
+            edge = connect_after(design, after, node)
+        elif before is not None and design.has_node(before[0]):
+            edge = connect_before(design, before[0], before[1], node)
+        if edge is None:
+            self.document.push(AddNodeCommand(design, node))
+        else:
+            macro = MacroCommand(f"Add {node.name}")
+            AddNodeCommand(design, node, macro)
+            AddEdgeCommand(design, edge, None, macro)
+            self.document.push(macro)
+        self.select_nodes([node.id])
+        return node.id
+
+    def _paste(self, nodes: list[Node], edges: list[Edge], offset: float, text: str) -> None:
+        design = self.document.design
+        macro, new_ids = paste_command(design, nodes, edges, (offset, offset), text)
+        self.document.push(macro)
+        self.select_nodes(new_ids)
+        done = "Pasted" if text == "Paste" else "Duplicated"
+        self.status_message.emit(f"{done} {len(new_ids)} layer{'s' if len(new_ids) > 1 else ''}")
+
+    def _free_spot(self, pos: tuple[float, float]) -> tuple[float, float]:
+        """``pos``, or the nearest spot to its right where a new node overlaps none."""
+        x, y = pos
+        for _ in range(50):
+            rect = QRectF(x - 10, y - 10, NODE_WIDTH + 20, NODE_HEIGHT + 20)
+            if not any(isinstance(i, NodeItem) for i in self.canvas.items(rect)):
+                break
+            x += LAYOUT_STEP_X
+        return (x, y)
+
+    def _quick_add_chosen(self, type_id: str) -> None:
+        scene_pos, connect = self._quick_add_request
+        x, y = scene_pos.x() - NODE_WIDTH / 2, scene_pos.y() - NODE_HEIGHT / 2
+        if connect is not None and connect[0] == "after":
+            self._add_node(type_id, (x, scene_pos.y() if connect[2] else y), after=connect[1])
+        elif connect is not None and connect[0] == "before":
+            self._add_node(type_id, (x, scene_pos.y() - NODE_HEIGHT), before=(connect[1], connect[2]))
+        else:
+            self._add_node(type_id, (x, y))
+
+    def _emit_selection(self) -> None:
+        self.selection_changed.emit(self.selected_node_ids())
+
+    def _say(self, text: str) -> None:
+        self.last_feedback = text
+        if text:
+            self.status_message.emit(text)
+
+    # ---- mouse -----------------------------------------------------------------------------------
+
+    def _item_at(self, scene_pos: QPointF):
+        for item in self.canvas.items(scene_pos):
+            if isinstance(item, (PortItem, NodeItem, LinkItem)):
+                return item
+            parent = item.parentItem()
+            if isinstance(parent, NodeItem):  # the badge
+                return parent
+        return None
+
+    def mousePressEvent(self, event) -> None:
+        self.quick_add.dismiss()
+        pos = event.position().toPoint()
+        if event.button() == Qt.MouseButton.MiddleButton or (
+                event.button() == Qt.MouseButton.LeftButton and self._space_held):
+            self._pan_from = pos
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        if event.button() == Qt.MouseButton.LeftButton:
+            scene_pos = self.mapToScene(pos)
+            drag = start_link_drag(self.canvas, self._item_at(scene_pos), scene_pos)
+            if drag is not None:
+                self._link_drag = drag
+                self._press_pos = pos
+                event.accept()
+                return
+        super().mousePressEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton and isinstance(self.canvas.mouseGrabberItem(), NodeItem):
+            design = self.document.design
+            self._move_start = {nid: design.node(nid).position for nid in self.selected_node_ids()}
+
+    def mouseMoveEvent(self, event) -> None:
+        pos = event.position().toPoint()
+        if self._pan_from is not None:
+            delta = pos - self._pan_from
+            self._pan_from = pos
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - delta.x())
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - delta.y())
+            event.accept()
+            return
+        if self._link_drag is not None:
+            self._link_drag.move(self.mapToScene(pos), self.zoom())
+            self.last_feedback = self._link_drag.feedback.text
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:
+        if self._pan_from is not None and event.button() in (Qt.MouseButton.MiddleButton,
+                                                              Qt.MouseButton.LeftButton):
+            self._pan_from = None
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if self._space_held
+                                      else Qt.CursorShape.ArrowCursor)
+            event.accept()
+            return
+        if self._link_drag is not None and event.button() == Qt.MouseButton.LeftButton:
+            self._finish_link_drag(event.position().toPoint())
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton and self._move_start is not None:
+            self._commit_move()
+
+    def _finish_link_drag(self, pos: QPoint) -> None:
+        drag, self._link_drag = self._link_drag, None
+        if (pos - self._press_pos).manhattanLength() < QApplication.startDragDistance():
+            drag.cleanup()  # a click on a port: nothing to do
+            return
+        drag.move(self.mapToScene(pos), self.zoom())
+        command, message = drag.finish()
+        self._say(message)
+        if command is not None:
+            self.document.push(command)
+        elif drag.target is None and drag.moving is None:
+            # A new link dropped on empty canvas: pick the layer to put there, already linked.
+            fixed = drag.fixed
+            kind = "after" if fixed.direction == "out" else "before"
+            self.open_quick_add(pos, (kind, fixed.node, fixed.port))
+
+    def _commit_move(self) -> None:
+        start, self._move_start = self._move_start, None
+        moves = {}
+        for nid, old in start.items():
+            item = self.canvas.nodes.get(nid)
+            if item is None:
+                continue
+            new = (round(item.pos().x(), 1), round(item.pos().y(), 1))
+            if new != old:
+                moves[nid] = (old, new)
+        if moves:
+            name = self.document.design.node(next(iter(moves))).name
+            text = f"Move {name}" if len(moves) == 1 else f"Move {len(moves)} layers"
+            self.document.push(MoveNodesCommand(self.document.design, moves, text))
+
+    def mouseDoubleClickEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            item = self._item_at(self.mapToScene(event.position().toPoint()))
+            if item is None:
+                self.canvas.clearSelection()
+                self.open_quick_add(event.position().toPoint(), ("none", None, None))
+                event.accept()
+                return
+            if isinstance(item, NodeItem):
+                self.node_activated.emit(item.node_id)
+                event.accept()
+                return
+        super().mouseDoubleClickEvent(event)
+
+    def wheelEvent(self, event) -> None:
+        steps = event.angleDelta().y() / 120.0
+        if not steps:
+            return
+        factor = 1.15 ** steps
+        zoom = self.zoom()
+        factor = max(MIN_ZOOM / zoom, min(MAX_ZOOM / zoom, factor))
+        pos = event.position().toPoint()
+        before = self.mapToScene(pos)
+        self.scale(factor, factor)
+        after = self.mapToScene(pos)
+        shift = (after - before) * self.zoom()
+        self.horizontalScrollBar().setValue(round(self.horizontalScrollBar().value() - shift.x()))
+        self.verticalScrollBar().setValue(round(self.verticalScrollBar().value() - shift.y()))
+        event.accept()
+
+    def contextMenuEvent(self, event) -> None:
+        item = self._item_at(self.mapToScene(event.pos()))
+        if isinstance(item, NodeItem) and not item.isSelected():
+            self.select_nodes([item.node_id])
+        menu = QMenu(self)
+        names = ("copy", "duplicate", "delete") if isinstance(item, NodeItem) else \
+            ("quick_add", "paste", "select_all", "auto_layout", "fit_all")
+        for name in names:
+            menu.addAction(self.action(name))
+        menu.exec(event.globalPos())
+        menu.deleteLater()
+
+    # ---- keys ------------------------------------------------------------------------------------
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Tab \
+                and not self.quick_add.isVisible():
+            self.open_quick_add()
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_held = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
+        if event.key() == Qt.Key.Key_Escape:
+            if self._link_drag is not None:
+                self._link_drag.cleanup()
+                self._link_drag = None
+            self.canvas.clearSelection()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space_held = False
+            self.viewport().setCursor(Qt.CursorShape.ArrowCursor)
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    # ---- drops from the palette --------------------------------------------------------------------
+
+    @staticmethod
+    def _dropped_type(event) -> str | None:
+        mime = event.mimeData()
+        if mime is None or not mime.hasFormat(LAYER_MIME):
+            return None
+        type_id = bytes(mime.data(LAYER_MIME).data()).decode("utf-8", errors="replace").strip()
+        return CATALOG.current_id(type_id)
+
+    def _link_under(self, scene_pos: QPointF, type_id: str) -> LinkItem | None:
+        layer = CATALOG[type_id]
+        if not layer.inputs or not layer.outputs:
+            return None
+        for item in self.canvas.items(QRectF(scene_pos.x() - 6, scene_pos.y() - 6, 12, 12)):
+            if isinstance(item, NodeItem):
+                return None
+            if isinstance(item, LinkItem) and item.isVisible():
+                return item
+        return None
+
+    def _set_drop_link(self, link: LinkItem | None) -> None:
+        if link is not self._drop_link:
+            if self._drop_link is not None and self._drop_link.scene() is not None:
+                self._drop_link.set_highlight(False)
+            self._drop_link = link
+            if link is not None:
+                link.set_highlight(True)
+
+    def dragEnterEvent(self, event) -> None:
+        if self._dropped_type(event):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        type_id = self._dropped_type(event)
+        if not type_id:
+            event.ignore()
+            return
+        link = self._link_under(self.mapToScene(event.position().toPoint()), type_id)
+        self._set_drop_link(link)
+        event.acceptProposedAction()
+
+    def dragLeaveEvent(self, event) -> None:
+        self._set_drop_link(None)
+        event.accept()
+
+    def dropEvent(self, event) -> None:
+        type_id = self._dropped_type(event)
+        self._set_drop_link(None)
+        if not type_id:
+            event.ignore()
+            return
+        scene_pos = self.mapToScene(event.position().toPoint())
+        design = self.document.design
+        position = (round(scene_pos.x() - NODE_WIDTH / 2, 1), round(scene_pos.y() - NODE_HEIGHT / 2, 1))
+        link = self._link_under(scene_pos, type_id)
+        node = design.make_node(type_id, position=position)
+        if link is not None and link.edge in design.edges:
+            self.document.push(insert_on_link_command(design, node, link.edge))
+        else:
+            self.document.push(AddNodeCommand(design, node))
+        self.select_nodes([node.id])
+        self.setFocus()
+        event.acceptProposedAction()
+
+    # ---- background ---------------------------------------------------------------------------------
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        """A grid from one cached tile, rendered at the current zoom and tiled by a brush."""
+        transform = painter.worldTransform()
+        scale = transform.m11()
+        tile = self._tile(scale)
+        painter.save()
+        painter.resetTransform()
+        device = transform.mapRect(rect)
+        origin = transform.map(QPointF(0, 0))
+        brush = QBrush(tile[1])
+        brush.setTransform(QTransform.fromTranslate(origin.x(), origin.y()).scale(tile[0], tile[0]))
+        painter.fillRect(device, brush)
+        painter.restore()
+
+    def _tile(self, scale: float) -> tuple[float, QPixmap]:
+        """A GRID_MAJOR-square tile drawn at ``scale`` (cached until the zoom changes)."""
+        key = round(scale, 4)
+        if self._grid_tile is not None and self._grid_tile[2] == key:
+            return self._grid_tile[:2]
+        size = max(4, round(GRID_MAJOR * scale))
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Theme.background)
+        painter = QPainter(pixmap)
+        step = size / (GRID_MAJOR / GRID_MINOR)
+        if step >= 6:  # minor lines only when they are far enough apart to see
+            painter.setPen(QPen(Theme.grid_minor, 1))
+            for i in range(1, GRID_MAJOR // GRID_MINOR):
+                v = round(i * step)
+                painter.drawLine(v, 0, v, size)
+                painter.drawLine(0, v, size, v)
+        painter.setPen(QPen(Theme.grid_major, 1))
+        painter.drawLine(0, 0, size, 0)
+        painter.drawLine(0, 0, 0, size)
+        painter.end()
+        ratio = GRID_MAJOR * scale / size  # the tile's pixels per device pixel
+        self._grid_tile = (ratio, pixmap, key)
+        return ratio, pixmap
+
+    def setTransform(self, matrix: QTransform, combine: bool = False) -> None:  # noqa: N802
+        super().setTransform(matrix, combine)
+        self.resetCachedContent()
+
+    def scale(self, sx: float, sy: float) -> None:
+        super().scale(sx, sy)
+        self.resetCachedContent()
+
+
+def _safe_detach(scene: CanvasScene) -> None:
+    """Unsubscribe a dying view's scene from the design's (pure Python) events."""
+    try:
+        scene.detach()
+    except RuntimeError:  # the C++ side is gone already; the Python lists are what matter
+        pass

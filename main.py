@@ -95,13 +95,21 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_code(args: argparse.Namespace) -> int:
+    import torch
+
     from runtime.compiler import CompileError, compile_design
 
     design = _load(args.file)
     try:
-        compiled = compile_design(design)
+        with torch.device("meta"):  # the code needs no weights: never allocate them
+            compiled = compile_design(design)
     except CompileError as exc:
         raise UserError(str(exc)) from None
+    one_line = lambda text: " ".join(str(text).split())  # noqa: E731  (comments stay comments)
+    print(f"# {one_line(design.name)}: the layers, then forward (runnable source: python main.py "
+          f"export {one_line(args.file)} --format python -o model.py)")
+    for name, module in compiled.module.named_children():
+        print(f"#   self.{name} = {one_line(repr(module))}")
     print(compiled.module.code.strip())
     return 0
 
@@ -168,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # shapes print as 1×8×8: never fail on a narrow codec
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -180,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`… | head`): stop quietly
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

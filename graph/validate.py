@@ -165,9 +165,47 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
         diags.append(Diagnostic(ERROR, "shape", err.message, nid, err.port,
                                 fix=_shape_fix(design, nid, err.fix)))
 
+    diags += _check_dtypes(design, inference)
+
     # Data and training settings against the network.
     diags += _check_settings(design, inference, data_shape, data_classes, data_task)
     return Report(diags, inference)
+
+
+# Layers that pass integer token ids through unchanged; every other layer but Embedding computes
+# in floating point and fails on them.
+ID_PASSTHROUGH = frozenset({"Identity", "Reshape", "Permute", "Flatten", "Concat", "Output"})
+
+
+def _check_dtypes(design: Design, inference: Inference) -> list[Diagnostic]:
+    """Integer token ids (an int64 Input) may only reach Embeddings, and Embeddings only them."""
+    diags = []
+    integer: dict[str, bool] = {}
+    for nid in inference.order:
+        node = design.node(nid)
+        if nid not in inference.shapes:
+            continue
+        sources = [e.src for e in design.in_edges(nid)]
+        ints = [integer.get(src, False) for src in sources]
+        if node.type == "Input":
+            integer[nid] = node.resolved_params()["dtype"] == "int64"
+        elif node.type == "Embedding":
+            integer[nid] = False
+            if not all(ints):
+                diags.append(Diagnostic(ERROR, "dtype", "needs integer token ids but receives "
+                                        "floating-point values", nid,
+                                        fix="feed it from an Input whose dtype is int64"))
+        elif node.type in ID_PASSTHROUGH:
+            integer[nid] = bool(ints) and all(ints)
+        else:
+            integer[nid] = False
+            if any(ints):
+                origin = design.node(sources[ints.index(True)]).name
+                diags.append(Diagnostic(ERROR, "dtype", f"receives integer token ids from {origin}; "
+                                        "only an Embedding can read them", nid,
+                                        fix="insert an Embedding first, or set the Input's dtype "
+                                            "to float32"))
+    return diags
 
 
 def _cycle_in(g: nx.MultiDiGraph, component: set[str]) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,12 +51,23 @@ class Compiled:
         return [self.report.inference.shapes[n] for n in self.input_nodes]
 
 
+MAX_IDENTIFIER = 40
+
+
 def identifier(name: str, taken: set[str]) -> str:
-    """A valid, unique, harmless Python identifier for a user-given node name."""
-    ident = re.sub(r"\W+", "_", name.strip(), flags=re.ASCII).strip("_").lower() or "layer"
+    """A valid, unique, harmless Python identifier for a user-given node name.
+
+    Only ASCII letters, digits and ``_`` survive (accents are dropped: ``über`` → ``uber``);
+    keywords, builtins and every attribute of ``nn.Module``/``GraphModule`` (``apply``,
+    ``zero_grad`` …) get a trailing ``_`` so a submodule can never shadow them.
+    """
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    ident = re.sub(r"\W+", "_", ascii_name, flags=re.ASCII).strip("_").lower()
+    ident = ident[:MAX_IDENTIFIER].rstrip("_") or "layer"
     if ident[0].isdigit():
         ident = "l_" + ident
-    if keyword.iskeyword(ident) or ident in RESERVED or hasattr(builtins, ident) or ident.startswith("_"):
+    if (keyword.iskeyword(ident) or keyword.issoftkeyword(ident) or ident in RESERVED
+            or hasattr(builtins, ident) or hasattr(fx.GraphModule, ident)):
         ident = ident + "_"
     base, i = ident, 2
     while ident in taken:

@@ -374,3 +374,37 @@ def test_can_connect_when_replacing_a_link(open_ends):
     out = d.out_edges(b.id("sum"))[0]
     assert not can_connect(d, b.id("c"), b.id("sum"))[0]
     assert can_connect(d, b.id("c"), b.id("sum"), replacing=[out]) == (True, "connect c → sum")
+
+
+# ---- integer token ids -------------------------------------------------------------------------
+
+
+def _token_model(dtype: str) -> Build:
+    b = Build()
+    b.add("Input", "tokens", shape=[12], dtype=dtype)
+    b.add("Reshape", "same", "tokens", shape=[12])
+    b.add("Embedding", "embed", "same", num_embeddings=50, embedding_dim=8)
+    b.add("Flatten", "flat", "embed")
+    b.add("Linear", "head", "flat", out_features=10)
+    b.add("Output", "logits", "head")
+    return b
+
+
+def test_embeddings_read_token_ids_through_reshapes():
+    b = _token_model("int64")
+    assert not diags(b.design, "dtype")
+
+
+def test_embedding_fed_floats():
+    b = _token_model("float32")
+    d = only(b.design, "dtype")
+    assert d.node == b.id("embed") and d.fix == "feed it from an Input whose dtype is int64"
+
+
+def test_token_ids_into_a_float_layer():
+    b = _token_model("int64")
+    b.add("Linear", "wrong", "same", out_features=3)
+    b.add("Output", "aux", "wrong")
+    d = only(b.design, "dtype")
+    assert d.node == b.id("wrong")
+    assert d.message == "receives integer token ids from same; only an Embedding can read them"

@@ -1,0 +1,387 @@
+"""Every catalog rule against the real torch module it declares.
+
+For each layer type, hypothesis draws valid params and input shapes; the module built by
+``runtime.compiler.build_layer`` must then produce exactly the shape the rule predicts and hold
+exactly the trainable parameters ``count_params`` counts. Adding a layer type to the catalog
+without a strategy below fails :func:`test_every_type_has_a_strategy`.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import strategies as st
+
+import graph.layers  # noqa: F401  (fills the catalog)
+from graph.catalog import CATALOG, ShapeError, pair, prod
+from runtime.compiler import build_layer
+
+EXAMPLES_PER_TYPE = 30
+
+Case = tuple[dict, list[tuple[int, ...]]]
+
+
+def shapes(min_rank: int, max_rank: int, lo: int = 1, hi: int = 5) -> st.SearchStrategy:
+    return st.integers(min_rank, max_rank).flatmap(
+        lambda r: st.tuples(*[st.integers(lo, hi)] * r))
+
+
+@st.composite
+def size(draw, n: int, lo: int, hi: int):
+    """A ``size`` param as users write it: one int, or a list of ``n`` ints."""
+    if draw(st.booleans()):
+        return draw(st.integers(lo, hi))
+    return draw(st.lists(st.integers(lo, hi), min_size=n, max_size=n))
+
+
+def floats(lo: float, hi: float) -> st.SearchStrategy:
+    return st.floats(lo, hi, allow_nan=False, allow_infinity=False)
+
+
+def one(params: dict, shape) -> Case:
+    return params, [tuple(shape)]
+
+
+# ---- strategies, one per layer type -------------------------------------------------------------
+
+
+@st.composite
+def input_case(draw) -> Case:
+    return {"shape": list(draw(shapes(1, 4))),
+            "dtype": draw(st.sampled_from(["float32", "int64"]))}, []
+
+
+@st.composite
+def linear(draw) -> Case:
+    return one({"out_features": draw(st.integers(1, 12)), "bias": draw(st.booleans())},
+               draw(shapes(1, 2, hi=8)))
+
+
+@st.composite
+def conv(draw, n: int, transposed: bool = False) -> Case:
+    groups = draw(st.integers(1, 3))
+    in_ch, out_ch = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
+    k, s = draw(size(n, 1, 4)), draw(size(n, 1, 3))
+    pad, d = draw(size(n, 0, 2)), draw(size(n, 1, 2))
+    params = {"out_channels": out_ch, "kernel_size": k, "stride": s, "padding": pad,
+              "dilation": d, "groups": groups, "bias": draw(st.booleans())}
+    kk, ss, pp, dd = (pair(v, n) for v in (k, s, pad, d))
+    spatial = []
+    if transposed:
+        limits = [max(ss[i], dd[i]) - 1 for i in range(n)]
+        if draw(st.booleans()):
+            params["output_padding"] = draw(st.integers(0, min(limits)))
+        else:
+            params["output_padding"] = [draw(st.integers(0, lim)) for lim in limits]
+        op = pair(params["output_padding"], n)
+        for i in range(n):  # (H - 1)·s − 2p + d(k − 1) + op + 1 ≥ 1
+            short = max(0, 2 * pp[i] - dd[i] * (kk[i] - 1) - op[i])
+            least = 1 + -(-short // ss[i])
+            spatial.append(draw(st.integers(least, least + 4)))
+    else:
+        for i in range(n):
+            least = max(1, dd[i] * (kk[i] - 1) + 1 - 2 * pp[i])
+            spatial.append(draw(st.integers(least, least + 5)))
+    return one(params, (in_ch, *spatial))
+
+
+@st.composite
+def pool(draw, n: int, avg: bool = False) -> Case:
+    k = draw(size(n, 1, 4))
+    kk = pair(k, n)
+    if draw(st.booleans()):
+        pad = draw(st.integers(0, min(kk) // 2))
+    else:
+        pad = [draw(st.integers(0, kk[i] // 2)) for i in range(n)]
+    pp = pair(pad, n)
+    params = {"kernel_size": k, "stride": draw(size(n, 1, 3)), "padding": pad,
+              "ceil_mode": draw(st.booleans())}
+    if avg:
+        params["count_include_pad"] = draw(st.booleans())
+    spatial = [draw(st.integers(max(1, kk[i] - 2 * pp[i]), kk[i] + 5)) for i in range(n)]
+    return one(params, (draw(st.integers(1, 4)), *spatial))
+
+
+@st.composite
+def adaptive_pool(draw) -> Case:
+    return one({"output_size": draw(size(2, 1, 5))}, draw(shapes(3, 3, hi=7)))
+
+
+@st.composite
+def global_pool(draw) -> Case:
+    return one({}, draw(shapes(2, 4)))
+
+
+@st.composite
+def batchnorm(draw, ranks: tuple[int, int]) -> Case:
+    return one({"eps": draw(floats(1e-8, 0.1)), "momentum": draw(floats(0.0, 1.0)),
+                "affine": draw(st.booleans())}, draw(shapes(*ranks)))
+
+
+@st.composite
+def layernorm(draw) -> Case:
+    shape = draw(shapes(1, 4))
+    return one({"normalized_dims": draw(st.integers(1, len(shape))), "eps": draw(floats(1e-8, 0.1)),
+                "elementwise_affine": draw(st.booleans())}, shape)
+
+
+@st.composite
+def groupnorm(draw) -> Case:
+    groups = draw(st.integers(1, 4))
+    rest = draw(shapes(0, 3))
+    return one({"num_groups": groups, "eps": draw(floats(1e-8, 0.1)), "affine": draw(st.booleans())},
+               (groups * draw(st.integers(1, 3)), *rest))
+
+
+@st.composite
+def dropout(draw, ranks: tuple[int, int]) -> Case:
+    return one({"p": draw(floats(0.0, 0.99))}, draw(shapes(*ranks)))
+
+
+@st.composite
+def activation(draw, params: dict | None = None) -> Case:
+    drawn = {key: draw(value) for key, value in (params or {}).items()}
+    return one(drawn, draw(shapes(0, 4)))
+
+
+@st.composite
+def softmax(draw) -> Case:
+    shape = draw(shapes(1, 4))
+    return one({"dim": draw(st.integers(-len(shape), len(shape) - 1))}, shape)
+
+
+@st.composite
+def flatten(draw) -> Case:
+    shape = draw(shapes(1, 4))
+    rank = len(shape)
+    start = draw(st.integers(0, rank - 1))
+    end = draw(st.integers(start, rank - 1))
+    # Either end of the range may be written counting from the end.
+    if draw(st.booleans()):
+        start -= rank
+    if draw(st.booleans()):
+        end -= rank
+    return one({"start_dim": start, "end_dim": end}, shape)
+
+
+@st.composite
+def reshape(draw) -> Case:
+    shape = draw(shapes(1, 4))
+    total = prod(shape)
+    factors = []
+    rest = total
+    while rest > 1 and len(factors) < 4:
+        f = draw(st.sampled_from([d for d in range(1, rest + 1) if rest % d == 0]))
+        factors.append(f)
+        rest //= f
+    factors.append(rest)
+    factors = draw(st.permutations(factors))
+    if draw(st.booleans()):
+        factors[draw(st.integers(0, len(factors) - 1))] = -1
+    return one({"shape": list(factors)}, shape)
+
+
+@st.composite
+def permute(draw) -> Case:
+    shape = draw(shapes(1, 4))
+    return one({"dims": list(draw(st.permutations(range(len(shape)))))}, shape)
+
+
+@st.composite
+def upsample(draw) -> Case:
+    mode = draw(st.sampled_from(["nearest", "bilinear"]))
+    shape = draw(shapes(3, 3) if mode == "bilinear" else shapes(2, 3))
+    return one({"scale_factor": draw(st.integers(1, 3)), "mode": mode}, shape)
+
+
+@st.composite
+def elementwise(draw) -> Case:
+    base = draw(shapes(1, 3))
+    count = draw(st.integers(2, 4))
+    # Size-1 axes broadcast against the others, as in torch.
+    ins = [tuple(d if draw(st.booleans()) else 1 for d in base) for _ in range(count)]
+    return {}, ins
+
+
+@st.composite
+def concat(draw) -> Case:
+    base = draw(shapes(1, 3))
+    rank = len(base)
+    dim = draw(st.integers(-rank, rank - 1))
+    axis = dim % rank
+    ins = [base[:axis] + (draw(st.integers(1, 4)),) + base[axis + 1:]
+           for _ in range(draw(st.integers(2, 4)))]
+    return {"dim": dim}, ins
+
+
+@st.composite
+def embedding(draw) -> Case:
+    return one({"num_embeddings": draw(st.integers(1, 20)), "embedding_dim": draw(st.integers(1, 8))},
+               draw(shapes(1, 1, hi=6)))
+
+
+@st.composite
+def recurrent(draw, cell: str) -> Case:
+    params = {"hidden_size": draw(st.integers(1, 6)), "num_layers": draw(st.integers(1, 3)),
+              "bidirectional": draw(st.booleans()), "dropout": draw(floats(0.0, 0.5)),
+              "return_sequence": draw(st.booleans())}
+    if cell == "RNN":
+        params["nonlinearity"] = draw(st.sampled_from(["tanh", "relu"]))
+    return one(params, draw(shapes(2, 2, hi=6)))
+
+
+@st.composite
+def attention(draw) -> Case:
+    heads = draw(st.integers(1, 4))
+    return one({"num_heads": heads, "dropout": draw(floats(0.0, 0.5)), "bias": draw(st.booleans())},
+               (draw(st.integers(1, 5)), heads * draw(st.integers(1, 4))))
+
+
+@st.composite
+def encoder(draw) -> Case:
+    heads = draw(st.integers(1, 4))
+    return one({"num_heads": heads, "dim_feedforward": draw(st.integers(1, 16)),
+                "dropout": draw(floats(0.0, 0.5)),
+                "activation": draw(st.sampled_from(["relu", "gelu"])),
+                "norm_first": draw(st.booleans())},
+               (draw(st.integers(1, 5)), heads * draw(st.integers(1, 3))))
+
+
+STRATEGIES: dict[str, st.SearchStrategy] = {
+    "Input": input_case(),
+    "Output": shapes(0, 4).map(lambda s: one({}, s)),
+    "Linear": linear(),
+    "Identity": activation(),
+    "Conv1d": conv(1),
+    "Conv2d": conv(2),
+    "ConvTranspose2d": conv(2, transposed=True),
+    "MaxPool1d": pool(1),
+    "MaxPool2d": pool(2),
+    "AvgPool2d": pool(2, avg=True),
+    "AdaptiveAvgPool2d": adaptive_pool(),
+    "GlobalAvgPool": global_pool(),
+    "BatchNorm1d": batchnorm((1, 2)),
+    "BatchNorm2d": batchnorm((3, 3)),
+    "LayerNorm": layernorm(),
+    "GroupNorm": groupnorm(),
+    "Dropout": dropout((0, 4)),
+    "Dropout2d": dropout((3, 3)),
+    "ReLU": activation(),
+    "LeakyReLU": activation({"negative_slope": floats(0.0, 1.0)}),
+    "ELU": activation({"alpha": floats(0.0, 10.0)}),
+    "GELU": activation({"approximate": st.sampled_from(["none", "tanh"])}),
+    "SiLU": activation(),
+    "Sigmoid": activation(),
+    "Tanh": activation(),
+    "Softmax": softmax(),
+    "LogSoftmax": softmax(),
+    "Flatten": flatten(),
+    "Reshape": reshape(),
+    "Permute": permute(),
+    "Upsample": upsample(),
+    "Add": elementwise(),
+    "Multiply": elementwise(),
+    "Concat": concat(),
+    "Embedding": embedding(),
+    "RNN": recurrent("RNN"),
+    "LSTM": recurrent("LSTM"),
+    "GRU": recurrent("GRU"),
+    "MultiheadSelfAttention": attention(),
+    "TransformerEncoderLayer": encoder(),
+}
+
+TYPE_IDS = [layer.type_id for layer in CATALOG]
+
+
+def test_every_type_has_a_strategy():
+    missing = sorted(set(TYPE_IDS) - set(STRATEGIES))
+    assert not missing, f"add a hypothesis strategy to STRATEGIES for: {', '.join(missing)}"
+    assert not set(STRATEGIES) - set(TYPE_IDS), "strategies for types the catalog lacks"
+    assert len(TYPE_IDS) == 40
+
+
+def _tensor(type_id: str, batch: int, shape: tuple[int, ...], params: dict) -> torch.Tensor:
+    if type_id == "Embedding":
+        return torch.randint(0, params["num_embeddings"], (batch, *shape))
+    return torch.randn(batch, *shape)
+
+
+@pytest.mark.parametrize("type_id", TYPE_IDS)
+def test_rules_match_torch(type_id):
+    """Shape, parameter count and MAC rules agree with the module torch builds."""
+    assert type_id in STRATEGIES, f"no hypothesis strategy for {type_id}"
+    layer = CATALOG[type_id]
+
+    @settings(max_examples=EXAMPLES_PER_TYPE, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(case=STRATEGIES[type_id], batch=st.integers(2, 3))
+    def check(case: Case, batch: int) -> None:
+        raw, ins = case
+        assert layer.check_params(raw) == [], "the strategy drew invalid params"
+        params = layer.resolve(raw)
+        try:
+            out = tuple(layer.shape(params, ins))
+        except ShapeError:
+            reject()
+        count = layer.count_params(params, ins)
+        macs = layer.macs(params, ins, out)
+        assert isinstance(count, int) and count >= 0
+        assert isinstance(macs, int) and macs >= 0
+        assert all(isinstance(d, int) and d >= 1 for d in out), out
+        if layer.is_source:  # Input: its declared shape, nothing to build
+            assert out == tuple(raw["shape"]) and count == 0
+            return
+        if layer.is_sink:  # Output: passes its tensor on
+            assert out == ins[0] and count == 0
+            return
+        torch.manual_seed(0)
+        module = build_layer(layer, params, list(ins))
+        xs = [_tensor(type_id, batch, s, params) for s in ins]
+        for training in (True, False):
+            module.train(training)
+            with torch.no_grad():
+                y = module(*xs)
+            assert tuple(y.shape) == (batch, *out), (
+                f"{type_id}{raw} on {ins}: rule says {out}, torch gives {tuple(y.shape)[1:]}")
+        trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+        assert trainable == count, f"{type_id}{raw} on {ins}: rule counts {count}, torch has {trainable}"
+
+    check()
+
+
+# ---- where a rule refuses, torch would fail (or silently mix samples) too ---------------------------
+
+REFUSED = [
+    ("Conv2d", {"kernel_size": 5, "padding": 0}, [(1, 3, 3)]),
+    ("Conv2d", {"groups": 2, "out_channels": 4}, [(3, 8, 8)]),
+    ("MaxPool2d", {"kernel_size": 3, "padding": 2}, [(1, 8, 8)]),
+    ("MaxPool2d", {"kernel_size": 4}, [(1, 2, 2)]),
+    ("ConvTranspose2d", {"stride": 2, "output_padding": 2}, [(1, 4, 4)]),
+    ("GroupNorm", {"num_groups": 3}, [(4, 5)]),
+    ("MultiheadSelfAttention", {"num_heads": 3}, [(5, 8)]),
+    ("Concat", {"dim": 0}, [(2, 3), (2, 4)]),
+    ("Add", {}, [(3, 4), (3, 5)]),
+    ("Reshape", {"shape": [5, -1]}, [(2, 3)]),
+    ("Permute", {"dims": [0, 0]}, [(2, 3)]),
+    ("Flatten", {}, [()]),
+    ("Softmax", {"dim": 2}, [(2, 3)]),
+    ("Upsample", {"mode": "bilinear"}, [(2, 5)]),
+]
+
+
+@pytest.mark.parametrize("type_id, raw, ins", REFUSED, ids=[f"{t}-{i}" for i, (t, *_) in enumerate(REFUSED)])
+def test_refusals_are_real(type_id, raw, ins):
+    layer = CATALOG[type_id]
+    params = layer.resolve(raw)
+    with pytest.raises(ShapeError):
+        layer.shape(params, ins)
+    with pytest.raises(Exception):
+        module = build_layer(layer, params, ins)
+        module(*(torch.randn(2, *s) for s in ins))
+
+
+def test_elementwise_merges_refuse_mixed_ranks():
+    """torch broadcasts with the batch included, so (N, 3, 4) + (N, 4) would mix samples."""
+    for type_id in ("Add", "Multiply"):
+        with pytest.raises(ShapeError, match="rank"):
+            CATALOG[type_id].shape({}, [(3, 4), (4,)])

@@ -1,0 +1,183 @@
+"""The headless CLI: validate, summary and code, run as a user would (a subprocess)."""
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from graph.fileformat import load, save
+from graph.summary import summarize
+from tests.conftest import EXAMPLES, ROOT
+from tests.graph.util import Build, mlp
+
+pytestmark = pytest.mark.slow
+
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120, encoding="utf-8")
+    assert "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture
+def broken_files(tmp_path: Path) -> dict[str, Path]:
+    good = (EXAMPLES / "digits_mlp.json").read_text(encoding="utf-8")
+    files = {
+        "truncated": good[: len(good) // 3],
+        "garbage": bytes(range(256)),
+        "unknown_type": good.replace('"type": "ReLU"', '"type": "Swish"', 1),
+        "newer": good.replace('"format_version": 1', '"format_version": 99'),
+    }
+    out = {}
+    for name, content in files.items():
+        path = tmp_path / f"{name}.json"
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+        out[name] = path
+    return out
+
+
+@pytest.fixture
+def invalid_design(tmp_path: Path) -> Path:
+    b = Build(as_images=True)
+    b.add("Input", "image", shape=[1, 8, 8])
+    b.add("Conv2d", "conv2", "image", out_channels=4)
+    b.add("Linear", "fc1", "conv2", out_features=10)
+    b.add("Output", "logits", "fc1")
+    path = tmp_path / "invalid.json"
+    save(b.design, path)
+    return path
+
+
+# ---- validate ---------------------------------------------------------------------------------------
+
+
+def test_validate_accepts_every_example():
+    result = run("validate", *EXAMPLE_FILES)
+    assert result.returncode == 0, result.stdout
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(EXAMPLE_FILES)
+    for path, line in zip(EXAMPLE_FILES, lines):
+        assert line == f"{path}: valid ({len(load(path))} nodes)"
+
+
+def test_validate_reports_broken_files_and_goes_on(broken_files):
+    result = run("validate", *broken_files.values(), EXAMPLES / "iris_mlp.json")
+    assert result.returncode == 1
+    out = result.stdout
+    assert f"{broken_files['truncated']}: error: not valid JSON" in out and ", column " in out
+    assert f"{broken_files['garbage']}: error: not a text file" in out
+    assert "error: unknown layer type 'Swish' (nodes[2])" in out
+    assert "written by a newer Netwright (format version 99" in out and "at format_version" in out
+    assert f"{EXAMPLES / 'iris_mlp.json'}: valid" in out
+
+
+def test_validate_explains_an_invalid_design(invalid_design):
+    result = run("validate", invalid_design)
+    assert result.returncode == 1
+    assert (f"{invalid_design}: error: fc1: expects features (or a sequence of them), got 4×8×8 "
+            "(fix: insert a Flatten between conv2 and fc1)") in result.stdout
+
+
+def test_validate_missing_file_and_folder(tmp_path: Path):
+    result = run("validate", tmp_path / "nope.json", tmp_path)
+    assert result.returncode == 1
+    assert "nope.json: error: file not found" in result.stdout
+    assert "error: is a folder, not a design file" in result.stdout
+
+
+def test_validate_verbose_lists_warnings(tmp_path: Path):
+    b = mlp()
+    b.add("Linear", "spare", "relu", out_features=3)
+    path = tmp_path / "warn.json"
+    save(b.design, path)
+    assert run("validate", path).stdout.strip() == f"{path}: valid (6 nodes, 1 warning)"
+    verbose = run("validate", "-v", path).stdout
+    assert f"{path}: warning: spare: its output is not used (fix: connect it onward, or delete it)" \
+        in verbose
+
+
+def test_usage_errors_are_short():
+    result = run("frobnicate")
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+# ---- summary ---------------------------------------------------------------------------------------
+
+
+def test_summary_prints_rows_totals_and_memory():
+    path = EXAMPLES / "digits_cnn.json"
+    design = load(path)
+    s = summarize(design)
+    result = run("summary", path)
+    assert result.returncode == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["name", "type", "output", "shape", "params", "MACs"]
+    rows = lines[2:2 + len(design)]
+    for row, expected in zip(rows, s.rows):
+        assert row.split()[0] == expected.name
+        assert expected.shape in row and f"{expected.params:,}" in row
+    assert f"total parameters:        {s.total_params:,}" in result.stdout
+    assert "total MACs per sample:" in result.stdout
+    assert f"activations (batch {s.batch_size}):" in result.stdout
+    assert "training memory (Adam):  ~" in result.stdout
+
+
+def test_summary_of_an_invalid_design_lists_its_errors(invalid_design):
+    result = run("summary", invalid_design)
+    assert result.returncode == 1
+    assert "fc1" in result.stdout and "?" in result.stdout
+    assert "error: fc1: expects features" in result.stdout
+
+
+def test_summary_of_a_broken_file(broken_files):
+    result = run("summary", broken_files["truncated"])
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith(f"error: {broken_files['truncated']}: not valid JSON")
+
+
+# ---- code ------------------------------------------------------------------------------------------
+
+
+def test_code_prints_a_readable_forward():
+    path = EXAMPLES / "residual_mlp.json"
+    result = run("code", path)
+    assert result.returncode == 0
+    out = result.stdout
+    assert "def forward(self, pixels):" in out
+    assert "block1_add = self.block1_add(stem_relu, block1_fc2)" in out
+    assert "#   self.block1_fc1 = Linear(in_features=64, out_features=64, bias=True)" in out
+    code = "\n".join(line for line in out.splitlines() if not line.startswith("#"))
+    tree = ast.parse(code)
+    assert [f.name for f in tree.body] == ["forward"]
+    assert out.rstrip().endswith("return classifier")
+
+
+def test_code_of_an_invalid_design(invalid_design):
+    result = run("code", invalid_design)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: the design has errors:")
+    assert "insert a Flatten between conv2 and fc1" in result.stderr
+
+
+def test_code_with_hostile_names_and_a_huge_layer(tmp_path: Path):
+    b = mlp()
+    d = b.design
+    d.name = 'evil\nimport os; os.system("x")'
+    fc1 = b.id("fc1")
+    d.rename_node(fc1, '"); import os; os.system("x')
+    d.set_param(fc1, "out_features", 1_000_000)  # 64M weights here, 10M in fc2: not built
+    path = tmp_path / "evil.json"
+    save(d, path)
+    result = run("code", path)
+    assert result.returncode == 0
+    code_lines = [line for line in result.stdout.splitlines() if not line.startswith("#")]
+    assert "import" not in "\n".join(code_lines).replace("import_os_os_system_x", "")
+    assert "import_os_os_system_x = self.import_os_os_system_x(pixels)" in result.stdout
+    assert json.loads(path.read_text())["name"] == d.name

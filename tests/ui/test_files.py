@@ -1,0 +1,208 @@
+"""Recent files, autosave and crash recovery."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from graph.fileformat import dumps, load
+from tests.conftest import EXAMPLES, ROOT
+from tests.ui.test_window import cnn_file, isolated, make_window, no_leaked_windows  # noqa: F401
+from ui.commands import SetParamCommand
+from ui.files import SIDECAR_FORMAT, Autosaver, RecentFiles, app_settings, data_dir, find_recoverable
+from ui.main_window import RecoveryDialog
+
+
+def click_in_modal_dialog(button: str) -> None:
+    """Click ``button`` of the modal dialog that is about to open."""
+    def click() -> None:
+        dialog = QApplication.activeModalWidget()
+        assert isinstance(dialog, RecoveryDialog), dialog
+        getattr(dialog, button).click()
+
+    QTimer.singleShot(0, click)
+
+
+def modify(window, value: int = 12) -> None:
+    design = window.document.design
+    node = next(n for n in design.nodes if n.type in ("Conv2d", "Linear"))
+    window.document.push(SetParamCommand(design, node.id, node.layer.params[0].name, value))
+
+
+# ---- recent files --------------------------------------------------------------------------------
+
+
+def test_recent_files_newest_first_deduplicated_and_limited(tmp_path):
+    recent = RecentFiles()
+    files = []
+    for i in range(RecentFiles.LIMIT + 2):
+        path = tmp_path / f"d{i}.json"
+        path.write_text("{}")
+        files.append(path)
+        recent.add(path)
+    recent.add(files[3])
+    paths = RecentFiles().paths()  # a fresh object reads the same settings file
+    assert paths[0] == files[3].resolve()
+    assert len(paths) == RecentFiles.LIMIT and len(set(paths)) == len(paths)
+    files[-1].unlink()
+    assert files[-1].resolve() not in RecentFiles().paths()  # missing files are not offered
+    assert str(tmp_path / "settings") in app_settings().fileName()  # isolated per test
+
+
+# ---- autosave ---------------------------------------------------------------------------------------
+
+
+def test_autosave_writes_snapshot_and_clean_exit_removes_it(make_window, cnn_file, isolated):
+    window = make_window(cnn_file)
+    saver = window.autosaver
+    assert saver.timer.isActive() and saver.timer.interval() == 30_000
+    assert saver.directory == isolated == data_dir()
+    assert not saver.save_now()  # nothing unsaved: nothing written
+    assert not saver.snapshot.exists()
+
+    modify(window)
+    assert saver.save_now()
+    assert saver.snapshot.read_text(encoding="utf-8") == window.document.snapshot()
+    meta = json.loads(saver.sidecar.read_text(encoding="utf-8"))
+    assert meta["format"] == SIDECAR_FORMAT and meta["original"] == str(cnn_file)
+    assert abs((datetime.now() - datetime.fromisoformat(meta["saved_at"])).total_seconds()) < 60
+    assert find_recoverable() == []  # this session is alive: its autosave is not offered
+
+    window.save()  # saved work needs no autosave
+    assert not saver.snapshot.exists()
+    modify(window, 13)
+    assert saver.save_now()
+    window.document.undo_stack.setClean()
+    window.close()  # a clean exit
+    assert list(isolated.iterdir()) == []
+
+
+def test_autosave_timer_writes_while_modified(qtbot, cnn_file, isolated):
+    from ui.document import Document
+
+    document = Document(load(cnn_file))
+    saver = Autosaver(document, interval_ms=20)
+    saver.start()
+    node = document.design.node_by_name("fc1")
+    document.push(SetParamCommand(document.design, node.id, "out_features", 5))
+    with qtbot.waitSignal(saver.saved, timeout=2000):
+        pass
+    assert load(saver.snapshot).node_by_name("fc1").params["out_features"] == 5
+    saver.close()
+    assert not saver.snapshot.exists() and not saver.sidecar.exists()
+
+
+def leave_autosave(directory: Path, design_path: Path, out_features: int) -> Path:
+    """The files a crashed session leaves: a snapshot and its sidecar, with no live lock."""
+    design = load(design_path)
+    design.node_by_name("fc1").params["out_features"] = out_features
+    directory.mkdir(parents=True, exist_ok=True)
+    snapshot = directory / "autosave-99999-deadbeef.json"
+    snapshot.write_text(dumps(design), encoding="utf-8")
+    (directory / "autosave-99999-deadbeef.meta.json").write_text(json.dumps({
+        "format": SIDECAR_FORMAT, "original": str(design_path), "name": design.name,
+        "saved_at": datetime.now().isoformat()}), encoding="utf-8")
+    return snapshot
+
+
+def test_recover_opens_the_autosave_as_modified(make_window, cnn_file, isolated):
+    snapshot = leave_autosave(isolated, cnn_file, 48)
+    [entry] = find_recoverable()
+    assert entry.original == cnn_file and entry.name == "Digits CNN"
+
+    window = make_window()
+    click_in_modal_dialog("recover_button")
+    assert window.offer_recovery()
+
+    design = window.document.design
+    assert design.node_by_name("fc1").params["out_features"] == 48
+    assert window.document.path == cnn_file
+    assert window.isWindowModified() and window.windowTitle().startswith("digits_cnn.json[*]")
+    assert not snapshot.exists()
+    assert window.autosaver.snapshot.exists()  # the recovered work is autosaved again at once
+    window.document.undo_stack.setClean()
+
+
+def test_discard_deletes_the_autosave_and_keeps_the_design(make_window, cnn_file, isolated):
+    snapshot = leave_autosave(isolated, cnn_file, 48)
+    window = make_window(cnn_file)
+    click_in_modal_dialog("discard_button")
+    assert not window.offer_recovery()
+    assert not snapshot.exists() and find_recoverable() == []
+    assert window.document.design.node_by_name("fc1").params["out_features"] == 64
+    assert not window.isWindowModified()
+
+
+def test_not_now_keeps_the_autosave_for_next_time(make_window, cnn_file, isolated):
+    leave_autosave(isolated, cnn_file, 48)
+    window = make_window()
+    click_in_modal_dialog("later_button")
+    assert not window.offer_recovery()
+    assert len(find_recoverable()) == 1
+
+
+def test_unreadable_autosave_is_reported(make_window, cnn_file, isolated, monkeypatch):
+    snapshot = leave_autosave(isolated, cnn_file, 48)
+    snapshot.write_text("{ not json", encoding="utf-8")
+    shown = []
+    monkeypatch.setattr("ui.main_window.QMessageBox.critical",
+                        lambda parent, title, text, *a: shown.append(text))
+    window = make_window()
+    click_in_modal_dialog("recover_button")
+    assert not window.offer_recovery()
+    assert shown and "not valid JSON" in shown[0]
+    assert len(window.document.design) == 0
+
+
+CRASHING_SESSION = textwrap.dedent("""
+    import os, signal, sys
+    sys.path.insert(0, {root!r})
+    from PySide6.QtGui import QGuiApplication
+    app = QGuiApplication([])
+    from graph.fileformat import load
+    from ui.commands import SetParamCommand
+    from ui.document import Document
+    from ui.files import Autosaver
+    document = Document()
+    document.open({path!r})
+    node = document.design.node_by_name("fc1")
+    document.push(SetParamCommand(document.design, node.id, "out_features", 77))
+    saver = Autosaver(document)
+    assert saver.save_now()
+    print(saver.snapshot, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)  # crash: no clean exit, the lock file stays behind
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_recovery_after_a_killed_session(make_window, cnn_file, isolated):
+    script = CRASHING_SESSION.format(root=str(ROOT), path=str(cnn_file))
+    env = {**os.environ, "NETWRIGHT_DATA_DIR": str(isolated), "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=120, env=env)
+    assert result.returncode == -9, result.stderr
+    snapshot = Path(result.stdout.strip())
+    assert snapshot.exists() and snapshot.with_suffix(".lock").exists()  # left behind
+
+    window = make_window()
+    click_in_modal_dialog("recover_button")
+    assert window.offer_recovery()
+    assert window.document.design.node_by_name("fc1").params["out_features"] == 77
+    assert window.document.path == cnn_file and window.isWindowModified()
+    assert not snapshot.exists() and not snapshot.with_suffix(".lock").exists()
+
+
+def test_recent_and_examples_do_not_mix(make_window, cnn_file):
+    window = make_window()
+    window.open_example(EXAMPLES / "digits_mlp.json")
+    window.open_path(cnn_file)
+    assert window.recent.paths() == [cnn_file.resolve()]

@@ -1,0 +1,115 @@
+"""Starting the app: the QApplication with Netwright's style, the main window, crash recovery, and
+the headless ``screenshot`` used by ``python main.py screenshot``."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from ui.files import APPLICATION, ORGANIZATION
+
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+STYLESHEET = RESOURCES / "style.qss"
+
+
+def use_offscreen_without_display() -> None:
+    """Render offscreen when there is no screen to draw on (CI, ssh)."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
+                                                 or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def stylesheet() -> str:
+    """resources/style.qss with ``@ICONS@`` pointing at resources/icons."""
+    try:
+        text = STYLESHEET.read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    return text.replace("@ICONS@", (RESOURCES / "icons").as_posix())
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    """The running QApplication (created on first use) with Netwright's names and style."""
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName(APPLICATION)
+    app.setStyle("Fusion")
+    app.setStyleSheet(stylesheet())
+    from ui.main_window import icon
+
+    app.setWindowIcon(icon("app"))
+    return app
+
+
+def run_app(path: str | os.PathLike | None = None) -> int:
+    """Open the editor (on ``path`` when given) and run until the window closes.
+
+    Autosaves left by a crashed session are offered first; a recovered design takes the place
+    of ``path``. A file that cannot be opened shows why, over an empty design.
+    """
+    app = create_app()
+    from ui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+
+    def start() -> None:
+        if not window.offer_recovery() and path is not None:
+            window.open_path(Path(path), ask=False)
+        window.canvas.fit_all()
+
+    QTimer.singleShot(0, start)
+    return app.exec()
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1400x900"`` → ``(1400, 900)``; ValueError with a plain message otherwise."""
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        width, height = (int(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"size must look like 1400x900, not {text!r}") from None
+    if not (200 <= width <= 10000 and 200 <= height <= 10000):
+        raise ValueError(f"size {width}x{height} is outside 200x200 … 10000x10000")
+    return width, height
+
+
+def screenshot(path: str | os.PathLike, output: str | os.PathLike,
+               size: tuple[int, int] = (1400, 900)) -> Path:
+    """Render the main window with the design at ``path`` loaded, the whole network in view
+    and nothing selected, and save it as a PNG. Raises DesignFileError for a broken design and
+    OSError when the image cannot be written."""
+    from graph.fileformat import load
+
+    use_offscreen_without_display()
+    design = load(path)  # a broken file fails here, before any window exists
+    app = create_app()
+    from ui.document import Document
+    from ui.main_window import MainWindow
+
+    document = Document(design)
+    document.set_path(Path(path))
+    window = MainWindow(document, autosave=False, remember_layout=False)
+    window.resize(*size)
+    window.show()
+    for _ in range(3):  # let layouts, the first validation and the canvas settle
+        app.processEvents()
+    window.canvas.select_nodes([])
+    window.canvas.fit_all()
+    app.processEvents()
+    image = window.grab()
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    ok = image.save(str(output), "PNG")
+    window.close()
+    window.deleteLater()
+    app.processEvents()
+    if not ok:
+        raise OSError(f"cannot write the image {output}")
+    return output

@@ -1,0 +1,584 @@
+"""The editor window: canvas in the middle, palette on the left, inspector on the right, and
+diagnostics / summary / code tabs at the bottom.
+
+The window owns the file workflow — New, Open, Open Recent, Examples, Save, Save As, a prompt
+before unsaved changes are lost, ``.json`` files dropped on the window, autosave and crash
+recovery — and wires the panels to the canvas. Editing itself happens in the canvas and the
+inspector, through the document's undo stack.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graph.fileformat import DesignFileError, load
+from graph.summary import human_count
+from graph.validate import Report
+from ui.canvas.view import CanvasView
+from ui.document import Document
+from ui.files import AutosaveEntry, Autosaver, RecentFiles, app_settings, data_dir, find_recoverable
+from ui.inspector import Inspector
+from ui.palette import Palette
+from ui.panels import CodePanel, DiagnosticsPanel, SummaryPanel
+
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
+EXAMPLES = RESOURCES / "examples"
+ICONS = RESOURCES / "icons"
+FILE_FILTER = "Netwright designs (*.json);;All files (*)"
+
+
+def icon(name: str) -> QIcon:
+    path = ICONS / f"{name}.svg"
+    return QIcon(str(path)) if path.exists() else QIcon()
+
+
+def examples() -> list[tuple[str, Path]]:
+    """``(design name, path)`` of every shipped example, sorted by name."""
+    out = []
+    for path in sorted(EXAMPLES.glob("*.json")):
+        try:
+            name = json.loads(path.read_text(encoding="utf-8")).get("name") or path.stem
+        except (OSError, ValueError, AttributeError):
+            continue
+        out.append((str(name), path))
+    return sorted(out, key=lambda pair: pair[0].lower())
+
+
+def is_example(path: Path) -> bool:
+    try:
+        return Path(path).resolve().parent == EXAMPLES.resolve()
+    except OSError:
+        return False
+
+
+def _json_urls(mime) -> list[Path]:
+    if not mime.hasUrls():
+        return []
+    return [Path(u.toLocalFile()) for u in mime.urls()
+            if u.isLocalFile() and u.toLocalFile().lower().endswith(".json")]
+
+
+class RecoveryDialog(QDialog):
+    """Lists autosaves left by sessions that did not exit cleanly. *Recover* opens the selected
+    one (:attr:`chosen`); *Discard* deletes it; *Not now* keeps them for the next start."""
+
+    def __init__(self, entries: list[AutosaveEntry], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Recover unsaved work")
+        self.setMinimumWidth(520)
+        self.chosen: AutosaveEntry | None = None
+        layout = QVBoxLayout(self)
+        text = QLabel("Netwright did not close properly last time. These designs had unsaved "
+                      "changes:")
+        text.setWordWrap(True)
+        layout.addWidget(text)
+        self.list = QListWidget()
+        for entry in entries:
+            item = QListWidgetItem(entry.describe())
+            item.setData(Qt.ItemDataRole.UserRole, entry)
+            self.list.addItem(item)
+        self.list.setCurrentRow(0)
+        layout.addWidget(self.list)
+        buttons = QDialogButtonBox()
+        self.recover_button = buttons.addButton("Recover", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.discard_button = buttons.addButton("Discard", QDialogButtonBox.ButtonRole.DestructiveRole)
+        self.later_button = buttons.addButton("Not now", QDialogButtonBox.ButtonRole.RejectRole)
+        self.recover_button.setDefault(True)
+        self.recover_button.clicked.connect(self._recover)
+        self.discard_button.clicked.connect(self._discard)
+        self.later_button.clicked.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def _current(self) -> AutosaveEntry | None:
+        item = self.list.currentItem()
+        return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+
+    def _recover(self) -> None:
+        self.chosen = self._current()
+        if self.chosen is not None:
+            self.accept()
+
+    def _discard(self) -> None:
+        entry = self._current()
+        if entry is None:
+            return
+        entry.delete()
+        self.list.takeItem(self.list.currentRow())
+        if self.list.count() == 0:
+            self.reject()
+
+
+class _UrlDropFilter(QObject):
+    """Lets ``.json`` files dropped on the canvas open as designs (layer drags still go to the
+    canvas)."""
+
+    def __init__(self, window: "MainWindow"):
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt name)
+        kind = event.type()
+        if kind in (QEvent.Type.DragEnter, QEvent.Type.DragMove, QEvent.Type.Drop) \
+                and _json_urls(event.mimeData()):
+            event.acceptProposedAction()
+            if kind == QEvent.Type.Drop:
+                QTimer.singleShot(0, lambda paths=_json_urls(event.mimeData()):
+                                  self.window.open_path(paths[0]))
+            return True
+        return False
+
+
+class MainWindow(QMainWindow):
+    """The editor. ``autosave=False`` and ``remember_layout=False`` are for headless uses such
+    as the ``screenshot`` command."""
+
+    def __init__(self, document: Document | None = None, *, autosave: bool = True,
+                 remember_layout: bool = True, autosave_dir: Path | None = None,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document or Document()
+        self.remember_layout = remember_layout
+        self.recent = RecentFiles()
+        self.setWindowIcon(icon("app"))
+        self.setObjectName("mainWindow")
+        self.setDockNestingEnabled(True)
+        self.setAcceptDrops(True)
+
+        self.canvas = CanvasView(self.document)
+        self.setCentralWidget(self.canvas)
+        self._url_filter = _UrlDropFilter(self)
+        self.canvas.viewport().installEventFilter(self._url_filter)
+
+        self.palette = Palette()
+        self.inspector = Inspector(self.document)
+        self.diagnostics = DiagnosticsPanel(self.document)
+        self.summary = SummaryPanel(self.document)
+        self.code = CodePanel(self.document)
+        self.bottom_tabs = QTabWidget()
+        self.bottom_tabs.setObjectName("bottomTabs")
+        self.bottom_tabs.setDocumentMode(True)
+        self.bottom_tabs.addTab(self.diagnostics, "Diagnostics")
+        self.bottom_tabs.addTab(self.summary, "Summary")
+        self.bottom_tabs.addTab(self.code, "Code")
+
+        self.palette_dock = self._dock("Layers", "paletteDock", self.palette,
+                                       Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.bottom_dock = self._dock("Analysis", "bottomDock", self.bottom_tabs,
+                                      Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        self.status_label = QLabel()
+        self.status_label.setObjectName("statusSummary")
+        self.statusBar().addPermanentWidget(self.status_label)
+
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+
+        self.palette.add_requested.connect(self.canvas.add_node_at_center)
+        self.canvas.status_message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.canvas.node_activated.connect(self._node_activated)
+        self.canvas.selection_changed.connect(self.inspector.show_nodes)
+        self.diagnostics.node_activated.connect(self.focus_node)
+        self.summary.node_activated.connect(self.focus_node)
+        self.diagnostics.counts_changed.connect(self._diagnostic_counts)
+        self.document.modified_changed.connect(self._update_title)
+        self.document.path_changed.connect(self._update_title)
+        self.document.design_replaced.connect(self._design_replaced)
+        self.document.report_changed.connect(self._report_changed)
+
+        self.resize(1400, 900)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 340],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.bottom_dock], [240], Qt.Orientation.Vertical)
+        if remember_layout:
+            self._restore_layout()
+
+        self.autosaver: Autosaver | None = None
+        if autosave:
+            self.autosaver = Autosaver(self.document, autosave_dir, parent=self)
+            self.autosaver.failed.connect(lambda msg: self.statusBar().showMessage(msg, 10_000))
+            self.autosaver.start()
+
+        self._diagnostic_counts(len(self.document.report.errors),
+                                len(self.document.report.diagnostics) - len(self.document.report.errors))
+        self._report_changed(self.document.report)
+        self._pick_bottom_tab()
+        self._update_title()
+
+    # ---- construction ----------------------------------------------------------------------------
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, slot, shortcut=None, icon_name: str | None = None,
+                tip: str | None = None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def _build_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        self.new_action = self._action("&New", self.new, K.New, "new", "Start a new, empty design")
+        self.open_action = self._action("&Open…", self.open_dialog, K.Open, "open", "Open a design file")
+        self.save_action = self._action("&Save", self.save, K.Save, "save", "Save the design")
+        self.save_as_action = self._action("Save &As…", self.save_as, K.SaveAs, None,
+                                           "Save the design under a new name")
+        self.quit_action = self._action("&Quit", self.close, K.Quit, None, "Close Netwright")
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+
+        # Undo, redo and the edit actions are the canvas's own (one QAction per shortcut, so no
+        # ambiguous shortcuts). Undo/redo work anywhere in the window; text fields keep their
+        # own Ctrl+Z. Copy, paste, delete… act while the canvas has focus.
+        canvas = self.canvas
+        self.undo_action = canvas.action("undo")
+        self.redo_action = canvas.action("redo")
+        for action, name in ((self.undo_action, "undo"), (self.redo_action, "redo")):
+            action.setIcon(icon(name))
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            self.addAction(action)
+        self.cut_action = self._action("Cu&t", self.cut, K.Cut)
+        self.cut_action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        canvas.addAction(self.cut_action)
+        self.copy_action = canvas.action("copy")
+        self.paste_action = canvas.action("paste")
+        self.duplicate_action = canvas.action("duplicate")
+        self.delete_action = canvas.action("delete")
+        self.select_all_action = canvas.action("select_all")
+        self.quick_add_action = canvas.action("quick_add")
+        self.canvas_actions = [self.cut_action, self.copy_action, self.paste_action,
+                               self.duplicate_action, self.delete_action, self.select_all_action]
+
+        self.fit_action = canvas.action("fit_all")
+        self.fit_action.setIcon(icon("fit"))
+        self.fit_action.setToolTip("Show the whole network (F)")
+        self.layout_action = canvas.action("auto_layout")
+        self.layout_action.setIcon(icon("layout"))
+        self.layout_action.setToolTip("Arrange the layers top to bottom (Ctrl+L)")
+        self.find_action = self._action("Find Layer…", self.focus_palette_search, K.Find, None,
+                                        "Search the layer palette")
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.new_action)
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
+        self.examples_menu = file_menu.addMenu("&Examples")
+        for name, path in examples():
+            action = self.examples_menu.addAction(name)
+            action.setStatusTip(str(path))
+            action.triggered.connect(lambda _checked=False, p=path: self.open_example(p))
+        file_menu.addSeparator()
+        file_menu.addAction(self.save_action)
+        file_menu.addAction(self.save_as_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
+        edit_menu.addSeparator()
+        for action in self.canvas_actions:
+            edit_menu.addAction(action)
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.quick_add_action)
+        edit_menu.addAction(self.find_action)
+
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.fit_action)
+        view_menu.addAction(self.layout_action)
+        view_menu.addSeparator()
+        for dock in (self.palette_dock, self.inspector_dock, self.bottom_dock):
+            view_menu.addAction(dock.toggleViewAction())
+
+    def _build_toolbar(self) -> None:
+        bar = self.addToolBar("Main")
+        bar.setObjectName("mainToolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for action in (self.new_action, self.open_action, self.save_action, None,
+                       self.undo_action, self.redo_action, None, self.fit_action, self.layout_action):
+            if action is None:
+                bar.addSeparator()
+            else:
+                bar.addAction(action)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        paths = self.recent.paths()
+        for path in paths:
+            action = self.recent_menu.addAction(path.name)
+            action.setStatusTip(str(path))
+            action.setToolTip(str(path))
+            action.triggered.connect(lambda _checked=False, p=path: self.open_path(p))
+        if paths:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear Menu", self.recent.clear)
+        else:
+            self.recent_menu.addAction("No recent files").setEnabled(False)
+
+    # ---- panels ↔ canvas -------------------------------------------------------------------------
+
+    def focus_node(self, node_id: str) -> None:
+        """Select ``node_id`` on the canvas and scroll it into the middle of the view."""
+        if not self.document.design.has_node(node_id):
+            return
+        self.canvas.select_nodes([node_id])
+        self.canvas.center_on_node(node_id)
+        self.inspector.show_nodes([node_id])
+
+    def _node_activated(self, node_id: str) -> None:
+        """A double-clicked node: bring the inspector forward on its name."""
+        self.inspector_dock.show()
+        self.inspector_dock.raise_()
+        self.inspector.show_nodes([node_id])
+
+    def focus_palette_search(self) -> None:
+        self.palette_dock.show()
+        self.palette_dock.raise_()
+        self.palette.search.setFocus()
+        self.palette.search.selectAll()
+
+    def cut(self) -> None:
+        self.canvas.copy()
+        self.canvas.delete_selected()
+
+    def _diagnostic_counts(self, errors: int, warnings: int) -> None:
+        index = self.bottom_tabs.indexOf(self.diagnostics)
+        parts = [f"{errors} error{'s' * (errors != 1)}"] if errors else []
+        parts += [f"{warnings} warning{'s' * (warnings != 1)}"] if warnings else []
+        self.bottom_tabs.setTabText(index, "Diagnostics" + (f" ({', '.join(parts)})" if parts else ""))
+
+    def _report_changed(self, report: Report) -> None:
+        design = self.document.design
+        layers = len(design)
+        params = report.inference.total_params
+        if report.ok:
+            state = "✓ valid"
+        else:
+            n = len(report.errors)
+            state = f"✗ {n} error{'s' * (n != 1)}"
+        self.status_label.setText(f"{state}  ·  {layers} layer{'s' * (layers != 1)}  ·  "
+                                  f"{params:,} parameters  ·  {human_count(report.inference.total_macs)}"
+                                  " MACs")
+        self.status_label.setProperty("invalid", not report.ok)
+        self.status_label.style().unpolish(self.status_label)
+        self.status_label.style().polish(self.status_label)
+
+    def _pick_bottom_tab(self) -> None:
+        """After opening: the diagnostics when something is wrong, else the summary."""
+        target = self.diagnostics if not self.document.report.ok else self.summary
+        self.bottom_tabs.setCurrentWidget(target)
+
+    def _design_replaced(self, _design) -> None:
+        self._update_title()
+        self._pick_bottom_tab()
+        QTimer.singleShot(0, self.canvas.fit_all)
+
+    # ---- title --------------------------------------------------------------------------------------
+
+    def display_name(self) -> str:
+        path = self.document.path
+        return path.name if path else (self.document.design.name or "Untitled")
+
+    def _update_title(self, *_args) -> None:
+        self.setWindowTitle(f"{self.display_name()}[*] — Netwright")
+        self.setWindowModified(self.document.modified)
+
+    # ---- files -------------------------------------------------------------------------------------
+
+    def maybe_save(self) -> bool:
+        """Ask what to do with unsaved changes; False when the user cancels."""
+        if not self.document.modified:
+            return True
+        answer = QMessageBox.question(
+            self, "Unsaved changes",
+            f"“{self.display_name()}” has unsaved changes. Save them first?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def new(self) -> None:
+        if self.maybe_save():
+            self.document.new()
+
+    def open_dialog(self) -> None:
+        if not self.maybe_save():
+            return
+        start = str(self.document.path.parent) if self.document.path else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open design", start, FILE_FILTER)
+        if path:
+            self._open(Path(path))
+
+    def open_path(self, path: str | Path, ask: bool = True) -> bool:
+        """Open ``path`` (examples open as untitled copies). A broken file shows why and leaves
+        the current design as it was."""
+        if ask and not self.maybe_save():
+            return False
+        return self._open(Path(path))
+
+    def open_example(self, path: Path) -> bool:
+        if not self.maybe_save():
+            return False
+        return self._open(path)
+
+    def _open(self, path: Path) -> bool:
+        try:
+            if is_example(path):
+                design = load(path)
+                self.document.replace(design, None)  # Save asks where, never over the example
+            else:
+                self.document.open(path)
+        except DesignFileError as exc:
+            QMessageBox.critical(self, "Cannot open design", f"Could not open {path.name}:\n\n{exc}")
+            return False
+        if not is_example(path):
+            self.recent.add(path)
+        self.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def save(self) -> bool:
+        if self.document.path is None:
+            return self.save_as()
+        return self._save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        if self.document.path is not None:
+            start = self.document.path
+        else:
+            stem = re.sub(r"[^\w\-]+", "_", self.document.design.name).strip("_").lower() or "design"
+            start = Path.home() / f"{stem}.json"
+        path, _ = QFileDialog.getSaveFileName(self, "Save design as", str(start), FILE_FILTER)
+        if not path:
+            return False
+        path = Path(path)
+        if not path.suffix:
+            path = path.with_suffix(".json")
+        return self._save_to(path)
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            self.document.save(path)
+        except OSError as exc:
+            QMessageBox.critical(self, "Cannot save design",
+                                 f"Could not save {path}:\n\n{exc.strerror or exc}")
+            return False
+        self.recent.add(path)
+        self.statusBar().showMessage(f"Saved {path}", 5000)
+        return True
+
+    # ---- recovery --------------------------------------------------------------------------------------
+
+    def offer_recovery(self) -> bool:
+        """Offer autosaves left by crashed sessions; True when one was recovered."""
+        directory = self.autosaver.directory if self.autosaver else data_dir()
+        entries = find_recoverable(directory)
+        if not entries:
+            return False
+        dialog = RecoveryDialog(entries, self)
+        dialog.exec()
+        entry = dialog.chosen
+        dialog.deleteLater()
+        if entry is None:
+            return False
+        try:
+            self.document.restore_snapshot(entry.read(), entry.original, modified=True)
+        except (OSError, DesignFileError) as exc:
+            QMessageBox.critical(self, "Cannot recover design",
+                                 f"The autosave {entry.snapshot.name} cannot be read:\n\n{exc}")
+            return False
+        entry.delete()
+        if self.autosaver is not None:
+            self.autosaver.save_now()  # the recovered work is safe again straight away
+        self.statusBar().showMessage(f"Recovered {entry.name}; save it to keep it.", 10_000)
+        return True
+
+    # ---- drops --------------------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        if _json_urls(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802
+        if _json_urls(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        paths = _json_urls(event.mimeData())
+        if not paths:
+            super().dropEvent(event)
+            return
+        event.acceptProposedAction()
+        # Open after the drop returns: a dialog inside a drop handler blocks the drag source.
+        QTimer.singleShot(0, lambda: self.open_path(paths[0]))
+
+    # ---- window state ---------------------------------------------------------------------------------
+
+    def _restore_layout(self) -> None:
+        settings = app_settings()
+        geometry, state = settings.value("window/geometry"), settings.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def _save_layout(self) -> None:
+        settings = app_settings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/state", self.saveState())
+        settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt name)
+        if not self.maybe_save():
+            event.ignore()
+            return
+        if self.remember_layout:
+            self._save_layout()
+        if self.autosaver is not None:
+            self.autosaver.close()
+        event.accept()

@@ -1,0 +1,218 @@
+"""The layer palette: every catalog layer by category, with a search field that filters as you type.
+
+Drag a layer onto the canvas (the drag carries :data:`ui.canvas.LAYER_MIME` with the layer's type
+id as UTF-8), or double-click / press Enter to add it at the centre of the view
+(:attr:`Palette.add_requested`).
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QMimeData, QPoint, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QDrag, QFontMetrics, QIcon, QPainter, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QLabel,
+    QLineEdit,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QTreeWidgetItemIterator,
+    QVBoxLayout,
+    QWidget,
+)
+
+import graph.layers  # noqa: F401  (fills the catalog)
+from graph.catalog import CATALOG, LayerType
+from ui.canvas import LAYER_MIME
+from ui.canvas.style import category_color, text_color_on
+
+TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def color_chip(color: QColor, size: int = 12) -> QIcon:
+    """A small rounded square of ``color``, used as the icon of a category or layer."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(color)
+    painter.drawRoundedRect(1, 1, size - 2, size - 2, 3, 3)
+    painter.end()
+    return QIcon(pixmap)
+
+
+def drag_pixmap(layer: LayerType, font) -> QPixmap:
+    """A pill showing the layer's name in its category colour, shown under the cursor while
+    dragging."""
+    metrics = QFontMetrics(font)
+    width, height = metrics.horizontalAdvance(layer.label) + 24, metrics.height() + 10
+    pixmap = QPixmap(width, height)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    color = category_color(layer.category)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(color)
+    painter.drawRoundedRect(0, 0, width, height, height / 2, height / 2)
+    painter.setPen(text_color_on(color))
+    painter.setFont(font)
+    painter.drawText(QRect(0, 0, width, height), Qt.AlignmentFlag.AlignCenter, layer.label)
+    painter.end()
+    return pixmap
+
+
+class LayerTree(QTreeWidget):
+    """The list of layers; dragging an item carries its type id under :data:`LAYER_MIME`.
+    Double-click or Enter on a layer emits :attr:`layer_activated`."""
+
+    layer_activated = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setHeaderHidden(True)
+        self.setColumnCount(1)
+        self.setDragEnabled(True)
+        self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setIndentation(10)
+        self.setUniformRowHeights(True)
+        self.setAnimated(False)
+        self.setIconSize(QSize(12, 12))
+        self.setObjectName("layerTree")
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        item = self.currentItem()
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and item is not None \
+                and item.data(0, TYPE_ROLE):
+            self.layer_activated.emit(item.data(0, TYPE_ROLE))
+            return
+        super().keyPressEvent(event)
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
+        item = self.itemAt(event.position().toPoint())
+        if item is not None and item.data(0, TYPE_ROLE):
+            self.layer_activated.emit(item.data(0, TYPE_ROLE))
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802 (Qt name)
+        return [LAYER_MIME]
+
+    def mimeData(self, items) -> QMimeData:  # noqa: N802
+        data = QMimeData()
+        type_ids = [item.data(0, TYPE_ROLE) for item in items if item.data(0, TYPE_ROLE)]
+        if type_ids:
+            data.setData(LAYER_MIME, type_ids[0].encode("utf-8"))
+            data.setText(type_ids[0])
+        return data
+
+    def startDrag(self, actions) -> None:  # noqa: N802
+        items = [item for item in self.selectedItems() if item.data(0, TYPE_ROLE)]
+        if not items:
+            return
+        layer = CATALOG[items[0].data(0, TYPE_ROLE)]
+        drag = QDrag(self)
+        drag.setMimeData(self.mimeData(items))
+        pixmap = drag_pixmap(layer, self.font())
+        drag.setPixmap(pixmap)
+        drag.setHotSpot(QPoint(pixmap.width() // 2, pixmap.height() // 2))
+        drag.exec(Qt.DropAction.CopyAction)
+
+
+class Palette(QWidget):
+    """Search field and layer tree. Emits :attr:`add_requested` with a type id on double-click or
+    Enter."""
+
+    add_requested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("palette")
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search layers…")
+        self.search.setClearButtonEnabled(True)
+        self.search.setObjectName("paletteSearch")
+        self.tree = LayerTree()
+        self.empty = QLabel("No layer matches.")
+        self.empty.setObjectName("muted")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setVisible(False)
+        hint = QLabel("Drag onto the canvas, or double-click to add.")
+        hint.setObjectName("hint")
+        hint.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        layout.setSpacing(6)
+        layout.addWidget(self.search)
+        layout.addWidget(self.tree, 1)
+        layout.addWidget(self.empty)
+        layout.addWidget(hint)
+
+        self._items: dict[str, QTreeWidgetItem] = {}
+        self._categories: dict[str, QTreeWidgetItem] = {}
+        self._build()
+        self.search.textChanged.connect(self.filter)
+        self.search.returnPressed.connect(self._add_first_match)
+        self.tree.layer_activated.connect(self.add_requested)
+
+    def _build(self) -> None:
+        for category, layers in CATALOG.categories().items():
+            color = category_color(category)
+            head = QTreeWidgetItem([category])
+            head.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            head.setIcon(0, color_chip(color))
+            head.setToolTip(0, f"{len(layers)} layer types")
+            font = head.font(0)
+            font.setBold(True)
+            head.setFont(0, font)
+            self.tree.addTopLevelItem(head)
+            self._categories[category] = head
+            for layer in layers:
+                item = QTreeWidgetItem([layer.label])
+                item.setData(0, TYPE_ROLE, layer.type_id)
+                item.setToolTip(0, f"<b>{layer.label}</b> <i>({category})</i><br>{layer.doc}")
+                item.setIcon(0, color_chip(color, 10))
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                              | Qt.ItemFlag.ItemIsDragEnabled)
+                head.addChild(item)
+                self._items[layer.type_id] = item
+        self.tree.expandAll()
+
+    # ---- filtering -----------------------------------------------------------------------------
+
+    def filter(self, text: str) -> None:
+        """Show only the layers :meth:`Catalog.search` finds for ``text`` (all when empty)."""
+        text = text.strip()
+        matches = {layer.type_id for layer in CATALOG.search(text)} if text else set(self._items)
+        for type_id, item in self._items.items():
+            item.setHidden(type_id not in matches)
+        for head in self._categories.values():
+            head.setHidden(all(head.child(i).isHidden() for i in range(head.childCount())))
+        self.tree.expandAll()
+        visible = self.visible_types()
+        self.empty.setVisible(not visible)
+        current = self.tree.currentItem()
+        if visible and (current is None or current.isHidden() or not current.data(0, TYPE_ROLE)):
+            self.tree.setCurrentItem(self._items[visible[0]])
+
+    def visible_types(self) -> list[str]:
+        """Type ids currently shown, top to bottom."""
+        out = []
+        iterator = QTreeWidgetItemIterator(self.tree, QTreeWidgetItemIterator.IteratorFlag.NotHidden)
+        while iterator.value():
+            item = iterator.value()
+            type_id = item.data(0, TYPE_ROLE)
+            if type_id and not item.parent().isHidden():
+                out.append(type_id)
+            iterator += 1
+        return out
+
+    def item(self, type_id: str) -> QTreeWidgetItem:
+        return self._items[type_id]
+
+    # ---- adding ---------------------------------------------------------------------------------
+
+    def _add_first_match(self) -> None:
+        current = self.tree.currentItem()
+        if current is not None and not current.isHidden() and current.data(0, TYPE_ROLE):
+            self.add_requested.emit(current.data(0, TYPE_ROLE))

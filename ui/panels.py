@@ -1,0 +1,327 @@
+"""The bottom panels: diagnostics list, per-layer summary table and the generated PyTorch code.
+
+Each follows the document's validation report (:attr:`Document.report_changed`). The diagnostics
+list and the summary table emit :attr:`node_activated` with a node id when a row is clicked, so
+the window can select and centre that node on the canvas.
+"""
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QIcon, QPainter, QPixmap, QSyntaxHighlighter, \
+    QTextCharFormat
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QTableWidget,
+    QTableWidgetItem,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from graph.summary import Summary, human_bytes, human_count, summarize
+from graph.validate import ERROR, Report
+from runtime.codegen import python_source
+from runtime.compiler import CompileError, compile_design
+from ui.document import Document
+
+NODE_ROLE = Qt.ItemDataRole.UserRole + 1
+SEVERITY_COLORS = {"error": QColor("#ff5a52"), "warning": QColor("#ffb020")}
+
+
+def severity_icon(severity: str, size: int = 12) -> QIcon:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(SEVERITY_COLORS.get(severity, QColor("#9aa3b2")))
+    painter.drawEllipse(1, 1, size - 2, size - 2)
+    painter.end()
+    return QIcon(pixmap)
+
+
+def monospace_font(point_size: float = 10.0) -> QFont:
+    font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+    font.setPointSizeF(point_size)
+    return font
+
+
+# ---- diagnostics ------------------------------------------------------------------------------------
+
+
+class DiagnosticsPanel(QWidget):
+    """Every diagnostic of the report, errors first; clicking one emits its node id."""
+
+    node_activated = Signal(str)
+    counts_changed = Signal(int, int)  # errors, warnings
+
+    def __init__(self, document: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("diagnostics")
+        self.tree.setColumnCount(3)
+        self.tree.setHeaderLabels(["Layer", "Problem", "Fix"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(False)
+        self.tree.setWordWrap(True)
+        self.tree.setAlternatingRowColors(True)
+        header = self.tree.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tree)
+        self.tree.itemClicked.connect(self._clicked)
+        self.tree.itemActivated.connect(self._clicked)
+        document.report_changed.connect(self.update_report)
+        self.update_report(document.report)
+
+    def update_report(self, report: Report) -> None:
+        design = self.document.design
+        self.tree.clear()
+        ordered = sorted(report.diagnostics, key=lambda d: d.severity != ERROR)
+        for d in ordered:
+            name = design.node(d.node).name if d.node and design.has_node(d.node) else "design"
+            item = QTreeWidgetItem([name, d.message, d.fix or ""])
+            item.setIcon(0, severity_icon(d.severity))
+            item.setToolTip(1, d.format(design))
+            item.setToolTip(2, d.fix or "")
+            item.setData(0, NODE_ROLE, d.node)
+            if not d.node:
+                item.setForeground(0, QColor("#9aa3b2"))
+            self.tree.addTopLevelItem(item)
+        if not ordered:
+            item = QTreeWidgetItem(["", "No problems: the design is valid.", ""])
+            item.setIcon(0, severity_icon("ok"))
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            item.setForeground(1, QColor("#34c759"))
+            self.tree.addTopLevelItem(item)
+        errors = len(report.errors)
+        self.counts_changed.emit(errors, len(report.diagnostics) - errors)
+
+    def node_item(self, node_id: str) -> QTreeWidgetItem | None:
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item.data(0, NODE_ROLE) == node_id:
+                return item
+        return None
+
+    def _clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        node_id = item.data(0, NODE_ROLE)
+        if node_id and self.document.design.has_node(node_id):
+            self.node_activated.emit(node_id)
+
+
+# ---- summary -----------------------------------------------------------------------------------------
+
+
+class SummaryPanel(QWidget):
+    """Per layer: name, type, output shape, parameters and MACs; a totals row; memory estimates."""
+
+    node_activated = Signal(str)
+    HEADERS = ["Name", "Type", "Output shape", "Parameters", "MACs"]
+
+    def __init__(self, document: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.summary: Summary | None = None
+        self.table = QTableWidget(0, len(self.HEADERS))
+        self.table.setObjectName("summary")
+        self.table.setHorizontalHeaderLabels(self.HEADERS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.memory = QLabel()
+        self.memory.setObjectName("muted")
+        self.memory.setWordWrap(True)
+        self.memory.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        footer = QHBoxLayout()
+        footer.setContentsMargins(8, 2, 8, 4)
+        footer.addWidget(self.memory)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(footer)
+        self.table.cellClicked.connect(self._clicked)
+        document.report_changed.connect(self.update_report)
+        self.update_report(document.report)
+
+    def update_report(self, report: Report) -> None:
+        summary = summarize(self.document.design, report.inference)
+        self.summary = summary
+        rows = summary.rows
+        self.table.setRowCount(len(rows) + 1)
+        for r, row in enumerate(rows):
+            cells = [row.name, row.type, row.shape, f"{row.params:,}", human_count(row.macs)]
+            for c, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                item.setData(NODE_ROLE, row.node_id)
+                if c >= 3:
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(r, c, item)
+        totals = ["Total", f"{len(rows)} layers", "", f"{summary.total_params:,}",
+                  human_count(summary.total_macs)]
+        bold = QFont(self.table.font())
+        bold.setBold(True)
+        for c, text in enumerate(totals):
+            item = QTableWidgetItem(text)
+            item.setFont(bold)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            if c >= 3:
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(len(rows), c, item)
+        self.memory.setText(
+            f"Parameters {human_bytes(summary.param_bytes)} · activations at batch "
+            f"{summary.batch_size}: {human_bytes(summary.activation_bytes)} · training memory "
+            f"(Adam) ≈ {human_bytes(summary.training_bytes)} · {human_count(summary.total_macs)} "
+            "MACs per sample")
+
+    def _clicked(self, row: int, _column: int) -> None:
+        item = self.table.item(row, 0)
+        node_id = item.data(NODE_ROLE) if item is not None else None
+        if node_id and self.document.design.has_node(node_id):
+            self.node_activated.emit(node_id)
+
+
+# ---- code ---------------------------------------------------------------------------------------------
+
+
+class PythonHighlighter(QSyntaxHighlighter):
+    """Keywords, strings, numbers and comments of the generated code, in the dark theme."""
+
+    KEYWORDS = ("def class return import from as if else elif for in while with not and or is None "
+                "True False pass lambda yield").split()
+
+    def __init__(self, document):
+        super().__init__(document)
+
+        def fmt(color: str, bold: bool = False, italic: bool = False) -> QTextCharFormat:
+            f = QTextCharFormat()
+            f.setForeground(QColor(color))
+            if bold:
+                f.setFontWeight(QFont.Weight.Bold)
+            f.setFontItalic(italic)
+            return f
+
+        self.rules = [
+            (QRegularExpression(r"\b(" + "|".join(self.KEYWORDS) + r")\b"), fmt("#c792ea", bold=True)),
+            (QRegularExpression(r"\bself\b"), fmt("#f78c6c")),
+            (QRegularExpression(r"\b[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?\b"), fmt("#f78c6c")),
+            (QRegularExpression(r"\b[A-Za-z_][A-Za-z0-9_]*(?=\()"), fmt("#82aaff")),
+            (QRegularExpression(r"'[^'\n]*'|\"[^\"\n]*\""), fmt("#c3e88d")),
+            (QRegularExpression(r"#[^\n]*"), fmt("#697098", italic=True)),
+        ]
+
+    def highlightBlock(self, text: str) -> None:  # noqa: N802 (Qt name)
+        for pattern, style in self.rules:
+            matches = pattern.globalMatch(text)
+            while matches.hasNext():
+                m = matches.next()
+                self.setFormat(m.capturedStart(), m.capturedLength(), style)
+
+
+class CodePanel(QWidget):
+    """The generated PyTorch code of the design, read-only: the standalone module that
+    ``export`` writes (:func:`runtime.codegen.python_source`) or the compiled ``torch.fx``
+    ``forward``. Shows the compile error when the design is invalid. Compiling waits while the
+    panel is hidden."""
+
+    STANDALONE, FX = "standalone", "fx"
+
+    def __init__(self, document: Document, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document = document
+        self.editor = QPlainTextEdit()
+        self.editor.setObjectName("code")
+        self.editor.setReadOnly(True)
+        self.editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.editor.setFont(monospace_font())
+        self.editor.setTabStopDistance(4 * self.editor.fontMetrics().horizontalAdvance(" "))
+        self.highlighter = PythonHighlighter(self.editor.document())
+        self.status = QLabel()
+        self.status.setObjectName("muted")
+        self.form = QComboBox()
+        self.form.setObjectName("codeForm")
+        self.form.addItem("Standalone module", self.STANDALONE)
+        self.form.addItem("torch.fx forward", self.FX)
+        self.form.setToolTip("Standalone: the .py file Export writes (needs only torch).\n"
+                             "torch.fx: the forward of the module Netwright trains.")
+        self.form.currentIndexChanged.connect(lambda _i: self.refresh())
+        footer = QHBoxLayout()
+        footer.setContentsMargins(8, 2, 8, 4)
+        footer.addWidget(self.status, 1)
+        footer.addWidget(self.form)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.editor, 1)
+        layout.addLayout(footer)
+        self.ok = False
+        self._dirty = True
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(150)
+        self._timer.timeout.connect(self.refresh)
+        document.report_changed.connect(self._report_changed)
+
+    def _report_changed(self, _report: Report) -> None:
+        self._dirty = True
+        if self.isVisible():
+            self._timer.start()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if self._dirty:
+            self.refresh()
+
+    def text(self) -> str:
+        return self.editor.toPlainText()
+
+    def refresh(self) -> None:
+        """Compile the design now and show the code, or why it cannot be compiled."""
+        self._dirty = False
+        design, report = self.document.design, self.document.report
+        try:
+            compiled = compile_design(design, report)
+            if self.form.currentData() == self.FX:
+                text = compiled.module.code.strip() + "\n"
+            else:
+                text = python_source(design, compiled)
+        except CompileError as exc:
+            text, self.ok = _comment(str(exc)), False
+            self.status.setText(f"Fix {len(exc.report.errors)} error"
+                                f"{'s' * (len(exc.report.errors) != 1)} to generate code.")
+        except Exception as exc:  # a layer torch refuses to build: show it, never crash the app
+            text, self.ok = _comment(f"PyTorch could not build this design: {exc}"), False
+            self.status.setText("Code generation failed.")
+        else:
+            self.ok = True
+            self.status.setText(f"{len(compiled.idents)} layers · generated from the design, "
+                                "read-only")
+        if text != self.editor.toPlainText():
+            bar = self.editor.verticalScrollBar()
+            position = bar.value()
+            self.editor.setPlainText(text)
+            bar.setValue(position)
+
+
+def _comment(text: str) -> str:
+    return "\n".join("# " + line if line.strip() else "#" for line in re.split(r"\r?\n", text)) + "\n"

@@ -6,6 +6,8 @@
     python main.py summary FILE         per-layer shapes, parameters, MACs and memory
     python main.py code FILE            the generated PyTorch source
     python main.py export RUN_DIR|FILE --format FMT -o PATH   verified export
+    python main.py open [FILE]          the editor, on FILE
+    python main.py screenshot FILE -o PNG [--size WxH]   a PNG of the editor (works headless)
 
 Run ``python main.py --help`` for every command. User errors print a readable message and exit
 non-zero; they never show a traceback.
@@ -134,6 +136,19 @@ def cmd_open(args: argparse.Namespace) -> int:
     return run_app(args.file)
 
 
+def cmd_screenshot(args: argparse.Namespace) -> int:
+    from ui.app import parse_size, screenshot, use_offscreen_without_display
+
+    use_offscreen_without_display()  # before Qt starts
+    try:
+        size = parse_size(args.size)
+        out = screenshot(args.file, args.output, size)
+    except (ValueError, OSError) as exc:  # DesignFileError is a ValueError
+        raise UserError(str(exc)) from None
+    print(f"wrote {out} ({size[0]}×{size[1]})")
+    return 0
+
+
 # ---- parser -----------------------------------------------------------------------------------------
 
 
@@ -171,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("open", help="open the app with FILE")
     p.add_argument("file", metavar="FILE", nargs="?", default=None)
     p.set_defaults(func=cmd_open)
+
+    p = sub.add_parser("screenshot", help="save a PNG of the editor with FILE loaded (no screen needed)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, metavar="PNG")
+    p.add_argument("--size", default="1400x900", metavar="WxH", help="window size (default 1400x900)")
+    p.set_defaults(func=cmd_screenshot)
 
     return parser
 

@@ -15,6 +15,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from graph.design import Design, Edge
+from graph.settings import DATASETS
 from ui.canvas.style import NODE_HEIGHT, NODE_WIDTH
 from ui.canvas.view import CanvasView
 from ui.document import Document
@@ -22,12 +23,18 @@ from ui.document import Document
 LEFT = Qt.MouseButton.LeftButton
 
 
+def _iris(design: Design) -> Design:
+    """Train on iris (4 features, 3 classes), so a well-formed test network is valid."""
+    design.set_data(dict(design.data, name="iris", options=DATASETS["iris"].resolve({})))
+    return design
+
+
 def chain_design() -> Design:
-    """Input(4) → fc → relu → Output, top to bottom, 110 apart."""
-    design = Design("chain")
+    """Input(4) → fc(3) → relu → Output, top to bottom, 110 apart; valid for iris."""
+    design = _iris(Design("chain"))
     previous = None
     for i, (type_id, name, params) in enumerate((("Input", "x", {"shape": [4]}),
-                                                 ("Linear", "fc", {"out_features": 8}),
+                                                 ("Linear", "fc", {"out_features": 3}),
                                                  ("ReLU", "relu", {}),
                                                  ("Output", "y", {}))):
         node = design.make_node(type_id, name=name, params=params, position=(0.0, 110.0 * i))
@@ -39,11 +46,11 @@ def chain_design() -> Design:
 
 
 def residual_design() -> Design:
-    """x → a → (b, skip) → add(a, b) → y: a merge with two ordered inputs."""
-    design = Design("residual")
-    x = design.add_node(design.make_node("Input", name="x", params={"shape": [8]}, position=(0, 0)))
-    a = design.add_node(design.make_node("Linear", name="a", params={"out_features": 8}, position=(0, 110)))
-    b = design.add_node(design.make_node("Linear", name="b", params={"out_features": 8}, position=(200, 220)))
+    """x → a → (b, skip) → add(a, b) → y: a merge with two ordered inputs; valid for iris."""
+    design = _iris(Design("residual"))
+    x = design.add_node(design.make_node("Input", name="x", params={"shape": [4]}, position=(0, 0)))
+    a = design.add_node(design.make_node("Linear", name="a", params={"out_features": 3}, position=(0, 110)))
+    b = design.add_node(design.make_node("Linear", name="b", params={"out_features": 3}, position=(200, 220)))
     add = design.add_node(design.make_node("Add", name="add", position=(0, 330)))
     y = design.add_node(design.make_node("Output", name="y", position=(0, 440)))
     for src, dst in ((x, a), (a, b), (a, add), (b, add), (add, y)):

@@ -1,7 +1,9 @@
 """Validation: diagnostics that explain themselves, pinned to the node (and port) at fault.
 
-Structure is checked with networkx (cycles, reachability), then shapes with
-:func:`graph.shapes.infer`, then the dataset and training settings against the network.
+Structure is checked first (cycles with networkx, on the part of the graph that shape
+inference could not order; reachability by a walk over the design's links), then shapes with
+:func:`graph.shapes.infer`, then the dataset and training settings against the network. It runs
+after every edit, so it stays linear in the size of the design.
 :func:`can_connect` answers "may this link be made?" for hover feedback while dragging.
 """
 from __future__ import annotations
@@ -69,19 +71,22 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
     """Check the whole design. ``data_shape``/``data_classes``/``data_task`` describe a file
     dataset already read by the runtime; built-in datasets declare theirs."""
     diags: list[Diagnostic] = []
-    names = {n.id: n.name for n in design.nodes}
-    g = to_networkx(design)
+    nodes = design.nodes
+    names = {n.id: n.name for n in nodes}
+    bad_params: set[str] = set()  # unknown type or invalid params: no shape error on top
 
     # Parameters and names.
     seen: dict[str, str] = {}
-    for node in design.nodes:
+    for node in nodes:
         layer = CATALOG.get(node.type)
         if layer is None:
             diags.append(Diagnostic(ERROR, "unknown-type", f"unknown layer type {node.type!r}", node.id))
+            bad_params.add(node.id)
             continue
         for pname, problem in layer.check_params(node.params):
             diags.append(Diagnostic(ERROR, "param", f"{pname} {problem}", node.id, param=pname,
                                     fix=_param_fix(layer, pname)))
+            bad_params.add(node.id)
         if not node.name.strip():
             diags.append(Diagnostic(ERROR, "name", "the name is empty", node.id,
                                     fix="give the node a name"))
@@ -134,7 +139,10 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
     if not outputs:
         diags.append(Diagnostic(ERROR, "no-output", "the network has no Output layer",
                                 fix="add an Output layer after the last layer"))
+    inference = infer(design)
     cyclic: set[str] = set()
+    unordered = set(names).difference(inference.order)  # on a cycle, or fed by one
+    g = _subgraph(design, unordered)
     for component in nx.strongly_connected_components(g):
         if len(component) > 1 or any(g.has_edge(n, n) for n in component):
             cycle = _cycle_in(g, component)
@@ -144,23 +152,22 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
                 diags.append(Diagnostic(ERROR, "cycle", f"is on a cycle: {path}", nid,
                                         fix="remove one link of the cycle"))
     if inputs:
-        reached = set(inputs).union(*(nx.descendants(g, i) for i in inputs))
-        for node in design.nodes:
+        reached = _reachable(design, inputs, forward=True)
+        for node in nodes:
             if node.id not in reached and node.id not in cyclic:
                 diags.append(Diagnostic(ERROR, "unreachable", "is not connected to any Input",
                                         node.id, fix="link it to the layers before it"))
     if outputs:
-        leads = set(outputs).union(*(nx.ancestors(g, o) for o in outputs))
-        for node in design.nodes:
+        leads = _reachable(design, outputs, forward=False)
+        for node in nodes:
             if node.id not in leads and node.id not in cyclic and design.out_edges(node.id):
                 diags.append(Diagnostic(WARNING, "dead-end",
                                         "does not lead to any Output; its result is unused",
                                         node.id, fix="connect the branch to an Output or a merge"))
 
     # Shapes.
-    inference = infer(design)
     for nid, err in inference.errors.items():
-        if any(d.node == nid and d.code in ("param", "unknown-type") for d in diags):
+        if nid in bad_params:
             continue
         diags.append(Diagnostic(ERROR, "shape", err.message, nid, err.port,
                                 fix=_shape_fix(design, nid, err.fix)))
@@ -206,6 +213,28 @@ def _check_dtypes(design: Design, inference: Inference) -> list[Diagnostic]:
                                         fix="insert an Embedding first, or set the Input's dtype "
                                             "to float32"))
     return diags
+
+
+def _subgraph(design: Design, ids: set[str]) -> nx.MultiDiGraph:
+    """The links among ``ids`` as a networkx graph."""
+    g = nx.MultiDiGraph()
+    g.add_nodes_from(ids)
+    g.add_edges_from((e.src, e.dst) for nid in ids for e in design.out_edges(nid) if e.dst in ids)
+    return g
+
+
+def _reachable(design: Design, starts: list[str], forward: bool) -> set[str]:
+    """``starts`` and every node downstream (``forward``) or upstream of them."""
+    seen = set(starts)
+    stack = list(starts)
+    while stack:
+        nid = stack.pop()
+        for e in (design.out_edges(nid) if forward else design.in_edges(nid)):
+            other = e.dst if forward else e.src
+            if other not in seen:
+                seen.add(other)
+                stack.append(other)
+    return seen
 
 
 def _cycle_in(g: nx.MultiDiGraph, component: set[str]) -> list[str]:

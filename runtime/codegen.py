@@ -59,10 +59,12 @@ def _call(head: str, args: list[str], indent: str) -> str:
 
 
 def _class_expr(cls: type[nn.Module]) -> str:
-    return cls.__name__ if getattr(custom_modules, cls.__name__, None) is cls else f"nn.{cls.__name__}"
+    custom = getattr(custom_modules, cls.__name__, None) is cls
+    return cls.__name__ if custom else f"nn.{cls.__name__}"
 
 
-def python_source(design: Design, compiled: Compiled, weights_file: str = "model.safetensors") -> str:
+def python_source(design: Design, compiled: Compiled,
+                  weights_file: str = "model.safetensors") -> str:
     """The standalone source of ``compiled`` (see the module docstring); ``weights_file`` is
     the name of the safetensors file shown in the usage note."""
     inference = compiled.report.inference
@@ -93,7 +95,8 @@ def python_source(design: Design, compiled: Compiled, weights_file: str = "model
                                  f"  # {layer.type_id} -> N×{shape}")
         elif fx_node.op == "output":
             out = fx_node.args[0]
-            names = [str(o.target) for o in out] if isinstance(out, (tuple, list)) else [str(out.target)]
+            outs = out if isinstance(out, (tuple, list)) else [out]
+            names = [str(o.target) for o in outs]
             result = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
         else:  # pragma: no cover - the compiler only emits the three kinds above
             raise ValueError(f"unexpected fx node {fx_node.op}")

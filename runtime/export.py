@@ -155,7 +155,8 @@ def load_source(path: str | os.PathLike, checkpoint: str = "best") -> Source:
         design = _load_design(design_file)
         weights_file = path / "checkpoints" / checkpoint / "model.safetensors"
         if not weights_file.is_file():
-            have = [c for c in CHECKPOINTS if (path / "checkpoints" / c / "model.safetensors").is_file()]
+            have = [c for c in CHECKPOINTS
+                    if (path / "checkpoints" / c / "model.safetensors").is_file()]
             hint = f" (available: {', '.join(have)})" if have else " (the run saved no checkpoint)"
             raise ExportError(f"{path}: no {checkpoint!r} checkpoint at {weights_file}{hint}")
         compiled = _compile(design, str(design_file))

@@ -236,8 +236,9 @@ def test_python_file_runs_without_netwright(tmp_path):
         np.save("logits.npy", logits.numpy())
     """)
     # -I: isolated mode, so neither the repository nor PYTHONPATH is importable.
-    proc = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, '.')\n{script}"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    code = f"import sys; sys.path.insert(0, '.')\n{script}"
+    proc = subprocess.run([sys.executable, "-I", "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     got = torch.from_numpy(np.load(tmp_path / "logits.npy"))
     torch.testing.assert_close(got, expected[0], atol=ex.TOLERANCE, rtol=0)
@@ -265,7 +266,8 @@ def test_hostile_node_names_give_harmless_code(tmp_path):
     tree = ast.parse(source)
     assert {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} == {"__future__",
                                                                                     "torch"}
-    assert {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names} == {"torch"}
+    plain = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert plain == {"torch"}
     assert result.max_diff <= ex.TOLERANCE
 
 
@@ -337,7 +339,7 @@ def test_bad_requests(tmp_path):
         ex.export_model(design, "onnx", tmp_path / "m.onnx")
 
 
-# ---- run directories -------------------------------------------------------------------------------
+# ---- run directories ---------------------------------------------------------------------------
 
 
 def make_run(tmp_path: Path, design: Design, **checkpoints: dict) -> Path:

@@ -1,0 +1,205 @@
+"""Distributed data-parallel training under ``torchrun``.
+
+``torchrun --nproc_per_node=N main.py train FILE --distributed`` starts N processes; each calls
+:func:`setup`, which reads the rendezvous from torchrun's environment variables, picks the
+device (``cuda:LOCAL_RANK`` on CUDA, else the CPU) and the backend (NCCL on CUDA, Gloo on the
+CPU) and joins the process group. :func:`trainer_parallel` plugs the rank into
+:class:`runtime.trainer.Trainer`: each rank trains on its own equal-length shard of the training
+split (:class:`runtime.data.IndexSampler`, so every rank takes the same number of steps),
+gradients are averaged by :class:`~torch.nn.parallel.DistributedDataParallel`
+(:func:`wrap_model`), the epoch's training loss is averaged over ranks (:func:`all_reduce_mean`)
+and every rank evaluates the same validation split with the same synchronized weights, so all
+ranks see the same numbers and take the same decisions (best checkpoint, early stopping). Only
+rank 0 writes the run directory and prints. :func:`shutdown` leaves the process group cleanly.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+from dataclasses import dataclass
+from typing import Any, Iterator, Mapping
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from .devices import resolve_device
+
+TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+DEFAULT_TIMEOUT = datetime.timedelta(minutes=10)
+LAUNCH_HINT = "start it with: torchrun --nproc_per_node=N main.py train FILE --distributed"
+
+
+class DistributedError(RuntimeError):
+    """Distributed training cannot start (not under torchrun, no such device, …)."""
+
+
+@dataclass(frozen=True)
+class LaunchEnv:
+    """Where this process sits in the job, as torchrun describes it."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+    master_addr: str
+    master_port: int
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """This process's place in an initialized process group."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+    backend: str
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def describe(self) -> str:
+        return f"rank {self.rank}/{self.world_size} on {self.device} ({self.backend})"
+
+
+def launch_env(environ: Mapping[str, str] | None = None) -> LaunchEnv:
+    """Read torchrun's variables; a clear :class:`DistributedError` when any is missing or bad."""
+    environ = os.environ if environ is None else environ
+    missing = [v for v in TORCHRUN_VARS if not environ.get(v)]
+    if missing:
+        raise DistributedError(f"--distributed must run under torchrun (missing environment "
+                               f"variable{'s' * (len(missing) > 1)} {', '.join(missing)}); "
+                               f"{LAUNCH_HINT}")
+    values = {}
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT"):
+        try:
+            values[name] = int(environ[name])
+        except ValueError:
+            raise DistributedError(f"environment variable {name}={environ[name]!r} is not a "
+                                   f"whole number") from None
+    rank, world, local = values["RANK"], values["WORLD_SIZE"], values["LOCAL_RANK"]
+    if world < 1 or not 0 <= rank < world or local < 0:
+        raise DistributedError(f"inconsistent torchrun environment: RANK={rank}, "
+                               f"WORLD_SIZE={world}, LOCAL_RANK={local}")
+    return LaunchEnv(rank, world, local, environ["MASTER_ADDR"], values["MASTER_PORT"])
+
+
+def device_for(setting: str, local_rank: int) -> torch.device:
+    """The device of this rank: ``cuda:LOCAL_RANK`` when the setting resolves to CUDA (each rank
+    drives its own GPU), the CPU when it resolves to the CPU."""
+    try:
+        device = resolve_device(setting)
+    except ValueError as exc:
+        raise DistributedError(str(exc)) from None
+    if device.type == "cpu":
+        return device
+    if device.type != "cuda":
+        raise DistributedError(f"distributed training runs on CUDA GPUs or the CPU, not "
+                               f"{device.type}; set the device to cpu or cuda")
+    count = torch.cuda.device_count()
+    if local_rank >= count:
+        raise DistributedError(f"local rank {local_rank} has no GPU: this machine has {count} "
+                               f"CUDA GPU(s); use --nproc_per_node={count} or the cpu device")
+    return torch.device("cuda", local_rank)
+
+
+def backend_for(device: torch.device) -> str:
+    """NCCL for CUDA devices (when built in), Gloo otherwise."""
+    if device.type == "cuda" and dist.is_nccl_available():
+        return "nccl"
+    return "gloo"
+
+
+def setup(device_setting: str = "auto", environ: Mapping[str, str] | None = None,
+          timeout: datetime.timedelta = DEFAULT_TIMEOUT) -> DistContext:
+    """Join the torchrun job: check the environment, pick device and backend, init the group."""
+    env = launch_env(environ)
+    if not dist.is_available():
+        raise DistributedError("this PyTorch build has no torch.distributed support")
+    device = device_for(device_setting, env.local_rank)
+    backend = backend_for(device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        kwargs: dict[str, Any] = {"device_id": device} if backend == "nccl" else {}
+        try:
+            dist.init_process_group(backend, init_method="env://", rank=env.rank,
+                                    world_size=env.world_size, timeout=timeout, **kwargs)
+        except (RuntimeError, ValueError) as exc:
+            raise DistributedError(f"cannot join the process group at {env.master_addr}:"
+                                   f"{env.master_port} as rank {env.rank} of {env.world_size}: "
+                                   f"{exc}") from None
+    return DistContext(env.rank, env.world_size, env.local_rank, device, backend)
+
+
+def shutdown(ctx: DistContext | None = None, wait: bool = True) -> None:
+    """Leave the process group; with ``wait``, first wait for every rank to get here."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if wait:
+        with contextlib.suppress(RuntimeError):
+            barrier(ctx)
+    dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def session(device_setting: str = "auto") -> Iterator[DistContext]:
+    """:func:`setup` … :func:`shutdown`; on an error the group is left without waiting for the
+    other ranks (torchrun then stops them)."""
+    ctx = setup(device_setting)
+    ok = False
+    try:
+        yield ctx
+        ok = True
+    finally:
+        shutdown(ctx, wait=ok)
+
+
+def barrier(ctx: DistContext | None = None) -> None:
+    if ctx is not None and ctx.device.type == "cuda":
+        dist.barrier(device_ids=[ctx.device.index])
+    else:
+        dist.barrier()
+
+
+# ---- model -------------------------------------------------------------------------------------
+
+
+def wrap_model(module: nn.Module, ctx: DistContext) -> nn.Module:
+    """``module`` (already on ``ctx.device``) wrapped for data-parallel training; a module
+    without trainable parameters has nothing to synchronize and is returned as it is."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    if not any(p.requires_grad for p in module.parameters()):
+        return module
+    device_ids = [ctx.device.index] if ctx.device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=device_ids)
+
+
+# ---- reductions --------------------------------------------------------------------------------
+
+
+def all_reduce_mean(t: torch.Tensor, ctx: DistContext) -> torch.Tensor:
+    """The mean of ``t`` over all ranks (a new tensor; every rank gets the same value)."""
+    out = t.detach().clone()
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out / ctx.world_size
+
+
+def count_finished(ctx: DistContext) -> int:
+    """How many ranks got here: each adds 1 (a collective, so it also waits for all of them)."""
+    t = torch.ones((), dtype=torch.long, device=ctx.device)
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return int(t.item())
+
+
+def trainer_parallel(ctx: DistContext):
+    """The :class:`runtime.trainer.Parallel` of this rank: DDP-wrapped model, loss averaged
+    over ranks, files written by rank 0 only."""
+    from .trainer import Parallel
+
+    return Parallel(rank=ctx.rank, world_size=ctx.world_size,
+                    wrap_model=lambda module: wrap_model(module, ctx),
+                    all_reduce_mean=lambda t: all_reduce_mean(t, ctx))

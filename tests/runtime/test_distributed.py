@@ -1,0 +1,173 @@
+"""Distributed training helpers: torchrun environment, devices, shards, reductions, and a real
+two-process Gloo job."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from safetensors.torch import load_file
+
+import main
+from runtime import distributed as D
+from runtime.data import IndexSampler
+from runtime.export import export_path
+from tests.conftest import EXAMPLES, ROOT
+
+ENV = {"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1", "MASTER_ADDR": "127.0.0.1",
+       "MASTER_PORT": "29500"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---- environment, device, backend ------------------------------------------------------------
+
+
+def test_launch_env_reads_torchrun_variables():
+    env = D.launch_env(ENV)
+    assert (env.rank, env.world_size, env.local_rank, env.master_port) == (1, 2, 1, 29500)
+
+
+def test_missing_variables_say_how_to_launch():
+    with pytest.raises(D.DistributedError) as err:
+        D.launch_env({"RANK": "0", "MASTER_ADDR": "x"})
+    text = str(err.value)
+    assert "torchrun" in text and "WORLD_SIZE, LOCAL_RANK, MASTER_PORT" in text
+    assert "--nproc_per_node" in text
+    with pytest.raises(D.DistributedError, match="missing environment variables"):
+        D.setup("cpu", environ={})
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"RANK": "one"}, "RANK='one' is not a whole number"),
+    ({"RANK": "2"}, "inconsistent torchrun environment: RANK=2, WORLD_SIZE=2"),
+    ({"WORLD_SIZE": "0"}, "inconsistent"),
+])
+def test_bad_variables(change, message):
+    with pytest.raises(D.DistributedError, match=message):
+        D.launch_env({**ENV, **change})
+
+
+def test_device_and_backend():
+    assert D.device_for("cpu", 3) == torch.device("cpu")
+    assert D.backend_for(torch.device("cpu")) == "gloo"
+    if not torch.cuda.is_available():
+        assert D.device_for("auto", 1) == torch.device("cpu")
+        with pytest.raises(D.DistributedError, match="no CUDA GPU"):
+            D.device_for("cuda", 0)
+    else:  # pragma: no cover - GPU machines
+        assert D.device_for("cuda", 0) == torch.device("cuda", 0)
+        assert D.backend_for(torch.device("cuda", 0)) == "nccl"
+
+
+# ---- shards ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n, world", [(10, 3), (12, 4), (7, 2), (5, 5)])
+def test_rank_shards_cover_the_split_with_equal_lengths(n, world):
+    """The trainer's sampler gives every rank as many samples (hence steps: DDP needs that)."""
+    shards = [IndexSampler(n, seed=3, rank=r, world_size=world).order(epoch=1)
+              for r in range(world)]
+    assert len({len(s) for s in shards}) == 1
+    assert {len(IndexSampler(n, rank=r, world_size=world).order(0)) for r in range(world)} == {
+        -(-n // world)}
+    joined = torch.cat(shards)
+    assert set(joined.tolist()) == set(range(n))
+    assert len(joined) - n < world  # only the padding repeats
+
+
+# ---- a real two-process job ------------------------------------------------------------------
+
+
+def _worker(local_rank: int, world: int, port: int, out_dir: str) -> None:
+    os.environ.update({"RANK": str(local_rank), "WORLD_SIZE": str(world),
+                       "LOCAL_RANK": str(local_rank), "MASTER_ADDR": "127.0.0.1",
+                       "MASTER_PORT": str(port)})
+    torch.set_num_threads(1)
+    with D.session("cpu") as ctx:
+        rank = ctx.rank
+        mean = D.all_reduce_mean(torch.tensor([1.0, 10.0]) * (rank + 1), ctx)
+
+        torch.manual_seed(rank)  # different initial weights: DDP must sync them from rank 0
+        parallel = D.trainer_parallel(ctx)
+        model = parallel.wrap_model(torch.nn.Linear(4, 2))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        x = torch.randn(8, 4, generator=torch.Generator().manual_seed(100 + rank))
+        model(x).pow(2).mean().backward()  # different data per rank, averaged gradients
+        opt.step()
+        frozen = torch.nn.Linear(2, 2).requires_grad_(False)
+        result = {"rank": rank, "describe": ctx.describe(), "mean": mean.tolist(),
+                  "loss_mean": parallel.all_reduce_mean(torch.tensor(float(rank))).item(),
+                  "weights": model.module.weight.detach().flatten().tolist(),
+                  "frozen_unwrapped": D.wrap_model(frozen, ctx) is frozen,
+                  "finished": D.count_finished(ctx), "is_main": parallel.is_main}
+    Path(out_dir, f"rank{rank}.json").write_text(json.dumps(result))
+
+
+@pytest.mark.slow
+def test_two_gloo_processes_agree(tmp_path):
+    mp.spawn(_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2))
+    assert r0["describe"] == "rank 0/2 on cpu (gloo)" and r1["describe"] == "rank 1/2 on cpu (gloo)"
+    assert r0["mean"] == r1["mean"] == [1.5, 15.0]
+    assert r0["loss_mean"] == r1["loss_mean"] == 0.5
+    assert r0["weights"] == r1["weights"]  # same start (broadcast) and same averaged update
+    assert r0["frozen_unwrapped"] and r1["frozen_unwrapped"]
+    assert r0["finished"] == r1["finished"] == 2
+    assert r0["is_main"] and not r1["is_main"]
+
+
+# ---- torchrun + the train command ------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_torchrun_trains_one_epoch_on_two_ranks(tmp_path):
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("RANK", None)
+    # ``python -m torch.distributed.run`` is the torchrun command, independent of PATH.
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+         str(ROOT / "main.py"), "train", str(EXAMPLES / "iris_mlp.json"), "--distributed",
+         "--epochs", "1", "--run-dir", str(run)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "all 2 of 2 processes finished (gloo)" in out  # both ranks reached the end
+    assert out.count("epoch 1/1") == 1 and out.count("run folder:") == 1  # rank 0 prints
+    assert "4 steps" in out  # 105 training samples, 53 per rank, batches of 16
+
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "completed" and status["epochs_completed"] == 1
+    config = json.loads((run / "config.json").read_text())
+    assert config["world_size"] == 2 and config["device"] == "cpu"
+    events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [e["epoch"] for e in events if e["event"] == "epoch"] == [1]
+    for kind in ("best", "last"):
+        weights = load_file(run / "checkpoints" / kind / "model.safetensors")
+        assert weights and not any(k.startswith("module.") for k in weights)  # unwrapped
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # nothing from rank 1
+    assert export_path(run, "onnx", tmp_path / "model.onnx").max_diff <= 1e-4
+
+
+def test_distributed_outside_torchrun_is_a_clear_error(monkeypatch, capsys):
+    for name in D.TORCHRUN_VARS:
+        monkeypatch.delenv(name, raising=False)
+    status = main.main(["train", str(EXAMPLES / "iris_mlp.json"), "--distributed"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith("error: --distributed must run under torchrun")
+    assert "torchrun --nproc_per_node=N main.py train FILE --distributed" in err
+    assert main.main(["train", str(EXAMPLES / "iris_mlp.json"), "--distributed",
+                      "--control-stdin"]) == 1
+    assert "cannot be combined with --distributed" in capsys.readouterr().err

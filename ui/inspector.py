@@ -254,13 +254,16 @@ class NodeView(QWidget):
         nid = self.node_id
         layer = self.node.layer
         _clear_layout(self.facts)
+        design = self.document.design
         if layer.inputs:
-            shapes = inference.input_shapes.get(nid)
-            text = ", ".join(fmt_shape(s) for s in shapes) if shapes else "not connected"
-            self.facts.addRow(QLabel("Input" + ("s" if shapes and len(shapes) > 1 else "")),
-                              self._fact(text))
+            links = design.in_edges(nid)
+            shapes = [fmt_shape(inference.shapes.get(e.src)) for e in links]
+            self.facts.addRow(QLabel("Input" + ("s" if len(links) > 1 else "")),
+                              self._fact(", ".join(shapes) if links else "not connected"))
         if layer.outputs:
-            self.facts.addRow(QLabel("Output"), self._fact(fmt_shape(inference.shapes.get(nid))))
+            shape = inference.shapes.get(nid)
+            self.facts.addRow(QLabel("Output"), self._fact(
+                fmt_shape(shape) if shape is not None else "? (see the diagnostics)"))
         self.facts.addRow(QLabel("Parameters"), self._fact(f"{inference.params.get(nid, 0):,}"))
         self.facts.addRow(QLabel("MACs"), self._fact(human_count(inference.macs.get(nid, 0))))
 
@@ -281,6 +284,7 @@ class NodeView(QWidget):
     def _fact(text: str) -> QLabel:
         label = QLabel(text)
         label.setObjectName("fact")
+        label.setWordWrap(True)
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         return label
 

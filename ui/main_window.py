@@ -176,6 +176,7 @@ class MainWindow(QMainWindow):
         self.bottom_tabs = QTabWidget()
         self.bottom_tabs.setObjectName("bottomTabs")
         self.bottom_tabs.setDocumentMode(True)
+        self.bottom_tabs.tabBar().setDrawBase(False)
         self.bottom_tabs.addTab(self.diagnostics, "Diagnostics")
         self.bottom_tabs.addTab(self.summary, "Summary")
         self.bottom_tabs.addTab(self.code, "Code")
@@ -210,9 +211,9 @@ class MainWindow(QMainWindow):
         self.document.report_changed.connect(self._report_changed)
 
         self.resize(1400, 900)
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 340],
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 330],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.bottom_dock], [240], Qt.Orientation.Vertical)
+        self.resizeDocks([self.bottom_dock], [220], Qt.Orientation.Vertical)
         if remember_layout:
             self._restore_layout()
 
@@ -341,6 +342,8 @@ class MainWindow(QMainWindow):
                 bar.addSeparator()
             else:
                 bar.addAction(action)
+        for action in (self.undo_action, self.redo_action):  # their text changes with each edit
+            bar.widgetForAction(action).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -411,7 +414,8 @@ class MainWindow(QMainWindow):
 
     def _design_replaced(self, _design) -> None:
         self._update_title()
-        self._pick_bottom_tab()
+        # The document revalidates right after this signal: choose the tab on the new report.
+        QTimer.singleShot(0, self._pick_bottom_tab)
         QTimer.singleShot(0, self.canvas.fit_all)
 
     # ---- title --------------------------------------------------------------------------------------
@@ -471,7 +475,7 @@ class MainWindow(QMainWindow):
             else:
                 self.document.open(path)
         except DesignFileError as exc:
-            QMessageBox.critical(self, "Cannot open design", f"Could not open {path.name}:\n\n{exc}")
+            QMessageBox.critical(self, "Cannot open design", f"Could not open the design.\n\n{exc}")
             return False
         if not is_example(path):
             self.recent.add(path)

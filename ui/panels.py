@@ -20,8 +20,6 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QTableWidget,
     QTableWidgetItem,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -33,7 +31,7 @@ from runtime.compiler import CompileError, compile_design
 from ui.document import Document
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
-SEVERITY_COLORS = {"error": QColor("#ff5a52"), "warning": QColor("#ffb020")}
+SEVERITY_COLORS = {"error": QColor("#ff5a52"), "warning": QColor("#ffb020"), "ok": QColor("#34c759")}
 
 
 def severity_icon(severity: str, size: int = 12) -> QIcon:
@@ -58,67 +56,79 @@ def monospace_font(point_size: float = 10.0) -> QFont:
 
 
 class DiagnosticsPanel(QWidget):
-    """Every diagnostic of the report, errors first; clicking one emits its node id."""
+    """Every diagnostic of the report, errors first, wrapped to fit; clicking one emits its node
+    id."""
 
     node_activated = Signal(str)
     counts_changed = Signal(int, int)  # errors, warnings
+    HEADERS = ["Layer", "Problem", "Fix"]
 
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
         self.document = document
-        self.tree = QTreeWidget()
-        self.tree.setObjectName("diagnostics")
-        self.tree.setColumnCount(3)
-        self.tree.setHeaderLabels(["Layer", "Problem", "Fix"])
-        self.tree.setRootIsDecorated(False)
-        self.tree.setUniformRowHeights(False)
-        self.tree.setWordWrap(True)
-        self.tree.setAlternatingRowColors(True)
-        header = self.tree.header()
+        self.table = QTableWidget(0, len(self.HEADERS))
+        self.table.setObjectName("diagnostics")
+        self.table.setHorizontalHeaderLabels(self.HEADERS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setAlternatingRowColors(True)
+        self.table.setShowGrid(False)
+        self.table.setWordWrap(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
+        header = self.table.horizontalHeader()
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        header.setStretchLastSection(True)
+        header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.tree)
-        self.tree.itemClicked.connect(self._clicked)
-        self.tree.itemActivated.connect(self._clicked)
+        layout.addWidget(self.table)
+        self.table.cellClicked.connect(self._clicked)
+        self.table.cellActivated.connect(self._clicked)
         document.report_changed.connect(self.update_report)
         self.update_report(document.report)
 
     def update_report(self, report: Report) -> None:
         design = self.document.design
-        self.tree.clear()
         ordered = sorted(report.diagnostics, key=lambda d: d.severity != ERROR)
-        for d in ordered:
+        self.table.setRowCount(max(1, len(ordered)))
+        for r, d in enumerate(ordered):
             name = design.node(d.node).name if d.node and design.has_node(d.node) else "design"
-            item = QTreeWidgetItem([name, d.message, d.fix or ""])
-            item.setIcon(0, severity_icon(d.severity))
-            item.setToolTip(1, d.format(design))
-            item.setToolTip(2, d.fix or "")
-            item.setData(0, NODE_ROLE, d.node)
+            cells = [QTableWidgetItem(name), QTableWidgetItem(d.message), QTableWidgetItem(d.fix or "")]
+            cells[0].setIcon(severity_icon(d.severity))
             if not d.node:
-                item.setForeground(0, QColor("#9aa3b2"))
-            self.tree.addTopLevelItem(item)
+                cells[0].setForeground(QColor("#9aa3b2"))
+            cells[2].setForeground(QColor("#9aa3b2"))
+            for c, item in enumerate(cells):
+                item.setData(NODE_ROLE, d.node)
+                item.setToolTip(d.format(design))
+                self.table.setItem(r, c, item)
         if not ordered:
-            item = QTreeWidgetItem(["", "No problems: the design is valid.", ""])
-            item.setIcon(0, severity_icon("ok"))
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            item.setForeground(1, QColor("#34c759"))
-            self.tree.addTopLevelItem(item)
+            cells = [QTableWidgetItem(""), QTableWidgetItem("No problems: the design is valid."),
+                     QTableWidgetItem("")]
+            cells[0].setIcon(severity_icon("ok"))
+            cells[1].setForeground(QColor("#34c759"))
+            for c, item in enumerate(cells):
+                item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+                self.table.setItem(0, c, item)
+        self.table.resizeRowsToContents()
         errors = len(report.errors)
         self.counts_changed.emit(errors, len(report.diagnostics) - errors)
 
-    def node_item(self, node_id: str) -> QTreeWidgetItem | None:
-        for i in range(self.tree.topLevelItemCount()):
-            item = self.tree.topLevelItem(i)
-            if item.data(0, NODE_ROLE) == node_id:
-                return item
+    def node_row(self, node_id: str) -> int | None:
+        """The first row about ``node_id``."""
+        for r in range(self.table.rowCount()):
+            item = self.table.item(r, 0)
+            if item is not None and item.data(NODE_ROLE) == node_id:
+                return r
         return None
 
-    def _clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
-        node_id = item.data(0, NODE_ROLE)
+    def _clicked(self, row: int, _column: int = 0) -> None:
+        item = self.table.item(row, 0)
+        node_id = item.data(NODE_ROLE) if item is not None else None
         if node_id and self.document.design.has_node(node_id):
             self.node_activated.emit(node_id)
 
@@ -229,6 +239,7 @@ class PythonHighlighter(QSyntaxHighlighter):
             (QRegularExpression(r"'[^'\n]*'|\"[^\"\n]*\""), fmt("#c3e88d")),
             (QRegularExpression(r"#[^\n]*"), fmt("#697098", italic=True)),
         ]
+        self.docstring = fmt("#8f9bb3", italic=True)
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 (Qt name)
         for pattern, style in self.rules:
@@ -236,6 +247,22 @@ class PythonHighlighter(QSyntaxHighlighter):
             while matches.hasNext():
                 m = matches.next()
                 self.setFormat(m.capturedStart(), m.capturedLength(), style)
+        self._docstrings(text)
+
+    def _docstrings(self, text: str) -> None:
+        """Triple-quoted strings, across lines (block state 1 = inside one)."""
+        start = 0 if self.previousBlockState() == 1 else text.find('"""')
+        inside = self.previousBlockState() == 1
+        while start >= 0:
+            end = text.find('"""', start + (0 if inside else 3))
+            if end < 0:
+                self.setCurrentBlockState(1)
+                self.setFormat(start, len(text) - start, self.docstring)
+                return
+            self.setFormat(start, end + 3 - start, self.docstring)
+            inside = False
+            start = text.find('"""', end + 3)
+        self.setCurrentBlockState(0)
 
 
 class CodePanel(QWidget):

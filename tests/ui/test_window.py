@@ -105,13 +105,15 @@ def test_diagnostics_click_selects_and_centres_the_node(make_window, qtbot, cnn_
     window.document.push(SetParamCommand(design, fc2.id, "out_features", 7))  # 10 classes needed
     settle(qtbot)
     window.canvas.centerOn(QPointF(5000, -5000))  # look far away first
-    item = window.diagnostics.node_item(fc2.id)
-    assert item is not None and "10 classes" in item.text(1)
+    table = window.diagnostics.table
+    row = window.diagnostics.node_row(fc2.id)
+    assert row is not None and "10 classes" in table.item(row, 1).text()
+    assert table.item(row, 2).text() == "set out_features of fc2 to 10"
 
-    tree = window.diagnostics.tree
     window.bottom_tabs.setCurrentWidget(window.diagnostics)
-    tree.scrollToItem(item)
-    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton, pos=tree.visualItemRect(item).center())
+    item = table.item(row, 1)
+    table.scrollToItem(item)
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualItemRect(item).center())
 
     assert window.canvas.selected_node_ids() == [fc2.id]
     assert window.inspector.node_ids == [fc2.id]

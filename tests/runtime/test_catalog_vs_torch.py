@@ -297,7 +297,6 @@ def test_every_type_has_a_strategy():
     missing = sorted(set(TYPE_IDS) - set(STRATEGIES))
     assert not missing, f"add a hypothesis strategy to STRATEGIES for: {', '.join(missing)}"
     assert not set(STRATEGIES) - set(TYPE_IDS), "strategies for types the catalog lacks"
-    assert len(TYPE_IDS) == 40
 
 
 def _tensor(type_id: str, batch: int, shape: tuple[int, ...], params: dict) -> torch.Tensor:

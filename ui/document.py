@@ -98,7 +98,12 @@ class Document(QObject):
     def _schedule_revalidate(self) -> None:
         if not self._pending:
             self._pending = True
-            QTimer.singleShot(0, self.revalidate)
+            QTimer.singleShot(0, self._revalidate_if_pending)
+
+    def _revalidate_if_pending(self) -> None:
+        # A direct revalidate() since the change was scheduled has done the work already.
+        if self._pending:
+            self.revalidate()
 
     def revalidate(self) -> Report:
         self._pending = False

@@ -22,6 +22,7 @@ from .test_canvas_helpers import (  # noqa: F401  (make_view is a fixture)
     make_view,
     move,
     node_header,
+    on_link_near,
     out_port,
     press,
     release,
@@ -344,7 +345,7 @@ def test_dragging_a_link_end_onto_empty_canvas_disconnects_it(make_view):
     view = make_view()
     design, stack = view.document.design, view.document.undo_stack
     link = view.canvas.links[Edge("n2", "n3")]
-    grab = link.end + QPointF(0, -12)  # on the link, near its arrow
+    grab = on_link_near(link)  # on the link, near its arrow
     seen = {}
     drag(view, grab, empty_spot(view), before_release=lambda v: seen.update(
         hidden=not link.isVisible(), text=v.last_feedback))
@@ -374,7 +375,7 @@ def test_dragging_a_link_start_to_another_output_reconnects_it(make_view):
     stack = view.document.undo_stack
     old = Edge("n1", "n2")
     link = view.canvas.links[old]
-    drag(view, link.start + QPointF(0, 12), out_port(view, other.id) + QPointF(-2, 3))
+    drag(view, on_link_near(link, "src"), out_port(view, other.id) + QPointF(-2, 3))
     assert Edge(other.id, "n2") in design.edges and old not in design.edges
     assert design.edge_index(Edge(other.id, "n2")) == 0  # it keeps the link's place
     assert stack.count() == 1 and stack.undoText() == "Reconnect"
@@ -437,3 +438,55 @@ def test_add_node_at_center_follows_a_single_selected_node(make_view):
     item = view.canvas.nodes[other]
     assert item.sceneBoundingRect().intersects(view.mapToScene(view.viewport().rect()).boundingRect())
     assert abs(item.center().y() - centre.y()) < 2
+
+
+def test_every_gesture_is_one_step_that_undoes_and_redoes_exactly(make_view):
+    view = make_view(residual_design())
+    design, stack = view.document.design, view.document.undo_stack
+    ids = {n.name: n.id for n in design.nodes}
+    states = [design.to_dict()]
+
+    def step() -> None:
+        states.append(design.to_dict())
+        assert stack.count() == len(states) - 1 and states[-1] != states[-2]
+
+    spot = empty_spot(view)
+    drop_layer(view, "Tanh", spot)  # add
+    step()
+    tanh = view.selected_node_ids()[0]
+    drag(view, out_port(view, ids["x"]), in_port(view, tanh))  # connect
+    step()
+    drag(view, node_header(view, tanh), node_header(view, tanh) + QPointF(30, 40))  # move
+    step()
+    link = view.canvas.links[Edge(ids["x"], ids["a"])]
+    drop_layer(view, "Dropout", link.path().pointAtPercent(0.5))  # insert on a link
+    step()
+    drag(view, in_port(view, tanh), in_port(view, ids["add"]) + QPointF(25, 0))  # reconnect
+    step()
+    link = view.canvas.links[Edge(ids["b"], ids["add"])]
+    drag(view, on_link_near(link), empty_spot(view) + QPointF(0, 300))  # disconnect
+    step()
+    view.select_nodes([ids["a"], ids["b"]])
+    key(view, Qt.Key.Key_C, CTRL)
+    key(view, Qt.Key.Key_V, CTRL)  # paste
+    step()
+    key(view, Qt.Key.Key_D, CTRL)  # duplicate
+    step()
+    key(view, Qt.Key.Key_Delete)  # delete
+    step()
+    view.select_nodes([tanh])
+    key(view, Qt.Key.Key_Tab)
+    QTest.keyClicks(view.quick_add.edit, "gelu")
+    QTest.keyClick(view.quick_add.edit, Qt.Key.Key_Return)  # quick add, linked after tanh
+    step()
+    view.auto_layout()
+    step()
+    for i in range(len(states) - 2, -1, -1):
+        key(view, Qt.Key.Key_Z, CTRL)
+        assert design.to_dict() == states[i]
+        assert set(view.canvas.links) == set(design.edges)
+        assert set(view.canvas.nodes) == set(design.node_ids_in_order())
+    for i in range(1, len(states)):
+        key(view, Qt.Key.Key_Z, CTRL | SHIFT)
+        assert design.to_dict() == states[i]
+    assert all(view.canvas.nodes[n.id].pos() == QPointF(*n.position) for n in design.nodes)

@@ -112,6 +112,18 @@ def in_port(view: CanvasView, node_id: str, port: str = "in") -> QPointF:
     return view.canvas.nodes[node_id].inputs[port].scenePos()
 
 
+def on_link_near(link, end: str = "dst", distance: float = 10.0) -> QPointF:
+    """A point on ``link``'s curve about ``distance`` from its ``end`` (where a user grabs it)."""
+    path, target = link.path(), (link.end if end == "dst" else link.start)
+    for i in range(1, 200):
+        t = 1 - i / 200 if end == "dst" else i / 200
+        point = path.pointAtPercent(t)
+        d = point - target
+        if (d.x() ** 2 + d.y() ** 2) ** 0.5 >= distance:
+            return point
+    raise AssertionError("link too short")
+
+
 def empty_spot(view: CanvasView) -> QPointF:
     """A scene point well away from every node and link."""
     rect = view.canvas.nodes_bounding_rect()

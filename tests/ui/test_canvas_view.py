@@ -1,7 +1,7 @@
 """The canvas follows the model: change the design or the report, assert what the view shows."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
@@ -10,6 +10,7 @@ from graph.design import Edge
 from graph.fileformat import load
 from ui.canvas.items import NodeItem
 from ui.canvas.style import Z
+from ui.canvas.view import CanvasView
 from ui.commands import (
     AddEdgeCommand,
     AddNodeCommand,
@@ -17,6 +18,7 @@ from ui.commands import (
     RenameNodeCommand,
     SetParamCommand,
 )
+from ui.document import Document
 
 from tests.conftest import EXAMPLES
 
@@ -71,7 +73,7 @@ def test_rename_and_param_edits_update_the_node_face(make_view):
     item = view.canvas.nodes["n2"]
     assert item.name == "fc" and item.summary == "3"
     doc.push(RenameNodeCommand(design, "n2", "hidden"))
-    assert item.name == "hidden" and "hidden" in item.toolTip()
+    assert item.name == "hidden" and "<b>hidden</b>" in view.canvas.tooltip_at(item.center())
     doc.push(SetParamCommand(design, "n2", "out_features", 32))
     assert item.summary == "32"
     revalidate(view)
@@ -90,10 +92,11 @@ def test_error_badge_explains_and_disappears_when_fixed(make_view):
     doc.push(RemoveEdgeCommand(design, Edge("n3", "n4")))
     revalidate(view)
     assert item.look.severity == "error" and item.badge.isVisible()
-    tip = item.badge.toolTip()
+    tip = view.canvas.tooltip_at(item.badge.scenePos())
+    assert tip == item.badge.tooltip_text()
     assert "its input is not connected" in tip and "Fix: drag a link" in tip
     relu = view.canvas.nodes["n3"]
-    assert relu.look.severity == "warning" and "output is not used" in relu.badge.toolTip()
+    assert relu.look.severity == "warning" and "output is not used" in relu.badge.tooltip_text()
     doc.undo_stack.undo()
     revalidate(view)
     assert item.look.severity is None and not item.badge.isVisible()
@@ -111,7 +114,7 @@ def test_a_shape_error_names_the_fix_on_the_badge(make_view):
     revalidate(view)
     item = view.canvas.nodes[fc1]
     assert item.look.severity == "error"
-    assert "Fix: insert a Flatten between pool2 and fc1" in item.badge.toolTip()
+    assert "Fix: insert a Flatten between pool2 and fc1" in item.badge.tooltip_text()
 
 
 def test_report_restyles_only_the_nodes_that_changed(make_view):
@@ -225,3 +228,37 @@ def test_canvas_renders(make_view):
     assert not image.isNull()
     colours = {image.pixel(x, y) for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
     assert len(colours) > 20  # grid, node bodies, headers, text and links were all drawn
+
+
+def test_tooltips_are_built_on_demand_for_links_and_ports(make_view):
+    view = make_view(residual_design())
+    design = view.document.design
+    add = design.node_by_name("add").id
+    first = design.in_edges(add)[0]
+    link = view.canvas.links[first]
+    tip = view.canvas.tooltip_at(link.path().pointAtPercent(0.5))
+    assert tip.startswith("a → add: carries 3, input 1 of the merge")
+    port = view.canvas.nodes[add].inputs["in"]
+    assert "links attach in order" in view.canvas.tooltip_at(port.scenePos() + QPointF(25, 0))
+    assert view.canvas.tooltip_at(QPointF(-5000, -5000)) == ""
+
+
+def test_one_validation_per_edit(make_view):
+    view = make_view()
+    reports = []
+    view.document.report_changed.connect(reports.append)
+    view.document.push(RenameNodeCommand(view.document.design, "n2", "other"))
+    view.document.revalidate()  # e.g. a caller that needs the report at once
+    QApplication.processEvents()  # the queued revalidation has nothing left to do
+    assert len(reports) == 1
+
+
+def test_a_closed_view_stops_following_the_design(qtbot):
+    design = chain_design()
+    document = Document(design)
+    view = CanvasView(document)
+    assert len(design.node_added) == 1
+    view.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert len(design.node_added) == 0
+    design.add_node(design.make_node("ReLU"))  # no slot of a deleted scene is called

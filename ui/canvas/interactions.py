@@ -8,7 +8,15 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QKeyEvent, QPainter, QPixmap
-from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from graph.catalog import CATALOG, LayerType
 from graph.design import Design, Edge, Node
@@ -255,7 +263,8 @@ class QuickAddPopup(QFrame):
             f"border: 1px solid {Theme.node_border.name()}; border-radius: 4px; padding: 3px; }}"
             f"QListWidget {{ background: {Theme.node_body.name()}; color: {Theme.text.name()}; "
             f"border: none; }}"
-            f"QListWidget::item:selected {{ background: {Theme.node_selected.darker(170).name()}; }}")
+            f"QListWidget::item:selected {{ background: {Theme.node_selected.darker(170).name()}; }}"
+            f"QLabel {{ color: {Theme.text_muted.name()}; }}")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(4)
@@ -264,9 +273,12 @@ class QuickAddPopup(QFrame):
         self.list = QListWidget(self)
         self.list.setIconSize(QSize(12, 12))
         self.list.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.hint = QLabel(self)
+        self.hint.setWordWrap(True)
         layout.addWidget(self.edit)
         layout.addWidget(self.list)
-        self.resize(260, 280)
+        layout.addWidget(self.hint)
+        self.resize(280, 300)
         self.edit.textChanged.connect(self._filter)
         self.edit.returnPressed.connect(self.accept)
         self.edit.navigate.connect(self._navigate)
@@ -274,8 +286,10 @@ class QuickAddPopup(QFrame):
         self.list.itemClicked.connect(lambda _item: self.accept())
         self.hide()
 
-    def popup(self, at) -> None:
-        """Show at ``at`` (a point in the parent's coordinates), kept inside the parent."""
+    def popup(self, at, hint: str = "") -> None:
+        """Show at ``at`` (a point in the parent's coordinates), kept inside the parent.
+        ``hint`` says what Enter will do (e.g. which layer the new one is linked after)."""
+        self.hint.setText(hint or "Enter adds the highlighted layer · Esc closes")
         parent = self.parentWidget()
         x = max(0, min(at.x(), parent.width() - self.width()))
         y = max(0, min(at.y(), parent.height() - self.height()))

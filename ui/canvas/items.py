@@ -39,6 +39,10 @@ if TYPE_CHECKING:
 
 IN, OUT = "in", "out"
 PAD = 8.0
+_ELIDE_RIGHT = Qt.TextElideMode.ElideRight
+_ELIDE_MIDDLE = Qt.TextElideMode.ElideMiddle
+_LEFT_VCENTER = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+_RIGHT_VCENTER = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
 
 # Short forms of common params on a node's face; others show as name=value.
 _SHORT = {
@@ -112,11 +116,13 @@ class PortItem(QGraphicsItem):
         self.setPos(x, y)
         half = VARIADIC_PORT_WIDTH / 2 if port.variadic else PORT_RADIUS
         self._rect = QRectF(-half - 2, -PORT_RADIUS - 2, 2 * half + 4, 2 * PORT_RADIUS + 4)
-        self.setAcceptHoverEvents(True)
         self.setCursor(Qt.CursorShape.CrossCursor)
-        kind = "input" if direction == IN else "output"
-        extra = " — links attach in order, first on the left" if port.variadic else ""
-        self.setToolTip(f"{kind} {port.name!r}{': ' + port.doc if port.doc else ''}{extra}")
+
+    def tooltip_text(self) -> str:
+        kind = "input" if self.direction == IN else "output"
+        extra = " — links attach in order, first on the left" if self.port.variadic else ""
+        doc = f": {self.port.doc}" if self.port.doc else ""
+        return f"{self.node_item.name}, {kind} {self.port.name!r}{doc}{extra}"
 
     @property
     def node_id(self) -> str:
@@ -177,16 +183,20 @@ class BadgeItem(QGraphicsItem):
     def __init__(self, node_item: "NodeItem"):
         super().__init__(node_item)
         self.severity = "error"
+        self.text = ""
         self.setPos(NODE_WIDTH - self.SIZE / 2 - 2, -self.SIZE / 2 + 2)
-        self.setAcceptHoverEvents(True)
 
     def boundingRect(self) -> QRectF:
         return QRectF(-self.SIZE / 2, -self.SIZE / 2, self.SIZE, self.SIZE)
 
     def set_problem(self, severity: str, text: str) -> None:
         self.severity = severity
-        self.setToolTip(text)
+        self.text = text
         self.update()
+
+    def tooltip_text(self) -> str:
+        """What is wrong and what would fix it (shown when the cursor rests on the badge)."""
+        return self.text
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -255,6 +265,7 @@ class NodeItem(QGraphicsItem):
         self.inputs = self._make_ports(layer.inputs, IN)
         self.outputs = self._make_ports(layer.outputs, OUT)
         self.set_node(node)
+        self._elide_shape()
         self.set_position(node.position)
 
     def _make_ports(self, ports: Sequence[Port], direction: str) -> dict[str, PortItem]:
@@ -270,8 +281,7 @@ class NodeItem(QGraphicsItem):
         """Take the name and params of ``node`` (after a rename or a param edit)."""
         self.name = node.name
         self.summary = summary_text(self.layer, node.resolved_params())
-        self._elide()
-        self._update_tooltip()
+        self._elide_labels()
         self.update()
 
     def set_position(self, position: tuple[float, float]) -> None:
@@ -285,6 +295,7 @@ class NodeItem(QGraphicsItem):
         """Show ``look``; returns False (and repaints nothing) when it is what is shown."""
         if look == self.look:
             return False
+        badge_changed = bool(look.severity) != bool(self.look.severity)
         self.look = look
         if look.severity:
             if self.badge is None:
@@ -293,27 +304,31 @@ class NodeItem(QGraphicsItem):
             self.badge.show()
         elif self.badge is not None:
             self.badge.hide()
-        self._elide()
-        self._update_tooltip()
+        if badge_changed:
+            self._elide_labels()
+        self._elide_shape()
         self.update()
         return True
 
-    def _elide(self) -> None:
+    def _elide_labels(self) -> None:
+        """Fit the name, type and summary into the node (they change with the model)."""
         width = NODE_WIDTH - 2 * PAD
-        if self.look.severity:
-            width -= BadgeItem.SIZE / 2
-        self._name_text = _FONTS.name_m.elidedText(self.name, Qt.TextElideMode.ElideRight, width)
+        name_width = width - (BadgeItem.SIZE / 2 if self.look.severity else 0.0)
+        self._name_text = _FONTS.name_m.elidedText(self.name, _ELIDE_RIGHT, name_width)
         type_w = _FONTS.body_m.horizontalAdvance(self.layer.label + "  ")
-        self._type_text = _FONTS.body_m.elidedText(self.layer.label, Qt.TextElideMode.ElideRight,
-                                                   NODE_WIDTH - 2 * PAD)
-        self._summary_x = PAD + min(type_w, NODE_WIDTH - 2 * PAD)
+        self._type_text = _FONTS.body_m.elidedText(self.layer.label, _ELIDE_RIGHT, width)
+        self._summary_x = PAD + min(type_w, width)
         self._summary_text = _FONTS.body_m.elidedText(
-            self.summary, Qt.TextElideMode.ElideRight, max(0.0, NODE_WIDTH - PAD - self._summary_x))
-        params_w = _FONTS.mono_m.horizontalAdvance(self.look.params)
-        self._shape_text = _FONTS.mono_m.elidedText(
-            self.look.shape or "?", Qt.TextElideMode.ElideMiddle, NODE_WIDTH - 3 * PAD - params_w)
+            self.summary, _ELIDE_RIGHT, max(0.0, NODE_WIDTH - PAD - self._summary_x))
 
-    def _update_tooltip(self) -> None:
+    def _elide_shape(self) -> None:
+        """Fit the output shape beside the parameter count (they change with the report)."""
+        params_w = _FONTS.mono_m.horizontalAdvance(self.look.params) if self.look.params else 0.0
+        self._shape_text = _FONTS.mono_m.elidedText(
+            self.look.shape or "?", _ELIDE_MIDDLE, NODE_WIDTH - 3 * PAD - params_w)
+
+    def tooltip_text(self) -> str:
+        """Rich text for the node's tooltip, built only when the cursor rests on it."""
         lines = [f"<b>{_html(self.name)}</b> — {_html(self.layer.label)}"]
         if self.summary:
             lines.append(_html(self.summary))
@@ -323,7 +338,10 @@ class NodeItem(QGraphicsItem):
             lines.append(_html(self.look.params))
         if self.look.problems:
             lines.append(_html(self.look.problems).replace("\n", "<br>"))
-        self.setToolTip("<br>".join(lines))
+        doc = self.layer.doc.split(". ")[0].rstrip(".")
+        if doc:
+            lines.append(f"<i>{_html(doc)}.</i>")
+        return "<br>".join(lines)
 
     # ---- geometry ----------------------------------------------------------------------------------
 
@@ -374,23 +392,23 @@ class NodeItem(QGraphicsItem):
         painter.setFont(_FONTS.name)
         painter.setPen(self._header_text)
         painter.drawText(QRectF(PAD, 0, NODE_WIDTH - 2 * PAD, HEADER_HEIGHT),
-                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self._name_text)
+                         _LEFT_VCENTER, self._name_text)
         row1 = QRectF(PAD, HEADER_HEIGHT + 3, NODE_WIDTH - 2 * PAD, ROW_HEIGHT)
         painter.setFont(_FONTS.body)
         painter.setPen(Theme.text_muted)
-        painter.drawText(row1, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self._type_text)
+        painter.drawText(row1, _LEFT_VCENTER, self._type_text)
         if self._summary_text:
             painter.setPen(Theme.text)
             painter.drawText(QRectF(self._summary_x, row1.top(), NODE_WIDTH - PAD - self._summary_x,
                                     ROW_HEIGHT),
-                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self._summary_text)
+                             _LEFT_VCENTER, self._summary_text)
         row2 = QRectF(PAD, row1.bottom(), NODE_WIDTH - 2 * PAD, ROW_HEIGHT)
         painter.setFont(_FONTS.mono)
         painter.setPen(Theme.text_shape if self.look.shape else Theme.error)
-        painter.drawText(row2, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self._shape_text)
+        painter.drawText(row2, _LEFT_VCENTER, self._shape_text)
         if self.look.params:
             painter.setPen(Theme.text_muted)
-            painter.drawText(row2, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight,
+            painter.drawText(row2, _RIGHT_VCENTER,
                              self.look.params)
 
 

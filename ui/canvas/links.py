@@ -9,15 +9,22 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from graph.design import Edge
 
-from .style import Theme, Z, mono_font, ui_font
+from .style import NODE_WIDTH, Theme, Z, mono_font, ui_font
 
 
 def link_path(start: QPointF, end: QPointF) -> QPainterPath:
-    """A vertical S-curve from ``start`` (below an output) to ``end`` (above an input)."""
+    """A vertical S-curve from ``start`` (below an output) to ``end`` (above an input). A link
+    that must climb (its target sits higher) loops out to the side instead of crossing nodes."""
     dy = end.y() - start.y()
-    bend = max(36.0, abs(dy) * 0.45) if dy > 0 else max(60.0, min(200.0, abs(dy) * 0.4 + 60))
     path = QPainterPath(start)
-    path.cubicTo(QPointF(start.x(), start.y() + bend), QPointF(end.x(), end.y() - bend), end)
+    if dy >= 24:
+        bend = max(36.0, dy * 0.45)
+        path.cubicTo(QPointF(start.x(), start.y() + bend), QPointF(end.x(), end.y() - bend), end)
+        return path
+    bend = 60.0 + min(140.0, -dy * 0.25) if dy < 0 else 60.0
+    side = 1.0 if end.x() >= start.x() else -1.0
+    reach = side * (NODE_WIDTH + min(120.0, -dy * 0.1 if dy < 0 else 0.0))
+    path.cubicTo(QPointF(start.x() + reach, start.y() + bend), QPointF(end.x() + reach, end.y() - bend), end)
     return path
 
 
@@ -36,13 +43,14 @@ class LinkItem(QGraphicsItem):
         self._start = QPointF()
         self._end = QPointF()
         self._path = QPainterPath()
+        self._path_bounds = QRectF()
+        self._mid = QPointF()
         self._shape: QPainterPath | None = None
         self._label_rect = QRectF()
         self._bounds = QRectF()
         self.setZValue(Z.LINK)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
-        self.setToolTip("")
 
     # ---- state set by the scene ------------------------------------------------------------------
 
@@ -52,6 +60,8 @@ class LinkItem(QGraphicsItem):
         self.prepareGeometryChange()
         self._start, self._end = QPointF(start), QPointF(end)
         self._path = link_path(self._start, self._end)
+        self._path_bounds = self._path.boundingRect()
+        self._mid = self._path.pointAtPercent(0.5)
         self._shape = None
         self._layout_label()
 
@@ -61,7 +71,6 @@ class LinkItem(QGraphicsItem):
         self.prepareGeometryChange()
         self.label, self.order = text, order
         self._layout_label()
-        self.setToolTip(f"{text}" + (f" — input {order} of the merge" if order else ""))
 
     def set_highlight(self, on: bool) -> None:
         if on != self.highlight:
@@ -69,12 +78,10 @@ class LinkItem(QGraphicsItem):
             self.update()
 
     def _layout_label(self) -> None:
-        bounds = self._path.boundingRect()
+        bounds = self._path_bounds
         if self.label:
-            metrics = _metrics()
-            w = metrics.horizontalAdvance(self.label) + 8
-            h = metrics.height() + 2
-            mid = self._path.pointAtPercent(0.5)
+            w, h = _label_size(self.label)
+            mid = self._mid
             self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
             bounds = bounds.united(self._label_rect)
         else:
@@ -267,10 +274,18 @@ def _label_font():
     return _cache["label"]
 
 
-def _metrics() -> QFontMetricsF:
-    if "metrics" not in _cache:
-        _cache["metrics"] = QFontMetricsF(_label_font())
-    return _cache["metrics"]
+_sizes: dict[str, tuple[float, float]] = {}
+
+
+def _label_size(text: str) -> tuple[float, float]:
+    """Width and height of a link label's box (few distinct shapes: measured once each)."""
+    size = _sizes.get(text)
+    if size is None:
+        if "metrics" not in _cache:
+            _cache["metrics"] = QFontMetricsF(_label_font())
+        metrics = _cache["metrics"]
+        size = _sizes[text] = (metrics.horizontalAdvance(text) + 8, metrics.height() + 2)
+    return size
 
 
 def _feedback_font():

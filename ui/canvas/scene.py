@@ -10,7 +10,7 @@ from collections import defaultdict
 from typing import Iterable
 
 from PySide6.QtCore import QPointF, QRectF
-from PySide6.QtWidgets import QGraphicsScene
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneHelpEvent, QToolTip
 
 from graph.catalog import CATALOG, fmt_shape
 from graph.design import Design, Edge, Node
@@ -18,7 +18,7 @@ from graph.shapes import describe
 from graph.validate import ERROR, Report
 
 from ..document import Document
-from .items import IN, OUT, NodeItem, NodeLook, PortItem, params_text, problems_text
+from .items import IN, OUT, BadgeItem, NodeItem, NodeLook, PortItem, params_text, problems_text
 from .links import LinkItem
 from .style import NODE_HEIGHT, NODE_WIDTH, Theme
 
@@ -46,6 +46,7 @@ class CanvasScene(QGraphicsScene):
         self._node_links: dict[str, set[Edge]] = defaultdict(set)
         self._port_links: dict[tuple[str, str], list[Edge]] = {}  # variadic inputs: links in order
         self._shapes: dict[str, str] = {}  # node id → shape label of its links
+        self._look_keys: dict[str, tuple] = {}  # node id → what its current look was made of
         self.design: Design | None = None
         self._subscriptions: list[tuple[object, object]] = []
         self.setSceneRect(QRectF(-SCENE_EXTENT / 2, -SCENE_EXTENT / 2, SCENE_EXTENT, SCENE_EXTENT))
@@ -68,6 +69,7 @@ class CanvasScene(QGraphicsScene):
         self._node_links.clear()
         self._port_links.clear()
         self._shapes.clear()
+        self._look_keys.clear()
         self.design = design
         for signal, slot in ((design.node_added, self._on_node_added),
                              (design.node_removed, self._on_node_removed),
@@ -101,6 +103,7 @@ class CanvasScene(QGraphicsScene):
     def _on_node_removed(self, node: Node) -> None:
         item = self.nodes.pop(node.id, None)
         self._shapes.pop(node.id, None)
+        self._look_keys.pop(node.id, None)
         self._node_links.pop(node.id, None)
         if item is not None:
             self.removeItem(item)
@@ -141,6 +144,7 @@ class CanvasScene(QGraphicsScene):
         if layer is None:  # the file loader refuses unknown types; nothing to draw
             return None
         item = NodeItem(node, layer)
+        self._look_keys.pop(node.id, None)
         self.nodes[node.id] = item
         self.addItem(item)
         return item
@@ -231,6 +235,12 @@ class CanvasScene(QGraphicsScene):
         for node_id, item in self.nodes.items():
             diags = by_node.get(node_id, ())
             shape = inference.shapes.get(node_id)
+            # What the look is made of; most nodes are unchanged by an edit, so compare first.
+            key = (shape, tuple(inference.input_shapes.get(node_id, ())),
+                   inference.params.get(node_id), tuple(diags))
+            if key == self._look_keys.get(node_id):
+                continue
+            self._look_keys[node_id] = key
             severity = None
             if diags:
                 severity = ERROR if any(d.severity == ERROR for d in diags) else "warning"
@@ -250,6 +260,31 @@ class CanvasScene(QGraphicsScene):
                 if edge.src == node_id:
                     link = self.links[edge]
                     link.set_label(self._shapes[node_id], link.order)
+
+    # ---- tooltips (built on demand: a restyle of hundreds of nodes sets no text) ------------------
+
+    def tooltip_at(self, pos: QPointF) -> str:
+        """The tooltip for whatever is under ``pos``: a node, its badge or port, or a link."""
+        for item in self.items(pos):
+            if isinstance(item, (NodeItem, BadgeItem, PortItem)):
+                return item.tooltip_text()
+            if isinstance(item, LinkItem) and self.design is not None:
+                edge = item.edge
+                names = [self.design.node(n).name if self.design.has_node(n) else n
+                         for n in (edge.src, edge.dst)]
+                what = f"carries {item.label}" if item.label else "shape unknown"
+                order = f", input {item.order} of the merge" if item.order else ""
+                return f"{names[0]} → {names[1]}: {what}{order}. Drag an end to re-route it."
+        return ""
+
+    def helpEvent(self, event: QGraphicsSceneHelpEvent) -> None:  # noqa: N802 (Qt API)
+        text = self.tooltip_at(event.scenePos())
+        if text:
+            QToolTip.showText(event.screenPos(), text, event.widget())
+            event.accept()
+        else:
+            QToolTip.hideText()
+            event.ignore()
 
     # ---- queries ---------------------------------------------------------------------------------
 

@@ -286,7 +286,12 @@ class CanvasView(QGraphicsView):
             if len(selected) == 1:
                 connect = ("after", selected[0], None)
         self._quick_add_request = (self.mapToScene(view_pos), connect)
-        self.quick_add.popup(self.viewport().mapTo(self, view_pos))
+        hint = ""
+        design = self.document.design
+        if connect is not None and connect[1] is not None and design.has_node(connect[1]):
+            where = "after" if connect[0] == "after" else "into"
+            hint = f"Enter adds the layer, linked {where} {design.node(connect[1]).name}"
+        self.quick_add.popup(self.viewport().mapTo(self, view_pos), hint)
 
     # ---- edits --------------------------------------------------------------------------------------
 
@@ -608,7 +613,7 @@ class CanvasView(QGraphicsView):
         pixmap.fill(Theme.background)
         painter = QPainter(pixmap)
         step = size / (GRID_MAJOR / GRID_MINOR)
-        if step >= 6:  # minor lines only when they are far enough apart to see
+        if step >= 12:  # minor lines only when they are far enough apart to read as a grid
             painter.setPen(QPen(Theme.grid_minor, 1))
             for i in range(1, GRID_MAJOR // GRID_MINOR):
                 v = round(i * step)

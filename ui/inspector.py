@@ -160,6 +160,8 @@ class NodeView(QWidget):
                  parent: QWidget | None = None):
         super().__init__(parent)
         self.document, self.node_id, self.session = document, node_id, session
+        self.design = document.design
+        self.detached = False  # set when the inspector stops showing this view
         node = self.node
         layer = node.layer
         self.editors: dict[str, ParamEditor] = {}
@@ -236,6 +238,12 @@ class NodeView(QWidget):
     def node(self) -> Node:
         return self.document.design.node(self.node_id)
 
+    def active(self) -> bool:
+        """Whether edits from this view may still reach the model (a view being replaced can
+        still get a late focus-out from one of its fields)."""
+        return (not self.detached and self.document.design is self.design
+                and self.design.has_node(self.node_id))
+
     # model → view
     def sync(self) -> None:
         """Show the node's current name and params (signals blocked: nothing is pushed)."""
@@ -290,6 +298,8 @@ class NodeView(QWidget):
 
     # view → model
     def _param_edited(self, name: str, value: Any) -> None:
+        if not self.active():
+            return
         node = self.node
         param = node.layer.param(name)
         if param.check(value) is not None or node.resolved_params()[name] == value:
@@ -297,6 +307,8 @@ class NodeView(QWidget):
         self.session.push(ParamEdit(self.document.design, self.node_id, name, value))
 
     def _reset(self) -> None:
+        if not self.active():
+            return
         self.session.seal()
         self.session.push(SetParamsCommand(self.document.design, self.node_id, {}))
         self.session.seal()
@@ -322,6 +334,8 @@ class NodeView(QWidget):
 
     def _name_finished(self) -> None:
         self._typing_name = False
+        if not self.active():
+            return
         name = self.name_edit.text().strip()
         current = self.node.name
         if name == current:
@@ -351,6 +365,8 @@ class SettingsView(QWidget):
     def __init__(self, document: Document, session: EditSession, parent: QWidget | None = None):
         super().__init__(parent)
         self.document, self.session = document, session
+        self.detached = False
+        self._design = document.design
         self.data_editors: dict[str, ParamEditor] = {}
         self.option_editors: dict[str, ParamEditor] = {}
         self.training_editors: dict[str, ParamEditor] = {}
@@ -490,6 +506,8 @@ class SettingsView(QWidget):
 
     # view → model
     def _push(self, section: str, value: dict[str, Any], text: str) -> None:
+        if self.detached or self.document.design is not self._design:
+            return
         if value != getattr(self.design, section):
             self.session.push(SettingsEdit(self.design, section, value, text))
 
@@ -613,6 +631,7 @@ class Inspector(QWidget):
             view = self._multi_view(node_ids)
         old = self.scroll.takeWidget()
         if old is not None:
+            old.detached = True
             old.deleteLater()
         self.view = view
         self.scroll.setWidget(view)

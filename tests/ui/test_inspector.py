@@ -261,3 +261,15 @@ def test_float_and_str_editors(qtbot):
     metrics.edited.connect(seen.append)
     qtbot.keyClicks(metrics.line, ",f1")
     assert seen[-1] == "accuracy,f1"
+
+
+def test_late_focus_out_of_a_replaced_view_edits_nothing(inspector, document, qtbot):
+    nid = node_id(document, "conv1")
+    inspector.show_nodes([nid])
+    old = inspector.view
+    select_all_and_type(qtbot, old.name_edit, "renamed")  # typing, not finished yet
+    document.replace(load(EXAMPLES / "digits_cnn.json"))  # Open: same node ids, new design
+    assert inspector.view is not old and old.detached
+    old.name_edit.editingFinished.emit()  # the focus-out that arrives while it is torn down
+    assert document.design.node(nid).name == "conv1"
+    assert document.undo_stack.count() == 0

@@ -197,6 +197,7 @@ def test_rubber_band_selects_the_nodes_it_touches(make_view):
     drag(view, left, right)
     assert view.selected_node_ids() == ["n2", "n3"]
     assert selections[-1] == ["n2", "n3"]
+    assert not view.canvas.selected_edges()  # the band picks layers, not the links it crosses
     click(view, empty_spot(view))
     assert view.selected_node_ids() == []
 

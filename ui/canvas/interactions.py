@@ -234,6 +234,11 @@ class _SearchEdit(QLineEdit):
             return True
         return super().event(event)
 
+    def focusOutEvent(self, event) -> None:
+        super().focusOutEvent(event)
+        if event.reason() != Qt.FocusReason.PopupFocusReason:  # a click elsewhere closes it
+            self.cancelled.emit()
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Down:
             self.navigate.emit(1)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from graph.catalog import LayerType, Port, fmt_shape
@@ -253,7 +253,6 @@ class NodeItem(QGraphicsItem):
         self.layer = layer
         self.look = NodeLook()
         self.badge: BadgeItem | None = None
-        self._moving_from_model = False
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
                       | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
@@ -285,11 +284,7 @@ class NodeItem(QGraphicsItem):
         self.update()
 
     def set_position(self, position: tuple[float, float]) -> None:
-        self._moving_from_model = True
-        try:
-            self.setPos(QPointF(position[0], position[1]))
-        finally:
-            self._moving_from_model = False
+        self.setPos(QPointF(position[0], position[1]))
 
     def set_look(self, look: NodeLook) -> bool:
         """Show ``look``; returns False (and repaints nothing) when it is what is shown."""

@@ -79,6 +79,7 @@ class CanvasView(QGraphicsView):
         self._quick_add_request: tuple[QPointF, tuple | None] = (QPointF(), None)
         self._actions = self._make_actions()
         self.canvas.selectionChanged.connect(self._emit_selection)
+        self.rubberBandChanged.connect(self._rubber_band_selects_nodes_only)
         subscription = self.canvas
         self.destroyed.connect(lambda *_: _safe_detach(subscription))
 
@@ -341,6 +342,12 @@ class CanvasView(QGraphicsView):
             self._add_node(type_id, (x, scene_pos.y() - NODE_HEIGHT), before=(connect[1], connect[2]))
         else:
             self._add_node(type_id, (x, y))
+
+    def _rubber_band_selects_nodes_only(self, *_args) -> None:
+        """A band drawn over a long link should not select (and so delete) that link."""
+        for item in self.canvas.selectedItems():
+            if isinstance(item, LinkItem):
+                item.setSelected(False)
 
     def _emit_selection(self) -> None:
         self.selection_changed.emit(self.selected_node_ids())

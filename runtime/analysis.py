@@ -1,0 +1,443 @@
+"""What the app shows about data and finished runs: previews, run lists, predictions, regions.
+
+Everything here is plain data computed off the GUI thread (no Qt):
+
+* :func:`preview_data` — sample shape, task, classes, class counts, split sizes and a few raw
+  samples of a ``data`` setting (a table, thumbnails or a 2-D scatter in the app);
+* :func:`list_runs` / :func:`run_summary` — every run folder of a design, with status, best
+  metric, duration and device; :func:`epoch_records` for their curves; :func:`settings_diff`
+  for what differs between two runs; :func:`mark_failed` and :func:`delete_run`;
+* :func:`predict_run` — per-sample predictions of a trained run on a split (confusion-matrix
+  cells, misclassified samples, predicted-vs-true), and :func:`decision_grid` — the model's
+  class over a grid of 2-D inputs (decision regions, as TensorFlow Playground draws them).
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from graph.settings import DATASETS
+
+from . import devices
+from .data import (DataError, Normalization, data_settings, decode_image, load_data, read_raw,
+                   resolve_path, split_indices)
+from .metrics import classification_report
+from .runs import RunError, json_safe, load_run, read_json, write_json
+from .trainer import first_output
+
+RUN_FILES = ("metrics.jsonl", "status.json", "config.json", "design.json")
+PREVIEW_ROWS = 200
+PREVIEW_IMAGES = 64
+PREVIEW_POINTS = 5000
+
+
+# ---- data preview --------------------------------------------------------------------------
+
+
+@dataclass
+class DataPreview:
+    """A dataset as the data panel shows it. ``samples`` are raw (not normalized)."""
+
+    name: str
+    task: str
+    source: str
+    sample_shape: tuple[int, ...]
+    class_names: list[str]
+    class_counts: list[int]
+    sizes: dict[str, int]
+    total: int
+    kind: str  # "table", "images" or "points" (2-D samples)
+    samples: np.ndarray  # the first rows/images/points
+    labels: np.ndarray  # their targets (class indices, or values for regression)
+    columns: list[str] = field(default_factory=list)  # table column names (features)
+
+    @property
+    def num_classes(self) -> int | None:
+        return len(self.class_names) if self.task == "classification" else None
+
+
+def preview_data(data: Mapping[str, Any], base_dir: str | os.PathLike | None = None
+                 ) -> DataPreview:
+    """Read the dataset ``data`` names and describe it; raises DataError with the place."""
+    raw = read_raw(data, base_dir)
+    settings = data_settings(data)
+    n = len(raw.y)
+    labels = raw.y if raw.task == "classification" else None
+    train, val, test = split_indices(n, labels, settings["val_fraction"],
+                                     settings["test_fraction"], settings["split_seed"])
+    counts = (np.bincount(raw.y, minlength=len(raw.class_names)).tolist()
+              if raw.task == "classification" else [])
+    if raw.x is not None:
+        shape = tuple(int(d) for d in raw.x.shape[1:])
+    else:
+        (h, w), color = raw.image  # type: ignore[misc]
+        shape = (1 if color == "grayscale" else 3, h, w)
+    columns: list[str] = []
+    if len(shape) == 3 and shape[0] in (1, 3):
+        kind, limit = "images", PREVIEW_IMAGES
+    elif shape == (2,):
+        kind, limit = "points", PREVIEW_POINTS
+    else:
+        kind, limit = "table", PREVIEW_ROWS
+    # Spread the preview over the whole set (files are often sorted by class).
+    pick = np.unique(np.linspace(0, n - 1, min(n, limit)).astype(np.int64)) if n else \
+        np.zeros(0, np.int64)
+    if raw.x is not None:
+        samples = np.asarray(raw.x[pick])
+    else:
+        (h, w), color = raw.image  # type: ignore[misc]
+        samples = np.stack([decode_image(raw.files[i], (h, w), color) for i in pick])  # type: ignore[index]
+    if kind == "table":
+        samples = samples.reshape(len(samples), -1)
+        columns = _column_names(data, base_dir, samples.shape[1])
+    return DataPreview(
+        name=str(data.get("name")), task=raw.task, source=raw.source, sample_shape=shape,
+        class_names=list(raw.class_names), class_counts=counts,
+        sizes={"train": len(train), "val": len(val), "test": len(test)}, total=n, kind=kind,
+        samples=samples, labels=np.asarray(raw.y[pick]), columns=columns)
+
+
+def _column_names(data: Mapping[str, Any], base_dir, width: int) -> list[str]:
+    if data.get("name") == "csv":
+        options = DATASETS["csv"].resolve(data.get("options", {}))
+        header = csv_columns(resolve_path(options["path"], base_dir))
+        target = options["target"] or (header[-1] if header else "")
+        wanted = [c.strip() for c in options["features"].split(",") if c.strip()]
+        names = wanted or [c for c in header if c != target]
+        if len(names) == width:
+            return names
+    if data.get("name") in ("iris", "wine", "breast_cancer", "diabetes"):
+        from sklearn import datasets as skd
+
+        bunch = getattr(skd, f"load_{data['name']}")()
+        names = [str(n) for n in bunch.feature_names]
+        if len(names) == width:
+            return names
+    return [f"x{i}" for i in range(width)]
+
+
+def csv_columns(path: str | os.PathLike) -> list[str]:
+    """The header of a CSV/TSV file (for the column picker); DataError when unreadable."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            first = fh.readline()
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not a text file (expected UTF-8 CSV)") from None
+    if not first.strip():
+        raise DataError(f"{path}: empty file")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" or first.count("\t") > first.count(",") \
+        else ","
+    return [c.strip() for c in next(csv.reader([first], delimiter=delimiter))]
+
+
+# ---- run folders ---------------------------------------------------------------------------
+
+
+@dataclass
+class RunSummary:
+    """One line of the run history."""
+
+    dir: Path
+    status: str  # running, completed, stopped, early_stopped, failed, interrupted
+    best_metric: str | None
+    best_value: float | None
+    best_epoch: int | None
+    epochs_completed: int
+    epochs: int | None
+    duration_s: float | None
+    device: str | None
+    created: str | None
+    message: str | None
+    resumable: bool
+
+    @property
+    def name(self) -> str:
+        return self.dir.name
+
+
+def is_run_dir(path: Path) -> bool:
+    return path.is_dir() and any((path / f).exists() for f in RUN_FILES)
+
+
+def _read_optional(path: Path) -> dict[str, Any]:
+    try:
+        value = read_json(path)
+    except RunError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _events(path: Path) -> list[dict[str, Any]]:
+    out = []
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return out
+    for line in text.splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by a crash
+        if isinstance(event, dict):
+            out.append(event)
+    return out
+
+
+def run_summary(run_dir: str | os.PathLike) -> RunSummary:
+    """Status, best metric, duration and device of one run folder, read from its files."""
+    path = Path(run_dir)
+    status = _read_optional(path / "status.json")
+    config = _read_optional(path / "config.json")
+    events = _events(path / "metrics.jsonl")
+    best = status.get("best") or {}
+    end = next((e for e in reversed(events) if e.get("event") == "end"), None)
+    if end and not best:
+        best = end.get("best") or {}
+    duration = None
+    if end is not None:
+        duration = end.get("duration_s")
+    elif events:
+        duration = events[-1].get("time")
+    state = status.get("status") or (end or {}).get("status") or ("failed" if not events
+                                                                  else "interrupted")
+    error = next((e.get("message") for e in reversed(events) if e.get("event") == "error"), None)
+    epochs = (config.get("training") or {}).get("epochs")
+    return RunSummary(
+        dir=path, status=str(state), best_metric=best.get("metric"), best_value=best.get("value"),
+        best_epoch=best.get("epoch"), epochs_completed=int(status.get("epochs_completed") or 0),
+        epochs=epochs, duration_s=duration, device=config.get("device"),
+        created=config.get("created"), message=status.get("message") or error,
+        resumable=(path / "checkpoints" / "last" / "state.json").exists())
+
+
+def list_runs(folder: str | os.PathLike) -> list[RunSummary]:
+    """Every run folder directly inside ``folder``, newest first."""
+    root = Path(folder)
+    if not root.is_dir():
+        return []
+    runs = [run_summary(p) for p in root.iterdir() if is_run_dir(p)]
+    runs.sort(key=lambda r: (r.created or "", r.dir.name), reverse=True)
+    return runs
+
+
+def epoch_records(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """The ``epoch`` events of a run, in order (a resumed run's repeated epochs keep the last)."""
+    by_epoch: dict[int, dict[str, Any]] = {}
+    for event in _events(Path(run_dir) / "metrics.jsonl"):
+        if event.get("event") == "epoch":
+            by_epoch[int(event.get("epoch", 0))] = event
+    return [by_epoch[k] for k in sorted(by_epoch)]
+
+
+def settings_diff(run_a: str | os.PathLike, run_b: str | os.PathLike
+                  ) -> list[tuple[str, Any, Any]]:
+    """``(setting, value in a, value in b)`` for every training, data, device and layer
+    setting that differs between two runs."""
+    a, b = Path(run_a), Path(run_b)
+    ca, cb = _read_optional(a / "config.json"), _read_optional(b / "config.json")
+    rows: list[tuple[str, Any, Any]] = []
+
+    def compare(prefix: str, x: Any, y: Any) -> None:
+        if isinstance(x, dict) and isinstance(y, dict):
+            for key in sorted(set(x) | set(y)):
+                compare(f"{prefix}.{key}" if prefix else key, x.get(key), y.get(key))
+        elif x != y:
+            rows.append((prefix, x, y))
+
+    compare("training", ca.get("training", {}), cb.get("training", {}))
+    compare("data", ca.get("data", {}), cb.get("data", {}))
+    compare("device", ca.get("device"), cb.get("device"))
+    compare("precision", ca.get("precision"), cb.get("precision"))
+    da, db = _read_optional(a / "design.json"), _read_optional(b / "design.json")
+    nodes_a = {n.get("name"): n for n in da.get("nodes", []) if isinstance(n, dict)}
+    nodes_b = {n.get("name"): n for n in db.get("nodes", []) if isinstance(n, dict)}
+    for name in sorted(set(nodes_a) | set(nodes_b), key=str):
+        na, nb = nodes_a.get(name), nodes_b.get(name)
+        if na is None or nb is None:
+            rows.append((f"layer {name}", na and na.get("type"), nb and nb.get("type")))
+        elif na.get("type") != nb.get("type"):
+            rows.append((f"layer {name}.type", na.get("type"), nb.get("type")))
+        else:
+            compare(f"layer {name}", na.get("params", {}), nb.get("params", {}))
+    links = lambda d: sorted((e.get("src"), e.get("dst")) for e in d.get("edges", []))  # noqa: E731
+    if links(da) != links(db):
+        rows.append(("links", f"{len(da.get('edges', []))} links", f"{len(db.get('edges', []))} links"))
+    return rows
+
+
+def mark_failed(run_dir: str | os.PathLike, message: str) -> bool:
+    """Record that a run's process died without ending the run itself (crash, kill, out of
+    memory). Returns False when the run had already recorded its own end."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        return False
+    status = _read_optional(path / "status.json")
+    if status.get("status") not in (None, "running"):
+        return False
+    status.update(status="failed", message=message)
+    write_json(path / "status.json", json_safe(status))
+    return True
+
+
+def delete_run(run_dir: str | os.PathLike) -> None:
+    """Delete a run folder — only something that looks like one (guards against a wrong path)."""
+    path = Path(run_dir)
+    if not is_run_dir(path):
+        raise RunError(f"{path}: not a run folder; nothing deleted")
+    unknown = [p.name for p in path.iterdir()
+               if p.name not in RUN_FILES + ("log.txt", "checkpoints") and not p.name.startswith(".")]
+    if unknown:
+        raise RunError(f"{path}: holds files a run does not write ({', '.join(sorted(unknown)[:3])}); "
+                       "delete it by hand")
+    shutil.rmtree(path)
+
+
+# ---- predictions of a trained run ----------------------------------------------------------------
+
+
+@dataclass
+class DecisionGrid:
+    """The predicted class over a regular grid of 2-D (normalized) inputs."""
+
+    x: np.ndarray  # grid coordinates along the first input (columns)
+    y: np.ndarray  # along the second input (rows)
+    classes: np.ndarray  # (len(y), len(x)) predicted class index
+    confidence: np.ndarray  # (len(y), len(x)) probability of that class
+
+
+@dataclass
+class Predictions:
+    """A run's model applied to one split, sample by sample (inputs as the model saw them)."""
+
+    task: str
+    split: str
+    checkpoint: str
+    class_names: list[str]
+    inputs: np.ndarray  # (N, *sample_shape), normalized
+    targets: np.ndarray  # (N,) class indices, or (N, k) values in the data's units
+    predicted: np.ndarray  # same form as targets
+    confidence: np.ndarray | None  # (N,) probability of the predicted class
+    metrics: dict[str, Any]
+    confusion: np.ndarray | None = None
+    per_class: list[dict[str, Any]] = field(default_factory=list)
+    grid: DecisionGrid | None = None
+    train_inputs: np.ndarray | None = None  # 2-D data: the training points, for the regions plot
+    train_targets: np.ndarray | None = None
+
+    def cell(self, true_class: int, predicted_class: int) -> np.ndarray:
+        """Indices of the samples of one confusion-matrix cell."""
+        return np.flatnonzero((self.targets == true_class) & (self.predicted == predicted_class))
+
+    def misclassified(self) -> np.ndarray:
+        """Indices of the wrongly classified samples, the most confident mistakes first."""
+        wrong = np.flatnonzero(self.targets != self.predicted)
+        if self.confidence is not None:
+            wrong = wrong[np.argsort(-self.confidence[wrong], kind="stable")]
+        return wrong
+
+
+def _probabilities(out: torch.Tensor) -> torch.Tensor:
+    out = out.float()
+    if out.dim() == 1 or out.shape[-1] == 1:
+        p = torch.sigmoid(out.reshape(-1))
+        return torch.stack([1 - p, p], dim=1)
+    return torch.softmax(out.reshape(out.shape[0], -1), dim=1)
+
+
+def predict_run(run_dir: str | os.PathLike, split: str = "test", checkpoint: str = "best",
+                device: str = "cpu", grid_size: int = 150, batch_size: int = 512) -> Predictions:
+    """Apply a run's trained model to ``split`` (falling back to the validation split when the
+    run has no test split). Raises RunError or DataError with a readable message."""
+    run = load_run(run_dir)
+    if not run.has_checkpoint(checkpoint) and not run.has_checkpoint("last"):
+        raise RunError(f"{run.dir}: no checkpoint yet (the run ended before its first epoch)")
+    dev = devices.resolve_device(device)
+    compiled = run.build_model(checkpoint, dev)
+    model = compiled.module
+    config = run.config
+    dataset = config.get("dataset", {})
+    norm = Normalization.from_dict(dataset.get("normalization", {}))
+    input_node = next(n for n in run.design.nodes if n.type == "Input")
+    data = load_data(config.get("data", run.design.data),
+                     input_dtype=input_node.resolved_params()["dtype"],
+                     base_dir=config.get("base_dir"), normalization=norm)
+    info = data.info
+    if len(data.split(split)) == 0:
+        split = "val" if len(data.val) else "train"
+    part = data.split(split).to(dev)
+    xs, ys, outs = [], [], []
+    with torch.inference_mode():
+        for x, y in part.sequential(batch_size):
+            xs.append(x.float().cpu())
+            ys.append(y.cpu())
+            outs.append(first_output(model(x)).float().cpu())
+    inputs = torch.cat(xs).numpy() if xs else np.zeros((0, *info.sample_shape), np.float32)
+    targets = torch.cat(ys) if ys else torch.zeros(0)
+    out = torch.cat(outs) if outs else torch.zeros(0)
+    result = Predictions(task=info.task, split=split, checkpoint=checkpoint,
+                         class_names=list(info.class_names), inputs=inputs,
+                         targets=targets.numpy(), predicted=np.zeros(0), confidence=None,
+                         metrics={})
+    if info.task == "classification":
+        probs = _probabilities(out) if len(out) else torch.zeros(0, len(info.class_names))
+        conf, pred = probs.max(dim=1) if len(probs) else (torch.zeros(0), torch.zeros(0))
+        result.predicted = pred.long().numpy()
+        result.confidence = conf.numpy()
+        k = len(info.class_names)
+        matrix = np.zeros((k, k), dtype=np.int64)
+        np.add.at(matrix, (result.targets.astype(np.int64), result.predicted), 1)
+        report = classification_report(matrix.tolist(), info.class_names)
+        result.confusion = matrix
+        result.per_class = report["per_class"]
+        result.metrics = {k2: report[k2] for k2 in ("accuracy", "precision", "recall", "f1",
+                                                    "samples")}
+        if tuple(info.sample_shape) == (2,):
+            train_x = torch.cat([x.float().cpu() for x, _ in data.train.sequential(4096)])
+            train_y = torch.cat([y.cpu() for _, y in data.train.sequential(4096)])
+            result.train_inputs, result.train_targets = train_x.numpy(), train_y.numpy()
+            both = np.concatenate([result.train_inputs, inputs])
+            result.grid = decision_grid(model, both, dev, grid_size)
+    else:
+        predicted = norm.invert_targets(out).reshape(len(out), -1)
+        truth = norm.invert_targets(targets.float()).reshape(len(targets), -1)
+        result.predicted, result.targets = predicted.numpy(), truth.numpy()
+        err = result.predicted - result.targets
+        mae = float(np.abs(err).mean()) if err.size else math.nan
+        rmse = float(np.sqrt((err ** 2).mean())) if err.size else math.nan
+        var = float(((result.targets - result.targets.mean(0)) ** 2).sum()) if err.size else 0.0
+        r2 = 1.0 - float((err ** 2).sum()) / var if var > 1e-12 else math.nan
+        result.metrics = {"mae": mae, "rmse": rmse, "r2": r2, "samples": len(err)}
+    return result
+
+
+def decision_grid(model: torch.nn.Module, points: np.ndarray, device: torch.device | str = "cpu",
+                  size: int = 150, margin: float = 0.15) -> DecisionGrid:
+    """The model's predicted class and its probability over a ``size``×``size`` grid spanning
+    ``points`` (normalized 2-D inputs) plus a margin."""
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    pad = (hi - lo) * margin + 1e-6
+    gx = np.linspace(lo[0] - pad[0], hi[0] + pad[0], size, dtype=np.float32)
+    gy = np.linspace(lo[1] - pad[1], hi[1] + pad[1], size, dtype=np.float32)
+    mesh = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)  # row-major: y, then x
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            out = first_output(model(torch.from_numpy(mesh).to(device)))
+            conf, cls = _probabilities(out.cpu()).max(dim=1)
+    finally:
+        model.train(was_training)
+    return DecisionGrid(gx, gy, cls.numpy().reshape(size, size),
+                        conf.numpy().reshape(size, size))

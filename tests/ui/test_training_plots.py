@@ -1,0 +1,108 @@
+"""Live plots and their buffers: points arrive, NaN is shown, 100k points stay cheap."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ui.training.buffers import Series, SmoothedSeries
+from ui.training.plots import LivePlots
+
+
+def test_series_grows_and_returns_views():
+    s = Series(capacity=2)
+    for i in range(10):
+        s.append(i, i * i)
+    x, y = s.arrays()
+    assert len(s) == 10
+    assert x.tolist() == list(range(10))
+    assert y[-1] == 81
+    assert s.all_finite
+
+
+def test_series_remembers_first_nonfinite():
+    s = Series()
+    s.extend([0, 1, 2, 3], [1.0, None, "Infinity", 2.0])
+    assert s.first_nonfinite == 1.0
+    assert math.isnan(s.arrays()[1][1])
+
+
+def test_smoothed_series_is_debiased_and_skips_nan():
+    s = SmoothedSeries(weight=0.9)
+    s.append(0, 4.0)
+    assert s.last() == pytest.approx(4.0)  # debiased: the first value is itself
+    s.append(1, float("nan"))
+    assert math.isnan(s.last())
+    s.append(2, 4.0)
+    assert s.last() == pytest.approx(4.0)
+
+
+def _feed(plots, steps, epochs=0, nan_at=None):
+    for i in range(steps):
+        loss = float("nan") if i == nan_at else 1.0 / (i + 1)
+        plots.add_event({"event": "step", "step": i + 1, "epoch": 1, "loss": loss, "lr": 1e-3})
+    for e in range(1, epochs + 1):
+        plots.add_event({"event": "epoch", "epoch": e, "train_loss": 1.0 / e,
+                         "val_loss": 1.2 / e, "val_accuracy": 0.5 + e / 100, "lr": 1e-3})
+
+
+def test_events_become_curves(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    _feed(plots, 20, epochs=3)
+    plots.redraw()
+    assert plots.points("step/raw") == 20
+    assert plots.points("step/smooth") == 20
+    assert plots.points("lr") == 20
+    assert plots.points("epoch/train_loss") == 3
+    assert plots.points("epoch/val_accuracy") == 3
+    x, y = plots.curves["epoch/val_loss"].item.getData()
+    assert x.tolist() == [1.0, 2.0, 3.0]
+    assert plots.curves["epoch/val_accuracy"].plot == "metrics"
+
+
+def test_nan_is_marked_not_crashing(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.show()
+    _feed(plots, 50, nan_at=30)
+    plots.add_event({"event": "epoch", "epoch": 1, "train_loss": None, "val_loss": "NaN"})
+    plots.set_log_scale(True)
+    plots.redraw()
+    qtbot.wait(50)  # a paint with NaN and log scale
+    assert "NaN" in plots.status.text()
+    assert "step 31" in plots.status.text()
+    assert plots.nan_marked("step") and plots.nan_marked("loss")
+    assert not plots.nan_marked("lr")
+    plots.clear()
+    assert plots.points("step/raw") == 0 and not plots.nan_marked("step")
+
+
+def test_hundred_thousand_points_redraw_downsampled(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(800, 600)
+    plots.show()
+    curve = plots._curve("step/raw", "step", "loss", faint=True)
+    xs = np.arange(100_000, dtype=float)
+    curve.series.extend(xs, np.exp(-xs / 2e4))
+    plots.redraw()
+    qtbot.wait(50)
+    item = curve.item
+    assert item.opts["autoDownsample"] and item.opts["clipToView"]
+    assert item.opts["downsampleMethod"] == "peak"
+    shown_x, _ = item.getData()  # what is really drawn: far fewer points than stored
+    assert len(shown_x) < 10_000
+    assert plots.points("step/raw") == 100_000
+
+
+def test_overlays_added_and_replaced(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    records = [{"event": "epoch", "epoch": e, "train_loss": 1 / e, "val_loss": 1 / e}
+               for e in (1, 2, 3)]
+    plots.set_overlays({"run a": records, "run b": records[:2]})
+    assert plots.overlay_count == 4
+    plots.set_overlays({})
+    assert plots.overlay_count == 0

@@ -1,0 +1,91 @@
+"""Growing numpy buffers for live curves.
+
+A training run appends one point per step for minutes or hours; the plots redraw from these
+arrays at ~30 Hz. Appends are amortised O(1) (capacity doubles) and :meth:`Series.arrays`
+returns views, so a frame never converts a Python list to an array.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+class Series:
+    """An (x, y) curve that grows by appending; non-finite y values are kept (as NaN/inf)."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._x = np.empty(capacity, dtype=np.float64)
+        self._y = np.empty(capacity, dtype=np.float64)
+        self._n = 0
+        self.first_nonfinite: float | None = None  # x of the first NaN/inf value
+        self.version = 0  # bumped on every change, so a view redraws only when needed
+
+    def __len__(self) -> int:
+        return self._n
+
+    def append(self, x: float, y: float) -> None:
+        if self._n == len(self._x):
+            self._x = np.resize(self._x, 2 * len(self._x))
+            self._y = np.resize(self._y, 2 * len(self._y))
+        y = _as_float(y)
+        self._x[self._n] = x
+        self._y[self._n] = y
+        self._n += 1
+        if self.first_nonfinite is None and not math.isfinite(y):
+            self.first_nonfinite = float(x)
+        self.version += 1
+
+    def extend(self, xs, ys) -> None:
+        for x, y in zip(xs, ys):
+            self.append(x, y)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """Views of the stored points (valid until the next append)."""
+        return self._x[: self._n], self._y[: self._n]
+
+    @property
+    def all_finite(self) -> bool:
+        return self.first_nonfinite is None
+
+    def last(self) -> float | None:
+        return float(self._y[self._n - 1]) if self._n else None
+
+    def clear(self) -> None:
+        self._n = 0
+        self.first_nonfinite = None
+        self.version += 1
+
+
+class SmoothedSeries(Series):
+    """A series holding the debiased exponential moving average of what is appended (as
+    TensorBoard smooths). A non-finite value is stored as is and leaves the average untouched."""
+
+    def __init__(self, weight: float = 0.9, capacity: int = 1024) -> None:
+        super().__init__(capacity)
+        self.weight = weight
+        self._avg = 0.0
+        self._count = 0
+
+    def append(self, x: float, y: float) -> None:
+        y = _as_float(y)
+        if not math.isfinite(y):
+            super().append(x, y)
+            return
+        self._count += 1
+        self._avg = self.weight * self._avg + (1.0 - self.weight) * y
+        super().append(x, self._avg / (1.0 - self.weight ** self._count))
+
+    def clear(self) -> None:
+        super().clear()
+        self._avg, self._count = 0.0, 0
+
+
+def _as_float(value) -> float:
+    """JSON gives None for NaN in some writers, and strings "NaN"/"Infinity" in others."""
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan

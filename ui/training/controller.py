@@ -1,0 +1,169 @@
+"""The glue between the open document and a training child process.
+
+:class:`TrainingController` snapshots the design, picks a run folder, starts the child through
+:class:`~ui.training.runner.TrainingProcess` and re-broadcasts its events; the panel, the plots,
+the run history, the results and the diagnostics views all listen to it and to nothing else.
+The document stays editable throughout: the child trains the snapshot taken when Train was
+pressed.
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QStandardPaths, Signal
+
+from graph.design import Design
+from graph.fileformat import dumps
+
+from ..document import Document
+from .runner import IDLE, TrainingProcess
+
+
+PATH_OPTIONS = ("path", "images", "labels")  # dataset options that name files
+
+
+def app_runs_root() -> Path:
+    """Where runs of designs never saved go: the user's app-data folder."""
+    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    return Path(base or Path.home() / ".netwright") / "runs"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "untitled"
+
+
+class TrainingController(QObject):
+    """Starts, steers and reports on the design's training runs (one at a time)."""
+
+    run_started = Signal(str)  # run folder
+    event = Signal(dict)  # each trainer event of the current run
+    run_finished = Signal(dict)  # {"status", "message", "run_dir", ...}
+    state_changed = Signal(str)  # runner state: idle, starting, running, paused, stopping
+    runs_changed = Signal()  # a run was added, finished or deleted
+
+    def __init__(self, document: Document, parent: QObject | None = None,
+                 runs_root: Path | None = None):
+        super().__init__(parent)
+        self.document = document
+        self._runs_root = Path(runs_root) if runs_root is not None else None
+        self.process = TrainingProcess(self)
+        self.process.event.connect(self._on_event)
+        self.process.finished.connect(self._on_finished)
+        self.process.state_changed.connect(self.state_changed)
+        self.run_dir: Path | None = None
+        self.events: list[dict[str, Any]] = []  # the current (or last) run's events
+        self.last_result: dict[str, Any] | None = None
+
+    # ---- where runs live ----------------------------------------------------------------------------
+
+    def runs_dir(self) -> Path:
+        """The folder holding this design's runs: ``runs/<design>/`` beside its file, or in the
+        app-data folder while the design has no file."""
+        if self._runs_root is not None:
+            root = self._runs_root
+        elif self.document.path is not None:
+            root = self.document.path.parent / "runs"
+        else:
+            root = app_runs_root()
+        stem = self.document.path.stem if self.document.path else self.document.design.name
+        return root / _slug(stem)
+
+    def _new_run_dir(self) -> Path:
+        parent = self.runs_dir()
+        parent.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        candidate, n = parent / stamp, 2
+        while candidate.exists():
+            candidate, n = parent / f"{stamp}-{n}", n + 1
+        return candidate
+
+    # ---- control ---------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> str:
+        return self.process.state
+
+    @property
+    def busy(self) -> bool:
+        return self.process.state != IDLE
+
+    def train(self, extra_args: tuple[str, ...] = ()) -> Path:
+        """Train a snapshot of the design now; raises ValueError when it cannot start."""
+        if self.busy:
+            raise ValueError("a run is already in progress")
+        report = self.document.revalidate()
+        if not report.ok:
+            first = report.errors[0].format(self.document.design)
+            raise ValueError(f"the design has {len(report.errors)} error(s); first: {first}")
+        run_dir = self._new_run_dir()
+        self._start(dumps(self.snapshot_design()), run_dir, extra_args)
+        return run_dir
+
+    def snapshot_design(self) -> Design:
+        """A copy of the design to train, with file-dataset paths made absolute (the child
+        reads the copy from a temporary file, not from beside the design)."""
+        design = self.document.design.copy()
+        base = self.document.path.parent if self.document.path else Path.cwd()
+        options = dict(design.data.get("options", {}))
+        for key in PATH_OPTIONS:
+            value = options.get(key)
+            if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+                options[key] = str((base / value).resolve())
+        design.set_data(dict(design.data, options=options))
+        return design
+
+    def resume_run(self, run_dir: Path, extra_args: tuple[str, ...] = ()) -> Path:
+        """Continue a stopped run from its last checkpoint, with its own design and settings."""
+        if self.busy:
+            raise ValueError("a run is already in progress")
+        run_dir = Path(run_dir)
+        if not (run_dir / "checkpoints" / "last" / "state.json").is_file():
+            raise ValueError(f"{run_dir} has no checkpoint to resume from")
+        self._start(None, run_dir, extra_args, resume=True)
+        return run_dir
+
+    def _start(self, text: str | None, run_dir: Path, extra_args, resume: bool = False) -> None:
+        self.run_dir = run_dir
+        self.events = []
+        self.last_result = None
+        self.process.start(text, run_dir, extra_args, resume=resume)
+        self.run_started.emit(str(run_dir))
+        self.runs_changed.emit()
+
+    def pause(self) -> None:
+        self.process.pause()
+
+    def resume(self) -> None:
+        self.process.resume()
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def shutdown(self) -> None:
+        self.process.shutdown()
+
+    # ---- events --------------------------------------------------------------------------------
+
+    def _on_event(self, event: dict) -> None:
+        self.events.append(event)
+        self.event.emit(event)
+
+    def _on_finished(self, result: dict) -> None:
+        self.last_result = result
+        if result["status"] == "failed" and self.run_dir is not None:
+            mark_failed(self.run_dir, result["message"])
+        self.run_finished.emit(result)
+        self.runs_changed.emit()
+
+
+def mark_failed(run_dir: Path, message: str) -> None:
+    """Record in the run folder that a child died without saying so itself."""
+    from runtime.analysis import mark_failed as _mark
+
+    _mark(run_dir, message)

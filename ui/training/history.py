@@ -1,0 +1,248 @@
+"""Run history: every run of the design, with status, best metric, duration and device.
+
+Select runs to overlay their curves on the live plots; select two to see the settings that
+differ; resume a stopped run; open its folder; delete it. The folder is read in the background
+(a run's metrics file may be long), and re-read whenever a run starts or ends.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QMessageBox,
+                               QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
+
+from .controller import TrainingController
+from .panel import fmt_duration
+from .tasks import run_task
+
+COLUMNS = ("Run", "Status", "Best", "Epochs", "Duration", "Device")
+STATUS_COLORS = {"completed": "#2e7d32", "early_stopped": "#2e7d32", "stopped": "#ef6c00",
+                 "failed": "#c62828", "interrupted": "#c62828", "running": "#1565c0"}
+
+
+def _load_history(folder: Path) -> list:
+    from runtime.analysis import list_runs
+
+    return list_runs(folder)
+
+
+def _fmt_value(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "–" if value is None else str(value)
+
+
+class RunHistory(QWidget):
+    """The table of runs and what can be done with them."""
+
+    overlay_requested = Signal(dict)  # {run name: epoch records} of the selected runs
+    open_results = Signal(str)  # run folder whose results should be shown
+
+    def __init__(self, controller: TrainingController, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.controller = controller
+        self.runs: list = []
+        self._loading = False
+        self._again = False
+
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        self.table.cellDoubleClicked.connect(lambda row, _c: self._show_results(row))
+
+        self.diff_table = QTableWidget(0, 3)
+        self.diff_table.setHorizontalHeaderLabels(("Setting", "First run", "Second run"))
+        self.diff_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.diff_table.verticalHeader().setVisible(False)
+        self.diff_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.diff_label = QLabel("Select two runs to compare their settings.")
+        diff_box = QWidget()
+        diff_layout = QVBoxLayout(diff_box)
+        diff_layout.setContentsMargins(0, 0, 0, 0)
+        diff_layout.addWidget(self.diff_label)
+        diff_layout.addWidget(self.diff_table)
+
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue the selected stopped run from its last checkpoint")
+        self.results_button = QPushButton("Results")
+        self.folder_button = QPushButton("Open folder")
+        self.delete_button = QPushButton("Delete…")
+        self.refresh_button = QPushButton("Refresh")
+        self.resume_button.clicked.connect(self.resume_selected)
+        self.results_button.clicked.connect(lambda: self._show_results(self._rows()[0]))
+        self.folder_button.clicked.connect(self.open_selected_folder)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.refresh_button.clicked.connect(self.refresh)
+        buttons = QHBoxLayout()
+        for b in (self.resume_button, self.results_button, self.folder_button, self.delete_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.refresh_button)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(diff_box)
+        splitter.setSizes([300, 120])
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(self.message)
+
+        controller.runs_changed.connect(self.refresh)
+        controller.document.path_changed.connect(lambda _p: self.refresh())
+        self._selection_changed()
+        self.refresh()
+
+    # ---- loading ---------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Re-read the runs folder (in the background)."""
+        if self._loading:
+            self._again = True
+            return
+        self._loading = True
+        folder = self.controller.runs_dir()
+        run_task(lambda: _load_history(folder), self._loaded, self._load_failed, self)
+
+    def _loaded(self, runs: list) -> None:
+        self._loading = False
+        if self._again:
+            self._again = False
+            self.refresh()
+            return
+        selected = {self.runs[r].dir for r in self._rows()} if self.runs else set()
+        self.runs = runs
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(runs))
+        active = self.controller.run_dir if self.controller.busy else None
+        for row, run in enumerate(runs):
+            status = run.status
+            if status == "running" and run.dir != active:
+                status = "interrupted"  # nobody is training it: the app or the child died
+            best = "–"
+            if run.best_value is not None:
+                best = f"{run.best_metric} {_fmt_value(run.best_value)} (epoch {run.best_epoch})"
+            epochs = f"{run.epochs_completed}/{run.epochs}" if run.epochs else str(
+                run.epochs_completed)
+            cells = (run.name, status.replace("_", " "), best, epochs,
+                     fmt_duration(run.duration_s), run.device or "–")
+            for col, text in enumerate(cells):
+                item = QTableWidgetItem(text)
+                if col == 1:
+                    item.setForeground(QColor(STATUS_COLORS.get(status, "#000000")))
+                    if run.message:
+                        item.setToolTip(run.message)
+                if col == 0:
+                    item.setToolTip(str(run.dir))
+                self.table.setItem(row, col, item)
+            if run.dir in selected:
+                self.table.selectRow(row)
+        self.table.blockSignals(False)
+        self._selection_changed()
+
+    def _load_failed(self, message: str) -> None:
+        self._loading = False
+        self.message.setText(f"Could not read the runs: {message}")
+
+    # ---- selection -------------------------------------------------------------------------
+
+    def _rows(self) -> list[int]:
+        return sorted({index.row() for index in self.table.selectionModel().selectedRows()})
+
+    def selected_runs(self) -> list:
+        return [self.runs[r] for r in self._rows() if r < len(self.runs)]
+
+    def select(self, names: list[str]) -> None:
+        """Select the runs with these folder names (tests and the results view use it)."""
+        self.table.clearSelection()
+        mode = self.table.selectionMode()
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        for row, run in enumerate(self.runs):
+            if run.name in names:
+                self.table.selectRow(row)
+        self.table.setSelectionMode(mode)
+
+    def _selection_changed(self) -> None:
+        runs = self.selected_runs()
+        one = len(runs) == 1
+        self.resume_button.setEnabled(one and runs[0].resumable and runs[0].status in (
+            "stopped", "failed", "interrupted", "running") and not self.controller.busy)
+        self.results_button.setEnabled(one)
+        self.folder_button.setEnabled(one)
+        self.delete_button.setEnabled(bool(runs) and not any(
+            r.dir == self.controller.run_dir and self.controller.busy for r in runs))
+        self._show_diff(runs)
+        dirs = [r.dir for r in runs]
+        run_task(lambda: _overlays(dirs), self.overlay_requested.emit, receiver=self)
+
+    def _show_diff(self, runs: list) -> None:
+        self.diff_table.setRowCount(0)
+        if len(runs) != 2:
+            self.diff_label.setText("Select two runs to compare their settings.")
+            return
+        from runtime.analysis import settings_diff
+
+        rows = settings_diff(runs[0].dir, runs[1].dir)
+        self.diff_label.setText(f"{runs[0].name} vs {runs[1].name}: "
+                                + (f"{len(rows)} difference(s)" if rows else "same settings"))
+        self.diff_table.setRowCount(len(rows))
+        for r, (key, a, b) in enumerate(rows):
+            for c, text in enumerate((key, _fmt_value(a), _fmt_value(b))):
+                self.diff_table.setItem(r, c, QTableWidgetItem(text))
+
+    # ---- actions ---------------------------------------------------------------------------
+
+    def resume_selected(self) -> None:
+        runs = self.selected_runs()
+        if len(runs) != 1:
+            return
+        try:
+            self.controller.resume_run(runs[0].dir)
+        except ValueError as exc:
+            self.message.setText(str(exc))
+
+    def open_selected_folder(self) -> None:
+        for run in self.selected_runs()[:1]:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(run.dir)))
+
+    def delete_selected(self, confirm: bool = True) -> None:
+        runs = self.selected_runs()
+        if not runs:
+            return
+        names = ", ".join(r.name for r in runs[:3]) + (" …" if len(runs) > 3 else "")
+        if confirm and QMessageBox.question(
+                self, "Delete runs", f"Delete {len(runs)} run(s) ({names}) and their checkpoints? "
+                "This cannot be undone.") != QMessageBox.StandardButton.Yes:
+            return
+        from runtime.analysis import delete_run
+        from runtime.runs import RunError
+
+        problems = []
+        for run in runs:
+            try:
+                delete_run(run.dir)
+            except (RunError, OSError) as exc:
+                problems.append(str(exc))
+        self.message.setText("; ".join(problems))
+        self.table.clearSelection()
+        self.refresh()
+
+    def _show_results(self, row: int) -> None:
+        if 0 <= row < len(self.runs):
+            self.open_results.emit(str(self.runs[row].dir))
+
+
+def _overlays(dirs: list[Path]) -> dict:
+    from runtime.analysis import epoch_records
+
+    return {d.name: epoch_records(d) for d in dirs}

@@ -1,0 +1,266 @@
+"""The training panel: device, settings, Train / Pause / Stop and progress.
+
+Settings are the design's ``training`` section, edited through :class:`SetSettingsCommand` so
+they undo like any edit; the form follows the model's ``settings_changed`` event. The device list
+shows what is really there (read in the background, since it imports torch).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
+
+from graph.design import Design
+from graph.settings import METRIC_CHOICES, TRAINING_PARAMS
+
+from ..commands import SetSettingsCommand
+from ..document import Document
+from .controller import TrainingController
+from .form import ParamForm
+from .runner import IDLE, PAUSED, RUNNING, STARTING, STOPPING
+from .tasks import run_task
+
+GROUPS = (
+    ("Optimizer", ("optimizer", "lr", "momentum", "nesterov", "weight_decay", "grad_clip")),
+    ("Schedule", ("schedule", "warmup_epochs", "step_size", "gamma")),
+    ("Loop", ("batch_size", "epochs", "seed", "precision", "diagnostics_every")),
+    ("Loss and stopping", ("loss", "label_smoothing", "early_stopping_metric", "patience")),
+)
+_BY_NAME = {p.name: p for p in TRAINING_PARAMS}
+
+
+def list_devices() -> list[tuple[str, str]]:
+    """``(setting, label)`` for "auto" and every device torch can use here."""
+    from runtime.devices import available_devices
+
+    return [("auto", "Auto (best available)")] + [(d.id, d.describe()) for d in
+                                                   available_devices()]
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "–"
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def fmt_rate(rate: float | None) -> str:
+    if rate is None or not math.isfinite(rate):
+        return "–"
+    return f"{rate / 1000:.1f}k" if rate >= 1000 else f"{rate:.0f}"
+
+
+class TrainingPanel(QWidget):
+    """Edits the design's training settings and drives the controller."""
+
+    def __init__(self, document: Document, controller: TrainingController,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.document, self.controller = document, controller
+        self.design: Design | None = None
+
+        # Device.
+        self.device_combo = QComboBox()
+        self.device_combo.setObjectName("device")
+        self.device_combo.setToolTip(_BY_NAME["device"].doc)
+        self.device_combo.addItem("Auto (best available)", "auto")
+        self.device_combo.activated.connect(
+            lambda i: self._edit("device", self.device_combo.itemData(i)))
+
+        # Settings, generated from the declarations and grouped.
+        self.forms: dict[str, ParamForm] = {}
+        settings = QVBoxLayout()
+        device_box = QGroupBox("Device")
+        QFormLayout(device_box).addRow("Train on", self.device_combo)
+        settings.addWidget(device_box)
+        for title, names in GROUPS:
+            box = QGroupBox(title)
+            form = ParamForm([_BY_NAME[n] for n in names])
+            form.edited.connect(self._edit)
+            QVBoxLayout(box).addWidget(form)
+            self.forms[title] = form
+            settings.addWidget(box)
+        metrics_box = QGroupBox("Metrics")
+        metrics_layout = QHBoxLayout(metrics_box)
+        self.metric_boxes: dict[str, QCheckBox] = {}
+        for metric in METRIC_CHOICES:
+            box = QCheckBox(metric)
+            box.toggled.connect(self._metrics_edited)
+            self.metric_boxes[metric] = box
+            metrics_layout.addWidget(box)
+        settings.addWidget(metrics_box)
+        settings.addStretch(1)
+        inner = QWidget()
+        inner.setLayout(settings)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+
+        # Run controls and progress.
+        self.train_button = QPushButton("Train")
+        self.train_button.setToolTip("Train a snapshot of this design in a separate process")
+        self.pause_button = QPushButton("Pause")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current step, keeping a checkpoint")
+        self.train_button.clicked.connect(self.start_training)
+        self.pause_button.clicked.connect(self._pause_or_resume)
+        self.stop_button.clicked.connect(controller.stop)
+        buttons = QHBoxLayout()
+        for b in (self.train_button, self.pause_button, self.stop_button):
+            buttons.addWidget(b)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
+        self.status = QLabel("Ready")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(scroll, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.status)
+
+        self._total_epochs = 0
+        self._steps_per_epoch = 0
+        controller.event.connect(self._on_event)
+        controller.run_finished.connect(self._on_finished)
+        controller.state_changed.connect(self._on_state)
+        document.design_replaced.connect(self._bind)
+        self._bind(document.design)
+        self._on_state(controller.state)
+        run_task(list_devices, self._set_devices, receiver=self)
+
+    # ---- model ↔ view ---------------------------------------------------------------------------
+
+    def _bind(self, design: Design) -> None:
+        if self.design is not None:
+            self.design.settings_changed.disconnect(self._on_settings_changed)
+        self.design = design
+        design.settings_changed.connect(self._on_settings_changed)
+        self.refresh()
+
+    def _on_settings_changed(self, section: str) -> None:
+        if section == "training":
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Show the design's training settings."""
+        training = self.design.training
+        for form in self.forms.values():
+            form.set_values(training)
+        self._select_device(training.get("device", "auto"))
+        chosen = {m.strip() for m in str(training.get("metrics", "")).split(",") if m.strip()}
+        for metric, box in self.metric_boxes.items():
+            box.blockSignals(True)
+            box.setChecked(metric in chosen)
+            box.blockSignals(False)
+
+    def _select_device(self, device: str) -> None:
+        index = self.device_combo.findData(device)
+        if index < 0:  # a device this machine lacks (the design came from elsewhere)
+            self.device_combo.addItem(f"{device} (not available here)", device)
+            index = self.device_combo.count() - 1
+        self.device_combo.setCurrentIndex(index)
+
+    def _set_devices(self, devices: list[tuple[str, str]]) -> None:
+        self.device_combo.clear()
+        for setting, label in devices:
+            self.device_combo.addItem(label, setting)
+        self._select_device(self.design.training.get("device", "auto"))
+
+    def _edit(self, name: str, value: Any) -> None:
+        training = dict(self.design.training)
+        if training.get(name) == value:
+            return
+        training[name] = value
+        self.document.push(SetSettingsCommand(self.design, "training", training,
+                                              f"Set {name.replace('_', ' ')}"))
+
+    def _metrics_edited(self) -> None:
+        chosen = [m for m, box in self.metric_boxes.items() if box.isChecked()]
+        self._edit("metrics", ",".join(chosen))
+
+    # ---- runs ----------------------------------------------------------------------------------
+
+    def start_training(self) -> None:
+        try:
+            run_dir = self.controller.train()
+        except ValueError as exc:
+            self.status.setText(str(exc))
+            return
+        self._total_epochs = int(self.design.training.get("epochs", 0))
+        self._steps_per_epoch = 0
+        self.progress.setValue(0)
+        self.progress.setFormat("starting…")
+        self.status.setText(f"Training in {run_dir}")
+
+    def _pause_or_resume(self) -> None:
+        if self.controller.state == PAUSED:
+            self.controller.resume()
+        else:
+            self.controller.pause()
+
+    def _on_state(self, state: str) -> None:
+        active = state != IDLE
+        self.train_button.setEnabled(not active)
+        self.pause_button.setEnabled(state in (RUNNING, PAUSED))
+        self.pause_button.setText("Resume" if state == PAUSED else "Pause")
+        self.stop_button.setEnabled(state in (RUNNING, PAUSED, STARTING))
+        if state == PAUSED:
+            self.progress.setFormat(self.progress.format().split(" · paused")[0] + " · paused")
+        elif state == STOPPING:
+            self.status.setText("Stopping after this step…")
+
+    def _on_event(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "start":
+            self._total_epochs = int(event.get("epochs") or self._total_epochs or 0)
+            self._steps_per_epoch = int(event.get("steps_per_epoch") or 0)
+            device = event.get("device_name") or event.get("device")
+            if device:
+                self.status.setText(f"Training on {device}")
+        elif kind == "step":
+            self._show_progress(event)
+        elif kind == "epoch":
+            parts = [f"epoch {event.get('epoch')}"]
+            for key in ("train_loss", "val_loss", "val_accuracy"):
+                value = event.get(key)
+                if isinstance(value, (int, float)):
+                    parts.append(f"{key.replace('_', ' ')} {value:.4g}")
+            self.status.setText(" · ".join(parts))
+        elif kind == "error":
+            self.status.setText(str(event.get("message", "")))
+
+    def _show_progress(self, event: dict) -> None:
+        step = int(event.get("step", 0))
+        epoch = event.get("epoch", 0)
+        total_steps = self._steps_per_epoch * self._total_epochs
+        if total_steps:
+            fraction = step / total_steps
+        elif self._total_epochs:
+            fraction = float(epoch) / self._total_epochs
+        else:
+            fraction = 0.0
+        self.progress.setValue(int(1000 * min(max(fraction, 0.0), 1.0)))
+        self.progress.setFormat(
+            f"epoch {epoch}/{self._total_epochs or '?'} · step {step} · "
+            f"{fmt_rate(event.get('samples_per_s'))} samples/s · ETA {fmt_duration(event.get('eta_s'))}")
+
+    def _on_finished(self, result: dict) -> None:
+        status, message = result["status"], result.get("message") or ""
+        if status == "completed":
+            self.progress.setValue(1000)
+        self.progress.setFormat(self.progress.format().split(" · paused")[0] + f" · {status}")
+        self.status.setText(f"Run {status}" + (f": {message}" if message else ""))
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        if self.design is not None:
+            self.design.settings_changed.disconnect(self._on_settings_changed)
+        super().closeEvent(event)

@@ -1,0 +1,217 @@
+"""Live training curves (pyqtgraph).
+
+Four plots: loss per epoch (train and validation), loss per step (raw and smoothed), metrics per
+epoch, and the learning rate. Following pyqtgraph's scrolling-plots recipe, each curve is created
+once and redrawn with ``setData`` from a ~30 Hz timer, only when its buffer changed, with peak
+downsampling and clip-to-view — so 100k steps stay smooth. A NaN or infinite value breaks the
+line there and is marked with a red line labelled "NaN"; it never reaches pyqtgraph's fast path.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from .buffers import Series, SmoothedSeries
+
+FRAME_MS = 33  # ≤ 30 redraws per second
+
+# Plot ids → titles and axis labels.
+PLOTS = {
+    "loss": ("Loss per epoch", "epoch"),
+    "step": ("Loss per step", "step"),
+    "metrics": ("Metrics per epoch", "epoch"),
+    "lr": ("Learning rate", "step"),
+}
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf"]
+_SKIP_EPOCH_KEYS = {"epoch", "event", "type", "step", "lr", "time", "elapsed_s", "duration_s",
+                    "samples_per_s", "eta_s", "best", "improved"}
+
+
+@dataclass
+class Curve:
+    """One buffer and the plot item that shows it."""
+
+    series: Series
+    item: pg.PlotDataItem
+    plot: str
+    drawn: int = -1  # buffer version last drawn
+
+
+def epoch_values(record: Mapping[str, Any]) -> dict[str, float]:
+    """The plottable numbers of an epoch record: losses and metrics, not bookkeeping."""
+    out = {}
+    for key, value in record.items():
+        if key in _SKIP_EPOCH_KEYS or isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)) or value is None or value in ("NaN", "Infinity",
+                                                                           "-Infinity"):
+            out[key] = value
+    return out
+
+
+class LivePlots(QWidget):
+    """The curves of the current run, plus dashed overlays of other runs."""
+
+    def __init__(self, parent: QWidget | None = None, smoothing: float = 0.9):
+        super().__init__(parent)
+        self.smoothing = smoothing
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.plots: dict[str, pg.PlotItem] = {}
+        for i, (pid, (title, xlabel)) in enumerate(PLOTS.items()):
+            plot = self.graphics.addPlot(row=i // 2, col=i % 2, title=title)
+            plot.setLabel("bottom", xlabel)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.addLegend(offset=(-10, 10))
+            self.plots[pid] = plot
+        self.curves: dict[str, Curve] = {}
+        self._colors = itertools.cycle(PALETTE)
+        self._nan_lines: dict[str, pg.InfiniteLine] = {}
+        self._overlay_items: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
+
+        self.log_box = QCheckBox("Log scale")
+        self.log_box.setToolTip("Show loss and learning rate on a logarithmic axis")
+        self.log_box.toggled.connect(self.set_log_scale)
+        self.status = QLabel()
+        self.status.setStyleSheet("color: #b00020")
+        top = QHBoxLayout()
+        top.addWidget(self.log_box)
+        top.addStretch(1)
+        top.addWidget(self.status)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.graphics, 1)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(FRAME_MS)
+        self.timer.timeout.connect(self.redraw)
+        self.timer.start()
+
+    # ---- feeding -----------------------------------------------------------------------------
+
+    def add_event(self, event: Mapping[str, Any]) -> None:
+        """Take one trainer event (``step`` and ``epoch`` are plotted; others are ignored)."""
+        kind = event.get("event")
+        if kind == "step":
+            step = float(event.get("step", 0))
+            if "loss" in event:
+                self._curve("step/raw", "step", "loss", faint=True).series.append(step, event["loss"])
+                self._curve("step/smooth", "step", "smoothed", smooth=True).series.append(
+                    step, event["loss"])
+            if "lr" in event:
+                self._curve("lr", "lr", "lr").series.append(step, event["lr"])
+        elif kind == "epoch":
+            epoch = float(event.get("epoch", 0))
+            for key, value in epoch_values(event).items():
+                plot = "loss" if key.endswith("loss") else "metrics"
+                self._curve(f"epoch/{key}", plot, key).series.append(epoch, value)
+
+    def add_events(self, events: Iterable[Mapping[str, Any]]) -> None:
+        for event in events:
+            self.add_event(event)
+
+    def clear(self) -> None:
+        """Forget the current run's curves (a new run starts)."""
+        for curve in self.curves.values():
+            curve.series.clear()
+        for line in self._nan_lines.values():  # kept for the next run, hidden
+            line.setVisible(False)
+        self.status.clear()
+        self.redraw()
+
+    def points(self, key: str) -> int:
+        """How many points curve ``key`` (e.g. ``"epoch/val_loss"``, ``"step/raw"``) holds."""
+        curve = self.curves.get(key)
+        return len(curve.series) if curve else 0
+
+    # ---- overlays of other runs -------------------------------------------------------------------
+
+    def set_overlays(self, runs: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
+        """Draw other runs' epoch curves, dashed: ``{label: epoch records}``."""
+        for plot, item in self._overlay_items:
+            plot.removeItem(item)
+        self._overlay_items.clear()
+        colors = itertools.cycle(PALETTE[::-1])
+        for label, records in runs.items():
+            color = next(colors)
+            series: dict[str, Series] = {}
+            for record in records:
+                epoch = float(record.get("epoch", 0))
+                for key, value in epoch_values(record).items():
+                    series.setdefault(key, Series(64)).append(epoch, value)
+            for key, s in series.items():
+                plot = self.plots["loss" if key.endswith("loss") else "metrics"]
+                pen = pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine
+                               if key.startswith("val") else Qt.PenStyle.DotLine)
+                x, y = s.arrays()
+                item = plot.plot(x.copy(), y.copy(), pen=pen, name=f"{label}: {key}",
+                                 connect="finite")
+                self._overlay_items.append((plot, item))
+
+    @property
+    def overlay_count(self) -> int:
+        return len(self._overlay_items)
+
+    # ---- drawing ------------------------------------------------------------------------------
+
+    def _curve(self, key: str, plot: str, name: str, faint: bool = False,
+               smooth: bool = False) -> Curve:
+        curve = self.curves.get(key)
+        if curve is None:
+            if faint:
+                pen = pg.mkPen((31, 119, 180, 70), width=1)
+            else:
+                pen = pg.mkPen(next(self._colors), width=2)
+            series = SmoothedSeries(self.smoothing) if smooth else Series()
+            item = self.plots[plot].plot(pen=pen, name=name)
+            item.setDownsampling(auto=True, method="peak")
+            item.setClipToView(True)
+            curve = self.curves[key] = Curve(series, item, plot)
+        return curve
+
+    def redraw(self) -> None:
+        """Push changed buffers to their items (called by the frame timer)."""
+        for curve in self.curves.values():
+            if curve.drawn == curve.series.version:
+                continue
+            x, y = curve.series.arrays()
+            finite = curve.series.all_finite
+            # Copies: the item keeps the arrays, and the buffers are resized in place.
+            curve.item.setData(x.copy(), y.copy(), connect="all" if finite else "finite",
+                               skipFiniteCheck=finite)
+            curve.drawn = curve.series.version
+            if not finite:
+                self._mark_nonfinite(curve)
+
+    def nan_marked(self, plot: str) -> bool:
+        line = self._nan_lines.get(plot)
+        return line is not None and line.isVisible()
+
+    def _mark_nonfinite(self, curve: Curve) -> None:
+        if self.nan_marked(curve.plot):
+            return
+        x = curve.series.first_nonfinite
+        line = self._nan_lines.get(curve.plot)
+        if line is None:
+            line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=2,
+                                                          style=Qt.PenStyle.DashLine),
+                                   label="NaN", labelOpts={"position": 0.9, "color": "#d62728"})
+            self.plots[curve.plot].addItem(line)
+            self._nan_lines[curve.plot] = line
+        line.setPos(x)
+        line.setVisible(True)
+        axis = PLOTS[curve.plot][1]
+        if not self.status.text():  # the first non-finite value is the one worth reading
+            self.status.setText(f"{curve.item.name()} became NaN or infinite at {axis} {x:g}")
+
+    def set_log_scale(self, on: bool) -> None:
+        for pid in ("loss", "step", "lr"):
+            self.plots[pid].setLogMode(y=on)
+        self.log_box.setChecked(on)

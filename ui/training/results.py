@@ -1,0 +1,329 @@
+"""Results of a trained run: confusion matrix, per-class table, samples, regions, regression.
+
+The run's model is applied to its test split by :func:`runtime.analysis.predict_run` on the
+thread pool. Classification shows the confusion matrix as a heatmap (click a cell → its samples
+below), the per-class precision/recall/F1, the misclassified samples (thumbnails for images) and,
+for 2-D data, the decision regions with the training points on top. Regression shows predicted
+against true values.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+                               QListWidget, QListWidgetItem, QPushButton, QSplitter,
+                               QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget,
+                               QVBoxLayout, QWidget)
+
+from .plots import PALETTE
+from .tasks import run_task
+
+THUMB = 56
+MAX_SAMPLES_SHOWN = 200
+
+
+def _predict(run_dir: str, split: str):
+    from runtime.analysis import predict_run
+
+    return predict_run(run_dir, split=split)
+
+
+def array_to_qimage(sample: np.ndarray) -> QImage:
+    """A (1|3, H, W) or (H, W) array, scaled to 0..255 over its own range, as a QImage."""
+    a = np.asarray(sample, dtype=np.float32)
+    if a.ndim == 3 and a.shape[0] in (1, 3):
+        a = a[0] if a.shape[0] == 1 else a.transpose(1, 2, 0)
+    lo, hi = float(np.nanmin(a)), float(np.nanmax(a))
+    scaled = np.zeros_like(a) if hi - lo < 1e-12 else (a - lo) / (hi - lo)
+    pixels = np.ascontiguousarray((np.nan_to_num(scaled) * 255).astype(np.uint8))
+    h, w = pixels.shape[:2]
+    if pixels.ndim == 2:
+        image = QImage(pixels.data, w, h, w, QImage.Format.Format_Grayscale8)
+    else:
+        image = QImage(pixels.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    return image.copy()  # own the pixels: the numpy buffer goes away
+
+
+def thumbnail(sample: np.ndarray, size: int = THUMB) -> QPixmap:
+    return QPixmap.fromImage(array_to_qimage(sample)).scaled(
+        size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
+
+
+def is_image(shape: tuple[int, ...]) -> bool:
+    return len(shape) == 3 and shape[0] in (1, 3) or len(shape) == 2
+
+
+def _heat(value: float) -> QColor:
+    """White → blue by ``value`` in 0..1."""
+    v = min(max(value, 0.0), 1.0)
+    return QColor(int(255 - 225 * v), int(255 - 160 * v), int(255 - 75 * v))
+
+
+class ResultsView(QWidget):
+    """Shows one run's results; :meth:`show_run` computes them in the background."""
+
+    computed = Signal()  # results are on screen
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.run_dir: str | None = None
+        self.predictions = None
+        self._pending: tuple[str, str] | None = None
+
+        self.title = QLabel("Train a model, or pick a run in the history, to see its results.")
+        self.title.setWordWrap(True)
+        self.split_combo = QComboBox()
+        self.split_combo.addItem("test split", "test")
+        self.split_combo.addItem("validation split", "val")
+        self.split_combo.addItem("training split", "train")
+        self.split_combo.activated.connect(lambda _i: self.refresh())
+        self.refresh_button = QPushButton("Evaluate")
+        self.refresh_button.clicked.connect(self.refresh)
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.split_combo)
+        top.addWidget(self.refresh_button)
+
+        # Classification page.
+        self.confusion = QTableWidget()
+        self.confusion.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.confusion.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.confusion.cellClicked.connect(self.show_cell)
+        self.confusion.setToolTip("Rows: true class; columns: predicted class. Click a cell to "
+                                  "see its samples.")
+        self.per_class = QTableWidget(0, 5)
+        self.per_class.setHorizontalHeaderLabels(("Class", "Precision", "Recall", "F1", "Support"))
+        self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.per_class.verticalHeader().setVisible(False)
+        self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.summary = QLabel()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(QLabel("Confusion matrix (rows: true, columns: predicted)"))
+        left_layout.addWidget(self.confusion, 3)
+        left_layout.addWidget(self.summary)
+        left_layout.addWidget(self.per_class, 2)
+
+        self.samples_label = QLabel()
+        self.gallery = QListWidget()
+        self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
+        self.gallery.setIconSize(QSize(THUMB, THUMB))
+        self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.gallery.setUniformItemSizes(True)
+        self.sample_table = QTableWidget()
+        self.sample_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.sample_stack = QStackedWidget()
+        self.sample_stack.addWidget(self.gallery)
+        self.sample_stack.addWidget(self.sample_table)
+        samples = QWidget()
+        samples_layout = QVBoxLayout(samples)
+        samples_layout.setContentsMargins(0, 0, 0, 0)
+        samples_layout.addWidget(self.samples_label)
+        samples_layout.addWidget(self.sample_stack)
+
+        self.regions = pg.PlotWidget(title="Decision regions")
+        self.regions.setBackground("w")
+        self.regions.setAspectLocked(False)
+        self.regions_image = pg.ImageItem()
+        self.regions.addItem(self.regions_image)
+        self.regions_points = pg.ScatterPlotItem(size=5, pen=pg.mkPen("k", width=0.5))
+        self.regions.addItem(self.regions_points)
+        self.right_tabs = QTabWidget()
+        self.right_tabs.addTab(samples, "Samples")
+        self.right_tabs.addTab(self.regions, "Decision regions")
+
+        classification = QSplitter()
+        classification.addWidget(left)
+        classification.addWidget(self.right_tabs)
+        classification.setSizes([400, 400])
+
+        # Regression page.
+        self.scatter = pg.PlotWidget(title="Predicted vs true")
+        self.scatter.setBackground("w")
+        self.scatter.setLabel("bottom", "true")
+        self.scatter.setLabel("left", "predicted")
+        self.scatter_points = pg.ScatterPlotItem(size=5, brush=pg.mkBrush(31, 119, 180, 150),
+                                                 pen=None)
+        self.scatter_line = pg.PlotDataItem(pen=pg.mkPen("#d62728", style=Qt.PenStyle.DashLine))
+        self.scatter.addItem(self.scatter_points)
+        self.scatter.addItem(self.scatter_line)
+        self.regression_summary = QLabel()
+        regression = QWidget()
+        reg_layout = QVBoxLayout(regression)
+        reg_layout.addWidget(self.regression_summary)
+        reg_layout.addWidget(self.scatter, 1)
+
+        self.pages = QStackedWidget()
+        self.empty = QLabel("No results yet.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.pages.addWidget(self.empty)
+        self.pages.addWidget(classification)
+        self.pages.addWidget(regression)
+        self.classification_page, self.regression_page = classification, regression
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.pages, 1)
+
+    # ---- computing -----------------------------------------------------------------------------
+
+    def show_run(self, run_dir: str | Path) -> None:
+        """Evaluate ``run_dir``'s best weights (in the background) and show the results."""
+        self.run_dir = str(run_dir)
+        self.refresh()
+
+    def refresh(self) -> None:
+        if not self.run_dir:
+            return
+        split = self.split_combo.currentData()
+        request = (self.run_dir, split)
+        self._pending = request
+        self.title.setText(f"Evaluating {Path(self.run_dir).name} on the {split} split…")
+        run_task(lambda: _predict(*request), lambda p: self._done(request, p),
+                 lambda m: self._failed(request, m), self)
+
+    def _failed(self, request, message: str) -> None:
+        if request != self._pending:
+            return
+        self.title.setText(f"No results for {Path(request[0]).name}: {message}")
+        self.pages.setCurrentWidget(self.empty)
+
+    def _done(self, request, predictions) -> None:
+        if request != self._pending:  # a newer request is on its way
+            return
+        self.predictions = predictions
+        p = predictions
+        name = Path(request[0]).name
+        self.title.setText(f"{name}: {p.checkpoint} weights on the {p.split} split "
+                           f"({len(p.targets):,} samples)")
+        if p.task == "classification":
+            self._show_classification(p)
+            self.pages.setCurrentWidget(self.classification_page)
+        else:
+            self._show_regression(p)
+            self.pages.setCurrentWidget(self.regression_page)
+        self.computed.emit()
+
+    # ---- classification --------------------------------------------------------------------
+
+    def _show_classification(self, p) -> None:
+        names = p.class_names
+        matrix = p.confusion
+        k = len(names)
+        self.confusion.clear()
+        self.confusion.setRowCount(k)
+        self.confusion.setColumnCount(k)
+        self.confusion.setHorizontalHeaderLabels(names)
+        self.confusion.setVerticalHeaderLabels(names)
+        totals = matrix.sum(axis=1)
+        for i in range(k):
+            for j in range(k):
+                count = int(matrix[i, j])
+                item = QTableWidgetItem(str(count))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+                share = count / totals[i] if totals[i] else 0.0
+                item.setBackground(_heat(share))
+                if share > 0.6:
+                    item.setForeground(QColor("white"))
+                item.setToolTip(f"true {names[i]}, predicted {names[j]}: {count} "
+                                f"({share:.0%} of {names[i]})")
+                self.confusion.setItem(i, j, item)
+        self.confusion.resizeColumnsToContents()
+        m = p.metrics
+        self.summary.setText(f"accuracy {m['accuracy']:.4f} · macro precision "
+                             f"{m['precision']:.4f} · recall {m['recall']:.4f} · F1 {m['f1']:.4f}")
+        self.per_class.setRowCount(len(p.per_class))
+        for r, row in enumerate(p.per_class):
+            cells = (row["class"], f"{row['precision']:.3f}", f"{row['recall']:.3f}",
+                     f"{row['f1']:.3f}", str(row["support"]))
+            for c, text in enumerate(cells):
+                self.per_class.setItem(r, c, QTableWidgetItem(text))
+        self.show_samples(p.misclassified(), f"{len(p.misclassified())} misclassified sample(s)"
+                          + (", most confident first" if len(p.misclassified()) else ""))
+        has_grid = p.grid is not None
+        self.right_tabs.setTabEnabled(1, has_grid)
+        if has_grid:
+            self._show_regions(p)
+
+    def show_cell(self, true_class: int, predicted_class: int) -> None:
+        """Show the samples of one confusion-matrix cell."""
+        p = self.predictions
+        if p is None or p.confusion is None:
+            return
+        idx = p.cell(true_class, predicted_class)
+        names = p.class_names
+        self.right_tabs.setCurrentIndex(0)
+        self.show_samples(idx, f"{len(idx)} sample(s) of class {names[true_class]} predicted as "
+                               f"{names[predicted_class]}")
+
+    def show_samples(self, indices: np.ndarray, text: str) -> None:
+        p = self.predictions
+        shown = indices[:MAX_SAMPLES_SHOWN]
+        more = len(indices) - len(shown)
+        self.samples_label.setText(text + (f" (first {len(shown)} shown)" if more > 0 else ""))
+        names = p.class_names
+        shape = p.inputs.shape[1:]
+        if is_image(shape):
+            self.gallery.clear()
+            for i in shown:
+                label = f"{names[p.targets[i]]}→{names[p.predicted[i]]}"
+                item = QListWidgetItem(QIcon(thumbnail(p.inputs[i])), label)
+                conf = f" ({p.confidence[i]:.0%})" if p.confidence is not None else ""
+                item.setToolTip(f"sample {int(i)}: true {names[p.targets[i]]}, predicted "
+                                f"{names[p.predicted[i]]}{conf}")
+                item.setData(Qt.ItemDataRole.UserRole, int(i))
+                self.gallery.addItem(item)
+            self.sample_stack.setCurrentWidget(self.gallery)
+            return
+        flat = p.inputs.reshape(len(p.inputs), -1)
+        width = min(flat.shape[1], 32)
+        self.sample_table.clear()
+        self.sample_table.setColumnCount(3 + width)
+        self.sample_table.setHorizontalHeaderLabels(
+            ["sample", "true", "predicted"] + [f"x{j}" for j in range(width)])
+        self.sample_table.setRowCount(len(shown))
+        for r, i in enumerate(shown):
+            cells = [str(int(i)), names[p.targets[i]], names[p.predicted[i]]]
+            cells += [f"{v:.3g}" for v in flat[i, :width]]
+            for c, text in enumerate(cells):
+                self.sample_table.setItem(r, c, QTableWidgetItem(text))
+        self.sample_stack.setCurrentWidget(self.sample_table)
+
+    def _show_regions(self, p) -> None:
+        grid = p.grid
+        k = len(p.class_names)
+        colors = np.array([pg.mkColor(PALETTE[c % len(PALETTE)]).getRgb()[:3] for c in range(k)],
+                          dtype=np.float32)
+        rgb = colors[grid.classes]  # (rows=y, cols=x, 3)
+        # Fade towards white where the model is unsure (probability near 1/k).
+        certainty = np.clip((grid.confidence - 1.0 / k) / (1.0 - 1.0 / k), 0.0, 1.0)[..., None]
+        rgb = 255 - (255 - rgb) * (0.25 + 0.45 * certainty)
+        image = rgb.astype(np.uint8).transpose(1, 0, 2)  # ImageItem indexes [x, y]
+        self.regions_image.setImage(image, levels=(0, 255))
+        x0, x1, y0, y1 = grid.x[0], grid.x[-1], grid.y[0], grid.y[-1]
+        self.regions_image.setRect(x0, y0, x1 - x0, y1 - y0)
+        pts, labels = p.train_inputs, p.train_targets
+        brushes = [pg.mkBrush(PALETTE[int(c) % len(PALETTE)]) for c in labels]
+        self.regions_points.setData(pts[:, 0], pts[:, 1], brush=brushes)
+        self.regions.setLabel("bottom", "x0 (normalized)")
+        self.regions.setLabel("left", "x1 (normalized)")
+
+    # ---- regression ------------------------------------------------------------------------
+
+    def _show_regression(self, p) -> None:
+        truth, pred = p.targets[:, 0], p.predicted[:, 0]
+        self.scatter_points.setData(truth, pred)
+        if len(truth):
+            lo = float(min(truth.min(), pred.min()))
+            hi = float(max(truth.max(), pred.max()))
+            self.scatter_line.setData([lo, hi], [lo, hi])
+        m = p.metrics
+        self.regression_summary.setText(
+            f"MAE {m['mae']:.4g} · RMSE {m['rmse']:.4g} · R² {m['r2']:.4f} "
+            f"({m['samples']} samples" + (", first target shown" if p.targets.shape[1] > 1
+                                          else "") + ")")

@@ -1,0 +1,63 @@
+"""Run a plain function on Qt's thread pool and get its result back on the GUI thread.
+
+Loading a dataset, evaluating a model on a grid or exporting it can take seconds; the function
+knows nothing of Qt, and its result (or its error, as a message) arrives through a queued signal.
+"""
+from __future__ import annotations
+
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from shiboken6 import isValid
+
+_live: set["_Signals"] = set()  # keeps each task's signal object alive until it has reported
+
+
+class _Signals(QObject):
+    done = Signal(object)
+    failed = Signal(str)
+
+
+class _Task(QRunnable):
+    def __init__(self, fn: Callable[[], Any], signals: _Signals):
+        super().__init__()
+        self.fn, self.signals = fn, signals
+        self.setAutoDelete(True)
+
+    def run(self) -> None:
+        try:
+            result = self.fn()
+        except Exception as exc:  # reported to the GUI as a message, never raised there
+            message = str(exc) or type(exc).__name__
+            if not isinstance(exc, (ValueError, OSError)):
+                message = f"{type(exc).__name__}: {message}\n{traceback.format_exc(limit=3)}"
+            self._emit(self.signals.failed, message)
+        else:
+            self._emit(self.signals.done, result)
+
+    @staticmethod
+    def _emit(signal, value: Any) -> None:
+        try:
+            signal.emit(value)
+        except RuntimeError:  # the app is shutting down and took the receiver with it
+            pass
+
+
+def run_task(fn: Callable[[], Any], on_done: Callable[[Any], None],
+             on_failed: Callable[[str], None] | None = None,
+             receiver: QObject | None = None) -> QObject:
+    """Call ``fn()`` on the global thread pool; ``on_done(result)`` or ``on_failed(message)`` run
+    on the GUI thread — unless ``receiver`` (the widget that asked) is gone by then."""
+    signals = _Signals()
+    _live.add(signals)
+
+    def deliver(callback: Callable[[Any], None] | None, value: Any) -> None:
+        _live.discard(signals)
+        if callback is not None and (receiver is None or isValid(receiver)):
+            callback(value)
+
+    signals.done.connect(lambda result: deliver(on_done, result))
+    signals.failed.connect(lambda message: deliver(on_failed, message))
+    QThreadPool.globalInstance().start(_Task(fn, signals))
+    return signals

@@ -5,11 +5,13 @@
 Targets: open and show < 2 s; each frame of a node drag < 16 ms (scene update + repaint);
 an edit's revalidation + restyle + repaint < 50 ms. The baseline, measured in the same run,
 is the same canvas with the performance recipe switched off (no item cache, full-viewport
-updates, no background cache), so the ratios show what the recipe buys.
+updates, no background cache), so the ratios show what the recipe buys. Any single timing can
+also hold a pause of Python's cyclic garbage collector (tens of ms with a large design loaded).
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import statistics
 import sys
@@ -79,6 +81,7 @@ def naive(view: CanvasView) -> None:
 
 def run(app: QApplication, text: str, recipe: bool) -> dict[str, float]:
     out: dict[str, float] = {}
+    gc.collect()  # start each run with the garbage of the previous one gone
     t0 = time.perf_counter()
     document = Document(loads(text))
     view = CanvasView(document)

@@ -1,16 +1,6 @@
-"""The PySide6 app.
+"""The PySide6 app: window, canvas, palette, inspector, training panels.
 
-PySide6 6.12 on CPython < 3.12 drops one reference to ``None`` on every C++ method that returns
-nothing and every slot call, and one to ``True`` on every Python ``Signal.emit`` — harmless on
-3.12+, where these singletons are immortal, but on 3.11 the interpreter aborts with
-"none_dealloc"/"bool_dealloc" after a few thousand calls. Until PySide fixes it, we make the
-singletons effectively immortal here, as 3.12 does, before any Qt code runs.
+PySide6-Essentials 6.12.0 on CPython < 3.12 releases a reference to ``None`` on every Qt call
+that returns nothing, so a session dies with "deallocating None" after a few thousand calls;
+pyproject.toml therefore requires < 6.12 on those Pythons.
 """
-import sys
-
-if sys.version_info < (3, 12) and sys.implementation.name == "cpython":
-    import ctypes
-
-    for _singleton in (None, True, False):
-        ctypes.c_ssize_t.from_address(id(_singleton)).value += 1 << 40
-    del _singleton

@@ -62,7 +62,7 @@ def run_app(path: str | os.PathLike | None = None) -> int:
     def start() -> None:
         if not window.offer_recovery() and path is not None:
             window.open_path(Path(path), ask=False)
-        window.canvas.fit_all()
+        window.canvas.show_design()
 
     QTimer.singleShot(0, start)
     return app.exec()
@@ -101,7 +101,7 @@ def screenshot(path: str | os.PathLike, output: str | os.PathLike,
     for _ in range(3):  # let layouts, the first validation and the canvas settle
         app.processEvents()
     window.canvas.select_nodes([])
-    window.canvas.fit_all()
+    window.canvas.show_design()
     app.processEvents()
     image = window.grab()
     output = Path(output)

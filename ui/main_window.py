@@ -415,7 +415,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         # The document revalidates right after this signal: choose the tab on the new report.
         QTimer.singleShot(0, self._pick_bottom_tab)
-        QTimer.singleShot(0, self.canvas.fit_all)
+        QTimer.singleShot(0, self.canvas.show_design)
 
     # ---- title --------------------------------------------------------------------------------------
 

@@ -48,6 +48,7 @@ from .scene import CanvasScene
 from .style import GRID_MAJOR, GRID_MINOR, LAYOUT_STEP_X, LAYOUT_STEP_Y, NODE_HEIGHT, NODE_WIDTH, Theme
 
 MIN_ZOOM, MAX_ZOOM, MAX_FIT_ZOOM = 0.08, 3.0, 1.25
+READABLE_ZOOM = 0.6  # below this, node text is too small to read
 PASTE_OFFSET = 40.0
 
 
@@ -185,6 +186,22 @@ class CanvasView(QGraphicsView):
             self.centerOn(0, 0)
             return
         self.fit_rect(rect.adjusted(-40, -40, 40, 40))
+
+    def show_design(self) -> None:
+        """Frame a freshly opened design: all of it when that stays readable, otherwise its
+        top (where the Inputs are) at a readable zoom, so a deep network never opens as specks."""
+        rect = self.canvas.nodes_bounding_rect()
+        view = self.viewport().rect()
+        if rect.isNull() or view.width() <= 0 or view.height() <= 0:
+            self.fit_all()
+            return
+        rect = rect.adjusted(-40, -40, 40, 40)
+        if min(view.width() / rect.width(), view.height() / rect.height()) >= READABLE_ZOOM:
+            self.fit_rect(rect)
+            return
+        zoom = max(READABLE_ZOOM, min(MAX_FIT_ZOOM, view.width() / rect.width()))
+        self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.centerOn(QPointF(rect.center().x(), rect.top() + view.height() / zoom / 2))
 
     def fit_rect(self, rect: QRectF) -> None:
         """Show ``rect`` whole, no larger than a comfortable reading zoom."""

@@ -17,6 +17,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .buffers import Series, SmoothedSeries
+from .tasks import adopt_popups
 
 FRAME_MS = 33  # ≤ 30 redraws per second
 
@@ -65,7 +66,8 @@ class LivePlots(QWidget):
         self.graphics.setBackground("w")
         self.plots: dict[str, pg.PlotItem] = {}
         for i, (pid, (title, xlabel)) in enumerate(PLOTS.items()):
-            plot = self.graphics.addPlot(row=i // 2, col=i % 2, title=title)
+            plot = adopt_popups(self, lambda i=i, title=title: self.graphics.addPlot(
+                row=i // 2, col=i % 2, title=title))
             plot.setLabel("bottom", xlabel)
             plot.showGrid(x=True, y=True, alpha=0.2)
             plot.addLegend(offset=(-10, 10))

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QVBoxLayout, QWidget)
 
 from .plots import PALETTE
-from .tasks import run_task
+from .tasks import adopt_popups, run_task
 
 THUMB = 56
 MAX_SAMPLES_SHOWN = 200
@@ -101,15 +101,19 @@ class ResultsView(QWidget):
         self.per_class.verticalHeader().setVisible(False)
         self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.summary = QLabel()
+        self.summary.setWordWrap(True)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        left_layout.addWidget(QLabel("Confusion matrix (rows: true, columns: predicted)"))
+        heading = QLabel("Confusion matrix (rows: true, columns: predicted)")
+        heading.setWordWrap(True)
+        left_layout.addWidget(heading)
         left_layout.addWidget(self.confusion, 3)
         left_layout.addWidget(self.summary)
         left_layout.addWidget(self.per_class, 2)
 
         self.samples_label = QLabel()
+        self.samples_label.setWordWrap(True)
         self.gallery = QListWidget()
         self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
         self.gallery.setIconSize(QSize(THUMB, THUMB))
@@ -126,7 +130,7 @@ class ResultsView(QWidget):
         samples_layout.addWidget(self.samples_label)
         samples_layout.addWidget(self.sample_stack)
 
-        self.regions = pg.PlotWidget(title="Decision regions")
+        self.regions = adopt_popups(self, lambda: pg.PlotWidget(title="Decision regions"))
         self.regions.setBackground("w")
         self.regions.setAspectLocked(False)
         self.regions_image = pg.ImageItem()
@@ -143,7 +147,7 @@ class ResultsView(QWidget):
         classification.setSizes([400, 400])
 
         # Regression page.
-        self.scatter = pg.PlotWidget(title="Predicted vs true")
+        self.scatter = adopt_popups(self, lambda: pg.PlotWidget(title="Predicted vs true"))
         self.scatter.setBackground("w")
         self.scatter.setLabel("bottom", "true")
         self.scatter.setLabel("left", "predicted")
@@ -153,6 +157,7 @@ class ResultsView(QWidget):
         self.scatter.addItem(self.scatter_points)
         self.scatter.addItem(self.scatter_line)
         self.regression_summary = QLabel()
+        self.regression_summary.setWordWrap(True)
         regression = QWidget()
         reg_layout = QVBoxLayout(regression)
         reg_layout.addWidget(self.regression_summary)

@@ -1,4 +1,5 @@
-"""Run a plain function on Qt's thread pool and get its result back on the GUI thread.
+"""Run a plain function on Qt's thread pool and get its result back on the GUI thread (and
+keep pyqtgraph's popups owned by the widget that shows the plot).
 
 Loading a dataset, evaluating a model on a grid or exporting it can take seconds; the function
 knows nothing of Qt, and its result (or its error, as a message) arrives through a queued signal.
@@ -9,7 +10,8 @@ import traceback
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
-from shiboken6 import isValid
+from PySide6.QtWidgets import QApplication, QMenu, QWidget
+from shiboken6 import getCppPointer, isValid
 
 _live: set["_Signals"] = set()  # keeps each task's signal object alive until it has reported
 
@@ -61,3 +63,18 @@ def run_task(fn: Callable[[], Any], on_done: Callable[[Any], None],
     signals.failed.connect(lambda message: deliver(on_failed, message))
     QThreadPool.globalInstance().start(_Task(fn, signals))
     return signals
+
+
+def adopt_popups(owner: QWidget, create: Callable[[], Any]) -> Any:
+    """Run ``create()`` and make ``owner`` the parent of every top-level menu it made.
+
+    pyqtgraph builds each plot's context menus as parentless popups; adopted, they are deleted
+    with the widget that shows the plot instead of lingering as top-level windows."""
+    before = {getCppPointer(w)[0] for w in QApplication.topLevelWidgets()}
+    result = create()
+    for widget in QApplication.topLevelWidgets():
+        # Only menus: the other popups are QWidgetAction widgets, which their action deletes.
+        if getCppPointer(widget)[0] not in before and isinstance(widget, QMenu) \
+                and widget.parent() is None:
+            widget.setParent(owner, widget.windowFlags())
+    return result

@@ -10,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabWidget
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QTabWidget, QWidget
 
 from ..document import Document
 from .controller import TrainingController
@@ -32,22 +33,50 @@ class TrainingWorkspace(QObject):
         self.plots = LivePlots()
         self.history = RunHistory(self.controller)
         self.results = ResultsView()
+        self.docks: dict[str, QDockWidget] = {}
         self.tabs = QTabWidget()
         self.tabs.setObjectName("trainingTabs")
         self.tabs.addTab(self.plots, "Curves")
-        self.tabs.addTab(self.history, "Runs")
-        self.tabs.addTab(self.results, "Results")
+        self.tabs.addTab(_scrolling(self.history), "Runs")
+        self.tabs.addTab(_scrolling(self.results), "Results")
+
+        self.train_action = QAction("Train", self)
+        self.train_action.setToolTip("Train this design in a separate process (the editor stays "
+                                     "usable)")
+        self.train_action.setShortcut("Ctrl+T")
+        self.pause_action = QAction("Pause", self)
+        self.pause_action.setToolTip("Pause or resume the running training")
+        self.stop_action = QAction("Stop", self)
+        self.stop_action.setToolTip("Stop training after this step, keeping a checkpoint")
+        self.train_action.triggered.connect(self.train)
+        self.pause_action.triggered.connect(self.panel.pause_button.click)
+        self.stop_action.triggered.connect(self.controller.stop)
 
         c = self.controller
+        c.state_changed.connect(self._state_changed)
+        self._state_changed(c.state)
         c.run_started.connect(self._run_started)
         c.event.connect(self.plots.add_event)
         c.run_finished.connect(self._run_finished)
         self.history.overlay_requested.connect(self.plots.set_overlays)
         self.history.open_results.connect(self.show_results)
 
+    def train(self) -> None:
+        """Start training (as the panel's Train button does) and show the curves."""
+        self.panel.start_training()
+        for dock in self.docks.values():
+            dock.show()
+            dock.raise_()
+
+    def _state_changed(self, state: str) -> None:
+        self.train_action.setEnabled(not self.controller.busy)
+        self.pause_action.setEnabled(self.panel.pause_button.isEnabled())
+        self.pause_action.setText(self.panel.pause_button.text())
+        self.stop_action.setEnabled(self.panel.stop_button.isEnabled())
+
     def _run_started(self, _run_dir: str) -> None:
         self.plots.clear()
-        self.tabs.setCurrentWidget(self.plots)
+        self.tabs.setCurrentIndex(0)
 
     def _run_finished(self, result: dict) -> None:
         run_dir = Path(result["run_dir"])
@@ -57,11 +86,11 @@ class TrainingWorkspace(QObject):
 
     def show_results(self, run_dir: str) -> None:
         self.results.show_run(run_dir)
-        self.tabs.setCurrentWidget(self.results)
+        self.tabs.setCurrentIndex(2)
 
     def install(self, window: QMainWindow) -> dict[str, QDockWidget]:
         """Dock the panel on the right and the plots/runs/results tabs at the bottom."""
-        docks = {}
+        docks = self.docks
         for key, title, widget, area in (
                 ("training", "Training", self.panel, Qt.DockWidgetArea.RightDockWidgetArea),
                 ("runs", "Training runs", self.tabs, Qt.DockWidgetArea.BottomDockWidgetArea)):
@@ -75,3 +104,12 @@ class TrainingWorkspace(QObject):
     def shutdown(self) -> None:
         """Stop a running child before the window closes (it keeps its checkpoint)."""
         self.controller.shutdown()
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    """``widget`` in a scroll area, so a small dock can still hold it."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(widget)
+    return area

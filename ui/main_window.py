@@ -38,6 +38,7 @@ from ui.files import AutosaveEntry, Autosaver, RecentFiles, app_settings, data_d
 from ui.inspector import Inspector
 from ui.palette import Palette
 from ui.panels import CodePanel, DiagnosticsPanel, SummaryPanel
+from ui.training.workspace import TrainingWorkspace
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 EXAMPLES = RESOURCES / "examples"
@@ -186,6 +187,13 @@ class MainWindow(QMainWindow):
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.bottom_dock = self._dock("Analysis", "bottomDock", self.bottom_tabs,
                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        # Training: settings beside the inspector, curves/runs/results beside the analysis tabs.
+        self.training = TrainingWorkspace(self.document, self)
+        self.training_docks = self.training.install(self)
+        self.tabifyDockWidget(self.inspector_dock, self.training_docks["training"])
+        self.tabifyDockWidget(self.bottom_dock, self.training_docks["runs"])
+        self.inspector_dock.raise_()
+        self.bottom_dock.raise_()
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
@@ -327,8 +335,14 @@ class MainWindow(QMainWindow):
         view_menu.addAction(self.fit_action)
         view_menu.addAction(self.layout_action)
         view_menu.addSeparator()
-        for dock in (self.palette_dock, self.inspector_dock, self.bottom_dock):
+        for dock in (self.palette_dock, self.inspector_dock, self.bottom_dock,
+                     *self.training_docks.values()):
             view_menu.addAction(dock.toggleViewAction())
+
+        train_menu = bar.addMenu("&Train")
+        for action in (self.training.train_action, self.training.pause_action,
+                       self.training.stop_action):
+            train_menu.addAction(action)
 
     def _build_toolbar(self) -> None:
         bar = self.addToolBar("Main")
@@ -336,7 +350,9 @@ class MainWindow(QMainWindow):
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         for action in (self.new_action, self.open_action, self.save_action, None,
-                       self.undo_action, self.redo_action, None, self.fit_action, self.layout_action):
+                       self.undo_action, self.redo_action, None, self.fit_action, self.layout_action,
+                       None, self.training.train_action, self.training.pause_action,
+                       self.training.stop_action):
             if action is None:
                 bar.addSeparator()
             else:
@@ -584,4 +600,5 @@ class MainWindow(QMainWindow):
             self._save_layout()
         if self.autosaver is not None:
             self.autosaver.close()
+        self.training.shutdown()  # a running child stops and keeps its checkpoint
         event.accept()

@@ -22,6 +22,7 @@ import io
 import math
 import os
 import re
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -499,7 +500,7 @@ def read_idx(path: Path) -> np.ndarray:
     if blob[:2] == b"\x1f\x8b":
         try:
             blob = gzip.decompress(blob)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise DataError(f"{path}: a broken gzip file ({exc})") from None
     if len(blob) < 4:
         raise DataError(f"{path}: too short to be an IDX file ({len(blob)} bytes)")

@@ -498,7 +498,9 @@ class Trainer:
             self._finish("the consumer closed the event stream")
             raise
         except Exception as exc:  # anything unexpected still ends the run cleanly
-            message = f"{type(exc).__name__}: {exc}"
+            message = f"internal error ({type(exc).__name__}): {exc}"
+            if self.writer is not None:
+                message += f" (details in {self.run_dir / 'log.txt'})"
             self.status = "failed"
             self._log("internal error:\n" + traceback.format_exc())
             yield self._event("error", kind="internal", message=message)

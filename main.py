@@ -5,6 +5,8 @@
     python main.py validate FILE...     exit 0 when every design is valid
     python main.py summary FILE         per-layer shapes, parameters, MACs and memory
     python main.py code FILE            the generated PyTorch source
+    python main.py train FILE [--data NAME|PATH] [--epochs N] [--json] …   train headless
+    python main.py evaluate RUN_DIR [--json]    test-split metrics of a trained run
     python main.py export RUN_DIR|FILE --format FMT -o PATH   verified export
     python main.py open [FILE]          the editor, on FILE
     python main.py screenshot FILE -o PNG [--size WxH]   a PNG of the editor (works headless)
@@ -130,6 +132,195 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_data(design, value: str) -> dict:
+    """The design's ``data`` setting with ``--data NAME|PATH`` applied."""
+    from graph.settings import DATASETS
+    from runtime.data import DataError, data_from_path
+
+    spec = DATASETS.get(value)
+    if spec is not None and spec.kind != "file":
+        options = design.data.get("options", {}) if design.data.get("name") == value else {}
+        return dict(design.data, name=value, options=spec.resolve(options))
+    if spec is not None:
+        raise UserError(f"--data {value} needs a file: give its path instead (e.g. --data "
+                        f"data/train.{'csv' if value == 'csv' else value})")
+    try:
+        found = data_from_path(value)
+    except DataError as exc:
+        raise UserError(str(exc)) from None
+    return dict(design.data, name=found["name"],
+                options=DATASETS[found["name"]].resolve(found["options"]))
+
+
+class _Progress:
+    """Plain-text progress: a live ``\\r`` line on a terminal, one line per epoch."""
+
+    def __init__(self, stream=sys.stderr):
+        self.stream = stream
+        self.live = stream.isatty()
+        self.width = 0
+
+    def _clear(self) -> None:
+        if self.width:
+            self.stream.write("\r" + " " * self.width + "\r")
+            self.width = 0
+
+    def __call__(self, e: dict) -> None:
+        kind = e["event"]
+        if kind == "start":
+            sizes = e["sizes"]
+            print(f"training {e['design']} on {e['device']} ({e['device_name']}, {e['precision']}): "
+                  f"{sizes['train']:,} train / {sizes['val']:,} val / {sizes['test']:,} test samples, "
+                  f"{e['parameters']:,} parameters, {e['epochs']} epochs × {e['steps_per_epoch']} "
+                  "steps", flush=True)
+            if e["resumed"]:
+                print(f"resuming at epoch {e['start_epoch']}, step {e['start_step']}")
+            print(f"run folder: {e['run_dir']}")
+            for w in e["warnings"]:
+                print(f"warning: {w}")
+        elif kind == "step" and self.live:
+            done = e["batch"] / e["batches"]
+            bar = "#" * int(done * 20) + "." * (20 - int(done * 20))
+            eta = f"  eta {e['eta_s']:.0f}s" if e.get("eta_s") is not None else ""
+            line = (f"epoch {e['epoch']} [{bar}] {e['batch']}/{e['batches']}  loss "
+                    f"{_fmt(e['loss'])}  {e['samples_per_s']:,.0f} samples/s{eta}")
+            self._clear()
+            self.stream.write(line)
+            self.stream.flush()
+            self.width = len(line)
+        elif kind == "epoch":
+            self._clear()
+            parts = [f"epoch {e['epoch']}/{e['epochs']}"]
+            parts += [f"{k} {_fmt(v)}" for k, v in e.items()
+                      if (k == "train_loss" or k.startswith("val_")) and v is not None]
+            parts.append(f"lr {e['lr']:.3g}")
+            parts.append(f"{e['duration_s']:.1f}s" + ("  *" if e["improved"] else ""))
+            print("  ".join(parts), flush=True)
+        elif kind in ("paused", "resumed"):
+            self._clear()
+            print(f"{kind} at step {e['step']}", flush=True)
+        elif kind == "error":
+            self._clear()
+        elif kind == "end" and e["status"] != "failed":  # a failure prints its error instead
+            self._clear()
+            best = e.get("best") or {}
+            text = f"{e['status'].replace('_', ' ')} after {e['epochs_completed']} epoch(s)"
+            if best.get("value") is not None:
+                text += f"; best {best['metric']} {_fmt(best['value'])} at epoch {best['epoch']}"
+            print(text)
+            if e.get("run_dir"):
+                print(f"evaluate with: python main.py evaluate {e['run_dir']}")
+                if e["status"] == "stopped":
+                    print(f"continue with: python main.py train --resume {e['run_dir']}")
+
+
+def _fmt(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    import json
+    import signal
+
+    from runtime.runs import RunError, load_run
+    from runtime.trainer import Control, train
+
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
+                                   ("lr", args.lr), ("device", args.device), ("seed", args.seed))
+                 if v is not None}
+    design = None
+    if args.resume:
+        if args.data:
+            raise UserError("--data cannot change when resuming a run")
+        if args.run_dir:
+            raise UserError("--run-dir cannot be used with --resume (the run continues in its "
+                            "own folder)")
+        if args.file:
+            given = _load(args.file)
+            try:
+                trained = load_run(args.resume).design
+            except RunError as exc:
+                raise UserError(str(exc)) from None
+            if _network(given) != _network(trained):
+                raise UserError(f"{args.file} is not the design {args.resume} was trained on; "
+                                "leave FILE out to resume with the run's own copy")
+    elif not args.file:
+        raise UserError("give a design FILE to train (or --resume RUN_DIR)")
+    else:
+        design = _load(args.file)
+        if args.data:
+            design.set_data(_train_data(design, args.data))
+
+    control = Control()
+
+    def on_interrupt(signum, frame):  # first Ctrl-C: stop cleanly and keep a checkpoint
+        control.request_stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    show = (lambda e: print(json.dumps(e), flush=True)) if args.json else _Progress()
+    status, message = "failed", None
+    try:
+        for event in train(design, run_dir=args.run_dir, overrides=overrides, resume=args.resume,
+                           control=control, design_path=args.file):
+            show(event)
+            if event["event"] == "error":
+                message = event["message"]
+            elif event["event"] == "end":
+                status = event["status"]
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if status == "failed":
+        raise UserError(message or "training failed")
+    return 0
+
+
+def _network(design) -> tuple:
+    """What must match for a checkpoint to fit a design: layers, their params, and links."""
+    nodes = tuple(sorted((n.id, n.type, repr(sorted(n.resolved_params().items())))
+                         for n in design.nodes))
+    return nodes, tuple((e.src, e.src_port, e.dst, e.dst_port) for e in design.edges)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from runtime.trainer import TrainingError, evaluate_run
+
+    try:
+        r = evaluate_run(args.run_dir, args.checkpoint, args.split, args.device)
+    except TrainingError as exc:
+        raise UserError(exc.message) from None
+    if args.json:
+        print(json.dumps(r))
+        return 0
+    print(f"{r['run_dir']}: {r['checkpoint']} weights on the {r['split']} split "
+          f"({r['samples']:,} samples)")
+    keys = ("loss", "accuracy", "top5", "precision", "recall", "f1", "mae", "rmse", "r2")
+    labels = {"precision": "macro precision", "recall": "macro recall", "f1": "macro F1",
+              "top5": "top-5 accuracy", "mae": "MAE", "rmse": "RMSE", "r2": "R²"}
+    for k in keys:
+        if r.get(k) is not None:
+            print(f"  {labels.get(k, k):<16} {r[k]:.4f}")
+    if r["task"] != "classification":
+        return 0
+    names = r["classes"]
+    w = max(5, *(len(n) for n in names))
+    print()
+    print(f"  {'class':<{w}}  precision  recall      f1  support")
+    for c in r["per_class"]:
+        print(f"  {c['class']:<{w}}  {c['precision']:9.4f}  {c['recall']:6.4f}  {c['f1']:6.4f}  "
+              f"{c['support']:7d}")
+    print()
+    print("  confusion matrix (rows: true class, columns: predicted class)")
+    cw = max(len(str(v)) for row in r["confusion_matrix"] for v in row)
+    cw = max(cw, *(len(n) for n in names))
+    print("  " + " " * w + "  " + " ".join(f"{n:>{cw}}" for n in names))
+    for name, row in zip(names, r["confusion_matrix"]):
+        print(f"  {name:<{w}}  " + " ".join(f"{v:>{cw}}" for v in row))
+    return 0
+
+
 def cmd_open(args: argparse.Namespace) -> int:
     from ui.app import run_app
 
@@ -182,6 +373,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", choices=("best", "last"), default="best",
                    help="which checkpoint of a run directory to export (default: best)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("train", help="train a design headless; writes a run folder",
+                       description="Train FILE with its own settings; the flags override them. "
+                       "Writes runs/<design>-<time>/ (weights, metrics, logs). Ctrl-C stops "
+                       "cleanly and keeps a checkpoint to --resume from.")
+    p.add_argument("file", metavar="FILE", nargs="?", default=None,
+                   help="the design (optional with --resume)")
+    p.add_argument("--data", metavar="NAME|PATH",
+                   help="a built-in dataset name, or a .csv/.npz file, IDX file or image folder")
+    p.add_argument("--epochs", type=int, metavar="N")
+    p.add_argument("--batch-size", type=int, metavar="N")
+    p.add_argument("--lr", type=float, metavar="X", help="learning rate")
+    p.add_argument("--device", metavar="D", help="auto, cpu, cuda, cuda:N or mps")
+    p.add_argument("--seed", type=int, metavar="N")
+    p.add_argument("--run-dir", metavar="DIR", help="where to write the run (default runs/…)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run")
+    p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="test-split metrics of a trained run")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    p.add_argument("--split", choices=("test", "val", "train"), default="test")
+    p.add_argument("--device", default="cpu", metavar="D")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("open", help="open the app with FILE")
     p.add_argument("file", metavar="FILE", nargs="?", default=None)

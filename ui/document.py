@@ -28,6 +28,7 @@ class Document(QObject):
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
         self.path: Path | None = None
         self.design: Design = design or Design()
+        self.data_facts: dict = {}  # see set_data_facts
         self.report: Report = validate(self.design)
         self._pending = False
         self._connect(self.design)
@@ -50,6 +51,7 @@ class Document(QObject):
         self._connect(design)
         self.undo_stack.clear()
         self.undo_stack.setClean()
+        self.data_facts = {}
         self.set_path(path)
         self.design_replaced.emit(design)
         self.revalidate()
@@ -107,9 +109,21 @@ class Document(QObject):
 
     def revalidate(self) -> Report:
         self._pending = False
-        self.report = validate(self.design)
+        self.report = validate(self.design, **self.data_facts)
         self.report_changed.emit(self.report)
         return self.report
+
+    def set_data_facts(self, shape=None, classes: int | None = None,
+                       task: str | None = None) -> None:
+        """What reading a file dataset told the runtime (sample shape, classes, task), so that
+        validation checks the Input against it as it does for built-in datasets. The data
+        panel sets these after each preview and clears them when the data choice changes."""
+        facts = {}
+        if shape is not None:
+            facts = {"data_shape": tuple(shape), "data_classes": classes, "data_task": task}
+        if facts != self.data_facts:
+            self.data_facts = facts
+            self.revalidate()
 
     @property
     def title(self) -> str:

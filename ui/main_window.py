@@ -190,7 +190,8 @@ class MainWindow(QMainWindow):
         # Training: settings beside the inspector, curves/runs/results beside the analysis tabs.
         self.training = TrainingWorkspace(self.document, self)
         self.training_docks = self.training.install(self)
-        self.tabifyDockWidget(self.inspector_dock, self.training_docks["training"])
+        self.tabifyDockWidget(self.inspector_dock, self.training_docks["data"])
+        self.tabifyDockWidget(self.training_docks["data"], self.training_docks["training"])
         self.tabifyDockWidget(self.bottom_dock, self.training_docks["runs"])
         self.inspector_dock.raise_()
         self.bottom_dock.raise_()

@@ -147,7 +147,7 @@ def test_settings_edits_are_undoable(qtbot, workspace):
     ws = workspace()
     form = ws.panel.forms["Loop"]
     doc = ws.document
-    form.editors["epochs"].setValue(7)
+    form.editors["epochs"].spin.setValue(7)
     assert doc.design.training["epochs"] == 7
     ws.panel.metric_boxes["f1"].setChecked(True)
     assert "f1" in doc.design.training["metrics"].split(",")

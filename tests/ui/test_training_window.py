@@ -32,7 +32,7 @@ def test_train_action_runs_beside_the_design_and_editor_stays_editable(qtbot, wi
     ws = window.training
     assert window.training_docks["training"].widget() is ws.panel
     assert ws.train_action.isEnabled() and not ws.stop_action.isEnabled()
-    ws.panel.forms["Loop"].editors["epochs"].setValue(3)  # an undoable edit, like any other
+    ws.panel.forms["Loop"].editors["epochs"].spin.setValue(3)  # an undoable edit, like any other
     assert window.document.design.training["epochs"] == 3
     with qtbot.waitSignal(ws.controller.run_finished, timeout=120_000) as finished:
         ws.train_action.trigger()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QTabWidget,
 
 from ..document import Document
 from .controller import TrainingController
+from .data_panel import DataPanel
 from .history import RunHistory
 from .panel import TrainingPanel
 from .plots import LivePlots
@@ -30,6 +31,7 @@ class TrainingWorkspace(QObject):
         self.document = document
         self.controller = TrainingController(document, self, runs_root)
         self.panel = TrainingPanel(document, self.controller)
+        self.data_panel = DataPanel(document)
         self.plots = LivePlots()
         self.history = RunHistory(self.controller)
         self.results = ResultsView()
@@ -89,9 +91,11 @@ class TrainingWorkspace(QObject):
         self.tabs.setCurrentIndex(2)
 
     def install(self, window: QMainWindow) -> dict[str, QDockWidget]:
-        """Dock the panel on the right and the plots/runs/results tabs at the bottom."""
+        """Dock the data and training panels on the right, the curves/runs/results tabs at the
+        bottom."""
         docks = self.docks
         for key, title, widget, area in (
+                ("data", "Data", _scrolling(self.data_panel), Qt.DockWidgetArea.RightDockWidgetArea),
                 ("training", "Training", self.panel, Qt.DockWidgetArea.RightDockWidgetArea),
                 ("runs", "Training runs", self.tabs, Qt.DockWidgetArea.BottomDockWidgetArea)):
             dock = QDockWidget(title, window)

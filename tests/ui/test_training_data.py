@@ -1,0 +1,121 @@
+"""The data panel: choosing data is an undoable edit; the preview and the Input follow it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from graph.fileformat import load, save
+from ui.document import Document
+from ui.training.data_panel import DataPanel
+
+from ..conftest import EXAMPLES
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path):
+    def make(example="iris_mlp.json"):
+        path = tmp_path / example
+        save(load(EXAMPLES / example), path)
+        document = Document()
+        document.open(path)
+        p = DataPanel(document)
+        qtbot.addWidget(p)
+        qtbot.waitUntil(lambda: not p.reading, timeout=30_000)
+        return p
+
+    return make
+
+
+def _choose(qtbot, p, name):
+    index = p.dataset_combo.findData(name)
+    p.dataset_combo.setCurrentIndex(index)
+    p.dataset_combo.activated.emit(index)
+    assert p.document.design.data["name"] == name
+    qtbot.waitUntil(lambda: not p.reading, timeout=30_000)
+
+
+def test_tabular_preview_shows_rows_classes_and_splits(panel):
+    p = panel()
+    assert p.preview.kind == "table" and p.preview.total == 150
+    assert p.preview_stack.currentWidget() is p.table
+    assert p.table.columnCount() == 5 and p.table.rowCount() == 150
+    assert p.table.horizontalHeaderItem(4).text() == "class"
+    text = p.summary.text()
+    assert "3 classes" in text and "setosa: 50" in text and "train" in text
+    assert not p.fit_button.isVisibleTo(p)  # iris fits the iris MLP
+
+
+def test_choosing_images_shows_thumbnails_and_fits_the_input(qtbot, panel):
+    p = panel()
+    doc = p.document
+    _choose(qtbot, p, "digits")
+    assert doc.design.data["name"] == "digits"
+    assert p.gallery.count() == p.preview.samples.shape[0] > 0
+    assert p.fit_button.isVisibleTo(p)
+    doc.revalidate()
+    assert any(d.code == "data-shape" for d in doc.report.errors)  # the canvas shows it
+    p.fit_button.click()
+    node = p.input_node()
+    assert node.params["shape"] == [1, 8, 8]
+    doc.revalidate()
+    assert not any(d.code == "data-shape" for d in doc.report.errors)
+    assert not p.fit_button.isVisibleTo(p)
+    doc.undo_stack.undo()  # the shape edit
+    doc.undo_stack.undo()  # the dataset choice
+    assert doc.design.data["name"] == "iris" and p.input_node().params["shape"] == [4]
+
+
+def test_two_d_data_shows_a_scatter(qtbot, panel):
+    p = panel()
+    _choose(qtbot, p, "moons")
+    assert p.preview_stack.currentWidget() is p.scatter
+    x, y = p.scatter_points.getData()
+    assert len(x) == 1000
+
+
+def test_csv_with_column_picker_tells_validation_its_shape(qtbot, panel, tmp_path):
+    p = panel()
+    doc = p.document
+    rows = ["a,b,c,label"] + [f"{i},{i % 3},{i * 0.5},{'yes' if i % 2 else 'no'}"
+                              for i in range(40)]
+    (tmp_path / "table.csv").write_text("\n".join(rows) + "\n")
+    _choose(qtbot, p, "csv")  # no file yet: a message, not a crash
+    assert "Cannot read the data" in p.summary.text()
+    p.set_path_option("path", str(tmp_path / "table.csv"))
+    assert doc.design.data["options"]["path"] == "table.csv"  # relative to the design
+    qtbot.waitUntil(lambda: not p.reading, timeout=30_000)
+    assert p.preview.total == 40
+    qtbot.waitUntil(lambda: p.feature_list.count() == 3, timeout=10_000)
+    assert p.target_combo.currentText() == "label"
+    assert [p.table.horizontalHeaderItem(i).text() for i in range(4)] == ["a", "b", "c", "class"]
+    assert p.preview.sample_shape == (3,) and p.preview.class_names == ["no", "yes"]
+    assert doc.data_facts["data_shape"] == (3,)
+    doc.revalidate()
+    assert any(d.code == "data-shape" for d in doc.report.errors)  # Input takes 4 values
+    p.feature_list.item(0).setCheckState(p.feature_list.item(0).checkState().Unchecked)
+    assert doc.design.data["options"]["features"] == "b,c"
+    qtbot.waitUntil(lambda: not p.reading, timeout=30_000)
+    assert p.preview.sample_shape == (2,)
+    assert p.preview.kind == "points"  # two features: shown as a scatter
+    assert p.preview_stack.currentWidget() is p.scatter
+
+
+def test_bad_file_gives_a_message_naming_the_place(qtbot, panel, tmp_path):
+    p = panel()
+    (tmp_path / "bad.csv").write_text("x,y\n1,0\nhello,1\n")
+    _choose(qtbot, p, "csv")
+    p.set_path_option("path", str(tmp_path / "bad.csv"))
+    qtbot.waitUntil(lambda: not p.reading, timeout=30_000)
+    assert "Cannot read" in p.summary.text() and "bad.csv" in p.summary.text()
+    assert p.preview is None
+
+
+def test_npz_preview(qtbot, panel, tmp_path):
+    p = panel()
+    np.savez(tmp_path / "points.npz", x=np.random.default_rng(0).normal(size=(60, 4)),
+             y=np.arange(60) % 3)
+    _choose(qtbot, p, "npz")
+    p.set_path_option("path", str(tmp_path / "points.npz"))
+    qtbot.waitUntil(lambda: not p.reading, timeout=30_000)
+    assert p.preview.total == 60
+    assert p.preview.task == "classification" and p.preview.class_counts == [20, 20, 20]

@@ -258,6 +258,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
+    if args.control_stdin:
+        _follow_control(control, sys.stdin)
     show = (lambda e: print(json.dumps(e), flush=True)) if args.json else _Progress()
     status, message = "failed", None
     try:
@@ -273,6 +275,25 @@ def cmd_train(args: argparse.Namespace) -> int:
     if status == "failed":
         raise UserError(message or "training failed")
     return 0
+
+
+def _follow_control(control, stream) -> None:
+    """Obey "pause", "resume" and "stop" lines from ``stream`` (the app's training panel);
+    the end of the stream (the parent has gone) stops the run cleanly, keeping a checkpoint."""
+    import threading
+
+    def follow() -> None:
+        for line in stream:
+            command = line.strip().lower()
+            if command == "pause":
+                control.pause()
+            elif command == "resume":
+                control.resume()
+            elif command == "stop":
+                control.request_stop()
+        control.request_stop()
+
+    threading.Thread(target=follow, name="control-stdin", daemon=True).start()
 
 
 def _network(design) -> tuple:
@@ -390,6 +411,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", metavar="DIR", help="where to write the run (default runs/…)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run")
     p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
+    p.add_argument("--control-stdin", action="store_true",
+                   help="read pause/resume/stop lines on stdin (the app drives runs this way)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="test-split metrics of a trained run")

@@ -250,11 +250,14 @@ def checkpoint_dir(run_dir: str | os.PathLike, kind: str) -> Path:
     return Path(run_dir) / "checkpoints" / kind
 
 
-def save_weights(run_dir: str | os.PathLike, kind: str, module: torch.nn.Module,
+def save_weights(run_dir: str | os.PathLike, kind: str,
+                 weights: torch.nn.Module | Mapping[str, torch.Tensor],
                  info: Mapping[str, Any]) -> Path:
-    """Write ``checkpoints/<kind>/model.safetensors`` and the scalars in ``state.json``."""
+    """Write ``checkpoints/<kind>/model.safetensors`` (a module's state dict, or a state dict)
+    and, for ``best``, its epoch and metric in ``state.json``."""
     folder = checkpoint_dir(run_dir, kind)
-    _save_tensors(module.state_dict(), folder / "model.safetensors")
+    state = weights.state_dict() if isinstance(weights, torch.nn.Module) else weights
+    _save_tensors(state, folder / "model.safetensors")
     if kind == "best":
         write_json(folder / "state.json", json_safe(info))
     return folder

@@ -24,7 +24,8 @@ run started). Epochs are counted from 1; ``step`` counts optimizer steps done so
 ``diagnostics``  ``step``, ``epoch``, ``layers``: [{``node``, ``name``, ``type``, ``grad_norm``,
                  ``act_mean``, ``act_std``, ``dead_fraction`` (ReLU only)}] every
                  ``diagnostics_every`` steps (hooks are attached on those steps only)
-``checkpoint``   ``kind`` ("best" or "last"), ``path``, ``epoch``, ``step``
+``checkpoint``   ``kind`` ("best" or "last"), ``path``, ``epoch``, ``step``; written at most
+                 every ``checkpoint_interval`` seconds, and always at the end of a run
 ``paused``, ``resumed``   ``step``, ``epoch``
 ``error``        ``kind`` ("settings", "device", "data", "design", "nonfinite", "run",
                  "internal"), ``message``; design errors add ``diagnostics`` [{severity, code,
@@ -441,6 +442,8 @@ class Trainer:
     ``resume`` continues the run in that folder from its ``last`` checkpoint (only
     :data:`RESUMABLE_OVERRIDES` may change). ``data`` may hold already-loaded data.
     ``limit_batches`` caps training and validation batches per epoch (quick smoke runs).
+    Checkpoints are written at most every ``checkpoint_interval`` seconds (the best weights wait
+    in memory meanwhile) and always when the run ends, stops or fails.
     """
 
     def __init__(self, design: Design | None = None, *, run_dir: str | os.PathLike | None = None,
@@ -448,7 +451,8 @@ class Trainer:
                  control: Control | None = None, data: LoadedData | None = None,
                  design_path: str | os.PathLike | None = None, runs_root: str | os.PathLike = "runs",
                  step_interval: float = 0.25, limit_batches: int | None = None,
-                 parallel: Parallel | None = None, write_files: bool = True):
+                 parallel: Parallel | None = None, write_files: bool = True,
+                 checkpoint_interval: float = 30.0):
         self.design = design.copy() if design is not None else None  # never touch the caller's
         self.run_dir = Path(run_dir) if run_dir else None
         self.overrides = dict(overrides or {})
@@ -462,7 +466,9 @@ class Trainer:
         self.parallel = parallel or Parallel()
         self.write_files = write_files and self.parallel.is_main
         self.writer: RunWriter | None = None
-        self._t0 = time.perf_counter()
+        self.checkpoint_interval = checkpoint_interval
+        self._best_pending: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
+        self._t0 = self._last_write = time.perf_counter()
         self.status = "failed"
 
     # ---- events ----
@@ -492,9 +498,11 @@ class Trainer:
             message = exc.message
             self.status = "failed"
             self._log(f"error ({exc.kind}): {exc.message}")
+            yield from self._flush_best()
             yield self._event("error", kind=exc.kind, message=exc.message, **exc.extra)
         except GeneratorExit:
             self.status = "stopped"
+            self._write_best()
             self._finish("the consumer closed the event stream")
             raise
         except Exception as exc:  # anything unexpected still ends the run cleanly
@@ -503,6 +511,7 @@ class Trainer:
                 message += f" (details in {self.run_dir / 'log.txt'})"
             self.status = "failed"
             self._log("internal error:\n" + traceback.format_exc())
+            yield from self._flush_best()
             yield self._event("error", kind="internal", message=message)
         end = self._event("end", status=self.status, epochs_completed=self.epochs_done,
                           step=self.step, best=self.best,
@@ -766,7 +775,7 @@ class Trainer:
         check_each_step = device.type == "cpu"  # a host sync costs nothing on the CPU
         total_steps = spe * epochs
         session_start_step = self.step
-        session_t0 = time.perf_counter()
+        session_t0 = self._last_write = time.perf_counter()
         paused_time = 0.0
 
         for epoch in range(start_epoch, epochs):
@@ -792,6 +801,7 @@ class Trainer:
                     if not control.stop_requested:
                         yield self._event("resumed", step=self.step, epoch=epoch + 1)
                 if control.stop_requested:
+                    yield from self._flush_best()
                     yield from self._save_last(model, optimizer, schedule, scaler, epoch, b,
                                                loss_sum, loss_batches, bad_epochs)
                     self.status = "stopped"
@@ -894,13 +904,16 @@ class Trainer:
             self._log(f"epoch {epoch + 1}/{epochs}: " + ", ".join(
                 f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
             if improved and self.writer is not None:
-                path = save_weights(self.run_dir, "best", model,
-                                    {"epoch": epoch + 1, "step": self.step, **self.best})
-                yield self._event("checkpoint", kind="best", path=str(path), epoch=epoch + 1,
-                                  step=self.step)
-            yield from self._save_last(model, optimizer, schedule, scaler, epoch + 1, 0,
-                                       None, 0, bad_epochs)
-            if self.early_stopping and bad_epochs >= s["patience"]:
+                self._best_pending = (
+                    {k: v.detach().clone() for k, v in model.state_dict().items()},
+                    {"epoch": epoch + 1, "step": self.step, **self.best})
+            early_stop = self.early_stopping and bad_epochs >= s["patience"]
+            final = epoch + 1 == epochs or early_stop or control.stop_requested
+            if final or time.perf_counter() - self._last_write >= self.checkpoint_interval:
+                yield from self._flush_best()
+                yield from self._save_last(model, optimizer, schedule, scaler, epoch + 1, 0,
+                                           None, 0, bad_epochs)
+            if early_stop:
                 self._log(f"early stopping: {self.monitor} did not improve for {bad_epochs} "
                           "epochs")
                 self.status = "early_stopped"
@@ -929,8 +942,24 @@ class Trainer:
         }, parts)
         self.writer.status(status="running", epochs_completed=self.epochs_done, step=self.step,
                            best=self.best)
+        self._last_write = time.perf_counter()
         yield self._event("checkpoint", kind="last", path=str(path), epoch=self.epochs_done,
                           step=self.step)
+
+    def _write_best(self) -> dict[str, Any] | None:
+        """Write the best weights waiting in memory; returns their checkpoint event."""
+        if self._best_pending is None or self.writer is None:
+            return None
+        state, info = self._best_pending
+        self._best_pending = None
+        path = save_weights(self.run_dir, "best", state, info)
+        return self._event("checkpoint", kind="best", path=str(path), epoch=info["epoch"],
+                           step=info["step"])
+
+    def _flush_best(self) -> Iterator[dict[str, Any]]:
+        event = self._write_best()
+        if event is not None:
+            yield event
 
     def _grad_stats(self) -> dict[str, torch.Tensor]:
         out = {}

@@ -119,6 +119,42 @@ def test_no_hooks_without_diagnostics():
     assert not of(events, "diagnostics")
 
 
+def test_checkpoints_are_throttled_but_always_written_at_the_end(tmp_path):
+    design = load(EXAMPLES / "moons_mlp.json")
+    quick = list(train(design, run_dir=tmp_path / "a", overrides={"epochs": 4}))
+    assert [(c["kind"], c["epoch"]) for c in of(quick, "checkpoint")] == [
+        ("best", quick[-1]["best"]["epoch"]), ("last", 4)]
+    every = list(train(design, run_dir=tmp_path / "b", overrides={"epochs": 4},
+                       checkpoint_interval=0))
+    assert [c["epoch"] for c in of(every, "checkpoint") if c["kind"] == "last"] == [1, 2, 3, 4]
+    best = load_run(tmp_path / "a").build_model("best").module.state_dict()
+    assert all(torch.equal(best[k], v) for k, v in
+               load_run(tmp_path / "b").build_model("best").module.state_dict().items())
+
+
+def test_best_weights_survive_a_failure(tmp_path):
+    def poison_later(module):  # the 30th training step (epoch 5) meets a NaN weight
+        calls = []
+
+        def hook(mod, args):
+            if mod.training:
+                calls.append(1)
+                if len(calls) == 30:
+                    with torch.no_grad():
+                        mod.species.weight.fill_(float("nan"))
+        module.register_forward_pre_hook(hook)
+        return module
+
+    events = list(train(load(EXAMPLES / "iris_mlp.json"), run_dir=tmp_path / "r",
+                        parallel=Parallel(wrap_model=poison_later), overrides={"epochs": 6}))
+    error = of(events, "error")[0]
+    assert error["layer"] == "species" and error["epoch"] == 5
+    assert [c["kind"] for c in of(events, "checkpoint")] == ["best"]  # never NaN weights
+    weights = load_run(tmp_path / "r").build_model("best").module.state_dict()
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    assert json.loads((tmp_path / "r" / "status.json").read_text())["status"] == "failed"
+
+
 # ---- reproducibility and resume ---------------------------------------------------------------
 
 

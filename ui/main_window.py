@@ -195,6 +195,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.bottom_dock, self.training_docks["runs"])
         self.inspector_dock.raise_()
         self.bottom_dock.raise_()
+        self.training.diagnostics.health_changed.connect(self.canvas.set_node_health)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 

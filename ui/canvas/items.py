@@ -209,6 +209,23 @@ class BadgeItem(QGraphicsItem):
         painter.drawText(self.boundingRect(), Qt.AlignmentFlag.AlignCenter, "!")
 
 
+class HealthBadgeItem(BadgeItem):
+    """A small disc on a node's lower-left corner coloured by the layer's gradient health during
+    training (green, amber, red); its tooltip gives the numbers. Set by ``set_node_health``."""
+
+    COLORS = {"ok": Theme.ok, "warning": Theme.warning, "error": Theme.error}
+
+    def __init__(self, node_item: "NodeItem"):
+        super().__init__(node_item)
+        self.setPos(self.SIZE / 2 + 2, NODE_HEIGHT - self.SIZE / 2 - 2)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(Theme.background, 1.5))
+        painter.setBrush(self.COLORS.get(self.severity, Theme.ok))
+        painter.drawEllipse(self.boundingRect().adjusted(2.5, 2.5, -2.5, -2.5))
+
+
 class _Fonts:
     """Fonts and metrics shared by all nodes (built once a QGuiApplication exists)."""
 

@@ -41,7 +41,7 @@ from ..document import Document
 from . import LAYER_MIME
 from .clipboard import fragment_text, from_mime, read_fragment, to_mime
 from .interactions import LinkDrag, QuickAddPopup, connect_after, connect_before, start_link_drag
-from .items import NodeItem, PortItem
+from .items import HealthBadgeItem, NodeItem, PortItem
 from .layout import layered_positions
 from .links import LinkItem
 from .scene import CanvasScene
@@ -170,6 +170,26 @@ class CanvasView(QGraphicsView):
         finally:
             self.canvas.blockSignals(False)
         self._emit_selection()
+
+    def set_node_health(self, health: dict[str, tuple[str, str]]) -> None:
+        """Show a gradient-health disc (level "ok", "warning" or "error", with a tooltip) on the
+        nodes in ``health``; nodes left out lose theirs. Training diagnostics call this."""
+        from .items import HealthBadgeItem
+
+        for node_id, item in self.canvas.nodes.items():
+            badge = getattr(item, "health_badge", None)
+            if node_id in health:
+                if badge is None:
+                    badge = item.health_badge = HealthBadgeItem(item)
+                badge.set_problem(*health[node_id])
+                badge.show()
+            elif badge is not None:
+                badge.hide()
+
+    def node_health(self, node_id: str) -> tuple[str, str] | None:
+        """The health shown on a node, if any."""
+        badge = getattr(self.canvas.nodes.get(node_id), "health_badge", None)
+        return (badge.severity, badge.text) if badge is not None and badge.isVisible() else None
 
     def select_all(self) -> None:
         self.select_nodes(self.canvas.nodes)

@@ -1,8 +1,8 @@
 """Everything about training, wired together, ready for the main window to dock.
 
 :class:`TrainingWorkspace` owns one :class:`TrainingController` and the views that follow it:
-the training panel (settings and Train/Pause/Stop), the live plots, the run history and the
-results. The views never talk to each other directly; this class routes what one produces to
+the data panel, the training panel (settings and Train/Pause/Stop), the live plots, the run
+history, the results and the depth diagnostics. The views never talk to each other directly; this class routes what one produces to
 the others (a finished run → history and results; selected runs → overlays on the plots).
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QTabWidget,
 from ..document import Document
 from .controller import TrainingController
 from .data_panel import DataPanel
+from .diagnostics import DiagnosticsView
 from .history import RunHistory
 from .panel import TrainingPanel
 from .plots import LivePlots
@@ -35,12 +36,14 @@ class TrainingWorkspace(QObject):
         self.plots = LivePlots()
         self.history = RunHistory(self.controller)
         self.results = ResultsView()
+        self.diagnostics = DiagnosticsView()
         self.docks: dict[str, QDockWidget] = {}
         self.tabs = QTabWidget()
         self.tabs.setObjectName("trainingTabs")
         self.tabs.addTab(self.plots, "Curves")
         self.tabs.addTab(_scrolling(self.history), "Runs")
         self.tabs.addTab(_scrolling(self.results), "Results")
+        self.tabs.addTab(self.diagnostics, "Diagnostics")
 
         self.train_action = QAction("Train", self)
         self.train_action.setToolTip("Train this design in a separate process (the editor stays "
@@ -59,6 +62,7 @@ class TrainingWorkspace(QObject):
         self._state_changed(c.state)
         c.run_started.connect(self._run_started)
         c.event.connect(self.plots.add_event)
+        c.event.connect(self.diagnostics.add_event)
         c.run_finished.connect(self._run_finished)
         self.history.overlay_requested.connect(self.plots.set_overlays)
         self.history.open_results.connect(self.show_results)
@@ -78,6 +82,7 @@ class TrainingWorkspace(QObject):
 
     def _run_started(self, _run_dir: str) -> None:
         self.plots.clear()
+        self.diagnostics.clear()
         self.tabs.setCurrentIndex(0)
 
     def _run_finished(self, result: dict) -> None:

@@ -1,0 +1,182 @@
+"""Depth diagnostics: how gradients and activations fare layer by layer as training goes on.
+
+The trainer's ``diagnostics`` events (every ``diagnostics_every`` steps) hold, per layer, the
+gradient norm, the activation mean and standard deviation and, for ReLUs, the share of dead
+units. They are kept in a growing array (records × layers × 4) and drawn as a layers × time
+heatmap of the chosen statistic — vanishing gradients in a deep stack show as a dark band at the
+bottom. A table gives the latest values and each layer's health, which is also emitted
+(``health_changed``) for the badges on the canvas nodes.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
+                               QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from .tasks import adopt_popups
+
+STATS = ("grad_norm", "act_mean", "act_std", "dead_fraction")
+STAT_LABELS = {"grad_norm": "Gradient norm (log10)", "act_mean": "Activation mean",
+               "act_std": "Activation std", "dead_fraction": "Dead ReLU fraction"}
+LEVEL_COLORS = {"ok": "#2e7d32", "warning": "#ef6c00", "error": "#c62828"}
+NO_VALUE = np.array([225, 225, 225, 255], dtype=np.uint8)  # layers without that statistic
+REDRAW_MS = 200
+
+
+def _number(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else math.nan
+
+
+class DiagnosticsView(QWidget):
+    """Heatmap and table of the current run's per-layer records."""
+
+    health_changed = Signal(dict)  # {node id: (level, text)}
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.layers: list[dict[str, Any]] = []  # node, name, type — fixed for a run
+        self.steps = np.zeros(64, dtype=np.int64)
+        self.values = np.full((64, 0, len(STATS)), np.nan)
+        self.count = 0
+        self.health: dict[str, tuple[str, str]] = {}
+        self._dirty = False
+
+        self.stat_combo = QComboBox()
+        for stat in STATS:
+            self.stat_combo.addItem(STAT_LABELS[stat], stat)
+        self.stat_combo.currentIndexChanged.connect(lambda _i: self._mark_dirty())
+        self.range_label = QLabel()
+        self.info = QLabel("Per-layer records appear here while a run trains (set "
+                           "'Diagnostics every' in the training settings).")
+        self.info.setWordWrap(True)
+        top = QHBoxLayout()
+        top.addWidget(self.stat_combo)
+        top.addWidget(self.range_label, 1)
+
+        self.plot = adopt_popups(self, lambda: pg.PlotWidget())
+        self.plot.setBackground("w")
+        self.plot.invertY(True)  # the first layer on top, as on the canvas
+        self.plot.setLabel("bottom", "step")
+        self.image = pg.ImageItem()
+        self.plot.addItem(self.image)
+        self.colormap = pg.colormap.get("viridis")
+
+        self.table = QTableWidget(0, 7)
+        self.table.setHorizontalHeaderLabels(("Layer", "Type", "Grad norm", "Act mean",
+                                              "Act std", "Dead", "Health"))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table.horizontalHeader().setStretchLastSection(True)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.plot)
+        splitter.addWidget(self.table)
+        splitter.setSizes([500, 400])
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.info)
+        layout.addWidget(splitter, 1)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(REDRAW_MS)
+        self.timer.timeout.connect(self.redraw)
+        self.timer.start()
+
+    # ---- feeding -----------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        self.layers, self.count = [], 0
+        self.values = np.full((64, 0, len(STATS)), np.nan)
+        self.health = {}
+        self.table.setRowCount(0)
+        self.image.clear()
+        self.health_changed.emit({})
+
+    def add_event(self, event: Mapping[str, Any]) -> None:
+        if event.get("event") != "diagnostics":
+            return
+        rows = event.get("layers") or []
+        if not self.layers:
+            self.layers = [{"node": r.get("node"), "name": r.get("name"), "type": r.get("type")}
+                           for r in rows]
+            self.values = np.full((64, len(self.layers), len(STATS)), np.nan)
+        if self.count == len(self.values):
+            grown = np.full((2 * len(self.values), *self.values.shape[1:]), np.nan)
+            grown[: self.count] = self.values
+            self.values = grown
+            self.steps = np.resize(self.steps, 2 * len(self.steps))
+        index = {layer["node"]: i for i, layer in enumerate(self.layers)}
+        for row in rows:
+            i = index.get(row.get("node"))
+            if i is not None:
+                self.values[self.count, i] = [_number(row.get(s)) for s in STATS]
+        self.steps[self.count] = int(event.get("step", self.count))
+        self.count += 1
+        from runtime.analysis import gradient_health
+
+        self.health = gradient_health(rows)
+        self.health_changed.emit(self.health)
+        self._mark_dirty()
+
+    def _mark_dirty(self) -> None:
+        self._dirty = True
+
+    # ---- drawing ------------------------------------------------------------------------------
+
+    def matrix(self, stat: str) -> np.ndarray:
+        """(records, layers) of ``stat`` as plotted (log10 for gradient norms)."""
+        data = self.values[: self.count, :, STATS.index(stat)]
+        if stat == "grad_norm":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                data = np.where(data > 0, np.log10(np.where(data > 0, data, 1.0)), np.nan)
+        return data
+
+    def redraw(self) -> None:
+        if not self._dirty or not self.count:
+            return
+        self._dirty = False
+        self.info.hide()
+        stat = self.stat_combo.currentData()
+        data = self.matrix(stat)
+        finite = np.isfinite(data)
+        if finite.any():
+            lo, hi = float(data[finite].min()), float(data[finite].max())
+        else:
+            lo, hi = 0.0, 1.0
+        span = hi - lo if hi > lo else 1.0
+        normalized = np.clip((np.where(finite, data, lo) - lo) / span, 0.0, 1.0)
+        rgba = self.colormap.map(normalized.ravel(), mode="byte").reshape(*data.shape, 4)
+        rgba[~finite] = NO_VALUE
+        self.image.setImage(rgba, autoLevels=False)  # image[x = record, y = layer]
+        self.image.setRect(0, 0, self.count, len(self.layers))
+        unit = "10^" if stat == "grad_norm" else ""
+        self.range_label.setText(f"dark {unit}{lo:.3g} … bright {unit}{hi:.3g}; grey: no value")
+        left = self.plot.getAxis("left")
+        left.setTicks([[(i + 0.5, layer["name"]) for i, layer in enumerate(self.layers)]])
+        bottom = self.plot.getAxis("bottom")
+        stride = max(1, self.count // 6)
+        bottom.setTicks([[(i + 0.5, str(int(self.steps[i])))
+                          for i in range(0, self.count, stride)]])
+        self._fill_table()
+
+    def _fill_table(self) -> None:
+        latest = self.values[self.count - 1]
+        self.table.setRowCount(len(self.layers))
+        for r, layer in enumerate(self.layers):
+            level, text = self.health.get(layer["node"], ("", ""))
+            cells = [layer["name"], layer["type"]] + [
+                "–" if math.isnan(v) else f"{v:.3g}" for v in latest[r]] + [level or "–"]
+            for c, value in enumerate(cells):
+                item = QTableWidgetItem(value)
+                if c == 6 and level:
+                    item.setForeground(QColor(LEVEL_COLORS[level]))
+                    item.setToolTip(text)
+                self.table.setItem(r, c, item)

@@ -320,6 +320,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.save_as_action)
+        file_menu.addAction(self.training.export_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -343,8 +344,11 @@ class MainWindow(QMainWindow):
 
         train_menu = bar.addMenu("&Train")
         for action in (self.training.train_action, self.training.pause_action,
-                       self.training.stop_action):
-            train_menu.addAction(action)
+                       self.training.stop_action, None, self.training.export_action):
+            if action is None:
+                train_menu.addSeparator()
+            else:
+                train_menu.addAction(action)
 
     def _build_toolbar(self) -> None:
         bar = self.addToolBar("Main")

@@ -17,6 +17,7 @@ from ..document import Document
 from .controller import TrainingController
 from .data_panel import DataPanel
 from .diagnostics import DiagnosticsView
+from .export_dialog import ExportDialog
 from .history import RunHistory
 from .panel import TrainingPanel
 from .plots import LivePlots
@@ -53,6 +54,10 @@ class TrainingWorkspace(QObject):
         self.pause_action.setToolTip("Pause or resume the running training")
         self.stop_action = QAction("Stop", self)
         self.stop_action.setToolTip("Stop training after this step, keeping a checkpoint")
+        self.export_action = QAction("Export Model…", self)
+        self.export_action.setToolTip("Export a trained run as Python, safetensors, TorchScript, "
+                                      "ONNX or torch.export, each verified")
+        self.export_action.triggered.connect(lambda: self.open_export_dialog())
         self.train_action.triggered.connect(self.train)
         self.pause_action.triggered.connect(self.panel.pause_button.click)
         self.stop_action.triggered.connect(self.controller.stop)
@@ -73,6 +78,15 @@ class TrainingWorkspace(QObject):
         for dock in self.docks.values():
             dock.show()
             dock.raise_()
+
+    def open_export_dialog(self, parent: QWidget | None = None) -> ExportDialog:
+        """Show the export dialog for this design's runs (the newest run first)."""
+        folder = self.document.path.parent if self.document.path else Path.home()
+        dialog = ExportDialog(self.document.design, self.history.runs,
+                              parent or self.panel.window(), folder, self.document.snapshot())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     def _state_changed(self, state: str) -> None:
         self.train_action.setEnabled(not self.controller.busy)

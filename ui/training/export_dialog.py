@@ -1,0 +1,181 @@
+"""Export a trained run (or the untrained design) in every format, each one verified.
+
+Each chosen format is written by :mod:`runtime.export` on the thread pool, one after another:
+the file is reloaded and run on a sample batch, and its largest difference from the trained
+model is shown next to it. A format that fails its check says why and leaves no file.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QUrl, Signal
+from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
+                               QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
+                               QHeaderView, QLabel, QLineEdit, QPushButton, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from graph.design import Design
+
+from .tasks import run_task
+
+FRESH = ""  # the source "this design with fresh (untrained) weights"
+
+
+def export_formats() -> list[tuple[str, str, str]]:
+    """``(format, label, suffix)`` for every format runtime.export writes."""
+    from runtime.export import FORMAT_LABELS, FORMATS
+
+    return [(fmt, FORMAT_LABELS.get(fmt, fmt), suffix) for fmt, suffix in FORMATS.items()]
+
+
+def _export_one(source: str, design_text: str, fmt: str, out: Path, checkpoint: str):
+    from graph.fileformat import loads
+    from runtime.export import export_model, export_path
+
+    if source == FRESH:
+        return export_model(loads(design_text), fmt, out)
+    return export_path(source, fmt, out, checkpoint)
+
+
+def _stem(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_").lower() or "model"
+
+
+class ExportDialog(QDialog):
+    """Pick a run, formats and a folder; export and show each verification."""
+
+    finished_all = Signal(list)  # [(format, ExportResult | error message)]
+
+    def __init__(self, design: Design, runs: list[Any], parent: QWidget | None = None,
+                 folder: Path | None = None, design_text: str = ""):
+        super().__init__(parent)
+        self.setWindowTitle("Export model")
+        self.design_text = design_text
+        self.results: list[tuple[str, Any]] = []
+        self._queue: list[tuple[str, Path]] = []
+
+        self.source_combo = QComboBox()
+        for run in runs:
+            if (run.dir / "checkpoints").is_dir():
+                best = f", best {run.best_metric} {run.best_value:.4g}" \
+                    if isinstance(run.best_value, float) else ""
+                self.source_combo.addItem(f"run {run.name} ({run.status}{best})", str(run.dir))
+        self.source_combo.addItem("this design, untrained (fresh weights)", FRESH)
+        self.checkpoint_combo = QComboBox()
+        self.checkpoint_combo.addItem("best weights", "best")
+        self.checkpoint_combo.addItem("last weights", "last")
+        self.source_combo.currentIndexChanged.connect(
+            lambda _i: self.checkpoint_combo.setEnabled(self.source_combo.currentData() != FRESH))
+
+        self.format_boxes: dict[str, QCheckBox] = {}
+        formats = QVBoxLayout()
+        for fmt, label, _suffix in export_formats():
+            box = QCheckBox(label)
+            box.setChecked(fmt in ("onnx", "python"))
+            self.format_boxes[fmt] = box
+            formats.addWidget(box)
+
+        self.folder_edit = QLineEdit(str(folder or Path.home()))
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder_edit, 1)
+        folder_row.addWidget(browse)
+        self.name_edit = QLineEdit(_stem(design.name))
+
+        form = QFormLayout()
+        form.addRow("Weights from", self.source_combo)
+        form.addRow("Checkpoint", self.checkpoint_combo)
+        form.addRow("Formats", formats)
+        form.addRow("Folder", folder_row)
+        form.addRow("File name", self.name_edit)
+
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(("Format", "File", "Max difference", "Check"))
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.status = QLabel("Each export is reloaded and compared with the model on a sample "
+                             "batch.")
+        self.status.setWordWrap(True)
+
+        self.buttons = QDialogButtonBox()
+        self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.open_button = self.buttons.addButton("Open folder",
+                                                  QDialogButtonBox.ButtonRole.ActionRole)
+        self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.export_button.clicked.connect(self.start)
+        self.open_button.clicked.connect(
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(self.folder_edit.text())))
+        self.buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(self.buttons)
+        self.resize(640, 480)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export to", self.folder_edit.text())
+        if folder:
+            self.folder_edit.setText(folder)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._queue) or not self.export_button.isEnabled()
+
+    def start(self) -> None:
+        """Export every checked format, one after another, off the GUI thread."""
+        chosen = [fmt for fmt, box in self.format_boxes.items() if box.isChecked()]
+        if not chosen:
+            self.status.setText("Choose at least one format.")
+            return
+        folder = Path(self.folder_edit.text()).expanduser()
+        name = self.name_edit.text().strip() or "model"
+        suffixes = {fmt: suffix for fmt, _l, suffix in export_formats()}
+        self._queue = [(fmt, folder / f"{name}{suffixes[fmt]}") for fmt in chosen]
+        self.results = []
+        self.table.setRowCount(0)
+        self.export_button.setEnabled(False)
+        self._next()
+
+    def _next(self) -> None:
+        if not self._queue:
+            self.export_button.setEnabled(True)
+            ok = sum(1 for _f, r in self.results if not isinstance(r, str))
+            self.status.setText(f"{ok} of {len(self.results)} export(s) written and verified.")
+            self.finished_all.emit(self.results)
+            return
+        fmt, out = self._queue.pop(0)
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        for col, text in enumerate((fmt, str(out), "…", "exporting")):
+            self.table.setItem(row, col, QTableWidgetItem(text))
+        self.status.setText(f"Exporting {fmt}…")
+        source = self.source_combo.currentData()
+        checkpoint = self.checkpoint_combo.currentData()
+        text = self.design_text
+        run_task(lambda: _export_one(source, text, fmt, out, checkpoint),
+                 lambda result: self._done(row, fmt, result),
+                 lambda message: self._done(row, fmt, message), self)
+
+    def _done(self, row: int, fmt: str, result: Any) -> None:
+        self.results.append((fmt, result))
+        if isinstance(result, str):  # an error message
+            cells = (fmt, self.table.item(row, 1).text(), "–", f"failed: {result}")
+            color = "#c62828"
+        else:
+            files = ", ".join(str(f) for f in result.files)
+            cells = (fmt, files, f"{result.max_diff:.3g}", "verified")
+            color = "#2e7d32"
+        for col, text in enumerate(cells):
+            item = QTableWidgetItem(text)
+            item.setToolTip(text)
+            if col == 3:
+                item.setForeground(QColor(color))
+            self.table.setItem(row, col, item)
+        self._next()

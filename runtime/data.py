@@ -762,7 +762,7 @@ class TensorSplit:
         return x.float() * self._affine[0] + self._affine[1]
 
     def take(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._prepare(self.x[idx]), self.y[idx]
+        return self._prepare(self.x.index_select(0, idx)), self.y.index_select(0, idx)
 
     def batches(self, order: torch.Tensor, batch_size: int, num_batches: int,
                 start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

@@ -5,7 +5,7 @@ Layout of ``RUN_DIR`` (shared with the exporters and the app)::
     design.json                    the design as trained (graph.fileformat.save)
     config.json                    resolved training settings, data settings, dataset info
                                    (sample shape, task, classes, normalization), device
-    metrics.jsonl                  every progress event, one JSON object per line
+    metrics.jsonl                  every event from "start" on, one JSON object per line
     log.txt                        human-readable log
     status.json                    {"status": "running" | "completed" | …, "epoch", "step", …}
     checkpoints/best/model.safetensors   weights (state_dict of the compiled GraphModule)

@@ -772,7 +772,12 @@ class Trainer:
         control = self.control
         diag_every = s["diagnostics_every"]
         grad_clip = s["grad_clip"]
-        check_each_step = device.type == "cpu"  # a host sync costs nothing on the CPU
+        # On the CPU reading a loss costs nothing (nothing runs ahead), so each step's loss is
+        # read and checked at once; on accelerators losses add up on the device and are read
+        # only for events, so the host never waits for the device mid-epoch.
+        host_losses = device.type == "cpu"
+        amp = devices.autocast(device, self.precision)
+        cast = self.precision != "fp32"
         total_steps = spe * epochs
         session_start_step = self.step
         session_t0 = self._last_write = time.perf_counter()
@@ -782,10 +787,13 @@ class Trainer:
             epoch_t0 = time.perf_counter()
             train_model.train()
             order = sampler.order(epoch)
-            loss_sum = torch.tensor(partial[0] if epoch == start_epoch else 0.0, device=device)
+            loss_sum: Any = partial[0] if epoch == start_epoch else 0.0
+            window: Any = 0.0
+            if not host_losses:
+                loss_sum = torch.tensor(loss_sum, device=device)
+                window = torch.zeros((), device=device)
             loss_batches = partial[1] if epoch == start_epoch else 0
             first = start_batch if epoch == start_epoch else 0
-            window = torch.zeros((), device=device)
             window_batches = 0
             window_t0 = time.perf_counter()
             window_samples = 0
@@ -813,15 +821,18 @@ class Trainer:
                 if hooks:
                     hooks.__enter__()
                 try:
-                    with devices.autocast(device, self.precision):
+                    with amp:
                         out = first_output(train_model(x))
-                        loss = self.loss_fn(out.float(), y)
+                        loss = self.loss_fn(out.float() if cast else out, y)
                 finally:
                     if hooks:
                         hooks.__exit__()
-                if check_each_step and not torch.isfinite(loss):
-                    self._nonfinite(model, x, loss, epoch)
-                optimizer.zero_grad(set_to_none=True)
+                if host_losses:
+                    value = loss.item()
+                    if not math.isfinite(value):
+                        self._nonfinite(model, x, value, epoch)
+                for p in params:  # optimizer.zero_grad(set_to_none=True), minus its overhead
+                    p.grad = None
                 if scaler is not None:
                     scaler.scale(loss).backward()
                     if grad_clip or diag:
@@ -840,9 +851,13 @@ class Trainer:
                 schedule.step_batch()
                 self.step += 1
                 b += 1
-                detached = loss.detach()
-                loss_sum += detached
-                window += detached
+                if host_losses:
+                    loss_sum += value
+                    window += value
+                else:
+                    detached = loss.detach()
+                    loss_sum += detached
+                    window += detached
                 loss_batches += 1
                 window_batches += 1
                 window_samples += len(y)
@@ -851,7 +866,7 @@ class Trainer:
                                       layers=self._diag_rows(stats, grad_stats))
                 now = time.perf_counter()
                 if now - window_t0 >= self.step_interval:
-                    mean = window.item() / window_batches
+                    mean = float(window) / window_batches
                     if not math.isfinite(mean):
                         self._nonfinite(model, x, window, epoch)
                     elapsed = now - session_t0 - paused_time
@@ -861,14 +876,14 @@ class Trainer:
                         lr=optimizer.param_groups[0]["lr"],
                         samples_per_s=window_samples / (now - window_t0),
                         eta_s=elapsed / done * (total_steps - self.step) if done else None)
-                    window.zero_()
+                    window = 0.0 if host_losses else window.zero_()
                     window_batches = window_samples = 0
                     window_t0 = now
 
             # ---- end of epoch ----
             if self.parallel.all_reduce_mean is not None:
-                loss_sum = self.parallel.all_reduce_mean(loss_sum)
-            train_loss = loss_sum.item() / max(1, loss_batches)
+                loss_sum = self.parallel.all_reduce_mean(torch.as_tensor(loss_sum, device=device))
+            train_loss = float(loss_sum) / max(1, loss_batches)
             if not math.isfinite(train_loss):
                 self._nonfinite(model, x, loss_sum, epoch)
             train_time = time.perf_counter() - epoch_t0
@@ -925,7 +940,7 @@ class Trainer:
 
     def _save_last(self, model: nn.Module, optimizer: torch.optim.Optimizer,
                    schedule: LRSchedule, scaler: Any, epoch: int, batch: int,
-                   loss_sum: torch.Tensor | None, loss_batches: int,
+                   loss_sum: torch.Tensor | float | None, loss_batches: int,
                    bad_epochs: int) -> Iterator[dict[str, Any]]:
         """The ``last`` checkpoint: weights plus everything needed to continue exactly here
         (``epoch`` is 0-based, ``batch`` the next batch to run in it)."""
@@ -937,7 +952,7 @@ class Trainer:
             parts["scaler"] = scaler.state_dict()
         save_training_state(self.run_dir, {
             "epoch": epoch, "batch": batch, "step": self.step,
-            "loss_sum": float(loss_sum.item()) if loss_sum is not None else 0.0,
+            "loss_sum": float(loss_sum) if loss_sum is not None else 0.0,
             "loss_batches": loss_batches, "best": self.best, "bad_epochs": bad_epochs,
         }, parts)
         self.writer.status(status="running", epochs_completed=self.epochs_done, step=self.step,
@@ -983,9 +998,9 @@ class Trainer:
                  "act_mean": v[0], "act_std": v[1], "dead_fraction": v[2]}
                 for ref, v in zip(self.layers, values)]
 
-    def _nonfinite(self, model: nn.Module, x: torch.Tensor, loss: torch.Tensor,
+    def _nonfinite(self, model: nn.Module, x: torch.Tensor, loss: torch.Tensor | float,
                    epoch: int) -> None:
-        value = float(loss.detach().float().mean().item())
+        value = float(loss)
         culprit = locate_nonfinite(model, self.layers, x, self.device, self.precision)
         where = f"at step {self.step + 1} (epoch {epoch + 1})"
         if culprit is not None:

@@ -933,7 +933,7 @@ class Trainer:
                           "epochs")
                 self.status = "early_stopped"
                 return
-            if control.stop_requested:
+            if control.stop_requested and epoch + 1 < epochs:
                 self.status = "stopped"
                 return
         self.status = "completed"

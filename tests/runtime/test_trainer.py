@@ -230,6 +230,17 @@ def test_stop_request_is_honoured_within_a_step():
     assert events[-1]["status"] == "stopped" and events[-1]["step"] == 3
 
 
+def test_stop_after_the_last_epoch_still_completes():
+    control = Control()
+    events = []
+    for event in train(load(EXAMPLES / "iris_mlp.json"), write_files=False, control=control,
+                       overrides={"epochs": 2}):
+        events.append(event)
+        if event["event"] == "epoch" and event["epoch"] == 2:
+            control.request_stop()
+    assert events[-1]["status"] == "completed" and events[-1]["epochs_completed"] == 2
+
+
 def test_pause_and_resume_from_another_thread():
     control = Control()
     events = []

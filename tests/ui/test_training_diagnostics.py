@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from graph.fileformat import load
-from runtime.analysis import gradient_health
+from runtime.health import gradient_health
 from tests.conftest import EXAMPLES
 from ui.canvas.view import CanvasView
 from ui.document import Document
@@ -55,6 +55,7 @@ def test_health_badges_on_canvas_nodes(qtbot):
     qtbot.addWidget(view)
     view.health_changed.connect(canvas.set_node_health)
     view.add_event(_event(50, [1.0, None, 1e-7]))
+    view.redraw()  # badges follow at most once a frame
     assert canvas.node_health("n2")[0] == "ok"
     level, text = canvas.node_health("n4")
     assert level == "error" and "vanishing" in text

@@ -179,9 +179,12 @@ class CanvasView(QGraphicsView):
         for node_id, item in self.canvas.nodes.items():
             badge = getattr(item, "health_badge", None)
             if node_id in health:
+                level, text = health[node_id]
                 if badge is None:
                     badge = item.health_badge = HealthBadgeItem(item)
-                badge.set_problem(*health[node_id])
+                if badge.severity != level:
+                    badge.set_problem(level, text)
+                badge.text = text  # the numbers change each record; only a new level repaints
                 badge.show()
             elif badge is not None:
                 badge.hide()

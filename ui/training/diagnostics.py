@@ -5,7 +5,7 @@ gradient norm, the activation mean and standard deviation and, for ReLUs, the sh
 units. They are kept in a growing array (records × layers × 4) and drawn as a layers × time
 heatmap of the chosen statistic — vanishing gradients in a deep stack show as a dark band at the
 bottom. A table gives the latest values and each layer's health, which is also emitted
-(``health_changed``) for the badges on the canvas nodes.
+(``health_changed``, at most once a frame) for the badges on the canvas nodes.
 """
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                                QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from runtime.health import gradient_health
 
 from .tasks import adopt_popups
 
@@ -46,6 +48,7 @@ class DiagnosticsView(QWidget):
         self.values = np.full((64, 0, len(STATS)), np.nan)
         self.count = 0
         self.health: dict[str, tuple[str, str]] = {}
+        self._shown_health: dict[str, tuple[str, str]] = {}
         self._dirty = False
 
         self.stat_combo = QComboBox()
@@ -95,7 +98,7 @@ class DiagnosticsView(QWidget):
     def clear(self) -> None:
         self.layers, self.count = [], 0
         self.values = np.full((64, 0, len(STATS)), np.nan)
-        self.health = {}
+        self.health, self._shown_health = {}, {}
         self.table.setRowCount(0)
         self.image.clear()
         self.health_changed.emit({})
@@ -120,10 +123,7 @@ class DiagnosticsView(QWidget):
                 self.values[self.count, i] = [_number(row.get(s)) for s in STATS]
         self.steps[self.count] = int(event.get("step", self.count))
         self.count += 1
-        from runtime.analysis import gradient_health
-
         self.health = gradient_health(rows)
-        self.health_changed.emit(self.health)
         self._mark_dirty()
 
     def _mark_dirty(self) -> None:
@@ -140,9 +140,13 @@ class DiagnosticsView(QWidget):
         return data
 
     def redraw(self) -> None:
+        """Draw what arrived since the last frame (called by the timer, ≤ 5 times a second)."""
         if not self._dirty or not self.count:
             return
         self._dirty = False
+        if self.health != self._shown_health:
+            self._shown_health = dict(self.health)
+            self.health_changed.emit(self.health)
         self.info.hide()
         stat = self.stat_combo.currentData()
         data = self.matrix(stat)

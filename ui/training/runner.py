@@ -26,6 +26,17 @@ STOP_GRACE_MS = 30_000  # after "stop", how long the child may take to save befo
 IDLE, STARTING, RUNNING, PAUSED, STOPPING = "idle", "starting", "running", "paused", "stopping"
 
 
+def child_threads() -> int:
+    """Compute threads for the training child: every core but one, which the app keeps for
+    its own event loop. (Torch's threads spin while they wait for each other, so a child that
+    takes every core both starves the GUI and slows itself down badly when anything else runs.)"""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
 def train_command(snapshot: Path | None, run_dir: Path, resume: bool = False,
                   extra: Sequence[str] = ()) -> list[str]:
     """The child's argument list (after the interpreter): train ``snapshot`` into ``run_dir``,
@@ -82,6 +93,8 @@ class TrainingProcess(QObject):
         process = QProcess(self)
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")
+        if not env.contains("OMP_NUM_THREADS"):
+            env.insert("OMP_NUM_THREADS", str(child_threads()))
         env.insert("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT),
                                                                env.value("PYTHONPATH", "")])))
         process.setProcessEnvironment(env)

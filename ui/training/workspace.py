@@ -75,9 +75,11 @@ class TrainingWorkspace(QObject):
     def train(self) -> None:
         """Start training (as the panel's Train button does) and show the curves."""
         self.panel.start_training()
-        for dock in self.docks.values():
-            dock.show()
-            dock.raise_()
+        for key in ("training", "runs"):  # progress and curves in view
+            dock = self.docks.get(key)
+            if dock is not None and (dock.isHidden() or dock.visibleRegion().isEmpty()):
+                dock.show()
+                dock.raise_()
 
     def open_export_dialog(self, parent: QWidget | None = None) -> ExportDialog:
         """Show the export dialog for this design's runs (the newest run first)."""

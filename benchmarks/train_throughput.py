@@ -1,6 +1,6 @@
 """Training throughput: Netwright's trainer against plain PyTorch loops (and Lightning).
 
-    python benchmarks/train_throughput.py [--epochs 10] [--repeats 5]
+    python benchmarks/train_throughput.py [--epochs 10] [--repeats 5] [--threads N]
 
 Every contender trains the same network (digits as 64 features, MLP 64-256-256-10, batch 64,
 Adam 1e-3, a validation pass per epoch) from the same initial weights, on the CPU:
@@ -154,8 +154,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
+                        help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
-    torch.set_num_threads(torch.get_num_threads())
+    torch.set_num_threads(args.threads)
     design = mlp_design(args.epochs)
     loaded = load_data(design.data)
     data = (loaded.train.x, loaded.train.y, loaded.val.x, loaded.val.y)

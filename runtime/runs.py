@@ -23,7 +23,8 @@ import json
 import math
 import os
 import random
-import tempfile
+import secrets
+import stat
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -134,13 +135,20 @@ def _save_tensors(tensors: Mapping[str, torch.Tensor], path: Path) -> None:
     """safetensors, written atomically (temporary file, then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    while True:  # 0666 less the umask, like any new file (mkstemp would make it owner-only)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            break
+        except FileExistsError:  # pragma: no cover - a 32-bit random name collided
+            continue
     try:
-        save_file(plain, tmp)
+        mode = stat.S_IMODE(tmp.stat().st_mode)
+        save_file(plain, str(tmp))
+        os.chmod(tmp, mode)  # safetensors writes a fresh, owner-only file
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

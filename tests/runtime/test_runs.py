@@ -92,6 +92,14 @@ def test_training_state_files_are_safetensors_and_json(tmp_path):
     restore()
 
 
+def test_checkpoint_files_get_ordinary_permissions(tmp_path):
+    save_weights(tmp_path, "best", torch.nn.Linear(2, 2), {"epoch": 1})
+    (tmp_path / "plain.txt").write_text("x")
+    ordinary = (tmp_path / "plain.txt").stat().st_mode
+    assert (tmp_path / "checkpoints" / "best" / "model.safetensors").stat().st_mode == ordinary
+    assert not [p for p in (tmp_path / "checkpoints" / "best").iterdir() if p.name.endswith(".tmp")]
+
+
 def test_default_run_dir_names_and_uniqueness(tmp_path):
     first = default_run_dir("My design!", tmp_path)
     assert first.parent == tmp_path and first.name.startswith("My_design-")

@@ -222,6 +222,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     import json
     import signal
 
+    if args.distributed and args.parallel is None:
+        return _train_distributed(args)
+
     from runtime.runs import RunError, load_run
     from runtime.trainer import Control, train
 
@@ -257,24 +260,59 @@ def cmd_train(args: argparse.Namespace) -> int:
         control.request_stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    previous = signal.signal(signal.SIGINT, on_interrupt)
+    # Under torchrun, the launcher owns Ctrl-C: it stops every rank.
+    previous = signal.signal(signal.SIGINT, on_interrupt) if args.parallel is None else None
     if args.control_stdin:
         _follow_control(control, sys.stdin)
     show = (lambda e: print(json.dumps(e), flush=True)) if args.json else _Progress()
+    if args.parallel is not None and not args.parallel.is_main:
+        show = lambda e: None  # noqa: E731  (only rank 0 prints)
     status, message = "failed", None
     try:
         for event in train(design, run_dir=args.run_dir, overrides=overrides, resume=args.resume,
-                           control=control, design_path=args.file):
+                           control=control, design_path=args.file, parallel=args.parallel):
             show(event)
             if event["event"] == "error":
                 message = event["message"]
             elif event["event"] == "end":
                 status = event["status"]
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     if status == "failed":
         raise UserError(message or "training failed")
     return 0
+
+
+def _train_distributed(args: argparse.Namespace) -> int:
+    """``train --distributed``: this process is one rank of a DDP job started by torchrun."""
+    from runtime.distributed import DistributedError, count_finished, session, trainer_parallel
+    from runtime.runs import RunError, load_run
+
+    if args.control_stdin:
+        raise UserError("--control-stdin cannot be combined with --distributed")
+    setting = args.device
+    if setting is None and args.resume:
+        try:
+            setting = load_run(args.resume).config.get("training", {}).get("device")
+        except RunError as exc:
+            raise UserError(str(exc)) from None
+    elif setting is None and args.file:
+        setting = _load(args.file).training.get("device")
+    try:
+        with session(setting or "auto") as ctx:
+            args.parallel = trainer_parallel(ctx)
+            args.device = str(ctx.device)  # each rank drives its own device
+            try:
+                status = cmd_train(args)
+            except UserError as exc:
+                raise UserError(str(exc) if ctx.is_main else f"rank {ctx.rank}: {exc}") from None
+            finished = count_finished(ctx)
+            if ctx.is_main:
+                print(f"all {finished} of {ctx.world_size} processes finished ({ctx.backend})")
+            return status
+    except DistributedError as exc:
+        raise UserError(str(exc)) from None
 
 
 def _follow_control(control, stream) -> None:
@@ -413,7 +451,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--control-stdin", action="store_true",
                    help="read pause/resume/stop lines on stdin (the app drives runs this way)")
-    p.set_defaults(func=cmd_train)
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel training (DDP) under torchrun: torchrun "
+                   "--nproc_per_node=N main.py train FILE --distributed")
+    p.set_defaults(func=cmd_train, parallel=None)
 
     p = sub.add_parser("evaluate", help="test-split metrics of a trained run")
     p.add_argument("run_dir", metavar="RUN_DIR")

@@ -170,7 +170,7 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
         if nid in bad_params:
             continue
         diags.append(Diagnostic(ERROR, "shape", err.message, nid, err.port,
-                                fix=_shape_fix(design, nid, err.fix)))
+                                fix=_shape_fix(design, inference, nid, err.fix)))
 
     diags += _check_dtypes(design, inference)
 
@@ -257,14 +257,75 @@ def _param_fix(layer, pname: str) -> str | None:
     return None
 
 
-def _shape_fix(design: Design, nid: str, fix: str | None) -> str | None:
-    """Name the neighbours in a rule's generic fix: "insert a Flatten between conv2 and fc1"."""
+def _shape_fix(design: Design, inference: Inference, nid: str, fix: str | None) -> str | None:
+    """Make a rule's generic fix concrete: name the neighbours ("insert a Flatten between conv2
+    and fc1"), or, when a merge's inputs disagree, the one setting that makes them agree."""
     if fix and fix.startswith("insert a ") and fix.endswith(" before this layer"):
         ins = design.in_edges(nid)
         if len(ins) == 1:
             what = fix[len("insert a "):-len(" before this layer")]
             return f"insert a {what} between {design.node(ins[0].src).name} and {design.node(nid).name}"
-    return fix
+    return _merge_fix(design, inference, nid) or fix
+
+
+def _merge_fix(design: Design, inference: Inference, nid: str) -> str | None:
+    """For a layer with several inputs of which one disagrees with all the others: the single
+    int-param change of that input's layer that gives it the others' shape ("set out_features
+    of fc2 to 64"). Candidates are tried through the layers' own shape rules, so every layer
+    type declared in the catalog takes part. None when no such change exists."""
+    sources = [e.src for e in design.in_edges(nid)]
+    shapes = [inference.shapes.get(src) for src in sources]
+    if len(sources) < 2 or any(s is None for s in shapes):
+        return None
+    changes = []
+    for i, src in enumerate(sources):
+        others = {s for j, s in enumerate(shapes) if j != i}
+        if len(others) == 1 and shapes[i] not in others:
+            change = _param_giving_shape(design, inference, src, others.pop())
+            if change is not None:
+                changes.append(change)
+    if not changes:
+        return None
+    return "set " + ", or ".join(f"{param} of {name} to {value}" for name, param, value in changes)
+
+
+def _param_giving_shape(design: Design, inference: Inference, nid: str,
+                        target: Shape) -> tuple[str, str, int] | None:
+    """``(node name, param, value)``: one int param of ``nid`` whose change makes the node output
+    ``target``, trying the sizes that appear in ``target``."""
+    node = design.node(nid)
+    layer = CATALOG.get(node.type)
+    ins = inference.input_shapes.get(nid)
+    if layer is None or ins is None:
+        return None
+    params = layer.resolve(node.params)
+    for param in layer.params:
+        if param.kind != "int":
+            continue
+        for value in dict.fromkeys(target):
+            if value == params[param.name] or param.check(value) is not None:
+                continue
+            try:
+                shape = tuple(layer.shape({**params, param.name: value}, ins))
+            except Exception:  # noqa: BLE001 (any rule's refusal means: not this value)
+                continue
+            if shape == tuple(target):
+                return node.name, param.name, value
+    return None
+
+
+def _dataset_option_giving(spec, data, shape: Shape, data_shape: Shape | None) -> str:
+    """``", or set the dataset option as_images to false"`` when flipping one yes/no option of a
+    built-in dataset makes it give samples of ``shape`` (else "")."""
+    if data_shape is not None:  # a file dataset: its contents decide, not an option
+        return ""
+    options = spec.resolve(data.get("options", {}))
+    for param in spec.options:
+        if param.kind == "bool":
+            flipped = dict(options, **{param.name: not options[param.name]})
+            if tuple(spec.sample_shape(flipped)) == tuple(shape):
+                return f", or set the dataset option {param.name} to {str(flipped[param.name]).lower()}"
+    return ""
 
 
 def _check_settings(design: Design, inference: Inference, data_shape: Shape | None,
@@ -289,7 +350,8 @@ def _check_settings(design: Design, inference: Inference, data_shape: Shape | No
                 ERROR, "data-shape",
                 f"the dataset {design.data['name']} gives samples of shape {fmt_shape(shape)}, "
                 f"but this Input expects {fmt_shape(declared)}", node.id, param="shape",
-                fix=f"set the Input shape to {list(shape)}"))
+                fix=f"set the Input shape to {list(shape)}"
+                + _dataset_option_giving(spec, design.data, declared, data_shape)))
     outputs = [n for n in design.nodes if n.type == "Output"]
     loss = design.training.get("loss")
     if outputs and task == "classification" and classes:

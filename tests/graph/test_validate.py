@@ -202,7 +202,32 @@ def test_merge_shape_mismatch():
     b.add("Output", "y", "sum")
     d = only(b.design, "shape")
     assert d.node == b.id("sum") and d.message == "inputs have shapes that do not match: 8, 9"
-    assert "Linear" in d.fix
+    assert d.fix == "set out_features of a to 9, or out_features of c to 8"
+
+
+def test_merge_mismatch_fix_names_the_branch_that_can_change():
+    b = Build(as_images=False)
+    b.add("Input", "x", shape=[64])
+    b.add("ReLU", "skip", "x")
+    b.add("Linear", "fc", "skip", out_features=32)
+    b.add("Add", "sum", ["skip", "fc"])
+    b.add("Output", "y", "sum")
+    d = only(b.design, "shape")
+    assert d.node == b.id("sum") and d.fix == "set out_features of fc to 64"
+
+
+def test_merge_mismatch_fix_works_for_any_layer_type_with_a_size_param():
+    b = Build()
+    b.add("Input", "image", shape=[1, 8, 8])
+    b.add("Conv2d", "a", "image", out_channels=16, kernel_size=3, padding=1)
+    b.add("Conv2d", "c", "a", out_channels=8, kernel_size=3, padding=1)
+    b.add("Add", "sum", ["a", "c"])
+    b.add("Output", "y", "sum")
+    d = only(b.design, "shape")
+    assert "out_channels of c to 16" in d.fix
+    # applying it clears the error
+    b.design.node(b.id("c")).params["out_channels"] = 16
+    assert not [x for x in validate(b.design).diagnostics if x.code == "shape"]
 
 
 def test_kernel_larger_than_the_input():
@@ -224,7 +249,13 @@ def test_dataset_sample_shape_must_fit_the_input():
     d = only(b.design, "data-shape")
     assert d.node == b.id("pixels") and d.param == "shape"
     assert d.message == ("the dataset digits gives samples of shape 1×8×8, but this Input expects 64")
-    assert d.fix == "set the Input shape to [1, 8, 8]"
+    assert d.fix == "set the Input shape to [1, 8, 8], or set the dataset option as_images to false"
+
+
+def test_dataset_shape_fix_offers_an_option_only_when_one_fits():
+    b = mlp(in_features=32)
+    d = only(b.design, "data-shape")
+    assert d.fix == "set the Input shape to [64]"
 
 
 def test_file_dataset_shape_given_by_the_runtime():

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ui.training.buffers import Series, SmoothedSeries
-from ui.training.plots import LivePlots
+from ui.training.plots import LivePlots, epoch_values
 
 
 def test_series_grows_and_returns_views():
@@ -60,6 +60,15 @@ def test_events_become_curves(qtbot):
     x, y = plots.curves["epoch/val_loss"].item.getData()
     assert x.tolist() == [1.0, 2.0, 3.0]
     assert plots.curves["epoch/val_accuracy"].plot == "metrics"
+
+
+def test_epoch_bookkeeping_is_not_plotted_as_a_metric():
+    # An epoch event as the trainer prints it: the run's epoch count is not a curve.
+    record = {"event": "epoch", "time": 6.2, "epoch": 1, "epochs": 2, "step": 22,
+              "train_loss": 0.34, "val_loss": 0.29, "val_accuracy": 0.87, "lr": 0.01,
+              "duration_s": 0.6, "samples_per_s": 1250.0, "improved": True,
+              "best": {"metric": "val_loss", "value": 0.29, "epoch": 1}}
+    assert epoch_values(record) == {"train_loss": 0.34, "val_loss": 0.29, "val_accuracy": 0.87}
 
 
 def test_nan_is_marked_not_crashing(qtbot):

@@ -30,8 +30,8 @@ PLOTS = {
 }
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
            "#7f7f7f", "#bcbd22", "#17becf"]
-_SKIP_EPOCH_KEYS = {"epoch", "event", "type", "step", "lr", "time", "elapsed_s", "duration_s",
-                    "samples_per_s", "eta_s", "best", "improved"}
+_SKIP_EPOCH_KEYS = {"epoch", "epochs", "event", "type", "step", "batch", "batches", "lr", "time",
+                    "elapsed_s", "duration_s", "samples_per_s", "eta_s", "best", "improved"}
 
 
 @dataclass

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication
 from graph.design import Edge
 from graph.fileformat import load
 from ui.canvas.items import NodeItem
-from ui.canvas.style import Z
+from ui.canvas.style import HEADER_HEIGHT, ROW_HEIGHT, Z
 from ui.canvas.view import CanvasView
 from ui.commands import (
     AddEdgeCommand,
@@ -115,6 +115,20 @@ def test_a_shape_error_names_the_fix_on_the_badge(make_view):
     item = view.canvas.nodes[fc1]
     assert item.look.severity == "error"
     assert "Fix: insert a Flatten between pool2 and fc1" in item.badge.tooltip_text()
+
+
+def test_health_disc_sits_below_the_text_and_explains(make_view):
+    view = make_view()
+    view.set_node_health({"n2": ("warning", "gradients shrink: 1e-6")})
+    item = view.canvas.nodes["n2"]
+    badge = item.health_badge
+    disc = badge.mapRectToParent(badge.disc())
+    text_bottom = HEADER_HEIGHT + 3 + 2 * ROW_HEIGHT  # the shape / parameter-count row
+    assert disc.top() >= text_bottom and disc.left() >= 0  # never over the shape text
+    assert view.node_health("n2") == ("warning", "gradients shrink: 1e-6")
+    assert view.canvas.tooltip_at(badge.scenePos()) == "gradients shrink: 1e-6"
+    view.set_node_health({})
+    assert view.node_health("n2") is None
 
 
 def test_report_restyles_only_the_nodes_that_changed(make_view):

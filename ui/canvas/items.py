@@ -211,19 +211,26 @@ class BadgeItem(QGraphicsItem):
 
 class HealthBadgeItem(BadgeItem):
     """A small disc on a node's lower-left corner coloured by the layer's gradient health during
-    training (green, amber, red); its tooltip gives the numbers. Set by ``set_node_health``."""
+    training (green, amber, red); its tooltip gives the numbers. Set by ``set_node_health``.
+    It sits on the bottom edge, below the shape text (as the error badge sits on the top edge)."""
 
     COLORS = {"ok": Theme.ok, "warning": Theme.warning, "error": Theme.error}
+    INSET = 2.5  # the disc is drawn this much inside the bounding square
 
     def __init__(self, node_item: "NodeItem"):
         super().__init__(node_item)
-        self.setPos(self.SIZE / 2 + 2, NODE_HEIGHT - self.SIZE / 2 - 2)
+        self.setPos(self.SIZE / 2 + 2, NODE_HEIGHT + 1)
+
+    def disc(self) -> QRectF:
+        """The painted disc, in the badge's coordinates."""
+        inset = self.INSET
+        return self.boundingRect().adjusted(inset, inset, -inset, -inset)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.setPen(QPen(Theme.background, 1.5))
         painter.setBrush(self.COLORS.get(self.severity, Theme.ok))
-        painter.drawEllipse(self.boundingRect().adjusted(2.5, 2.5, -2.5, -2.5))
+        painter.drawEllipse(self.disc())
 
 
 class _Fonts:

@@ -13,12 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QStandardPaths, Signal
+from PySide6.QtCore import QObject, Signal
 
 from graph.design import Design
 from graph.fileformat import dumps
 
 from ..document import Document
+from ..files import data_dir
 from .runner import IDLE, TrainingProcess
 
 
@@ -26,9 +27,9 @@ PATH_OPTIONS = ("path", "images", "labels")  # dataset options that name files
 
 
 def app_runs_root() -> Path:
-    """Where runs of designs never saved go: the user's app-data folder."""
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    return Path(base or Path.home() / ".netwright") / "runs"
+    """Where runs of designs never saved go: ``runs/`` in the app-data folder (the one autosaves
+    use, so ``$NETWRIGHT_DATA_DIR`` moves both)."""
+    return data_dir() / "runs"
 
 
 def _slug(text: str) -> str:

@@ -65,7 +65,7 @@ def in_app(app, design: Path, epochs: int, workdir: Path) -> tuple[float, list[f
     window = MainWindow(document, autosave=False, remember_layout=False)
     window.resize(1400, 900)
     window.show()
-    window.training.tabs.setCurrentIndex(0)  # the live curves are on screen and redrawn
+    window.training.show_page("curves")  # the live curves are on screen and redrawn
 
     gaps: list[float] = []
     clock = QElapsedTimer()

@@ -187,12 +187,13 @@ class MainWindow(QMainWindow):
                                          Qt.DockWidgetArea.RightDockWidgetArea)
         self.bottom_dock = self._dock("Analysis", "bottomDock", self.bottom_tabs,
                                       Qt.DockWidgetArea.BottomDockWidgetArea)
-        # Training: settings beside the inspector, curves/runs/results beside the analysis tabs.
+        # Training: data and settings beside the inspector; curves, runs, results and layer
+        # stats as pages of the analysis tabs (one tab group per side: Qt leaves stray tab bars
+        # behind when a second group is tabified).
         self.training = TrainingWorkspace(self.document, self)
-        self.training_docks = self.training.install(self)
+        self.training_docks = self.training.install(self, self.bottom_tabs)
         self.tabifyDockWidget(self.inspector_dock, self.training_docks["data"])
         self.tabifyDockWidget(self.training_docks["data"], self.training_docks["training"])
-        self.tabifyDockWidget(self.bottom_dock, self.training_docks["runs"])
         self.inspector_dock.raise_()
         self.bottom_dock.raise_()
         self.training.diagnostics.health_changed.connect(self.canvas.set_node_health)

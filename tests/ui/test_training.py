@@ -29,7 +29,7 @@ def workspace(qtbot, tmp_path):
         design.set_training(dict(design.training, **training))
         document = Document(design)
         ws = TrainingWorkspace(document, runs_root=tmp_path / "runs")
-        for widget in (ws.panel, ws.tabs):
+        for widget in (ws.panel, ws.tabs, ws.data_panel):
             qtbot.addWidget(widget)
         made.append(ws)
         return ws

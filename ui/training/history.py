@@ -47,6 +47,7 @@ class RunHistory(QWidget):
         self.runs: list = []
         self._loading = False
         self._again = False
+        self._overlay_request: list[Path] = []
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -186,7 +187,13 @@ class RunHistory(QWidget):
             r.dir == self.controller.run_dir and self.controller.busy for r in runs))
         self._show_diff(runs)
         dirs = [r.dir for r in runs]
-        run_task(lambda: _overlays(dirs), self.overlay_requested.emit, receiver=self)
+        self._overlay_request = dirs
+        run_task(lambda: _overlays(dirs), lambda curves: self._overlays_read(dirs, curves),
+                 receiver=self)
+
+    def _overlays_read(self, dirs: list[Path], curves: dict) -> None:
+        if dirs == self._overlay_request:  # not overtaken by a newer selection
+            self.overlay_requested.emit(curves)
 
     def _show_diff(self, runs: list) -> None:
         self.diff_table.setRowCount(0)

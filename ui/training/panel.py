@@ -129,6 +129,7 @@ class TrainingPanel(QWidget):
 
         self._total_epochs = 0
         self._steps_per_epoch = 0
+        self._eta: float | None = None
         controller.event.connect(self._on_event)
         controller.run_finished.connect(self._on_finished)
         controller.state_changed.connect(self._on_state)
@@ -229,6 +230,7 @@ class TrainingPanel(QWidget):
         elif kind == "step":
             self._show_progress(event)
         elif kind == "epoch":
+            self._show_progress(event)
             parts = [f"epoch {event.get('epoch')}"]
             for key in ("train_loss", "val_loss", "val_accuracy"):
                 value = event.get(key)
@@ -239,6 +241,7 @@ class TrainingPanel(QWidget):
             self.status.setText(str(event.get("message", "")))
 
     def _show_progress(self, event: dict) -> None:
+        """Progress from a step event, or from an epoch event (which ends that epoch)."""
         step = int(event.get("step", 0))
         epoch = event.get("epoch", 0)
         total_steps = self._steps_per_epoch * self._total_epochs
@@ -249,15 +252,22 @@ class TrainingPanel(QWidget):
         else:
             fraction = 0.0
         self.progress.setValue(int(1000 * min(max(fraction, 0.0), 1.0)))
+        if event.get("event") == "step":
+            self._eta = event.get("eta_s")
+        elif total_steps and self._eta is not None:
+            self._eta = None  # an epoch event carries no ETA; do not show a stale one
         self.progress.setFormat(
             f"epoch {epoch}/{self._total_epochs or '?'} · step {step} · "
-            f"{fmt_rate(event.get('samples_per_s'))} samples/s · ETA {fmt_duration(event.get('eta_s'))}")
+            f"{fmt_rate(event.get('samples_per_s'))} samples/s · ETA {fmt_duration(self._eta)}")
 
     def _on_finished(self, result: dict) -> None:
         status, message = result["status"], result.get("message") or ""
         if status == "completed":
             self.progress.setValue(1000)
-        self.progress.setFormat(self.progress.format().split(" · paused")[0] + f" · {status}")
+        if self.progress.format() == "starting…":  # ended before any progress
+            self.progress.setFormat("")
+        shown = self.progress.format().split(" · paused")[0].split(" · ETA")[0]
+        self.progress.setFormat(f"{shown} · {status}" if shown else status)
         self.status.setText(f"Run {status}" + (f": {message}" if message else ""))
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt)

@@ -10,7 +10,7 @@ import traceback
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
-from PySide6.QtWidgets import QApplication, QMenu, QWidget
+from PySide6.QtWidgets import QApplication, QMenu, QWidget, QWidgetAction
 from shiboken6 import getCppPointer, isValid
 
 _live: set["_Signals"] = set()  # keeps each task's signal object alive until it has reported
@@ -66,15 +66,21 @@ def run_task(fn: Callable[[], Any], on_done: Callable[[Any], None],
 
 
 def adopt_popups(owner: QWidget, create: Callable[[], Any]) -> Any:
-    """Run ``create()`` and make ``owner`` the parent of every top-level menu it made.
+    """Run ``create()`` (which makes a pyqtgraph plot) and make ``owner`` own its popups.
 
-    pyqtgraph builds each plot's context menus as parentless popups; adopted, they are deleted
-    with the widget that shows the plot instead of lingering as top-level windows."""
+    pyqtgraph builds each plot's context menus as parentless top-level menus, and the option
+    panels inside them belong to actions parented to the plot item, which Python may keep alive
+    after the view is gone. Adopted by ``owner``, all of them are deleted with it instead of
+    lingering as top-level windows."""
     before = {getCppPointer(w)[0] for w in QApplication.topLevelWidgets()}
     result = create()
     for widget in QApplication.topLevelWidgets():
-        # Only menus: the other popups are QWidgetAction widgets, which their action deletes.
+        # Menus only: the other new top-levels are the actions' panels (deleted by the action).
         if getCppPointer(widget)[0] not in before and isinstance(widget, QMenu) \
                 and widget.parent() is None:
             widget.setParent(owner, widget.windowFlags())
+    item = result.getPlotItem() if hasattr(result, "getPlotItem") else result
+    if isinstance(item, QObject):
+        for action in item.findChildren(QWidgetAction):
+            action.setParent(owner)
     return result

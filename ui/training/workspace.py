@@ -24,6 +24,10 @@ from .plots import LivePlots
 from .results import ResultsView
 
 
+PAGE_TITLES = {"curves": "Curves", "runs": "Runs", "results": "Results",
+               "layers": "Layer stats"}
+
+
 class TrainingWorkspace(QObject):
     """The controller and its views; :meth:`install` docks them in a main window."""
 
@@ -39,12 +43,15 @@ class TrainingWorkspace(QObject):
         self.results = ResultsView()
         self.diagnostics = DiagnosticsView()
         self.docks: dict[str, QDockWidget] = {}
+        # The pages of the bottom area: in their own tab widget until install() moves them
+        # into the window's.
+        self.pages: dict[str, QWidget] = {
+            "curves": self.plots, "runs": _scrolling(self.history),
+            "results": _scrolling(self.results), "layers": self.diagnostics}
         self.tabs = QTabWidget()
         self.tabs.setObjectName("trainingTabs")
-        self.tabs.addTab(self.plots, "Curves")
-        self.tabs.addTab(_scrolling(self.history), "Runs")
-        self.tabs.addTab(_scrolling(self.results), "Results")
-        self.tabs.addTab(self.diagnostics, "Diagnostics")
+        for key, page in self.pages.items():
+            self.tabs.addTab(page, PAGE_TITLES[key])
 
         self.train_action = QAction("Train", self)
         self.train_action.setToolTip("Train this design in a separate process (the editor stays "
@@ -73,13 +80,28 @@ class TrainingWorkspace(QObject):
         self.history.open_results.connect(self.show_results)
 
     def train(self) -> None:
-        """Start training (as the panel's Train button does) and show the curves."""
+        """Start training (as the panel's Train button does) and bring progress and curves into
+        view, with room for the plots."""
         self.panel.start_training()
-        for key in ("training", "runs"):  # progress and curves in view
-            dock = self.docks.get(key)
+        if not self.controller.busy:
+            return
+        self.show_page("curves")
+        for dock in (self.docks.get("training"), self._bottom_dock()):
             if dock is not None and (dock.isHidden() or dock.visibleRegion().isEmpty()):
                 dock.show()
                 dock.raise_()
+        dock, window = self._bottom_dock(), self.tabs.window()
+        if dock is not None and isinstance(window, QMainWindow) and dock.height() < 300:
+            window.resizeDocks([dock], [min(420, window.height() // 2)], Qt.Orientation.Vertical)
+
+    def show_page(self, key: str) -> None:
+        self.tabs.setCurrentWidget(self.pages[key])
+
+    def _bottom_dock(self) -> QDockWidget | None:
+        widget = self.tabs.parentWidget()
+        while widget is not None and not isinstance(widget, QDockWidget):
+            widget = widget.parentWidget()
+        return widget
 
     def open_export_dialog(self, parent: QWidget | None = None) -> ExportDialog:
         """Show the export dialog for this design's runs (the newest run first)."""
@@ -99,7 +121,7 @@ class TrainingWorkspace(QObject):
     def _run_started(self, _run_dir: str) -> None:
         self.plots.clear()
         self.diagnostics.clear()
-        self.tabs.setCurrentIndex(0)
+        self.show_page("curves")
 
     def _run_finished(self, result: dict) -> None:
         run_dir = Path(result["run_dir"])
@@ -109,20 +131,33 @@ class TrainingWorkspace(QObject):
 
     def show_results(self, run_dir: str) -> None:
         self.results.show_run(run_dir)
-        self.tabs.setCurrentIndex(2)
+        self.show_page("results")
 
-    def install(self, window: QMainWindow) -> dict[str, QDockWidget]:
-        """Dock the data and training panels on the right, the curves/runs/results tabs at the
-        bottom."""
+    def install(self, window: QMainWindow, tabs: QTabWidget | None = None
+                ) -> dict[str, QDockWidget]:
+        """Dock the data and training panels on the right; put the curves, runs, results and
+        layer-stats pages into ``tabs`` (the window's bottom tab widget) or, without one, into
+        a dock of their own at the bottom."""
         docks = self.docks
-        for key, title, widget, area in (
-                ("data", "Data", _scrolling(self.data_panel), Qt.DockWidgetArea.RightDockWidgetArea),
-                ("training", "Training", self.panel, Qt.DockWidgetArea.RightDockWidgetArea),
-                ("runs", "Training runs", self.tabs, Qt.DockWidgetArea.BottomDockWidgetArea)):
+        panels = [("data", "Data", _scrolling(self.data_panel)),
+                  ("training", "Training", self.panel)]
+        if tabs is not None:
+            for key, page in self.pages.items():
+                tabs.addTab(page, PAGE_TITLES[key])
+            self.tabs.deleteLater()
+            self.tabs = tabs
+            areas = {"data": Qt.DockWidgetArea.RightDockWidgetArea,
+                     "training": Qt.DockWidgetArea.RightDockWidgetArea}
+        else:
+            panels.append(("runs", "Training runs", self.tabs))
+            areas = {"data": Qt.DockWidgetArea.RightDockWidgetArea,
+                     "training": Qt.DockWidgetArea.RightDockWidgetArea,
+                     "runs": Qt.DockWidgetArea.BottomDockWidgetArea}
+        for key, title, widget in panels:
             dock = QDockWidget(title, window)
             dock.setObjectName(f"{key}Dock")
             dock.setWidget(widget)
-            window.addDockWidget(area, dock)
+            window.addDockWidget(areas[key], dock)
             docks[key] = dock
         return docks
 

@@ -594,6 +594,7 @@ class Inspector(QWidget):
     def _design_replaced(self, design: Design) -> None:
         self._bind(design)
         self.session.seal()
+        self.view = None  # every view belongs to the old design: build afresh, even the settings
         self.show_nodes([])
 
     def _node_changed(self, node: Node, field: str) -> None:

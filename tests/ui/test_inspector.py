@@ -233,6 +233,22 @@ def test_settings_changed_elsewhere_show_up(inspector, document):
     assert document.undo_stack.count() == 1
 
 
+def test_settings_view_follows_a_new_design_with_nothing_selected(inspector, document, qtbot):
+    """New / Open / an example while no layer is selected: the settings shown and edited are the
+    new design's, not the old one's."""
+    old = inspector.view
+    assert isinstance(old, SettingsView) and old.option_editors["as_images"].value() is True
+    document.replace(load(EXAMPLES / "digits_mlp.json"))  # digits as 64 features
+    view = inspector.view
+    assert view is not old and old.detached and isinstance(view, SettingsView)
+    check = view.option_editors["as_images"].check
+    assert not check.isChecked()
+    assert view.training_editors["lr"].value() == pytest.approx(document.design.training["lr"])
+    qtbot.mouseClick(check, Qt.MouseButton.LeftButton, pos=check.rect().center())
+    assert document.design.data["options"] == {"as_images": True}
+    assert document.undo_stack.count() == 1
+
+
 def test_several_selected_shows_a_list_and_removal_follows(inspector, document):
     ids = [node_id(document, "conv1"), node_id(document, "conv2")]
     inspector.show_nodes(ids)

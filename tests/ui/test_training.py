@@ -62,6 +62,7 @@ def test_train_from_panel_fills_plots_history_and_results(qtbot, workspace):
     ws.plots.redraw()
     assert ws.plots.points("epoch/train_loss") == 4
     assert ws.plots.points("epoch/val_accuracy") == 4
+    assert ws.plots.points("lr") >= 4  # from step events, and at least one per epoch
     assert ws.diagnostics.count == len(_events(ws, "diagnostics")) > 0
     assert set(ws.diagnostics.health) == {"n2", "n4", "n6"}  # the layers with weights
     assert "completed" in ws.panel.status.text()

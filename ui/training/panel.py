@@ -258,7 +258,9 @@ class TrainingPanel(QWidget):
             self._eta = None  # an epoch event carries no ETA; do not show a stale one
         self.progress.setFormat(
             f"epoch {epoch}/{self._total_epochs or '?'} · step {step} · "
-            f"{fmt_rate(event.get('samples_per_s'))} samples/s · ETA {fmt_duration(self._eta)}")
+            f"{fmt_rate(event.get('samples_per_s'))}/s · ETA {fmt_duration(self._eta)}")
+        self.progress.setToolTip("epoch, optimizer step, training samples per second and the "
+                                 "estimated time left")
 
     def _on_finished(self, result: dict) -> None:
         status, message = result["status"], result.get("message") or ""

@@ -111,6 +111,11 @@ class LivePlots(QWidget):
                 self._curve("lr", "lr", "lr").series.append(step, event["lr"])
         elif kind == "epoch":
             epoch = float(event.get("epoch", 0))
+            lr = self.curves.get("lr")
+            if "lr" in event and "step" in event and (lr is None or not len(lr.series)
+                                                      or lr.series.arrays()[0][-1] < event["step"]):
+                # Short runs may end before any step event: the learning rate still shows.
+                self._curve("lr", "lr", "lr").series.append(float(event["step"]), event["lr"])
             for key, value in epoch_values(event).items():
                 plot = "loss" if key.endswith("loss") else "metrics"
                 self._curve(f"epoch/{key}", plot, key).series.append(epoch, value)

@@ -82,9 +82,10 @@ def parse_size(text: str) -> tuple[int, int]:
 
 def screenshot(path: str | os.PathLike, output: str | os.PathLike,
                size: tuple[int, int] = (1400, 900)) -> Path:
-    """Render the main window with the design at ``path`` loaded, the whole network in view
-    and nothing selected, and save it as a PNG. Raises DesignFileError for a broken design and
-    OSError when the image cannot be written."""
+    """Render the main window with the design at ``path`` loaded, framed as the editor opens it
+    (the whole network while it stays readable, else its top) and nothing selected, and save it
+    as a PNG. Raises DesignFileError for a broken design and OSError when the image cannot be
+    written."""
     from graph.fileformat import load
 
     use_offscreen_without_display()

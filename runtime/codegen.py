@@ -4,7 +4,10 @@
 library): the custom modules the network uses (copied from :mod:`runtime.modules`), a
 ``Model(nn.Module)`` with a no-argument constructor whose ``__init__`` builds every layer with
 literal arguments from its catalog declaration, a ``forward`` with one line per layer, and
-``INPUT_SHAPE`` / ``INPUT_DTYPE`` constants.
+``INPUT_SHAPE`` / ``INPUT_DTYPE`` constants. Exported from a training run, it also carries how
+the training data was prepared (``CLASSES``, ``preprocess`` for raw samples, ``postprocess`` to
+turn regression outputs back into the data's units), so the model can be used elsewhere as it
+was trained.
 
 Nothing the user typed reaches the source as code: layer attributes and variables are the
 sanitized identifiers of :func:`runtime.compiler.identifier`, constructor arguments are rendered
@@ -16,7 +19,7 @@ from __future__ import annotations
 import inspect
 import math
 import re
-from typing import Any
+from typing import Any, Mapping
 
 from torch import fx, nn
 
@@ -63,10 +66,11 @@ def _class_expr(cls: type[nn.Module]) -> str:
     return cls.__name__ if custom else f"nn.{cls.__name__}"
 
 
-def python_source(design: Design, compiled: Compiled,
-                  weights_file: str = "model.safetensors") -> str:
+def python_source(design: Design, compiled: Compiled, weights_file: str = "model.safetensors",
+                  dataset: Mapping[str, Any] | None = None) -> str:
     """The standalone source of ``compiled`` (see the module docstring); ``weights_file`` is
-    the name of the safetensors file shown in the usage note."""
+    the name of the safetensors file shown in the usage note; ``dataset`` is a run's data
+    description (``config.json``'s ``dataset``), whose preparation steps are written out."""
     inference = compiled.report.inference
     graph: fx.Graph = compiled.module.graph
     node_of = {ident: nid for nid, ident in compiled.idents.items()}
@@ -126,6 +130,8 @@ def python_source(design: Design, compiled: Compiled,
         f"INPUT_SHAPE = {input_shape}  # None is the batch dimension\n"
         f"INPUT_DTYPE = {input_dtype}\n",
     ]
+    if dataset and len(compiled.input_nodes) == 1:
+        parts.append(data_preparation_source(dataset))
     for cls in custom:
         parts.append("\n" + inspect.getsource(cls).rstrip() + "\n")
     body = "".join(line + "\n" for line in forward_lines)
@@ -139,3 +145,53 @@ def python_source(design: Design, compiled: Compiled,
         f"{body}"
         f"        return {result}\n")
     return "\n".join(parts)
+
+
+def data_preparation_source(dataset: Mapping[str, Any]) -> str:
+    """``CLASSES``, ``preprocess`` and ``postprocess`` as the training run prepared its data
+    (see :class:`runtime.data.Normalization`): inputs are ``(x · scale − mean) / std``."""
+    norm = dataset.get("normalization") or {}
+    axis = norm.get("axis", "none")
+    scale = float(norm.get("input_scale", 1.0))
+    mean = [float(v) for v in norm.get("mean") or []]
+    std = [float(v) for v in norm.get("std") or []]
+    classes = [str(c) for c in dataset.get("class_names") or []]
+    lines = [
+        "",
+        f"# Data the model was trained on: {_comment_text(str(dataset.get('source', '')))}",
+        f"TASK = {literal(str(dataset.get('task', '')))}",
+        f"CLASSES = {literal(classes) if classes else '()'}  # output index -> class name",
+        f"INPUT_SCALE = {literal(scale)}",
+        f"INPUT_MEAN = {literal(mean) if axis != 'none' else '()'}",
+        f"INPUT_STD = {literal(std) if axis != 'none' else '()'}",
+        "",
+        "",
+        "def preprocess(x: torch.Tensor) -> torch.Tensor:",
+        '    """A batch of raw samples, as stored in the dataset -> the inputs the model was trained on."""',
+    ]
+    if dataset.get("x_dtype") == "int64":
+        lines.append("    return x.long()")
+    elif axis == "none":
+        lines.append("    return x.float() * INPUT_SCALE")
+    else:
+        rank = len(dataset.get("sample_shape") or [1])
+        # feature: one value per entry of the last dimension; channel: one per channel.
+        view = "(-1,)" if axis == "feature" else "(-1" + ", 1" * (rank - 1) + ")"
+        lines += [
+            f"    mean = torch.tensor(INPUT_MEAN, dtype=torch.float32).view({view})",
+            f"    std = torch.tensor(INPUT_STD, dtype=torch.float32).view({view})",
+            "    return (x.float() * INPUT_SCALE - mean) / std",
+        ]
+    target_mean, target_std = norm.get("target_mean"), norm.get("target_std")
+    lines += ["", "", "def postprocess(y: torch.Tensor) -> torch.Tensor:"]
+    if target_mean is not None and target_std is not None:
+        lines += [
+            '    """Model outputs -> predictions in the data\'s own units."""',
+            f"    mean = torch.tensor({literal([float(v) for v in target_mean])})",
+            f"    std = torch.tensor({literal([float(v) for v in target_std])})",
+            "    return y.reshape(y.shape[0], -1) * std + mean",
+        ]
+    else:
+        lines += ['    """Model outputs (class scores) -> predicted class indices."""',
+                  "    return y.argmax(dim=-1)" if classes else "    return y"]
+    return "\n".join(lines) + "\n"

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import importlib.util
 import itertools
+import json
 import os
 import tempfile
 import uuid
@@ -92,6 +94,7 @@ class Source:
     compiled: Compiled
     origin: str
     fresh: bool = field(default=False)
+    dataset: dict | None = None  # the run's data description (normalization, classes)
 
 
 # ---- loading ------------------------------------------------------------------------------------
@@ -161,13 +164,23 @@ def load_source(path: str | os.PathLike, checkpoint: str = "best") -> Source:
             raise ExportError(f"{path}: no {checkpoint!r} checkpoint at {weights_file}{hint}")
         compiled = _compile(design, str(design_file))
         load_weights(compiled.module, _read_safetensors(weights_file), str(weights_file))
-        return Source(design, compiled, f"{checkpoint} checkpoint of {path}")
+        return Source(design, compiled, f"{checkpoint} checkpoint of {path}",
+                      dataset=_run_dataset(path))
     if not path.exists():
         raise ExportError(f"{path}: no such file or run directory")
     design = _load_design(path)
     with _seeded(int(design.training.get("seed", 0))):
         compiled = _compile(design, str(path))
     return Source(design, compiled, f"{path} with freshly initialized weights", fresh=True)
+
+
+def _run_dataset(run_dir: Path) -> dict | None:
+    """The data description a run recorded in config.json, if it is readable."""
+    try:
+        dataset = json.loads((run_dir / "config.json").read_text(encoding="utf-8")).get("dataset")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return dataset if isinstance(dataset, dict) else None
 
 
 def _load_design(path: Path) -> Design:
@@ -195,7 +208,7 @@ def export_path(source: str | os.PathLike, fmt: str, out: str | os.PathLike,
 
 def export_source(source: Source, fmt: str, out: str | os.PathLike) -> ExportResult:
     """Export a :class:`Source` from :func:`load_source` to ``out``."""
-    return _export(source.design, source.compiled, fmt, Path(out))
+    return _export(source.design, source.compiled, fmt, Path(out), source.dataset)
 
 
 def export_model(design: Design, fmt: str, out: str | os.PathLike,
@@ -221,7 +234,8 @@ def output_path(fmt: str, out: str | os.PathLike) -> Path:
     return out
 
 
-def _export(design: Design, compiled: Compiled, fmt: str, out: Path) -> ExportResult:
+def _export(design: Design, compiled: Compiled, fmt: str, out: Path,
+            dataset: dict | None = None) -> ExportResult:
     out = output_path(fmt, out)
     if not out.parent.is_dir():
         raise ExportError(f"{out.parent}: no such directory")
@@ -236,6 +250,8 @@ def _export(design: Design, compiled: Compiled, fmt: str, out: Path) -> ExportRe
     temps = [t.with_name(f".{t.stem}.{uuid.uuid4().hex[:8]}.tmp{t.suffix}") for t in targets]
     try:
         writer, runner = _FORMATS[fmt]
+        if fmt == "python":  # the standalone source also writes out the data preparation
+            writer = functools.partial(writer, dataset=dataset)
         try:
             with _export_mode():
                 writer(design, compiled, module, trace_inputs, temps, targets)
@@ -333,8 +349,8 @@ def _run(model: Callable, inputs: tuple[torch.Tensor, ...]) -> list[torch.Tensor
 # (design, compiled, temp paths, check inputs) and return the outputs of what was written.
 
 
-def _write_python(design, compiled, module, inputs, temps, targets) -> None:
-    source = python_source(design, compiled, weights_file=targets[1].name)
+def _write_python(design, compiled, module, inputs, temps, targets, dataset=None) -> None:
+    source = python_source(design, compiled, weights_file=targets[1].name, dataset=dataset)
     temps[0].write_text(source, encoding="utf-8")
     _save_weights(module, temps[1], design)
 

@@ -397,3 +397,30 @@ def test_design_file_exports_seeded_fresh_weights(tmp_path):
     assert a.fresh and "freshly initialized" in a.origin
     sa, sb = a.compiled.module.state_dict(), b.compiled.module.state_dict()
     assert all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+@pytest.mark.parametrize("example", ["iris_mlp.json", "digits_cnn.json", "moons_mlp.json"])
+def test_python_export_of_a_run_carries_its_data_preparation(tmp_path, example):
+    """A model taken elsewhere must see inputs prepared as in training: the exported source's
+    preprocess() matches the run's normalization on raw samples, and CLASSES its class names."""
+    import json
+
+    from runtime.data import Normalization
+    from runtime.trainer import train
+
+    design = load(EXAMPLES / example)
+    run = tmp_path / "run"
+    events = list(train(design, run_dir=run, overrides={"epochs": 1}))
+    assert events[-1]["status"] == "completed", events[-1]
+    dataset = json.loads((run / "config.json").read_text())["dataset"]
+    result = ex.export_path(run, "python", tmp_path / "model.py")
+    mod = ex.import_source(result.files[0])
+    module = mod.Model()
+    module.load_state_dict(load_file(result.files[1]))
+    module.eval()
+    assert list(mod.CLASSES) == dataset["class_names"]
+    raw = torch.rand((5, *dataset["sample_shape"])) * 16
+    expected = Normalization.from_dict(dataset["normalization"]).apply(raw)
+    torch.testing.assert_close(mod.preprocess(raw), expected)
+    predictions = mod.postprocess(module(mod.preprocess(raw)))
+    assert predictions.shape == (5,) and int(predictions.max()) < len(mod.CLASSES)

@@ -783,20 +783,20 @@ class Trainer:
         session_t0 = self._last_write = time.perf_counter()
         paused_time = 0.0
 
+        # The step-event window runs across epochs, so small datasets whose epochs last less
+        # than ``step_interval`` still report a per-step loss curve.
+        window: Any = 0.0 if host_losses else torch.zeros((), device=device)
+        window_batches = window_samples = 0
+        window_t0 = time.perf_counter()
         for epoch in range(start_epoch, epochs):
             epoch_t0 = time.perf_counter()
             train_model.train()
             order = sampler.order(epoch)
             loss_sum: Any = partial[0] if epoch == start_epoch else 0.0
-            window: Any = 0.0
             if not host_losses:
                 loss_sum = torch.tensor(loss_sum, device=device)
-                window = torch.zeros((), device=device)
             loss_batches = partial[1] if epoch == start_epoch else 0
             first = start_batch if epoch == start_epoch else 0
-            window_batches = 0
-            window_t0 = time.perf_counter()
-            window_samples = 0
             b = first
             for x, y in data.train.batches(order, bs, spe, start=first):
                 if control.paused:

@@ -593,3 +593,15 @@ def test_preloaded_data_is_used_as_given():
     loaded = load_data(design.data)
     events = run(design, data=loaded, overrides={"epochs": 1})
     assert of(events, "start")[0]["sizes"] == loaded.info.sizes
+
+
+def test_step_events_span_short_epochs():
+    """Epochs shorter than the step interval still give a per-step loss curve."""
+    design = load(EXAMPLES / "moons_mlp.json")
+    events = run(design, overrides={"epochs": 12}, step_interval=0.05)
+    steps = of(events, "step")
+    epochs = of(events, "epoch")
+    assert steps, "no step events"
+    assert all(math.isfinite(e["loss"]) and e["samples_per_s"] > 0 for e in steps)
+    assert [s["step"] for s in steps] == sorted({s["step"] for s in steps})
+    assert len(epochs) == 12

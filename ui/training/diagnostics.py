@@ -90,7 +90,7 @@ class DiagnosticsView(QWidget):
 
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_MS)
-        self.timer.timeout.connect(self.redraw)
+        self.timer.timeout.connect(lambda: self.redraw(force=False))
         self.timer.start()
 
     # ---- feeding -----------------------------------------------------------------------------
@@ -139,14 +139,15 @@ class DiagnosticsView(QWidget):
                 data = np.where(data > 0, np.log10(np.where(data > 0, data, 1.0)), np.nan)
         return data
 
-    def redraw(self) -> None:
-        """Draw what arrived since the last frame (called by the timer, ≤ 5 times a second)."""
-        if not self._dirty or not self.count:
-            return
-        self._dirty = False
+    def redraw(self, force: bool = True) -> None:
+        """Draw what arrived since the last frame. The timer calls it ≤ 5 times a second with
+        ``force=False``: the canvas badges follow, the heatmap only while it is on screen."""
         if self.health != self._shown_health:
             self._shown_health = dict(self.health)
             self.health_changed.emit(self.health)
+        if not self._dirty or not self.count or not (force or self.isVisible()):
+            return
+        self._dirty = False
         self.info.hide()
         stat = self.stat_combo.currentData()
         data = self.matrix(stat)

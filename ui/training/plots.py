@@ -2,13 +2,15 @@
 
 Four plots: loss per epoch (train and validation), loss per step (raw and smoothed), metrics per
 epoch, and the learning rate. Following pyqtgraph's scrolling-plots recipe, each curve is created
-once and redrawn with ``setData`` from a ~30 Hz timer, only when its buffer changed, with peak
-downsampling and clip-to-view — so 100k steps stay smooth. A NaN or infinite value breaks the
+once and redrawn with ``setData`` from a ~30 Hz timer, only when its buffer changed and the
+plots are on screen, with peak downsampling and clip-to-view — so 100k steps stay smooth — and
+frames are spaced by what painting costs, so the plots never hog the GUI thread. A NaN or infinite value breaks the
 line there and is marked with a red line labelled "NaN"; it never reaches pyqtgraph's fast path.
 """
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -20,6 +22,7 @@ from .buffers import Series, SmoothedSeries
 from .tasks import adopt_popups
 
 FRAME_MS = 33  # ≤ 30 redraws per second
+PAINT_SHARE = 4  # frames at least this many paint durations apart (painting ≤ 1/4 of the time)
 
 # Plot ids → titles and axis labels.
 PLOTS = {
@@ -32,6 +35,17 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#7f7f7f", "#bcbd22", "#17becf"]
 _SKIP_EPOCH_KEYS = {"epoch", "epochs", "event", "type", "step", "batch", "batches", "lr", "time",
                     "elapsed_s", "duration_s", "samples_per_s", "eta_s", "best", "improved"}
+
+
+class _TimedGraphics(pg.GraphicsLayoutWidget):
+    """Remembers how long its last paint took (the plots pace their frames by it)."""
+
+    last_paint_ms = 0.0
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt)
+        start = time.perf_counter()
+        super().paintEvent(event)
+        self.last_paint_ms = (time.perf_counter() - start) * 1000
 
 
 @dataclass
@@ -62,14 +76,13 @@ class LivePlots(QWidget):
     def __init__(self, parent: QWidget | None = None, smoothing: float = 0.9):
         super().__init__(parent)
         self.smoothing = smoothing
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = _TimedGraphics()
         self.graphics.setBackground("w")
         self.plots: dict[str, pg.PlotItem] = {}
         for i, (pid, (title, xlabel)) in enumerate(PLOTS.items()):
             plot = adopt_popups(self, lambda i=i, title=title: self.graphics.addPlot(
                 row=i // 2, col=i % 2, title=title))
             plot.setLabel("bottom", xlabel)
-            plot.showGrid(x=True, y=True, alpha=0.2)
             plot.addLegend(offset=(-10, 10))
             self.plots[pid] = plot
         self.curves: dict[str, Curve] = {}
@@ -93,7 +106,8 @@ class LivePlots(QWidget):
 
         self.timer = QTimer(self)
         self.timer.setInterval(FRAME_MS)
-        self.timer.timeout.connect(self.redraw)
+        self.timer.timeout.connect(lambda: self.redraw(force=False))
+        self._last_frame = 0.0
         self.timer.start()
 
     # ---- feeding -----------------------------------------------------------------------------
@@ -183,8 +197,17 @@ class LivePlots(QWidget):
             curve = self.curves[key] = Curve(series, item, plot)
         return curve
 
-    def redraw(self) -> None:
-        """Push changed buffers to their items (called by the frame timer)."""
+    def redraw(self, force: bool = True) -> None:
+        """Push changed buffers to their items. The frame timer calls it with ``force=False``:
+        then nothing is drawn while the plots are hidden, and frames are spaced so that
+        painting takes at most a quarter of the GUI thread's time."""
+        if not force:
+            if not self.isVisible():
+                return
+            spacing = max(FRAME_MS, PAINT_SHARE * self.graphics.last_paint_ms)
+            if (time.perf_counter() - self._last_frame) * 1000 < spacing:
+                return
+        self._last_frame = time.perf_counter()
         for curve in self.curves.values():
             if curve.drawn == curve.series.version:
                 continue

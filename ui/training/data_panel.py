@@ -160,7 +160,7 @@ class DataPanel(QWidget):
         design.settings_changed.connect(self._on_settings_changed)
         self.preview = None
         self.refresh()
-        self.refresh_preview()
+        self._timer.start()  # read it once the window is up, not while it is being built
 
     def _on_settings_changed(self, section: str) -> None:
         if section == "data":
@@ -273,7 +273,7 @@ class DataPanel(QWidget):
         base = self.base_dir()
         full = str(Path(base) / path) if base and not Path(path).is_absolute() else path
         run_task(lambda: _columns(full), self._show_columns,
-                 lambda m: self.columns_box.hide(), self)
+                 lambda m: self.columns_box.hide(), self, needs=("runtime.analysis",))
 
     def _show_columns(self, columns: list[str]) -> None:
         options = DATASETS["csv"].resolve(self.design.data.get("options", {}))
@@ -315,7 +315,7 @@ class DataPanel(QWidget):
         self._request = request
         self.summary.setText("Reading the data…")
         run_task(lambda: _preview(data, request[1]), lambda p: self._show(request, p),
-                 lambda m: self._failed(request, m), self)
+                 lambda m: self._failed(request, m), self, needs=("runtime.analysis", "sklearn.datasets", "PIL.Image"))
 
     @property
     def reading(self) -> bool:

@@ -161,7 +161,8 @@ class ExportDialog(QDialog):
         text = self.design_text
         run_task(lambda: _export_one(source, text, fmt, out, checkpoint),
                  lambda result: self._done(row, fmt, result),
-                 lambda message: self._done(row, fmt, message), self)
+                 lambda message: self._done(row, fmt, message), self,
+                 needs=("runtime.export", "safetensors.torch", "onnx", "onnxruntime"))
 
     def _done(self, row: int, fmt: str, result: Any) -> None:
         self.results.append((fmt, result))

@@ -118,7 +118,8 @@ class RunHistory(QWidget):
             return
         self._loading = True
         folder = self.controller.runs_dir()
-        run_task(lambda: _load_history(folder), self._loaded, self._load_failed, self)
+        run_task(lambda: _load_history(folder), self._loaded, self._load_failed, self,
+                 needs=("runtime.analysis",))
 
     def _loaded(self, runs: list) -> None:
         self._loading = False
@@ -191,7 +192,7 @@ class RunHistory(QWidget):
         dirs = [r.dir for r in runs]
         self._overlay_request = dirs
         run_task(lambda: _overlays(dirs), lambda curves: self._overlays_read(dirs, curves),
-                 receiver=self)
+                 receiver=self, needs=("runtime.analysis",))
 
     def _overlays_read(self, dirs: list[Path], curves: dict) -> None:
         if dirs == self._overlay_request:  # not overtaken by a newer selection

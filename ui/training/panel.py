@@ -136,7 +136,7 @@ class TrainingPanel(QWidget):
         document.design_replaced.connect(self._bind)
         self._bind(document.design)
         self._on_state(controller.state)
-        run_task(list_devices, self._set_devices, receiver=self)
+        run_task(list_devices, self._set_devices, receiver=self, needs=("runtime.devices",))
 
     # ---- model ↔ view ---------------------------------------------------------------------------
 

@@ -190,7 +190,7 @@ class ResultsView(QWidget):
         self._pending = request
         self.title.setText(f"Evaluating {Path(self.run_dir).name} on the {split} split…")
         run_task(lambda: _predict(*request), lambda p: self._done(request, p),
-                 lambda m: self._failed(request, m), self)
+                 lambda m: self._failed(request, m), self, needs=("runtime.analysis", "sklearn.datasets", "PIL.Image"))
 
     def _failed(self, request, message: str) -> None:
         if request != self._pending:

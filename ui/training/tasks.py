@@ -6,10 +6,12 @@ knows nothing of Qt, and its result (or its error, as a message) arrives through
 """
 from __future__ import annotations
 
+import importlib
+import sys
 import traceback
 from typing import Any, Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMenu, QWidget, QWidgetAction
 from shiboken6 import getCppPointer, isValid
 
@@ -28,15 +30,17 @@ class _Task(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:
+        signals, self.signals = self.signals, None  # the GUI thread holds the last reference
         try:
             result = self.fn()
         except Exception as exc:  # reported to the GUI as a message, never raised there
             message = str(exc) or type(exc).__name__
             if not isinstance(exc, (ValueError, OSError)):
                 message = f"{type(exc).__name__}: {message}\n{traceback.format_exc(limit=3)}"
-            self._emit(self.signals.failed, message)
+            self._emit(signals.failed, message)
         else:
-            self._emit(self.signals.done, result)
+            self._emit(signals.done, result)
+        del signals  # before the GUI thread lets go of it
 
     @staticmethod
     def _emit(signal, value: Any) -> None:
@@ -46,16 +50,31 @@ class _Task(QRunnable):
             pass
 
 
+def preload(*modules: str) -> None:
+    """Import ``modules`` on the GUI thread now (nothing to do once they are loaded).
+
+    A first import inside a worker thread runs PySide's import hook there while the GUI thread
+    may be collecting Qt wrappers, and that crashed the app; so the modules a task needs are
+    imported before the task starts."""
+    for name in modules:
+        if name not in sys.modules:
+            importlib.import_module(name)
+
+
 def run_task(fn: Callable[[], Any], on_done: Callable[[Any], None],
              on_failed: Callable[[str], None] | None = None,
-             receiver: QObject | None = None) -> QObject:
+             receiver: QObject | None = None, needs: tuple[str, ...] = ()) -> QObject:
     """Call ``fn()`` on the global thread pool; ``on_done(result)`` or ``on_failed(message)`` run
-    on the GUI thread — unless ``receiver`` (the widget that asked) is gone by then."""
+    on the GUI thread — unless ``receiver`` (the widget that asked) is gone by then. ``needs``
+    names the modules ``fn`` imports (see :func:`preload`)."""
+    preload(*needs)
     signals = _Signals()
     _live.add(signals)
 
     def deliver(callback: Callable[[Any], None] | None, value: Any) -> None:
-        _live.discard(signals)
+        # Deleting the signal object while it delivers would crash: let Qt delete it later.
+        signals.deleteLater()
+        QTimer.singleShot(0, lambda: _live.discard(signals))
         if callback is not None and (receiver is None or isValid(receiver)):
             callback(value)
 

@@ -93,6 +93,8 @@ class ResultsView(QWidget):
         self.confusion.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.confusion.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.confusion.cellClicked.connect(self.show_cell)
+        self.confusion.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.confusion.setWordWrap(False)
         self.confusion.setToolTip("Rows: true class; columns: predicted class. Click a cell to "
                                   "see its samples.")
         self.per_class = QTableWidget(0, 5)
@@ -144,7 +146,7 @@ class ResultsView(QWidget):
         classification = QSplitter()
         classification.addWidget(left)
         classification.addWidget(self.right_tabs)
-        classification.setSizes([400, 400])
+        classification.setSizes([560, 360])
 
         # Regression page.
         self.scatter = adopt_popups(self, lambda: pg.PlotWidget(title="Predicted vs true"))
@@ -238,7 +240,12 @@ class ResultsView(QWidget):
                 item.setToolTip(f"true {names[i]}, predicted {names[j]}: {count} "
                                 f"({share:.0%} of {names[i]})")
                 self.confusion.setItem(i, j, item)
-        self.confusion.resizeColumnsToContents()
+        # A few classes fill the space; many keep narrow cells and scroll.
+        mode = QHeaderView.ResizeMode.Stretch if k <= 12 else QHeaderView.ResizeMode.Fixed
+        for header in (self.confusion.horizontalHeader(), self.confusion.verticalHeader()):
+            header.setMinimumSectionSize(24)
+            header.setDefaultSectionSize(34)
+            header.setSectionResizeMode(mode)
         m = p.metrics
         self.summary.setText(f"accuracy {m['accuracy']:.4f} · macro precision "
                              f"{m['precision']:.4f} · recall {m['recall']:.4f} · F1 {m['f1']:.4f}")

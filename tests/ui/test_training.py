@@ -11,7 +11,7 @@ import signal
 
 import pytest
 
-from graph.fileformat import load
+from graph.fileformat import load, save
 from ui.commands import SetParamCommand
 from ui.document import Document
 from ui.training.workspace import TrainingWorkspace
@@ -168,3 +168,42 @@ def test_invalid_design_is_refused_with_a_message(qtbot, workspace):
     ws.panel.train_button.click()
     assert not ws.controller.busy
     assert "error" in ws.panel.status.text()
+
+
+def test_a_failing_child_reports_its_message(qtbot, workspace):
+    ws = workspace(epochs=2)
+    doc = ws.document
+    doc.design.set_data(dict(doc.design.data, name="csv",
+                             options={"path": "/nonexistent/table.csv"}))
+    with qtbot.waitSignal(ws.controller.run_finished, timeout=RUN_TIMEOUT) as finished:
+        ws.panel.train_button.click()
+    result = finished.args[0]
+    assert result["status"] == "failed"
+    assert "table.csv" in result["message"]
+    assert "table.csv" in ws.panel.status.text()
+
+
+def test_child_stops_cleanly_when_the_app_goes_away(tmp_path):
+    """The end of stdin (the app died) stops the run like Stop does, keeping a checkpoint."""
+    import subprocess
+    import sys
+
+    from ui.training.runner import MAIN
+
+    run = tmp_path / "run"
+    design = tmp_path / "moons.json"
+    d = load(EXAMPLES / "moons_mlp.json")
+    d.set_training(dict(d.training, epochs=10_000))
+    save(d, design)
+    child = subprocess.Popen([sys.executable, str(MAIN), "train", str(design), "--json",
+                              "--control-stdin", "--run-dir", str(run)],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    for line in child.stdout:  # wait until it trains
+        if json.loads(line)["event"] == "start":
+            break
+    child.stdin.close()
+    out = child.stdout.read()
+    assert child.wait(timeout=120) == 0
+    end = json.loads(out.strip().splitlines()[-1])
+    assert end["event"] == "end" and end["status"] == "stopped"
+    assert (run / "checkpoints" / "last" / "model.safetensors").exists()

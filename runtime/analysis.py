@@ -222,12 +222,13 @@ def run_summary(run_dir: str | os.PathLike) -> RunSummary:
         resumable=(path / "checkpoints" / "last" / "state.json").exists())
 
 
-def list_runs(folder: str | os.PathLike) -> list[RunSummary]:
-    """Every run folder directly inside ``folder``, newest first."""
+def list_runs(folder: str | os.PathLike, prefix: str = "") -> list[RunSummary]:
+    """Every run folder directly inside ``folder`` (whose name starts with ``prefix``), newest
+    first."""
     root = Path(folder)
     if not root.is_dir():
         return []
-    runs = [run_summary(p) for p in root.iterdir() if is_run_dir(p)]
+    runs = [run_summary(p) for p in root.iterdir() if p.name.startswith(prefix) and is_run_dir(p)]
     runs.sort(key=lambda r: (r.created or "", r.dir.name), reverse=True)
     return runs
 

@@ -124,3 +124,16 @@ def test_results_of_a_missing_run_say_so(qtbot, tmp_path):
     qtbot.addWidget(view)
     view.show_run(tmp_path / "nothing")
     qtbot.waitUntil(lambda: "No results" in view.title.text(), timeout=30_000)
+
+
+def test_lists_runs_the_command_line_wrote_beside_the_design(qtbot, tmp_path):
+    design = tmp_path / "iris_mlp.json"
+    save(load(EXAMPLES / "iris_mlp.json"), design)
+    _train(design, tmp_path / "runs" / "iris_mlp-20260101-120000", "--epochs", "1")
+    _train(design, tmp_path / "runs" / "other-20260101-120000", "--epochs", "1")
+    document = Document()
+    document.open(design)
+    view = RunHistory(TrainingController(document))
+    qtbot.addWidget(view)
+    qtbot.waitUntil(lambda: len(view.runs) == 1, timeout=20_000)
+    assert view.runs[0].name == "iris_mlp-20260101-120000"

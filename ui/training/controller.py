@@ -72,6 +72,14 @@ class TrainingController(QObject):
         stem = self.document.path.stem if self.document.path else self.document.design.name
         return root / _slug(stem)
 
+    def run_sources(self) -> list[tuple[Path, str]]:
+        """Where this design's runs may be, as ``(folder, name prefix)``: the app's runs folder,
+        and the ``runs/<design>-<time>`` folders the command line writes beside the design."""
+        sources = [(self.runs_dir(), "")]
+        if self._runs_root is None and self.document.path is not None:
+            sources.append((self.document.path.parent / "runs", self.document.path.stem + "-"))
+        return sources
+
     def _new_run_dir(self) -> Path:
         parent = self.runs_dir()
         parent.mkdir(parents=True, exist_ok=True)

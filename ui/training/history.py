@@ -23,10 +23,12 @@ STATUS_COLORS = {"completed": "#2e7d32", "early_stopped": "#2e7d32", "stopped": 
                  "failed": "#c62828", "interrupted": "#c62828", "running": "#1565c0"}
 
 
-def _load_history(folder: Path) -> list:
+def _load_history(sources: list[tuple[Path, str]]) -> list:
     from runtime.analysis import list_runs
 
-    return list_runs(folder)
+    runs = [run for folder, prefix in sources for run in list_runs(folder, prefix)]
+    runs.sort(key=lambda r: (r.created or "", r.dir.name), reverse=True)
+    return runs
 
 
 def _fmt_value(value) -> str:
@@ -117,8 +119,8 @@ class RunHistory(QWidget):
             self._again = True
             return
         self._loading = True
-        folder = self.controller.runs_dir()
-        run_task(lambda: _load_history(folder), self._loaded, self._load_failed, self,
+        sources = self.controller.run_sources()
+        run_task(lambda: _load_history(sources), self._loaded, self._load_failed, self,
                  needs=("runtime.analysis",))
 
     def _loaded(self, runs: list) -> None:

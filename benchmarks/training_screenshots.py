@@ -55,9 +55,12 @@ def shoot(app, example: str, epochs: int, size: tuple[int, int], pictures: dict[
     if done[0]["status"] != "completed":
         raise SystemExit(f"{example}: the run ended {done[0]['status']}: {done[0]['message']}")
     _wait(app, lambda: ws.results.predictions is not None)
-    from PySide6.QtCore import Qt
+    from ui.training.workspace import fit_bottom_dock
 
-    window.resizeDocks([window.bottom_dock], [int(size[1] * 0.58)], Qt.Orientation.Vertical)
+    # As tall as the app allows: the canvas keeps half the window.
+    fit_bottom_dock(window, window.bottom_dock, int(size[1] * 0.58))
+    for _ in range(5):
+        app.processEvents()
     ws.plots.redraw()
     for name, page in pictures.items():
         if page == "regions":

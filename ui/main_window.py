@@ -38,7 +38,7 @@ from ui.files import AutosaveEntry, Autosaver, RecentFiles, app_settings, data_d
 from ui.inspector import Inspector
 from ui.palette import Palette
 from ui.panels import CodePanel, DiagnosticsPanel, SummaryPanel
-from ui.training.workspace import TrainingWorkspace
+from ui.training.workspace import TrainingWorkspace, fit_bottom_dock
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 EXAMPLES = RESOURCES / "examples"
@@ -592,8 +592,16 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if isinstance(state, QByteArray):
             self.restoreState(state)
+            # An analysis dock saved too tall (e.g. by an older version) would leave the
+            # canvas a sliver: trim it once the restored layout has its sizes.
+            QTimer.singleShot(0, self.fit_bottom_dock)
+
+    def fit_bottom_dock(self) -> None:
+        """Keep the canvas at least half the window's height (see fit_bottom_dock)."""
+        fit_bottom_dock(self, self.bottom_dock)
 
     def _save_layout(self) -> None:
+        self.fit_bottom_dock()  # never remember a bottom dock that squeezes the canvas
         settings = app_settings()
         settings.setValue("window/geometry", self.saveGeometry())
         settings.setValue("window/state", self.saveState())

@@ -29,9 +29,9 @@ from graph.settings import DATA_PARAMS, DATASETS
 from ..commands import SetParamCommand, SetSettingsCommand
 from ..document import Document
 from .form import ParamForm
-from .plots import PALETTE
 from .results import THUMB, thumbnail
 from .tasks import adopt_popups, run_task
+from .theme import ERROR, PALETTE, style_plot
 
 KIND_TITLES = {"builtin": "Built-in", "synthetic": "Synthetic", "file": "From a file"}
 FILE_FILTERS = {
@@ -109,7 +109,7 @@ class DataPanel(QWidget):
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.shape_warning = QLabel()
         self.shape_warning.setWordWrap(True)
-        self.shape_warning.setStyleSheet("color: #b00020")
+        self.shape_warning.setStyleSheet(f"color: {ERROR}")
         self.fit_button = QPushButton("Set Input shape")
         self.fit_button.setToolTip("Make the Input layer take this dataset's samples (undoable)")
         self.fit_button.clicked.connect(self.fit_input)
@@ -123,7 +123,7 @@ class DataPanel(QWidget):
         self.gallery.setIconSize(QSize(THUMB, THUMB))
         self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.scatter = adopt_popups(self, lambda: pg.PlotWidget())
-        self.scatter.setBackground("w")
+        style_plot(self.scatter)
         self.scatter.setMinimumHeight(160)
         self.scatter_points = pg.ScatterPlotItem(size=4, pen=None)
         self.scatter.addItem(self.scatter_points)
@@ -380,7 +380,7 @@ class DataPanel(QWidget):
         if p.task == "classification":
             brushes = [pg.mkBrush(PALETTE[int(c) % len(PALETTE)]) for c in p.labels]
         else:
-            brushes = pg.mkBrush(31, 119, 180, 160)
+            brushes = pg.mkBrush(78, 155, 230, 170)
         self.scatter_points.setData(p.samples[:, 0], p.samples[:, 1], brush=brushes)
         self.preview_stack.setCurrentWidget(self.scatter)
 

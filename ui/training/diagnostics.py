@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 from runtime.health import gradient_health
 
 from .tasks import adopt_popups
+from .theme import style_plot
 
 STATS = ("grad_norm", "act_mean", "act_std", "dead_fraction")
 STAT_LABELS = {"grad_norm": "Gradient norm (log10)", "act_mean": "Activation mean",
@@ -64,7 +65,7 @@ class DiagnosticsView(QWidget):
         top.addWidget(self.range_label, 1)
 
         self.plot = adopt_popups(self, lambda: pg.PlotWidget())
-        self.plot.setBackground("w")
+        style_plot(self.plot, grid=False)
         self.plot.invertY(True)  # the first layer on top, as on the canvas
         self.plot.setLabel("bottom", "step")
         self.image = pg.ImageItem()

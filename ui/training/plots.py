@@ -10,16 +10,19 @@ line there and is marked with a red line labelled "NaN"; it never reaches pyqtgr
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .buffers import Series, SmoothedSeries
 from .tasks import adopt_popups
+from .theme import BACKGROUND, ERROR, FAINT, PALETTE, legend_args, style_plot
 
 FRAME_MS = 33  # ≤ 30 redraws per second
 PAINT_SHARE = 4  # frames at least this many paint durations apart (painting ≤ 1/4 of the time)
@@ -31,8 +34,7 @@ PLOTS = {
     "metrics": ("Metrics per epoch", "epoch"),
     "lr": ("Learning rate", "step"),
 }
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf"]
+LR_HEADROOM = 1.15  # the learning-rate axis reaches this far above the largest rate
 _SKIP_EPOCH_KEYS = {"epoch", "epochs", "event", "type", "step", "batch", "batches", "lr", "time",
                     "elapsed_s", "duration_s", "samples_per_s", "eta_s", "best", "improved"}
 
@@ -77,13 +79,14 @@ class LivePlots(QWidget):
         super().__init__(parent)
         self.smoothing = smoothing
         self.graphics = _TimedGraphics()
-        self.graphics.setBackground("w")
+        self.graphics.setBackground(BACKGROUND)
         self.plots: dict[str, pg.PlotItem] = {}
         for i, (pid, (title, xlabel)) in enumerate(PLOTS.items()):
             plot = adopt_popups(self, lambda i=i, title=title: self.graphics.addPlot(
-                row=i // 2, col=i % 2, title=title))
+                row=0, col=i, title=title))  # one row: the bottom dock is wide and short
+            style_plot(plot)
             plot.setLabel("bottom", xlabel)
-            plot.addLegend(offset=(-10, 10))
+            plot.addLegend(offset=(-10, 10), **legend_args())
             self.plots[pid] = plot
         self.curves: dict[str, Curve] = {}
         self._colors = itertools.cycle(PALETTE)
@@ -94,7 +97,7 @@ class LivePlots(QWidget):
         self.log_box.setToolTip("Show loss and learning rate on a logarithmic axis")
         self.log_box.toggled.connect(self.set_log_scale)
         self.status = QLabel()
-        self.status.setStyleSheet("color: #b00020")
+        self.status.setStyleSheet(f"color: {ERROR}")
         top = QHBoxLayout()
         top.addWidget(self.log_box)
         top.addStretch(1)
@@ -187,7 +190,7 @@ class LivePlots(QWidget):
         curve = self.curves.get(key)
         if curve is None:
             if faint:
-                pen = pg.mkPen((31, 119, 180, 70), width=1)
+                pen = pg.mkPen(FAINT, width=1)
             else:
                 pen = pg.mkPen(next(self._colors), width=2)
             series = SmoothedSeries(self.smoothing) if smooth else Series()
@@ -219,6 +222,29 @@ class LivePlots(QWidget):
             curve.drawn = curve.series.version
             if not finite:
                 self._mark_nonfinite(curve)
+            if curve.plot == "lr":
+                self._fit_lr_range()
+
+    def _fit_lr_range(self) -> None:
+        """Show the learning rate from 0 to a margin above its largest value, so a constant
+        rate reads as its value instead of a flat line in an arbitrary range around it. On a
+        log axis, the range spans the finite positive rates with half a decade around them."""
+        curve = self.curves.get("lr")
+        if curve is None:
+            return
+        y = curve.series.arrays()[1]
+        y = y[np.isfinite(y)]
+        plot = self.plots["lr"]
+        # The current rate in the title: small plots show few ticks.
+        plot.setTitle(f"{PLOTS['lr'][0]} ({y[-1]:.3g})" if len(y) else PLOTS["lr"][0])
+        if plot.getAxis("left").logMode:
+            y = y[y > 0]
+            if not len(y):
+                return
+            plot.setYRange(math.log10(y.min()) - 0.5, math.log10(y.max()) + 0.5, padding=0)
+        else:
+            top = float(y.max()) * LR_HEADROOM if len(y) and y.max() > 0 else 1.0
+            plot.setYRange(min(0.0, float(y.min()) if len(y) else 0.0), top, padding=0)
 
     def nan_marked(self, plot: str) -> bool:
         line = self._nan_lines.get(plot)
@@ -230,9 +256,9 @@ class LivePlots(QWidget):
         x = curve.series.first_nonfinite
         line = self._nan_lines.get(curve.plot)
         if line is None:
-            line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#d62728", width=2,
+            line = pg.InfiniteLine(angle=90, pen=pg.mkPen(ERROR, width=2,
                                                           style=Qt.PenStyle.DashLine),
-                                   label="NaN", labelOpts={"position": 0.9, "color": "#d62728"})
+                                   label="NaN", labelOpts={"position": 0.9, "color": ERROR})
             self.plots[curve.plot].addItem(line)
             self._nan_lines[curve.plot] = line
         line.setPos(x)
@@ -244,4 +270,5 @@ class LivePlots(QWidget):
     def set_log_scale(self, on: bool) -> None:
         for pid in ("loss", "step", "lr"):
             self.plots[pid].setLogMode(y=on)
+        self._fit_lr_range()
         self.log_box.setChecked(on)

@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout, QWidget)
 
-from .plots import PALETTE
 from .tasks import adopt_popups, run_task
+from .theme import BACKGROUND, ERROR, PALETTE, style_plot
 
 THUMB = 56
 MAX_SAMPLES_SHOWN = 200
@@ -57,10 +57,13 @@ def is_image(shape: tuple[int, ...]) -> bool:
     return len(shape) == 3 and shape[0] in (1, 3) or len(shape) == 2
 
 
+_HEAT_LOW, _HEAT_HIGH = (35, 39, 46), (46, 110, 200)  # the panels' grey → a strong blue
+
+
 def _heat(value: float) -> QColor:
-    """White → blue by ``value`` in 0..1."""
+    """Dark grey → blue by ``value`` in 0..1 (the window's dark theme)."""
     v = min(max(value, 0.0), 1.0)
-    return QColor(int(255 - 225 * v), int(255 - 160 * v), int(255 - 75 * v))
+    return QColor(*(int(lo + (hi - lo) * v) for lo, hi in zip(_HEAT_LOW, _HEAT_HIGH)))
 
 
 class ResultsView(QWidget):
@@ -133,11 +136,11 @@ class ResultsView(QWidget):
         samples_layout.addWidget(self.sample_stack)
 
         self.regions = adopt_popups(self, lambda: pg.PlotWidget(title="Decision regions"))
-        self.regions.setBackground("w")
+        style_plot(self.regions, grid=False)
         self.regions.setAspectLocked(False)
         self.regions_image = pg.ImageItem()
         self.regions.addItem(self.regions_image)
-        self.regions_points = pg.ScatterPlotItem(size=5, pen=pg.mkPen("k", width=0.5))
+        self.regions_points = pg.ScatterPlotItem(size=5, pen=pg.mkPen(230, 233, 239, 170, width=0.6))
         self.regions.addItem(self.regions_points)
         self.right_tabs = QTabWidget()
         self.right_tabs.addTab(samples, "Samples")
@@ -150,12 +153,12 @@ class ResultsView(QWidget):
 
         # Regression page.
         self.scatter = adopt_popups(self, lambda: pg.PlotWidget(title="Predicted vs true"))
-        self.scatter.setBackground("w")
+        style_plot(self.scatter)
         self.scatter.setLabel("bottom", "true")
         self.scatter.setLabel("left", "predicted")
-        self.scatter_points = pg.ScatterPlotItem(size=5, brush=pg.mkBrush(31, 119, 180, 150),
+        self.scatter_points = pg.ScatterPlotItem(size=5, brush=pg.mkBrush(78, 155, 230, 170),
                                                  pen=None)
-        self.scatter_line = pg.PlotDataItem(pen=pg.mkPen("#d62728", style=Qt.PenStyle.DashLine))
+        self.scatter_line = pg.PlotDataItem(pen=pg.mkPen(ERROR, style=Qt.PenStyle.DashLine))
         self.scatter.addItem(self.scatter_points)
         self.scatter.addItem(self.scatter_line)
         self.regression_summary = QLabel()
@@ -312,9 +315,10 @@ class ResultsView(QWidget):
         colors = np.array([pg.mkColor(PALETTE[c % len(PALETTE)]).getRgb()[:3] for c in range(k)],
                           dtype=np.float32)
         rgb = colors[grid.classes]  # (rows=y, cols=x, 3)
-        # Fade towards white where the model is unsure (probability near 1/k).
+        # Fade towards the background where the model is unsure (probability near 1/k).
         certainty = np.clip((grid.confidence - 1.0 / k) / (1.0 - 1.0 / k), 0.0, 1.0)[..., None]
-        rgb = 255 - (255 - rgb) * (0.25 + 0.45 * certainty)
+        background = np.array(pg.mkColor(BACKGROUND).getRgb()[:3], dtype=np.float32)
+        rgb = background + (rgb - background) * (0.15 + 0.30 * certainty)
         image = rgb.astype(np.uint8).transpose(1, 0, 2)  # ImageItem indexes [x, y]
         self.regions_image.setImage(image, levels=(0, 255))
         x0, x1, y0, y1 = grid.x[0], grid.x[-1], grid.y[0], grid.y[-1]

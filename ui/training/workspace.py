@@ -24,6 +24,27 @@ from .plots import LivePlots
 from .results import ResultsView
 
 
+MIN_CANVAS_SHARE = 0.5  # the canvas keeps at least this share of the window's height
+
+
+def fit_bottom_dock(window: QMainWindow, dock: QDockWidget, height: int | None = None) -> int:
+    """Resize the bottom ``dock`` to ``height`` (default: its current height), but never so
+    tall that the central widget (the canvas) drops below :data:`MIN_CANVAS_SHARE` of the
+    window's height. Returns the height asked of the layout; floating or hidden docks are left
+    alone."""
+    current = dock.height()
+    want = current if height is None else height
+    central = window.centralWidget()
+    if dock.isFloating() or dock.isHidden() or central is None:
+        return current
+    # What the dock may take: its height plus whatever the canvas has beyond its share.
+    room = current + central.height() - int(window.height() * MIN_CANVAS_SHARE)
+    target = max(dock.minimumSizeHint().height(), min(want, room))
+    if target != current:
+        window.resizeDocks([dock], [target], Qt.Orientation.Vertical)
+    return target
+
+
 PAGE_TITLES = {"curves": "Curves", "runs": "Runs", "results": "Results",
                "layers": "Layer stats"}
 
@@ -92,7 +113,7 @@ class TrainingWorkspace(QObject):
                 dock.raise_()
         dock, window = self._bottom_dock(), self.tabs.window()
         if dock is not None and isinstance(window, QMainWindow) and dock.height() < 300:
-            window.resizeDocks([dock], [min(420, window.height() // 2)], Qt.Orientation.Vertical)
+            fit_bottom_dock(window, dock, 420)
 
     def show_page(self, key: str) -> None:
         self.tabs.setCurrentWidget(self.pages[key])

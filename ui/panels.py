@@ -55,6 +55,20 @@ def monospace_font(point_size: float = 10.0) -> QFont:
 # ---- diagnostics ------------------------------------------------------------------------------------
 
 
+
+def _read_only_table(name: str, headers: list[str]) -> QTableWidget:
+    """A table of whole-row, single selection that the user reads but does not edit."""
+    table = QTableWidget(0, len(headers))
+    table.setObjectName(name)
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+    table.setAlternatingRowColors(True)
+    table.setShowGrid(False)
+    return table
+
 class DiagnosticsPanel(QWidget):
     """Every diagnostic of the report, errors first, wrapped to fit; clicking one emits its node
     id."""
@@ -66,15 +80,7 @@ class DiagnosticsPanel(QWidget):
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
         self.document = document
-        self.table = QTableWidget(0, len(self.HEADERS))
-        self.table.setObjectName("diagnostics")
-        self.table.setHorizontalHeaderLabels(self.HEADERS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
+        self.table = _read_only_table("diagnostics", self.HEADERS)
         self.table.setWordWrap(True)
         self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
         header = self.table.horizontalHeader()
@@ -146,15 +152,7 @@ class SummaryPanel(QWidget):
         super().__init__(parent)
         self.document = document
         self.summary: Summary | None = None
-        self.table = QTableWidget(0, len(self.HEADERS))
-        self.table.setObjectName("summary")
-        self.table.setHorizontalHeaderLabels(self.HEADERS)
-        self.table.verticalHeader().setVisible(False)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setAlternatingRowColors(True)
-        self.table.setShowGrid(False)
+        self.table = _read_only_table("summary", self.HEADERS)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)

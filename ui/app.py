@@ -2,14 +2,16 @@
 the headless ``screenshot`` used by ``python main.py screenshot``."""
 from __future__ import annotations
 
+import datetime
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from ui.files import APPLICATION, ORGANIZATION
+from ui.files import APPLICATION, ORGANIZATION, data_dir
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 STYLESHEET = RESOURCES / "style.qss"
@@ -57,6 +59,7 @@ def run_app(path: str | os.PathLike | None = None) -> int:
     from ui.main_window import MainWindow
 
     window = MainWindow()
+    install_error_handler(window)
     window.show()
 
     def start() -> None:
@@ -66,6 +69,47 @@ def run_app(path: str | os.PathLike | None = None) -> int:
 
     QTimer.singleShot(0, start)
     return app.exec()
+
+
+def install_error_handler(window) -> None:
+    """Make an unexpected error in the app survivable: unsaved work is autosaved at once, the
+    traceback goes to ``errors.log`` in the app-data folder, and a message says what happened;
+    the editor carries on. (Without this, Qt prints the error and the user sees nothing.)"""
+    from PySide6.QtWidgets import QMessageBox
+
+    busy = False
+
+    def handle(exc_type, exc, tb) -> None:
+        nonlocal busy
+        if issubclass(exc_type, KeyboardInterrupt) or busy:
+            sys.__excepthook__(exc_type, exc, tb)
+            return
+        busy = True
+        try:
+            text = "".join(traceback.format_exception(exc_type, exc, tb))
+            sys.stderr.write(text)
+            log = data_dir() / "errors.log"
+            try:
+                log.parent.mkdir(parents=True, exist_ok=True)
+                with log.open("a", encoding="utf-8") as fh:
+                    fh.write(f"--- {datetime.datetime.now().isoformat(timespec='seconds')}\n{text}")
+            except OSError:
+                log = None
+            saved = False
+            if window.autosaver is not None and window.document.modified:
+                try:
+                    saved = window.autosaver.save_now() or window.autosaver.snapshot.exists()
+                except Exception:  # noqa: BLE001 - the model itself may be what broke
+                    saved = False
+            lines = [f"Netwright hit an unexpected error: {exc_type.__name__}: {exc}",
+                     "Your design is still open" + (" and was autosaved." if saved else ".")]
+            if log is not None:
+                lines.append(f"Details were written to {log}.")
+            QMessageBox.warning(window, "Unexpected error", "\n\n".join(lines))
+        finally:
+            busy = False
+
+    sys.excepthook = handle
 
 
 def parse_size(text: str) -> tuple[int, int]:

@@ -206,3 +206,30 @@ def test_recent_and_examples_do_not_mix(make_window, cnn_file):
     window.open_example(EXAMPLES / "digits_mlp.json")
     window.open_path(cnn_file)
     assert window.recent.paths() == [cnn_file.resolve()]
+
+
+def test_unexpected_error_is_logged_autosaved_and_shown(make_window, cnn_file, isolated, monkeypatch):
+    """An exception escaping a Qt slot must not pass silently: the work is autosaved at once, the
+    traceback is logged in the app-data folder, and the user is told; the editor carries on."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from ui.app import install_error_handler
+
+    window = make_window(cnn_file)
+    conv = window.document.design.node_by_name("conv1")
+    window.document.push(SetParamCommand(window.document.design, conv.id, "out_channels", 12))
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text: shown.append(text))
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    install_error_handler(window)
+    try:
+        raise RuntimeError("boom in a slot")
+    except RuntimeError:
+        sys.excepthook(*sys.exc_info())
+    assert len(shown) == 1 and "RuntimeError: boom in a slot" in shown[0]
+    assert "autosaved" in shown[0]
+    log = (isolated / "errors.log").read_text(encoding="utf-8")
+    assert "boom in a slot" in log and "Traceback" in log
+    snapshot = window.autosaver.snapshot
+    assert snapshot.parent == isolated and '"out_channels": 12' in snapshot.read_text(encoding="utf-8")
+    assert window.document.design.node(conv.id).params["out_channels"] == 12  # nothing lost

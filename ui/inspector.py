@@ -153,6 +153,24 @@ def _clear_layout(layout) -> None:
 # ---- one layer ---------------------------------------------------------------------------------------
 
 
+def _diagnostics_section(layout: QVBoxLayout, title: str) -> QVBoxLayout:
+    """A titled list of diagnostics closing a page (filled by :func:`_show_diagnostics`)."""
+    layout.addWidget(_section(title))
+    box = QVBoxLayout()
+    box.setSpacing(4)
+    layout.addLayout(box)
+    layout.addStretch(1)
+    return box
+
+
+def _show_diagnostics(box: QVBoxLayout, diagnostics: list[Diagnostic], empty_text: str) -> None:
+    _clear_layout(box)
+    for d in diagnostics:
+        box.addWidget(_diagnostic_label(d))
+    if not diagnostics:
+        box.addWidget(_muted(empty_text))
+
+
 class NodeView(QWidget):
     """Name, type doc, params, shapes, parameter count and diagnostics of one node."""
 
@@ -225,11 +243,7 @@ class NodeView(QWidget):
         self.facts = _form()
         layout.addLayout(self.facts)
 
-        layout.addWidget(_section("Diagnostics"))
-        self.diagnostics = QVBoxLayout()
-        self.diagnostics.setSpacing(4)
-        layout.addLayout(self.diagnostics)
-        layout.addStretch(1)
+        self.diagnostics = _diagnostics_section(layout, "Diagnostics")
 
         self.sync()
         self.update_report(document.report)
@@ -275,13 +289,8 @@ class NodeView(QWidget):
         self.facts.addRow(QLabel("Parameters"), self._fact(f"{inference.params.get(nid, 0):,}"))
         self.facts.addRow(QLabel("MACs"), self._fact(human_count(inference.macs.get(nid, 0))))
 
-        _clear_layout(self.diagnostics)
         mine = report.for_node(nid)
-        for d in mine:
-            self.diagnostics.addWidget(_diagnostic_label(d))
-        if not mine:
-            ok = _muted("No problems.")
-            self.diagnostics.addWidget(ok)
+        _show_diagnostics(self.diagnostics, mine, "No problems.")
         flagged = {d.param: d.message for d in mine if d.param}
         for name, editor in self.editors.items():
             target = editor.focusProxy() or editor
@@ -414,11 +423,7 @@ class SettingsView(QWidget):
             self.training_editors[param.name] = editor
         layout.addLayout(form)
 
-        layout.addWidget(_section("Design diagnostics"))
-        self.diagnostics = QVBoxLayout()
-        self.diagnostics.setSpacing(4)
-        layout.addLayout(self.diagnostics)
-        layout.addStretch(1)
+        self.diagnostics = _diagnostics_section(layout, "Design diagnostics")
 
         self.sync()
         self.update_report(document.report)
@@ -497,12 +502,9 @@ class SettingsView(QWidget):
             label.setMinimumWidth(width + 4)
 
     def update_report(self, report: Report) -> None:
-        _clear_layout(self.diagnostics)
         general = [d for d in report.diagnostics if d.node is None]
-        for d in general:
-            self.diagnostics.addWidget(_diagnostic_label(d))
-        if not general:
-            self.diagnostics.addWidget(_muted("No problems with the dataset or training settings."))
+        _show_diagnostics(self.diagnostics, general,
+                          "No problems with the dataset or training settings.")
 
     # view → model
     def _push(self, section: str, value: dict[str, Any], text: str) -> None:

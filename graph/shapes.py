@@ -111,9 +111,28 @@ def infer(design: Design, input_shapes: Mapping[str, Shape] | None = None) -> In
         except (ArithmeticError, ValueError, TypeError, KeyError, IndexError) as exc:
             result.errors[nid] = NodeError(f"cannot compute the output shape: {exc}")
             continue
+        too_large = _too_large(out, result.params[nid])
+        if too_large:
+            result.errors[nid] = NodeError(too_large)
+            continue
         result.input_shapes[nid] = ins
         result.shapes[nid] = out
     return result
+
+
+MAX_ELEMENTS = 2**63 - 1  # a tensor's element count is an int64 in torch
+
+
+def _too_large(out: Shape, params: int) -> str | None:
+    """Why a layer's output or weights cannot exist as tensors (element count over int64)."""
+    elements = 1
+    for d in out:
+        elements *= d
+    if elements > MAX_ELEMENTS:
+        return f"its output {fmt_shape(out)} has more elements than a tensor can hold (2⁶³ − 1)"
+    if params > MAX_ELEMENTS:
+        return f"its {params:.3g} parameters are more than a tensor can hold (2⁶³ − 1)"
+    return None
 
 
 def describe(inference: Inference, node_id: str) -> str:

@@ -198,6 +198,11 @@ def run_commands(path: str, hang_s: float) -> tuple[str, str]:
 
 
 def worker(first: int, count: int, seed: int, hang_s: float, keep: Path) -> None:
+    """Run files ``first …``; stops after a hang (an interrupted import or lock may leave the
+    process unusable), and the parent starts a new worker after it."""
+    import main  # noqa: F401  (imports are not the files' time: torch alone takes seconds)
+    import runtime.compiler  # noqa: F401
+
     signal.signal(signal.SIGALRM, _alarm)
     seeds = [p.read_bytes() for p in EXAMPLES]
     scratch = Path(tempfile.mkdtemp(prefix="netwright-fuzz-"))
@@ -215,6 +220,8 @@ def worker(first: int, count: int, seed: int, hang_s: float, keep: Path) -> None
                 (keep / f"{outcome}-{index}.json").write_bytes(data)
             print(json.dumps({"index": index, "outcome": outcome, "detail": detail,
                               "seconds": time.perf_counter() - started}), flush=True)
+            if outcome == "hang":
+                return
     finally:
         for p in scratch.iterdir():
             p.unlink()
@@ -225,11 +232,12 @@ def worker(first: int, count: int, seed: int, hang_s: float, keep: Path) -> None
 
 
 def run_batch(first: int, count: int, args) -> list[dict]:
-    """Run one batch in a worker process; a worker that dies is restarted after the file it
-    died on, which counts as a crash."""
+    """Run one batch in a worker process; a worker that dies (the file it was on counts as a
+    crash) or stops after a hang is followed by a new one from the next file."""
     results: list[dict] = []
-    while count > 0:
-        cmd = [sys.executable, __file__, "--worker", str(first), str(count), "--seed",
+    end = first + count
+    while first < end:
+        cmd = [sys.executable, __file__, "--worker", str(first), str(end - first), "--seed",
                str(args.seed), "--hang", str(args.hang), "--keep", str(args.keep)]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True,
                                 env=dict(os.environ, QT_QPA_PLATFORM="offscreen"))
@@ -240,14 +248,14 @@ def run_batch(first: int, count: int, args) -> list[dict]:
                 current = record["begin"]
             else:
                 results.append(record)
-                current = None
+                current, first = None, record["index"] + 1
         proc.wait()
-        if current is None:
-            break
-        results.append({"index": current, "outcome": "crash", "seconds": 0.0,
-                        "detail": f"worker died with exit status {proc.returncode}"})
-        count -= current + 1 - first
-        first = current + 1
+        if current is not None:
+            results.append({"index": current, "outcome": "crash", "seconds": 0.0,
+                            "detail": f"worker died with exit status {proc.returncode}"})
+            first = current + 1
+        elif proc.returncode != 0 and first < end:
+            raise SystemExit(f"worker failed to start (exit status {proc.returncode})")
     return results
 
 

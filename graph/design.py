@@ -15,6 +15,10 @@ from .catalog import CATALOG, LayerType
 from .events import Signal
 from .settings import default_data, default_training
 
+FLOWS = ("down", "right")
+"""Which way data flows on the canvas: inputs at the top and outputs below ("down"), or inputs
+on the left and outputs to the right ("right"). The first is the default."""
+
 
 @dataclass
 class Node:
@@ -75,12 +79,13 @@ class Design:
         self._out: dict[str, list[Edge]] = {}
         self.data: dict[str, Any] = default_data()
         self.training: dict[str, Any] = default_training()
+        self.flow: str = FLOWS[0]  # see FLOWS
         self.node_added = Signal()  # (node)
         self.node_removed = Signal()  # (node)
         self.node_changed = Signal()  # (node, field name)
         self.edge_added = Signal()  # (edge)
         self.edge_removed = Signal()  # (edge)
-        self.settings_changed = Signal()  # (section: "data" | "training" | "meta")
+        self.settings_changed = Signal()  # (section: "data" | "training" | "meta" | "flow")
         self.changed = Signal()  # () after any change
 
     # ---- queries ---------------------------------------------------------------------------------
@@ -273,6 +278,16 @@ class Design:
         self.settings_changed.emit("training")
         self.changed.emit()
 
+    def set_flow(self, flow: str) -> None:
+        """Lay the canvas out along ``flow`` (one of :data:`FLOWS`)."""
+        if flow not in FLOWS:
+            raise DesignError(f"flow must be one of {', '.join(FLOWS)}, not {flow!r}")
+        if flow == self.flow:
+            return
+        self.flow = flow
+        self.settings_changed.emit("flow")
+        self.changed.emit()
+
     def clear(self) -> None:
         for node_id in list(self._nodes):
             self.remove_node(node_id)
@@ -283,7 +298,7 @@ class Design:
         """The document as plain JSON-ready data (see :mod:`graph.fileformat`)."""
         from .fileformat import FORMAT, FORMAT_VERSION
 
-        return {
+        doc = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "name": self.name,
@@ -293,6 +308,9 @@ class Design:
             "data": copy.deepcopy(self.data),
             "training": copy.deepcopy(self.training),
         }
+        if self.flow != FLOWS[0]:  # files written before the choice existed stay as they were
+            doc["flow"] = self.flow
+        return doc
 
     def copy(self) -> "Design":
         from .fileformat import design_from_dict

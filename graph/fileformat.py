@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from . import layers as _layers  # noqa: F401  (fills the catalog)
 from .catalog import CATALOG
-from .design import Design, Edge, Node
+from .design import FLOWS, Design, Edge, Node
 from .settings import DATA_PARAMS, TRAINING_PARAMS, default_data, default_training
 
 FORMAT = "netwright"
@@ -231,6 +231,10 @@ def design_from_dict(doc: dict[str, Any]) -> Design:
         design.add_edge(edge)
     design.data = _section(doc, "data", default_data(), {p.name for p in DATA_PARAMS} | {"name", "options"})
     design.training = _section(doc, "training", default_training(), {p.name for p in TRAINING_PARAMS})
+    flow = doc.get("flow", FLOWS[0])
+    if flow not in FLOWS:
+        raise DesignFileError(f"expected {' or '.join(map(repr, FLOWS))}", "flow")
+    design.flow = flow
     return design
 
 

@@ -571,7 +571,7 @@ class Trainer:
         self.precision, warn = devices.effective_precision(self.device, s["precision"])
         self.warnings = [warn] if warn else []
 
-        inputs = [n for n in design.nodes if n.type == "Input"]
+        inputs = design.inputs()
         if len(inputs) != 1:
             raise TrainingError("design", f"training needs exactly one Input layer; this design "
                                 f"has {len(inputs)}")
@@ -604,7 +604,7 @@ class Trainer:
                 diagnostics=[_diagnostic_dict(d, design) for d in errors])
         self._seed(s["seed"])
         self.compiled = compile_design(design, report)
-        out_node = next(n for n in design.nodes if n.type == "Output")
+        out_node = design.outputs()[0]
         out_shape = tuple(report.inference.shapes[out_node.id])
         self.loss_fn = LossFn(s["loss"], info, out_shape, s["label_smoothing"])
         self.metrics = selected_metrics(s, info.task)
@@ -633,11 +633,11 @@ class Trainer:
         """Checks validation cannot make without the loaded data."""
         out: list[Diagnostic] = []
         info = self.info
-        node = next(n for n in self.design.nodes if n.type == "Input")
+        node = self.design.inputs()[0]
         if info.x_dtype == "int64" and input_dtype != "int64":  # pragma: no cover - loader decides
             out.append(Diagnostic(ERROR, "data-dtype", "the data holds token ids but this Input "
                                   "takes float32", node.id, param="dtype"))
-        outputs = [n for n in self.design.nodes if n.type == "Output"]
+        outputs = self.design.outputs()
         if not report.ok or not outputs:
             return out
         shape = report.inference.shapes.get(outputs[0].id)
@@ -1057,7 +1057,7 @@ def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "best", split: st
     config = run.config
     dataset = config.get("dataset", {})
     norm = Normalization.from_dict(dataset.get("normalization", {}))
-    input_node = next(n for n in run.design.nodes if n.type == "Input")
+    input_node = run.design.inputs()[0]
     try:
         data = load_data(config.get("data", run.design.data),
                          input_dtype=input_node.resolved_params()["dtype"],
@@ -1074,7 +1074,7 @@ def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "best", split: st
         raise TrainingError("data", f"this run has no {split} split (its {split}_fraction is 0)"
                             + ("; try --split val" if split == "test" else ""))
     settings = resolve_training(config.get("training", {}))
-    out_node = next(n for n in run.design.nodes if n.type == "Output")
+    out_node = run.design.outputs()[0]
     out_shape = tuple(compiled.report.inference.shapes[out_node.id])
     loss_fn = LossFn(settings["loss"], info, out_shape, settings["label_smoothing"])
     result = evaluate_split(compiled.module, part, loss_fn, info, dev, "fp32", batch_size)

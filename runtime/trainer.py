@@ -22,7 +22,7 @@ run started). Epochs are counted from 1; ``step`` counts optimizer steps done so
                  ``lr``, ``duration_s``, ``samples_per_s``, ``improved``, ``best`` ({metric, value,
                  epoch})
 ``diagnostics``  ``step``, ``epoch``, ``layers``: [{``node``, ``name``, ``type``, ``grad_norm``,
-                 ``act_mean``, ``act_std``, ``dead_fraction`` (ReLU only)}] every
+                 ``act_mean``, ``act_std``, ``dead_fraction`` (``dead_units`` layers: ReLU)}] every
                  ``diagnostics_every`` steps (hooks are attached on those steps only)
 ``checkpoint``   ``kind`` ("best" or "last"), ``path``, ``epoch``, ``step``; written at most
                  every ``checkpoint_interval`` seconds, and always at the end of a run
@@ -55,6 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from graph.catalog import CATALOG
 from graph.design import Design
 from graph.settings import check_training, default_training
 from graph.validate import ERROR, Diagnostic, Report, validate
@@ -404,7 +405,7 @@ def _activation_stats(ref: LayerRef, out: Any, into: dict[str, torch.Tensor]) ->
         nan = torch.tensor(float("nan"), device=o.device)
         std = o.std() if o.numel() > 1 else nan
         dead = nan
-        if ref.type == "ReLU" and o.dim() > 1:
+        if ref.type in CATALOG and CATALOG[ref.type].dead_units and o.dim() > 1:
             dead = (o.reshape(o.shape[0], -1) <= 0).all(dim=0).float().mean()
         into[ref.ident] = torch.stack([o.mean(), std, dead])
 

@@ -22,7 +22,7 @@ run started). Epochs are counted from 1; ``step`` counts optimizer steps done so
                  ``lr``, ``duration_s``, ``samples_per_s``, ``improved``, ``best`` ({metric, value,
                  epoch})
 ``diagnostics``  ``step``, ``epoch``, ``layers``: [{``node``, ``name``, ``type``, ``grad_norm``,
-                 ``act_mean``, ``act_std``, ``dead_fraction`` (ReLU only)}] every
+                 ``act_mean``, ``act_std``, ``dead_fraction`` (``dead_units`` layers: ReLU)}] every
                  ``diagnostics_every`` steps (hooks are attached on those steps only)
 ``checkpoint``   ``kind`` ("best" or "last"), ``path``, ``epoch``, ``step``; written at most
                  every ``checkpoint_interval`` seconds, and always at the end of a run
@@ -55,6 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from graph.catalog import CATALOG
 from graph.design import Design
 from graph.settings import check_training, default_training
 from graph.validate import ERROR, Diagnostic, Report, validate
@@ -404,7 +405,7 @@ def _activation_stats(ref: LayerRef, out: Any, into: dict[str, torch.Tensor]) ->
         nan = torch.tensor(float("nan"), device=o.device)
         std = o.std() if o.numel() > 1 else nan
         dead = nan
-        if ref.type == "ReLU" and o.dim() > 1:
+        if ref.type in CATALOG and CATALOG[ref.type].dead_units and o.dim() > 1:
             dead = (o.reshape(o.shape[0], -1) <= 0).all(dim=0).float().mean()
         into[ref.ident] = torch.stack([o.mean(), std, dead])
 
@@ -571,7 +572,7 @@ class Trainer:
         self.precision, warn = devices.effective_precision(self.device, s["precision"])
         self.warnings = [warn] if warn else []
 
-        inputs = [n for n in design.nodes if n.type == "Input"]
+        inputs = design.inputs()
         if len(inputs) != 1:
             raise TrainingError("design", f"training needs exactly one Input layer; this design "
                                 f"has {len(inputs)}")
@@ -604,7 +605,7 @@ class Trainer:
                 diagnostics=[_diagnostic_dict(d, design) for d in errors])
         self._seed(s["seed"])
         self.compiled = compile_design(design, report)
-        out_node = next(n for n in design.nodes if n.type == "Output")
+        out_node = design.outputs()[0]
         out_shape = tuple(report.inference.shapes[out_node.id])
         self.loss_fn = LossFn(s["loss"], info, out_shape, s["label_smoothing"])
         self.metrics = selected_metrics(s, info.task)
@@ -633,11 +634,11 @@ class Trainer:
         """Checks validation cannot make without the loaded data."""
         out: list[Diagnostic] = []
         info = self.info
-        node = next(n for n in self.design.nodes if n.type == "Input")
+        node = self.design.inputs()[0]
         if info.x_dtype == "int64" and input_dtype != "int64":  # pragma: no cover - loader decides
             out.append(Diagnostic(ERROR, "data-dtype", "the data holds token ids but this Input "
                                   "takes float32", node.id, param="dtype"))
-        outputs = [n for n in self.design.nodes if n.type == "Output"]
+        outputs = self.design.outputs()
         if not report.ok or not outputs:
             return out
         shape = report.inference.shapes.get(outputs[0].id)
@@ -1057,7 +1058,7 @@ def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "best", split: st
     config = run.config
     dataset = config.get("dataset", {})
     norm = Normalization.from_dict(dataset.get("normalization", {}))
-    input_node = next(n for n in run.design.nodes if n.type == "Input")
+    input_node = run.design.inputs()[0]
     try:
         data = load_data(config.get("data", run.design.data),
                          input_dtype=input_node.resolved_params()["dtype"],
@@ -1074,7 +1075,7 @@ def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "best", split: st
         raise TrainingError("data", f"this run has no {split} split (its {split}_fraction is 0)"
                             + ("; try --split val" if split == "test" else ""))
     settings = resolve_training(config.get("training", {}))
-    out_node = next(n for n in run.design.nodes if n.type == "Output")
+    out_node = run.design.outputs()[0]
     out_shape = tuple(compiled.report.inference.shapes[out_node.id])
     loss_fn = LossFn(settings["loss"], info, out_shape, settings["label_smoothing"])
     result = evaluate_split(compiled.module, part, loss_fn, info, dev, "fp32", batch_size)

@@ -53,6 +53,7 @@ class Param:
     choices: tuple[Any, ...] = ()
     length: int | None = None
     allow_minus_one: bool = False  # for ``ints`` params such as Reshape's target shape
+    short: str = ""  # on a node's face: a format such as "k{}" (a bool shows it when true)
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:
@@ -89,6 +90,16 @@ class Param:
             return self._check_list(value, self.length)
         return None  # pragma: no cover - kinds are checked in __post_init__
 
+    def face(self, value: Any) -> str:
+        """``value`` in a few characters for a node's face (``k3``, ``4 heads``, ``seq``)."""
+        if self.kind == "bool":
+            return (self.short or self.name) if value else ""
+        if isinstance(value, (list, tuple)):
+            text = "×".join(str(v) for v in value)
+        else:
+            text = f"{value:g}" if isinstance(value, float) else str(value)
+        return (self.short or self.name + "={}").format(text)
+
     def _check_range(self, value: float) -> str | None:
         if self.min is not None and value < self.min:
             return f"must be at least {self.min}, not {value}"
@@ -124,8 +135,30 @@ class Port:
 
 
 @dataclass(frozen=True)
+class InputSpec:
+    """The input ranks a layer accepts (as Keras' ``InputSpec``), checked before its shape rule.
+
+    ``what`` names the expected layout in the message (``channels×height×width``); ``fix``
+    suggests a remedy.
+    """
+
+    ranks: tuple[int, ...]
+    what: str
+    fix: str | None = None
+
+    def check(self, ins: Sequence[Shape]) -> None:
+        expect_rank(ins, self.ranks, self.what, self.fix)
+
+
+@dataclass(frozen=True)
 class LayerType:
-    """Everything Netwright knows about one kind of layer."""
+    """Everything Netwright knows about one kind of layer.
+
+    Behaviour flags read by the rest of the app: ``pass_through`` layers only move values
+    (integer token ids survive them), ``reads_token_ids`` layers need integer ids (Embedding),
+    and ``dead_units`` layers output exactly 0 with no gradient below a threshold, so the
+    training probe reports the share of their units that never fire (ReLU).
+    """
 
     type_id: str
     category: str
@@ -145,10 +178,23 @@ class LayerType:
     )  # from-version → function upgrading the params dict by one version
     summary_keys: tuple[str, ...] = ()  # params shown on the node's face on the canvas
     display_name: str = ""
+    input_spec: InputSpec | None = None  # checked once before ``shape`` runs
+    pass_through: bool = False
+    reads_token_ids: bool = False
+    dead_units: bool = False
+
+    def __post_init__(self) -> None:
+        if self.input_spec is not None:  # every caller of ``shape`` gets the rank check
+            object.__setattr__(self, "shape", _checked_rule(self.input_spec, self.shape))
 
     @property
     def label(self) -> str:
         return self.display_name or self.type_id
+
+    def face_text(self, params: Mapping[str, Any]) -> str:
+        """The key params in a few characters for the node's face: ``32 · k3 · s1``."""
+        parts = (self.param(key).face(params.get(key)) for key in self.summary_keys)
+        return " · ".join(part for part in parts if part)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -192,6 +238,15 @@ class LayerType:
 
     def output_port(self, name: str) -> Port | None:
         return next((p for p in self.outputs if p.name == name), None)
+
+
+def _checked_rule(spec: InputSpec, rule: Callable[[Params, Sequence[Shape]], Shape]):
+    def shape(p: Params, ins: Sequence[Shape]) -> Shape:
+        spec.check(ins)
+        return rule(p, ins)
+
+    shape.__doc__ = rule.__doc__
+    return shape
 
 
 def _copy_value(value: Any) -> Any:

@@ -179,30 +179,27 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
     return Report(diags, inference)
 
 
-# Layers that pass integer token ids through unchanged; every other layer but Embedding computes
-# in floating point and fails on them.
-ID_PASSTHROUGH = frozenset({"Identity", "Reshape", "Permute", "Flatten", "Concat", "Output"})
-
-
 def _check_dtypes(design: Design, inference: Inference) -> list[Diagnostic]:
-    """Integer token ids (an int64 Input) may only reach Embeddings, and Embeddings only them."""
+    """Integer token ids (an int64 Input) may only pass through ``pass_through`` layers to ones
+    that read them (``reads_token_ids``: Embedding), and those read nothing else."""
     diags = []
     integer: dict[str, bool] = {}
     for nid in inference.order:
         node = design.node(nid)
         if nid not in inference.shapes:
             continue
+        layer = CATALOG[node.type]
         sources = [e.src for e in design.in_edges(nid)]
         ints = [integer.get(src, False) for src in sources]
-        if node.type == "Input":
+        if layer.is_source:
             integer[nid] = node.resolved_params()["dtype"] == "int64"
-        elif node.type == "Embedding":
+        elif layer.reads_token_ids:
             integer[nid] = False
             if not all(ints):
                 diags.append(Diagnostic(ERROR, "dtype", "needs integer token ids but receives "
                                         "floating-point values", nid,
                                         fix="feed it from an Input whose dtype is int64"))
-        elif node.type in ID_PASSTHROUGH:
+        elif layer.pass_through:
             integer[nid] = bool(ints) and all(ints)
         else:
             integer[nid] = False

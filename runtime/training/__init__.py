@@ -22,7 +22,7 @@ run started). Epochs are counted from 1; ``step`` counts optimizer steps done so
                  ``lr``, ``duration_s``, ``samples_per_s``, ``improved``, ``best`` ({metric, value,
                  epoch})
 ``diagnostics``  ``step``, ``epoch``, ``layers``: [{``node``, ``name``, ``type``, ``grad_norm``,
-                 ``act_mean``, ``act_std``, ``dead_fraction`` (ReLU only)}] every
+                 ``act_mean``, ``act_std``, ``dead_fraction`` (``dead_units`` layers: ReLU)}] every
                  ``diagnostics_every`` steps (hooks are attached on those steps only)
 ``checkpoint``   ``kind`` ("best" or "last"), ``path``, ``epoch``, ``step``; written at most
                  every ``checkpoint_interval`` seconds, and always at the end of a run

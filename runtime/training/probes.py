@@ -8,6 +8,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
+from graph.catalog import CATALOG
 from graph.design import Design
 
 from .. import devices
@@ -63,7 +64,7 @@ def activation_stats(ref: LayerRef, out: Any, into: dict[str, torch.Tensor]) -> 
         nan = torch.tensor(float("nan"), device=o.device)
         std = o.std() if o.numel() > 1 else nan
         dead = nan
-        if ref.type == "ReLU" and o.dim() > 1:
+        if ref.type in CATALOG and CATALOG[ref.type].dead_units and o.dim() > 1:
             dead = (o.reshape(o.shape[0], -1) <= 0).all(dim=0).float().mean()
         into[ref.ident] = torch.stack([o.mean(), std, dead])
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from graph.catalog import LayerType, Port, fmt_shape
+from graph.catalog import LayerType, Port
 from graph.design import Node
 from graph.summary import human_count
 
@@ -43,53 +43,6 @@ _ELIDE_RIGHT = Qt.TextElideMode.ElideRight
 _ELIDE_MIDDLE = Qt.TextElideMode.ElideMiddle
 _LEFT_VCENTER = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
 _RIGHT_VCENTER = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
-
-# Short forms of common params on a node's face; others show as name=value.
-_SHORT = {
-    "out_features": "{}",
-    "out_channels": "{}",
-    "kernel_size": "k{}",
-    "stride": "s{}",
-    "output_size": "out {}",
-    "num_groups": "{} groups",
-    "p": "p={}",
-    "negative_slope": "slope {}",
-    "alpha": "α={}",
-    "approximate": "approx {}",
-    "dim": "dim {}",
-    "dims": "dims {}",
-    "scale_factor": "×{}",
-    "num_embeddings": "vocab {}",
-    "embedding_dim": "d{}",
-    "hidden_size": "h{}",
-    "num_heads": "{} heads",
-    "dim_feedforward": "ff{}",
-}
-
-
-def _value_text(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return "×".join(str(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def summary_text(layer: LayerType, params: dict[str, Any]) -> str:
-    """The key params of a node in a few characters: ``32 · k3 · s1``."""
-    parts = []
-    for key in layer.summary_keys:
-        value = params.get(key)
-        if isinstance(value, bool):
-            if value:
-                parts.append("seq" if key == "return_sequence" else key)
-            continue
-        if key == "shape":
-            parts.append(fmt_shape(value) if isinstance(value, (list, tuple)) else str(value))
-            continue
-        parts.append(_SHORT.get(key, key + "={}").format(_value_text(value)))
-    return " · ".join(parts)
-
 
 @dataclass(frozen=True)
 class NodeLook:
@@ -303,7 +256,7 @@ class NodeItem(QGraphicsItem):
     def set_node(self, node: Node) -> None:
         """Take the name and params of ``node`` (after a rename or a param edit)."""
         self.name = node.name
-        self.summary = summary_text(self.layer, node.resolved_params())
+        self.summary = self.layer.face_text(node.resolved_params())
         self._elide_labels()
         self.update()
 

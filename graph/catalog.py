@@ -32,7 +32,7 @@ class ShapeError(ValueError):
         self.port = port
 
 
-PARAM_KINDS = ("int", "float", "bool", "choice", "size", "ints", "str")
+PARAM_KINDS = ("int", "float", "bool", "choice", "size", "ints", "str", "args")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ class Param:
 
     Kinds: ``int``, ``float``, ``bool``, ``choice`` (one of ``choices``), ``str``,
     ``size`` (an int or a list of ``length`` ints, as torch accepts for kernel sizes) and
-    ``ints`` (a list of ints; ``length`` fixes its length when set).
+    ``ints`` (a list of ints; ``length`` fixes its length when set) and ``args`` (a mapping of
+    names to whole numbers: a block instance's arguments for its first copy).
     """
 
     name: str
@@ -88,6 +89,12 @@ class Param:
             return self._check_list(value, self.length)
         if self.kind == "ints":
             return self._check_list(value, self.length)
+        if self.kind == "args":
+            if not isinstance(value, dict):
+                return f"must map argument names to whole numbers, not {value!r}"
+            bad = next((k for k, v in value.items()
+                        if isinstance(v, bool) or not isinstance(v, int)), None)
+            return None if bad is None else f"{bad} must be a whole number, not {value[bad]!r}"
         return None  # pragma: no cover - kinds are checked in __post_init__
 
     def face(self, value: Any) -> str:
@@ -250,6 +257,8 @@ def _checked_rule(spec: InputSpec, rule: Callable[[Params, Sequence[Shape]], Sha
 
 
 def _copy_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return dict(value)
     return list(value) if isinstance(value, (list, tuple)) else value
 
 

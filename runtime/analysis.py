@@ -370,7 +370,7 @@ def predict_run(run_dir: str | os.PathLike, split: str = "test", checkpoint: str
     config = run.config
     dataset = config.get("dataset", {})
     norm = Normalization.from_dict(dataset.get("normalization", {}))
-    input_node = next(n for n in run.design.nodes if n.type == "Input")
+    input_node = run.design.inputs()[0]
     data = load_data(config.get("data", run.design.data),
                      input_dtype=input_node.resolved_params()["dtype"],
                      base_dir=config.get("base_dir"), normalization=norm)

@@ -239,38 +239,17 @@ def paste_command(design: Design, nodes: list[Node], edges: list[Edge], offset=(
     among them. Returns the command and the new ids (in the order of ``nodes``)."""
     macro = MacroCommand(text)
     mapping: dict[str, str] = {}
-    taken_names = {n.name for n in design.nodes}
-    taken_ids = set(design.node_ids_in_order())
-    counter = len(taken_ids) + 1
+    allocator = design.allocator()
     for node in nodes:
-        while f"n{counter}" in taken_ids:
-            counter += 1
-        new_id = f"n{counter}"
-        taken_ids.add(new_id)
-        name = _free_name(node.name, taken_names)
-        taken_names.add(name)
-        mapping[node.id] = new_id
-        clone = Node(id=new_id, type=node.type, name=name, params=copy.deepcopy(node.params),
-                     position=(node.position[0] + offset[0], node.position[1] + offset[1]),
-                     version=node.version)
+        mapping[node.id] = allocator.new_id()
+        clone = node.clone(id=mapping[node.id], name=allocator.name(node.name),
+                           position=(node.position[0] + offset[0], node.position[1] + offset[1]))
         AddNodeCommand(design, clone, macro)
     for edge in edges:
         if edge.src in mapping and edge.dst in mapping:
             AddEdgeCommand(design, Edge(mapping[edge.src], mapping[edge.dst], edge.src_port,
                                         edge.dst_port), None, macro)
     return macro, [mapping[n.id] for n in nodes]
-
-
-def _free_name(name: str, taken: set[str]) -> str:
-    import re
-
-    base = re.sub(r"_\d+$", "", name) or "node"
-    if base not in taken:
-        return base
-    i = 2
-    while f"{base}_{i}" in taken:
-        i += 1
-    return f"{base}_{i}"
 
 
 def insert_on_link_command(design: Design, node: Node, edge: Edge) -> MacroCommand:

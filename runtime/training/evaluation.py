@@ -87,7 +87,7 @@ def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "best", split: st
     config = run.config
     dataset = config.get("dataset", {})
     norm = Normalization.from_dict(dataset.get("normalization", {}))
-    input_node = next(n for n in run.design.nodes if n.type == "Input")
+    input_node = run.design.inputs()[0]
     try:
         data = load_data(config.get("data", run.design.data),
                          input_dtype=input_node.resolved_params()["dtype"],
@@ -104,7 +104,7 @@ def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "best", split: st
         raise TrainingError("data", f"this run has no {split} split (its {split}_fraction is 0)"
                             + ("; try --split val" if split == "test" else ""))
     settings = resolve_training(config.get("training", {}))
-    out_node = next(n for n in run.design.nodes if n.type == "Output")
+    out_node = run.design.outputs()[0]
     out_shape = tuple(compiled.report.inference.shapes[out_node.id])
     loss_fn = LossFn(settings["loss"], info, out_shape, settings["label_smoothing"])
     result = evaluate_split(compiled.module, part, loss_fn, info, dev, "fp32", batch_size)

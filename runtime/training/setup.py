@@ -85,7 +85,7 @@ def resolve_device(settings: Mapping[str, Any]) -> tuple[torch.device, str, list
 
 
 def input_dtype(design: Design) -> str:
-    inputs = [n for n in design.nodes if n.type == "Input"]
+    inputs = design.inputs()
     if len(inputs) != 1:
         raise TrainingError("design", f"training needs exactly one Input layer; this design "
                             f"has {len(inputs)}")
@@ -124,11 +124,11 @@ def check_against_data(design: Design, report: Report, info: DataInfo, loss: str
                        dtype: str) -> list[Diagnostic]:
     """Checks validation cannot make without the loaded data."""
     out: list[Diagnostic] = []
-    node = next(n for n in design.nodes if n.type == "Input")
+    node = design.inputs()[0]
     if info.x_dtype == "int64" and dtype != "int64":  # pragma: no cover - loader decides
         out.append(Diagnostic(ERROR, "data-dtype", "the data holds token ids but this Input "
                               "takes float32", node.id, param="dtype"))
-    outputs = [n for n in design.nodes if n.type == "Output"]
+    outputs = design.outputs()
     if not report.ok or not outputs:
         return out
     shape = report.inference.shapes.get(outputs[0].id)
@@ -152,7 +152,7 @@ def check_against_data(design: Design, report: Report, info: DataInfo, loss: str
 
 
 def output_shape(design: Design, report: Report) -> tuple[int, ...]:
-    out_node = next(n for n in design.nodes if n.type == "Output")
+    out_node = design.outputs()[0]
     return tuple(report.inference.shapes[out_node.id])
 
 

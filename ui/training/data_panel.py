@@ -394,7 +394,7 @@ class DataPanel(QWidget):
     # ---- the Input layer ---------------------------------------------------------------------
 
     def input_node(self):
-        inputs = [n for n in self.design.nodes if n.type == "Input"]
+        inputs = self.design.inputs()
         return inputs[0] if len(inputs) == 1 else None
 
     def _check_shape(self) -> None:

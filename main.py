@@ -123,6 +123,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_code(args: argparse.Namespace) -> int:
     import torch
 
+    from runtime.codegen import python_source
     from runtime.compiler import CompileError, compile_design
 
     design = _load(args.file)
@@ -131,12 +132,8 @@ def cmd_code(args: argparse.Namespace) -> int:
             compiled = compile_design(design)
     except CompileError as exc:
         raise UserError(str(exc)) from None
-    one_line = lambda text: printable(" ".join(str(text).split()))  # noqa: E731  (comments stay comments)
-    print(f"# {one_line(design.name)}: the layers, then forward (runnable source: python main.py "
-          f"export {one_line(args.file)} --format python -o model.py)")
-    for name, module in compiled.module.named_children():
-        print(f"#   self.{name} = {one_line(repr(module))}")
-    print(compiled.module.code.strip())
+    # the module the app's Code tab shows; names in its comments stay printable
+    print(printable(python_source(design, compiled), keep_lines=True), end="")
     return 0
 
 
@@ -248,7 +245,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _train_distributed(args)
 
     from runtime.runs import RunError, load_run
-    from runtime.trainer import Control, train
+    from runtime.training import Control, train
 
     overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
                                    ("lr", args.lr), ("device", args.device), ("seed", args.seed))
@@ -275,7 +272,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         design = _load(args.file)
         if args.data:
             design.set_data(_train_data(design, args.data))
-        _check_fits(design, overrides)
 
     control = Control()
 
@@ -305,16 +301,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     if status == "failed":
         raise UserError(message or "training failed")
     return 0
-
-
-def _check_fits(design, overrides: dict) -> None:
-    """Refuse, with the estimate, a design that cannot fit in the device's memory."""
-    from runtime.preflight import ResourceError, check_training_fits
-
-    try:
-        check_training_fits(design, overrides)
-    except ResourceError as exc:
-        raise UserError(str(exc)) from None
 
 
 def _train_distributed(args: argparse.Namespace) -> int:
@@ -377,7 +363,7 @@ def _network(design) -> tuple:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from runtime.trainer import TrainingError, evaluate_run
+    from runtime.training import TrainingError, evaluate_run
 
     try:
         r = evaluate_run(args.run_dir, args.checkpoint, args.split, args.device)

@@ -277,13 +277,16 @@ class MacroCommand(Command):
     """A named group of steps that undo and redo together."""
 
 
-def auto_layout_command(design: Design, flow: str | None = None) -> Command | None:
-    """Lay the design out along ``flow`` (default: its own), turning its flow if needed, in one
-    step; None when nothing would change."""
-    flow = flow or design.flow
+def auto_layout_command(design: Design, flow: str | None = None,
+                        owner: Design | None = None) -> Command | None:
+    """Lay ``design`` out along ``flow``, turning the flow of ``owner`` (the top-level design
+    whose flow the canvas follows; default ``design`` itself) if needed, in one step; None when
+    nothing would change."""
+    owner = owner or design
+    flow = flow or owner.flow
     macro = MacroCommand("Auto-layout")
-    if flow != design.flow:
-        SetFlowCommand(design, flow, macro)
+    if flow != owner.flow:
+        SetFlowCommand(owner, flow, macro)
     positions = layered_positions(design, flow)
     moves = {nid: (design.node(nid).position, pos) for nid, pos in positions.items()
              if design.node(nid).position != pos}

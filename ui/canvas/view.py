@@ -45,6 +45,7 @@ from . import LAYER_MIME
 from .clipboard import fragment_text, from_mime, read_fragment, to_mime
 from .interactions import LinkDrag, QuickAddPopup, connect_after, connect_before, start_link_drag
 from .items import HealthBadgeItem, NodeItem, PortItem
+from .breadcrumb import Breadcrumb
 from .links import LinkItem
 from .minimap import Minimap
 from .scene import CanvasScene
@@ -65,6 +66,7 @@ class CanvasView(QGraphicsView):
     node_activated = Signal(str)  # a node was double-clicked (the window may focus the inspector)
     zoom_changed = Signal(float)  # the new zoom factor (1.0 = 100 %)
     view_changed = Signal()  # the visible part of the canvas moved, grew or zoomed
+    scope_changed = Signal(object)  # the design now edited (entering or leaving a block)
 
     def __init__(self, document: Document, parent: QWidget | None = None, opengl: bool | None = None):
         super().__init__(parent)
@@ -90,6 +92,10 @@ class CanvasView(QGraphicsView):
         self.canvas.selectionChanged.connect(self._emit_selection)
         self.rubberBandChanged.connect(self._rubber_band_selects_nodes_only)
         self.minimap = Minimap(self)
+        self.breadcrumb = Breadcrumb(self)
+        self._views: list[tuple[QTransform, QPointF]] = []  # the framing of each level left
+        document.design_replaced.connect(lambda _design: self._scope_reset())
+        self.canvas.scope_lost.connect(lambda: self.leave_to(0))
         subscriptions = (self.canvas, self.minimap)
         self.destroyed.connect(lambda *_: [_safe_detach(s) for s in subscriptions])
 
@@ -172,6 +178,67 @@ class CanvasView(QGraphicsView):
         return next(a for a in self._actions if a.objectName() == name)
 
     # ---- public API ------------------------------------------------------------------------------
+
+    @property
+    def design(self):
+        """The network being edited: the document's design, or the body of an entered block."""
+        return self.canvas.design
+
+    # ---- blocks: entering and leaving -----------------------------------------------------------
+
+    def enter_block(self, instance_id: str) -> bool:
+        """Edit the body of the block that node ``instance_id`` (in the shown design) is an
+        instance of; an edit there changes every instance. False when it is no block."""
+        design = self.design
+        if not design.has_node(instance_id) or not design.node(instance_id).is_block:
+            return False
+        block = design.blocks[design.node(instance_id).type]
+        self._views.append((self.transform(), self.mapToScene(self.viewport().rect().center())))
+        self.canvas.enter(self.canvas.scope + [instance_id], block.body)
+        self._scope_shown()
+        self.show_design()
+        return True
+
+    def leave_to(self, depth: int) -> None:
+        """Go back out to level ``depth`` (0: the design itself)."""
+        scope = self.canvas.scope
+        if depth >= len(scope):
+            return
+        design = self.document.design
+        for instance in scope[:depth]:
+            design = design.blocks[design.node(instance).type].body
+        framing = self._views[depth] if depth < len(self._views) else None
+        del self._views[depth:]
+        self.canvas.enter(scope[:depth], design)
+        self._scope_shown()
+        if framing is not None:
+            self.setTransform(framing[0])
+            self.centerOn(framing[1])
+
+    def scope_path(self) -> list[str]:
+        """The breadcrumb's steps: the design's name, then ``instance (Block)`` per level."""
+        names = [self.document.design.name or "Design"]
+        design = self.document.design
+        for instance in self.canvas.scope:
+            node = design.node(instance) if design.has_node(instance) else None
+            block_name = node.type if node is not None else "?"
+            names.append(f"{node.name if node else instance} ({block_name})")
+            block = design.blocks.get(block_name)
+            if block is None:
+                break
+            design = block.body
+        return names
+
+    def _scope_shown(self) -> None:
+        self.breadcrumb.set_path(self.scope_path())
+        self.canvas.clearSelection()
+        self.scope_changed.emit(self.design)
+        self._emit_selection()
+
+    def _scope_reset(self) -> None:
+        self._views.clear()
+        self.breadcrumb.set_path(self.scope_path())
+        self.scope_changed.emit(self.design)
 
     def selected_node_ids(self) -> list[str]:
         return self.canvas.selected_node_ids()
@@ -283,7 +350,7 @@ class CanvasView(QGraphicsView):
     def auto_layout(self, flow: str | None = None) -> None:
         """Arrange the layers by topological generation along ``flow`` ("down" or "right";
         default: the design's own flow), turning the design's flow if needed — one undo step."""
-        command = auto_layout_command(self.document.design, flow)
+        command = auto_layout_command(self.design, flow, self.document.design)
         if command is not None:
             self.document.push(command)
         self.fit_all()
@@ -293,7 +360,7 @@ class CanvasView(QGraphicsView):
         new layer goes below it and is linked after it when the link is allowed."""
         if type_id not in CATALOG:
             return None
-        design = self.document.design
+        design = self.design
         selected = self.selected_node_ids()
         if len(selected) == 1:
             src = design.node(selected[0])
@@ -308,7 +375,7 @@ class CanvasView(QGraphicsView):
         if not ids:
             self.status_message.emit("Nothing selected to copy")
             return
-        text = fragment_text(self.document.design, ids)
+        text = fragment_text(self.design, ids)
         self._last_copy = text
         self._paste_count = 0
         QGuiApplication.clipboard().setMimeData(to_mime(text))
@@ -344,11 +411,11 @@ class CanvasView(QGraphicsView):
         ids = self.selected_node_ids()
         if not ids:
             return
-        nodes, edges = read_fragment(fragment_text(self.document.design, ids))
+        nodes, edges = read_fragment(fragment_text(self.design, ids))
         self._paste(nodes, edges, offset=PASTE_OFFSET, text="Duplicate")
 
     def delete_selected(self) -> None:
-        design = self.document.design
+        design = self.design
         ids = self.selected_node_ids()
         links = [e for e in self.canvas.selected_edges() if e.src not in ids and e.dst not in ids]
         if not ids and not links:
@@ -378,7 +445,7 @@ class CanvasView(QGraphicsView):
                 connect = ("after", selected[0], None)
         self._quick_add_request = (self.mapToScene(view_pos), connect)
         hint = ""
-        design = self.document.design
+        design = self.design
         if connect is not None and connect[1] is not None and design.has_node(connect[1]):
             where = "after" if connect[0] == "after" else "into"
             hint = f"Enter adds the layer, linked {where} {design.node(connect[1]).name}"
@@ -388,7 +455,7 @@ class CanvasView(QGraphicsView):
 
     def _add_node(self, type_id: str, position: tuple[float, float], after: str | None = None,
                   before: tuple[str, str] | None = None) -> str:
-        design = self.document.design
+        design = self.design
         node = design.make_node(type_id, position=(round(position[0], 1), round(position[1], 1)))
         edge = None
         if after is not None and design.has_node(after):
@@ -406,7 +473,7 @@ class CanvasView(QGraphicsView):
         return node.id
 
     def _paste(self, nodes: list[Node], edges: list[Edge], offset, text: str) -> None:
-        design = self.document.design
+        design = self.design
         if not isinstance(offset, tuple):
             offset = (offset, offset)
         macro, new_ids = paste_command(design, nodes, edges, offset, text)
@@ -479,7 +546,7 @@ class CanvasView(QGraphicsView):
                 return
         super().mousePressEvent(event)
         if event.button() == Qt.MouseButton.LeftButton and isinstance(self.canvas.mouseGrabberItem(), NodeItem):
-            design = self.document.design
+            design = self.design
             self._move_start = {nid: design.node(nid).position for nid in self.selected_node_ids()}
 
     def mouseMoveEvent(self, event) -> None:
@@ -542,9 +609,9 @@ class CanvasView(QGraphicsView):
             if new != old:
                 moves[nid] = (old, new)
         if moves:
-            name = self.document.design.node(next(iter(moves))).name
+            name = self.design.node(next(iter(moves))).name
             text = f"Move {name}" if len(moves) == 1 else f"Move {len(moves)} layers"
-            self.document.push(MoveNodesCommand(self.document.design, moves, text))
+            self.document.push(MoveNodesCommand(self.design, moves, text))
 
     def mouseDoubleClickEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
@@ -555,7 +622,8 @@ class CanvasView(QGraphicsView):
                 event.accept()
                 return
             if isinstance(item, NodeItem):
-                self.node_activated.emit(item.node_id)
+                if not self.enter_block(item.node_id):
+                    self.node_activated.emit(item.node_id)
                 event.accept()
                 return
         super().mouseDoubleClickEvent(event)
@@ -613,6 +681,8 @@ class CanvasView(QGraphicsView):
             if self._link_drag is not None:
                 self._link_drag.cleanup()
                 self._link_drag = None
+            elif not self.canvas.selectedItems() and self.canvas.scope:
+                self.leave_to(len(self.canvas.scope) - 1)  # Esc with nothing selected goes up
             self.canvas.clearSelection()
             event.accept()
             return
@@ -681,7 +751,7 @@ class CanvasView(QGraphicsView):
             event.ignore()
             return
         scene_pos = self.mapToScene(event.position().toPoint())
-        design = self.document.design
+        design = self.design
         position = (round(scene_pos.x() - NODE_WIDTH / 2, 1), round(scene_pos.y() - NODE_HEIGHT / 2, 1))
         link = self._link_under(scene_pos, type_id)
         node = design.make_node(type_id, position=position)

@@ -55,6 +55,8 @@ class Param:
     length: int | None = None
     allow_minus_one: bool = False  # for ``ints`` params such as Reshape's target shape
     short: str = ""  # on a node's face: a format such as "k{}" (a bool shows it when true)
+    label: str = ""  # what a form calls it; empty: the name, spaced and capitalized
+    when: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # applies only while these siblings hold
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:
@@ -62,6 +64,16 @@ class Param:
         problem = self.check(self.default)
         if problem:
             raise ValueError(f"default of {self.name}: {problem}")
+
+    @property
+    def title(self) -> str:
+        """The name a person reads in a form (``lr`` → "Learning rate")."""
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def applies(self, values: Mapping[str, Any]) -> bool:
+        """Whether this param matters given its siblings' ``values`` (momentum only for SGD and
+        RMSprop, step size only for the step schedule …); a missing sibling counts as matching."""
+        return all(other not in values or values[other] in allowed for other, allowed in self.when)
 
     def check(self, value: Any) -> str | None:
         """Return a plain description of what is wrong with ``value``, or ``None``."""

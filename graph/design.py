@@ -388,6 +388,14 @@ class Design:
         self.settings_changed.emit("data")
         self.changed.emit()
 
+    def set_info(self, name: str, description: str) -> None:
+        """Rename the design or change its description (``settings_changed("meta")``)."""
+        if (name, description) == (self.name, self.description):
+            return
+        self.name, self.description = name, description
+        self.settings_changed.emit("meta")
+        self.changed.emit()
+
     def set_training(self, training: dict[str, Any]) -> None:
         if same_value(training, self.training):
             return

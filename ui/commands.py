@@ -33,7 +33,7 @@ class Command(QUndoCommand):
 
 
 # Ids for QUndoCommand.mergeWith: consecutive edits of the same thing merge into one undo step.
-MERGE_PARAM, MERGE_SETTINGS, MERGE_RENAME = 1, 2, 3
+MERGE_PARAM, MERGE_SETTINGS, MERGE_RENAME, MERGE_INFO = 1, 2, 3, 4
 
 
 class AddNodeCommand(Command):
@@ -202,6 +202,10 @@ class SetSettingsCommand(Command):
         self.design, self.section = design, section
         self.old = copy.deepcopy(getattr(design, section))
         self.new = copy.deepcopy(dict(value))
+        # What this edit is about, fixed at creation: typing 0.2 → 0 → 0.25 passes through the
+        # old value, and the merged step must still be "the validation share".
+        self.keys = {k for k in self.new.keys() | self.old.keys()
+                     if self.new.get(k) != self.old.get(k)}
 
     def id(self) -> int:
         return MERGE_SETTINGS
@@ -209,9 +213,7 @@ class SetSettingsCommand(Command):
     def mergeWith(self, other: QUndoCommand) -> bool:
         if not isinstance(other, SetSettingsCommand) or other.section != self.section:
             return False
-        changed_self = {k for k in self.new if self.new.get(k) != self.old.get(k)}
-        changed_other = {k for k in other.new if other.new.get(k) != other.old.get(k)}
-        if changed_self != changed_other:  # only a run of edits to the same setting merges
+        if self.keys != other.keys:  # only a run of edits to the same setting merges
             return False
         self.new = other.new
         return True
@@ -227,6 +229,33 @@ class SetSettingsCommand(Command):
 
     def undo(self) -> None:
         self._apply(self.old)
+
+
+class SetDesignInfoCommand(Command):
+    """Rename the design or change its description; typing merges into one step."""
+
+    def __init__(self, design: Design, name: str, description: str,
+                 parent: Command | None = None):
+        super().__init__("Rename the design" if name != design.name else "Edit the description",
+                         parent)
+        self.design = design
+        self.old = (design.name, design.description)
+        self.new = (name, description)
+
+    def id(self) -> int:
+        return MERGE_INFO
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 (Qt name)
+        if not isinstance(other, SetDesignInfoCommand) or other.text() != self.text():
+            return False
+        self.new = other.new
+        return True
+
+    def redo(self) -> None:
+        self.design.set_info(*self.new)
+
+    def undo(self) -> None:
+        self.design.set_info(*self.old)
 
 
 class MacroCommand(Command):

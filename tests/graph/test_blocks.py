@@ -252,7 +252,8 @@ def test_group_finds_several_ports_and_refuses_a_selection_with_a_hole():
     b.add("Add", "add", ["a", "b"])
     b.add("Linear", "after", "add", out_features=4)
     b.add("Add", "join", ["after", "a"])
-    b.add("Output", "out", "join")
+    b.add("Linear", "head", "join", out_features=3)
+    b.add("Output", "out", "head")
     d = b.design
     edit = group_into_block(d, [b.id("a"), b.id("b")])
     edit.apply(d)

@@ -25,6 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu, QWidget
 
+from graph.blocks import BlockError
 from graph.catalog import CATALOG
 from graph.design import Edge, Node
 from graph.fileformat import DesignFileError
@@ -37,8 +38,10 @@ from ..commands import (
     RemoveEdgeCommand,
     RemoveNodesCommand,
     auto_layout_command,
+    group_command,
     insert_on_link_command,
     paste_command,
+    ungroup_command,
 )
 from ..document import Document
 from . import LAYER_MIME
@@ -159,6 +162,12 @@ class CanvasView(QGraphicsView):
                    [QKeySequence("Ctrl+-"), QKeySequence.StandardKey.ZoomOut]),
             action("zoom_reset", "Actual Size (100 %)", lambda: self.set_zoom(1.0),
                    [QKeySequence("Ctrl+0")]),
+            action("group", "Group into Block", self.group_selected, [QKeySequence("Ctrl+G")]),
+            action("ungroup", "Ungroup Block", self.ungroup_selected,
+                   [QKeySequence("Ctrl+Shift+G")]),
+            action("enter_block", "Open Block", self.enter_selected_block, []),
+            action("leave_block", "Leave Block", lambda: self.leave_to(len(self.canvas.scope) - 1),
+                   []),
         ]
         undo.setObjectName("undo")
         redo.setObjectName("redo")
@@ -169,8 +178,8 @@ class CanvasView(QGraphicsView):
 
     def edit_actions(self) -> list[QAction]:
         """The view's actions (undo, redo, copy, paste, duplicate, delete, select_all, quick_add,
-        auto_layout, layout_down, layout_right, fit_all, zoom_in, zoom_out, zoom_reset — each's
-        ``objectName``), for the window's menus. Their shortcuts
+        auto_layout, layout_down, layout_right, fit_all, zoom_in, zoom_out, zoom_reset, group,
+        ungroup, enter_block, leave_block — each's ``objectName``), for the window's menus. Their shortcuts
         work while the canvas has focus; the window may widen a context if it wants."""
         return list(self._actions)
 
@@ -184,7 +193,48 @@ class CanvasView(QGraphicsView):
         """The network being edited: the document's design, or the body of an entered block."""
         return self.canvas.design
 
-    # ---- blocks: entering and leaving -----------------------------------------------------------
+    # ---- blocks: grouping, entering and leaving --------------------------------------------------
+
+    def group_selected(self) -> str | None:
+        """Replace the selected layers with one instance of a new block (one undo step); the
+        ports are the links that cross the selection. Returns the instance's id."""
+        ids = self.selected_node_ids()
+        try:
+            command = group_command(self.design, ids)
+        except BlockError as exc:
+            self.status_message.emit(f"Cannot group: {exc}")
+            return None
+        self.document.push(command)
+        self.select_nodes([command.edit.result])
+        name = self.design.node(command.edit.result).type
+        self.status_message.emit(f"Grouped {len(ids)} layers into block {name} "
+                                 "(double-click it to edit inside)")
+        return command.edit.result
+
+    def ungroup_selected(self) -> list[str]:
+        """Replace each selected block instance with its layers (one undo step)."""
+        instances = [nid for nid in self.selected_node_ids() if self.design.node(nid).is_block]
+        if not instances:
+            self.status_message.emit("Select a block to ungroup")
+            return []
+        macro = MacroCommand("Ungroup" if len(instances) > 1 else
+                             f"Ungroup {self.design.node(instances[0]).name}")
+        new_ids: list[str] = []
+        for nid in instances:  # each edit is planned on the design as the previous left it
+            command = ungroup_command(self.design, nid)
+            command.redo()
+            macro.steps.append(command)
+            new_ids += list(command.edit.result or [])
+        for command in reversed(macro.steps):
+            command.undo()
+        self.document.push(macro)
+        self.select_nodes(new_ids)
+        return new_ids
+
+    def enter_selected_block(self) -> None:
+        selected = self.selected_node_ids()
+        if len(selected) == 1:
+            self.enter_block(selected[0])
 
     def enter_block(self, instance_id: str) -> bool:
         """Edit the body of the block that node ``instance_id`` (in the shown design) is an
@@ -358,7 +408,8 @@ class CanvasView(QGraphicsView):
     def add_node_at_center(self, type_id: str) -> str | None:
         """Add a ``type_id`` layer in view (palette double-click). With one node selected, the
         new layer goes below it and is linked after it when the link is allowed."""
-        if type_id not in CATALOG:
+        type_id = self._usable_type(type_id)
+        if type_id is None:
             return None
         design = self.design
         selected = self.selected_node_ids()
@@ -654,9 +705,15 @@ class CanvasView(QGraphicsView):
             self.select_nodes([item.node_id])
         self._mouse = event.pos()  # Paste from this menu lands where it was opened
         menu = QMenu(self)
-        names = ("copy", "duplicate", "delete") if isinstance(item, NodeItem) else \
-            ("quick_add", "paste", "select_all", "auto_layout", "layout_down", "layout_right",
-             "fit_all")
+        if isinstance(item, NodeItem):
+            names = ("copy", "duplicate", "delete", "group")
+            if item.is_block:
+                names += ("enter_block", "ungroup")
+        else:
+            names = ("quick_add", "paste", "select_all", "auto_layout", "layout_down",
+                     "layout_right", "fit_all")
+        if self.canvas.scope:
+            names += ("leave_block",)
         for name in names:
             menu.addAction(self.action(name))
         menu.exec(event.globalPos())
@@ -698,17 +755,29 @@ class CanvasView(QGraphicsView):
 
     # ---- drops from the palette --------------------------------------------------------------------
 
-    @staticmethod
-    def _dropped_type(event) -> str | None:
+    def _dropped_type(self, event) -> str | None:
         mime = event.mimeData()
         if mime is None or not mime.hasFormat(LAYER_MIME):
             return None
         type_id = bytes(mime.data(LAYER_MIME).data()).decode("utf-8", errors="replace").strip()
+        return self._usable_type(type_id)
+
+    def _usable_type(self, type_id: str) -> str | None:
+        """``type_id`` as a layer type or block the edited network may use (a block may not be
+        used inside itself), or None."""
+        design = self.design
+        if type_id in design.blocks:
+            shown = next((b.name for b in design.blocks if b.body is design), None)
+            if shown is not None and (type_id == shown or _uses(design.blocks, type_id, shown)):
+                self.status_message.emit(f"{type_id} cannot be used inside {shown}: "
+                                         "a block cannot contain itself")
+                return None
+            return type_id
         return CATALOG.current_id(type_id)
 
     def _link_under(self, scene_pos: QPointF, type_id: str) -> LinkItem | None:
-        layer = CATALOG[type_id]
-        if not layer.inputs or not layer.outputs:
+        layer = self.design.layer_type(type_id)
+        if layer is None or not layer.inputs or not layer.outputs:
             return None
         for item in self.canvas.items(QRectF(scene_pos.x() - 6, scene_pos.y() - 6, 12, 12)):
             if isinstance(item, NodeItem):
@@ -824,6 +893,20 @@ class CanvasView(QGraphicsView):
         if hasattr(self, "minimap"):
             self.minimap.place()
         self.view_changed.emit()
+
+
+def _uses(library, name: str, target: str) -> bool:
+    """Whether block ``name`` uses block ``target``, directly or through other blocks."""
+    seen, stack = set(), [name]
+    while stack:
+        block = library.get(stack.pop())
+        for used in block.uses() if block is not None else ():
+            if used == target:
+                return True
+            if used not in seen:
+                seen.add(used)
+                stack.append(used)
+    return False
 
 
 def _safe_detach(follower) -> None:

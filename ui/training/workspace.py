@@ -71,7 +71,7 @@ class TrainingWorkspace(QObject):
         self.pages: dict[str, QWidget] = {
             "curves": self.plots, "runs": _scrolling(self.history),
             "results": _scrolling(self.results), "layers": self.diagnostics,
-            "try": self.try_page}
+            "try": _scrolling(self.try_page)}
         self.tabs = QTabWidget()
         self.tabs.setObjectName("trainingTabs")
         for key, page in self.pages.items():

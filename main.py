@@ -222,7 +222,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _train_distributed(args)
 
     from runtime.runs import RunError, load_run
-    from runtime.trainer import Control, train
+    from runtime.training import Control, train
 
     overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
                                    ("lr", args.lr), ("device", args.device), ("seed", args.seed))
@@ -340,7 +340,7 @@ def _network(design) -> tuple:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from runtime.trainer import TrainingError, evaluate_run
+    from runtime.training import TrainingError, evaluate_run
 
     try:
         r = evaluate_run(args.run_dir, args.checkpoint, args.split, args.device)

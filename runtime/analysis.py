@@ -32,7 +32,7 @@ from .data import (DataError, Normalization, data_settings, decode_image, load_d
                    resolve_path, split_indices)
 from .metrics import classification_report
 from .runs import RunError, json_safe, load_run, read_json, write_json
-from .trainer import first_output
+from .training import first_output
 
 RUN_FILES = ("metrics.jsonl", "status.json", "config.json", "design.json")
 PREVIEW_ROWS = 200

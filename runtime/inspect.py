@@ -30,7 +30,7 @@ from .analysis import _probabilities as probabilities
 from .compiler import Compiled, compile_design
 from .data import DataError, Normalization, decode_image, load_data
 from .runs import RunError, load_run
-from .trainer import first_output
+from .training import first_output
 
 MAX_SAMPLES = 2000  # a Try page lists at most this many samples of a split
 

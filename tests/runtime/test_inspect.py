@@ -10,7 +10,7 @@ from graph.fileformat import load
 from runtime.data import DataError
 from runtime.inspect import (layer_outputs, load_samples, open_model, predict, preview_kind,
                              sample_from_features, sample_from_picture)
-from runtime.trainer import train
+from runtime.training import train
 from tests.conftest import EXAMPLES
 
 

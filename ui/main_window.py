@@ -544,7 +544,9 @@ class MainWindow(QMainWindow):
 
     def _selection_changed(self, node_ids: list[str]) -> None:
         """The inspector edits the design's own layers; inside a block it shows the design."""
-        self.inspector.show_nodes(node_ids if not self.canvas.canvas.scope else [])
+        own = node_ids if not self.canvas.canvas.scope else []
+        self.inspector.show_nodes(own)
+        self.training.try_page.follow_selection(own)
 
     def _scope_changed(self, _design) -> None:
         scope = self.canvas.canvas.scope

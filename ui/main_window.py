@@ -216,6 +216,7 @@ class MainWindow(QMainWindow):
         self.canvas.status_message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.canvas.node_activated.connect(self._node_activated)
         self.canvas.selection_changed.connect(self.inspector.show_nodes)
+        self.canvas.selection_changed.connect(self.training.try_page.follow_selection)
         self.diagnostics.node_activated.connect(self.focus_node)
         self.summary.node_activated.connect(self.focus_node)
         self.diagnostics.counts_changed.connect(self._diagnostic_counts)

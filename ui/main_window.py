@@ -39,7 +39,7 @@ from ui.files import AutosaveEntry, Autosaver, RecentFiles, app_settings, data_d
 from ui.inspector import Inspector
 from ui.palette import Palette
 from ui.panels import CodePanel, DiagnosticsPanel, SummaryPanel
-from ui.training.workspace import TrainingWorkspace, fit_bottom_dock
+from ui.training.workspace import DOCK_FEATURES, TrainingWorkspace, fit_bottom_dock
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 EXAMPLES = RESOURCES / "examples"
@@ -251,9 +251,7 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        dock.setFeatures(DOCK_FEATURES)
         self.addDockWidget(area, dock)
         return dock
 

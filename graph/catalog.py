@@ -187,6 +187,11 @@ class LayerType:
     def is_sink(self) -> bool:
         return not self.outputs
 
+    @property
+    def is_placeholder(self) -> bool:
+        """Stands for an imported operator without a layer: never runs, never in the palette."""
+        return not self.torch_class and not (self.is_source or self.is_sink)
+
     def input_port(self, name: str) -> Port | None:
         return next((p for p in self.inputs if p.name == name), None)
 
@@ -247,10 +252,13 @@ class Catalog:
         return out
 
     def search(self, text: str) -> list[LayerType]:
-        """Types whose id, label, category or doc contain every word of ``text``."""
+        """Types whose id, label, category or doc contain every word of ``text`` (placeholders
+        for imported operators are never offered)."""
         words = text.lower().split()
         hits = []
         for layer in self._types.values():
+            if layer.is_placeholder:
+                continue
             hay = " ".join((layer.type_id, layer.label, layer.category, layer.doc)).lower()
             if all(w in hay for w in words):
                 hits.append(layer)

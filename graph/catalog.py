@@ -187,6 +187,14 @@ class LayerType:
     def is_sink(self) -> bool:
         return not self.outputs
 
+    def shape_problem(self, params: Mapping[str, Any], ins: Sequence[Shape] = ()) -> str | None:
+        """The message of the ShapeError the shape rule raises for ``params``/``ins``, or None."""
+        try:
+            self.shape(self.resolve(params), ins)
+        except ShapeError as exc:
+            return str(exc)
+        return None
+
     @property
     def is_placeholder(self) -> bool:
         """Stands for an imported operator without a layer: never runs, never in the palette."""

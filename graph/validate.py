@@ -83,6 +83,10 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
             diags.append(Diagnostic(ERROR, "unknown-type", f"unknown layer type {node.type!r}", node.id))
             bad_params.add(node.id)
             continue
+        if layer.is_placeholder:
+            diags.append(Diagnostic(ERROR, "unsupported", layer.shape_problem(node.params), node.id,
+                                    fix="replace this placeholder with layers that compute the same"))
+            bad_params.add(node.id)
         for pname, problem in layer.check_params(node.params):
             diags.append(Diagnostic(ERROR, "param", f"{pname} {problem}", node.id, param=pname,
                                     fix=_param_fix(layer, pname)))

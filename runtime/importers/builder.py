@@ -174,7 +174,7 @@ class DesignBuilder:
             shape = layer.shape(layer.resolve(params), ins)
         except ShapeError as exc:
             raise ConversionError(f"as {node.type}: {exc}") from None
-        self.design.set_params(node.id, params)
+        self.design.set_params(node.id, _non_default(layer, params))
         self.weights[node.id].update({k: v.detach().clone().contiguous()
                                       for k, v in (weights or {}).items()})
         self.shapes[node.id] = tuple(shape)
@@ -182,10 +182,8 @@ class DesignBuilder:
 
     def _add(self, type_id: str, name: str, params: dict[str, Any]) -> str:
         layer = CATALOG[type_id]
-        defaults = layer.defaults()
-        kept = {k: v for k, v in params.items() if k not in defaults or not same_value(defaults[k], v)}
         node = Node(self.design.new_id(), type_id, identifier(name or type_id.lower(), self._taken),
-                    kept, version=layer.version)
+                    _non_default(layer, params), version=layer.version)
         self.design.add_node(node)
         return node.id
 
@@ -233,6 +231,12 @@ class DesignBuilder:
         return Imported(design, weights, [], source)
 
 
+def _non_default(layer, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Only the params that differ from the layer's defaults, as a person would have set them."""
+    defaults = layer.defaults()
+    return {k: v for k, v in params.items() if k not in defaults or not same_value(defaults[k], v)}
+
+
 def _lay_out(design: Design) -> None:
     """Top to bottom by depth; side branches step to the right."""
     depth: dict[str, int] = {}
@@ -271,3 +275,5 @@ def _pick_dataset(design: Design) -> None:
         opts = DATASETS["images"].resolve({"size": list(shape[1:]),
                                            "color": "grayscale" if shape[0] == 1 else "rgb"})
         design.set_data({**default_data(), "name": "images", "options": opts})
+    else:  # any other shape: arrays the user provides
+        design.set_data({**default_data(), "name": "npz", "options": DATASETS["npz"].resolve({})})

@@ -32,7 +32,7 @@ class ShapeError(ValueError):
         self.port = port
 
 
-PARAM_KINDS = ("int", "float", "bool", "choice", "size", "ints", "str")
+PARAM_KINDS = ("int", "float", "bool", "choice", "size", "ints", "str", "args")
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,8 @@ class Param:
 
     Kinds: ``int``, ``float``, ``bool``, ``choice`` (one of ``choices``), ``str``,
     ``size`` (an int or a list of ``length`` ints, as torch accepts for kernel sizes) and
-    ``ints`` (a list of ints; ``length`` fixes its length when set).
+    ``ints`` (a list of ints; ``length`` fixes its length when set) and ``args`` (a mapping of
+    names to whole numbers: a block instance's arguments for its first copy).
     """
 
     name: str
@@ -53,6 +54,9 @@ class Param:
     choices: tuple[Any, ...] = ()
     length: int | None = None
     allow_minus_one: bool = False  # for ``ints`` params such as Reshape's target shape
+    short: str = ""  # on a node's face: a format such as "k{}" (a bool shows it when true)
+    label: str = ""  # what a form calls it; empty: the name, spaced and capitalized
+    when: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # applies only while these siblings hold
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:
@@ -60,6 +64,16 @@ class Param:
         problem = self.check(self.default)
         if problem:
             raise ValueError(f"default of {self.name}: {problem}")
+
+    @property
+    def title(self) -> str:
+        """The name a person reads in a form (``lr`` → "Learning rate")."""
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def applies(self, values: Mapping[str, Any]) -> bool:
+        """Whether this param matters given its siblings' ``values`` (momentum only for SGD and
+        RMSprop, step size only for the step schedule …); a missing sibling counts as matching."""
+        return all(other not in values or values[other] in allowed for other, allowed in self.when)
 
     def check(self, value: Any) -> str | None:
         """Return a plain description of what is wrong with ``value``, or ``None``."""
@@ -87,7 +101,23 @@ class Param:
             return self._check_list(value, self.length)
         if self.kind == "ints":
             return self._check_list(value, self.length)
+        if self.kind == "args":
+            if not isinstance(value, dict):
+                return f"must map argument names to whole numbers, not {value!r}"
+            bad = next((k for k, v in value.items()
+                        if isinstance(v, bool) or not isinstance(v, int)), None)
+            return None if bad is None else f"{bad} must be a whole number, not {value[bad]!r}"
         return None  # pragma: no cover - kinds are checked in __post_init__
+
+    def face(self, value: Any) -> str:
+        """``value`` in a few characters for a node's face (``k3``, ``4 heads``, ``seq``)."""
+        if self.kind == "bool":
+            return (self.short or self.name) if value else ""
+        if isinstance(value, (list, tuple)):
+            text = "×".join(str(v) for v in value)
+        else:
+            text = f"{value:g}" if isinstance(value, float) else str(value)
+        return (self.short or self.name + "={}").format(text)
 
     def _check_range(self, value: float) -> str | None:
         if self.min is not None and value < self.min:
@@ -124,8 +154,30 @@ class Port:
 
 
 @dataclass(frozen=True)
+class InputSpec:
+    """The input ranks a layer accepts (as Keras' ``InputSpec``), checked before its shape rule.
+
+    ``what`` names the expected layout in the message (``channels×height×width``); ``fix``
+    suggests a remedy.
+    """
+
+    ranks: tuple[int, ...]
+    what: str
+    fix: str | None = None
+
+    def check(self, ins: Sequence[Shape]) -> None:
+        expect_rank(ins, self.ranks, self.what, self.fix)
+
+
+@dataclass(frozen=True)
 class LayerType:
-    """Everything Netwright knows about one kind of layer."""
+    """Everything Netwright knows about one kind of layer.
+
+    Behaviour flags read by the rest of the app: ``pass_through`` layers only move values
+    (integer token ids survive them), ``reads_token_ids`` layers need integer ids (Embedding),
+    and ``dead_units`` layers output exactly 0 with no gradient below a threshold, so the
+    training probe reports the share of their units that never fire (ReLU).
+    """
 
     type_id: str
     category: str
@@ -145,10 +197,23 @@ class LayerType:
     )  # from-version → function upgrading the params dict by one version
     summary_keys: tuple[str, ...] = ()  # params shown on the node's face on the canvas
     display_name: str = ""
+    input_spec: InputSpec | None = None  # checked once before ``shape`` runs
+    pass_through: bool = False
+    reads_token_ids: bool = False
+    dead_units: bool = False
+
+    def __post_init__(self) -> None:
+        if self.input_spec is not None:  # every caller of ``shape`` gets the rank check
+            object.__setattr__(self, "shape", _checked_rule(self.input_spec, self.shape))
 
     @property
     def label(self) -> str:
         return self.display_name or self.type_id
+
+    def face_text(self, params: Mapping[str, Any]) -> str:
+        """The key params in a few characters for the node's face: ``32 · k3 · s1``."""
+        parts = (self.param(key).face(params.get(key)) for key in self.summary_keys)
+        return " · ".join(part for part in parts if part)
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -207,7 +272,18 @@ class LayerType:
         return next((p for p in self.outputs if p.name == name), None)
 
 
+def _checked_rule(spec: InputSpec, rule: Callable[[Params, Sequence[Shape]], Shape]):
+    def shape(p: Params, ins: Sequence[Shape]) -> Shape:
+        spec.check(ins)
+        return rule(p, ins)
+
+    shape.__doc__ = rule.__doc__
+    return shape
+
+
 def _copy_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return dict(value)
     return list(value) if isinstance(value, (list, tuple)) else value
 
 

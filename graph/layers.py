@@ -16,7 +16,7 @@ from .catalog import (
     Port,
     Shape,
     ShapeError,
-    expect_rank,
+    InputSpec,
     fmt_shape,
     pair,
     prod,
@@ -44,7 +44,7 @@ def _register(**kwargs: Any) -> LayerType:
 
 
 def _dim_param(default: int, doc: str) -> Param:
-    return Param("dim", "int", default, doc, min=-8, max=8)
+    return Param("dim", "int", default, doc, min=-8, max=8, short="dim {}")
 
 
 def _sample_dim(dim: int, rank: int, what: str = "dim") -> int:
@@ -71,7 +71,8 @@ _register(
     category=IO,
     doc="Feeds one sample of the dataset into the network; shape excludes the batch.",
     params=(
-        Param("shape", "ints", [1, 8, 8], "Sample shape without the batch, e.g. 1×28×28.", min=1),
+        Param("shape", "ints", [1, 8, 8], "Sample shape without the batch, e.g. 1×28×28.", min=1,
+              short="{}"),
         Param("dtype", "choice", "float32", "Element type: float32, or int64 for token ids.",
               choices=("float32", "int64")),
     ),
@@ -83,6 +84,7 @@ _register(
 _register(
     type_id="Output",
     category=IO,
+    pass_through=True,
     doc="Marks a tensor the network returns; losses and metrics read the first Output.",
     params=(),
     outputs=(),
@@ -109,7 +111,8 @@ _register(
     doc="Fully connected layer y = xWᵀ + b over the last dimension.",
     display_name="Linear (Dense)",
     params=(
-        Param("out_features", "int", 64, "Number of output features.", min=1, max=1_000_000),
+        Param("out_features", "int", 64, "Number of output features.", min=1, max=1_000_000,
+              short="{}"),
         Param("bias", "bool", True, "Learn an additive bias."),
     ),
     shape=_linear_shape,
@@ -124,6 +127,7 @@ _register(
 _register(
     type_id="Identity",
     category=CORE,
+    pass_through=True,
     doc="Passes its input through unchanged; useful as a named junction.",
     params=(),
     shape=lambda p, ins: ins[0],
@@ -139,10 +143,12 @@ def _conv_out(size: int, k: int, s: int, pad: int, d: int) -> int:
 
 def _conv_params(n: int) -> tuple[Param, ...]:
     return (
-        Param("out_channels", "int", 16, "Number of filters (output channels).", min=1, max=65536),
+        Param("out_channels", "int", 16, "Number of filters (output channels).", min=1, max=65536,
+              short="{}"),
         Param("kernel_size", "size", 3, "Filter size: one number or one per spatial axis.",
-              min=1, max=64, length=n),
-        Param("stride", "size", 1, "Step between filter positions.", min=1, max=64, length=n),
+              min=1, max=64, length=n, short="k{}"),
+        Param("stride", "size", 1, "Step between filter positions.", min=1, max=64, length=n,
+              short="s{}"),
         Param("padding", "size", 1, "Zeros added on each side of every spatial axis.",
               min=0, max=64, length=n),
         Param("dilation", "size", 1, "Spacing between filter taps.", min=1, max=64, length=n),
@@ -161,11 +167,15 @@ def _check_groups(p: Params, in_ch: int) -> None:
         )
 
 
-def _conv_shape(n: int, transposed: bool = False):
-    what = "channels×length" if n == 1 else "channels×height×width"
+def _spatial_spec(n: int) -> InputSpec:
+    """Channels followed by ``n`` spatial axes."""
+    axes = {1: "length", 2: "height×width", 3: "depth×height×width"}[n]
+    return InputSpec((n + 1,), f"channels×{axes}")
 
+
+def _conv_shape(n: int, transposed: bool = False):
     def rule(p: Params, ins: Sequence[Shape]) -> Shape:
-        shape = expect_rank(ins, (n + 1,), what)
+        shape = ins[0]
         c, spatial = shape[0], shape[1:]
         _check_groups(p, c)
         k, s, pad, d = (pair(p[key], n) for key in ("kernel_size", "stride", "padding", "dilation"))
@@ -226,6 +236,7 @@ _register(
     category=CONV,
     doc="1-D convolution over channels×length signals.",
     params=_conv_params(1),
+    input_spec=_spatial_spec(1),
     shape=_conv_shape(1),
     count_params=_conv_count(1),
     macs=_conv_macs(1),
@@ -239,6 +250,7 @@ _register(
     category=CONV,
     doc="2-D convolution over channels×height×width images.",
     params=_conv_params(2),
+    input_spec=_spatial_spec(2),
     shape=_conv_shape(2),
     count_params=_conv_count(2),
     macs=_conv_macs(2),
@@ -254,11 +266,14 @@ _register(
     params=tuple(
         Param("padding", "size", 0, "Removes this many rows/columns from each side of the output.",
               min=0, max=64, length=2) if p.name == "padding" else
-        Param("kernel_size", "size", 2, p.doc, min=1, max=64, length=2) if p.name == "kernel_size" else
-        Param("stride", "size", 2, p.doc, min=1, max=64, length=2) if p.name == "stride" else p
+        Param("kernel_size", "size", 2, p.doc, min=1, max=64, length=2,
+              short="k{}") if p.name == "kernel_size" else
+        Param("stride", "size", 2, p.doc, min=1, max=64, length=2,
+              short="s{}") if p.name == "stride" else p
         for p in _conv_params(2)
     ) + (Param("output_padding", "size", 0, "Extra size added to one side of the output.",
                min=0, max=63, length=2),),
+    input_spec=_spatial_spec(2),
     shape=_conv_shape(2, transposed=True),
     count_params=lambda p, ins: (ins[0][0] * (p["out_channels"] // p["groups"]) * prod(pair(p["kernel_size"]))
                                  + (p["out_channels"] if p["bias"] else 0)),
@@ -284,9 +299,9 @@ def _pool_out(size: int, k: int, s: int, pad: int, ceil_mode: bool, d: int = 1) 
 
 def _pool_params(n: int, kernel: int = 2, avg: bool = False) -> tuple[Param, ...]:
     params = (
-        Param("kernel_size", "size", kernel, "Window size.", min=1, max=64, length=n),
+        Param("kernel_size", "size", kernel, "Window size.", min=1, max=64, length=n, short="k{}"),
         Param("stride", "size", kernel, "Step between windows (usually the window size).",
-              min=1, max=64, length=n),
+              min=1, max=64, length=n, short="s{}"),
         Param("padding", "size", 0, "Padding on each side; at most half the window.",
               min=0, max=32, length=n),
         Param("ceil_mode", "bool", False, "Round the output size up instead of down."),
@@ -297,10 +312,8 @@ def _pool_params(n: int, kernel: int = 2, avg: bool = False) -> tuple[Param, ...
 
 
 def _pool_shape(n: int):
-    what = "channels×length" if n == 1 else "channels×height×width"
-
     def rule(p: Params, ins: Sequence[Shape]) -> Shape:
-        shape = expect_rank(ins, (n + 1,), what)
+        shape = ins[0]
         k, s, pad = (pair(p[key], n) for key in ("kernel_size", "stride", "padding"))
         for i in range(n):
             if pad[i] * 2 > k[i]:
@@ -336,6 +349,7 @@ _register(
     category=POOL,
     doc="Maximum over sliding windows along the length.",
     params=_pool_params(1),
+    input_spec=_spatial_spec(1),
     shape=_pool_shape(1),
     macs=_pool_macs(1),
     torch_class="MaxPool1d",
@@ -348,6 +362,7 @@ _register(
     category=POOL,
     doc="Maximum over sliding 2-D windows; halves height and width by default.",
     params=_pool_params(2),
+    input_spec=_spatial_spec(2),
     shape=_pool_shape(2),
     macs=_pool_macs(2),
     torch_class="MaxPool2d",
@@ -360,6 +375,7 @@ _register(
     category=POOL,
     doc="Average over sliding 2-D windows.",
     params=_pool_params(2, avg=True),
+    input_spec=_spatial_spec(2),
     shape=_pool_shape(2),
     macs=_pool_macs(2),
     torch_class="AvgPool2d",
@@ -371,8 +387,10 @@ _register(
     type_id="AdaptiveAvgPool2d",
     category=POOL,
     doc="Averages each channel down to a fixed output size, whatever the input size.",
-    params=(Param("output_size", "size", 1, "Output height and width.", min=1, max=1024, length=2),),
-    shape=lambda p, ins: (expect_rank(ins, (3,), "channels×height×width")[0],) + pair(p["output_size"]),
+    params=(Param("output_size", "size", 1, "Output height and width.", min=1, max=1024, length=2,
+                  short="out {}"),),
+    input_spec=_spatial_spec(2),
+    shape=lambda p, ins: (ins[0][0],) + pair(p["output_size"]),
     macs=lambda p, ins, out: prod(ins[0]),
     torch_class="AdaptiveAvgPool2d",
     torch_kwargs=lambda p, ins: {"output_size": pair(p["output_size"])},
@@ -385,7 +403,8 @@ _register(
     doc="Averages every channel over all its positions: C×H×W (or C×L) → C.",
     display_name="Global Average Pool",
     params=(),
-    shape=lambda p, ins: (expect_rank(ins, (2, 3, 4), "channels×positions")[0],),
+    input_spec=InputSpec((2, 3, 4), "channels×positions"),
+    shape=lambda p, ins: (ins[0][0],),
     macs=lambda p, ins, out: prod(ins[0]),
     torch_class="GlobalAvgPool",
 )
@@ -404,7 +423,8 @@ def _bn(type_id: str, ranks: tuple[int, ...], what: str, doc: str) -> None:
         category=NORM,
         doc=doc,
         params=(_EPS, _MOMENTUM, _AFFINE),
-        shape=lambda p, ins: expect_rank(ins, ranks, what),
+        input_spec=InputSpec(ranks, what),
+        shape=lambda p, ins: ins[0],
         count_params=lambda p, ins: 2 * ins[0][0] if p["affine"] else 0,
         macs=lambda p, ins, out: 2 * prod(ins[0]),
         torch_class=type_id,
@@ -447,7 +467,7 @@ _register(
 
 
 def _groupnorm_shape(p: Params, ins: Sequence[Shape]) -> Shape:
-    shape = expect_rank(ins, (1, 2, 3, 4), "channels first")
+    shape = ins[0]
     if shape[0] % p["num_groups"]:
         raise ShapeError(f"num_groups={p['num_groups']} must divide the {shape[0]} channels",
                          fix="pick a num_groups that divides the channel count")
@@ -460,10 +480,11 @@ _register(
     doc="Normalizes groups of channels within each sample; works with any batch size.",
     params=(
         Param("num_groups", "int", 4, "Number of channel groups; must divide the channels.",
-              min=1, max=4096),
+              min=1, max=4096, short="{} groups"),
         _EPS,
         _AFFINE,
     ),
+    input_spec=InputSpec((1, 2, 3, 4), "channels first"),
     shape=_groupnorm_shape,
     count_params=lambda p, ins: 2 * ins[0][0] if p["affine"] else 0,
     macs=lambda p, ins, out: 2 * prod(ins[0]),
@@ -493,7 +514,8 @@ _register(
     category=REG,
     doc="Randomly zeroes whole channels of feature maps while training.",
     params=(_P,),
-    shape=lambda p, ins: expect_rank(ins, (3,), "channels×height×width"),
+    input_spec=_spatial_spec(2),
+    shape=lambda p, ins: ins[0],
     torch_class="Dropout2d",
     torch_kwargs=lambda p, ins: {"p": p["p"]},
     summary_keys=("p",),
@@ -503,7 +525,7 @@ _register(
 
 
 def _activation(type_id: str, doc: str, params: tuple[Param, ...] = (), kwargs=None,
-                macs_per_element: int = 1, dim: bool = False) -> None:
+                macs_per_element: int = 1, dim: bool = False, dead_units: bool = False) -> None:
     def shape(p: Params, ins: Sequence[Shape]) -> Shape:
         if dim:
             _sample_dim(p["dim"], len(ins[0]))
@@ -519,19 +541,22 @@ def _activation(type_id: str, doc: str, params: tuple[Param, ...] = (), kwargs=N
         torch_class=type_id,
         torch_kwargs=kwargs or (lambda p, ins: {}),
         summary_keys=tuple(q.name for q in params),
+        dead_units=dead_units,
     )
 
 
-_activation("ReLU", "max(0, x): the default non-linearity.")
+_activation("ReLU", "max(0, x): the default non-linearity.", dead_units=True)
 _activation("LeakyReLU", "x for x > 0, slope·x otherwise; keeps a small gradient for negatives.",
-            (Param("negative_slope", "float", 0.01, "Slope for negative inputs.", min=0.0, max=1.0),),
+            (Param("negative_slope", "float", 0.01, "Slope for negative inputs.", min=0.0, max=1.0,
+                   short="slope {}"),),
             lambda p, ins: {"negative_slope": p["negative_slope"]})
 _activation("ELU", "x for x > 0, α(eˣ − 1) otherwise.",
-            (Param("alpha", "float", 1.0, "Saturation value for negative inputs.", min=0.0, max=10.0),),
+            (Param("alpha", "float", 1.0, "Saturation value for negative inputs.", min=0.0, max=10.0,
+                   short="α={}"),),
             lambda p, ins: {"alpha": p["alpha"]})
 _activation("GELU", "Gaussian error linear unit, as used in transformers.",
             (Param("approximate", "choice", "none", "Exact ('none') or the faster tanh formula.",
-                   choices=("none", "tanh")),),
+                   choices=("none", "tanh"), short="approx {}"),),
             lambda p, ins: {"approximate": p["approximate"]})
 _activation("SiLU", "x·sigmoid(x) (also called Swish).")
 _activation("Sigmoid", "1 / (1 + e⁻ˣ): squashes to (0, 1).")
@@ -560,6 +585,7 @@ def _flatten_shape(p: Params, ins: Sequence[Shape]) -> Shape:
 
 _register(
     type_id="Flatten",
+    pass_through=True,
     category=SHAPE,
     doc="Joins dimensions into one, e.g. channels×height×width → features for a Linear layer.",
     params=(
@@ -593,10 +619,11 @@ def _reshape_shape(p: Params, ins: Sequence[Shape]) -> Shape:
 
 _register(
     type_id="Reshape",
+    pass_through=True,
     category=SHAPE,
     doc="Views the sample with a new shape holding the same number of values.",
     params=(Param("shape", "ints", [-1], "Target sample shape; one entry may be −1 (inferred).",
-                  min=1, allow_minus_one=True),),
+                  min=1, allow_minus_one=True, short="{}"),),
     shape=_reshape_shape,
     torch_class="Reshape",
     torch_kwargs=lambda p, ins: {"shape": tuple(_reshape_shape(p, ins))},
@@ -614,9 +641,11 @@ def _permute_shape(p: Params, ins: Sequence[Shape]) -> Shape:
 
 _register(
     type_id="Permute",
+    pass_through=True,
     category=SHAPE,
     doc="Reorders the sample dimensions, e.g. [1, 0] swaps channels and length.",
-    params=(Param("dims", "ints", [1, 0], "New order of the sample dimensions.", min=0, max=8),),
+    params=(Param("dims", "ints", [1, 0], "New order of the sample dimensions.", min=0, max=8,
+                  short="dims {}"),),
     shape=_permute_shape,
     torch_class="Permute",
     torch_kwargs=lambda p, ins: {"dims": tuple(p["dims"])},
@@ -625,7 +654,7 @@ _register(
 
 
 def _upsample_shape(p: Params, ins: Sequence[Shape]) -> Shape:
-    shape = expect_rank(ins, (2, 3), "channels×length or channels×height×width")
+    shape = ins[0]
     if p["mode"] == "bilinear" and len(shape) != 3:
         raise ShapeError("bilinear mode needs channels×height×width", fix="use mode 'nearest'")
     return (shape[0],) + tuple(int(math.floor(d * p["scale_factor"])) for d in shape[1:])
@@ -637,9 +666,10 @@ _register(
     doc="Enlarges feature maps by a whole factor (nearest or bilinear).",
     params=(
         Param("scale_factor", "int", 2, "How many times larger each spatial axis becomes.",
-              min=1, max=16),
+              min=1, max=16, short="×{}"),
         Param("mode", "choice", "nearest", "Interpolation.", choices=("nearest", "bilinear")),
     ),
+    input_spec=InputSpec((2, 3), "channels×length or channels×height×width"),
     shape=_upsample_shape,
     macs=lambda p, ins, out: prod(out) * (4 if p["mode"] == "bilinear" else 0),
     torch_class="Upsample",
@@ -702,6 +732,7 @@ def _concat_shape(p: Params, ins: Sequence[Shape]) -> Shape:
 
 _register(
     type_id="Concat",
+    pass_through=True,
     category=MERGE,
     doc="Joins its inputs along one dimension (channels by default), in link order.",
     params=(_dim_param(0, "Sample dimension to join along (0: channels/features)."),),
@@ -716,19 +747,20 @@ _register(
 
 
 def _embedding_shape(p: Params, ins: Sequence[Shape]) -> Shape:
-    shape = expect_rank(ins, (1,), "a sequence of token ids")
-    return shape + (p["embedding_dim"],)
+    return ins[0] + (p["embedding_dim"],)
 
 
 _register(
     type_id="Embedding",
+    reads_token_ids=True,
     category=SEQ,
     doc="Looks up a learned vector for every integer token id.",
     params=(
         Param("num_embeddings", "int", 1000, "Vocabulary size (ids are 0…size−1).", min=1,
-              max=10_000_000),
-        Param("embedding_dim", "int", 64, "Length of each vector.", min=1, max=65536),
+              max=10_000_000, short="vocab {}"),
+        Param("embedding_dim", "int", 64, "Length of each vector.", min=1, max=65536, short="d{}"),
     ),
+    input_spec=InputSpec((1,), "a sequence of token ids"),
     shape=_embedding_shape,
     count_params=lambda p, ins: p["num_embeddings"] * p["embedding_dim"],
     torch_class="Embedding",
@@ -743,20 +775,20 @@ _GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 def _recurrent(type_id: str, doc: str) -> None:
     gates = _GATES[type_id]
     params = (
-        Param("hidden_size", "int", 64, "Features in the hidden state.", min=1, max=65536),
+        Param("hidden_size", "int", 64, "Features in the hidden state.", min=1, max=65536,
+              short="h{}"),
         Param("num_layers", "int", 1, "Stacked recurrent layers.", min=1, max=16),
         Param("bidirectional", "bool", False, "Also read the sequence backwards."),
         Param("dropout", "float", 0.0, "Dropout between stacked layers.", min=0.0, max=0.99),
         Param("return_sequence", "bool", False,
-              "Return every step (sequence×features) instead of the last step only."),
+              "Return every step (sequence×features) instead of the last step only.", short="seq"),
     )
     if type_id == "RNN":
         params += (Param("nonlinearity", "choice", "tanh", "Activation of the cell.",
                          choices=("tanh", "relu")),)
 
     def shape(p: Params, ins: Sequence[Shape]) -> Shape:
-        seq = expect_rank(ins, (2,), "sequence×features",
-                          fix="insert a Reshape to steps×features (e.g. image rows as steps)")
+        seq = ins[0]
         width = p["hidden_size"] * (2 if p["bidirectional"] else 1)
         return (seq[0], width) if p["return_sequence"] else (width,)
 
@@ -782,6 +814,8 @@ def _recurrent(type_id: str, doc: str) -> None:
         return out
 
     _register(type_id=type_id, category=SEQ, doc=doc, params=params, shape=shape,
+              input_spec=InputSpec((2,), "sequence×features",
+                                   "insert a Reshape to steps×features (e.g. image rows as steps)"),
               count_params=count, macs=macs, torch_class="Recurrent", torch_kwargs=kwargs,
               summary_keys=("hidden_size", "return_sequence"))
 
@@ -793,9 +827,11 @@ _recurrent("GRU", "Gated recurrent unit layer over sequence×features input.")
 # ---- Attention ----------------------------------------------------------------------------------
 
 
+_SEQUENCE = InputSpec((2,), "sequence×features", "insert a Reshape to steps×features")
+
+
 def _attention_shape(p: Params, ins: Sequence[Shape]) -> Shape:
-    shape = expect_rank(ins, (2,), "sequence×features",
-                        fix="insert a Reshape to steps×features")
+    shape = ins[0]
     if shape[1] % p["num_heads"]:
         raise ShapeError(f"num_heads={p['num_heads']} must divide the {shape[1]} features",
                          fix="pick a number of heads that divides the feature width")
@@ -814,10 +850,11 @@ _register(
     display_name="Self-Attention",
     params=(
         Param("num_heads", "int", 4, "Attention heads; must divide the feature width.",
-              min=1, max=256),
+              min=1, max=256, short="{} heads"),
         Param("dropout", "float", 0.0, "Dropout on the attention weights.", min=0.0, max=0.99),
         Param("bias", "bool", True, "Learn biases in the projections."),
     ),
+    input_spec=_SEQUENCE,
     shape=_attention_shape,
     count_params=lambda p, ins: 4 * ins[0][1] ** 2 + (4 * ins[0][1] if p["bias"] else 0),
     macs=_attention_macs,
@@ -840,13 +877,14 @@ _register(
     display_name="Transformer Encoder",
     params=(
         Param("num_heads", "int", 4, "Attention heads; must divide the feature width.",
-              min=1, max=256),
+              min=1, max=256, short="{} heads"),
         Param("dim_feedforward", "int", 128, "Width of the feed-forward block.", min=1,
-              max=1_000_000),
+              max=1_000_000, short="ff{}"),
         Param("dropout", "float", 0.1, "Dropout inside the layer.", min=0.0, max=0.99),
         Param("activation", "choice", "relu", "Feed-forward activation.", choices=("relu", "gelu")),
         Param("norm_first", "bool", False, "LayerNorm before (pre-norm) instead of after."),
     ),
+    input_spec=_SEQUENCE,
     shape=_attention_shape,
     count_params=_encoder_count,
     macs=lambda p, ins, out: _attention_macs(p, ins, out) + 2 * ins[0][0] * ins[0][1] * p["dim_feedforward"],

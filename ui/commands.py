@@ -10,6 +10,7 @@ from typing import Any, Iterable, Mapping
 from PySide6.QtGui import QUndoCommand
 
 from graph.design import Design, Edge, Node
+from graph.layout import SPACING, layered_positions
 
 class Command(QUndoCommand):
     """Base of Netwright's commands. A command built with a ``parent`` becomes one of the
@@ -33,7 +34,7 @@ class Command(QUndoCommand):
 
 
 # Ids for QUndoCommand.mergeWith: consecutive edits of the same thing merge into one undo step.
-MERGE_PARAM, MERGE_SETTINGS, MERGE_RENAME = 1, 2, 3
+MERGE_PARAM, MERGE_SETTINGS, MERGE_RENAME, MERGE_INFO = 1, 2, 3, 4
 
 
 class AddNodeCommand(Command):
@@ -202,6 +203,10 @@ class SetSettingsCommand(Command):
         self.design, self.section = design, section
         self.old = copy.deepcopy(getattr(design, section))
         self.new = copy.deepcopy(dict(value))
+        # What this edit is about, fixed at creation: typing 0.2 → 0 → 0.25 passes through the
+        # old value, and the merged step must still be "the validation share".
+        self.keys = {k for k in self.new.keys() | self.old.keys()
+                     if self.new.get(k) != self.old.get(k)}
 
     def id(self) -> int:
         return MERGE_SETTINGS
@@ -209,9 +214,7 @@ class SetSettingsCommand(Command):
     def mergeWith(self, other: QUndoCommand) -> bool:
         if not isinstance(other, SetSettingsCommand) or other.section != self.section:
             return False
-        changed_self = {k for k in self.new if self.new.get(k) != self.old.get(k)}
-        changed_other = {k for k in other.new if other.new.get(k) != other.old.get(k)}
-        if changed_self != changed_other:  # only a run of edits to the same setting merges
+        if self.keys != other.keys:  # only a run of edits to the same setting merges
             return False
         self.new = other.new
         return True
@@ -229,8 +232,64 @@ class SetSettingsCommand(Command):
         self._apply(self.old)
 
 
+class SetFlowCommand(Command):
+    """Turn the canvas's flow (``"down"`` or ``"right"``); the ports change sides."""
+
+    def __init__(self, design: Design, flow: str, parent: Command | None = None):
+        super().__init__("Flow " + ("top to bottom" if flow == "down" else "left to right"), parent)
+        self.design, self.old, self.new = design, design.flow, flow
+
+    def redo(self) -> None:
+        self.design.set_flow(self.new)
+
+    def undo(self) -> None:
+        self.design.set_flow(self.old)
+
+
+class SetDesignInfoCommand(Command):
+    """Rename the design or change its description; typing merges into one step."""
+
+    def __init__(self, design: Design, name: str, description: str,
+                 parent: Command | None = None):
+        super().__init__("Rename the design" if name != design.name else "Edit the description",
+                         parent)
+        self.design = design
+        self.old = (design.name, design.description)
+        self.new = (name, description)
+
+    def id(self) -> int:
+        return MERGE_INFO
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 (Qt name)
+        if not isinstance(other, SetDesignInfoCommand) or other.text() != self.text():
+            return False
+        self.new = other.new
+        return True
+
+    def redo(self) -> None:
+        self.design.set_info(*self.new)
+
+    def undo(self) -> None:
+        self.design.set_info(*self.old)
+
+
 class MacroCommand(Command):
     """A named group of steps that undo and redo together."""
+
+
+def auto_layout_command(design: Design, flow: str | None = None) -> Command | None:
+    """Lay the design out along ``flow`` (default: its own), turning its flow if needed, in one
+    step; None when nothing would change."""
+    flow = flow or design.flow
+    macro = MacroCommand("Auto-layout")
+    if flow != design.flow:
+        SetFlowCommand(design, flow, macro)
+    positions = layered_positions(design, flow)
+    moves = {nid: (design.node(nid).position, pos) for nid, pos in positions.items()
+             if design.node(nid).position != pos}
+    if moves:
+        MoveNodesCommand(design, moves, "Auto-layout", macro)
+    return macro if macro.steps else None
 
 
 def paste_command(design: Design, nodes: list[Node], edges: list[Edge], offset=(40.0, 40.0),
@@ -239,20 +298,11 @@ def paste_command(design: Design, nodes: list[Node], edges: list[Edge], offset=(
     among them. Returns the command and the new ids (in the order of ``nodes``)."""
     macro = MacroCommand(text)
     mapping: dict[str, str] = {}
-    taken_names = {n.name for n in design.nodes}
-    taken_ids = set(design.node_ids_in_order())
-    counter = len(taken_ids) + 1
+    allocator = design.allocator()
     for node in nodes:
-        while f"n{counter}" in taken_ids:
-            counter += 1
-        new_id = f"n{counter}"
-        taken_ids.add(new_id)
-        name = _free_name(node.name, taken_names)
-        taken_names.add(name)
-        mapping[node.id] = new_id
-        clone = Node(id=new_id, type=node.type, name=name, params=copy.deepcopy(node.params),
-                     position=(node.position[0] + offset[0], node.position[1] + offset[1]),
-                     version=node.version)
+        mapping[node.id] = allocator.new_id()
+        clone = node.clone(id=mapping[node.id], name=allocator.name(node.name),
+                           position=(node.position[0] + offset[0], node.position[1] + offset[1]))
         AddNodeCommand(design, clone, macro)
     for edge in edges:
         if edge.src in mapping and edge.dst in mapping:
@@ -261,28 +311,48 @@ def paste_command(design: Design, nodes: list[Node], edges: list[Edge], offset=(
     return macro, [mapping[n.id] for n in nodes]
 
 
-def _free_name(name: str, taken: set[str]) -> str:
-    import re
-
-    base = re.sub(r"_\d+$", "", name) or "node"
-    if base not in taken:
-        return base
-    i = 2
-    while f"{base}_{i}" in taken:
-        i += 1
-    return f"{base}_{i}"
-
-
 def insert_on_link_command(design: Design, node: Node, edge: Edge) -> MacroCommand:
-    """Add ``node`` and splice it into ``edge``: src → node → dst, keeping the link's slot."""
+    """Add ``node`` and splice it into ``edge``: src → node → dst, keeping the link's slot.
+
+    When src and dst are too close along the flow for a node between them, dst and every node
+    at or beyond it move one step further, so the new layer never overlaps another."""
     layer = node.layer
     macro = MacroCommand(f"Insert {node.name}")
+    node = copy.deepcopy(node)
+    moves = _make_room(design, node, edge)
+    if moves:
+        MoveNodesCommand(design, moves, "Make room", macro)
     AddNodeCommand(design, node, macro)
     index = design.edge_index(edge)
     RemoveEdgeCommand(design, edge, macro)
     AddEdgeCommand(design, Edge(edge.src, node.id, edge.src_port, layer.inputs[0].name), None, macro)
     AddEdgeCommand(design, Edge(node.id, edge.dst, layer.outputs[0].name, edge.dst_port), index, macro)
     return macro
+
+
+def _make_room(design: Design, node: Node, edge: Edge) -> dict:
+    """Place ``node`` (its position is where it was dropped) between ``edge``'s ends along the
+    flow; returns the moves that open a gap for it (empty when there is room already)."""
+    rank_step = SPACING[design.flow][0]
+    axis = 1 if design.flow == "down" else 0
+    start = design.node(edge.src).position[axis]
+    end = design.node(edge.dst).position[axis]
+    if end <= start:  # a link going backwards: nothing sensible to push
+        return {}
+    needed = start + 2 * rank_step - end
+    along = start + rank_step if needed > 0 else round((start + end) / 2, 1)
+    position = list(node.position)
+    position[axis] = along
+    node.position = (position[0], position[1])
+    if needed <= 0:
+        return {}
+    moves = {}
+    for other in design.nodes:
+        if other.position[axis] >= end - 1.0 and other.id != edge.src:
+            new = list(other.position)
+            new[axis] += needed
+            moves[other.id] = (other.position, (new[0], new[1]))
+    return moves
 
 
 def reconnect_command(design: Design, old: Edge, new: Edge | None) -> MacroCommand:

@@ -101,3 +101,40 @@ def test_helpers():
         expect_rank([(3, 4, 5)], (1, 2), "features", fix=FLATTEN_FIX)
     assert str(info.value) == "expects features (rank 1 or 2 without the batch), got 3×4×5"
     assert info.value.fix == FLATTEN_FIX
+
+
+# ---- per-layer facts the rest of the app asks the catalog for ------------------------------------
+
+
+def test_node_face_text_comes_from_the_declaration():
+    assert CATALOG["Conv2d"].face_text(CATALOG["Conv2d"].resolve({"out_channels": 32, "stride": [2, 1]})) \
+        == "32 · k3 · s2×1"
+    assert CATALOG["LSTM"].face_text(CATALOG["LSTM"].resolve({"return_sequence": True})) == "h64 · seq"
+    assert CATALOG["LSTM"].face_text(CATALOG["LSTM"].defaults()) == "h64"
+    assert CATALOG["Input"].face_text({"shape": [1, 28, 28]}) == "1×28×28"
+    assert CATALOG["Dropout"].face_text({"p": 0.25}) == "p=0.25"
+    assert CATALOG["MultiheadSelfAttention"].face_text({"num_heads": 8}) == "8 heads"
+
+
+def test_input_spec_is_checked_before_the_rule():
+    """Rules of layers with an InputSpec never see a tensor of the wrong rank."""
+    with pytest.raises(ShapeError) as info:
+        CATALOG["Conv2d"].shape(CATALOG["Conv2d"].defaults(), [(64,)])
+    assert str(info.value) == "expects channels×height×width (rank 3 without the batch), got 64"
+    with pytest.raises(ShapeError, match="sequence×features") as info:
+        CATALOG["LSTM"].shape(CATALOG["LSTM"].defaults(), [(3, 8, 8)])
+    assert "Reshape" in info.value.fix
+    spec = CATALOG["BatchNorm1d"].input_spec
+    assert spec.ranks == (1, 2)
+    spec.check([(4,)])
+    with pytest.raises(ShapeError):
+        spec.check([(4, 4, 4)])
+
+
+def test_behaviour_flags():
+    flagged = {flag: sorted(t.type_id for t in CATALOG if getattr(t, flag))
+               for flag in ("pass_through", "reads_token_ids", "dead_units")}
+    assert {"Identity", "Reshape", "Permute", "Flatten", "Concat", "Output"} <= set(
+        flagged["pass_through"])
+    assert flagged["reads_token_ids"] == ["Embedding"]
+    assert "ReLU" in flagged["dead_units"] and "Sigmoid" not in flagged["dead_units"]

@@ -439,3 +439,20 @@ def test_token_ids_into_a_float_layer():
     d = only(b.design, "dtype")
     assert d.node == b.id("wrong")
     assert d.message == "receives integer token ids from same; only an Embedding can read them"
+
+
+@pytest.mark.parametrize("type_id, params", [("Identity", {}), ("Flatten", {}),
+                                             ("Permute", {"dims": [0]}), ("Dropout", {})])
+def test_only_pass_through_layers_carry_token_ids(type_id, params):
+    """The dtype check asks the catalog's ``pass_through`` flag, not a list of its own."""
+    b = Build()
+    b.add("Input", "tokens", shape=[12], dtype="int64")
+    b.add(type_id, "between", "tokens", **params)
+    b.add("Embedding", "embed", "between", num_embeddings=50, embedding_dim=8)
+    b.add("Flatten", "flat", "embed")
+    b.add("Output", "out", "flat")
+    found = diags(b.design, "dtype")
+    if CATALOG[type_id].pass_through:
+        assert not found
+    else:
+        assert [d.node for d in found] == [b.id("between"), b.id("embed")]

@@ -17,12 +17,10 @@ import torch
 
 from graph.catalog import CATALOG, ShapeError, fmt_shape
 from graph.design import Design, Edge, Node, same_value
+from graph.layout import layered_positions
 from graph.settings import DATASETS, default_data
 
 from ..compiler import CompileError, compile_design, identifier
-
-STEP_X, STEP_Y = 230.0, 110.0
-
 
 class ConversionError(ValueError):
     """One source operator that cannot be mapped onto catalog layers (the reason says why)."""
@@ -238,16 +236,8 @@ def _non_default(layer, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _lay_out(design: Design) -> None:
-    """Top to bottom by depth; side branches step to the right."""
-    depth: dict[str, int] = {}
-    for node in design.nodes:  # nodes were added in a topological order
-        preds = [depth[e.src] for e in design.in_edges(node.id) if e.src in depth]
-        depth[node.id] = max(preds) + 1 if preds else 0
-    used: dict[int, int] = collections.Counter()
-    for node in design.nodes:
-        row = depth[node.id]
-        node.position = (used[row] * STEP_X, row * STEP_Y)
-        used[row] += 1
+    for node_id, position in layered_positions(design, origin=(0.0, 0.0)).items():
+        design.node(node_id).position = position
 
 
 def _pick_dataset(design: Design) -> None:

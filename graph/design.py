@@ -224,12 +224,13 @@ class Design:
         return self.layer_type(node.type)
 
     def inputs(self) -> list[Node]:
-        """The nodes that feed the network (source layer types: Input), in node order."""
-        return [n for n in self._nodes.values() if _is(self.layer_type(n.type), "is_source")]
+        """The nodes that feed the network (source layer types: Input), in node order. A block
+        instance is never a source or a sink (its ports come from its body's)."""
+        return [n for n in self._nodes.values() if _is(CATALOG.get(n.type), "is_source")]
 
     def outputs(self) -> list[Node]:
         """The nodes the network returns (sink layer types: Output), in node order."""
-        return [n for n in self._nodes.values() if _is(self.layer_type(n.type), "is_sink")]
+        return [n for n in self._nodes.values() if _is(CATALOG.get(n.type), "is_sink")]
 
     def allocator(self) -> Allocator:
         """An id/name allocator for adding several nodes at once (paste, group)."""

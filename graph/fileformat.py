@@ -198,7 +198,6 @@ def design_from_dict(doc: dict[str, Any]) -> Design:
         _check_expressions(block.body, where)
     _check_block_cycles(design)
     _build_network(design, nodes, edges, "")
-    _check_expressions(design, "")
     if doc.get("template") is not None:
         design.template = _template(doc["template"])
     design.data = _section(doc, "data", default_data(), {p.name for p in DATA_PARAMS} | {"name", "options"})

@@ -197,6 +197,7 @@ class LayerType:
     )  # from-version → function upgrading the params dict by one version
     summary_keys: tuple[str, ...] = ()  # params shown on the node's face on the canvas
     display_name: str = ""
+    is_placeholder: bool = False  # stands for an imported operator: never runs, not in the palette
     input_spec: InputSpec | None = None  # checked once before ``shape`` runs
     pass_through: bool = False
     reads_token_ids: bool = False
@@ -260,10 +261,6 @@ class LayerType:
             return str(exc)
         return None
 
-    @property
-    def is_placeholder(self) -> bool:
-        """Stands for an imported operator without a layer: never runs, never in the palette."""
-        return not self.torch_class and not (self.is_source or self.is_sink)
 
     def input_port(self, name: str) -> Port | None:
         return next((p for p in self.inputs if p.name == name), None)

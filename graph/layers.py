@@ -917,4 +917,5 @@ _register(
     inputs=(Port("in", "The operator's tensor inputs.", variadic=True, min_links=0, max_links=16),),
     shape=_unsupported_shape,
     summary_keys=("operator",),
+    is_placeholder=True,
 )

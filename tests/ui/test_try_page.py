@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from graph.fileformat import load
-from runtime.trainer import train
+from runtime.training import train
 from tests.conftest import EXAMPLES
 from ui.document import Document
 from ui.training.try_page import TryPage

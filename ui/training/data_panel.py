@@ -29,6 +29,7 @@ from graph.settings import DATA_PARAMS, DATASETS
 from ..commands import SetParamCommand
 from ..document import Document
 from ..editing import SettingsEdit
+from ..loading import heavy_imports
 from .form import ParamForm
 from .results import THUMB, thumbnail
 from .tasks import adopt_popups, run_task
@@ -55,6 +56,13 @@ def _columns(path: str) -> list[str]:
     from runtime.analysis import csv_columns
 
     return csv_columns(path)
+
+
+def input_mismatch(name: str, declared, sample_shape) -> str:
+    """Why the Input does not fit the data, read as a sentence (“The Input layer “image”
+    takes …”, never “The Input input takes …”)."""
+    return (f"The Input layer “{name}” takes samples of shape {fmt_shape(declared)}, but this "
+            f"dataset's samples are {fmt_shape(sample_shape)}.")
 
 
 class DataPanel(QWidget):
@@ -151,6 +159,8 @@ class DataPanel(QWidget):
         self._timer.timeout.connect(self.refresh_preview)
         document.design_replaced.connect(self._bind)
         document.report_changed.connect(lambda _r: self._check_shape())
+        heavy_imports().progress.connect(self._loading)
+        heavy_imports().finished.connect(self._loaded)
         self._bind(document.design)
 
     # ---- model ↔ view ---------------------------------------------------------------------------
@@ -325,9 +335,21 @@ class DataPanel(QWidget):
         data = dict(self.design.data)
         request = (repr(data), self.base_dir())
         self._request = request
-        self.summary.setText("Reading the data…")
+        self.summary.setText(self._waiting_text())
         run_task(lambda: _preview(data, request[1]), lambda p: self._show(request, p),
                  lambda m: self._failed(request, m), self, needs=("runtime.analysis", "sklearn.datasets", "PIL.Image"))
+
+    @staticmethod
+    def _waiting_text() -> str:
+        loading = heavy_imports().describe()
+        return f"{loading} The preview follows." if loading else "Reading the data…"
+
+    def _loading(self, _what: str) -> None:
+        if self.reading:
+            self.summary.setText(self._waiting_text())
+
+    def _loaded(self, _error: str) -> None:
+        self._loading("")
 
     @property
     def reading(self) -> bool:
@@ -375,10 +397,14 @@ class DataPanel(QWidget):
         self.table.setColumnCount(cols + 1)
         self.table.setRowCount(rows)
         self.table.setHorizontalHeaderLabels(list(p.columns) + [target])
+        for c, name in enumerate(list(p.columns) + [target]):
+            self.table.horizontalHeaderItem(c).setToolTip(name)
         for r in range(rows):
             for c in range(cols):
                 self.table.setItem(r, c, QTableWidgetItem(f"{p.samples[r, c]:.4g}"))
             self.table.setItem(r, cols, QTableWidgetItem(self._label_text(p, r)))
+        # Whole column names, not "pal length (c": the table scrolls sideways instead.
+        self.table.resizeColumnsToContents()
         self.preview_stack.setCurrentWidget(self.table)
 
     def _show_images(self, p) -> None:
@@ -420,8 +446,7 @@ class DataPanel(QWidget):
             self.shape_warning.clear()
             self.fit_button.hide()
             return
-        self.shape_warning.setText(f"The Input {node.name} takes {fmt_shape(declared)}, but these "
-                                   f"samples are {fmt_shape(p.sample_shape)}.")
+        self.shape_warning.setText(input_mismatch(node.name, declared, p.sample_shape))
         self.fit_button.show()
 
     def fit_input(self) -> None:

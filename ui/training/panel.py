@@ -10,7 +10,8 @@ import math
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox,
+                               QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
 from graph.design import Design
@@ -18,6 +19,8 @@ from graph.settings import METRIC_CHOICES, TRAINING_PARAMS
 
 from ..document import Document
 from ..editing import SettingsEdit
+from ..loading import heavy_imports
+from ..widgets.params import compact_combo
 from .controller import TrainingController
 from .form import ParamForm
 from .runner import IDLE, PAUSED, RUNNING, STARTING, STOPPING
@@ -30,6 +33,7 @@ GROUPS = (
     ("Loss and stopping", ("loss", "label_smoothing", "early_stopping_metric", "patience")),
 )
 _BY_NAME = {p.name: p for p in TRAINING_PARAMS}
+METRIC_COLUMNS = 3
 
 
 def list_devices() -> list[tuple[str, str]]:
@@ -71,7 +75,7 @@ class TrainingPanel(QWidget):
         self.design: Design | None = None
 
         # Device.
-        self.device_combo = QComboBox()
+        self.device_combo = compact_combo(QComboBox(), 12)
         self.device_combo.setObjectName("device")
         self.device_combo.setToolTip(_BY_NAME["device"].doc)
         self.device_combo.addItem("Auto (best available)", "auto")
@@ -93,19 +97,20 @@ class TrainingPanel(QWidget):
             self.forms[title] = form
             settings.addWidget(box)
         metrics_box = QGroupBox("Metrics")
-        metrics_layout = QHBoxLayout(metrics_box)
+        metrics_layout = QGridLayout(metrics_box)  # a few per row: fits a narrow dock
         self.metric_boxes: dict[str, QCheckBox] = {}
-        for metric in METRIC_CHOICES:
+        for i, metric in enumerate(METRIC_CHOICES):
             box = QCheckBox(metric)
             box.toggled.connect(self._metrics_edited)
             self.metric_boxes[metric] = box
-            metrics_layout.addWidget(box)
+            metrics_layout.addWidget(box, *divmod(i, METRIC_COLUMNS))
         settings.addWidget(metrics_box)
         settings.addStretch(1)
         inner = QWidget()
         inner.setLayout(settings)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(inner)
 
         # Run controls and progress.
@@ -146,6 +151,10 @@ class TrainingPanel(QWidget):
         self._bind(document.design)
         self._on_state(controller.state)
         run_task(list_devices, self._set_devices, receiver=self, needs=("runtime.devices",))
+        if heavy_imports().loading:  # training itself runs in its own process: Train works
+            self.status.setText(f"{heavy_imports().describe()} (Train works already)")
+            heavy_imports().progress.connect(self._loading)
+            heavy_imports().finished.connect(self._loaded)
 
     # ---- model ↔ view ---------------------------------------------------------------------------
 
@@ -178,6 +187,14 @@ class TrainingPanel(QWidget):
             self.device_combo.addItem(f"{device} (not available here)", device)
             index = self.device_combo.count() - 1
         self.device_combo.setCurrentIndex(index)
+
+    def _loading(self, what: str) -> None:
+        if self.status.text().startswith("Loading"):
+            self.status.setText(f"{what} (Train works already)")
+
+    def _loaded(self, error: str) -> None:
+        if self.status.text().startswith("Loading"):
+            self.status.setText(error or "Ready")
 
     def _set_devices(self, devices: list[tuple[str, str]]) -> None:
         self.device_combo.clear()

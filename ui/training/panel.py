@@ -10,7 +10,8 @@ import math
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox,
+                               QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
 from graph.design import Design
@@ -19,6 +20,7 @@ from graph.settings import METRIC_CHOICES, TRAINING_PARAMS
 from ..document import Document
 from ..editing import SettingsEdit
 from ..loading import heavy_imports
+from ..widgets.params import compact_combo
 from .controller import TrainingController
 from .form import ParamForm
 from .runner import IDLE, PAUSED, RUNNING, STARTING, STOPPING
@@ -31,6 +33,7 @@ GROUPS = (
     ("Loss and stopping", ("loss", "label_smoothing", "early_stopping_metric", "patience")),
 )
 _BY_NAME = {p.name: p for p in TRAINING_PARAMS}
+METRIC_COLUMNS = 3
 
 
 def list_devices() -> list[tuple[str, str]]:
@@ -72,7 +75,7 @@ class TrainingPanel(QWidget):
         self.design: Design | None = None
 
         # Device.
-        self.device_combo = QComboBox()
+        self.device_combo = compact_combo(QComboBox(), 12)
         self.device_combo.setObjectName("device")
         self.device_combo.setToolTip(_BY_NAME["device"].doc)
         self.device_combo.addItem("Auto (best available)", "auto")
@@ -94,19 +97,20 @@ class TrainingPanel(QWidget):
             self.forms[title] = form
             settings.addWidget(box)
         metrics_box = QGroupBox("Metrics")
-        metrics_layout = QHBoxLayout(metrics_box)
+        metrics_layout = QGridLayout(metrics_box)  # a few per row: fits a narrow dock
         self.metric_boxes: dict[str, QCheckBox] = {}
-        for metric in METRIC_CHOICES:
+        for i, metric in enumerate(METRIC_CHOICES):
             box = QCheckBox(metric)
             box.toggled.connect(self._metrics_edited)
             self.metric_boxes[metric] = box
-            metrics_layout.addWidget(box)
+            metrics_layout.addWidget(box, *divmod(i, METRIC_COLUMNS))
         settings.addWidget(metrics_box)
         settings.addStretch(1)
         inner = QWidget()
         inner.setLayout(settings)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(inner)
 
         # Run controls and progress.

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout,
                                QLineEdit, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget)
 
 from ..document import Document
+from ..loading import heavy_imports
 from .previews import DrawPad, LayerPreview, sample_pixmap
 from .tasks import adopt_popups, run_task
 from .theme import PALETTE, style_plot
@@ -209,6 +210,11 @@ class TryPage(QWidget):
         run_dir = self.weights.currentData() or None
         if not run_dir and not self.document.report.ok:
             self.status.setText("Fix the design's errors to try it.")
+            return
+        loader = heavy_imports()
+        if loader.loading:  # PyTorch is still loading in the background: try once it is there
+            self.status.setText(loader.describe())
+            loader.when_loaded(self.reload, receiver=self)
             return
         self._stale = False
         text = None if run_dir else self.document.snapshot()

@@ -10,6 +10,7 @@
     python main.py train FILE [--data NAME|PATH] [--epochs N] [--json] …   train headless
     python main.py evaluate RUN_DIR [--json]    test-split metrics of a trained run
     python main.py export RUN_DIR|FILE --format FMT -o PATH   verified export
+    python main.py import SOURCE -o DESIGN.json   an ONNX/torch.export/PyTorch model as a design
     python main.py open [FILE]          the editor, on FILE
     python main.py screenshot FILE -o PNG [--size WxH]   a PNG of the editor (works headless)
 
@@ -196,6 +197,44 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ExportError as exc:
         raise UserError(str(exc)) from None
     print(result.describe())
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    import json
+
+    from runtime.importers import (CODE_WARNING, CodeImportRefused, ConversionError, UnsupportedModel,
+                                   import_model, needs_code, save_imported)
+
+    if not Path(args.output).resolve().parent.is_dir():
+        raise UserError(f"{Path(args.output).parent}: no such directory")
+    if needs_code(args.source) and args.allow_code:
+        print(f"warning: {CODE_WARNING}", file=sys.stderr)
+    try:
+        shape = json.loads(args.input_shape) if args.input_shape else None
+        ctor = json.loads(args.args) if args.args else None
+    except ValueError as exc:
+        raise UserError(f"--input-shape/--args must be JSON ({exc})") from None
+    try:
+        imported = import_model(args.source, placeholders=args.placeholders,
+                                allow_code=args.allow_code, input_shape=shape, args=ctor)
+    except CodeImportRefused:
+        raise UserError(f"{CODE_WARNING} Add --allow-code to import {args.source}.") from None
+    except (ConversionError, UnsupportedModel) as exc:
+        raise UserError(str(exc)) from None
+    weights = save_imported(imported, args.output)
+    from graph.shapes import infer
+
+    params = infer(imported.design).total_params if not imported.unmapped else None
+    print(f"imported {args.source} → {args.output} ({len(imported.design)} nodes"
+          + (f", {params:,} parameters" if params is not None else "") + f"), weights {weights}")
+    if imported.max_diff is not None:
+        print(f"verified against the source on random inputs: max abs difference "
+              f"{imported.max_diff:.3g}")
+    if imported.unmapped:
+        from runtime.importers import describe_unmapped
+
+        print("placeholders (errors until replaced): " + describe_unmapped(imported.unmapped))
     return 0
 
 
@@ -504,6 +543,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", choices=("best", "last"), default="best",
                    help="which checkpoint of a run directory to export (default: best)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import", help="bring an ONNX, torch.export or PyTorch model in as a design",
+                       description="Convert SOURCE (model.onnx, program.pt2 or file.py:ClassName) "
+                       "into a design and its initial weights (DESIGN.safetensors beside it), "
+                       "checked against the source on random inputs. Operators without a layer "
+                       "stop the import with their list, unless --placeholders.")
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("-o", "--output", required=True, metavar="DESIGN.json")
+    p.add_argument("--placeholders", action="store_true",
+                   help="bring unsupported operators in as placeholder nodes (marked as errors)")
+    p.add_argument("--allow-code", action="store_true",
+                   help="allow .pt2 and .py sources, which run code from the file (in a child "
+                   "process); only for files you trust")
+    p.add_argument("--input-shape", metavar="JSON", help="sample shape without the batch for a "
+                   "Python class, e.g. [3, 224, 224] (default: the file's INPUT_SHAPE)")
+    p.add_argument("--args", metavar="JSON", help="constructor arguments of a Python class: a "
+                   "JSON list or object, e.g. '{\"num_classes\": 10}'")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("train", help="train a design headless; writes a run folder",
                        description="Train FILE with its own settings; the flags override them. "

@@ -548,19 +548,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expand", action="store_true", help="list the layers inside every block")
     p.set_defaults(func=cmd_summary)
 
-    p = sub.add_parser("templates", help="list the network templates and their arguments")
-    p.set_defaults(func=cmd_templates)
-
-    p = sub.add_parser("new", help="make a design file from a template",
-                       description="Make a design from TEMPLATE (or a torchvision name such as "
-                       "resnet50 or vgg16_bn) and write it to FILE.")
-    p.add_argument("template", metavar="TEMPLATE")
-    p.add_argument("-o", "--output", required=True, metavar="FILE")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE",
-                   help="a template argument, e.g. --set depth=34 (repeatable)")
-    p.add_argument("--small", action="store_true",
-                   help="start from the small variant that trains on the built-in digits")
-    p.set_defaults(func=cmd_new)
+    _add_template_commands(sub)
 
     p = sub.add_parser("code", help="print the generated PyTorch source")
     p.add_argument("file", metavar="FILE")
@@ -638,6 +626,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_screenshot)
 
     return parser
+
+
+def _add_template_commands(sub) -> None:
+    p = sub.add_parser("templates", help="list the network templates and their arguments")
+    p.set_defaults(func=cmd_templates)
+
+    p = sub.add_parser("new", help="make a design file from a template",
+                       description="Make a design from TEMPLATE (or a torchvision name such as "
+                       "resnet50 or vgg16_bn) and write it to FILE.")
+    p.add_argument("template", metavar="TEMPLATE")
+    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="a template argument, e.g. --set depth=34 (repeatable)")
+    p.add_argument("--small", action="store_true",
+                   help="start from the small variant that trains on the built-in digits")
+    p.set_defaults(func=cmd_new)
 
 
 def main(argv: list[str] | None = None) -> int:

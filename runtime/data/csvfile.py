@@ -101,15 +101,15 @@ def _parse(path: Path, body: list[str], offset: int, delimiter: str) -> tuple[pd
                             f"it have {want}") from None
         raise DataError(f"{path}: cannot parse the file ({exc})") from None
     lines = np.arange(len(frame)) + offset + 1
-    absent = frame.isna()
-    blank = (absent | (frame == "")).all(axis=1)
-    short = absent.any(axis=1) & ~blank
-    if short.any():
-        row = int(np.argmax(short.to_numpy()))
-        have = int((~absent.iloc[row]).sum())
-        raise DataError(f"{path}: line {lines[row]} has {have} values, but the other lines have "
-                        f"{frame.shape[1]}")
-    keep = ~blank.to_numpy()
+    empty = (frame == "").to_numpy()
+    blank = empty.all(axis=1)
+    # pandas fills the fields a short line lacks with "": count the fields of such lines
+    for row in np.flatnonzero(empty.any(axis=1) & ~blank):
+        have = len(next(csv.reader([body[row]], delimiter=delimiter), []))
+        if have < frame.shape[1]:
+            raise DataError(f"{path}: line {lines[row]} has {have} values, but the other lines "
+                            f"have {frame.shape[1]}")
+    keep = ~blank
     return frame[keep].reset_index(drop=True), lines[keep]
 
 

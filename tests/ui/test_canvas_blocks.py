@@ -256,3 +256,32 @@ def test_the_summary_shows_blocks_as_collapsible_groups_with_totals(qtbot):
     again = next(tree.topLevelItem(r) for r in range(tree.topLevelItemCount())
                  if tree.topLevelItem(r).text(0).startswith("layer2"))
     assert again.isExpanded()
+
+
+def test_the_inspector_edits_a_layer_inside_a_block_for_every_instance(window, qtbot):
+    window.document.replace(build("resnet", {"depth": 18, "in_channels": 1, "size": 8,
+                                             "classes": 10, "width": 8}))
+    doc, canvas = window.document, window.canvas
+    doc.revalidate()
+    design = doc.design
+    before = doc.report.inference.total_params
+    assert canvas.enter_block(by_name(design, "layer3"))
+    body = canvas.design
+    conv1 = by_name(body, "conv1")
+    canvas.select_nodes([conv1])
+    view = window.inspector.view
+    assert view.node_id == conv1 and view.design is body
+    assert "Output" in [view.facts.itemAt(i).widget().text() for i in range(view.facts.count())
+                        if view.facts.itemAt(i).widget() is not None]
+    bias = view.editors["bias"]
+    bias.set_value(True)
+    bias.edited.emit(True)
+    doc.revalidate()
+    assert body.node(conv1).params["bias"] is True
+    assert doc.report.inference.total_params > before  # every BasicBlock instance gained biases
+    assert doc.undo_stack.count() == 1
+    doc.undo_stack.undo()
+    doc.revalidate()
+    assert doc.report.inference.total_params == before
+    canvas.leave_to(0)
+    assert window.inspector.view.__class__.__name__ == "DesignView"

@@ -3,11 +3,14 @@
 ``python main.py`` opens the app with the default example. The same file is a headless CLI:
 
     python main.py validate FILE...     exit 0 when every design is valid
-    python main.py summary FILE         per-layer shapes, parameters, MACs and memory
+    python main.py summary FILE [--json]   per-layer shapes, parameters, MACs and memory
+    python main.py templates            the network templates and their arguments
+    python main.py new TEMPLATE -o FILE [--set NAME=VALUE]…   a design from a template
     python main.py code FILE            the generated PyTorch source
     python main.py train FILE [--data NAME|PATH] [--epochs N] [--json] …   train headless
     python main.py evaluate RUN_DIR [--json]    test-split metrics of a trained run
     python main.py export RUN_DIR|FILE --format FMT -o PATH   verified export
+    python main.py import SOURCE -o DESIGN.json   an ONNX/torch.export/PyTorch model as a design
     python main.py open [FILE]          the editor, on FILE
     python main.py screenshot FILE -o PNG [--size WxH]   a PNG of the editor (works headless)
 
@@ -71,14 +74,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from graph.summary import human_bytes, human_count, summarize
+    import json
+
+    from graph.summary import human_bytes, human_count, summarize, summary_dict
     from graph.validate import validate
 
     design = _load(args.file)
     report = validate(design)
     summary = summarize(design, report.inference)
+    if args.json:
+        out = summary_dict(design, summary, report.ok)
+        out["errors"] = [d.format(design) for d in report.errors]
+        print(json.dumps(out, ensure_ascii=False))
+        return 0 if report.ok else 1
     rows = [("name", "type", "output shape", "params", "MACs")]
-    rows += [(r.name, r.type, r.shape, f"{r.params:,}", human_count(r.macs)) for r in summary.rows]
+    rows += [(name, kind, r.shape, f"{r.params:,}", human_count(r.macs))
+             for name, kind, r in _summary_rows(summary.rows, args.expand)]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for i, row in enumerate(rows):
         print("  ".join(cell.rjust(w) if j >= 3 else cell.ljust(w)
@@ -86,6 +97,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         if i == 0:
             print("  ".join("-" * w for w in widths))
     print()
+    print(f"layers:                  {summary.total_layers:,} ({summary.nodes} at the top level)")
     print(f"total parameters:        {summary.total_params:,} ({human_bytes(summary.param_bytes)})")
     print(f"total MACs per sample:   {human_count(summary.total_macs)}")
     print(f"activations (batch {summary.batch_size}): {human_bytes(summary.activation_bytes)}")
@@ -95,6 +107,66 @@ def cmd_summary(args: argparse.Namespace) -> int:
         for d in report.errors:
             print(d.format(design))
         return 1
+    return 0
+
+
+def _summary_rows(rows, expand: bool, depth: int = 0):
+    """``(name, type, row)`` per line: a block instance shows as a group (``BasicBlock ×2``)
+    followed by its copies, indented; ``expand`` also lists every inner layer."""
+    for r in rows:
+        kind = f"{r.type} ×{r.repeat}" if r.repeat > 1 else r.type
+        yield "  " * depth + r.name, kind, r
+        if r.children and (expand or (depth == 0 and r.repeat > 1)):
+            yield from _summary_rows(r.children, expand, depth + 1)
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    from graph.templates import TEMPLATES
+
+    for template in TEMPLATES.values():
+        print(f"{template.name} — {template.title}: {template.doc}")
+        for arg in template.args:
+            choices = f" (one of {', '.join(map(str, arg.choices))})" if arg.choices else ""
+            print(f"    {arg.name}={str(arg.default).lower() if isinstance(arg.default, bool) else arg.default}"
+                  f"  {arg.doc}{choices}")
+        if template.aliases:
+            print(f"    aliases: {', '.join(template.aliases)}")
+        small = ", ".join(f"{k}={v}" for k, v in template.small.items())
+        print(f"    --small: trains on the built-in digits in seconds ({small})")
+        print()
+    print("Make one with: python main.py new TEMPLATE -o FILE [--set NAME=VALUE ...] [--small]")
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from graph.fileformat import save
+    from graph.summary import human_count
+    from graph.templates import TemplateError, build, lookup
+    from graph.validate import validate
+
+    try:
+        template, _ = lookup(args.template)
+        values = {}
+        for item in args.set or []:
+            name, sep, text = item.partition("=")
+            if not sep:
+                raise TemplateError(f"--set takes NAME=VALUE, not {item!r}")
+            values[name.strip()] = template.arg(name.strip()).parse(text)
+        design = build(args.template, values, small=args.small)
+    except TemplateError as exc:
+        raise UserError(str(exc)) from None
+    out = Path(args.output)
+    if out.suffix != ".json":
+        out = out.with_suffix(".json")
+    try:
+        save(design, out)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write: {exc.strerror}") from None
+    report = validate(design)
+    args_text = ", ".join(f"{k}={v}" for k, v in design.template["args"].items())
+    print(f"{out}: {design.name} ({args_text}): {len(design)} nodes, "
+          f"{report.inference.total_layers} layers, {report.inference.total_params:,} parameters, "
+          f"{human_count(report.inference.total_macs)} MACs")
     return 0
 
 
@@ -125,6 +197,44 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ExportError as exc:
         raise UserError(str(exc)) from None
     print(result.describe())
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    import json
+
+    from runtime.importers import (CODE_WARNING, CodeImportRefused, ConversionError, UnsupportedModel,
+                                   import_model, needs_code, save_imported)
+
+    if not Path(args.output).resolve().parent.is_dir():
+        raise UserError(f"{Path(args.output).parent}: no such directory")
+    if needs_code(args.source) and args.allow_code:
+        print(f"warning: {CODE_WARNING}", file=sys.stderr)
+    try:
+        shape = json.loads(args.input_shape) if args.input_shape else None
+        ctor = json.loads(args.args) if args.args else None
+    except ValueError as exc:
+        raise UserError(f"--input-shape/--args must be JSON ({exc})") from None
+    try:
+        imported = import_model(args.source, placeholders=args.placeholders,
+                                allow_code=args.allow_code, input_shape=shape, args=ctor)
+    except CodeImportRefused:
+        raise UserError(f"{CODE_WARNING} Add --allow-code to import {args.source}.") from None
+    except (ConversionError, UnsupportedModel) as exc:
+        raise UserError(str(exc)) from None
+    weights = save_imported(imported, args.output)
+    from graph.shapes import infer
+
+    params = infer(imported.design).total_params if not imported.unmapped else None
+    print(f"imported {args.source} → {args.output} ({len(imported.design)} nodes"
+          + (f", {params:,} parameters" if params is not None else "") + f"), weights {weights}")
+    if imported.max_diff is not None:
+        print(f"verified against the source on random inputs: max abs difference "
+              f"{imported.max_diff:.3g}")
+    if imported.unmapped:
+        from runtime.importers import describe_unmapped
+
+        print("placeholders (errors until replaced): " + describe_unmapped(imported.unmapped))
     return 0
 
 
@@ -411,7 +521,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="per-layer shapes, parameters, MACs and memory")
     p.add_argument("file", metavar="FILE")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object: params, macs, layers, nodes, rows and block groups")
+    p.add_argument("--expand", action="store_true", help="list the layers inside every block")
     p.set_defaults(func=cmd_summary)
+
+    _add_template_commands(sub)
 
     p = sub.add_parser("code", help="print the generated PyTorch source")
     p.add_argument("file", metavar="FILE")
@@ -428,6 +543,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", choices=("best", "last"), default="best",
                    help="which checkpoint of a run directory to export (default: best)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import", help="bring an ONNX, torch.export or PyTorch model in as a design",
+                       description="Convert SOURCE (model.onnx, program.pt2 or file.py:ClassName) "
+                       "into a design and its initial weights (DESIGN.safetensors beside it), "
+                       "checked against the source on random inputs. Operators without a layer "
+                       "stop the import with their list, unless --placeholders.")
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("-o", "--output", required=True, metavar="DESIGN.json")
+    p.add_argument("--placeholders", action="store_true",
+                   help="bring unsupported operators in as placeholder nodes (marked as errors)")
+    p.add_argument("--allow-code", action="store_true",
+                   help="allow .pt2 and .py sources, which run code from the file (in a child "
+                   "process); only for files you trust")
+    p.add_argument("--input-shape", metavar="JSON", help="sample shape without the batch for a "
+                   "Python class, e.g. [3, 224, 224] (default: the file's INPUT_SHAPE)")
+    p.add_argument("--args", metavar="JSON", help="constructor arguments of a Python class: a "
+                   "JSON list or object, e.g. '{\"num_classes\": 10}'")
+    p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("train", help="train a design headless; writes a run folder",
                        description="Train FILE with its own settings; the flags override them. "
@@ -471,6 +604,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_screenshot)
 
     return parser
+
+
+def _add_template_commands(sub) -> None:
+    p = sub.add_parser("templates", help="list the network templates and their arguments")
+    p.set_defaults(func=cmd_templates)
+
+    p = sub.add_parser("new", help="make a design file from a template",
+                       description="Make a design from TEMPLATE (or a torchvision name such as "
+                       "resnet50 or vgg16_bn) and write it to FILE.")
+    p.add_argument("template", metavar="TEMPLATE")
+    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="a template argument, e.g. --set depth=34 (repeatable)")
+    p.add_argument("--small", action="store_true",
+                   help="start from the small variant that trains on the built-in digits")
+    p.set_defaults(func=cmd_new)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -263,7 +263,8 @@ def _template(raw: Any) -> dict[str, Any]:
     args = _expect(raw.get("args", {}), dict, "template.args", "an object")
     for key, value in args.items():
         if not _plain(value):
-            raise DesignFileError("template arguments hold only plain values", f"template.args.{key}")
+            raise DesignFileError("template arguments hold only plain values",
+                                  f"template.args.{key}")
     return {"name": name, "args": dict(args)}
 
 
@@ -282,7 +283,8 @@ def _build_network(design: Design, nodes: list[Any], edges: list[Any], prefix: s
         design.add_edge(_edge(design, raw, f"{prefix}edges[{i}]"))
 
 
-def _node(design: Design, raw: Any, where: str, seen_ids: set[str], unknown: list[str]) -> Node | None:
+def _node(design: Design, raw: Any, where: str, seen_ids: set[str],
+          unknown: list[str]) -> Node | None:
     _expect(raw, dict, where, "a node object")
     for key in ("id", "type"):
         if key not in raw:

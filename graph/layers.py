@@ -895,3 +895,27 @@ _register(
                                  "batch_first": True},
     summary_keys=("num_heads", "dim_feedforward"),
 )
+
+# ---- Imported operators without a layer ---------------------------------------------------------
+
+
+def _unsupported_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    raise ShapeError(f"the imported operator {p['operator']} has no Netwright layer"
+                     + (f" ({p['reason']})" if p["reason"] else ""),
+                     fix="replace this placeholder with layers that compute the same")
+
+
+_register(
+    type_id="Unsupported",
+    category=IO,
+    doc="Placeholder for an imported operator Netwright cannot map; an error until replaced.",
+    display_name="Unsupported (imported)",
+    params=(
+        Param("operator", "str", "", "The source operator this node stands for."),
+        Param("reason", "str", "", "Why it could not be mapped."),
+    ),
+    inputs=(Port("in", "The operator's tensor inputs.", variadic=True, min_links=0, max_links=16),),
+    shape=_unsupported_shape,
+    summary_keys=("operator",),
+    is_placeholder=True,
+)

@@ -61,9 +61,10 @@ class TemplateArg:
                 raise TemplateError(f"{self.name} must be true or false, not {text!r}")
             return lowered in ("true", "1", "yes")
         try:
-            return self.check(int(text.strip()))
+            value = int(text.strip())
         except ValueError:
             raise TemplateError(f"{self.name} must be a whole number, not {text!r}") from None
+        return self.check(value)
 
 
 @dataclass(frozen=True)

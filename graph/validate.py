@@ -107,6 +107,10 @@ def _check_nodes(design: Design) -> tuple[list[Diagnostic], set[str]]:
             diags.append(Diagnostic(ERROR, "unknown-type", f"unknown layer type {node.type!r}", node.id))
             bad_params.add(node.id)
             continue
+        if layer.is_placeholder:
+            diags.append(Diagnostic(ERROR, "unsupported", layer.shape_problem(node.params), node.id,
+                                    fix="replace this placeholder with layers that compute the same"))
+            bad_params.add(node.id)
         try:
             params = (bind_params(layer, node.params, design.arguments) if _is_body(design)
                       else node.params)

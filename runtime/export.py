@@ -390,6 +390,7 @@ def _write_onnx(design, compiled, module, inputs, temps, targets) -> None:
     input_names, output_names = _io_names(compiled)
     torch.onnx.export(
         module, inputs, str(temps[0]), dynamo=False, opset_version=ONNX_OPSET,
+        training=torch.onnx.TrainingMode.PRESERVE,  # eval-mode BatchNorm stays a layer, unfused
         input_names=input_names, output_names=output_names,
         dynamic_axes={name: {0: "batch"} for name in itertools.chain(input_names, output_names)})
     import onnx

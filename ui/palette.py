@@ -165,6 +165,7 @@ class Palette(QWidget):
 
     def _build(self) -> None:
         for category, layers in CATALOG.categories().items():
+            layers = [layer for layer in layers if not layer.is_placeholder]
             color = category_color(category)
             head = QTreeWidgetItem([category])
             head.setFlags(Qt.ItemFlag.ItemIsEnabled)

@@ -129,7 +129,7 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
-        self.status = QLabel("Ready")
+        self.status = QLabel(self._idle_text())
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -151,8 +151,7 @@ class TrainingPanel(QWidget):
         self._bind(document.design)
         self._on_state(controller.state)
         run_task(list_devices, self._set_devices, receiver=self, needs=("runtime.devices",))
-        if heavy_imports().loading:  # training itself runs in its own process: Train works
-            self.status.setText(f"{heavy_imports().describe()} (Train works already)")
+        if heavy_imports().loading:
             heavy_imports().progress.connect(self._loading)
             heavy_imports().finished.connect(self._loaded)
 
@@ -188,9 +187,16 @@ class TrainingPanel(QWidget):
             index = self.device_combo.count() - 1
         self.device_combo.setCurrentIndex(index)
 
-    def _loading(self, what: str) -> None:
+    @staticmethod
+    def _idle_text() -> str:
+        """"Ready", or what is still loading in the background (training itself runs in its
+        own process, so Train works already)."""
+        loading = heavy_imports().describe()
+        return f"{loading} (Train works already)" if loading else "Ready"
+
+    def _loading(self, _what: str) -> None:
         if self.status.text().startswith("Loading"):
-            self.status.setText(f"{what} (Train works already)")
+            self.status.setText(self._idle_text())
 
     def _loaded(self, error: str) -> None:
         if self.status.text().startswith("Loading"):
@@ -262,7 +268,7 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("")
         self.progress.setToolTip("")
-        self.status.setText("Ready")
+        self.status.setText(self._idle_text())
         self._total_epochs = self._steps_per_epoch = 0
         self._eta = None
 

@@ -615,6 +615,9 @@ class MainWindow(QMainWindow):
         return self._save_to(path)
 
     def _save_to(self, path: Path) -> bool:
+        controller = self.training.controller
+        old_path = self.document.path
+        runs = controller.listed_runs() if old_path != path else []
         try:
             self.document.save(path)
         except OSError as exc:
@@ -622,7 +625,8 @@ class MainWindow(QMainWindow):
                                  f"Could not save {path}:\n\n{exc.strerror or exc}")
             return False
         self.recent.add(path)
-        self.statusBar().showMessage(f"Saved {path}", 5000)
+        carried = controller.adopt_runs(runs, move=old_path is None) if runs else None
+        self.statusBar().showMessage(f"Saved {path}" + (f". {carried}" if carried else ""), 10_000)
         return True
 
     # ---- recovery --------------------------------------------------------------------------------------

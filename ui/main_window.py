@@ -227,6 +227,7 @@ class MainWindow(QMainWindow):
         self.document.path_changed.connect(self._update_title)
         self.document.design_replaced.connect(self._design_replaced)
         self.document.report_changed.connect(self._report_changed)
+        self.document.report_changed.connect(self._update_title)  # a renamed design
 
         self.resize(1400, 900)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 330],

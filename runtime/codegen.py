@@ -87,10 +87,11 @@ def python_source(design: Design, compiled: Compiled, weights_file: str = "model
             ident = str(fx_node.target)
             node = design.node(node_of[ident])
             layer = CATALOG[node.type]
-            cls = layer_class(layer)
+            params, ins = node.resolved_params(), inference.input_shapes[node.id]
+            cls = layer_class(layer, params, ins)
             if cls.__module__ == custom_modules.__name__ and cls not in custom:
                 custom.append(cls)
-            kwargs = layer.torch_kwargs(node.resolved_params(), inference.input_shapes[node.id])
+            kwargs = layer.torch_kwargs(params, ins)
             init_lines.append(_call(f"self.{ident} = {_class_expr(cls)}",
                                     [f"{k}={literal(v)}" for k, v in kwargs.items()], " " * 8))
             call_args = ", ".join(str(a.target) for a in fx_node.args)

@@ -77,16 +77,17 @@ def identifier(name: str, taken: set[str]) -> str:
     return ident
 
 
-def layer_class(layer: LayerType) -> type[nn.Module]:
-    cls = getattr(custom_modules, layer.torch_class, None) or getattr(nn, layer.torch_class, None)
+def layer_class(layer: LayerType, params: dict[str, Any], in_shapes: list[Shape]) -> type[nn.Module]:
+    name = layer.module_class(params, in_shapes)
+    cls = getattr(custom_modules, name, None) or getattr(nn, name, None)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise LookupError(f"no torch module {layer.torch_class!r} for {layer.type_id}")
+        raise LookupError(f"no torch module {name!r} for {layer.type_id}")
     return cls
 
 
 def build_layer(layer: LayerType, params: dict[str, Any], in_shapes: list[Shape]) -> nn.Module:
     """The torch module of one layer, constructed from its declaration."""
-    return layer_class(layer)(**layer.torch_kwargs(params, in_shapes))
+    return layer_class(layer, params, in_shapes)(**layer.torch_kwargs(params, in_shapes))
 
 
 def compile_design(design: Design, report: Report | None = None) -> Compiled:
@@ -115,7 +116,7 @@ def compile_design(design: Design, report: Report | None = None) -> Compiled:
         if node.type in ("Input", "Output"):
             continue
         layer = CATALOG[node.type]
-        args = tuple(env[e.src] for e in design.in_edges(nid))
+        args = tuple(env[e.src] for port in layer.inputs for e in design.in_edges(nid, port.name))
         module = build_layer(layer, node.resolved_params(), inference.input_shapes[nid])
         root.add_module(idents[nid], module)
         env[nid] = graph.call_module(idents[nid], args)

@@ -101,6 +101,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_code(args: argparse.Namespace) -> int:
     import torch
 
+    from runtime.codegen import python_source
     from runtime.compiler import CompileError, compile_design
 
     design = _load(args.file)
@@ -109,12 +110,7 @@ def cmd_code(args: argparse.Namespace) -> int:
             compiled = compile_design(design)
     except CompileError as exc:
         raise UserError(str(exc)) from None
-    one_line = lambda text: " ".join(str(text).split())  # noqa: E731  (comments stay comments)
-    print(f"# {one_line(design.name)}: the layers, then forward (runnable source: python main.py "
-          f"export {one_line(args.file)} --format python -o model.py)")
-    for name, module in compiled.module.named_children():
-        print(f"#   self.{name} = {one_line(repr(module))}")
-    print(compiled.module.code.strip())
+    print(python_source(design, compiled), end="")  # the module the app's Code tab shows
     return 0
 
 
@@ -226,7 +222,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _train_distributed(args)
 
     from runtime.runs import RunError, load_run
-    from runtime.trainer import Control, train
+    from runtime.training import Control, train
 
     overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
                                    ("lr", args.lr), ("device", args.device), ("seed", args.seed))
@@ -344,7 +340,7 @@ def _network(design) -> tuple:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from runtime.trainer import TrainingError, evaluate_run
+    from runtime.training import TrainingError, evaluate_run
 
     try:
         r = evaluate_run(args.run_dir, args.checkpoint, args.split, args.device)

@@ -8,7 +8,7 @@ Adam 1e-3, a validation pass per epoch) from the same initial weights, on the CP
 * ``dataloader``      a plain loop over ``DataLoader(TensorDataset, shuffle=True)``;
 * ``index``           an index-batched loop over in-memory tensors (the baseline);
 * ``index+fused``     the same loop with torch's fused Adam kernel;
-* ``netwright``       :func:`runtime.trainer.train` with its progress events on, no run folder;
+* ``netwright``       :func:`runtime.training.train` with its progress events on, no run folder;
 * ``netwright+files`` the same writing its run folder (metrics, checkpoints every epoch);
 * ``lightning``       PyTorch Lightning (only when installed; it is not a dependency).
 
@@ -33,7 +33,7 @@ import torch.nn.functional as F  # noqa: E402
 from graph.design import Design, Edge  # noqa: E402
 from runtime.compiler import compile_design  # noqa: E402
 from runtime.data import load_data  # noqa: E402
-from runtime.trainer import train  # noqa: E402
+from runtime.training import train  # noqa: E402
 
 BATCH, LR = 64, 1e-3
 

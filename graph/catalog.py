@@ -50,7 +50,7 @@ layers (Transformer layers) add up their parts by the same rules: projections, s
 softmax over every head's scores, feed-forward, its activation, LayerNorms and residual adds.
 """
 
-PARAM_KINDS = ("int", "float", "bool", "choice", "size", "ints", "str")
+PARAM_KINDS = ("int", "float", "bool", "choice", "size", "ints", "str", "args")
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,8 @@ class Param:
 
     Kinds: ``int``, ``float``, ``bool``, ``choice`` (one of ``choices``), ``str``,
     ``size`` (an int or a list of ``length`` ints, as torch accepts for kernel sizes) and
-    ``ints`` (a list of ints; ``length`` fixes its length when set).
+    ``ints`` (a list of ints; ``length`` fixes its length when set) and ``args`` (a mapping of
+    names to whole numbers: a block instance's arguments for its first copy).
     """
 
     name: str
@@ -72,6 +73,8 @@ class Param:
     length: int | None = None
     allow_minus_one: bool = False  # for ``ints`` params such as Reshape's target shape
     short: str = ""  # on a node's face: a format such as "k{}" (a bool shows it when true)
+    label: str = ""  # what a form calls it; empty: the name, spaced and capitalized
+    when: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # applies only while these siblings hold
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:
@@ -79,6 +82,16 @@ class Param:
         problem = self.check(self.default)
         if problem:
             raise ValueError(f"default of {self.name}: {problem}")
+
+    @property
+    def title(self) -> str:
+        """The name a person reads in a form (``lr`` → "Learning rate")."""
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def applies(self, values: Mapping[str, Any]) -> bool:
+        """Whether this param matters given its siblings' ``values`` (momentum only for SGD and
+        RMSprop, step size only for the step schedule …); a missing sibling counts as matching."""
+        return all(other not in values or values[other] in allowed for other, allowed in self.when)
 
     def check(self, value: Any) -> str | None:
         """Return a plain description of what is wrong with ``value``, or ``None``."""
@@ -106,6 +119,12 @@ class Param:
             return self._check_list(value, self.length)
         if self.kind == "ints":
             return self._check_list(value, self.length)
+        if self.kind == "args":
+            if not isinstance(value, dict):
+                return f"must map argument names to whole numbers, not {value!r}"
+            bad = next((k for k, v in value.items()
+                        if isinstance(v, bool) or not isinstance(v, int)), None)
+            return None if bad is None else f"{bad} must be a whole number, not {value[bad]!r}"
         return None  # pragma: no cover - kinds are checked in __post_init__
 
     def face(self, value: Any) -> str:
@@ -276,6 +295,8 @@ def _checked_rule(spec: InputSpec, rule: Callable[[Params, Sequence[Shape]], Sha
 
 
 def _copy_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return dict(value)
     return list(value) if isinstance(value, (list, tuple)) else value
 
 

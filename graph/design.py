@@ -1,7 +1,10 @@
-"""The design document: nodes, edges, dataset choice and training settings, with change events.
+"""The design document: nodes, edges, block definitions, dataset choice and training settings,
+with change events.
 
-Every mutation goes through a :class:`Design` method, which emits an event so that views (the
-canvas, the inspector) can follow. Undo commands in the UI call these methods and nothing else.
+Every mutation goes through a :class:`Design` method (or its :class:`~graph.blocks.BlockLibrary`),
+which emits an event so that views (the canvas, the inspector) can follow. Undo commands in the UI
+call these methods and nothing else. A block's body is a :class:`Design` too (see
+:mod:`graph.blocks`): it shares the top-level design's library and has ``arguments``.
 """
 from __future__ import annotations
 
@@ -11,9 +14,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from .blocks import BlockDef, BlockLibrary
 from .catalog import CATALOG, LayerType
 from .events import Signal
 from .settings import default_data, default_training
+
+FORMAT = "netwright"
+FORMAT_VERSION = 2  # graph.fileformat migrates older documents up to this one
 
 
 @dataclass
@@ -24,16 +31,40 @@ class Node:
     params: dict[str, Any] = field(default_factory=dict)
     position: tuple[float, float] = (0.0, 0.0)
     version: int = 1
+    when: str | None = None  # inside a block: "present when" condition (graph.blocks)
+    # The library of the design holding the node (set by Design.add_node), so that ``layer``
+    # also answers for block instances.
+    library: BlockLibrary | None = field(default=None, repr=False, compare=False)
 
     @property
     def layer(self) -> LayerType:
-        return CATALOG[self.type]
+        layer = CATALOG.get(self.type)
+        if layer is None and self.library is not None:
+            layer = self.library.layer_type(self.type)
+        if layer is None:
+            raise KeyError(self.type)
+        return layer
+
+    @property
+    def is_block(self) -> bool:
+        return self.library is not None and self.type in self.library
 
     def resolved_params(self) -> dict[str, Any]:
         return self.layer.resolve(self.params)
 
+    def __deepcopy__(self, memo: dict) -> "Node":
+        return self.clone()  # never the library: Design.add_node links the copy to its own
+
+    def clone(self, **changes: Any) -> "Node":
+        """A detached copy (params deep-copied), with ``changes`` applied."""
+        fields = dict(id=self.id, type=self.type, name=self.name,
+                      params=copy.deepcopy(self.params), position=self.position,
+                      version=self.version, when=self.when)
+        fields.update(changes)
+        return Node(**fields)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "type": self.type,
             "version": self.version,
@@ -41,6 +72,9 @@ class Node:
             "params": copy.deepcopy(self.params),
             "position": [float(self.position[0]), float(self.position[1])],
         }
+        if self.when:
+            out["when"] = self.when
+        return out
 
 
 @dataclass(frozen=True)
@@ -60,12 +94,46 @@ class DesignError(ValueError):
     """An edit that the model refuses (unknown node, duplicate id, …)."""
 
 
-class Design:
-    """A complete, trainable project: the network plus its data and training settings."""
+class Allocator:
+    """Fresh node ids (``n1``, ``n2`` …) and names (``conv``, ``conv_2`` …) for one design,
+    remembering the ones it handed out, so a paste of many nodes gets distinct ones."""
 
-    def __init__(self, name: str = "Untitled") -> None:
+    def __init__(self, design: "Design") -> None:
+        self._ids = set(design.node_ids_in_order())
+        self._names = {n.name for n in design.nodes}
+        self._next = len(self._ids) + 1
+
+    def new_id(self) -> str:
+        while f"n{self._next}" in self._ids:
+            self._next += 1
+        self._ids.add(f"n{self._next}")
+        return f"n{self._next}"
+
+    def name(self, base: str) -> str:
+        """``base`` or ``base_2``, ``base_3`` … whichever is still free."""
+        base = re.sub(r"_\d+$", "", base) or "node"
+        name = base
+        for i in itertools.count(2):
+            if name not in self._names:
+                break
+            name = f"{base}_{i}"
+        self._names.add(name)
+        return name
+
+
+class Design:
+    """A complete, trainable project: the network plus its data and training settings.
+
+    ``library`` is given for a block body (it shares the top-level design's); a top-level
+    design makes its own and relays its events (``block_added``/``block_removed``/
+    ``block_changed`` with the block's name, then ``changed``).
+    """
+
+    def __init__(self, name: str = "Untitled", library: BlockLibrary | None = None) -> None:
         self.name = name
         self.description = ""
+        self.arguments: dict[str, int] = {}  # a block body's arguments with their defaults
+        self.template: dict[str, Any] | None = None  # {"name", "args"} when made from one
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []  # in link order: merge layers take their inputs in this order
         # Adjacency index kept in sync by the mutations below, so that per-node queries stay
@@ -81,7 +149,18 @@ class Design:
         self.edge_added = Signal()  # (edge)
         self.edge_removed = Signal()  # (edge)
         self.settings_changed = Signal()  # (section: "data" | "training" | "meta")
+        self.block_added = Signal()  # (block name)
+        self.block_removed = Signal()  # (block name)
+        self.block_changed = Signal()  # (block name): its args, description or body changed
         self.changed = Signal()  # () after any change
+        self.blocks = library if library is not None else BlockLibrary()
+        if library is None:
+            self.blocks.owner = self
+            for source, relay in ((self.blocks.added, self.block_added),
+                                  (self.blocks.removed, self.block_removed),
+                                  (self.blocks.changed, self.block_changed)):
+                source.connect(relay.emit)
+                source.connect(lambda _name: self.changed.emit())
 
     # ---- queries ---------------------------------------------------------------------------------
 
@@ -132,31 +211,48 @@ class Design:
     def __len__(self) -> int:
         return len(self._nodes)
 
+    def layer_type(self, type_id: str) -> LayerType | None:
+        """The declaration of ``type_id``: a catalog layer type or one of this design's blocks."""
+        return CATALOG.get(type_id) or self.blocks.layer_type(type_id)
+
+    def layer_of(self, node: Node) -> LayerType | None:
+        return self.layer_type(node.type)
+
+    def inputs(self) -> list[Node]:
+        """The nodes that feed the network (source layer types: Input), in node order."""
+        return [n for n in self._nodes.values() if _is(self.layer_type(n.type), "is_source")]
+
+    def outputs(self) -> list[Node]:
+        """The nodes the network returns (sink layer types: Output), in node order."""
+        return [n for n in self._nodes.values() if _is(self.layer_type(n.type), "is_sink")]
+
+    def allocator(self) -> Allocator:
+        """An id/name allocator for adding several nodes at once (paste, group)."""
+        return Allocator(self)
+
     def new_id(self) -> str:
-        for i in itertools.count(len(self._nodes) + 1):
-            candidate = f"n{i}"
-            if candidate not in self._nodes:
-                return candidate
-        raise AssertionError  # pragma: no cover
+        return Allocator(self).new_id()
 
     def unique_name(self, base: str) -> str:
         """``base`` or ``base_2``, ``base_3`` … whichever no node uses yet."""
-        base = re.sub(r"_\d+$", "", base) or "node"
-        taken = {n.name for n in self._nodes.values()}
-        if base not in taken:
-            return base
-        for i in itertools.count(2):
-            if f"{base}_{i}" not in taken:
-                return f"{base}_{i}"
-        raise AssertionError  # pragma: no cover
+        return Allocator(self).name(base)
 
     def make_node(self, type_id: str, name: str | None = None, params: dict[str, Any] | None = None,
                   position: tuple[float, float] = (0.0, 0.0)) -> Node:
         """A new node of ``type_id`` with default params (not yet added)."""
-        layer = CATALOG[type_id]
+        layer = self.layer_type(type_id)
+        if layer is None:
+            raise KeyError(type_id)
         base = name or re.sub(r"(?<!^)(?=[A-Z][a-z])", "_", layer.type_id).lower()
         return Node(id=self.new_id(), type=layer.type_id, name=self.unique_name(base),
                     params=dict(params or {}), position=position, version=layer.version)
+
+    def new_block(self, name: str, args: dict[str, int] | None = None,
+                  description: str = "") -> BlockDef:
+        """Define an empty block ``name`` (see :mod:`graph.blocks`) and return it."""
+        body = Design(name, library=self.blocks)
+        body.arguments = dict(args or {})
+        return self.blocks.define(BlockDef(name, body, description))
 
     # ---- mutations (each emits events) -------------------------------------------------------------
 
@@ -172,6 +268,7 @@ class Design:
             self._nodes = dict(items)
         self._in[node.id] = []
         self._out[node.id] = []
+        node.library = self.blocks
         self.node_added.emit(node)
         self.changed.emit()
         return node
@@ -242,6 +339,30 @@ class Design:
         self.node_changed.emit(node, "params")
         self.changed.emit()
 
+    def set_node_type(self, node_id: str, type_id: str) -> None:
+        """Point a block instance at a renamed block (graph.blocks.BlockLibrary.rename)."""
+        node = self.node(node_id)
+        if node.type != type_id:
+            node.type = type_id
+            self.node_changed.emit(node, "type")
+            self.changed.emit()
+
+    def set_when(self, node_id: str, when: str | None) -> None:
+        """Set an inner node's "present when" condition (None: always present)."""
+        node = self.node(node_id)
+        when = when or None
+        if node.when != when:
+            node.when = when
+            self.node_changed.emit(node, "when")
+            self.changed.emit()
+
+    def set_template(self, template: dict[str, Any] | None) -> None:
+        """Remember the template (``{"name", "args"}``) this design was made from."""
+        if not same_value(template, self.template):
+            self.template = copy.deepcopy(template)
+            self.settings_changed.emit("meta")
+            self.changed.emit()
+
     def rename_node(self, node_id: str, name: str) -> None:
         node = self.node(node_id)
         if node.name == name:
@@ -266,6 +387,14 @@ class Design:
         self.settings_changed.emit("data")
         self.changed.emit()
 
+    def set_info(self, name: str, description: str) -> None:
+        """Rename the design or change its description (``settings_changed("meta")``)."""
+        if (name, description) == (self.name, self.description):
+            return
+        self.name, self.description = name, description
+        self.settings_changed.emit("meta")
+        self.changed.emit()
+
     def set_training(self, training: dict[str, Any]) -> None:
         if same_value(training, self.training):
             return
@@ -281,23 +410,47 @@ class Design:
 
     def to_dict(self) -> dict[str, Any]:
         """The document as plain JSON-ready data (see :mod:`graph.fileformat`)."""
-        from .fileformat import FORMAT, FORMAT_VERSION
-
-        return {
+        out: dict[str, Any] = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "name": self.name,
             "description": self.description,
-            "nodes": [n.to_dict() for n in self._nodes.values()],
-            "edges": [e.to_dict() for e in self._edges],
-            "data": copy.deepcopy(self.data),
-            "training": copy.deepcopy(self.training),
         }
+        if self.template is not None:
+            out["template"] = copy.deepcopy(self.template)
+        out.update(self.network_dict())
+        if len(self.blocks):
+            out["blocks"] = {b.name: block_dict(b) for b in self.blocks}
+        out["data"] = copy.deepcopy(self.data)
+        out["training"] = copy.deepcopy(self.training)
+        return out
+
+    def network_dict(self) -> dict[str, Any]:
+        """``{"nodes": …, "edges": …}`` of this design (or block body)."""
+        return {"nodes": [n.to_dict() for n in self._nodes.values()],
+                "edges": [e.to_dict() for e in self._edges]}
 
     def copy(self) -> "Design":
-        from .fileformat import design_from_dict
+        """An independent copy (block definitions included), with no listeners."""
+        twin = Design(self.name)
+        twin.description = self.description
+        twin.template = copy.deepcopy(self.template)
+        for block in self.blocks:
+            body = Design(block.name, library=twin.blocks)
+            body.arguments = dict(block.args)
+            block.body.copy_network_into(body)
+            twin.blocks.define(BlockDef(block.name, body, block.description))
+        self.copy_network_into(twin)
+        twin.data = copy.deepcopy(self.data)
+        twin.training = copy.deepcopy(self.training)
+        return twin
 
-        return design_from_dict(self.to_dict())
+    def copy_network_into(self, other: "Design") -> None:
+        """Add copies of this design's nodes and links to ``other``."""
+        for node in self._nodes.values():
+            other.add_node(node.clone())
+        for edge in self._edges:
+            other.add_edge(edge)
 
     def node_ids_in_order(self) -> list[str]:
         return list(self._nodes)
@@ -313,3 +466,16 @@ def same_value(a: Any, b: Any) -> bool:
     if isinstance(a, (list, tuple)):
         return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
     return a == b
+
+
+def block_dict(block: BlockDef) -> dict[str, Any]:
+    """A block definition as plain data (the file's ``blocks.NAME``)."""
+    out: dict[str, Any] = {"args": dict(block.args)}
+    if block.description:
+        out["description"] = block.description
+    out.update(block.body.network_dict())
+    return out
+
+
+def _is(layer: LayerType | None, attribute: str) -> bool:
+    return layer is not None and getattr(layer, attribute)

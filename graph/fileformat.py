@@ -5,7 +5,10 @@
 3. remap renamed layer types and upgrade each node's params to its type's current version;
 4. check every field's type and build the :class:`~graph.design.Design`.
 
-Every problem raises :class:`DesignFileError` naming the place (``nodes[3].params.stride``).
+Every problem raises :class:`DesignFileError` naming the place (``nodes[3].params.stride``,
+``blocks.BasicBlock.nodes[2].params.out_channels``).
+Version 2 added ``blocks`` (name → ``{"args", "description", "nodes", "edges"}``, see
+:mod:`graph.blocks`), a node's ``when`` and the design's ``template``.
 Unknown layer types are collected and reported together. Nothing is ever pickled or evaluated.
 Saving is atomic: write a temporary file, fsync, rename over the target.
 """
@@ -21,12 +24,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import layers as _layers  # noqa: F401  (fills the catalog)
+from .blocks import BlockDef, BlockError, check_arg_name, check_block_name, expressions_of
 from .catalog import CATALOG
-from .design import Design, Edge, Node
+from .design import FORMAT, FORMAT_VERSION, Design, Edge, Node
+from .expr import ExprError, parse as parse_expression
 from .settings import DATA_PARAMS, TRAINING_PARAMS, default_data, default_training
-
-FORMAT = "netwright"
-FORMAT_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
 
@@ -50,7 +52,15 @@ class DesignFileError(ValueError):
 
 # Format migrations: from-version → function returning the dict at from-version + 1.
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def _v1_to_v2(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 added block definitions; a version-1 design has none."""
+    doc.setdefault("blocks", {})
+    return doc
+
+
+MIGRATIONS: dict[int, Migration] = {1: _v1_to_v2}
 
 
 def migrate(doc: dict[str, Any], migrations: dict[int, Migration] | None = None) -> dict[str, Any]:
@@ -177,61 +187,148 @@ def design_from_dict(doc: dict[str, Any]) -> Design:
     design.description = _expect(doc.get("description", ""), str, "description", "text")
     nodes = _expect(doc.get("nodes", _MISSING_LIST), list, "nodes", "a list of nodes")
     edges = _expect(doc.get("edges", []), list, "edges", "a list of links")
+    bodies = _declare_blocks(design, _expect(doc.get("blocks", {}), dict, "blocks", "an object"))
+    for name, raw in bodies.items():
+        where = f"blocks.{name}"
+        block = design.blocks[name]
+        _build_network(block.body, _expect(raw.get("nodes", []), list, where + ".nodes",
+                                           "a list of nodes"),
+                       _expect(raw.get("edges", []), list, where + ".edges", "a list of links"),
+                       where + ".")
+        _check_expressions(block.body, where)
+    _check_block_cycles(design)
+    _build_network(design, nodes, edges, "")
+    _check_expressions(design, "")
+    if doc.get("template") is not None:
+        design.template = _template(doc["template"])
+    design.data = _section(doc, "data", default_data(), {p.name for p in DATA_PARAMS} | {"name", "options"})
+    design.training = _section(doc, "training", default_training(), {p.name for p in TRAINING_PARAMS})
+    return design
+
+
+def _declare_blocks(design: Design, raw_blocks: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Define every block with its arguments and an empty body (bodies may use each other)."""
+    for name, raw in raw_blocks.items():
+        where = f"blocks.{name}"
+        _expect(raw, dict, where, "a block object")
+        args = _expect(raw.get("args", {}), dict, where + ".args", "an object")
+        for arg, value in args.items():
+            _expect(value, int, f"{where}.args.{arg}", "a whole number")
+        try:
+            check_block_name(name, design.blocks)
+            for arg in args:
+                check_arg_name(arg, f"{where}.args.{arg}")
+        except BlockError as exc:
+            raise DesignFileError(exc.reason, exc.where) from None
+        body = Design(name, library=design.blocks)
+        body.arguments = dict(args)
+        description = _expect(raw.get("description", ""), str, where + ".description", "text")
+        design.blocks.define(BlockDef(name, body, description))
+    return raw_blocks
+
+
+def _check_block_cycles(design: Design) -> None:
+    for block in design.blocks:
+        cycle = design.blocks.cycle_through(block.name)
+        if cycle:
+            what = ("uses itself" if len(cycle) == 2 else
+                    "is on a cycle of blocks: " + " → ".join(cycle))
+            user = next(n for n in block.body.nodes if n.type == cycle[1])
+            index = block.body.node_ids_in_order().index(user.id)
+            raise DesignFileError(f"block {block.name} {what}",
+                                  f"blocks.{block.name}.nodes[{index}].type")
+
+
+def _check_expressions(design: Design, prefix: str) -> None:
+    """Every expression parses and reads only the design's arguments."""
+    for i, node in enumerate(design.nodes):
+        for where, text in expressions_of(design.layer_of(node), node):
+            place = f"{prefix}.nodes[{i}].{where}" if prefix else f"nodes[{i}].{where}"
+            try:
+                unknown = sorted(parse_expression(text).names.difference(design.arguments))
+            except ExprError as exc:
+                raise DesignFileError(str(exc), place) from None
+            if unknown:
+                known = ", ".join(design.arguments) or "none"
+                raise DesignFileError(f"unknown argument {unknown[0]!r} in {text!r} (arguments: "
+                                      f"{known})", place)
+
+
+def _template(raw: Any) -> dict[str, Any]:
+    _expect(raw, dict, "template", "an object")
+    name = _expect(raw.get("name"), str, "template.name", "text")
+    args = _expect(raw.get("args", {}), dict, "template.args", "an object")
+    for key, value in args.items():
+        if not _plain(value):
+            raise DesignFileError("template arguments hold only plain values", f"template.args.{key}")
+    return {"name": name, "args": dict(args)}
+
+
+def _build_network(design: Design, nodes: list[Any], edges: list[Any], prefix: str) -> None:
+    """Add the checked ``nodes`` and ``edges`` to ``design``; places start with ``prefix``."""
     unknown: list[str] = []
     seen_ids: set[str] = set()
     for i, raw in enumerate(nodes):
-        where = f"nodes[{i}]"
-        _expect(raw, dict, where, "a node object")
-        for key in ("id", "type"):
-            if key not in raw:
-                raise DesignFileError(f"missing field \"{key}\"", where)
-        node_id = _expect(raw["id"], str, where + ".id", "text")
-        type_id = _expect(raw["type"], str, where + ".type", "text")
-        if node_id in seen_ids:
-            raise DesignFileError(f"duplicate node id {node_id!r}", where + ".id")
-        seen_ids.add(node_id)
-        layer = CATALOG.get(type_id)
-        if layer is None:
-            unknown.append(f"{type_id!r} ({where})")
-            continue
-        name = _expect(raw.get("name", node_id), str, where + ".name", "text")
-        params = _expect(raw.get("params", {}), dict, where + ".params", "an object")
-        version = _expect(raw.get("version", layer.version), int, where + ".version",
-                          "a whole number")
-        params = _upgrade_node_params(layer, version, params, where)
-        for key, value in params.items():
-            if not _plain(value):
-                raise DesignFileError("parameters hold only numbers, text, booleans and lists",
-                                      f"{where}.params.{key}")
-        position = raw.get("position", [0, 0])
-        if (not isinstance(position, list) or len(position) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                           and math.isfinite(v) for v in position)):
-            raise DesignFileError("expected [x, y] numbers", where + ".position")
-        design.add_node(Node(id=node_id, type=layer.type_id, name=name, params=dict(params),
-                             position=(float(position[0]), float(position[1])),
-                             version=layer.version))
+        node = _node(design, raw, f"{prefix}nodes[{i}]", seen_ids, unknown)
+        if node is not None:
+            design.add_node(node)
     if unknown:
         raise DesignFileError("unknown layer type" + ("s " if len(unknown) > 1 else " ")
                               + ", ".join(unknown))
     for i, raw in enumerate(edges):
-        where = f"edges[{i}]"
-        _expect(raw, dict, where, "a link object")
-        for key in ("src", "dst"):
-            if key not in raw:
-                raise DesignFileError(f"missing field \"{key}\"", where)
-            value = _expect(raw[key], str, f"{where}.{key}", "a node id")
-            if not design.has_node(value):
-                raise DesignFileError(f"links to unknown node {value!r}", f"{where}.{key}")
-        edge = Edge(src=raw["src"], dst=raw["dst"],
-                    src_port=_expect(raw.get("src_port", "out"), str, where + ".src_port", "text"),
-                    dst_port=_expect(raw.get("dst_port", "in"), str, where + ".dst_port", "text"))
-        if design.has_edge(edge):
-            raise DesignFileError("the same link appears twice", where)
-        design.add_edge(edge)
-    design.data = _section(doc, "data", default_data(), {p.name for p in DATA_PARAMS} | {"name", "options"})
-    design.training = _section(doc, "training", default_training(), {p.name for p in TRAINING_PARAMS})
-    return design
+        design.add_edge(_edge(design, raw, f"{prefix}edges[{i}]"))
+
+
+def _node(design: Design, raw: Any, where: str, seen_ids: set[str], unknown: list[str]) -> Node | None:
+    _expect(raw, dict, where, "a node object")
+    for key in ("id", "type"):
+        if key not in raw:
+            raise DesignFileError(f"missing field \"{key}\"", where)
+    node_id = _expect(raw["id"], str, where + ".id", "text")
+    type_id = _expect(raw["type"], str, where + ".type", "text")
+    if node_id in seen_ids:
+        raise DesignFileError(f"duplicate node id {node_id!r}", where + ".id")
+    seen_ids.add(node_id)
+    layer = CATALOG.get(type_id) or design.blocks.layer_type(type_id)
+    if layer is None:
+        unknown.append(f"{type_id!r} ({where})")
+        return None
+    name = _expect(raw.get("name", node_id), str, where + ".name", "text")
+    params = _expect(raw.get("params", {}), dict, where + ".params", "an object")
+    version = _expect(raw.get("version", layer.version), int, where + ".version",
+                      "a whole number")
+    params = _upgrade_node_params(layer, version, params, where)
+    for key, value in params.items():
+        if not _plain(value):
+            raise DesignFileError("parameters hold only numbers, text, booleans and lists",
+                                  f"{where}.params.{key}")
+    position = raw.get("position", [0, 0])
+    if (not isinstance(position, list) or len(position) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                       and math.isfinite(v) for v in position)):
+        raise DesignFileError("expected [x, y] numbers", where + ".position")
+    when = raw.get("when")
+    if when is not None:
+        _expect(when, str, where + ".when", "a condition (text)")
+    return Node(id=node_id, type=layer.type_id, name=name, params=dict(params),
+                position=(float(position[0]), float(position[1])), version=layer.version,
+                when=when or None)
+
+
+def _edge(design: Design, raw: Any, where: str) -> Edge:
+    _expect(raw, dict, where, "a link object")
+    for key in ("src", "dst"):
+        if key not in raw:
+            raise DesignFileError(f"missing field \"{key}\"", where)
+        value = _expect(raw[key], str, f"{where}.{key}", "a node id")
+        if not design.has_node(value):
+            raise DesignFileError(f"links to unknown node {value!r}", f"{where}.{key}")
+    edge = Edge(src=raw["src"], dst=raw["dst"],
+                src_port=_expect(raw.get("src_port", "out"), str, where + ".src_port", "text"),
+                dst_port=_expect(raw.get("dst_port", "in"), str, where + ".dst_port", "text"))
+    if design.has_edge(edge):
+        raise DesignFileError("the same link appears twice", where)
+    return edge
 
 
 _MISSING_LIST = object()

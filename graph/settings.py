@@ -13,37 +13,49 @@ from typing import Any, Callable, Mapping
 
 from .catalog import Param
 
+_SGD_LIKE = (("optimizer", ("sgd", "rmsprop")),)
+_EARLY_STOPPING = (("early_stopping_metric",
+                    ("val_loss", "val_accuracy", "val_f1", "val_mae", "val_r2")),)
+
 TRAINING_PARAMS: tuple[Param, ...] = (
     Param("optimizer", "choice", "adam", "Update rule.", choices=("sgd", "adam", "adamw", "rmsprop")),
-    Param("lr", "float", 1e-3, "Learning rate.", min=1e-8, max=10.0),
-    Param("momentum", "float", 0.9, "Momentum (SGD, RMSprop).", min=0.0, max=0.999),
-    Param("nesterov", "bool", False, "Nesterov momentum (SGD)."),
+    Param("lr", "float", 1e-3, "Learning rate.", min=1e-8, max=10.0, label="Learning rate"),
+    Param("momentum", "float", 0.9, "Momentum (SGD, RMSprop).", min=0.0, max=0.999,
+          when=_SGD_LIKE),
+    Param("nesterov", "bool", False, "Nesterov momentum (SGD).", label="Nesterov momentum",
+          when=(("optimizer", ("sgd",)),)),
     Param("weight_decay", "float", 0.0, "L2 penalty (decoupled for AdamW).", min=0.0, max=1.0),
     Param("grad_clip", "float", 0.0, "Clip the gradient norm to this value; 0 turns it off.",
-          min=0.0, max=1e6),
+          min=0.0, max=1e6, label="Gradient clip (norm)"),
     Param("schedule", "choice", "none", "Learning-rate schedule.",
-          choices=("none", "step", "cosine", "onecycle", "plateau")),
-    Param("warmup_epochs", "int", 0, "Linear warm-up from 0 over this many epochs.", min=0, max=1000),
-    Param("step_size", "int", 10, "Epochs between decays (step schedule).", min=1, max=10000),
-    Param("gamma", "float", 0.1, "Decay factor (step and plateau schedules).", min=1e-6, max=1.0),
+          choices=("none", "step", "cosine", "onecycle", "plateau"), label="LR schedule"),
+    Param("warmup_epochs", "int", 0, "Linear warm-up from 0 over this many epochs.", min=0,
+          max=1000, label="Warm-up epochs"),
+    Param("step_size", "int", 10, "Epochs between decays (step schedule).", min=1, max=10000,
+          label="Step size (epochs)", when=(("schedule", ("step",)),)),
+    Param("gamma", "float", 0.1, "Decay factor (step and plateau schedules).", min=1e-6, max=1.0,
+          label="Decay factor", when=(("schedule", ("step", "plateau")),)),
     Param("batch_size", "int", 64, "Samples per step.", min=1, max=1_000_000),
     Param("epochs", "int", 10, "Passes over the training split.", min=1, max=100_000),
     Param("loss", "choice", "cross_entropy", "What training minimizes.",
           choices=("cross_entropy", "mse", "l1", "huber", "bce_with_logits")),
-    Param("label_smoothing", "float", 0.0, "Label smoothing (cross-entropy).", min=0.0, max=0.99),
+    Param("label_smoothing", "float", 0.0, "Label smoothing (cross-entropy).", min=0.0, max=0.99,
+          when=(("loss", ("cross_entropy",)),)),
     Param("metrics", "str", "accuracy",
           "Comma-separated metrics: accuracy, top5, precision, recall, f1, mae, rmse, r2."),
     Param("early_stopping_metric", "choice", "none", "Stop when this stops improving.",
-          choices=("none", "val_loss", "val_accuracy", "val_f1", "val_mae", "val_r2")),
+          choices=("none", "val_loss", "val_accuracy", "val_f1", "val_mae", "val_r2"),
+          label="Early stopping on"),
     Param("patience", "int", 5, "Epochs without improvement before early stopping.", min=1,
-          max=10000),
+          max=10000, label="Patience (epochs)", when=_EARLY_STOPPING),
     Param("seed", "int", 0, "Random seed: the same seed on the same device gives the same curve.",
           min=0, max=2**31 - 1),
     Param("device", "str", "auto", "auto, cpu, cuda, cuda:N or mps."),
     Param("precision", "choice", "fp32", "Mixed precision on CUDA (bf16 or fp16 autocast).",
-          choices=("fp32", "bf16", "fp16")),
+          choices=("fp32", "bf16", "fp16"), label="Mixed precision"),
     Param("diagnostics_every", "int", 50, "Record per-layer gradient and activation statistics "
-          "every this many steps; 0 turns it off.", min=0, max=1_000_000),
+          "every this many steps; 0 turns it off.", min=0, max=1_000_000,
+          label="Layer stats every (steps)"),
 )
 
 METRIC_CHOICES = ("accuracy", "top5", "precision", "recall", "f1", "mae", "rmse", "r2")
@@ -106,10 +118,11 @@ class DatasetSpec:
         return out
 
 
-_N = Param("n_samples", "int", 1000, "Number of samples to generate.", min=10, max=10_000_000)
+_N = Param("n_samples", "int", 1000, "Number of samples to generate.", min=10, max=10_000_000,
+           label="Samples")
 _NOISE = Param("noise", "float", 0.1, "Standard deviation of added noise.", min=0.0, max=10.0)
 _SEED = Param("seed", "int", 0, "Seed of the generator.", min=0, max=2**31 - 1)
-_PATH = Param("path", "str", "", "File or folder to read.")
+_PATH = Param("path", "str", "", "File or folder to read.", label="File or folder")
 
 
 def _fixed(shape: tuple[int, ...]):
@@ -126,7 +139,8 @@ def _dataset(spec: DatasetSpec) -> None:
 _dataset(DatasetSpec(
     "digits", "scikit-learn's 1,797 handwritten digits, 8×8 grey images, 10 classes.",
     "builtin", "classification",
-    options=(Param("as_images", "bool", True, "1×8×8 images (true) or 64 features (false)."),),
+    options=(Param("as_images", "bool", True, "1×8×8 images (true) or 64 features (false).",
+                   label="As images"),),
     sample_shape=lambda o: (1, 8, 8) if o.get("as_images", True) else (64,),
     classes=lambda o: 10,
 ))
@@ -143,7 +157,7 @@ _dataset(DatasetSpec("moons", "Two interleaving half circles in 2-D.", "syntheti
 _dataset(DatasetSpec("circles", "A circle inside another in 2-D.", "synthetic", "classification",
                      options=(_N, Param("noise", "float", 0.05, _NOISE.doc, min=0.0, max=10.0),
                               Param("factor", "float", 0.5, "Inner/outer radius ratio.", min=0.01,
-                                    max=0.99), _SEED),
+                                    max=0.99, label="Radius ratio"), _SEED),
                      sample_shape=_fixed((2,)), classes=lambda o: 2))
 _dataset(DatasetSpec("spirals", "Interleaved 2-D spirals, one per class.", "synthetic",
                      "classification",
@@ -159,8 +173,10 @@ _dataset(DatasetSpec("sine", "Noisy sine wave: x → sin(x) + noise (regression)
 _dataset(DatasetSpec(
     "csv", "A CSV file: choose the target column and the feature columns.", "file", "file",
     options=(_PATH,
-             Param("target", "str", "", "Target column (name); empty means the last column."),
-             Param("features", "str", "", "Comma-separated feature columns; empty means all others."),
+             Param("target", "str", "", "Target column (name); empty means the last column.",
+                   label="Target column"),
+             Param("features", "str", "", "Comma-separated feature columns; empty means all others.",
+                   label="Feature columns"),
              Param("task", "choice", "auto", "classification, regression, or auto (text or few "
                    "distinct integer values → classes).",
                    choices=("auto", "classification", "regression"))),
@@ -172,25 +188,28 @@ _dataset(DatasetSpec(
     "images", "An image folder: root/<class>/*.png|jpg.", "file", "classification",
     options=(_PATH,
              Param("size", "ints", [28, 28], "Height and width to resize to.", min=1, max=4096,
-                   length=2),
+                   length=2, label="Image size"),
              Param("color", "choice", "grayscale", "grayscale or rgb.",
-                   choices=("grayscale", "rgb"))),
+                   choices=("grayscale", "rgb"), label="Colour")),
     sample_shape=lambda o: ((1 if o.get("color", "grayscale") == "grayscale" else 3,)
                             + tuple(o.get("size", [28, 28]))),
 ))
 _dataset(DatasetSpec(
     "idx", "MNIST-style IDX files (images and labels).", "file", "classification",
-    options=(Param("images", "str", "", "IDX file of images (…-images-idx3-ubyte)."),
-             Param("labels", "str", "", "IDX file of labels (…-labels-idx1-ubyte).")),
+    options=(Param("images", "str", "", "IDX file of images (…-images-idx3-ubyte).",
+                   label="Images file"),
+             Param("labels", "str", "", "IDX file of labels (…-labels-idx1-ubyte).",
+                   label="Labels file")),
 ))
 
 DATA_PARAMS: tuple[Param, ...] = (
     Param("val_fraction", "float", 0.15, "Share of samples held out for validation.", min=0.0,
-          max=0.9),
+          max=0.9, label="Validation share"),
     Param("test_fraction", "float", 0.15, "Share of samples held out for the final test.",
-          min=0.0, max=0.9),
+          min=0.0, max=0.9, label="Test share"),
     Param("split_seed", "int", 0, "Seed of the train/validation/test split.", min=0, max=2**31 - 1),
-    Param("normalize", "bool", True, "Standardize features with statistics of the training split."),
+    Param("normalize", "bool", True, "Standardize features with statistics of the training split.",
+          label="Normalize features"),
 )
 
 

@@ -46,7 +46,7 @@ def summarize(design: Design, inference: Inference | None = None) -> Summary:
         layer = CATALOG.get(node.type)
         rows.append(Row(node.id, node.name, layer.label if layer else node.type, fmt_shape(shape),
                         inference.params.get(node.id, 0), inference.macs.get(node.id, 0)))
-        if shape is not None and node.type != "Output":
+        if shape is not None and not (layer and layer.is_sink):
             activations += prod(shape)
     total_params = inference.total_params
     return Summary(rows, total_params, inference.total_macs, batch,

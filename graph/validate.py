@@ -126,13 +126,13 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
                 fix = "merge the branches with an Add or Concat first" if port.max_links == 1 else None
                 diags.append(Diagnostic(ERROR, "arity", msg, node.id, port.name, fix=fix))
         for port in layer.outputs:
-            if not design.out_edges(node.id, port.name) and layer.type_id != "Input":
+            if not design.out_edges(node.id, port.name) and not layer.is_source:
                 diags.append(Diagnostic(WARNING, "unused", "its output is not used", node.id, port.name,
                                         fix="connect it onward, or delete it"))
 
     # Whole-network structure.
-    inputs = [n.id for n in design.nodes if n.type == "Input"]
-    outputs = [n.id for n in design.nodes if n.type == "Output"]
+    inputs = [n.id for n in design.inputs()]
+    outputs = [n.id for n in design.outputs()]
     if not inputs:
         diags.append(Diagnostic(ERROR, "no-input", "the network has no Input layer",
                                 fix="add an Input layer from the palette"))
@@ -338,8 +338,8 @@ def _check_settings(design: Design, inference: Inference, data_shape: Shape | No
     shape = tuple(data_shape) if data_shape is not None else dataset_shape(design.data)
     classes = data_classes if data_classes is not None else dataset_classes(design.data)
     task = data_task or spec.task
-    inputs = [n for n in design.nodes if n.type == "Input"]
-    if shape is not None and len(inputs) == 1 and not CATALOG["Input"].check_params(inputs[0].params):
+    inputs = design.inputs()
+    if shape is not None and len(inputs) == 1 and not inputs[0].layer.check_params(inputs[0].params):
         node = inputs[0]
         declared = tuple(node.resolved_params()["shape"])
         if declared != shape:
@@ -349,7 +349,7 @@ def _check_settings(design: Design, inference: Inference, data_shape: Shape | No
                 f"but this Input expects {fmt_shape(declared)}", node.id, param="shape",
                 fix=f"set the Input shape to {list(shape)}"
                 + _dataset_option_giving(spec, design.data, declared, data_shape)))
-    outputs = [n for n in design.nodes if n.type == "Output"]
+    outputs = design.outputs()
     loss = design.training.get("loss")
     if outputs and task == "classification" and classes:
         out = outputs[0]

@@ -32,7 +32,7 @@ from .data import (DataError, Normalization, data_settings, decode_image, load_d
                    resolve_path, split_indices)
 from .metrics import classification_report
 from .runs import RunError, json_safe, load_run, read_json, write_json
-from .trainer import first_output
+from .training import first_output
 
 RUN_FILES = ("metrics.jsonl", "status.json", "config.json", "design.json")
 PREVIEW_ROWS = 200
@@ -370,7 +370,7 @@ def predict_run(run_dir: str | os.PathLike, split: str = "test", checkpoint: str
     config = run.config
     dataset = config.get("dataset", {})
     norm = Normalization.from_dict(dataset.get("normalization", {}))
-    input_node = next(n for n in run.design.nodes if n.type == "Input")
+    input_node = run.design.inputs()[0]
     data = load_data(config.get("data", run.design.data),
                      input_dtype=input_node.resolved_params()["dtype"],
                      base_dir=config.get("base_dir"), normalization=norm)

@@ -97,9 +97,9 @@ def compile_design(design: Design, report: Report | None = None) -> Compiled:
         raise CompileError(report, design)
     inference = report.inference
     g = to_networkx(design)
-    outputs = [n.id for n in design.nodes if n.type == "Output"]
+    outputs = [n.id for n in design.outputs()]
     needed = set(outputs).union(*(nx.ancestors(g, o) for o in outputs))
-    inputs = [n.id for n in design.nodes if n.type == "Input"]
+    inputs = [n.id for n in design.inputs()]
     taken: set[str] = set()
     idents = {nid: identifier(design.node(nid).name, taken) for nid in inference.order
               if nid in needed or nid in inputs}
@@ -113,7 +113,7 @@ def compile_design(design: Design, report: Report | None = None) -> Compiled:
         if nid not in needed:
             continue
         node = design.node(nid)
-        if node.type in ("Input", "Output"):
+        if node.layer.is_source or node.layer.is_sink:
             continue
         layer = CATALOG[node.type]
         args = tuple(env[e.src] for port in layer.inputs for e in design.in_edges(nid, port.name))

@@ -4,7 +4,7 @@
 :func:`setup`, which reads the rendezvous from torchrun's environment variables, picks the
 device (``cuda:LOCAL_RANK`` on CUDA, else the CPU) and the backend (NCCL on CUDA, Gloo on the
 CPU) and joins the process group. :func:`trainer_parallel` plugs the rank into
-:class:`runtime.trainer.Trainer`: each rank trains on its own equal-length shard of the training
+:class:`runtime.training.Trainer`: each rank trains on its own equal-length shard of the training
 split (:class:`runtime.data.IndexSampler`, so every rank takes the same number of steps),
 gradients are averaged by :class:`~torch.nn.parallel.DistributedDataParallel`
 (:func:`wrap_model`), the epoch's training loss is averaged over ranks (:func:`all_reduce_mean`)
@@ -196,9 +196,9 @@ def count_finished(ctx: DistContext) -> int:
 
 
 def trainer_parallel(ctx: DistContext):
-    """The :class:`runtime.trainer.Parallel` of this rank: DDP-wrapped model, loss averaged
+    """The :class:`runtime.training.Parallel` of this rank: DDP-wrapped model, loss averaged
     over ranks, files written by rank 0 only."""
-    from .trainer import Parallel
+    from .training import Parallel
 
     return Parallel(rank=ctx.rank, world_size=ctx.world_size,
                     wrap_model=lambda module: wrap_model(module, ctx),

@@ -11,7 +11,7 @@ from PIL import Image
 
 import main
 from runtime.runs import load_run
-from runtime.trainer import Control, train
+from runtime.training import Control, train
 from graph.fileformat import load
 from tests.conftest import EXAMPLES, ROOT
 

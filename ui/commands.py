@@ -33,7 +33,7 @@ class Command(QUndoCommand):
 
 
 # Ids for QUndoCommand.mergeWith: consecutive edits of the same thing merge into one undo step.
-MERGE_PARAM, MERGE_SETTINGS, MERGE_RENAME = 1, 2, 3
+MERGE_PARAM, MERGE_SETTINGS, MERGE_RENAME, MERGE_INFO = 1, 2, 3, 4
 
 
 class AddNodeCommand(Command):
@@ -202,6 +202,10 @@ class SetSettingsCommand(Command):
         self.design, self.section = design, section
         self.old = copy.deepcopy(getattr(design, section))
         self.new = copy.deepcopy(dict(value))
+        # What this edit is about, fixed at creation: typing 0.2 → 0 → 0.25 passes through the
+        # old value, and the merged step must still be "the validation share".
+        self.keys = {k for k in self.new.keys() | self.old.keys()
+                     if self.new.get(k) != self.old.get(k)}
 
     def id(self) -> int:
         return MERGE_SETTINGS
@@ -209,9 +213,7 @@ class SetSettingsCommand(Command):
     def mergeWith(self, other: QUndoCommand) -> bool:
         if not isinstance(other, SetSettingsCommand) or other.section != self.section:
             return False
-        changed_self = {k for k in self.new if self.new.get(k) != self.old.get(k)}
-        changed_other = {k for k in other.new if other.new.get(k) != other.old.get(k)}
-        if changed_self != changed_other:  # only a run of edits to the same setting merges
+        if self.keys != other.keys:  # only a run of edits to the same setting merges
             return False
         self.new = other.new
         return True
@@ -229,6 +231,33 @@ class SetSettingsCommand(Command):
         self._apply(self.old)
 
 
+class SetDesignInfoCommand(Command):
+    """Rename the design or change its description; typing merges into one step."""
+
+    def __init__(self, design: Design, name: str, description: str,
+                 parent: Command | None = None):
+        super().__init__("Rename the design" if name != design.name else "Edit the description",
+                         parent)
+        self.design = design
+        self.old = (design.name, design.description)
+        self.new = (name, description)
+
+    def id(self) -> int:
+        return MERGE_INFO
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 (Qt name)
+        if not isinstance(other, SetDesignInfoCommand) or other.text() != self.text():
+            return False
+        self.new = other.new
+        return True
+
+    def redo(self) -> None:
+        self.design.set_info(*self.new)
+
+    def undo(self) -> None:
+        self.design.set_info(*self.old)
+
+
 class MacroCommand(Command):
     """A named group of steps that undo and redo together."""
 
@@ -239,38 +268,17 @@ def paste_command(design: Design, nodes: list[Node], edges: list[Edge], offset=(
     among them. Returns the command and the new ids (in the order of ``nodes``)."""
     macro = MacroCommand(text)
     mapping: dict[str, str] = {}
-    taken_names = {n.name for n in design.nodes}
-    taken_ids = set(design.node_ids_in_order())
-    counter = len(taken_ids) + 1
+    allocator = design.allocator()
     for node in nodes:
-        while f"n{counter}" in taken_ids:
-            counter += 1
-        new_id = f"n{counter}"
-        taken_ids.add(new_id)
-        name = _free_name(node.name, taken_names)
-        taken_names.add(name)
-        mapping[node.id] = new_id
-        clone = Node(id=new_id, type=node.type, name=name, params=copy.deepcopy(node.params),
-                     position=(node.position[0] + offset[0], node.position[1] + offset[1]),
-                     version=node.version)
+        mapping[node.id] = allocator.new_id()
+        clone = node.clone(id=mapping[node.id], name=allocator.name(node.name),
+                           position=(node.position[0] + offset[0], node.position[1] + offset[1]))
         AddNodeCommand(design, clone, macro)
     for edge in edges:
         if edge.src in mapping and edge.dst in mapping:
             AddEdgeCommand(design, Edge(mapping[edge.src], mapping[edge.dst], edge.src_port,
                                         edge.dst_port), None, macro)
     return macro, [mapping[n.id] for n in nodes]
-
-
-def _free_name(name: str, taken: set[str]) -> str:
-    import re
-
-    base = re.sub(r"_\d+$", "", name) or "node"
-    if base not in taken:
-        return base
-    i = 2
-    while f"{base}_{i}" in taken:
-        i += 1
-    return f"{base}_{i}"
 
 
 def insert_on_link_command(design: Design, node: Node, edge: Edge) -> MacroCommand:

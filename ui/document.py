@@ -15,6 +15,8 @@ from graph.design import Design
 from graph.fileformat import dumps, load, loads, save
 from graph.validate import Report, validate
 
+from .editing import EditSession
+
 
 class Document(QObject):
     design_replaced = Signal(object)  # the new Design (New/Open); views rebuild from scratch
@@ -26,6 +28,7 @@ class Document(QObject):
         super().__init__(parent)
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self.edits = EditSession(self)  # every form pushes through it (one undo behaviour)
         self.path: Path | None = None
         self.design: Design = design or Design()
         self.data_facts: dict = {}  # see set_data_facts
@@ -49,6 +52,7 @@ class Document(QObject):
         self._disconnect(self.design)
         self.design = design
         self._connect(design)
+        self.edits.seal()
         self.undo_stack.clear()
         self.undo_stack.setClean()
         self.data_facts = {}

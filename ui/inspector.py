@@ -1,101 +1,44 @@
-"""The inspector: edits the selected layer, or the design's dataset and training settings.
+"""The inspector: edits the selected layer, or the design's name and description.
 
-Every form is generated from declarations — a layer's :class:`~graph.catalog.Param` list, and
-:data:`~graph.settings.TRAINING_PARAMS`, :data:`~graph.settings.DATASETS` and
-:data:`~graph.settings.DATA_PARAMS` — so a new layer or setting needs no inspector code.
+A layer's form is generated from its :class:`~graph.catalog.Param` declarations, so a new layer
+needs no inspector code. With nothing selected it shows the design itself: name, description, a
+summary of the dataset and training settings with buttons to the Data and Training panels (the
+one editor of those settings) and the design's diagnostics.
 
-Each edit is an undo command (:class:`ParamEdit`, :class:`SettingsEdit`, rename). The changes of
-one gesture (dragging a spin box, typing a number) merge into one undo step; the step is sealed
-when the editor reports it is finished, so the next gesture starts a new one. The inspector
-follows the model: an undo updates the editors (with their signals blocked, so nothing is
-pushed back).
+Each edit goes through the document's :class:`~ui.editing.EditSession`: the changes of one
+gesture (dragging a spin box, typing a number) are one undo step, as in every form. The
+inspector follows the model: an undo updates the editors (with their signals blocked, so
+nothing is pushed back).
 """
 from __future__ import annotations
 
-import copy
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QComboBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from graph.catalog import Param, fmt_shape
 from graph.design import Design, Node
-from graph.settings import DATA_PARAMS, DATASETS, TRAINING_PARAMS
+from graph.settings import TRAINING_PARAMS, dataset_shape
 from graph.summary import human_count
 from graph.validate import ERROR, Diagnostic, Report
 from ui.canvas.style import category_color
-from ui.commands import RenameNodeCommand, SetParamCommand, SetParamsCommand, SetSettingsCommand
+from ui.commands import SetParamsCommand
 from ui.document import Document
+from ui.editing import DesignInfoEdit, EditSession, ParamEdit, RenameEdit
 from ui.palette import color_chip
-from ui.widgets.params import ParamEditor, StrEditor, compact_combo, make_editor, set_invalid
-
-# ---- undo commands that merge within one gesture only -------------------------------------------
-
-
-class _Sealable:
-    """Mixin: once :attr:`sealed`, a command no longer absorbs later edits."""
-
-    sealed = False
-
-    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 (Qt name)
-        return not self.sealed and super().mergeWith(other)
-
-
-class ParamEdit(_Sealable, SetParamCommand):
-    """A param change made in the inspector."""
-
-
-class SettingsEdit(_Sealable, SetSettingsCommand):
-    """A dataset or training-setting change made in the inspector."""
-
-
-class RenameEdit(_Sealable, RenameNodeCommand):
-    """A rename made in the inspector."""
-
-
-class EditSession:
-    """Pushes the inspector's commands and seals the open one when a gesture ends, or when
-    anything else moves the undo stack (an undo, another view's command)."""
-
-    def __init__(self, document: Document):
-        self.document = document
-        self._open: _Sealable | None = None
-        self._index = -1
-        document.undo_stack.indexChanged.connect(self._index_changed)
-
-    def push(self, command: QUndoCommand) -> None:
-        stack = self.document.undo_stack
-        before = stack.index()
-        self._index = -1  # ignore the index change of our own push
-        self.document.push(command)
-        merged = stack.index() == before and self._open is not None
-        if not merged:
-            self._open = command
-        self._index = stack.index()
-
-    def seal(self) -> None:
-        if self._open is not None:
-            self._open.sealed = True
-            self._open = None
-
-    def _index_changed(self, index: int) -> None:
-        if self._index != -1 and index != self._index:
-            self.seal()
-
+from ui.widgets.params import ParamEditor, make_editor, set_invalid
 
 # ---- layout helpers -------------------------------------------------------------------------------
 
@@ -363,68 +306,71 @@ class NodeView(QWidget):
         self.session.seal()
 
 
-# ---- dataset and training ------------------------------------------------------------------------------
+# ---- the design itself ----------------------------------------------------------------------------
 
 
-class SettingsView(QWidget):
-    """The design's dataset (and its options), split settings and training settings."""
+def _settings_summary(design: Design) -> str:
+    """One line on the dataset and one on the training settings, for the design page."""
+    data, training = design.data, design.training
+    shape = dataset_shape(data)
+    dataset = f"{data.get('name')}" + (f" · samples {fmt_shape(shape)}" if shape else "")
+    by_name = {p.name: p for p in TRAINING_PARAMS}
+    shown = [f"{by_name[k].title.lower()} {training[k]}"
+             for k in ("optimizer", "lr", "batch_size", "epochs") if k in training]
+    return f"Dataset: {dataset}<br>Training: {', '.join(shown)}"
 
-    FILE_OPTIONS = {"path", "images", "labels"}
 
-    def __init__(self, document: Document, session: EditSession, parent: QWidget | None = None):
+class DesignView(QWidget):
+    """The design's name and description, a summary of its dataset and training settings with
+    buttons to the Data and Training panels (their one editor), and the design's diagnostics."""
+
+    def __init__(self, document: Document, session: EditSession,
+                 open_panel: Callable[[str], None], parent: QWidget | None = None):
         super().__init__(parent)
         self.document, self.session = document, session
         self.detached = False
         self._design = document.design
-        self.data_editors: dict[str, ParamEditor] = {}
-        self.option_editors: dict[str, ParamEditor] = {}
-        self.training_editors: dict[str, ParamEditor] = {}
-        self._options_for: str | None = None
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 12)
         layout.setSpacing(8)
-        title = QLabel("Dataset & training")
+        title = QLabel("Design")
         title.setObjectName("inspectorTitle")
         layout.addWidget(title)
-        layout.addWidget(_muted("These settings belong to the whole design. Select a layer on the "
-                                "canvas to edit it."))
+        layout.addWidget(_muted("Select a layer on the canvas to edit it."))
 
-        layout.addWidget(_section("Dataset"))
-        self.dataset = compact_combo(QComboBox(), 10)
-        self.dataset.setObjectName("datasetCombo")
-        for name, spec in DATASETS.items():
-            self.dataset.addItem(f"{name}  ·  {spec.kind}", name)
-            self.dataset.setItemData(self.dataset.count() - 1, spec.doc, Qt.ItemDataRole.ToolTipRole)
-        self.dataset.activated.connect(self._dataset_chosen)
-        form = _form()
-        label = QLabel("dataset")
-        label.setObjectName("paramLabel")
-        form.addRow(label, self.dataset)
-        layout.addLayout(form)
-        self.dataset_doc = _muted()
-        layout.addWidget(self.dataset_doc)
-        self.options_form = _form()
-        layout.addLayout(self.options_form)
+        layout.addWidget(_section("Name"))
+        self.name_edit = QLineEdit(self._design.name)
+        self.name_edit.setObjectName("designName")
+        self.name_edit.setToolTip("The design's name: shown in the title, the run folders and "
+                                  "the exported code")
+        self.name_edit.textEdited.connect(self._edited)
+        self.name_edit.editingFinished.connect(self._name_finished)
+        layout.addWidget(self.name_edit)
+        layout.addWidget(_section("Description"))
+        self.description_edit = QPlainTextEdit(self._design.description)
+        self.description_edit.setObjectName("designDescription")
+        self.description_edit.setPlaceholderText("What this network is for (optional)")
+        self.description_edit.setMaximumHeight(80)
+        self.description_edit.textChanged.connect(self._edited)
+        layout.addWidget(self.description_edit)
 
-        layout.addWidget(_section("Split"))
-        form = _form()
-        for param in DATA_PARAMS:
-            editor = self._editor(param, lambda name, v: self._data_edited(name, v))
-            form.addRow(_param_label(param), editor)
-            self.data_editors[param.name] = editor
-        layout.addLayout(form)
-
-        layout.addWidget(_section("Training"))
-        form = _form()
-        for param in TRAINING_PARAMS:
-            editor = self._editor(param, lambda name, v: self._training_edited(name, v))
-            form.addRow(_param_label(param), editor)
-            self.training_editors[param.name] = editor
-        layout.addLayout(form)
+        layout.addWidget(_section("Dataset & training"))
+        self.summary = _muted()
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.summary)
+        row = QHBoxLayout()
+        self.panel_buttons: dict[str, QPushButton] = {}
+        for key, text in (("data", "Data panel"), ("training", "Training panel")):
+            button = QPushButton(text)
+            button.setToolTip(f"Edit the design's {key} settings in the {text}")
+            button.clicked.connect(lambda _c=False, k=key: open_panel(k))
+            self.panel_buttons[key] = button
+            row.addWidget(button)
+        row.addStretch(1)
+        layout.addLayout(row)
 
         self.diagnostics = _diagnostics_section(layout, "Design diagnostics")
-
         self.sync()
         self.update_report(document.report)
 
@@ -432,124 +378,36 @@ class SettingsView(QWidget):
     def design(self) -> Design:
         return self.document.design
 
-    def _editor(self, param: Param, on_edit: Callable[[str, Any], None]) -> ParamEditor:
-        editor = make_editor(param)
-        editor.setObjectName(f"setting_{param.name}")
-        editor.edited.connect(lambda value, name=param.name: on_edit(name, value))
-        editor.finished.connect(self.session.seal)
-        return editor
-
-    # model → view
     def sync(self) -> None:
-        data, training = self.design.data, self.design.training
-        name = data.get("name")
-        index = self.dataset.findData(name)
-        if index >= 0 and index != self.dataset.currentIndex():
-            self.dataset.blockSignals(True)
-            self.dataset.setCurrentIndex(index)
-            self.dataset.blockSignals(False)
-        spec = DATASETS.get(name)
-        if name != self._options_for:
-            self._build_options()
-        if spec is not None:
-            options = spec.resolve(data.get("options", {}))
-            for key, editor in self.option_editors.items():
-                editor.set_value(options[key])
-        for key, editor in self.data_editors.items():
-            if key in data:
-                editor.set_value(data[key])
-        for key, editor in self.training_editors.items():
-            if key in training:
-                editor.set_value(training[key])
-
-    def _build_options(self) -> None:
-        _clear_layout(self.options_form)
-        self.option_editors = {}
-        name = self.design.data.get("name")
-        self._options_for = name
-        spec = DATASETS.get(name)
-        self.dataset_doc.setText(spec.doc if spec else f"Unknown dataset {name!r}.")
-        if spec is None:
-            return
-        for param in spec.options:
-            editor = self._editor(param, lambda key, v: self._option_edited(key, v))
-            self.option_editors[param.name] = editor
-            if param.name in self.FILE_OPTIONS and isinstance(editor, StrEditor):
-                field = QWidget()
-                row = QHBoxLayout(field)
-                row.setContentsMargins(0, 0, 0, 0)
-                row.setSpacing(4)
-                row.addWidget(editor, 1)
-                browse = QToolButton()
-                browse.setText("…")
-                browse.setToolTip("Choose " + ("a folder" if name == "images" else "a file"))
-                browse.clicked.connect(lambda _=False, p=param, e=editor, n=name: self._browse(p, e, n))
-                row.addWidget(browse)
-                self.options_form.addRow(_param_label(param), field)
-            else:
-                self.options_form.addRow(_param_label(param), editor)
-        self._align_labels()
-
-    def _align_labels(self) -> None:
-        """One label column across the separate forms, so the editors line up."""
-        labels = [label for label in self.findChildren(QLabel, "paramLabel")
-                  if label.parent() is not None]
-        for label in labels:
-            label.ensurePolished()
-        width = max((label.fontMetrics().horizontalAdvance(label.text()) for label in labels),
-                    default=0)
-        for label in labels:
-            label.setMinimumWidth(width + 4)
+        """Show the design's current name, description and settings (nothing is pushed)."""
+        design = self.design
+        if not self.name_edit.hasFocus() and self.name_edit.text() != design.name:
+            self.name_edit.setText(design.name)
+        if self.description_edit.toPlainText() != design.description:
+            self.description_edit.blockSignals(True)
+            self.description_edit.setPlainText(design.description)
+            self.description_edit.blockSignals(False)
+        self.summary.setText(_settings_summary(design))
 
     def update_report(self, report: Report) -> None:
         general = [d for d in report.diagnostics if d.node is None]
         _show_diagnostics(self.diagnostics, general,
                           "No problems with the dataset or training settings.")
 
-    # view → model
-    def _push(self, section: str, value: dict[str, Any], text: str) -> None:
+    def _edited(self, *_args) -> None:
         if self.detached or self.document.design is not self._design:
             return
-        if value != getattr(self.design, section):
-            self.session.push(SettingsEdit(self.design, section, value, text))
+        name = self.name_edit.text().strip()
+        description = self.description_edit.toPlainText()
+        if not name:
+            return  # a design keeps a name; an empty field is restored when editing ends
+        if (name, description) != (self.design.name, self.design.description):
+            self.session.push(DesignInfoEdit(self.design, name, description))
 
-    def _dataset_chosen(self, index: int) -> None:
-        name = self.dataset.itemData(index)
-        if name == self.design.data.get("name"):
-            return
-        data = copy.deepcopy(self.design.data)
-        data["name"] = name
-        data["options"] = DATASETS[name].resolve({})
+    def _name_finished(self) -> None:
         self.session.seal()
-        self._push("data", data, f"Use dataset {name}")
-        self.session.seal()
-
-    def _option_edited(self, key: str, value: Any) -> None:
-        data = copy.deepcopy(self.design.data)
-        data.setdefault("options", {})[key] = value
-        self._push("data", data, f"Set dataset {key}")
-
-    def _data_edited(self, key: str, value: Any) -> None:
-        data = copy.deepcopy(self.design.data)
-        data[key] = value
-        self._push("data", data, f"Set {key}")
-
-    def _training_edited(self, key: str, value: Any) -> None:
-        training = copy.deepcopy(self.design.training)
-        training[key] = value
-        self._push("training", training, f"Set {key}")
-
-    def _browse(self, param: Param, editor: StrEditor, dataset: str) -> None:
-        if dataset == "images":
-            path = QFileDialog.getExistingDirectory(self, f"Choose the {dataset} folder",
-                                                    editor.value())
-        else:
-            path, _ = QFileDialog.getOpenFileName(self, f"Choose the {param.name} file", editor.value())
-        if path:
-            editor.set_value(path)
-            self.session.seal()
-            self._option_edited(param.name, path)
-            self.session.seal()
+        if not self.name_edit.text().strip():
+            self.name_edit.setText(self.design.name)
 
 
 # ---- the dock widget ------------------------------------------------------------------------------
@@ -557,13 +415,16 @@ class SettingsView(QWidget):
 
 class Inspector(QWidget):
     """Shows :class:`NodeView` for one selected layer, a short list for several, and
-    :class:`SettingsView` when nothing is selected. Call :meth:`show_nodes` with the selection."""
+    :class:`DesignView` when nothing is selected. Call :meth:`show_nodes` with the selection;
+    :attr:`panel_requested` asks the window to show the ``"data"`` or ``"training"`` panel."""
+
+    panel_requested = Signal(str)
 
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("inspector")
         self.document = document
-        self.session = EditSession(document)
+        self.session = document.edits
         self.view: QWidget | None = None
         self.node_ids: list[str] = []
         self.scroll = QScrollArea()
@@ -608,11 +469,11 @@ class Inspector(QWidget):
             self.show_nodes([nid for nid in self.node_ids if nid != node.id])
 
     def _settings_changed(self, _section: str) -> None:
-        if isinstance(self.view, SettingsView):
+        if isinstance(self.view, DesignView):
             self.view.sync()
 
     def _report_changed(self, report: Report) -> None:
-        if isinstance(self.view, (NodeView, SettingsView)):
+        if isinstance(self.view, (NodeView, DesignView)):
             self.view.update_report(report)
 
     # ---- what is shown ----------------------------------------------------------------------------
@@ -629,7 +490,7 @@ class Inspector(QWidget):
         if len(node_ids) == 1:
             view: QWidget = NodeView(self.document, node_ids[0], self.session)
         elif not node_ids:
-            view = SettingsView(self.document, self.session)
+            view = DesignView(self.document, self.session, self.panel_requested.emit)
         else:
             view = self._multi_view(node_ids)
         old = self.scroll.takeWidget()

@@ -196,6 +196,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.training_docks["data"], self.training_docks["training"])
         self.inspector_dock.raise_()
         self.bottom_dock.raise_()
+        self.inspector.panel_requested.connect(lambda key: self.training_docks[key].raise_())
         self.training.diagnostics.health_changed.connect(self.canvas.set_node_health)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)

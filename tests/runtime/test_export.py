@@ -406,7 +406,7 @@ def test_python_export_of_a_run_carries_its_data_preparation(tmp_path, example):
     import json
 
     from runtime.data import Normalization
-    from runtime.trainer import train
+    from runtime.training import train
 
     design = load(EXAMPLES / example)
     run = tmp_path / "run"

@@ -13,7 +13,7 @@ from graph.fileformat import load
 from runtime.runs import (RunError, RunWriter, capture_rng, default_run_dir, flatten_state,
                           load_run, load_training_state, restore_rng, save_training_state,
                           save_weights, unflatten_state)
-from runtime.trainer import train
+from runtime.training import train
 from tests.conftest import EXAMPLES
 
 

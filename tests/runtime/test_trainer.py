@@ -17,7 +17,7 @@ from runtime import devices
 from runtime.data import DataInfo, Normalization, load_data
 from runtime.metrics import ClassificationMeter, RegressionMeter, classification_report
 from runtime.runs import load_run
-from runtime.trainer import (Control, LossFn, LRSchedule, Parallel, TrainingError, evaluate_run,
+from runtime.training import (Control, LossFn, LRSchedule, Parallel, TrainingError, evaluate_run,
                              make_optimizer, resolve_training, train)
 from tests.conftest import EXAMPLES
 

@@ -7,12 +7,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
 from graph.fileformat import load
-from graph.settings import DATASETS, TRAINING_PARAMS
 from tests.conftest import EXAMPLES
 from tests.ui.test_window import isolated, no_leaked_windows  # noqa: F401 (fixtures)
 from ui.commands import SetParamCommand, SetSettingsCommand
 from ui.document import Document
-from ui.inspector import Inspector, NodeView, SettingsView
+from ui.inspector import DesignView, Inspector, NodeView
 from ui.widgets.params import (
     BoolEditor,
     ChoiceEditor,
@@ -179,73 +178,30 @@ def test_rename_is_undoable_and_duplicates_are_refused(inspector, document, qtbo
     assert view.name_edit.text() == "conv1"
 
 
-def test_nothing_selected_shows_settings_and_edits_are_undoable(inspector, document, qtbot):
+def test_nothing_selected_shows_the_design_and_its_settings_summary(inspector, document):
     view = inspector.view
-    assert isinstance(view, SettingsView)
-    assert set(view.training_editors) == {p.name for p in TRAINING_PARAMS}
-    lr = view.training_editors["lr"].spin
-    assert lr.text() == "0.003"
-    select_all_and_type(qtbot, lr, "3e-4")
-    qtbot.keyClick(lr, Qt.Key.Key_Return)
-    assert document.design.training["lr"] == pytest.approx(3e-4)
-    assert document.undo_stack.count() == 1
-    assert lr.text() == "0.0003"
-
-    combo = view.training_editors["optimizer"].combo
-    combo.setFocus()
-    qtbot.keyClicks(combo, "sgd")
-    assert document.design.training["optimizer"] == "sgd"
-    assert document.undo_stack.count() == 2
-
-    document.undo_stack.undo()
-    document.undo_stack.undo()
-    assert document.design.training["lr"] == pytest.approx(0.003)
-    assert document.design.training["optimizer"] == "adam"
-    assert lr.value() == pytest.approx(0.003) and combo.currentText() == "adam"
-
-
-def test_choosing_a_dataset_rebuilds_its_options(inspector, document, qtbot):
-    view = inspector.view
-    assert set(view.option_editors) == {"as_images"}
-    view.dataset.setFocus()
-    qtbot.keyClicks(view.dataset, "moons")
-    assert document.design.data["name"] == "moons"
-    assert document.design.data["options"] == DATASETS["moons"].resolve({})
-    assert set(view.option_editors) == {p.name for p in DATASETS["moons"].options}
-    noise = view.option_editors["noise"]
-    select_all_and_type(qtbot, noise.spin, "0.25")
-    qtbot.keyClick(noise.spin, Qt.Key.Key_Return)
-    assert document.design.data["options"]["noise"] == pytest.approx(0.25)
-    qtbot.waitUntil(lambda: any("dataset moons gives samples" in d.message
-                                for d in document.report.diagnostics))
-
-    document.undo_stack.undo()
-    document.undo_stack.undo()
-    assert document.design.data["name"] == "digits"
-    assert set(view.option_editors) == {"as_images"}
-    assert view.dataset.currentData() == "digits"
-
-
-def test_settings_changed_elsewhere_show_up(inspector, document):
+    assert isinstance(view, DesignView)
+    assert view.name_edit.text() == "Digits CNN"
+    assert "Dataset: digits" in view.summary.text()
     training = dict(document.design.training, epochs=42)
     document.push(SetSettingsCommand(document.design, "training", training))
-    assert inspector.view.training_editors["epochs"].value() == 42
+    assert "epochs 42" in view.summary.text()  # the view follows settings edited elsewhere
     assert document.undo_stack.count() == 1
 
 
-def test_settings_view_follows_a_new_design_with_nothing_selected(inspector, document, qtbot):
-    """New / Open / an example while no layer is selected: the settings shown and edited are the
+def test_design_view_follows_a_new_design_with_nothing_selected(inspector, document, qtbot):
+    """New / Open / an example while no layer is selected: the name shown and edited is the
     new design's, not the old one's."""
     old = inspector.view
-    assert isinstance(old, SettingsView) and old.option_editors["as_images"].value() is True
-    document.replace(load(EXAMPLES / "digits_mlp.json"))  # digits as 64 features
+    document.replace(load(EXAMPLES / "digits_mlp.json"))
     view = inspector.view
-    assert view is not old and old.detached and isinstance(view, SettingsView)
-    check = view.option_editors["as_images"].check
-    assert not check.isChecked()
-    assert view.training_editors["lr"].value() == pytest.approx(document.design.training["lr"])
-    qtbot.mouseClick(check, Qt.MouseButton.LeftButton, pos=check.rect().center())
-    assert document.design.data["options"] == {"as_images": True}
+    assert view is not old and old.detached and isinstance(view, DesignView)
+    assert view.name_edit.text() == document.design.name
+    old.name_edit.setText("late edit")
+    old.name_edit.textEdited.emit("late edit")  # a late signal of the old view edits nothing
+    assert document.undo_stack.count() == 0
+    view.description_edit.setPlainText("Digits as 64 features")
+    assert document.design.description == "Digits as 64 features"
     assert document.undo_stack.count() == 1
 
 

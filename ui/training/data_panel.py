@@ -1,8 +1,8 @@
 """The data panel: choose the dataset, see what it holds, and fit the Input to it.
 
 The dataset choice (built-in, synthetic, CSV with a column picker, ``.npz``, image folder, IDX
-files) and the split settings are the design's ``data`` section, edited through
-:class:`SetSettingsCommand`. After each change the data is read on the thread pool by
+files) and the split settings are the design's ``data`` section; each edit gesture is one undo
+step (:mod:`ui.editing`). After each change the data is read on the thread pool by
 :func:`runtime.analysis.preview_data` and shown as a table (tabular data), a thumbnail grid
 (images) or a scatter (2-D points), with sample shape, class counts and split sizes. When the
 Input layer expects another shape, "Set Input shape" fixes it as one undoable edit; file datasets
@@ -26,8 +26,9 @@ from graph.catalog import fmt_shape
 from graph.design import Design
 from graph.settings import DATA_PARAMS, DATASETS
 
-from ..commands import SetParamCommand, SetSettingsCommand
+from ..commands import SetParamCommand
 from ..document import Document
+from ..editing import SettingsEdit
 from .form import ParamForm
 from .results import THUMB, thumbnail
 from .tasks import adopt_popups, run_task
@@ -100,6 +101,7 @@ class DataPanel(QWidget):
 
         self.split_form = ParamForm(DATA_PARAMS)
         self.split_form.edited.connect(self._edit_split)
+        self.split_form.finished.connect(document.edits.seal)
         split_box = QGroupBox("Split and normalization")
         QVBoxLayout(split_box).addWidget(self.split_form)
 
@@ -198,6 +200,7 @@ class DataPanel(QWidget):
         form = ParamForm(params)
         form.setObjectName(name)
         form.edited.connect(self._edit_option)
+        form.finished.connect(self.document.edits.seal)
         for option in PATH_OPTIONS.get(name, ()):
             line = form.editors[option]
             button = QPushButton("Browse…")
@@ -213,24 +216,31 @@ class DataPanel(QWidget):
         self.options_form = form
         self.options_layout.addWidget(form)
 
-    def _push(self, data: dict, text: str) -> None:
+    def _push(self, data: dict, text: str, whole: bool = False) -> None:
+        """Push through the document's edit session: one gesture, one undo step (``whole``:
+        a step of its own, as for a choice from a list or a file picked with Browse…)."""
         if data != self.design.data:
-            self.document.push(SetSettingsCommand(self.design, "data", data, text))
+            command = SettingsEdit(self.design, "data", data, text)
+            edits = self.document.edits
+            edits.push_whole(command) if whole else edits.push(command)
 
     def _dataset_chosen(self, index: int) -> None:
         name = self.dataset_combo.itemData(index)
         if name == self.design.data.get("name"):
             return
         data = dict(self.design.data, name=name, options=DATASETS[name].resolve({}))
-        self._push(data, f"Use the {name} dataset")
+        self._push(data, f"Use the {name} dataset", whole=True)
 
     def _edit_option(self, key: str, value: Any) -> None:
         options = dict(self.design.data.get("options", {}))
         options[key] = value
-        self._push(dict(self.design.data, options=options), f"Set data {key}")
+        param = self.options_form.params[key] if self.options_form is not None else None
+        self._push(dict(self.design.data, options=options),
+                   f"Set {(param.title if param else key).lower()}")
 
     def _edit_split(self, key: str, value: Any) -> None:
-        self._push(dict(self.design.data, **{key: value}), f"Set {key.replace('_', ' ')}")
+        self._push(dict(self.design.data, **{key: value}),
+                   f"Set {self.split_form.params[key].title.lower()}")
 
     # ---- files -------------------------------------------------------------------------------
 
@@ -245,7 +255,8 @@ class DataPanel(QWidget):
             path = QFileDialog.getExistingDirectory(self, "Image folder (one sub-folder per class)",
                                                     start)
         else:
-            path, _ = QFileDialog.getOpenFileName(self, f"Choose the {option} file", start,
+            what = {"csv": "CSV file", "npz": ".npz file"}.get(name, f"IDX {option} file")
+            path, _ = QFileDialog.getOpenFileName(self, f"Choose the {what}", start,
                                                   FILE_FILTERS.get(name, "All files (*)"))
         if path:
             self.set_path_option(option, path)
@@ -262,7 +273,8 @@ class DataPanel(QWidget):
         options = dict(self.design.data.get("options", {}), **{option: str(value)})
         if self.design.data.get("name") == "csv" and option == "path":
             options.update(target="", features="")  # columns of another file
-        self._push(dict(self.design.data, options=options), f"Read {Path(path).name}")
+        self._push(dict(self.design.data, options=options), f"Read {Path(path).name}",
+                   whole=True)
 
     def _refresh_columns(self) -> None:
         data = self.design.data
@@ -304,7 +316,7 @@ class DataPanel(QWidget):
                    and i.text() != target]
         features = "" if len(checked) == len(items) else ",".join(checked)
         options = dict(self.design.data.get("options", {}), target=target, features=features)
-        self._push(dict(self.design.data, options=options), "Choose CSV columns")
+        self._push(dict(self.design.data, options=options), "Choose CSV columns", whole=True)
 
     # ---- preview -----------------------------------------------------------------------------
 
@@ -394,7 +406,7 @@ class DataPanel(QWidget):
     # ---- the Input layer ---------------------------------------------------------------------
 
     def input_node(self):
-        inputs = [n for n in self.design.nodes if n.type == "Input"]
+        inputs = self.design.inputs()
         return inputs[0] if len(inputs) == 1 else None
 
     def _check_shape(self) -> None:

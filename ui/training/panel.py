@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHB
 from graph.design import Design
 from graph.settings import METRIC_CHOICES, TRAINING_PARAMS
 
-from ..commands import SetSettingsCommand
 from ..document import Document
+from ..editing import SettingsEdit
 from .controller import TrainingController
 from .form import ParamForm
 from .runner import IDLE, PAUSED, RUNNING, STARTING, STOPPING
@@ -70,7 +70,7 @@ class TrainingPanel(QWidget):
         self.device_combo.setToolTip(_BY_NAME["device"].doc)
         self.device_combo.addItem("Auto (best available)", "auto")
         self.device_combo.activated.connect(
-            lambda i: self._edit("device", self.device_combo.itemData(i)))
+            lambda i: self._edit("device", self.device_combo.itemData(i), whole=True))
 
         # Settings, generated from the declarations and grouped.
         self.forms: dict[str, ParamForm] = {}
@@ -82,6 +82,7 @@ class TrainingPanel(QWidget):
             box = QGroupBox(title)
             form = ParamForm([_BY_NAME[n] for n in names])
             form.edited.connect(self._edit)
+            form.finished.connect(document.edits.seal)
             QVBoxLayout(box).addWidget(form)
             self.forms[title] = form
             settings.addWidget(box)
@@ -176,17 +177,21 @@ class TrainingPanel(QWidget):
             self.device_combo.addItem(label, setting)
         self._select_device(self.design.training.get("device", "auto"))
 
-    def _edit(self, name: str, value: Any) -> None:
+    def _edit(self, name: str, value: Any, whole: bool = False) -> None:
+        """Push one setting's change through the document's edit session: the changes of one
+        gesture merge into one undo step (``whole``: a step of its own)."""
         training = dict(self.design.training)
         if training.get(name) == value:
             return
         training[name] = value
-        self.document.push(SetSettingsCommand(self.design, "training", training,
-                                              f"Set {name.replace('_', ' ')}"))
+        command = SettingsEdit(self.design, "training", training,
+                               f"Set {_BY_NAME[name].title.lower()}")
+        edits = self.document.edits
+        edits.push_whole(command) if whole else edits.push(command)
 
     def _metrics_edited(self) -> None:
         chosen = [m for m, box in self.metric_boxes.items() if box.isChecked()]
-        self._edit("metrics", ",".join(chosen))
+        self._edit("metrics", ",".join(chosen), whole=True)
 
     # ---- runs ----------------------------------------------------------------------------------
 

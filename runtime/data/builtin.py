@@ -1,0 +1,61 @@
+"""Datasets that need no file: scikit-learn's bundled ones and seeded synthetic ones."""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import numpy as np
+
+from .base import DataError, Raw
+
+
+def load_builtin(name: str, options: Mapping[str, Any]) -> Raw:
+    from sklearn import datasets as skd
+
+    loader = {"digits": skd.load_digits, "iris": skd.load_iris, "wine": skd.load_wine,
+              "breast_cancer": skd.load_breast_cancer, "diabetes": skd.load_diabetes}[name]
+    bunch = loader()
+    x = np.asarray(bunch.data, dtype=np.float32)
+    source = f"scikit-learn {name}"
+    if name == "diabetes":
+        return Raw(x, np.asarray(bunch.target, dtype=np.float32).reshape(-1, 1), "regression", [],
+                   source)
+    if name == "digits" and options.get("as_images", True):
+        x = x.reshape(-1, 1, 8, 8)
+    names = [str(n) for n in bunch.target_names]
+    return Raw(x, np.asarray(bunch.target, dtype=np.int64), "classification", names, source)
+
+
+def load_synthetic(name: str, o: Mapping[str, Any]) -> Raw:
+    from sklearn import datasets as skd
+
+    n, noise, seed = int(o["n_samples"]), float(o["noise"]), int(o["seed"])
+    rng = np.random.default_rng(seed)
+    source = f"synthetic {name} (n_samples={n}, noise={noise}, seed={seed})"
+    if name == "moons":
+        x, y = skd.make_moons(n_samples=n, noise=noise, random_state=seed)
+        names = ["upper", "lower"]
+    elif name == "circles":
+        x, y = skd.make_circles(n_samples=n, noise=noise, factor=float(o["factor"]),
+                                random_state=seed)
+        names = ["outer", "inner"]
+    elif name == "spirals":
+        k = int(o["classes"])
+        y = np.arange(n) % k
+        t = rng.uniform(0.05, 1.0, n)
+        theta = 2 * np.pi * (y / k + 1.5 * t)
+        x = np.stack([t * np.cos(theta), t * np.sin(theta)], axis=1)
+        x = x + rng.normal(0.0, noise * 0.25, x.shape)
+        names = [f"spiral {i}" for i in range(k)]
+    elif name == "xor":
+        clean = rng.uniform(-1.0, 1.0, (n, 2))
+        y = (clean[:, 0] * clean[:, 1] > 0).astype(np.int64)
+        x = clean + rng.normal(0.0, noise, clean.shape)
+        names = ["different signs", "same signs"]
+    elif name == "sine":
+        x = rng.uniform(-math.pi, math.pi, (n, 1))
+        y = np.sin(x) + rng.normal(0.0, noise, x.shape)
+        return Raw(x.astype(np.float32), y.astype(np.float32), "regression", [], source)
+    else:  # pragma: no cover - DATASETS and this function list the same names
+        raise DataError(f"unknown synthetic dataset {name!r}")
+    return Raw(np.asarray(x, np.float32), np.asarray(y, np.int64), "classification", names, source)

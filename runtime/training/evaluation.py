@@ -1,0 +1,120 @@
+"""Loss and metrics of a model over a split, during training and for a finished run."""
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import devices
+from ..data import DataError, DataInfo, Normalization, load_data
+from ..metrics import ClassificationMeter, RegressionMeter
+from ..runs import RunError, json_safe, load_run
+from .control import TrainingError
+from .losses import LossFn, first_output
+from .setup import resolve_training
+
+
+def make_meter(info: DataInfo, device: torch.device) -> ClassificationMeter | RegressionMeter:
+    if info.task == "classification":
+        return ClassificationMeter(info.num_classes or 2, device)
+    norm = info.normalization
+    width = math.prod(info.target_shape or (1,))
+    scale = shift = None
+    if norm.target_mean is not None:
+        scale = torch.tensor(norm.target_std, dtype=torch.float64)
+        shift = torch.tensor(norm.target_mean, dtype=torch.float64)
+    return RegressionMeter(width, device, scale, shift)
+
+
+def evaluate_split(model: nn.Module, split: Any, loss_fn: LossFn, info: DataInfo,
+                   device: torch.device, precision: str = "fp32", batch_size: int = 256,
+                   limit_batches: int | None = None) -> dict[str, Any]:
+    """Loss and metrics of ``model`` over a whole split (the model is left as it was found).
+
+    Classification adds the per-class report and the confusion matrix; regression MAE, RMSE and
+    R² in the data's own units.
+    """
+    was_training = model.training
+    model.eval()
+    n = 0
+    try:
+        with torch.inference_mode(), devices.autocast(device, precision):
+            meter = make_meter(info, device)
+            loss_sum = torch.zeros((), device=device,
+                                   dtype=torch.float32 if device.type == "mps" else torch.float64)
+            for i, (x, y) in enumerate(split.sequential(batch_size)):
+                if limit_batches is not None and i >= limit_batches:
+                    break
+                out = first_output(model(x)).float()
+                loss_sum += loss_fn(out, y) * len(y)
+                meter.update(out, y)
+                n += len(y)
+            loss = loss_sum.item() / n if n else float("nan")
+    finally:
+        model.train(was_training)
+    result = (meter.compute(info.class_names) if isinstance(meter, ClassificationMeter)
+              else meter.compute())
+    result["loss"] = loss
+    result["samples"] = n
+    return result
+
+
+def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "best", split: str = "test",
+                 device: str = "cpu", batch_size: int = 256) -> dict[str, Any]:
+    """Loss and metrics of a saved run on its test (or validation) split.
+
+    Classification: accuracy, macro precision/recall/F1, the per-class report and the confusion
+    matrix. Regression: MAE, RMSE and R² in the data's units. Raises :class:`TrainingError`
+    (kinds ``run``, ``data``, ``device``) with a readable message.
+    """
+    if split not in ("test", "val", "train"):
+        raise TrainingError("settings", f"unknown split {split!r} (use test, val or train)")
+    try:
+        run = load_run(run_dir)
+        if not run.has_checkpoint(checkpoint) and not (checkpoint == "best"
+                                                       and run.has_checkpoint("last")):
+            raise RunError(f"{run_dir}: no {checkpoint!r} checkpoint (was the run stopped before "
+                           "its first epoch ended?)")
+        dev = devices.resolve_device(device)
+        compiled = run.build_model(checkpoint, dev)
+    except RunError as exc:
+        raise TrainingError("run", str(exc)) from None
+    except devices.DeviceError as exc:
+        raise TrainingError("device", str(exc)) from None
+    config = run.config
+    dataset = config.get("dataset", {})
+    norm = Normalization.from_dict(dataset.get("normalization", {}))
+    input_node = run.design.inputs()[0]
+    try:
+        data = load_data(config.get("data", run.design.data),
+                         input_dtype=input_node.resolved_params()["dtype"],
+                         base_dir=config.get("base_dir"), normalization=norm)
+    except DataError as exc:
+        raise TrainingError("data", str(exc)) from None
+    info = data.info
+    if dataset and (list(info.sample_shape) != list(dataset.get("sample_shape", []))
+                    or info.class_names != dataset.get("class_names", info.class_names)):
+        raise TrainingError("data", f"the data at {info.source} no longer matches the run "
+                            f"(samples {list(info.sample_shape)}, classes {info.class_names})")
+    part = data.split(split).to(dev)
+    if len(part) == 0:
+        raise TrainingError("data", f"this run has no {split} split (its {split}_fraction is 0)"
+                            + ("; try --split val" if split == "test" else ""))
+    settings = resolve_training(config.get("training", {}))
+    out_node = run.design.outputs()[0]
+    out_shape = tuple(compiled.report.inference.shapes[out_node.id])
+    loss_fn = LossFn(settings["loss"], info, out_shape, settings["label_smoothing"])
+    result = evaluate_split(compiled.module, part, loss_fn, info, dev, "fp32", batch_size)
+    result.update({"run_dir": str(run.dir), "checkpoint": checkpoint, "split": split,
+                   "task": info.task, "classes": info.class_names})
+    if info.task == "classification":
+        keep = ("loss", "accuracy", "top5", "precision", "recall", "f1", "per_class",
+                "confusion_matrix")
+    else:
+        keep = ("loss", "mae", "rmse", "r2")
+    return json_safe({k: v for k, v in result.items()
+                      if k in keep or k in ("run_dir", "checkpoint", "split", "task", "classes",
+                                            "samples")})

@@ -1,0 +1,576 @@
+"""The training loop: one :class:`Trainer` per run, a generator of progress events."""
+from __future__ import annotations
+
+import math
+import os
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import torch
+from torch import nn
+
+from graph.design import Design
+
+from .. import devices
+from ..compiler import compile_design
+from ..data import IndexSampler, LoadedData
+from ..runs import (RunError, RunWriter, default_run_dir, json_safe, load_run,
+                    load_training_state, load_weights, save_training_state, save_weights)
+from . import setup
+from .control import Control, Parallel, TrainingError
+from .evaluation import evaluate_split
+from .losses import LossFn, first_output
+from .optim import LRSchedule, make_optimizer
+from .probes import Hooks, activation_stats, diagnostic_rows, grad_stats, layer_refs, \
+    nonfinite_error
+
+Event = dict[str, Any]
+
+
+@dataclass
+class _Loop:
+    """What the loop trains with, built once the run has been checked."""
+
+    model: nn.Module  # the compiled module (checkpoints save this one)
+    train_model: nn.Module  # the module the steps run (DDP-wrapped in a distributed run)
+    params: list[nn.Parameter]
+    data: LoadedData  # on the training device
+    sampler: IndexSampler
+    steps_per_epoch: int
+    epochs: int
+    batch_size: int
+    optimizer: torch.optim.Optimizer
+    schedule: LRSchedule
+    scaler: Any
+    host_losses: bool  # read each step's loss at once (CPU) or sum on the device
+    amp: Any  # the autocast context of the run's precision
+    start_epoch: int = 0
+    start_batch: int = 0
+    partial: tuple[float, int] = (0.0, 0)  # loss sum and batches of a resumed epoch
+    bad_epochs: int = 0
+
+    def zero(self, value: float = 0.0) -> Any:
+        return value if self.host_losses else torch.tensor(value, device=self.data.train.device)
+
+
+@dataclass
+class _Epoch:
+    """One epoch in progress (``index`` is 0-based)."""
+
+    index: int
+    t0: float
+    loss_sum: Any
+    loss_batches: int
+    first_batch: int
+    batch: int
+    last_x: torch.Tensor | None = None
+
+
+class _Window:
+    """The step-event window: losses since the last ``step`` event. It runs across epochs, so
+    small datasets whose epochs last less than ``step_interval`` still get a per-step curve."""
+
+    def __init__(self, loop: _Loop):
+        self.loop = loop
+        self.loss: Any = loop.zero()
+        self.batches = self.samples = 0
+        self.t0 = time.perf_counter()
+
+    def reset(self, now: float) -> None:
+        self.loss = 0.0 if self.loop.host_losses else self.loss.zero_()
+        self.batches = self.samples = 0
+        self.t0 = now
+
+
+class Trainer:
+    """One training run. :meth:`run` is the event generator; see :mod:`runtime.training`.
+
+    ``design`` is trained with its own settings, changed by ``overrides`` (training settings).
+    ``resume`` continues the run in that folder from its ``last`` checkpoint (only
+    :data:`~runtime.training.setup.RESUMABLE_OVERRIDES` may change). ``data`` may hold
+    already-loaded data. ``limit_batches`` caps training and validation batches per epoch (quick
+    smoke runs). Checkpoints are written at most every ``checkpoint_interval`` seconds (the best
+    weights wait in memory meanwhile) and always when the run ends, stops or fails.
+    """
+
+    def __init__(self, design: Design | None = None, *, run_dir: str | os.PathLike | None = None,
+                 overrides: Mapping[str, Any] | None = None, resume: str | os.PathLike | None = None,
+                 control: Control | None = None, data: LoadedData | None = None,
+                 design_path: str | os.PathLike | None = None, runs_root: str | os.PathLike = "runs",
+                 step_interval: float = 0.25, limit_batches: int | None = None,
+                 parallel: Parallel | None = None, write_files: bool = True,
+                 checkpoint_interval: float = 30.0):
+        self.design = design.copy() if design is not None else None  # never touch the caller's
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.overrides = dict(overrides or {})
+        self.resume = Path(resume) if resume else None
+        self.control = control or Control()
+        self.data = data
+        self.design_path = Path(design_path) if design_path else None
+        self.runs_root = runs_root
+        self.step_interval = step_interval
+        self.limit_batches = limit_batches
+        self.parallel = parallel or Parallel()
+        self.write_files = write_files and self.parallel.is_main
+        self.writer: RunWriter | None = None
+        self.checkpoint_interval = checkpoint_interval
+        self._best_pending: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
+        self._t0 = self._last_write = time.perf_counter()
+        self.status = "failed"
+
+    # ---- events ----
+
+    def _event(self, name: str, /, **fields: Any) -> Event:
+        event = json_safe({"event": name, "time": round(time.perf_counter() - self._t0, 4),
+                           **fields})
+        if self.writer is not None:
+            self.writer.event(event)
+        return event
+
+    def _log(self, line: str) -> None:
+        if self.writer is not None:
+            self.writer.log(line)
+
+    # ---- the generator ----
+
+    def run(self) -> Iterator[Event]:
+        self._t0 = time.perf_counter()
+        self.best: dict[str, Any] = {"metric": None, "value": None, "epoch": None}
+        self.epochs_done = 0
+        self.step = 0
+        message = None
+        try:
+            yield from self._run()
+        except TrainingError as exc:
+            message = exc.message
+            self.status = "failed"
+            self._log(f"error ({exc.kind}): {exc.message}")
+            yield from self._flush_best()
+            yield self._event("error", kind=exc.kind, message=exc.message, **exc.extra)
+        except GeneratorExit:
+            self.status = "stopped"
+            self._write_best()
+            self._finish("the consumer closed the event stream")
+            raise
+        except Exception as exc:  # anything unexpected still ends the run cleanly
+            message = f"internal error ({type(exc).__name__}): {exc}"
+            if self.writer is not None:
+                message += f" (details in {self.run_dir / 'log.txt'})"
+            self.status = "failed"
+            self._log("internal error:\n" + traceback.format_exc())
+            yield from self._flush_best()
+            yield self._event("error", kind="internal", message=message)
+        end = self._event("end", status=self.status, epochs_completed=self.epochs_done,
+                          step=self.step, best=self.best,
+                          duration_s=round(time.perf_counter() - self._t0, 3),
+                          run_dir=str(self.run_dir) if self.writer else None)
+        self._finish(message)
+        yield end
+
+    def _finish(self, message: str | None) -> None:
+        if self.writer is None:
+            return
+        self.writer.status(status=self.status, epochs_completed=self.epochs_done, step=self.step,
+                           best=self.best, message=message)
+        self._log(f"run ended: {self.status}")
+        self.writer.close()
+        self.writer = None
+
+    def _run(self) -> Iterator[Event]:
+        yield from self._prepare()
+        yield self._event("stage", stage="preparing")
+        self._open_run_folder()
+        loop = self._build_loop()
+        if self.resume is not None:
+            self._restore(loop)
+        if loop.start_epoch >= loop.epochs:
+            raise TrainingError("settings", f"the run already finished {loop.start_epoch} epochs; "
+                                f"pass a larger epochs setting (e.g. --epochs "
+                                f"{loop.start_epoch + 10}) to train further")
+        yield self._start_event(loop)
+        self._session = (self.step, time.perf_counter())  # for the ETA
+        self._paused_time = 0.0
+        self._last_write = time.perf_counter()
+        window = _Window(loop)
+        for epoch in range(loop.start_epoch, loop.epochs):
+            state = self._begin_epoch(loop, epoch)
+            if (yield from self._train_epoch(loop, state, window)):
+                self.status = "stopped"
+                return
+            status = yield from self._end_epoch(loop, state)
+            if status is not None:
+                self.status = status
+                return
+        self.status = "completed"
+
+    # ---- before the loop ----
+
+    def _prepare(self) -> Iterator[Event]:
+        """Settings, device, data, validation and compilation; raises TrainingError."""
+        yield self._event("stage", stage="checking settings")
+        resume_config = None
+        if self.resume is not None:
+            self.design, self.settings, resume_config = setup.resume_settings(self.resume,
+                                                                              self.overrides)
+            self.run_dir = self.resume
+            self.base_dir = resume_config.get("base_dir")
+        else:
+            if self.design is None:
+                raise TrainingError("run", "no design to train")
+            self.settings = setup.resolve_training(self.design.training, self.overrides)
+            self.base_dir = setup.base_dir_of(self.design_path)
+        design, s = self.design, self.settings
+        design.set_training(dict(s))
+        setup.check_settings(s)
+        self.device, self.precision, self.warnings = setup.resolve_device(s)
+        dtype = setup.input_dtype(design)
+
+        yield self._event("stage", stage="loading data")
+        if self.data is None:
+            self.data = setup.load_training_data(design, dtype, self.base_dir, resume_config)
+        info = self.info = self.data.info
+
+        yield self._event("stage", stage="compiling")
+        report = setup.check_design(design, info, s, dtype)
+        setup.seed_everything(s["seed"], self.device)
+        self.compiled = compile_design(design, report)
+        self.loss_fn = LossFn(s["loss"], info, setup.output_shape(design, report),
+                              s["label_smoothing"])
+        self.metrics = setup.selected_metrics(s, info.task)
+        self.monitor, self.monitor_higher, self.early_stopping, warnings = \
+            setup.monitoring(s, info)
+        self.warnings += warnings + setup.metric_warnings(s, self.metrics, info.task)
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "design_name": self.design.name,
+            "design_file": str(self.design_path) if self.design_path else None,
+            "base_dir": self.base_dir,
+            "training": self.settings,
+            "data": self.design.data,
+            "dataset": self.info.to_dict(),
+            "device": str(self.device),
+            "precision": self.precision,
+            "torch_version": torch.__version__,
+            "world_size": self.parallel.world_size,  # processes of a distributed run
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        }
+
+    def _open_run_folder(self) -> None:
+        """Create (or reopen) the run folder, only once everything has been checked."""
+        if not self.write_files:
+            return
+        if self.run_dir is None:
+            stem = self.design_path.stem if self.design_path else self.design.name
+            self.run_dir = default_run_dir(stem, self.runs_root)
+        try:
+            self.writer = RunWriter(self.run_dir, resume=self.resume is not None)
+        except (RunError, OSError) as exc:
+            raise TrainingError("run", str(exc)) from None
+        if self.resume is None:
+            self.writer.write_design(self.design)
+            self.writer.write_config(self._config())
+        else:
+            config = load_run(self.run_dir).config
+            config["training"] = self.settings
+            self.writer.write_config(config)
+        self.writer.status(status="running", epochs_completed=0, step=0)
+
+    def _build_loop(self) -> _Loop:
+        """Model and data on the device, sample order, optimizer and schedule."""
+        s, device = self.settings, self.device
+        model = self.compiled.module.to(device)
+        train_model = self.parallel.wrap_model(model) if self.parallel.wrap_model else model
+        self.layers = layer_refs(self.compiled, self.design)
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            raise TrainingError("design", "the network has no trainable parameters (add a "
+                                "Linear or Conv layer)")
+        data = self.data.to(device)
+        sampler = IndexSampler(len(data.train), shuffle=True, seed=s["seed"],
+                               rank=self.parallel.rank, world_size=self.parallel.world_size)
+        spe = sampler.num_batches(s["batch_size"])
+        if self.limit_batches:
+            spe = min(spe, self.limit_batches)
+        optimizer, warn = make_optimizer(params, s, device)
+        self.warnings += warn
+        schedule = LRSchedule(optimizer, s, spe, s["epochs"],
+                              "max" if self.monitor_higher else "min")
+        # On the CPU reading a loss costs nothing (nothing runs ahead), so each step's loss is
+        # read and checked at once; on accelerators losses add up on the device and are read
+        # only for events, so the host never waits for the device mid-epoch.
+        return _Loop(model, train_model, params, data, sampler, spe, s["epochs"],
+                     s["batch_size"], optimizer, schedule,
+                     devices.grad_scaler(device, self.precision), device.type == "cpu",
+                     devices.autocast(device, self.precision))
+
+    def _restore(self, loop: _Loop) -> None:
+        """Continue from the ``last`` checkpoint: weights, optimizer, schedule, RNG, position."""
+        try:
+            loop.model.load_state_dict(load_weights(self.run_dir, "last"))
+            state, parts, restore_rng = load_training_state(self.run_dir)
+            loop.optimizer.load_state_dict(parts["optimizer"])
+            loop.schedule.load_state_dict(parts["scheduler"])
+            if loop.scaler is not None and parts.get("scaler"):
+                loop.scaler.load_state_dict(parts["scaler"])
+        except (RunError, KeyError, ValueError, RuntimeError) as exc:
+            raise TrainingError("run", f"{self.run_dir}: cannot resume ({exc})") from None
+        loop.start_epoch, loop.start_batch = int(state["epoch"]), int(state["batch"])
+        loop.partial = (float(state.get("loss_sum", 0.0)), int(state.get("loss_batches", 0)))
+        loop.bad_epochs = int(state.get("bad_epochs", 0))
+        self.step = int(state["step"])
+        self.best = state.get("best", self.best)
+        self.epochs_done = loop.start_epoch
+        restore_rng()
+
+    def _start_event(self, loop: _Loop) -> Event:
+        info, device, s = self.info, self.device, self.settings
+        n_params = sum(p.numel() for p in loop.params)
+        self._log(f"training {self.design.name} on {device} ({self.precision}); {info.name}: "
+                  f"{info.sizes}; {n_params:,} parameters")
+        for w in self.warnings:
+            self._log(f"warning: {w}")
+        spe = loop.steps_per_epoch
+        return self._event(
+            "start", run_dir=str(self.run_dir) if self.run_dir else None,
+            design=self.design.name, device=str(device), device_name=devices.device_name(device),
+            precision=self.precision, task=info.task, classes=info.class_names,
+            sample_shape=list(info.sample_shape), parameters=n_params, epochs=loop.epochs,
+            steps_per_epoch=spe, total_steps=spe * loop.epochs, batch_size=loop.batch_size,
+            sizes=info.sizes, metrics=self.metrics, monitor=self.monitor, seed=s["seed"],
+            resumed=self.resume is not None, start_epoch=loop.start_epoch + 1,
+            start_step=self.step, warnings=self.warnings)
+
+    # ---- one epoch ----
+
+    def _begin_epoch(self, loop: _Loop, epoch: int) -> _Epoch:
+        resumed = epoch == loop.start_epoch
+        first = loop.start_batch if resumed else 0
+        return _Epoch(epoch, time.perf_counter(), loop.zero(loop.partial[0] if resumed else 0.0),
+                      loop.partial[1] if resumed else 0, first, first)
+
+    def _train_epoch(self, loop: _Loop, ep: _Epoch, window: _Window) -> Iterator[Event]:
+        """Run the batches of one epoch; returns True when a stop was requested."""
+        loop.train_model.train()
+        order = loop.sampler.order(ep.index)
+        control = self.control
+        diag_every = self.settings["diagnostics_every"]
+        for x, y in loop.data.train.batches(order, loop.batch_size, loop.steps_per_epoch,
+                                            start=ep.first_batch):
+            if control.paused:
+                yield from self._pause(ep.index, window)
+            if control.stop_requested:
+                yield from self._flush_best()
+                yield from self._save_last(loop, ep.index, ep.batch, ep.loss_sum,
+                                           ep.loss_batches)
+                return True
+            diag = bool(diag_every) and (self.step + 1) % diag_every == 0
+            loss, stats, grads = self._step(loop, x, y, diag, ep.index)
+            self.step += 1
+            ep.batch += 1
+            ep.loss_sum += loss
+            window.loss += loss
+            ep.loss_batches += 1
+            window.batches += 1
+            window.samples += len(y)
+            ep.last_x = x
+            if diag:
+                yield self._event("diagnostics", step=self.step, epoch=ep.index + 1,
+                                  layers=diagnostic_rows(self.layers, stats, grads, self.device))
+            event = self._step_event(loop, ep, window)
+            if event is not None:
+                yield event
+        return False
+
+    def _pause(self, epoch: int, window: _Window) -> Iterator[Event]:
+        control = self.control
+        yield self._event("paused", step=self.step, epoch=epoch + 1)
+        p0 = time.perf_counter()
+        control.wait_while_paused()
+        self._paused_time += time.perf_counter() - p0
+        window.t0 = time.perf_counter()
+        window.samples = 0
+        if not control.stop_requested:
+            yield self._event("resumed", step=self.step, epoch=epoch + 1)
+
+    def _step(self, loop: _Loop, x: torch.Tensor, y: torch.Tensor, diag: bool, epoch: int
+              ) -> tuple[Any, dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
+        """One optimizer step; returns the loss (a float on the CPU, a device tensor elsewhere)
+        and, on diagnostics steps, activation and gradient statistics."""
+        stats: dict[str, torch.Tensor] = {}
+        hooks = Hooks(self.layers, lambda ref, out: activation_stats(ref, out, stats)) \
+            if diag else None
+        if hooks:
+            hooks.__enter__()
+        try:
+            with loop.amp:
+                out = first_output(loop.train_model(x))
+                loss = self.loss_fn(out.float() if self.precision != "fp32" else out, y)
+        finally:
+            if hooks:
+                hooks.__exit__()
+        if loop.host_losses:
+            value = loss.item()
+            if not math.isfinite(value):
+                raise self._nonfinite(loop, x, value, epoch)
+        grads = self._backward(loop, loss, diag)
+        loop.schedule.step_batch()
+        return (value if loop.host_losses else loss.detach()), stats, grads
+
+    def _backward(self, loop: _Loop, loss: torch.Tensor, diag: bool
+                  ) -> dict[str, torch.Tensor] | None:
+        grad_clip = self.settings["grad_clip"]
+        for p in loop.params:  # optimizer.zero_grad(set_to_none=True), minus its overhead
+            p.grad = None
+        scaler, optimizer = loop.scaler, loop.optimizer
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            if grad_clip or diag:
+                scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        if grad_clip:
+            torch.nn.utils.clip_grad_norm_(loop.params, grad_clip)
+        grads = grad_stats(self.layers) if diag else None
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        return grads
+
+    def _step_event(self, loop: _Loop, ep: _Epoch, window: _Window) -> Event | None:
+        """A ``step`` event once ``step_interval`` seconds have passed since the last one."""
+        now = time.perf_counter()
+        if now - window.t0 < self.step_interval:
+            return None
+        mean = float(window.loss) / window.batches
+        if not math.isfinite(mean):
+            raise self._nonfinite(loop, ep.last_x, window.loss, ep.index)
+        start_step, session_t0 = self._session
+        elapsed = now - session_t0 - self._paused_time
+        done = self.step - start_step
+        total = loop.steps_per_epoch * loop.epochs
+        event = self._event(
+            "step", step=self.step, epoch=ep.index + 1, batch=ep.batch,
+            batches=loop.steps_per_epoch, loss=mean, lr=loop.optimizer.param_groups[0]["lr"],
+            samples_per_s=window.samples / (now - window.t0),
+            eta_s=elapsed / done * (total - self.step) if done else None)
+        window.reset(now)
+        return event
+
+    def _end_epoch(self, loop: _Loop, ep: _Epoch) -> Iterator[Event]:
+        """Validation, the ``epoch`` event, checkpoints and early stopping; returns the final
+        status when the run ends here, else None."""
+        metrics, train_time = self._epoch_metrics(loop, ep)
+        value = metrics.get(self.monitor)
+        loop.schedule.step_epoch(value)
+        self.epochs_done = ep.index + 1
+        improved = value is not None and math.isfinite(value) and (
+            self.best["value"] is None
+            or (value > self.best["value"] if self.monitor_higher else value < self.best["value"]))
+        if improved:
+            self.best = {"metric": self.monitor, "value": value, "epoch": ep.index + 1}
+            loop.bad_epochs = 0
+        else:
+            loop.bad_epochs += 1
+        resumed = ep.index == loop.start_epoch
+        samples = (ep.loss_batches - (loop.partial[1] if resumed else 0)) * loop.batch_size
+        yield self._event(
+            "epoch", epoch=ep.index + 1, epochs=loop.epochs, step=self.step, **metrics,
+            lr=loop.optimizer.param_groups[0]["lr"],
+            duration_s=round(time.perf_counter() - ep.t0, 4),
+            samples_per_s=samples / train_time if train_time > 0 else None,
+            improved=improved, best=self.best)
+        self._log(f"epoch {ep.index + 1}/{loop.epochs}: " + ", ".join(
+            f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
+        if improved and self.writer is not None:
+            self._best_pending = (
+                {k: v.detach().clone() for k, v in loop.model.state_dict().items()},
+                {"epoch": ep.index + 1, "step": self.step, **self.best})
+        early_stop = self.early_stopping and loop.bad_epochs >= self.settings["patience"]
+        stop = self.control.stop_requested
+        if ep.index + 1 == loop.epochs or early_stop or stop \
+                or time.perf_counter() - self._last_write >= self.checkpoint_interval:
+            yield from self._flush_best()
+            yield from self._save_last(loop, ep.index + 1, 0, None, 0)
+        if early_stop:
+            self._log(f"early stopping: {self.monitor} did not improve for {loop.bad_epochs} "
+                      "epochs")
+            return "early_stopped"
+        if stop and ep.index + 1 < loop.epochs:
+            return "stopped"
+        return None
+
+    def _epoch_metrics(self, loop: _Loop, ep: _Epoch) -> tuple[dict[str, Any], float]:
+        """Training loss (averaged over ranks) and validation loss and metrics of one epoch."""
+        loss_sum = ep.loss_sum
+        if self.parallel.all_reduce_mean is not None:
+            loss_sum = self.parallel.all_reduce_mean(torch.as_tensor(loss_sum,
+                                                                     device=self.device))
+        train_loss = float(loss_sum) / max(1, ep.loss_batches)
+        if not math.isfinite(train_loss):
+            raise self._nonfinite(loop, ep.last_x, loss_sum, ep.index)
+        train_time = time.perf_counter() - ep.t0
+        metrics: dict[str, Any] = {"train_loss": train_loss, "val_loss": None}
+        result: dict[str, Any] = {}
+        if len(loop.data.val):
+            eval_bs = max(loop.batch_size, min(1024, 4 * loop.batch_size))
+            result = evaluate_split(loop.train_model, loop.data.val, self.loss_fn, self.info,
+                                    self.device, self.precision, eval_bs, self.limit_batches)
+            metrics["val_loss"] = result["loss"]
+        for m in self.metrics:
+            metrics[f"val_{m}"] = result.get(m)
+        return metrics, train_time
+
+    # ---- checkpoints ----
+
+    def _save_last(self, loop: _Loop, epoch: int, batch: int,
+                   loss_sum: torch.Tensor | float | None, loss_batches: int) -> Iterator[Event]:
+        """The ``last`` checkpoint: weights plus everything needed to continue exactly here
+        (``epoch`` is 0-based, ``batch`` the next batch to run in it)."""
+        if self.writer is None:
+            return
+        path = save_weights(self.run_dir, "last", loop.model, {})
+        parts = {"optimizer": loop.optimizer.state_dict(),
+                 "scheduler": loop.schedule.state_dict()}
+        if loop.scaler is not None:
+            parts["scaler"] = loop.scaler.state_dict()
+        save_training_state(self.run_dir, {
+            "epoch": epoch, "batch": batch, "step": self.step,
+            "loss_sum": float(loss_sum) if loss_sum is not None else 0.0,
+            "loss_batches": loss_batches, "best": self.best, "bad_epochs": loop.bad_epochs,
+        }, parts)
+        self.writer.status(status="running", epochs_completed=self.epochs_done, step=self.step,
+                           best=self.best)
+        self._last_write = time.perf_counter()
+        yield self._event("checkpoint", kind="last", path=str(path), epoch=self.epochs_done,
+                          step=self.step)
+
+    def _write_best(self) -> Event | None:
+        """Write the best weights waiting in memory; returns their checkpoint event."""
+        if self._best_pending is None or self.writer is None:
+            return None
+        state, info = self._best_pending
+        self._best_pending = None
+        path = save_weights(self.run_dir, "best", state, info)
+        return self._event("checkpoint", kind="best", path=str(path), epoch=info["epoch"],
+                           step=info["step"])
+
+    def _flush_best(self) -> Iterator[Event]:
+        event = self._write_best()
+        if event is not None:
+            yield event
+
+    def _nonfinite(self, loop: _Loop, x: torch.Tensor | None, loss: Any,
+                   epoch: int) -> TrainingError:
+        return nonfinite_error(loop.model, self.layers, x, loss, self.step, epoch, self.device,
+                               self.precision)
+
+
+def train(design: Design | None = None, **options: Any) -> Iterator[Event]:
+    """Train ``design`` and yield progress events (see :mod:`runtime.training`, :class:`Trainer`)."""
+    return Trainer(design, **options).run()

@@ -1,0 +1,100 @@
+"""Optimizers and learning-rate schedules as a design's training settings ask for them."""
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from .control import TrainingError
+
+
+class LRSchedule:
+    """Warm-up plus one of none/step/cosine/onecycle (stepped per batch) or plateau (per epoch).
+
+    Step decay counts epochs; cosine anneals to zero over the steps after warm-up; onecycle uses
+    ``torch.optim.lr_scheduler.OneCycleLR`` (its warm-up share follows ``warmup_epochs``);
+    plateau multiplies the rate by ``gamma`` when the monitored metric stalls for half the
+    early-stopping patience.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, settings: Mapping[str, Any],
+                 steps_per_epoch: int, epochs: int, monitor_mode: str = "min"):
+        from torch.optim import lr_scheduler as sched
+
+        self.kind = settings["schedule"]
+        spe = steps_per_epoch
+        total = max(1, spe * epochs)
+        warm = min(settings["warmup_epochs"] * spe, total - 1) if settings["warmup_epochs"] else 0
+        self.warmup_steps = warm
+        self.steps = 0
+        self.per_step: Any = None
+        self.plateau: Any = None
+        gamma, step_size = settings["gamma"], settings["step_size"]
+        if self.kind == "onecycle":
+            pct = warm / total if warm else 0.3
+            self.per_step = sched.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+                                             total_steps=total, pct_start=min(max(pct, 1e-3), 0.999))
+            return
+        if self.kind == "plateau":
+            self.plateau = sched.ReduceLROnPlateau(optimizer, mode=monitor_mode, factor=gamma,
+                                                   patience=max(1, settings["patience"] // 2))
+
+        def factor(step: int) -> float:
+            f = min(1.0, (step + 1) / warm) if warm else 1.0
+            if self.kind == "step":
+                f *= gamma ** ((step // spe) // step_size)
+            elif self.kind == "cosine" and step >= warm:
+                progress = (step - warm) / max(1, total - warm)
+                f *= 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+            return f
+
+        if self.kind in ("step", "cosine") or warm:
+            self.per_step = sched.LambdaLR(optimizer, factor)
+
+    def step_batch(self) -> None:
+        self.steps += 1
+        if self.per_step is not None and (self.plateau is None or self.steps <= self.warmup_steps):
+            self.per_step.step()
+
+    def step_epoch(self, value: float | None) -> None:
+        if self.plateau is not None and self.steps >= self.warmup_steps and value is not None \
+                and math.isfinite(value):
+            self.plateau.step(value)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"steps": self.steps,
+                "per_step": self.per_step.state_dict() if self.per_step is not None else None,
+                "plateau": self.plateau.state_dict() if self.plateau is not None else None}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        self.steps = int(state.get("steps", 0))
+        if self.per_step is not None and state.get("per_step") is not None:
+            self.per_step.load_state_dict(state["per_step"])
+        if self.plateau is not None and state.get("plateau") is not None:
+            self.plateau.load_state_dict(state["plateau"])
+
+
+def make_optimizer(params: list[nn.Parameter], settings: Mapping[str, Any],
+                   device: torch.device) -> tuple[torch.optim.Optimizer, list[str]]:
+    """The optimizer a design asks for (fused kernels where torch has them for the device)."""
+    warnings = []
+    name, lr, wd = settings["optimizer"], settings["lr"], settings["weight_decay"]
+    momentum = settings["momentum"]
+    fast: dict[str, Any] = {"fused": True} if device.type in ("cpu", "cuda") else {}
+    if name == "sgd":
+        nesterov = settings["nesterov"]
+        if nesterov and momentum == 0:
+            warnings.append("Nesterov momentum needs momentum > 0; using plain SGD")
+            nesterov = False
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=nesterov,
+                               weight_decay=wd, **fast), warnings
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=wd, **fast), warnings
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=wd, **fast), warnings
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=wd,
+                                   foreach=True), warnings
+    raise TrainingError("settings", f"unknown optimizer {name!r}")

@@ -161,9 +161,10 @@ def _conv_params(n: int, transposed: bool = False) -> tuple[Param, ...]:
         params += (
             Param("padding", "size", 1, "Padding on both sides of every spatial axis "
                   "(Netwright's default 1 keeps a 3×3 output the input's size; torch's is 0).",
-                  min=0, max=64, length=n),
+                  min=0, max=64, length=n, when=(("same_padding", (False,)),)),
             Param("padding_sides", "ints", [], f"Uneven padding, one value per side ({axes}); "
-                  "replaces padding when given.", min=0, max=64),
+                  "replaces padding when given.", min=0, max=64,
+                  when=(("same_padding", (False,)),)),
             Param("same_padding", "bool", False, "Pad so the output size is the input size ÷ "
                   "stride, rounded up ('same'; extra padding goes after); replaces padding."),
             Param("padding_mode", "choice", "zeros", "What the padding holds: zeros, a mirror "
@@ -914,8 +915,8 @@ _register(
                   short="{}"),
             Param("mode", "choice", "constant", "What the padding holds.",
                   choices=("constant", "reflect", "replicate", "circular")),
-            Param("value", "float", 0.0, "The constant (mode 'constant' only).", min=-1e9,
-                  max=1e9)),
+            Param("value", "float", 0.0, "The constant.", min=-1e9, max=1e9,
+                  when=(("mode", ("constant",)),))),
     shape=_pad_shape,
     torch_class="Pad",
     torch_kwargs=lambda p, ins: {"padding": tuple(p["padding"]), "mode": p["mode"],

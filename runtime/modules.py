@@ -265,10 +265,11 @@ class LayerNorm2d(nn.LayerNorm):
         super().__init__(num_channels, eps=eps, elementwise_affine=elementwise_affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.movedim(1, -1)
+        rank = x.dim()  # explicit permutations: ONNX refuses movedim's negative axes
+        x = x.permute([0] + list(range(2, rank)) + [1])
         x = torch.nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias,
                                            self.eps)
-        return x.movedim(-1, 1)
+        return x.permute([0, rank - 1] + list(range(1, rank - 1)))
 
 
 class DropPath(nn.Module):

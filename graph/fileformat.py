@@ -26,7 +26,7 @@ from typing import Any, Callable
 from . import layers as _layers  # noqa: F401  (fills the catalog)
 from .blocks import BlockDef, BlockError, check_arg_name, check_block_name, expressions_of
 from .catalog import CATALOG
-from .design import FORMAT, FORMAT_VERSION, Design, Edge, Node
+from .design import FLOWS, FORMAT, FORMAT_VERSION, Design, Edge, Node
 from .expr import ExprError, parse as parse_expression
 from .settings import DATA_PARAMS, TRAINING_PARAMS, default_data, default_training
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -198,11 +198,14 @@ def design_from_dict(doc: dict[str, Any]) -> Design:
         _check_expressions(block.body, where)
     _check_block_cycles(design)
     _build_network(design, nodes, edges, "")
-    _check_expressions(design, "")
     if doc.get("template") is not None:
         design.template = _template(doc["template"])
     design.data = _section(doc, "data", default_data(), {p.name for p in DATA_PARAMS} | {"name", "options"})
     design.training = _section(doc, "training", default_training(), {p.name for p in TRAINING_PARAMS})
+    flow = doc.get("flow", FLOWS[0])
+    if flow not in FLOWS:
+        raise DesignFileError(f"expected {' or '.join(map(repr, FLOWS))}", "flow")
+    design.flow = flow
     return design
 
 

@@ -33,7 +33,7 @@ def broken_files(tmp_path: Path) -> dict[str, Path]:
         "truncated": good[: len(good) // 3],
         "garbage": bytes(range(256)),
         "unknown_type": good.replace('"type": "ReLU"', '"type": "Swish"', 1),
-        "newer": good.replace('"format_version": 1', '"format_version": 99'),
+        "newer": good.replace('"format_version": 2', '"format_version": 99'),
     }
     out = {}
     for name, content in files.items():

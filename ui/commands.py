@@ -10,6 +10,7 @@ from typing import Any, Iterable, Mapping
 from PySide6.QtGui import QUndoCommand
 
 from graph.design import Design, Edge, Node
+from graph.layout import SPACING, layered_positions
 
 class Command(QUndoCommand):
     """Base of Netwright's commands. A command built with a ``parent`` becomes one of the
@@ -231,6 +232,20 @@ class SetSettingsCommand(Command):
         self._apply(self.old)
 
 
+class SetFlowCommand(Command):
+    """Turn the canvas's flow (``"down"`` or ``"right"``); the ports change sides."""
+
+    def __init__(self, design: Design, flow: str, parent: Command | None = None):
+        super().__init__("Flow " + ("top to bottom" if flow == "down" else "left to right"), parent)
+        self.design, self.old, self.new = design, design.flow, flow
+
+    def redo(self) -> None:
+        self.design.set_flow(self.new)
+
+    def undo(self) -> None:
+        self.design.set_flow(self.old)
+
+
 class SetDesignInfoCommand(Command):
     """Rename the design or change its description; typing merges into one step."""
 
@@ -262,6 +277,21 @@ class MacroCommand(Command):
     """A named group of steps that undo and redo together."""
 
 
+def auto_layout_command(design: Design, flow: str | None = None) -> Command | None:
+    """Lay the design out along ``flow`` (default: its own), turning its flow if needed, in one
+    step; None when nothing would change."""
+    flow = flow or design.flow
+    macro = MacroCommand("Auto-layout")
+    if flow != design.flow:
+        SetFlowCommand(design, flow, macro)
+    positions = layered_positions(design, flow)
+    moves = {nid: (design.node(nid).position, pos) for nid, pos in positions.items()
+             if design.node(nid).position != pos}
+    if moves:
+        MoveNodesCommand(design, moves, "Auto-layout", macro)
+    return macro if macro.steps else None
+
+
 def paste_command(design: Design, nodes: list[Node], edges: list[Edge], offset=(40.0, 40.0),
                   text: str = "Paste") -> tuple[MacroCommand, list[str]]:
     """Add copies of ``nodes`` (fresh ids and names, shifted by ``offset``) with the ``edges``
@@ -282,15 +312,47 @@ def paste_command(design: Design, nodes: list[Node], edges: list[Edge], offset=(
 
 
 def insert_on_link_command(design: Design, node: Node, edge: Edge) -> MacroCommand:
-    """Add ``node`` and splice it into ``edge``: src → node → dst, keeping the link's slot."""
+    """Add ``node`` and splice it into ``edge``: src → node → dst, keeping the link's slot.
+
+    When src and dst are too close along the flow for a node between them, dst and every node
+    at or beyond it move one step further, so the new layer never overlaps another."""
     layer = node.layer
     macro = MacroCommand(f"Insert {node.name}")
+    node = copy.deepcopy(node)
+    moves = _make_room(design, node, edge)
+    if moves:
+        MoveNodesCommand(design, moves, "Make room", macro)
     AddNodeCommand(design, node, macro)
     index = design.edge_index(edge)
     RemoveEdgeCommand(design, edge, macro)
     AddEdgeCommand(design, Edge(edge.src, node.id, edge.src_port, layer.inputs[0].name), None, macro)
     AddEdgeCommand(design, Edge(node.id, edge.dst, layer.outputs[0].name, edge.dst_port), index, macro)
     return macro
+
+
+def _make_room(design: Design, node: Node, edge: Edge) -> dict:
+    """Place ``node`` (its position is where it was dropped) between ``edge``'s ends along the
+    flow; returns the moves that open a gap for it (empty when there is room already)."""
+    rank_step = SPACING[design.flow][0]
+    axis = 1 if design.flow == "down" else 0
+    start = design.node(edge.src).position[axis]
+    end = design.node(edge.dst).position[axis]
+    if end <= start:  # a link going backwards: nothing sensible to push
+        return {}
+    needed = start + 2 * rank_step - end
+    along = start + rank_step if needed > 0 else round((start + end) / 2, 1)
+    position = list(node.position)
+    position[axis] = along
+    node.position = (position[0], position[1])
+    if needed <= 0:
+        return {}
+    moves = {}
+    for other in design.nodes:
+        if other.position[axis] >= end - 1.0 and other.id != edge.src:
+            new = list(other.position)
+            new[axis] += needed
+            moves[other.id] = (other.position, (new[0], new[1]))
+    return moves
 
 
 def reconnect_command(design: Design, old: Edge, new: Edge | None) -> MacroCommand:

@@ -33,6 +33,7 @@ from graph.fileformat import DesignFileError, load
 from graph.summary import human_count
 from graph.validate import Report
 from ui.canvas.view import CanvasView
+from ui.canvas.zoom import ZoomBox
 from ui.document import Document
 from ui.files import AutosaveEntry, Autosaver, RecentFiles, app_settings, data_dir, find_recoverable
 from ui.inspector import Inspector
@@ -204,6 +205,8 @@ class MainWindow(QMainWindow):
         self.status_label = QLabel()
         self.status_label.setObjectName("statusSummary")
         self.statusBar().addPermanentWidget(self.status_label)
+        self.zoom_box = ZoomBox(self.canvas)
+        self.statusBar().addPermanentWidget(self.zoom_box)
 
         self._build_actions()
         self._build_menus()
@@ -213,6 +216,7 @@ class MainWindow(QMainWindow):
         self.canvas.status_message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.canvas.node_activated.connect(self._node_activated)
         self.canvas.selection_changed.connect(self.inspector.show_nodes)
+        self.canvas.selection_changed.connect(self.training.try_page.follow_selection)
         self.diagnostics.node_activated.connect(self.focus_node)
         self.summary.node_activated.connect(self.focus_node)
         self.diagnostics.counts_changed.connect(self._diagnostic_counts)
@@ -302,7 +306,9 @@ class MainWindow(QMainWindow):
         self.fit_action.setToolTip("Show the whole network (F)")
         self.layout_action = canvas.action("auto_layout")
         self.layout_action.setIcon(icon("layout"))
-        self.layout_action.setToolTip("Arrange the layers top to bottom (Ctrl+L)")
+        self.layout_action.setToolTip("Arrange the layers along the design's flow (Ctrl+L)")
+        self.layout_flow_actions = [canvas.action("layout_down"), canvas.action("layout_right")]
+        self.zoom_actions = [canvas.action(name) for name in ("zoom_in", "zoom_out", "zoom_reset")]
         self.find_action = self._action("Find Layer…", self.focus_palette_search, K.Find, None,
                                         "Search the layer palette")
 
@@ -338,7 +344,12 @@ class MainWindow(QMainWindow):
 
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.fit_action)
+        for action in self.zoom_actions:
+            view_menu.addAction(action)
+        view_menu.addSeparator()
         view_menu.addAction(self.layout_action)
+        for action in self.layout_flow_actions:
+            view_menu.addAction(action)
         view_menu.addSeparator()
         for dock in (self.palette_dock, self.inspector_dock, self.bottom_dock,
                      *self.training_docks.values()):

@@ -52,7 +52,7 @@ class LinkDrag:
         self.target: PortItem | None = None
         self.verdict: tuple[bool, str] | None = None
         self._cache: dict[tuple[str, str], tuple[bool, str]] = {}
-        self.draft = DraftLinkItem(anchor, from_output=fixed.direction == OUT)
+        self.draft = DraftLinkItem(anchor, from_output=fixed.direction == OUT, flow=scene.flow)
         self.feedback = FeedbackItem()
         scene.addItem(self.draft)
         scene.addItem(self.feedback)
@@ -80,7 +80,11 @@ class LinkDrag:
     def port_near(self, pos: QPointF, scale: float) -> PortItem | None:
         """The nearest port of the wanted kind within reach of ``pos``."""
         reach = PORT_HIT_RADIUS / max(scale, 0.05)
-        area = QRectF(pos.x() - reach - 40, pos.y() - reach, 2 * reach + 80, 2 * reach)
+        pill = 40.0  # a merge port's pill reaches this far from its centre, along its edge
+        if self.scene.flow == "down":
+            area = QRectF(pos.x() - reach - pill, pos.y() - reach, 2 * (reach + pill), 2 * reach)
+        else:
+            area = QRectF(pos.x() - reach, pos.y() - reach - pill, 2 * reach, 2 * (reach + pill))
         best, best_d = None, float("inf")
         for item in self.scene.items(area):
             if not isinstance(item, PortItem) or item.direction != self.want:
@@ -156,8 +160,12 @@ def start_link_drag(scene: CanvasScene, item, scene_pos: QPointF) -> LinkDrag | 
         if links and not item.port.variadic:
             picked = links[0]
         elif links:  # a merge port: pick the link whose slot is under the cursor
-            nearest = min(links, key=lambda e: abs(scene.anchor(e, "dst").x() - scene_pos.x()))
-            if abs(scene.anchor(nearest, "dst").x() - scene_pos.x()) <= 10:
+            def along(e: Edge) -> float:  # distance along the pill from the link's slot
+                d = scene.anchor(e, "dst") - scene_pos
+                return abs(d.x() if scene.flow == "down" else d.y())
+
+            nearest = min(links, key=along)
+            if along(nearest) <= 10:
                 picked = nearest
         if picked is not None:
             return _pick_up(scene, picked, "dst")

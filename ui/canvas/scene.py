@@ -75,7 +75,8 @@ class CanvasScene(QGraphicsScene):
                              (design.node_removed, self._on_node_removed),
                              (design.node_changed, self._on_node_changed),
                              (design.edge_added, self._on_edge_added),
-                             (design.edge_removed, self._on_edge_removed)):
+                             (design.edge_removed, self._on_edge_removed),
+                             (design.settings_changed, self._on_settings_changed)):
             signal.connect(slot)
             self._subscriptions.append((signal, slot))
         for node in design.nodes:
@@ -96,6 +97,18 @@ class CanvasScene(QGraphicsScene):
         for signal, slot in self._subscriptions:
             signal.disconnect(slot)
         self._subscriptions.clear()
+
+    def _on_settings_changed(self, section: str) -> None:
+        if section == "flow":  # every port and link changes sides: build the items again
+            selected = self.selected_node_ids()
+            self.set_design(self.design)
+            self.apply_report(self.document.report)
+            for nid in selected:
+                self.nodes[nid].setSelected(True)
+
+    @property
+    def flow(self) -> str:
+        return self.design.flow if self.design is not None else "down"
 
     def _on_node_added(self, node: Node) -> None:
         self._add_node_item(node)
@@ -143,7 +156,7 @@ class CanvasScene(QGraphicsScene):
         layer = CATALOG.get(node.type)
         if layer is None:  # the file loader refuses unknown types; nothing to draw
             return None
-        item = NodeItem(node, layer)
+        item = NodeItem(node, layer, self.flow)
         self._look_keys.pop(node.id, None)
         self.nodes[node.id] = item
         self.addItem(item)
@@ -152,7 +165,7 @@ class CanvasScene(QGraphicsScene):
     def _add_link_item(self, edge: Edge) -> LinkItem | None:
         if edge.src not in self.nodes or edge.dst not in self.nodes:
             return None
-        item = LinkItem(edge)
+        item = LinkItem(edge, self.flow)
         self.links[edge] = item
         self._node_links[edge.src].add(edge)
         self._node_links[edge.dst].add(edge)
@@ -196,21 +209,23 @@ class CanvasScene(QGraphicsScene):
 
     def anchor(self, edge: Edge, end: str) -> QPointF:
         """Scene position where ``edge``'s ``end`` ("src" or "dst") meets its port."""
+        down = self.flow == "down"
         if end == "src":
             item = self.nodes[edge.src]
             port = item.outputs.get(edge.src_port)
             if port is None:
-                return item.pos() + QPointF(NODE_WIDTH / 2, NODE_HEIGHT)
+                return item.pos() + (QPointF(NODE_WIDTH / 2, NODE_HEIGHT) if down
+                                     else QPointF(NODE_WIDTH, NODE_HEIGHT / 2))
             return item.pos() + port.pos()
         item = self.nodes[edge.dst]
         port = item.inputs.get(edge.dst_port)
         if port is None:
-            return item.pos() + QPointF(NODE_WIDTH / 2, 0)
-        offset = 0.0
+            return item.pos() + (QPointF(NODE_WIDTH / 2, 0) if down else QPointF(0, NODE_HEIGHT / 2))
+        offset = QPointF()
         ordered = self._port_links.get((edge.dst, edge.dst_port))
         if ordered and edge in ordered:
-            offset = port.slot_x(ordered.index(edge), len(ordered))
-        return item.pos() + port.pos() + QPointF(offset, 0)
+            offset = port.slot(ordered.index(edge), len(ordered))
+        return item.pos() + port.pos() + offset
 
     def port_anchor(self, port: PortItem) -> QPointF:
         return port.scenePos()

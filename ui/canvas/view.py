@@ -4,7 +4,9 @@ Every edit is an undo command pushed on the document's stack; the scene then fol
 model's events. Mouse: drag a port to connect, drag a link's end to re-route or (dropped on
 empty canvas) disconnect it, drag nodes to move them (one undo step per drag), drag on empty
 canvas to rubber-band select, wheel to zoom about the cursor, middle drag or Space+drag to pan.
-Keys: Delete/Backspace, Ctrl+C/V/D/A, Ctrl+Z / Ctrl+Shift+Z, Tab (quick add), F (fit).
+Keys: Delete/Backspace, Ctrl+C/V/D/A, Ctrl+Z / Ctrl+Shift+Z, Tab (quick add), F (fit),
+Ctrl+= / Ctrl+- / Ctrl+0 (zoom in, out, 100 %). Paste lands at the mouse when it is over the
+canvas. A minimap in the corner shows the whole design whenever it is larger than the view.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from ..commands import (
     MoveNodesCommand,
     RemoveEdgeCommand,
     RemoveNodesCommand,
+    auto_layout_command,
     insert_on_link_command,
     paste_command,
 )
@@ -42,13 +45,15 @@ from . import LAYER_MIME
 from .clipboard import fragment_text, from_mime, read_fragment, to_mime
 from .interactions import LinkDrag, QuickAddPopup, connect_after, connect_before, start_link_drag
 from .items import HealthBadgeItem, NodeItem, PortItem
-from .layout import layered_positions
 from .links import LinkItem
+from .minimap import Minimap
 from .scene import CanvasScene
 from .style import GRID_MAJOR, GRID_MINOR, LAYOUT_STEP_X, LAYOUT_STEP_Y, NODE_HEIGHT, NODE_WIDTH, Theme
 
 MIN_ZOOM, MAX_ZOOM, MAX_FIT_ZOOM = 0.08, 3.0, 1.25
-READABLE_ZOOM = 0.6  # below this, node text is too small to read
+READABLE_ZOOM = 0.4  # below this, even the names of the overview (style.DETAIL_ZOOM) are too small
+OPEN_ZOOM = 0.5  # a design too large to show whole opens at most this close: more of it in view
+ZOOM_STEP = 1.25  # one Ctrl+= / Ctrl+- step
 PASTE_OFFSET = 40.0
 
 
@@ -58,6 +63,8 @@ class CanvasView(QGraphicsView):
     selection_changed = Signal(list)  # selected node ids, in design order
     status_message = Signal(str)  # short feedback for the window's status bar
     node_activated = Signal(str)  # a node was double-clicked (the window may focus the inspector)
+    zoom_changed = Signal(float)  # the new zoom factor (1.0 = 100 %)
+    view_changed = Signal()  # the visible part of the canvas moved, grew or zoomed
 
     def __init__(self, document: Document, parent: QWidget | None = None, opengl: bool | None = None):
         super().__init__(parent)
@@ -73,6 +80,7 @@ class CanvasView(QGraphicsView):
         self._paste_count = 0
         self._last_copy = ""
         self._grid_tile: tuple[float, QPixmap] | None = None
+        self._mouse: QPoint | None = None  # the cursor's viewport position while over the canvas
         self.last_feedback = ""  # the latest link feedback or refusal (also sent as status)
         self.quick_add = QuickAddPopup(self)
         self.quick_add.chosen.connect(self._quick_add_chosen)
@@ -81,8 +89,9 @@ class CanvasView(QGraphicsView):
         self._actions = self._make_actions()
         self.canvas.selectionChanged.connect(self._emit_selection)
         self.rubberBandChanged.connect(self._rubber_band_selects_nodes_only)
-        subscription = self.canvas
-        self.destroyed.connect(lambda *_: _safe_detach(subscription))
+        self.minimap = Minimap(self)
+        subscriptions = (self.canvas, self.minimap)
+        self.destroyed.connect(lambda *_: [_safe_detach(s) for s in subscriptions])
 
     # ---- set-up --------------------------------------------------------------------------------
 
@@ -135,7 +144,15 @@ class CanvasView(QGraphicsView):
             action("select_all", "Select All", self.select_all, QKeySequence.StandardKey.SelectAll),
             action("quick_add", "Add Layer…", self.open_quick_add, []),
             action("auto_layout", "Auto-Layout", self.auto_layout, [QKeySequence("Ctrl+L")]),
+            action("layout_down", "Auto-Layout Top to Bottom", lambda: self.auto_layout("down"), []),
+            action("layout_right", "Auto-Layout Left to Right", lambda: self.auto_layout("right"), []),
             action("fit_all", "Fit to View", self.fit_all, [QKeySequence(Qt.Key.Key_F)]),
+            action("zoom_in", "Zoom In", lambda: self.set_zoom(self.zoom() * ZOOM_STEP),
+                   [QKeySequence("Ctrl+="), QKeySequence("Ctrl++"), QKeySequence.StandardKey.ZoomIn]),
+            action("zoom_out", "Zoom Out", lambda: self.set_zoom(self.zoom() / ZOOM_STEP),
+                   [QKeySequence("Ctrl+-"), QKeySequence.StandardKey.ZoomOut]),
+            action("zoom_reset", "Actual Size (100 %)", lambda: self.set_zoom(1.0),
+                   [QKeySequence("Ctrl+0")]),
         ]
         undo.setObjectName("undo")
         redo.setObjectName("redo")
@@ -146,7 +163,8 @@ class CanvasView(QGraphicsView):
 
     def edit_actions(self) -> list[QAction]:
         """The view's actions (undo, redo, copy, paste, duplicate, delete, select_all, quick_add,
-        auto_layout, fit_all — each's ``objectName``), for the window's menus. Their shortcuts
+        auto_layout, layout_down, layout_right, fit_all, zoom_in, zoom_out, zoom_reset — each's
+        ``objectName``), for the window's menus. Their shortcuts
         work while the canvas has focus; the window may widen a context if it wants."""
         return list(self._actions)
 
@@ -211,8 +229,10 @@ class CanvasView(QGraphicsView):
         self.fit_rect(rect.adjusted(-40, -40, 40, 40))
 
     def show_design(self) -> None:
-        """Frame a freshly opened design: all of it when that stays readable, otherwise its
-        top (where the Inputs are) at a readable zoom, so a deep network never opens as specks."""
+        """Frame a freshly opened design: all of it when that stays readable; otherwise its
+        start (the top, or the left when it flows right) at a readable zoom that fits its
+        breadth, no closer than :data:`OPEN_ZOOM` so many layers are in view — the minimap shows
+        the rest. A deep network never opens as specks, nor as a few giant nodes."""
         rect = self.canvas.nodes_bounding_rect()
         view = self.viewport().rect()
         if rect.isNull() or view.width() <= 0 or view.height() <= 0:
@@ -222,9 +242,14 @@ class CanvasView(QGraphicsView):
         if min(view.width() / rect.width(), view.height() / rect.height()) >= READABLE_ZOOM:
             self.fit_rect(rect)
             return
-        zoom = max(READABLE_ZOOM, min(MAX_FIT_ZOOM, view.width() / rect.width()))
+        down = self.document.design.flow == "down"
+        breadth = view.width() / rect.width() if down else view.height() / rect.height()
+        zoom = max(READABLE_ZOOM, min(OPEN_ZOOM, breadth))
         self.setTransform(QTransform.fromScale(zoom, zoom))
-        self.centerOn(QPointF(rect.center().x(), rect.top() + view.height() / zoom / 2))
+        if down:
+            self.centerOn(QPointF(rect.center().x(), rect.top() + view.height() / zoom / 2))
+        else:
+            self.centerOn(QPointF(rect.left() + view.width() / zoom / 2, rect.center().y()))
 
     def fit_rect(self, rect: QRectF) -> None:
         """Show ``rect`` whole, no larger than a comfortable reading zoom."""
@@ -239,14 +264,28 @@ class CanvasView(QGraphicsView):
     def zoom(self) -> float:
         return self.transform().m11()
 
-    def auto_layout(self) -> None:
-        """Arrange the layers top to bottom by topological generation (one undo step)."""
-        design = self.document.design
-        positions = layered_positions(design)
-        moves = {nid: (design.node(nid).position, pos) for nid, pos in positions.items()
-                 if design.node(nid).position != pos}
-        if moves:
-            self.document.push(MoveNodesCommand(design, moves, "Auto-layout"))
+    def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
+        """Zoom to ``zoom`` (1.0 = 100 %, clamped to what the canvas allows), keeping the scene
+        point ``anchor`` (default: the middle of the view) where it is on screen."""
+        zoom = max(MIN_ZOOM, min(MAX_ZOOM, zoom))
+        center = self.viewport().rect().center()
+        anchor = anchor if anchor is not None else self.mapToScene(center)
+        on_screen = self.mapFromScene(anchor)
+        self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.centerOn(anchor)
+        shift = self.mapFromScene(anchor) - on_screen
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + shift.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + shift.y())
+
+    def visible_scene_rect(self) -> QRectF:
+        return self.mapToScene(self.viewport().rect()).boundingRect()
+
+    def auto_layout(self, flow: str | None = None) -> None:
+        """Arrange the layers by topological generation along ``flow`` ("down" or "right";
+        default: the design's own flow), turning the design's flow if needed — one undo step."""
+        command = auto_layout_command(self.document.design, flow)
+        if command is not None:
+            self.document.push(command)
         self.fit_all()
 
     def add_node_at_center(self, type_id: str) -> str | None:
@@ -275,7 +314,9 @@ class CanvasView(QGraphicsView):
         QGuiApplication.clipboard().setMimeData(to_mime(text))
         self.status_message.emit(f"Copied {len(ids)} layer{'s' if len(ids) > 1 else ''}")
 
-    def paste(self) -> None:
+    def paste(self, at: QPointF | None = None) -> None:
+        """Paste the clipboard's layers centred on ``at`` (a scene point; default: the mouse when
+        it is over the canvas, else a little below and right of the copied ones)."""
         try:
             content = from_mime(QGuiApplication.clipboard().mimeData())
         except DesignFileError as exc:
@@ -288,7 +329,16 @@ class CanvasView(QGraphicsView):
         if text != self._last_copy:
             self._last_copy, self._paste_count = text, 0
         self._paste_count += 1
-        self._paste(*content, offset=PASTE_OFFSET * self._paste_count, text="Paste")
+        if at is None and self._mouse is not None and self.viewport().rect().contains(self._mouse):
+            at = self.mapToScene(self._mouse)
+        if at is None:
+            self._paste(*content, offset=PASTE_OFFSET * self._paste_count, text="Paste")
+            return
+        nodes = content[0]
+        xs, ys = [n.position[0] for n in nodes], [n.position[1] for n in nodes]
+        dx = at.x() - (min(xs) + max(xs) + NODE_WIDTH) / 2
+        dy = at.y() - (min(ys) + max(ys) + NODE_HEIGHT) / 2
+        self._paste(*content, offset=(round(dx, 1), round(dy, 1)), text="Paste")
 
     def duplicate(self) -> None:
         ids = self.selected_node_ids()
@@ -355,9 +405,11 @@ class CanvasView(QGraphicsView):
         self.select_nodes([node.id])
         return node.id
 
-    def _paste(self, nodes: list[Node], edges: list[Edge], offset: float, text: str) -> None:
+    def _paste(self, nodes: list[Node], edges: list[Edge], offset, text: str) -> None:
         design = self.document.design
-        macro, new_ids = paste_command(design, nodes, edges, (offset, offset), text)
+        if not isinstance(offset, tuple):
+            offset = (offset, offset)
+        macro, new_ids = paste_command(design, nodes, edges, offset, text)
         self.document.push(macro)
         self.select_nodes(new_ids)
         done = "Pasted" if text == "Paste" else "Duplicated"
@@ -432,6 +484,7 @@ class CanvasView(QGraphicsView):
 
     def mouseMoveEvent(self, event) -> None:
         pos = event.position().toPoint()
+        self._mouse = pos
         if self._pan_from is not None:
             delta = pos - self._pan_from
             self._pan_from = pos
@@ -523,13 +576,19 @@ class CanvasView(QGraphicsView):
         self.verticalScrollBar().setValue(round(self.verticalScrollBar().value() - shift.y()))
         event.accept()
 
+    def leaveEvent(self, event) -> None:
+        self._mouse = None
+        super().leaveEvent(event)
+
     def contextMenuEvent(self, event) -> None:
         item = self._item_at(self.mapToScene(event.pos()))
         if isinstance(item, NodeItem) and not item.isSelected():
             self.select_nodes([item.node_id])
+        self._mouse = event.pos()  # Paste from this menu lands where it was opened
         menu = QMenu(self)
         names = ("copy", "duplicate", "delete") if isinstance(item, NodeItem) else \
-            ("quick_add", "paste", "select_all", "auto_layout", "fit_all")
+            ("quick_add", "paste", "select_all", "auto_layout", "layout_down", "layout_right",
+             "fit_all")
         for name in names:
             menu.addAction(self.action(name))
         menu.exec(event.globalPos())
@@ -677,15 +736,29 @@ class CanvasView(QGraphicsView):
     def setTransform(self, matrix: QTransform, combine: bool = False) -> None:  # noqa: N802
         super().setTransform(matrix, combine)
         self.resetCachedContent()
+        self.zoom_changed.emit(self.zoom())
+        self.view_changed.emit()
 
     def scale(self, sx: float, sy: float) -> None:
         super().scale(sx, sy)
         self.resetCachedContent()
+        self.zoom_changed.emit(self.zoom())
+        self.view_changed.emit()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 (Qt API)
+        super().scrollContentsBy(dx, dy)
+        self.view_changed.emit()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        if hasattr(self, "minimap"):
+            self.minimap.place()
+        self.view_changed.emit()
 
 
-def _safe_detach(scene: CanvasScene) -> None:
-    """Unsubscribe a dying view's scene from the design's (pure Python) events."""
+def _safe_detach(follower) -> None:
+    """Unsubscribe a dying view's scene or minimap from the design's (pure Python) events."""
     try:
-        scene.detach()
+        follower.detach()
     except RuntimeError:  # the C++ side is gone already; the Python lists are what matter
         pass

@@ -57,6 +57,13 @@ def _columns(path: str) -> list[str]:
     return csv_columns(path)
 
 
+def input_mismatch(name: str, declared, sample_shape) -> str:
+    """Why the Input does not fit the data, read as a sentence (“The Input layer “image”
+    takes …”, never “The Input input takes …”)."""
+    return (f"The Input layer “{name}” takes samples of shape {fmt_shape(declared)}, but this "
+            f"dataset's samples are {fmt_shape(sample_shape)}.")
+
+
 class DataPanel(QWidget):
     """Edits the design's dataset choice and previews it."""
 
@@ -420,8 +427,7 @@ class DataPanel(QWidget):
             self.shape_warning.clear()
             self.fit_button.hide()
             return
-        self.shape_warning.setText(f"The Input {node.name} takes {fmt_shape(declared)}, but these "
-                                   f"samples are {fmt_shape(p.sample_shape)}.")
+        self.shape_warning.setText(input_mismatch(node.name, declared, p.sample_shape))
         self.fit_button.show()
 
     def fit_input(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
@@ -55,8 +55,14 @@ def fmt_rate(rate: float | None) -> str:
     return f"{rate / 1000:.1f}k" if rate >= 1000 else f"{rate:.0f}"
 
 
+STAGES = {"checking settings": "checking the settings", "loading data": "loading the data",
+          "compiling": "building the model", "preparing": "preparing the first step"}
+
+
 class TrainingPanel(QWidget):
     """Edits the design's training settings and drives the controller."""
+
+    ended = Signal()  # the run said it ended (before its process has exited)
 
     def __init__(self, document: Document, controller: TrainingController,
                  parent: QWidget | None = None):
@@ -131,10 +137,12 @@ class TrainingPanel(QWidget):
         self._total_epochs = 0
         self._steps_per_epoch = 0
         self._eta: float | None = None
+        self._ended = False  # the child said "end"; its process may take a while to exit
         controller.event.connect(self._on_event)
         controller.run_finished.connect(self._on_finished)
         controller.state_changed.connect(self._on_state)
         document.design_replaced.connect(self._bind)
+        document.design_replaced.connect(lambda _d: self._reset())
         self._bind(document.design)
         self._on_state(controller.state)
         run_task(list_devices, self._set_devices, receiver=self, needs=("runtime.devices",))
@@ -203,8 +211,9 @@ class TrainingPanel(QWidget):
             return
         self._total_epochs = int(self.design.training.get("epochs", 0))
         self._steps_per_epoch = 0
+        self._ended = False
         self.progress.setValue(0)
-        self.progress.setFormat("starting…")
+        self.progress.setFormat("starting the training process…")
         self.status.setText(f"Training in {run_dir}")
 
     def _pause_or_resume(self) -> None:
@@ -214,24 +223,48 @@ class TrainingPanel(QWidget):
             self.controller.pause()
 
     def _on_state(self, state: str) -> None:
+        if state == STARTING:
+            self._ended = False
         active = state != IDLE
         self.train_button.setEnabled(not active)
-        self.pause_button.setEnabled(state in (RUNNING, PAUSED))
+        self.pause_button.setEnabled(state in (RUNNING, PAUSED) and not self._ended)
         self.pause_button.setText("Resume" if state == PAUSED else "Pause")
-        self.stop_button.setEnabled(state in (RUNNING, PAUSED, STARTING))
+        self.stop_button.setEnabled(state in (RUNNING, PAUSED, STARTING) and not self._ended)
         if state == PAUSED:
             self.progress.setFormat(self.progress.format().split(" · paused")[0] + " · paused")
+            self.status.setText("Paused: Resume continues the same curve")
         elif state == STOPPING:
             self.status.setText("Stopping after this step…")
+        elif state == RUNNING and self.status.text().startswith("Paused"):
+            self.status.setText("Resumed")
+
+    def _reset(self) -> None:
+        """Forget the previous design's run (New / Open): Ready, an empty progress bar."""
+        if self.controller.busy:
+            return  # a run of the old design still reports here until it ends
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        self.progress.setToolTip("")
+        self.status.setText("Ready")
+        self._total_epochs = self._steps_per_epoch = 0
+        self._eta = None
 
     def _on_event(self, event: dict) -> None:
         kind = event.get("event")
+        if kind == "stage":  # what the child does before the first epoch
+            self.progress.setFormat(f"{STAGES.get(event.get('stage'), event.get('stage'))}…")
+        elif kind == "end":  # the run is over: nothing left to pause or stop
+            self._ended = True
+            self.pause_button.setEnabled(False)
+            self.stop_button.setEnabled(False)
+            self.ended.emit()
         if kind == "start":
             self._total_epochs = int(event.get("epochs") or self._total_epochs or 0)
             self._steps_per_epoch = int(event.get("steps_per_epoch") or 0)
             device = event.get("device_name") or event.get("device")
             if device:
                 self.status.setText(f"Training on {device}")
+            self.progress.setFormat("first step…")
         elif kind == "step":
             self._show_progress(event)
         elif kind == "epoch":
@@ -271,7 +304,7 @@ class TrainingPanel(QWidget):
         status, message = result["status"], result.get("message") or ""
         if status == "completed":
             self.progress.setValue(1000)
-        if self.progress.format() == "starting…":  # ended before any progress
+        if not self.progress.format().startswith("epoch"):  # ended before any progress
             self.progress.setFormat("")
         shown = self.progress.format().split(" · paused")[0].split(" · ETA")[0]
         self.progress.setFormat(f"{shown} · {status}" if shown else status)

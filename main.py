@@ -78,7 +78,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     report = validate(design)
     summary = summarize(design, report.inference)
     rows = [("name", "type", "output shape", "params", "MACs")]
-    rows += [(r.name, r.type, r.shape, f"{r.params:,}", human_count(r.macs)) for r in summary.rows]
+    rows += [(r.name, r.type, r.shape, f"{r.params:,}", f"{r.macs:,}") for r in summary.rows]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for i, row in enumerate(rows):
         print("  ".join(cell.rjust(w) if j >= 3 else cell.ljust(w)
@@ -86,8 +86,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
         if i == 0:
             print("  ".join("-" * w for w in widths))
     print()
-    print(f"total parameters:        {summary.total_params:,} ({human_bytes(summary.param_bytes)})")
-    print(f"total MACs per sample:   {human_count(summary.total_macs)}")
+    print(f"total parameters:        {summary.total_params:,} ({human_count(summary.total_params)}, "
+          f"{human_bytes(summary.param_bytes)})")
+    print(f"total MACs per sample:   {summary.total_macs:,} ({human_count(summary.total_macs)})")
+    print(f"  in conv/linear/matmul: {summary.total_matmul_macs:,} "
+          f"({human_count(summary.total_matmul_macs)}; what fvcore and ptflops report)")
     print(f"activations (batch {summary.batch_size}): {human_bytes(summary.activation_bytes)}")
     print(f"training memory (Adam):  ~{human_bytes(summary.training_bytes)}")
     if not report.ok:

@@ -397,3 +397,22 @@ def expect_rank(ins: Sequence[Shape], ranks: Iterable[int], what: str, fix: str 
 
 
 CATALOG = Catalog()
+
+
+def layer_table(catalog: Catalog | None = None) -> str:
+    """The README's table of every layer type by category (``benchmarks/layer_table.py``
+    writes it; a test checks the README holds exactly this)."""
+    catalog = catalog or CATALOG
+    convention = " ".join(MAC_CONVENTION.split())
+    lines = [f"**Counting MACs.** {convention}", "",
+             f"{len(catalog)} layer types:", "",
+             "| category | type | what it does |", "| --- | --- | --- |"]
+    for category, layers in catalog.categories().items():
+        for layer in layers:
+            name, label = f"`{layer.type_id}`", layer.display_name
+            if label.startswith(layer.type_id):  # "Linear (Dense)"
+                name += label[len(layer.type_id):]
+            elif label:
+                name += f" ({label})"
+            lines.append(f"| {category} | {name} | {layer.doc.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"

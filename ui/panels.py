@@ -26,9 +26,8 @@ from PySide6.QtWidgets import (
 
 from graph.summary import Summary, human_bytes, human_count, summarize
 from graph.validate import ERROR, Report
-from runtime.codegen import python_source
-from runtime.compiler import CompileError, compile_design
 from ui.document import Document
+from ui.loading import heavy_imports
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 SEVERITY_COLORS = {"error": QColor("#ff5a52"), "warning": QColor("#ffb020"), "ok": QColor("#34c759")}
@@ -301,6 +300,7 @@ class CodePanel(QWidget):
         layout.addLayout(footer)
         self.ok = False
         self._dirty = True
+        self._waiting = False  # for the background imports (ui.loading)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(150)
@@ -321,9 +321,26 @@ class CodePanel(QWidget):
         return self.editor.toPlainText()
 
     def refresh(self) -> None:
-        """Compile the design now and show the code, or why it cannot be compiled."""
+        """Compile the design now and show the code, or why it cannot be compiled (or, while
+        PyTorch is still loading in the background, say so and come back once it is)."""
+        loader = heavy_imports()
+        if loader.loading:
+            if not self._waiting:
+                self._waiting = True
+                loader.when_loaded(self._loaded, self)
+            self._set_text(_comment(f"{loader.describe()}\nThe code appears once it is loaded."))
+            self.status.setText(loader.describe())
+            return
         self._dirty = False
         design, report = self.document.design, self.document.report
+        try:
+            from runtime.codegen import python_source
+            from runtime.compiler import CompileError, compile_design
+        except ImportError as exc:
+            self.ok = False
+            self._set_text(_comment(f"PyTorch could not be loaded: {exc}"))
+            self.status.setText("Code generation needs PyTorch.")
+            return
         try:
             compiled = compile_design(design, report)
             if self.form.currentData() == self.FX:
@@ -341,6 +358,14 @@ class CodePanel(QWidget):
             self.ok = True
             self.status.setText(f"{len(compiled.idents)} layers · generated from the design, "
                                 "read-only")
+        self._set_text(text)
+
+    def _loaded(self) -> None:
+        self._waiting = False
+        if self.isVisible():
+            self.refresh()
+
+    def _set_text(self, text: str) -> None:
         if text != self.editor.toPlainText():
             bar = self.editor.verticalScrollBar()
             position = bar.value()

@@ -29,6 +29,7 @@ from graph.settings import DATA_PARAMS, DATASETS
 from ..commands import SetParamCommand
 from ..document import Document
 from ..editing import SettingsEdit
+from ..loading import heavy_imports
 from .form import ParamForm
 from .results import THUMB, thumbnail
 from .tasks import adopt_popups, run_task
@@ -158,6 +159,8 @@ class DataPanel(QWidget):
         self._timer.timeout.connect(self.refresh_preview)
         document.design_replaced.connect(self._bind)
         document.report_changed.connect(lambda _r: self._check_shape())
+        heavy_imports().progress.connect(self._loading)
+        heavy_imports().finished.connect(self._loaded)
         self._bind(document.design)
 
     # ---- model ↔ view ---------------------------------------------------------------------------
@@ -332,9 +335,21 @@ class DataPanel(QWidget):
         data = dict(self.design.data)
         request = (repr(data), self.base_dir())
         self._request = request
-        self.summary.setText("Reading the data…")
+        self.summary.setText(self._waiting_text())
         run_task(lambda: _preview(data, request[1]), lambda p: self._show(request, p),
                  lambda m: self._failed(request, m), self, needs=("runtime.analysis", "sklearn.datasets", "PIL.Image"))
+
+    @staticmethod
+    def _waiting_text() -> str:
+        loading = heavy_imports().describe()
+        return f"{loading} The preview follows." if loading else "Reading the data…"
+
+    def _loading(self, _what: str) -> None:
+        if self.reading:
+            self.summary.setText(self._waiting_text())
+
+    def _loaded(self, _error: str) -> None:
+        self._loading("")
 
     @property
     def reading(self) -> bool:

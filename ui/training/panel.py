@@ -18,6 +18,7 @@ from graph.settings import METRIC_CHOICES, TRAINING_PARAMS
 
 from ..document import Document
 from ..editing import SettingsEdit
+from ..loading import heavy_imports
 from .controller import TrainingController
 from .form import ParamForm
 from .runner import IDLE, PAUSED, RUNNING, STARTING, STOPPING
@@ -146,6 +147,10 @@ class TrainingPanel(QWidget):
         self._bind(document.design)
         self._on_state(controller.state)
         run_task(list_devices, self._set_devices, receiver=self, needs=("runtime.devices",))
+        if heavy_imports().loading:  # training itself runs in its own process: Train works
+            self.status.setText(f"{heavy_imports().describe()} (Train works already)")
+            heavy_imports().progress.connect(self._loading)
+            heavy_imports().finished.connect(self._loaded)
 
     # ---- model ↔ view ---------------------------------------------------------------------------
 
@@ -178,6 +183,14 @@ class TrainingPanel(QWidget):
             self.device_combo.addItem(f"{device} (not available here)", device)
             index = self.device_combo.count() - 1
         self.device_combo.setCurrentIndex(index)
+
+    def _loading(self, what: str) -> None:
+        if self.status.text().startswith("Loading"):
+            self.status.setText(f"{what} (Train works already)")
+
+    def _loaded(self, error: str) -> None:
+        if self.status.text().startswith("Loading"):
+            self.status.setText(error or "Ready")
 
     def _set_devices(self, devices: list[tuple[str, str]]) -> None:
         self.device_combo.clear()

@@ -219,6 +219,7 @@ class LayerType:
     )  # from-version → function upgrading the params dict by one version
     summary_keys: tuple[str, ...] = ()  # params shown on the node's face on the canvas
     display_name: str = ""
+    is_placeholder: bool = False  # stands for an imported operator: never runs, not in the palette
     input_spec: InputSpec | None = None  # checked once before ``shape`` runs
     pass_through: bool = False
     reads_token_ids: bool = False
@@ -277,6 +278,15 @@ class LayerType:
     @property
     def is_sink(self) -> bool:
         return not self.outputs
+
+    def shape_problem(self, params: Mapping[str, Any], ins: Sequence[Shape] = ()) -> str | None:
+        """The message of the ShapeError the shape rule raises for ``params``/``ins``, or None."""
+        try:
+            self.shape(self.resolve(params), ins)
+        except ShapeError as exc:
+            return str(exc)
+        return None
+
 
     def input_port(self, name: str) -> Port | None:
         return next((p for p in self.inputs if p.name == name), None)
@@ -349,10 +359,13 @@ class Catalog:
         return out
 
     def search(self, text: str) -> list[LayerType]:
-        """Types whose id, label, category or doc contain every word of ``text``."""
+        """Types whose id, label, category or doc contain every word of ``text`` (placeholders
+        for imported operators are never offered)."""
         words = text.lower().split()
         hits = []
         for layer in self._types.values():
+            if layer.is_placeholder:
+                continue
             hay = " ".join((layer.type_id, layer.label, layer.category, layer.doc)).lower()
             if all(w in hay for w in words):
                 hits.append(layer)

@@ -1385,6 +1385,7 @@ _register(
     summary_keys=("num_heads", "dim_feedforward"),
 )
 
+<<<<<<< HEAD
 
 def _token_shape(p: Params, ins: Sequence[Shape]) -> Shape:
     return (ins[0][0] + 1, ins[0][1])
@@ -1417,4 +1418,28 @@ _register(
     macs=lambda p, ins, out: prod(out),
     torch_class="PositionEmbedding",
     torch_kwargs=lambda p, ins: {"length": ins[0][0], "embed_dim": ins[0][1], "std": p["std"]},
+=======
+# ---- Imported operators without a layer ---------------------------------------------------------
+
+
+def _unsupported_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    raise ShapeError(f"the imported operator {p['operator']} has no Netwright layer"
+                     + (f" ({p['reason']})" if p["reason"] else ""),
+                     fix="replace this placeholder with layers that compute the same")
+
+
+_register(
+    type_id="Unsupported",
+    category=IO,
+    doc="Placeholder for an imported operator Netwright cannot map; an error until replaced.",
+    display_name="Unsupported (imported)",
+    params=(
+        Param("operator", "str", "", "The source operator this node stands for."),
+        Param("reason", "str", "", "Why it could not be mapped."),
+    ),
+    inputs=(Port("in", "The operator's tensor inputs.", variadic=True, min_links=0, max_links=16),),
+    shape=_unsupported_shape,
+    summary_keys=("operator",),
+    is_placeholder=True,
+>>>>>>> main
 )

@@ -130,3 +130,11 @@ def layered_positions(design: Design, flow: str | None = None,
         x, y = (side, along) if flow == "down" else (along, side)
         out[nid] = (round(x + origin[0], 1), round(y + origin[1], 1))
     return out
+
+
+def lay_out(design: Design) -> None:
+    """Move every node of ``design`` and of each of its block bodies to its layered position
+    (for designs built by code, such as templates), along the design's flow."""
+    for network in (design, *(block.body for block in design.blocks)):
+        for nid, position in layered_positions(network, design.flow, origin=(0.0, 0.0)).items():
+            network.move_node(nid, position)

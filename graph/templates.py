@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping
 
 from . import layers as _layers  # noqa: F401  (fills the catalog)
 from .design import BlockDef, Design, Edge
+from .layout import lay_out
 from .settings import DATASETS, default_data
 from .shapes import infer
 
@@ -60,9 +61,10 @@ class TemplateArg:
                 raise TemplateError(f"{self.name} must be true or false, not {text!r}")
             return lowered in ("true", "1", "yes")
         try:
-            return self.check(int(text.strip()))
+            value = int(text.strip())
         except ValueError:
             raise TemplateError(f"{self.name} must be a whole number, not {text!r}") from None
+        return self.check(value)
 
 
 @dataclass(frozen=True)
@@ -385,6 +387,7 @@ def build(name: str, args: Mapping[str, Any] | None = None, small: bool = False)
     design.data = _data_for(template, resolved)
     design.template = {"name": template.name, "args": copy.deepcopy(resolved)}
     sync_example_shapes(design)
+    lay_out(design)
     return design
 
 

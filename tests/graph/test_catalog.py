@@ -19,8 +19,9 @@ def test_every_declaration_is_complete():
         assert set(layer.summary_keys) <= {p.name for p in layer.params}, layer.type_id
         for p in layer.params:
             assert p.doc, f"{layer.type_id}.{p.name} has no doc"
-        if not (layer.is_source or layer.is_sink):
+        if not (layer.is_source or layer.is_sink or layer.is_placeholder):
             assert layer.torch_class, layer.type_id
+    assert [t.type_id for t in CATALOG if t.is_placeholder] == ["Unsupported"]
     assert [t.type_id for t in CATALOG if t.is_source] == ["Input"]
     assert [t.type_id for t in CATALOG if t.is_sink] == ["Output"]
 
@@ -33,8 +34,13 @@ def test_lookups():
         CATALOG["nope"]
     assert CATALOG.current_id("Conv2d") == "Conv2d"
     cats = CATALOG.categories()
+<<<<<<< HEAD
     assert sum(len(v) for v in cats.values()) == len(CATALOG) >= 65
     assert [t.type_id for t in cats["Merge"]] == ["Add", "Multiply", "Concat", "Subtract"]
+=======
+    assert sum(len(v) for v in cats.values()) == len(CATALOG) == 41
+    assert [t.type_id for t in cats["Merge"]] == ["Add", "Multiply", "Concat"]
+>>>>>>> main
     assert CATALOG["Add"].input_port("in").variadic and CATALOG["Add"].input_port("x") is None
     assert CATALOG["Linear"].output_port("out") is not None
 

@@ -21,7 +21,9 @@ from graph.design import Design, Edge
 from graph.fileformat import load, save
 from runtime import export as ex
 from runtime.compiler import compile_design, example_inputs
+from graph import templates
 from tests.conftest import EXAMPLES
+from tests.graph.test_blocks import residual
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
 
@@ -167,7 +169,9 @@ def code_tokens(source: str) -> list[str]:
 # ---- every format on every design ----------------------------------------------------------------
 
 DESIGNS = [pytest.param(lambda p=p: load(p), id=p.stem) for p in EXAMPLE_FILES] + [
-    pytest.param(exotic_design, id="exotic"), pytest.param(modern_design, id="modern")]
+    pytest.param(exotic_design, id="exotic"), pytest.param(modern_design, id="modern"),
+    pytest.param(lambda: templates.build("resnet", small=True), id="resnet-blocks"),
+    pytest.param(lambda: residual(3), id="repeated-block-with-absent-layer")]
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")

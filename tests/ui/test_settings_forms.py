@@ -125,3 +125,25 @@ def test_nothing_selected_shows_the_design_and_renames_it(qtbot, workspace):
     assert "# Design: Tiny CNN" in python_source(doc.design, compile_design(doc.design))
     doc.undo_stack.undo()
     assert doc.design.name == "Digits CNN" and view.name_edit.text() == "Digits CNN"
+
+
+def test_wording_of_the_data_panel(qtbot, workspace, monkeypatch):
+    """No "The Input input takes …", no "Choose the path file"."""
+    from PySide6.QtWidgets import QFileDialog
+
+    panel, doc = workspace.data_panel, workspace.document
+    combo = panel.dataset_combo
+    combo.setCurrentIndex(combo.findData("iris"))
+    combo.activated.emit(combo.currentIndex())
+    qtbot.waitUntil(lambda: panel.shape_warning.text() != "", timeout=30_000)
+    name = doc.design.inputs()[0].name
+    assert panel.shape_warning.text().startswith(f"The Input layer “{name}” takes samples of")
+    assert "Input input" not in panel.shape_warning.text()
+
+    titles = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda _parent, title, *_a, **_k: (titles.append(title), ("", ""))[1])
+    combo.setCurrentIndex(combo.findData("csv"))
+    combo.activated.emit(combo.currentIndex())
+    panel.browse("path")
+    assert titles == ["Choose the CSV file"]

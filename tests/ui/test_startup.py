@@ -71,11 +71,11 @@ def test_editor_draws_first_and_loads_torch_in_the_background(tmp_path):
     during = [line for line in proc.stdout.splitlines() if line.startswith("WHILE")]
     after = next(line for line in proc.stdout.splitlines() if line.startswith("AFTER"))
     assert during, proc.stdout
-    assert all("Loading" in line.split("'")[1] for line in during)  # Code tab
-    assert any("The preview follows" in line for line in during)  # data preview
-    assert any("Train works already" in line for line in during)  # Train panel
-    assert "AFTER True True" in after  # the Code tab shows the generated module
-    assert "1,797 samples" in after and "Ready" in after
+    assert all("Loading" in line.split("'")[1] for line in during), during  # Code tab
+    assert any("The preview follows" in line for line in during), during  # data preview
+    assert any("Train works already" in line for line in during), during  # Train panel
+    assert "AFTER True True" in after, after  # the Code tab shows the generated module
+    assert "1,797 samples" in after and "Ready" in after, after
 
 
 def test_tasks_wait_for_the_loader_and_hear_a_failure(qtbot, monkeypatch):

@@ -188,12 +188,13 @@ def connect_after(design: Design, src_id: str, node: Node) -> Edge | None:
 
     ``node`` is not in ``design`` yet, so the question is put to a design holding just the two."""
     src = design.node(src_id)
-    if not src.layer.outputs or not node.layer.inputs:
+    src_layer, layer = design.layer_of(src), design.layer_of(node)
+    if not src_layer.outputs or not layer.inputs:
         return None
-    probe = Design()
+    probe = Design("probe", library=design.blocks)
     probe.add_node(copy.deepcopy(src))
     probe.add_node(copy.deepcopy(node))
-    edge = Edge(src.id, node.id, src.layer.outputs[0].name, node.layer.inputs[0].name)
+    edge = Edge(src.id, node.id, src_layer.outputs[0].name, layer.inputs[0].name)
     ok, _ = can_connect(probe, edge.src, edge.dst, edge.src_port, edge.dst_port)
     return edge if ok else None
 
@@ -201,16 +202,17 @@ def connect_after(design: Design, src_id: str, node: Node) -> Edge | None:
 def connect_before(design: Design, dst_id: str, dst_port: str, node: Node) -> Edge | None:
     """The link ``node → dst.dst_port`` (``node`` not in ``design`` yet) if ``can_connect``
     allows it; asked of a design holding ``dst``, the links into it and ``node``."""
-    if not node.layer.outputs:
+    layer = design.layer_of(node)
+    if not layer.outputs:
         return None
-    probe = Design()
+    probe = Design("probe", library=design.blocks)
     probe.add_node(copy.deepcopy(design.node(dst_id)))
     for edge in design.in_edges(dst_id):
         if not probe.has_node(edge.src):
             probe.add_node(copy.deepcopy(design.node(edge.src)))
         probe.add_edge(edge)
     probe.add_node(copy.deepcopy(node))
-    edge = Edge(node.id, dst_id, node.layer.outputs[0].name, dst_port)
+    edge = Edge(node.id, dst_id, layer.outputs[0].name, dst_port)
     ok, _ = can_connect(probe, edge.src, edge.dst, edge.src_port, edge.dst_port)
     return edge if ok else None
 

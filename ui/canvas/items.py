@@ -15,6 +15,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
+from graph.blocks import BLOCK_CATEGORY
 from graph.catalog import LayerType, Port
 from graph.design import Node
 from graph.summary import human_count
@@ -245,6 +246,8 @@ class NodeItem(QGraphicsItem):
         self.node_id = node.id
         self.layer = layer
         self.flow = flow
+        self.is_block = layer.category == BLOCK_CATEGORY
+        self.repeat = 1  # copies of a block instance (its ×N)
         self.look = NodeLook()
         self.badge: BadgeItem | None = None
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
@@ -277,7 +280,13 @@ class NodeItem(QGraphicsItem):
     def set_node(self, node: Node) -> None:
         """Take the name and params of ``node`` (after a rename or a param edit)."""
         self.name = node.name
-        self.summary = self.layer.face_text(node.resolved_params())
+        params = node.resolved_params()
+        if self.is_block:  # its arguments on the face; ×N in the header
+            self.repeat = params.get("repeat", 1) if isinstance(params.get("repeat"), int) else 1
+            self.summary = " · ".join(f"{k}={params[k]}" for k in self.layer.summary_keys
+                                      if k != "repeat" and k in params)
+        else:
+            self.summary = self.layer.face_text(params)
         self._elide_labels()
         self.update()
 
@@ -307,6 +316,8 @@ class NodeItem(QGraphicsItem):
         """Fit the name, type and summary into the node (they change with the model)."""
         width = NODE_WIDTH - 2 * PAD
         name_width = width - (BadgeItem.SIZE / 2 if self.look.severity else 0.0)
+        if self.is_block and self.repeat > 1:
+            name_width -= _FONTS.name_m.horizontalAdvance(self.repeat_text()) + PAD
         self._name_text = _FONTS.name_m.elidedText(self.name, _ELIDE_RIGHT, name_width)
         self._overview_text = _FONTS.overview_m.elidedText(self.name, _ELIDE_RIGHT, width)
         type_w = _FONTS.body_m.horizontalAdvance(self.layer.label + "  ")
@@ -320,6 +331,9 @@ class NodeItem(QGraphicsItem):
         params_w = _FONTS.mono_m.horizontalAdvance(self.look.params) if self.look.params else 0.0
         self._shape_text = _FONTS.mono_m.elidedText(
             self.look.shape or "?", _ELIDE_MIDDLE, NODE_WIDTH - 3 * PAD - params_w)
+
+    def repeat_text(self) -> str:
+        return f"×{self.repeat}"
 
     def minimap_color(self) -> QColor:
         """The node's colour on the minimap: its header's."""
@@ -344,7 +358,7 @@ class NodeItem(QGraphicsItem):
     # ---- geometry ----------------------------------------------------------------------------------
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-4, -4, NODE_WIDTH + 8, NODE_HEIGHT + 8)
+        return QRectF(-4, -4, NODE_WIDTH + 12, NODE_HEIGHT + 12)
 
     def shape(self) -> QPainterPath:
         return _PATHS[0]
@@ -376,6 +390,8 @@ class NodeItem(QGraphicsItem):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(QRectF(-2.5, -2.5, NODE_WIDTH + 5, NODE_HEIGHT + 5),
                                     CORNER_RADIUS + 2, CORNER_RADIUS + 2)
+        if self.is_block:
+            self._paint_stack(painter)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(Theme.node_body)
         painter.drawPath(body)
@@ -392,6 +408,10 @@ class NodeItem(QGraphicsItem):
         painter.setPen(self._header_text)
         painter.drawText(QRectF(PAD, 0, NODE_WIDTH - 2 * PAD, HEADER_HEIGHT),
                          _LEFT_VCENTER, self._name_text)
+        if self.is_block and self.repeat > 1:
+            painter.drawText(QRectF(PAD, 0, NODE_WIDTH - 2 * PAD - (BadgeItem.SIZE / 2 if
+                                    self.look.severity else 0.0), HEADER_HEIGHT),
+                             _RIGHT_VCENTER, self.repeat_text())
         row1 = QRectF(PAD, HEADER_HEIGHT + 3, NODE_WIDTH - 2 * PAD, ROW_HEIGHT)
         painter.setFont(_FONTS.body)
         painter.setPen(Theme.text_muted)
@@ -410,6 +430,15 @@ class NodeItem(QGraphicsItem):
             painter.drawText(row2, _RIGHT_VCENTER,
                              self.look.params)
 
+
+    def _paint_stack(self, painter: QPainter) -> None:
+        """A block instance: the outlines of further cards behind it (two when repeated)."""
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(self._header_color, 1.4))
+        for step in ((1, 2) if self.repeat > 1 else (1,)):
+            offset = 3.0 * step
+            painter.drawRoundedRect(QRectF(offset, offset, NODE_WIDTH, NODE_HEIGHT),
+                                    CORNER_RADIUS, CORNER_RADIUS)
 
     def _paint_overview(self, painter: QPainter, lod: float) -> None:
         """Zoomed out: the node in its category's colour with its name written large (from

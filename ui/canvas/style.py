@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor, QFont
 
+from graph.blocks import BLOCK_CATEGORY
 from graph.layout import SPACING
 
 # ---- colours ---------------------------------------------------------------------------------------
@@ -24,6 +25,7 @@ CATEGORY_COLORS: dict[str, str] = {
     "Merge": "#ff9da7",
     "Recurrent & Embedding": "#d37295",
     "Attention": "#499894",
+    BLOCK_CATEGORY: "#6f7fd8",  # a design's own blocks: indigo, unlike any layer
 }
 FALLBACK_CATEGORY_COLOR = "#7f8c8d"
 

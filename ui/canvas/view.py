@@ -25,6 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu, QWidget
 
+from graph.blocks import BlockError
 from graph.catalog import CATALOG
 from graph.design import Edge, Node
 from graph.fileformat import DesignFileError
@@ -37,14 +38,17 @@ from ..commands import (
     RemoveEdgeCommand,
     RemoveNodesCommand,
     auto_layout_command,
+    group_command,
     insert_on_link_command,
     paste_command,
+    ungroup_command,
 )
 from ..document import Document
 from . import LAYER_MIME
 from .clipboard import fragment_text, from_mime, read_fragment, to_mime
 from .interactions import LinkDrag, QuickAddPopup, connect_after, connect_before, start_link_drag
 from .items import HealthBadgeItem, NodeItem, PortItem
+from .breadcrumb import Breadcrumb
 from .links import LinkItem
 from .minimap import Minimap
 from .scene import CanvasScene
@@ -65,6 +69,7 @@ class CanvasView(QGraphicsView):
     node_activated = Signal(str)  # a node was double-clicked (the window may focus the inspector)
     zoom_changed = Signal(float)  # the new zoom factor (1.0 = 100 %)
     view_changed = Signal()  # the visible part of the canvas moved, grew or zoomed
+    scope_changed = Signal(object)  # the design now edited (entering or leaving a block)
 
     def __init__(self, document: Document, parent: QWidget | None = None, opengl: bool | None = None):
         super().__init__(parent)
@@ -90,6 +95,10 @@ class CanvasView(QGraphicsView):
         self.canvas.selectionChanged.connect(self._emit_selection)
         self.rubberBandChanged.connect(self._rubber_band_selects_nodes_only)
         self.minimap = Minimap(self)
+        self.breadcrumb = Breadcrumb(self)
+        self._views: list[tuple[QTransform, QPointF]] = []  # the framing of each level left
+        document.design_replaced.connect(lambda _design: self._scope_reset())
+        self.canvas.scope_lost.connect(lambda: self.leave_to(0))
         subscriptions = (self.canvas, self.minimap)
         self.destroyed.connect(lambda *_: [_safe_detach(s) for s in subscriptions])
 
@@ -153,6 +162,12 @@ class CanvasView(QGraphicsView):
                    [QKeySequence("Ctrl+-"), QKeySequence.StandardKey.ZoomOut]),
             action("zoom_reset", "Actual Size (100 %)", lambda: self.set_zoom(1.0),
                    [QKeySequence("Ctrl+0")]),
+            action("group", "Group into Block", self.group_selected, [QKeySequence("Ctrl+G")]),
+            action("ungroup", "Ungroup Block", self.ungroup_selected,
+                   [QKeySequence("Ctrl+Shift+G")]),
+            action("enter_block", "Open Block", self.enter_selected_block, []),
+            action("leave_block", "Leave Block", lambda: self.leave_to(len(self.canvas.scope) - 1),
+                   []),
         ]
         undo.setObjectName("undo")
         redo.setObjectName("redo")
@@ -163,8 +178,8 @@ class CanvasView(QGraphicsView):
 
     def edit_actions(self) -> list[QAction]:
         """The view's actions (undo, redo, copy, paste, duplicate, delete, select_all, quick_add,
-        auto_layout, layout_down, layout_right, fit_all, zoom_in, zoom_out, zoom_reset — each's
-        ``objectName``), for the window's menus. Their shortcuts
+        auto_layout, layout_down, layout_right, fit_all, zoom_in, zoom_out, zoom_reset, group,
+        ungroup, enter_block, leave_block — each's ``objectName``), for the window's menus. Their shortcuts
         work while the canvas has focus; the window may widen a context if it wants."""
         return list(self._actions)
 
@@ -172,6 +187,108 @@ class CanvasView(QGraphicsView):
         return next(a for a in self._actions if a.objectName() == name)
 
     # ---- public API ------------------------------------------------------------------------------
+
+    @property
+    def design(self):
+        """The network being edited: the document's design, or the body of an entered block."""
+        return self.canvas.design
+
+    # ---- blocks: grouping, entering and leaving --------------------------------------------------
+
+    def group_selected(self) -> str | None:
+        """Replace the selected layers with one instance of a new block (one undo step); the
+        ports are the links that cross the selection. Returns the instance's id."""
+        ids = self.selected_node_ids()
+        try:
+            command = group_command(self.design, ids)
+        except BlockError as exc:
+            self.status_message.emit(f"Cannot group: {exc}")
+            return None
+        self.document.push(command)
+        self.select_nodes([command.edit.result])
+        name = self.design.node(command.edit.result).type
+        self.status_message.emit(f"Grouped {len(ids)} layers into block {name} "
+                                 "(double-click it to edit inside)")
+        return command.edit.result
+
+    def ungroup_selected(self) -> list[str]:
+        """Replace each selected block instance with its layers (one undo step)."""
+        instances = [nid for nid in self.selected_node_ids() if self.design.node(nid).is_block]
+        if not instances:
+            self.status_message.emit("Select a block to ungroup")
+            return []
+        macro = MacroCommand("Ungroup" if len(instances) > 1 else
+                             f"Ungroup {self.design.node(instances[0]).name}")
+        new_ids: list[str] = []
+        for nid in instances:  # each edit is planned on the design as the previous left it
+            command = ungroup_command(self.design, nid)
+            command.redo()
+            macro.steps.append(command)
+            new_ids += list(command.edit.result or [])
+        for command in reversed(macro.steps):
+            command.undo()
+        self.document.push(macro)
+        self.select_nodes(new_ids)
+        return new_ids
+
+    def enter_selected_block(self) -> None:
+        selected = self.selected_node_ids()
+        if len(selected) == 1:
+            self.enter_block(selected[0])
+
+    def enter_block(self, instance_id: str) -> bool:
+        """Edit the body of the block that node ``instance_id`` (in the shown design) is an
+        instance of; an edit there changes every instance. False when it is no block."""
+        design = self.design
+        if not design.has_node(instance_id) or not design.node(instance_id).is_block:
+            return False
+        block = design.blocks[design.node(instance_id).type]
+        self._views.append((self.transform(), self.mapToScene(self.viewport().rect().center())))
+        self.canvas.enter(self.canvas.scope + [instance_id], block.body)
+        self._scope_shown()
+        self.show_design()
+        return True
+
+    def leave_to(self, depth: int) -> None:
+        """Go back out to level ``depth`` (0: the design itself)."""
+        scope = self.canvas.scope
+        if depth >= len(scope):
+            return
+        design = self.document.design
+        for instance in scope[:depth]:
+            design = design.blocks[design.node(instance).type].body
+        framing = self._views[depth] if depth < len(self._views) else None
+        del self._views[depth:]
+        self.canvas.enter(scope[:depth], design)
+        self._scope_shown()
+        if framing is not None:
+            self.setTransform(framing[0])
+            self.centerOn(framing[1])
+
+    def scope_path(self) -> list[str]:
+        """The breadcrumb's steps: the design's name, then ``instance (Block)`` per level."""
+        names = [self.document.design.name or "Design"]
+        design = self.document.design
+        for instance in self.canvas.scope:
+            node = design.node(instance) if design.has_node(instance) else None
+            block_name = node.type if node is not None else "?"
+            names.append(f"{node.name if node else instance} ({block_name})")
+            block = design.blocks.get(block_name)
+            if block is None:
+                break
+            design = block.body
+        return names
+
+    def _scope_shown(self) -> None:
+        self.breadcrumb.set_path(self.scope_path())
+        self.canvas.clearSelection()
+        self.scope_changed.emit(self.design)
+        self._emit_selection()
+
+    def _scope_reset(self) -> None:
+        self._views.clear()
+        self.breadcrumb.set_path(self.scope_path())
+        self.scope_changed.emit(self.design)
 
     def selected_node_ids(self) -> list[str]:
         return self.canvas.selected_node_ids()
@@ -283,7 +400,7 @@ class CanvasView(QGraphicsView):
     def auto_layout(self, flow: str | None = None) -> None:
         """Arrange the layers by topological generation along ``flow`` ("down" or "right";
         default: the design's own flow), turning the design's flow if needed — one undo step."""
-        command = auto_layout_command(self.document.design, flow)
+        command = auto_layout_command(self.design, flow, self.document.design)
         if command is not None:
             self.document.push(command)
         self.fit_all()
@@ -291,9 +408,10 @@ class CanvasView(QGraphicsView):
     def add_node_at_center(self, type_id: str) -> str | None:
         """Add a ``type_id`` layer in view (palette double-click). With one node selected, the
         new layer goes below it and is linked after it when the link is allowed."""
-        if type_id not in CATALOG:
+        type_id = self._usable_type(type_id)
+        if type_id is None:
             return None
-        design = self.document.design
+        design = self.design
         selected = self.selected_node_ids()
         if len(selected) == 1:
             src = design.node(selected[0])
@@ -308,7 +426,7 @@ class CanvasView(QGraphicsView):
         if not ids:
             self.status_message.emit("Nothing selected to copy")
             return
-        text = fragment_text(self.document.design, ids)
+        text = fragment_text(self.design, ids)
         self._last_copy = text
         self._paste_count = 0
         QGuiApplication.clipboard().setMimeData(to_mime(text))
@@ -344,11 +462,11 @@ class CanvasView(QGraphicsView):
         ids = self.selected_node_ids()
         if not ids:
             return
-        nodes, edges = read_fragment(fragment_text(self.document.design, ids))
+        nodes, edges = read_fragment(fragment_text(self.design, ids))
         self._paste(nodes, edges, offset=PASTE_OFFSET, text="Duplicate")
 
     def delete_selected(self) -> None:
-        design = self.document.design
+        design = self.design
         ids = self.selected_node_ids()
         links = [e for e in self.canvas.selected_edges() if e.src not in ids and e.dst not in ids]
         if not ids and not links:
@@ -378,7 +496,7 @@ class CanvasView(QGraphicsView):
                 connect = ("after", selected[0], None)
         self._quick_add_request = (self.mapToScene(view_pos), connect)
         hint = ""
-        design = self.document.design
+        design = self.design
         if connect is not None and connect[1] is not None and design.has_node(connect[1]):
             where = "after" if connect[0] == "after" else "into"
             hint = f"Enter adds the layer, linked {where} {design.node(connect[1]).name}"
@@ -388,7 +506,7 @@ class CanvasView(QGraphicsView):
 
     def _add_node(self, type_id: str, position: tuple[float, float], after: str | None = None,
                   before: tuple[str, str] | None = None) -> str:
-        design = self.document.design
+        design = self.design
         node = design.make_node(type_id, position=(round(position[0], 1), round(position[1], 1)))
         edge = None
         if after is not None and design.has_node(after):
@@ -406,7 +524,7 @@ class CanvasView(QGraphicsView):
         return node.id
 
     def _paste(self, nodes: list[Node], edges: list[Edge], offset, text: str) -> None:
-        design = self.document.design
+        design = self.design
         if not isinstance(offset, tuple):
             offset = (offset, offset)
         macro, new_ids = paste_command(design, nodes, edges, offset, text)
@@ -479,7 +597,7 @@ class CanvasView(QGraphicsView):
                 return
         super().mousePressEvent(event)
         if event.button() == Qt.MouseButton.LeftButton and isinstance(self.canvas.mouseGrabberItem(), NodeItem):
-            design = self.document.design
+            design = self.design
             self._move_start = {nid: design.node(nid).position for nid in self.selected_node_ids()}
 
     def mouseMoveEvent(self, event) -> None:
@@ -542,9 +660,9 @@ class CanvasView(QGraphicsView):
             if new != old:
                 moves[nid] = (old, new)
         if moves:
-            name = self.document.design.node(next(iter(moves))).name
+            name = self.design.node(next(iter(moves))).name
             text = f"Move {name}" if len(moves) == 1 else f"Move {len(moves)} layers"
-            self.document.push(MoveNodesCommand(self.document.design, moves, text))
+            self.document.push(MoveNodesCommand(self.design, moves, text))
 
     def mouseDoubleClickEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
@@ -555,7 +673,8 @@ class CanvasView(QGraphicsView):
                 event.accept()
                 return
             if isinstance(item, NodeItem):
-                self.node_activated.emit(item.node_id)
+                if not self.enter_block(item.node_id):
+                    self.node_activated.emit(item.node_id)
                 event.accept()
                 return
         super().mouseDoubleClickEvent(event)
@@ -586,9 +705,15 @@ class CanvasView(QGraphicsView):
             self.select_nodes([item.node_id])
         self._mouse = event.pos()  # Paste from this menu lands where it was opened
         menu = QMenu(self)
-        names = ("copy", "duplicate", "delete") if isinstance(item, NodeItem) else \
-            ("quick_add", "paste", "select_all", "auto_layout", "layout_down", "layout_right",
-             "fit_all")
+        if isinstance(item, NodeItem):
+            names = ("copy", "duplicate", "delete", "group")
+            if item.is_block:
+                names += ("enter_block", "ungroup")
+        else:
+            names = ("quick_add", "paste", "select_all", "auto_layout", "layout_down",
+                     "layout_right", "fit_all")
+        if self.canvas.scope:
+            names += ("leave_block",)
         for name in names:
             menu.addAction(self.action(name))
         menu.exec(event.globalPos())
@@ -613,6 +738,8 @@ class CanvasView(QGraphicsView):
             if self._link_drag is not None:
                 self._link_drag.cleanup()
                 self._link_drag = None
+            elif not self.canvas.selectedItems() and self.canvas.scope:
+                self.leave_to(len(self.canvas.scope) - 1)  # Esc with nothing selected goes up
             self.canvas.clearSelection()
             event.accept()
             return
@@ -628,17 +755,29 @@ class CanvasView(QGraphicsView):
 
     # ---- drops from the palette --------------------------------------------------------------------
 
-    @staticmethod
-    def _dropped_type(event) -> str | None:
+    def _dropped_type(self, event) -> str | None:
         mime = event.mimeData()
         if mime is None or not mime.hasFormat(LAYER_MIME):
             return None
         type_id = bytes(mime.data(LAYER_MIME).data()).decode("utf-8", errors="replace").strip()
+        return self._usable_type(type_id)
+
+    def _usable_type(self, type_id: str) -> str | None:
+        """``type_id`` as a layer type or block the edited network may use (a block may not be
+        used inside itself), or None."""
+        design = self.design
+        if type_id in design.blocks:
+            shown = next((b.name for b in design.blocks if b.body is design), None)
+            if shown is not None and (type_id == shown or _uses(design.blocks, type_id, shown)):
+                self.status_message.emit(f"{type_id} cannot be used inside {shown}: "
+                                         "a block cannot contain itself")
+                return None
+            return type_id
         return CATALOG.current_id(type_id)
 
     def _link_under(self, scene_pos: QPointF, type_id: str) -> LinkItem | None:
-        layer = CATALOG[type_id]
-        if not layer.inputs or not layer.outputs:
+        layer = self.design.layer_type(type_id)
+        if layer is None or not layer.inputs or not layer.outputs:
             return None
         for item in self.canvas.items(QRectF(scene_pos.x() - 6, scene_pos.y() - 6, 12, 12)):
             if isinstance(item, NodeItem):
@@ -681,7 +820,7 @@ class CanvasView(QGraphicsView):
             event.ignore()
             return
         scene_pos = self.mapToScene(event.position().toPoint())
-        design = self.document.design
+        design = self.design
         position = (round(scene_pos.x() - NODE_WIDTH / 2, 1), round(scene_pos.y() - NODE_HEIGHT / 2, 1))
         link = self._link_under(scene_pos, type_id)
         node = design.make_node(type_id, position=position)
@@ -754,6 +893,20 @@ class CanvasView(QGraphicsView):
         if hasattr(self, "minimap"):
             self.minimap.place()
         self.view_changed.emit()
+
+
+def _uses(library, name: str, target: str) -> bool:
+    """Whether block ``name`` uses block ``target``, directly or through other blocks."""
+    seen, stack = set(), [name]
+    while stack:
+        block = library.get(stack.pop())
+        for used in block.uses() if block is not None else ():
+            if used == target:
+                return True
+            if used not in seen:
+                seen.add(used)
+                stack.append(used)
+    return False
 
 
 def _safe_detach(follower) -> None:

@@ -397,10 +397,14 @@ class DataPanel(QWidget):
         self.table.setColumnCount(cols + 1)
         self.table.setRowCount(rows)
         self.table.setHorizontalHeaderLabels(list(p.columns) + [target])
+        for c, name in enumerate(list(p.columns) + [target]):
+            self.table.horizontalHeaderItem(c).setToolTip(name)
         for r in range(rows):
             for c in range(cols):
                 self.table.setItem(r, c, QTableWidgetItem(f"{p.samples[r, c]:.4g}"))
             self.table.setItem(r, cols, QTableWidgetItem(self._label_text(p, r)))
+        # Whole column names, not "pal length (c": the table scrolls sideways instead.
+        self.table.resizeColumnsToContents()
         self.preview_stack.setCurrentWidget(self.table)
 
     def _show_images(self, p) -> None:

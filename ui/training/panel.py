@@ -10,7 +10,8 @@ import math
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox,
+                               QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
 from graph.design import Design
@@ -19,6 +20,7 @@ from graph.settings import METRIC_CHOICES, TRAINING_PARAMS
 from ..document import Document
 from ..editing import SettingsEdit
 from ..loading import heavy_imports
+from ..widgets.params import compact_combo
 from .controller import TrainingController
 from .form import ParamForm
 from .runner import IDLE, PAUSED, RUNNING, STARTING, STOPPING
@@ -31,6 +33,7 @@ GROUPS = (
     ("Loss and stopping", ("loss", "label_smoothing", "early_stopping_metric", "patience")),
 )
 _BY_NAME = {p.name: p for p in TRAINING_PARAMS}
+METRIC_COLUMNS = 3
 
 
 def list_devices() -> list[tuple[str, str]]:
@@ -72,7 +75,7 @@ class TrainingPanel(QWidget):
         self.design: Design | None = None
 
         # Device.
-        self.device_combo = QComboBox()
+        self.device_combo = compact_combo(QComboBox(), 12)
         self.device_combo.setObjectName("device")
         self.device_combo.setToolTip(_BY_NAME["device"].doc)
         self.device_combo.addItem("Auto (best available)", "auto")
@@ -94,19 +97,20 @@ class TrainingPanel(QWidget):
             self.forms[title] = form
             settings.addWidget(box)
         metrics_box = QGroupBox("Metrics")
-        metrics_layout = QHBoxLayout(metrics_box)
+        metrics_layout = QGridLayout(metrics_box)  # a few per row: fits a narrow dock
         self.metric_boxes: dict[str, QCheckBox] = {}
-        for metric in METRIC_CHOICES:
+        for i, metric in enumerate(METRIC_CHOICES):
             box = QCheckBox(metric)
             box.toggled.connect(self._metrics_edited)
             self.metric_boxes[metric] = box
-            metrics_layout.addWidget(box)
+            metrics_layout.addWidget(box, *divmod(i, METRIC_COLUMNS))
         settings.addWidget(metrics_box)
         settings.addStretch(1)
         inner = QWidget()
         inner.setLayout(settings)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(inner)
 
         # Run controls and progress.
@@ -125,7 +129,7 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
-        self.status = QLabel("Ready")
+        self.status = QLabel(self._idle_text())
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -147,8 +151,7 @@ class TrainingPanel(QWidget):
         self._bind(document.design)
         self._on_state(controller.state)
         run_task(list_devices, self._set_devices, receiver=self, needs=("runtime.devices",))
-        if heavy_imports().loading:  # training itself runs in its own process: Train works
-            self.status.setText(f"{heavy_imports().describe()} (Train works already)")
+        if heavy_imports().loading:
             heavy_imports().progress.connect(self._loading)
             heavy_imports().finished.connect(self._loaded)
 
@@ -184,9 +187,16 @@ class TrainingPanel(QWidget):
             index = self.device_combo.count() - 1
         self.device_combo.setCurrentIndex(index)
 
-    def _loading(self, what: str) -> None:
+    @staticmethod
+    def _idle_text() -> str:
+        """"Ready", or what is still loading in the background (training itself runs in its
+        own process, so Train works already)."""
+        loading = heavy_imports().describe()
+        return f"{loading} (Train works already)" if loading else "Ready"
+
+    def _loading(self, _what: str) -> None:
         if self.status.text().startswith("Loading"):
-            self.status.setText(f"{what} (Train works already)")
+            self.status.setText(self._idle_text())
 
     def _loaded(self, error: str) -> None:
         if self.status.text().startswith("Loading"):
@@ -258,7 +268,7 @@ class TrainingPanel(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("")
         self.progress.setToolTip("")
-        self.status.setText("Ready")
+        self.status.setText(self._idle_text())
         self._total_epochs = self._steps_per_epoch = 0
         self._eta = None
 

@@ -25,6 +25,11 @@ from .results import ResultsView
 from .try_page import TryPage
 
 
+# Docks move and close but do not float: a drag aimed at the splitter beside a title bar used
+# to tear the panel off into a window of its own.
+DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable
+                 | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+
 MIN_CANVAS_SHARE = 0.5  # the canvas keeps at least this share of the window's height
 
 
@@ -193,6 +198,7 @@ class TrainingWorkspace(QObject):
         for key, title, widget in panels:
             dock = QDockWidget(title, window)
             dock.setObjectName(f"{key}Dock")
+            dock.setFeatures(DOCK_FEATURES)
             dock.setWidget(widget)
             window.addDockWidget(areas[key], dock)
             docks[key] = dock

@@ -109,12 +109,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False))
         return 0 if report.ok else 1
     rows = [("name", "type", "output shape", "params", "MACs")]
-<<<<<<< HEAD
-    rows += [(r.name, r.type, r.shape, f"{r.params:,}", f"{r.macs:,}") for r in summary.rows]
-=======
-    rows += [(printable(name), kind, r.shape, f"{r.params:,}", human_count(r.macs))
+    rows += [(printable(name), kind, r.shape, f"{r.params:,}", f"{r.macs:,}")
              for name, kind, r in _summary_rows(summary.rows, args.expand)]
->>>>>>> main
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for i, row in enumerate(rows):
         print("  ".join(cell.rjust(w) if j >= 3 else cell.ljust(w)
@@ -122,17 +118,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
         if i == 0:
             print("  ".join("-" * w for w in widths))
     print()
-<<<<<<< HEAD
+    print(f"layers:                  {summary.total_layers:,} ({summary.nodes} at the top level)")
     print(f"total parameters:        {summary.total_params:,} ({human_count(summary.total_params)}, "
           f"{human_bytes(summary.param_bytes)})")
     print(f"total MACs per sample:   {summary.total_macs:,} ({human_count(summary.total_macs)})")
     print(f"  in conv/linear/matmul: {summary.total_matmul_macs:,} "
           f"({human_count(summary.total_matmul_macs)}; what fvcore and ptflops report)")
-=======
-    print(f"layers:                  {summary.total_layers:,} ({summary.nodes} at the top level)")
-    print(f"total parameters:        {summary.total_params:,} ({human_bytes(summary.param_bytes)})")
-    print(f"total MACs per sample:   {human_count(summary.total_macs)}")
->>>>>>> main
     print(f"activations (batch {summary.batch_size}): {human_bytes(summary.activation_bytes)}")
     print(f"training memory (Adam):  ~{human_bytes(summary.training_bytes)}")
     shown = [d for d in report.diagnostics if d.severity == "error" or d.code == "memory"]

@@ -1385,7 +1385,6 @@ _register(
     summary_keys=("num_heads", "dim_feedforward"),
 )
 
-<<<<<<< HEAD
 
 def _token_shape(p: Params, ins: Sequence[Shape]) -> Shape:
     return (ins[0][0] + 1, ins[0][1])
@@ -1418,7 +1417,8 @@ _register(
     macs=lambda p, ins, out: prod(out),
     torch_class="PositionEmbedding",
     torch_kwargs=lambda p, ins: {"length": ins[0][0], "embed_dim": ins[0][1], "std": p["std"]},
-=======
+)
+
 # ---- Imported operators without a layer ---------------------------------------------------------
 
 
@@ -1441,5 +1441,4 @@ _register(
     shape=_unsupported_shape,
     summary_keys=("operator",),
     is_placeholder=True,
->>>>>>> main
 )

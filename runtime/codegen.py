@@ -47,47 +47,10 @@ def python_source(design: Design, compiled: Compiled, weights_file: str = "model
     the name of the safetensors file shown in the usage note; ``dataset`` is a run's data
     description (``config.json``'s ``dataset``), whose preparation steps are written out."""
     inference = compiled.report.inference
-<<<<<<< HEAD
-    graph: fx.Graph = compiled.module.graph
-    node_of = {ident: nid for nid, ident in compiled.idents.items()}
-
-    init_lines: list[str] = []
-    forward_lines: list[str] = []
-    custom: list[type[nn.Module]] = []
-    args: list[str] = []
-    result = ""
-    for fx_node in graph.nodes:
-        if fx_node.op == "placeholder":
-            args.append(str(fx_node.target))
-        elif fx_node.op == "call_module":
-            ident = str(fx_node.target)
-            node = design.node(node_of[ident])
-            layer = CATALOG[node.type]
-            params, ins = node.resolved_params(), inference.input_shapes[node.id]
-            cls = layer_class(layer, params, ins)
-            if cls.__module__ == custom_modules.__name__ and cls not in custom:
-                custom.append(cls)
-            kwargs = layer.torch_kwargs(params, ins)
-            init_lines.append(_call(f"self.{ident} = {_class_expr(cls)}",
-                                    [f"{k}={literal(v)}" for k, v in kwargs.items()], " " * 8))
-            call_args = ", ".join(str(a.target) for a in fx_node.args)
-            shape = fmt_shape(inference.shapes[node.id])
-            forward_lines.append(f"        {ident} = self.{ident}({call_args})"
-                                 f"  # {layer.type_id} -> N×{shape}")
-        elif fx_node.op == "output":
-            out = fx_node.args[0]
-            outs = out if isinstance(out, (tuple, list)) else [out]
-            names = [str(o.target) for o in outs]
-            result = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
-        else:  # pragma: no cover - the compiler only emits the three kinds above
-            raise ValueError(f"unexpected fx node {fx_node.op}")
-
-=======
     classes = block_classes(design, inference)
     custom: list[type[nn.Module]] = [c for b in classes.values() for c in b.custom]
     init_lines, forward_lines, args, result = _model_lines(design, compiled, classes, custom)
     custom = list(dict.fromkeys(custom))
->>>>>>> main
     shapes = [(None, *s) for s in compiled.input_shapes]
     dtypes = [f"torch.{design.node(n).resolved_params()['dtype']}" for n in compiled.input_nodes]
     if len(shapes) == 1:
@@ -180,10 +143,11 @@ def _member_line(design: Design, nid: str, ident: str, inference, classes, custo
         return f"        self.{ident} = {source}"
     node = design.node(nid)
     layer = CATALOG[node.type]
-    cls = layer_class(layer)
+    params, ins = node.resolved_params(), inference.input_shapes[nid]
+    cls = layer_class(layer, params, ins)
     if cls.__module__ == custom_modules.__name__ and cls not in custom:
         custom.append(cls)
-    kwargs = layer.torch_kwargs(node.resolved_params(), inference.input_shapes[nid])
+    kwargs = layer.torch_kwargs(params, ins)
     return _call(f"self.{ident} = {_class_expr(cls)}",
                  [f"{k}={literal(v)}" for k, v in kwargs.items()], " " * 8)
 

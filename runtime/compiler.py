@@ -85,8 +85,10 @@ def identifier(name: str, taken: set[str]) -> str:
     return ident
 
 
-def layer_class(layer: LayerType, params: dict[str, Any], in_shapes: list[Shape]) -> type[nn.Module]:
-    name = layer.module_class(params, in_shapes)
+def layer_class(layer: LayerType, params: dict[str, Any] | None = None,
+                in_shapes: list[Shape] | None = None) -> type[nn.Module]:
+    """The module class built for ``params`` on ``in_shapes`` (without them: the usual one)."""
+    name = layer.torch_class if params is None else layer.module_class(params, in_shapes or [])
     cls = getattr(custom_modules, name, None) or getattr(nn, name, None)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         raise LookupError(f"no torch module {name!r} for {layer.type_id}")

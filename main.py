@@ -109,7 +109,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False))
         return 0 if report.ok else 1
     rows = [("name", "type", "output shape", "params", "MACs")]
-    rows += [(printable(name), kind, r.shape, f"{r.params:,}", human_count(r.macs))
+    rows += [(printable(name), kind, r.shape, f"{r.params:,}", f"{r.macs:,}")
              for name, kind, r in _summary_rows(summary.rows, args.expand)]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for i, row in enumerate(rows):
@@ -119,8 +119,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
             print("  ".join("-" * w for w in widths))
     print()
     print(f"layers:                  {summary.total_layers:,} ({summary.nodes} at the top level)")
-    print(f"total parameters:        {summary.total_params:,} ({human_bytes(summary.param_bytes)})")
-    print(f"total MACs per sample:   {human_count(summary.total_macs)}")
+    print(f"total parameters:        {summary.total_params:,} ({human_count(summary.total_params)}, "
+          f"{human_bytes(summary.param_bytes)})")
+    print(f"total MACs per sample:   {summary.total_macs:,} ({human_count(summary.total_macs)})")
+    print(f"  in conv/linear/matmul: {summary.total_matmul_macs:,} "
+          f"({human_count(summary.total_matmul_macs)}; what fvcore and ptflops report)")
     print(f"activations (batch {summary.batch_size}): {human_bytes(summary.activation_bytes)}")
     print(f"training memory (Adam):  ~{human_bytes(summary.training_bytes)}")
     shown = [d for d in report.diagnostics if d.severity == "error" or d.code == "memory"]

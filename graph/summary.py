@@ -53,6 +53,7 @@ class Summary:
     activation_bytes: int  # forward activations kept for backward, at ``batch_size``
     total_layers: int = 0  # leaf layers after expanding every block
     nodes: int = 0  # top-level nodes
+    total_matmul_macs: int = 0  # the part in convolutions, linear layers and matmuls
 
     @property
     def training_bytes(self) -> int:
@@ -116,7 +117,7 @@ def summarize(design: Design, inference: Inference | None = None) -> Summary:
     total_params = inference.total_params
     return Summary(rows, total_params, inference.total_macs, batch,
                    total_params * BYTES_PER_VALUE, activations * batch * BYTES_PER_VALUE,
-                   inference.total_layers, len(design))
+                   inference.total_layers, len(design), inference.total_matmul_macs)
 
 
 def _rows(design: Design, inference: Inference, prefix: str) -> list[Row]:
@@ -174,6 +175,7 @@ def summary_dict(design: Design, summary: Summary, valid: bool) -> dict[str, Any
         "valid": valid,
         "params": summary.total_params,
         "macs": summary.total_macs,
+        "matmul_macs": summary.total_matmul_macs,
         "layers": summary.total_layers,
         "nodes": summary.nodes,
         "param_bytes": summary.param_bytes,

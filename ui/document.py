@@ -14,7 +14,6 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from graph.design import Design
 from graph.fileformat import dumps, load, loads, save
 from graph.validate import Report, validate
-from runtime.devices import memory_budget
 
 from .editing import EditSession
 
@@ -33,6 +32,7 @@ class Document(QObject):
         self.path: Path | None = None
         self.design: Design = design or Design()
         self.data_facts: dict = {}  # see set_data_facts
+        self.memory_budget = None  # see set_memory_budget
         self.report: Report = self._validate()
         self._pending = False
         self._connect(self.design)
@@ -120,8 +120,15 @@ class Document(QObject):
 
     def _validate(self) -> Report:
         """Validation with the file dataset's facts and the memory of the chosen device."""
-        device = self.design.training.get("device", "auto")
-        return validate(self.design, memory=memory_budget(str(device)), **self.data_facts)
+        device = str(self.design.training.get("device", "auto"))
+        memory = self.memory_budget(device) if self.memory_budget is not None else None
+        return validate(self.design, memory=memory, **self.data_facts)
+
+    def set_memory_budget(self, budget) -> None:
+        """``budget(device setting) → MemoryBudget | None`` (runtime.devices.memory_budget, once
+        PyTorch has loaded): from then on validation warns when training cannot fit."""
+        self.memory_budget = budget
+        self.revalidate()
 
     def set_data_facts(self, shape=None, classes: int | None = None,
                        task: str | None = None, error: str | None = None) -> None:

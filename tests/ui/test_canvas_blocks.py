@@ -3,7 +3,8 @@ into Block / Ungroup as one undo step, blocks in the palette, templates and the 
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
+from PySide6.QtWidgets import QToolButton
 from PySide6.QtTest import QTest
 
 from graph.design import Edge
@@ -62,6 +63,13 @@ def test_double_click_enters_a_block_and_the_breadcrumb_leads_back(make_view):
     assert view.breadcrumb.steps == ["ResNet-18", "layer1 (BasicBlock)"]
     conv = view.canvas.nodes[by_name(body, "conv1")]
     assert conv.look.shape  # shapes inside come from the instance's first copy
+    view.set_zoom(3.0)
+    view.centerOn(conv.center())
+    minimap = view.minimap  # the minimap maps the block shown, not the design around it
+    assert minimap.isVisible() and minimap._design is body
+    assert minimap.view_outline().intersects(QRectF(minimap.to_map(conv.pos()), QSizeF(2, 2)))
+    shown = [b for b in view.breadcrumb.findChildren(QToolButton) if b.isVisible()]
+    assert [b.text() for b in shown] == ["ResNet-18"]  # no stale step left behind
     view.breadcrumb.buttons()[0].click()
     assert view.design is design and not view.breadcrumb.isVisible()
     double_click(view, view.canvas.nodes[by_name(design, "layer2")].center())

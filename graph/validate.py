@@ -80,9 +80,12 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
     for nid, err in inference.errors.items():
         if nid in bad_params:
             continue
+        if err.path:  # inside a block instance: the fix is the inner layer's, said where
+            fix = f"{err.fix} (in the block, at {err.path[-1]})" if err.fix else None
+            diags.append(Diagnostic(ERROR, "shape", err.text, nid, fix=fix))
+            continue
         diags.append(Diagnostic(ERROR, "shape", err.text, nid, err.port,
-                                fix=_shape_fix(design, inference, nid, err.fix),
-                                param=err.param if not err.path else None))
+                                fix=_shape_fix(design, inference, nid, err.fix), param=err.param))
     diags += _check_dtypes(design, inference, layers)
     if _is_body(design):
         return Report(diags, inference)

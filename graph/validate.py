@@ -19,6 +19,7 @@ from .catalog import CATALOG, Shape, fmt_shape
 from .design import Design, Edge
 from .settings import DATASETS, check_data, check_training, dataset_classes, dataset_shape
 from .shapes import Inference, infer
+from .summary import MEMORY_FIX, MemoryBudget, summarize, training_memory_problem
 
 ERROR, WARNING = "error", "warning"
 
@@ -68,10 +69,14 @@ def to_networkx(design: Design) -> nx.MultiDiGraph:
 
 
 def validate(design: Design, data_shape: Shape | None = None, data_classes: int | None = None,
-             data_task: str | None = None) -> Report:
+             data_task: str | None = None, memory: MemoryBudget | None = None,
+             data_error: str | None = None) -> Report:
     """Check the whole design. ``data_shape``/``data_classes``/``data_task`` describe a file
     dataset already read by the runtime; built-in datasets declare theirs. A block body is
-    checked as a network of its own (with its arguments' defaults), without the settings."""
+    checked as a network of its own (with its arguments' defaults), without the settings.
+    ``memory`` is what the chosen device has (the runtime knows it): a design whose training
+    needs more is warned about. ``data_error`` says why the runtime could not read the dataset:
+    an error on the Input, so nothing trains on it."""
     layers = {n.id: design.layer_of(n) for n in design.nodes}
     diags, bad_params = _check_nodes(design, layers)
     diags += _check_ports(design, layers)
@@ -92,6 +97,15 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
     diags += _check_blocks(design)
     # Data and training settings against the network.
     diags += _check_settings(design, inference, data_shape, data_classes, data_task)
+    if data_error:
+        inputs = design.inputs()
+        diags.append(Diagnostic(ERROR, "data-file", f"the dataset cannot be read: {data_error}",
+                                inputs[0].id if inputs else None,
+                                fix="choose another file, or fix it (Data panel)"))
+    if memory is not None:
+        problem = training_memory_problem(summarize(design, inference), memory)
+        if problem:
+            diags.append(Diagnostic(WARNING, "memory", problem, fix=MEMORY_FIX))
     return Report(diags, inference)
 
 

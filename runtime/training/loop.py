@@ -244,6 +244,7 @@ class Trainer:
         self.monitor, self.monitor_higher, self.early_stopping, warnings = \
             setup.monitoring(s, info)
         self.warnings += warnings + setup.metric_warnings(s, self.metrics, info.task)
+        self.warnings += [f"data: {note}" for note in info.notes]  # what reading skipped
 
     def _config(self) -> dict[str, Any]:
         return {

@@ -53,6 +53,8 @@ TRAINING_PARAMS: tuple[Param, ...] = (
     Param("device", "str", "auto", "auto, cpu, cuda, cuda:N or mps."),
     Param("precision", "choice", "fp32", "Mixed precision on CUDA (bf16 or fp16 autocast).",
           choices=("fp32", "bf16", "fp16"), label="Mixed precision"),
+    Param("frozen_bn_eval", "bool", True, "Frozen BatchNorm layers keep their running "
+          "statistics (stay in evaluation mode) while the rest trains."),
     Param("diagnostics_every", "int", 50, "Record per-layer gradient and activation statistics "
           "every this many steps; 0 turns it off.", min=0, max=1_000_000,
           label="Layer stats every (steps)"),
@@ -143,6 +145,13 @@ _dataset(DatasetSpec(
                    label="As images"),),
     sample_shape=lambda o: (1, 8, 8) if o.get("as_images", True) else (64,),
     classes=lambda o: 10,
+))
+_dataset(DatasetSpec(
+    "digits_parity", "The same 1,797 digits labelled even or odd: 8×8 grey images, 2 classes "
+    "(a transfer task for networks trained on digits).", "builtin", "classification",
+    options=(Param("as_images", "bool", True, "1×8×8 images (true) or 64 features (false)."),),
+    sample_shape=lambda o: (1, 8, 8) if o.get("as_images", True) else (64,),
+    classes=lambda o: 2,
 ))
 _dataset(DatasetSpec("iris", "Fisher's iris flowers: 4 measurements, 3 species.", "builtin",
                      "classification", sample_shape=_fixed((4,)), classes=lambda o: 3))

@@ -52,6 +52,11 @@ class Summary:
     activation_bytes: int  # forward activations kept for backward, at ``batch_size``
     total_layers: int = 0  # leaf layers after expanding every block
     nodes: int = 0  # top-level nodes
+    frozen_params: int = 0  # parameters of layers (and blocks) switched to not trainable
+
+    @property
+    def trainable_params(self) -> int:
+        return self.total_params - self.frozen_params
 
     @property
     def training_bytes(self) -> int:
@@ -70,9 +75,10 @@ def summarize(design: Design, inference: Inference | None = None) -> Summary:
     rows = _rows(design, inference, "")
     activations = _activations(design, inference)
     total_params = inference.total_params
+    frozen = sum(inference.params.get(n.id, 0) for n in design.nodes if not n.trainable)
     return Summary(rows, total_params, inference.total_macs, batch,
                    total_params * BYTES_PER_VALUE, activations * batch * BYTES_PER_VALUE,
-                   inference.total_layers, len(design))
+                   inference.total_layers, len(design), frozen)
 
 
 def _rows(design: Design, inference: Inference, prefix: str) -> list[Row]:
@@ -129,6 +135,8 @@ def summary_dict(design: Design, summary: Summary, valid: bool) -> dict[str, Any
         "name": design.name,
         "valid": valid,
         "params": summary.total_params,
+        "trainable_params": summary.trainable_params,
+        "frozen_params": summary.frozen_params,
         "macs": summary.total_macs,
         "layers": summary.total_layers,
         "nodes": summary.nodes,

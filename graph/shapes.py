@@ -134,6 +134,9 @@ def infer(design: Design, input_shapes: Mapping[str, Shape] | None = None,
             else:
                 out = tuple(int(d) for d in layer.shape(params, ins))
                 result.params[nid] = int(layer.count_params(params, ins))
+                too_large = _too_large(out, result.params[nid])
+                if too_large:
+                    raise ShapeError(too_large)
                 result.macs[nid] = int(layer.macs(params, ins, out))
                 result.shapes[nid] = out
                 port_of_body = is_body and (layer.is_source or layer.is_sink)
@@ -149,6 +152,21 @@ def infer(design: Design, input_shapes: Mapping[str, Shape] | None = None,
             continue
         result.input_shapes[nid] = ins
     return result
+
+
+MAX_ELEMENTS = 2**63 - 1  # a tensor's element count is an int64 in torch
+
+
+def _too_large(out: Shape, params: int) -> str | None:
+    """Why a layer's output or weights cannot exist as tensors (element count over int64)."""
+    elements = 1
+    for d in out:
+        elements *= d
+    if elements > MAX_ELEMENTS:
+        return f"its output {fmt_shape(out)} has more elements than a tensor can hold (2⁶³ − 1)"
+    if params > MAX_ELEMENTS:
+        return f"its {params:.3g} parameters are more than a tensor can hold (2⁶³ − 1)"
+    return None
 
 
 def _bound(layer: LayerType, node: Node, env: Mapping[str, int], result: Inference,

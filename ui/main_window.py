@@ -39,6 +39,7 @@ from ui.files import AutosaveEntry, Autosaver, RecentFiles, app_settings, data_d
 from ui.inspector import Inspector
 from ui.palette import Palette
 from ui.panels import CodePanel, DiagnosticsPanel, SummaryPanel
+from ui.training.try_page import LinkTooltips
 from ui.training.workspace import DOCK_FEATURES, TrainingWorkspace, fit_bottom_dock
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
@@ -218,6 +219,7 @@ class MainWindow(QMainWindow):
         self.canvas.status_message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.canvas.node_activated.connect(self._node_activated)
         self.canvas.selection_changed.connect(self._selection_changed)
+        LinkTooltips(self.canvas, self.training.try_page.link_tooltip)  # what links carry
         self.diagnostics.node_activated.connect(self.focus_node)
         self.summary.node_activated.connect(self.focus_node)
         self.diagnostics.counts_changed.connect(self._diagnostic_counts)
@@ -612,6 +614,9 @@ class MainWindow(QMainWindow):
         return self._save_to(path)
 
     def _save_to(self, path: Path) -> bool:
+        controller = self.training.controller
+        old_path = self.document.path
+        runs = controller.listed_runs() if old_path != path else []
         try:
             self.document.save(path)
         except OSError as exc:
@@ -619,7 +624,8 @@ class MainWindow(QMainWindow):
                                  f"Could not save {path}:\n\n{exc.strerror or exc}")
             return False
         self.recent.add(path)
-        self.statusBar().showMessage(f"Saved {path}", 5000)
+        carried = controller.adopt_runs(runs, move=old_path is None) if runs else None
+        self.statusBar().showMessage(f"Saved {path}" + (f". {carried}" if carried else ""), 10_000)
         return True
 
     # ---- recovery --------------------------------------------------------------------------------------

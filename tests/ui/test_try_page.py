@@ -91,3 +91,50 @@ def test_a_drawn_digit_and_the_untrained_design(qtbot, page):
     _shown(qtbot, page, lambda: page.try_picture(picture))
     assert page.true_label is None and "true:" not in page.answer.text()
     assert page.prediction.probabilities.sum() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_hovering_a_link_shows_the_tensor_it_carries(qtbot, page, digits_run):
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    from ui.canvas.view import CanvasView
+    from ui.training.try_page import LinkTooltips
+
+    view = CanvasView(page.document)
+    qtbot.addWidget(view)
+    view.resize(800, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    LinkTooltips(view, page.link_tooltip)
+    _shown(qtbot, page, lambda: page.use_run(str(digits_run)))
+    design = page.document.design
+    conv = design.node_by_name("conv1").id
+    edge, item = next((e, i) for e, i in view.scene().links.items() if e.src == conv)
+    view.centerOn(item.path().pointAtPercent(0.5))
+    QApplication.processEvents()
+    pos = view.mapFromScene(item.mapToScene(item.path().pointAtPercent(0.5)))
+    event = QHelpEvent(QEvent.Type.ToolTip, pos, view.viewport().mapToGlobal(pos))
+    QApplication.sendEvent(view.viewport(), event)
+    text = QToolTip.text()
+    assert text == page.link_tooltip(edge)
+    assert "conv1 →" in text and "<img src='data:image/png;base64," in text
+    assert "16×8×8" in text  # the shape of the tensor this link carries
+    QToolTip.hideText()
+
+
+def test_live_during_training_at_most_twice_a_second(qtbot, page, digits_run, monkeypatch):
+    monkeypatch.setattr(page, "isVisible", lambda: True)  # on screen, without loading anything
+    reloads = []
+    monkeypatch.setattr(page, "reload", lambda: reloads.append(page.weights.currentData()))
+    page.run_started(str(digits_run))
+    for epoch in range(1, 11):  # ten epochs ending within a moment
+        page.training_event({"event": "epoch", "epoch": epoch})
+    assert reloads == [str(digits_run)]  # once, with the running run's weights
+    qtbot.wait(550)
+    page.training_event({"event": "epoch", "epoch": 11})
+    assert len(reloads) == 2
+    page._busy = True  # a look still computing: never queue more work behind it
+    qtbot.wait(550)
+    page.training_event({"event": "epoch", "epoch": 12})
+    assert len(reloads) == 2

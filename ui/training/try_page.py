@@ -17,13 +17,14 @@ from typing import Any, Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QGridLayout, QHBoxLayout, QLabel,
-                               QLineEdit, QPushButton, QSpinBox, QSplitter, QVBoxLayout, QWidget)
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGraphicsView, QGridLayout, QHBoxLayout,
+                               QLabel, QLineEdit, QPushButton, QSpinBox, QSplitter, QToolTip,
+                               QVBoxLayout, QWidget)
 
 from ..document import Document
 from ..loading import heavy_imports
-from .previews import DrawPad, LayerPreview, sample_pixmap
+from .previews import DrawPad, LayerPreview, pixmap_html, sample_pixmap, tensor_thumbnail
 from .tasks import adopt_popups, run_task
 from .theme import PALETTE, style_plot
 
@@ -391,3 +392,40 @@ class TryPage(QWidget):
             self.weights.addItem(f"{Path(self._live_run).name} · live", self._live_run)
         self.weights.setCurrentIndex(self.weights.findData(self._live_run))
         self.reload()
+
+    # ---- what a link carries --------------------------------------------------------------------
+
+    def link_tooltip(self, edge) -> str | None:
+        """Rich text for hovering ``edge`` on the canvas: a thumbnail of the tensor it carries
+        for the current sample (None before the page has looked at one)."""
+        out = self.outputs.get(edge.src)
+        design = self.document.design
+        if out is None or not design.has_node(edge.src) or not design.has_node(edge.dst):
+            return None
+        shape = "×".join(str(s) for s in out.tensor.shape)
+        attention = out.attention.numpy() if out.attention is not None else None
+        picture = pixmap_html(tensor_thumbnail(out.kind, out.tensor.numpy(), attention))
+        return (f"<b>{design.node(edge.src).name} → {design.node(edge.dst).name}</b>"
+                f"<br>{shape} for the sample on the Try page<br>{picture}")
+
+
+class LinkTooltips(QObject):
+    """Shows ``provider(edge)`` as the tooltip of the link under the mouse in ``view`` (the
+    canvas); links without one keep their usual behaviour."""
+
+    def __init__(self, view: QGraphicsView, provider: Callable[[Any], str | None]):
+        super().__init__(view)
+        self.view, self.provider = view, provider
+        view.viewport().installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt name)
+        if event.type() != QEvent.Type.ToolTip:
+            return False
+        item = self.view.itemAt(event.pos())
+        while item is not None and not hasattr(item, "edge"):
+            item = item.parentItem()
+        text = self.provider(item.edge) if item is not None else None
+        if text is None:
+            return False
+        QToolTip.showText(event.globalPos(), text, self.view.viewport())
+        return True

@@ -53,8 +53,6 @@ TRAINING_PARAMS: tuple[Param, ...] = (
     Param("device", "str", "auto", "auto, cpu, cuda, cuda:N or mps."),
     Param("precision", "choice", "fp32", "Mixed precision on CUDA (bf16 or fp16 autocast).",
           choices=("fp32", "bf16", "fp16"), label="Mixed precision"),
-    Param("frozen_bn_eval", "bool", True, "Frozen BatchNorm layers keep their running "
-          "statistics (stay in evaluation mode) while the rest trains."),
     Param("diagnostics_every", "int", 50, "Record per-layer gradient and activation statistics "
           "every this many steps; 0 turns it off.", min=0, max=1_000_000,
           label="Layer stats every (steps)"),

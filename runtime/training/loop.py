@@ -258,8 +258,8 @@ class Trainer:
             if matching is not None:
                 self.warnings.append(f"started from {design.initial_weights}: "
                                      f"{matching.describe()}")
-        norms = apply_training_flags(self.compiled, design)
-        self.frozen_norms = norms if self.settings.get("frozen_bn_eval", True) else []
+        # Frozen BatchNorm layers keep their statistics: they stay in evaluation mode.
+        self.frozen_norms = apply_training_flags(self.compiled, design)
 
     def _config(self) -> dict[str, Any]:
         return {

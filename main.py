@@ -109,7 +109,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False))
         return 0 if report.ok else 1
     rows = [("name", "type", "output shape", "params", "MACs")]
-    rows += [(printable(name), kind, r.shape, f"{r.params:,}", human_count(r.macs))
+    rows += [(printable(name), kind, r.shape, f"{r.params:,}", f"{r.macs:,}")
              for name, kind, r in _summary_rows(summary.rows, args.expand)]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for i, row in enumerate(rows):
@@ -119,10 +119,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
             print("  ".join("-" * w for w in widths))
     print()
     print(f"layers:                  {summary.total_layers:,} ({summary.nodes} at the top level)")
-    print(f"total parameters:        {summary.total_params:,} ({human_bytes(summary.param_bytes)})")
+    print(f"total parameters:        {summary.total_params:,} ({human_count(summary.total_params)}, "
+          f"{human_bytes(summary.param_bytes)})")
     if summary.frozen_params:
         print(f"  trainable / frozen:    {summary.trainable_params:,} / {summary.frozen_params:,}")
-    print(f"total MACs per sample:   {human_count(summary.total_macs)}")
+    print(f"total MACs per sample:   {summary.total_macs:,} ({human_count(summary.total_macs)})")
+    print(f"  in conv/linear/matmul: {summary.total_matmul_macs:,} "
+          f"({human_count(summary.total_matmul_macs)}; what fvcore and ptflops report)")
     print(f"activations (batch {summary.batch_size}): {human_bytes(summary.activation_bytes)}")
     print(f"training memory (Adam):  ~{human_bytes(summary.training_bytes)}")
     shown = [d for d in report.diagnostics if d.severity == "error" or d.code == "memory"]
@@ -310,6 +313,41 @@ def _train_data(design, value: str) -> dict:
                 options=DATASETS[found["name"]].resolve(found["options"]))
 
 
+TASK_FLAGS = {"classify": "classification", "regress": "regression", "auto": "auto"}
+TABLE_FLAGS = ("target", "features", "header", "skip_rows", "delimiter", "task", "missing")
+
+
+def _table_options(data: dict, args: argparse.Namespace) -> dict:
+    """``data`` with the CSV flags (``--target``, ``--features``, ``--header``, ``--skip-rows``,
+    ``--delimiter``, ``--task``, ``--missing``) applied to its options."""
+    from graph.settings import CSV_DELIMITERS, check_data
+
+    given = {k: getattr(args, k) for k in TABLE_FLAGS if getattr(args, k, None) is not None}
+    if not given:
+        return data
+    name = data.get("name")
+    allowed = TABLE_FLAGS if name == "csv" else ("task",) if name == "npz" else ()
+    wrong = [k for k in given if k not in allowed]
+    if wrong:
+        flag = "--" + wrong[0].replace("_", "-")
+        raise UserError(f"{flag} applies to CSV files (and --task to .npz too); the dataset is "
+                        f"{name} (choose a file with --data PATH)")
+    if "task" in given:
+        given["task"] = TASK_FLAGS[given["task"]]
+    if "delimiter" in given:
+        text = {"\\t": "\t", "\\s": " "}.get(given["delimiter"], given["delimiter"])
+        names = {char: label for label, char in CSV_DELIMITERS.items() if char}
+        if text not in names and text not in CSV_DELIMITERS:
+            raise UserError(f"--delimiter {given['delimiter']!r}: use one of , ; | tab space "
+                            "(or auto)")
+        given["delimiter"] = names.get(text, text)
+    out = dict(data, options=dict(data.get("options", {}), **given))
+    problems = check_data(out)
+    if problems:
+        raise UserError(f"--{problems[0][0].split('.')[-1].replace('_', '-')}: {problems[0][1]}")
+    return out
+
+
 class _Progress:
     """Plain-text progress: a live ``\\r`` line on a terminal, one line per epoch."""
 
@@ -391,8 +429,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                  if v is not None}
     design = None
     if args.resume:
-        if args.data:
-            raise UserError("--data cannot change when resuming a run")
+        if args.data or any(getattr(args, k, None) is not None for k in TABLE_FLAGS):
+            raise UserError("the data cannot change when resuming a run (--data and the CSV "
+                            "flags)")
         if args.run_dir:
             raise UserError("--run-dir cannot be used with --resume (the run continues in its "
                             "own folder)")
@@ -411,6 +450,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         design = _load(args.file)
         if args.data:
             design.set_data(_train_data(design, args.data))
+        design.set_data(_table_options(design.data, args))
         if args.weights:  # start from these weights (matched by name, then by shape)
             if not Path(args.weights).is_file():
                 raise UserError(f"{args.weights}: no such weights file")
@@ -636,6 +676,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the design (optional with --resume)")
     p.add_argument("--data", metavar="NAME|PATH",
                    help="a built-in dataset name, or a .csv/.npz file, IDX file or image folder")
+    table = p.add_argument_group("CSV data (the file given with --data, or the design's own)")
+    table.add_argument("--target", metavar="COLUMN", help="the column to predict (default: the last)")
+    table.add_argument("--features", metavar="A,B,…", help="the input columns (default: all others)")
+    table.add_argument("--header", choices=("auto", "yes", "no"),
+                       help="whether the first line names the columns (default: auto)")
+    table.add_argument("--skip-rows", type=int, metavar="N", help="lines to skip at the top")
+    table.add_argument("--delimiter", metavar="C", help="field separator: , ; | tab space "
+                       "(default: detected)")
+    table.add_argument("--task", choices=tuple(TASK_FLAGS),
+                       help="classify or regress (default: decided from the target column)")
+    table.add_argument("--missing", choices=("error", "drop", "mean"),
+                       help="empty or NA cells: stop with an error (default), drop the row, or "
+                       "fill with the training mean")
     p.add_argument("--epochs", type=int, metavar="N")
     p.add_argument("--batch-size", type=int, metavar="N")
     p.add_argument("--lr", type=float, metavar="X", help="learning rate")

@@ -69,12 +69,14 @@ def to_networkx(design: Design) -> nx.MultiDiGraph:
 
 
 def validate(design: Design, data_shape: Shape | None = None, data_classes: int | None = None,
-             data_task: str | None = None, memory: MemoryBudget | None = None) -> Report:
+             data_task: str | None = None, memory: MemoryBudget | None = None,
+             data_error: str | None = None) -> Report:
     """Check the whole design. ``data_shape``/``data_classes``/``data_task`` describe a file
     dataset already read by the runtime; built-in datasets declare theirs. A block body is
     checked as a network of its own (with its arguments' defaults), without the settings.
     ``memory`` is what the chosen device has (the runtime knows it): a design whose training
-    needs more is warned about."""
+    needs more is warned about. ``data_error`` says why the runtime could not read the dataset:
+    an error on the Input, so nothing trains on it."""
     diags, bad_params = _check_nodes(design)
     diags += _check_ports(design)
     inference = infer(design)
@@ -91,6 +93,11 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
     diags += _check_blocks(design)
     # Data and training settings against the network.
     diags += _check_settings(design, inference, data_shape, data_classes, data_task)
+    if data_error:
+        inputs = design.inputs()
+        diags.append(Diagnostic(ERROR, "data-file", f"the dataset cannot be read: {data_error}",
+                                inputs[0].id if inputs else None,
+                                fix="choose another file, or fix it (Data panel)"))
     if memory is not None:
         problem = training_memory_problem(summarize(design, inference), memory)
         if problem:

@@ -247,6 +247,7 @@ class Trainer:
         self.monitor, self.monitor_higher, self.early_stopping, warnings = \
             setup.monitoring(s, info)
         self.warnings += warnings + setup.metric_warnings(s, self.metrics, info.task)
+        self.warnings += [f"data: {note}" for note in info.notes]  # what reading skipped
 
     def _start_from_initial_weights(self, design: Design) -> None:
         """Load the design's initial weights (a fresh run only) and freeze what it freezes."""

@@ -305,9 +305,9 @@ def _checked_rule(spec: InputSpec, rule: Callable[[Params, Sequence[Shape]], Sha
 
 
 def _copy_value(value: Any) -> Any:
-    if isinstance(value, dict):
-        return dict(value)
-    return list(value) if isinstance(value, (list, tuple)) else value
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return dict(value) if isinstance(value, dict) else value
 
 
 class Catalog:

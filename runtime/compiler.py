@@ -6,7 +6,7 @@ design order; one Output returns a tensor, several return a tuple. Branches that
 Output are left out.
 
 A block instance (see :mod:`graph.blocks`) compiles to one module per copy: a plain chain body
-to an ``nn.Sequential`` (submodules ``0``, ``1`` …, as torchvision's ``downsample``), any other
+whose layers are named 0, 1 … to an ``nn.Sequential`` (as torchvision's ``downsample``), any other
 body to a :class:`BlockModule` subclass named after the block whose submodules are named after
 the inner nodes; a Repeat ×N is an ``nn.Sequential`` of the copies. Module paths therefore
 follow the design's hierarchy: ``layer1.0.conv1.weight``.
@@ -85,16 +85,19 @@ def identifier(name: str, taken: set[str]) -> str:
     return ident
 
 
-def layer_class(layer: LayerType) -> type[nn.Module]:
-    cls = getattr(custom_modules, layer.torch_class, None) or getattr(nn, layer.torch_class, None)
+def layer_class(layer: LayerType, params: dict[str, Any] | None = None,
+                in_shapes: list[Shape] | None = None) -> type[nn.Module]:
+    """The module class built for ``params`` on ``in_shapes`` (without them: the usual one)."""
+    name = layer.torch_class if params is None else layer.module_class(params, in_shapes or [])
+    cls = getattr(custom_modules, name, None) or getattr(nn, name, None)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise LookupError(f"no torch module {layer.torch_class!r} for {layer.type_id}")
+        raise LookupError(f"no torch module {name!r} for {layer.type_id}")
     return cls
 
 
 def build_layer(layer: LayerType, params: dict[str, Any], in_shapes: list[Shape]) -> nn.Module:
     """The torch module of one layer, constructed from its declaration."""
-    return layer_class(layer)(**layer.torch_kwargs(params, in_shapes))
+    return layer_class(layer, params, in_shapes)(**layer.torch_kwargs(params, in_shapes))
 
 
 def compile_design(design: Design, report: Report | None = None) -> Compiled:
@@ -122,7 +125,8 @@ def compile_design(design: Design, report: Report | None = None) -> Compiled:
         layer = design.layer_of(design.node(nid))
         if layer.is_source or layer.is_sink:
             continue
-        args = tuple(env[(e.src, e.src_port)] for e in design.in_edges(nid))
+        args = tuple(env[(e.src, e.src_port)]
+                     for port in layer.inputs for e in design.in_edges(nid, port.name))
         root.add_module(idents[nid], build_node(design, nid, inference))
         value = graph.call_module(idents[nid], args)
         value.meta["netwright_node"] = nid
@@ -190,7 +194,9 @@ def copy_module(design: Design, copy: Expansion) -> nn.Module:
 
 def chain_order(body: Design, inference: Inference) -> list[str] | None:
     """The inner layers of a body in order when it is one Input → layers → one Output path of
-    one-input, one-output layers (absent ones skipped); else None."""
+    one-input, one-output layers named by their index (``0``, ``1`` …, as in an
+    ``nn.Sequential``; absent ones skipped); else None. Layers with other names keep them as
+    submodule names (torchvision's ``InvertedResidual.conv``)."""
     inputs, outputs = body.inputs(), body.outputs()
     if len(inputs) != 1 or len(outputs) != 1 or len(body.edges) != len(body) - 1:
         return None
@@ -204,6 +210,8 @@ def chain_order(body: Design, inference: Inference) -> list[str] | None:
             return order
         layer = body.layer_of(body.node(current))
         if len(layer.inputs) != 1 or len(layer.outputs) != 1 or len(body.in_edges(current)) != 1:
+            return None
+        if not body.node(current).name.isdigit():
             return None
         if current not in inference.absent:
             order.append(current)

@@ -544,10 +544,12 @@ class MainWindow(QMainWindow):
         return True
 
     def _selection_changed(self, node_ids: list[str]) -> None:
-        """The inspector edits the design's own layers; inside a block it shows the design."""
-        own = node_ids if not self.canvas.canvas.scope else []
-        self.inspector.show_nodes(own)
-        self.training.try_page.follow_selection(own)
+        """The inspector edits the selected layer, of the design or of the block entered."""
+        if self.canvas.canvas.scope:  # inside a block: its layers, edited for every instance
+            self.inspector.show_nodes(node_ids, self.canvas.design, self.canvas.canvas.scoped_inference)
+            return
+        self.inspector.show_nodes(node_ids)
+        self.training.try_page.follow_selection(node_ids)
 
     def _scope_changed(self, _design) -> None:
         scope = self.canvas.canvas.scope

@@ -143,8 +143,8 @@ def test_names_empty_and_duplicate():
 
 def test_unknown_layer_type_in_memory():
     b = mlp()
-    b.design.add_node(Node(id="ghost", type="Conv3d", name="ghost"))
-    assert only(b.design, "unknown-type").message == "unknown layer type 'Conv3d'"
+    b.design.add_node(Node(id="ghost", type="Conv4d", name="ghost"))
+    assert only(b.design, "unknown-type").message == "unknown layer type 'Conv4d'"
 
 
 # ---- params and shapes -----------------------------------------------------------------------------
@@ -442,7 +442,8 @@ def test_token_ids_into_a_float_layer():
 
 
 @pytest.mark.parametrize("type_id, params", [("Identity", {}), ("Flatten", {}),
-                                             ("Permute", {"dims": [0]}), ("Dropout", {})])
+                                             ("Permute", {"dims": [0]}), ("Dropout", {}),
+                                             ("Slice", {"stop": 6}), ("Scale", {})])
 def test_only_pass_through_layers_carry_token_ids(type_id, params):
     """The dtype check asks the catalog's ``pass_through`` flag, not a list of its own."""
     b = Build()

@@ -144,6 +144,13 @@ _dataset(DatasetSpec(
     sample_shape=lambda o: (1, 8, 8) if o.get("as_images", True) else (64,),
     classes=lambda o: 10,
 ))
+_dataset(DatasetSpec(
+    "digits_parity", "The same 1,797 digits labelled even or odd: 8×8 grey images, 2 classes "
+    "(a transfer task for networks trained on digits).", "builtin", "classification",
+    options=(Param("as_images", "bool", True, "1×8×8 images (true) or 64 features (false)."),),
+    sample_shape=lambda o: (1, 8, 8) if o.get("as_images", True) else (64,),
+    classes=lambda o: 2,
+))
 _dataset(DatasetSpec("iris", "Fisher's iris flowers: 4 measurements, 3 species.", "builtin",
                      "classification", sample_shape=_fixed((4,)), classes=lambda o: 3))
 _dataset(DatasetSpec("wine", "Wine recognition: 13 chemical measurements, 3 cultivars.", "builtin",

@@ -36,6 +36,20 @@ class UserError(Exception):
     """A problem with the user's input: printed as one message, exit status 1."""
 
 
+def printable(text, keep_lines: bool = False) -> str:
+    """``text`` safe for a terminal: control and format characters (escape sequences, bidi
+    overrides, NUL…) from names, labels or paths are shown escaped (``\\x1b``), never sent.
+    ``keep_lines`` lets line breaks through (multi-line messages)."""
+    text = str(text)
+    if keep_lines:
+        return "\n".join(printable(line) for line in text.split("\n"))
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else
+                   (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+                    if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}") for ch in text)
+
+
 def _load(path: str):
     from graph.fileformat import DesignFileError, load
 
@@ -48,28 +62,36 @@ def _load(path: str):
 # ---- commands -------------------------------------------------------------------------------------
 
 
+def _validate(design):
+    """Validation with the memory of the device the design trains on (warns when it cannot fit)."""
+    from graph.validate import validate
+    from runtime.devices import memory_budget
+
+    return validate(design, memory=memory_budget(str(design.training.get("device", "auto"))))
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from graph.fileformat import DesignFileError, load
-    from graph.validate import validate
 
     status = 0
     for path in args.files:
         try:
             design = load(path)
         except DesignFileError as exc:
-            print(f"{path}: error: {exc.reason}" + (f" at {exc.where}" if exc.where else ""))
+            print(printable(f"{path}: error: {exc.reason}" + (f" at {exc.where}" if exc.where else "")))
             status = 1
             continue
-        report = validate(design)
+        report = _validate(design)
         if report.ok:
             warnings = len(report.diagnostics)
             print(f"{path}: valid ({len(design)} nodes"
                   + (f", {warnings} warning{'s' * (warnings != 1)}" if warnings else "") + ")")
         else:
             status = 1
-        if not report.ok or args.verbose:
-            for d in report.diagnostics:
-                print(f"{path}: {d.format(design)}")
+        shown = report.diagnostics if not report.ok or args.verbose else \
+            [d for d in report.diagnostics if d.code == "memory"]
+        for d in shown:
+            print(printable(f"{path}: {d.format(design)}"))
     return status
 
 
@@ -77,10 +99,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
     import json
 
     from graph.summary import human_bytes, human_count, summarize, summary_dict
-    from graph.validate import validate
 
     design = _load(args.file)
-    report = validate(design)
+    report = _validate(design)
     summary = summarize(design, report.inference)
     if args.json:
         out = summary_dict(design, summary, report.ok)
@@ -88,7 +109,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False))
         return 0 if report.ok else 1
     rows = [("name", "type", "output shape", "params", "MACs")]
-    rows += [(name, kind, r.shape, f"{r.params:,}", human_count(r.macs))
+    rows += [(printable(name), kind, r.shape, f"{r.params:,}", f"{r.macs:,}")
              for name, kind, r in _summary_rows(summary.rows, args.expand)]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for i, row in enumerate(rows):
@@ -98,16 +119,19 @@ def cmd_summary(args: argparse.Namespace) -> int:
             print("  ".join("-" * w for w in widths))
     print()
     print(f"layers:                  {summary.total_layers:,} ({summary.nodes} at the top level)")
-    print(f"total parameters:        {summary.total_params:,} ({human_bytes(summary.param_bytes)})")
-    print(f"total MACs per sample:   {human_count(summary.total_macs)}")
+    print(f"total parameters:        {summary.total_params:,} ({human_count(summary.total_params)}, "
+          f"{human_bytes(summary.param_bytes)})")
+    print(f"total MACs per sample:   {summary.total_macs:,} ({human_count(summary.total_macs)})")
+    print(f"  in conv/linear/matmul: {summary.total_matmul_macs:,} "
+          f"({human_count(summary.total_matmul_macs)}; what fvcore and ptflops report)")
     print(f"activations (batch {summary.batch_size}): {human_bytes(summary.activation_bytes)}")
     print(f"training memory (Adam):  ~{human_bytes(summary.training_bytes)}")
-    if not report.ok:
+    shown = [d for d in report.diagnostics if d.severity == "error" or d.code == "memory"]
+    if shown:
         print()
-        for d in report.errors:
-            print(d.format(design))
-        return 1
-    return 0
+    for d in shown:
+        print(printable(d.format(design)))
+    return 0 if report.ok else 1
 
 
 def _summary_rows(rows, expand: bool, depth: int = 0):
@@ -182,7 +206,8 @@ def cmd_code(args: argparse.Namespace) -> int:
             compiled = compile_design(design)
     except CompileError as exc:
         raise UserError(str(exc)) from None
-    print(python_source(design, compiled), end="")  # the module the app's Code tab shows
+    # the module the app's Code tab shows; names in its comments stay printable
+    print(printable(python_source(design, compiled), keep_lines=True), end="")
     return 0
 
 
@@ -275,15 +300,15 @@ class _Progress:
         kind = e["event"]
         if kind == "start":
             sizes = e["sizes"]
-            print(f"training {e['design']} on {e['device']} ({e['device_name']}, {e['precision']}): "
+            print(f"training {printable(e['design'])} on {e['device']} ({e['device_name']}, {e['precision']}): "
                   f"{sizes['train']:,} train / {sizes['val']:,} val / {sizes['test']:,} test samples, "
                   f"{e['parameters']:,} parameters, {e['epochs']} epochs × {e['steps_per_epoch']} "
                   "steps", flush=True)
             if e["resumed"]:
                 print(f"resuming at epoch {e['start_epoch']}, step {e['start_step']}")
-            print(f"run folder: {e['run_dir']}")
+            print(f"run folder: {printable(e['run_dir'])}")
             for w in e["warnings"]:
-                print(f"warning: {w}")
+                print(f"warning: {printable(w)}")
         elif kind == "step" and self.live:
             done = e["batch"] / e["batches"]
             bar = "#" * int(done * 20) + "." * (20 - int(done * 20))
@@ -318,9 +343,9 @@ class _Progress:
                 text += f"; best {best['metric']} {_fmt(best['value'])} at epoch {best['epoch']}"
             print(text)
             if e.get("run_dir"):
-                print(f"evaluate with: python main.py evaluate {e['run_dir']}")
+                print(f"evaluate with: python main.py evaluate {printable(e['run_dir'])}")
                 if e["status"] == "stopped":
-                    print(f"continue with: python main.py train --resume {e['run_dir']}")
+                    print(f"continue with: python main.py train --resume {printable(e['run_dir'])}")
 
 
 def _fmt(value) -> str:
@@ -462,7 +487,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(r))
         return 0
-    print(f"{r['run_dir']}: {r['checkpoint']} weights on the {r['split']} split "
+    print(f"{printable(r['run_dir'])}: {r['checkpoint']} weights on the {r['split']} split "
           f"({r['samples']:,} samples)")
     keys = ("loss", "accuracy", "top5", "precision", "recall", "f1", "mae", "rmse", "r2")
     labels = {"precision": "macro precision", "recall": "macro recall", "f1": "macro F1",
@@ -472,12 +497,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"  {labels.get(k, k):<16} {r[k]:.4f}")
     if r["task"] != "classification":
         return 0
-    names = r["classes"]
+    names = [printable(n) for n in r["classes"]]
     w = max(5, *(len(n) for n in names))
     print()
     print(f"  {'class':<{w}}  precision  recall      f1  support")
     for c in r["per_class"]:
-        print(f"  {c['class']:<{w}}  {c['precision']:9.4f}  {c['recall']:6.4f}  {c['f1']:6.4f}  "
+        print(f"  {printable(c['class']):<{w}}  {c['precision']:9.4f}  {c['recall']:6.4f}  {c['f1']:6.4f}  "
               f"{c['support']:7d}")
     print()
     print("  confusion matrix (rows: true class, columns: predicted class)")
@@ -529,19 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expand", action="store_true", help="list the layers inside every block")
     p.set_defaults(func=cmd_summary)
 
-    p = sub.add_parser("templates", help="list the network templates and their arguments")
-    p.set_defaults(func=cmd_templates)
-
-    p = sub.add_parser("new", help="make a design file from a template",
-                       description="Make a design from TEMPLATE (or a torchvision name such as "
-                       "resnet50 or vgg16_bn) and write it to FILE.")
-    p.add_argument("template", metavar="TEMPLATE")
-    p.add_argument("-o", "--output", required=True, metavar="FILE")
-    p.add_argument("--set", action="append", metavar="NAME=VALUE",
-                   help="a template argument, e.g. --set depth=34 (repeatable)")
-    p.add_argument("--small", action="store_true",
-                   help="start from the small variant that trains on the built-in digits")
-    p.set_defaults(func=cmd_new)
+    _add_template_commands(sub)
 
     p = sub.add_parser("code", help="print the generated PyTorch source")
     p.add_argument("file", metavar="FILE")
@@ -621,6 +634,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_template_commands(sub) -> None:
+    p = sub.add_parser("templates", help="list the network templates and their arguments")
+    p.set_defaults(func=cmd_templates)
+
+    p = sub.add_parser("new", help="make a design file from a template",
+                       description="Make a design from TEMPLATE (or a torchvision name such as "
+                       "resnet50 or vgg16_bn) and write it to FILE.")
+    p.add_argument("template", metavar="TEMPLATE")
+    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="a template argument, e.g. --set depth=34 (repeatable)")
+    p.add_argument("--small", action="store_true",
+                   help="start from the small variant that trains on the built-in digits")
+    p.set_defaults(func=cmd_new)
+
+
 def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # shapes print as 1×8×8: never fail on a narrow codec
         if hasattr(stream, "reconfigure"):
@@ -632,7 +661,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc, keep_lines=True)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -47,6 +47,7 @@ class Expansion:
     params: int
     macs: int
     layers: int
+    matmul_macs: int = 0
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Inference:
     input_shapes: dict[str, list[Shape]] = field(default_factory=dict)
     params: dict[str, int] = field(default_factory=dict)
     macs: dict[str, int] = field(default_factory=dict)
+    matmul_macs: dict[str, int] = field(default_factory=dict)  # convolutions and matmuls only
     errors: dict[str, NodeError] = field(default_factory=dict)
     order: list[str] = field(default_factory=list)  # topological order of the acyclic part
     port_shapes: dict[str, dict[str, Shape]] = field(default_factory=dict)  # several outputs
@@ -70,6 +72,10 @@ class Inference:
     @property
     def total_macs(self) -> int:
         return sum(self.macs.values())
+
+    @property
+    def total_matmul_macs(self) -> int:
+        return sum(self.matmul_macs.values())
 
     @property
     def total_layers(self) -> int:
@@ -134,7 +140,11 @@ def infer(design: Design, input_shapes: Mapping[str, Shape] | None = None,
             else:
                 out = tuple(int(d) for d in layer.shape(params, ins))
                 result.params[nid] = int(layer.count_params(params, ins))
+                too_large = _too_large(out, result.params[nid])
+                if too_large:
+                    raise ShapeError(too_large)
                 result.macs[nid] = int(layer.macs(params, ins, out))
+                result.matmul_macs[nid] = int(layer.matmul_macs(params, ins, out))
                 result.shapes[nid] = out
                 port_of_body = is_body and (layer.is_source or layer.is_sink)
                 result.layers[nid] = 0 if port_of_body else 1
@@ -149,6 +159,21 @@ def infer(design: Design, input_shapes: Mapping[str, Shape] | None = None,
             continue
         result.input_shapes[nid] = ins
     return result
+
+
+MAX_ELEMENTS = 2**63 - 1  # a tensor's element count is an int64 in torch
+
+
+def _too_large(out: Shape, params: int) -> str | None:
+    """Why a layer's output or weights cannot exist as tensors (element count over int64)."""
+    elements = 1
+    for d in out:
+        elements *= d
+    if elements > MAX_ELEMENTS:
+        return f"its output {fmt_shape(out)} has more elements than a tensor can hold (2⁶³ − 1)"
+    if params > MAX_ELEMENTS:
+        return f"its {params:.3g} parameters are more than a tensor can hold (2⁶³ − 1)"
+    return None
 
 
 def _bound(layer: LayerType, node: Node, env: Mapping[str, int], result: Inference,
@@ -247,6 +272,7 @@ def _infer_instance(design: Design, node: Node, layer: LayerType, params: dict[s
         result.port_shapes[node.id] = {p.name: s for p, s in zip(layer.outputs, last)}
     result.params[node.id] = sum(c.params for c in copies)
     result.macs[node.id] = sum(c.macs for c in copies)
+    result.matmul_macs[node.id] = sum(c.matmul_macs for c in copies)
     result.layers[node.id] = sum(c.layers for c in copies)
     result.expansions[node.id] = copies
 
@@ -271,7 +297,8 @@ def expand(block: BlockDef, args: dict[str, int], ins: list[Shape],
     else:
         outs = [inference.shapes[n.id] for n in body.outputs()]
         outcome = Expansion(block.name, dict(args), inference, outs, inference.total_params,
-                            inference.total_macs, inference.total_layers)
+                            inference.total_macs, inference.total_layers,
+                            inference.total_matmul_macs)
     block.cache[key] = outcome
     return outcome
 

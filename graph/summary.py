@@ -12,6 +12,7 @@ from typing import Any
 
 from .catalog import fmt_shape, prod
 from .design import Design
+from .settings import TRAINING_PARAMS
 from .shapes import Expansion, Inference, infer
 
 BYTES_PER_VALUE = 4  # float32
@@ -52,6 +53,7 @@ class Summary:
     activation_bytes: int  # forward activations kept for backward, at ``batch_size``
     total_layers: int = 0  # leaf layers after expanding every block
     nodes: int = 0  # top-level nodes
+    total_matmul_macs: int = 0  # the part in convolutions, linear layers and matmuls
 
     @property
     def training_bytes(self) -> int:
@@ -63,16 +65,59 @@ class Summary:
         """The rows of block instances."""
         return [r for r in self.rows if r.is_group]
 
+    @property
+    def export_bytes(self) -> int:
+        """The weights twice: the model and the reloaded copy an export is checked against."""
+        return 2 * self.param_bytes
+
+
+@dataclass(frozen=True)
+class MemoryBudget:
+    """What a device can hold: ``label`` says whose memory it is ("RAM", "cuda:0 (…) memory")."""
+
+    label: str
+    bytes: int
+
+
+MEMORY_FIX = "use fewer or smaller layers, or a smaller batch size"
+
+
+def training_memory_problem(summary: Summary, memory: MemoryBudget) -> str | None:
+    """Why training cannot fit in ``memory`` (with the estimate), or None when it can."""
+    if summary.training_bytes <= memory.bytes:
+        return None
+    return (f"training needs about {human_bytes(summary.training_bytes)} (weights "
+            f"{human_bytes(summary.param_bytes)} ×4 for gradients and Adam, plus activations at "
+            f"batch {summary.batch_size}), more than the {human_bytes(memory.bytes)} of "
+            f"{memory.label}")
+
+
+def export_memory_problem(summary: Summary, memory: MemoryBudget) -> str | None:
+    """Why exporting cannot fit in ``memory`` (with the estimate), or None when it can."""
+    if summary.export_bytes <= memory.bytes:
+        return None
+    return (f"exporting needs about {human_bytes(summary.export_bytes)} (the weights, "
+            f"{human_bytes(summary.param_bytes)}, twice: the model and the copy it is checked "
+            f"against), more than the {human_bytes(memory.bytes)} of {memory.label}")
+
+
+def batch_size(design: Design) -> int:
+    """The design's batch size, or the default one while the setting is invalid (validation
+    reports it): the estimate never fails on a bad setting."""
+    param = next(p for p in TRAINING_PARAMS if p.name == "batch_size")
+    value = design.training.get("batch_size", param.default)
+    return param.default if param.check(value) else value
+
 
 def summarize(design: Design, inference: Inference | None = None) -> Summary:
     inference = inference or infer(design)
-    batch = int(design.training.get("batch_size", 1))
+    batch = batch_size(design)
     rows = _rows(design, inference, "")
     activations = _activations(design, inference)
     total_params = inference.total_params
     return Summary(rows, total_params, inference.total_macs, batch,
                    total_params * BYTES_PER_VALUE, activations * batch * BYTES_PER_VALUE,
-                   inference.total_layers, len(design))
+                   inference.total_layers, len(design), inference.total_matmul_macs)
 
 
 def _rows(design: Design, inference: Inference, prefix: str) -> list[Row]:
@@ -130,6 +175,7 @@ def summary_dict(design: Design, summary: Summary, valid: bool) -> dict[str, Any
         "valid": valid,
         "params": summary.total_params,
         "macs": summary.total_macs,
+        "matmul_macs": summary.total_matmul_macs,
         "layers": summary.total_layers,
         "nodes": summary.nodes,
         "param_bytes": summary.param_bytes,
@@ -151,5 +197,5 @@ def human_count(n: int) -> str:
 def human_bytes(n: int) -> str:
     for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
         if n >= size:
-            return f"{n / size:.1f} {unit}"
+            return f"{n / size:,.1f} {unit}"
     return f"{n} B"

@@ -19,6 +19,7 @@ from .catalog import CATALOG, Shape, fmt_shape
 from .design import Design, Edge
 from .settings import DATASETS, check_data, check_training, dataset_classes, dataset_shape
 from .shapes import Inference, infer
+from .summary import MEMORY_FIX, MemoryBudget, summarize, training_memory_problem
 
 ERROR, WARNING = "error", "warning"
 
@@ -68,10 +69,12 @@ def to_networkx(design: Design) -> nx.MultiDiGraph:
 
 
 def validate(design: Design, data_shape: Shape | None = None, data_classes: int | None = None,
-             data_task: str | None = None) -> Report:
+             data_task: str | None = None, memory: MemoryBudget | None = None) -> Report:
     """Check the whole design. ``data_shape``/``data_classes``/``data_task`` describe a file
     dataset already read by the runtime; built-in datasets declare theirs. A block body is
-    checked as a network of its own (with its arguments' defaults), without the settings."""
+    checked as a network of its own (with its arguments' defaults), without the settings.
+    ``memory`` is what the chosen device has (the runtime knows it): a design whose training
+    needs more is warned about."""
     diags, bad_params = _check_nodes(design)
     diags += _check_ports(design)
     inference = infer(design)
@@ -88,6 +91,10 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
     diags += _check_blocks(design)
     # Data and training settings against the network.
     diags += _check_settings(design, inference, data_shape, data_classes, data_task)
+    if memory is not None:
+        problem = training_memory_problem(summarize(design, inference), memory)
+        if problem:
+            diags.append(Diagnostic(WARNING, "memory", problem, fix=MEMORY_FIX))
     return Report(diags, inference)
 
 

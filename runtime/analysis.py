@@ -31,7 +31,8 @@ from . import devices
 from .data import (DataError, Normalization, data_settings, decode_image, load_data, read_raw,
                    resolve_path, split_indices)
 from .metrics import classification_report
-from .runs import RunError, json_safe, load_run, read_json, write_json
+from .runs import (RunError, check_config, check_status, json_safe, load_run, read_json,
+                   write_json)
 from .training import first_output
 
 RUN_FILES = ("metrics.jsonl", "status.json", "config.json", "design.json")
@@ -171,12 +172,18 @@ def is_run_dir(path: Path) -> bool:
     return path.is_dir() and any((path / f).exists() for f in RUN_FILES)
 
 
-def _read_optional(path: Path) -> dict[str, Any]:
+def _read_optional(path: Path, check=None, damage: list[str] | None = None) -> dict[str, Any]:
+    """The JSON object in ``path``, or {} when it is missing or damaged (``check``, from
+    runtime.runs, decides what damaged means; why goes to ``damage``)."""
+    if not path.exists():
+        return {}
     try:
         value = read_json(path)
-    except RunError:
+        return check(value, path) if check else value if isinstance(value, dict) else {}
+    except RunError as exc:
+        if damage is not None:
+            damage.append(str(exc))
         return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _events(path: Path) -> list[dict[str, Any]]:
@@ -198,18 +205,16 @@ def _events(path: Path) -> list[dict[str, Any]]:
 def run_summary(run_dir: str | os.PathLike) -> RunSummary:
     """Status, best metric, duration and device of one run folder, read from its files."""
     path = Path(run_dir)
-    status = _read_optional(path / "status.json")
-    config = _read_optional(path / "config.json")
+    damage: list[str] = []  # a damaged file shows as the run's message, never as a crash
+    status = _read_optional(path / "status.json", check_status, damage)
+    config = _read_optional(path / "config.json", check_config, damage)
     events = _events(path / "metrics.jsonl")
     best = status.get("best") or {}
     end = next((e for e in reversed(events) if e.get("event") == "end"), None)
-    if end and not best:
-        best = end.get("best") or {}
-    duration = None
-    if end is not None:
-        duration = end.get("duration_s")
-    elif events:
-        duration = events[-1].get("time")
+    if end and not best and isinstance(end.get("best"), dict):
+        best = end["best"]
+    duration = (end or (events[-1] if events else {})).get("duration_s" if end else "time")
+    duration = duration if isinstance(duration, (int, float)) else None
     state = status.get("status") or (end or {}).get("status") or ("failed" if not events
                                                                   else "interrupted")
     error = next((e.get("message") for e in reversed(events) if e.get("event") == "error"), None)
@@ -218,7 +223,8 @@ def run_summary(run_dir: str | os.PathLike) -> RunSummary:
         dir=path, status=str(state), best_metric=best.get("metric"), best_value=best.get("value"),
         best_epoch=best.get("epoch"), epochs_completed=int(status.get("epochs_completed") or 0),
         epochs=epochs, duration_s=duration, device=config.get("device"),
-        created=config.get("created"), message=status.get("message") or error,
+        created=str(config.get("created") or "") or None,
+        message=damage[0] if damage else status.get("message") or error,
         resumable=(path / "checkpoints" / "last" / "state.json").exists())
 
 
@@ -231,6 +237,28 @@ def list_runs(folder: str | os.PathLike, prefix: str = "") -> list[RunSummary]:
     runs = [run_summary(p) for p in root.iterdir() if p.name.startswith(prefix) and is_run_dir(p)]
     runs.sort(key=lambda r: (r.created or "", r.dir.name), reverse=True)
     return runs
+
+
+def transfer_runs(runs: list[str | os.PathLike], folder: str | os.PathLike, move: bool
+                  ) -> list[Path]:
+    """Move (or copy, when ``move`` is false) each run folder into ``folder``, keeping its name
+    (``-2``, ``-3`` … when taken); returns where each one now is. A run that cannot be moved
+    raises OSError after the ones before it are done."""
+    target_root = Path(folder)
+    target_root.mkdir(parents=True, exist_ok=True)
+    done = []
+    for run in map(Path, runs):
+        if run.parent.resolve() == target_root.resolve():
+            continue
+        target, n = target_root / run.name, 2
+        while target.exists():
+            target, n = target_root / f"{run.name}-{n}", n + 1
+        if move:
+            shutil.move(str(run), str(target))
+        else:
+            shutil.copytree(run, target)
+        done.append(target)
+    return done
 
 
 def epoch_records(run_dir: str | os.PathLike) -> list[dict[str, Any]]:

@@ -243,8 +243,7 @@ def _member_lines(design: Design, body: Design, copies: list[Expansion], idents,
 
 def _layer_source(body: Design, node, layer, copies: list[Expansion], slots: _Slots,
                   ident: str):
-    cls = layer_class(layer)
-    per_copy = []
+    per_copy, cls = [], None
     for copy in copies:
         inference = copy.inference
         if node.id in inference.absent or node.id not in inference.input_shapes:
@@ -252,6 +251,9 @@ def _layer_source(body: Design, node, layer, copies: list[Expansion], slots: _Sl
             continue
         params = layer.resolve(inference.bound.get(node.id, node.params))
         per_copy.append(layer.torch_kwargs(params, inference.input_shapes[node.id]))
+        # the first present copy picks the class (e.g. a convolution with uneven padding)
+        cls = cls or layer_class(layer, params, inference.input_shapes[node.id])
+    cls = cls or layer_class(layer)
     keys = next((list(k) for k in per_copy if k is not None), [])
     defaults = _defaults(cls)
     args = []

@@ -143,10 +143,11 @@ def _member_line(design: Design, nid: str, ident: str, inference, classes, custo
         return f"        self.{ident} = {source}"
     node = design.node(nid)
     layer = CATALOG[node.type]
-    cls = layer_class(layer)
+    params, ins = node.resolved_params(), inference.input_shapes[nid]
+    cls = layer_class(layer, params, ins)
     if cls.__module__ == custom_modules.__name__ and cls not in custom:
         custom.append(cls)
-    kwargs = layer.torch_kwargs(node.resolved_params(), inference.input_shapes[nid])
+    kwargs = layer.torch_kwargs(params, ins)
     return _call(f"self.{ident} = {_class_expr(cls)}",
                  [f"{k}={literal(v)}" for k, v in kwargs.items()], " " * 8)
 

@@ -85,16 +85,19 @@ def identifier(name: str, taken: set[str]) -> str:
     return ident
 
 
-def layer_class(layer: LayerType) -> type[nn.Module]:
-    cls = getattr(custom_modules, layer.torch_class, None) or getattr(nn, layer.torch_class, None)
+def layer_class(layer: LayerType, params: dict[str, Any] | None = None,
+                in_shapes: list[Shape] | None = None) -> type[nn.Module]:
+    """The module class built for ``params`` on ``in_shapes`` (without them: the usual one)."""
+    name = layer.torch_class if params is None else layer.module_class(params, in_shapes or [])
+    cls = getattr(custom_modules, name, None) or getattr(nn, name, None)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise LookupError(f"no torch module {layer.torch_class!r} for {layer.type_id}")
+        raise LookupError(f"no torch module {name!r} for {layer.type_id}")
     return cls
 
 
 def build_layer(layer: LayerType, params: dict[str, Any], in_shapes: list[Shape]) -> nn.Module:
     """The torch module of one layer, constructed from its declaration."""
-    return layer_class(layer)(**layer.torch_kwargs(params, in_shapes))
+    return layer_class(layer, params, in_shapes)(**layer.torch_kwargs(params, in_shapes))
 
 
 def compile_design(design: Design, report: Report | None = None) -> Compiled:
@@ -122,7 +125,8 @@ def compile_design(design: Design, report: Report | None = None) -> Compiled:
         layer = design.layer_of(design.node(nid))
         if layer.is_source or layer.is_sink:
             continue
-        args = tuple(env[(e.src, e.src_port)] for e in design.in_edges(nid))
+        args = tuple(env[(e.src, e.src_port)]
+                     for port in layer.inputs for e in design.in_edges(nid, port.name))
         root.add_module(idents[nid], build_node(design, nid, inference))
         value = graph.call_module(idents[nid], args)
         value.meta["netwright_node"] = nid

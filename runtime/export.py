@@ -40,6 +40,7 @@ from graph.fileformat import DesignFileError, load
 
 from .codegen import python_source
 from .compiler import Compiled, CompileError, compile_design, example_inputs
+from .preflight import ResourceError, check_export_fits
 
 FORMATS: dict[str, str] = {
     "python": ".py",
@@ -63,6 +64,7 @@ TRACE_BATCH = 2  # batch used to trace / export
 CHECK_BATCH = 3  # batch used to verify: a different size proves the batch axis is dynamic
 ONNX_OPSET = 17
 CHECKPOINTS = ("best", "last")
+MAX_NAME_BYTES = 255  # the longest file name Linux, macOS and Windows file systems accept
 
 
 class ExportError(ValueError):
@@ -102,7 +104,10 @@ class Source:
 
 def _compile(design: Design, where: str) -> Compiled:
     try:
+        check_export_fits(design)  # before any weight is allocated
         return compile_design(design)
+    except ResourceError as exc:
+        raise ExportError(f"{where}: {exc}") from None
     except CompileError as exc:
         raise ExportError(f"{where}: {exc}") from None
 
@@ -231,6 +236,11 @@ def output_path(fmt: str, out: str | os.PathLike) -> Path:
         out = out.with_suffix(FORMATS[fmt])
     if fmt == "python" and out.suffix != ".py":
         raise ExportError(f"{out}: Python source must be written to a .py file")
+    for target in [out] + ([out.with_suffix(".safetensors")] if fmt == "python" else []):
+        length = len(os.fsencode(target.name))
+        if length > MAX_NAME_BYTES:
+            raise ExportError(f"{target.name[:40]}…: the file name is {length} bytes long; file "
+                              f"names can have at most {MAX_NAME_BYTES}")
     return out
 
 
@@ -247,7 +257,7 @@ def _export(design: Design, compiled: Compiled, fmt: str, out: Path,
         expected = _flatten(module(*check_inputs))
 
     targets = [out] + ([out.with_suffix(".safetensors")] if fmt == "python" else [])
-    temps = [t.with_name(f".{t.stem}.{uuid.uuid4().hex[:8]}.tmp{t.suffix}") for t in targets]
+    temps = [t.with_name(f".{t.stem[:64]}.{uuid.uuid4().hex[:8]}.tmp{t.suffix}") for t in targets]
     try:
         writer, runner = _FORMATS[fmt]
         if fmt == "python":  # the standalone source also writes out the data preparation
@@ -270,7 +280,7 @@ def _export(design: Design, compiled: Compiled, fmt: str, out: Path,
             os.replace(temp, target)
     finally:
         for temp in temps:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 temp.unlink()
     return ExportResult(out, fmt, max_diff, tuple(targets), CHECK_BATCH)
 

@@ -52,9 +52,27 @@ class RunError(ValueError):
 # ---- run folders -----------------------------------------------------------------------------
 
 
+MAX_FOLDER_NAME_BYTES = 96  # leaves room for "-<time>-N" within any file system's 255
+
+
+def folder_name(text: str, default: str = "run") -> str:
+    """A design name or file stem made safe as one folder name on any system: letters, digits,
+    ``-`` and ``_`` only (so never ``..``, a slash or a drive), at most
+    :data:`MAX_FOLDER_NAME_BYTES` bytes; ``default`` when nothing is left."""
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(text)).strip("_")
+    while len(name.encode("utf-8", "surrogatepass")) > MAX_FOLDER_NAME_BYTES:
+        name = name[:-1]
+    name = name.rstrip("_") or default
+    return name + "_" if name.upper() in _WINDOWS_RESERVED else name
+
+
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
+                     *(f"LPT{i}" for i in range(10))}
+
+
 def default_run_dir(design_stem: str, root: str | os.PathLike = "runs") -> Path:
     """``runs/<design-stem>-<YYYYmmdd-HHMMSS>`` (with ``-2``, ``-3`` … if taken)."""
-    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in design_stem).strip("_") or "run"
+    stem = folder_name(design_stem)
     base = Path(root) / f"{stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
     path, i = base, 2
     while path.exists():
@@ -371,8 +389,100 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         design = load(path / "design.json")
     except DesignFileError as exc:
         raise RunError(str(exc)) from None
-    config = read_json(path / "config.json")
-    if not isinstance(config, dict):
-        raise RunError(f"{path / 'config.json'}: expected a JSON object")
-    status = read_json(path / "status.json") if (path / "status.json").exists() else {}
+    config = check_config(read_json(path / "config.json"), path / "config.json")
+    status = (check_status(read_json(path / "status.json"), path / "status.json")
+              if (path / "status.json").exists() else {})
     return Run(path, design, config, status)
+
+
+# What the trainer writes in config.json and status.json, checked wherever they are read back:
+# a damaged or hand-edited file is one RunError naming the file and the field.
+_NUMBER = (int, float)
+
+
+def _is(kind, optional: bool = False) -> Callable[[Any], bool]:
+    return lambda v: (optional and v is None) or (isinstance(v, kind) and not isinstance(v, bool)
+                                                   or kind is bool and isinstance(v, bool))
+
+
+def _numbers(v: Any) -> bool:
+    return isinstance(v, list) and all(_numbers(x) if isinstance(x, list) else
+                                       _is(_NUMBER)(x) for x in v)
+
+
+def _counts(v: Any) -> bool:
+    return isinstance(v, list) and all(_is(int)(x) and x >= 0 for x in v)
+
+
+DATASET_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "task": (lambda v: v in ("classification", "regression"), "classification or regression"),
+    "sample_shape": (lambda v: _counts(v) and all(x > 0 for x in v), "a list of sizes"),
+    "target_shape": (_counts, "a list of sizes"),
+    "x_dtype": (lambda v: v in ("float32", "int64"), "float32 or int64"),
+    "num_classes": (lambda v: v is None or _is(int)(v) and v >= 0, "a whole number"),
+    "class_names": (lambda v: v is None or isinstance(v, list)
+                    and all(isinstance(x, str) for x in v), "a list of texts"),
+    "sizes": (lambda v: isinstance(v, dict) and all(_is(int)(x) and x >= 0 for x in v.values()),
+              "sample counts per split"),
+    "source": (_is(str), "text"),
+}
+NORMALIZATION_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "axis": (lambda v: v in ("none", "feature", "channel"), "none, feature or channel"),
+    "input_scale": (_is(_NUMBER), "a number"),
+    "mean": (_numbers, "a list of numbers"),
+    "std": (_numbers, "a list of numbers"),
+    "target_mean": (lambda v: v is None or _numbers(v), "a list of numbers"),
+    "target_std": (lambda v: v is None or _numbers(v), "a list of numbers"),
+}
+STATUS_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "status": (_is(str), "text"),
+    "epochs_completed": (lambda v: _is(int)(v) and v >= 0, "a whole number"),
+    "step": (lambda v: _is(int)(v) and v >= 0, "a whole number"),
+    "message": (_is(str, optional=True), "text"),
+    "best": (lambda v: v is None or isinstance(v, dict) and _is(str, True)(v.get("metric"))
+             and _is(_NUMBER, True)(v.get("value")) and _is(int, True)(v.get("epoch")),
+             "an object with metric, value and epoch"),
+}
+
+
+def _check_fields(obj: Any, fields: Mapping[str, tuple[Callable[[Any], bool], str]],
+                  path: Path, prefix: str = "") -> None:
+    if not isinstance(obj, dict):
+        raise RunError(f"{path}: {prefix.rstrip('.') or 'the file'} must be a JSON object; the file "
+                       "is damaged or was edited by hand")
+    for key, (ok, what) in fields.items():
+        if key in obj and not ok(obj[key]):
+            raise RunError(f"{path}: {prefix}{key} must be {what}, not "
+                           f"{json.dumps(obj[key])[:40]}; the file is damaged or was edited by hand")
+
+
+def check_config(config: Any, path: Path) -> dict[str, Any]:
+    """``config`` (read from ``path``) when it has the structure the trainer writes; else a
+    :class:`RunError` naming the file and the field."""
+    from graph.settings import check_data, check_training
+
+    _check_fields(config, {"training": (lambda v: isinstance(v, dict), "an object"),
+                           "data": (lambda v: isinstance(v, dict), "an object"),
+                           "dataset": (lambda v: isinstance(v, dict), "an object"),
+                           "base_dir": (_is(str, optional=True), "a folder"),
+                           "device": (_is(str, optional=True), "a device")}, path)
+    for key in ("training", "data"):
+        if key not in config:
+            raise RunError(f"{path}: {key} is missing; the file is damaged or was edited by hand")
+    problems = ([(f"training.{k}", m) for k, m in check_training(config["training"])]
+                + [(f"data.{k}", m) for k, m in check_data(config["data"])])
+    if problems:
+        raise RunError(f"{path}: {problems[0][0]} {problems[0][1]}")
+    if "dataset" in config:
+        _check_fields(config["dataset"], DATASET_FIELDS, path, "dataset.")
+        if "normalization" in config["dataset"]:
+            _check_fields(config["dataset"]["normalization"], NORMALIZATION_FIELDS, path,
+                          "dataset.normalization.")
+    return config
+
+
+def check_status(status: Any, path: Path) -> dict[str, Any]:
+    """``status`` (read from ``path``) when it has the structure the trainer writes; else a
+    :class:`RunError` naming the file and the field."""
+    _check_fields(status, STATUS_FIELDS, path)
+    return status

@@ -227,6 +227,7 @@ class MainWindow(QMainWindow):
         self.document.path_changed.connect(self._update_title)
         self.document.design_replaced.connect(self._design_replaced)
         self.document.report_changed.connect(self._report_changed)
+        self.document.report_changed.connect(self._update_title)  # a renamed design
 
         self.resize(1400, 900)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 330],
@@ -543,10 +544,12 @@ class MainWindow(QMainWindow):
         return True
 
     def _selection_changed(self, node_ids: list[str]) -> None:
-        """The inspector edits the design's own layers; inside a block it shows the design."""
-        own = node_ids if not self.canvas.canvas.scope else []
-        self.inspector.show_nodes(own)
-        self.training.try_page.follow_selection(own)
+        """The inspector edits the selected layer, of the design or of the block entered."""
+        if self.canvas.canvas.scope:  # inside a block: its layers, edited for every instance
+            self.inspector.show_nodes(node_ids, self.canvas.design, self.canvas.canvas.scoped_inference)
+            return
+        self.inspector.show_nodes(node_ids)
+        self.training.try_page.follow_selection(node_ids)
 
     def _scope_changed(self, _design) -> None:
         scope = self.canvas.canvas.scope
@@ -614,6 +617,9 @@ class MainWindow(QMainWindow):
         return self._save_to(path)
 
     def _save_to(self, path: Path) -> bool:
+        controller = self.training.controller
+        old_path = self.document.path
+        runs = controller.listed_runs() if old_path != path else []
         try:
             self.document.save(path)
         except OSError as exc:
@@ -621,7 +627,8 @@ class MainWindow(QMainWindow):
                                  f"Could not save {path}:\n\n{exc.strerror or exc}")
             return False
         self.recent.add(path)
-        self.statusBar().showMessage(f"Saved {path}", 5000)
+        carried = controller.adopt_runs(runs, move=old_path is None) if runs else None
+        self.statusBar().showMessage(f"Saved {path}" + (f". {carried}" if carried else ""), 10_000)
         return True
 
     # ---- recovery --------------------------------------------------------------------------------------

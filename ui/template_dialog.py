@@ -59,7 +59,9 @@ class TemplateDialog(QDialog):
         self.doc.setWordWrap(True)
         self.doc.setObjectName("muted")
         self.form = QFormLayout()
-        self.small = QCheckBox("Small variant: trains on the built-in 8×8 digits in seconds")
+        self.small = QCheckBox("Small variant (trains in seconds)")
+        self.small.setToolTip("The template's small arguments: it trains on the built-in 8×8 "
+                              "digits in seconds on a laptop CPU")
         self.small.toggled.connect(self._small_toggled)
         self.facts = QLabel()
         self.facts.setObjectName("templateFacts")

@@ -242,6 +242,7 @@ class Trainer:
         design.set_training(dict(s))
         setup.check_settings(s)
         self.device, self.precision, self.warnings = setup.resolve_device(s)
+        setup.check_memory(design, self.device)
         dtype = setup.input_dtype(design)
 
         yield self._event("stage", stage="loading data")

@@ -3,7 +3,8 @@ into Block / Ungroup as one undo step, blocks in the palette, templates and the 
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QPointF, Qt
+from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt
+from PySide6.QtWidgets import QToolButton
 from PySide6.QtTest import QTest
 
 from graph.design import Edge
@@ -62,6 +63,13 @@ def test_double_click_enters_a_block_and_the_breadcrumb_leads_back(make_view):
     assert view.breadcrumb.steps == ["ResNet-18", "layer1 (BasicBlock)"]
     conv = view.canvas.nodes[by_name(body, "conv1")]
     assert conv.look.shape  # shapes inside come from the instance's first copy
+    view.set_zoom(3.0)
+    view.centerOn(conv.center())
+    minimap = view.minimap  # the minimap maps the block shown, not the design around it
+    assert minimap.isVisible() and minimap._design is body
+    assert minimap.view_outline().intersects(QRectF(minimap.to_map(conv.pos()), QSizeF(2, 2)))
+    shown = [b for b in view.breadcrumb.findChildren(QToolButton) if b.isVisible()]
+    assert [b.text() for b in shown] == ["ResNet-18"]  # no stale step left behind
     view.breadcrumb.buttons()[0].click()
     assert view.design is design and not view.breadcrumb.isVisible()
     double_click(view, view.canvas.nodes[by_name(design, "layer2")].center())
@@ -231,3 +239,57 @@ def test_the_issue_journey_resnet18_to_34_then_group_and_repeat(window, qtbot, m
         doc.undo_stack.undo()
     doc.revalidate()
     assert doc.report.inference.total_params == 11_689_512 and design.template["args"]["depth"] == 18
+
+
+def test_the_summary_shows_blocks_as_collapsible_groups_with_totals(qtbot):
+    from graph.summary import summarize
+    from ui.document import Document
+    from ui.panels import SummaryPanel
+
+    document = Document(build("resnet", {"depth": 18}))
+    panel = SummaryPanel(document)
+    qtbot.addWidget(panel)
+    tree = panel.tree
+    layer2 = next(tree.topLevelItem(r) for r in range(tree.topLevelItemCount())
+                  if tree.topLevelItem(r).text(0).startswith("layer2"))
+    expected = next(r for r in summarize(document.design).rows if r.name == "layer2")
+    assert layer2.text(1) == f"BasicBlock ×2 · {expected.layers} layers" and layer2.text(3) == f"{expected.params:,}"
+    assert layer2.childCount() == 2 and not layer2.isExpanded()  # its two copies, collapsed
+    first = layer2.child(0)
+    assert first.text(0) == "layer2.0" and first.childCount() > 0
+    assert any(first.child(i).text(0) == "layer2.0.downsample" for i in range(first.childCount()))
+    assert panel.rows()[-1][3] == "11,689,512" and "in 13 nodes" in panel.rows()[-1][1]
+    layer2.setExpanded(True)
+    document.revalidate()  # a new report keeps the groups the user opened
+    again = next(tree.topLevelItem(r) for r in range(tree.topLevelItemCount())
+                 if tree.topLevelItem(r).text(0).startswith("layer2"))
+    assert again.isExpanded()
+
+
+def test_the_inspector_edits_a_layer_inside_a_block_for_every_instance(window, qtbot):
+    window.document.replace(build("resnet", {"depth": 18, "in_channels": 1, "size": 8,
+                                             "classes": 10, "width": 8}))
+    doc, canvas = window.document, window.canvas
+    doc.revalidate()
+    design = doc.design
+    before = doc.report.inference.total_params
+    assert canvas.enter_block(by_name(design, "layer3"))
+    body = canvas.design
+    conv1 = by_name(body, "conv1")
+    canvas.select_nodes([conv1])
+    view = window.inspector.view
+    assert view.node_id == conv1 and view.design is body
+    assert "Output" in [view.facts.itemAt(i).widget().text() for i in range(view.facts.count())
+                        if view.facts.itemAt(i).widget() is not None]
+    bias = view.editors["bias"]
+    bias.set_value(True)
+    bias.edited.emit(True)
+    doc.revalidate()
+    assert body.node(conv1).params["bias"] is True
+    assert doc.report.inference.total_params > before  # every BasicBlock instance gained biases
+    assert doc.undo_stack.count() == 1
+    doc.undo_stack.undo()
+    doc.revalidate()
+    assert doc.report.inference.total_params == before
+    canvas.leave_to(0)
+    assert window.inspector.view.__class__.__name__ == "DesignView"

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 
 from graph.fileformat import load
 from tests.conftest import EXAMPLES
+from tests.ui.test_window import isolated, make_window, no_leaked_windows  # noqa: F401
 from ui.document import Document
 from ui.inspector import DesignView, Inspector
 from ui.training.workspace import TrainingWorkspace
@@ -147,3 +148,14 @@ def test_wording_of_the_data_panel(qtbot, workspace, monkeypatch):
     combo.activated.emit(combo.currentIndex())
     panel.browse("path")
     assert titles == ["Choose the CSV file"]
+
+
+def test_renaming_the_design_renames_the_window(make_window, qtbot):
+    window = make_window(remember_layout=False)
+    view = window.inspector.view
+    assert isinstance(view, DesignView)
+    view.name_edit.setFocus()
+    qtbot.keyClick(view.name_edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(view.name_edit, "Spiral classifier")
+    qtbot.keyClick(view.name_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.windowTitle().startswith("Spiral classifier"))

@@ -37,7 +37,9 @@ class Breadcrumb(QFrame):
         last is where the canvas is (plain text); the others are buttons."""
         while self._layout.count():
             widget = self._layout.takeAt(0).widget()
-            if widget is not None:
+            if widget is not None:  # gone now, not at the next event loop turn
+                widget.hide()
+                widget.setParent(None)
                 widget.deleteLater()
         self.steps = list(names)
         for level, text in enumerate(names):

@@ -327,10 +327,17 @@ class NodeItem(QGraphicsItem):
             self.summary, _ELIDE_RIGHT, max(0.0, NODE_WIDTH - PAD - self._summary_x))
 
     def _elide_shape(self) -> None:
-        """Fit the output shape beside the parameter count (they change with the report)."""
-        params_w = _FONTS.mono_m.horizontalAdvance(self.look.params) if self.look.params else 0.0
-        self._shape_text = _FONTS.mono_m.elidedText(
-            self.look.shape or "?", _ELIDE_MIDDLE, NODE_WIDTH - 3 * PAD - params_w)
+        """Fit the output shape beside the parameter count (they change with the report); when
+        the shape would not fit whole, the count drops its unit ("1.2M params" → "1.2M")."""
+        self._params_text = self.look.params
+        metrics = _FONTS.mono_m
+        room = NODE_WIDTH - 3 * PAD
+        shape = self.look.shape or "?"
+        if self._params_text and (metrics.horizontalAdvance(shape) +
+                                  metrics.horizontalAdvance(self._params_text) > room):
+            self._params_text = self._params_text.removesuffix(" params")
+        params_w = metrics.horizontalAdvance(self._params_text) if self._params_text else 0.0
+        self._shape_text = metrics.elidedText(shape, _ELIDE_MIDDLE, room - params_w)
 
     def repeat_text(self) -> str:
         return f"×{self.repeat}"
@@ -425,10 +432,9 @@ class NodeItem(QGraphicsItem):
         painter.setFont(_FONTS.mono)
         painter.setPen(Theme.text_shape if self.look.shape else Theme.error)
         painter.drawText(row2, _LEFT_VCENTER, self._shape_text)
-        if self.look.params:
+        if self._params_text:
             painter.setPen(Theme.text_muted)
-            painter.drawText(row2, _RIGHT_VCENTER,
-                             self.look.params)
+            painter.drawText(row2, _RIGHT_VCENTER, self._params_text)
 
 
     def _paint_stack(self, painter: QPainter) -> None:

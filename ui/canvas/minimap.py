@@ -46,6 +46,7 @@ class Minimap(QWidget):
         self._bind(view.document.design)
         view.document.report_changed.connect(self._report_changed)
         view.document.design_replaced.connect(self._bind)
+        view.scope_changed.connect(self._bind)  # inside a block: its body
         view.view_changed.connect(self._view_changed)
         self.hide()
 
@@ -63,6 +64,7 @@ class Minimap(QWidget):
             signal.connect(slot)
         self._stale = True
         self._nodes_rect = self._model_rect()
+        self._view_changed()
 
     def detach(self) -> None:
         """Stop following the design (before the view goes away)."""
@@ -84,7 +86,8 @@ class Minimap(QWidget):
 
     def _report_changed(self, report) -> None:
         """Once per edit: redraw if the edit changed what the minimap shows."""
-        errors = frozenset(d.node for d in report.errors if d.node is not None)
+        top = self._design is self.view.document.design  # inside a block: ids are the body's
+        errors = frozenset(d.node for d in report.errors if d.node is not None and top)
         if errors != self._errors:
             self._errors, self._stale = errors, True
         if self._stale:

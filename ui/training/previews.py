@@ -127,7 +127,8 @@ class LayerPreview(QWidget):
             self.bars.setOpts(x=np.arange(len(array)), height=array, width=0.8)
             self.bars.show()
             item.invertY(False)
-            item.getAxis("left").setStyle(showValues=True)
+            for axis in ("left", "bottom"):
+                item.showAxis(axis)
         else:
             self.bars.hide()
             flat = array if array.ndim == 2 else array.reshape(array.shape[0], -1)
@@ -136,6 +137,8 @@ class LayerPreview(QWidget):
             self.image.setImage(flat, levels=(low, high if high > low else low + 1e-6))
             self.image.show()
             item.invertY(True)
+            for axis in ("left", "bottom"):  # pixel indices of a tiled grid mean nothing
+                item.hideAxis(axis)
         item.autoRange()
 
     def clear(self, message: str) -> None:
@@ -154,7 +157,7 @@ class DrawPad(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setFixedSize(140, 140)
+        self.setFixedSize(112, 112)
         self.setToolTip("Draw a digit: left button draws, right button erases")
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.picture = QImage(self.SIZE, self.SIZE, QImage.Format.Format_Grayscale8)

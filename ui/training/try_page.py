@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGraphicsView, QGridLayou
 
 from ..document import Document
 from ..loading import heavy_imports
+from ..widgets.params import compact_combo
 from .previews import DrawPad, LayerPreview, pixmap_html, sample_pixmap, tensor_thumbnail
 from .tasks import adopt_popups, run_task
 from .theme import PALETTE, style_plot
@@ -70,7 +71,7 @@ class TryPage(QWidget):
         self._last_live = 0.0
         self._stale = True
 
-        self.weights = QComboBox()
+        self.weights = compact_combo(QComboBox(), 16)
         self.weights.setToolTip("Whose weights answer: a run's best checkpoint, or the design "
                                 "as it is, untrained")
         self.weights.addItem("Untrained design", UNTRAINED)
@@ -147,7 +148,10 @@ class TryPage(QWidget):
             holder.setLayout(layout)
             panes.addWidget(holder)
         panes.addWidget(self.preview)
-        panes.setStretchFactor(2, 1)
+        for i, stretch in enumerate((0, 1, 2)):  # the layer preview gets the most room
+            panes.setStretchFactor(i, stretch)
+        panes.setSizes([250, 330, 520])
+        self.panes = panes
         outer = QVBoxLayout(self)
         outer.setContentsMargins(6, 6, 6, 6)
         outer.addWidget(panes)

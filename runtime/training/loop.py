@@ -50,6 +50,7 @@ class _Loop:
     amp: Any  # the autocast context of the run's precision
     accumulate: int = 1  # batches whose gradients add up to one optimizer step
     eager_model: nn.Module | None = None  # the uncompiled train_model while torch.compile is on trial
+    memory_format: torch.memory_format | None = None  # channels_last for images on CUDA
     start_epoch: int = 0
     start_batch: int = 0
     partial: tuple[float, int] = (0.0, 0)  # loss sum and batches of a resumed epoch
@@ -299,7 +300,8 @@ class Trainer:
     def _build_loop(self) -> _Loop:
         """Model and data on the device, sample order, optimizer and schedule."""
         s, device = self.settings, self.device
-        model = self.compiled.module.to(device)
+        layout = devices.memory_format(device, self.info.sample_shape)
+        model = self.compiled.module.to(device, memory_format=layout or torch.preserve_format)
         train_model = self.parallel.wrap_model(model) if self.parallel.wrap_model else model
         self.layers = layer_refs(self.compiled, self.design)
         params = [p for p in model.parameters() if p.requires_grad]
@@ -330,7 +332,7 @@ class Trainer:
         return _Loop(model, train_model, params, data, sampler, spe, s["epochs"],
                      s["batch_size"], optimizer, schedule,
                      devices.grad_scaler(device, self.precision), device.type == "cpu",
-                     devices.autocast(device, self.precision), accumulate, eager)
+                     devices.autocast(device, self.precision), accumulate, eager, layout)
 
     def _restore(self, loop: _Loop) -> None:
         """Continue from the ``last`` checkpoint: weights, optimizer, schedule, RNG, position."""
@@ -389,6 +391,8 @@ class Trainer:
             if control.paused:
                 yield from self._pause(ep.index, window)
             size, first, last = loop.cycle(ep.batch)
+            if loop.memory_format is not None:
+                x = x.contiguous(memory_format=loop.memory_format)
             if control.stop_requested and first:  # between optimizer steps: resumes exactly
                 yield from self._flush_best()
                 yield from self._save_last(loop, ep.index, ep.batch, ep.loss_sum,

@@ -113,3 +113,28 @@ def test_each_rank_evaluates_its_own_shard(monkeypatch):
                      parallel=Parallel(rank=1, world_size=2, all_reduce_sum=lambda t: t))
     assert seen == [(12, 24)]  # rank 1's half of 24 validation samples
     assert events[-1]["status"] == "completed"
+
+
+def test_images_use_channels_last_on_cuda_only():
+    from runtime import devices
+
+    assert devices.memory_format(torch.device("cuda"), (3, 224, 224)) is torch.channels_last
+    assert devices.memory_format(torch.device("cuda"), (64,)) is None
+    assert devices.memory_format(torch.device("cpu"), (3, 224, 224)) is None
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_trains_images_channels_last_in_bf16(monkeypatch):
+    """(Runs only on a GPU: benchmarks/gpu_check.sh.) The model's convolution weights are
+    channels_last while the run trains, and it learns."""
+    seen = []
+    real = torch.nn.Conv2d.forward
+    monkeypatch.setattr(torch.nn.Conv2d, "forward", lambda self, x: seen.append(
+        (self.weight.is_contiguous(memory_format=torch.channels_last),
+         x.is_contiguous(memory_format=torch.channels_last))) or real(self, x))
+    design = load(EXAMPLES / "digits_cnn.json")
+    events = _events(design, write_files=False,
+                     overrides={"epochs": 2, "device": "cuda", "precision": "bf16"})
+    assert events[-1]["status"] == "completed"
+    assert seen and all(weight for weight, _x in seen)
+    assert next(e for e in events if e["event"] == "epoch")["val_accuracy"] > 0.5

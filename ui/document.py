@@ -140,13 +140,16 @@ class Document(QObject):
         self._schedule_revalidate()
 
     def set_data_facts(self, shape=None, classes: int | None = None,
-                       task: str | None = None) -> None:
-        """What reading a file dataset told the runtime (sample shape, classes, task), so that
-        validation checks the Input against it as it does for built-in datasets. The data
-        panel sets these after each preview and clears them when the data choice changes."""
-        facts = {}
+                       task: str | None = None, error: str | None = None) -> None:
+        """What reading a file dataset told the runtime (sample shape, classes, task), or why it
+        could not be read (``error``), so that validation checks the Input against it as it
+        does for built-in datasets. The data panel sets these after each preview and clears
+        them when the data choice changes."""
+        facts: dict = {}
         if shape is not None:
             facts = {"data_shape": tuple(shape), "data_classes": classes, "data_task": task}
+        elif error is not None:
+            facts = {"data_error": error}
         if facts != self.data_facts:
             self.data_facts = facts
             self.revalidate()

@@ -2,7 +2,8 @@
 
 Every dataset declared in :data:`graph.settings.DATASETS` loads here:
 
-* built-in (scikit-learn, nothing downloaded): digits, iris, wine, breast_cancer, diabetes;
+* built-in (scikit-learn, nothing downloaded): digits, digits_parity, iris, wine, breast_cancer,
+  diabetes;
 * synthetic, from a seed: moons, circles, spirals, xor, sine;
 * user files: CSV, NumPy ``.npz`` (read with ``allow_pickle=False``), image folders
   (``root/<class>/*.png|jpg``) and MNIST-style IDX files.

@@ -17,6 +17,8 @@ from graph.design import Design
 
 from .. import devices
 from ..compiler import compile_design
+from ..weights import (WeightsError, apply_training_flags, load_initial_weights, param_groups,
+                       set_train_mode)
 from ..data import IndexSampler, LoadedData
 from ..runs import (RunError, RunWriter, default_run_dir, json_safe, load_run,
                     load_training_state, load_weights, save_training_state, save_weights)
@@ -255,12 +257,27 @@ class Trainer:
         report = setup.check_design(design, info, s, dtype)
         setup.seed_everything(s["seed"], self.device)
         self.compiled = compile_design(design, report)
+        self._start_from_initial_weights(design)
         self.loss_fn = LossFn(s["loss"], info, setup.output_shape(design, report),
                               s["label_smoothing"])
         self.metrics = setup.selected_metrics(s, info.task)
         self.monitor, self.monitor_higher, self.early_stopping, warnings = \
             setup.monitoring(s, info)
         self.warnings += warnings + setup.metric_warnings(s, self.metrics, info.task)
+        self.warnings += [f"data: {note}" for note in info.notes]  # what reading skipped
+
+    def _start_from_initial_weights(self, design: Design) -> None:
+        """Load the design's initial weights (a fresh run only) and freeze what it freezes."""
+        if self.resume is None:
+            try:
+                matching = load_initial_weights(self.compiled, design, self.base_dir)
+            except WeightsError as exc:
+                raise TrainingError("design", str(exc)) from None
+            if matching is not None:
+                self.warnings.append(f"started from {design.initial_weights}: "
+                                     f"{matching.describe()}")
+        # Frozen BatchNorm layers keep their statistics: they stay in evaluation mode.
+        self.frozen_norms = apply_training_flags(self.compiled, design)
 
     def _config(self) -> dict[str, Any]:
         return {
@@ -307,7 +324,7 @@ class Trainer:
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise TrainingError("design", "the network has no trainable parameters (add a "
-                                "Linear or Conv layer)")
+                                "Linear or Conv layer, or unfreeze one)")
         data = self.data.to(device)
         if self.parallel.world_size > 1:  # every rank needs samples of its own (else: say so)
             self.parallel.shard(len(data.train), "training")
@@ -318,7 +335,7 @@ class Trainer:
         spe = sampler.num_batches(s["batch_size"])
         if self.limit_batches:
             spe = min(spe, self.limit_batches)
-        optimizer, warn = make_optimizer(params, s, device)
+        optimizer, warn = make_optimizer(param_groups(self.compiled, self.design, s["lr"]), s, device)
         self.warnings += warn
         accumulate = min(s["accumulate"], spe)
         schedule = LRSchedule(optimizer, s, -(-spe // accumulate), s["epochs"],
@@ -382,7 +399,7 @@ class Trainer:
 
     def _train_epoch(self, loop: _Loop, ep: _Epoch, window: _Window) -> Iterator[Event]:
         """Run the batches of one epoch; returns True when a stop was requested."""
-        loop.train_model.train()
+        set_train_mode(loop.train_model, self.frozen_norms)
         order = loop.sampler.order(ep.index)
         control = self.control
         diag_every = self.settings["diagnostics_every"]

@@ -157,6 +157,9 @@ class TrainingController(QObject):
             if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
                 options[key] = str((base / value).resolve())
         design.set_data(dict(design.data, options=options))
+        weights = design.initial_weights
+        if weights and not Path(weights).expanduser().is_absolute():
+            design.set_initial_weights(str((base / weights).resolve()))
         return design
 
     def resume_run(self, run_dir: Path, extra_args: tuple[str, ...] = ()) -> Path:

@@ -32,6 +32,7 @@ HEAVY_MODULES: tuple[tuple[str, str], ...] = (
     ("sklearn.datasets", "scikit-learn"),
     ("PIL.Image", "Pillow"),
     ("runtime.analysis", "the data readers"),
+    ("runtime.inspect", "the Try page"),
 )
 POLL_MS = 30
 

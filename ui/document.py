@@ -16,6 +16,7 @@ from graph.fileformat import dumps, load, loads, save
 from graph.validate import Report, validate
 
 from .editing import EditSession
+from .loading import heavy_imports
 
 
 class Document(QObject):
@@ -32,7 +33,7 @@ class Document(QObject):
         self.path: Path | None = None
         self.design: Design = design or Design()
         self.data_facts: dict = {}  # see set_data_facts
-        self.memory_budget = None  # see set_memory_budget
+        self._awaiting_torch = False  # the memory check waits for the background imports
         self.report: Report = self._validate()
         self._pending = False
         self._connect(self.design)
@@ -119,16 +120,24 @@ class Document(QObject):
         return self.report
 
     def _validate(self) -> Report:
-        """Validation with the file dataset's facts and the memory of the chosen device."""
-        device = str(self.design.training.get("device", "auto"))
-        memory = self.memory_budget(device) if self.memory_budget is not None else None
-        return validate(self.design, memory=memory, **self.data_facts)
+        """Validation with the file dataset's facts and the memory of the chosen device (that
+        check waits while PyTorch is still loading in the background, then runs)."""
+        return validate(self.design, memory=self._memory_budget(), **self.data_facts)
 
-    def set_memory_budget(self, budget) -> None:
-        """``budget(device setting) → MemoryBudget | None`` (runtime.devices.memory_budget, once
-        PyTorch has loaded): from then on validation warns when training cannot fit."""
-        self.memory_budget = budget
-        self.revalidate()
+    def _memory_budget(self):
+        loader = heavy_imports()
+        if loader.loading:
+            if not self._awaiting_torch:
+                self._awaiting_torch = True
+                loader.when_loaded(self._torch_loaded, self)
+            return None
+        from runtime.devices import memory_budget
+
+        return memory_budget(str(self.design.training.get("device", "auto")))
+
+    def _torch_loaded(self) -> None:
+        self._awaiting_torch = False
+        self._schedule_revalidate()
 
     def set_data_facts(self, shape=None, classes: int | None = None,
                        task: str | None = None, error: str | None = None) -> None:

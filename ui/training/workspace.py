@@ -14,7 +14,6 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QScrollArea, QTabWidget, QWidget
 
 from ..document import Document
-from ..loading import heavy_imports
 from .controller import TrainingController
 from .data_panel import DataPanel
 from .diagnostics import DiagnosticsView
@@ -71,7 +70,6 @@ class TrainingWorkspace(QObject):
         self.results = ResultsView()
         self.diagnostics = DiagnosticsView()
         self.try_page = TryPage(document)
-        heavy_imports().when_loaded(self._devices_known, self)
         self.docks: dict[str, QDockWidget] = {}
         # The pages of the bottom area: in their own tab widget until install() moves them
         # into the window's.
@@ -153,11 +151,6 @@ class TrainingWorkspace(QObject):
         self.pause_action.setEnabled(self.panel.pause_button.isEnabled())
         self.pause_action.setText(self.panel.pause_button.text())
         self.stop_action.setEnabled(self.panel.stop_button.isEnabled())
-
-    def _devices_known(self) -> None:
-        from runtime.devices import memory_budget
-
-        self.document.set_memory_budget(memory_budget)
 
     def _design_replaced(self) -> None:
         """New / Open: the previous design's curves and layer stats go (unless its run is

@@ -395,6 +395,9 @@ class _Progress:
         elif kind in ("paused", "resumed"):
             self._clear()
             print(f"{kind} at step {e['step']}", flush=True)
+        elif kind == "warning":
+            self._clear()
+            print(f"warning: {e['message']}", flush=True)
         elif kind == "error":
             self._clear()
         elif kind == "end" and e["status"] != "failed":  # a failure prints its error instead

@@ -4,8 +4,8 @@ Each :class:`Template` is declared as data (its arguments with defaults, torchvi
 aliases such as ``resnet50`` or ``vgg16_bn``, and the arguments of a *small* variant that trains
 on the built-in 1×8×8 digits in seconds) plus a builder. :func:`build` makes a design and
 remembers the template and its arguments in ``design.template``, so :func:`rebuild` can change
-them later (``rebuild(design, {"depth": 34})``), keeping the design's name, data and training
-settings.
+them later (``rebuild(design, {"depth": 34})``), keeping the design's data and training
+settings, and its name unless it is still the template's own (ResNet-18 becomes ResNet-34).
 
 The ResNet and VGG templates name their nodes as torchvision does, so their ``state_dict`` keys
 and shapes equal torchvision's (``conv1, bn1, layer1.0.conv1, …, layer2.0.downsample.0, …, fc``;
@@ -277,13 +277,16 @@ def build(name: str, args: Mapping[str, Any] | None = None, small: bool = False)
 
 def rebuild(design: Design, changes: Mapping[str, Any]) -> Design:
     """``design``'s template built again with ``changes`` to its arguments (``{"depth": 34}``);
-    the name, description, data and training settings are kept."""
+    the description, data and training settings are kept, and the name unless the user kept
+    the template's own (then ResNet-18 becomes ResNet-34)."""
     if not design.template:
         raise TemplateError("this design was not made from a template")
     template, _ = lookup(design.template["name"])
-    args = {**design.template.get("args", {}), **changes}
-    fresh = build(template.name, args)
-    fresh.name, fresh.description = design.name, design.description
+    old_args = design.template.get("args", {})
+    fresh = build(template.name, {**old_args, **changes})
+    if design.name != template.builder(template.resolve(old_args)).name:
+        fresh.name = design.name
+    fresh.description = design.description
     fresh.data, fresh.training = copy.deepcopy(design.data), copy.deepcopy(design.training)
     return fresh
 

@@ -63,7 +63,7 @@ def python_source(design: Design, compiled: Compiled, weights_file: str = "model
         weights_file = "model.safetensors"
     parts = [
         f'"""PyTorch model exported by Netwright.\n\n'
-        f"Needs only torch. Load the weights exported next to this file with::\n\n"
+        f"Needs only torch (and safetensors to load the weights exported next to it)::\n\n"
         f"    from safetensors.torch import load_file\n"
         f"    model = Model()\n"
         f'    model.load_state_dict(load_file("{weights_file}"))\n'

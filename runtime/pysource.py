@@ -22,7 +22,7 @@ def literal(value: Any) -> str:
 
 def comment_text(text: str, limit: int = 80) -> str:
     """``text`` reduced to characters that are harmless (and readable) in a ``#`` comment."""
-    cleaned = re.sub(r"[^\w .,:()+\-]", " ", text)
+    cleaned = re.sub(r"[^\w .,:()+\-×'/]", " ", text)  # keeps "3×3"; no double quote, no backslash
     return re.sub(r"\s+", " ", cleaned).strip()[:limit]
 
 

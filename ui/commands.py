@@ -448,8 +448,8 @@ class SetTemplateCommand(Command):
 
 
 def replace_network_command(design: Design, fresh: Design, text: str) -> MacroCommand:
-    """Make ``design``'s network, blocks and template those of ``fresh`` (a template built again
-    with other arguments), keeping its name, data and training settings — one undo step."""
+    """Make ``design``'s network, blocks, template and name those of ``fresh`` (a template built
+    again with other arguments, see ``graph.templates.rebuild``) — one undo step."""
     macro = MacroCommand(text)
     if design.nodes:
         RemoveNodesCommand(design, design.node_ids_in_order(), macro)
@@ -465,6 +465,8 @@ def replace_network_command(design: Design, fresh: Design, text: str) -> MacroCo
     for edge in fresh.edges:
         AddEdgeCommand(design, edge, None, macro)
     SetTemplateCommand(design, fresh.template, macro)
+    if fresh.name != design.name:
+        SetDesignInfoCommand(design, fresh.name, design.description, macro)
     return macro
 
 

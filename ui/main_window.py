@@ -557,6 +557,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 "Editing inside " + " › ".join(self.canvas.scope_path()[1:]) + ": every instance "
                 "changes; Esc or the path at the top goes back out", 8000)
+        elif self.statusBar().currentMessage().startswith("Editing inside "):
+            self.statusBar().clearMessage()  # back at the top: the hint no longer applies
 
     def new(self) -> None:
         if self.maybe_save():

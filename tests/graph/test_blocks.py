@@ -327,6 +327,9 @@ def test_resnet_depth_is_one_argument():
     assert [n.name for n in d34.nodes] == [n.name for n in d18.nodes]
     changed = [(a.name, a.params) for a, b in zip(d18.nodes, d34.nodes) if a.params != b.params]
     assert [name for name, _ in changed] == ["layer1", "layer2", "layer3", "layer4"]
+    assert (d18.name, d34.name) == ("ResNet-18", "ResNet-34")  # the template's own name follows
+    d18.name = "My net"
+    assert templates.rebuild(d18, {"depth": 50}).name == "My net"  # a name the user chose stays
 
 
 def test_every_template_and_its_small_variant_is_valid():

@@ -295,6 +295,14 @@ def test_python_source_is_standalone_and_readable(tmp_path):
     assert "self.swap = Permute(dims=(1, 0))" in source
 
 
+def test_block_docstrings_keep_their_wording():
+    design = templates.build("resnet18", small=True)
+    source = ex.python_source(design, compile_design(design))
+    assert '"""Projection shortcut: 1×1 convolution and batch norm."""' in source
+    assert '"""ResNet basic block: two 3×3 convolutions and a shortcut."""' in source
+    ast.parse(source)
+
+
 def test_python_file_runs_without_netwright(tmp_path):
     design = exotic_design()
     result = ex.export_model(design, "python", tmp_path / "model.py", randomized(design))

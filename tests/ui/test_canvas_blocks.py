@@ -217,6 +217,11 @@ def test_the_issue_journey_resnet18_to_34_then_group_and_repeat(window, qtbot, m
     doc.revalidate()
     assert doc.report.inference.total_params == 21_797_672
     assert doc.undo_stack.count() == 1 and design.template["args"]["depth"] == 34
+    assert design.name == "ResNet-34"  # not a stale "ResNet-18" in titles and exports
+    doc.undo_stack.undo()
+    assert design.name == "ResNet-18" and design.template["args"]["depth"] == 18
+    doc.undo_stack.redo()
+    assert design.name == "ResNet-34"
     assert set(window.canvas.canvas.nodes) == set(design.node_ids_in_order())
     # group two layers into a block and repeat it ×3
     canvas = window.canvas
@@ -274,6 +279,7 @@ def test_the_inspector_edits_a_layer_inside_a_block_for_every_instance(window, q
     design = doc.design
     before = doc.report.inference.total_params
     assert canvas.enter_block(by_name(design, "layer3"))
+    assert window.statusBar().currentMessage().startswith("Editing inside layer3")
     body = canvas.design
     conv1 = by_name(body, "conv1")
     canvas.select_nodes([conv1])
@@ -293,3 +299,4 @@ def test_the_inspector_edits_a_layer_inside_a_block_for_every_instance(window, q
     assert doc.report.inference.total_params == before
     canvas.leave_to(0)
     assert window.inspector.view.__class__.__name__ == "DesignView"
+    assert window.statusBar().currentMessage() == ""  # no stale "Editing inside …" hint

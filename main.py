@@ -340,6 +340,7 @@ def _network(design) -> tuple:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
+    from graph.metrics import label, metric_names
     from runtime.training import TrainingError, evaluate_run
 
     try:
@@ -351,12 +352,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         return 0
     print(f"{r['run_dir']}: {r['checkpoint']} weights on the {r['split']} split "
           f"({r['samples']:,} samples)")
-    keys = ("loss", "accuracy", "top5", "precision", "recall", "f1", "mae", "rmse", "r2")
-    labels = {"precision": "macro precision", "recall": "macro recall", "f1": "macro F1",
-              "top5": "top-5 accuracy", "mae": "MAE", "rmse": "RMSE", "r2": "R²"}
-    for k in keys:
+    for k in ("loss", *metric_names()):
         if r.get(k) is not None:
-            print(f"  {labels.get(k, k):<16} {r[k]:.4f}")
+            print(f"  {label(k):<16} {r[k]:.4f}")
     if r["task"] != "classification":
         return 0
     names = r["classes"]

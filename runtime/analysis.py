@@ -13,9 +13,7 @@ Everything here is plain data computed off the GUI thread (no Qt):
 """
 from __future__ import annotations
 
-import csv
 import json
-import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -25,12 +23,13 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from graph.metrics import metric_names
 from graph.settings import DATASETS
 
 from . import devices
-from .data import (DataError, Normalization, data_settings, decode_image, load_data, read_raw,
+from .data import (Normalization, csv_header, data_settings, decode_image, load_data, read_raw,
                    resolve_path, split_indices)
-from .metrics import classification_report
+from .metrics import classification_report, regression_metrics
 from .runs import RunError, json_safe, load_run, read_json, write_json
 from .training import first_output
 
@@ -127,19 +126,7 @@ def _column_names(data: Mapping[str, Any], base_dir, width: int) -> list[str]:
 
 def csv_columns(path: str | os.PathLike) -> list[str]:
     """The header of a CSV/TSV file (for the column picker); DataError when unreadable."""
-    path = Path(path)
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            first = fh.readline()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a text file (expected UTF-8 CSV)") from None
-    if not first.strip():
-        raise DataError(f"{path}: empty file")
-    delimiter = "\t" if path.suffix.lower() == ".tsv" or first.count("\t") > first.count(",") \
-        else ","
-    return [c.strip() for c in next(csv.reader([first], delimiter=delimiter))]
+    return csv_header(Path(path))
 
 
 # ---- run folders ---------------------------------------------------------------------------
@@ -402,8 +389,8 @@ def predict_run(run_dir: str | os.PathLike, split: str = "test", checkpoint: str
         report = classification_report(matrix.tolist(), info.class_names)
         result.confusion = matrix
         result.per_class = report["per_class"]
-        result.metrics = {k2: report[k2] for k2 in ("accuracy", "precision", "recall", "f1",
-                                                    "samples")}
+        result.metrics = {k2: report[k2] for k2 in (*metric_names(info.task), "samples")
+                          if k2 in report}
         if tuple(info.sample_shape) == (2,):
             train_x = torch.cat([x.float().cpu() for x, _ in data.train.sequential(4096)])
             train_y = torch.cat([y.cpu() for _, y in data.train.sequential(4096)])
@@ -414,12 +401,7 @@ def predict_run(run_dir: str | os.PathLike, split: str = "test", checkpoint: str
         predicted = norm.invert_targets(out).reshape(len(out), -1)
         truth = norm.invert_targets(targets.float()).reshape(len(targets), -1)
         result.predicted, result.targets = predicted.numpy(), truth.numpy()
-        err = result.predicted - result.targets
-        mae = float(np.abs(err).mean()) if err.size else math.nan
-        rmse = float(np.sqrt((err ** 2).mean())) if err.size else math.nan
-        var = float(((result.targets - result.targets.mean(0)) ** 2).sum()) if err.size else 0.0
-        r2 = 1.0 - float((err ** 2).sum()) / var if var > 1e-12 else math.nan
-        result.metrics = {"mae": mae, "rmse": rmse, "r2": r2, "samples": len(err)}
+        result.metrics = regression_metrics(predicted, truth)
     return result
 
 

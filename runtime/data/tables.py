@@ -30,9 +30,10 @@ def _parse_number(cell: str) -> float | None:
     return value
 
 
-def load_csv(path: Path, target: str = "", features: str = "", task: str = "auto") -> Raw:
-    """A CSV file with a header row. Feature cells must be numbers; target cells may be text
-    (each distinct text is a class)."""
+def read_csv_table(path: Path) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
+    """The one CSV reader (training, previews and the column picker all use it): the
+    delimiter sniffed among ``, ; tab |``; returns the header's line number, the column names
+    and the non-blank data rows with their line numbers."""
     text = _read_text(path)
     sample = text[:8192]
     try:
@@ -52,7 +53,18 @@ def load_csv(path: Path, target: str = "", features: str = "", task: str = "auto
     if len(set(header)) != len(header):
         dup = next(h for h in header if header.count(h) > 1)
         raise DataError(f"{path}: line {header_line}: the column name {dup!r} appears twice")
-    data = rows[1:]
+    return header_line, header, rows[1:]
+
+
+def csv_header(path: Path) -> list[str]:
+    """The column names of a CSV/TSV file, read as training reads them."""
+    return read_csv_table(Path(path))[1]
+
+
+def load_csv(path: Path, target: str = "", features: str = "", task: str = "auto") -> Raw:
+    """A CSV file with a header row. Feature cells must be numbers; target cells may be text
+    (each distinct text is a class)."""
+    _, header, data = read_csv_table(path)
     if not data:
         raise DataError(f"{path}: has a header but no data rows")
     columns = {name: i for i, name in enumerate(header)}

@@ -8,6 +8,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from graph.metrics import metric_names
+
 from .. import devices
 from ..data import DataError, DataInfo, Normalization, load_data
 from ..metrics import ClassificationMeter, RegressionMeter
@@ -110,11 +112,9 @@ def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "best", split: st
     result = evaluate_split(compiled.module, part, loss_fn, info, dev, "fp32", batch_size)
     result.update({"run_dir": str(run.dir), "checkpoint": checkpoint, "split": split,
                    "task": info.task, "classes": info.class_names})
+    keep = ("loss", *metric_names(info.task))
     if info.task == "classification":
-        keep = ("loss", "accuracy", "top5", "precision", "recall", "f1", "per_class",
-                "confusion_matrix")
-    else:
-        keep = ("loss", "mae", "rmse", "r2")
+        keep += ("per_class", "confusion_matrix")
     return json_safe({k: v for k, v in result.items()
                       if k in keep or k in ("run_dir", "checkpoint", "split", "task", "classes",
                                             "samples")})

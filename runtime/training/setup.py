@@ -11,13 +11,13 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from graph import metrics as M
 from graph.design import Design
 from graph.settings import check_training, default_training
 from graph.validate import ERROR, Diagnostic, Report, validate
 
 from .. import devices
 from ..data import DataError, DataInfo, LoadedData, Normalization, load_data
-from ..metrics import HIGHER_IS_BETTER
 from ..runs import RunError, load_run
 from .control import TrainingError
 
@@ -36,15 +36,8 @@ def resolve_training(training: Mapping[str, Any], overrides: Mapping[str, Any] |
 def selected_metrics(settings: Mapping[str, Any], task: str) -> list[str]:
     """The metrics reported each epoch: accuracy always for classification, MAE/RMSE/R² always
     for regression, plus those asked for that fit the task (and the early-stopping one)."""
-    asked = [m.strip() for m in str(settings.get("metrics", "")).split(",") if m.strip()]
-    stop = settings.get("early_stopping_metric", "none")
-    if stop not in ("none", "val_loss"):
-        asked.append(stop[4:])
-    if task == "classification":
-        keep = ["accuracy"] + [m for m in ("top5", "precision", "recall", "f1") if m in asked]
-    else:
-        keep = ["mae", "rmse", "r2"]
-    return keep
+    return M.selected(str(settings.get("metrics", "")),
+                      str(settings.get("early_stopping_metric", "none")), task)
 
 
 def resume_settings(resume: Path, overrides: Mapping[str, Any]
@@ -163,9 +156,8 @@ def monitoring(settings: Mapping[str, Any], info: DataInfo
     stop = settings["early_stopping_metric"]
     warnings = []
     if stop != "none" and stop != "val_loss":
-        fits = stop[4:] in (("accuracy", "f1") if info.task == "classification"
-                            else ("mae", "r2"))
-        if not fits:
+        metric = M.METRICS.get(stop[4:])
+        if metric is None or not metric.stoppable or metric.task != info.task:
             raise TrainingError("settings", f"early stopping on {stop} does not fit a "
                                 f"{info.task} dataset")
     if info.sizes["val"] == 0:
@@ -176,7 +168,7 @@ def monitoring(settings: Mapping[str, Any], info: DataInfo
             stop = "none"
     else:
         monitor = stop if stop != "none" else "val_loss"
-    return monitor, HIGHER_IS_BETTER[monitor.split("_", 1)[1]], stop != "none", warnings
+    return monitor, M.higher_is_better(monitor), stop != "none", warnings
 
 
 def metric_warnings(settings: Mapping[str, Any], metrics: list[str], task: str) -> list[str]:

@@ -605,3 +605,19 @@ def test_step_events_span_short_epochs():
     assert all(math.isfinite(e["loss"]) and e["samples_per_s"] > 0 for e in steps)
     assert [s["step"] for s in steps] == sorted({s["step"] for s in steps})
     assert len(epochs) == 12
+
+
+@pytest.mark.parametrize("task, classes", [("classification", 7), ("regression", None)])
+def test_meters_compute_every_metric_of_the_table(task, classes):
+    from graph.metrics import metric_names
+    from runtime.metrics import ClassificationMeter, RegressionMeter
+
+    if task == "classification":
+        meter = ClassificationMeter(classes)
+        meter.update(torch.randn(20, classes), torch.randint(0, classes, (20,)))
+        result = meter.compute([str(i) for i in range(classes)])
+    else:
+        meter = RegressionMeter(2)
+        meter.update(torch.randn(20, 2), torch.randn(20, 2))
+        result = meter.compute()
+    assert set(metric_names(task)) <= set(result)

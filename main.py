@@ -215,14 +215,14 @@ def _fmt(value) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import json
-    import signal
-
-    if args.distributed and args.parallel is None:
+    if args.distributed:
         return _train_distributed(args)
+    return _run_training(args, _train_job(args), parallel=None)
 
+
+def _train_job(args: argparse.Namespace) -> dict:
+    """What ``train`` was asked to do, checked: the trainer's keyword arguments."""
     from runtime.runs import RunError, load_run
-    from runtime.training import Control, train
 
     overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
                                    ("lr", args.lr), ("device", args.device), ("seed", args.seed))
@@ -249,6 +249,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         design = _load(args.file)
         if args.data:
             design.set_data(_train_data(design, args.data))
+    return {"design": design, "run_dir": args.run_dir, "overrides": overrides,
+            "resume": args.resume, "design_path": args.file}
+
+
+def _run_training(args: argparse.Namespace, job: dict, parallel) -> int:
+    """Train ``job``, printing progress (rank 0 only in a distributed run)."""
+    import signal
+
+    from runtime.training import Control, train
 
     control = Control()
 
@@ -257,20 +266,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     # Under torchrun, the launcher owns Ctrl-C: it stops every rank.
-    previous = signal.signal(signal.SIGINT, on_interrupt) if args.parallel is None else None
-    if args.control_stdin:
-        _follow_control(control, sys.stdin)
-    show = (lambda e: print(json.dumps(e), flush=True)) if args.json else _Progress()
-    if args.parallel is not None and not args.parallel.is_main:
+    previous = signal.signal(signal.SIGINT, on_interrupt) if parallel is None else None
+    show = (lambda e: print(e.to_json(), flush=True)) if args.json else _Progress()
+    if parallel is not None and not parallel.is_main:
         show = lambda e: None  # noqa: E731  (only rank 0 prints)
     status, message = "failed", None
     try:
-        for event in train(design, run_dir=args.run_dir, overrides=overrides, resume=args.resume,
-                           control=control, design_path=args.file, parallel=args.parallel):
+        for event in train(control=control, parallel=parallel, **job):
             show(event)
-            if event["event"] == "error":
+            if event.EVENT == "error":
                 message = event["message"]
-            elif event["event"] == "end":
+            elif event.EVENT == "end":
                 status = event["status"]
     finally:
         if previous is not None:
@@ -285,8 +291,6 @@ def _train_distributed(args: argparse.Namespace) -> int:
     from runtime.distributed import DistributedError, count_finished, session, trainer_parallel
     from runtime.runs import RunError, load_run
 
-    if args.control_stdin:
-        raise UserError("--control-stdin cannot be combined with --distributed")
     setting = args.device
     if setting is None and args.resume:
         try:
@@ -297,10 +301,10 @@ def _train_distributed(args: argparse.Namespace) -> int:
         setting = _load(args.file).training.get("device")
     try:
         with session(setting or "auto") as ctx:
-            args.parallel = trainer_parallel(ctx)
-            args.device = str(ctx.device)  # each rank drives its own device
+            job = _train_job(args)
+            job["overrides"]["device"] = str(ctx.device)  # each rank drives its own device
             try:
-                status = cmd_train(args)
+                status = _run_training(args, job, trainer_parallel(ctx))
             except UserError as exc:
                 raise UserError(str(exc) if ctx.is_main else f"rank {ctx.rank}: {exc}") from None
             finished = count_finished(ctx)
@@ -309,25 +313,6 @@ def _train_distributed(args: argparse.Namespace) -> int:
             return status
     except DistributedError as exc:
         raise UserError(str(exc)) from None
-
-
-def _follow_control(control, stream) -> None:
-    """Obey "pause", "resume" and "stop" lines from ``stream`` (the app's training panel);
-    the end of the stream (the parent has gone) stops the run cleanly, keeping a checkpoint."""
-    import threading
-
-    def follow() -> None:
-        for line in stream:
-            command = line.strip().lower()
-            if command == "pause":
-                control.pause()
-            elif command == "resume":
-                control.resume()
-            elif command == "stop":
-                control.request_stop()
-        control.request_stop()
-
-    threading.Thread(target=follow, name="control-stdin", daemon=True).start()
 
 
 def _network(design) -> tuple:
@@ -350,6 +335,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(r))
         return 0
+    if r.get("note"):
+        print(f"note: {r['note']}")
     print(f"{r['run_dir']}: {r['checkpoint']} weights on the {r['split']} split "
           f"({r['samples']:,} samples)")
     for k in ("loss", *metric_names()):
@@ -443,12 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", metavar="DIR", help="where to write the run (default runs/…)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run")
     p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
-    p.add_argument("--control-stdin", action="store_true",
-                   help="read pause/resume/stop lines on stdin (the app drives runs this way)")
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel training (DDP) under torchrun: torchrun "
                    "--nproc_per_node=N main.py train FILE --distributed")
-    p.set_defaults(func=cmd_train, parallel=None)
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("evaluate", help="test-split metrics of a trained run")
     p.add_argument("run_dir", metavar="RUN_DIR")

@@ -81,6 +81,7 @@ def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "best", split: st
             raise RunError(f"{run_dir}: no {checkpoint!r} checkpoint (was the run stopped before "
                            "its first epoch ended?)")
         dev = devices.resolve_device(device)
+        found = run.checkpoint(checkpoint)
         compiled = run.build_model(checkpoint, dev)
     except RunError as exc:
         raise TrainingError("run", str(exc)) from None
@@ -111,10 +112,10 @@ def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "best", split: st
     loss_fn = LossFn(settings["loss"], info, out_shape, settings["label_smoothing"])
     result = evaluate_split(compiled.module, part, loss_fn, info, dev, "fp32", batch_size)
     result.update({"run_dir": str(run.dir), "checkpoint": checkpoint, "split": split,
-                   "task": info.task, "classes": info.class_names})
+                   "task": info.task, "classes": info.class_names, "note": found.note})
     keep = ("loss", *metric_names(info.task))
     if info.task == "classification":
         keep += ("per_class", "confusion_matrix")
     return json_safe({k: v for k, v in result.items()
                       if k in keep or k in ("run_dir", "checkpoint", "split", "task", "classes",
-                                            "samples")})
+                                            "samples", "note")})

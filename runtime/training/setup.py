@@ -48,16 +48,20 @@ def resume_settings(resume: Path, overrides: Mapping[str, Any]
         run = load_run(resume)
     except RunError as exc:
         raise TrainingError("run", str(exc)) from None
-    if not (resume / "checkpoints" / "last" / "state.json").exists():
+    if not run.folder.resumable:
         raise TrainingError("run", f"{resume}: no 'last' checkpoint to resume from")
+    training = run.config.get("training")
+    if not isinstance(training, dict) or not isinstance(run.config.get("data"), dict):
+        raise TrainingError("run", f"{run.folder.file(run.folder.CONFIG)}: damaged (no training "
+                            "or data settings)")
     changed = [k for k in overrides if k not in RESUMABLE_OVERRIDES
-               and overrides[k] != run.config["training"].get(k)]
+               and overrides[k] != training.get(k)]
     if changed:
         raise TrainingError("settings", "cannot change " + ", ".join(changed) + " when "
                             "resuming (only " + ", ".join(RESUMABLE_OVERRIDES) + ")")
     design = run.design
-    design.set_data(run.config.get("data", design.data))
-    return design, resolve_training(run.config["training"], overrides), run.config
+    design.set_data(run.config["data"])
+    return design, resolve_training(training, overrides), run.config
 
 
 def check_settings(settings: Mapping[str, Any]) -> None:

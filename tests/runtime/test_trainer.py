@@ -66,7 +66,7 @@ def test_every_example_trains_an_epoch(path, tmp_path):
                         overrides={"epochs": 1, "device": "cpu", "diagnostics_every": 2}))
     assert events[-1]["event"] == "end" and events[-1]["status"] == "completed", events[-2]
     for e in events:
-        json.dumps(e, allow_nan=False)  # plain JSON, no NaN
+        json.dumps(e.to_dict(), allow_nan=False)  # plain JSON, no NaN
     epoch = of(events, "epoch")[0]
     assert math.isfinite(epoch["train_loss"]) and math.isfinite(epoch["val_loss"])
     assert 0 <= epoch["val_accuracy"] <= 1

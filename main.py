@@ -99,15 +99,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_code(args: argparse.Namespace) -> int:
-    import torch
-
     from runtime.codegen import python_source
-    from runtime.compiler import CompileError, compile_design
+    from runtime.compiler import CompileError, compile_structure
 
     design = _load(args.file)
     try:
-        with torch.device("meta"):  # the code needs no weights: never allocate them
-            compiled = compile_design(design)
+        compiled = compile_structure(design)  # the code needs no weights: never allocate them
     except CompileError as exc:
         raise UserError(str(exc)) from None
     print(python_source(design, compiled), end="")  # the module the app's Code tab shows

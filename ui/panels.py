@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from graph.summary import Summary, human_bytes, human_count, summarize
 from graph.validate import ERROR, Report
 from runtime.codegen import python_source
-from runtime.compiler import CompileError, compile_design
+from runtime.compiler import CompileError, compile_structure
 from ui.document import Document
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -325,7 +325,7 @@ class CodePanel(QWidget):
         self._dirty = False
         design, report = self.document.design, self.document.report
         try:
-            compiled = compile_design(design, report)
+            compiled = compile_structure(design, report)  # no weights on the GUI thread
             if self.form.currentData() == self.FX:
                 text = compiled.module.code.strip() + "\n"
             else:

@@ -106,9 +106,10 @@ def load_training_data(design: Design, dtype: str, base_dir: str | None,
 def check_design(design: Design, info: DataInfo, settings: Mapping[str, Any],
                  dtype: str) -> Report:
     """Validate ``design`` against the loaded data; every error ends the run."""
+    targets = math.prod(info.target_shape or (1,)) if info.task == "regression" else None
     report = validate(design, data_shape=info.sample_shape, data_classes=info.num_classes,
-                      data_task=info.task)
-    errors = report.errors + check_against_data(design, report, info, settings["loss"], dtype)
+                      data_task=info.task, data_targets=targets)
+    errors = report.errors + check_against_data(design, info, dtype)
     if errors:
         raise TrainingError(
             "design", "the design does not fit the data:\n  " + "\n  ".join(
@@ -117,35 +118,13 @@ def check_design(design: Design, info: DataInfo, settings: Mapping[str, Any],
     return report
 
 
-def check_against_data(design: Design, report: Report, info: DataInfo, loss: str,
-                       dtype: str) -> list[Diagnostic]:
+def check_against_data(design: Design, info: DataInfo, dtype: str) -> list[Diagnostic]:
     """Checks validation cannot make without the loaded data."""
-    out: list[Diagnostic] = []
     node = design.inputs()[0]
     if info.x_dtype == "int64" and dtype != "int64":  # pragma: no cover - loader decides
-        out.append(Diagnostic(ERROR, "data-dtype", "the data holds token ids but this Input "
-                              "takes float32", node.id, param="dtype"))
-    outputs = design.outputs()
-    if not report.ok or not outputs:
-        return out
-    shape = report.inference.shapes.get(outputs[0].id)
-    if shape is not None and info.task == "regression":
-        want = math.prod(info.target_shape or (1,))
-        if math.prod(shape) != want:
-            src = design.in_edges(outputs[0].id)
-            out.append(Diagnostic(
-                ERROR, "targets", f"the network outputs {math.prod(shape)} value(s) per "
-                f"sample but {info.name} has {want} target(s)",
-                src[0].src if src else outputs[0].id,
-                fix=f"end the network with a Linear of {want} features"))
-    if shape is not None and info.task == "classification" and loss != "cross_entropy":
-        width = math.prod(shape)
-        if not (width == info.num_classes or (width == 1 and info.num_classes == 2)):
-            out.append(Diagnostic(
-                ERROR, "classes", f"the {loss} loss needs {info.num_classes} outputs per "
-                f"sample (or 1 for two classes), but the network outputs {width}",
-                outputs[0].id))
-    return out
+        return [Diagnostic(ERROR, "data-dtype", "the data holds token ids but this Input takes "
+                           "float32", node.id, param="dtype")]
+    return []
 
 
 def output_shape(design: Design, report: Report) -> tuple[int, ...]:

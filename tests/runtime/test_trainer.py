@@ -471,7 +471,7 @@ def test_loss_functions_match_torch():
     yb = torch.tensor([0, 1, 1, 0, 1])
     assert torch.allclose(bce(out[:, :1], yb), F.binary_cross_entropy_with_logits(
         out[:, :1], yb.float()[:, None]))
-    with pytest.raises(TrainingError, match="needs an output of 3 values"):
+    with pytest.raises(TrainingError, match="the mse loss needs 3 outputs per sample"):
         LossFn("mse", info, (4,))
 
 

@@ -3,11 +3,14 @@
 ``python main.py`` opens the app with the default example. The same file is a headless CLI:
 
     python main.py validate FILE...     exit 0 when every design is valid
-    python main.py summary FILE         per-layer shapes, parameters, MACs and memory
+    python main.py summary FILE [--json]   per-layer shapes, parameters, MACs and memory
+    python main.py templates            the network templates and their arguments
+    python main.py new TEMPLATE -o FILE [--set NAME=VALUE]…   a design from a template
     python main.py code FILE            the generated PyTorch source
     python main.py train FILE [--data NAME|PATH] [--epochs N] [--json] …   train headless
     python main.py evaluate RUN_DIR [--json]    test-split metrics of a trained run
     python main.py export RUN_DIR|FILE --format FMT -o PATH   verified export
+    python main.py import SOURCE -o DESIGN.json   an ONNX/torch.export/PyTorch model as a design
     python main.py open [FILE]          the editor, on FILE
     python main.py screenshot FILE -o PNG [--size WxH]   a PNG of the editor (works headless)
 
@@ -33,6 +36,20 @@ class UserError(Exception):
     """A problem with the user's input: printed as one message, exit status 1."""
 
 
+def printable(text, keep_lines: bool = False) -> str:
+    """``text`` safe for a terminal: control and format characters (escape sequences, bidi
+    overrides, NUL…) from names, labels or paths are shown escaped (``\\x1b``), never sent.
+    ``keep_lines`` lets line breaks through (multi-line messages)."""
+    text = str(text)
+    if keep_lines:
+        return "\n".join(printable(line) for line in text.split("\n"))
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else
+                   (f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}"
+                    if ord(ch) < 0x10000 else f"\\U{ord(ch):08x}") for ch in text)
+
+
 def _load(path: str):
     from graph.fileformat import DesignFileError, load
 
@@ -45,40 +62,55 @@ def _load(path: str):
 # ---- commands -------------------------------------------------------------------------------------
 
 
+def _validate(design):
+    """Validation with the memory of the device the design trains on (warns when it cannot fit)."""
+    from graph.validate import validate
+    from runtime.devices import memory_budget
+
+    return validate(design, memory=memory_budget(str(design.training.get("device", "auto"))))
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     from graph.fileformat import DesignFileError, load
-    from graph.validate import validate
 
     status = 0
     for path in args.files:
         try:
             design = load(path)
         except DesignFileError as exc:
-            print(f"{path}: error: {exc.reason}" + (f" at {exc.where}" if exc.where else ""))
+            print(printable(f"{path}: error: {exc.reason}" + (f" at {exc.where}" if exc.where else "")))
             status = 1
             continue
-        report = validate(design)
+        report = _validate(design)
         if report.ok:
             warnings = len(report.diagnostics)
             print(f"{path}: valid ({len(design)} nodes"
                   + (f", {warnings} warning{'s' * (warnings != 1)}" if warnings else "") + ")")
         else:
             status = 1
-        if not report.ok or args.verbose:
-            for d in report.diagnostics:
-                print(f"{path}: {d.format(design)}")
+        shown = report.diagnostics if not report.ok or args.verbose else \
+            [d for d in report.diagnostics if d.code == "memory"]
+        for d in shown:
+            print(printable(f"{path}: {d.format(design)}"))
     return status
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from graph.summary import human_bytes, human_count, summarize
-    from graph.validate import validate
+    import json
+
+    from graph.summary import human_bytes, human_count, summarize, summary_dict
 
     design = _load(args.file)
-    report = validate(design)
+    report = _validate(design)
     summary = summarize(design, report.inference)
+    if args.json:
+        out = summary_dict(design, summary, report.ok)
+        out["errors"] = [d.format(design) for d in report.errors]
+        print(json.dumps(out, ensure_ascii=False))
+        return 0 if report.ok else 1
     rows = [("name", "type", "output shape", "params", "MACs")]
-    rows += [(r.name, r.type, r.shape, f"{r.params:,}", human_count(r.macs)) for r in summary.rows]
+    rows += [(printable(name), kind, r.shape, f"{r.params:,}", f"{r.macs:,}")
+             for name, kind, r in _summary_rows(summary.rows, args.expand)]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
     for i, row in enumerate(rows):
         print("  ".join(cell.rjust(w) if j >= 3 else cell.ljust(w)
@@ -86,15 +118,79 @@ def cmd_summary(args: argparse.Namespace) -> int:
         if i == 0:
             print("  ".join("-" * w for w in widths))
     print()
-    print(f"total parameters:        {summary.total_params:,} ({human_bytes(summary.param_bytes)})")
-    print(f"total MACs per sample:   {human_count(summary.total_macs)}")
+    print(f"layers:                  {summary.total_layers:,} ({summary.nodes} at the top level)")
+    print(f"total parameters:        {summary.total_params:,} ({human_count(summary.total_params)}, "
+          f"{human_bytes(summary.param_bytes)})")
+    print(f"total MACs per sample:   {summary.total_macs:,} ({human_count(summary.total_macs)})")
+    print(f"  in conv/linear/matmul: {summary.total_matmul_macs:,} "
+          f"({human_count(summary.total_matmul_macs)}; what fvcore and ptflops report)")
     print(f"activations (batch {summary.batch_size}): {human_bytes(summary.activation_bytes)}")
     print(f"training memory (Adam):  ~{human_bytes(summary.training_bytes)}")
-    if not report.ok:
+    shown = [d for d in report.diagnostics if d.severity == "error" or d.code == "memory"]
+    if shown:
         print()
-        for d in report.errors:
-            print(d.format(design))
-        return 1
+    for d in shown:
+        print(printable(d.format(design)))
+    return 0 if report.ok else 1
+
+
+def _summary_rows(rows, expand: bool, depth: int = 0):
+    """``(name, type, row)`` per line: a block instance shows as a group (``BasicBlock ×2``)
+    followed by its copies, indented; ``expand`` also lists every inner layer."""
+    for r in rows:
+        kind = f"{r.type} ×{r.repeat}" if r.repeat > 1 else r.type
+        yield "  " * depth + r.name, kind, r
+        if r.children and (expand or (depth == 0 and r.repeat > 1)):
+            yield from _summary_rows(r.children, expand, depth + 1)
+
+
+def cmd_templates(args: argparse.Namespace) -> int:
+    from graph.templates import TEMPLATES
+
+    for template in TEMPLATES.values():
+        print(f"{template.name} — {template.title}: {template.doc}")
+        for arg in template.args:
+            choices = f" (one of {', '.join(map(str, arg.choices))})" if arg.choices else ""
+            print(f"    {arg.name}={str(arg.default).lower() if isinstance(arg.default, bool) else arg.default}"
+                  f"  {arg.doc}{choices}")
+        if template.aliases:
+            print(f"    aliases: {', '.join(template.aliases)}")
+        small = ", ".join(f"{k}={v}" for k, v in template.small.items())
+        print(f"    --small: trains on the built-in digits in seconds ({small})")
+        print()
+    print("Make one with: python main.py new TEMPLATE -o FILE [--set NAME=VALUE ...] [--small]")
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from graph.fileformat import save
+    from graph.summary import human_count
+    from graph.templates import TemplateError, build, lookup
+    from graph.validate import validate
+
+    try:
+        template, _ = lookup(args.template)
+        values = {}
+        for item in args.set or []:
+            name, sep, text = item.partition("=")
+            if not sep:
+                raise TemplateError(f"--set takes NAME=VALUE, not {item!r}")
+            values[name.strip()] = template.arg(name.strip()).parse(text)
+        design = build(args.template, values, small=args.small)
+    except TemplateError as exc:
+        raise UserError(str(exc)) from None
+    out = Path(args.output)
+    if out.suffix != ".json":
+        out = out.with_suffix(".json")
+    try:
+        save(design, out)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write: {exc.strerror}") from None
+    report = validate(design)
+    args_text = ", ".join(f"{k}={v}" for k, v in design.template["args"].items())
+    print(f"{out}: {design.name} ({args_text}): {len(design)} nodes, "
+          f"{report.inference.total_layers} layers, {report.inference.total_params:,} parameters, "
+          f"{human_count(report.inference.total_macs)} MACs")
     return 0
 
 
@@ -107,7 +203,8 @@ def cmd_code(args: argparse.Namespace) -> int:
         compiled = compile_structure(design)  # the code needs no weights: never allocate them
     except CompileError as exc:
         raise UserError(str(exc)) from None
-    print(python_source(design, compiled), end="")  # the module the app's Code tab shows
+    # the module the app's Code tab shows; names in its comments stay printable
+    print(printable(python_source(design, compiled), keep_lines=True), end="")
     return 0
 
 
@@ -122,6 +219,44 @@ def cmd_export(args: argparse.Namespace) -> int:
     except ExportError as exc:
         raise UserError(str(exc)) from None
     print(result.describe())
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    import json
+
+    from runtime.importers import (CODE_WARNING, CodeImportRefused, ConversionError, UnsupportedModel,
+                                   import_model, needs_code, save_imported)
+
+    if not Path(args.output).resolve().parent.is_dir():
+        raise UserError(f"{Path(args.output).parent}: no such directory")
+    if needs_code(args.source) and args.allow_code:
+        print(f"warning: {CODE_WARNING}", file=sys.stderr)
+    try:
+        shape = json.loads(args.input_shape) if args.input_shape else None
+        ctor = json.loads(args.args) if args.args else None
+    except ValueError as exc:
+        raise UserError(f"--input-shape/--args must be JSON ({exc})") from None
+    try:
+        imported = import_model(args.source, placeholders=args.placeholders,
+                                allow_code=args.allow_code, input_shape=shape, args=ctor)
+    except CodeImportRefused:
+        raise UserError(f"{CODE_WARNING} Add --allow-code to import {args.source}.") from None
+    except (ConversionError, UnsupportedModel) as exc:
+        raise UserError(str(exc)) from None
+    weights = save_imported(imported, args.output)
+    from graph.shapes import infer
+
+    params = infer(imported.design).total_params if not imported.unmapped else None
+    print(f"imported {args.source} → {args.output} ({len(imported.design)} nodes"
+          + (f", {params:,} parameters" if params is not None else "") + f"), weights {weights}")
+    if imported.max_diff is not None:
+        print(f"verified against the source on random inputs: max abs difference "
+              f"{imported.max_diff:.3g}")
+    if imported.unmapped:
+        from runtime.importers import describe_unmapped
+
+        print("placeholders (errors until replaced): " + describe_unmapped(imported.unmapped))
     return 0
 
 
@@ -145,6 +280,41 @@ def _train_data(design, value: str) -> dict:
                 options=DATASETS[found["name"]].resolve(found["options"]))
 
 
+TASK_FLAGS = {"classify": "classification", "regress": "regression", "auto": "auto"}
+TABLE_FLAGS = ("target", "features", "header", "skip_rows", "delimiter", "task", "missing")
+
+
+def _table_options(data: dict, args: argparse.Namespace) -> dict:
+    """``data`` with the CSV flags (``--target``, ``--features``, ``--header``, ``--skip-rows``,
+    ``--delimiter``, ``--task``, ``--missing``) applied to its options."""
+    from graph.settings import CSV_DELIMITERS, check_data
+
+    given = {k: getattr(args, k) for k in TABLE_FLAGS if getattr(args, k, None) is not None}
+    if not given:
+        return data
+    name = data.get("name")
+    allowed = TABLE_FLAGS if name == "csv" else ("task",) if name == "npz" else ()
+    wrong = [k for k in given if k not in allowed]
+    if wrong:
+        flag = "--" + wrong[0].replace("_", "-")
+        raise UserError(f"{flag} applies to CSV files (and --task to .npz too); the dataset is "
+                        f"{name} (choose a file with --data PATH)")
+    if "task" in given:
+        given["task"] = TASK_FLAGS[given["task"]]
+    if "delimiter" in given:
+        text = {"\\t": "\t", "\\s": " "}.get(given["delimiter"], given["delimiter"])
+        names = {char: label for label, char in CSV_DELIMITERS.items() if char}
+        if text not in names and text not in CSV_DELIMITERS:
+            raise UserError(f"--delimiter {given['delimiter']!r}: use one of , ; | tab space "
+                            "(or auto)")
+        given["delimiter"] = names.get(text, text)
+    out = dict(data, options=dict(data.get("options", {}), **given))
+    problems = check_data(out)
+    if problems:
+        raise UserError(f"--{problems[0][0].split('.')[-1].replace('_', '-')}: {problems[0][1]}")
+    return out
+
+
 class _Progress:
     """Plain-text progress: a live ``\\r`` line on a terminal, one line per epoch."""
 
@@ -162,15 +332,15 @@ class _Progress:
         kind = e["event"]
         if kind == "start":
             sizes = e["sizes"]
-            print(f"training {e['design']} on {e['device']} ({e['device_name']}, {e['precision']}): "
+            print(f"training {printable(e['design'])} on {e['device']} ({e['device_name']}, {e['precision']}): "
                   f"{sizes['train']:,} train / {sizes['val']:,} val / {sizes['test']:,} test samples, "
                   f"{e['parameters']:,} parameters, {e['epochs']} epochs × {e['steps_per_epoch']} "
                   "steps", flush=True)
             if e["resumed"]:
                 print(f"resuming at epoch {e['start_epoch']}, step {e['start_step']}")
-            print(f"run folder: {e['run_dir']}")
+            print(f"run folder: {printable(e['run_dir'])}")
             for w in e["warnings"]:
-                print(f"warning: {w}")
+                print(f"warning: {printable(w)}")
         elif kind == "step" and self.live:
             done = e["batch"] / e["batches"]
             bar = "#" * int(done * 20) + "." * (20 - int(done * 20))
@@ -202,9 +372,9 @@ class _Progress:
                 text += f"; best {best['metric']} {_fmt(best['value'])} at epoch {best['epoch']}"
             print(text)
             if e.get("run_dir"):
-                print(f"evaluate with: python main.py evaluate {e['run_dir']}")
+                print(f"evaluate with: python main.py evaluate {printable(e['run_dir'])}")
                 if e["status"] == "stopped":
-                    print(f"continue with: python main.py train --resume {e['run_dir']}")
+                    print(f"continue with: python main.py train --resume {printable(e['run_dir'])}")
 
 
 def _fmt(value) -> str:
@@ -226,8 +396,9 @@ def _train_job(args: argparse.Namespace) -> dict:
                  if v is not None}
     design = None
     if args.resume:
-        if args.data:
-            raise UserError("--data cannot change when resuming a run")
+        if args.data or any(getattr(args, k, None) is not None for k in TABLE_FLAGS):
+            raise UserError("the data cannot change when resuming a run (--data and the CSV "
+                            "flags)")
         if args.run_dir:
             raise UserError("--run-dir cannot be used with --resume (the run continues in its "
                             "own folder)")
@@ -246,6 +417,7 @@ def _train_job(args: argparse.Namespace) -> dict:
         design = _load(args.file)
         if args.data:
             design.set_data(_train_data(design, args.data))
+        design.set_data(_table_options(design.data, args))
     return {"design": design, "run_dir": args.run_dir, "overrides": overrides,
             "resume": args.resume, "design_path": args.file}
 
@@ -333,20 +505,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(r))
         return 0
     if r.get("note"):
-        print(f"note: {r['note']}")
-    print(f"{r['run_dir']}: {r['checkpoint']} weights on the {r['split']} split "
+        print(f"note: {printable(r['note'])}")
+    print(f"{printable(r['run_dir'])}: {r['checkpoint']} weights on the {r['split']} split "
           f"({r['samples']:,} samples)")
     for k in ("loss", *metric_names()):
         if r.get(k) is not None:
             print(f"  {label(k):<16} {r[k]:.4f}")
     if r["task"] != "classification":
         return 0
-    names = r["classes"]
+    names = [printable(n) for n in r["classes"]]
     w = max(5, *(len(n) for n in names))
     print()
     print(f"  {'class':<{w}}  precision  recall      f1  support")
     for c in r["per_class"]:
-        print(f"  {c['class']:<{w}}  {c['precision']:9.4f}  {c['recall']:6.4f}  {c['f1']:6.4f}  "
+        print(f"  {printable(c['class']):<{w}}  {c['precision']:9.4f}  {c['recall']:6.4f}  {c['f1']:6.4f}  "
               f"{c['support']:7d}")
     print()
     print("  confusion matrix (rows: true class, columns: predicted class)")
@@ -393,7 +565,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("summary", help="per-layer shapes, parameters, MACs and memory")
     p.add_argument("file", metavar="FILE")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object: params, macs, layers, nodes, rows and block groups")
+    p.add_argument("--expand", action="store_true", help="list the layers inside every block")
     p.set_defaults(func=cmd_summary)
+
+    _add_template_commands(sub)
 
     p = sub.add_parser("code", help="print the generated PyTorch source")
     p.add_argument("file", metavar="FILE")
@@ -411,6 +588,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which checkpoint of a run directory to export (default: best)")
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser("import", help="bring an ONNX, torch.export or PyTorch model in as a design",
+                       description="Convert SOURCE (model.onnx, program.pt2 or file.py:ClassName) "
+                       "into a design and its initial weights (DESIGN.safetensors beside it), "
+                       "checked against the source on random inputs. Operators without a layer "
+                       "stop the import with their list, unless --placeholders.")
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("-o", "--output", required=True, metavar="DESIGN.json")
+    p.add_argument("--placeholders", action="store_true",
+                   help="bring unsupported operators in as placeholder nodes (marked as errors)")
+    p.add_argument("--allow-code", action="store_true",
+                   help="allow .pt2 and .py sources, which run code from the file (in a child "
+                   "process); only for files you trust")
+    p.add_argument("--input-shape", metavar="JSON", help="sample shape without the batch for a "
+                   "Python class, e.g. [3, 224, 224] (default: the file's INPUT_SHAPE)")
+    p.add_argument("--args", metavar="JSON", help="constructor arguments of a Python class: a "
+                   "JSON list or object, e.g. '{\"num_classes\": 10}'")
+    p.set_defaults(func=cmd_import)
+
     p = sub.add_parser("train", help="train a design headless; writes a run folder",
                        description="Train FILE with its own settings; the flags override them. "
                        "Writes runs/<design>-<time>/ (weights, metrics, logs). Ctrl-C stops "
@@ -419,6 +614,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the design (optional with --resume)")
     p.add_argument("--data", metavar="NAME|PATH",
                    help="a built-in dataset name, or a .csv/.npz file, IDX file or image folder")
+    table = p.add_argument_group("CSV data (the file given with --data, or the design's own)")
+    table.add_argument("--target", metavar="COLUMN", help="the column to predict (default: the last)")
+    table.add_argument("--features", metavar="A,B,…", help="the input columns (default: all others)")
+    table.add_argument("--header", choices=("auto", "yes", "no"),
+                       help="whether the first line names the columns (default: auto)")
+    table.add_argument("--skip-rows", type=int, metavar="N", help="lines to skip at the top")
+    table.add_argument("--delimiter", metavar="C", help="field separator: , ; | tab space "
+                       "(default: detected)")
+    table.add_argument("--task", choices=tuple(TASK_FLAGS),
+                       help="classify or regress (default: decided from the target column)")
+    table.add_argument("--missing", choices=("error", "drop", "mean"),
+                       help="empty or NA cells: stop with an error (default), drop the row, or "
+                       "fill with the training mean")
     p.add_argument("--epochs", type=int, metavar="N")
     p.add_argument("--batch-size", type=int, metavar="N")
     p.add_argument("--lr", type=float, metavar="X", help="learning rate")
@@ -453,6 +661,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_template_commands(sub) -> None:
+    p = sub.add_parser("templates", help="list the network templates and their arguments")
+    p.set_defaults(func=cmd_templates)
+
+    p = sub.add_parser("new", help="make a design file from a template",
+                       description="Make a design from TEMPLATE (or a torchvision name such as "
+                       "resnet50 or vgg16_bn) and write it to FILE.")
+    p.add_argument("template", metavar="TEMPLATE")
+    p.add_argument("-o", "--output", required=True, metavar="FILE")
+    p.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="a template argument, e.g. --set depth=34 (repeatable)")
+    p.add_argument("--small", action="store_true",
+                   help="start from the small variant that trains on the built-in digits")
+    p.set_defaults(func=cmd_new)
+
+
 def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # shapes print as 1×8×8: never fail on a narrow codec
         if hasattr(stream, "reconfigure"):
@@ -464,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {printable(exc, keep_lines=True)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

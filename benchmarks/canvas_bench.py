@@ -30,7 +30,7 @@ from graph.design import Design, Edge  # noqa: E402
 from graph.fileformat import dumps, loads  # noqa: E402
 from graph.settings import DATASETS  # noqa: E402
 from graph.validate import validate  # noqa: E402
-from ui.canvas.layout import layered_positions  # noqa: E402
+from graph.layout import layered_positions  # noqa: E402
 from ui.canvas.view import CanvasView  # noqa: E402
 from ui.commands import SetParamCommand  # noqa: E402
 from ui.document import Document  # noqa: E402

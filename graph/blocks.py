@@ -39,6 +39,7 @@ are the same with dots (``layer3.0.conv2``).
 """
 from __future__ import annotations
 
+import keyword
 import re
 from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
@@ -239,7 +240,8 @@ def check_block_name(name: str, library: BlockLibrary) -> None:
 
 
 def check_arg_name(name: str, where: str) -> None:
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or name in RESERVED_ARGS:
+    if (not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or name in RESERVED_ARGS
+            or keyword.iskeyword(name)):
         raise BlockError(f"an argument name must be an identifier other than "
                          f"{' and '.join(RESERVED_ARGS)}, not {name!r}", where)
 

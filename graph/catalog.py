@@ -7,11 +7,16 @@ Palette, inspector, validation, shape inference, file loading and the compiler a
 Rules are pure functions of params and input shapes (as in Keras' ``compute_output_shape``):
 
 * ``shape(p, ins) -> out`` raises :class:`ShapeError` with a plain message when inputs do not fit;
-* ``count_params(p, ins) -> int`` and ``macs(p, ins, out) -> int`` count trainable parameters
-  and multiply-accumulates for one sample;
+* ``count_params(p, ins) -> int`` counts trainable parameters;
+* ``macs(p, ins, out) -> int`` counts multiply-accumulates for one sample under the one MAC
+  convention of :data:`MAC_CONVENTION` (composite layers count their parts by the same rules),
+  and ``matmul_macs(p, ins, out)`` the part of them spent in convolutions, linear layers and
+  matrix products (attention, recurrences) — the figure fvcore, ptflops and
+  ``torch.utils.flop_counter`` report (FLOPs = 2 × MACs);
 * ``torch_kwargs(p, ins) -> dict`` gives the constructor arguments of ``torch_class`` (looked up
-  in ``torch.nn`` first, then ``runtime.modules``), so sizes such as ``in_features`` are inferred
-  from the incoming tensor and never asked of the user.
+  in ``runtime.modules`` first, then ``torch.nn``), so sizes such as ``in_features`` are inferred
+  from the incoming tensor and never asked of the user. ``torch_class_for(p, ins)``, when set,
+  picks the class per use (a convolution with uneven padding needs a padding one).
 """
 from __future__ import annotations
 
@@ -31,6 +36,19 @@ class ShapeError(ValueError):
         self.fix = fix
         self.port = port
 
+
+MAC_CONVENTION = """\
+One multiply-accumulate (MAC) per product summed in a convolution, linear layer or matrix
+product (attention's projections, scores and weighted sums; recurrent gates). Every other
+operation counts per element of one sample: 1 per output element for activations, Scale,
+layer scale and position embeddings, 3 for Softmax/LogSoftmax (exp, sum, divide); 2 per
+element for normalization (scale and shift); 1 per output element and extra input for Add,
+Subtract and Multiply; a pooling window's size per output element, 1 per input element for
+adaptive and global pooling and for Mean/Sum/Max; 4 per output element for bilinear
+upsampling; 0 for moving data (reshaping, slicing, padding, dropout, embeddings). Composite
+layers (Transformer layers) add up their parts by the same rules: projections, scores,
+softmax over every head's scores, feed-forward, its activation, LayerNorms and residual adds.
+"""
 
 PARAM_KINDS = ("int", "float", "bool", "choice", "size", "ints", "str", "args")
 
@@ -166,7 +184,9 @@ class InputSpec:
     fix: str | None = None
 
     def check(self, ins: Sequence[Shape]) -> None:
-        expect_rank(ins, self.ranks, self.what, self.fix)
+        """Every input must have one of the ranks."""
+        for i in range(len(ins)):
+            expect_rank(ins[i:], self.ranks, self.what, self.fix)
 
 
 @dataclass(frozen=True)
@@ -188,7 +208,9 @@ class LayerType:
     outputs: tuple[Port, ...] = (Port("out"),)
     count_params: Callable[[Params, Sequence[Shape]], int] = lambda p, ins: 0
     macs: Callable[[Params, Sequence[Shape], Shape], int] = lambda p, ins, out: 0
+    matmul_macs: Callable[[Params, Sequence[Shape], Shape], int] = lambda p, ins, out: 0
     torch_class: str = ""
+    torch_class_for: Callable[[Params, Sequence[Shape]], str] | None = None
     torch_kwargs: Callable[[Params, Sequence[Shape]], dict[str, Any]] = lambda p, ins: {}
     version: int = 1
     legacy_ids: tuple[str, ...] = ()
@@ -197,6 +219,7 @@ class LayerType:
     )  # from-version → function upgrading the params dict by one version
     summary_keys: tuple[str, ...] = ()  # params shown on the node's face on the canvas
     display_name: str = ""
+    is_placeholder: bool = False  # stands for an imported operator: never runs, not in the palette
     input_spec: InputSpec | None = None  # checked once before ``shape`` runs
     pass_through: bool = False
     reads_token_ids: bool = False
@@ -209,6 +232,10 @@ class LayerType:
     @property
     def label(self) -> str:
         return self.display_name or self.type_id
+
+    def module_class(self, params: Params, ins: Sequence[Shape]) -> str:
+        """The name of the torch module class built for ``params`` on inputs ``ins``."""
+        return self.torch_class_for(params, ins) if self.torch_class_for else self.torch_class
 
     def face_text(self, params: Mapping[str, Any]) -> str:
         """The key params in a few characters for the node's face: ``32 · k3 · s1``."""
@@ -251,6 +278,15 @@ class LayerType:
     @property
     def is_sink(self) -> bool:
         return not self.outputs
+
+    def shape_problem(self, params: Mapping[str, Any], ins: Sequence[Shape] = ()) -> str | None:
+        """The message of the ShapeError the shape rule raises for ``params``/``ins``, or None."""
+        try:
+            self.shape(self.resolve(params), ins)
+        except ShapeError as exc:
+            return str(exc)
+        return None
+
 
     def input_port(self, name: str) -> Port | None:
         return next((p for p in self.inputs if p.name == name), None)
@@ -323,10 +359,13 @@ class Catalog:
         return out
 
     def search(self, text: str) -> list[LayerType]:
-        """Types whose id, label, category or doc contain every word of ``text``."""
+        """Types whose id, label, category or doc contain every word of ``text`` (placeholders
+        for imported operators are never offered)."""
         words = text.lower().split()
         hits = []
         for layer in self._types.values():
+            if layer.is_placeholder:
+                continue
             hay = " ".join((layer.type_id, layer.label, layer.category, layer.doc)).lower()
             if all(w in hay for w in words):
                 hits.append(layer)
@@ -371,3 +410,22 @@ def expect_rank(ins: Sequence[Shape], ranks: Iterable[int], what: str, fix: str 
 
 
 CATALOG = Catalog()
+
+
+def layer_table(catalog: Catalog | None = None) -> str:
+    """The README's table of every layer type by category (``benchmarks/layer_table.py``
+    writes it; a test checks the README holds exactly this)."""
+    catalog = catalog or CATALOG
+    convention = " ".join(MAC_CONVENTION.split())
+    lines = [f"**Counting MACs.** {convention}", "",
+             f"{len(catalog)} layer types:", "",
+             "| category | type | what it does |", "| --- | --- | --- |"]
+    for category, layers in catalog.categories().items():
+        for layer in layers:
+            name, label = f"`{layer.type_id}`", layer.display_name
+            if label.startswith(layer.type_id):  # "Linear (Dense)"
+                name += label[len(layer.type_id):]
+            elif label:
+                name += f" ({label})"
+            lines.append(f"| {category} | {name} | {layer.doc.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"

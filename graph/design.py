@@ -22,6 +22,10 @@ from .settings import default_data, default_training
 FORMAT = "netwright"
 FORMAT_VERSION = 2  # graph.fileformat migrates older documents up to this one
 
+FLOWS = ("down", "right")
+"""Which way data flows on the canvas: inputs at the top and outputs below ("down"), or inputs
+on the left and outputs to the right ("right"). The first is the default."""
+
 
 @dataclass
 class Node:
@@ -143,12 +147,13 @@ class Design:
         self._out: dict[str, list[Edge]] = {}
         self.data: dict[str, Any] = default_data()
         self.training: dict[str, Any] = default_training()
+        self.flow: str = FLOWS[0]  # see FLOWS
         self.node_added = Signal()  # (node)
         self.node_removed = Signal()  # (node)
         self.node_changed = Signal()  # (node, field name)
         self.edge_added = Signal()  # (edge)
         self.edge_removed = Signal()  # (edge)
-        self.settings_changed = Signal()  # (section: "data" | "training" | "meta")
+        self.settings_changed = Signal()  # (section: "data" | "training" | "meta" | "flow")
         self.block_added = Signal()  # (block name)
         self.block_removed = Signal()  # (block name)
         self.block_changed = Signal()  # (block name): its args, description or body changed
@@ -219,12 +224,13 @@ class Design:
         return self.layer_type(node.type)
 
     def inputs(self) -> list[Node]:
-        """The nodes that feed the network (source layer types: Input), in node order."""
-        return [n for n in self._nodes.values() if _is(self.layer_type(n.type), "is_source")]
+        """The nodes that feed the network (source layer types: Input), in node order. A block
+        instance is never a source or a sink (its ports come from its body's)."""
+        return [n for n in self._nodes.values() if _is(CATALOG.get(n.type), "is_source")]
 
     def outputs(self) -> list[Node]:
         """The nodes the network returns (sink layer types: Output), in node order."""
-        return [n for n in self._nodes.values() if _is(self.layer_type(n.type), "is_sink")]
+        return [n for n in self._nodes.values() if _is(CATALOG.get(n.type), "is_sink")]
 
     def allocator(self) -> Allocator:
         """An id/name allocator for adding several nodes at once (paste, group)."""
@@ -402,6 +408,16 @@ class Design:
         self.settings_changed.emit("training")
         self.changed.emit()
 
+    def set_flow(self, flow: str) -> None:
+        """Lay the canvas out along ``flow`` (one of :data:`FLOWS`)."""
+        if flow not in FLOWS:
+            raise DesignError(f"flow must be one of {', '.join(FLOWS)}, not {flow!r}")
+        if flow == self.flow:
+            return
+        self.flow = flow
+        self.settings_changed.emit("flow")
+        self.changed.emit()
+
     def clear(self) -> None:
         for node_id in list(self._nodes):
             self.remove_node(node_id)
@@ -423,6 +439,8 @@ class Design:
             out["blocks"] = {b.name: block_dict(b) for b in self.blocks}
         out["data"] = copy.deepcopy(self.data)
         out["training"] = copy.deepcopy(self.training)
+        if self.flow != FLOWS[0]:  # files written before the choice existed stay as they were
+            out["flow"] = self.flow
         return out
 
     def network_dict(self) -> dict[str, Any]:
@@ -443,6 +461,7 @@ class Design:
         self.copy_network_into(twin)
         twin.data = copy.deepcopy(self.data)
         twin.training = copy.deepcopy(self.training)
+        twin.flow = self.flow
         return twin
 
     def copy_network_into(self, other: "Design") -> None:

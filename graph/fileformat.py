@@ -18,6 +18,7 @@ import copy
 import json
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -25,7 +26,7 @@ from . import layers as _layers  # noqa: F401  (fills the catalog)
 from .atomic import atomic_write_text
 from .blocks import BlockDef, BlockError, check_arg_name, check_block_name, expressions_of
 from .catalog import CATALOG
-from .design import FORMAT, FORMAT_VERSION, Design, Edge, Node
+from .design import FLOWS, FORMAT, FORMAT_VERSION, Design, Edge, Node
 from .expr import ExprError, parse as parse_expression
 from .settings import DATA_PARAMS, TRAINING_PARAMS, default_data, default_training
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -89,23 +90,15 @@ def parse(text: str | bytes) -> dict[str, Any]:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise DesignFileError(f"not a text file (byte {exc.start} is not UTF-8)") from None
-    constants: list[_Constant] = []
-
-    def constant(name: str) -> _Constant:
-        constants.append(_Constant(name))
-        return constants[-1]
-
     try:
-        doc = json.loads(text, parse_constant=constant)
+        doc = json.loads(text, parse_constant=_Refused.constant, parse_int=_Refused.whole,
+                         parse_float=_Refused.number)
     except json.JSONDecodeError as exc:
         raise DesignFileError(f"not valid JSON: {exc.msg}", f"line {exc.lineno}, column {exc.colno}"
                               ) from None
     except RecursionError:
-        raise DesignFileError("JSON nested too deeply") from None
-    if constants:
-        where = _find_constant(doc, "")
-        raise DesignFileError(f"{constants[0].name} is not allowed in a design file (numbers must "
-                              "be finite)", where)
+        raise DesignFileError(f"JSON nested too deeply (at most {MAX_DEPTH} levels)") from None
+    _check_values(doc)
     if not isinstance(doc, dict):
         raise DesignFileError("the file must hold a JSON object")
     if doc.get("format") != FORMAT:
@@ -123,25 +116,68 @@ def parse(text: str | bytes) -> dict[str, Any]:
     return doc
 
 
-class _Constant:
-    """Stands in for a ``NaN``/``Infinity`` literal until its place in the document is known."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
+MAX_DEPTH = 64  # nesting of lists and objects; real designs use under ten
+MAX_WHOLE = 2**63 - 1  # the largest whole number a design may hold (torch sizes are int64)
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _find_constant(value: Any, where: str) -> str:
-    """The place of the first :class:`_Constant` inside ``value`` (``nodes[1].position[0]``)."""
-    if isinstance(value, _Constant):
-        return where
-    items = (value.items() if isinstance(value, dict)
-             else enumerate(value) if isinstance(value, list) else ())
-    for key, item in items:
-        place = f"{where}[{key}]" if isinstance(key, int) else (f"{where}.{key}" if where else key)
-        found = _find_constant(item, place)
-        if found or isinstance(item, _Constant):
-            return found
-    return ""
+class _Refused:
+    """Stands in for a number the JSON parser met but a design cannot hold (``NaN``,
+    ``Infinity``, ``1e400``, a 400-digit integer) until :func:`_check_values` finds its place."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    @classmethod
+    def constant(cls, name: str) -> "_Refused":
+        return cls(f"{name} is not allowed in a design file (numbers must be finite)")
+
+    @classmethod
+    def whole(cls, digits: str) -> "int | _Refused":
+        if len(digits.lstrip("-")) <= 18:  # fast path: always in range
+            return int(digits)
+        value = int(digits) if len(digits) <= 40 else None  # never convert thousands of digits
+        if value is not None and -MAX_WHOLE <= value <= MAX_WHOLE:
+            return value
+        shown = digits if len(digits) <= 24 else f"{digits[:12]}…({len(digits)} digits)"
+        return cls(f"the number {shown} is too large (whole numbers are at most {MAX_WHOLE:,})")
+
+    @classmethod
+    def number(cls, text: str) -> "float | _Refused":
+        value = float(text)
+        if math.isfinite(value):
+            return value
+        shown = text if len(text) <= 24 else f"{text[:12]}…"
+        return cls(f"the number {shown} is too large for a floating-point value")
+
+
+def _check_values(doc: Any) -> None:
+    """Raise :class:`DesignFileError` at the first refused number, lone surrogate in a text
+    (it could never be saved again) or nesting deeper than :data:`MAX_DEPTH`."""
+    stack: list[tuple[Any, str, int]] = [(doc, "", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if isinstance(value, _Refused):
+            raise DesignFileError(value.reason, where)
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                raise DesignFileError("text holds a lone UTF-16 surrogate (\\ud800–\\udfff), which "
+                                      "is not a character", where)
+            continue
+        if not isinstance(value, (dict, list)):
+            continue
+        if depth >= MAX_DEPTH:
+            shown = where if len(where) <= 80 else where[:80] + "…"
+            raise DesignFileError(f"nested more than {MAX_DEPTH} levels deep", shown)
+        if isinstance(value, dict):
+            for key in value:
+                if _SURROGATE.search(key):
+                    raise DesignFileError("a key holds a lone UTF-16 surrogate, which is not a "
+                                          "character", where or "top level")
+            items = [(item, f"{where}.{key}" if where else key) for key, item in value.items()]
+        else:
+            items = [(item, f"{where}[{i}]") for i, item in enumerate(value)]
+        stack.extend((item, place, depth + 1) for item, place in reversed(items))
 
 
 # ---- stage 3 and 4: types and build ---------------------------------------------------------------
@@ -197,11 +233,14 @@ def design_from_dict(doc: dict[str, Any]) -> Design:
         _check_expressions(block.body, where)
     _check_block_cycles(design)
     _build_network(design, nodes, edges, "")
-    _check_expressions(design, "")
     if doc.get("template") is not None:
         design.template = _template(doc["template"])
     design.data = _section(doc, "data", default_data(), {p.name for p in DATA_PARAMS} | {"name", "options"})
     design.training = _section(doc, "training", default_training(), {p.name for p in TRAINING_PARAMS})
+    flow = doc.get("flow", FLOWS[0])
+    if flow not in FLOWS:
+        raise DesignFileError(f"expected {' or '.join(map(repr, FLOWS))}", "flow")
+    design.flow = flow
     return design
 
 
@@ -259,7 +298,8 @@ def _template(raw: Any) -> dict[str, Any]:
     args = _expect(raw.get("args", {}), dict, "template.args", "an object")
     for key, value in args.items():
         if not _plain(value):
-            raise DesignFileError("template arguments hold only plain values", f"template.args.{key}")
+            raise DesignFileError("template arguments hold only plain values",
+                                  f"template.args.{key}")
     return {"name": name, "args": dict(args)}
 
 
@@ -278,7 +318,8 @@ def _build_network(design: Design, nodes: list[Any], edges: list[Any], prefix: s
         design.add_edge(_edge(design, raw, f"{prefix}edges[{i}]"))
 
 
-def _node(design: Design, raw: Any, where: str, seen_ids: set[str], unknown: list[str]) -> Node | None:
+def _node(design: Design, raw: Any, where: str, seen_ids: set[str],
+          unknown: list[str]) -> Node | None:
     _expect(raw, dict, where, "a node object")
     for key in ("id", "type"):
         if key not in raw:

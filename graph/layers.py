@@ -22,7 +22,7 @@ from .catalog import (
     prod,
 )
 
-IO, CORE, CONV, POOL, NORM, REG, ACT, SHAPE, MERGE, SEQ, ATTN = (
+IO, CORE, CONV, POOL, NORM, REG, ACT, SHAPE, MERGE, MATH, SEQ, ATTN = (
     "Input / Output",
     "Core",
     "Convolution",
@@ -32,6 +32,7 @@ IO, CORE, CONV, POOL, NORM, REG, ACT, SHAPE, MERGE, SEQ, ATTN = (
     "Activation",
     "Reshaping",
     "Merge",
+    "Math",
     "Recurrent & Embedding",
     "Attention",
 )
@@ -118,6 +119,7 @@ _register(
     shape=_linear_shape,
     count_params=lambda p, ins: ins[0][-1] * p["out_features"] + (p["out_features"] if p["bias"] else 0),
     macs=lambda p, ins, out: prod(out) * ins[0][-1],
+    matmul_macs=lambda p, ins, out: prod(out) * ins[0][-1],
     torch_class="Linear",
     torch_kwargs=lambda p, ins: {
         "in_features": ins[0][-1], "out_features": p["out_features"], "bias": p["bias"]},
@@ -136,26 +138,49 @@ _register(
 
 # ---- Convolution --------------------------------------------------------------------------------
 
-
-def _conv_out(size: int, k: int, s: int, pad: int, d: int) -> int:
-    return (size + 2 * pad - d * (k - 1) - 1) // s + 1
+_PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 
 
-def _conv_params(n: int) -> tuple[Param, ...]:
-    return (
+def _conv_params(n: int, transposed: bool = False) -> tuple[Param, ...]:
+    axes = {1: "left, right", 2: "top, bottom, left, right",
+            3: "front, back, top, bottom, left, right"}[n]
+    params = (
         Param("out_channels", "int", 16, "Number of filters (output channels).", min=1, max=65536,
               short="{}"),
-        Param("kernel_size", "size", 3, "Filter size: one number or one per spatial axis.",
-              min=1, max=64, length=n, short="k{}"),
-        Param("stride", "size", 1, "Step between filter positions.", min=1, max=64, length=n,
-              short="s{}"),
-        Param("padding", "size", 1, "Zeros added on each side of every spatial axis.",
-              min=0, max=64, length=n),
+        Param("kernel_size", "size", 2 if transposed else 3,
+              "Filter size: one number or one per spatial axis.", min=1, max=64, length=n,
+              short="k{}"),
+        Param("stride", "size", 2 if transposed else 1, "Step between filter positions.",
+              min=1, max=64, length=n, short="s{}"),
+    )
+    if transposed:
+        params += (Param("padding", "size", 0,
+                         "Removes this many rows/columns from each side of the output.",
+                         min=0, max=64, length=n),)
+    else:
+        params += (
+            Param("padding", "size", 1, "Padding on both sides of every spatial axis "
+                  "(Netwright's default 1 keeps a 3×3 output the input's size; torch's is 0).",
+                  min=0, max=64, length=n, when=(("same_padding", (False,)),)),
+            Param("padding_sides", "ints", [], f"Uneven padding, one value per side ({axes}); "
+                  "replaces padding when given.", min=0, max=64,
+                  when=(("same_padding", (False,)),)),
+            Param("same_padding", "bool", False, "Pad so the output size is the input size ÷ "
+                  "stride, rounded up ('same'; extra padding goes after); replaces padding."),
+            Param("padding_mode", "choice", "zeros", "What the padding holds: zeros, a mirror "
+                  "of the edge (reflect), the edge repeated (replicate) or the far side (circular).",
+                  choices=_PADDING_MODES),
+        )
+    params += (
         Param("dilation", "size", 1, "Spacing between filter taps.", min=1, max=64, length=n),
         Param("groups", "int", 1, "Split channels into groups convolved separately.",
               min=1, max=65536),
         Param("bias", "bool", True, "Learn an additive bias per filter."),
     )
+    if transposed:
+        params += (Param("output_padding", "size", 0, "Extra size added to one side of the output.",
+                         min=0, max=63, length=n),)
+    return params
 
 
 def _check_groups(p: Params, in_ch: int) -> None:
@@ -173,21 +198,49 @@ def _spatial_spec(n: int) -> InputSpec:
     return InputSpec((n + 1,), f"channels×{axes}")
 
 
+def _conv_pads(p: Params, spatial: Shape, n: int) -> list[tuple[int, int]]:
+    """(before, after) padding of every spatial axis."""
+    k, s, d = (pair(p[key], n) for key in ("kernel_size", "stride", "dilation"))
+    if p["same_padding"]:
+        totals = [max((-(-spatial[i] // s[i]) - 1) * s[i] + d[i] * (k[i] - 1) + 1 - spatial[i], 0)
+                  for i in range(n)]
+        return [(t // 2, t - t // 2) for t in totals]
+    sides = p["padding_sides"]
+    if sides:
+        if len(sides) != 2 * n:
+            raise ShapeError(f"padding_sides needs {2 * n} values (two per spatial axis), "
+                             f"not {len(sides)}")
+        return [(sides[2 * i], sides[2 * i + 1]) for i in range(n)]
+    return [(pad, pad) for pad in pair(p["padding"], n)]
+
+
+def _check_pad_mode(mode: str, pads: Sequence[tuple[int, int]], spatial: Shape) -> None:
+    """torch refuses reflect padding of an edge as wide as the axis, circular wider than it."""
+    for (before, after), size in zip(pads, spatial):
+        if (mode == "reflect" and max(before, after) >= size) or (
+                mode == "circular" and max(before, after) > size):
+            raise ShapeError(f"{mode} padding of {max(before, after)} needs an axis longer than "
+                             f"{size}", fix="use less padding or padding_mode 'zeros'")
+
+
 def _conv_shape(n: int, transposed: bool = False):
     def rule(p: Params, ins: Sequence[Shape]) -> Shape:
         shape = ins[0]
         c, spatial = shape[0], shape[1:]
         _check_groups(p, c)
-        k, s, pad, d = (pair(p[key], n) for key in ("kernel_size", "stride", "padding", "dilation"))
+        k, s, d = (pair(p[key], n) for key in ("kernel_size", "stride", "dilation"))
         if transposed:
-            op = pair(p["output_padding"], n)
+            pad, op = pair(p["padding"], n), pair(p["output_padding"], n)
             for i in range(n):
                 if op[i] >= max(s[i], d[i]):
                     raise ShapeError("output_padding must be smaller than stride or dilation")
             out = tuple((spatial[i] - 1) * s[i] - 2 * pad[i] + d[i] * (k[i] - 1) + op[i] + 1
                         for i in range(n))
         else:
-            out = tuple(_conv_out(spatial[i], k[i], s[i], pad[i], d[i]) for i in range(n))
+            pads = _conv_pads(p, spatial, n)
+            _check_pad_mode(p["padding_mode"], pads, spatial)
+            out = tuple((spatial[i] + sum(pads[i]) - d[i] * (k[i] - 1) - 1) // s[i] + 1
+                        for i in range(n))
         if min(out) < 1:
             raise ShapeError(
                 f"input {fmt_shape(shape)} is too small for kernel {fmt_shape(k)}"
@@ -199,10 +252,11 @@ def _conv_shape(n: int, transposed: bool = False):
     return rule
 
 
-def _conv_count(n: int):
+def _conv_count(n: int, transposed: bool = False):
     def count(p: Params, ins: Sequence[Shape]) -> int:
         k = prod(pair(p["kernel_size"], n))
-        return ins[0][0] // p["groups"] * p["out_channels"] * k + (p["out_channels"] if p["bias"] else 0)
+        weights = ins[0][0] * p["out_channels"] // p["groups"] * k
+        return weights + (p["out_channels"] if p["bias"] else 0)
 
     return count
 
@@ -217,13 +271,31 @@ def _conv_macs(n: int, transposed: bool = False):
     return macs
 
 
+def _conv_class(n: int):
+    def name(p: Params, ins: Sequence[Shape]) -> str:
+        even = all(a == b for a, b in _conv_pads(p, ins[0][1:], n))
+        return f"Conv{n}d" if even else f"PaddedConv{n}d"
+
+    return name
+
+
 def _conv_kwargs(n: int, transposed: bool = False):
     def kwargs(p: Params, ins: Sequence[Shape]) -> dict[str, Any]:
-        out = {"in_channels": ins[0][0], "out_channels": p["out_channels"]}
-        for key in ("kernel_size", "stride", "padding", "dilation"):
+        out: dict[str, Any] = {"in_channels": ins[0][0], "out_channels": p["out_channels"]}
+        for key in ("kernel_size", "stride", "dilation"):
             out[key] = pair(p[key], n)
         if transposed:
+            out["padding"] = pair(p["padding"], n)
             out["output_padding"] = pair(p["output_padding"], n)
+        else:
+            pads = _conv_pads(p, ins[0][1:], n)
+            if all(a == b for a, b in pads):
+                out["padding"] = tuple(a for a, _ in pads)
+                if p["padding_mode"] != "zeros":
+                    out["padding_mode"] = p["padding_mode"]
+            else:  # torch's convolutions pad evenly: PaddedConvNd pads first (last axis first)
+                out["sides"] = tuple(v for pad in reversed(pads) for v in pad)
+                out["pad_mode"] = "constant" if p["padding_mode"] == "zeros" else p["padding_mode"]
         out["groups"] = p["groups"]
         out["bias"] = p["bias"]
         return out
@@ -231,57 +303,33 @@ def _conv_kwargs(n: int, transposed: bool = False):
     return kwargs
 
 
-_register(
-    type_id="Conv1d",
-    category=CONV,
-    doc="1-D convolution over channels×length signals.",
-    params=_conv_params(1),
-    input_spec=_spatial_spec(1),
-    shape=_conv_shape(1),
-    count_params=_conv_count(1),
-    macs=_conv_macs(1),
-    torch_class="Conv1d",
-    torch_kwargs=_conv_kwargs(1),
-    summary_keys=("out_channels", "kernel_size"),
-)
+def _conv(n: int, doc: str, summary: tuple[str, ...], transposed: bool = False) -> None:
+    macs = _conv_macs(n, transposed)
+    _register(
+        type_id=f"ConvTranspose{n}d" if transposed else f"Conv{n}d",
+        category=CONV,
+        doc=doc,
+        params=_conv_params(n, transposed),
+        input_spec=_spatial_spec(n),
+        shape=_conv_shape(n, transposed),
+        count_params=_conv_count(n, transposed),
+        macs=macs,
+        matmul_macs=macs,
+        torch_class=f"ConvTranspose{n}d" if transposed else f"Conv{n}d",
+        torch_class_for=None if transposed else _conv_class(n),
+        torch_kwargs=_conv_kwargs(n, transposed),
+        summary_keys=summary,
+    )
 
-_register(
-    type_id="Conv2d",
-    category=CONV,
-    doc="2-D convolution over channels×height×width images.",
-    params=_conv_params(2),
-    input_spec=_spatial_spec(2),
-    shape=_conv_shape(2),
-    count_params=_conv_count(2),
-    macs=_conv_macs(2),
-    torch_class="Conv2d",
-    torch_kwargs=_conv_kwargs(2),
-    summary_keys=("out_channels", "kernel_size", "stride"),
-)
 
-_register(
-    type_id="ConvTranspose2d",
-    category=CONV,
-    doc="Transposed 2-D convolution: learned upsampling of feature maps.",
-    params=tuple(
-        Param("padding", "size", 0, "Removes this many rows/columns from each side of the output.",
-              min=0, max=64, length=2) if p.name == "padding" else
-        Param("kernel_size", "size", 2, p.doc, min=1, max=64, length=2,
-              short="k{}") if p.name == "kernel_size" else
-        Param("stride", "size", 2, p.doc, min=1, max=64, length=2,
-              short="s{}") if p.name == "stride" else p
-        for p in _conv_params(2)
-    ) + (Param("output_padding", "size", 0, "Extra size added to one side of the output.",
-               min=0, max=63, length=2),),
-    input_spec=_spatial_spec(2),
-    shape=_conv_shape(2, transposed=True),
-    count_params=lambda p, ins: (ins[0][0] * (p["out_channels"] // p["groups"]) * prod(pair(p["kernel_size"]))
-                                 + (p["out_channels"] if p["bias"] else 0)),
-    macs=_conv_macs(2, transposed=True),
-    torch_class="ConvTranspose2d",
-    torch_kwargs=_conv_kwargs(2, transposed=True),
-    summary_keys=("out_channels", "kernel_size", "stride"),
-)
+_conv(1, "1-D convolution over channels×length signals.", ("out_channels", "kernel_size"))
+_conv(2, "2-D convolution over channels×height×width images.",
+      ("out_channels", "kernel_size", "stride"))
+_conv(2, "Transposed 2-D convolution: learned upsampling of feature maps.",
+      ("out_channels", "kernel_size", "stride"), transposed=True)
+_conv(3, "3-D convolution over channels×depth×height×width volumes (video, scans).",
+      ("out_channels", "kernel_size", "stride"))
+
 
 # ---- Pooling ------------------------------------------------------------------------------------
 
@@ -299,9 +347,10 @@ def _pool_out(size: int, k: int, s: int, pad: int, ceil_mode: bool, d: int = 1) 
 
 def _pool_params(n: int, kernel: int = 2, avg: bool = False) -> tuple[Param, ...]:
     params = (
-        Param("kernel_size", "size", kernel, "Window size.", min=1, max=64, length=n, short="k{}"),
-        Param("stride", "size", kernel, "Step between windows (usually the window size).",
-              min=1, max=64, length=n, short="s{}"),
+        Param("kernel_size", "size", kernel, f"Window size (Netwright's default {kernel}; "
+              "torch has no default).", min=1, max=64, length=n, short="k{}"),
+        Param("stride", "size", kernel, f"Step between windows (default {kernel}; torch's "
+              "default is the window size, whatever it is).", min=1, max=64, length=n, short="s{}"),
         Param("padding", "size", 0, "Padding on each side; at most half the window.",
               min=0, max=32, length=n),
         Param("ceil_mode", "bool", False, "Round the output size up instead of down."),
@@ -311,7 +360,7 @@ def _pool_params(n: int, kernel: int = 2, avg: bool = False) -> tuple[Param, ...
     return params
 
 
-def _pool_shape(n: int):
+def _pool_shape(n: int, avg: bool = False):
     def rule(p: Params, ins: Sequence[Shape]) -> Shape:
         shape = ins[0]
         k, s, pad = (pair(p[key], n) for key in ("kernel_size", "stride", "padding"))
@@ -319,7 +368,8 @@ def _pool_shape(n: int):
             if pad[i] * 2 > k[i]:
                 raise ShapeError(f"padding {pad[i]} must be at most half the window {k[i]}")
         out = tuple(_pool_out(shape[1 + i], k[i], s[i], pad[i], p["ceil_mode"]) for i in range(n))
-        if min(out) < 1:
+        # torch's 3-D average pooling wants the window inside the unpadded input.
+        if min(out) < 1 or (avg and n == 3 and any(shape[1 + i] < k[i] for i in range(n))):
             raise ShapeError(
                 f"input {fmt_shape(shape)} is smaller than the pooling window {fmt_shape(k)}",
                 fix="remove this pooling layer or use a smaller window",
@@ -344,58 +394,54 @@ def _pool_macs(n: int):
     return lambda p, ins, out: prod(out) * prod(pair(p["kernel_size"], n))
 
 
-_register(
-    type_id="MaxPool1d",
-    category=POOL,
-    doc="Maximum over sliding windows along the length.",
-    params=_pool_params(1),
-    input_spec=_spatial_spec(1),
-    shape=_pool_shape(1),
-    macs=_pool_macs(1),
-    torch_class="MaxPool1d",
-    torch_kwargs=_pool_kwargs(1),
-    summary_keys=("kernel_size",),
-)
+def _pool(type_id: str, n: int, doc: str) -> None:
+    avg = type_id.startswith("Avg")
+    _register(
+        type_id=type_id,
+        category=POOL,
+        doc=doc,
+        params=_pool_params(n, avg=avg),
+        input_spec=_spatial_spec(n),
+        shape=_pool_shape(n, avg),
+        macs=_pool_macs(n),
+        torch_class=type_id,
+        torch_kwargs=_pool_kwargs(n, avg=avg),
+        summary_keys=("kernel_size",),
+    )
 
-_register(
-    type_id="MaxPool2d",
-    category=POOL,
-    doc="Maximum over sliding 2-D windows; halves height and width by default.",
-    params=_pool_params(2),
-    input_spec=_spatial_spec(2),
-    shape=_pool_shape(2),
-    macs=_pool_macs(2),
-    torch_class="MaxPool2d",
-    torch_kwargs=_pool_kwargs(2),
-    summary_keys=("kernel_size",),
-)
 
-_register(
-    type_id="AvgPool2d",
-    category=POOL,
-    doc="Average over sliding 2-D windows.",
-    params=_pool_params(2, avg=True),
-    input_spec=_spatial_spec(2),
-    shape=_pool_shape(2),
-    macs=_pool_macs(2),
-    torch_class="AvgPool2d",
-    torch_kwargs=_pool_kwargs(2, avg=True),
-    summary_keys=("kernel_size",),
-)
+_pool("MaxPool1d", 1, "Maximum over sliding windows along the length.")
+_pool("MaxPool2d", 2, "Maximum over sliding 2-D windows; halves height and width by default.")
+_pool("AvgPool2d", 2, "Average over sliding 2-D windows.")
+_pool("AvgPool1d", 1, "Average over sliding windows along the length.")
+_pool("MaxPool3d", 3, "Maximum over sliding 3-D windows of volumes.")
+_pool("AvgPool3d", 3, "Average over sliding 3-D windows of volumes.")
 
-_register(
-    type_id="AdaptiveAvgPool2d",
-    category=POOL,
-    doc="Averages each channel down to a fixed output size, whatever the input size.",
-    params=(Param("output_size", "size", 1, "Output height and width.", min=1, max=1024, length=2,
-                  short="out {}"),),
-    input_spec=_spatial_spec(2),
-    shape=lambda p, ins: (ins[0][0],) + pair(p["output_size"]),
-    macs=lambda p, ins, out: prod(ins[0]),
-    torch_class="AdaptiveAvgPool2d",
-    torch_kwargs=lambda p, ins: {"output_size": pair(p["output_size"])},
-    summary_keys=("output_size",),
-)
+
+def _adaptive_pool(type_id: str, n: int, doc: str) -> None:
+    _register(
+        type_id=type_id,
+        category=POOL,
+        doc=doc,
+        params=(Param("output_size", "size", 1, "Output size of every spatial axis.", min=1,
+                      max=1024, length=n, short="out {}"),),
+        input_spec=_spatial_spec(n),
+        shape=lambda p, ins: (ins[0][0],) + pair(p["output_size"], n),
+        macs=lambda p, ins, out: prod(ins[0]),
+        torch_class=type_id,
+        torch_kwargs=lambda p, ins: {"output_size": pair(p["output_size"], n)},
+        summary_keys=("output_size",),
+    )
+
+
+_adaptive_pool("AdaptiveAvgPool2d", 2,
+               "Averages each channel down to a fixed output size, whatever the input size.")
+_adaptive_pool("AdaptiveAvgPool1d", 1,
+               "Averages each channel down to a fixed length, whatever the input length.")
+_adaptive_pool("AdaptiveMaxPool1d", 1,
+               "Maximum of each channel over windows that give a fixed output length.")
+_adaptive_pool("AdaptiveMaxPool2d", 2,
+               "Maximum of each channel over windows that give a fixed output size.")
 
 _register(
     type_id="GlobalAvgPool",
@@ -437,6 +483,8 @@ _bn("BatchNorm1d", (1, 2), "features or channels×length",
     "Normalizes each feature over the batch (for Linear or Conv1d outputs).")
 _bn("BatchNorm2d", (3,), "channels×height×width",
     "Normalizes each channel over the batch and positions (for Conv2d outputs).")
+_bn("BatchNorm3d", (4,), "channels×depth×height×width",
+    "Normalizes each channel over the batch and positions (for Conv3d outputs).")
 
 
 def _layernorm_shape(p: Params, ins: Sequence[Shape]) -> Shape:
@@ -521,6 +569,37 @@ _register(
     summary_keys=("p",),
 )
 
+_register(
+    type_id="LayerNorm2d",
+    category=NORM,
+    doc="LayerNorm over the channels at every position of a C×H×W map (ConvNeXt's LayerNorm2d).",
+    params=(Param("eps", "float", 1e-6, "Added to the variance (ConvNeXt uses 1e-6).",
+                  min=1e-12, max=1.0),
+            Param("elementwise_affine", "bool", True, "Learn a scale and shift per channel.")),
+    input_spec=InputSpec((2, 3, 4), "channels first"),
+    shape=lambda p, ins: ins[0],
+    count_params=lambda p, ins: 2 * ins[0][0] if p["elementwise_affine"] else 0,
+    macs=lambda p, ins, out: 2 * prod(ins[0]),
+    torch_class="LayerNorm2d",
+    torch_kwargs=lambda p, ins: {"num_channels": ins[0][0], "eps": p["eps"],
+                                 "elementwise_affine": p["elementwise_affine"]},
+)
+
+_register(
+    type_id="DropPath",
+    category=REG,
+    doc="Stochastic depth: while training, drops a whole residual branch for random samples "
+        "(scaling the rest); does nothing in evaluation.",
+    params=(Param("p", "float", 0.1, "Probability of dropping the branch.", min=0.0, max=0.99),
+            Param("mode", "choice", "row", "'row' drops per sample, 'batch' the whole batch.",
+                  choices=("row", "batch"))),
+    shape=lambda p, ins: ins[0],
+    torch_class="DropPath",
+    torch_kwargs=lambda p, ins: {"p": p["p"], "mode": p["mode"]},
+    summary_keys=("p",),
+)
+
+
 # ---- Activations --------------------------------------------------------------------------------
 
 
@@ -567,6 +646,64 @@ _activation("Softmax", "Turns scores into probabilities along one dimension.",
 _activation("LogSoftmax", "Log of Softmax, numerically stable; pair with an NLL-style loss.",
             (_dim_param(-1, "Sample dimension to normalize (−1: the last)."),),
             lambda p, ins: {"dim": _torch_dim(p["dim"])}, macs_per_element=3, dim=True)
+
+_activation("ReLU6", "min(max(0, x), 6): ReLU capped at 6, as in MobileNet.", dead_units=True)
+
+
+def _hardtanh_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    if p["min_val"] >= p["max_val"]:
+        raise ShapeError(f"min_val ({p['min_val']:g}) must be below max_val ({p['max_val']:g})")
+    return ins[0]
+
+
+_register(
+    type_id="Hardtanh",
+    category=ACT,
+    doc="Clamps every value to [min_val, max_val] (a clamp layer).",
+    params=(Param("min_val", "float", -1.0, "Lowest output value.", min=-1e6, max=1e6,
+                  short="min {}"),
+            Param("max_val", "float", 1.0, "Highest output value.", min=-1e6, max=1e6,
+                  short="max {}")),
+    shape=_hardtanh_shape,
+    macs=lambda p, ins, out: prod(out),
+    torch_class="Hardtanh",
+    torch_kwargs=lambda p, ins: {"min_val": p["min_val"], "max_val": p["max_val"]},
+    summary_keys=("min_val", "max_val"),
+)
+_activation("Hardswish", "x·ReLU6(x + 3)/6: a cheap Swish, as in MobileNetV3.")
+_activation("Hardsigmoid", "ReLU6(x + 3)/6: a cheap sigmoid, as in MobileNetV3's squeeze-excite.")
+_activation("Mish", "x·tanh(softplus(x)).")
+_activation("Softplus", "log(1 + e^(βx))/β: a smooth ReLU.",
+            (Param("beta", "float", 1.0, "Sharpness β.", min=1e-3, max=100.0, short="β={}"),
+             Param("threshold", "float", 20.0, "Above this βx the output is x (for stability).",
+                   min=0.0, max=100.0)),
+            lambda p, ins: {"beta": p["beta"], "threshold": p["threshold"]})
+_activation("Softsign", "x / (1 + |x|): squashes to (−1, 1).")
+
+
+def _prelu_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    if p["per_channel"] and not ins[0]:
+        raise ShapeError("per-channel slopes need a channel dimension, got a scalar",
+                         fix="switch per_channel off")
+    return ins[0]
+
+
+_register(
+    type_id="PReLU",
+    category=ACT,
+    doc="x for x > 0, a·x otherwise, with the slope a learned (one, or one per channel).",
+    params=(Param("per_channel", "bool", False, "Learn one slope per channel (the first "
+                  "sample dimension) instead of one in all.", short="per channel"),
+            Param("init", "float", 0.25, "Initial slope.", min=-10.0, max=10.0)),
+    shape=_prelu_shape,
+    count_params=lambda p, ins: ins[0][0] if p["per_channel"] else 1,
+    macs=lambda p, ins, out: prod(out),
+    torch_class="PReLU",
+    torch_kwargs=lambda p, ins: {"num_parameters": ins[0][0] if p["per_channel"] else 1,
+                                 "init": p["init"]},
+    summary_keys=("per_channel",),
+)
+
 
 # ---- Reshaping ----------------------------------------------------------------------------------
 
@@ -743,6 +880,218 @@ _register(
     summary_keys=("dim",),
 )
 
+# ---- Padding, slicing, arithmetic and reductions ------------------------------------------------
+
+
+def _pad_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    pads, shape, mode = list(p["padding"]), list(ins[0]), p["mode"]
+    axes = len(pads) // 2
+    if len(pads) % 2 or not pads:
+        raise ShapeError(f"padding needs two values per padded axis, not {len(pads)}")
+    if axes > len(shape):
+        raise ShapeError(f"padding {axes} axes of a rank-{len(shape)} sample")
+    if mode != "constant" and len(shape) > axes + 1:
+        raise ShapeError(f"{mode} padding of {axes} axes works on at most channels plus "
+                         f"{axes} axes, got {fmt_shape(ins[0])}",
+                         fix="give padding for every axis after the channels")
+    for i in range(axes):
+        axis = len(shape) - 1 - i
+        before, after = pads[2 * i], pads[2 * i + 1]
+        if (mode == "reflect" and max(before, after) >= shape[axis]) or (
+                mode == "circular" and max(before, after) > shape[axis]):
+            raise ShapeError(f"{mode} padding of {max(before, after)} needs an axis longer than "
+                             f"{shape[axis]}", fix="use less padding or mode 'constant'")
+        shape[axis] += before + after
+    return tuple(shape)
+
+
+_register(
+    type_id="Pad",
+    category=SHAPE,
+    doc="Pads the last axes, each side its own amount, with a constant, a mirror of the edge "
+        "(reflect), the edge repeated (replicate) or the far side (circular).",
+    params=(Param("padding", "ints", [1, 1, 1, 1], "Per side, last axis first, as torch's "
+                  "F.pad: left, right[, top, bottom[, front, back]].", min=0, max=1024,
+                  short="{}"),
+            Param("mode", "choice", "constant", "What the padding holds.",
+                  choices=("constant", "reflect", "replicate", "circular")),
+            Param("value", "float", 0.0, "The constant.", min=-1e9, max=1e9,
+                  when=(("mode", ("constant",)),))),
+    shape=_pad_shape,
+    torch_class="Pad",
+    torch_kwargs=lambda p, ins: {"padding": tuple(p["padding"]), "mode": p["mode"],
+                                 "value": p["value"]},
+    summary_keys=("padding", "mode"),
+)
+
+
+def _slice_range(p: Params, shape: Shape) -> tuple[int, range]:
+    dim = _sample_dim(p["dim"], len(shape))
+    stop = p["stop"] if p["stop"] != 0 else None
+    kept = range(*slice(p["start"], stop, p["step"]).indices(shape[dim]))
+    if not kept:
+        raise ShapeError(f"start {p['start']}, stop {p['stop']} keep nothing of the "
+                         f"{shape[dim]} entries of dim {p['dim']}")
+    return dim, kept
+
+
+def _slice_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    dim, kept = _slice_range(p, ins[0])
+    return ins[0][:dim] + (len(kept),) + ins[0][dim + 1:]
+
+
+def _slice_kwargs(p: Params, ins: Sequence[Shape]) -> dict[str, Any]:
+    dim, kept = _slice_range(p, ins[0])
+    return {"dim": dim + 1, "start": kept.start, "stop": kept.stop, "step": kept.step}
+
+
+_register(
+    type_id="Slice",
+    category=SHAPE,
+    pass_through=True,
+    doc="Keeps entries start, start+step, … before stop along one dimension (Python's "
+        "x[start:stop:step]); e.g. the class token of a sequence, or every second pixel.",
+    params=(_dim_param(0, "Sample dimension to slice (0: channels/steps)."),
+            Param("start", "int", 0, "First index kept; negative counts from the end.",
+                  min=-1_000_000, max=1_000_000),
+            Param("stop", "int", 0, "Index after the last one kept; negative counts from the "
+                  "end; 0 means to the end.", min=-1_000_000, max=1_000_000),
+            Param("step", "int", 1, "Keep every step-th entry.", min=1, max=1_000_000)),
+    input_spec=InputSpec((1, 2, 3, 4, 5), "at least one dimension"),
+    shape=_slice_shape,
+    torch_class="Slice",
+    torch_kwargs=_slice_kwargs,
+    summary_keys=("dim", "start", "stop", "step"),
+)
+
+_register(
+    type_id="Subtract",
+    category=MERGE,
+    doc="a − b element-wise (size-1 axes broadcast).",
+    params=(),
+    inputs=(Port("a", "The tensor subtracted from."), Port("b", "The tensor subtracted.")),
+    shape=lambda p, ins: _broadcast(ins),
+    macs=lambda p, ins, out: prod(out),
+    torch_class="Subtract",
+)
+
+
+def _matmul_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    a, b = ins
+    if len(a) != len(b) or a[:-2] != b[:-2]:
+        raise ShapeError(f"a {fmt_shape(a)} and b {fmt_shape(b)} must have the same leading "
+                         "dimensions")
+    if a[-1] != b[-2]:
+        raise ShapeError(f"a's last size ({a[-1]}) must equal b's second-to-last ({b[-2]}): "
+                         f"{fmt_shape(a)} @ {fmt_shape(b)}", port="b")
+    return a[:-1] + (b[-1],)
+
+
+_register(
+    type_id="MatMul",
+    category=MATH,
+    doc="Matrix product a @ b of the last two dimensions (…×n×k @ …×k×m → …×n×m).",
+    params=(),
+    inputs=(Port("a", "Left matrix (…×n×k)."), Port("b", "Right matrix (…×k×m).")),
+    input_spec=InputSpec((2, 3), "matrices (rank 2, or 3 with a leading dimension)"),
+    shape=_matmul_shape,
+    macs=lambda p, ins, out: prod(out) * ins[0][-1],
+    matmul_macs=lambda p, ins, out: prod(out) * ins[0][-1],
+    torch_class="MatMul",
+)
+
+_register(
+    type_id="Scale",
+    category=MATH,
+    doc="Multiplies every value by a constant.",
+    params=(Param("factor", "float", 1.0, "The constant.", min=-1e9, max=1e9, short="×{}"),),
+    shape=lambda p, ins: ins[0],
+    macs=lambda p, ins, out: prod(out),
+    torch_class="Scale",
+    torch_kwargs=lambda p, ins: {"factor": p["factor"]},
+    summary_keys=("factor",),
+)
+
+
+def _reduce_dims(p: Params, shape: Shape) -> list[int]:
+    dims = [_sample_dim(d, len(shape), "dims entry") for d in p["dims"]]
+    if not dims or len(set(dims)) != len(dims):
+        raise ShapeError(f"dims {list(p['dims'])} must name each dimension at most once "
+                         "(and at least one)")
+    return sorted(dims)
+
+
+def _reduce_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    dims = _reduce_dims(p, ins[0])
+    if p["keepdim"]:
+        return tuple(1 if i in dims else d for i, d in enumerate(ins[0]))
+    return tuple(d for i, d in enumerate(ins[0]) if i not in dims)
+
+
+for _type_id, _doc in (("Mean", "Average over one or more dimensions."),
+                       ("Sum", "Sum over one or more dimensions."),
+                       ("Max", "Maximum over one or more dimensions.")):
+    _register(
+        type_id=_type_id,
+        category=MATH,
+        doc=_doc,
+        params=(Param("dims", "ints", [-1], "Sample dimensions to reduce (negative count from "
+                      "the end).", min=-8, max=8, short="dims {}"),
+                Param("keepdim", "bool", False, "Keep reduced dimensions with size 1.",
+                      short="keepdim")),
+        input_spec=InputSpec((1, 2, 3, 4, 5), "at least one dimension"),
+        shape=_reduce_shape,
+        macs=lambda p, ins, out: prod(ins[0]),
+        torch_class="Reduce",
+        torch_kwargs=lambda p, ins, op=_type_id.lower(): {
+            "op": op, "dims": tuple(d + 1 for d in _reduce_dims(p, ins[0])),
+            "keepdim": p["keepdim"]},
+        summary_keys=("dims",),
+    )
+
+# ---- Learned tensors ------------------------------------------------------------------------------
+
+_register(
+    type_id="Parameter",
+    category=CORE,
+    doc="A learned tensor of a given shape, the same for every sample (a class token, a "
+        "position embedding, a query); its input only sets the batch size.",
+    params=(Param("shape", "ints", [1, 64], "Shape of the tensor, without the batch.", min=1,
+                  short="{}"),
+            Param("init", "choice", "normal", "Initial values: normal (std 0.02), zeros or ones.",
+                  choices=("normal", "zeros", "ones"))),
+    inputs=(Port("in", "Any tensor; only its batch size is read."),),
+    shape=lambda p, ins: tuple(int(d) for d in p["shape"]),
+    count_params=lambda p, ins: prod(p["shape"]),
+    torch_class="Parameter",
+    torch_kwargs=lambda p, ins: {"shape": tuple(p["shape"]), "init": p["init"]},
+    summary_keys=("shape",),
+)
+
+
+def _layer_scale_shape(p: Params, ins: Sequence[Shape]) -> tuple[int, ...]:
+    """(C, 1, …) for channels first, (E,) for features last."""
+    shape = ins[0]
+    return (shape[0],) + (1,) * (len(shape) - 1) if p["channels_first"] else (shape[-1],)
+
+
+_register(
+    type_id="LayerScale",
+    category=CORE,
+    doc="Multiplies each channel by a learned factor that starts tiny (ConvNeXt, CaiT), so a "
+        "deep residual branch starts close to off.",
+    params=(Param("init_value", "float", 1e-6, "Initial factor.", min=0.0, max=10.0),
+            Param("channels_first", "bool", True, "Scale the first sample dimension (C×H×W "
+                  "maps); off: the last (sequence×features).")),
+    input_spec=InputSpec((1, 2, 3, 4), "channels first or features last"),
+    shape=lambda p, ins: ins[0],
+    count_params=lambda p, ins: prod(_layer_scale_shape(p, ins)),
+    macs=lambda p, ins, out: prod(out),
+    torch_class="LayerScale",
+    torch_kwargs=lambda p, ins: {"shape": _layer_scale_shape(p, ins),
+                                 "init_value": p["init_value"]},
+)
+
 # ---- Recurrent & embedding ----------------------------------------------------------------------
 
 
@@ -816,7 +1165,8 @@ def _recurrent(type_id: str, doc: str) -> None:
     _register(type_id=type_id, category=SEQ, doc=doc, params=params, shape=shape,
               input_spec=InputSpec((2,), "sequence×features",
                                    "insert a Reshape to steps×features (e.g. image rows as steps)"),
-              count_params=count, macs=macs, torch_class="Recurrent", torch_kwargs=kwargs,
+              count_params=count, macs=macs, matmul_macs=macs, torch_class="Recurrent",
+              torch_kwargs=kwargs,
               summary_keys=("hidden_size", "return_sequence"))
 
 
@@ -826,21 +1176,36 @@ _recurrent("GRU", "Gated recurrent unit layer over sequence×features input.")
 
 # ---- Attention ----------------------------------------------------------------------------------
 
-
 _SEQUENCE = InputSpec((2,), "sequence×features", "insert a Reshape to steps×features")
+_HEADS = Param("num_heads", "int", 4, "Attention heads; must divide the feature width.",
+               min=1, max=256, short="{} heads")
+_BIAS = Param("bias", "bool", True, "Learn biases in the projections (and LayerNorms).")
+
+
+def _check_heads(p: Params, width: int) -> None:
+    if width % p["num_heads"]:
+        raise ShapeError(f"num_heads={p['num_heads']} must divide the {width} features",
+                         fix="pick a number of heads that divides the feature width")
 
 
 def _attention_shape(p: Params, ins: Sequence[Shape]) -> Shape:
-    shape = ins[0]
-    if shape[1] % p["num_heads"]:
-        raise ShapeError(f"num_heads={p['num_heads']} must divide the {shape[1]} features",
-                         fix="pick a number of heads that divides the feature width")
-    return shape
+    _check_heads(p, ins[0][1])
+    return ins[0]
 
 
-def _attention_macs(p: Params, ins: Sequence[Shape], out: Shape) -> int:
-    seq, e = ins[0]
-    return 4 * seq * e * e + 2 * seq * seq * e
+def _attn_matmul(sq: int, sk: int, e: int, kd: int) -> int:
+    """Projections of queries (sq×e), keys and values (sk×kd) and the output, then the scores
+    and the weighted sum."""
+    return 2 * sq * e * e + 2 * sk * e * kd + 2 * sq * sk * e
+
+
+def _attn_count(e: int, kd: int, bias: bool) -> int:
+    return 2 * e * e + 2 * e * kd + (4 * e if bias else 0)
+
+
+def _self_attention_macs(p: Params, ins: Sequence[Shape], out: Shape) -> int:
+    s, e = ins[0]
+    return _attn_matmul(s, s, e, e) + 3 * p["num_heads"] * s * s  # softmax over every head
 
 
 _register(
@@ -849,15 +1214,15 @@ _register(
     doc="Every step attends to every other step (multi-head scaled dot-product attention).",
     display_name="Self-Attention",
     params=(
-        Param("num_heads", "int", 4, "Attention heads; must divide the feature width.",
-              min=1, max=256, short="{} heads"),
+        _HEADS,
         Param("dropout", "float", 0.0, "Dropout on the attention weights.", min=0.0, max=0.99),
         Param("bias", "bool", True, "Learn biases in the projections."),
     ),
     input_spec=_SEQUENCE,
     shape=_attention_shape,
-    count_params=lambda p, ins: 4 * ins[0][1] ** 2 + (4 * ins[0][1] if p["bias"] else 0),
-    macs=_attention_macs,
+    count_params=lambda p, ins: _attn_count(ins[0][1], ins[0][1], p["bias"]),
+    macs=_self_attention_macs,
+    matmul_macs=lambda p, ins, out: _attn_matmul(ins[0][0], ins[0][0], ins[0][1], ins[0][1]),
     torch_class="SelfAttention",
     torch_kwargs=lambda p, ins: {"embed_dim": ins[0][1], "num_heads": p["num_heads"],
                                  "dropout": p["dropout"], "bias": p["bias"]},
@@ -865,33 +1230,215 @@ _register(
 )
 
 
-def _encoder_count(p: Params, ins: Sequence[Shape]) -> int:
-    e, f = ins[0][1], p["dim_feedforward"]
-    return (4 * e * e + 4 * e) + (e * f + f) + (f * e + e) + 4 * e
+def _cross_attention_macs(p: Params, ins: Sequence[Shape], out: Shape) -> int:
+    (sq, e), (sk, kd) = ins
+    return _attn_matmul(sq, sk, e, kd) + 3 * p["num_heads"] * sq * sk
 
 
 _register(
-    type_id="TransformerEncoderLayer",
+    type_id="MultiheadAttention",
     category=ATTN,
-    doc="Self-attention followed by a feed-forward block, each with residual and LayerNorm.",
-    display_name="Transformer Encoder",
+    doc="Each query step attends to every step of a second sequence (cross-attention); the "
+        "key/value sequence may have another length and width.",
+    display_name="Cross-Attention",
     params=(
-        Param("num_heads", "int", 4, "Attention heads; must divide the feature width.",
-              min=1, max=256, short="{} heads"),
-        Param("dim_feedforward", "int", 128, "Width of the feed-forward block.", min=1,
-              max=1_000_000, short="ff{}"),
-        Param("dropout", "float", 0.1, "Dropout inside the layer.", min=0.0, max=0.99),
-        Param("activation", "choice", "relu", "Feed-forward activation.", choices=("relu", "gelu")),
-        Param("norm_first", "bool", False, "LayerNorm before (pre-norm) instead of after."),
+        _HEADS,
+        Param("dropout", "float", 0.0, "Dropout on the attention weights.", min=0.0, max=0.99),
+        Param("bias", "bool", True, "Learn biases in the projections."),
     ),
+    inputs=(Port("query", "The sequence that asks (steps×features); the output has its shape."),
+            Port("key_value", "The sequence attended to (steps×features).")),
     input_spec=_SEQUENCE,
     shape=_attention_shape,
-    count_params=_encoder_count,
-    macs=lambda p, ins, out: _attention_macs(p, ins, out) + 2 * ins[0][0] * ins[0][1] * p["dim_feedforward"],
-    torch_class="TransformerEncoderLayer",
-    torch_kwargs=lambda p, ins: {"d_model": ins[0][1], "nhead": p["num_heads"],
-                                 "dim_feedforward": p["dim_feedforward"], "dropout": p["dropout"],
-                                 "activation": p["activation"], "norm_first": p["norm_first"],
-                                 "batch_first": True},
+    count_params=lambda p, ins: _attn_count(ins[0][1], ins[1][1], p["bias"]),
+    macs=_cross_attention_macs,
+    matmul_macs=lambda p, ins, out: _attn_matmul(ins[0][0], ins[1][0], ins[0][1], ins[1][1]),
+    torch_class="CrossAttention",
+    torch_kwargs=lambda p, ins: {"embed_dim": ins[0][1], "kv_dim": ins[1][1],
+                                 "num_heads": p["num_heads"], "dropout": p["dropout"],
+                                 "bias": p["bias"]},
+    summary_keys=("num_heads",),
+)
+
+
+def _transformer_params(stack: bool = False) -> tuple[Param, ...]:
+    params = (
+        _HEADS,
+        Param("dim_feedforward", "int", 128, "Width of the feed-forward block (torch's default "
+              "is 2048).", min=1, max=1_000_000, short="ff{}"),
+        Param("dropout", "float", 0.1, "Dropout inside the layer.", min=0.0, max=0.99),
+        Param("activation", "choice", "relu", "Feed-forward activation.", choices=("relu", "gelu")),
+        Param("norm_first", "bool", False, "LayerNorm before (pre-norm, as in ViT) instead of "
+              "after."),
+        Param("layer_norm_eps", "float", 1e-5, "Added to the variance in the LayerNorms "
+              "(ViT uses 1e-6).", min=1e-12, max=1.0),
+        _BIAS,
+    )
+    if stack:
+        params += (Param("num_layers", "int", 6, "How many identical layers are stacked.",
+                         min=1, max=256, short="×{}"),)
+    return params
+
+
+def _transformer_kwargs(p: Params, ins: Sequence[Shape]) -> dict[str, Any]:
+    out = {"d_model": ins[0][1], "nhead": p["num_heads"], "dim_feedforward": p["dim_feedforward"],
+           "dropout": p["dropout"], "activation": p["activation"],
+           "layer_norm_eps": p["layer_norm_eps"], "batch_first": True,
+           "norm_first": p["norm_first"], "bias": p["bias"]}
+    if "num_layers" in p:
+        out["num_layers"] = p["num_layers"]
+    return out
+
+
+def _ff_count(e: int, f: int, bias: bool) -> int:
+    return 2 * e * f + (f + e if bias else 0)
+
+
+def _norms_count(e: int, norms: int, bias: bool) -> int:
+    return norms * (2 * e if bias else e)
+
+
+def _encoder_count(p: Params, ins: Sequence[Shape]) -> int:
+    e, f, bias = ins[0][1], p["dim_feedforward"], p["bias"]
+    return _attn_count(e, e, bias) + _ff_count(e, f, bias) + _norms_count(e, 2, bias)
+
+
+def _encoder_matmul(p: Params, ins: Sequence[Shape], out: Shape) -> int:
+    s, e = ins[0]
+    return _attn_matmul(s, s, e, e) + 2 * s * e * p["dim_feedforward"]
+
+
+def _encoder_macs(p: Params, ins: Sequence[Shape], out: Shape) -> int:
+    """Matmuls + softmax of every head + the FF activation + 2 LayerNorms + 2 residual adds."""
+    s, e = ins[0]
+    rest = 3 * p["num_heads"] * s * s + s * p["dim_feedforward"] + 2 * 2 * s * e + 2 * s * e
+    return _encoder_matmul(p, ins, out) + rest
+
+
+def _layers(p: Params) -> int:
+    return p.get("num_layers", 1)
+
+
+for _type_id, _label, _doc, _stack in (
+        ("TransformerEncoderLayer", "Transformer Encoder",
+         "Self-attention followed by a feed-forward block, each with residual and LayerNorm.",
+         False),
+        ("TransformerEncoder", "Transformer Encoder Stack",
+         "num_layers Transformer encoder layers in a row (as in BERT or ViT).", True)):
+    _register(
+        type_id=_type_id,
+        category=ATTN,
+        doc=_doc,
+        display_name=_label,
+        params=_transformer_params(stack=_stack),
+        input_spec=_SEQUENCE,
+        shape=_attention_shape,
+        count_params=lambda p, ins: _layers(p) * _encoder_count(p, ins),
+        macs=lambda p, ins, out: _layers(p) * _encoder_macs(p, ins, out),
+        matmul_macs=lambda p, ins, out: _layers(p) * _encoder_matmul(p, ins, out),
+        torch_class="TransformerEncoderStack" if _stack else "TransformerEncoderLayer",
+        torch_kwargs=_transformer_kwargs,
+        summary_keys=("num_heads", "dim_feedforward") + (("num_layers",) if _stack else ()),
+    )
+
+
+def _decoder_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    (sq, e), (sk, em) = ins
+    if em != e:
+        raise ShapeError(f"the memory has {em} features but the target {e}; they must match",
+                         fix="insert a Linear on the memory to match the widths", port="memory")
+    _check_heads(p, e)
+    return ins[0]
+
+
+def _decoder_matmul(p: Params, ins: Sequence[Shape], out: Shape) -> int:
+    (sq, e), (sk, _) = ins
+    return _attn_matmul(sq, sq, e, e) + _attn_matmul(sq, sk, e, e) + 2 * sq * e * p["dim_feedforward"]
+
+
+def _decoder_macs(p: Params, ins: Sequence[Shape], out: Shape) -> int:
+    """Matmuls + both softmaxes + the FF activation + 3 LayerNorms + 3 residual adds."""
+    (sq, e), (sk, _) = ins
+    rest = (3 * p["num_heads"] * (sq * sq + sq * sk) + sq * p["dim_feedforward"]
+            + 3 * 2 * sq * e + 3 * sq * e)
+    return _decoder_matmul(p, ins, out) + rest
+
+
+_register(
+    type_id="TransformerDecoderLayer",
+    category=ATTN,
+    doc="Self-attention over the target, cross-attention to the memory (an encoder's output), "
+        "then a feed-forward block; each with residual and LayerNorm. No causal mask.",
+    display_name="Transformer Decoder",
+    params=_transformer_params(),
+    inputs=(Port("in", "The target sequence (steps×features)."),
+            Port("memory", "The sequence attended to, e.g. an encoder's output.")),
+    input_spec=_SEQUENCE,
+    shape=_decoder_shape,
+    count_params=lambda p, ins: (2 * _attn_count(ins[0][1], ins[0][1], p["bias"])
+                                 + _ff_count(ins[0][1], p["dim_feedforward"], p["bias"])
+                                 + _norms_count(ins[0][1], 3, p["bias"])),
+    macs=_decoder_macs,
+    matmul_macs=_decoder_matmul,
+    torch_class="TransformerDecoderLayer",
+    torch_kwargs=_transformer_kwargs,
     summary_keys=("num_heads", "dim_feedforward"),
+)
+
+
+def _token_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    return (ins[0][0] + 1, ins[0][1])
+
+
+_register(
+    type_id="ClassToken",
+    category=ATTN,
+    doc="Puts a learned token before the sequence (ViT's class token): steps×features → "
+        "(steps+1)×features.",
+    display_name="Prepend Class Token",
+    params=(),
+    input_spec=_SEQUENCE,
+    shape=_token_shape,
+    count_params=lambda p, ins: ins[0][1],
+    torch_class="ClassToken",
+    torch_kwargs=lambda p, ins: {"embed_dim": ins[0][1]},
+)
+
+_register(
+    type_id="PositionEmbedding",
+    category=ATTN,
+    doc="Adds a learned vector to every step, so attention can tell positions apart.",
+    display_name="Add Position Embedding",
+    params=(Param("std", "float", 0.02, "Standard deviation of the initial values.",
+                  min=0.0, max=10.0),),
+    input_spec=_SEQUENCE,
+    shape=lambda p, ins: ins[0],
+    count_params=lambda p, ins: prod(ins[0]),
+    macs=lambda p, ins, out: prod(out),
+    torch_class="PositionEmbedding",
+    torch_kwargs=lambda p, ins: {"length": ins[0][0], "embed_dim": ins[0][1], "std": p["std"]},
+)
+
+# ---- Imported operators without a layer ---------------------------------------------------------
+
+
+def _unsupported_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    raise ShapeError(f"the imported operator {p['operator']} has no Netwright layer"
+                     + (f" ({p['reason']})" if p["reason"] else ""),
+                     fix="replace this placeholder with layers that compute the same")
+
+
+_register(
+    type_id="Unsupported",
+    category=IO,
+    doc="Placeholder for an imported operator Netwright cannot map; an error until replaced.",
+    display_name="Unsupported (imported)",
+    params=(
+        Param("operator", "str", "", "The source operator this node stands for."),
+        Param("reason", "str", "", "Why it could not be mapped."),
+    ),
+    inputs=(Port("in", "The operator's tensor inputs.", variadic=True, min_links=0, max_links=16),),
+    shape=_unsupported_shape,
+    summary_keys=("operator",),
+    is_placeholder=True,
 )

@@ -170,6 +170,10 @@ _dataset(DatasetSpec("xor", "Points in four quadrants labelled by the sign of x�
 _dataset(DatasetSpec("sine", "Noisy sine wave: x → sin(x) + noise (regression).", "synthetic",
                      "regression", options=(_N, _NOISE, _SEED), sample_shape=_fixed((1,)),
                      classes=lambda o: None))
+CSV_DELIMITERS = {"auto": None, "comma": ",", "semicolon": ";", "tab": "\t", "bar": "|",
+                  "space": " "}  # the delimiter option's choices and the characters they mean
+CSV_DELIMITERS_CHOICES = tuple(CSV_DELIMITERS)
+
 _dataset(DatasetSpec(
     "csv", "A CSV file: choose the target column and the feature columns.", "file", "file",
     options=(_PATH,
@@ -179,7 +183,19 @@ _dataset(DatasetSpec(
                    label="Feature columns"),
              Param("task", "choice", "auto", "classification, regression, or auto (text or few "
                    "distinct integer values → classes).",
-                   choices=("auto", "classification", "regression"))),
+                   choices=("auto", "classification", "regression")),
+             Param("header", "choice", "auto", "Whether the first line (after skipped ones) names "
+                   "the columns; auto decides from its cells (text above numbers).",
+                   choices=("auto", "yes", "no"), label="Header line"),
+             Param("skip_rows", "int", 0, "Lines to skip at the top. A preamble line with another "
+                   "number of fields than the data is detected and skipped anyway.", min=0,
+                   max=1_000_000, label="Skip lines"),
+             Param("delimiter", "choice", "auto", "What separates the fields; auto detects comma, "
+                   "semicolon, tab or bar.", choices=CSV_DELIMITERS_CHOICES, label="Delimiter"),
+             Param("missing", "choice", "error", "An empty or NA cell: stop with an error naming "
+                   "its line and column, drop its row, or fill it with the training split's "
+                   "column mean (a missing target always drops the row).",
+                   choices=("error", "drop", "mean"), label="Missing cells")),
 ))
 _dataset(DatasetSpec("npz", "A NumPy .npz file holding arrays x and y.", "file", "file",
                      options=(_PATH, Param("task", "choice", "auto", "As for CSV.",

@@ -14,11 +14,13 @@ from typing import Iterable
 import networkx as nx
 
 from . import layers as _layers  # noqa: F401  (fills the catalog)
+from .blocks import BlockError, bind_params
 from .catalog import CATALOG, Shape, fmt_shape
 from .design import Design, Edge
 from .losses import loss_problems
 from .settings import DATASETS, check_data, check_training, dataset_classes, dataset_shape
 from .shapes import Inference, infer
+from .summary import MEMORY_FIX, MemoryBudget, summarize, training_memory_problem
 
 ERROR, WARNING = "error", "warning"
 
@@ -68,24 +70,75 @@ def to_networkx(design: Design) -> nx.MultiDiGraph:
 
 
 def validate(design: Design, data_shape: Shape | None = None, data_classes: int | None = None,
-             data_task: str | None = None, data_targets: int | None = None) -> Report:
-    """Check the whole design. ``data_shape``/``data_classes``/``data_task`` (and the number of
-    regression targets) describe a dataset already read by the runtime; built-in datasets
-    declare theirs."""
-    diags: list[Diagnostic] = []
-    nodes = design.nodes
-    names = {n.id: n.name for n in nodes}
-    bad_params: set[str] = set()  # unknown type or invalid params: no shape error on top
+             data_task: str | None = None, memory: MemoryBudget | None = None,
+             data_error: str | None = None, data_targets: int | None = None) -> Report:
+    """Check the whole design. ``data_shape``/``data_classes``/``data_task`` (and
+    ``data_targets``, the number of regression targets) describe a dataset already read by the
+    runtime; built-in datasets declare theirs. A block body is
+    checked as a network of its own (with its arguments' defaults), without the settings.
+    ``memory`` is what the chosen device has (the runtime knows it): a design whose training
+    needs more is warned about. ``data_error`` says why the runtime could not read the dataset:
+    an error on the Input, so nothing trains on it."""
+    diags, bad_params = _check_nodes(design)
+    diags += _check_ports(design)
+    inference = infer(design)
+    diags += _check_structure(design, inference)
+    for nid, err in inference.errors.items():
+        if nid in bad_params:
+            continue
+        diags.append(Diagnostic(ERROR, "shape", err.text, nid, err.port,
+                                fix=_shape_fix(design, inference, nid, err.fix),
+                                param=err.param if not err.path else None))
+    diags += _check_dtypes(design, inference)
+    if _is_body(design):
+        return Report(diags, inference)
+    diags += _check_blocks(design)
+    # Data and training settings against the network.
+    diags += _check_settings(design, inference, data_shape, data_classes, data_task,
+                             data_targets)
+    if data_error:
+        inputs = design.inputs()
+        diags.append(Diagnostic(ERROR, "data-file", f"the dataset cannot be read: {data_error}",
+                                inputs[0].id if inputs else None,
+                                fix="choose another file, or fix it (Data panel)"))
+    if memory is not None:
+        problem = training_memory_problem(summarize(design, inference), memory)
+        if problem:
+            diags.append(Diagnostic(WARNING, "memory", problem, fix=MEMORY_FIX))
+    return Report(diags, inference)
 
-    # Parameters and names.
+
+def _is_body(design: Design) -> bool:
+    return design.blocks.owner is not design
+
+
+def _check_nodes(design: Design) -> tuple[list[Diagnostic], set[str]]:
+    """Known types, valid params (expressions bound to the arguments' defaults) and names.
+    Returns the diagnostics and the nodes with bad params (no shape error on top)."""
+    diags: list[Diagnostic] = []
+    bad_params: set[str] = set()
     seen: dict[str, str] = {}
-    for node in nodes:
-        layer = CATALOG.get(node.type)
+    for node in design.nodes:
+        layer = design.layer_of(node)
         if layer is None:
             diags.append(Diagnostic(ERROR, "unknown-type", f"unknown layer type {node.type!r}", node.id))
             bad_params.add(node.id)
             continue
-        for pname, problem in layer.check_params(node.params):
+        if layer.is_placeholder:
+            diags.append(Diagnostic(ERROR, "unsupported", layer.shape_problem(node.params), node.id,
+                                    fix="replace this placeholder with layers that compute the same"))
+            bad_params.add(node.id)
+        try:
+            params = (bind_params(layer, node.params, design.arguments) if _is_body(design)
+                      else node.params)
+        except BlockError as exc:
+            name = exc.where.split(".", 1)[-1]
+            diags.append(Diagnostic(ERROR, "expression", f"{name}: {exc.reason}", node.id,
+                                    param=name, fix="use only this block's arguments, numbers "
+                                                    "and + - * // ( )"))
+            bad_params.add(node.id)
+            continue
+        for pname, problem in layer.check_params(params):
             diags.append(Diagnostic(ERROR, "param", f"{pname} {problem}", node.id, param=pname,
                                     fix=_param_fix(layer, pname)))
             bad_params.add(node.id)
@@ -98,10 +151,15 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
                                     fix=f"rename it, e.g. to {design.unique_name(node.name)!r}"))
         else:
             seen[node.name] = node.id
+    return diags, bad_params
 
-    # Ports and arity.
+
+def _check_ports(design: Design) -> list[Diagnostic]:
+    """Links name existing ports; every input port has as many links as it takes."""
+    diags = []
     for e in design.edges:
-        src_layer, dst_layer = CATALOG.get(design.node(e.src).type), CATALOG.get(design.node(e.dst).type)
+        src_layer = design.layer_of(design.node(e.src))
+        dst_layer = design.layer_of(design.node(e.dst))
         if src_layer and src_layer.output_port(e.src_port) is None:
             diags.append(Diagnostic(ERROR, "port", f"has no output port {e.src_port!r}", e.src,
                                     e.src_port))
@@ -109,39 +167,49 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
             diags.append(Diagnostic(ERROR, "port", f"has no input port {e.dst_port!r}", e.dst,
                                     e.dst_port))
     for node in design.nodes:
-        layer = CATALOG.get(node.type)
-        if layer is None:
-            continue
-        for port in layer.inputs:
-            count = len(design.in_edges(node.id, port.name))
-            if count < port.min_links:
-                if count == 0:
-                    msg = f"input {port.name!r} is not connected" if len(layer.inputs) > 1 else \
-                        "its input is not connected"
-                else:
-                    msg = f"needs at least {port.min_links} inputs, has {count}"
-                diags.append(Diagnostic(ERROR, "arity", msg, node.id, port.name,
-                                        fix="drag a link from an earlier layer's output to it"))
-            elif count > port.max_links:
-                msg = (f"input {port.name!r} has {count} links but takes one"
-                       if port.max_links == 1 else f"takes at most {port.max_links} inputs, has {count}")
-                fix = "merge the branches with an Add or Concat first" if port.max_links == 1 else None
-                diags.append(Diagnostic(ERROR, "arity", msg, node.id, port.name, fix=fix))
-        for port in layer.outputs:
-            if not design.out_edges(node.id, port.name) and not layer.is_source:
-                diags.append(Diagnostic(WARNING, "unused", "its output is not used", node.id, port.name,
-                                        fix="connect it onward, or delete it"))
+        layer = design.layer_of(node)
+        if layer is not None:
+            diags += _check_arity(design, node.id, layer)
+    return diags
 
-    # Whole-network structure.
+
+def _check_arity(design: Design, nid: str, layer) -> list[Diagnostic]:
+    diags = []
+    for port in layer.inputs:
+        count = len(design.in_edges(nid, port.name))
+        if count < port.min_links:
+            if count == 0:
+                msg = f"input {port.name!r} is not connected" if len(layer.inputs) > 1 else \
+                    "its input is not connected"
+            else:
+                msg = f"needs at least {port.min_links} inputs, has {count}"
+            diags.append(Diagnostic(ERROR, "arity", msg, nid, port.name,
+                                    fix="drag a link from an earlier layer's output to it"))
+        elif count > port.max_links:
+            msg = (f"input {port.name!r} has {count} links but takes one"
+                   if port.max_links == 1 else f"takes at most {port.max_links} inputs, has {count}")
+            fix = "merge the branches with an Add or Concat first" if port.max_links == 1 else None
+            diags.append(Diagnostic(ERROR, "arity", msg, nid, port.name, fix=fix))
+    for port in layer.outputs:
+        if not design.out_edges(nid, port.name) and not layer.is_source:
+            diags.append(Diagnostic(WARNING, "unused", "its output is not used", nid, port.name,
+                                    fix="connect it onward, or delete it"))
+    return diags
+
+
+def _check_structure(design: Design, inference: Inference) -> list[Diagnostic]:
+    """Inputs and Outputs exist; no cycles; every node is fed by an Input and leads somewhere."""
+    diags = []
+    names = {n.id: n.name for n in design.nodes}
     inputs = [n.id for n in design.inputs()]
     outputs = [n.id for n in design.outputs()]
+    what = "block" if _is_body(design) else "network"
     if not inputs:
-        diags.append(Diagnostic(ERROR, "no-input", "the network has no Input layer",
+        diags.append(Diagnostic(ERROR, "no-input", f"the {what} has no Input layer",
                                 fix="add an Input layer from the palette"))
     if not outputs:
-        diags.append(Diagnostic(ERROR, "no-output", "the network has no Output layer",
+        diags.append(Diagnostic(ERROR, "no-output", f"the {what} has no Output layer",
                                 fix="add an Output layer after the last layer"))
-    inference = infer(design)
     cyclic: set[str] = set()
     unordered = set(names).difference(inference.order)  # on a cycle, or fed by one
     g = _subgraph(design, unordered)
@@ -155,30 +223,46 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
                                         fix="remove one link of the cycle"))
     if inputs:
         reached = _reachable(design, inputs, forward=True)
-        for node in nodes:
-            if node.id not in reached and node.id not in cyclic:
+        for nid in names:
+            if nid not in reached and nid not in cyclic:
                 diags.append(Diagnostic(ERROR, "unreachable", "is not connected to any Input",
-                                        node.id, fix="link it to the layers before it"))
+                                        nid, fix="link it to the layers before it"))
     if outputs:
         leads = _reachable(design, outputs, forward=False)
-        for node in nodes:
-            if node.id not in leads and node.id not in cyclic and design.out_edges(node.id):
+        for nid in names:
+            if nid not in leads and nid not in cyclic and design.out_edges(nid):
                 diags.append(Diagnostic(WARNING, "dead-end",
                                         "does not lead to any Output; its result is unused",
-                                        node.id, fix="connect the branch to an Output or a merge"))
+                                        nid, fix="connect the branch to an Output or a merge"))
+    return diags
 
-    # Shapes.
-    for nid, err in inference.errors.items():
-        if nid in bad_params:
+
+def _check_blocks(design: Design) -> list[Diagnostic]:
+    """Errors inside the bodies of the blocks this design uses, pinned to the first instance
+    of each (shape errors are already reported through the instances themselves)."""
+    diags = []
+    first_use: dict[str, str] = {}
+    for node in design.nodes:
+        if node.is_block:
+            first_use.setdefault(node.type, node.id)
+    pending = list(first_use.items())
+    checked: set[str] = set()
+    while pending:
+        name, instance = pending.pop(0)
+        if name in checked:
             continue
-        diags.append(Diagnostic(ERROR, "shape", err.message, nid, err.port,
-                                fix=_shape_fix(design, inference, nid, err.fix)))
-
-    diags += _check_dtypes(design, inference)
-
-    # Data and training settings against the network.
-    diags += _check_settings(design, inference, data_shape, data_classes, data_task, data_targets)
-    return Report(diags, inference)
+        checked.add(name)
+        body = design.blocks[name].body
+        for inner in body.nodes:
+            if inner.is_block:
+                pending.append((inner.type, instance))
+        for d in validate(body).errors:
+            if d.code == "shape":
+                continue
+            where = f" › {body.node(d.node).name}" if d.node else ""
+            diags.append(Diagnostic(ERROR, "block", f"in block {name}{where}: {d.message}",
+                                    instance, fix=d.fix))
+    return diags
 
 
 def _check_dtypes(design: Design, inference: Inference) -> list[Diagnostic]:
@@ -190,7 +274,7 @@ def _check_dtypes(design: Design, inference: Inference) -> list[Diagnostic]:
         node = design.node(nid)
         if nid not in inference.shapes:
             continue
-        layer = CATALOG[node.type]
+        layer = design.layer_of(node)
         sources = [e.src for e in design.in_edges(nid)]
         ints = [integer.get(src, False) for src in sources]
         if layer.is_source:
@@ -388,7 +472,7 @@ def can_connect(design: Design, src: str, dst: str, src_port: str = "out", dst_p
         return False, "unknown node"
     if src == dst:
         return False, "a layer cannot feed itself"
-    s_layer, d_layer = CATALOG.get(design.node(src).type), CATALOG.get(design.node(dst).type)
+    s_layer, d_layer = design.layer_of(design.node(src)), design.layer_of(design.node(dst))
     if s_layer is None or d_layer is None:
         return False, "unknown layer type"
     if s_layer.output_port(src_port) is None:

@@ -26,10 +26,10 @@ from graph.metrics import metric_names
 from graph.settings import DATASETS
 
 from . import devices
-from .data import (Normalization, csv_header, data_settings, decode_image, load_data, read_raw,
-                   resolve_path, split_indices)
+from .data import Normalization, data_settings, decode_image, load_data, read_raw, split_indices
+from .data.csvfile import csv_columns as read_csv_columns
 from .metrics import classification_report, regression_metrics
-from .runs import RunError, RunFolder, load_run
+from .runs import RunError, RunFolder, load_run, unique_dir
 from .training import first_output
 
 PREVIEW_ROWS = 200
@@ -56,6 +56,7 @@ class DataPreview:
     samples: np.ndarray  # the first rows/images/points
     labels: np.ndarray  # their targets (class indices, or values for regression)
     columns: list[str] = field(default_factory=list)  # table column names (features)
+    notes: list[str] = field(default_factory=list)  # what reading detected and skipped
 
     @property
     def num_classes(self) -> int | None:
@@ -95,23 +96,17 @@ def preview_data(data: Mapping[str, Any], base_dir: str | os.PathLike | None = N
         samples = np.stack([decode_image(raw.files[i], (h, w), color) for i in pick])  # type: ignore[index]
     if kind == "table":
         samples = samples.reshape(len(samples), -1)
-        columns = _column_names(data, base_dir, samples.shape[1])
+        columns = _column_names(data, raw, samples.shape[1])
     return DataPreview(
         name=str(data.get("name")), task=raw.task, source=raw.source, sample_shape=shape,
         class_names=list(raw.class_names), class_counts=counts,
         sizes={"train": len(train), "val": len(val), "test": len(test)}, total=n, kind=kind,
-        samples=samples, labels=np.asarray(raw.y[pick]), columns=columns)
+        samples=samples, labels=np.asarray(raw.y[pick]), columns=columns, notes=list(raw.notes))
 
 
-def _column_names(data: Mapping[str, Any], base_dir, width: int) -> list[str]:
-    if data.get("name") == "csv":
-        options = DATASETS["csv"].resolve(data.get("options", {}))
-        header = csv_columns(resolve_path(options["path"], base_dir))
-        target = options["target"] or (header[-1] if header else "")
-        wanted = [c.strip() for c in options["features"].split(",") if c.strip()]
-        names = wanted or [c for c in header if c != target]
-        if len(names) == width:
-            return names
+def _column_names(data: Mapping[str, Any], raw, width: int) -> list[str]:
+    if len(raw.columns) == width:  # a table names its own
+        return list(raw.columns)
     if data.get("name") in ("iris", "wine", "breast_cancer", "diabetes"):
         from sklearn import datasets as skd
 
@@ -122,9 +117,11 @@ def _column_names(data: Mapping[str, Any], base_dir, width: int) -> list[str]:
     return [f"x{i}" for i in range(width)]
 
 
-def csv_columns(path: str | os.PathLike) -> list[str]:
-    """The header of a CSV/TSV file (for the column picker); DataError when unreadable."""
-    return csv_header(Path(path))
+def csv_columns(path: str | os.PathLike, options: Mapping[str, Any] | None = None) -> list[str]:
+    """The column names of a CSV file as the loader reads it with ``options`` (header, lines
+    to skip, delimiter), for the column picker; DataError when unreadable."""
+    o = DATASETS["csv"].resolve(options or {})
+    return read_csv_columns(Path(path), o["header"], o["skip_rows"], o["delimiter"])
 
 
 # ---- run folders ---------------------------------------------------------------------------
@@ -161,15 +158,27 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _checked(read, damage: list[str]) -> dict[str, Any]:
+    """``read()`` of a run file, or {} with why in ``damage`` when the file is damaged."""
+    try:
+        return read()
+    except RunError as exc:
+        damage.append(str(exc))
+        return {}
+
+
 def _whole(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def run_summary(run_dir: str | os.PathLike) -> RunSummary:
     """Status, best metric, duration and device of one run folder, read from its files (a
-    damaged file reads as missing)."""
+    damaged file shows as the run's message, never as a crash)."""
     folder = RunFolder(run_dir)
-    status, config, events = folder.status(), folder.config_or_empty(), folder.events()
+    damage: list[str] = []
+    status = _checked(lambda: folder.status(strict=True), damage)
+    config = _checked(folder.config, damage) if folder.file(folder.CONFIG).exists() else {}
+    events = folder.events()
     best = _dict(status.get("best"))
     end = next((e for e in reversed(events) if e.get("event") == "end"), None)
     if end and not best:
@@ -188,9 +197,10 @@ def run_summary(run_dir: str | os.PathLike) -> RunSummary:
         best_value=number(best.get("value")), best_epoch=number(best.get("epoch")),
         epochs_completed=_whole(status.get("epochs_completed")),
         epochs=number(_dict(config.get("training")).get("epochs")),
-        duration_s=number(duration), device=config.get("device"), created=config.get("created"),
-        message=status.get("message") or error, resumable=folder.resumable,
-        checkpoints=tuple(folder.available_checkpoints()))
+        duration_s=number(duration), device=config.get("device"),
+        created=str(config.get("created") or "") or None,
+        message=damage[0] if damage else status.get("message") or error,
+        resumable=folder.resumable, checkpoints=tuple(folder.available_checkpoints()))
 
 
 def list_runs(folder: str | os.PathLike, prefix: str = "") -> list[RunSummary]:
@@ -202,6 +212,26 @@ def list_runs(folder: str | os.PathLike, prefix: str = "") -> list[RunSummary]:
     runs = [run_summary(p) for p in root.iterdir() if p.name.startswith(prefix) and is_run_dir(p)]
     runs.sort(key=lambda r: (str(r.created or ""), r.dir.name), reverse=True)
     return runs
+
+
+def transfer_runs(runs: list[str | os.PathLike], folder: str | os.PathLike, move: bool
+                  ) -> list[Path]:
+    """Move (or copy, when ``move`` is false) each run folder into ``folder``, keeping its name
+    (``-2``, ``-3`` … when taken); returns where each one now is. A run that cannot be moved
+    raises OSError after the ones before it are done."""
+    target_root = Path(folder)
+    target_root.mkdir(parents=True, exist_ok=True)
+    done = []
+    for run in map(Path, runs):
+        if run.parent.resolve() == target_root.resolve():
+            continue
+        target = unique_dir(target_root / run.name)
+        if move:
+            shutil.move(str(run), str(target))
+        else:
+            shutil.copytree(run, target)
+        done.append(target)
+    return done
 
 
 def epoch_records(run_dir: str | os.PathLike) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ appears only in a comment, stripped to harmless characters.
 from __future__ import annotations
 
 import inspect
-import math
+import operator
 import re
 from typing import Any, Mapping
 
@@ -27,38 +27,13 @@ from graph.catalog import CATALOG, fmt_shape
 from graph.design import Design
 
 from . import modules as custom_modules
-from .compiler import Compiled, layer_class
+from .blockcode import BlockClass, block_classes, instance_source
+from .compiler import Chain, Compiled, layer_class
+from .pysource import call_source as _call
+from .pysource import comment_text, literal
 
-LINE_WIDTH = 100
+__all__ = ["python_source", "data_preparation_source", "literal"]
 
-
-def literal(value: Any) -> str:
-    """Python source for a constructor argument; refuses anything but plain data."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return repr(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"cannot write the non-finite number {value!r} as a literal")
-        return repr(value)
-    if isinstance(value, (tuple, list)):
-        items = ", ".join(literal(v) for v in value)
-        return f"({items},)" if len(value) == 1 else f"({items})"
-    raise TypeError(f"cannot write {type(value).__name__} {value!r} as a literal")
-
-
-def _comment_text(text: str, limit: int = 80) -> str:
-    """``text`` reduced to characters that are harmless (and readable) in a ``#`` comment."""
-    cleaned = re.sub(r"[^\w .,:()+\-]", " ", text)
-    return re.sub(r"\s+", " ", cleaned).strip()[:limit]
-
-
-def _call(head: str, args: list[str], indent: str) -> str:
-    """``head(args)``, wrapped one argument per line when it would be too wide."""
-    one_line = f"{indent}{head}({', '.join(args)})"
-    if len(one_line) <= LINE_WIDTH or not args:
-        return one_line
-    inner = indent + "    "
-    return f"{indent}{head}(\n" + "".join(f"{inner}{a},\n" for a in args) + f"{indent})"
 
 
 def _class_expr(cls: type[nn.Module]) -> str:
@@ -72,39 +47,10 @@ def python_source(design: Design, compiled: Compiled, weights_file: str = "model
     the name of the safetensors file shown in the usage note; ``dataset`` is a run's data
     description (``config.json``'s ``dataset``), whose preparation steps are written out."""
     inference = compiled.report.inference
-    graph: fx.Graph = compiled.module.graph
-    node_of = {ident: nid for nid, ident in compiled.idents.items()}
-
-    init_lines: list[str] = []
-    forward_lines: list[str] = []
-    custom: list[type[nn.Module]] = []
-    args: list[str] = []
-    result = ""
-    for fx_node in graph.nodes:
-        if fx_node.op == "placeholder":
-            args.append(str(fx_node.target))
-        elif fx_node.op == "call_module":
-            ident = str(fx_node.target)
-            node = design.node(node_of[ident])
-            layer = CATALOG[node.type]
-            cls = layer_class(layer)
-            if cls.__module__ == custom_modules.__name__ and cls not in custom:
-                custom.append(cls)
-            kwargs = layer.torch_kwargs(node.resolved_params(), inference.input_shapes[node.id])
-            init_lines.append(_call(f"self.{ident} = {_class_expr(cls)}",
-                                    [f"{k}={literal(v)}" for k, v in kwargs.items()], " " * 8))
-            call_args = ", ".join(str(a.target) for a in fx_node.args)
-            shape = fmt_shape(inference.shapes[node.id])
-            forward_lines.append(f"        {ident} = self.{ident}({call_args})"
-                                 f"  # {layer.type_id} -> N×{shape}")
-        elif fx_node.op == "output":
-            out = fx_node.args[0]
-            outs = out if isinstance(out, (tuple, list)) else [out]
-            names = [str(o.target) for o in outs]
-            result = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
-        else:  # pragma: no cover - the compiler only emits the three kinds above
-            raise ValueError(f"unexpected fx node {fx_node.op}")
-
+    classes = block_classes(design, inference)
+    custom: list[type[nn.Module]] = [c for b in classes.values() for c in b.custom]
+    init_lines, forward_lines, args, result = _model_lines(design, compiled, classes, custom)
+    custom = list(dict.fromkeys(custom))
     shapes = [(None, *s) for s in compiled.input_shapes]
     dtypes = [f"torch.{design.node(n).resolved_params()['dtype']}" for n in compiled.input_nodes]
     if len(shapes) == 1:
@@ -112,7 +58,7 @@ def python_source(design: Design, compiled: Compiled, weights_file: str = "model
     else:
         input_shape, input_dtype = literal(shapes), "(" + ", ".join(dtypes) + ")"
 
-    title = _comment_text(design.name) or "untitled"
+    title = comment_text(design.name) or "untitled"
     if not re.fullmatch(r"[\w.\-]+", weights_file, flags=re.ASCII):
         weights_file = "model.safetensors"
     parts = [
@@ -134,10 +80,14 @@ def python_source(design: Design, compiled: Compiled, weights_file: str = "model
         parts.append(data_preparation_source(dataset))
     for cls in custom:
         parts.append("\n" + inspect.getsource(cls).rstrip() + "\n")
+    if any("Chain(" in line for line in init_lines):
+        parts.append("\n" + inspect.getsource(Chain).rstrip() + "\n")
+    for block in classes.values():
+        parts.append("\n" + block.source)
     body = "".join(line + "\n" for line in forward_lines)
     parts.append(
         "\nclass Model(nn.Module):\n"
-        f'    """{_comment_text(design.name) or "Netwright model"}: one attribute per layer."""\n\n'
+        f'    """{comment_text(design.name) or "Netwright model"}: one attribute per layer."""\n\n'
         "    def __init__(self) -> None:\n"
         "        super().__init__()\n"
         + "".join(line + "\n" for line in init_lines) + "\n"
@@ -145,6 +95,61 @@ def python_source(design: Design, compiled: Compiled, weights_file: str = "model
         f"{body}"
         f"        return {result}\n")
     return "\n".join(parts)
+
+
+def _model_lines(design: Design, compiled: Compiled, classes: dict[str, BlockClass],
+                 custom: list[type[nn.Module]]) -> tuple[list[str], list[str], list[str], str]:
+    """``Model``'s ``__init__`` and ``forward`` lines, its argument names and what it returns."""
+    inference = compiled.report.inference
+    node_of = {ident: nid for nid, ident in compiled.idents.items()}
+    init_lines: list[str] = []
+    forward_lines: list[str] = []
+    args: list[str] = []
+    result = ""
+    for fx_node in compiled.module.graph.nodes:
+        if fx_node.op == "placeholder":
+            args.append(str(fx_node.target))
+        elif fx_node.op == "call_module":
+            nid = node_of[str(fx_node.target)]
+            init_lines.append(_member_line(design, nid, str(fx_node.target), inference, classes,
+                                           custom))
+            call_args = ", ".join(_value(a) for a in fx_node.args)
+            ident, node = str(fx_node.target), design.node(nid)
+            what = node.type + (f" ×{len(inference.expansions[nid])}"
+                                if len(inference.expansions.get(nid, ())) > 1 else "")
+            forward_lines.append(f"        {ident} = self.{ident}({call_args})"
+                                 f"  # {what} -> N×{fmt_shape(inference.shapes[nid])}")
+        elif fx_node.op == "call_function" and fx_node.target is operator.getitem:
+            source, index = fx_node.args
+            forward_lines.append(f"        {fx_node.name} = {_value(source)}[{index}]")
+        elif fx_node.op == "output":
+            out = fx_node.args[0]
+            names = [_value(o) for o in (out if isinstance(out, (tuple, list)) else [out])]
+            result = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
+        else:  # pragma: no cover - the compiler only emits the kinds above
+            raise ValueError(f"unexpected fx node {fx_node.op}")
+    return init_lines, forward_lines, args, result
+
+
+def _value(fx_node: fx.Node) -> str:
+    """The variable holding an fx node's value in the generated forward."""
+    return str(fx_node.target) if fx_node.op in ("placeholder", "call_module") else fx_node.name
+
+
+def _member_line(design: Design, nid: str, ident: str, inference, classes, custom) -> str:
+    """``self.<ident> = <constructor>`` of one top-level layer or block instance."""
+    if nid in inference.expansions:
+        source = instance_source(design, nid, inference, classes, lambda v: literal(v[0]))
+        return f"        self.{ident} = {source}"
+    node = design.node(nid)
+    layer = CATALOG[node.type]
+    params, ins = node.resolved_params(), inference.input_shapes[nid]
+    cls = layer_class(layer, params, ins)
+    if cls.__module__ == custom_modules.__name__ and cls not in custom:
+        custom.append(cls)
+    kwargs = layer.torch_kwargs(params, ins)
+    return _call(f"self.{ident} = {_class_expr(cls)}",
+                 [f"{k}={literal(v)}" for k, v in kwargs.items()], " " * 8)
 
 
 def data_preparation_source(dataset: Mapping[str, Any]) -> str:
@@ -158,7 +163,7 @@ def data_preparation_source(dataset: Mapping[str, Any]) -> str:
     classes = [str(c) for c in dataset.get("class_names") or []]
     lines = [
         "",
-        f"# Data the model was trained on: {_comment_text(str(dataset.get('source', '')))}",
+        f"# Data the model was trained on: {comment_text(str(dataset.get('source', '')))}",
         f"TASK = {literal(str(dataset.get('task', '')))}",
         f"CLASSES = {literal(classes) if classes else '()'}  # output index -> class name",
         f"INPUT_SCALE = {literal(scale)}",

@@ -4,11 +4,18 @@ One submodule per layer node, named after the node (sanitized to a unique Python
 so the generated ``forward`` reads one line per layer. Inputs become ``forward``'s arguments in
 design order; one Output returns a tensor, several return a tuple. Branches that reach no
 Output are left out.
+
+A block instance (see :mod:`graph.blocks`) compiles to one module per copy: a plain chain body
+to an ``nn.Sequential`` (submodules ``0``, ``1`` …, as torchvision's ``downsample``), any other
+body to a :class:`BlockModule` subclass named after the block whose submodules are named after
+the inner nodes; a Repeat ×N is an ``nn.Sequential`` of the copies. Module paths therefore
+follow the design's hierarchy: ``layer1.0.conv1.weight``.
 """
 from __future__ import annotations
 
 import builtins
 import keyword
+import operator
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -20,6 +27,7 @@ from torch import fx, nn
 
 from graph.catalog import CATALOG, LayerType, Shape
 from graph.design import Design
+from graph.shapes import Expansion, Inference
 from graph.validate import Report, to_networkx, validate
 
 from . import modules as custom_modules
@@ -77,16 +85,19 @@ def identifier(name: str, taken: set[str]) -> str:
     return ident
 
 
-def layer_class(layer: LayerType) -> type[nn.Module]:
-    cls = getattr(custom_modules, layer.torch_class, None) or getattr(nn, layer.torch_class, None)
+def layer_class(layer: LayerType, params: dict[str, Any] | None = None,
+                in_shapes: list[Shape] | None = None) -> type[nn.Module]:
+    """The module class built for ``params`` on ``in_shapes`` (without them: the usual one)."""
+    name = layer.torch_class if params is None else layer.module_class(params, in_shapes or [])
+    cls = getattr(custom_modules, name, None) or getattr(nn, name, None)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
-        raise LookupError(f"no torch module {layer.torch_class!r} for {layer.type_id}")
+        raise LookupError(f"no torch module {name!r} for {layer.type_id}")
     return cls
 
 
 def build_layer(layer: LayerType, params: dict[str, Any], in_shapes: list[Shape]) -> nn.Module:
     """The torch module of one layer, constructed from its declaration."""
-    return layer_class(layer)(**layer.torch_kwargs(params, in_shapes))
+    return layer_class(layer, params, in_shapes)(**layer.torch_kwargs(params, in_shapes))
 
 
 def compile_design(design: Design, report: Report | None = None) -> Compiled:
@@ -105,26 +116,185 @@ def compile_design(design: Design, report: Report | None = None) -> Compiled:
 
     root = nn.Module()
     graph = fx.Graph()
-    env: dict[str, fx.Node] = {}
+    env: dict[tuple[str, str], fx.Node] = {}  # (node id, output port) → value
     for nid in inputs:
-        env[nid] = graph.placeholder(idents[nid])
+        env[_key(design, nid)] = graph.placeholder(idents[nid])
     for nid in inference.order:
         if nid not in needed:
             continue
-        node = design.node(nid)
-        if node.layer.is_source or node.layer.is_sink:
+        layer = design.layer_of(design.node(nid))
+        if layer.is_source or layer.is_sink:
             continue
-        layer = CATALOG[node.type]
-        args = tuple(env[e.src] for e in design.in_edges(nid))
-        module = build_layer(layer, node.resolved_params(), inference.input_shapes[nid])
-        root.add_module(idents[nid], module)
-        env[nid] = graph.call_module(idents[nid], args)
-        env[nid].meta["netwright_node"] = nid
-    results = [env[design.in_edges(o)[0].src] for o in outputs]
+        args = tuple(env[(e.src, e.src_port)]
+                     for port in layer.inputs for e in design.in_edges(nid, port.name))
+        root.add_module(idents[nid], build_node(design, nid, inference))
+        value = graph.call_module(idents[nid], args)
+        value.meta["netwright_node"] = nid
+        _bind_outputs(graph, env, nid, layer, value)
+    results = [env[(e.src, e.src_port)] for o in outputs for e in design.in_edges(o)[:1]]
     graph.output(results[0] if len(results) == 1 else tuple(results))
     graph.lint()
     module = fx.GraphModule(root, graph, class_name="NetwrightModel")
     return Compiled(module, report, inputs, outputs, idents)
+
+
+def _key(design: Design, nid: str) -> tuple[str, str]:
+    layer = design.layer_of(design.node(nid))
+    return nid, layer.outputs[0].name
+
+
+def _bind_outputs(graph: fx.Graph, env: dict, nid: str, layer: LayerType, value: fx.Node) -> None:
+    """Record a node's value per output port (a tuple's items when it has several)."""
+    if len(layer.outputs) == 1:
+        env[(nid, layer.outputs[0].name)] = value
+        return
+    for k, port in enumerate(layer.outputs):
+        env[(nid, port.name)] = graph.call_function(operator.getitem, (value, k))
+
+
+def build_node(design: Design, nid: str, inference: Inference) -> nn.Module:
+    """The module of one node: a layer with its (argument-bound) params, or a block instance."""
+    copies = inference.expansions.get(nid)
+    if copies is not None:
+        return instance_module(design, design.node(nid), copies)
+    node = design.node(nid)
+    layer = CATALOG[node.type]
+    params = layer.resolve(inference.bound.get(nid, node.params))
+    return build_layer(layer, params, inference.input_shapes[nid])
+
+
+def instance_module(design: Design, node, copies: list[Expansion]) -> nn.Module:
+    """One module per copy; several copies run in sequence."""
+    modules = [copy_module(design, c) for c in copies]
+    if len(modules) == 1:
+        return modules[0]
+    if len(design.layer_of(node).inputs) == 1:
+        return nn.Sequential(*modules)
+    return Chain(*modules)
+
+
+def copy_module(design: Design, copy: Expansion) -> nn.Module:
+    """The module of one copy of a block: an ``nn.Sequential`` for a plain chain, else a
+    :class:`BlockModule` subclass named after the block."""
+    body = design.blocks[copy.block].body
+    inference = copy.inference
+    chain = chain_order(body, inference)
+    if chain is not None:
+        return nn.Sequential(*(build_node(body, nid, inference) for nid in chain))
+    taken: set[str] = set()
+    idents = {n.id: identifier(n.name, taken) for n in body.nodes}
+    modules: dict[str, nn.Module] = {}
+    for node in body.nodes:  # registered in node order: the state_dict follows the design
+        layer = body.layer_of(node)
+        if not (layer.is_source or layer.is_sink or node.id in inference.absent):
+            modules[idents[node.id]] = build_node(body, node.id, inference)
+    plan = block_plan(body, inference, idents)
+    return block_class(copy.block)(modules, *plan)
+
+
+def chain_order(body: Design, inference: Inference) -> list[str] | None:
+    """The inner layers of a body in order when it is one Input → layers → one Output path of
+    one-input, one-output layers (absent ones skipped); else None."""
+    inputs, outputs = body.inputs(), body.outputs()
+    if len(inputs) != 1 or len(outputs) != 1 or len(body.edges) != len(body) - 1:
+        return None
+    order, current = [], inputs[0].id
+    while True:
+        nexts = body.out_edges(current)
+        if len(nexts) != 1:
+            return None
+        current = nexts[0].dst
+        if current == outputs[0].id:
+            return order
+        layer = body.layer_of(body.node(current))
+        if len(layer.inputs) != 1 or len(layer.outputs) != 1 or len(body.in_edges(current)) != 1:
+            return None
+        if current not in inference.absent:
+            order.append(current)
+
+
+Ref = tuple[str, int]  # (value name, output index or -1 for a single output)
+
+
+def block_plan(body: Design, inference: Inference, idents: dict[str, str]
+               ) -> tuple[list[str], list[tuple[str, tuple[Ref, ...]]], list[Ref]]:
+    """``(input names, steps, output refs)`` for :class:`BlockModule`: each step runs the
+    submodule of that name on the referenced values; an absent node forwards its input."""
+    alias: dict[str, Ref] = {}
+
+    def ref(edge) -> Ref:
+        if edge.src in alias:
+            return alias[edge.src]
+        layer = body.layer_of(body.node(edge.src))
+        index = -1 if len(layer.outputs) == 1 else layer.outputs.index(
+            layer.output_port(edge.src_port))
+        return idents[edge.src], index
+
+    inputs = [idents[n.id] for n in body.inputs()]
+    steps = []
+    for nid in inference.order:
+        layer = body.layer_of(body.node(nid))
+        if layer.is_source or layer.is_sink:
+            continue
+        srcs = tuple(ref(e) for e in body.in_edges(nid))
+        if nid in inference.absent:
+            alias[nid] = srcs[0]
+        else:
+            steps.append((idents[nid], srcs))
+    outputs = [ref(body.in_edges(n.id)[0]) for n in body.outputs()]
+    return inputs, steps, outputs
+
+
+class BlockModule(nn.Module):
+    """One copy of a block: its layers as submodules named after the nodes, run in order.
+
+    ``steps`` lists ``(submodule, input refs)``; a ref is ``(value name, index)``, the index
+    picking one output of a submodule with several (-1: the value itself).
+    """
+
+    def __init__(self, modules: dict[str, nn.Module], inputs: list[str],
+                 steps: list[tuple[str, tuple[Ref, ...]]], outputs: list[Ref]) -> None:
+        super().__init__()
+        for name, module in modules.items():
+            self.add_module(name, module)
+        self.inputs, self.steps, self.outputs = list(inputs), list(steps), list(outputs)
+
+    def forward(self, *xs: torch.Tensor):
+        env: dict[str, Any] = dict(zip(self.inputs, xs))
+        for name, refs in self.steps:
+            env[name] = self._modules[name](*(_pick(env, r) for r in refs))
+        outs = [_pick(env, r) for r in self.outputs]
+        return outs[0] if len(outs) == 1 else tuple(outs)
+
+
+def _pick(env: dict[str, Any], ref: Ref) -> Any:
+    value = env[ref[0]]
+    return value if ref[1] < 0 else value[ref[1]]
+
+
+_BLOCK_CLASSES: dict[str, type[BlockModule]] = {}
+
+
+def block_class(name: str) -> type[BlockModule]:
+    """A :class:`BlockModule` subclass called ``name`` (so ``print(model)`` reads as the design)."""
+    ident = re.sub(r"\W", "_", name, flags=re.ASCII) or "Block"
+    if ident not in _BLOCK_CLASSES:
+        _BLOCK_CLASSES[ident] = type(ident, (BlockModule,), {"__doc__": f"Block {ident}."})
+    return _BLOCK_CLASSES[ident]
+
+
+class Chain(nn.Module):
+    """Copies of a block with several inputs run in sequence: output k feeds input k."""
+
+    def __init__(self, *copies: nn.Module) -> None:
+        super().__init__()
+        for i, module in enumerate(copies):
+            self.add_module(str(i), module)
+
+    def forward(self, *xs: torch.Tensor):
+        for module in self._modules.values():
+            xs = module(*xs)
+        return xs
 
 
 def example_inputs(compiled: Compiled, design: Design, batch: int = 2,

@@ -7,12 +7,15 @@ Mixed precision (bf16 or fp16 autocast, with a gradient scaler for fp16) runs on
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import platform
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
+
+from graph.summary import MemoryBudget
 
 
 class DeviceError(ValueError):
@@ -101,6 +104,22 @@ def resolve_device(spec: str) -> torch.device:
                               f"{torch.cuda.device_count()} CUDA GPU(s) (available: {have})")
         return torch.device("cuda", index)
     raise DeviceError(f"{spec!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
+
+
+@functools.lru_cache(maxsize=16)
+def memory_budget(setting: str = "auto") -> MemoryBudget | None:
+    """How much memory the device a ``device`` setting picks has: the GPU's own memory, or the
+    machine's RAM for the CPU (and for a setting that names no device here). None when unknown."""
+    try:
+        device = resolve_device(setting if isinstance(setting, str) else "auto")
+    except DeviceError:
+        device = torch.device("cpu")
+    key = f"cuda:{device.index or 0}" if device.type == "cuda" else device.type
+    for info in available_devices():
+        if info.id == key and info.memory_bytes:
+            label = "RAM" if key == "cpu" else f"memory on {key} ({info.name})"
+            return MemoryBudget(label, info.memory_bytes)
+    return None
 
 
 def device_name(device: torch.device) -> str:

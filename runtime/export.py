@@ -41,6 +41,7 @@ from graph.fileformat import DesignFileError, load
 from .codegen import python_source
 from .compiler import Compiled, CompileError, compile_design, example_inputs
 from .runs import CHECKPOINT_KINDS, RunError, RunFolder, load_weights_into
+from .preflight import ResourceError, check_export_fits
 
 FORMATS: dict[str, str] = {
     "python": ".py",
@@ -64,7 +65,7 @@ TRACE_BATCH = 2  # batch used to trace / export
 CHECK_BATCH = 3  # batch used to verify: a different size proves the batch axis is dynamic
 ONNX_OPSET = 17
 CHECKPOINTS = CHECKPOINT_KINDS
-MAX_NAME_BYTES = 230  # file systems allow 255, and the temporary name adds a few
+MAX_NAME_BYTES = 255  # the longest file name Linux, macOS and Windows file systems accept
 
 
 class ExportError(ValueError):
@@ -104,7 +105,10 @@ class Source:
 
 def _compile(design: Design, where: str) -> Compiled:
     try:
+        check_export_fits(design)  # before any weight is allocated
         return compile_design(design)
+    except ResourceError as exc:
+        raise ExportError(f"{where}: {exc}") from None
     except CompileError as exc:
         raise ExportError(f"{where}: {exc}") from None
 
@@ -202,9 +206,11 @@ def output_path(fmt: str, out: str | os.PathLike) -> Path:
         out = out.with_suffix(FORMATS[fmt])
     if fmt == "python" and out.suffix != ".py":
         raise ExportError(f"{out}: Python source must be written to a .py file")
-    if len(out.name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
-        raise ExportError(f"{out.name[:40]}…: the file name is too long (at most "
-                          f"{MAX_NAME_BYTES} bytes)")
+    for target in [out] + ([out.with_suffix(".safetensors")] if fmt == "python" else []):
+        length = len(os.fsencode(target.name))
+        if length > MAX_NAME_BYTES:
+            raise ExportError(f"{target.name[:40]}…: the file name is {length} bytes long; file "
+                              f"names can have at most {MAX_NAME_BYTES}")
     return out
 
 
@@ -221,7 +227,7 @@ def _export(design: Design, compiled: Compiled, fmt: str, out: Path,
         expected = _flatten(module(*check_inputs))
 
     targets = [out] + ([out.with_suffix(".safetensors")] if fmt == "python" else [])
-    temps = [t.with_name(f".{t.stem}.{uuid.uuid4().hex[:8]}.tmp{t.suffix}") for t in targets]
+    temps = [t.with_name(f".{t.stem[:64]}.{uuid.uuid4().hex[:8]}.tmp{t.suffix}") for t in targets]
     try:
         writer, runner = _FORMATS[fmt]
         if fmt == "python":  # the standalone source also writes out the data preparation
@@ -246,7 +252,7 @@ def _export(design: Design, compiled: Compiled, fmt: str, out: Path,
         fsync_dir(out.parent)
     finally:
         for temp in temps:
-            with contextlib.suppress(FileNotFoundError):
+            with contextlib.suppress(OSError):
                 temp.unlink()
     return ExportResult(out, fmt, max_diff, tuple(targets), CHECK_BATCH)
 
@@ -376,6 +382,7 @@ def _write_onnx(design, compiled, module, inputs, temps, targets) -> None:
     input_names, output_names = _io_names(compiled)
     torch.onnx.export(
         module, inputs, str(temps[0]), dynamo=False, opset_version=ONNX_OPSET,
+        training=torch.onnx.TrainingMode.PRESERVE,  # eval-mode BatchNorm stays a layer, unfused
         input_names=input_names, output_names=output_names,
         dynamic_axes={name: {0: "batch"} for name in itertools.chain(input_names, output_names)})
     import onnx

@@ -51,7 +51,6 @@ from graph.fileformat import DesignFileError, load as load_design, save as save_
 from graph.settings import check_data, check_training
 
 from .compiler import Compiled, CompileError, compile_design
-from .data import DataInfo
 
 RUN_FORMAT = 2  # 2: checkpoints carry a manifest
 CHECKPOINT_KINDS = ("best", "last")
@@ -65,12 +64,6 @@ class RunError(ValueError):
 # ---- names ---------------------------------------------------------------------------------
 
 
-def safe_stem(text: str, fallback: str = "run") -> str:
-    """A folder-name stem safe on every system for any design name (never ``.`` or ``..``)."""
-    stem = "".join(c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in text)
-    return stem.strip("_")[:80] or fallback
-
-
 def unique_dir(path: Path) -> Path:
     """``path``, or ``path-2``, ``path-3`` … whichever does not exist yet."""
     candidate, i = path, 2
@@ -80,15 +73,38 @@ def unique_dir(path: Path) -> Path:
     return candidate
 
 
+MAX_FOLDER_NAME_BYTES = 96  # leaves room for "-<time>-N" within any file system's 255
+
+
+def folder_name(text: str, default: str = "run") -> str:
+    """A design name or file stem made safe as one folder name on any system: letters, digits,
+    ``-`` and ``_`` only (so never ``..``, a slash or a drive), at most
+    :data:`MAX_FOLDER_NAME_BYTES` bytes; ``default`` when nothing is left."""
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(text)).strip("_")
+    while len(name.encode("utf-8", "surrogatepass")) > MAX_FOLDER_NAME_BYTES:
+        name = name[:-1]
+    name = name.rstrip("_") or default
+    return name + "_" if name.upper() in _WINDOWS_RESERVED else name
+
+
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
+                     *(f"LPT{i}" for i in range(10))}
+
+
 def default_run_dir(design_stem: str, root: str | os.PathLike = "runs") -> Path:
     """``runs/<design-stem>-<YYYYmmdd-HHMMSS>`` (with ``-2``, ``-3`` … if taken): the CLI's."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return unique_dir(Path(root) / f"{safe_stem(design_stem)}-{stamp}")
+    return unique_dir(Path(root) / f"{cli_run_prefix(design_stem)}{stamp}")
+
+
+def cli_run_prefix(design_stem: str) -> str:
+    """How the names of the command line's runs of a design begin."""
+    return f"{folder_name(design_stem)}-"
 
 
 def design_runs_dir(root: str | os.PathLike, design_stem: str) -> Path:
     """The app's folder for one design's runs: ``<root>/<design-stem>/``."""
-    return Path(root) / safe_stem(design_stem, "untitled")
+    return Path(root) / folder_name(design_stem, "untitled")
 
 
 def new_run_dir(parent: str | os.PathLike) -> Path:
@@ -450,11 +466,7 @@ class RunFolder:
 
     def config(self) -> dict[str, Any]:
         """``config.json``, checked: RunError names the file when it is missing or damaged."""
-        config = read_json(self.file(self.CONFIG))
-        problem = _config_problem(config)
-        if problem:
-            raise RunError(f"{self.file(self.CONFIG)}: damaged ({problem})")
-        return config
+        return check_config(read_json(self.file(self.CONFIG)), self.file(self.CONFIG))
 
     def config_or_empty(self) -> dict[str, Any]:
         try:
@@ -462,14 +474,18 @@ class RunFolder:
         except RunError:
             return {}
 
-    def status(self) -> dict[str, Any]:
-        """``status.json`` ({} when missing or damaged); a run whose process has died reads
-        ``interrupted`` instead of ``running``."""
-        try:
-            status = read_json(self.file(self.STATUS))
-        except RunError:
+    def status(self, strict: bool = False) -> dict[str, Any]:
+        """``status.json`` ({} when missing; when damaged too, unless ``strict``: then a
+        RunError names it); a run whose process has died reads ``interrupted``, not
+        ``running``."""
+        path = self.file(self.STATUS)
+        if not path.exists():
             return {}
-        if not isinstance(status, dict):
+        try:
+            status = check_status(read_json(path), path)
+        except RunError:
+            if strict:
+                raise
             return {}
         if status.get("status") == "running" and process_alive(status) is False:
             status = dict(status, status="interrupted",
@@ -537,9 +553,16 @@ class RunFolder:
     # ---- checkpoints ----
 
     def legacy(self) -> bool:
-        """Written before checkpoints had manifests (or by hand: no config)."""
-        fmt = self.config_or_empty().get("run_format", 1)
-        return not isinstance(fmt, int) or fmt < 2
+        """Written before checkpoints had manifests (``run_format`` 1), or by hand (no
+        config); a damaged config is not taken for either."""
+        path = self.file(self.CONFIG)
+        if not path.exists():
+            return True
+        try:
+            fmt = read_json(path).get("run_format", 1)
+        except (RunError, AttributeError):
+            return False
+        return isinstance(fmt, int) and fmt < 2
 
     def has_checkpoint(self, kind: str) -> bool:
         """Is there a ``kind`` checkpoint to read (not yet verified)?"""
@@ -595,35 +618,6 @@ class RunFolder:
 def _check_kind(kind: str) -> None:
     if kind not in CHECKPOINT_KINDS:
         raise RunError(f"unknown checkpoint {kind!r} (use best or last)")
-
-
-def _config_problem(config: Any) -> str | None:
-    """What makes a ``config.json`` unusable, or None."""
-    if not isinstance(config, dict):
-        return "expected a JSON object"
-    for key in ("training", "data", "dataset"):
-        if key in config and not isinstance(config[key], dict):
-            return f"{key!r} must be an object"
-    if "base_dir" in config and not isinstance(config["base_dir"], (str, type(None))):
-        return "'base_dir' must be text"
-    problems = []
-    if isinstance(config.get("training"), dict):
-        problems += [f"training setting {k} {p}" for k, p in check_training(config["training"])]
-    if isinstance(config.get("data"), dict):
-        problems += [f"dataset setting {k} {p}" for k, p in check_data(config["data"])]
-    if problems:
-        return "; ".join(problems)
-    dataset = config.get("dataset")
-    if dataset:
-        try:  # the dataset section is DataInfo.to_dict()
-            info = DataInfo.from_dict(dataset)
-            if not all(isinstance(d, int) and not isinstance(d, bool) for d in info.sample_shape):
-                raise TypeError("sample_shape must hold whole numbers")
-            if not isinstance(info.class_names, list):
-                raise TypeError("class_names must be a list")
-        except (KeyError, TypeError, ValueError) as exc:
-            return f"'dataset': {exc}"
-    return None
 
 
 # ---- writing a run -------------------------------------------------------------------------
@@ -754,4 +748,95 @@ def load_run(run_dir: str | os.PathLike) -> Run:
     if not folder.path.is_dir():
         raise RunError(f"{folder.path}: no such run folder")
     design = folder.design()
-    return Run(folder, design, folder.config(), folder.status())
+    return Run(folder, design, folder.config(), folder.status(strict=True))
+
+
+# What the trainer writes in config.json and status.json, checked wherever they are read back:
+# a damaged or hand-edited file is one RunError naming the file and the field.
+_NUMBER = (int, float)
+
+
+def _is(kind, optional: bool = False) -> Callable[[Any], bool]:
+    return lambda v: (optional and v is None) or (isinstance(v, kind) and not isinstance(v, bool)
+                                                   or kind is bool and isinstance(v, bool))
+
+
+def _numbers(v: Any) -> bool:
+    return isinstance(v, list) and all(_numbers(x) if isinstance(x, list) else
+                                       _is(_NUMBER)(x) for x in v)
+
+
+def _counts(v: Any) -> bool:
+    return isinstance(v, list) and all(_is(int)(x) and x >= 0 for x in v)
+
+
+DATASET_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "task": (lambda v: v in ("classification", "regression"), "classification or regression"),
+    "sample_shape": (lambda v: _counts(v) and all(x > 0 for x in v), "a list of sizes"),
+    "target_shape": (_counts, "a list of sizes"),
+    "x_dtype": (lambda v: v in ("float32", "int64"), "float32 or int64"),
+    "num_classes": (lambda v: v is None or _is(int)(v) and v >= 0, "a whole number"),
+    "class_names": (lambda v: v is None or isinstance(v, list)
+                    and all(isinstance(x, str) for x in v), "a list of texts"),
+    "sizes": (lambda v: isinstance(v, dict) and all(_is(int)(x) and x >= 0 for x in v.values()),
+              "sample counts per split"),
+    "source": (_is(str), "text"),
+}
+NORMALIZATION_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "axis": (lambda v: v in ("none", "feature", "channel"), "none, feature or channel"),
+    "input_scale": (_is(_NUMBER), "a number"),
+    "mean": (_numbers, "a list of numbers"),
+    "std": (_numbers, "a list of numbers"),
+    "target_mean": (lambda v: v is None or _numbers(v), "a list of numbers"),
+    "target_std": (lambda v: v is None or _numbers(v), "a list of numbers"),
+}
+STATUS_FIELDS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "status": (_is(str), "text"),
+    "epochs_completed": (lambda v: _is(int)(v) and v >= 0, "a whole number"),
+    "step": (lambda v: _is(int)(v) and v >= 0, "a whole number"),
+    "message": (_is(str, optional=True), "text"),
+    "best": (lambda v: v is None or isinstance(v, dict) and _is(str, True)(v.get("metric"))
+             and _is(_NUMBER, True)(v.get("value")) and _is(int, True)(v.get("epoch")),
+             "an object with metric, value and epoch"),
+}
+
+
+def _check_fields(obj: Any, fields: Mapping[str, tuple[Callable[[Any], bool], str]],
+                  path: Path, prefix: str = "") -> None:
+    if not isinstance(obj, dict):
+        raise RunError(f"{path}: {prefix.rstrip('.') or 'the file'} must be a JSON object; the file "
+                       "is damaged or was edited by hand")
+    for key, (ok, what) in fields.items():
+        if key in obj and not ok(obj[key]):
+            raise RunError(f"{path}: {prefix}{key} must be {what}, not "
+                           f"{json.dumps(obj[key])[:40]}; the file is damaged or was edited by hand")
+
+
+def check_config(config: Any, path: Path) -> dict[str, Any]:
+    """``config`` (read from ``path``) when it has the structure the trainer writes; else a
+    :class:`RunError` naming the file and the field."""
+    _check_fields(config, {"training": (lambda v: isinstance(v, dict), "an object"),
+                           "data": (lambda v: isinstance(v, dict), "an object"),
+                           "dataset": (lambda v: isinstance(v, dict), "an object"),
+                           "base_dir": (_is(str, optional=True), "a folder"),
+                           "device": (_is(str, optional=True), "a device")}, path)
+    for key in ("training", "data"):
+        if key not in config:
+            raise RunError(f"{path}: {key} is missing; the file is damaged or was edited by hand")
+    problems = ([(f"training.{k}", m) for k, m in check_training(config["training"])]
+                + [(f"data.{k}", m) for k, m in check_data(config["data"])])
+    if problems:
+        raise RunError(f"{path}: {problems[0][0]} {problems[0][1]}")
+    if "dataset" in config:
+        _check_fields(config["dataset"], DATASET_FIELDS, path, "dataset.")
+        if "normalization" in config["dataset"]:
+            _check_fields(config["dataset"]["normalization"], NORMALIZATION_FIELDS, path,
+                          "dataset.normalization.")
+    return config
+
+
+def check_status(status: Any, path: Path) -> dict[str, Any]:
+    """``status`` (read from ``path``) when it has the structure the trainer writes; else a
+    :class:`RunError` naming the file and the field."""
+    _check_fields(status, STATUS_FIELDS, path)
+    return status

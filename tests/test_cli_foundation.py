@@ -33,7 +33,7 @@ def broken_files(tmp_path: Path) -> dict[str, Path]:
         "truncated": good[: len(good) // 3],
         "garbage": bytes(range(256)),
         "unknown_type": good.replace('"type": "ReLU"', '"type": "Swish"', 1),
-        "newer": good.replace('"format_version": 1', '"format_version": 99'),
+        "newer": good.replace('"format_version": 2', '"format_version": 99'),
     }
     out = {}
     for name, content in files.items():
@@ -124,7 +124,11 @@ def test_summary_prints_rows_totals_and_memory():
         assert row.split()[0] == expected.name
         assert expected.shape in row and f"{expected.params:,}" in row
     assert f"total parameters:        {s.total_params:,}" in result.stdout
-    assert "total MACs per sample:" in result.stdout
+    assert f"total MACs per sample:   {s.total_macs:,} (" in result.stdout
+    assert 0 < s.total_matmul_macs < s.total_macs
+    assert f"in conv/linear/matmul: {s.total_matmul_macs:,} (" in result.stdout
+    for row, expected in zip(rows, s.rows):
+        assert row.split()[-1] == f"{expected.macs:,}"  # exact integers, not "1.82G"
     assert f"activations (batch {s.batch_size}):" in result.stdout
     assert "training memory (Adam):  ~" in result.stdout
 

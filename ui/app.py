@@ -8,10 +8,13 @@ import sys
 import traceback
 from pathlib import Path
 
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
+from typing import Callable
+
+from PySide6.QtCore import QEvent, QObject, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
 
 from ui.files import APPLICATION, ORGANIZATION, data_dir
+from ui.loading import heavy_imports
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 STYLESHEET = RESOURCES / "style.qss"
@@ -50,14 +53,25 @@ def create_app(argv: list[str] | None = None) -> QApplication:
 
 
 def run_app(path: str | os.PathLike | None = None) -> int:
-    """Open the editor (on ``path`` when given) and run until the window closes.
+    """Open the editor (on ``path`` when given) and run until the window closes."""
+    app = create_app()
+    open_editor(path)
+    return app.exec()
+
+
+def open_editor(path: str | os.PathLike | None = None,
+                painted: Callable[[], None] | None = None):
+    """Show the editor window, open ``path`` in it, and load PyTorch and scikit-learn in the
+    background once the canvas has drawn the design (``painted()`` is called then too).
 
     Autosaves left by a crashed session are offered first; a recovered design takes the place
     of ``path``. A file that cannot be opened shows why, over an empty design.
     """
-    app = create_app()
     from ui.main_window import MainWindow
 
+    collect_garbage_on_gui_thread()
+    loader = heavy_imports()
+    loader.defer()  # what needs torch waits for it instead of importing it on the GUI thread
     window = MainWindow()
     install_error_handler(window)
     window.show()
@@ -66,9 +80,44 @@ def run_app(path: str | os.PathLike | None = None) -> int:
         if not window.offer_recovery() and path is not None:
             window.open_path(Path(path), ask=False)
         window.canvas.show_design()
+        when_painted(window.canvas.viewport(), lambda: (loader.start(), painted and painted()))
 
     QTimer.singleShot(0, start)
-    return app.exec()
+    return window
+
+
+_collector = None
+
+
+def collect_garbage_on_gui_thread() -> None:
+    """Run Python's cyclic garbage collector only on the GUI thread, from a timer (pyqtgraph's
+    ``GarbageCollector``): a collection that starts on a worker thread — a data preview, an
+    export, the background imports — can finalize Qt wrappers there and crash the app."""
+    global _collector
+    if _collector is None:
+        from pyqtgraph.util.garbage_collector import GarbageCollector
+
+        _collector = GarbageCollector(interval=0.1)
+
+
+class _PaintWatcher(QObject):
+    def __init__(self, widget: QWidget, callback: Callable[[], object]):
+        super().__init__(widget)
+        self.callback = callback
+        widget.installEventFilter(self)
+        widget.update()
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt name)
+        if event.type() == QEvent.Type.Paint:
+            obj.removeEventFilter(self)
+            QTimer.singleShot(0, self.callback)  # once this paint is on screen
+            self.deleteLater()
+        return False
+
+
+def when_painted(widget: QWidget, callback: Callable[[], object]) -> None:
+    """Call ``callback()`` once ``widget`` has next been painted."""
+    _PaintWatcher(widget, callback)
 
 
 def install_error_handler(window) -> None:
@@ -140,6 +189,7 @@ def screenshot(path: str | os.PathLike, output: str | os.PathLike,
 
     document = Document(design)
     document.set_path(Path(path))
+    heavy_imports().defer()  # the picture needs no torch: what does stays hidden
     window = MainWindow(document, autosave=False, remember_layout=False)
     window.resize(*size)
     window.show()
@@ -155,6 +205,7 @@ def screenshot(path: str | os.PathLike, output: str | os.PathLike,
     window.close()
     window.deleteLater()
     app.processEvents()
+    heavy_imports().cancel()
     if not ok:
         raise OSError(f"cannot write the image {output}")
     return output

@@ -9,7 +9,10 @@ from typing import Any, Iterable, Mapping
 
 from PySide6.QtGui import QUndoCommand
 
+from graph.blocks import BlockDef
 from graph.design import Design, Edge, Node
+from graph.grouping import Edit, group_into_block, ungroup
+from graph.layout import SPACING, layered_positions
 
 class Command(QUndoCommand):
     """Base of Netwright's commands. A command built with a ``parent`` becomes one of the
@@ -231,6 +234,20 @@ class SetSettingsCommand(Command):
         self._apply(self.old)
 
 
+class SetFlowCommand(Command):
+    """Turn the canvas's flow (``"down"`` or ``"right"``); the ports change sides."""
+
+    def __init__(self, design: Design, flow: str, parent: Command | None = None):
+        super().__init__("Flow " + ("top to bottom" if flow == "down" else "left to right"), parent)
+        self.design, self.old, self.new = design, design.flow, flow
+
+    def redo(self) -> None:
+        self.design.set_flow(self.new)
+
+    def undo(self) -> None:
+        self.design.set_flow(self.old)
+
+
 class SetDesignInfoCommand(Command):
     """Rename the design or change its description; typing merges into one step."""
 
@@ -262,6 +279,24 @@ class MacroCommand(Command):
     """A named group of steps that undo and redo together."""
 
 
+def auto_layout_command(design: Design, flow: str | None = None,
+                        owner: Design | None = None) -> Command | None:
+    """Lay ``design`` out along ``flow``, turning the flow of ``owner`` (the top-level design
+    whose flow the canvas follows; default ``design`` itself) if needed, in one step; None when
+    nothing would change."""
+    owner = owner or design
+    flow = flow or owner.flow
+    macro = MacroCommand("Auto-layout")
+    if flow != owner.flow:
+        SetFlowCommand(owner, flow, macro)
+    positions = layered_positions(design, flow)
+    moves = {nid: (design.node(nid).position, pos) for nid, pos in positions.items()
+             if design.node(nid).position != pos}
+    if moves:
+        MoveNodesCommand(design, moves, "Auto-layout", macro)
+    return macro if macro.steps else None
+
+
 def paste_command(design: Design, nodes: list[Node], edges: list[Edge], offset=(40.0, 40.0),
                   text: str = "Paste") -> tuple[MacroCommand, list[str]]:
     """Add copies of ``nodes`` (fresh ids and names, shifted by ``offset``) with the ``edges``
@@ -282,15 +317,48 @@ def paste_command(design: Design, nodes: list[Node], edges: list[Edge], offset=(
 
 
 def insert_on_link_command(design: Design, node: Node, edge: Edge) -> MacroCommand:
-    """Add ``node`` and splice it into ``edge``: src → node → dst, keeping the link's slot."""
-    layer = node.layer
+    """Add ``node`` and splice it into ``edge``: src → node → dst, keeping the link's slot.
+
+    When src and dst are too close along the flow for a node between them, dst and every node
+    at or beyond it move one step further, so the new layer never overlaps another."""
+    layer = design.layer_of(node)
     macro = MacroCommand(f"Insert {node.name}")
+    node = copy.deepcopy(node)
+    moves = _make_room(design, node, edge)
+    if moves:
+        MoveNodesCommand(design, moves, "Make room", macro)
     AddNodeCommand(design, node, macro)
     index = design.edge_index(edge)
     RemoveEdgeCommand(design, edge, macro)
     AddEdgeCommand(design, Edge(edge.src, node.id, edge.src_port, layer.inputs[0].name), None, macro)
     AddEdgeCommand(design, Edge(node.id, edge.dst, layer.outputs[0].name, edge.dst_port), index, macro)
     return macro
+
+
+def _make_room(design: Design, node: Node, edge: Edge) -> dict:
+    """Place ``node`` (its position is where it was dropped) between ``edge``'s ends along the
+    flow; returns the moves that open a gap for it (empty when there is room already)."""
+    flow = (design.blocks.owner or design).flow  # a block's body is shown like its design
+    rank_step = SPACING[flow][0]
+    axis = 1 if flow == "down" else 0
+    start = design.node(edge.src).position[axis]
+    end = design.node(edge.dst).position[axis]
+    if end <= start:  # a link going backwards: nothing sensible to push
+        return {}
+    needed = start + 2 * rank_step - end
+    along = start + rank_step if needed > 0 else round((start + end) / 2, 1)
+    position = list(node.position)
+    position[axis] = along
+    node.position = (position[0], position[1])
+    if needed <= 0:
+        return {}
+    moves = {}
+    for other in design.nodes:
+        if other.position[axis] >= end - 1.0 and other.id != edge.src:
+            new = list(other.position)
+            new[axis] += needed
+            moves[other.id] = (other.position, (new[0], new[1]))
+    return moves
 
 
 def reconnect_command(design: Design, old: Edge, new: Edge | None) -> MacroCommand:
@@ -301,4 +369,100 @@ def reconnect_command(design: Design, old: Edge, new: Edge | None) -> MacroComma
     if new is not None:
         same_target = (new.dst, new.dst_port) == (old.dst, old.dst_port)
         AddEdgeCommand(design, new, index if same_target else None, macro)
+    return macro
+
+
+# ---- blocks -----------------------------------------------------------------------------------------
+
+
+class GraphEditCommand(Command):
+    """A :class:`graph.grouping.Edit` (group into a block, ungroup) as one undo step: redo
+    applies its model steps, undo reverts them exactly."""
+
+    def __init__(self, design: Design, edit: Edit, parent: Command | None = None):
+        super().__init__(edit.text, parent)
+        self.design, self.edit = design, edit
+
+    def redo(self) -> None:
+        self.edit.apply(self.design)
+
+    def undo(self) -> None:
+        self.edit.revert(self.design)
+
+
+def group_command(design: Design, node_ids: list[str]) -> GraphEditCommand:
+    """Replace the layers ``node_ids`` with one instance of a new block holding them (ports
+    found from the links crossing the selection). Raises BlockError when they cannot be one."""
+    return GraphEditCommand(design, group_into_block(design, node_ids))
+
+
+def ungroup_command(design: Design, instance_id: str) -> GraphEditCommand:
+    """Replace a block instance with its layers (every copy, params bound). Raises BlockError
+    for a node that is no block instance."""
+    return GraphEditCommand(design, ungroup(design, instance_id))
+
+
+class DefineBlockCommand(Command):
+    """Add a block definition to ``design``'s library (or, undone, take it away)."""
+
+    def __init__(self, design: Design, block: BlockDef, parent: Command | None = None):
+        super().__init__(f"Define {block.name}", parent)
+        self.design, self.block = design, block
+
+    def redo(self) -> None:
+        self.design.blocks.define(self.block)
+
+    def undo(self) -> None:
+        self.design.blocks.remove(self.block.name)
+
+
+class RemoveBlockCommand(Command):
+    """Take a block definition away (no instance may use it any more), restoring it on undo."""
+
+    def __init__(self, design: Design, name: str, parent: Command | None = None):
+        super().__init__(f"Remove {name}", parent)
+        self.design, self.name = design, name
+        self.block = design.blocks[name]
+        self.index = design.blocks.index(name)
+
+    def redo(self) -> None:
+        self.design.blocks.remove(self.name)
+
+    def undo(self) -> None:
+        self.design.blocks.define(self.block, self.index)
+
+
+class SetTemplateCommand(Command):
+    """Change the template arguments a design remembers."""
+
+    def __init__(self, design: Design, template: dict | None, parent: Command | None = None):
+        super().__init__("Template arguments", parent)
+        self.design = design
+        self.old, self.new = copy.deepcopy(design.template), copy.deepcopy(template)
+
+    def redo(self) -> None:
+        self.design.set_template(self.new)
+
+    def undo(self) -> None:
+        self.design.set_template(self.old)
+
+
+def replace_network_command(design: Design, fresh: Design, text: str) -> MacroCommand:
+    """Make ``design``'s network, blocks and template those of ``fresh`` (a template built again
+    with other arguments), keeping its name, data and training settings — one undo step."""
+    macro = MacroCommand(text)
+    if design.nodes:
+        RemoveNodesCommand(design, design.node_ids_in_order(), macro)
+    for block in reversed(list(design.blocks)):
+        RemoveBlockCommand(design, block.name, macro)
+    for block in fresh.blocks:
+        body = Design(block.name, library=design.blocks)
+        body.arguments = dict(block.args)
+        block.body.copy_network_into(body)
+        DefineBlockCommand(design, BlockDef(block.name, body, block.description), macro)
+    for node in fresh.nodes:
+        AddNodeCommand(design, node.clone(), macro)
+    for edge in fresh.edges:
+        AddEdgeCommand(design, edge, None, macro)
+    SetTemplateCommand(design, fresh.template, macro)
     return macro

@@ -14,6 +14,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from graph.design import Design
 from graph.fileformat import dumps, load, loads, save
 from graph.validate import Report, validate
+from runtime.devices import memory_budget
 
 from .editing import EditSession
 
@@ -32,7 +33,7 @@ class Document(QObject):
         self.path: Path | None = None
         self.design: Design = design or Design()
         self.data_facts: dict = {}  # see set_data_facts
-        self.report: Report = validate(self.design)
+        self.report: Report = self._validate()
         self._pending = False
         self._connect(self.design)
 
@@ -113,18 +114,26 @@ class Document(QObject):
 
     def revalidate(self) -> Report:
         self._pending = False
-        self.report = validate(self.design, **self.data_facts)
+        self.report = self._validate()
         self.report_changed.emit(self.report)
         return self.report
 
+    def _validate(self) -> Report:
+        """Validation with the file dataset's facts and the memory of the chosen device."""
+        device = self.design.training.get("device", "auto")
+        return validate(self.design, memory=memory_budget(str(device)), **self.data_facts)
+
     def set_data_facts(self, shape=None, classes: int | None = None,
-                       task: str | None = None) -> None:
-        """What reading a file dataset told the runtime (sample shape, classes, task), so that
-        validation checks the Input against it as it does for built-in datasets. The data
-        panel sets these after each preview and clears them when the data choice changes."""
-        facts = {}
+                       task: str | None = None, error: str | None = None) -> None:
+        """What reading a file dataset told the runtime (sample shape, classes, task), or why it
+        could not be read (``error``), so that validation checks the Input against it as it
+        does for built-in datasets. The data panel sets these after each preview and clears
+        them when the data choice changes."""
+        facts: dict = {}
         if shape is not None:
             facts = {"data_shape": tuple(shape), "data_classes": classes, "data_task": task}
+        elif error is not None:
+            facts = {"data_error": error}
         if facts != self.data_facts:
             self.data_facts = facts
             self.revalidate()

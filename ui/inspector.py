@@ -115,13 +115,18 @@ def _show_diagnostics(box: QVBoxLayout, diagnostics: list[Diagnostic], empty_tex
 
 
 class NodeView(QWidget):
-    """Name, type doc, params, shapes, parameter count and diagnostics of one node."""
+    """Name, type doc, params, shapes, parameter count and diagnostics of one node.
+
+    ``design`` is the network holding the node: the document's design, or the body of a block
+    the canvas has entered — then ``inference_of(report)`` gives the shapes inside it."""
 
     def __init__(self, document: Document, node_id: str, session: EditSession,
-                 parent: QWidget | None = None):
+                 parent: QWidget | None = None, design: Design | None = None,
+                 inference_of: Callable[[Report], Any] | None = None):
         super().__init__(parent)
         self.document, self.node_id, self.session = document, node_id, session
-        self.design = document.design
+        self.design = design or document.design
+        self.inference_of = inference_of
         self.detached = False  # set when the inspector stops showing this view
         node = self.node
         layer = node.layer
@@ -193,12 +198,13 @@ class NodeView(QWidget):
 
     @property
     def node(self) -> Node:
-        return self.document.design.node(self.node_id)
+        return self.design.node(self.node_id)
 
     def active(self) -> bool:
         """Whether edits from this view may still reach the model (a view being replaced can
         still get a late focus-out from one of its fields)."""
-        return (not self.detached and self.document.design is self.design
+        top = self.document.design
+        return (not self.detached and (self.design is top or self.design.blocks is top.blocks)
                 and self.design.has_node(self.node_id))
 
     # model → view
@@ -215,11 +221,11 @@ class NodeView(QWidget):
             self.reset_button.setEnabled(resolved != node.layer.defaults())
 
     def update_report(self, report: Report) -> None:
-        inference = report.inference
+        inference = self.inference_of(report) if self.inference_of else report.inference
         nid = self.node_id
         layer = self.node.layer
         _clear_layout(self.facts)
-        design = self.document.design
+        design = self.design
         if layer.inputs:
             links = design.in_edges(nid)
             shapes = [fmt_shape(inference.shapes.get(e.src)) for e in links]
@@ -232,7 +238,7 @@ class NodeView(QWidget):
         self.facts.addRow(QLabel("Parameters"), self._fact(f"{inference.params.get(nid, 0):,}"))
         self.facts.addRow(QLabel("MACs"), self._fact(human_count(inference.macs.get(nid, 0))))
 
-        mine = report.for_node(nid)
+        mine = report.for_node(nid) if self.design is self.design else []
         _show_diagnostics(self.diagnostics, mine, "No problems.")
         flagged = {d.param: d.message for d in mine if d.param}
         for name, editor in self.editors.items():
@@ -256,19 +262,19 @@ class NodeView(QWidget):
         param = node.layer.param(name)
         if param.check(value) is not None or node.resolved_params()[name] == value:
             return
-        self.session.push(ParamEdit(self.document.design, self.node_id, name, value))
+        self.session.push(ParamEdit(self.design, self.node_id, name, value))
 
     def _reset(self) -> None:
         if not self.active():
             return
         self.session.seal()
-        self.session.push(SetParamsCommand(self.document.design, self.node_id, {}))
+        self.session.push(SetParamsCommand(self.design, self.node_id, {}))
         self.session.seal()
 
     def name_problem(self, name: str) -> str | None:
         if not name:
             return "A layer needs a name."
-        other = self.document.design.node_by_name(name)
+        other = self.design.node_by_name(name)
         if other is not None and other.id != self.node_id:
             return f"“{name}” is already the name of another layer; names must be unique."
         return None
@@ -302,7 +308,7 @@ class NodeView(QWidget):
             return
         self._show_name_problem(None)
         self.session.seal()
-        self.session.push(RenameEdit(self.document.design, self.node_id, name))
+        self.session.push(RenameEdit(self.design, self.node_id, name))
         self.session.seal()
 
 
@@ -460,6 +466,19 @@ class Inspector(QWidget):
         self.view = None  # every view belongs to the old design: build afresh, even the settings
         self.show_nodes([])
 
+    def _bind_inner(self, design: Design | None) -> None:
+        """Follow the block body whose layers are shown (None: only the design)."""
+        previous = getattr(self, "_inner", None)
+        if previous is design:
+            return
+        if previous is not None:
+            previous.node_changed.disconnect(self._node_changed)
+            previous.node_removed.disconnect(self._node_removed)
+        self._inner = design
+        if design is not None:
+            design.node_changed.connect(self._node_changed)
+            design.node_removed.connect(self._node_removed)
+
     def _node_changed(self, node: Node, field: str) -> None:
         if isinstance(self.view, NodeView) and self.view.node_id == node.id and field != "position":
             self.view.sync()
@@ -478,17 +497,30 @@ class Inspector(QWidget):
 
     # ---- what is shown ----------------------------------------------------------------------------
 
-    def show_nodes(self, node_ids: list[str]) -> None:
-        """Show the layer when one is selected, the settings when none, a list for several."""
-        design = self.document.design
+    def show_nodes(self, node_ids: list[str], design: Design | None = None,
+                   inference_of: Callable[[Report], Any] | None = None) -> None:
+        """Show the layer when one is selected, the settings when none, a list for several.
+        ``design`` (with ``inference_of``) is set while the canvas edits inside a block: the ids
+        are that body's, and one selected layer is edited there (every instance follows)."""
+        inner = design is not None and design is not self.document.design
+        self._bind_inner(design if inner else None)
+        design = design if inner else self.document.design
         node_ids = [nid for nid in node_ids if design.has_node(nid)]
         if (node_ids == self.node_ids and self.view is not None
+                and getattr(self, "_shown_design", None) is design
                 and not (len(node_ids) > 1 and isinstance(self.view, NodeView))):
             return
         self.session.seal()
         self.node_ids = list(node_ids)
+        self._shown_design = design
         if len(node_ids) == 1:
-            view: QWidget = NodeView(self.document, node_ids[0], self.session)
+            view: QWidget = NodeView(self.document, node_ids[0], self.session, design=design,
+                                     inference_of=inference_of if inner else None)
+        elif inner:
+            view = QLabel(f"{len(node_ids)} layers selected inside the block." if node_ids else
+                          "Inside a block: select a layer to edit it — every instance follows.")
+            view.setWordWrap(True)
+            view.setContentsMargins(12, 10, 12, 12)
         elif not node_ids:
             view = DesignView(self.document, self.session, self.panel_requested.emit)
         else:

@@ -33,12 +33,14 @@ from graph.fileformat import DesignFileError, load
 from graph.summary import human_count
 from graph.validate import Report
 from ui.canvas.view import CanvasView
+from ui.canvas.zoom import ZoomBox
 from ui.document import Document
 from ui.files import AutosaveEntry, Autosaver, RecentFiles, app_settings, data_dir, find_recoverable
 from ui.inspector import Inspector
 from ui.palette import Palette
 from ui.panels import CodePanel, DiagnosticsPanel, SummaryPanel
-from ui.training.workspace import TrainingWorkspace, fit_bottom_dock
+from ui.training.try_page import LinkTooltips
+from ui.training.workspace import DOCK_FEATURES, TrainingWorkspace, fit_bottom_dock
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 EXAMPLES = RESOURCES / "examples"
@@ -204,15 +206,20 @@ class MainWindow(QMainWindow):
         self.status_label = QLabel()
         self.status_label.setObjectName("statusSummary")
         self.statusBar().addPermanentWidget(self.status_label)
+        self.zoom_box = ZoomBox(self.canvas)
+        self.statusBar().addPermanentWidget(self.zoom_box)
 
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
 
         self.palette.add_requested.connect(self.canvas.add_node_at_center)
+        self.palette.follow(self.document)
+        self.canvas.scope_changed.connect(self._scope_changed)
         self.canvas.status_message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         self.canvas.node_activated.connect(self._node_activated)
-        self.canvas.selection_changed.connect(self.inspector.show_nodes)
+        self.canvas.selection_changed.connect(self._selection_changed)
+        LinkTooltips(self.canvas, self.training.try_page.link_tooltip)  # what links carry
         self.diagnostics.node_activated.connect(self.focus_node)
         self.summary.node_activated.connect(self.focus_node)
         self.diagnostics.counts_changed.connect(self._diagnostic_counts)
@@ -220,6 +227,7 @@ class MainWindow(QMainWindow):
         self.document.path_changed.connect(self._update_title)
         self.document.design_replaced.connect(self._design_replaced)
         self.document.report_changed.connect(self._report_changed)
+        self.document.report_changed.connect(self._update_title)  # a renamed design
 
         self.resize(1400, 900)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 330],
@@ -246,9 +254,7 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        dock.setFeatures(DOCK_FEATURES)
         self.addDockWidget(area, dock)
         return dock
 
@@ -268,6 +274,12 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         K = QKeySequence.StandardKey
         self.new_action = self._action("&New", self.new, K.New, "new", "Start a new, empty design")
+        self.template_action = self._action(
+            "New from &Template…", self.new_from_template, "Ctrl+Shift+N", None,
+            "Start a design from a template (MLP, LeNet-5, VGG, ResNet) with its arguments")
+        self.template_args_action = self._action(
+            "Template &Arguments…", self.edit_template_args, None, None,
+            "Change the arguments of the template this design was made from (one undo step)")
         self.open_action = self._action("&Open…", self.open_dialog, K.Open, "open", "Open a design file")
         self.save_action = self._action("&Save", self.save, K.Save, "save", "Save the design")
         self.save_as_action = self._action("Save &As…", self.save_as, K.SaveAs, None,
@@ -302,7 +314,9 @@ class MainWindow(QMainWindow):
         self.fit_action.setToolTip("Show the whole network (F)")
         self.layout_action = canvas.action("auto_layout")
         self.layout_action.setIcon(icon("layout"))
-        self.layout_action.setToolTip("Arrange the layers top to bottom (Ctrl+L)")
+        self.layout_action.setToolTip("Arrange the layers along the design's flow (Ctrl+L)")
+        self.layout_flow_actions = [canvas.action("layout_down"), canvas.action("layout_right")]
+        self.zoom_actions = [canvas.action(name) for name in ("zoom_in", "zoom_out", "zoom_reset")]
         self.find_action = self._action("Find Layer…", self.focus_palette_search, K.Find, None,
                                         "Search the layer palette")
 
@@ -310,6 +324,7 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.new_action)
+        file_menu.addAction(self.template_action)
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
@@ -335,10 +350,21 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         edit_menu.addAction(self.quick_add_action)
         edit_menu.addAction(self.find_action)
+        edit_menu.addSeparator()
+        for name in ("group", "ungroup", "enter_block", "leave_block"):
+            edit_menu.addAction(self.canvas.action(name))
+        edit_menu.addAction(self.template_args_action)
+        edit_menu.aboutToShow.connect(
+            lambda: self.template_args_action.setEnabled(bool(self.document.design.template)))
 
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.fit_action)
+        for action in self.zoom_actions:
+            view_menu.addAction(action)
+        view_menu.addSeparator()
         view_menu.addAction(self.layout_action)
+        for action in self.layout_flow_actions:
+            view_menu.addAction(action)
         view_menu.addSeparator()
         for dock in (self.palette_dock, self.inspector_dock, self.bottom_dock,
                      *self.training_docks.values()):
@@ -466,6 +492,72 @@ class MainWindow(QMainWindow):
             return self.save()
         return answer == QMessageBox.StandardButton.Discard
 
+    def new_from_template(self) -> bool:
+        """Pick a template and its arguments; the design it makes opens untitled."""
+        if not self.maybe_save():
+            return False
+        from ui.template_dialog import TemplateDialog
+
+        dialog = TemplateDialog(self)
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        design = dialog.design() if accepted else None
+        dialog.deleteLater()
+        if design is None:
+            return False
+        self.document.replace(design, None)
+        self.statusBar().showMessage(f"New {design.name} from its template; save it to keep it", 5000)
+        return True
+
+    def edit_template_args(self) -> bool:
+        """Change the remembered template arguments (e.g. depth 18 → 34) in one undo step."""
+        design = self.document.design
+        if not design.template:
+            self.statusBar().showMessage("This design was not made from a template", 5000)
+            return False
+        from ui.template_dialog import TemplateDialog
+
+        dialog = TemplateDialog(self, current=design)
+        accepted = dialog.exec() == QDialog.DialogCode.Accepted
+        args = dialog.args() if accepted else None
+        dialog.deleteLater()
+        return bool(args) and self.apply_template_args(args)
+
+    def apply_template_args(self, args: dict) -> bool:
+        """Rebuild the network from its template with ``args`` (one undo step)."""
+        from graph.templates import TemplateError, rebuild
+        from ui.commands import replace_network_command
+
+        design = self.document.design
+        try:
+            fresh = rebuild(design, args)
+        except TemplateError as exc:
+            QMessageBox.warning(self, "Template arguments", str(exc))
+            return False
+        if fresh.template == design.template:
+            return False
+        changed = ", ".join(f"{k} {design.template['args'].get(k)} → {v}"
+                            for k, v in fresh.template["args"].items()
+                            if design.template["args"].get(k) != v)
+        self.canvas.leave_to(0)
+        self.document.push(replace_network_command(design, fresh, f"Template: {changed}"))
+        QTimer.singleShot(0, self.canvas.show_design)
+        return True
+
+    def _selection_changed(self, node_ids: list[str]) -> None:
+        """The inspector edits the selected layer, of the design or of the block entered."""
+        if self.canvas.canvas.scope:  # inside a block: its layers, edited for every instance
+            self.inspector.show_nodes(node_ids, self.canvas.design, self.canvas.canvas.scoped_inference)
+            return
+        self.inspector.show_nodes(node_ids)
+        self.training.try_page.follow_selection(node_ids)
+
+    def _scope_changed(self, _design) -> None:
+        scope = self.canvas.canvas.scope
+        if scope:
+            self.statusBar().showMessage(
+                "Editing inside " + " › ".join(self.canvas.scope_path()[1:]) + ": every instance "
+                "changes; Esc or the path at the top goes back out", 8000)
+
     def new(self) -> None:
         if self.maybe_save():
             self.document.new()
@@ -525,6 +617,9 @@ class MainWindow(QMainWindow):
         return self._save_to(path)
 
     def _save_to(self, path: Path) -> bool:
+        controller = self.training.controller
+        old_path = self.document.path
+        runs = controller.listed_runs() if old_path != path else []
         try:
             self.document.save(path)
         except OSError as exc:
@@ -532,7 +627,8 @@ class MainWindow(QMainWindow):
                                  f"Could not save {path}:\n\n{exc.strerror or exc}")
             return False
         self.recent.add(path)
-        self.statusBar().showMessage(f"Saved {path}", 5000)
+        carried = controller.adopt_runs(runs, move=old_path is None) if runs else None
+        self.statusBar().showMessage(f"Saved {path}" + (f". {carried}" if carried else ""), 10_000)
         return True
 
     # ---- recovery --------------------------------------------------------------------------------------

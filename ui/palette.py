@@ -2,7 +2,9 @@
 
 Drag a layer onto the canvas (the drag carries :data:`ui.canvas.LAYER_MIME` with the layer's type
 id as UTF-8), or double-click / press Enter to add it at the centre of the view
-(:attr:`Palette.add_requested`).
+(:attr:`Palette.add_requested`). Once it follows a document (:meth:`Palette.follow`), the
+design's own blocks are listed first, under *Blocks*, and used the same way (their name is the
+type id).
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 import graph.layers  # noqa: F401  (fills the catalog)
+from graph.blocks import BLOCK_CATEGORY
 from graph.catalog import CATALOG, LayerType
 from ui.canvas import LAYER_MIME
 from ui.canvas.style import category_color, text_color_on
@@ -68,6 +71,7 @@ class LayerTree(QTreeWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self.layer_of = CATALOG.get  # type id → LayerType (the palette adds the design's blocks)
         self.setHeaderHidden(True)
         self.setColumnCount(1)
         self.setDragEnabled(True)
@@ -109,7 +113,9 @@ class LayerTree(QTreeWidget):
         items = [item for item in self.selectedItems() if item.data(0, TYPE_ROLE)]
         if not items:
             return
-        layer = CATALOG[items[0].data(0, TYPE_ROLE)]
+        layer = self.layer_of(items[0].data(0, TYPE_ROLE))
+        if layer is None:
+            return
         drag = QDrag(self)
         drag.setMimeData(self.mimeData(items))
         pixmap = drag_pixmap(layer, self.font())
@@ -150,6 +156,8 @@ class Palette(QWidget):
 
         self._items: dict[str, QTreeWidgetItem] = {}
         self._categories: dict[str, QTreeWidgetItem] = {}
+        self._design = None  # the design whose blocks are listed (see follow)
+        self.tree.layer_of = self.layer_type
         self._build()
         self.search.textChanged.connect(self.filter)
         self.search.returnPressed.connect(self._add_first_match)
@@ -157,6 +165,7 @@ class Palette(QWidget):
 
     def _build(self) -> None:
         for category, layers in CATALOG.categories().items():
+            layers = [layer for layer in layers if not layer.is_placeholder]
             color = category_color(category)
             head = QTreeWidgetItem([category])
             head.setFlags(Qt.ItemFlag.ItemIsEnabled)
@@ -178,12 +187,73 @@ class Palette(QWidget):
                 self._items[layer.type_id] = item
         self.tree.expandAll()
 
+    # ---- the design's blocks ---------------------------------------------------------------------
+
+    def follow(self, document) -> None:
+        """List ``document``'s blocks under *Blocks* and keep the list current."""
+        document.design_replaced.connect(self._bind)
+        self._bind(document.design)
+
+    def _events(self, design) -> list:
+        return [(design.block_added, self._blocks_changed), (design.block_removed, self._blocks_changed),
+                (design.block_changed, self._blocks_changed)]
+
+    def _bind(self, design) -> None:
+        if self._design is not None:
+            for signal, slot in self._events(self._design):
+                signal.disconnect(slot)
+        self._design = design
+        for signal, slot in self._events(design):
+            signal.connect(slot)
+        self._blocks_changed()
+
+    def layer_type(self, type_id: str) -> LayerType | None:
+        """A catalog layer type, or one of the followed design's blocks."""
+        if self._design is not None and type_id in self._design.blocks:
+            return self._design.blocks.layer_type(type_id)
+        return CATALOG.get(type_id)
+
+    def block_names(self) -> list[str]:
+        return self._design.blocks.names() if self._design is not None else []
+
+    def _blocks_changed(self, *_args) -> None:
+        head = self._categories.get(BLOCK_CATEGORY)
+        if head is None:
+            head = QTreeWidgetItem([BLOCK_CATEGORY])
+            head.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            head.setIcon(0, color_chip(category_color(BLOCK_CATEGORY)))
+            font = head.font(0)
+            font.setBold(True)
+            head.setFont(0, font)
+            self.tree.insertTopLevelItem(0, head)
+            self._categories[BLOCK_CATEGORY] = head
+        for i in reversed(range(head.childCount())):
+            self._items.pop(head.child(i).data(0, TYPE_ROLE), None)
+            head.removeChild(head.child(i))
+        for name in self.block_names():
+            block = self._design.blocks[name]
+            item = QTreeWidgetItem([name])
+            item.setData(0, TYPE_ROLE, name)
+            args = ", ".join(f"{a}={v}" for a, v in block.args.items())
+            item.setToolTip(0, f"<b>{name}</b> <i>(block of this design)</i><br>"
+                               f"{block.description or f'{len(block.body)} nodes'}"
+                               + (f"<br>arguments: {args}" if args else ""))
+            item.setIcon(0, color_chip(category_color(BLOCK_CATEGORY), 10))
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                          | Qt.ItemFlag.ItemIsDragEnabled)
+            head.addChild(item)
+            self._items[name] = item
+        head.setToolTip(0, "The blocks defined in this design: drag one to use it again")
+        self.filter(self.search.text())
+
     # ---- filtering -----------------------------------------------------------------------------
 
     def filter(self, text: str) -> None:
         """Show only the layers :meth:`Catalog.search` finds for ``text`` (all when empty)."""
         text = text.strip()
         matches = {layer.type_id for layer in CATALOG.search(text)} if text else set(self._items)
+        if text:
+            matches |= {n for n in self.block_names() if all(w in n.lower() for w in text.lower().split())}
         for type_id, item in self._items.items():
             item.setHidden(type_id not in matches)
         for head in self._categories.values():

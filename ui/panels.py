@@ -20,15 +20,16 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QTableWidget,
     QTableWidgetItem,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from graph.summary import Summary, human_bytes, human_count, summarize
 from graph.validate import ERROR, Report
-from runtime.codegen import python_source
-from runtime.compiler import CompileError, compile_structure
 from ui.document import Document
+from ui.loading import heavy_imports
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 SEVERITY_COLORS = {"error": QColor("#ff5a52"), "warning": QColor("#ffb020"), "ok": QColor("#34c759")}
@@ -143,7 +144,8 @@ class DiagnosticsPanel(QWidget):
 
 
 class SummaryPanel(QWidget):
-    """Per layer: name, type, output shape, parameters and MACs; a totals row; memory estimates."""
+    """Per layer: name, type, output shape, parameters and MACs; a totals row; memory estimates.
+    A block instance is a collapsible group with its totals (its copies, then their layers)."""
 
     node_activated = Signal(str)
     HEADERS = ["Name", "Type", "Output shape", "Parameters", "MACs"]
@@ -152,8 +154,16 @@ class SummaryPanel(QWidget):
         super().__init__(parent)
         self.document = document
         self.summary: Summary | None = None
-        self.table = _read_only_table("summary", self.HEADERS)
-        header = self.table.horizontalHeader()
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("summary")
+        self.tree.setColumnCount(len(self.HEADERS))
+        self.tree.setHeaderLabels(self.HEADERS)
+        self.tree.setRootIsDecorated(True)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.tree.header()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         self.memory = QLabel()
@@ -166,47 +176,69 @@ class SummaryPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.tree, 1)
         layout.addLayout(footer)
-        self.table.cellClicked.connect(self._clicked)
+        self.tree.itemClicked.connect(self._clicked)
         document.report_changed.connect(self.update_report)
         self.update_report(document.report)
 
     def update_report(self, report: Report) -> None:
         summary = summarize(self.document.design, report.inference)
         self.summary = summary
-        rows = summary.rows
-        self.table.setRowCount(len(rows) + 1)
-        for r, row in enumerate(rows):
-            cells = [row.name, row.type, row.shape, f"{row.params:,}", human_count(row.macs)]
-            for c, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setData(NODE_ROLE, row.node_id)
-                if c >= 3:
-                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(r, c, item)
-        totals = ["Total", f"{len(rows)} layers", "", f"{summary.total_params:,}",
-                  human_count(summary.total_macs)]
-        bold = QFont(self.table.font())
+        expanded = {self.tree.topLevelItem(i).text(0) for i in range(self.tree.topLevelItemCount())
+                    if self.tree.topLevelItem(i).isExpanded()}
+        self.tree.clear()
+        for row in summary.rows:
+            item = self._item(row, top=True)
+            self.tree.addTopLevelItem(item)
+            item.setExpanded(item.text(0) in expanded)
+        layers = summary.total_layers or len(summary.rows)
+        nodes = f" in {summary.nodes} nodes" if summary.groups else ""
+        totals = QTreeWidgetItem(["Total", f"{layers} layers{nodes}", "",
+                                  f"{summary.total_params:,}", human_count(summary.total_macs)])
+        bold = QFont(self.tree.font())
         bold.setBold(True)
-        for c, text in enumerate(totals):
-            item = QTableWidgetItem(text)
-            item.setFont(bold)
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            if c >= 3:
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            self.table.setItem(len(rows), c, item)
+        for c in range(len(self.HEADERS)):
+            totals.setFont(c, bold)
+        totals.setTextAlignment(3, _RIGHT)
+        totals.setTextAlignment(4, _RIGHT)
+        self.tree.addTopLevelItem(totals)
         self.memory.setText(
             f"Parameters {human_bytes(summary.param_bytes)} · activations at batch "
             f"{summary.batch_size}: {human_bytes(summary.activation_bytes)} · training memory "
             f"(Adam) ≈ {human_bytes(summary.training_bytes)} · {human_count(summary.total_macs)} "
             "MACs per sample")
 
-    def _clicked(self, row: int, _column: int) -> None:
-        item = self.table.item(row, 0)
-        node_id = item.data(NODE_ROLE) if item is not None else None
+    def _item(self, row, top: bool) -> QTreeWidgetItem:
+        """One row; a group's children (copies, then layers) nested below it."""
+        kind = f"{row.type} ×{row.repeat}" if row.is_group and row.repeat > 1 else row.type
+        if row.is_group:
+            kind += f" · {row.layers} layers"
+        item = QTreeWidgetItem([row.name, kind, row.shape, f"{row.params:,}", human_count(row.macs)])
+        item.setData(0, NODE_ROLE, row.node_id if top else "")
+        item.setTextAlignment(3, _RIGHT)
+        item.setTextAlignment(4, _RIGHT)
+        if row.is_group:
+            font = QFont(self.tree.font())
+            font.setBold(True)
+            item.setFont(0, font)
+            item.setToolTip(0, "A block: expand to see its copies and layers; totals on this row")
+        for child in row.children:
+            item.addChild(self._item(child, top=False))
+        return item
+
+    def rows(self) -> list[list[str]]:
+        """The top-level rows' texts (the totals last), as shown."""
+        return [[self.tree.topLevelItem(r).text(c) for c in range(len(self.HEADERS))]
+                for r in range(self.tree.topLevelItemCount())]
+
+    def _clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        node_id = item.data(0, NODE_ROLE)
         if node_id and self.document.design.has_node(node_id):
             self.node_activated.emit(node_id)
+
+
+_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
 # ---- code ---------------------------------------------------------------------------------------------
@@ -301,6 +333,7 @@ class CodePanel(QWidget):
         layout.addLayout(footer)
         self.ok = False
         self._dirty = True
+        self._waiting = False  # for the background imports (ui.loading)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(150)
@@ -321,9 +354,26 @@ class CodePanel(QWidget):
         return self.editor.toPlainText()
 
     def refresh(self) -> None:
-        """Compile the design now and show the code, or why it cannot be compiled."""
+        """Compile the design now and show the code, or why it cannot be compiled (or, while
+        PyTorch is still loading in the background, say so and come back once it is)."""
+        loader = heavy_imports()
+        if loader.loading:
+            if not self._waiting:
+                self._waiting = True
+                loader.when_loaded(self._loaded, self)
+            self._set_text(_comment(f"{loader.describe()}\nThe code appears once it is loaded."))
+            self.status.setText(loader.describe())
+            return
         self._dirty = False
         design, report = self.document.design, self.document.report
+        try:
+            from runtime.codegen import python_source
+            from runtime.compiler import CompileError, compile_structure
+        except ImportError as exc:
+            self.ok = False
+            self._set_text(_comment(f"PyTorch could not be loaded: {exc}"))
+            self.status.setText("Code generation needs PyTorch.")
+            return
         try:
             compiled = compile_structure(design, report)  # no weights on the GUI thread
             if self.form.currentData() == self.FX:
@@ -341,6 +391,14 @@ class CodePanel(QWidget):
             self.ok = True
             self.status.setText(f"{len(compiled.idents)} layers · generated from the design, "
                                 "read-only")
+        self._set_text(text)
+
+    def _loaded(self) -> None:
+        self._waiting = False
+        if self.isVisible():
+            self.refresh()
+
+    def _set_text(self, text: str) -> None:
         if text != self.editor.toPlainText():
             bar = self.editor.verticalScrollBar()
             position = bar.value()

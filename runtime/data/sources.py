@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 from graph.settings import DATASETS
 
 from .base import DataError, Raw
@@ -75,13 +77,30 @@ def read_raw(data: Mapping[str, Any], base_dir: str | os.PathLike | None = None,
     spec = DATASETS.get(name) if isinstance(name, str) else None
     if spec is None:
         raise DataError(f"unknown dataset {name!r} (choose from {', '.join(DATASETS)})")
-    o = spec.resolve(data.get("options", {}))
+    return check_targets(_read(name, spec, spec.resolve(data.get("options", {})), base_dir,
+                                max_memory))
+
+
+def check_targets(raw: Raw) -> Raw:
+    """Targets training can learn from: at least two classes, finite regression values."""
+    if raw.task == "classification" and len(raw.class_names) < 2:
+        only = f" ({raw.class_names[0]!r})" if raw.class_names else ""
+        raise DataError(f"{raw.source}: the targets hold {len(raw.class_names)} class{only}; "
+                        "classification needs at least two")
+    if raw.task == "regression" and not np.isfinite(raw.y).all():
+        row = int(np.argwhere(~np.isfinite(raw.y.reshape(len(raw.y), -1)))[0][0])
+        raise DataError(f"{raw.source}: the target of sample {row} is NaN or infinite")
+    return raw
+
+
+def _read(name: str, spec, o: Mapping[str, Any], base_dir, max_memory: int) -> Raw:
     if spec.kind == "builtin":
         return load_builtin(name, o)
     if spec.kind == "synthetic":
         return load_synthetic(name, o)
     if name == "csv":
-        return load_csv(resolve_path(o["path"], base_dir), o["target"], o["features"], o["task"])
+        return load_csv(resolve_path(o["path"], base_dir), o["target"], o["features"], o["task"],
+                        o["header"], o["skip_rows"], o["delimiter"], o["missing"])
     if name == "npz":
         return load_npz(resolve_path(o["path"], base_dir), o["task"])
     if name == "images":

@@ -224,6 +224,7 @@ class Trainer:
         design.set_training(dict(s))
         setup.check_settings(s)
         self.device, self.precision, self.warnings = setup.resolve_device(s)
+        setup.check_memory(design, self.device)
         dtype = setup.input_dtype(design)
 
         yield self._event(ev.Stage, stage="loading data")
@@ -241,6 +242,7 @@ class Trainer:
         self.monitor, self.monitor_higher, self.early_stopping, warnings = \
             setup.monitoring(s, info)
         self.warnings += warnings + setup.metric_warnings(s, self.metrics, info.task)
+        self.warnings += [f"data: {note}" for note in info.notes]  # what reading skipped
 
     def _config(self) -> dict[str, Any]:
         return {

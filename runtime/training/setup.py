@@ -18,6 +18,7 @@ from graph.validate import ERROR, Diagnostic, Report, validate
 
 from .. import devices
 from ..data import DataError, DataInfo, LoadedData, Normalization, load_data
+from ..preflight import ResourceError, check_training_fits
 from ..runs import RunError, load_run
 from .control import TrainingError
 
@@ -79,6 +80,15 @@ def resolve_device(settings: Mapping[str, Any]) -> tuple[torch.device, str, list
         raise TrainingError("device", str(exc)) from None
     precision, warn = devices.effective_precision(device, settings["precision"])
     return device, precision, [warn] if warn else []
+
+
+def check_memory(design: Design, device: torch.device) -> None:
+    """Refuse, before anything is allocated, a design whose training cannot fit in the memory
+    of ``device`` (the estimate is in the message)."""
+    try:
+        check_training_fits(design, {"device": str(device)})
+    except ResourceError as exc:
+        raise TrainingError("resources", str(exc)) from None
 
 
 def input_dtype(design: Design) -> str:

@@ -19,8 +19,9 @@ def test_every_declaration_is_complete():
         assert set(layer.summary_keys) <= {p.name for p in layer.params}, layer.type_id
         for p in layer.params:
             assert p.doc, f"{layer.type_id}.{p.name} has no doc"
-        if not (layer.is_source or layer.is_sink):
+        if not (layer.is_source or layer.is_sink or layer.is_placeholder):
             assert layer.torch_class, layer.type_id
+    assert [t.type_id for t in CATALOG if t.is_placeholder] == ["Unsupported"]
     assert [t.type_id for t in CATALOG if t.is_source] == ["Input"]
     assert [t.type_id for t in CATALOG if t.is_sink] == ["Output"]
 
@@ -33,8 +34,8 @@ def test_lookups():
         CATALOG["nope"]
     assert CATALOG.current_id("Conv2d") == "Conv2d"
     cats = CATALOG.categories()
-    assert sum(len(v) for v in cats.values()) == len(CATALOG) == 40
-    assert [t.type_id for t in cats["Merge"]] == ["Add", "Multiply", "Concat"]
+    assert sum(len(v) for v in cats.values()) == len(CATALOG) >= 65
+    assert [t.type_id for t in cats["Merge"]] == ["Add", "Multiply", "Concat", "Subtract"]
     assert CATALOG["Add"].input_port("in").variadic and CATALOG["Add"].input_port("x") is None
     assert CATALOG["Linear"].output_port("out") is not None
 
@@ -151,3 +152,41 @@ def test_metrics_table_owns_names_tasks_directions_and_labels():
     assert M.label("val_r2") == "val R²" and M.label("f1") == "macro F1"
     assert M.selected("f1, mae", "none", "classification") == ["accuracy", "f1"]
     assert M.selected("", "val_r2", "regression") == ["mae", "rmse", "r2"]
+def test_readme_layer_table_is_the_catalogs():
+    """The README lists every type with its category, exactly as the catalog declares them
+    (regenerate with ``python benchmarks/layer_table.py``)."""
+    from pathlib import Path
+
+    from graph.catalog import layer_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = layer_table()
+    assert f"<!-- layer-table:begin -->\n{table}<!-- layer-table:end -->" in readme
+    for layer in CATALOG:
+        assert f"| {layer.category} | `{layer.type_id}`" in table
+
+
+def test_composite_layers_count_their_parts_by_the_same_convention():
+    """A Transformer encoder layer's MACs = its matmuls + what standalone layers would count for
+    its parts: softmax (3 per score of every head), the FF activation (1 per element), two
+    LayerNorms (2 per element) and two residual Adds (1 per element)."""
+    s, e, heads, ff = 4, 8, 2, 16
+    enc = CATALOG["TransformerEncoderLayer"]
+    p = enc.resolve({"num_heads": heads, "dim_feedforward": ff, "activation": "gelu"})
+    out = enc.shape(p, [(s, e)])
+    parts = {
+        "softmax": CATALOG["Softmax"].macs({"dim": -1}, [(heads, s, s)], (heads, s, s)),
+        "gelu": CATALOG["GELU"].macs({}, [(s, ff)], (s, ff)),
+        "norms": 2 * CATALOG["LayerNorm"].macs({}, [(s, e)], (s, e)),
+        "adds": 2 * CATALOG["Add"].macs({}, [(s, e), (s, e)], (s, e)),
+    }
+    matmul = enc.matmul_macs(p, [(s, e)], out)
+    assert matmul == 4 * s * e * e + 2 * s * s * e + 2 * s * e * ff
+    assert enc.macs(p, [(s, e)], out) == matmul + sum(parts.values())
+    stack = CATALOG["TransformerEncoder"]
+    assert stack.macs({**p, "num_layers": 3}, [(s, e)], out) == 3 * enc.macs(p, [(s, e)], out)
+    # Layers that only move data count nothing; convolutions count all their MACs as matmuls.
+    conv = CATALOG["Conv2d"]
+    cp = conv.defaults()
+    assert conv.macs(cp, [(3, 8, 8)], (16, 8, 8)) == conv.matmul_macs(cp, [(3, 8, 8)], (16, 8, 8))
+    assert CATALOG["Pad"].macs({"padding": [1, 1]}, [(3, 4)], (3, 6)) == 0

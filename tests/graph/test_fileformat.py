@@ -306,9 +306,9 @@ def test_broken_files_are_refused_naming_the_place(case):
 def test_unknown_layer_types_are_reported_together():
     def mutate(doc):
         doc["nodes"][1]["type"] = "Dense"
-        doc["nodes"][3]["type"] = "Conv3d"
+        doc["nodes"][3]["type"] = "Conv4d"
     err = refused(_broken(mutate))
-    assert err.reason == "unknown layer types 'Dense' (nodes[1]), 'Conv3d' (nodes[3])"
+    assert err.reason == "unknown layer types 'Dense' (nodes[1]), 'Conv4d' (nodes[3])"
 
 
 def test_deep_nesting_is_refused_cleanly():

@@ -143,8 +143,8 @@ def test_names_empty_and_duplicate():
 
 def test_unknown_layer_type_in_memory():
     b = mlp()
-    b.design.add_node(Node(id="ghost", type="Conv3d", name="ghost"))
-    assert only(b.design, "unknown-type").message == "unknown layer type 'Conv3d'"
+    b.design.add_node(Node(id="ghost", type="Conv4d", name="ghost"))
+    assert only(b.design, "unknown-type").message == "unknown layer type 'Conv4d'"
 
 
 # ---- params and shapes -----------------------------------------------------------------------------

@@ -20,11 +20,14 @@ class Build:
         node = d.add_node(d.make_node(type_id, name=name, params=params))
         sources = [after] if isinstance(after, str) else (after or [])
         for src in sources:
-            d.add_edge(Edge(self.id(src), node.id))
+            self.link(src, name)
         return node.id
 
     def link(self, src: str, dst: str) -> Edge:
-        return self.design.add_edge(Edge(self.id(src), self.id(dst)))
+        """Link the first output port of ``src`` to the first input port of ``dst``."""
+        d = self.design
+        s, t = d.node(self.id(src)), d.node(self.id(dst))
+        return d.add_edge(Edge(s.id, t.id, s.layer.outputs[0].name, t.layer.inputs[0].name))
 
     def id(self, name: str) -> str:
         node = self.design.node_by_name(name)

@@ -16,11 +16,14 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from graph.catalog import CATALOG
 from graph.design import Design, Edge
 from graph.fileformat import load, save
 from runtime import export as ex
 from runtime.compiler import compile_design, example_inputs
+from graph import templates
 from tests.conftest import EXAMPLES
+from tests.graph.test_blocks import residual
 
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
 
@@ -67,6 +70,73 @@ def exotic_design(node_name=None) -> Design:
     return d
 
 
+def modern_design() -> Design:
+    """The layer types of modern networks, wired so every export format must reproduce them:
+    uneven and 'same' convolution padding with reflect/replicate modes, PReLU, Hardswish,
+    LayerNorm2d, LayerScale, DropPath, ReLU6, Hardtanh, Pad, Slice, 3-D convolution, batch norm
+    and pooling, 1-D and adaptive max pooling, the smooth activations, a class token, position
+    embedding, an encoder stack, a decoder layer, cross-attention, MatMul with a learned
+    Parameter, Subtract, Mean/Max/Sum and Scale."""
+    d = Design("Modern")
+    d.set_data({**d.data, "name": "digits", "options": {"as_images": True}})
+
+    def add(type_id, name, *sources, **params):
+        nid = d.add_node(d.make_node(type_id, name, params)).id
+        ports = [p.name for p in CATALOG[type_id].inputs]
+        for i, src in enumerate(sources):
+            d.add_edge(Edge(src, nid, dst_port=ports[min(i, len(ports) - 1)]))
+        return nid
+
+    image = add("Input", "image", shape=[1, 8, 8])
+    stem = add("Conv2d", "stem", image, out_channels=8, kernel_size=4, same_padding=True,
+               padding_mode="reflect")
+    act = add("Hardswish", "hswish", add("PReLU", "prelu", stem, per_channel=True))
+    down = add("Conv2d", "down", act, out_channels=8, stride=2, padding_sides=[0, 1, 0, 1],
+               padding_mode="replicate")
+    branch = add("DropPath", "drop_path", add("LayerScale", "gamma",
+                                              add("LayerNorm2d", "ln2d", down), init_value=0.5))
+    res = add("Add", "residual", branch, down)
+    maps = add("Hardtanh", "clamp", add("ReLU6", "relu6", res), min_val=-0.5, max_val=3.0)
+    maps = add("Slice", "crop", add("Pad", "pad", maps, padding=[1, 1, 1, 1], mode="reflect"),
+               dim=1, start=1, stop=-1)
+    f_maps = add("GlobalAvgPool", "gap", maps)
+    # ONNX's adaptive max pooling needs sizes that the exporter loses behind any padding.
+    f_image = add("Flatten", "f_image", add("AdaptiveMaxPool2d", "amax2d", image, output_size=2))
+
+    vol = add("Reshape", "volume", image, shape=[1, 1, 8, 8])
+    vol = add("BatchNorm3d", "bn3d", add("Conv3d", "conv3d", vol, out_channels=2, padding=1))
+    vol = add("AvgPool3d", "avg3d", add("MaxPool3d", "max3d", vol, kernel_size=[1, 2, 2]),
+              kernel_size=[1, 2, 2])
+    f_vol = add("Flatten", "f_vol", vol)
+
+    rows = add("Reshape", "rows", image, shape=[8, 8])
+    seq = add("PositionEmbedding", "pos", add("ClassToken", "cls",
+                                              add("Linear", "embed", rows, out_features=16)))
+    enc = add("TransformerEncoder", "encoder", seq, num_heads=2, dim_feedforward=32,
+              num_layers=2, norm_first=True, activation="gelu", layer_norm_eps=1e-6)
+    memory = add("Linear", "memory", rows, out_features=16)
+    dec = add("TransformerDecoderLayer", "decoder", enc, memory, num_heads=4,
+              dim_feedforward=24, bias=False)
+    cross = add("MultiheadAttention", "cross", dec, rows, num_heads=2)
+    f_cls = add("Flatten", "f_cls", add("Slice", "cls_out", cross, dim=0, start=0, stop=1))
+
+    cols = add("Permute", "cols", rows, dims=[1, 0])
+    wave = add("AdaptiveAvgPool1d", "aavg1d", add("AvgPool1d", "avg1d", cols), output_size=4)
+    wave = add("AdaptiveMaxPool1d", "amax1d", wave, output_size=2)
+    for name in ("Mish", "Softplus", "Softsign", "Hardsigmoid"):
+        wave = add(name, name.lower(), wave)
+    f_wave = add("Flatten", "f_wave", wave)
+
+    prod = add("MatMul", "matmul", rows, add("Parameter", "weights", rows, shape=[8, 4]))
+    centred = add("Subtract", "centre", prod, add("Mean", "mean", prod, dims=[0], keepdim=True))
+    peak = add("Scale", "half", add("Max", "peak", centred, dims=[0]), factor=0.5)
+    total = add("Sum", "total", peak, dims=[-1], keepdim=True)
+
+    features = add("Concat", "features", f_maps, f_image, f_vol, f_cls, f_wave, peak, total)
+    add("Output", "logits", add("Linear", "classifier", features, out_features=10))
+    return d
+
+
 def randomized(design: Design, seed: int = 0) -> dict[str, torch.Tensor]:
     """Weights of ``design`` with every float tensor random, so that BatchNorm statistics and
     biases matter too (fresh BatchNorm layers are an identity in eval mode)."""
@@ -99,7 +169,9 @@ def code_tokens(source: str) -> list[str]:
 # ---- every format on every design ----------------------------------------------------------------
 
 DESIGNS = [pytest.param(lambda p=p: load(p), id=p.stem) for p in EXAMPLE_FILES] + [
-    pytest.param(exotic_design, id="exotic")]
+    pytest.param(exotic_design, id="exotic"), pytest.param(modern_design, id="modern"),
+    pytest.param(lambda: templates.build("resnet", small=True), id="resnet-blocks"),
+    pytest.param(lambda: residual(3), id="repeated-block-with-absent-layer")]
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:DeprecationWarning")

@@ -197,3 +197,8 @@ def test_qt_binding_keeps_references_to_none():
 def test_node_geometry_constants_fit_the_examples_spacing():
     # The examples place nodes 110 apart vertically and 160–180 apart sideways.
     assert NODE_HEIGHT < 110 - 30 and NODE_WIDTH < 160
+    # Auto-layout leaves room between nodes for a link and its shape label, in both flows.
+    from graph.layout import SPACING
+
+    assert SPACING["down"][0] - NODE_HEIGHT >= 30 and SPACING["down"][1] - NODE_WIDTH >= 30
+    assert SPACING["right"][0] - NODE_WIDTH >= 60 and SPACING["right"][1] - NODE_HEIGHT >= 24

@@ -271,7 +271,7 @@ def test_a_closed_view_stops_following_the_design(qtbot):
     design = chain_design()
     document = Document(design)
     view = CanvasView(document)
-    assert len(design.node_added) == 1
+    assert len(design.node_added) == 2  # the scene and the minimap
     view.deleteLater()
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     assert len(design.node_added) == 0

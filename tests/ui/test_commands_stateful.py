@@ -17,7 +17,7 @@ from graph.design import Edge
 from graph.fileformat import load
 from graph.validate import can_connect
 from ui.canvas.clipboard import fragment_text, read_fragment
-from ui.canvas.layout import layered_positions
+from graph.layout import layered_positions
 from ui.canvas.scene import CanvasScene
 from ui.commands import (
     AddEdgeCommand,

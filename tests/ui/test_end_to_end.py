@@ -258,11 +258,11 @@ def test_build_the_residual_mlp_by_mouse_fix_an_error_save_and_reopen(
     links = window.canvas.canvas.links
     assert {links[e].label for e in design.edges} == {"64", "10"}
     click_tab(qtbot, window.summary)
-    table = window.summary.table
-    rows = {table.item(r, 0).text(): table.item(r, 2).text() for r in range(table.rowCount() - 1)}
+    shown = window.summary.rows()
+    rows = {cells[0]: cells[2] for cells in shown[:-1]}
     assert rows[design.node(nodes["head"]).name] == "10"
     total_params = 3 * (64 * 64 + 64) + (64 * 10 + 10)  # three 64→64 Linears and the 64→10 head
-    assert table.item(table.rowCount() - 1, 3).text() == f"{total_params:,}"
+    assert shown[-1][3] == f"{total_params:,}"
     assert window.status_label.text().startswith("✓ valid")
 
     # Provoke an error: the branch's last Linear gives 32 features, the skip 64.

@@ -55,8 +55,9 @@ def test_editors_follow_the_param_declarations(inspector, document):
     assert isinstance(view, NodeView)
     kinds = {name: type(editor) for name, editor in view.editors.items()}
     assert kinds == {"out_channels": IntEditor, "kernel_size": SizeEditor, "stride": SizeEditor,
-                     "padding": SizeEditor, "dilation": SizeEditor, "groups": IntEditor,
-                     "bias": BoolEditor}
+                     "padding": SizeEditor, "padding_sides": IntsEditor,
+                     "same_padding": BoolEditor, "padding_mode": ChoiceEditor,
+                     "dilation": SizeEditor, "groups": IntEditor, "bias": BoolEditor}
     spin = view.editors["out_channels"].spin
     param = document.design.node(node_id(document, "conv1")).layer.param("out_channels")
     assert (spin.minimum(), spin.maximum()) == (param.min, param.max)

@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt
 
 from graph.fileformat import load
 from tests.conftest import EXAMPLES
+from tests.ui.test_window import isolated, make_window, no_leaked_windows  # noqa: F401
 from ui.document import Document
 from ui.inspector import DesignView, Inspector
 from ui.training.workspace import TrainingWorkspace
@@ -125,3 +126,36 @@ def test_nothing_selected_shows_the_design_and_renames_it(qtbot, workspace):
     assert "# Design: Tiny CNN" in python_source(doc.design, compile_design(doc.design))
     doc.undo_stack.undo()
     assert doc.design.name == "Digits CNN" and view.name_edit.text() == "Digits CNN"
+
+
+def test_wording_of_the_data_panel(qtbot, workspace, monkeypatch):
+    """No "The Input input takes …", no "Choose the path file"."""
+    from PySide6.QtWidgets import QFileDialog
+
+    panel, doc = workspace.data_panel, workspace.document
+    combo = panel.dataset_combo
+    combo.setCurrentIndex(combo.findData("iris"))
+    combo.activated.emit(combo.currentIndex())
+    qtbot.waitUntil(lambda: panel.shape_warning.text() != "", timeout=30_000)
+    name = doc.design.inputs()[0].name
+    assert panel.shape_warning.text().startswith(f"The Input layer “{name}” takes samples of")
+    assert "Input input" not in panel.shape_warning.text()
+
+    titles = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda _parent, title, *_a, **_k: (titles.append(title), ("", ""))[1])
+    combo.setCurrentIndex(combo.findData("csv"))
+    combo.activated.emit(combo.currentIndex())
+    panel.browse("path")
+    assert titles == ["Choose the CSV file"]
+
+
+def test_renaming_the_design_renames_the_window(make_window, qtbot):
+    window = make_window(remember_layout=False)
+    view = window.inspector.view
+    assert isinstance(view, DesignView)
+    view.name_edit.setFocus()
+    qtbot.keyClick(view.name_edit, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClicks(view.name_edit, "Spiral classifier")
+    qtbot.keyClick(view.name_edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.windowTitle().startswith("Spiral classifier"))

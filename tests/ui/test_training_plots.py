@@ -115,3 +115,43 @@ def test_overlays_added_and_replaced(qtbot):
     assert plots.overlay_count == 4
     plots.set_overlays({})
     assert plots.overlay_count == 0
+
+
+def test_a_short_run_still_draws_loss_per_step(qtbot):
+    """Two epochs of 3 steps that logged no step event: a line from the epochs' training
+    losses at their steps, on an axis that does not reach below 0."""
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    for e in (1, 2):
+        plots.add_event({"event": "epoch", "epoch": e, "step": 3 * e, "train_loss": 1.0 / e,
+                         "val_loss": 1.1 / e, "lr": 1e-3})
+    plots.redraw()
+    x, y = plots.curves["step/raw"].item.getData()
+    assert x.tolist() == [3.0, 6.0] and y.tolist() == [1.0, 0.5]
+    assert plots.curves["step/raw"].item.opts["symbol"] == "o"  # few points: dots
+    assert plots.plots["step"].vb.state["limits"]["xLimits"][0] == 0
+
+
+def test_legends_sit_beside_the_curves_not_on_them(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    _feed(plots, 5, epochs=2)
+    plots.redraw()
+    for plot in plots.plots.values():
+        legend = plot.legend
+        assert legend.parentItem() is not plot.vb and legend.parentItem() is not plot
+        layout = plots.graphics.ci.layout
+        assert layout.itemAt(1, list(plots.plots.values()).index(plot)) is legend
+    names = [label.text for _sample, label in plots.plots["loss"].legend.items]
+    assert "train_loss" in names and "val_loss" in names
+
+
+def test_a_new_run_starts_on_fresh_axes(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    _feed(plots, 400, epochs=50)
+    plots.redraw()
+    plots.plots["step"].setXRange(0, 400)  # the old run's range, auto-range off
+    assert not plots.plots["step"].vb.autoRangeEnabled()[0]
+    plots.clear()
+    assert all(plot.vb.autoRangeEnabled()[0] for plot in plots.plots.values())

@@ -127,12 +127,11 @@ def test_summary_table_matches_graph_summary(make_window, cnn_file):
     window = make_window(cnn_file)
     design = window.document.design
     expected = summarize(design, window.document.report.inference)
-    table = window.summary.table
-    assert table.rowCount() == len(expected.rows) + 1
-    for r, row in enumerate(expected.rows):
-        cells = [table.item(r, c).text() for c in range(5)]
+    rows = window.summary.rows()
+    assert len(rows) == len(expected.rows) + 1
+    for cells, row in zip(rows, expected.rows):
         assert cells == [row.name, row.type, row.shape, f"{row.params:,}", human_count(row.macs)]
-    totals = [table.item(len(expected.rows), c).text() for c in range(5)]
+    totals = rows[-1]
     assert totals[0] == "Total"
     assert totals[3] == f"{expected.total_params:,}" and totals[4] == human_count(expected.total_macs)
     assert human_bytes(expected.training_bytes) in window.summary.memory.text()
@@ -142,11 +141,12 @@ def test_summary_table_matches_graph_summary(make_window, cnn_file):
 def test_summary_row_click_focuses_node(make_window, qtbot, cnn_file):
     window = make_window(cnn_file)
     window.bottom_tabs.setCurrentWidget(window.summary)
-    table = window.summary.table
+    tree = window.summary.tree
     conv2 = window.document.design.node_by_name("conv2")
-    row = next(r for r in range(table.rowCount()) if table.item(r, 0).text() == "conv2")
-    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton,
-                     pos=table.visualItemRect(table.item(row, 1)).center())
+    item = next(tree.topLevelItem(r) for r in range(tree.topLevelItemCount())
+                if tree.topLevelItem(r).text(0) == "conv2")
+    qtbot.mouseClick(tree.viewport(), Qt.MouseButton.LeftButton,
+                     pos=tree.visualItemRect(item).center())
     assert window.canvas.selected_node_ids() == [conv2.id]
 
 

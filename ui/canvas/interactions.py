@@ -52,7 +52,7 @@ class LinkDrag:
         self.target: PortItem | None = None
         self.verdict: tuple[bool, str] | None = None
         self._cache: dict[tuple[str, str], tuple[bool, str]] = {}
-        self.draft = DraftLinkItem(anchor, from_output=fixed.direction == OUT)
+        self.draft = DraftLinkItem(anchor, from_output=fixed.direction == OUT, flow=scene.flow)
         self.feedback = FeedbackItem()
         scene.addItem(self.draft)
         scene.addItem(self.feedback)
@@ -80,7 +80,11 @@ class LinkDrag:
     def port_near(self, pos: QPointF, scale: float) -> PortItem | None:
         """The nearest port of the wanted kind within reach of ``pos``."""
         reach = PORT_HIT_RADIUS / max(scale, 0.05)
-        area = QRectF(pos.x() - reach - 40, pos.y() - reach, 2 * reach + 80, 2 * reach)
+        pill = 40.0  # a merge port's pill reaches this far from its centre, along its edge
+        if self.scene.flow == "down":
+            area = QRectF(pos.x() - reach - pill, pos.y() - reach, 2 * (reach + pill), 2 * reach)
+        else:
+            area = QRectF(pos.x() - reach, pos.y() - reach - pill, 2 * reach, 2 * (reach + pill))
         best, best_d = None, float("inf")
         for item in self.scene.items(area):
             if not isinstance(item, PortItem) or item.direction != self.want:
@@ -156,8 +160,12 @@ def start_link_drag(scene: CanvasScene, item, scene_pos: QPointF) -> LinkDrag | 
         if links and not item.port.variadic:
             picked = links[0]
         elif links:  # a merge port: pick the link whose slot is under the cursor
-            nearest = min(links, key=lambda e: abs(scene.anchor(e, "dst").x() - scene_pos.x()))
-            if abs(scene.anchor(nearest, "dst").x() - scene_pos.x()) <= 10:
+            def along(e: Edge) -> float:  # distance along the pill from the link's slot
+                d = scene.anchor(e, "dst") - scene_pos
+                return abs(d.x() if scene.flow == "down" else d.y())
+
+            nearest = min(links, key=along)
+            if along(nearest) <= 10:
                 picked = nearest
         if picked is not None:
             return _pick_up(scene, picked, "dst")
@@ -180,12 +188,13 @@ def connect_after(design: Design, src_id: str, node: Node) -> Edge | None:
 
     ``node`` is not in ``design`` yet, so the question is put to a design holding just the two."""
     src = design.node(src_id)
-    if not src.layer.outputs or not node.layer.inputs:
+    src_layer, layer = design.layer_of(src), design.layer_of(node)
+    if not src_layer.outputs or not layer.inputs:
         return None
-    probe = Design()
+    probe = Design("probe", library=design.blocks)
     probe.add_node(copy.deepcopy(src))
     probe.add_node(copy.deepcopy(node))
-    edge = Edge(src.id, node.id, src.layer.outputs[0].name, node.layer.inputs[0].name)
+    edge = Edge(src.id, node.id, src_layer.outputs[0].name, layer.inputs[0].name)
     ok, _ = can_connect(probe, edge.src, edge.dst, edge.src_port, edge.dst_port)
     return edge if ok else None
 
@@ -193,16 +202,17 @@ def connect_after(design: Design, src_id: str, node: Node) -> Edge | None:
 def connect_before(design: Design, dst_id: str, dst_port: str, node: Node) -> Edge | None:
     """The link ``node → dst.dst_port`` (``node`` not in ``design`` yet) if ``can_connect``
     allows it; asked of a design holding ``dst``, the links into it and ``node``."""
-    if not node.layer.outputs:
+    layer = design.layer_of(node)
+    if not layer.outputs:
         return None
-    probe = Design()
+    probe = Design("probe", library=design.blocks)
     probe.add_node(copy.deepcopy(design.node(dst_id)))
     for edge in design.in_edges(dst_id):
         if not probe.has_node(edge.src):
             probe.add_node(copy.deepcopy(design.node(edge.src)))
         probe.add_edge(edge)
     probe.add_node(copy.deepcopy(node))
-    edge = Edge(node.id, dst_id, node.layer.outputs[0].name, dst_port)
+    edge = Edge(node.id, dst_id, layer.outputs[0].name, dst_port)
     ok, _ = can_connect(probe, edge.src, edge.dst, edge.src_port, edge.dst_port)
     return edge if ok else None
 

@@ -1,9 +1,10 @@
 """Node, port and badge items. They draw what the scene tells them and never touch the model.
 
 A node shows its name (header, in its category's colour), its type with the key params
-(``LayerType.summary_keys``), its output shape and parameter count. Ports sit on the top edge
-(inputs) and the bottom edge (outputs): data flows down the canvas. A merge layer's variadic
-input is drawn as a wide pill whose links attach in link order.
+(``LayerType.summary_keys``), its output shape and parameter count. Ports follow the design's
+flow: on the top (inputs) and bottom (outputs) edges when data flows down, on the left and right
+edges when it flows right. A merge layer's variadic input is drawn as a long pill along its edge
+whose links attach in link order.
 """
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
+from graph.blocks import BLOCK_CATEGORY
 from graph.catalog import LayerType, Port
 from graph.design import Node
 from graph.summary import human_count
 
 from .style import (
     CORNER_RADIUS,
+    DETAIL_ZOOM,
+    NAME_ZOOM,
     HEADER_HEIGHT,
     NODE_HEIGHT,
     NODE_WIDTH,
@@ -55,20 +59,30 @@ class NodeLook:
     describe: str = ""  # "in → out" for the node's tooltip
 
 
-class PortItem(QGraphicsItem):
-    """One input or output port of a node (a child item of the node)."""
+def pill_length(flow: str) -> float:
+    """Length of a variadic port's pill: along the node's top edge, or down its side."""
+    return VARIADIC_PORT_WIDTH if flow == "down" else NODE_HEIGHT - HEADER_HEIGHT
 
-    def __init__(self, node_item: "NodeItem", port: Port, direction: str, x: float):
+
+class PortItem(QGraphicsItem):
+    """One input or output port of a node (a child item of the node). ``flow`` is the design's
+    (:data:`graph.design.FLOWS`): ports sit on the top/bottom edges, or on the left/right."""
+
+    def __init__(self, node_item: "NodeItem", port: Port, direction: str, offset: float,
+                 flow: str = "down"):
         super().__init__(node_item)
         self.node_item = node_item
         self.port = port
         self.direction = direction
+        self.flow = flow
         self.state: str | None = None  # None, "ok" or "refused" while a link is dragged
         self.linked = False
-        y = 0.0 if direction == IN else NODE_HEIGHT
-        self.setPos(x, y)
-        half = VARIADIC_PORT_WIDTH / 2 if port.variadic else PORT_RADIUS
-        self._rect = QRectF(-half - 2, -PORT_RADIUS - 2, 2 * half + 4, 2 * PORT_RADIUS + 4)
+        edge = 0.0 if direction == IN else (NODE_HEIGHT if flow == "down" else NODE_WIDTH)
+        self.setPos(offset, edge) if flow == "down" else self.setPos(edge, offset)
+        self._half = pill_length(flow) / 2 if port.variadic else PORT_RADIUS
+        half, r = self._half, PORT_RADIUS
+        self._rect = (QRectF(-half - 2, -r - 2, 2 * half + 4, 2 * r + 4) if flow == "down"
+                      else QRectF(-r - 2, -half - 2, 2 * r + 4, 2 * half + 4))
         self.setCursor(Qt.CursorShape.CrossCursor)
 
     def tooltip_text(self) -> str:
@@ -103,12 +117,14 @@ class PortItem(QGraphicsItem):
             self.linked = linked
             self.update()
 
-    def slot_x(self, index: int, count: int) -> float:
-        """x offset (from the port centre) of the ``index``-th of ``count`` links into it."""
+    def slot(self, index: int, count: int) -> QPointF:
+        """Offset (from the port centre, along its edge) of the ``index``-th of ``count`` links
+        into it: merge inputs attach side by side, first on the left (or at the top)."""
         if not self.port.variadic or count <= 1:
-            return 0.0
-        usable = VARIADIC_PORT_WIDTH - 2 * PORT_RADIUS
-        return -usable / 2 + usable * index / (count - 1)
+            return QPointF()
+        usable = 2 * self._half - 2 * PORT_RADIUS
+        along = -usable / 2 + usable * index / (count - 1)
+        return QPointF(along, 0) if self.flow == "down" else QPointF(0, along)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -118,8 +134,7 @@ class PortItem(QGraphicsItem):
         painter.setBrush(fill)
         r = PORT_RADIUS
         if self.port.variadic:
-            half = VARIADIC_PORT_WIDTH / 2
-            painter.drawRoundedRect(QRectF(-half, -r, 2 * half, 2 * r), r, r)
+            painter.drawRoundedRect(self._rect.adjusted(2, 2, -2, -2), r, r)
         else:
             painter.drawEllipse(QPointF(0, 0), r, r)
         if self.state:  # a halo while a dragged link hovers here
@@ -197,6 +212,8 @@ class _Fonts:
         self._body = ui_font(8.0)
         self._mono = mono_font(7.5)
         self._badge = ui_font(8.5, bold=True)
+        self._overview = ui_font(14.0, bold=True)
+        self._overview_m = QFontMetricsF(self._overview)
         self._name_m = QFontMetricsF(self._name)
         self._body_m = QFontMetricsF(self._body)
         self._mono_m = QFontMetricsF(self._mono)
@@ -224,10 +241,13 @@ def _rounded_paths() -> tuple[QPainterPath, QPainterPath]:
 class NodeItem(QGraphicsItem):
     """A layer on the canvas. The scene creates, updates and removes it from model events."""
 
-    def __init__(self, node: Node, layer: LayerType):
+    def __init__(self, node: Node, layer: LayerType, flow: str = "down"):
         super().__init__()
         self.node_id = node.id
         self.layer = layer
+        self.flow = flow
+        self.is_block = layer.category == BLOCK_CATEGORY
+        self.repeat = 1  # copies of a block instance (its ×N)
         self.look = NodeLook()
         self.badge: BadgeItem | None = None
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
@@ -247,8 +267,12 @@ class NodeItem(QGraphicsItem):
     def _make_ports(self, ports: Sequence[Port], direction: str) -> dict[str, PortItem]:
         out = {}
         for i, port in enumerate(ports):
-            x = NODE_WIDTH * (i + 1) / (len(ports) + 1)
-            out[port.name] = PortItem(self, port, direction, x)
+            if self.flow == "down":
+                offset = NODE_WIDTH * (i + 1) / (len(ports) + 1)
+            else:  # down the side, below the header when there is room
+                top = HEADER_HEIGHT if len(ports) > 1 else 0.0
+                offset = top + (NODE_HEIGHT - top) * (i + 1) / (len(ports) + 1)
+            out[port.name] = PortItem(self, port, direction, offset, self.flow)
         return out
 
     # ---- data from the model and the report ------------------------------------------------------
@@ -256,7 +280,13 @@ class NodeItem(QGraphicsItem):
     def set_node(self, node: Node) -> None:
         """Take the name and params of ``node`` (after a rename or a param edit)."""
         self.name = node.name
-        self.summary = self.layer.face_text(node.resolved_params())
+        params = node.resolved_params()
+        if self.is_block:  # its arguments on the face; ×N in the header
+            self.repeat = params.get("repeat", 1) if isinstance(params.get("repeat"), int) else 1
+            self.summary = " · ".join(f"{k}={params[k]}" for k in self.layer.summary_keys
+                                      if k != "repeat" and k in params)
+        else:
+            self.summary = self.layer.face_text(params)
         self._elide_labels()
         self.update()
 
@@ -286,7 +316,10 @@ class NodeItem(QGraphicsItem):
         """Fit the name, type and summary into the node (they change with the model)."""
         width = NODE_WIDTH - 2 * PAD
         name_width = width - (BadgeItem.SIZE / 2 if self.look.severity else 0.0)
+        if self.is_block and self.repeat > 1:
+            name_width -= _FONTS.name_m.horizontalAdvance(self.repeat_text()) + PAD
         self._name_text = _FONTS.name_m.elidedText(self.name, _ELIDE_RIGHT, name_width)
+        self._overview_text = _FONTS.overview_m.elidedText(self.name, _ELIDE_RIGHT, width)
         type_w = _FONTS.body_m.horizontalAdvance(self.layer.label + "  ")
         self._type_text = _FONTS.body_m.elidedText(self.layer.label, _ELIDE_RIGHT, width)
         self._summary_x = PAD + min(type_w, width)
@@ -294,10 +327,24 @@ class NodeItem(QGraphicsItem):
             self.summary, _ELIDE_RIGHT, max(0.0, NODE_WIDTH - PAD - self._summary_x))
 
     def _elide_shape(self) -> None:
-        """Fit the output shape beside the parameter count (they change with the report)."""
-        params_w = _FONTS.mono_m.horizontalAdvance(self.look.params) if self.look.params else 0.0
-        self._shape_text = _FONTS.mono_m.elidedText(
-            self.look.shape or "?", _ELIDE_MIDDLE, NODE_WIDTH - 3 * PAD - params_w)
+        """Fit the output shape beside the parameter count (they change with the report); when
+        the shape would not fit whole, the count drops its unit ("1.2M params" → "1.2M")."""
+        self._params_text = self.look.params
+        metrics = _FONTS.mono_m
+        room = NODE_WIDTH - 3 * PAD
+        shape = self.look.shape or "?"
+        if self._params_text and (metrics.horizontalAdvance(shape) +
+                                  metrics.horizontalAdvance(self._params_text) > room):
+            self._params_text = self._params_text.removesuffix(" params")
+        params_w = metrics.horizontalAdvance(self._params_text) if self._params_text else 0.0
+        self._shape_text = metrics.elidedText(shape, _ELIDE_MIDDLE, room - params_w)
+
+    def repeat_text(self) -> str:
+        return f"×{self.repeat}"
+
+    def minimap_color(self) -> QColor:
+        """The node's colour on the minimap: its header's."""
+        return self._header_color
 
     def tooltip_text(self) -> str:
         """Rich text for the node's tooltip, built only when the cursor rests on it."""
@@ -318,7 +365,7 @@ class NodeItem(QGraphicsItem):
     # ---- geometry ----------------------------------------------------------------------------------
 
     def boundingRect(self) -> QRectF:
-        return QRectF(-4, -4, NODE_WIDTH + 8, NODE_HEIGHT + 8)
+        return QRectF(-4, -4, NODE_WIDTH + 12, NODE_HEIGHT + 12)
 
     def shape(self) -> QPainterPath:
         return _PATHS[0]
@@ -338,8 +385,11 @@ class NodeItem(QGraphicsItem):
     # ---- painting ------------------------------------------------------------------------------------
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        body, header = _PATHS
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < DETAIL_ZOOM:
+            self._paint_overview(painter, lod)
+            return
+        body, header = _PATHS
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         selected = self.isSelected()
         if selected:
@@ -347,6 +397,8 @@ class NodeItem(QGraphicsItem):
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(QRectF(-2.5, -2.5, NODE_WIDTH + 5, NODE_HEIGHT + 5),
                                     CORNER_RADIUS + 2, CORNER_RADIUS + 2)
+        if self.is_block:
+            self._paint_stack(painter)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(Theme.node_body)
         painter.drawPath(body)
@@ -359,12 +411,14 @@ class NodeItem(QGraphicsItem):
         painter.setPen(border)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(body)
-        if lod < 0.35:  # too small to read: colour and outline only
-            return
         painter.setFont(_FONTS.name)
         painter.setPen(self._header_text)
         painter.drawText(QRectF(PAD, 0, NODE_WIDTH - 2 * PAD, HEADER_HEIGHT),
                          _LEFT_VCENTER, self._name_text)
+        if self.is_block and self.repeat > 1:
+            painter.drawText(QRectF(PAD, 0, NODE_WIDTH - 2 * PAD - (BadgeItem.SIZE / 2 if
+                                    self.look.severity else 0.0), HEADER_HEIGHT),
+                             _RIGHT_VCENTER, self.repeat_text())
         row1 = QRectF(PAD, HEADER_HEIGHT + 3, NODE_WIDTH - 2 * PAD, ROW_HEIGHT)
         painter.setFont(_FONTS.body)
         painter.setPen(Theme.text_muted)
@@ -378,10 +432,40 @@ class NodeItem(QGraphicsItem):
         painter.setFont(_FONTS.mono)
         painter.setPen(Theme.text_shape if self.look.shape else Theme.error)
         painter.drawText(row2, _LEFT_VCENTER, self._shape_text)
-        if self.look.params:
+        if self._params_text:
             painter.setPen(Theme.text_muted)
-            painter.drawText(row2, _RIGHT_VCENTER,
-                             self.look.params)
+            painter.drawText(row2, _RIGHT_VCENTER, self._params_text)
+
+
+    def _paint_stack(self, painter: QPainter) -> None:
+        """A block instance: the outlines of further cards behind it (two when repeated)."""
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.setPen(QPen(self._header_color, 1.4))
+        for step in ((1, 2) if self.repeat > 1 else (1,)):
+            offset = 3.0 * step
+            painter.drawRoundedRect(QRectF(offset, offset, NODE_WIDTH, NODE_HEIGHT),
+                                    CORNER_RADIUS, CORNER_RADIUS)
+
+    def _paint_overview(self, painter: QPainter, lod: float) -> None:
+        """Zoomed out: the node in its category's colour with its name written large (from
+        :data:`NAME_ZOOM` up), so a deep network's structure reads at a glance."""
+        body = _PATHS[0]
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if self.isSelected():
+            painter.setPen(QPen(Theme.node_selected, 2.5 / max(lod, 0.1)))
+        elif self.look.severity:
+            painter.setPen(QPen(Theme.error if self.look.severity == "error" else Theme.warning,
+                                2.0 / max(lod, 0.1)))
+        else:
+            painter.setPen(QPen(Theme.node_border, 1.0))
+        painter.setBrush(self._header_color)
+        painter.drawPath(body)
+        if lod < NAME_ZOOM:
+            return
+        painter.setFont(_FONTS.overview)
+        painter.setPen(self._header_text)
+        painter.drawText(QRectF(PAD, 0, NODE_WIDTH - 2 * PAD, NODE_HEIGHT),
+                         Qt.AlignmentFlag.AlignCenter, self._overview_text)
 
 
 _PATHS = _rounded_paths()

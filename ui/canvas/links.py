@@ -1,5 +1,5 @@
-"""Link items: a Bézier curve from an output port down to an input port, labelled with the shape
-of the tensor it carries; the dashed draft link while the user drags one; and the little
+"""Link items: a Bézier curve from an output port to an input port along the design's flow (down
+or right), labelled with the shape of the tensor it carries; the dashed draft link while the user drags one; and the little
 feedback label that says whether a link may be made here."""
 from __future__ import annotations
 
@@ -9,22 +9,33 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from graph.design import Edge
 
-from .style import NODE_WIDTH, Theme, Z, mono_font, ui_font
+from .style import NODE_HEIGHT, NODE_WIDTH, Theme, Z, mono_font, ui_font
 
 
-def link_path(start: QPointF, end: QPointF) -> QPainterPath:
-    """A vertical S-curve from ``start`` (below an output) to ``end`` (above an input). A link
-    that must climb (its target sits higher) loops out to the side instead of crossing nodes."""
-    dy = end.y() - start.y()
-    path = QPainterPath(start)
+def _flip(p: QPointF) -> QPointF:
+    return QPointF(p.y(), p.x())
+
+
+def link_path(start: QPointF, end: QPointF, flow: str = "down") -> QPainterPath:
+    """An S-curve from ``start`` (after an output) to ``end`` (before an input), vertical when
+    data flows down and horizontal when it flows right. A link that must go back (its target
+    sits before its source) loops out to the side instead of crossing nodes."""
+    down = flow == "down"
+    a, b = (start, end) if down else (_flip(start), _flip(end))  # work as if flowing down
+    width = NODE_WIDTH if down else NODE_HEIGHT
+    dy = b.y() - a.y()
     if dy >= 24:
         bend = max(36.0, dy * 0.45)
-        path.cubicTo(QPointF(start.x(), start.y() + bend), QPointF(end.x(), end.y() - bend), end)
-        return path
-    bend = 60.0 + min(140.0, -dy * 0.25) if dy < 0 else 60.0
-    side = 1.0 if end.x() >= start.x() else -1.0
-    reach = side * (NODE_WIDTH + min(120.0, -dy * 0.1 if dy < 0 else 0.0))
-    path.cubicTo(QPointF(start.x() + reach, start.y() + bend), QPointF(end.x() + reach, end.y() - bend), end)
+        c1, c2 = QPointF(a.x(), a.y() + bend), QPointF(b.x(), b.y() - bend)
+    else:
+        bend = 60.0 + min(140.0, -dy * 0.25) if dy < 0 else 60.0
+        side = 1.0 if b.x() >= a.x() else -1.0
+        reach = side * (width + min(120.0, -dy * 0.1 if dy < 0 else 0.0))
+        c1, c2 = QPointF(a.x() + reach, a.y() + bend), QPointF(b.x() + reach, b.y() - bend)
+    if not down:
+        c1, c2 = _flip(c1), _flip(c2)
+    path = QPainterPath(start)
+    path.cubicTo(c1, c2, end)
     return path
 
 
@@ -33,9 +44,10 @@ class LinkItem(QGraphicsItem):
 
     END_GRAB = 18.0  # scene units from an end within which a press picks that end up
 
-    def __init__(self, edge: Edge):
+    def __init__(self, edge: Edge, flow: str = "down"):
         super().__init__()
         self.edge = edge
+        self.flow = flow
         self.label = ""  # the source's output shape, e.g. "32×8×8"
         self.order = 0  # 1-based position among the links into a variadic port, 0 when unnumbered
         self.highlight = False  # an insertion target while a layer is dragged over it
@@ -59,7 +71,7 @@ class LinkItem(QGraphicsItem):
             return
         self.prepareGeometryChange()
         self._start, self._end = QPointF(start), QPointF(end)
-        self._path = link_path(self._start, self._end)
+        self._path = link_path(self._start, self._end, self.flow)
         self._path_bounds = self._path.boundingRect()
         self._mid = self._path.pointAtPercent(0.5)
         self._shape = None
@@ -91,7 +103,9 @@ class LinkItem(QGraphicsItem):
         self._bounds = bounds.adjusted(-4, -4, 4, 4)
 
     def _order_rect(self) -> QRectF:
-        return QRectF(self._end.x() + 4, self._end.y() - 20, 14, 13)
+        if self.flow == "down":
+            return QRectF(self._end.x() + 4, self._end.y() - 20, 14, 13)
+        return QRectF(self._end.x() - 22, self._end.y() - 15, 14, 13)
 
     # ---- geometry ------------------------------------------------------------------------------
 
@@ -179,10 +193,15 @@ class LinkItem(QGraphicsItem):
             painter.drawText(self._order_rect(), Qt.AlignmentFlag.AlignCenter, str(self.order))
 
     def _paint_arrow(self, painter: QPainter, color) -> None:
-        tip = self._end - QPointF(0, 5.5)
+        if self.flow == "down":
+            tip = self._end - QPointF(0, 5.5)
+            corners = (QPointF(-4, -6), QPointF(4, -6))
+        else:
+            tip = self._end - QPointF(5.5, 0)
+            corners = (QPointF(-6, -4), QPointF(-6, 4))
         arrow = QPainterPath(tip)
-        arrow.lineTo(tip + QPointF(-4, -6))
-        arrow.lineTo(tip + QPointF(4, -6))
+        arrow.lineTo(tip + corners[0])
+        arrow.lineTo(tip + corners[1])
         arrow.closeSubpath()
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(color)
@@ -192,10 +211,11 @@ class LinkItem(QGraphicsItem):
 class DraftLinkItem(QGraphicsItem):
     """The dashed link that follows the cursor while the user drags from a port."""
 
-    def __init__(self, anchor: QPointF, from_output: bool):
+    def __init__(self, anchor: QPointF, from_output: bool, flow: str = "down"):
         super().__init__()
         self.anchor = QPointF(anchor)
         self.from_output = from_output
+        self.flow = flow
         self.state: str | None = None
         self._path = QPainterPath()
         self.setZValue(Z.DRAFT_LINK)
@@ -204,7 +224,7 @@ class DraftLinkItem(QGraphicsItem):
     def set_cursor(self, point: QPointF) -> None:
         self.prepareGeometryChange()
         start, end = (self.anchor, point) if self.from_output else (point, self.anchor)
-        self._path = link_path(start, end)
+        self._path = link_path(start, end, self.flow)
 
     def set_state(self, state: str | None) -> None:
         if state != self.state:

@@ -3,18 +3,22 @@
 As in Orange's canvas, the scene subscribes to the design's events (``node_added``,
 ``edge_removed`` …) and to the document's ``design_replaced`` (rebuild) and ``report_changed``
 (restyle only the nodes whose shape or diagnostics changed, and relabel only their links).
+
+The scene shows one network at a time: the document's design, or — once the user enters a block
+instance — that block's body (:attr:`scope` is the path of instance ids from the top). Shapes
+inside come from the entered instance's first copy in the report's expansions.
 """
 from __future__ import annotations
 
 from collections import defaultdict
 from typing import Iterable
 
-from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneHelpEvent, QToolTip
 
-from graph.catalog import CATALOG, fmt_shape
+from graph.catalog import fmt_shape
 from graph.design import Design, Edge, Node
-from graph.shapes import describe
+from graph.shapes import Inference, describe
 from graph.validate import ERROR, Report
 
 from ..document import Document
@@ -38,6 +42,8 @@ _NO_PORT = _NoPort()
 class CanvasScene(QGraphicsScene):
     """Items for every node and link of ``document.design``, kept in step with the model."""
 
+    scope_lost = Signal()  # the block being shown was removed (e.g. its grouping undone)
+
     def __init__(self, document: Document, parent=None):
         super().__init__(parent)
         self.document = document
@@ -48,18 +54,30 @@ class CanvasScene(QGraphicsScene):
         self._shapes: dict[str, str] = {}  # node id → shape label of its links
         self._look_keys: dict[str, tuple] = {}  # node id → what its current look was made of
         self.design: Design | None = None
+        self.scope: list[str] = []  # instance ids entered, from the top-level design inwards
         self._subscriptions: list[tuple[object, object]] = []
         self.setSceneRect(QRectF(-SCENE_EXTENT / 2, -SCENE_EXTENT / 2, SCENE_EXTENT, SCENE_EXTENT))
         self.setBackgroundBrush(Theme.background)
-        document.design_replaced.connect(self.set_design)
+        document.design_replaced.connect(self._design_replaced)
         document.report_changed.connect(self.apply_report)
         self.set_design(document.design)
         self.apply_report(document.report)
 
     # ---- following the model --------------------------------------------------------------------
 
+    def _design_replaced(self, design: Design) -> None:
+        self.scope = []
+        self.set_design(design)
+
+    def enter(self, scope: list[str], design: Design) -> None:
+        """Show ``design`` — the document's design (``scope`` empty) or the body of the block
+        reached through the instances ``scope`` — and restyle it from the current report."""
+        self.scope = list(scope)
+        self.set_design(design)
+        self.apply_report(self.document.report)
+
     def set_design(self, design: Design) -> None:
-        """Drop every item and build them again for ``design`` (New, Open)."""
+        """Drop every item and build them again for ``design`` (New, Open, entering a block)."""
         self.detach()
         self.clearSelection()
         for item in list(self.links.values()) + list(self.nodes.values()):
@@ -75,7 +93,10 @@ class CanvasScene(QGraphicsScene):
                              (design.node_removed, self._on_node_removed),
                              (design.node_changed, self._on_node_changed),
                              (design.edge_added, self._on_edge_added),
-                             (design.edge_removed, self._on_edge_removed)):
+                             (design.edge_removed, self._on_edge_removed),
+                             (design.settings_changed, self._on_settings_changed),
+                             (self.document.design.block_changed, self._on_block_changed),
+                             (self.document.design.block_removed, self._on_block_changed)):
             signal.connect(slot)
             self._subscriptions.append((signal, slot))
         for node in design.nodes:
@@ -96,6 +117,32 @@ class CanvasScene(QGraphicsScene):
         for signal, slot in self._subscriptions:
             signal.disconnect(slot)
         self._subscriptions.clear()
+
+    def _on_settings_changed(self, section: str) -> None:
+        if section == "flow":  # every port and link changes sides: build the items again
+            self.rebuild()
+
+    def _on_block_changed(self, name: str) -> None:
+        """A block's ports or arguments may have changed: rebuild if its instances are shown.
+        If the block shown is no longer defined, say so (the view goes back to the top)."""
+        if self.scope and not any(b.body is self.design for b in self.document.design.blocks):
+            self.scope_lost.emit()
+        elif self.design is not None and any(n.type == name for n in self.design.nodes):
+            self.rebuild()
+
+    def rebuild(self) -> None:
+        """Build every item again, keeping the selection (ports changed sides or number)."""
+        selected = self.selected_node_ids()
+        self.set_design(self.design)
+        self.apply_report(self.document.report)
+        for nid in selected:
+            if nid in self.nodes:
+                self.nodes[nid].setSelected(True)
+
+    @property
+    def flow(self) -> str:
+        """The top-level design's flow (a block's body is shown the same way)."""
+        return self.document.design.flow
 
     def _on_node_added(self, node: Node) -> None:
         self._add_node_item(node)
@@ -140,10 +187,10 @@ class CanvasScene(QGraphicsScene):
     # ---- items ------------------------------------------------------------------------------------
 
     def _add_node_item(self, node: Node) -> NodeItem | None:
-        layer = CATALOG.get(node.type)
+        layer = self.design.layer_type(node.type) if self.design is not None else None
         if layer is None:  # the file loader refuses unknown types; nothing to draw
             return None
-        item = NodeItem(node, layer)
+        item = NodeItem(node, layer, self.flow)
         self._look_keys.pop(node.id, None)
         self.nodes[node.id] = item
         self.addItem(item)
@@ -152,7 +199,7 @@ class CanvasScene(QGraphicsScene):
     def _add_link_item(self, edge: Edge) -> LinkItem | None:
         if edge.src not in self.nodes or edge.dst not in self.nodes:
             return None
-        item = LinkItem(edge)
+        item = LinkItem(edge, self.flow)
         self.links[edge] = item
         self._node_links[edge.src].add(edge)
         self._node_links[edge.dst].add(edge)
@@ -196,21 +243,23 @@ class CanvasScene(QGraphicsScene):
 
     def anchor(self, edge: Edge, end: str) -> QPointF:
         """Scene position where ``edge``'s ``end`` ("src" or "dst") meets its port."""
+        down = self.flow == "down"
         if end == "src":
             item = self.nodes[edge.src]
             port = item.outputs.get(edge.src_port)
             if port is None:
-                return item.pos() + QPointF(NODE_WIDTH / 2, NODE_HEIGHT)
+                return item.pos() + (QPointF(NODE_WIDTH / 2, NODE_HEIGHT) if down
+                                     else QPointF(NODE_WIDTH, NODE_HEIGHT / 2))
             return item.pos() + port.pos()
         item = self.nodes[edge.dst]
         port = item.inputs.get(edge.dst_port)
         if port is None:
-            return item.pos() + QPointF(NODE_WIDTH / 2, 0)
-        offset = 0.0
+            return item.pos() + (QPointF(NODE_WIDTH / 2, 0) if down else QPointF(0, NODE_HEIGHT / 2))
+        offset = QPointF()
         ordered = self._port_links.get((edge.dst, edge.dst_port))
         if ordered and edge in ordered:
-            offset = port.slot_x(ordered.index(edge), len(ordered))
-        return item.pos() + port.pos() + QPointF(offset, 0)
+            offset = port.slot(ordered.index(edge), len(ordered))
+        return item.pos() + port.pos() + offset
 
     def port_anchor(self, port: PortItem) -> QPointF:
         return port.scenePos()
@@ -224,13 +273,24 @@ class CanvasScene(QGraphicsScene):
 
     # ---- the report ----------------------------------------------------------------------------------
 
+    def scoped_inference(self, report: Report) -> Inference:
+        """The inference of the network shown: the report's, or inside an entered block the
+        first copy of the entered instance (empty when the instance is gone or broken)."""
+        inference = report.inference
+        for instance in self.scope:
+            copies = getattr(inference, "expansions", {}).get(instance)
+            if not copies:
+                return Inference()
+            inference = copies[0].inference
+        return inference
+
     def apply_report(self, report: Report) -> None:
         """Restyle the nodes whose shape, parameter count or diagnostics changed."""
         by_node: dict[str, list] = defaultdict(list)
-        for diag in report.diagnostics:
+        for diag in report.diagnostics if not self.scope else ():
             if diag.node is not None:
                 by_node[diag.node].append(diag)
-        inference = report.inference
+        inference = self.scoped_inference(report)
         relabel = []
         for node_id, item in self.nodes.items():
             diags = by_node.get(node_id, ())

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from PySide6.QtGui import QColor, QFont
 
+from graph.blocks import BLOCK_CATEGORY
+from graph.layout import SPACING
+
 # ---- colours ---------------------------------------------------------------------------------------
 
 CATEGORY_COLORS: dict[str, str] = {
@@ -22,6 +25,7 @@ CATEGORY_COLORS: dict[str, str] = {
     "Merge": "#ff9da7",
     "Recurrent & Embedding": "#d37295",
     "Attention": "#499894",
+    BLOCK_CATEGORY: "#6f7fd8",  # a design's own blocks: indigo, unlike any layer
 }
 FALLBACK_CATEGORY_COLOR = "#7f8c8d"
 
@@ -77,9 +81,14 @@ CORNER_RADIUS = 6.0
 PORT_RADIUS = 5.5
 PORT_HIT_RADIUS = 14.0  # how close the cursor must come to a port while dragging a link
 VARIADIC_PORT_WIDTH = 64.0
-LAYOUT_STEP_X = NODE_WIDTH + 40.0
-LAYOUT_STEP_Y = 110.0  # the examples' spacing; leaves room for the link's shape label
+# How far apart auto-layout places nodes (graph.layout.SPACING owns it; nodes must fit in it).
+LAYOUT_STEP_Y, LAYOUT_STEP_X = SPACING["down"]
+LAYOUT_STEP_RIGHT, LAYOUT_STEP_ACROSS_RIGHT = SPACING["right"]
 GRID_MINOR = 20
+# Levels of detail by zoom: at DETAIL_ZOOM and above a node shows everything; from NAME_ZOOM up to
+# it, only its name, large enough to read zoomed out (a deep network's overview); below, colour.
+DETAIL_ZOOM = 0.6
+NAME_ZOOM = 0.3
 GRID_MAJOR = 100
 
 

@@ -4,7 +4,9 @@ Every edit is an undo command pushed on the document's stack; the scene then fol
 model's events. Mouse: drag a port to connect, drag a link's end to re-route or (dropped on
 empty canvas) disconnect it, drag nodes to move them (one undo step per drag), drag on empty
 canvas to rubber-band select, wheel to zoom about the cursor, middle drag or Space+drag to pan.
-Keys: Delete/Backspace, Ctrl+C/V/D/A, Ctrl+Z / Ctrl+Shift+Z, Tab (quick add), F (fit).
+Keys: Delete/Backspace, Ctrl+C/V/D/A, Ctrl+Z / Ctrl+Shift+Z, Tab (quick add), F (fit),
+Ctrl+= / Ctrl+- / Ctrl+0 (zoom in, out, 100 %). Paste lands at the mouse when it is over the
+canvas. A minimap in the corner shows the whole design whenever it is larger than the view.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu, QWidget
 
+from graph.blocks import BlockError
 from graph.catalog import CATALOG
 from graph.design import Edge, Node
 from graph.fileformat import DesignFileError
@@ -34,21 +37,27 @@ from ..commands import (
     MoveNodesCommand,
     RemoveEdgeCommand,
     RemoveNodesCommand,
+    auto_layout_command,
+    group_command,
     insert_on_link_command,
     paste_command,
+    ungroup_command,
 )
 from ..document import Document
 from . import LAYER_MIME
 from .clipboard import fragment_text, from_mime, read_fragment, to_mime
 from .interactions import LinkDrag, QuickAddPopup, connect_after, connect_before, start_link_drag
 from .items import HealthBadgeItem, NodeItem, PortItem
-from .layout import layered_positions
+from .breadcrumb import Breadcrumb
 from .links import LinkItem
+from .minimap import Minimap
 from .scene import CanvasScene
 from .style import GRID_MAJOR, GRID_MINOR, LAYOUT_STEP_X, LAYOUT_STEP_Y, NODE_HEIGHT, NODE_WIDTH, Theme
 
 MIN_ZOOM, MAX_ZOOM, MAX_FIT_ZOOM = 0.08, 3.0, 1.25
-READABLE_ZOOM = 0.6  # below this, node text is too small to read
+READABLE_ZOOM = 0.4  # below this, even the names of the overview (style.DETAIL_ZOOM) are too small
+OPEN_ZOOM = 0.5  # a design too large to show whole opens at most this close: more of it in view
+ZOOM_STEP = 1.25  # one Ctrl+= / Ctrl+- step
 PASTE_OFFSET = 40.0
 
 
@@ -58,6 +67,9 @@ class CanvasView(QGraphicsView):
     selection_changed = Signal(list)  # selected node ids, in design order
     status_message = Signal(str)  # short feedback for the window's status bar
     node_activated = Signal(str)  # a node was double-clicked (the window may focus the inspector)
+    zoom_changed = Signal(float)  # the new zoom factor (1.0 = 100 %)
+    view_changed = Signal()  # the visible part of the canvas moved, grew or zoomed
+    scope_changed = Signal(object)  # the design now edited (entering or leaving a block)
 
     def __init__(self, document: Document, parent: QWidget | None = None, opengl: bool | None = None):
         super().__init__(parent)
@@ -73,6 +85,7 @@ class CanvasView(QGraphicsView):
         self._paste_count = 0
         self._last_copy = ""
         self._grid_tile: tuple[float, QPixmap] | None = None
+        self._mouse: QPoint | None = None  # the cursor's viewport position while over the canvas
         self.last_feedback = ""  # the latest link feedback or refusal (also sent as status)
         self.quick_add = QuickAddPopup(self)
         self.quick_add.chosen.connect(self._quick_add_chosen)
@@ -81,8 +94,13 @@ class CanvasView(QGraphicsView):
         self._actions = self._make_actions()
         self.canvas.selectionChanged.connect(self._emit_selection)
         self.rubberBandChanged.connect(self._rubber_band_selects_nodes_only)
-        subscription = self.canvas
-        self.destroyed.connect(lambda *_: _safe_detach(subscription))
+        self.minimap = Minimap(self)
+        self.breadcrumb = Breadcrumb(self)
+        self._views: list[tuple[QTransform, QPointF]] = []  # the framing of each level left
+        document.design_replaced.connect(lambda _design: self._scope_reset())
+        self.canvas.scope_lost.connect(lambda: self.leave_to(0))
+        subscriptions = (self.canvas, self.minimap)
+        self.destroyed.connect(lambda *_: [_safe_detach(s) for s in subscriptions])
 
     # ---- set-up --------------------------------------------------------------------------------
 
@@ -135,7 +153,21 @@ class CanvasView(QGraphicsView):
             action("select_all", "Select All", self.select_all, QKeySequence.StandardKey.SelectAll),
             action("quick_add", "Add Layer…", self.open_quick_add, []),
             action("auto_layout", "Auto-Layout", self.auto_layout, [QKeySequence("Ctrl+L")]),
+            action("layout_down", "Auto-Layout Top to Bottom", lambda: self.auto_layout("down"), []),
+            action("layout_right", "Auto-Layout Left to Right", lambda: self.auto_layout("right"), []),
             action("fit_all", "Fit to View", self.fit_all, [QKeySequence(Qt.Key.Key_F)]),
+            action("zoom_in", "Zoom In", lambda: self.set_zoom(self.zoom() * ZOOM_STEP),
+                   [QKeySequence("Ctrl+="), QKeySequence("Ctrl++"), QKeySequence.StandardKey.ZoomIn]),
+            action("zoom_out", "Zoom Out", lambda: self.set_zoom(self.zoom() / ZOOM_STEP),
+                   [QKeySequence("Ctrl+-"), QKeySequence.StandardKey.ZoomOut]),
+            action("zoom_reset", "Actual Size (100 %)", lambda: self.set_zoom(1.0),
+                   [QKeySequence("Ctrl+0")]),
+            action("group", "Group into Block", self.group_selected, [QKeySequence("Ctrl+G")]),
+            action("ungroup", "Ungroup Block", self.ungroup_selected,
+                   [QKeySequence("Ctrl+Shift+G")]),
+            action("enter_block", "Open Block", self.enter_selected_block, []),
+            action("leave_block", "Leave Block", lambda: self.leave_to(len(self.canvas.scope) - 1),
+                   []),
         ]
         undo.setObjectName("undo")
         redo.setObjectName("redo")
@@ -146,7 +178,8 @@ class CanvasView(QGraphicsView):
 
     def edit_actions(self) -> list[QAction]:
         """The view's actions (undo, redo, copy, paste, duplicate, delete, select_all, quick_add,
-        auto_layout, fit_all — each's ``objectName``), for the window's menus. Their shortcuts
+        auto_layout, layout_down, layout_right, fit_all, zoom_in, zoom_out, zoom_reset, group,
+        ungroup, enter_block, leave_block — each's ``objectName``), for the window's menus. Their shortcuts
         work while the canvas has focus; the window may widen a context if it wants."""
         return list(self._actions)
 
@@ -154,6 +187,108 @@ class CanvasView(QGraphicsView):
         return next(a for a in self._actions if a.objectName() == name)
 
     # ---- public API ------------------------------------------------------------------------------
+
+    @property
+    def design(self):
+        """The network being edited: the document's design, or the body of an entered block."""
+        return self.canvas.design
+
+    # ---- blocks: grouping, entering and leaving --------------------------------------------------
+
+    def group_selected(self) -> str | None:
+        """Replace the selected layers with one instance of a new block (one undo step); the
+        ports are the links that cross the selection. Returns the instance's id."""
+        ids = self.selected_node_ids()
+        try:
+            command = group_command(self.design, ids)
+        except BlockError as exc:
+            self.status_message.emit(f"Cannot group: {exc}")
+            return None
+        self.document.push(command)
+        self.select_nodes([command.edit.result])
+        name = self.design.node(command.edit.result).type
+        self.status_message.emit(f"Grouped {len(ids)} layers into block {name} "
+                                 "(double-click it to edit inside)")
+        return command.edit.result
+
+    def ungroup_selected(self) -> list[str]:
+        """Replace each selected block instance with its layers (one undo step)."""
+        instances = [nid for nid in self.selected_node_ids() if self.design.node(nid).is_block]
+        if not instances:
+            self.status_message.emit("Select a block to ungroup")
+            return []
+        macro = MacroCommand("Ungroup" if len(instances) > 1 else
+                             f"Ungroup {self.design.node(instances[0]).name}")
+        new_ids: list[str] = []
+        for nid in instances:  # each edit is planned on the design as the previous left it
+            command = ungroup_command(self.design, nid)
+            command.redo()
+            macro.steps.append(command)
+            new_ids += list(command.edit.result or [])
+        for command in reversed(macro.steps):
+            command.undo()
+        self.document.push(macro)
+        self.select_nodes(new_ids)
+        return new_ids
+
+    def enter_selected_block(self) -> None:
+        selected = self.selected_node_ids()
+        if len(selected) == 1:
+            self.enter_block(selected[0])
+
+    def enter_block(self, instance_id: str) -> bool:
+        """Edit the body of the block that node ``instance_id`` (in the shown design) is an
+        instance of; an edit there changes every instance. False when it is no block."""
+        design = self.design
+        if not design.has_node(instance_id) or not design.node(instance_id).is_block:
+            return False
+        block = design.blocks[design.node(instance_id).type]
+        self._views.append((self.transform(), self.mapToScene(self.viewport().rect().center())))
+        self.canvas.enter(self.canvas.scope + [instance_id], block.body)
+        self._scope_shown()
+        self.show_design()
+        return True
+
+    def leave_to(self, depth: int) -> None:
+        """Go back out to level ``depth`` (0: the design itself)."""
+        scope = self.canvas.scope
+        if depth >= len(scope):
+            return
+        design = self.document.design
+        for instance in scope[:depth]:
+            design = design.blocks[design.node(instance).type].body
+        framing = self._views[depth] if depth < len(self._views) else None
+        del self._views[depth:]
+        self.canvas.enter(scope[:depth], design)
+        self._scope_shown()
+        if framing is not None:
+            self.setTransform(framing[0])
+            self.centerOn(framing[1])
+
+    def scope_path(self) -> list[str]:
+        """The breadcrumb's steps: the design's name, then ``instance (Block)`` per level."""
+        names = [self.document.design.name or "Design"]
+        design = self.document.design
+        for instance in self.canvas.scope:
+            node = design.node(instance) if design.has_node(instance) else None
+            block_name = node.type if node is not None else "?"
+            names.append(f"{node.name if node else instance} ({block_name})")
+            block = design.blocks.get(block_name)
+            if block is None:
+                break
+            design = block.body
+        return names
+
+    def _scope_shown(self) -> None:
+        self.breadcrumb.set_path(self.scope_path())
+        self.canvas.clearSelection()
+        self.scope_changed.emit(self.design)
+        self._emit_selection()
+
+    def _scope_reset(self) -> None:
+        self._views.clear()
+        self.breadcrumb.set_path(self.scope_path())
+        self.scope_changed.emit(self.design)
 
     def selected_node_ids(self) -> list[str]:
         return self.canvas.selected_node_ids()
@@ -211,8 +346,10 @@ class CanvasView(QGraphicsView):
         self.fit_rect(rect.adjusted(-40, -40, 40, 40))
 
     def show_design(self) -> None:
-        """Frame a freshly opened design: all of it when that stays readable, otherwise its
-        top (where the Inputs are) at a readable zoom, so a deep network never opens as specks."""
+        """Frame a freshly opened design: all of it when that stays readable; otherwise its
+        start (the top, or the left when it flows right) at a readable zoom that fits its
+        breadth, no closer than :data:`OPEN_ZOOM` so many layers are in view — the minimap shows
+        the rest. A deep network never opens as specks, nor as a few giant nodes."""
         rect = self.canvas.nodes_bounding_rect()
         view = self.viewport().rect()
         if rect.isNull() or view.width() <= 0 or view.height() <= 0:
@@ -222,9 +359,14 @@ class CanvasView(QGraphicsView):
         if min(view.width() / rect.width(), view.height() / rect.height()) >= READABLE_ZOOM:
             self.fit_rect(rect)
             return
-        zoom = max(READABLE_ZOOM, min(MAX_FIT_ZOOM, view.width() / rect.width()))
+        down = self.document.design.flow == "down"
+        breadth = view.width() / rect.width() if down else view.height() / rect.height()
+        zoom = max(READABLE_ZOOM, min(OPEN_ZOOM, breadth))
         self.setTransform(QTransform.fromScale(zoom, zoom))
-        self.centerOn(QPointF(rect.center().x(), rect.top() + view.height() / zoom / 2))
+        if down:
+            self.centerOn(QPointF(rect.center().x(), rect.top() + view.height() / zoom / 2))
+        else:
+            self.centerOn(QPointF(rect.left() + view.width() / zoom / 2, rect.center().y()))
 
     def fit_rect(self, rect: QRectF) -> None:
         """Show ``rect`` whole, no larger than a comfortable reading zoom."""
@@ -239,22 +381,37 @@ class CanvasView(QGraphicsView):
     def zoom(self) -> float:
         return self.transform().m11()
 
-    def auto_layout(self) -> None:
-        """Arrange the layers top to bottom by topological generation (one undo step)."""
-        design = self.document.design
-        positions = layered_positions(design)
-        moves = {nid: (design.node(nid).position, pos) for nid, pos in positions.items()
-                 if design.node(nid).position != pos}
-        if moves:
-            self.document.push(MoveNodesCommand(design, moves, "Auto-layout"))
+    def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
+        """Zoom to ``zoom`` (1.0 = 100 %, clamped to what the canvas allows), keeping the scene
+        point ``anchor`` (default: the middle of the view) where it is on screen."""
+        zoom = max(MIN_ZOOM, min(MAX_ZOOM, zoom))
+        center = self.viewport().rect().center()
+        anchor = anchor if anchor is not None else self.mapToScene(center)
+        on_screen = self.mapFromScene(anchor)
+        self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.centerOn(anchor)
+        shift = self.mapFromScene(anchor) - on_screen
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + shift.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + shift.y())
+
+    def visible_scene_rect(self) -> QRectF:
+        return self.mapToScene(self.viewport().rect()).boundingRect()
+
+    def auto_layout(self, flow: str | None = None) -> None:
+        """Arrange the layers by topological generation along ``flow`` ("down" or "right";
+        default: the design's own flow), turning the design's flow if needed — one undo step."""
+        command = auto_layout_command(self.design, flow, self.document.design)
+        if command is not None:
+            self.document.push(command)
         self.fit_all()
 
     def add_node_at_center(self, type_id: str) -> str | None:
         """Add a ``type_id`` layer in view (palette double-click). With one node selected, the
         new layer goes below it and is linked after it when the link is allowed."""
-        if type_id not in CATALOG:
+        type_id = self._usable_type(type_id)
+        if type_id is None:
             return None
-        design = self.document.design
+        design = self.design
         selected = self.selected_node_ids()
         if len(selected) == 1:
             src = design.node(selected[0])
@@ -269,13 +426,15 @@ class CanvasView(QGraphicsView):
         if not ids:
             self.status_message.emit("Nothing selected to copy")
             return
-        text = fragment_text(self.document.design, ids)
+        text = fragment_text(self.design, ids)
         self._last_copy = text
         self._paste_count = 0
         QGuiApplication.clipboard().setMimeData(to_mime(text))
         self.status_message.emit(f"Copied {len(ids)} layer{'s' if len(ids) > 1 else ''}")
 
-    def paste(self) -> None:
+    def paste(self, at: QPointF | None = None) -> None:
+        """Paste the clipboard's layers centred on ``at`` (a scene point; default: the mouse when
+        it is over the canvas, else a little below and right of the copied ones)."""
         try:
             content = from_mime(QGuiApplication.clipboard().mimeData())
         except DesignFileError as exc:
@@ -288,17 +447,26 @@ class CanvasView(QGraphicsView):
         if text != self._last_copy:
             self._last_copy, self._paste_count = text, 0
         self._paste_count += 1
-        self._paste(*content, offset=PASTE_OFFSET * self._paste_count, text="Paste")
+        if at is None and self._mouse is not None and self.viewport().rect().contains(self._mouse):
+            at = self.mapToScene(self._mouse)
+        if at is None:
+            self._paste(*content, offset=PASTE_OFFSET * self._paste_count, text="Paste")
+            return
+        nodes = content[0]
+        xs, ys = [n.position[0] for n in nodes], [n.position[1] for n in nodes]
+        dx = at.x() - (min(xs) + max(xs) + NODE_WIDTH) / 2
+        dy = at.y() - (min(ys) + max(ys) + NODE_HEIGHT) / 2
+        self._paste(*content, offset=(round(dx, 1), round(dy, 1)), text="Paste")
 
     def duplicate(self) -> None:
         ids = self.selected_node_ids()
         if not ids:
             return
-        nodes, edges = read_fragment(fragment_text(self.document.design, ids))
+        nodes, edges = read_fragment(fragment_text(self.design, ids))
         self._paste(nodes, edges, offset=PASTE_OFFSET, text="Duplicate")
 
     def delete_selected(self) -> None:
-        design = self.document.design
+        design = self.design
         ids = self.selected_node_ids()
         links = [e for e in self.canvas.selected_edges() if e.src not in ids and e.dst not in ids]
         if not ids and not links:
@@ -328,7 +496,7 @@ class CanvasView(QGraphicsView):
                 connect = ("after", selected[0], None)
         self._quick_add_request = (self.mapToScene(view_pos), connect)
         hint = ""
-        design = self.document.design
+        design = self.design
         if connect is not None and connect[1] is not None and design.has_node(connect[1]):
             where = "after" if connect[0] == "after" else "into"
             hint = f"Enter adds the layer, linked {where} {design.node(connect[1]).name}"
@@ -338,7 +506,7 @@ class CanvasView(QGraphicsView):
 
     def _add_node(self, type_id: str, position: tuple[float, float], after: str | None = None,
                   before: tuple[str, str] | None = None) -> str:
-        design = self.document.design
+        design = self.design
         node = design.make_node(type_id, position=(round(position[0], 1), round(position[1], 1)))
         edge = None
         if after is not None and design.has_node(after):
@@ -355,9 +523,11 @@ class CanvasView(QGraphicsView):
         self.select_nodes([node.id])
         return node.id
 
-    def _paste(self, nodes: list[Node], edges: list[Edge], offset: float, text: str) -> None:
-        design = self.document.design
-        macro, new_ids = paste_command(design, nodes, edges, (offset, offset), text)
+    def _paste(self, nodes: list[Node], edges: list[Edge], offset, text: str) -> None:
+        design = self.design
+        if not isinstance(offset, tuple):
+            offset = (offset, offset)
+        macro, new_ids = paste_command(design, nodes, edges, offset, text)
         self.document.push(macro)
         self.select_nodes(new_ids)
         done = "Pasted" if text == "Paste" else "Duplicated"
@@ -427,11 +597,12 @@ class CanvasView(QGraphicsView):
                 return
         super().mousePressEvent(event)
         if event.button() == Qt.MouseButton.LeftButton and isinstance(self.canvas.mouseGrabberItem(), NodeItem):
-            design = self.document.design
+            design = self.design
             self._move_start = {nid: design.node(nid).position for nid in self.selected_node_ids()}
 
     def mouseMoveEvent(self, event) -> None:
         pos = event.position().toPoint()
+        self._mouse = pos
         if self._pan_from is not None:
             delta = pos - self._pan_from
             self._pan_from = pos
@@ -489,9 +660,9 @@ class CanvasView(QGraphicsView):
             if new != old:
                 moves[nid] = (old, new)
         if moves:
-            name = self.document.design.node(next(iter(moves))).name
+            name = self.design.node(next(iter(moves))).name
             text = f"Move {name}" if len(moves) == 1 else f"Move {len(moves)} layers"
-            self.document.push(MoveNodesCommand(self.document.design, moves, text))
+            self.document.push(MoveNodesCommand(self.design, moves, text))
 
     def mouseDoubleClickEvent(self, event) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
@@ -502,7 +673,8 @@ class CanvasView(QGraphicsView):
                 event.accept()
                 return
             if isinstance(item, NodeItem):
-                self.node_activated.emit(item.node_id)
+                if not self.enter_block(item.node_id):
+                    self.node_activated.emit(item.node_id)
                 event.accept()
                 return
         super().mouseDoubleClickEvent(event)
@@ -523,13 +695,25 @@ class CanvasView(QGraphicsView):
         self.verticalScrollBar().setValue(round(self.verticalScrollBar().value() - shift.y()))
         event.accept()
 
+    def leaveEvent(self, event) -> None:
+        self._mouse = None
+        super().leaveEvent(event)
+
     def contextMenuEvent(self, event) -> None:
         item = self._item_at(self.mapToScene(event.pos()))
         if isinstance(item, NodeItem) and not item.isSelected():
             self.select_nodes([item.node_id])
+        self._mouse = event.pos()  # Paste from this menu lands where it was opened
         menu = QMenu(self)
-        names = ("copy", "duplicate", "delete") if isinstance(item, NodeItem) else \
-            ("quick_add", "paste", "select_all", "auto_layout", "fit_all")
+        if isinstance(item, NodeItem):
+            names = ("copy", "duplicate", "delete", "group")
+            if item.is_block:
+                names += ("enter_block", "ungroup")
+        else:
+            names = ("quick_add", "paste", "select_all", "auto_layout", "layout_down",
+                     "layout_right", "fit_all")
+        if self.canvas.scope:
+            names += ("leave_block",)
         for name in names:
             menu.addAction(self.action(name))
         menu.exec(event.globalPos())
@@ -554,6 +738,8 @@ class CanvasView(QGraphicsView):
             if self._link_drag is not None:
                 self._link_drag.cleanup()
                 self._link_drag = None
+            elif not self.canvas.selectedItems() and self.canvas.scope:
+                self.leave_to(len(self.canvas.scope) - 1)  # Esc with nothing selected goes up
             self.canvas.clearSelection()
             event.accept()
             return
@@ -569,17 +755,29 @@ class CanvasView(QGraphicsView):
 
     # ---- drops from the palette --------------------------------------------------------------------
 
-    @staticmethod
-    def _dropped_type(event) -> str | None:
+    def _dropped_type(self, event) -> str | None:
         mime = event.mimeData()
         if mime is None or not mime.hasFormat(LAYER_MIME):
             return None
         type_id = bytes(mime.data(LAYER_MIME).data()).decode("utf-8", errors="replace").strip()
+        return self._usable_type(type_id)
+
+    def _usable_type(self, type_id: str) -> str | None:
+        """``type_id`` as a layer type or block the edited network may use (a block may not be
+        used inside itself), or None."""
+        design = self.design
+        if type_id in design.blocks:
+            shown = next((b.name for b in design.blocks if b.body is design), None)
+            if shown is not None and (type_id == shown or _uses(design.blocks, type_id, shown)):
+                self.status_message.emit(f"{type_id} cannot be used inside {shown}: "
+                                         "a block cannot contain itself")
+                return None
+            return type_id
         return CATALOG.current_id(type_id)
 
     def _link_under(self, scene_pos: QPointF, type_id: str) -> LinkItem | None:
-        layer = CATALOG[type_id]
-        if not layer.inputs or not layer.outputs:
+        layer = self.design.layer_type(type_id)
+        if layer is None or not layer.inputs or not layer.outputs:
             return None
         for item in self.canvas.items(QRectF(scene_pos.x() - 6, scene_pos.y() - 6, 12, 12)):
             if isinstance(item, NodeItem):
@@ -622,7 +820,7 @@ class CanvasView(QGraphicsView):
             event.ignore()
             return
         scene_pos = self.mapToScene(event.position().toPoint())
-        design = self.document.design
+        design = self.design
         position = (round(scene_pos.x() - NODE_WIDTH / 2, 1), round(scene_pos.y() - NODE_HEIGHT / 2, 1))
         link = self._link_under(scene_pos, type_id)
         node = design.make_node(type_id, position=position)
@@ -677,15 +875,43 @@ class CanvasView(QGraphicsView):
     def setTransform(self, matrix: QTransform, combine: bool = False) -> None:  # noqa: N802
         super().setTransform(matrix, combine)
         self.resetCachedContent()
+        self.zoom_changed.emit(self.zoom())
+        self.view_changed.emit()
 
     def scale(self, sx: float, sy: float) -> None:
         super().scale(sx, sy)
         self.resetCachedContent()
+        self.zoom_changed.emit(self.zoom())
+        self.view_changed.emit()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 (Qt API)
+        super().scrollContentsBy(dx, dy)
+        self.view_changed.emit()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        if hasattr(self, "minimap"):
+            self.minimap.place()
+        self.view_changed.emit()
 
 
-def _safe_detach(scene: CanvasScene) -> None:
-    """Unsubscribe a dying view's scene from the design's (pure Python) events."""
+def _uses(library, name: str, target: str) -> bool:
+    """Whether block ``name`` uses block ``target``, directly or through other blocks."""
+    seen, stack = set(), [name]
+    while stack:
+        block = library.get(stack.pop())
+        for used in block.uses() if block is not None else ():
+            if used == target:
+                return True
+            if used not in seen:
+                seen.add(used)
+                stack.append(used)
+    return False
+
+
+def _safe_detach(follower) -> None:
+    """Unsubscribe a dying view's scene or minimap from the design's (pure Python) events."""
     try:
-        scene.detach()
+        follower.detach()
     except RuntimeError:  # the C++ side is gone already; the Python lists are what matter
         pass

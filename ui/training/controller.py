@@ -15,7 +15,9 @@ from PySide6.QtCore import QObject, Signal
 
 from graph.design import Design
 from graph.fileformat import dumps
-from runtime.runs import RunFolder, design_runs_dir, new_run_dir
+from runtime.preflight import check_training_fits
+from runtime.analysis import list_runs, transfer_runs
+from runtime.runs import RunFolder, cli_run_prefix, design_runs_dir, new_run_dir
 
 from ..document import Document
 from ..files import data_dir
@@ -72,8 +74,37 @@ class TrainingController(QObject):
         and the ``runs/<design>-<time>`` folders the command line writes beside the design."""
         sources = [(self.runs_dir(), "")]
         if self._runs_root is None and self.document.path is not None:
-            sources.append((self.document.path.parent / "runs", self.document.path.stem + "-"))
+            sources.append((self.document.path.parent / "runs",
+                            cli_run_prefix(self.document.path.stem)))
         return sources
+
+    def listed_runs(self) -> list[Path]:
+        """The run folders of this design the Runs page lists (see :meth:`run_sources`)."""
+        return [run.dir for folder, prefix in self.run_sources()
+                for run in list_runs(folder, prefix)]
+
+    def adopt_runs(self, runs: list[Path], move: bool) -> str | None:
+        """After Save As: bring ``runs`` (those listed before) into this design's runs folder,
+        moved (the design had no file: they belonged to nobody else) or copied (the old file
+        keeps its own). The run in progress stays where its process writes. Returns what was
+        done, for the status bar, or None when there was nothing to do."""
+        target = self.runs_dir()
+        active = self.run_dir.resolve() if self.busy and self.run_dir is not None else None
+        pending = [r for r in runs if r.parent.resolve() != target.resolve()]
+        kept = [r for r in pending if r.resolve() == active]
+        pending = [r for r in pending if r.resolve() != active]
+        if not pending and not kept:
+            return None
+        try:
+            done = transfer_runs(pending, target, move)
+        except OSError as exc:
+            return f"Could not {'move' if move else 'copy'} the runs to {target}: {exc}"
+        finally:
+            self.runs_changed.emit()
+        text = f"{'Moved' if move else 'Copied'} {len(done)} run(s) to {target}"
+        if kept:
+            text += f"; the run in progress stays in {kept[0].parent}"
+        return text
 
     def _new_run_dir(self) -> Path:
         parent = self.runs_dir()
@@ -98,6 +129,7 @@ class TrainingController(QObject):
         if not report.ok:
             first = report.errors[0].format(self.document.design)
             raise ValueError(f"the design has {len(report.errors)} error(s); first: {first}")
+        check_training_fits(self.document.design)  # a ResourceError is a ValueError
         run_dir = self._new_run_dir()
         self._start(dumps(self.snapshot_design()), run_dir, extra_args)
         return run_dir

@@ -10,6 +10,7 @@ also tell the document their shape so the canvas shows the mismatch as an error.
 """
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from graph.settings import DATA_PARAMS, DATASETS
 from ..commands import SetParamCommand
 from ..document import Document
 from ..editing import SettingsEdit
+from ..loading import heavy_imports
 from .form import ParamForm
 from .results import THUMB, thumbnail
 from .tasks import adopt_popups, run_task
@@ -51,10 +53,17 @@ def _preview(data: dict, base_dir: str | None):
     return preview_data(data, base_dir)
 
 
-def _columns(path: str) -> list[str]:
+def _columns(path: str, options: dict) -> list[str]:
     from runtime.analysis import csv_columns
 
-    return csv_columns(path)
+    return csv_columns(path, options)
+
+
+def input_mismatch(name: str, declared, sample_shape) -> str:
+    """Why the Input does not fit the data, read as a sentence (“The Input layer “image”
+    takes …”, never “The Input input takes …”)."""
+    return (f"The Input layer “{name}” takes samples of shape {fmt_shape(declared)}, but this "
+            f"dataset's samples are {fmt_shape(sample_shape)}.")
 
 
 class DataPanel(QWidget):
@@ -151,6 +160,8 @@ class DataPanel(QWidget):
         self._timer.timeout.connect(self.refresh_preview)
         document.design_replaced.connect(self._bind)
         document.report_changed.connect(lambda _r: self._check_shape())
+        heavy_imports().progress.connect(self._loading)
+        heavy_imports().finished.connect(self._loaded)
         self._bind(document.design)
 
     # ---- model ↔ view ---------------------------------------------------------------------------
@@ -284,7 +295,8 @@ class DataPanel(QWidget):
         path = data["options"]["path"]
         base = self.base_dir()
         full = str(Path(base) / path) if base and not Path(path).is_absolute() else path
-        run_task(lambda: _columns(full), self._show_columns,
+        options = dict(data["options"])
+        run_task(lambda: _columns(full, options), self._show_columns,
                  lambda m: self.columns_box.hide(), self, needs=("runtime.analysis",))
 
     def _show_columns(self, columns: list[str]) -> None:
@@ -325,9 +337,21 @@ class DataPanel(QWidget):
         data = dict(self.design.data)
         request = (repr(data), self.base_dir())
         self._request = request
-        self.summary.setText("Reading the data…")
+        self.summary.setText(self._waiting_text())
         run_task(lambda: _preview(data, request[1]), lambda p: self._show(request, p),
                  lambda m: self._failed(request, m), self, needs=("runtime.analysis", "sklearn.datasets", "PIL.Image"))
+
+    @staticmethod
+    def _waiting_text() -> str:
+        loading = heavy_imports().describe()
+        return f"{loading} The preview follows." if loading else "Reading the data…"
+
+    def _loading(self, _what: str) -> None:
+        if self.reading:
+            self.summary.setText(self._waiting_text())
+
+    def _loaded(self, _error: str) -> None:
+        self._loading("")
 
     @property
     def reading(self) -> bool:
@@ -342,6 +366,7 @@ class DataPanel(QWidget):
         self.summary.setText(f"Cannot read the data: {message}")
         self.shape_warning.clear()
         self.fit_button.hide()
+        self.document.set_data_facts(error=message)  # the Input shows it; Train is refused
 
     def _show(self, request, preview) -> None:
         if request != self._request:  # the choice changed since
@@ -356,6 +381,7 @@ class DataPanel(QWidget):
         if p.task == "classification":
             counts = ", ".join(f"{n}: {c:,}" for n, c in zip(p.class_names, p.class_counts))
             lines.append(f"{len(p.class_names)} classes — {counts}")
+        lines += [f"<i>{html.escape(note)}</i>" for note in p.notes]  # what reading decided
         self.summary.setText("<br>".join(lines))
         if DATASETS[self.design.data["name"]].kind == "file":
             self.document.set_data_facts(p.sample_shape, p.num_classes, p.task)
@@ -375,10 +401,14 @@ class DataPanel(QWidget):
         self.table.setColumnCount(cols + 1)
         self.table.setRowCount(rows)
         self.table.setHorizontalHeaderLabels(list(p.columns) + [target])
+        for c, name in enumerate(list(p.columns) + [target]):
+            self.table.horizontalHeaderItem(c).setToolTip(name)
         for r in range(rows):
             for c in range(cols):
                 self.table.setItem(r, c, QTableWidgetItem(f"{p.samples[r, c]:.4g}"))
             self.table.setItem(r, cols, QTableWidgetItem(self._label_text(p, r)))
+        # Whole column names, not "pal length (c": the table scrolls sideways instead.
+        self.table.resizeColumnsToContents()
         self.preview_stack.setCurrentWidget(self.table)
 
     def _show_images(self, p) -> None:
@@ -420,8 +450,7 @@ class DataPanel(QWidget):
             self.shape_warning.clear()
             self.fit_button.hide()
             return
-        self.shape_warning.setText(f"The Input {node.name} takes {fmt_shape(declared)}, but these "
-                                   f"samples are {fmt_shape(p.sample_shape)}.")
+        self.shape_warning.setText(input_mismatch(node.name, declared, p.sample_shape))
         self.fit_button.show()
 
     def fit_input(self) -> None:

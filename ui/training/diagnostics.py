@@ -22,13 +22,15 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 from runtime.health import gradient_health
 
 from .tasks import adopt_popups
-from .theme import style_plot
+from .theme import BACKGROUND, style_plot
 
 STATS = ("grad_norm", "act_mean", "act_std", "dead_fraction")
 STAT_LABELS = {"grad_norm": "Gradient norm (log10)", "act_mean": "Activation mean",
                "act_std": "Activation std", "dead_fraction": "Dead ReLU fraction"}
 LEVEL_COLORS = {"ok": "#2e7d32", "warning": "#ef6c00", "error": "#c62828"}
-NO_VALUE = np.array([225, 225, 225, 255], dtype=np.uint8)  # layers without that statistic
+# Layers without that statistic (a ReLU has no gradient norm): a shade just off the plot's
+# dark background, so they read as "nothing here" rather than as a glaring band.
+NO_VALUE = np.array([*QColor(BACKGROUND).lighter(125).getRgb()[:3], 255], dtype=np.uint8)
 REDRAW_MS = 200
 
 
@@ -164,7 +166,7 @@ class DiagnosticsView(QWidget):
         self.image.setImage(rgba, autoLevels=False)  # image[x = record, y = layer]
         self.image.setRect(0, 0, self.count, len(self.layers))
         unit = "10^" if stat == "grad_norm" else ""
-        self.range_label.setText(f"dark {unit}{lo:.3g} … bright {unit}{hi:.3g}; grey: no value")
+        self.range_label.setText(f"dark {unit}{lo:.3g} … bright {unit}{hi:.3g}; faint: no value (e.g. no parameters)")
         left = self.plot.getAxis("left")
         left.setTicks([[(i + 0.5, layer["name"]) for i, layer in enumerate(self.layers)]])
         bottom = self.plot.getAxis("bottom")

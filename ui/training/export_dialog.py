@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QUrl, Signal
+from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
                                QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
@@ -97,7 +97,12 @@ class ExportDialog(QDialog):
         self.table.setHorizontalHeaderLabels(("Format", "File", "Max difference", "Check"))
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        for col in (0, 2, 3):  # never "ax differenc": these columns fit their text
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # long paths keep their name
+        self.table.setWordWrap(False)
         self.status = QLabel("Each export is reloaded and compared with the model on a sample "
                              "batch.")
         self.status.setWordWrap(True)
@@ -117,7 +122,7 @@ class ExportDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
-        self.resize(640, 480)
+        self.resize(760, 480)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export to", self.folder_edit.text())
@@ -154,7 +159,9 @@ class ExportDialog(QDialog):
         row = self.table.rowCount()
         self.table.insertRow(row)
         for col, text in enumerate((fmt, str(out), "…", "exporting")):
-            self.table.setItem(row, col, QTableWidgetItem(text))
+            item = QTableWidgetItem(text)
+            item.setToolTip(text)
+            self.table.setItem(row, col, item)
         self.status.setText(f"Exporting {fmt}…")
         source = self.source_combo.currentData()
         checkpoint = self.checkpoint_combo.currentData()

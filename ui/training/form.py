@@ -35,6 +35,8 @@ class ParamForm(QWidget):
         self.layout_ = QFormLayout(self)
         self.layout_.setContentsMargins(0, 0, 0, 0)
         self.layout_.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        # In a narrow dock a long label puts its editor on the next line instead of clipping it.
+        self.layout_.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         for param in self.params.values():
             editor = make_editor(param)
             editor.setObjectName(param.name)

@@ -42,6 +42,7 @@ class RunHistory(QWidget):
 
     overlay_requested = Signal(dict)  # {run name: epoch records} of the selected runs
     open_results = Signal(str)  # run folder whose results should be shown
+    runs_loaded = Signal(list)  # the runs listed, newest first (RunSummary)
 
     def __init__(self, controller: TrainingController, parent: QWidget | None = None):
         super().__init__(parent)
@@ -131,6 +132,7 @@ class RunHistory(QWidget):
             return
         selected = {self.runs[r].dir for r in self._rows()} if self.runs else set()
         self.runs = runs
+        self.runs_loaded.emit(runs)
         self.table.blockSignals(True)
         self.table.setRowCount(len(runs))
         active = self.controller.run_dir if self.controller.busy else None

@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox,
+                               QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
 from graph.design import Design
@@ -19,6 +20,8 @@ from graph.settings import METRIC_CHOICES, TRAINING_PARAMS
 
 from ..document import Document
 from ..editing import SettingsEdit
+from ..loading import heavy_imports
+from ..widgets.params import compact_combo
 from .controller import TrainingController
 from .form import ParamForm
 from .runner import IDLE, PAUSED, RUNNING, STARTING, STOPPING
@@ -31,6 +34,7 @@ GROUPS = (
     ("Loss and stopping", ("loss", "label_smoothing", "early_stopping_metric", "patience")),
 )
 _BY_NAME = {p.name: p for p in TRAINING_PARAMS}
+METRIC_COLUMNS = 3
 
 
 def list_devices() -> list[tuple[str, str]]:
@@ -56,8 +60,14 @@ def fmt_rate(rate: float | None) -> str:
     return f"{rate / 1000:.1f}k" if rate >= 1000 else f"{rate:.0f}"
 
 
+STAGES = {"checking settings": "checking the settings", "loading data": "loading the data",
+          "compiling": "building the model", "preparing": "preparing the first step"}
+
+
 class TrainingPanel(QWidget):
     """Edits the design's training settings and drives the controller."""
+
+    ended = Signal()  # the run said it ended (before its process has exited)
 
     def __init__(self, document: Document, controller: TrainingController,
                  parent: QWidget | None = None):
@@ -66,7 +76,7 @@ class TrainingPanel(QWidget):
         self.design: Design | None = None
 
         # Device.
-        self.device_combo = QComboBox()
+        self.device_combo = compact_combo(QComboBox(), 12)
         self.device_combo.setObjectName("device")
         self.device_combo.setToolTip(_BY_NAME["device"].doc)
         self.device_combo.addItem("Auto (best available)", "auto")
@@ -88,20 +98,21 @@ class TrainingPanel(QWidget):
             self.forms[title] = form
             settings.addWidget(box)
         metrics_box = QGroupBox("Metrics")
-        metrics_layout = QHBoxLayout(metrics_box)
+        metrics_layout = QGridLayout(metrics_box)  # a few per row: fits a narrow dock
         self.metric_boxes: dict[str, QCheckBox] = {}
-        for metric in METRIC_CHOICES:
+        for i, metric in enumerate(METRIC_CHOICES):
             box = QCheckBox(M.METRICS[metric].label)
             box.setToolTip(f"{M.METRICS[metric].description} ({M.METRICS[metric].task})")
             box.toggled.connect(self._metrics_edited)
             self.metric_boxes[metric] = box
-            metrics_layout.addWidget(box)
+            metrics_layout.addWidget(box, *divmod(i, METRIC_COLUMNS))
         settings.addWidget(metrics_box)
         settings.addStretch(1)
         inner = QWidget()
         inner.setLayout(settings)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setWidget(inner)
 
         # Run controls and progress.
@@ -120,7 +131,7 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
-        self.status = QLabel("Ready")
+        self.status = QLabel(self._idle_text())
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
@@ -133,13 +144,18 @@ class TrainingPanel(QWidget):
         self._total_epochs = 0
         self._steps_per_epoch = 0
         self._eta: float | None = None
+        self._ended = False  # the child said "end"; its process may take a while to exit
         controller.event.connect(self._on_event)
         controller.run_finished.connect(self._on_finished)
         controller.state_changed.connect(self._on_state)
         document.design_replaced.connect(self._bind)
+        document.design_replaced.connect(lambda _d: self._reset())
         self._bind(document.design)
         self._on_state(controller.state)
         run_task(list_devices, self._set_devices, receiver=self, needs=("runtime.devices",))
+        if heavy_imports().loading:
+            heavy_imports().progress.connect(self._loading)
+            heavy_imports().finished.connect(self._loaded)
 
     # ---- model ↔ view ---------------------------------------------------------------------------
 
@@ -173,6 +189,21 @@ class TrainingPanel(QWidget):
             index = self.device_combo.count() - 1
         self.device_combo.setCurrentIndex(index)
 
+    @staticmethod
+    def _idle_text() -> str:
+        """"Ready", or what is still loading in the background (training itself runs in its
+        own process, so Train works already)."""
+        loading = heavy_imports().describe()
+        return f"{loading} (Train works already)" if loading else "Ready"
+
+    def _loading(self, _what: str) -> None:
+        if self.status.text().startswith("Loading"):
+            self.status.setText(self._idle_text())
+
+    def _loaded(self, error: str) -> None:
+        if self.status.text().startswith("Loading"):
+            self.status.setText(error or "Ready")
+
     def _set_devices(self, devices: list[tuple[str, str]]) -> None:
         self.device_combo.clear()
         for setting, label in devices:
@@ -205,8 +236,9 @@ class TrainingPanel(QWidget):
             return
         self._total_epochs = int(self.design.training.get("epochs", 0))
         self._steps_per_epoch = 0
+        self._ended = False
         self.progress.setValue(0)
-        self.progress.setFormat("starting…")
+        self.progress.setFormat("starting the training process…")
         self.status.setText(f"Training in {run_dir}")
 
     def _pause_or_resume(self) -> None:
@@ -216,24 +248,48 @@ class TrainingPanel(QWidget):
             self.controller.pause()
 
     def _on_state(self, state: str) -> None:
+        if state == STARTING:
+            self._ended = False
         active = state != IDLE
         self.train_button.setEnabled(not active)
-        self.pause_button.setEnabled(state in (RUNNING, PAUSED))
+        self.pause_button.setEnabled(state in (RUNNING, PAUSED) and not self._ended)
         self.pause_button.setText("Resume" if state == PAUSED else "Pause")
-        self.stop_button.setEnabled(state in (RUNNING, PAUSED, STARTING))
+        self.stop_button.setEnabled(state in (RUNNING, PAUSED, STARTING) and not self._ended)
         if state == PAUSED:
             self.progress.setFormat(self.progress.format().split(" · paused")[0] + " · paused")
+            self.status.setText("Paused: Resume continues the same curve")
         elif state == STOPPING:
             self.status.setText("Stopping after this step…")
+        elif state == RUNNING and self.status.text().startswith("Paused"):
+            self.status.setText("Resumed")
+
+    def _reset(self) -> None:
+        """Forget the previous design's run (New / Open): Ready, an empty progress bar."""
+        if self.controller.busy:
+            return  # a run of the old design still reports here until it ends
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        self.progress.setToolTip("")
+        self.status.setText(self._idle_text())
+        self._total_epochs = self._steps_per_epoch = 0
+        self._eta = None
 
     def _on_event(self, event: dict) -> None:
         kind = event.get("event")
+        if kind == "stage":  # what the child does before the first epoch
+            self.progress.setFormat(f"{STAGES.get(event.get('stage'), event.get('stage'))}…")
+        elif kind == "end":  # the run is over: nothing left to pause or stop
+            self._ended = True
+            self.pause_button.setEnabled(False)
+            self.stop_button.setEnabled(False)
+            self.ended.emit()
         if kind == "start":
             self._total_epochs = int(event.get("epochs") or self._total_epochs or 0)
             self._steps_per_epoch = int(event.get("steps_per_epoch") or 0)
             device = event.get("device_name") or event.get("device")
             if device:
                 self.status.setText(f"Training on {device}")
+            self.progress.setFormat("first step…")
         elif kind == "step":
             self._show_progress(event)
         elif kind == "epoch":
@@ -273,7 +329,7 @@ class TrainingPanel(QWidget):
         status, message = result["status"], result.get("message") or ""
         if status == "completed":
             self.progress.setValue(1000)
-        if self.progress.format() == "starting…":  # ended before any progress
+        if not self.progress.format().startswith("epoch"):  # ended before any progress
             self.progress.setFormat("")
         shown = self.progress.format().split(" · paused")[0].split(" · ETA")[0]
         self.progress.setFormat(f"{shown} · {status}" if shown else status)

@@ -86,7 +86,11 @@ class LivePlots(QWidget):
                 row=0, col=i, title=title))  # one row: the bottom dock is wide and short
             style_plot(plot)
             plot.setLabel("bottom", xlabel)
-            plot.addLegend(offset=(-10, 10), **legend_args())
+            # The legend sits in its own row under the plot, never on the curves.
+            legend = pg.LegendItem(colCount=2, **legend_args())
+            self.graphics.addItem(legend, row=1, col=i)
+            plot.legend = legend  # PlotItem.addItem enters named curves here
+            plot.setLimits(xMin=0)  # steps and epochs start at 0: no negative axis
             self.plots[pid] = plot
         self.curves: dict[str, Curve] = {}
         self._colors = itertools.cycle(PALETTE)
@@ -136,6 +140,20 @@ class LivePlots(QWidget):
             for key, value in epoch_values(event).items():
                 plot = "loss" if key.endswith("loss") else "metrics"
                 self._curve(f"epoch/{key}", plot, key).series.append(epoch, value)
+            self._step_loss_from_epoch(event)
+
+    def _step_loss_from_epoch(self, event: Mapping[str, Any]) -> None:
+        """A short run logs few step events: each epoch's training loss, at its last step,
+        keeps "Loss per step" a curve rather than one point (a lone point is drawn as a dot)."""
+        step, loss = event.get("step"), event.get("train_loss")
+        if not isinstance(step, (int, float)) or not isinstance(loss, (int, float)):
+            return
+        raw = self.curves.get("step/raw")
+        if raw is not None and len(raw.series) and raw.series.arrays()[0][-1] >= step:
+            return
+        self._curve("step/raw", "step", "loss", faint=True).series.append(float(step), loss)
+        self._curve("step/smooth", "step", "smoothed", smooth=True).series.append(
+            float(step), loss)
 
     def add_events(self, events: Iterable[Mapping[str, Any]]) -> None:
         for event in events:
@@ -147,6 +165,8 @@ class LivePlots(QWidget):
             curve.series.clear()
         for line in self._nan_lines.values():  # kept for the next run, hidden
             line.setVisible(False)
+        for plot in self.plots.values():  # fresh axes: not the previous run's range
+            plot.enableAutoRange()
         self.status.clear()
         self.redraw()
 
@@ -219,6 +239,9 @@ class LivePlots(QWidget):
             # Copies: the item keeps the arrays, and the buffers are resized in place.
             curve.item.setData(x.copy(), y.copy(), connect="all" if finite else "finite",
                                skipFiniteCheck=finite)
+            if curve.plot == "step":  # a line needs two points: show the first ones as dots
+                curve.item.setSymbol("o" if len(x) < 3 else None)
+                curve.item.setSymbolSize(5)
             curve.drawn = curve.series.version
             if not finite:
                 self._mark_nonfinite(curve)

@@ -15,6 +15,8 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMenu, QWidget, QWidgetAction
 from shiboken6 import getCppPointer, isValid
 
+from ..loading import heavy_imports
+
 _live: set["_Signals"] = set()  # keeps each task's signal object alive until it has reported
 
 
@@ -66,10 +68,9 @@ def run_task(fn: Callable[[], Any], on_done: Callable[[Any], None],
              receiver: QObject | None = None, needs: tuple[str, ...] = ()) -> QObject:
     """Call ``fn()`` on the global thread pool; ``on_done(result)`` or ``on_failed(message)`` run
     on the GUI thread — unless ``receiver`` (the widget that asked) is gone by then. ``needs``
-    names the modules ``fn`` imports (see :func:`preload`)."""
-    preload(*needs)
+    names the modules ``fn`` imports (see :func:`preload`); while the app is still loading its
+    heavy libraries in the background (:mod:`ui.loading`), the task waits for them."""
     signals = _Signals()
-    _live.add(signals)
 
     def deliver(callback: Callable[[Any], None] | None, value: Any) -> None:
         # Deleting the signal object while it delivers would crash: let Qt delete it later.
@@ -78,9 +79,21 @@ def run_task(fn: Callable[[], Any], on_done: Callable[[Any], None],
         if callback is not None and (receiver is None or isValid(receiver)):
             callback(value)
 
+    def start() -> None:
+        _live.add(signals)
+        try:
+            preload(*needs)
+        except ImportError as exc:  # a library that is missing or broken: say so, go on
+            deliver(on_failed, f"cannot load {exc.name or 'a module'}: {exc}")
+            return
+        QThreadPool.globalInstance().start(_Task(fn, signals))
+
     signals.done.connect(lambda result: deliver(on_done, result))
     signals.failed.connect(lambda message: deliver(on_failed, message))
-    QThreadPool.globalInstance().start(_Task(fn, signals))
+    if any(name not in sys.modules for name in needs) and heavy_imports().loading:
+        heavy_imports().when_loaded(start, receiver)
+    else:
+        start()
     return signals
 
 

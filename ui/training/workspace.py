@@ -22,7 +22,13 @@ from .history import RunHistory
 from .panel import TrainingPanel
 from .plots import LivePlots
 from .results import ResultsView
+from .try_page import TryPage
 
+
+# Docks move and close but do not float: a drag aimed at the splitter beside a title bar used
+# to tear the panel off into a window of its own.
+DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable
+                 | QDockWidget.DockWidgetFeature.DockWidgetClosable)
 
 MIN_CANVAS_SHARE = 0.5  # the canvas keeps at least this share of the window's height
 
@@ -46,7 +52,7 @@ def fit_bottom_dock(window: QMainWindow, dock: QDockWidget, height: int | None =
 
 
 PAGE_TITLES = {"curves": "Curves", "runs": "Runs", "results": "Results",
-               "layers": "Layer stats"}
+               "layers": "Layer stats", "try": "Try"}
 
 
 class TrainingWorkspace(QObject):
@@ -63,12 +69,14 @@ class TrainingWorkspace(QObject):
         self.history = RunHistory(self.controller)
         self.results = ResultsView()
         self.diagnostics = DiagnosticsView()
+        self.try_page = TryPage(document)
         self.docks: dict[str, QDockWidget] = {}
         # The pages of the bottom area: in their own tab widget until install() moves them
         # into the window's.
         self.pages: dict[str, QWidget] = {
             "curves": self.plots, "runs": _scrolling(self.history),
-            "results": _scrolling(self.results), "layers": self.diagnostics}
+            "results": _scrolling(self.results), "layers": self.diagnostics,
+            "try": _scrolling(self.try_page)}
         self.tabs = QTabWidget()
         self.tabs.setObjectName("trainingTabs")
         for key, page in self.pages.items():
@@ -94,8 +102,13 @@ class TrainingWorkspace(QObject):
         c.state_changed.connect(self._state_changed)
         self._state_changed(c.state)
         c.run_started.connect(self._run_started)
+        self.panel.ended.connect(lambda: self._state_changed(c.state))
+        document.design_replaced.connect(lambda _d: self._design_replaced())
         c.event.connect(self.plots.add_event)
         c.event.connect(self.diagnostics.add_event)
+        c.event.connect(self.try_page.training_event)
+        c.run_started.connect(self.try_page.run_started)
+        self.history.runs_loaded.connect(self.try_page.set_runs)
         c.run_finished.connect(self._run_finished)
         self.history.overlay_requested.connect(self.plots.set_overlays)
         self.history.open_results.connect(self.show_results)
@@ -134,10 +147,18 @@ class TrainingWorkspace(QObject):
         return dialog
 
     def _state_changed(self, state: str) -> None:
-        self.train_action.setEnabled(not self.controller.busy)
+        self.train_action.setEnabled(self.panel.train_button.isEnabled())
         self.pause_action.setEnabled(self.panel.pause_button.isEnabled())
         self.pause_action.setText(self.panel.pause_button.text())
         self.stop_action.setEnabled(self.panel.stop_button.isEnabled())
+
+    def _design_replaced(self) -> None:
+        """New / Open: the previous design's curves and layer stats go (unless its run is
+        still going: they go when the next run starts)."""
+        if not self.controller.busy:
+            self.plots.clear()
+            self.plots.set_overlays({})
+            self.diagnostics.clear()
 
     def _run_started(self, _run_dir: str) -> None:
         self.plots.clear()
@@ -178,6 +199,7 @@ class TrainingWorkspace(QObject):
         for key, title, widget in panels:
             dock = QDockWidget(title, window)
             dock.setObjectName(f"{key}Dock")
+            dock.setFeatures(DOCK_FEATURES)
             dock.setWidget(widget)
             window.addDockWidget(areas[key], dock)
             docks[key] = dock

@@ -431,7 +431,48 @@ class IntsEditor(ParamEditor):
             set_invalid(self.line, None, self.param.doc)
 
 
+class ArgsEditor(ParamEditor):
+    """``args`` params (a block's ``first``): ``stride=2, project=1`` — argument names with whole
+    numbers; an entry that does not read so is marked and not applied."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None):
+        super().__init__(param, parent)
+        self.line = QLineEdit()
+        self.line.setPlaceholderText("e.g. stride=2, project=1")
+        self.line.setToolTip(param.doc)
+        self.layout().addWidget(self.line)
+        self.line.textEdited.connect(self._edited)
+        self.line.editingFinished.connect(self.finished)
+        self.setFocusProxy(self.line)
+
+    @staticmethod
+    def parse(text: str) -> dict[str, int] | None:
+        out: dict[str, int] = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            name, sep, value = (x.strip() for x in part.partition("="))
+            if not sep or not name.isidentifier() or not value.lstrip("-").isdigit():
+                return None
+            out[name] = int(value)
+        return out
+
+    def _edited(self, text: str) -> None:
+        value = self.parse(text)
+        set_invalid(self.line, None if value is not None else "write name=number, separated by "
+                    "commas", self.param.doc)
+        if value is not None:
+            self.edited.emit(value)
+
+    def value(self) -> dict[str, int]:
+        return self.parse(self.line.text()) or {}
+
+    def set_value(self, value: Any) -> None:
+        text = ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
+        if text != self.line.text():
+            self.line.setText(text)
+
+
 EDITORS: dict[str, type[ParamEditor]] = {
+    "args": ArgsEditor,
     "int": IntEditor,
     "float": FloatEditor,
     "bool": BoolEditor,

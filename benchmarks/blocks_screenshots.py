@@ -1,0 +1,91 @@
+"""Render the README's pictures of blocks and templates from the main window: a ResNet-18 made
+from its template (blocks as single nodes with ×N), the inside of a block with its breadcrumb,
+and the New from Template dialog.
+
+    python benchmarks/blocks_screenshots.py [-o resources/screenshots] [--size 1400x860]
+
+With a display (e.g. ``Xvfb :92 & DISPLAY=:92 python benchmarks/blocks_screenshots.py``) the
+pictures are grabbed from real windows; without one Qt renders offscreen.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def settle(app, rounds: int = 10) -> None:
+    for _ in range(rounds):
+        app.processEvents()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-o", "--out", type=Path, default=ROOT / "resources" / "screenshots")
+    parser.add_argument("--size", default="1400x860")
+    args = parser.parse_args()
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    from graph.templates import build
+    from ui.app import create_app
+    from ui.main_window import MainWindow
+    from ui.template_dialog import TemplateDialog
+
+    app = create_app()
+    window = MainWindow(autosave=False, remember_layout=False)
+    window.resize(width, height)
+    window.show()
+    window.document.replace(build("resnet18"), None)
+    window.document.revalidate()
+    window.bottom_tabs.setCurrentWidget(window.summary)
+    settle(app)
+    design = window.document.design
+    layer2 = design.node_by_name("layer2").id
+    canvas = window.canvas
+    canvas.set_zoom(0.85)  # the four stages, readable: each one node with its ×N
+    stages = [canvas.canvas.nodes[design.node_by_name(f"layer{i}").id] for i in (1, 4)]
+    canvas.centerOn((stages[0].center() + stages[1].center()) / 2)
+    canvas.select_nodes([layer2])
+    summary = window.summary.tree
+    for r in range(summary.topLevelItemCount()):
+        if summary.topLevelItem(r).text(0) == "layer2":
+            summary.topLevelItem(r).setExpanded(True)
+            summary.scrollToItem(summary.topLevelItem(r), summary.ScrollHint.PositionAtTop)
+    settle(app)
+
+    def grab(name: str, widget) -> None:
+        settle(app)
+        target = args.out / name
+        widget.grab().save(str(target), "PNG")
+        print(f"wrote {target}")
+
+    grab("template_resnet.png", window)
+    window.canvas.enter_block(layer2)
+    body = window.canvas.design
+    window.canvas.select_nodes([body.node_by_name("bn2").id])
+    settle(app)
+    grab("block_inside.png", window)
+    window.canvas.leave_to(0)
+
+    dialog = TemplateDialog(window)
+    dialog.set_args({"depth": 50})
+    dialog.refresh()
+    dialog.show()
+    settle(app)
+    dialog.preview.fit_all()
+    grab("template_dialog.png", dialog)
+    dialog.done(0)
+    window.document.undo_stack.setClean()
+    window.close()
+    settle(app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Bring models in: ONNX files, ``torch.export`` programs and ``nn.Module`` classes → designs.
+
+* ``.onnx`` is parsed as data in this process (:mod:`.onnx_import`).
+* ``.pt2`` and ``file.py:ClassName`` run code — ``torch.export.load`` unpickles, and a Python
+  file is a program — so they are converted in a child process (:mod:`.child`) and only after
+  the caller says so (``allow_code=True``); what comes back is data: a design and safetensors.
+
+Every import either maps each operator onto catalog layers or lists those it cannot
+(:class:`UnsupportedModel`); with ``placeholders=True`` they come in as ``Unsupported`` nodes,
+marked as errors. The initial weights are written beside the design (:func:`save_imported`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from .builder import ConversionError, Imported, Unmapped, UnsupportedModel, describe_unmapped
+
+__all__ = ["CodeImportRefused", "ConversionError", "Imported", "Unmapped", "UnsupportedModel",
+           "describe_unmapped", "import_model", "needs_code", "save_imported", "CODE_WARNING"]
+
+CODE_WARNING = ("Importing a .pt2 program or a Python file runs code from that file (torch.export "
+                "programs are unpickled). Only import files you trust.")
+CHILD_TIMEOUT_S = 600
+
+
+class CodeImportRefused(PermissionError):
+    """A source that runs code, imported without ``allow_code``."""
+
+
+def needs_code(source: str) -> bool:
+    """True when importing ``source`` runs code from it (``.pt2``, ``file.py:Class``)."""
+    path = source.split(":", 1)[0] if ".py:" in source else source
+    return path.endswith((".pt2", ".py"))
+
+
+def import_model(source: str | os.PathLike, *, placeholders: bool = False, allow_code: bool = False,
+                 input_shape: Sequence[int] | None = None, args: Any = None) -> Imported:
+    """Convert ``source`` (``model.onnx``, ``program.pt2`` or ``file.py:ClassName``).
+
+    ``input_shape`` (without the batch) and ``args`` (constructor arguments: a JSON list or
+    object) are for Python classes; ``INPUT_SHAPE`` in the file is used when no shape is given.
+    """
+    source = str(source)
+    if not needs_code(source):
+        from .onnx_import import import_onnx
+
+        if not Path(source).is_file():
+            raise ConversionError(f"{source}: no such file")
+        if not source.endswith(".onnx"):
+            raise ConversionError(f"{source}: import reads .onnx, .pt2 or file.py:ClassName")
+        return import_onnx(source, placeholders=placeholders)
+    if not allow_code:
+        raise CodeImportRefused(CODE_WARNING)
+    return _import_in_child(source, placeholders, input_shape, args)
+
+
+def _import_in_child(source: str, placeholders: bool, input_shape, args) -> Imported:
+    from graph.fileformat import DesignFileError, load
+
+    from ..export import _read_safetensors
+
+    with tempfile.TemporaryDirectory(prefix="netwright-import-") as tmp:
+        request = {"source": source, "placeholders": placeholders, "args": args,
+                   "input_shape": list(input_shape) if input_shape else None, "out": tmp}
+        root = Path(__file__).resolve().parents[2]
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root),
+                                                                        os.environ.get("PYTHONPATH")])))
+        try:
+            done = subprocess.run([sys.executable, "-m", "runtime.importers.child", json.dumps(request)],
+                                  capture_output=True, text=True, timeout=CHILD_TIMEOUT_S, env=env,
+                                  cwd=str(root))
+        except subprocess.TimeoutExpired:
+            raise ConversionError(f"{source}: import took longer than {CHILD_TIMEOUT_S} s") from None
+        report_file = Path(tmp) / "report.json"
+        if not report_file.is_file():
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            raise ConversionError(f"{source}: the import process failed (exit {done.returncode}): "
+                                  + " | ".join(tail))
+        report = json.loads(report_file.read_text(encoding="utf-8"))
+        unmapped = [Unmapped(**u) for u in report.get("unmapped", [])]
+        if report.get("error"):
+            raise ConversionError(report["error"])
+        if unmapped and not placeholders:
+            raise UnsupportedModel(source, unmapped)
+        try:
+            design = load(Path(tmp) / "design.json")
+        except DesignFileError as exc:
+            raise ConversionError(f"{source}: the import produced a broken design ({exc})") from None
+        weights = _read_safetensors(Path(tmp) / "weights.safetensors")
+        return Imported(design, weights, unmapped, source, report.get("max_diff"))
+
+
+def save_imported(imported: Imported, path: str | os.PathLike) -> Path:
+    """Write the design to ``path`` and its weights to ``<stem>.safetensors`` beside it, named
+    in the design as its initial weights. Returns the weights file."""
+    from safetensors.torch import save_file
+
+    from graph.fileformat import save
+
+    path = Path(path)
+    weights_file = path.with_suffix(".safetensors")
+    tensors = {k: v.detach().cpu().contiguous() for k, v in imported.weights.items()}
+    save_file(tensors, str(weights_file), metadata={"producer": "netwright import",
+                                                    "source": Path(imported.source).name[:200]})
+    set_initial = getattr(imported.design, "set_initial_weights", None)
+    if set_initial is not None:
+        set_initial(weights_file.name)
+    save(imported.design, path)
+    return weights_file

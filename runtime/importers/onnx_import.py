@@ -1,0 +1,729 @@
+"""Import an ONNX model as a design: parsed as data with the ``onnx`` package, nothing runs.
+
+Values flowing through the graph are one of three kinds:
+
+* :class:`~.builder.Tensor` — computed by a design layer (the batch is symbolic);
+* ``numpy.ndarray`` — a constant (initializer, ``Constant``, or folded from constants);
+* :class:`Dims` — a shape vector whose entries may be the batch size (``Shape(x)`` and the
+  arithmetic exporters build around it for ``Reshape``), resolved without running anything.
+
+Each converter in :data:`ONNX_OPS` maps one operator pattern onto catalog layers; initializers
+become the layers' weights. After import the design is checked against onnxruntime on random
+inputs (see :func:`import_onnx`).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from graph.catalog import CATALOG
+
+from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
+from .registry import Registry
+
+ONNX_OPS = Registry("ONNX")
+BATCH = "N"
+
+
+@dataclass(frozen=True)
+class Dims:
+    """A shape vector (or one entry of it when ``scalar``); ``BATCH`` stands for the batch."""
+
+    values: tuple[Any, ...]
+    scalar: bool = False
+
+
+class ZerosWithBatch:
+    """``ConstantOfShape`` of a shape holding the batch: zeros, as RNN initial states are."""
+
+    def __init__(self, value: float):
+        self.value = value
+
+
+class Context:
+    """What a converter sees of one ONNX node."""
+
+    def __init__(self, node, env: dict[str, Any], builder: DesignBuilder, opset: int,
+                 uses: dict[str, int]):
+        self.node, self.env, self.builder, self.opset, self._uses = node, env, builder, opset, uses
+        self.attrs = {a.name: _attr(a) for a in node.attribute}
+        self.name = layer_name(node.name, node.op_type)
+
+    def arg(self, i: int) -> Any:
+        names = self.node.input
+        return self.env[names[i]] if i < len(names) and names[i] else None
+
+    def tensor(self, i: int) -> Tensor:
+        value = self.arg(i)
+        if not isinstance(value, Tensor):
+            raise ConversionError(f"input {i} must be computed by the network, not a constant")
+        return value
+
+    def const(self, i: int) -> np.ndarray:
+        value = self.arg(i)
+        if not isinstance(value, np.ndarray):
+            raise ConversionError(f"input {i} must be a constant (an initializer)")
+        return value
+
+    def weight(self, i: int) -> torch.Tensor:
+        return torch.from_numpy(np.array(self.const(i), dtype=np.float32))
+
+    def uses(self, output: int = 0) -> int:
+        return self._uses.get(self.node.output[output], 0)
+
+    def layer(self, type_id: str, params: dict[str, Any], inputs: Sequence[Tensor],
+              weights: dict[str, torch.Tensor] | None = None) -> Tensor:
+        return self.builder.layer(type_id, self.name, params, inputs, weights)
+
+
+def layer_name(onnx_name: str, op_type: str) -> str:
+    """``/layer1/layer1.0/conv1/Conv`` → ``layer1.0.conv1``; unnamed nodes get their op type."""
+    parts = [p for p in onnx_name.strip("/").split("/")[:-1] if p]
+    kept = [p for i, p in enumerate(parts) if not (i + 1 < len(parts)
+                                                   and parts[i + 1].startswith(p + "."))]
+    return ".".join(kept) or op_type.lower()
+
+
+def _attr(a) -> Any:
+    import onnx
+
+    value = onnx.helper.get_attribute_value(a)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, onnx.TensorProto):
+        return onnx.numpy_helper.to_array(value)
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+# ---- the import -----------------------------------------------------------------------------
+
+
+def import_onnx(path: str | os.PathLike, placeholders: bool = False, verify: bool = True) -> Imported:
+    """Convert the ONNX model at ``path``; raises :class:`UnsupportedModel` listing every
+    operator it cannot map unless ``placeholders`` (then they become placeholder nodes)."""
+    import onnx
+
+    path = Path(path)
+    try:
+        model = onnx.load(str(path))
+        model = onnx.shape_inference.infer_shapes(model)
+    except Exception as exc:  # a broken or foreign file: protobuf and onnx raise many kinds
+        raise ConversionError(f"{path}: not a readable ONNX model ({exc})") from None
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    builder = DesignBuilder(model.graph.name if model.graph.name not in ("", "main_graph", "torch_jit")
+                            else path.stem)
+    _convert_graph(model.graph, builder, opset)
+    if builder.unmapped and not placeholders:
+        raise UnsupportedModel(str(path), builder.unmapped)
+    imported = builder.finish(str(path))
+    if verify and not imported.unmapped:
+        imported.max_diff = _compare_with_onnxruntime(path, imported)
+    return imported
+
+
+def _convert_graph(graph, builder: DesignBuilder, opset: int) -> None:
+    from onnx import numpy_helper
+
+    env: dict[str, Any] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    shapes = _value_shapes(graph)
+    for inp in graph.input:
+        if inp.name in env:
+            continue
+        shape, dtype = _input_shape(inp)
+        env[inp.name] = builder.input(inp.name, shape, dtype)
+    uses: dict[str, int] = {}
+    for node in graph.node:
+        for name in node.input:
+            uses[name] = uses.get(name, 0) + 1
+    for out in graph.output:
+        uses[out.name] = uses.get(out.name, 0) + 1
+    for node in graph.node:
+        _convert_node(node, env, builder, opset, uses, shapes)
+    for out in graph.output:
+        value = env.get(out.name)
+        if not isinstance(value, Tensor):
+            raise ConversionError(f"output {out.name} is a constant, not computed from an input")
+        if value.batch_axis != 0:
+            raise ConversionError(f"output {out.name} does not have the batch first")
+        builder.output(value, out.name)
+
+
+def _convert_node(node, env, builder: DesignBuilder, opset: int, uses, shapes) -> None:
+    place = node.name or f"{node.op_type} → {', '.join(node.output)}"
+    converter = ONNX_OPS.fetch(node.op_type, opset) if node.domain in ("", "ai.onnx") else None
+    ctx = Context(node, env, builder, opset, uses)
+    try:
+        if converter is None:
+            if _all_constant(node, env):
+                outputs = _fold(node, env, opset)
+            else:
+                op = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+                raise ConversionError(f"no converter for {op} (opset {opset})")
+        else:
+            outputs = converter.convert(ctx)
+    except ConversionError as exc:
+        inputs = [env[n] for n in node.input if n and isinstance(env.get(n), Tensor)]
+        op = node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}.{node.op_type}"
+        value = builder.placeholder(op, ctx.name, inputs, place, str(exc))
+        outputs = [Tensor(value.node, shapes.get(name)) for name in node.output]
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    for name, value in zip(node.output, outputs):
+        if name:
+            env[name] = value
+
+
+def _value_shapes(graph) -> dict[str, tuple[int, ...] | None]:
+    """Sample shapes (batch-first, batch dropped) ONNX shape inference found for each value."""
+    out = {}
+    for info in list(graph.value_info) + list(graph.output):
+        dims = info.type.tensor_type.shape.dim
+        if dims and all(d.HasField("dim_value") for d in dims[1:]):
+            out[info.name] = tuple(int(d.dim_value) for d in dims[1:])
+    return out
+
+
+def _input_shape(inp) -> tuple[tuple[int, ...], str]:
+    import onnx
+
+    ttype = inp.type.tensor_type
+    dims = ttype.shape.dim
+    if not dims:
+        raise ConversionError(f"input {inp.name} has no shape")
+    rest = dims[1:]
+    if not all(d.HasField("dim_value") and d.dim_value > 0 for d in rest):
+        raise ConversionError(f"input {inp.name}: only the first (batch) dimension may vary; "
+                              f"re-export with fixed sizes for the others")
+    integer = ttype.elem_type in (onnx.TensorProto.INT64, onnx.TensorProto.INT32)
+    return tuple(int(d.dim_value) for d in rest), "int64" if integer else "float32"
+
+
+def _all_constant(node, env) -> bool:
+    return all(isinstance(env.get(n), np.ndarray) for n in node.input if n)
+
+
+def _fold(node, env, opset: int) -> list[np.ndarray]:
+    """Evaluate an operator on constants with onnx's reference implementation (numpy)."""
+    import onnx
+    from onnx.reference import ReferenceEvaluator
+
+    names = [n for n in node.input if n]
+    inputs = [onnx.helper.make_tensor_value_info(n, onnx.helper.np_dtype_to_tensor_dtype(env[n].dtype),
+                                                 env[n].shape) for n in names]
+    outputs = [onnx.helper.make_empty_tensor_value_info(n) for n in node.output if n]
+    graph = onnx.helper.make_graph([node], "fold", inputs, outputs)
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", opset)])
+    try:
+        return list(ReferenceEvaluator(model).run(None, {n: env[n] for n in names}))
+    except Exception as exc:  # the reference evaluator raises whatever numpy raises
+        raise ConversionError(f"cannot evaluate {node.op_type} on constants ({exc})") from None
+
+
+def _compare_with_onnxruntime(path: Path, imported: Imported) -> float:
+    """Largest difference between onnxruntime and the imported design on random inputs."""
+    import onnxruntime
+
+    from ..compiler import compile_design, example_inputs
+    from ..export import load_weights
+
+    compiled = compile_design(imported.design)
+    load_weights(compiled.module, imported.weights, str(path))
+    module = compiled.module.eval()
+    inputs = example_inputs(compiled, imported.design, 3, torch.Generator().manual_seed(0))
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    feeds = {i.name: x.numpy() for i, x in zip(session.get_inputs(), inputs)}
+    expected = session.run(None, feeds)
+    with torch.no_grad():
+        actual = module(*inputs)
+    actual = [actual] if isinstance(actual, torch.Tensor) else list(actual)
+    return max(float(np.abs(np.asarray(e, np.float64) - a.double().numpy()).max())
+               for e, a in zip(expected, actual))
+
+
+# ---- shape arithmetic: Shape, Gather, Unsqueeze, Concat … on Dims and constants --------------
+
+
+def _as_dims(value: Any) -> Dims | None:
+    if isinstance(value, Dims):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iu" and value.ndim <= 1:
+        return Dims(tuple(int(v) for v in value.reshape(-1)), value.ndim == 0)
+    return None
+
+
+def _dims_out(values: Sequence[Any], scalar: bool = False) -> Any:
+    """Dims while the batch is in them; a plain int64 array otherwise."""
+    if BATCH in values:
+        return Dims(tuple(values), scalar)
+    array = np.array(values, dtype=np.int64)
+    return array.reshape(()) if scalar else array
+
+
+@ONNX_OPS.register("Constant")
+def _constant(ctx: Context):
+    for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+        if key in ctx.attrs:
+            return np.array(ctx.attrs[key])
+    raise ConversionError("unsupported Constant form")
+
+
+@ONNX_OPS.register("Shape")
+def _shape(ctx: Context):
+    x = ctx.tensor(0)
+    if x.shape is None:
+        raise ConversionError("the shape of a placeholder's output is unknown")
+    full = list(x.shape)
+    full.insert(x.batch_axis, BATCH)
+    start, end = ctx.attrs.get("start", 0), ctx.attrs.get("end", len(full))
+    return _dims_out(full[slice(start, end)])
+
+
+@ONNX_OPS.register("Gather")
+def _gather(ctx: Context):
+    data = ctx.arg(0)
+    if isinstance(data, Tensor):
+        return _gather_last_step(ctx, data)
+    dims, index = _as_dims(data), ctx.const(1)
+    if dims is None:
+        raise ConversionError("gathers from an unsupported value")
+    picked = [dims.values[int(i)] for i in index.reshape(-1)]
+    return _dims_out(picked, scalar=index.ndim == 0)
+
+
+@ONNX_OPS.register("Unsqueeze")
+def _unsqueeze(ctx: Context):
+    axes = ctx.attrs["axes"] if ctx.opset < 13 else list(ctx.const(1).reshape(-1))
+    value = ctx.arg(0)
+    dims = _as_dims(value)
+    if dims is not None and dims.scalar and list(axes) == [0]:
+        return _dims_out(dims.values)
+    x = ctx.tensor(0)
+    shape = list(x.shape)
+    for axis in sorted(int(a) % (x.rank + len(axes)) for a in axes):
+        if axis == 0:
+            raise ConversionError("cannot insert a dimension before the batch")
+        shape.insert(axis - 1, 1)
+    return ctx.layer("Reshape", {"shape": shape}, [x])
+
+
+@ONNX_OPS.register("Squeeze")
+def _squeeze(ctx: Context):
+    axes = ctx.attrs.get("axes") if ctx.opset < 13 else (
+        list(ctx.const(1).reshape(-1)) if ctx.arg(1) is not None else None)
+    value = ctx.arg(0)
+    if isinstance(value, RecurrentOutput):
+        if axes is None or [int(a) for a in axes] != [1] or value.directions != 1:
+            raise ConversionError("only the single-direction axis of an RNN output can be squeezed")
+        return value.sequence
+    x = ctx.tensor(0)
+    if axes is None:
+        axes = [i + 1 for i, d in enumerate(x.shape) if d == 1]
+    shape = [d for i, d in enumerate(x.shape) if (i + 1) not in {int(a) % x.rank for a in axes}]
+    if 0 in {int(a) % x.rank for a in axes}:
+        raise ConversionError("cannot squeeze the batch dimension")
+    return ctx.layer("Reshape", {"shape": shape or [1]}, [x])
+
+
+@ONNX_OPS.register("Concat")
+def _concat(ctx: Context):
+    values = [ctx.arg(i) for i in range(len(ctx.node.input))]
+    if all(_as_dims(v) is not None for v in values):
+        return _dims_out([d for v in values for d in _as_dims(v).values])
+    tensors = [ctx.tensor(i) for i in range(len(values))]
+    axis = int(ctx.attrs["axis"]) % tensors[0].rank
+    if axis == 0:
+        raise ConversionError("cannot concatenate along the batch")
+    return ctx.layer("Concat", {"dim": axis - 1}, tensors)
+
+
+@ONNX_OPS.register("Slice")
+def _slice(ctx: Context):
+    dims = _as_dims(ctx.arg(0))
+    if dims is None or isinstance(ctx.arg(0), Tensor):
+        raise ConversionError("slicing a computed tensor has no Netwright layer yet")
+    if ctx.opset < 10:
+        starts, ends, axes = ctx.attrs["starts"], ctx.attrs["ends"], ctx.attrs.get("axes", [0])
+        steps = [1]
+    else:
+        starts, ends = ctx.const(1).tolist(), ctx.const(2).tolist()
+        axes = ctx.const(3).tolist() if ctx.arg(3) is not None else [0]
+        steps = ctx.const(4).tolist() if ctx.arg(4) is not None else [1]
+    if list(axes) != [0]:
+        raise ConversionError("only 1-D shape vectors can be sliced")
+    return _dims_out(list(dims.values)[slice(starts[0], ends[0], steps[0])])
+
+
+@ONNX_OPS.register("ConstantOfShape")
+def _constant_of_shape(ctx: Context):
+    value = float(np.asarray(ctx.attrs.get("value", np.zeros(1))).reshape(-1)[0])
+    dims = _as_dims(ctx.arg(0))
+    if isinstance(dims, Dims) and BATCH in dims.values:
+        return ZerosWithBatch(value)
+    return np.full([int(d) for d in ctx.const(0).reshape(-1)], value, dtype=np.float32)
+
+
+@ONNX_OPS.register("Cast", "Identity")
+def _passthrough(ctx: Context):
+    value = ctx.arg(0)
+    if isinstance(value, np.ndarray) and ctx.node.op_type == "Cast":
+        return _fold(ctx.node, ctx.env, ctx.opset)[0]
+    return value
+
+
+# ---- reshaping ------------------------------------------------------------------------------
+
+
+@ONNX_OPS.register("Reshape")
+def _reshape(ctx: Context):
+    x, target = ctx.tensor(0), _as_dims(ctx.arg(1))
+    if target is None:
+        raise ConversionError("the target shape is neither constant nor built from the input's shape")
+    values = list(target.values)
+    if x.batch_axis != 0 or not values:
+        raise ConversionError("reshape moves the batch")
+    if values[0] in (BATCH, 0) or (values[0] == -1 and BATCH not in values):
+        rest = [x.shape[i] if v == 0 and ctx.attrs.get("allowzero", 0) == 0 else v
+                for i, v in enumerate(values[1:])]
+        if BATCH in rest:
+            raise ConversionError("the batch appears twice in the target shape")
+        if len(rest) == 2 and rest[1] == -1 and rest[0] == x.shape[0] and len(x.shape) > 2:
+            return ctx.layer("Flatten", {"start_dim": 1}, [x])  # N×C×(…) — read by ReduceMean
+        if len(rest) == 1 and rest[0] in (-1, int(np.prod(x.shape))):
+            return ctx.layer("Flatten", {}, [x])
+        return ctx.layer("Reshape", {"shape": [int(v) for v in rest]}, [x])
+    raise ConversionError(f"the target shape {values} does not keep the batch first")
+
+
+@ONNX_OPS.register("Flatten")
+def _flatten(ctx: Context):
+    x = ctx.tensor(0)
+    axis = int(ctx.attrs.get("axis", 1)) % x.rank
+    if axis != 1:
+        raise ConversionError("Flatten must keep the batch as its own dimension (axis=1)")
+    return ctx.layer("Flatten", {}, [x])
+
+
+@ONNX_OPS.register("Transpose")
+def _transpose(ctx: Context):
+    x = ctx.tensor(0)
+    perm = [int(p) for p in ctx.attrs.get("perm", range(x.rank)[::-1])]
+    sample = [p for p in perm if p != x.batch_axis]
+    order = sorted(sample)
+    if sample == order:  # only the batch moves (sequence-first RNN layouts)
+        return x.moved(perm.index(x.batch_axis))
+    if x.batch_axis != 0 or perm[0] != 0:
+        raise ConversionError("a transpose that moves the batch and the sample dims together")
+    return ctx.layer("Permute", {"dims": [p - 1 for p in perm[1:]]}, [x])
+
+
+# ---- dense, convolution, normalization ------------------------------------------------------
+
+
+@ONNX_OPS.register("Gemm")
+def _gemm(ctx: Context):
+    x = ctx.tensor(0)
+    a = ctx.attrs
+    if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0:
+        raise ConversionError("only Gemm with alpha = beta = 1 and no transA maps to Linear")
+    w = ctx.weight(1)
+    w = w if a.get("transB", 0) else w.t()
+    weights = {"weight": w}
+    if ctx.arg(2) is not None:
+        bias = ctx.weight(2).reshape(-1)
+        weights["bias"] = bias.expand(w.shape[0]).clone() if bias.numel() == 1 else bias
+    return ctx.layer("Linear", {"out_features": int(w.shape[0]), "bias": "bias" in weights},
+                     [x], weights)
+
+
+@ONNX_OPS.register("MatMul")
+def _matmul(ctx: Context):
+    x, w = ctx.tensor(0), ctx.weight(1)
+    if w.dim() != 2:
+        raise ConversionError("MatMul with a computed or batched right side (attention) has no "
+                              "layer yet")
+    return ctx.layer("Linear", {"out_features": int(w.shape[1]), "bias": False}, [x],
+                     {"weight": w.t()})
+
+
+def _conv_padding(ctx: Context, n: int) -> list[int]:
+    if ctx.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
+        raise ConversionError(f"auto_pad={ctx.attrs['auto_pad']} (re-export with explicit pads)")
+    pads = [int(p) for p in ctx.attrs.get("pads", [0] * (2 * n))]
+    if pads[:n] != pads[n:]:
+        raise ConversionError(f"asymmetric padding {pads}")
+    return pads[:n]
+
+
+@ONNX_OPS.register("Conv")
+def _conv(ctx: Context):
+    x, w = ctx.tensor(0), ctx.weight(1)
+    n = w.dim() - 2
+    if n not in (1, 2):
+        raise ConversionError(f"{n}-D convolution has no layer yet")
+    weights = {"weight": w}
+    if ctx.arg(2) is not None:
+        weights["bias"] = ctx.weight(2)
+    params = {"out_channels": int(w.shape[0]), "kernel_size": [int(k) for k in w.shape[2:]],
+              "stride": [int(s) for s in ctx.attrs.get("strides", [1] * n)],
+              "padding": _conv_padding(ctx, n),
+              "dilation": [int(d) for d in ctx.attrs.get("dilations", [1] * n)],
+              "groups": int(ctx.attrs.get("group", 1)), "bias": "bias" in weights}
+    return ctx.layer(f"Conv{n}d", params, [x], weights)
+
+
+@ONNX_OPS.register("ConvTranspose")
+def _conv_transpose(ctx: Context):
+    x, w = ctx.tensor(0), ctx.weight(1)
+    if w.dim() != 4 or "output_shape" in ctx.attrs:
+        raise ConversionError("only 2-D ConvTranspose without output_shape maps to a layer")
+    groups = int(ctx.attrs.get("group", 1))
+    weights = {"weight": w}
+    if ctx.arg(2) is not None:
+        weights["bias"] = ctx.weight(2)
+    params = {"out_channels": int(w.shape[1]) * groups, "kernel_size": [int(k) for k in w.shape[2:]],
+              "stride": [int(s) for s in ctx.attrs.get("strides", [1, 1])],
+              "padding": _conv_padding(ctx, 2),
+              "output_padding": [int(p) for p in ctx.attrs.get("output_padding", [0, 0])],
+              "dilation": [int(d) for d in ctx.attrs.get("dilations", [1, 1])],
+              "groups": groups, "bias": "bias" in weights}
+    return ctx.layer("ConvTranspose2d", params, [x], weights)
+
+
+@ONNX_OPS.register("BatchNormalization")
+def _batch_norm(ctx: Context):
+    x = ctx.tensor(0)
+    if len(ctx.node.output) > 1 and any(ctx.node.output[1:]) or ctx.attrs.get("training_mode", 0):
+        raise ConversionError("training-mode BatchNormalization")
+    type_id = "BatchNorm2d" if len(x.shape) == 3 else "BatchNorm1d"
+    momentum = float(ctx.attrs.get("momentum", 0.9))
+    weights = {"weight": ctx.weight(1), "bias": ctx.weight(2), "running_mean": ctx.weight(3),
+               "running_var": ctx.weight(4)}
+    params = {"eps": float(np.float32(ctx.attrs.get("epsilon", 1e-5))),
+              "momentum": round(1.0 - momentum, 6)}
+    return ctx.layer(type_id, params, [x], weights)
+
+
+@ONNX_OPS.register("LayerNormalization", since=17)
+def _layer_norm(ctx: Context):
+    x = ctx.tensor(0)
+    axis = int(ctx.attrs.get("axis", -1)) % x.rank
+    if axis == 0:
+        raise ConversionError("normalizing over the batch")
+    weights = {"weight": ctx.weight(1)}
+    if ctx.arg(2) is not None:
+        weights["bias"] = ctx.weight(2)
+    else:
+        weights["bias"] = torch.zeros_like(weights["weight"])
+    params = {"normalized_dims": x.rank - axis,
+              "eps": float(np.float32(ctx.attrs.get("epsilon", 1e-5)))}
+    return ctx.layer("LayerNorm", params, [x], weights)
+
+
+# ---- activations, pooling, merges -------------------------------------------------------------
+
+
+def _simple(type_id: str, params: Callable[[Context], dict] = lambda ctx: {}):
+    def convert(ctx: Context):
+        return ctx.layer(type_id, params(ctx), [ctx.tensor(0)])
+
+    convert.__doc__ = f"→ {type_id}"
+    return convert
+
+
+for _op, _type in (("Relu", "ReLU"), ("Tanh", "Tanh"), ("Sigmoid", "Sigmoid")):
+    ONNX_OPS.register(_op)(_simple(_type))
+ONNX_OPS.register("LeakyRelu")(_simple("LeakyReLU", lambda c: {
+    "negative_slope": float(np.float32(c.attrs.get("alpha", 0.01)))}))
+ONNX_OPS.register("Elu")(_simple("ELU", lambda c: {"alpha": float(c.attrs.get("alpha", 1.0))}))
+ONNX_OPS.register("Gelu", since=20)(_simple("GELU", lambda c: {
+    "approximate": c.attrs.get("approximate", "none")}))
+
+
+def _softmax(type_id: str):
+    def convert(ctx: Context):
+        x = ctx.tensor(0)
+        default = -1 if ctx.opset >= 13 else 1
+        axis = int(ctx.attrs.get("axis", default)) % x.rank
+        if axis == 0 or (ctx.opset < 13 and axis != x.rank - 1):
+            raise ConversionError(f"{ctx.node.op_type} over axis {axis} of rank {x.rank}")
+        return ctx.layer(type_id, {"dim": axis - 1}, [x])
+
+    return convert
+
+
+ONNX_OPS.register("Softmax")(_softmax("Softmax"))
+ONNX_OPS.register("LogSoftmax")(_softmax("LogSoftmax"))
+
+
+@ONNX_OPS.register("Dropout")
+def _dropout(ctx: Context):
+    ratio = ctx.attrs.get("ratio", 0.5) if ctx.opset < 12 else (
+        float(ctx.const(1)) if ctx.arg(1) is not None else 0.5)
+    return ctx.layer("Dropout", {"p": round(float(ratio), 6)}, [ctx.tensor(0)])
+
+
+def _pool(kind: str):
+    def convert(ctx: Context):
+        x = ctx.tensor(0)
+        kernel = [int(k) for k in ctx.attrs["kernel_shape"]]
+        n = len(kernel)
+        if n not in (1, 2) or (kind == "Avg" and n != 2):
+            raise ConversionError(f"{n}-D {kind.lower()} pooling has no layer yet")
+        if [int(d) for d in ctx.attrs.get("dilations", [1] * n)] != [1] * n:
+            raise ConversionError("dilated pooling")
+        if len(ctx.node.output) > 1 and ctx.node.output[1]:
+            raise ConversionError("pooling indices output")
+        params = {"kernel_size": kernel, "stride": [int(s) for s in ctx.attrs.get("strides", [1] * n)],
+                  "padding": _conv_padding(ctx, n), "ceil_mode": bool(ctx.attrs.get("ceil_mode", 0))}
+        if kind == "Avg":
+            params["count_include_pad"] = bool(ctx.attrs.get("count_include_pad", 0))
+        return ctx.layer(f"{kind}Pool{n}d", params, [x])
+
+    return convert
+
+
+ONNX_OPS.register("MaxPool")(_pool("Max"))
+ONNX_OPS.register("AveragePool")(_pool("Avg"))
+
+
+@ONNX_OPS.register("GlobalAveragePool")
+def _global_avg_pool(ctx: Context):
+    x = ctx.tensor(0)
+    if len(x.shape) != 3:
+        raise ConversionError("global pooling of non-image tensors")
+    return ctx.layer("AdaptiveAvgPool2d", {"output_size": 1}, [x])
+
+
+@ONNX_OPS.register("ReduceMean")
+def _reduce_mean(ctx: Context):
+    """Mean over every position of a N×C×(…) tensor → GlobalAvgPool (the Flatten before it,
+    read by nothing else, is folded in)."""
+    x = ctx.tensor(0)
+    axes = ctx.attrs.get("axes") if ctx.opset < 18 else (
+        ctx.const(1).tolist() if ctx.arg(1) is not None else None)
+    axes = sorted(int(a) % x.rank for a in (axes or range(x.rank)))
+    keep = int(ctx.attrs.get("keepdims", 1))
+    source = ctx.builder.node_of(x)
+    if axes == list(range(2, x.rank)) and not keep:
+        if source.type == "Flatten" and source.params.get("start_dim") == 1 \
+                and ctx.builder.design.out_edges(source.id) == [] \
+                and ctx._uses.get(ctx.node.input[0], 0) == 1:
+            return _refold_global_pool(ctx, x)
+        return ctx.layer("GlobalAvgPool", {}, [x])
+    if axes == [2, 3] and keep and x.rank == 4:
+        return ctx.layer("AdaptiveAvgPool2d", {"output_size": 1}, [x])
+    raise ConversionError(f"mean over axes {axes} (keepdims={keep}) has no layer yet")
+
+
+def _refold_global_pool(ctx: Context, flat: Tensor) -> Tensor:
+    """Flatten(start_dim=1) then a mean over its last axis is a GlobalAvgPool of its input."""
+    name, source = ctx.builder.remove(flat.node)
+    return ctx.builder.layer("GlobalAvgPool", name, {}, [source])
+
+
+def _binary(type_id: str):
+    def convert(ctx: Context):
+        a, b = ctx.arg(0), ctx.arg(1)
+        if isinstance(a, Tensor) and isinstance(b, Tensor):
+            return ctx.layer(type_id, {}, [a, b])
+        tensor, const = (a, b) if isinstance(a, Tensor) else (b, a)
+        if type_id == "Add" and isinstance(tensor, Tensor) and isinstance(const, np.ndarray):
+            return _bias_into_linear(ctx, tensor, const)
+        raise ConversionError(f"{ctx.node.op_type} with a constant operand has no layer yet")
+
+    return convert
+
+
+def _bias_into_linear(ctx: Context, x: Tensor, bias: np.ndarray) -> Tensor:
+    """MatMul then Add of a constant vector → one Linear with a bias."""
+    node = ctx.builder.node_of(x)
+    if node.type != "Linear" or node.params.get("bias", True) or ctx.builder.design.out_edges(node.id) \
+            or ctx._uses.get(ctx.node.input[0] if isinstance(ctx.arg(0), Tensor) else ctx.node.input[1]) != 1:
+        raise ConversionError("adding a constant has no layer yet (only a Linear's bias)")
+    width = x.shape[-1]
+    if bias.size not in (1, width) or bias.ndim > 1 and bias.shape[:-1] != (1,) * (bias.ndim - 1):
+        raise ConversionError(f"a bias of shape {bias.shape} for {width} features")
+    values = torch.from_numpy(np.broadcast_to(bias.reshape(-1), (width,)).astype(np.float32).copy())
+    return ctx.builder.update(x, {"bias": True}, {"bias": values})
+
+
+ONNX_OPS.register("Add")(_binary("Add"))
+ONNX_OPS.register("Mul")(_binary("Multiply"))
+
+
+# ---- recurrent layers -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecurrentOutput:
+    """ONNX's Y of an RNN: steps × directions × batch × hidden; ``sequence`` is the design's
+    view of it for one direction (steps × hidden, batch second)."""
+
+    sequence: Tensor
+    directions: int
+
+
+_GATE_ORDER = {"LSTM": (0, 2, 3, 1), "GRU": (1, 0, 2), "RNN": (0,)}  # ONNX → torch gate order
+
+
+def _recurrent(kind: str):
+    def convert(ctx: Context):
+        x = ctx.tensor(0)
+        a = ctx.attrs
+        if x.batch_axis != (0 if a.get("layout", 0) else 1) or len(x.shape) != 2:
+            raise ConversionError(f"{kind} input must be steps × batch × features")
+        hidden = int(a["hidden_size"])
+        direction = a.get("direction", "forward")
+        if direction != "forward" or a.get("clip") or a.get("input_forget") or \
+                (kind == "GRU" and a.get("linear_before_reset", 0) != 1):
+            raise ConversionError(f"{kind} with {direction} direction, clip or coupled gates")
+        activations = a.get("activations")
+        if kind == "RNN" and activations not in (None, ["Tanh"], ["Relu"]):
+            raise ConversionError(f"RNN activations {activations}")
+        for i in range(4, len(ctx.node.input)):
+            init = ctx.arg(i)
+            if init is not None and not (isinstance(init, ZerosWithBatch) and init.value == 0) \
+                    and not (isinstance(init, np.ndarray) and not init.any()):
+                raise ConversionError(f"{kind} with a sequence-length input or nonzero initial state")
+        if any(ctx.node.output[1:]) and any(ctx.uses(i) for i in range(1, len(ctx.node.output))):
+            raise ConversionError(f"{kind}'s final-state outputs are read directly")
+        order = _GATE_ORDER[kind]
+        gates = len(order)
+        w, r = ctx.weight(1)[0], ctx.weight(2)[0]
+        b = ctx.weight(3)[0] if ctx.arg(3) is not None else torch.zeros(2 * gates * hidden)
+        reorder = lambda t: torch.cat([t.chunk(gates)[g] for g in order])  # noqa: E731
+        weights = {"rnn.weight_ih_l0": reorder(w), "rnn.weight_hh_l0": reorder(r),
+                   "rnn.bias_ih_l0": reorder(b[:gates * hidden]),
+                   "rnn.bias_hh_l0": reorder(b[gates * hidden:])}
+        params = {"hidden_size": hidden, "return_sequence": True}
+        if kind == "RNN":
+            params["nonlinearity"] = "relu" if activations == ["Relu"] else "tanh"
+        seq = ctx.builder.layer(kind, ctx.name, params, [x.moved(0)], weights)
+        return [RecurrentOutput(seq.moved(1), 1)]
+
+    return convert
+
+
+for _kind in ("LSTM", "GRU", "RNN"):
+    ONNX_OPS.register(_kind)(_recurrent(_kind))
+
+
+def _gather_last_step(ctx: Context, x: Tensor) -> Tensor:
+    """``output[:, -1]`` of a whole-sequence RNN that nothing else reads → the RNN returning
+    its last step."""
+    index = ctx.const(1)
+    node = ctx.builder.node_of(x)
+    axis = int(ctx.attrs.get("axis", 0)) % x.rank
+    steps = x.shape[0] if x.shape else 0
+    if (index.ndim == 0 and int(index) in (-1, steps - 1) and axis == 1 and x.batch_axis == 0
+            and node.type in ("LSTM", "GRU", "RNN") and node.params.get("return_sequence")
+            and not ctx.builder.design.out_edges(node.id) and ctx.uses() >= 1):
+        return ctx.builder.update(x, {"return_sequence": False})
+    raise ConversionError("selecting along a computed tensor has no layer yet")

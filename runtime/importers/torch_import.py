@@ -1,0 +1,483 @@
+"""Convert a ``torch.export`` program (ATen operators) into a design.
+
+Used for ``.pt2`` files and for ``nn.Module`` classes from Python files (exported here with a
+dynamic batch), always inside the child process of :mod:`.child`, since both run code. Each
+layer is named after the module that called the operator (``layer1.0.conv1``); parameters and
+buffers become its weights.
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch import fx
+
+from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
+from .registry import Registry
+
+ATEN_OPS = Registry("ATen")
+BATCH = "N"
+COMPOSITES = {"Recurrent", "SelfAttention"}  # Netwright modules wrapping one torch module
+
+
+@dataclass(frozen=True)
+class Const:
+    """A parameter, buffer or constant tensor of the program."""
+
+    value: torch.Tensor
+
+
+class ZerosWithBatch:
+    """``torch.zeros`` of a size holding the batch: an RNN's default initial state."""
+
+
+@dataclass(frozen=True)
+class Sequence:
+    """The whole-sequence output of a recurrent layer (batch first)."""
+
+    tensor: Tensor
+
+
+class Context:
+    def __init__(self, node: fx.Node, env: dict[fx.Node, Any], builder: DesignBuilder,
+                 uses: Callable[[fx.Node], int]):
+        self.node, self.env, self.builder, self._uses = node, env, builder, uses
+        self.name = module_name(node)
+
+    def value(self, arg: Any) -> Any:
+        """A node argument with graph nodes replaced by what they converted to."""
+        if isinstance(arg, fx.Node):
+            return self.env[arg]
+        if isinstance(arg, (list, tuple)):
+            return [self.value(a) for a in arg]
+        return arg
+
+    def arg(self, i: int, default: Any = None) -> Any:
+        args = self.node.args
+        if i < len(args):
+            return self.value(args[i])
+        return default
+
+    def kwarg(self, i: int, name: str, default: Any = None) -> Any:
+        if name in self.node.kwargs:
+            return self.value(self.node.kwargs[name])
+        return self.arg(i, default)
+
+    def tensor(self, i: int) -> Tensor:
+        value = self.arg(i)
+        if isinstance(value, Sequence):
+            value = value.tensor
+        if not isinstance(value, Tensor):
+            raise ConversionError(f"argument {i} must be computed by the network")
+        return value
+
+    def weight(self, i: int, name: str | None = None) -> torch.Tensor | None:
+        value = self.kwarg(i, name) if name else self.arg(i)
+        if value is None:
+            return None
+        if not isinstance(value, Const):
+            raise ConversionError(f"argument {i} must be a parameter of the model")
+        return value.value
+
+    def uses(self) -> int:
+        return self._uses(self.node)
+
+    def layer(self, type_id: str, params: dict[str, Any], inputs, weights=None) -> Tensor:
+        return self.builder.layer(type_id, self.name, params, inputs, weights)
+
+
+def module_name(node: fx.Node) -> str:
+    """The path of the module that called ``node`` (``layer1.0.conv1``), else the node's name."""
+    stack = [v for v in (node.meta.get("nn_module_stack") or {}).values()
+             if isinstance(v, tuple) and v and v[0] and not str(v[0]).startswith("_empty")]
+    if not stack:
+        return node.name
+    if len(stack) >= 2 and str(stack[-2][1]).rsplit(".", 1)[-1] in COMPOSITES:
+        return str(stack[-2][0])
+    return str(stack[-1][0])
+
+
+# ---- the import -----------------------------------------------------------------------------
+
+
+def import_program(program: torch.export.ExportedProgram, name: str,
+                   placeholders: bool = False) -> Imported:
+    builder = DesignBuilder(name)
+    sig = program.graph_signature
+    consts = {**sig.inputs_to_parameters, **sig.inputs_to_buffers,
+              **getattr(sig, "inputs_to_lifted_tensor_constants", {})}
+    tensors = {**program.state_dict, **program.constants}
+    env: dict[fx.Node, Any] = {}
+    users = {n: len(n.users) for n in program.graph.nodes}
+    for node in program.graph.nodes:
+        if node.op == "placeholder":
+            if node.name in consts:
+                env[node] = Const(tensors[consts[node.name]].detach())
+            else:
+                env[node] = _user_input(builder, node)
+        elif node.op == "call_function":
+            env[node] = _convert(node, env, builder, lambda n: users[n])
+        elif node.op == "output":
+            for i, out in enumerate(node.args[0]):
+                value = env[out]
+                if isinstance(value, Sequence):
+                    value = value.tensor
+                if not isinstance(value, Tensor):
+                    raise ConversionError(f"output {i} is not computed from the inputs")
+                builder.output(value, f"output_{i}" if len(node.args[0]) > 1 else "output")
+    if builder.unmapped and not placeholders:
+        raise UnsupportedModel(name, builder.unmapped)
+    return builder.finish(name)
+
+
+def _user_input(builder: DesignBuilder, node: fx.Node) -> Tensor:
+    val = node.meta.get("val")
+    shape = tuple(val.shape)[1:]
+    if not all(isinstance(d, int) for d in shape):
+        raise ConversionError(f"input {node.name}: only the batch dimension may vary")
+    dtype = "int64" if val.dtype in (torch.int64, torch.int32) else "float32"
+    return builder.input(node.name, shape, dtype)
+
+
+def _convert(node: fx.Node, env, builder: DesignBuilder, uses) -> Any:
+    op = "getitem" if node.target is operator.getitem else str(node.target)
+    converter = ATEN_OPS.fetch(op)
+    ctx = Context(node, env, builder, uses)
+    try:
+        if converter is None:
+            raise ConversionError(f"no converter for {op}")
+        return converter.convert(ctx)
+    except ConversionError as exc:
+        inputs = [v for v in (env.get(a) for a in node.all_input_nodes) if isinstance(v, Tensor)]
+        value = builder.placeholder(op, ctx.name, inputs, f"{ctx.name} ({node.name})", str(exc))
+        val = node.meta.get("val")
+        shape = tuple(val.shape)[1:] if isinstance(val, torch.Tensor) else None
+        ok = shape is not None and all(isinstance(d, int) for d in shape)
+        return Tensor(value.node, shape if ok else None)
+
+
+# ---- plumbing: sizes, tuples, no-ops ----------------------------------------------------------
+
+
+@ATEN_OPS.register("aten.sym_size.int")
+def _sym_size(ctx: Context):
+    x, dim = ctx.tensor(0), ctx.arg(1)
+    return BATCH if dim == 0 else x.shape[dim - 1]
+
+
+@ATEN_OPS.register("getitem")
+def _getitem(ctx: Context):
+    value, index = ctx.arg(0), ctx.arg(1)
+    if isinstance(value, (list, tuple)):
+        return value[index]
+    raise ConversionError("indexing a value that is not a tuple")
+
+
+@ATEN_OPS.register("aten.zeros.default")
+def _zeros(ctx: Context):
+    size = ctx.arg(0)
+    if BATCH in size:
+        return ZerosWithBatch()
+    return Const(torch.zeros([int(s) for s in size]))
+
+
+for _op in ("aten.contiguous.default", "aten.clone.default", "aten.alias.default",
+            "aten.detach.default"):
+    ATEN_OPS.register(_op)(lambda ctx: ctx.arg(0))
+
+
+# ---- layers -----------------------------------------------------------------------------------
+
+
+@ATEN_OPS.register("aten.linear.default")
+def _linear(ctx: Context):
+    w, b = ctx.weight(1), ctx.weight(2)
+    weights = {"weight": w} if b is None else {"weight": w, "bias": b}
+    return ctx.layer("Linear", {"out_features": int(w.shape[0]), "bias": b is not None},
+                     [ctx.tensor(0)], weights)
+
+
+def _conv(n: int):
+    def convert(ctx: Context):
+        w, b = ctx.weight(1), ctx.weight(2)
+        padding = ctx.arg(4, 0)
+        if isinstance(padding, str):
+            raise ConversionError(f"padding={padding!r} has no layer yet")
+        size = lambda v, d: [int(x) for x in (v if isinstance(v, (list, tuple)) else [v] * n)] \
+            if v is not None else [d] * n  # noqa: E731
+        weights = {"weight": w} if b is None else {"weight": w, "bias": b}
+        params = {"out_channels": int(w.shape[0]), "kernel_size": [int(k) for k in w.shape[2:]],
+                  "stride": size(ctx.arg(3), 1), "padding": size(padding, 0),
+                  "dilation": size(ctx.arg(5), 1), "groups": int(ctx.arg(6, 1)),
+                  "bias": b is not None}
+        return ctx.layer(f"Conv{n}d", params, [ctx.tensor(0)], weights)
+
+    return convert
+
+
+ATEN_OPS.register("aten.conv1d.default")(_conv(1))
+ATEN_OPS.register("aten.conv2d.default")(_conv(2))
+
+
+def _bn_layer(ctx: Context, x: Tensor, w, b, mean, var, momentum, eps) -> Tensor:
+    if w is None or b is None:
+        raise ConversionError("BatchNorm without affine parameters")
+    if mean is None:
+        raise ConversionError("BatchNorm without running statistics")
+    type_id = "BatchNorm2d" if len(x.shape) == 3 else "BatchNorm1d"
+    weights = {"weight": w, "bias": b, "running_mean": mean, "running_var": var}
+    return ctx.layer(type_id, {"eps": float(eps), "momentum": float(momentum or 0.1)}, [x], weights)
+
+
+@ATEN_OPS.register("aten.batch_norm.default")
+def _batch_norm(ctx: Context):
+    return _bn_layer(ctx, ctx.tensor(0), ctx.weight(1), ctx.weight(2), ctx.weight(3),
+                     ctx.weight(4), ctx.arg(6), ctx.arg(7))
+
+
+@ATEN_OPS.register("aten._native_batch_norm_legit_no_training.default")
+def _batch_norm_eval(ctx: Context):
+    out = _bn_layer(ctx, ctx.tensor(0), ctx.weight(1), ctx.weight(2), ctx.weight(3),
+                    ctx.weight(4), ctx.arg(5), ctx.arg(6))
+    return [out, None, None]
+
+
+@ATEN_OPS.register("aten.layer_norm.default")
+def _layer_norm(ctx: Context):
+    shape, w, b = ctx.arg(1), ctx.weight(2), ctx.weight(3)
+    if w is None or b is None:
+        raise ConversionError("LayerNorm without affine parameters")
+    return ctx.layer("LayerNorm", {"normalized_dims": len(shape), "eps": float(ctx.arg(4, 1e-5))},
+                     [ctx.tensor(0)], {"weight": w, "bias": b})
+
+
+def _simple(type_id: str, params: Callable[[Context], dict] = lambda ctx: {}):
+    def convert(ctx: Context):
+        return ctx.layer(type_id, params(ctx), [ctx.tensor(0)])
+
+    return convert
+
+
+for _ops, _type in ((("aten.relu.default", "aten.relu_.default"), "ReLU"),
+                    (("aten.tanh.default",), "Tanh"), (("aten.sigmoid.default",), "Sigmoid"),
+                    (("aten.silu.default", "aten.silu_.default"), "SiLU")):
+    ATEN_OPS.register(*_ops)(_simple(_type))
+ATEN_OPS.register("aten.gelu.default")(_simple("GELU", lambda c: {
+    "approximate": c.kwarg(1, "approximate", "none")}))
+ATEN_OPS.register("aten.leaky_relu.default", "aten.leaky_relu_.default")(_simple(
+    "LeakyReLU", lambda c: {"negative_slope": float(c.arg(1, 0.01))}))
+ATEN_OPS.register("aten.elu.default", "aten.elu_.default")(_simple(
+    "ELU", lambda c: {"alpha": float(c.arg(1, 1.0))}))
+ATEN_OPS.register("aten.dropout.default", "aten.dropout_.default")(_simple(
+    "Dropout", lambda c: {"p": float(c.arg(1, 0.5))}))
+ATEN_OPS.register("aten.feature_dropout.default", "aten.feature_dropout_.default")(_simple(
+    "Dropout2d", lambda c: {"p": float(c.arg(1, 0.5))}))
+
+
+def _dim_param(ctx: Context, x: Tensor, i: int) -> int:
+    dim = int(ctx.arg(i)) % x.rank
+    if dim == 0:
+        raise ConversionError("an operation across the batch")
+    return dim - 1
+
+
+for _op, _type in (("aten.softmax.int", "Softmax"), ("aten._softmax.default", "Softmax"),
+                   ("aten.log_softmax.int", "LogSoftmax"), ("aten._log_softmax.default", "LogSoftmax")):
+    ATEN_OPS.register(_op)(_simple(_type, lambda c: {"dim": _dim_param(c, c.tensor(0), 1)}))
+
+
+def _pool(kind: str, n: int):
+    def convert(ctx: Context):
+        kernel = [int(k) for k in _n(ctx.arg(1), n)]
+        stride = _n(ctx.arg(2) or kernel, n)
+        params = {"kernel_size": kernel, "stride": [int(s) for s in stride],
+                  "padding": [int(p) for p in _n(ctx.arg(3, 0), n)]}
+        if kind == "Max":
+            if [int(d) for d in _n(ctx.arg(4, 1), n)] != [1] * n:
+                raise ConversionError("dilated pooling")
+            params["ceil_mode"] = bool(ctx.arg(5, False))
+        else:
+            if ctx.arg(6) is not None:
+                raise ConversionError("average pooling with a divisor override")
+            params["ceil_mode"] = bool(ctx.arg(4, False))
+            params["count_include_pad"] = bool(ctx.arg(5, True))
+        return ctx.layer(f"{kind}Pool{n}d", params, [ctx.tensor(0)])
+
+    return convert
+
+
+def _n(value: Any, n: int) -> list:
+    return list(value) * (n if len(value) == 1 else 1) if isinstance(value, (list, tuple)) else [value] * n
+
+
+ATEN_OPS.register("aten.max_pool1d.default")(_pool("Max", 1))
+ATEN_OPS.register("aten.max_pool2d.default")(_pool("Max", 2))
+ATEN_OPS.register("aten.avg_pool2d.default")(_pool("Avg", 2))
+
+
+@ATEN_OPS.register("aten.adaptive_avg_pool2d.default")
+def _adaptive_avg_pool(ctx: Context):
+    return ctx.layer("AdaptiveAvgPool2d", {"output_size": [int(s) for s in _n(ctx.arg(1), 2)]},
+                     [ctx.tensor(0)])
+
+
+@ATEN_OPS.register("aten.mean.dim")
+def _mean(ctx: Context):
+    """Mean over every position: GlobalAvgPool (a Flatten(start_dim=1) before it is folded in),
+    or AdaptiveAvgPool2d(1) when the dims are kept."""
+    x = ctx.tensor(0)
+    dims = sorted(int(d) % x.rank for d in ctx.arg(1))
+    keep = bool(ctx.arg(2, False))
+    if dims == list(range(2, x.rank)) and not keep:
+        node = ctx.builder.node_of(x)
+        if node.type == "Flatten" and node.params.get("start_dim") == 1 and x.rank == 3 \
+                and ctx.builder.reads_nothing_yet(x) and len(ctx.node.args[0].users) == 1:
+            name, x = ctx.builder.remove(node.id)
+        return ctx.layer("GlobalAvgPool", {}, [x])
+    if dims == [2, 3] and keep and x.rank == 4:
+        return ctx.layer("AdaptiveAvgPool2d", {"output_size": 1}, [x])
+    raise ConversionError(f"mean over dims {dims} (keepdim={keep}) has no layer yet")
+
+
+# ---- reshaping and merging ----------------------------------------------------------------------
+
+
+@ATEN_OPS.register("aten.flatten.using_ints")
+def _flatten(ctx: Context):
+    x = ctx.tensor(0)
+    start, end = int(ctx.arg(1, 0)) % x.rank, int(ctx.arg(2, -1)) % x.rank
+    if start == 0:
+        raise ConversionError("flattening the batch into the sample")
+    return ctx.layer("Flatten", {"start_dim": start - 1, "end_dim": end - 1 if end < x.rank - 1 else -1},
+                     [x])
+
+
+@ATEN_OPS.register("aten.view.default", "aten.reshape.default", "aten._unsafe_view.default")
+def _reshape(ctx: Context):
+    x, shape = ctx.tensor(0), list(ctx.arg(1))
+    if not shape or shape[0] not in (BATCH, -1) or BATCH in shape[1:]:
+        raise ConversionError(f"a reshape to {shape} that does not keep the batch first")
+    rest = [int(d) for d in shape[1:]]
+    if rest == [-1] or (len(rest) == 1 and rest[0] == _numel(x.shape)):
+        return ctx.layer("Flatten", {}, [x])
+    return ctx.layer("Reshape", {"shape": rest}, [x])
+
+
+def _numel(shape) -> int:
+    out = 1
+    for d in shape:
+        out *= d
+    return out
+
+
+@ATEN_OPS.register("aten.permute.default")
+def _permute(ctx: Context):
+    x, dims = ctx.tensor(0), [int(d) % ctx.tensor(0).rank for d in ctx.arg(1)]
+    if dims[0] != 0:
+        raise ConversionError("a permutation that moves the batch")
+    return ctx.layer("Permute", {"dims": [d - 1 for d in dims[1:]]}, [x])
+
+
+@ATEN_OPS.register("aten.transpose.int")
+def _transpose(ctx: Context):
+    x = ctx.tensor(0)
+    a, b = int(ctx.arg(1)) % x.rank, int(ctx.arg(2)) % x.rank
+    if 0 in (a, b):
+        raise ConversionError("a transpose that moves the batch")
+    dims = list(range(len(x.shape)))
+    dims[a - 1], dims[b - 1] = dims[b - 1], dims[a - 1]
+    return ctx.layer("Permute", {"dims": dims}, [x])
+
+
+def _merge(type_id: str):
+    def convert(ctx: Context):
+        a, b = ctx.arg(0), ctx.arg(1)
+        if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+            raise ConversionError(f"{type_id} with a constant operand has no layer yet")
+        if ctx.kwarg(2, "alpha", 1) != 1:
+            raise ConversionError("add with alpha ≠ 1")
+        return ctx.layer(type_id, {}, [a, b])
+
+    return convert
+
+
+ATEN_OPS.register("aten.add.Tensor", "aten.add_.Tensor")(_merge("Add"))
+ATEN_OPS.register("aten.mul.Tensor", "aten.mul_.Tensor")(_merge("Multiply"))
+
+
+@ATEN_OPS.register("aten.cat.default")
+def _cat(ctx: Context):
+    values = ctx.arg(0)
+    if not all(isinstance(v, Tensor) for v in values):
+        raise ConversionError("concatenating constants")
+    dim = int(ctx.arg(1, 0)) % values[0].rank
+    if dim == 0:
+        raise ConversionError("concatenating along the batch")
+    return ctx.layer("Concat", {"dim": dim - 1}, values)
+
+
+@ATEN_OPS.register("aten.embedding.default")
+def _embedding(ctx: Context):
+    w = ctx.weight(0)
+    if ctx.arg(2, -1) != -1:
+        raise ConversionError("Embedding with a padding index has no layer option yet")
+    return ctx.layer("Embedding", {"num_embeddings": int(w.shape[0]), "embedding_dim": int(w.shape[1])},
+                     [ctx.tensor(1)], {"weight": w})
+
+
+# ---- recurrent layers -----------------------------------------------------------------------------
+
+
+def _recurrent(kind: str, nonlinearity: str = "tanh"):
+    def convert(ctx: Context):
+        x, hx, flat = ctx.tensor(0), ctx.arg(1), ctx.arg(2)
+        has_biases, layers, dropout, _, bidirectional, batch_first = (ctx.arg(i) for i in range(3, 9))
+        hx = hx if isinstance(hx, list) else [hx]
+        if not all(isinstance(h, ZerosWithBatch) for h in hx):
+            raise ConversionError(f"{kind} with a given initial state")
+        if not batch_first:
+            raise ConversionError(f"{kind} over sequence-first input (batch_first=False)")
+        if not all(isinstance(p, Const) for p in flat):
+            raise ConversionError(f"{kind} weights must be parameters")
+        dirs = 2 if bidirectional else 1
+        per = 4 if has_biases else 2
+        names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"][:per]
+        weights = {}
+        for layer in range(int(layers)):
+            for d in range(dirs):
+                suffix = f"_l{layer}" + ("_reverse" if d else "")
+                for j, key in enumerate(names):
+                    weights[f"rnn.{key}{suffix}"] = flat[(layer * dirs + d) * per + j].value
+        if not has_biases:
+            raise ConversionError(f"{kind} without biases has no layer option yet")
+        hidden = int(weights["rnn.weight_hh_l0"].shape[1])
+        params = {"hidden_size": hidden, "num_layers": int(layers), "bidirectional": bool(bidirectional),
+                  "dropout": float(dropout), "return_sequence": True}
+        if kind == "RNN":
+            params["nonlinearity"] = nonlinearity
+        out = ctx.builder.layer(kind, ctx.name, params, [x], weights)
+        return [Sequence(out), None] if kind != "LSTM" else [Sequence(out), None, None]
+
+    return convert
+
+
+ATEN_OPS.register("aten.lstm.input")(_recurrent("LSTM"))
+ATEN_OPS.register("aten.gru.input")(_recurrent("GRU"))
+ATEN_OPS.register("aten.rnn_tanh.input")(_recurrent("RNN", "tanh"))
+ATEN_OPS.register("aten.rnn_relu.input")(_recurrent("RNN", "relu"))
+
+
+@ATEN_OPS.register("aten.select.int")
+def _select(ctx: Context):
+    """``output[:, -1]`` of a whole-sequence, one-direction RNN → the RNN's last step."""
+    value = ctx.arg(0)
+    if isinstance(value, Sequence) and int(ctx.arg(1)) == 1:
+        x = value.tensor
+        node = ctx.builder.node_of(x)
+        index = int(ctx.arg(2))
+        if index in (-1, x.shape[0] - 1) and not node.params.get("bidirectional") \
+                and ctx.builder.reads_nothing_yet(x) and len(ctx.node.args[0].users) == 1:
+            return ctx.builder.update(x, {"return_sequence": False})
+    raise ConversionError("selecting along a computed tensor has no layer yet")

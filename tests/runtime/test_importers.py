@@ -1,0 +1,254 @@
+"""Importing ONNX files, torch.export programs and PyTorch classes as designs."""
+from __future__ import annotations
+
+import collections
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+from graph.fileformat import load
+from graph.shapes import infer
+from graph.validate import validate
+from runtime.compiler import compile_design, example_inputs
+from runtime.export import export_model, load_weights
+from runtime.importers import (CodeImportRefused, UnsupportedModel, import_model, needs_code,
+                               save_imported)
+from runtime.importers import child
+from runtime.importers.onnx_import import ONNX_OPS, layer_name
+from runtime.importers.torch_import import import_program
+from safetensors.torch import load_file
+from runtime.importers.registry import Registry
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "resources" / "examples").glob("*.json"))
+TOLERANCE = 1e-5
+
+
+def _trained_like(design) -> torch.nn.Module:
+    """The example compiled with its initial weights and non-trivial BatchNorm statistics."""
+    torch.manual_seed(0)
+    compiled = compile_design(design)
+    with torch.no_grad():
+        for name, tensor in compiled.module.state_dict().items():
+            if "running_var" in name:
+                tensor.copy_(torch.rand_like(tensor) + 0.5)
+            elif "running_mean" in name or name.endswith("bias"):
+                tensor.copy_(torch.randn_like(tensor) * 0.1)
+    return compiled
+
+
+def _outputs_match(original, imported) -> float:
+    compiled = compile_design(imported.design)
+    load_weights(compiled.module, imported.weights, "imported")
+    inputs = example_inputs(original, original.module and _design_of(original), 4,
+                            torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        want = original.module.eval()(*inputs)
+        got = compiled.module.eval()(*inputs)
+    return float((want - got).abs().max())
+
+
+_DESIGNS: dict[int, object] = {}
+
+
+def _design_of(compiled):
+    return _DESIGNS[id(compiled)]
+
+
+def _export(path: Path, fmt: str, out: Path):
+    design = load(path)
+    compiled = _trained_like(design)
+    _DESIGNS[id(compiled)] = design
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = export_model(design, fmt, out, compiled.module)
+    return design, compiled, result.path
+
+
+def _import_in_process(fmt: str, exported: Path):
+    """The conversion the child process runs, done here on files this test wrote itself (the
+    child's own plumbing is tested once below): every example stays fast."""
+    if fmt == "onnx":
+        return import_model(exported)
+    if fmt == "pt2":
+        program = torch.export.load(str(exported))
+        imported = import_program(program, "pt2")
+        imported.max_diff = child.compare(program.module(), imported)
+        return imported
+    model, shape = child.load_class(f"{exported}:Model", None)
+    model.load_state_dict(load_file(str(exported.with_suffix(".safetensors"))))
+    imported = import_program(child.export_module(model, list(shape)), "Model")
+    imported.max_diff = child.compare(model, imported)
+    return imported
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["onnx", "pt2", "python"])
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_round_trips(example, fmt, tmp_path):
+    """export → import gives a valid design with the same parameter count and the same outputs."""
+    suffix = "py" if fmt == "python" else fmt
+    design, compiled, exported = _export(example, fmt, tmp_path / f"model.{suffix}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        imported = _import_in_process(fmt, exported)
+    assert not imported.unmapped
+    report = validate(imported.design)
+    assert report.ok, [d.format(imported.design) for d in report.errors]
+    assert infer(imported.design).total_params == infer(design).total_params
+    assert imported.max_diff is not None and imported.max_diff <= TOLERANCE
+    assert _outputs_match(compiled, imported) <= TOLERANCE
+    # Layers keep their kinds (Dropout vanishes from ONNX in evaluation mode: it does nothing).
+    kinds = collections.Counter(n.type for n in design.nodes if n.type != "Dropout" or fmt != "onnx")
+    assert collections.Counter(n.type for n in imported.design.nodes) == kinds
+    if fmt != "onnx":  # module paths are kept: the layers' names are the original's
+        names = lambda d: [n.name for n in d.nodes if n.type != "Output"]  # noqa: E731
+        assert names(imported.design) == names(design)
+
+
+@pytest.mark.slow
+def test_pt2_import_runs_in_a_child_process(tmp_path):
+    design, compiled, exported = _export(EXAMPLES[0], "pt2", tmp_path / "m.pt2")
+    imported = import_model(exported, allow_code=True)
+    assert imported.max_diff <= TOLERANCE and _outputs_match(compiled, imported) <= TOLERANCE
+    assert "torch" not in imported.design.name
+
+
+@pytest.mark.slow
+def test_onnx_export_of_an_imported_design_equals_the_original(tmp_path):
+    design, compiled, first = _export(EXAMPLES[0], "onnx", tmp_path / "a.onnx")
+    imported = import_model(first)
+    again = export_model(imported.design, "onnx", tmp_path / "b.onnx", imported.weights).path
+    a, b = onnx.load(str(first)), onnx.load(str(again))
+    assert [n.op_type for n in a.graph.node] == [n.op_type for n in b.graph.node]
+    arrays = lambda m: sorted(numpy_helper.to_array(t).tobytes() for t in m.graph.initializer)  # noqa: E731
+    assert arrays(a) == arrays(b)
+
+
+# ---- hand-made ONNX graphs ------------------------------------------------------------------
+
+
+def _model(nodes, inputs, outputs, initializers=(), opset=17, name="hand"):
+    graph = helper.make_graph(nodes, name, inputs, outputs, list(initializers))
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset),
+                                                    helper.make_opsetid("com.example", 1)])
+    return model
+
+
+def _save(model, path: Path) -> Path:
+    onnx.save(model, str(path))
+    return path
+
+
+def _features(name: str, width: int):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", width])
+
+
+def test_matmul_then_add_is_one_linear_with_its_bias(tmp_path):
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=(6, 3)).astype(np.float32)
+    b = rng.normal(size=(3,)).astype(np.float32)
+    model = _model(
+        [helper.make_node("MatMul", ["x", "w"], ["h"], name="/fc/MatMul"),
+         helper.make_node("Add", ["h", "b"], ["y"], name="/fc/Add")],
+        [_features("x", 6)], [_features("y", 3)],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    imported = import_model(_save(model, tmp_path / "m.onnx"))
+    layers = [n for n in imported.design.nodes if n.type not in ("Input", "Output")]
+    assert [(n.type, n.name, n.params) for n in layers] == [("Linear", "fc", {"out_features": 3})]
+    assert imported.max_diff <= TOLERANCE
+    torch.testing.assert_close(imported.weights["fc.weight"], torch.from_numpy(w.T))
+    torch.testing.assert_close(imported.weights["fc.bias"], torch.from_numpy(b))
+
+
+def _unsupported_model():
+    return _model(
+        [helper.make_node("Erf", ["x"], ["a"], name="/act/Erf"),
+         helper.make_node("Relu", ["a"], ["r"], name="/relu/Relu"),
+         helper.make_node("Erf", ["r"], ["c"], name="/act2/Erf"),
+         helper.make_node("Mystery", ["c"], ["y"], name="/odd/Mystery", domain="com.example")],
+        [_features("x", 4)], [_features("y", 4)])
+
+
+def test_unsupported_operators_are_listed_by_name_count_and_place(tmp_path):
+    path = _save(_unsupported_model(), tmp_path / "odd.onnx")
+    with pytest.raises(UnsupportedModel) as info:
+        import_model(path)
+    unmapped = info.value.unmapped
+    assert collections.Counter(u.op for u in unmapped) == {"Erf": 2, "com.example.Mystery": 1}
+    assert {u.place for u in unmapped} == {"/act/Erf", "/act2/Erf", "/odd/Mystery"}
+    assert "Erf ×2 at /act/Erf, /act2/Erf" in str(info.value)
+
+
+def test_placeholders_bring_unsupported_operators_in_as_errors(tmp_path):
+    path = _save(_unsupported_model(), tmp_path / "odd.onnx")
+    imported = import_model(path, placeholders=True)
+    types = [n.type for n in imported.design.nodes]
+    assert types.count("Unsupported") == 3 and "ReLU" in types
+    report = validate(imported.design)
+    errors = [d for d in report.errors if d.code == "unsupported"]
+    flagged = {imported.design.node(d.node).params["operator"] for d in errors
+               if imported.design.node(d.node).type == "Unsupported"}
+    assert flagged == {"Erf", "com.example.Mystery"}
+    assert "has no Netwright layer" in errors[0].message
+    design_file = tmp_path / "odd.json"
+    save_imported(imported, design_file)
+    assert [n.type for n in load(design_file).nodes] == types  # placeholders survive a save
+
+
+def test_sources_that_run_code_need_permission(tmp_path):
+    assert needs_code("m.pt2") and needs_code("nets.py:ResNet") and not needs_code("m.onnx")
+    (tmp_path / "evil.py").write_text("raise SystemExit('ran')\n")
+    with pytest.raises(CodeImportRefused):
+        import_model(f"{tmp_path / 'evil.py'}:Model")
+    with pytest.raises(CodeImportRefused):
+        import_model(tmp_path / "x.pt2")
+
+
+@pytest.mark.slow
+def test_a_python_class_with_constructor_arguments(tmp_path):
+    (tmp_path / "nets.py").write_text(
+        "import torch\nfrom torch import nn\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self, width, classes=3):\n"
+        "        super().__init__()\n"
+        "        self.features = nn.Sequential(nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width),\n"
+        "                                      nn.ReLU(), nn.AdaptiveAvgPool2d(1))\n"
+        "        self.head = nn.Linear(width, classes)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.head(torch.flatten(self.features(x), 1))\n")
+    imported = import_model(f"{tmp_path / 'nets.py'}:Net", allow_code=True,
+                            input_shape=[3, 12, 12], args={"width": 5, "classes": 4})
+    names = [n.name for n in imported.design.nodes]
+    assert names[:5] == ["x", "features_0", "features_1", "features_2", "features_3"]
+    assert imported.max_diff <= TOLERANCE
+    assert infer(imported.design).total_params == 3 * 5 * 9 + 5 + 2 * 5 + 5 * 4 + 4
+
+
+def test_a_failing_python_file_is_reported_not_raised(tmp_path):
+    (tmp_path / "bad.py").write_text("import torch\nclass Net(torch.nn.Module):\n"
+                                     "    def __init__(self):\n        raise ValueError('nope')\n")
+    with pytest.raises(ValueError, match="nope"):
+        import_model(f"{tmp_path / 'bad.py'}:Net", allow_code=True, input_shape=[4])
+
+
+def test_registry_picks_the_newest_converter_not_newer_than_the_opset():
+    registry = Registry("test")
+    registry.register("Op", since=1)(lambda ctx: "v1")
+    registry.register("Op", since=13)(lambda ctx: "v13")
+    assert registry.fetch("Op", 12).convert(None) == "v1"
+    assert registry.fetch("Op", 17).convert(None) == "v13"
+    assert registry.fetch("Other", 17) is None
+    with pytest.raises(ValueError):
+        registry.register("Op", since=13)(lambda ctx: None)
+    assert {"Conv", "Gemm", "LSTM", "BatchNormalization"} <= set(ONNX_OPS.operators())
+
+
+def test_layer_names_follow_the_module_path():
+    assert layer_name("/layer1/layer1.0/conv1/Conv", "Conv") == "layer1.0.conv1"
+    assert layer_name("/fc/Gemm", "Gemm") == "fc"
+    assert layer_name("Gemm_3", "Gemm") == "gemm"

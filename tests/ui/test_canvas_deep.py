@@ -1,0 +1,283 @@
+"""Deep networks on the canvas: both flows, the minimap, zoom, paste at the cursor, inserting
+into a link that makes room, and a 175-layer design that opens readable."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtTest import QTest
+
+from graph.design import Design, Edge
+from graph.fileformat import dumps, loads
+from graph.layout import SPACING, layered_positions, ranks
+from graph.settings import DATASETS
+from ui.canvas.style import NODE_HEIGHT, NODE_WIDTH
+from ui.canvas.view import OPEN_ZOOM, READABLE_ZOOM
+from ui.canvas.zoom import ZoomBox, parse_percent
+from ui.commands import SetParamCommand
+
+from .test_canvas_edit import drop_layer, new_node_id
+from .test_canvas_helpers import (  # noqa: F401  (make_view is a fixture)
+    chain_design,
+    drag,
+    key,
+    make_view,
+    move,
+    out_port,
+    in_port,
+    residual_design,
+    vp,
+)
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+
+
+def flat_resnet50() -> Design:
+    """ResNet-50 written out layer by layer (175 layers between Input and Output), laid out
+    top to bottom as the canvas's auto-layout does — the issue's "175-layer flat design"."""
+    design = Design("flat resnet-50")
+    design.set_data(dict(design.data, name="digits",
+                         options=DATASETS["digits"].resolve({"as_images": True})))
+    last = None
+
+    def add(type_id: str, params: dict | None = None, after=None) -> str:
+        node = design.add_node(design.make_node(type_id, params=params or {}))
+        for src in ([after] if isinstance(after, str) else after or []):
+            design.add_edge(Edge(src, node.id))
+        return node.id
+
+    last = add("Input", {"shape": [1, 8, 8]})
+    last = add("Conv2d", {"out_channels": 64, "kernel_size": 7, "stride": 2, "padding": 3}, last)
+    last = add("ReLU", {}, add("BatchNorm2d", {}, last))
+    last = add("MaxPool2d", {}, last)
+    channels = 64
+    for stage, blocks in enumerate((3, 4, 6, 3)):
+        width = 64 * 2 ** stage
+        for b in range(blocks):
+            stride = 2 if b == 0 and stage > 0 else 1
+            x = last
+            h = add("ReLU", {}, add("BatchNorm2d", {}, add("Conv2d", {"out_channels": width, "kernel_size": 1, "padding": 0}, x)))
+            h = add("ReLU", {}, add("BatchNorm2d", {}, add("Conv2d", {"out_channels": width, "stride": stride}, h)))
+            h = add("BatchNorm2d", {}, add("Conv2d", {"out_channels": width * 4, "kernel_size": 1, "padding": 0}, h))
+            skip = x
+            if b == 0:
+                skip = add("BatchNorm2d", {}, add("Conv2d", {"out_channels": width * 4, "kernel_size": 1,
+                                                             "stride": stride, "padding": 0}, x))
+            last = add("ReLU", {}, add("Add", {}, [skip, h]))
+            channels = width * 4
+    last = add("Linear", {"out_features": 10}, add("Flatten", {}, add("AdaptiveAvgPool2d", {"output_size": 1}, last)))
+    add("Output", {}, last)
+    for nid, pos in layered_positions(design, origin=(0.0, 0.0)).items():
+        design.move_node(nid, pos)
+    assert channels == 2048
+    return design
+
+
+def fully_visible(view) -> list[str]:
+    area = view.visible_scene_rect()
+    return [nid for nid, item in view.canvas.nodes.items() if area.contains(item.sceneBoundingRect())]
+
+
+# ---- flows ---------------------------------------------------------------------------------------
+
+
+def test_left_to_right_layout_turns_ports_and_links_sideways_in_one_undo_step(make_view):
+    view = make_view(residual_design())
+    design, stack = view.document.design, view.document.undo_stack
+    before = {n.id: n.position for n in design.nodes}
+    view.action("layout_right").trigger()
+    assert design.flow == "right" and stack.count() == 1
+    xs = {n.name: n.position[0] for n in design.nodes}
+    assert xs["x"] < xs["a"] < xs["b"] < xs["add"] < xs["y"]  # one column per generation
+    x_item = view.canvas.nodes[design.node_by_name("x").id]
+    a_item = view.canvas.nodes[design.node_by_name("a").id]
+    out, into = x_item.outputs["out"].scenePos(), a_item.inputs["in"].scenePos()
+    assert out.x() == x_item.pos().x() + NODE_WIDTH and into.x() == a_item.pos().x()
+    link = view.canvas.links[Edge(x_item.node_id, a_item.node_id)]
+    assert link.start == out and link.end == into
+    assert link.path().pointAtPercent(0.25).y() == out.y()  # leaves its port sideways
+    stack.undo()
+    assert design.flow == "down" and {n.id: n.position for n in design.nodes} == before
+    out = view.canvas.nodes[x_item.node_id].outputs["out"].scenePos()
+    assert out.y() == design.node_by_name("x").position[1] + NODE_HEIGHT  # ports back on top/bottom
+    stack.redo()
+    assert design.flow == "right"
+
+
+def test_a_link_can_be_drawn_sideways_in_a_left_to_right_design(make_view):
+    design = chain_design()
+    design.remove_edge(Edge("n2", "n3"))
+    design.set_flow("right")
+    for nid, pos in layered_positions(design, origin=(0, 0)).items():
+        design.move_node(nid, pos)
+    view = make_view(design)
+    drag(view, out_port(view, "n2"), in_port(view, "n3"))
+    assert Edge("n2", "n3") in design.edges and view.document.undo_stack.count() == 1
+
+
+def test_merge_links_attach_down_the_side_when_flowing_right(make_view):
+    design = residual_design()
+    design.set_flow("right")
+    view = make_view(design)
+    add = design.node_by_name("add").id
+    ends = [view.canvas.anchor(e, "dst") for e in design.in_edges(add)]
+    assert ends[0].x() == ends[1].x() == view.canvas.nodes[add].pos().x()
+    assert ends[0].y() < ends[1].y()  # first link on top
+
+
+def test_a_left_to_right_design_reopens_left_to_right(make_view):
+    design = residual_design()
+    design.set_flow("right")
+    view = make_view(loads(dumps(design)))
+    item = view.canvas.nodes[design.node_by_name("a").id]
+    assert item.inputs["in"].pos() == QPointF(0, NODE_HEIGHT / 2)
+
+
+# ---- inserting into a link ----------------------------------------------------------------------
+
+
+def test_inserting_into_a_short_link_pushes_the_rest_down_in_one_step(make_view):
+    view = make_view()  # x, fc, relu, y: 110 apart
+    design, stack = view.document.design, view.document.undo_stack
+    before = {n.id: n.position for n in design.nodes}
+    mid = view.canvas.links[Edge("n2", "n3")].path().pointAtPercent(0.5)
+    ids = set(design.node_ids_in_order())
+    drop_layer(view, "Dropout", mid)
+    new = new_node_id(view, ids)
+    step = SPACING["down"][0]
+    assert design.node(new).position[1] == before["n2"][1] + step
+    assert design.node("n3").position[1] == before["n3"][1] + step
+    assert design.node("n4").position[1] == before["n4"][1] + step
+    assert design.node("n1").position == before["n1"] and design.node("n2").position == before["n2"]
+    rects = [view.canvas.nodes[n].sceneBoundingRect() for n in design.node_ids_in_order()]
+    assert not any(a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:])
+    assert stack.count() == 1
+    stack.undo()
+    assert {n.id: n.position for n in design.nodes} == before
+
+
+def test_inserting_into_a_long_link_moves_nothing(make_view):
+    design = chain_design()
+    design.move_node("n3", (0.0, 400.0))
+    design.move_node("n4", (0.0, 510.0))
+    view = make_view(design)
+    mid = view.canvas.links[Edge("n2", "n3")].path().pointAtPercent(0.5)
+    ids = set(design.node_ids_in_order())
+    drop_layer(view, "Dropout", mid)
+    new = new_node_id(view, ids)
+    assert design.node("n3").position == (0.0, 400.0)
+    assert design.node(new).position[1] == (110.0 + 400.0) / 2
+
+
+# ---- paste at the cursor ---------------------------------------------------------------------------
+
+
+def test_paste_lands_where_the_mouse_is(make_view):
+    view = make_view()
+    design = view.document.design
+    view.select_nodes(["n2", "n3"])
+    key(view, Qt.Key.Key_C, CTRL)
+    spot = view.mapToScene(view.viewport().rect().center()) + QPointF(250, 120)
+    QTest.mouseMove(view.viewport(), vp(view, spot))
+    key(view, Qt.Key.Key_V, CTRL)
+    new = view.selected_node_ids()
+    assert len(new) == 2
+    box = QRectF()
+    for nid in new:
+        box = box.united(view.canvas.nodes[nid].sceneBoundingRect())
+    assert abs(box.center().x() - spot.x()) < 6 and abs(box.center().y() - spot.y()) < 6
+    assert view.document.undo_stack.count() == 1
+
+
+# ---- zoom ------------------------------------------------------------------------------------------
+
+
+def test_zoom_is_shown_and_can_be_set(make_view, qtbot):
+    view = make_view()
+    box = ZoomBox(view)
+    qtbot.addWidget(box)
+    assert box.currentText() == "100%"
+    key(view, Qt.Key.Key_Equal, CTRL)
+    assert abs(view.zoom() - 1.25) < 1e-6 and box.currentText() == "125%"
+    key(view, Qt.Key.Key_0, CTRL)
+    assert view.zoom() == 1.0
+    centre = view.mapToScene(view.viewport().rect().center())
+    box.lineEdit().setText("50")
+    box.lineEdit().editingFinished.emit()
+    assert view.zoom() == 0.5 and box.currentText() == "50%"
+    now = view.mapToScene(view.viewport().rect().center())
+    assert abs(now.x() - centre.x()) < 3 and abs(now.y() - centre.y()) < 3  # zoomed about the middle
+    box.lineEdit().setText("lots")
+    box.lineEdit().editingFinished.emit()
+    assert view.zoom() == 0.5 and box.currentText() == "50%"  # a bad entry changes nothing
+    box.activated.emit(box.findText("Fit"))
+    area = view.visible_scene_rect()
+    assert all(area.contains(i.sceneBoundingRect()) for i in view.canvas.nodes.values())
+    assert parse_percent("85 %") == 0.85 and parse_percent("0") is None
+
+
+# ---- the minimap and a deep design ------------------------------------------------------------------
+
+
+def test_minimap_appears_only_when_the_design_outgrows_the_view(make_view):
+    view = make_view()
+    assert not view.minimap.isVisible()
+    view.set_zoom(3.0)
+    view.centerOn(view.canvas.nodes["n1"].center())
+    assert view.minimap.isVisible()
+    view.fit_all()
+    assert not view.minimap.isVisible()
+
+
+def test_a_175_layer_design_opens_readable_with_its_structure_in_view(make_view):
+    design = flat_resnet50()
+    assert len(design) == 177  # 175 layers, Input and Output
+    view = make_view(design, size=(1100, 640))  # the canvas of a 1400×900 window
+    view.show_design()
+    assert READABLE_ZOOM <= view.zoom() <= OPEN_ZOOM
+    shown = fully_visible(view)
+    assert design.node_ids_in_order()[0] in shown  # it starts where the data comes in
+    assert len(shown) >= 12  # a good part of the network, not a few giant nodes
+    first_block = [nid for nid, r in ranks(design).items() if r == 5]
+    assert len(first_block) == 2 and set(first_block) <= set(shown)  # both branches of a block
+    minimap = view.minimap
+    assert minimap.isVisible()
+    # the minimap shows every node, and the outline of the view sits at the top of it
+    inside = QRectF(minimap.rect())
+    for item in view.canvas.nodes.values():
+        assert inside.contains(minimap.to_map(item.center()))
+    outline = minimap.view_outline()
+    assert outline.top() < minimap.height() * 0.25 and outline.height() < minimap.height() / 2
+
+
+def test_clicking_the_minimap_looks_there(make_view):
+    design = flat_resnet50()
+    view = make_view(design, size=(900, 600))
+    view.show_design()
+    minimap = view.minimap
+    last = view.canvas.nodes[design.node_ids_in_order()[-1]]
+    target = minimap.to_map(last.center())
+    QTest.mouseClick(minimap, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     target.toPoint())
+    assert view.visible_scene_rect().contains(last.center())
+    assert minimap.view_outline().contains(target)
+
+
+def test_the_minimap_redraws_after_an_edit_not_during_a_drag(make_view):
+    design = flat_resnet50()
+    view = make_view(design, size=(900, 600))
+    view.show_design()
+    minimap = view.minimap
+    renders = []
+    original = minimap._render
+    minimap._render = lambda: (renders.append(1), original())[1]
+    item = view.canvas.nodes[design.node_ids_in_order()[1]]
+    start = item.pos() + QPointF(40, 10)
+    drag(view, start, start + QPointF(300, 0), steps=8,
+         before_release=lambda v: renders.append("released"))
+    assert renders == ["released"]  # nothing redrawn while the node moved under the mouse
+    view.document.revalidate()
+    assert renders == ["released", 1]
+    conv = next(n.id for n in design.nodes if n.type == "Conv2d")
+    view.document.push(SetParamCommand(design, conv, "out_channels", 32))
+    view.document.revalidate()
+    assert renders == ["released", 1]  # a param edit moves nothing: no redraw

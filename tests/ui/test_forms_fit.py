@@ -1,0 +1,71 @@
+"""Forms fit: at the default window size and at 1280×800 the right-hand panels show every field
+whole (no sideways scrolling, no clipped spin buttons), tables show whole column titles, and the
+docks cannot be torn off by a stray drag."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QDockWidget, QScrollArea
+
+from graph.design import Design
+from tests.conftest import EXAMPLES
+from tests.ui.test_window import isolated, make_window, no_leaked_windows  # noqa: F401
+from ui.training.export_dialog import ExportDialog
+
+
+def _fits(area: QScrollArea) -> bool:
+    return area.horizontalScrollBar().maximum() == 0
+
+
+@pytest.mark.parametrize("size", [None, (1280, 800)])
+def test_the_right_hand_panels_fit(make_window, qtbot, size):
+    window = make_window(EXAMPLES / "digits_cnn.json", remember_layout=False)
+    if size is not None:
+        window.resize(*size)
+    panel = window.training.panel
+    window.training_docks["training"].raise_()
+    qtbot.waitUntil(lambda: panel.isVisible())
+    qtbot.wait(50)
+    assert _fits(panel.scroll), "the training settings scroll sideways (fields cut off)"
+    viewport = panel.scroll.viewport()
+    for form in panel.forms.values():
+        for name, editor in form.editors.items():
+            if form.shown(name):
+                right = editor.mapTo(viewport, editor.rect().topRight()).x()
+                assert right <= viewport.width(), f"{name} is cut off"
+    window.training_docks["data"].raise_()
+    data_area = window.training_docks["data"].widget()
+    qtbot.waitUntil(lambda: data_area.isVisible())
+    qtbot.wait(50)
+    assert _fits(data_area)
+
+
+def test_data_preview_shows_whole_column_names(make_window, qtbot):
+    window = make_window(EXAMPLES / "iris_mlp.json", remember_layout=False)
+    window.resize(1280, 800)
+    panel = window.training.data_panel
+    qtbot.waitUntil(lambda: panel.table.columnCount() > 1, timeout=30_000)
+    header = panel.table.horizontalHeader()
+    metrics = header.fontMetrics()
+    for c in range(panel.table.columnCount()):
+        text = panel.table.horizontalHeaderItem(c).text()
+        assert header.sectionSize(c) >= metrics.horizontalAdvance(text), text
+
+
+def test_export_dialog_columns_fit_their_titles(qtbot):
+    dialog = ExportDialog(Design("x"), [])
+    qtbot.addWidget(dialog)
+    dialog.show()
+    header = dialog.table.horizontalHeader()
+    title = dialog.table.horizontalHeaderItem(2).text()
+    assert title == "Max difference"
+    assert header.sectionSize(2) >= header.fontMetrics().horizontalAdvance(title)
+
+
+def test_docks_do_not_tear_off(make_window):
+    window = make_window(remember_layout=False)
+    docks = window.findChildren(QDockWidget)
+    assert len(docks) >= 5
+    for dock in docks:
+        assert not dock.features() & QDockWidget.DockWidgetFeature.DockWidgetFloatable, \
+            dock.windowTitle()
+        assert dock.features() & QDockWidget.DockWidgetFeature.DockWidgetMovable

@@ -1,0 +1,77 @@
+"""What the training panel says while a run starts, pauses and ends, and after New/Open —
+driven by the controller's signals as the child's events arrive (no child process needed)."""
+from __future__ import annotations
+
+import pytest
+
+from graph.fileformat import load
+from tests.conftest import EXAMPLES
+from ui.document import Document
+from ui.training.runner import IDLE, PAUSED, RUNNING, STARTING
+from ui.training.workspace import TrainingWorkspace
+
+
+@pytest.fixture
+def ws(qtbot, tmp_path):
+    document = Document(load(EXAMPLES / "moons_mlp.json"))
+    workspace = TrainingWorkspace(document, runs_root=tmp_path / "runs")
+    for widget in (workspace.panel, workspace.tabs, workspace.data_panel):
+        qtbot.addWidget(widget)
+    return workspace
+
+
+def _state(ws, state):
+    ws.controller.process.state = state
+    ws.controller.state_changed.emit(state)
+
+
+def test_starting_says_what_it_is_doing(ws):
+    panel, c = ws.panel, ws.controller
+    _state(ws, STARTING)
+    c.event.emit({"event": "stage", "stage": "loading data"})
+    assert panel.progress.format() == "loading the data…"
+    c.event.emit({"event": "stage", "stage": "compiling"})
+    assert panel.progress.format() == "building the model…"
+    c.event.emit({"event": "start", "epochs": 3, "steps_per_epoch": 10, "device": "cpu"})
+    assert panel.progress.format() == "first step…"
+    c.event.emit({"event": "step", "step": 1, "epoch": 1, "eta_s": 5.0})
+    assert panel.progress.format().startswith("epoch 1/3 · step 1")
+
+
+def test_pause_shows_paused(ws):
+    panel = ws.panel
+    _state(ws, RUNNING)
+    _state(ws, PAUSED)
+    assert panel.status.text().startswith("Paused")
+    assert panel.pause_button.text() == "Resume" and ws.pause_action.text() == "Resume"
+    _state(ws, RUNNING)
+    assert not panel.status.text().startswith("Paused")
+
+
+def test_pause_and_stop_are_disabled_as_soon_as_the_run_ends(ws):
+    panel, c = ws.panel, ws.controller
+    _state(ws, RUNNING)
+    assert panel.stop_button.isEnabled() and ws.stop_action.isEnabled()
+    c.event.emit({"event": "end", "status": "completed"})  # the process still exits later
+    assert c.state == RUNNING
+    assert not panel.pause_button.isEnabled() and not panel.stop_button.isEnabled()
+    assert not ws.pause_action.isEnabled() and not ws.stop_action.isEnabled()
+    _state(ws, IDLE)
+    assert panel.train_button.isEnabled() and ws.train_action.isEnabled()
+
+
+def test_new_or_open_resets_the_training_tab(ws):
+    panel, c = ws.panel, ws.controller
+    _state(ws, RUNNING)
+    c.event.emit({"event": "start", "epochs": 2, "steps_per_epoch": 1})
+    c.event.emit({"event": "epoch", "epoch": 2, "step": 2, "train_loss": 0.5, "val_loss": 0.6})
+    _state(ws, IDLE)
+    c.run_finished.emit({"status": "completed", "message": "", "run_dir": "x"})
+    assert "completed" in panel.progress.format()
+    ws.plots.redraw()
+    assert ws.plots.points("epoch/train_loss") == 1
+
+    ws.document.replace(load(EXAMPLES / "iris_mlp.json"))
+    assert panel.progress.format() == "" and panel.progress.value() == 0
+    assert panel.status.text() == "Ready"
+    assert ws.plots.points("epoch/train_loss") == 0

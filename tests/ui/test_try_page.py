@@ -1,0 +1,140 @@
+"""The Try page: a sample through the model off the GUI thread, its probabilities as bars, and
+the selected layer's output — with real numbers checked against the model itself."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from graph.fileformat import load
+from runtime.training import train
+from tests.conftest import EXAMPLES
+from ui.document import Document
+from ui.training.try_page import TryPage
+
+
+@pytest.fixture(scope="module")
+def digits_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "digits"
+    events = list(train(load(EXAMPLES / "digits_cnn.json"), run_dir=run_dir,
+                        overrides={"epochs": 1}, limit_batches=4))
+    assert events[-1]["status"] == "completed"
+    return run_dir
+
+
+@pytest.fixture
+def page(qtbot):
+    document = Document(load(EXAMPLES / "digits_cnn.json"))
+    widget = TryPage(document)
+    qtbot.addWidget(widget)
+    widget.resize(1000, 400)
+    return widget
+
+
+def _shown(qtbot, page, action):
+    with qtbot.waitSignal(page.looked, timeout=60_000):
+        action()
+
+
+def test_a_test_sample_with_a_runs_weights(qtbot, page, digits_run):
+    _shown(qtbot, page, lambda: page.use_run(str(digits_run)))
+    assert page.model.source == "best" and page.samples.split == "test"
+    probs = page.prediction.probabilities
+    assert probs.sum() == pytest.approx(1.0, abs=1e-6)
+    with torch.no_grad():
+        expected = torch.softmax(page.model.module(page.samples.inputs[0:1]), dim=1)[0]
+    np.testing.assert_allclose(probs, expected.numpy(), rtol=1e-5, atol=1e-7)
+    heights = page.bars.opts["height"]
+    np.testing.assert_allclose(heights, probs)  # the bar chart draws these numbers
+    assert "true: <b>" + page.samples.label(0) in page.answer.text()
+    assert page.truth_bar.opts["x"] == [int(page.samples.targets[0])]
+
+    _shown(qtbot, page, lambda: page.index.setValue(5))  # another sample
+    with torch.no_grad():
+        expected = torch.softmax(page.model.module(page.samples.inputs[5:6]), dim=1)[0]
+    np.testing.assert_allclose(page.prediction.probabilities, expected.numpy(), rtol=1e-5,
+                               atol=1e-7)
+
+
+def test_the_selected_layers_preview_is_its_output(qtbot, page, digits_run):
+    _shown(qtbot, page, lambda: page.use_run(str(digits_run)))
+    design = page.document.design
+    conv = design.node_by_name("conv1").id
+    page.follow_selection([conv])
+    assert page.preview.kind == "maps"
+    module = page.model.module
+    with torch.no_grad():
+        maps = getattr(module, page.model.compiled.idents[conv])(page.samples.inputs[0:1])[0]
+    torch.testing.assert_close(page.outputs[conv].tensor, maps)
+    tiles = page.preview.array  # the grid holds each map, scaled over its own range
+    first = maps[0].numpy()
+    scaled = (first - first.min()) / (first.max() - first.min())
+    np.testing.assert_allclose(tiles[:8, :8], scaled, rtol=1e-5, atol=1e-6)
+    assert "conv1" in page.preview.caption.text()
+
+    logits = next(n for n in design.nodes if n.type == "Output").id
+    page.follow_selection([logits])
+    assert page.preview.kind == "vector"
+    with torch.no_grad():
+        np.testing.assert_allclose(page.preview.array,
+                                   module(page.samples.inputs[0:1])[0].numpy(), rtol=1e-5)
+
+
+def test_a_drawn_digit_and_the_untrained_design(qtbot, page):
+    page.show()
+    with qtbot.waitSignal(page.looked, timeout=60_000):
+        pass  # shown: the untrained design opens by itself
+    assert page.model.source == "untrained"
+    assert page.picture_row.isVisible() and not page.features.isVisible()
+    picture = np.zeros((28, 28), np.float32)
+    picture[4:24, 12:16] = 1.0
+    _shown(qtbot, page, lambda: page.try_picture(picture))
+    assert page.true_label is None and "true:" not in page.answer.text()
+    assert page.prediction.probabilities.sum() == pytest.approx(1.0, abs=1e-6)
+
+
+def test_hovering_a_link_shows_the_tensor_it_carries(qtbot, page, digits_run):
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    from ui.canvas.view import CanvasView
+    from ui.training.try_page import LinkTooltips
+
+    view = CanvasView(page.document)
+    qtbot.addWidget(view)
+    view.resize(800, 600)
+    view.show()
+    qtbot.waitExposed(view)
+    LinkTooltips(view, page.link_tooltip)
+    _shown(qtbot, page, lambda: page.use_run(str(digits_run)))
+    design = page.document.design
+    conv = design.node_by_name("conv1").id
+    edge, item = next((e, i) for e, i in view.scene().links.items() if e.src == conv)
+    view.centerOn(item.path().pointAtPercent(0.5))
+    QApplication.processEvents()
+    pos = view.mapFromScene(item.mapToScene(item.path().pointAtPercent(0.5)))
+    event = QHelpEvent(QEvent.Type.ToolTip, pos, view.viewport().mapToGlobal(pos))
+    QApplication.sendEvent(view.viewport(), event)
+    text = QToolTip.text()
+    assert text == page.link_tooltip(edge)
+    assert "conv1 →" in text and "<img src='data:image/png;base64," in text
+    assert "16×8×8" in text  # the shape of the tensor this link carries
+    QToolTip.hideText()
+
+
+def test_live_during_training_at_most_twice_a_second(qtbot, page, digits_run, monkeypatch):
+    monkeypatch.setattr(page, "isVisible", lambda: True)  # on screen, without loading anything
+    reloads = []
+    monkeypatch.setattr(page, "reload", lambda: reloads.append(page.weights.currentData()))
+    page.run_started(str(digits_run))
+    for epoch in range(1, 11):  # ten epochs ending within a moment
+        page.training_event({"event": "epoch", "epoch": epoch})
+    assert reloads == [str(digits_run)]  # once, with the running run's weights
+    qtbot.wait(550)
+    page.training_event({"event": "epoch", "epoch": 11})
+    assert len(reloads) == 2
+    page._busy = True  # a look still computing: never queue more work behind it
+    qtbot.wait(550)
+    page.training_event({"event": "epoch", "epoch": 12})
+    assert len(reloads) == 2

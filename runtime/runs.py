@@ -567,7 +567,7 @@ class RunFolder:
     def has_checkpoint(self, kind: str) -> bool:
         """Is there a ``kind`` checkpoint to read (not yet verified)?"""
         _check_kind(kind)
-        return any((self.checkpoints / name / WEIGHTS).is_file()
+        return any(os.path.lexists(self.checkpoints / name / WEIGHTS)
                    for name in (kind, f"{kind}.previous"))
 
     def available_checkpoints(self) -> list[str]:
@@ -623,6 +623,12 @@ def _check_kind(kind: str) -> None:
 # ---- writing a run -------------------------------------------------------------------------
 
 
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
 class RunWriter:
     """Writes one run folder. Only rank 0 of a distributed run should hold one."""
 
@@ -635,6 +641,8 @@ class RunWriter:
         self.folder.checkpoints.mkdir(parents=True, exist_ok=True)
         self.removed = self.folder.remove_stale_temps() if resume else []
         self._metrics = open(self.folder.file(RunFolder.EVENTS), "a", encoding="utf-8")
+        if self._metrics.tell() and not _ends_with_newline(self.folder.file(RunFolder.EVENTS)):
+            self._metrics.write("\n")  # a line cut short by a kill stays apart from the next
         self._log = open(self.folder.file(RunFolder.LOG), "a", encoding="utf-8")
         self._identity = process_identity()
 
@@ -721,14 +729,15 @@ class Run:
             kind = "last"
         return self.folder.checkpoint(kind)
 
-    def build_model(self, checkpoint: str = "best", device: torch.device | str = "cpu"
-                    ) -> Compiled:
-        """The compiled design with the ``best`` or ``last`` weights loaded, in eval mode."""
+    def build_model(self, checkpoint: str | Checkpoint = "best",
+                    device: torch.device | str = "cpu") -> Compiled:
+        """The compiled design with the ``best`` or ``last`` weights (or those of a checkpoint
+        already found) loaded, in eval mode."""
         try:
             compiled = compile_design(self.design)
         except CompileError as exc:
             raise RunError(f"{self.folder.file(RunFolder.DESIGN)}: {exc}") from None
-        found = self.checkpoint(checkpoint)
+        found = checkpoint if isinstance(checkpoint, Checkpoint) else self.checkpoint(checkpoint)
         load_weights_into(compiled.module, found.weights(), str(found.dir))
         compiled.module.to(device).eval()
         return compiled

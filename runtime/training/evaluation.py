@@ -82,7 +82,7 @@ def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "best", split: st
                            "its first epoch ended?)")
         dev = devices.resolve_device(device)
         found = run.checkpoint(checkpoint)
-        compiled = run.build_model(checkpoint, dev)
+        compiled = run.build_model(found, dev)
     except RunError as exc:
         raise TrainingError("run", str(exc)) from None
     except devices.DeviceError as exc:

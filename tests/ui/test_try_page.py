@@ -185,3 +185,22 @@ def test_an_image_file_is_tried(qtbot, page, tmp_path, monkeypatch):
     expected = sample_from_picture(page.samples, picture_from_file(tmp_path / "one.png",
                                                                    (1, 8, 8)), (1, 8, 8))
     torch.testing.assert_close(page.input, expected)
+
+
+def test_a_typed_row_of_features(qtbot):
+    page = TryPage(Document(load(EXAMPLES / "iris_mlp.json")))
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.looked, timeout=60_000):
+        page.show()
+    assert page.features.isVisible() and not page.picture_row.isVisible()
+    page.features.setText("6.3, 3.3, 6.0, 2.5")
+    _shown(qtbot, page, lambda: qtbot.keyClick(page.features, "\r"))
+    mul, add = page.samples.normalization.affine((4,))
+    expected = torch.tensor([[6.3, 3.3, 6.0, 2.5]]) * mul + add
+    torch.testing.assert_close(page.input, expected)
+    with torch.no_grad():
+        probs = torch.softmax(page.model.module(expected), dim=1)[0].numpy()
+    np.testing.assert_allclose(page.prediction.probabilities, probs, rtol=1e-5, atol=1e-7)
+    page.features.setText("1, 2")
+    qtbot.keyClick(page.features, "\r")
+    assert "takes 4 feature values, not 2" in page.status.text()

@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from graph.design import Design
 from graph.fileformat import dumps
+from runtime.paths import folder_name
 
 from ..document import Document
 from ..files import data_dir
@@ -64,16 +65,12 @@ class TrainingController(QObject):
             root = self.document.path.parent / "runs"
         else:
             root = app_runs_root()
-        from runtime.runs import folder_name  # (torch: imported once the app has loaded it)
-
         stem = self.document.path.stem if self.document.path else self.document.design.name
         return root / folder_name(stem, "untitled")
 
     def run_sources(self) -> list[tuple[Path, str]]:
         """Where this design's runs may be, as ``(folder, name prefix)``: the app's runs folder,
         and the ``runs/<design>-<time>`` folders the command line writes beside the design."""
-        from runtime.runs import folder_name
-
         sources = [(self.runs_dir(), "")]
         if self._runs_root is None and self.document.path is not None:
             sources.append((self.document.path.parent / "runs",

@@ -62,12 +62,16 @@ def _load(path: str):
 # ---- commands -------------------------------------------------------------------------------------
 
 
-def _validate(design):
-    """Validation with the memory of the device the design trains on (warns when it cannot fit)."""
+def _validate(design, path: str):
+    """Validation with the memory of the device the design trains on (warns when it cannot fit)
+    and, for a file dataset, what reading the file says (its shape, or why it cannot be read)."""
     from graph.validate import validate
+    from runtime.data import data_facts
     from runtime.devices import memory_budget
 
-    return validate(design, memory=memory_budget(str(design.training.get("device", "auto"))))
+    facts = data_facts(design.data, str(Path(path).resolve().parent))
+    return validate(design, memory=memory_budget(str(design.training.get("device", "auto"))),
+                    **facts)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -81,7 +85,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(printable(f"{path}: error: {exc.reason}" + (f" at {exc.where}" if exc.where else "")))
             status = 1
             continue
-        report = _validate(design)
+        report = _validate(design, path)
         if report.ok:
             warnings = len(report.diagnostics)
             print(f"{path}: valid ({len(design)} nodes"
@@ -101,7 +105,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from graph.summary import human_bytes, human_count, summarize, summary_dict
 
     design = _load(args.file)
-    report = _validate(design)
+    report = _validate(design, args.file)
     summary = summarize(design, report.inference)
     if args.json:
         out = summary_dict(design, summary, report.ok)
@@ -121,6 +125,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     print(f"layers:                  {summary.total_layers:,} ({summary.nodes} at the top level)")
     print(f"total parameters:        {summary.total_params:,} ({human_count(summary.total_params)}, "
           f"{human_bytes(summary.param_bytes)})")
+    if summary.frozen_params:
+        print(f"  trainable / frozen:    {summary.trainable_params:,} / {summary.frozen_params:,}")
     print(f"total MACs per sample:   {summary.total_macs:,} ({human_count(summary.total_macs)})")
     print(f"  in conv/linear/matmul: {summary.total_matmul_macs:,} "
           f"({human_count(summary.total_matmul_macs)}; what fvcore and ptflops report)")
@@ -263,6 +269,34 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_weights(args: argparse.Namespace) -> int:
+    from graph.fileformat import save
+    from runtime.compiler import CompileError
+    from runtime.weights import WeightsError, adopt_weights, preview_weights
+
+    design = _load(args.file)
+    try:
+        preview = preview_weights(design, Path(args.file).parent, args.weights)
+    except (WeightsError, CompileError) as exc:
+        raise UserError(str(exc)) from None
+    rows = preview.rows()
+    widths = [max(len(r[i]) for r in rows + [("status", "design tensor", "file tensor", "shape")])
+              for i in range(4)]
+    for row in [("status", "design tensor", "file tensor", "shape")] + rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+    print(preview.matching.describe())
+    if not args.apply:
+        print("nothing applied (add --apply to start the design from these weights)")
+        return 0
+    try:
+        out = adopt_weights(preview, design, args.file)
+    except WeightsError as exc:
+        raise UserError(str(exc)) from None
+    save(design, args.file)
+    print(f"wrote {out}; {args.file} now starts from it")
+    return 0
+
+
 def _train_data(design, value: str) -> dict:
     """The design's ``data`` setting with ``--data NAME|PATH`` applied."""
     from graph.settings import DATASETS
@@ -281,6 +315,41 @@ def _train_data(design, value: str) -> dict:
         raise UserError(str(exc)) from None
     return dict(design.data, name=found["name"],
                 options=DATASETS[found["name"]].resolve(found["options"]))
+
+
+TASK_FLAGS = {"classify": "classification", "regress": "regression", "auto": "auto"}
+TABLE_FLAGS = ("target", "features", "header", "skip_rows", "delimiter", "task", "missing")
+
+
+def _table_options(data: dict, args: argparse.Namespace) -> dict:
+    """``data`` with the CSV flags (``--target``, ``--features``, ``--header``, ``--skip-rows``,
+    ``--delimiter``, ``--task``, ``--missing``) applied to its options."""
+    from graph.settings import CSV_DELIMITERS, check_data
+
+    given = {k: getattr(args, k) for k in TABLE_FLAGS if getattr(args, k, None) is not None}
+    if not given:
+        return data
+    name = data.get("name")
+    allowed = TABLE_FLAGS if name == "csv" else ("task",) if name == "npz" else ()
+    wrong = [k for k in given if k not in allowed]
+    if wrong:
+        flag = "--" + wrong[0].replace("_", "-")
+        raise UserError(f"{flag} applies to CSV files (and --task to .npz too); the dataset is "
+                        f"{name} (choose a file with --data PATH)")
+    if "task" in given:
+        given["task"] = TASK_FLAGS[given["task"]]
+    if "delimiter" in given:
+        text = {"\\t": "\t", "\\s": " "}.get(given["delimiter"], given["delimiter"])
+        names = {char: label for label, char in CSV_DELIMITERS.items() if char}
+        if text not in names and text not in CSV_DELIMITERS:
+            raise UserError(f"--delimiter {given['delimiter']!r}: use one of , ; | tab space "
+                            "(or auto)")
+        given["delimiter"] = names.get(text, text)
+    out = dict(data, options=dict(data.get("options", {}), **given))
+    problems = check_data(out)
+    if problems:
+        raise UserError(f"--{problems[0][0].split('.')[-1].replace('_', '-')}: {problems[0][1]}")
+    return out
 
 
 class _Progress:
@@ -330,6 +399,9 @@ class _Progress:
         elif kind in ("paused", "resumed"):
             self._clear()
             print(f"{kind} at step {e['step']}", flush=True)
+        elif kind == "warning":
+            self._clear()
+            print(f"warning: {e['message']}", flush=True)
         elif kind == "error":
             self._clear()
         elif kind == "end" and e["status"] != "failed":  # a failure prints its error instead
@@ -364,8 +436,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                  if v is not None}
     design = None
     if args.resume:
-        if args.data:
-            raise UserError("--data cannot change when resuming a run")
+        if args.data or any(getattr(args, k, None) is not None for k in TABLE_FLAGS):
+            raise UserError("the data cannot change when resuming a run (--data and the CSV "
+                            "flags)")
         if args.run_dir:
             raise UserError("--run-dir cannot be used with --resume (the run continues in its "
                             "own folder)")
@@ -384,6 +457,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         design = _load(args.file)
         if args.data:
             design.set_data(_train_data(design, args.data))
+        design.set_data(_table_options(design.data, args))
+        if args.weights:  # start from these weights (matched by name, then by shape)
+            if not Path(args.weights).is_file():
+                raise UserError(f"{args.weights}: no such weights file")
+            design.set_initial_weights(str(Path(args.weights).resolve()))
 
     control = Control()
 
@@ -587,6 +665,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "JSON list or object, e.g. '{\"num_classes\": 10}'")
     p.set_defaults(func=cmd_import)
 
+    p = sub.add_parser("weights", help="match pretrained weights to a design; --apply adopts them",
+                       description="Show how the tensors of WEIGHTS (safetensors, or a .pt/.pth "
+                       "state dict read with weights_only) match the design's: by name, then by "
+                       "shape in order. With --apply, write DESIGN.safetensors and make the "
+                       "design start from it.")
+    p.add_argument("file", metavar="DESIGN")
+    p.add_argument("weights", metavar="WEIGHTS")
+    p.add_argument("--apply", action="store_true", help="adopt the matched tensors")
+    p.set_defaults(func=cmd_weights)
+
     p = sub.add_parser("train", help="train a design headless; writes a run folder",
                        description="Train FILE with its own settings; the flags override them. "
                        "Writes runs/<design>-<time>/ (weights, metrics, logs). Ctrl-C stops "
@@ -595,6 +683,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the design (optional with --resume)")
     p.add_argument("--data", metavar="NAME|PATH",
                    help="a built-in dataset name, or a .csv/.npz file, IDX file or image folder")
+    table = p.add_argument_group("CSV data (the file given with --data, or the design's own)")
+    table.add_argument("--target", metavar="COLUMN", help="the column to predict (default: the last)")
+    table.add_argument("--features", metavar="A,B,…", help="the input columns (default: all others)")
+    table.add_argument("--header", choices=("auto", "yes", "no"),
+                       help="whether the first line names the columns (default: auto)")
+    table.add_argument("--skip-rows", type=int, metavar="N", help="lines to skip at the top")
+    table.add_argument("--delimiter", metavar="C", help="field separator: , ; | tab space "
+                       "(default: detected)")
+    table.add_argument("--task", choices=tuple(TASK_FLAGS),
+                       help="classify or regress (default: decided from the target column)")
+    table.add_argument("--missing", choices=("error", "drop", "mean"),
+                       help="empty or NA cells: stop with an error (default), drop the row, or "
+                       "fill with the training mean")
     p.add_argument("--epochs", type=int, metavar="N")
     p.add_argument("--batch-size", type=int, metavar="N")
     p.add_argument("--lr", type=float, metavar="X", help="learning rate")
@@ -602,6 +703,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, metavar="N")
     p.add_argument("--run-dir", metavar="DIR", help="where to write the run (default runs/…)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run")
+    p.add_argument("--weights", metavar="FILE", help="start from these pretrained weights "
+                   "(safetensors or a .pt/.pth state dict; matched by name, then by shape)")
     p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--control-stdin", action="store_true",
                    help="read pause/resume/stop lines on stdin (the app drives runs this way)")

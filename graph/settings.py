@@ -36,6 +36,9 @@ TRAINING_PARAMS: tuple[Param, ...] = (
     Param("gamma", "float", 0.1, "Decay factor (step and plateau schedules).", min=1e-6, max=1.0,
           label="Decay factor", when=(("schedule", ("step", "plateau")),)),
     Param("batch_size", "int", 64, "Samples per step.", min=1, max=1_000_000),
+    Param("accumulate", "int", 1, "Add up the gradients of this many batches before each "
+          "optimizer step: an effective batch of batch size × this × processes, for batches "
+          "that do not fit in memory at once.", min=1, max=10_000, label="Accumulate batches"),
     Param("epochs", "int", 10, "Passes over the training split.", min=1, max=100_000),
     Param("loss", "choice", "cross_entropy", "What training minimizes.",
           choices=("cross_entropy", "mse", "l1", "huber", "bce_with_logits")),
@@ -56,6 +59,18 @@ TRAINING_PARAMS: tuple[Param, ...] = (
     Param("diagnostics_every", "int", 50, "Record per-layer gradient and activation statistics "
           "every this many steps; 0 turns it off.", min=0, max=1_000_000,
           label="Layer stats every (steps)"),
+    Param("compile", "bool", False, "Compile the network with torch.compile: a slower start, "
+          "often faster steps on a GPU; where it cannot run the run trains uncompiled and says "
+          "why.", label="torch.compile"),
+)
+
+# How the Training panel groups the settings (device and metrics have their own editors).
+TRAINING_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Optimizer", ("optimizer", "lr", "momentum", "nesterov", "weight_decay", "grad_clip")),
+    ("Schedule", ("schedule", "warmup_epochs", "step_size", "gamma")),
+    ("Loop", ("batch_size", "accumulate", "epochs", "seed", "precision", "compile",
+              "diagnostics_every")),
+    ("Loss and stopping", ("loss", "label_smoothing", "early_stopping_metric", "patience")),
 )
 
 METRIC_CHOICES = ("accuracy", "top5", "precision", "recall", "f1", "mae", "rmse", "r2")
@@ -144,6 +159,13 @@ _dataset(DatasetSpec(
     sample_shape=lambda o: (1, 8, 8) if o.get("as_images", True) else (64,),
     classes=lambda o: 10,
 ))
+_dataset(DatasetSpec(
+    "digits_parity", "The same 1,797 digits labelled even or odd: 8×8 grey images, 2 classes "
+    "(a transfer task for networks trained on digits).", "builtin", "classification",
+    options=(Param("as_images", "bool", True, "1×8×8 images (true) or 64 features (false)."),),
+    sample_shape=lambda o: (1, 8, 8) if o.get("as_images", True) else (64,),
+    classes=lambda o: 2,
+))
 _dataset(DatasetSpec("iris", "Fisher's iris flowers: 4 measurements, 3 species.", "builtin",
                      "classification", sample_shape=_fixed((4,)), classes=lambda o: 3))
 _dataset(DatasetSpec("wine", "Wine recognition: 13 chemical measurements, 3 cultivars.", "builtin",
@@ -170,6 +192,10 @@ _dataset(DatasetSpec("xor", "Points in four quadrants labelled by the sign of x�
 _dataset(DatasetSpec("sine", "Noisy sine wave: x → sin(x) + noise (regression).", "synthetic",
                      "regression", options=(_N, _NOISE, _SEED), sample_shape=_fixed((1,)),
                      classes=lambda o: None))
+CSV_DELIMITERS = {"auto": None, "comma": ",", "semicolon": ";", "tab": "\t", "bar": "|",
+                  "space": " "}  # the delimiter option's choices and the characters they mean
+CSV_DELIMITERS_CHOICES = tuple(CSV_DELIMITERS)
+
 _dataset(DatasetSpec(
     "csv", "A CSV file: choose the target column and the feature columns.", "file", "file",
     options=(_PATH,
@@ -179,7 +205,19 @@ _dataset(DatasetSpec(
                    label="Feature columns"),
              Param("task", "choice", "auto", "classification, regression, or auto (text or few "
                    "distinct integer values → classes).",
-                   choices=("auto", "classification", "regression"))),
+                   choices=("auto", "classification", "regression")),
+             Param("header", "choice", "auto", "Whether the first line (after skipped ones) names "
+                   "the columns; auto decides from its cells (text above numbers).",
+                   choices=("auto", "yes", "no"), label="Header line"),
+             Param("skip_rows", "int", 0, "Lines to skip at the top. A preamble line with another "
+                   "number of fields than the data is detected and skipped anyway.", min=0,
+                   max=1_000_000, label="Skip lines"),
+             Param("delimiter", "choice", "auto", "What separates the fields; auto detects comma, "
+                   "semicolon, tab or bar.", choices=CSV_DELIMITERS_CHOICES, label="Delimiter"),
+             Param("missing", "choice", "error", "An empty or NA cell: stop with an error naming "
+                   "its line and column, drop its row, or fill it with the training split's "
+                   "column mean (a missing target always drops the row).",
+                   choices=("error", "drop", "mean"), label="Missing cells")),
 ))
 _dataset(DatasetSpec("npz", "A NumPy .npz file holding arrays x and y.", "file", "file",
                      options=(_PATH, Param("task", "choice", "auto", "As for CSV.",

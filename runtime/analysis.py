@@ -13,7 +13,6 @@ Everything here is plain data computed off the GUI thread (no Qt):
 """
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -29,7 +28,8 @@ from graph.settings import DATASETS
 
 from . import devices
 from .data import (DataError, Normalization, data_settings, decode_image, load_data, read_raw,
-                   resolve_path, split_indices)
+                   split_indices)
+from .data.csvfile import csv_columns as read_csv_columns
 from .metrics import classification_report
 from .runs import (RunError, check_config, check_status, json_safe, load_run, read_json,
                    write_json)
@@ -60,6 +60,7 @@ class DataPreview:
     samples: np.ndarray  # the first rows/images/points
     labels: np.ndarray  # their targets (class indices, or values for regression)
     columns: list[str] = field(default_factory=list)  # table column names (features)
+    notes: list[str] = field(default_factory=list)  # what reading detected and skipped
 
     @property
     def num_classes(self) -> int | None:
@@ -99,23 +100,17 @@ def preview_data(data: Mapping[str, Any], base_dir: str | os.PathLike | None = N
         samples = np.stack([decode_image(raw.files[i], (h, w), color) for i in pick])  # type: ignore[index]
     if kind == "table":
         samples = samples.reshape(len(samples), -1)
-        columns = _column_names(data, base_dir, samples.shape[1])
+        columns = _column_names(data, raw, samples.shape[1])
     return DataPreview(
         name=str(data.get("name")), task=raw.task, source=raw.source, sample_shape=shape,
         class_names=list(raw.class_names), class_counts=counts,
         sizes={"train": len(train), "val": len(val), "test": len(test)}, total=n, kind=kind,
-        samples=samples, labels=np.asarray(raw.y[pick]), columns=columns)
+        samples=samples, labels=np.asarray(raw.y[pick]), columns=columns, notes=list(raw.notes))
 
 
-def _column_names(data: Mapping[str, Any], base_dir, width: int) -> list[str]:
-    if data.get("name") == "csv":
-        options = DATASETS["csv"].resolve(data.get("options", {}))
-        header = csv_columns(resolve_path(options["path"], base_dir))
-        target = options["target"] or (header[-1] if header else "")
-        wanted = [c.strip() for c in options["features"].split(",") if c.strip()]
-        names = wanted or [c for c in header if c != target]
-        if len(names) == width:
-            return names
+def _column_names(data: Mapping[str, Any], raw, width: int) -> list[str]:
+    if len(raw.columns) == width:  # a table names its own
+        return list(raw.columns)
     if data.get("name") in ("iris", "wine", "breast_cancer", "diabetes"):
         from sklearn import datasets as skd
 
@@ -126,21 +121,11 @@ def _column_names(data: Mapping[str, Any], base_dir, width: int) -> list[str]:
     return [f"x{i}" for i in range(width)]
 
 
-def csv_columns(path: str | os.PathLike) -> list[str]:
-    """The header of a CSV/TSV file (for the column picker); DataError when unreadable."""
-    path = Path(path)
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            first = fh.readline()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a text file (expected UTF-8 CSV)") from None
-    if not first.strip():
-        raise DataError(f"{path}: empty file")
-    delimiter = "\t" if path.suffix.lower() == ".tsv" or first.count("\t") > first.count(",") \
-        else ","
-    return [c.strip() for c in next(csv.reader([first], delimiter=delimiter))]
+def csv_columns(path: str | os.PathLike, options: Mapping[str, Any] | None = None) -> list[str]:
+    """The column names of a CSV file as the loader reads it with ``options`` (header, lines
+    to skip, delimiter), for the column picker; DataError when unreadable."""
+    o = DATASETS["csv"].resolve(options or {})
+    return read_csv_columns(Path(path), o["header"], o["skip_rows"], o["delimiter"])
 
 
 # ---- run folders ---------------------------------------------------------------------------

@@ -39,9 +39,17 @@ def huge_design(tmp_path: Path) -> Path:
 
 
 def test_validate_warns_that_a_huge_design_cannot_fit(tmp_path, capsys):
-    status, out, _ = cli(capsys, "validate", huge_design(tmp_path))
-    assert status == 0  # a warning, not an error: the design itself is well formed
+    _, out, _ = cli(capsys, "validate", huge_design(tmp_path))
     assert "warning: training needs about 14,90" in out and "more than the" in out
+
+
+def test_validate_reads_a_file_dataset(tmp_path, capsys):
+    missing = huge_design(tmp_path)  # its table.csv does not exist
+    status, out, _ = cli(capsys, "validate", missing)
+    assert status == 1 and "x: the dataset cannot be read: table.csv: no such file" in out
+    (tmp_path / "table.csv").write_text("a,b,y\n1,2,0\n3,4,1\n")
+    status, out, _ = cli(capsys, "validate", missing)
+    assert status == 1 and "gives samples of shape 2, but this Input expects 1000000" in out
 
 
 def test_summary_shows_the_memory_warning(tmp_path, capsys):
@@ -182,3 +190,43 @@ def test_the_runs_list_shows_a_damaged_file_as_the_runs_message(trained_run, tmp
     (run / "status.json").write_text('{"status": 5}')
     summary = run_summary(run)
     assert "status.json: status must be text" in summary.message
+
+
+# ---- CSV choices on the command line ------------------------------------------------------------
+
+
+def csv_design(tmp_path: Path, features: int) -> Path:
+    b = Build("table", data="iris")
+    b.add("Input", "x", shape=[features])
+    b.add("Linear", "fc", "x", out_features=3)
+    b.add("Output", "y", "fc")
+    b.design.set_training(dict(b.design.training, epochs=1, batch_size=8))
+    path = tmp_path / "table.json"
+    save(b.design, path)
+    return path
+
+
+def test_train_reads_a_csv_with_the_table_flags(tmp_path, capsys):
+    rows = "\n".join(f"{i};{i % 7}.5;{i % 3};{i % 5}" for i in range(60))
+    (tmp_path / "data.csv").write_text("exported 2024\n" + "a;b;label;c\n" + rows + "\n")
+    status, out, err = cli(capsys, "train", csv_design(tmp_path, 2), "--data", tmp_path / "data.csv",
+                           "--target", "label", "--features", "a,c", "--delimiter", ";",
+                           "--task", "classify", "--header", "yes", "--skip-rows", "1",
+                           "--run-dir", tmp_path / "run")
+    assert status == 0, err
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["data"]["options"]["target"] == "label"
+    assert config["dataset"]["sample_shape"] == [2] and config["dataset"]["num_classes"] == 3
+    assert "skipped the first 1 line(s) as asked" in out
+
+
+def test_a_table_flag_on_a_builtin_dataset_is_a_message(tmp_path, capsys):
+    status, _, err = cli(capsys, "train", csv_design(tmp_path, 4), "--target", "y")
+    assert status == 1 and "--target applies to CSV files" in err
+
+
+def test_train_refuses_one_class_before_training(tmp_path, capsys):
+    (tmp_path / "one.csv").write_text("a,b,y\n" + "\n".join(f"{i},{i},same" for i in range(20)))
+    status, _, err = cli(capsys, "train", csv_design(tmp_path, 2), "--data", tmp_path / "one.csv",
+                         "--run-dir", tmp_path / "run")
+    assert status == 1 and "classification needs at least two" in err

@@ -89,6 +89,7 @@ class DataInfo:
     normalization: Normalization
     source: str  # file or folder read, or a description of a built-in dataset
     streamed: bool = False
+    notes: list[str] = field(default_factory=list)  # what the reader detected and skipped
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -121,6 +122,9 @@ class Raw:
     kind: str = "float"  # "float", "image8" (8-bit pixels, scaled by 1/255) or "int"
     files: list[Path] | None = None  # image folders that stream
     image: tuple[tuple[int, int], str] | None = None  # (height, width), color
+    columns: list[str] = field(default_factory=list)  # feature names of a table
+    notes: list[str] = field(default_factory=list)  # what the reader detected and skipped
+    fill_missing: bool = False  # NaN features to fill with the training split's column means
 
 
 def classes_from_labels(labels: Sequence[Any], numeric: bool) -> tuple[np.ndarray, list[str]]:

@@ -17,8 +17,10 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 DEFAULT_MAX_MEMORY = 1 << 30  # image folders larger than this (decoded) stream from disk
 
 
-def scan_image_folder(root: Path) -> tuple[list[Path], np.ndarray, list[str]]:
-    """Image files under ``root/<class>/`` (sorted), their class indices and the class names."""
+def scan_image_folder(root: Path, skipped: list[Path] | None = None
+                      ) -> tuple[list[Path], np.ndarray, list[str]]:
+    """Image files under ``root/<class>/`` (sorted), their class indices and the class names;
+    other files (not hidden) go to ``skipped`` when given."""
     if not root.is_dir():
         raise DataError(f"{root}: not a folder (an image dataset is a folder with one sub-folder "
                         "per class)")
@@ -26,8 +28,10 @@ def scan_image_folder(root: Path) -> tuple[list[Path], np.ndarray, list[str]]:
     labels: list[int] = []
     names: list[str] = []
     for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        found = sorted(p for p in sub.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS
-                       and p.is_file() and not p.name.startswith("."))
+        candidates = [p for p in sub.rglob("*") if p.is_file() and not p.name.startswith(".")]
+        found = sorted(p for p in candidates if p.suffix.lower() in IMAGE_EXTENSIONS)
+        if skipped is not None:
+            skipped += [p for p in candidates if p.suffix.lower() not in IMAGE_EXTENSIONS]
         if not found:
             continue
         names.append(sub.name)
@@ -58,11 +62,15 @@ def decode_image(path: Path, size: tuple[int, int], color: str) -> np.ndarray:
 
 def load_images(root: Path, size: Sequence[int], color: str,
                 max_memory: int = DEFAULT_MAX_MEMORY) -> Raw:
-    files, labels, names = scan_image_folder(root)
+    skipped: list[Path] = []
+    files, labels, names = scan_image_folder(root, skipped)
     h, w = int(size[0]), int(size[1])
     channels = 1 if color == "grayscale" else 3
     raw = Raw(None, labels, "classification", names, str(root), kind="image8", files=files,
               image=((h, w), color))
+    if skipped:
+        raw.notes.append(f"skipped {len(skipped)} file(s) that are not images (such as "
+                         f"{skipped[0].relative_to(root)})")
     if len(files) * channels * h * w > max_memory:
         _check_headers(files)
         return raw

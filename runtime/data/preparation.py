@@ -85,6 +85,17 @@ def fit_normalization(raw: Raw, train: np.ndarray, normalize: bool,
     return norm
 
 
+def fill_with_training_means(raw: Raw, train: np.ndarray) -> None:
+    """Replace missing (NaN) feature cells by their column's mean over the training split (0
+    where the training split has none)."""
+    x = raw.x
+    means = np.nanmean(np.where(np.isnan(x[train]), np.nan, x[train]), axis=0) if len(train) \
+        else np.zeros(x.shape[1:])
+    means = np.nan_to_num(means)
+    holes = np.isnan(x)
+    x[holes] = np.broadcast_to(means, x.shape)[holes]
+
+
 def data_settings(data: Mapping[str, Any]) -> dict[str, Any]:
     """The split/normalize settings of ``data`` with defaults filled in."""
     out = {p.name: p.default for p in DATA_PARAMS}
@@ -120,6 +131,8 @@ def load_data(data: Mapping[str, Any], *, input_dtype: str = "float32",
         raise DataError(f"{raw.source}: {n} samples leave none for training with "
                         f"val_fraction={settings['val_fraction']} and "
                         f"test_fraction={settings['test_fraction']}")
+    if raw.fill_missing:
+        fill_with_training_means(raw, train)
     norm = normalization or fit_normalization(raw, train, settings["normalize"], sample_shape)
     info = DataInfo(
         name=str(data.get("name")), task=raw.task, sample_shape=sample_shape,
@@ -128,7 +141,7 @@ def load_data(data: Mapping[str, Any], *, input_dtype: str = "float32",
         class_names=list(raw.class_names),
         target_shape=() if raw.task == "classification" else tuple(raw.y.shape[1:]),
         sizes={"train": len(train), "val": len(val), "test": len(test)},
-        normalization=norm, source=raw.source, streamed=raw.x is None)
+        normalization=norm, source=raw.source, streamed=raw.x is None, notes=list(raw.notes))
     y_all = raw.y
     if raw.task == "regression" and norm.target_mean is not None:
         y_all = ((raw.y - np.asarray(norm.target_mean, np.float32))

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 from graph.settings import DATASETS
 
 from .base import DataError, Raw
@@ -26,6 +28,8 @@ def resolve_path(path: str, base_dir: str | os.PathLike | None = None, what: str
         ([Path(base_dir) / p] if base_dir else []) + [Path.cwd() / p])
     for c in candidates:
         if c.exists():
+            if not (c.is_file() or c.is_dir()):  # a FIFO or a device would block or never end
+                raise DataError(f"{path}: not a regular file or folder")
             return c
     raise DataError(f"{path}: no such {what}")
 
@@ -75,13 +79,51 @@ def read_raw(data: Mapping[str, Any], base_dir: str | os.PathLike | None = None,
     spec = DATASETS.get(name) if isinstance(name, str) else None
     if spec is None:
         raise DataError(f"unknown dataset {name!r} (choose from {', '.join(DATASETS)})")
-    o = spec.resolve(data.get("options", {}))
+    return check_targets(_read(name, spec, spec.resolve(data.get("options", {})), base_dir,
+                                max_memory))
+
+
+def data_facts(data: Mapping[str, Any], base_dir: str | os.PathLike | None = None
+               ) -> dict[str, Any]:
+    """What reading a file dataset tells validation (``graph.validate.validate`` keywords): its
+    sample shape, classes and task, or why it cannot be read. Image folders are not decoded
+    (only their files' headers are opened). Built-in datasets declare theirs: {}."""
+    spec = DATASETS.get(data.get("name")) if isinstance(data.get("name"), str) else None
+    if spec is None or spec.kind != "file":
+        return {}
+    try:
+        raw = read_raw(data, base_dir, max_memory=0)
+    except DataError as exc:
+        return {"data_error": str(exc)}
+    if raw.x is not None:
+        shape = tuple(int(d) for d in raw.x.shape[1:])
+    else:
+        (h, w), color = raw.image  # type: ignore[misc]
+        shape = (1 if color == "grayscale" else 3, h, w)
+    classes = len(raw.class_names) if raw.task == "classification" else None
+    return {"data_shape": shape, "data_classes": classes, "data_task": raw.task}
+
+
+def check_targets(raw: Raw) -> Raw:
+    """Targets training can learn from: at least two classes, finite regression values."""
+    if raw.task == "classification" and len(raw.class_names) < 2:
+        only = f" ({raw.class_names[0]!r})" if raw.class_names else ""
+        raise DataError(f"{raw.source}: the targets hold {len(raw.class_names)} class{only}; "
+                        "classification needs at least two")
+    if raw.task == "regression" and not np.isfinite(raw.y).all():
+        row = int(np.argwhere(~np.isfinite(raw.y.reshape(len(raw.y), -1)))[0][0])
+        raise DataError(f"{raw.source}: the target of sample {row} is NaN or infinite")
+    return raw
+
+
+def _read(name: str, spec, o: Mapping[str, Any], base_dir, max_memory: int) -> Raw:
     if spec.kind == "builtin":
         return load_builtin(name, o)
     if spec.kind == "synthetic":
         return load_synthetic(name, o)
     if name == "csv":
-        return load_csv(resolve_path(o["path"], base_dir), o["target"], o["features"], o["task"])
+        return load_csv(resolve_path(o["path"], base_dir), o["target"], o["features"], o["task"],
+                        o["header"], o["skip_rows"], o["delimiter"], o["missing"])
     if name == "npz":
         return load_npz(resolve_path(o["path"], base_dir), o["task"])
     if name == "images":

@@ -145,9 +145,9 @@ def test_csv_text_in_a_feature_column_names_line_and_column(tmp_path):
 
 @pytest.mark.parametrize("text, needle", [
     ("a,b\n1,2\n3\n", "line 3 has 1 values"),
-    ("a,b\n1,\n3,4\n", "the target is empty"),
+    ("a,b\n1,\n3,4\n", "line 2, column .b.: the cell is empty or NA"),
     ("a,b,label\n1,,x\n", "is empty"),
-    ("a,b,label\n1,nan,x\n", "is not finite"),
+    ("a,b,label\n1,nan,x\n", "line 2, column .b.: the cell is empty or NA"),
     ("a,a,label\n1,2,x\n", "appears twice"),
     ("a,b,label\n", "no data rows"),
     ("", "empty"),

@@ -10,6 +10,7 @@ also tell the document their shape so the canvas shows the mismatch as an error.
 """
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,10 @@ def _preview(data: dict, base_dir: str | None):
     return preview_data(data, base_dir)
 
 
-def _columns(path: str) -> list[str]:
+def _columns(path: str, options: dict) -> list[str]:
     from runtime.analysis import csv_columns
 
-    return csv_columns(path)
+    return csv_columns(path, options)
 
 
 def input_mismatch(name: str, declared, sample_shape) -> str:
@@ -294,7 +295,8 @@ class DataPanel(QWidget):
         path = data["options"]["path"]
         base = self.base_dir()
         full = str(Path(base) / path) if base and not Path(path).is_absolute() else path
-        run_task(lambda: _columns(full), self._show_columns,
+        options = dict(data["options"])
+        run_task(lambda: _columns(full, options), self._show_columns,
                  lambda m: self.columns_box.hide(), self, needs=("runtime.analysis",))
 
     def _show_columns(self, columns: list[str]) -> None:
@@ -364,6 +366,7 @@ class DataPanel(QWidget):
         self.summary.setText(f"Cannot read the data: {message}")
         self.shape_warning.clear()
         self.fit_button.hide()
+        self.document.set_data_facts(error=message)  # the Input shows it; Train is refused
 
     def _show(self, request, preview) -> None:
         if request != self._request:  # the choice changed since
@@ -378,6 +381,7 @@ class DataPanel(QWidget):
         if p.task == "classification":
             counts = ", ".join(f"{n}: {c:,}" for n, c in zip(p.class_names, p.class_counts))
             lines.append(f"{len(p.class_names)} classes — {counts}")
+        lines += [f"<i>{html.escape(note)}</i>" for note in p.notes]  # what reading decided
         self.summary.setText("<br>".join(lines))
         if DATASETS[self.design.data["name"]].kind == "file":
             self.document.set_data_facts(p.sample_shape, p.num_classes, p.task)

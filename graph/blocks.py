@@ -35,20 +35,58 @@ inspectors and canvases treat it like any layer. Shapes, params and MACs of inst
 
 **Paths.** An inner layer is named ``instance[.copy] › inner`` (``layer3.0 › conv2``; the copy
 index appears when ``repeat`` > 1), nested blocks add further steps. The compiled module paths
-are the same with dots (``layer3.0.conv2``).
+are the same with dots (``layer3.0.conv2``). ``NodeError.path`` (graph.shapes) holds the steps;
+validation pins such an error to the top-level instance with the path in its message.
+
+**Editing.** :func:`graph.grouping.group_into_block` (ports found automatically) and
+:func:`graph.grouping.ungroup` return an ``Edit``: ``edit.apply(design)`` / ``edit.revert(design)``
+(one undo step), ``edit.result`` the new instance id (group) or the inlined node ids (ungroup).
+:func:`graph.grouping.flatten` inlines every block. :mod:`graph.templates` builds designs from
+blocks (``build("resnet50")``, ``rebuild(design, {"depth": 34})``).
+
+**Compiled.** :mod:`runtime.compiler`: one module per copy (a ``BlockModule`` subclass named
+after the block, or an ``nn.Sequential`` for a plain chain), a Repeat an ``nn.Sequential`` of
+copies; :mod:`runtime.blockcode` writes one Python class per block for the exporter.
 """
 from __future__ import annotations
 
 import keyword
 import re
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, Protocol
 
 from .catalog import CATALOG, LayerType, Param, Port, ShapeError
 from .events import Signal
 from .expr import ExprError, parse
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .design import Design, Node
+
+class Network(Protocol):
+    """What this module needs of a :class:`graph.design.Design` (which imports this module)."""
+
+    name: str
+    arguments: dict[str, int]
+    blocks: "BlockLibrary"
+    changed: Signal
+
+    @property
+    def nodes(self) -> list[Any]: ...
+
+    def inputs(self) -> list[Any]: ...
+
+    def outputs(self) -> list[Any]: ...
+
+    def set_node_type(self, node_id: str, type_id: str) -> None: ...
+
+    def __len__(self) -> int: ...
+
+
+class InnerNode(Protocol):
+    """What this module needs of a :class:`graph.design.Node`."""
+
+    type: str
+    name: str
+    params: dict[str, Any]
+    when: str | None
+
 
 BLOCK_CATEGORY = "Blocks"
 PATH_SEPARATOR = " › "
@@ -71,7 +109,7 @@ class BlockDef:
     """One block definition: its name, description and body (whose ``arguments`` are the
     block's arguments with their defaults)."""
 
-    def __init__(self, name: str, body: "Design", description: str = "") -> None:
+    def __init__(self, name: str, body: Network, description: str = "") -> None:
         self.name = name
         self.body = body
         self.description = description
@@ -96,7 +134,7 @@ class BlockLibrary:
         self.added = Signal()  # (name)
         self.removed = Signal()  # (name)
         self.changed = Signal()  # (name) args, description or body edited
-        self.owner: "Design | None" = None  # the top-level design (for renames)
+        self.owner: Network | None = None  # the top-level design (for renames)
 
     # ---- queries ---------------------------------------------------------------------------
 
@@ -315,7 +353,7 @@ def bind_params(layer: LayerType | None, params: Mapping[str, Any],
     return out
 
 
-def present(node: "Node", env: Mapping[str, int]) -> bool:
+def present(node: InnerNode, env: Mapping[str, int]) -> bool:
     """Whether an inner node is there for arguments ``env`` (its ``when`` holds)."""
     if not node.when:
         return True
@@ -325,7 +363,7 @@ def present(node: "Node", env: Mapping[str, int]) -> bool:
         raise BlockError(str(exc), "when") from None
 
 
-def expressions_of(layer: LayerType | None, node: "Node") -> Iterator[tuple[str, str]]:
+def expressions_of(layer: LayerType | None, node: InnerNode) -> Iterator[tuple[str, str]]:
     """``(where, text)`` of every expression in ``node`` (``params.NAME`` or ``when``)."""
     if node.when:
         yield "when", node.when

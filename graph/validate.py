@@ -79,17 +79,21 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
     ``memory`` is what the chosen device has (the runtime knows it): a design whose training
     needs more is warned about. ``data_error`` says why the runtime could not read the dataset:
     an error on the Input, so nothing trains on it."""
-    diags, bad_params = _check_nodes(design)
-    diags += _check_ports(design)
+    layers = {n.id: design.layer_of(n) for n in design.nodes}
+    diags, bad_params = _check_nodes(design, layers)
+    diags += _check_ports(design, layers)
     inference = infer(design)
     diags += _check_structure(design, inference)
     for nid, err in inference.errors.items():
         if nid in bad_params:
             continue
+        if err.path:  # inside a block instance: the fix is the inner layer's, said where
+            fix = f"{err.fix} (in the block, at {err.path[-1]})" if err.fix else None
+            diags.append(Diagnostic(ERROR, "shape", err.text, nid, fix=fix))
+            continue
         diags.append(Diagnostic(ERROR, "shape", err.text, nid, err.port,
-                                fix=_shape_fix(design, inference, nid, err.fix),
-                                param=err.param if not err.path else None))
-    diags += _check_dtypes(design, inference)
+                                fix=_shape_fix(design, inference, nid, err.fix), param=err.param))
+    diags += _check_dtypes(design, inference, layers)
     if _is_body(design):
         return Report(diags, inference)
     diags += _check_blocks(design)
@@ -100,7 +104,7 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
         inputs = design.inputs()
         diags.append(Diagnostic(ERROR, "data-file", f"the dataset cannot be read: {data_error}",
                                 inputs[0].id if inputs else None,
-                                fix="choose another file, or fix it (Data panel)"))
+                                fix="choose another file in the Data panel, or correct this one"))
     if memory is not None:
         problem = training_memory_problem(summarize(design, inference), memory)
         if problem:
@@ -112,14 +116,14 @@ def _is_body(design: Design) -> bool:
     return design.blocks.owner is not design
 
 
-def _check_nodes(design: Design) -> tuple[list[Diagnostic], set[str]]:
+def _check_nodes(design: Design, layers: dict) -> tuple[list[Diagnostic], set[str]]:
     """Known types, valid params (expressions bound to the arguments' defaults) and names.
     Returns the diagnostics and the nodes with bad params (no shape error on top)."""
     diags: list[Diagnostic] = []
     bad_params: set[str] = set()
     seen: dict[str, str] = {}
     for node in design.nodes:
-        layer = design.layer_of(node)
+        layer = layers[node.id]
         if layer is None:
             diags.append(Diagnostic(ERROR, "unknown-type", f"unknown layer type {node.type!r}", node.id))
             bad_params.add(node.id)
@@ -154,22 +158,20 @@ def _check_nodes(design: Design) -> tuple[list[Diagnostic], set[str]]:
     return diags, bad_params
 
 
-def _check_ports(design: Design) -> list[Diagnostic]:
+def _check_ports(design: Design, layers: dict) -> list[Diagnostic]:
     """Links name existing ports; every input port has as many links as it takes."""
     diags = []
     for e in design.edges:
-        src_layer = design.layer_of(design.node(e.src))
-        dst_layer = design.layer_of(design.node(e.dst))
+        src_layer, dst_layer = layers[e.src], layers[e.dst]
         if src_layer and src_layer.output_port(e.src_port) is None:
             diags.append(Diagnostic(ERROR, "port", f"has no output port {e.src_port!r}", e.src,
                                     e.src_port))
         if dst_layer and dst_layer.input_port(e.dst_port) is None:
             diags.append(Diagnostic(ERROR, "port", f"has no input port {e.dst_port!r}", e.dst,
                                     e.dst_port))
-    for node in design.nodes:
-        layer = design.layer_of(node)
+    for nid, layer in layers.items():
         if layer is not None:
-            diags += _check_arity(design, node.id, layer)
+            diags += _check_arity(design, nid, layer)
     return diags
 
 
@@ -265,7 +267,7 @@ def _check_blocks(design: Design) -> list[Diagnostic]:
     return diags
 
 
-def _check_dtypes(design: Design, inference: Inference) -> list[Diagnostic]:
+def _check_dtypes(design: Design, inference: Inference, layers: dict) -> list[Diagnostic]:
     """Integer token ids (an int64 Input) may only pass through ``pass_through`` layers to ones
     that read them (``reads_token_ids``: Embedding), and those read nothing else."""
     diags = []
@@ -274,7 +276,7 @@ def _check_dtypes(design: Design, inference: Inference) -> list[Diagnostic]:
         node = design.node(nid)
         if nid not in inference.shapes:
             continue
-        layer = design.layer_of(node)
+        layer = layers[nid]
         sources = [e.src for e in design.in_edges(nid)]
         ints = [integer.get(src, False) for src in sources]
         if layer.is_source:

@@ -29,7 +29,8 @@ from . import devices
 from .data import Normalization, data_settings, decode_image, load_data, read_raw, split_indices
 from .data.csvfile import csv_columns as read_csv_columns
 from .metrics import classification_report, regression_metrics
-from .runs import RunError, RunFolder, load_run, unique_dir
+from .paths import unique_dir
+from .runs import RunError, RunFolder, load_run
 from .training import first_output
 
 PREVIEW_ROWS = 200

@@ -159,9 +159,17 @@ class _Slots:
         self.extras: dict[str, Callable[[Expansion], Any]] = {}
         self.used_inputs: set[str] = set()
 
-    def render(self, values: list[Any], hint: str) -> str:
-        """Source giving ``values[i]`` in copy ``i`` (``None`` where a layer is absent)."""
+    def render(self, values: list[Any], hint: str, written: Any = None) -> str:
+        """Source giving ``values[i]`` in copy ``i`` (``None`` where a layer is absent);
+        ``written`` is the param as the design wrote it, kept when it is an expression that
+        gives every value (``stride`` stays ``stride`` even where all copies use 2)."""
         present = [(c, _compact(v)) for c, v in zip(self.copies, values) if v is not None]
+        if isinstance(written, str) and present:
+            try:
+                if all(parse(written).evaluate(c.args) == v for c, v in present):
+                    return _render_expression(written)
+            except (ValueError, ArithmeticError):
+                pass
         if not present or all(v == present[0][1] for _, v in present):
             return literal(present[0][1]) if present else "None"
         for text, value in self.candidates:
@@ -258,7 +266,8 @@ def _layer_source(body: Design, node, layer, copies: list[Expansion], slots: _Sl
     defaults = _defaults(cls)
     args = []
     for k in keys:
-        text = slots.render([None if kw is None else kw[k] for kw in per_copy], f"{ident}_{k}")
+        text = slots.render([None if kw is None else kw[k] for kw in per_copy], f"{ident}_{k}",
+                            node.params.get(k))
         if k not in defaults or text != literal(_compact(defaults[k])):
             args.append(f"{k}={text}")
     head = cls.__name__ if cls.__module__ == custom_modules.__name__ else f"nn.{cls.__name__}"
@@ -282,12 +291,14 @@ def _nested_source(body: Design, nid: str, copies: list[Expansion], slots: _Slot
     cls = classes[inner[0][0].block]
     counts = {len(x) for x in inner}
 
+    params = body.node(nid).params
+
     def args(pick: Callable[[list[Expansion]], Expansion]) -> list[str]:
         table = {id(c): cls.values(pick(x)) for c, x in zip(present, inner)}
         out = []
         for p in cls.params:
             values = [table[id(c)][p] if id(c) in table else None for c in copies]
-            out.append(f"{p}={slots.render(values, p)}")
+            out.append(f"{p}={slots.render(values, p, params.get(p))}")
         return out
 
     if counts == {1}:

@@ -51,6 +51,7 @@ from graph.fileformat import DesignFileError, load as load_design, save as save_
 from graph.settings import check_data, check_training
 
 from .compiler import Compiled, CompileError, compile_design
+from .events import json_safe
 
 RUN_FORMAT = 2  # 2: checkpoints carry a manifest
 CHECKPOINT_KINDS = ("best", "last")
@@ -59,57 +60,6 @@ MAX_JSON_BYTES = 64 << 20  # config/status/state files larger than this are not 
 
 class RunError(ValueError):
     """A run folder that cannot be used (missing, incomplete or damaged)."""
-
-
-# ---- names ---------------------------------------------------------------------------------
-
-
-def unique_dir(path: Path) -> Path:
-    """``path``, or ``path-2``, ``path-3`` … whichever does not exist yet."""
-    candidate, i = path, 2
-    while candidate.exists():
-        candidate = path.with_name(f"{path.name}-{i}")
-        i += 1
-    return candidate
-
-
-MAX_FOLDER_NAME_BYTES = 96  # leaves room for "-<time>-N" within any file system's 255
-
-
-def folder_name(text: str, default: str = "run") -> str:
-    """A design name or file stem made safe as one folder name on any system: letters, digits,
-    ``-`` and ``_`` only (so never ``..``, a slash or a drive), at most
-    :data:`MAX_FOLDER_NAME_BYTES` bytes; ``default`` when nothing is left."""
-    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(text)).strip("_")
-    while len(name.encode("utf-8", "surrogatepass")) > MAX_FOLDER_NAME_BYTES:
-        name = name[:-1]
-    name = name.rstrip("_") or default
-    return name + "_" if name.upper() in _WINDOWS_RESERVED else name
-
-
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
-                     *(f"LPT{i}" for i in range(10))}
-
-
-def default_run_dir(design_stem: str, root: str | os.PathLike = "runs") -> Path:
-    """``runs/<design-stem>-<YYYYmmdd-HHMMSS>`` (with ``-2``, ``-3`` … if taken): the CLI's."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    return unique_dir(Path(root) / f"{cli_run_prefix(design_stem)}{stamp}")
-
-
-def cli_run_prefix(design_stem: str) -> str:
-    """How the names of the command line's runs of a design begin."""
-    return f"{folder_name(design_stem)}-"
-
-
-def design_runs_dir(root: str | os.PathLike, design_stem: str) -> Path:
-    """The app's folder for one design's runs: ``<root>/<design-stem>/``."""
-    return Path(root) / folder_name(design_stem, "untitled")
-
-
-def new_run_dir(parent: str | os.PathLike) -> Path:
-    """A fresh ``<parent>/<YYYYmmdd-HHMMSS>`` run folder name (the app's runs)."""
-    return unique_dir(Path(parent) / datetime.now().strftime("%Y%m%d-%H%M%S"))
 
 
 # ---- JSON ----------------------------------------------------------------------------------
@@ -132,21 +82,6 @@ def read_json(path: Path) -> Any:
         raise
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise RunError(f"{path}: unreadable ({exc})") from None
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with non-finite floats as None and tuples as lists (for strict JSON)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return json_safe(float(value))
-    return value
 
 
 # ---- the process that writes a run ---------------------------------------------------------

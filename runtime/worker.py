@@ -3,7 +3,7 @@
     python -m runtime.worker train DESIGN_FILE --run-dir DIR [--epochs N …]
     python -m runtime.worker resume RUN_DIR [--epochs N …]
 
-It prints every event of :mod:`runtime.training.events` as one JSON object per line on stdout
+It prints every event of :mod:`runtime.events` as one JSON object per line on stdout
 and obeys ``pause``, ``resume`` and ``stop`` lines on stdin; the end of stdin (the app has gone)
 stops the run cleanly, keeping a checkpoint. Problems found before training starts arrive as an
 ``error`` event followed by ``end``, like any other failure. Exit status: 0 when the run ended
@@ -64,7 +64,7 @@ def run(argv: Sequence[str] | None = None, stdin: IO[str] | None = None,
     from graph.fileformat import DesignFileError, load
 
     from .training import Control, train
-    from .training.events import End, Error
+    from .events import End, Error
 
     overrides = {name: getattr(args, name) for name, _ in OVERRIDES
                  if getattr(args, name) is not None}

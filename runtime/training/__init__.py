@@ -5,10 +5,10 @@
     for event in train(design, run_dir="runs/demo", control=control):
         print(event.EVENT, event.to_dict())
 
-The events are typed, defined once in :mod:`.events` (``Stage``, ``Start``, ``Step``,
-``Epoch``, ``Diagnostics``, ``Checkpoint``, ``Paused``, ``Resumed``, ``Error``, ``End``); each
-reads like its JSON object (``event["event"]``, ``event["loss"]``) and writes itself as one
-(``event.to_dict()``). Checkpoints are written at most every ``checkpoint_interval`` seconds,
+The events are typed, defined once in :mod:`runtime.events` (``Stage``, ``Start``, ``Step``,
+``Epoch``, ``Diagnostics``, ``Checkpoint``, ``Notice``, ``Paused``, ``Resumed``, ``Error``,
+``End``); each reads like its JSON object (``event["event"]``, ``event["loss"]``) and writes
+itself as one (``event.to_dict()``). Checkpoints are written at most every ``checkpoint_interval`` seconds,
 and always at the end of a run.
 
 The last event is always ``end``. Files written to the run folder are described in
@@ -19,7 +19,7 @@ The package: :mod:`.loop` (the :class:`Trainer` and its epoch loop), :mod:`.setu
 a run), :mod:`.losses`, :mod:`.optim` (optimizers and schedules), :mod:`.probes` (per-layer
 diagnostics), :mod:`.evaluation` (a split, or a finished run) and :mod:`.control`.
 """
-from . import events
+from .. import events
 from .control import Control, Parallel, TrainingError
 from .evaluation import evaluate_run, evaluate_split
 from .loop import Trainer, train

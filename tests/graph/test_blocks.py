@@ -116,6 +116,7 @@ def test_an_error_inside_a_block_names_instance_copy_and_layer():
     [error] = [x for x in report.errors if x.code == "shape"]
     assert error.node == d.node_by_name("stage").id
     assert error.message.startswith("stage.0 › add: ")
+    assert error.fix.endswith("(in the block, at add)")  # the inner layer's own fix
     body.set_param(body.node_by_name("fc2").id, "out_features", "width - 8")
     message = validate(d).errors[0].message
     assert message == "stage.0 › fc2: out_features must be at least 1, not 0"

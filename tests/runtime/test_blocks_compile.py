@@ -71,3 +71,27 @@ def test_small_resnet_runs_forward_and_backward():
     assert out.shape == (4, 10)
     out.sum().backward()
     assert compiled.module.layer2[0].downsample[0].weight.grad is not None
+
+
+def test_a_repeated_block_with_two_inputs_and_two_outputs_exports(tmp_path):
+    from graph.grouping import group_into_block
+    from runtime import export as ex
+    from tests.graph.util import Build
+
+    b = Build("ports", data="iris")
+    b.add("Input", "x", shape=[4])
+    b.add("Linear", "a", "x", out_features=4)
+    b.add("Linear", "b", "x", out_features=4)
+    b.add("Add", "add", ["a", "b"])
+    b.add("Linear", "after", "add", out_features=4)
+    b.add("Add", "join", ["after", "a"])
+    b.add("Linear", "head", "join", out_features=3)
+    b.add("Output", "out", "head")
+    design = b.design
+    edit = group_into_block(design, [b.id("add"), b.id("a")], "Pair")
+    edit.apply(design)
+    design.set_param(edit.result, "repeat", 3)
+    for fmt in ("python", "torchscript"):
+        result = ex.export_model(design, fmt, tmp_path / fmt)
+        assert result.max_diff <= ex.TOLERANCE
+    assert "self.pair = Chain(Pair(), Pair(), Pair())" in (tmp_path / "python.py").read_text()

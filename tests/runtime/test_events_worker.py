@@ -9,7 +9,7 @@ import pytest
 from graph.fileformat import load, save
 from runtime import worker
 from runtime.training import train
-from runtime.training import events as ev
+from runtime import events as ev
 from tests.conftest import EXAMPLES
 
 

@@ -10,7 +10,8 @@ import torch
 from safetensors.torch import load_file
 
 from graph.fileformat import load
-from runtime.runs import (RunError, RunFolder, RunWriter, capture_rng, default_run_dir,
+from runtime.paths import default_run_dir
+from runtime.runs import (RunError, RunFolder, RunWriter, capture_rng,
                           flatten_state, load_run, restore_rng, unflatten_state)
 from runtime.training import train
 from tests.conftest import EXAMPLES

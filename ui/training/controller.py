@@ -15,9 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from graph.design import Design
 from graph.fileformat import dumps
-from runtime.preflight import check_training_fits
-from runtime.analysis import list_runs, transfer_runs
-from runtime.runs import RunFolder, cli_run_prefix, design_runs_dir, new_run_dir
+from runtime.paths import cli_run_prefix, design_runs_dir, new_run_dir
 
 from ..document import Document
 from ..files import data_dir
@@ -37,7 +35,7 @@ class TrainingController(QObject):
     """Starts, steers and reports on the design's training runs (one at a time)."""
 
     run_started = Signal(str)  # run folder
-    event = Signal(object)  # each trainer event of the current run (runtime.training.events)
+    event = Signal(object)  # each trainer event of the current run (runtime.events)
     run_finished = Signal(dict)  # {"status", "message", "run_dir", ...}
     state_changed = Signal(str)  # runner state: idle, starting, running, paused, stopping
     runs_changed = Signal()  # a run was added, finished or deleted
@@ -80,6 +78,8 @@ class TrainingController(QObject):
 
     def listed_runs(self) -> list[Path]:
         """The run folders of this design the Runs page lists (see :meth:`run_sources`)."""
+        from runtime.analysis import list_runs
+
         return [run.dir for folder, prefix in self.run_sources()
                 for run in list_runs(folder, prefix)]
 
@@ -88,6 +88,8 @@ class TrainingController(QObject):
         moved (the design had no file: they belonged to nobody else) or copied (the old file
         keeps its own). The run in progress stays where its process writes. Returns what was
         done, for the status bar, or None when there was nothing to do."""
+        from runtime.analysis import transfer_runs
+
         target = self.runs_dir()
         active = self.run_dir.resolve() if self.busy and self.run_dir is not None else None
         pending = [r for r in runs if r.parent.resolve() != target.resolve()]
@@ -129,6 +131,8 @@ class TrainingController(QObject):
         if not report.ok:
             first = report.errors[0].format(self.document.design)
             raise ValueError(f"the design has {len(report.errors)} error(s); first: {first}")
+        from runtime.preflight import check_training_fits
+
         check_training_fits(self.document.design)  # a ResourceError is a ValueError
         run_dir = self._new_run_dir()
         self._start(dumps(self.snapshot_design()), run_dir, extra_args)
@@ -145,6 +149,9 @@ class TrainingController(QObject):
             if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
                 options[key] = str((base / value).resolve())
         design.set_data(dict(design.data, options=options))
+        weights = design.initial_weights
+        if weights and not Path(weights).expanduser().is_absolute():
+            design.set_initial_weights(str((base / weights).resolve()))
         return design
 
     def resume_run(self, run_dir: Path, extra_args: tuple[str, ...] = ()) -> Path:
@@ -152,6 +159,8 @@ class TrainingController(QObject):
         if self.busy:
             raise ValueError("a run is already in progress")
         run_dir = Path(run_dir)
+        from runtime.runs import RunFolder
+
         if not RunFolder(run_dir).resumable:
             raise ValueError(f"{run_dir} has no checkpoint to resume from")
         self._start(None, run_dir, extra_args, resume=True)
@@ -196,4 +205,6 @@ class TrainingController(QObject):
 
 def mark_failed(run_dir: Path, message: str) -> None:
     """Record in the run folder that a child died without saying so itself."""
+    from runtime.runs import RunFolder
+
     RunFolder(run_dir).mark_failed(message)

@@ -1,7 +1,7 @@
 """Run training in a child process and deliver its events to the GUI thread.
 
 The child is the worker, ``python -m runtime.worker train SNAPSHOT --run-dir DIR`` (or ``resume
-DIR``): it prints one event (:mod:`runtime.training.events`) per line as JSON and reads
+DIR``): it prints one event (:mod:`runtime.events`) per line as JSON and reads
 ``pause``/``resume``/``stop`` lines on stdin; each line is parsed back into its typed event. Output is read on
 ``readyReadStandardOutput``, so the GUI thread never waits; a crash, an out-of-memory kill or a
 SIGKILL of the child ends the run as failed with the child's last words, and nothing of it can
@@ -19,7 +19,7 @@ from typing import Sequence
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from runtime.training.events import End, Error, parse_event
+from runtime.events import End, Error, parse_event
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = "runtime.worker"
@@ -52,7 +52,7 @@ def train_command(snapshot: Path | None, run_dir: Path, resume: bool = False,
 class TrainingProcess(QObject):
     """One training child at a time; reusable for the next run once it has finished."""
 
-    event = Signal(object)  # every event the trainer prints (runtime.training.events), in order
+    event = Signal(object)  # every event the trainer prints (runtime.events), in order
     log = Signal(str)  # lines that are not events (stderr, stray prints)
     state_changed = Signal(str)  # IDLE, STARTING, RUNNING, PAUSED, STOPPING
     finished = Signal(dict)  # {"status", "message", "run_dir", "exit_code"}

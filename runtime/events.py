@@ -1,4 +1,5 @@
-"""The trainer's progress events, defined once.
+"""The trainer's progress events, defined once (pure Python: the app reads them without
+loading PyTorch).
 
 Each kind is a frozen dataclass; the trainer yields them, the run folder's ``metrics.jsonl`` and
 the app's worker protocol (:mod:`runtime.worker`) carry them as one JSON object per line
@@ -7,17 +8,32 @@ reads like the JSON object it becomes (``event["loss"]``, ``event.get("val_f1")`
 only needs a value does not care which form it holds.
 
 Every event has ``event`` (its kind) and ``time`` (seconds since the run started). Epochs are
-counted from 1; ``step`` counts optimizer steps done so far. The last event of a run is always
+counted from 1; ``step`` counts optimizer steps done so far (with the ``accumulate`` setting,
+each adds up that many batches; ``batch`` counts batches). The last event of a run is always
 :class:`End`.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, ClassVar, Iterator
 
-from ..runs import json_safe
+import math
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with non-finite floats as None, tuples as lists and NumPy scalars as Python
+    numbers (for strict JSON)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "dtype") and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return json_safe(value.item())  # a NumPy (or 0-d tensor) scalar
+    return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,6 +111,8 @@ class Start(Event):
     start_epoch: int
     start_step: int
     warnings: list[str]
+    accumulate: int = 1  # batches per optimizer step
+    compile: bool = False  # torch.compile asked for (a Notice follows if it cannot run)
 
 
 @dataclass(frozen=True, eq=False)
@@ -156,6 +174,14 @@ class Checkpoint(Event):
 
 
 @dataclass(frozen=True, eq=False)
+class Notice(Event):
+    """Something the run works around, said once (torch.compile cannot run here)."""
+
+    EVENT: ClassVar[str] = "warning"
+    message: str
+
+
+@dataclass(frozen=True, eq=False)
 class Paused(Event):
     EVENT: ClassVar[str] = "paused"
     step: int
@@ -197,7 +223,7 @@ class End(Event):
 
 
 KINDS: dict[str, type[Event]] = {cls.EVENT: cls for cls in (
-    Stage, Start, Step, Epoch, Diagnostics, Checkpoint, Paused, Resumed, Error, End)}
+    Stage, Start, Step, Epoch, Diagnostics, Checkpoint, Notice, Paused, Resumed, Error, End)}
 
 
 def parse_event(obj: Any) -> Event:
@@ -211,7 +237,8 @@ def parse_event(obj: Any) -> Event:
     values = {k: v for k, v in obj.items() if k in names}
     if cls.FLAT:
         values[cls.FLAT] = {k: v for k, v in obj.items() if k not in names and k != "event"}
-    missing = [f.name for f in fields(cls) if f.name not in values and f.name != cls.FLAT]
+    missing = [f.name for f in fields(cls) if f.name not in values and f.name != cls.FLAT
+               and f.default is MISSING and f.default_factory is MISSING]
     if missing:
         raise ValueError(f"{cls.EVENT} event without {', '.join(missing)}")
     return cls(**values)

@@ -1,0 +1,57 @@
+"""Names on disk that are safe for any design name. Pure Python (no torch), so the app can ask
+before the heavy libraries have loaded."""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+MAX_FOLDER_NAME_BYTES = 96  # leaves room for "-<time>-N" within any file system's 255
+
+
+def folder_name(text: str, default: str = "run") -> str:
+    """A design name or file stem made safe as one folder name on any system: letters, digits,
+    ``-`` and ``_`` only (so never ``..``, a slash or a drive), at most
+    :data:`MAX_FOLDER_NAME_BYTES` bytes; ``default`` when nothing is left."""
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(text)).strip("_")
+    while len(name.encode("utf-8", "surrogatepass")) > MAX_FOLDER_NAME_BYTES:
+        name = name[:-1]
+    name = name.rstrip("_") or default
+    return name + "_" if name.upper() in _WINDOWS_RESERVED else name
+
+
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
+                     *(f"LPT{i}" for i in range(10))}
+
+
+# ---- run folders (their contents: runtime.runs.RunFolder) -----------------------------------
+
+
+def unique_dir(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3`` … whichever does not exist yet."""
+    candidate, i = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}-{i}")
+        i += 1
+    return candidate
+
+
+def default_run_dir(design_stem: str, root: str | os.PathLike = "runs") -> Path:
+    """``runs/<design-stem>-<YYYYmmdd-HHMMSS>`` (with ``-2``, ``-3`` … if taken): the CLI's."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return unique_dir(Path(root) / f"{cli_run_prefix(design_stem)}{stamp}")
+
+
+def cli_run_prefix(design_stem: str) -> str:
+    """How the names of the command line's runs of a design begin."""
+    return f"{folder_name(design_stem)}-"
+
+
+def design_runs_dir(root: str | os.PathLike, design_stem: str) -> Path:
+    """The app's folder for one design's runs: ``<root>/<design-stem>/``."""
+    return Path(root) / folder_name(design_stem, "untitled")
+
+
+def new_run_dir(parent: str | os.PathLike) -> Path:
+    """A fresh ``<parent>/<YYYYmmdd-HHMMSS>`` run folder name (the app's runs)."""
+    return unique_dir(Path(parent) / datetime.now().strftime("%Y%m%d-%H%M%S"))

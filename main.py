@@ -62,12 +62,16 @@ def _load(path: str):
 # ---- commands -------------------------------------------------------------------------------------
 
 
-def _validate(design):
-    """Validation with the memory of the device the design trains on (warns when it cannot fit)."""
+def _validate(design, path: str):
+    """Validation with the memory of the device the design trains on (warns when it cannot fit)
+    and, for a file dataset, what reading the file says (its shape, or why it cannot be read)."""
     from graph.validate import validate
+    from runtime.data import data_facts
     from runtime.devices import memory_budget
 
-    return validate(design, memory=memory_budget(str(design.training.get("device", "auto"))))
+    facts = data_facts(design.data, str(Path(path).resolve().parent))
+    return validate(design, memory=memory_budget(str(design.training.get("device", "auto"))),
+                    **facts)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -81,7 +85,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(printable(f"{path}: error: {exc.reason}" + (f" at {exc.where}" if exc.where else "")))
             status = 1
             continue
-        report = _validate(design)
+        report = _validate(design, path)
         if report.ok:
             warnings = len(report.diagnostics)
             print(f"{path}: valid ({len(design)} nodes"
@@ -101,7 +105,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from graph.summary import human_bytes, human_count, summarize, summary_dict
 
     design = _load(args.file)
-    report = _validate(design)
+    report = _validate(design, args.file)
     summary = summarize(design, report.inference)
     if args.json:
         out = summary_dict(design, summary, report.ok)
@@ -395,6 +399,9 @@ class _Progress:
         elif kind in ("paused", "resumed"):
             self._clear()
             print(f"{kind} at step {e['step']}", flush=True)
+        elif kind == "warning":
+            self._clear()
+            print(f"warning: {e['message']}", flush=True)
         elif kind == "error":
             self._clear()
         elif kind == "end" and e["status"] != "failed":  # a failure prints its error instead

@@ -62,12 +62,16 @@ def _load(path: str):
 # ---- commands -------------------------------------------------------------------------------------
 
 
-def _validate(design):
-    """Validation with the memory of the device the design trains on (warns when it cannot fit)."""
+def _validate(design, path: str):
+    """Validation with the memory of the device the design trains on (warns when it cannot fit)
+    and, for a file dataset, what reading the file says (its shape, or why it cannot be read)."""
     from graph.validate import validate
+    from runtime.data import data_facts
     from runtime.devices import memory_budget
 
-    return validate(design, memory=memory_budget(str(design.training.get("device", "auto"))))
+    facts = data_facts(design.data, str(Path(path).resolve().parent))
+    return validate(design, memory=memory_budget(str(design.training.get("device", "auto"))),
+                    **facts)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -81,7 +85,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(printable(f"{path}: error: {exc.reason}" + (f" at {exc.where}" if exc.where else "")))
             status = 1
             continue
-        report = _validate(design)
+        report = _validate(design, path)
         if report.ok:
             warnings = len(report.diagnostics)
             print(f"{path}: valid ({len(design)} nodes"
@@ -101,7 +105,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from graph.summary import human_bytes, human_count, summarize, summary_dict
 
     design = _load(args.file)
-    report = _validate(design)
+    report = _validate(design, args.file)
     summary = summarize(design, report.inference)
     if args.json:
         out = summary_dict(design, summary, report.ok)
@@ -121,6 +125,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     print(f"layers:                  {summary.total_layers:,} ({summary.nodes} at the top level)")
     print(f"total parameters:        {summary.total_params:,} ({human_count(summary.total_params)}, "
           f"{human_bytes(summary.param_bytes)})")
+    if summary.frozen_params:
+        print(f"  trainable / frozen:    {summary.trainable_params:,} / {summary.frozen_params:,}")
     print(f"total MACs per sample:   {summary.total_macs:,} ({human_count(summary.total_macs)})")
     print(f"  in conv/linear/matmul: {summary.total_matmul_macs:,} "
           f"({human_count(summary.total_matmul_macs)}; what fvcore and ptflops report)")
@@ -263,6 +269,34 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_weights(args: argparse.Namespace) -> int:
+    from graph.fileformat import save
+    from runtime.compiler import CompileError
+    from runtime.weights import WeightsError, adopt_weights, preview_weights
+
+    design = _load(args.file)
+    try:
+        preview = preview_weights(design, Path(args.file).parent, args.weights)
+    except (WeightsError, CompileError) as exc:
+        raise UserError(str(exc)) from None
+    rows = preview.rows()
+    widths = [max(len(r[i]) for r in rows + [("status", "design tensor", "file tensor", "shape")])
+              for i in range(4)]
+    for row in [("status", "design tensor", "file tensor", "shape")] + rows:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+    print(preview.matching.describe())
+    if not args.apply:
+        print("nothing applied (add --apply to start the design from these weights)")
+        return 0
+    try:
+        out = adopt_weights(preview, design, args.file)
+    except WeightsError as exc:
+        raise UserError(str(exc)) from None
+    save(design, args.file)
+    print(f"wrote {out}; {args.file} now starts from it")
+    return 0
+
+
 def _train_data(design, value: str) -> dict:
     """The design's ``data`` setting with ``--data NAME|PATH`` applied."""
     from graph.settings import DATASETS
@@ -365,6 +399,9 @@ class _Progress:
         elif kind in ("paused", "resumed"):
             self._clear()
             print(f"{kind} at step {e['step']}", flush=True)
+        elif kind == "warning":
+            self._clear()
+            print(f"warning: {e['message']}", flush=True)
         elif kind == "error":
             self._clear()
         elif kind == "end" and e["status"] != "failed":  # a failure prints its error instead
@@ -421,6 +458,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.data:
             design.set_data(_train_data(design, args.data))
         design.set_data(_table_options(design.data, args))
+        if args.weights:  # start from these weights (matched by name, then by shape)
+            if not Path(args.weights).is_file():
+                raise UserError(f"{args.weights}: no such weights file")
+            design.set_initial_weights(str(Path(args.weights).resolve()))
 
     control = Control()
 
@@ -624,6 +665,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "JSON list or object, e.g. '{\"num_classes\": 10}'")
     p.set_defaults(func=cmd_import)
 
+    p = sub.add_parser("weights", help="match pretrained weights to a design; --apply adopts them",
+                       description="Show how the tensors of WEIGHTS (safetensors, or a .pt/.pth "
+                       "state dict read with weights_only) match the design's: by name, then by "
+                       "shape in order. With --apply, write DESIGN.safetensors and make the "
+                       "design start from it.")
+    p.add_argument("file", metavar="DESIGN")
+    p.add_argument("weights", metavar="WEIGHTS")
+    p.add_argument("--apply", action="store_true", help="adopt the matched tensors")
+    p.set_defaults(func=cmd_weights)
+
     p = sub.add_parser("train", help="train a design headless; writes a run folder",
                        description="Train FILE with its own settings; the flags override them. "
                        "Writes runs/<design>-<time>/ (weights, metrics, logs). Ctrl-C stops "
@@ -652,6 +703,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, metavar="N")
     p.add_argument("--run-dir", metavar="DIR", help="where to write the run (default runs/…)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run")
+    p.add_argument("--weights", metavar="FILE", help="start from these pretrained weights "
+                   "(safetensors or a .pt/.pth state dict; matched by name, then by shape)")
     p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--control-stdin", action="store_true",
                    help="read pause/resume/stop lines on stdin (the app drives runs this way)")

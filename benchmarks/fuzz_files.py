@@ -155,6 +155,15 @@ def make_file(rng: random.Random, seeds: list[bytes]) -> bytes:
     return mutate_bytes(rng, seed)
 
 
+def seed_files() -> list[bytes]:
+    """The examples, and a small design from each template (blocks, repeats, expressions)."""
+    from graph.fileformat import dumps
+    from graph.templates import TEMPLATES, build
+
+    seeds = [p.read_bytes() for p in EXAMPLES]
+    return seeds + [dumps(build(name, small=True)).encode("utf-8") for name in TEMPLATES]
+
+
 # ---- one worker: a batch of files ----------------------------------------------------------------
 
 
@@ -204,7 +213,7 @@ def worker(first: int, count: int, seed: int, hang_s: float, keep: Path) -> None
     import runtime.compiler  # noqa: F401
 
     signal.signal(signal.SIGALRM, _alarm)
-    seeds = [p.read_bytes() for p in EXAMPLES]
+    seeds = seed_files()
     scratch = Path(tempfile.mkdtemp(prefix="netwright-fuzz-"))
     try:
         for index in range(first, first + count):

@@ -1,19 +1,35 @@
-"""Training throughput: Netwright's trainer against plain PyTorch loops (and Lightning).
+"""Training throughput: Netwright's trainer against hand-written PyTorch loops (and Lightning).
 
-    python benchmarks/train_throughput.py [--epochs 10] [--repeats 5] [--threads N]
+    python benchmarks/train_throughput.py [--models mlp,cnn,lstm] [--epochs 5] [--repeats 3]
+                                          [--threads N] [--skip-overhead] [--skip-modules]
+                                          [--compile]
 
-Every contender trains the same network (digits as 64 features, MLP 64-256-256-10, batch 64,
-Adam 1e-3, a validation pass per epoch) from the same initial weights, on the CPU:
+Every contender trains the same network from the same initial weights on the CPU (batch 64,
+Adam 1e-3, a validation pass per epoch), on scikit-learn's digits:
 
-* ``dataloader``      a plain loop over ``DataLoader(TensorDataset, shuffle=True)``;
-* ``index``           an index-batched loop over in-memory tensors (the baseline);
-* ``index+fused``     the same loop with torch's fused Adam kernel;
-* ``netwright``       :func:`runtime.training.train` with its progress events on, no run folder;
-* ``netwright+files`` the same writing its run folder (metrics, checkpoints every epoch);
-* ``lightning``       PyTorch Lightning (only when installed; it is not a dependency).
+* ``mlp``  64-256-256-10 on the 64 pixels; ``cnn`` resources/examples/digits_cnn.json;
+  ``lstm`` resources/examples/digits_lstm.json (rows of the image as a sequence).
 
-Runs are interleaved and repeated; the script prints the median wall time of each and its
-speed relative to the index-batched loop. Targets: netwright ≥ 1.0× index, ≥ 2× lightning.
+Contenders, interleaved and repeated (the median is printed, and the range):
+
+* ``index+fused``   the best hand-written loop: index-batched over in-memory tensors, torch's
+  fused Adam, ``zero_grad(set_to_none=True)`` — the baseline;
+* ``index+foreach`` the same with the foreach Adam;
+* ``dataloader``    ``DataLoader(TensorDataset, shuffle=True)`` and the default Adam;
+* ``netwright``     :func:`runtime.training.train` as the app runs it: progress events, metrics
+  and layer statistics every 50 steps (the default), no run folder;
+* ``lightning``     PyTorch Lightning, when installed (it is not a dependency).
+
+Also measured (each side by side in the same run):
+
+* the trainer's own per-step overhead (events, metrics, probes) on a network so small that the
+  step itself costs almost nothing: (trainer − hand loop) / steps, in µs;
+* forward + backward of the compiled ``torch.fx`` GraphModule against a hand-written
+  ``nn.Module`` calling the same layers, for several sizes (ratio ≥ 0.98 wanted);
+* ``--compile``: the ``compile`` training setting (torch.compile) against eager, per epoch after
+  the first (which pays for compiling) and in total.
+
+Targets: netwright ≥ 1.0× index+fused and ≥ 3× lightning; overhead ≤ 20 µs/step.
 """
 from __future__ import annotations
 
@@ -21,32 +37,33 @@ import argparse
 import copy
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from torch import nn  # noqa: E402
 
 from graph.design import Design, Edge  # noqa: E402
+from graph.fileformat import load  # noqa: E402
 from runtime.compiler import compile_design  # noqa: E402
 from runtime.data import load_data  # noqa: E402
-from runtime.training import train  # noqa: E402
+from runtime.training import first_output, train  # noqa: E402
 
 BATCH, LR = 64, 1e-3
+EXAMPLES = ROOT / "resources" / "examples"
 
 
-def mlp_design(epochs: int) -> Design:
-    d = Design("Benchmark MLP")
+def chain_design(name: str, layers: list[tuple[str, dict]], epochs: int) -> Design:
+    d = Design(name)
     d.set_data(dict(d.data, name="digits", options={"as_images": False}))
-    d.set_training(dict(d.training, epochs=epochs, batch_size=BATCH, lr=LR, optimizer="adam",
-                        device="cpu", diagnostics_every=0, seed=0))
+    d.set_training(dict(d.training, epochs=epochs))
     prev = None
-    for type_id, params in (("Input", {"shape": [64]}), ("Linear", {"out_features": 256}),
-                            ("ReLU", {}), ("Linear", {"out_features": 256}), ("ReLU", {}),
-                            ("Linear", {"out_features": 10}), ("Output", {})):
+    for type_id, params in [("Input", {"shape": [64]})] + layers + [("Output", {})]:
         node = d.make_node(type_id, params=params)
         d.add_node(node)
         if prev:
@@ -55,11 +72,64 @@ def mlp_design(epochs: int) -> Design:
     return d
 
 
+def mlp(epochs: int, width: int = 256, depth: int = 2) -> Design:
+    layers = []
+    for _ in range(depth):
+        layers += [("Linear", {"out_features": width}), ("ReLU", {})]
+    return chain_design(f"MLP 64-{width}x{depth}-10", layers + [("Linear", {"out_features": 10})],
+                        epochs)
+
+
+def example(name: str) -> Callable[[int], Design]:
+    def make(epochs: int) -> Design:
+        d = load(EXAMPLES / f"{name}.json")
+        d.set_training(dict(d.training, epochs=epochs))
+        return d
+    return make
+
+
+MODELS = {"mlp": mlp, "cnn": example("digits_cnn"), "lstm": example("digits_lstm")}
+
+
+def benchmark_settings(design: Design, epochs: int, **extra) -> Design:
+    design.set_training(dict(design.training, epochs=epochs, batch_size=BATCH, lr=LR,
+                             optimizer="adam", device="cpu", seed=0, schedule="none",
+                             grad_clip=0.0, weight_decay=0.0, **extra))
+    return design
+
+
+# ---- contenders ------------------------------------------------------------------------------
+
+
+def as_tensors(loaded) -> tuple[torch.Tensor, ...]:
+    """Training and validation samples as ready float tensors (the hand loops get the data
+    already normalized; the trainer normalizes stored 8-bit pixels per batch itself)."""
+    train, val = loaded.train, loaded.val
+    return (train.take(torch.arange(len(train)))[0], train.y,
+            val.take(torch.arange(len(val)))[0], val.y)
+
+
 def validate(model, xv, yv) -> float:
     model.eval()
     with torch.inference_mode():
-        acc = (model(xv).argmax(1) == yv).float().mean().item()
+        acc = (first_output(model(xv)).argmax(1) == yv).float().mean().item()
     model.train()
+    return acc
+
+
+def run_index(model, data, epochs: int, adam: dict) -> float:
+    x, y, xv, yv = data
+    opt = torch.optim.Adam(model.parameters(), lr=LR, **adam)
+    n = len(x)
+    for _ in range(epochs):
+        perm = torch.randperm(n)
+        for i in range(0, n - 1, BATCH):
+            idx = perm[i:i + BATCH]
+            loss = F.cross_entropy(first_output(model(x.index_select(0, idx))), y.index_select(0, idx))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        acc = validate(model, xv, yv)
     return acc
 
 
@@ -70,7 +140,7 @@ def run_dataloader(model, data, epochs: int) -> float:
                                          shuffle=True)
     for _ in range(epochs):
         for xb, yb in loader:
-            loss = F.cross_entropy(model(xb), yb)
+            loss = F.cross_entropy(first_output(model(xb)), yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -78,38 +148,46 @@ def run_dataloader(model, data, epochs: int) -> float:
     return acc
 
 
-def run_index(model, data, epochs: int, fused: bool = False) -> float:
-    x, y, xv, yv = data
-    opt = torch.optim.Adam(model.parameters(), lr=LR, fused=fused or None)
-    n = len(x)
-    for _ in range(epochs):
-        perm = torch.randperm(n)
-        for i in range(0, n, BATCH):
-            idx = perm[i:i + BATCH]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        acc = validate(model, xv, yv)
-    return acc
+def run_netwright(design: Design, loaded) -> tuple[float, list[float]]:
+    """Final validation accuracy and each epoch's duration."""
+    acc, durations = None, []
+    for event in train(design, data=loaded, write_files=False):
+        if event["event"] == "epoch":
+            acc = event["val_accuracy"]
+            durations.append(event["duration_s"])
+        elif event["event"] == "error":
+            raise RuntimeError(event["message"])
+    return acc, durations
 
 
-def run_netwright(design: Design, loaded, epochs: int, files: bool) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        acc = None
-        for event in train(design, data=loaded, run_dir=Path(tmp) / "run", write_files=files):
-            if event["event"] == "epoch":
-                acc = event["val_accuracy"]
-            elif event["event"] == "error":
-                raise RuntimeError(event["message"])
-    return acc
+def _hide_torchvision() -> None:
+    """Lightning (through torchmetrics) imports torchvision when its package is installed; a
+    torchvision built for another torch fails to import, and Lightning needs none of it here."""
+    try:
+        import torchvision  # noqa: F401
+    except Exception:  # noqa: BLE001 - any failure: hide it from torchmetrics
+        from lightning_utilities.core import imports
+
+        check = imports.RequirementCache._check_requirement
+
+        def without_torchvision(self) -> None:
+            if self.requirement and self.requirement.startswith("torchvision"):
+                self.available, self.message = False, "torchvision hidden (does not import)"
+                return
+            check(self)
+
+        imports.RequirementCache._check_requirement = without_torchvision
+        sys.modules["torchvision"] = None
 
 
 def lightning_runner():
     try:
+        _hide_torchvision()
         import lightning as L
     except ImportError:
         return None
+    import logging
+    import warnings
 
     class Module(L.LightningModule):
         def __init__(self, net):
@@ -118,20 +196,17 @@ def lightning_runner():
 
         def training_step(self, batch, _):
             xb, yb = batch
-            return F.cross_entropy(self.net(xb), yb)
+            return F.cross_entropy(first_output(self.net(xb)), yb)
 
         def validation_step(self, batch, _):
             xb, yb = batch
-            self.log("val_acc", (self.net(xb).argmax(1) == yb).float().mean())
+            self.log("val_acc", (first_output(self.net(xb)).argmax(1) == yb).float().mean())
 
         def configure_optimizers(self):
             return torch.optim.Adam(self.parameters(), lr=LR)
 
-    import logging
-    import warnings
-
-    logging.getLogger("lightning").setLevel(logging.ERROR)
-    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
     def run(model, data, epochs: int) -> float:
         x, y, xv, yv = data
@@ -150,58 +225,190 @@ def lightning_runner():
     return run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(),
-                        help="torch CPU threads (default: torch's choice)")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    design = mlp_design(args.epochs)
-    loaded = load_data(design.data)
-    data = (loaded.train.x, loaded.train.y, loaded.val.x, loaded.val.y)
-    torch.manual_seed(0)
-    template = compile_design(design).module
-
-    def fresh():
-        return copy.deepcopy(template)
-
-    contenders = {
-        "dataloader": lambda: run_dataloader(fresh(), data, args.epochs),
-        "index": lambda: run_index(fresh(), data, args.epochs),
-        "index+fused": lambda: run_index(fresh(), data, args.epochs, fused=True),
-        "netwright": lambda: run_netwright(design, loaded, args.epochs, files=False),
-        "netwright+files": lambda: run_netwright(design, loaded, args.epochs, files=True),
-    }
-    lightning = lightning_runner()
-    if lightning is not None:
-        contenders["lightning"] = lambda: lightning(fresh(), data, args.epochs)
-    else:
-        print("lightning is not installed: skipped (pip install lightning to compare)")
-
+def timed(contenders: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
     for fn in contenders.values():  # warm-up: imports, first-call allocations
         fn()
     times: dict[str, list[float]] = {name: [] for name in contenders}
-    accuracy: dict[str, float] = {}
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         for name, fn in contenders.items():
             t = time.perf_counter()
-            accuracy[name] = fn()
+            fn()
             times[name].append(time.perf_counter() - t)
+    return times
 
-    steps = args.epochs * -(-len(data[0]) // BATCH)
-    base = statistics.median(times["index"])
-    print(f"digits 64 features, MLP 64-256-256-10, batch {BATCH}, Adam, {args.epochs} epochs "
-          f"({steps} steps), {torch.get_num_threads()} threads, median of {args.repeats}")
-    print(f"{'loop':<16} {'seconds':>8} {'steps/s':>9} {'vs index':>9} {'val acc':>8}")
+
+def span(values: list[float], fmt: str = "{:.2f}") -> str:
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+
+
+def throughput(model_name: str, epochs: int, repeats: int, lightning) -> None:
+    design = benchmark_settings(MODELS[model_name](epochs), epochs)
+    loaded = load_data(design.data)
+    data = as_tensors(loaded)
+    torch.manual_seed(0)
+    template = compile_design(design).module
+    fresh = lambda: copy.deepcopy(template)  # noqa: E731
+    contenders = {
+        "index+fused": lambda: run_index(fresh(), data, epochs, {"fused": True}),
+        "index+foreach": lambda: run_index(fresh(), data, epochs, {"foreach": True}),
+        "dataloader": lambda: run_dataloader(fresh(), data, epochs),
+        "netwright": lambda: run_netwright(design, loaded),
+    }
+    if lightning is not None:
+        contenders["lightning"] = lambda: lightning(fresh(), data, epochs)
+    times = timed(contenders, repeats)
+    steps = epochs * -(-len(data[0]) // BATCH)
+    print(f"\n{design.name}: {len(data[0])} training samples, batch {BATCH}, {epochs} epochs "
+          f"({steps} steps), {torch.get_num_threads()} threads, {repeats} runs each")
+    print(f"{'loop':<15} {'seconds: median (range)':>26} {'steps/s':>8} {'netwright is':>13}")
+    nw = times["netwright"]
     for name, ts in times.items():
-        med = statistics.median(ts)
-        print(f"{name:<16} {med:8.3f} {steps / med:9.0f} {base / med:8.2f}× "
-              f"{accuracy[name]:8.3f}")
-    nw = statistics.median(times["netwright"])
-    if "lightning" in times:
-        print(f"netwright vs lightning: {statistics.median(times['lightning']) / nw:.2f}×")
+        ratios = [t / n for t, n in zip(ts, nw)]  # paired: the runs of one round
+        print(f"{name:<15} {span(ts, '{:.3f}'):>26} {steps / statistics.median(ts):8.0f} "
+              f"{'' if name == 'netwright' else span(ratios) + '×':>13}")
+
+
+# ---- the trainer's own overhead -----------------------------------------------------------------
+
+
+def cpu_seconds(fn: Callable[[], object]) -> float:
+    """CPU time of ``fn()`` in this process (one torch thread: the work done, not the waiting
+    for a busy machine's cores)."""
+    t = time.process_time()
+    fn()
+    return time.process_time() - t
+
+
+def overhead(epochs: int, repeats: int) -> None:
+    """µs of CPU per step the trainer adds to the hand-written fused-Adam loop, on a network
+    whose step is tiny. Each side runs ``short`` and ``long`` epochs: the difference of the two
+    cancels the fixed costs (start-up, compiling the design) and leaves the per-epoch ones —
+    steps with their events, metrics and probes, and one validation per epoch (counted in)."""
+    short, long = 2, max(epochs, 8)
+    print(f"\ntrainer overhead per step (Linear 64→10, batch {BATCH}, CPU time of {long} − "
+          f"{short} epochs, {repeats} interleaved rounds; target ≤ 20 µs):")
+    for label, diag in (("probes every 50 steps", 50), ("probes off", 0)):
+        designs = {e: benchmark_settings(chain_design("tiny", [("Linear", {"out_features": 10})],
+                                                      e), e, diagnostics_every=diag)
+                   for e in (short, long)}
+        loaded = load_data(designs[short].data)
+        data = as_tensors(loaded)
+        torch.manual_seed(0)
+        template = compile_design(designs[short]).module
+        steps = (long - short) * -(-(len(data[0]) - 1) // BATCH)
+        rounds = []
+        for r in range(repeats + 1):  # the first round warms up
+            t = {(side, e): cpu_seconds(
+                (lambda e=e: run_index(copy.deepcopy(template), data, e, {"fused": True}))
+                if side == "loop" else (lambda e=e: run_netwright(designs[e], loaded)))
+                for e in (short, long) for side in ("loop", "netwright")}
+            loop = t["loop", long] - t["loop", short]
+            nw = t["netwright", long] - t["netwright", short]
+            if r:
+                rounds.append(((nw - loop) / steps * 1e6, loop / steps * 1e6))
+        print(f"  {label:<22} {span([d for d, _ in rounds], '{:.1f}')} µs/step (the hand "
+              f"loop's whole step: {statistics.median(l for _, l in rounds):.0f} µs)")
+
+
+# ---- GraphModule against a hand-written module ------------------------------------------------
+
+
+class HandWritten(nn.Module):
+    """What a person writes: the layers as attributes, a forward that calls them in order."""
+
+    def __init__(self, graph_module: nn.Module):
+        super().__init__()
+        self.names = [n.target for n in graph_module.graph.nodes if n.op == "call_module"]
+        for name in self.names:
+            setattr(self, name, graph_module.get_submodule(name))
+
+    def forward(self, x):
+        for name in self.names:
+            x = getattr(self, name)(x)
+        return x
+
+
+def fwd_bwd_ratio(design: Design, iterations: int, repeats: int) -> list[float]:
+    torch.manual_seed(0)
+    graph_module = compile_design(design).module
+    hand = HandWritten(graph_module)  # the very same layers and weights
+    shape = tuple(design.inputs()[0].resolved_params()["shape"])
+    x = torch.randn(BATCH, *shape)
+
+    def loop(model):
+        for _ in range(iterations):
+            model(x).sum().backward()
+
+    for model in (graph_module, hand):
+        loop(model)
+    ratios = []
+    for _ in range(repeats):
+        t0 = time.perf_counter(); loop(graph_module); t1 = time.perf_counter()  # noqa: E702
+        loop(hand); t2 = time.perf_counter()  # noqa: E702
+        ratios.append((t2 - t1) / (t1 - t0))
+    return ratios
+
+
+def modules(repeats: int) -> None:
+    print(f"\nforward+backward, compiled GraphModule vs hand-written nn.Module (batch {BATCH}; "
+          "> 1 means the GraphModule is faster; target ≥ 0.98):")
+    cases = [(f"MLP width {w} × {d}", mlp(1, w, d), it) for w, d, it in
+             ((64, 2, 400), (256, 4, 200), (1024, 4, 30))]
+    cases += [(f"{name} example", MODELS[name](1), 100) for name in ("cnn", "lstm")]
+    for label, design, iterations in cases:
+        print(f"  {label:<22} {span(fwd_bwd_ratio(design, iterations, repeats), '{:.3f}')}×")
+
+
+# ---- torch.compile ------------------------------------------------------------------------------
+
+
+def compile_speedup(names: list[str], epochs: int) -> None:
+    print("\nthe compile setting (torch.compile) against eager, the same run otherwise:")
+    for name in names:
+        rows = {}
+        for flag in (False, True):
+            design = benchmark_settings(MODELS[name](epochs), epochs, compile=flag)
+            loaded = load_data(design.data)
+            events = []
+            t = time.perf_counter()
+            for event in train(design, data=loaded, write_files=False):
+                events.append(event)
+            total = time.perf_counter() - t
+            warnings = [e["message"] for e in events if e["event"] == "warning"]
+            later = [e["duration_s"] for e in events if e["event"] == "epoch"][1:]
+            rows[flag] = (total, statistics.median(later), warnings)
+        (t_e, ep_e, _), (t_c, ep_c, warn) = rows[False], rows[True]
+        note = f" — {warn[0]}" if warn else ""
+        print(f"  {name:<5} epoch after the first: eager {ep_e:.3f} s, compiled {ep_c:.3f} s "
+              f"= {ep_e / ep_c:.2f}× · whole run ({epochs} epochs, compiling included): "
+              f"{t_e:.1f} s vs {t_c:.1f} s{note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default="mlp,cnn,lstm")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--skip-modules", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="measure the compile setting")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    names = [n.strip() for n in args.models.split(",") if n.strip()]
+    if not args.skip_throughput:
+        lightning = lightning_runner()
+        if lightning is None:
+            print("lightning is not installed: skipped (pip install lightning to compare)")
+        for name in names:
+            throughput(name, args.epochs, args.repeats, lightning)
+    if not args.skip_overhead:
+        overhead(args.epochs, args.repeats)
+    if not args.skip_modules:
+        modules(max(args.repeats, 5))
+    if args.compile:
+        compile_speedup(names, max(args.epochs, 3))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ Palette, inspector, validation, shape inference, file loading and the compiler a
 
 Rules are pure functions of params and input shapes (as in Keras' ``compute_output_shape``):
 
-* ``shape(p, ins) -> out`` raises :class:`ShapeError` with a plain message when inputs do not fit;
+* ``shape(p, ins) -> out`` raises :class:`ShapeError` with a plain message when inputs do not fit
+  (a layer with several output ports returns one shape per port, in port order);
 * ``count_params(p, ins) -> int`` counts trainable parameters;
 * ``macs(p, ins, out) -> int`` counts multiply-accumulates for one sample under the one MAC
   convention of :data:`MAC_CONVENTION` (composite layers count their parts by the same rules),

@@ -36,6 +36,8 @@ class Node:
     position: tuple[float, float] = (0.0, 0.0)
     version: int = 1
     when: str | None = None  # inside a block: "present when" condition (graph.blocks)
+    trainable: bool = True  # False freezes the layer's (or block's) weights while training
+    lr_mult: float = 1.0  # the layer's learning rate is the design's times this
     # The library of the design holding the node (set by Design.add_node), so that ``layer``
     # also answers for block instances.
     library: BlockLibrary | None = field(default=None, repr=False, compare=False)
@@ -63,7 +65,8 @@ class Node:
         """A detached copy (params deep-copied), with ``changes`` applied."""
         fields = dict(id=self.id, type=self.type, name=self.name,
                       params=copy.deepcopy(self.params), position=self.position,
-                      version=self.version, when=self.when)
+                      version=self.version, when=self.when, trainable=self.trainable,
+                      lr_mult=self.lr_mult)
         fields.update(changes)
         return Node(**fields)
 
@@ -78,6 +81,10 @@ class Node:
         }
         if self.when:
             out["when"] = self.when
+        if not self.trainable:
+            out["trainable"] = False
+        if self.lr_mult != 1.0:
+            out["lr_mult"] = self.lr_mult
         return out
 
 
@@ -148,6 +155,7 @@ class Design:
         self.data: dict[str, Any] = default_data()
         self.training: dict[str, Any] = default_training()
         self.flow: str = FLOWS[0]  # see FLOWS
+        self.initial_weights: str = ""  # safetensors file (relative to the design) to start from
         self.node_added = Signal()  # (node)
         self.node_removed = Signal()  # (node)
         self.node_changed = Signal()  # (node, field name)
@@ -418,6 +426,26 @@ class Design:
         self.settings_changed.emit("flow")
         self.changed.emit()
 
+    def set_training_flags(self, node_id: str, trainable: bool | None = None,
+                           lr_mult: float | None = None) -> None:
+        """Freeze or unfreeze a layer (or block instance), or scale its learning rate."""
+        node = self.node(node_id)
+        new = (node.trainable if trainable is None else bool(trainable),
+               node.lr_mult if lr_mult is None else float(lr_mult))
+        if new == (node.trainable, node.lr_mult):
+            return
+        node.trainable, node.lr_mult = new
+        self.node_changed.emit(node, "training")
+        self.changed.emit()
+
+    def set_initial_weights(self, path: str) -> None:
+        """Name the safetensors file (relative to the design file) training starts from."""
+        if path == self.initial_weights:
+            return
+        self.initial_weights = path
+        self.settings_changed.emit("meta")
+        self.changed.emit()
+
     def clear(self) -> None:
         for node_id in list(self._nodes):
             self.remove_node(node_id)
@@ -441,6 +469,8 @@ class Design:
         out["training"] = copy.deepcopy(self.training)
         if self.flow != FLOWS[0]:  # files written before the choice existed stay as they were
             out["flow"] = self.flow
+        if self.initial_weights:
+            out["initial_weights"] = self.initial_weights
         return out
 
     def network_dict(self) -> dict[str, Any]:
@@ -462,6 +492,7 @@ class Design:
         twin.data = copy.deepcopy(self.data)
         twin.training = copy.deepcopy(self.training)
         twin.flow = self.flow
+        twin.initial_weights = self.initial_weights
         return twin
 
     def copy_network_into(self, other: "Design") -> None:

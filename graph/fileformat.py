@@ -242,6 +242,8 @@ def design_from_dict(doc: dict[str, Any]) -> Design:
     if flow not in FLOWS:
         raise DesignFileError(f"expected {' or '.join(map(repr, FLOWS))}", "flow")
     design.flow = flow
+    design.initial_weights = _expect(doc.get("initial_weights", ""), str, "initial_weights",
+                                     "a file name (text)")
     return design
 
 
@@ -351,9 +353,13 @@ def _node(design: Design, raw: Any, where: str, seen_ids: set[str],
     when = raw.get("when")
     if when is not None:
         _expect(when, str, where + ".when", "a condition (text)")
+    trainable = _expect(raw.get("trainable", True), bool, where + ".trainable", "true or false")
+    lr_mult = raw.get("lr_mult", 1.0)
+    if isinstance(lr_mult, bool) or not isinstance(lr_mult, (int, float)) or not 0 <= lr_mult <= 1000:
+        raise DesignFileError("expected a learning-rate multiplier from 0 to 1000", where + ".lr_mult")
     return Node(id=node_id, type=layer.type_id, name=name, params=dict(params),
                 position=(float(position[0]), float(position[1])), version=layer.version,
-                when=when or None)
+                when=when or None, trainable=trainable, lr_mult=float(lr_mult))
 
 
 def _edge(design: Design, raw: Any, where: str) -> Edge:

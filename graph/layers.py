@@ -150,7 +150,8 @@ def _conv_params(n: int, transposed: bool = False) -> tuple[Param, ...]:
         Param("kernel_size", "size", 2 if transposed else 3,
               "Filter size: one number or one per spatial axis.", min=1, max=64, length=n,
               short="k{}"),
-        Param("stride", "size", 2 if transposed else 1, "Step between filter positions.",
+        Param("stride", "size", 2 if transposed else 1, "Step between filter positions" + (
+              " (Netwright's default 2 doubles the size; torch's is 1)." if transposed else "."),
               min=1, max=64, length=n, short="s{}"),
     )
     if transposed:
@@ -573,7 +574,8 @@ _register(
     type_id="LayerNorm2d",
     category=NORM,
     doc="LayerNorm over the channels at every position of a C×H×W map (ConvNeXt's LayerNorm2d).",
-    params=(Param("eps", "float", 1e-6, "Added to the variance (ConvNeXt uses 1e-6).",
+    params=(Param("eps", "float", 1e-6, "Added to the variance (ConvNeXt's 1e-6; torch's "
+                  "LayerNorm defaults to 1e-5).",
                   min=1e-12, max=1.0),
             Param("elementwise_affine", "bool", True, "Learn a scale and shift per channel.")),
     input_spec=InputSpec((2, 3, 4), "channels first"),
@@ -963,6 +965,44 @@ _register(
     torch_kwargs=_slice_kwargs,
     summary_keys=("dim", "start", "stop", "step"),
 )
+
+_TWO_PARTS = (Port("first", "The first part."), Port("second", "The rest."))
+
+
+def _split_shapes(p: Params, ins: Sequence[Shape]) -> tuple[Shape, Shape]:
+    """Two parts along ``dim``: ``size`` entries (negative: all but that many) and the rest;
+    Chunk's size is half, rounded up, as torch.chunk(x, 2)."""
+    shape = ins[0]
+    dim = _sample_dim(p["dim"], len(shape))
+    n = shape[dim]
+    first = -(-n // 2) if "size" not in p else (p["size"] if p["size"] > 0 else n + p["size"])
+    if not 0 < first < n:
+        raise ShapeError(f"cannot split the {n} entries of dim {p['dim']} into two non-empty "
+                         f"parts" + (f" at {p['size']}" if "size" in p else ""))
+    return (shape[:dim] + (first,) + shape[dim + 1:], shape[:dim] + (n - first,) + shape[dim + 1:])
+
+
+for _type_id, _doc, _extra in (
+        ("Split", "Cuts the tensor in two along one dimension: the first size entries and the "
+         "rest (two outputs).", (Param("size", "int", 1, "Entries in the first part; negative: "
+                                       "all but that many.", min=-1_000_000, max=1_000_000),)),
+        ("Chunk", "Cuts the tensor into two halves along one dimension (the first gets the odd "
+         "one), as torch.chunk(x, 2); e.g. value and gate of a GLU.", ())):
+    _register(
+        type_id=_type_id,
+        category=SHAPE,
+        pass_through=True,
+        doc=_doc,
+        params=(_dim_param(0, "Sample dimension to cut (0: channels/steps)."),) + _extra,
+        outputs=_TWO_PARTS,
+        input_spec=InputSpec((1, 2, 3, 4, 5), "at least one dimension"),
+        shape=_split_shapes,
+        torch_class="Split",
+        torch_kwargs=lambda p, ins: {"dim": _sample_dim(p["dim"], len(ins[0])) + 1,
+                                     "first": _split_shapes(p, ins)[0][
+                                         _sample_dim(p["dim"], len(ins[0]))]},
+        summary_keys=("dim",) + tuple(q.name for q in _extra),
+    )
 
 _register(
     type_id="Subtract",

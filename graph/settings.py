@@ -36,6 +36,9 @@ TRAINING_PARAMS: tuple[Param, ...] = (
     Param("gamma", "float", 0.1, "Decay factor (step and plateau schedules).", min=1e-6, max=1.0,
           label="Decay factor", when=(("schedule", ("step", "plateau")),)),
     Param("batch_size", "int", 64, "Samples per step.", min=1, max=1_000_000),
+    Param("accumulate", "int", 1, "Add up the gradients of this many batches before each "
+          "optimizer step: an effective batch of batch size × this × processes, for batches "
+          "that do not fit in memory at once.", min=1, max=10_000, label="Accumulate batches"),
     Param("epochs", "int", 10, "Passes over the training split.", min=1, max=100_000),
     Param("loss", "choice", "cross_entropy", "What training minimizes.",
           choices=("cross_entropy", "mse", "l1", "huber", "bce_with_logits")),
@@ -56,6 +59,18 @@ TRAINING_PARAMS: tuple[Param, ...] = (
     Param("diagnostics_every", "int", 50, "Record per-layer gradient and activation statistics "
           "every this many steps; 0 turns it off.", min=0, max=1_000_000,
           label="Layer stats every (steps)"),
+    Param("compile", "bool", False, "Compile the network with torch.compile: a slower start, "
+          "often faster steps on a GPU; where it cannot run the run trains uncompiled and says "
+          "why.", label="torch.compile"),
+)
+
+# How the Training panel groups the settings (device and metrics have their own editors).
+TRAINING_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Optimizer", ("optimizer", "lr", "momentum", "nesterov", "weight_decay", "grad_clip")),
+    ("Schedule", ("schedule", "warmup_epochs", "step_size", "gamma")),
+    ("Loop", ("batch_size", "accumulate", "epochs", "seed", "precision", "compile",
+              "diagnostics_every")),
+    ("Loss and stopping", ("loss", "label_smoothing", "early_stopping_metric", "patience")),
 )
 
 METRIC_CHOICES = ("accuracy", "top5", "precision", "recall", "f1", "mae", "rmse", "r2")
@@ -143,6 +158,13 @@ _dataset(DatasetSpec(
                    label="As images"),),
     sample_shape=lambda o: (1, 8, 8) if o.get("as_images", True) else (64,),
     classes=lambda o: 10,
+))
+_dataset(DatasetSpec(
+    "digits_parity", "The same 1,797 digits labelled even or odd: 8×8 grey images, 2 classes "
+    "(a transfer task for networks trained on digits).", "builtin", "classification",
+    options=(Param("as_images", "bool", True, "1×8×8 images (true) or 64 features (false)."),),
+    sample_shape=lambda o: (1, 8, 8) if o.get("as_images", True) else (64,),
+    classes=lambda o: 2,
 ))
 _dataset(DatasetSpec("iris", "Fisher's iris flowers: 4 measurements, 3 species.", "builtin",
                      "classification", sample_shape=_fixed((4,)), classes=lambda o: 3))

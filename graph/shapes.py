@@ -138,13 +138,17 @@ def infer(design: Design, input_shapes: Mapping[str, Shape] | None = None,
             if node.type in design.blocks and node.type not in CATALOG:
                 _infer_instance(design, node, layer, params, ins, result, _active)
             else:
-                out = tuple(int(d) for d in layer.shape(params, ins))
+                out = _layer_shape(layer, params, ins)
                 result.params[nid] = int(layer.count_params(params, ins))
-                too_large = _too_large(out, result.params[nid])
+                too_large = _too_large(out if len(layer.outputs) < 2 else out[0],
+                                       result.params[nid])
                 if too_large:
                     raise ShapeError(too_large)
                 result.macs[nid] = int(layer.macs(params, ins, out))
                 result.matmul_macs[nid] = int(layer.matmul_macs(params, ins, out))
+                if len(layer.outputs) > 1:  # one shape per output port
+                    result.port_shapes[nid] = dict(zip((p.name for p in layer.outputs), out))
+                    out = out[0]
                 result.shapes[nid] = out
                 port_of_body = is_body and (layer.is_source or layer.is_sink)
                 result.layers[nid] = 0 if port_of_body else 1
@@ -174,6 +178,14 @@ def _too_large(out: Shape, params: int) -> str | None:
     if params > MAX_ELEMENTS:
         return f"its {params:.3g} parameters are more than a tensor can hold (2⁶³ − 1)"
     return None
+
+
+def _layer_shape(layer: LayerType, params: dict[str, Any], ins: list[Shape]):
+    """The output shape, or for a layer with several outputs a tuple of them."""
+    out = layer.shape(params, ins)
+    if len(layer.outputs) > 1:
+        return tuple(tuple(int(d) for d in shape) for shape in out)
+    return tuple(int(d) for d in out)
 
 
 def _bound(layer: LayerType, node: Node, env: Mapping[str, int], result: Inference,

@@ -54,6 +54,11 @@ class Summary:
     total_layers: int = 0  # leaf layers after expanding every block
     nodes: int = 0  # top-level nodes
     total_matmul_macs: int = 0  # the part in convolutions, linear layers and matmuls
+    frozen_params: int = 0  # parameters of layers (and blocks) switched to not trainable
+
+    @property
+    def trainable_params(self) -> int:
+        return self.total_params - self.frozen_params
 
     @property
     def training_bytes(self) -> int:
@@ -115,9 +120,11 @@ def summarize(design: Design, inference: Inference | None = None) -> Summary:
     rows = _rows(design, inference, "")
     activations = _activations(design, inference)
     total_params = inference.total_params
+    frozen = sum(inference.params.get(n.id, 0) for n in design.nodes if not n.trainable)
     return Summary(rows, total_params, inference.total_macs, batch,
                    total_params * BYTES_PER_VALUE, activations * batch * BYTES_PER_VALUE,
-                   inference.total_layers, len(design), inference.total_matmul_macs)
+                   inference.total_layers, len(design), inference.total_matmul_macs,
+                   frozen)
 
 
 def _rows(design: Design, inference: Inference, prefix: str) -> list[Row]:
@@ -174,6 +181,8 @@ def summary_dict(design: Design, summary: Summary, valid: bool) -> dict[str, Any
         "name": design.name,
         "valid": valid,
         "params": summary.total_params,
+        "trainable_params": summary.trainable_params,
+        "frozen_params": summary.frozen_params,
         "macs": summary.total_macs,
         "matmul_macs": summary.total_matmul_macs,
         "layers": summary.total_layers,

@@ -6,7 +6,7 @@ design order; one Output returns a tensor, several return a tuple. Branches that
 Output are left out.
 
 A block instance (see :mod:`graph.blocks`) compiles to one module per copy: a plain chain body
-to an ``nn.Sequential`` (submodules ``0``, ``1`` …, as torchvision's ``downsample``), any other
+whose layers are named 0, 1 … to an ``nn.Sequential`` (as torchvision's ``downsample``), any other
 body to a :class:`BlockModule` subclass named after the block whose submodules are named after
 the inner nodes; a Repeat ×N is an ``nn.Sequential`` of the copies. Module paths therefore
 follow the design's hierarchy: ``layer1.0.conv1.weight``.
@@ -194,7 +194,9 @@ def copy_module(design: Design, copy: Expansion) -> nn.Module:
 
 def chain_order(body: Design, inference: Inference) -> list[str] | None:
     """The inner layers of a body in order when it is one Input → layers → one Output path of
-    one-input, one-output layers (absent ones skipped); else None."""
+    one-input, one-output layers named by their index (``0``, ``1`` …, as in an
+    ``nn.Sequential``; absent ones skipped); else None. Layers with other names keep them as
+    submodule names (torchvision's ``InvertedResidual.conv``)."""
     inputs, outputs = body.inputs(), body.outputs()
     if len(inputs) != 1 or len(outputs) != 1 or len(body.edges) != len(body) - 1:
         return None
@@ -208,6 +210,8 @@ def chain_order(body: Design, inference: Inference) -> list[str] | None:
             return order
         layer = body.layer_of(body.node(current))
         if len(layer.inputs) != 1 or len(layer.outputs) != 1 or len(body.in_edges(current)) != 1:
+            return None
+        if not body.node(current).name.isdigit():
             return None
         if current not in inference.absent:
             order.append(current)

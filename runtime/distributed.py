@@ -8,8 +8,11 @@ CPU) and joins the process group. :func:`trainer_parallel` plugs the rank into
 split (:class:`runtime.data.IndexSampler`, so every rank takes the same number of steps),
 gradients are averaged by :class:`~torch.nn.parallel.DistributedDataParallel`
 (:func:`wrap_model`), the epoch's training loss is averaged over ranks (:func:`all_reduce_mean`)
-and every rank evaluates the same validation split with the same synchronized weights, so all
-ranks see the same numbers and take the same decisions (best checkpoint, early stopping). Only
+and each rank evaluates its own part of the validation split with the same weights and rank 0's
+BatchNorm statistics (:func:`sync_buffers`); the metrics' counts are summed over ranks
+(:func:`all_reduce_sum`), so all ranks see the same numbers and take the same decisions (best
+checkpoint, early stopping). A split too small to give every rank a sample is refused with a
+message saying so. Only
 rank 0 writes the run directory and prints. :func:`shutdown` leaves the process group cleanly.
 """
 from __future__ import annotations
@@ -188,6 +191,19 @@ def all_reduce_mean(t: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     return out / ctx.world_size
 
 
+def all_reduce_sum(t: torch.Tensor, ctx: DistContext) -> torch.Tensor:
+    """The sum of ``t`` over all ranks (a new tensor; every rank gets the same value)."""
+    out = t.detach().clone()
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out
+
+
+def sync_buffers(module: nn.Module, ctx: DistContext) -> None:
+    """Copy rank 0's buffers (BatchNorm running statistics) to every rank."""
+    for buffer in module.buffers():
+        dist.broadcast(buffer, src=0)
+
+
 def count_finished(ctx: DistContext) -> int:
     """How many ranks got here: each adds 1 (a collective, so it also waits for all of them)."""
     t = torch.ones((), dtype=torch.long, device=ctx.device)
@@ -202,4 +218,6 @@ def trainer_parallel(ctx: DistContext):
 
     return Parallel(rank=ctx.rank, world_size=ctx.world_size,
                     wrap_model=lambda module: wrap_model(module, ctx),
-                    all_reduce_mean=lambda t: all_reduce_mean(t, ctx))
+                    all_reduce_mean=lambda t: all_reduce_mean(t, ctx),
+                    all_reduce_sum=lambda t: all_reduce_sum(t, ctx),
+                    sync_buffers=lambda module: sync_buffers(module, ctx))

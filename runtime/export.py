@@ -176,6 +176,15 @@ def load_source(path: str | os.PathLike, checkpoint: str = "best") -> Source:
     design = _load_design(path)
     with _seeded(int(design.training.get("seed", 0))):
         compiled = _compile(design, str(path))
+    from .weights import WeightsError, load_initial_weights
+
+    try:
+        matching = load_initial_weights(compiled, design, path.parent)
+    except WeightsError as exc:
+        raise ExportError(str(exc)) from None
+    if matching is not None:
+        return Source(design, compiled, f"{path} with its initial weights {design.initial_weights} "
+                      f"({matching.describe()})")
     return Source(design, compiled, f"{path} with freshly initialized weights", fresh=True)
 
 

@@ -8,7 +8,7 @@ does, once.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -44,6 +44,12 @@ class ClassificationMeter:
         if logits.dim() == 2 and logits.shape[1] > self.topk:
             top = logits.topk(self.topk, dim=1).indices
             self.topk_hits += (top == targets[:, None]).any(dim=1).sum()
+
+    def reduce(self, all_reduce_sum: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Add up the counts of every rank of a distributed evaluation (each rank counted
+        its own shard)."""
+        self.confusion = all_reduce_sum(self.confusion)
+        self.topk_hits = all_reduce_sum(self.topk_hits)
 
     def matrix(self) -> list[list[int]]:
         return self.confusion.view(self.num_classes, self.num_classes).tolist()
@@ -127,6 +133,11 @@ class RegressionMeter:
         self.sq_err += (err * err).sum(0)
         self.sum_y += t.sum(0)
         self.sum_y2 += (t * t).sum(0)
+
+    def reduce(self, all_reduce_sum: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Add up the running sums of every rank of a distributed evaluation."""
+        self.n, self.abs_err, self.sq_err, self.sum_y, self.sum_y2 = (
+            all_reduce_sum(t) for t in (self.n, self.abs_err, self.sq_err, self.sum_y, self.sum_y2))
 
     def compute(self) -> dict[str, Any]:
         stats = torch.stack([self.abs_err, self.sq_err, self.sum_y, self.sum_y2]).tolist()

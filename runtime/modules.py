@@ -341,3 +341,18 @@ class PositionEmbedding(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.embedding
+
+
+class Split(nn.Module):
+    """The first ``first`` entries along torch dim ``dim``, and the rest."""
+
+    def __init__(self, dim: int, first: int):
+        super().__init__()
+        self.dim, self.first = dim, first
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        rest = x.shape[self.dim] - self.first
+        return x.narrow(self.dim, 0, self.first), x.narrow(self.dim, self.first, rest)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, first={self.first}"

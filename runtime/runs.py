@@ -40,6 +40,7 @@ from graph.design import Design
 from graph.fileformat import DesignFileError, atomic_write_text, load, save
 
 from .compiler import Compiled, CompileError, compile_design
+from .paths import folder_name
 
 RUN_FORMAT = 1
 CHECKPOINT_KINDS = ("best", "last")
@@ -50,24 +51,6 @@ class RunError(ValueError):
 
 
 # ---- run folders -----------------------------------------------------------------------------
-
-
-MAX_FOLDER_NAME_BYTES = 96  # leaves room for "-<time>-N" within any file system's 255
-
-
-def folder_name(text: str, default: str = "run") -> str:
-    """A design name or file stem made safe as one folder name on any system: letters, digits,
-    ``-`` and ``_`` only (so never ``..``, a slash or a drive), at most
-    :data:`MAX_FOLDER_NAME_BYTES` bytes; ``default`` when nothing is left."""
-    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in str(text)).strip("_")
-    while len(name.encode("utf-8", "surrogatepass")) > MAX_FOLDER_NAME_BYTES:
-        name = name[:-1]
-    name = name.rstrip("_") or default
-    return name + "_" if name.upper() in _WINDOWS_RESERVED else name
-
-
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
-                     *(f"LPT{i}" for i in range(10))}
 
 
 def default_run_dir(design_stem: str, root: str | os.PathLike = "runs") -> Path:

@@ -39,9 +39,17 @@ def huge_design(tmp_path: Path) -> Path:
 
 
 def test_validate_warns_that_a_huge_design_cannot_fit(tmp_path, capsys):
-    status, out, _ = cli(capsys, "validate", huge_design(tmp_path))
-    assert status == 0  # a warning, not an error: the design itself is well formed
+    _, out, _ = cli(capsys, "validate", huge_design(tmp_path))
     assert "warning: training needs about 14,90" in out and "more than the" in out
+
+
+def test_validate_reads_a_file_dataset(tmp_path, capsys):
+    missing = huge_design(tmp_path)  # its table.csv does not exist
+    status, out, _ = cli(capsys, "validate", missing)
+    assert status == 1 and "x: the dataset cannot be read: table.csv: no such file" in out
+    (tmp_path / "table.csv").write_text("a,b,y\n1,2,0\n3,4,1\n")
+    status, out, _ = cli(capsys, "validate", missing)
+    assert status == 1 and "gives samples of shape 2, but this Input expects 1000000" in out
 
 
 def test_summary_shows_the_memory_warning(tmp_path, capsys):

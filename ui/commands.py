@@ -466,3 +466,39 @@ def replace_network_command(design: Design, fresh: Design, text: str) -> MacroCo
         AddEdgeCommand(design, edge, None, macro)
     SetTemplateCommand(design, fresh.template, macro)
     return macro
+
+
+class SetTrainingFlagsCommand(Command):
+    """Freeze or unfreeze layers, or change a layer's learning-rate multiplier."""
+
+    def __init__(self, design: Design, node_ids: Iterable[str], trainable: bool | None = None,
+                 lr_mult: float | None = None, text: str = "", parent: Command | None = None):
+        ids = list(node_ids)
+        verb = text or ("Learning-rate multiplier" if trainable is None else
+                        ("Unfreeze" if trainable else "Freeze") + (f" {len(ids)} layers" if len(ids) > 1 else ""))
+        super().__init__(verb, parent)
+        self.design = design
+        self.old = {nid: (design.node(nid).trainable, design.node(nid).lr_mult) for nid in ids}
+        self.trainable, self.lr_mult = trainable, lr_mult
+
+    def redo(self) -> None:
+        for nid in self.old:
+            self.design.set_training_flags(nid, self.trainable, self.lr_mult)
+
+    def undo(self) -> None:
+        for nid, (trainable, lr_mult) in self.old.items():
+            self.design.set_training_flags(nid, trainable, lr_mult)
+
+
+class SetInitialWeightsCommand(Command):
+    """Name the weights file the design starts from (the file itself is written beforehand)."""
+
+    def __init__(self, design: Design, path: str, parent: Command | None = None):
+        super().__init__("Load Weights", parent)
+        self.design, self.old, self.new = design, design.initial_weights, path
+
+    def redo(self) -> None:
+        self.design.set_initial_weights(self.new)
+
+    def undo(self) -> None:
+        self.design.set_initial_weights(self.old)

@@ -14,9 +14,9 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from graph.design import Design
 from graph.fileformat import dumps, load, loads, save
 from graph.validate import Report, validate
-from runtime.devices import memory_budget
 
 from .editing import EditSession
+from .loading import heavy_imports
 
 
 class Document(QObject):
@@ -33,6 +33,7 @@ class Document(QObject):
         self.path: Path | None = None
         self.design: Design = design or Design()
         self.data_facts: dict = {}  # see set_data_facts
+        self._awaiting_torch = False  # the memory check waits for the background imports
         self.report: Report = self._validate()
         self._pending = False
         self._connect(self.design)
@@ -119,9 +120,24 @@ class Document(QObject):
         return self.report
 
     def _validate(self) -> Report:
-        """Validation with the file dataset's facts and the memory of the chosen device."""
-        device = self.design.training.get("device", "auto")
-        return validate(self.design, memory=memory_budget(str(device)), **self.data_facts)
+        """Validation with the file dataset's facts and the memory of the chosen device (that
+        check waits while PyTorch is still loading in the background, then runs)."""
+        return validate(self.design, memory=self._memory_budget(), **self.data_facts)
+
+    def _memory_budget(self):
+        loader = heavy_imports()
+        if loader.loading:
+            if not self._awaiting_torch:
+                self._awaiting_torch = True
+                loader.when_loaded(self._torch_loaded, self)
+            return None
+        from runtime.devices import memory_budget
+
+        return memory_budget(str(self.design.training.get("device", "auto")))
+
+    def _torch_loaded(self) -> None:
+        self._awaiting_torch = False
+        self._schedule_revalidate()
 
     def set_data_facts(self, shape=None, classes: int | None = None,
                        task: str | None = None, error: str | None = None) -> None:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graph.blocks import is_expression
 from graph.catalog import Param, fmt_shape
 from graph.design import Design, Node
 from graph.settings import TRAINING_PARAMS, dataset_shape
@@ -38,7 +39,7 @@ from ui.commands import SetParamsCommand
 from ui.document import Document
 from ui.editing import DesignInfoEdit, EditSession, ParamEdit, RenameEdit
 from ui.palette import color_chip
-from ui.widgets.params import ParamEditor, make_editor, set_invalid
+from ui.widgets.params import ExpressionEditor, ParamEditor, make_editor, set_invalid
 
 # ---- layout helpers -------------------------------------------------------------------------------
 
@@ -168,7 +169,7 @@ class NodeView(QWidget):
             form = _form()
             resolved = node.resolved_params()
             for param in layer.params:
-                editor = make_editor(param, resolved[param.name])
+                editor = self._editor(param, resolved[param.name])
                 editor.setObjectName(f"param_{param.name}")
                 editor.edited.connect(lambda value, name=param.name: self._param_edited(name, value))
                 editor.finished.connect(session.seal)
@@ -195,6 +196,14 @@ class NodeView(QWidget):
 
         self.sync()
         self.update_report(document.report)
+
+    def _editor(self, param, value) -> ParamEditor:
+        """The param's editor; inside a block body, an expression (``planes * 4``) keeps its
+        text in a line editor that takes a number or arithmetic on the block's arguments."""
+        if self.design is not self.document.design and is_expression(param, value) \
+                and isinstance(value, str):
+            return ExpressionEditor(param, arguments=tuple(self.design.arguments))
+        return make_editor(param, value)
 
     @property
     def node(self) -> Node:
@@ -260,7 +269,8 @@ class NodeView(QWidget):
             return
         node = self.node
         param = node.layer.param(name)
-        if param.check(value) is not None or node.resolved_params()[name] == value:
+        expression = isinstance(self.editors.get(name), ExpressionEditor)
+        if (param.check(value) is not None and not expression) or node.resolved_params()[name] == value:
             return
         self.session.push(ParamEdit(self.design, self.node_id, name, value))
 

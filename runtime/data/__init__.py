@@ -2,7 +2,8 @@
 
 Every dataset declared in :data:`graph.settings.DATASETS` loads here:
 
-* built-in (scikit-learn, nothing downloaded): digits, iris, wine, breast_cancer, diabetes;
+* built-in (scikit-learn, nothing downloaded): digits, digits_parity, iris, wine, breast_cancer,
+  diabetes;
 * synthetic, from a seed: moons, circles, spirals, xor, sine;
 * user files: CSV, NumPy ``.npz`` (read with ``allow_pickle=False``), image folders
   (``root/<class>/*.png|jpg``) and MNIST-style IDX files.
@@ -23,12 +24,12 @@ from .base import DataError, DataInfo, Normalization, Raw
 from .batching import IndexSampler, LoadedData, Split, StreamSplit, TensorSplit
 from .images import DEFAULT_MAX_MEMORY, IMAGE_EXTENSIONS, decode_image, read_idx
 from .preparation import data_settings, fit_normalization, load_data, split_indices
-from .sources import CSV_EXTENSIONS, data_from_path, read_raw, resolve_path
+from .sources import CSV_EXTENSIONS, data_facts, data_from_path, read_raw, resolve_path
 from .tables import load_csv, load_npz
 
 __all__ = [
     "CSV_EXTENSIONS", "DEFAULT_MAX_MEMORY", "IMAGE_EXTENSIONS", "DataError", "DataInfo",
     "IndexSampler", "LoadedData", "Normalization", "Raw", "Split", "StreamSplit", "TensorSplit",
-    "data_from_path", "data_settings", "decode_image", "fit_normalization", "load_csv",
+    "data_facts", "data_from_path", "data_settings", "decode_image", "fit_normalization", "load_csv",
     "load_data", "load_npz", "read_idx", "read_raw", "resolve_path", "split_indices",
 ]

@@ -12,16 +12,20 @@ from .base import DataError, Raw
 def load_builtin(name: str, options: Mapping[str, Any]) -> Raw:
     from sklearn import datasets as skd
 
-    loader = {"digits": skd.load_digits, "iris": skd.load_iris, "wine": skd.load_wine,
-              "breast_cancer": skd.load_breast_cancer, "diabetes": skd.load_diabetes}[name]
+    loader = {"digits": skd.load_digits, "digits_parity": skd.load_digits, "iris": skd.load_iris,
+              "wine": skd.load_wine, "breast_cancer": skd.load_breast_cancer,
+              "diabetes": skd.load_diabetes}[name]
     bunch = loader()
     x = np.asarray(bunch.data, dtype=np.float32)
     source = f"scikit-learn {name}"
     if name == "diabetes":
         return Raw(x, np.asarray(bunch.target, dtype=np.float32).reshape(-1, 1), "regression", [],
                    source)
-    if name == "digits" and options.get("as_images", True):
+    if name.startswith("digits") and options.get("as_images", True):
         x = x.reshape(-1, 1, 8, 8)
+    if name == "digits_parity":
+        return Raw(x, np.asarray(bunch.target % 2, dtype=np.int64), "classification",
+                   ["even", "odd"], "scikit-learn digits, labelled even/odd")
     names = [str(n) for n in bunch.target_names]
     return Raw(x, np.asarray(bunch.target, dtype=np.int64), "classification", names, source)
 

@@ -251,7 +251,8 @@ def _apply_missing(table: Table, policy: str, names: list[str], target: str,
             row, col = map(int, rows[0])
             name = names[col] if col < len(names) else target
             raise DataError(f"{table.place(row, name)}: the cell is empty or NA (choose what to do "
-                            "with missing cells: drop the row, or fill with the training mean)")
+                            "with missing cells: drop the row or fill it with the training mean — "
+                            "Missing cells in the Data panel, --missing drop|mean)")
         return np.ones(len(x), bool)
     keep = ~y_missing & (~x_missing.any(axis=1) if policy == "drop" else True)
     dropped = int((~keep).sum())

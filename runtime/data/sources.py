@@ -28,6 +28,8 @@ def resolve_path(path: str, base_dir: str | os.PathLike | None = None, what: str
         ([Path(base_dir) / p] if base_dir else []) + [Path.cwd() / p])
     for c in candidates:
         if c.exists():
+            if not (c.is_file() or c.is_dir()):  # a FIFO or a device would block or never end
+                raise DataError(f"{path}: not a regular file or folder")
             return c
     raise DataError(f"{path}: no such {what}")
 
@@ -79,6 +81,27 @@ def read_raw(data: Mapping[str, Any], base_dir: str | os.PathLike | None = None,
         raise DataError(f"unknown dataset {name!r} (choose from {', '.join(DATASETS)})")
     return check_targets(_read(name, spec, spec.resolve(data.get("options", {})), base_dir,
                                 max_memory))
+
+
+def data_facts(data: Mapping[str, Any], base_dir: str | os.PathLike | None = None
+               ) -> dict[str, Any]:
+    """What reading a file dataset tells validation (``graph.validate.validate`` keywords): its
+    sample shape, classes and task, or why it cannot be read. Image folders are not decoded
+    (only their files' headers are opened). Built-in datasets declare theirs: {}."""
+    spec = DATASETS.get(data.get("name")) if isinstance(data.get("name"), str) else None
+    if spec is None or spec.kind != "file":
+        return {}
+    try:
+        raw = read_raw(data, base_dir, max_memory=0)
+    except DataError as exc:
+        return {"data_error": str(exc)}
+    if raw.x is not None:
+        shape = tuple(int(d) for d in raw.x.shape[1:])
+    else:
+        (h, w), color = raw.image  # type: ignore[misc]
+        shape = (1 if color == "grayscale" else 3, h, w)
+    classes = len(raw.class_names) if raw.task == "classification" else None
+    return {"data_shape": shape, "data_classes": classes, "data_task": raw.task}
 
 
 def check_targets(raw: Raw) -> Raw:

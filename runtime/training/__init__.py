@@ -6,14 +6,16 @@
         print(event["event"], event)
 
 Every event is a dict of JSON types with ``"event"`` (its kind) and ``"time"`` (seconds since the
-run started). Epochs are counted from 1; ``step`` counts optimizer steps done so far.
+run started). Epochs are counted from 1; ``step`` counts optimizer steps done so far (with the
+``accumulate`` setting, each adds up that many batches; ``batch`` counts batches).
 
 ``stage``        ``stage``: "checking settings", "loading data", "compiling", "preparing"
 ``start``        ``run_dir``, ``design``, ``device``, ``device_name``, ``precision``, ``task``,
                  ``classes`` (names), ``sample_shape``, ``parameters``, ``epochs``,
                  ``steps_per_epoch``, ``total_steps``, ``batch_size``, ``sizes`` (train/val/test),
                  ``metrics``, ``monitor`` (metric deciding "best"), ``seed``, ``resumed``,
-                 ``start_epoch``, ``start_step``, ``warnings`` (list of text)
+                 ``start_epoch``, ``start_step``, ``warnings`` (list of text), ``accumulate``,
+                 ``compile``
 ``step``         ``step``, ``epoch``, ``batch``, ``batches``, ``loss`` (mean since the last step
                  event), ``lr``, ``samples_per_s``, ``eta_s``; sent at most every
                  ``step_interval`` seconds
@@ -26,6 +28,7 @@ run started). Epochs are counted from 1; ``step`` counts optimizer steps done so
                  ``diagnostics_every`` steps (hooks are attached on those steps only)
 ``checkpoint``   ``kind`` ("best" or "last"), ``path``, ``epoch``, ``step``; written at most
                  every ``checkpoint_interval`` seconds, and always at the end of a run
+``warning``      ``message``: something the run works around (torch.compile cannot run here)
 ``paused``, ``resumed``   ``step``, ``epoch``
 ``error``        ``kind`` ("settings", "device", "data", "design", "nonfinite", "run",
                  "internal"), ``message``; design errors add ``diagnostics`` [{severity, code,

@@ -68,13 +68,28 @@ class Parallel:
 
     ``wrap_model`` receives the compiled module on its device and returns the module to train
     (e.g. ``DistributedDataParallel``); checkpoints always save the unwrapped module.
-    ``all_reduce_mean`` averages a tensor over all ranks (the reported training loss).
+    ``all_reduce_mean`` averages a tensor over all ranks (the reported training loss);
+    ``all_reduce_sum`` adds one up (each rank evaluates its own validation shard, and the
+    metrics' counts are summed); ``sync_buffers`` copies rank 0's buffers (BatchNorm statistics)
+    to every rank before that evaluation.
     """
 
     rank: int = 0
     world_size: int = 1
     wrap_model: Callable[[nn.Module], nn.Module] | None = None
     all_reduce_mean: Callable[[torch.Tensor], torch.Tensor] | None = None
+    all_reduce_sum: Callable[[torch.Tensor], torch.Tensor] | None = None
+    sync_buffers: Callable[[nn.Module], None] | None = None
+
+    def shard(self, n: int, what: str) -> tuple[int, int]:
+        """``(start, stop)`` of this rank's contiguous part of ``n`` samples; a TrainingError
+        when some rank would get none."""
+        if n < self.world_size:
+            raise TrainingError("data", f"the {what} split has {n} sample{'s' * (n != 1)} for "
+                                f"{self.world_size} processes, so some get none: use at most "
+                                f"{max(n, 1)} processes, or "
+                                + ("a larger val_fraction" if what == "validation" else "more data"))
+        return n * self.rank // self.world_size, n * (self.rank + 1) // self.world_size
 
     @property
     def is_main(self) -> bool:

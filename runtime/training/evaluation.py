@@ -31,11 +31,14 @@ def make_meter(info: DataInfo, device: torch.device) -> ClassificationMeter | Re
 
 def evaluate_split(model: nn.Module, split: Any, loss_fn: LossFn, info: DataInfo,
                    device: torch.device, precision: str = "fp32", batch_size: int = 256,
-                   limit_batches: int | None = None) -> dict[str, Any]:
+                   limit_batches: int | None = None, shard: tuple[int, int] | None = None,
+                   all_reduce_sum: Any = None) -> dict[str, Any]:
     """Loss and metrics of ``model`` over a whole split (the model is left as it was found).
 
     Classification adds the per-class report and the confusion matrix; regression MAE, RMSE and
-    R² in the data's own units.
+    R² in the data's own units. In a distributed run each rank passes its ``shard`` (start,
+    stop) of the split and ``all_reduce_sum``: the sums of all shards make the result, the same
+    on every rank.
     """
     was_training = model.training
     model.eval()
@@ -45,13 +48,17 @@ def evaluate_split(model: nn.Module, split: Any, loss_fn: LossFn, info: DataInfo
             meter = make_meter(info, device)
             loss_sum = torch.zeros((), device=device,
                                    dtype=torch.float32 if device.type == "mps" else torch.float64)
-            for i, (x, y) in enumerate(split.sequential(batch_size)):
+            for i, (x, y) in enumerate(_batches(split, batch_size, shard)):
                 if limit_batches is not None and i >= limit_batches:
                     break
                 out = first_output(model(x)).float()
                 loss_sum += loss_fn(out, y) * len(y)
                 meter.update(out, y)
                 n += len(y)
+            if all_reduce_sum is not None:
+                meter.reduce(all_reduce_sum)
+                loss_sum = all_reduce_sum(loss_sum)
+                n = int(all_reduce_sum(torch.tensor(n, device=device)).item())
             loss = loss_sum.item() / n if n else float("nan")
     finally:
         model.train(was_training)
@@ -60,6 +67,14 @@ def evaluate_split(model: nn.Module, split: Any, loss_fn: LossFn, info: DataInfo
     result["loss"] = loss
     result["samples"] = n
     return result
+
+
+def _batches(split: Any, batch_size: int, shard: tuple[int, int] | None):
+    if shard is None:
+        return split.sequential(batch_size)
+    start, stop = shard
+    return split.batches(torch.arange(start, stop), batch_size,
+                         -(-(stop - start) // batch_size))
 
 
 def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "best", split: str = "test",

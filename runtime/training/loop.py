@@ -1,6 +1,7 @@
 """The training loop: one :class:`Trainer` per run, a generator of progress events."""
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
@@ -16,6 +17,8 @@ from graph.design import Design
 
 from .. import devices
 from ..compiler import compile_design
+from ..weights import (WeightsError, apply_training_flags, load_initial_weights, param_groups,
+                       set_train_mode)
 from ..data import IndexSampler, LoadedData
 from ..runs import (RunError, RunWriter, default_run_dir, json_safe, load_run,
                     load_training_state, load_weights, save_training_state, save_weights)
@@ -47,6 +50,9 @@ class _Loop:
     scaler: Any
     host_losses: bool  # read each step's loss at once (CPU) or sum on the device
     amp: Any  # the autocast context of the run's precision
+    accumulate: int = 1  # batches whose gradients add up to one optimizer step
+    eager_model: nn.Module | None = None  # the uncompiled train_model while torch.compile is on trial
+    memory_format: torch.memory_format | None = None  # channels_last for images on CUDA
     start_epoch: int = 0
     start_batch: int = 0
     partial: tuple[float, int] = (0.0, 0)  # loss sum and batches of a resumed epoch
@@ -54,6 +60,18 @@ class _Loop:
 
     def zero(self, value: float = 0.0) -> Any:
         return value if self.host_losses else torch.tensor(value, device=self.data.train.device)
+
+    @property
+    def updates_per_epoch(self) -> int:
+        """Optimizer steps per epoch (the last may add up fewer batches)."""
+        return -(-self.steps_per_epoch // self.accumulate)
+
+    def cycle(self, batch: int) -> tuple[int, bool, bool]:
+        """For the ``batch``-th batch of an epoch: how many batches its optimizer step adds up,
+        and whether it is the first and the last of them."""
+        start = batch - batch % self.accumulate
+        size = min(self.accumulate, self.steps_per_epoch - start)
+        return size, batch == start, batch + 1 == start + size
 
 
 @dataclass
@@ -119,6 +137,7 @@ class Trainer:
         self.checkpoint_interval = checkpoint_interval
         self._best_pending: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
         self._t0 = self._last_write = time.perf_counter()
+        self._notice = ""  # a warning for the next event (torch.compile fell back)
         self.status = "failed"
 
     # ---- events ----
@@ -238,6 +257,7 @@ class Trainer:
         report = setup.check_design(design, info, s, dtype)
         setup.seed_everything(s["seed"], self.device)
         self.compiled = compile_design(design, report)
+        self._start_from_initial_weights(design)
         self.loss_fn = LossFn(s["loss"], info, setup.output_shape(design, report),
                               s["label_smoothing"])
         self.metrics = setup.selected_metrics(s, info.task)
@@ -245,6 +265,19 @@ class Trainer:
             setup.monitoring(s, info)
         self.warnings += warnings + setup.metric_warnings(s, self.metrics, info.task)
         self.warnings += [f"data: {note}" for note in info.notes]  # what reading skipped
+
+    def _start_from_initial_weights(self, design: Design) -> None:
+        """Load the design's initial weights (a fresh run only) and freeze what it freezes."""
+        if self.resume is None:
+            try:
+                matching = load_initial_weights(self.compiled, design, self.base_dir)
+            except WeightsError as exc:
+                raise TrainingError("design", str(exc)) from None
+            if matching is not None:
+                self.warnings.append(f"started from {design.initial_weights}: "
+                                     f"{matching.describe()}")
+        # Frozen BatchNorm layers keep their statistics: they stay in evaluation mode.
+        self.frozen_norms = apply_training_flags(self.compiled, design)
 
     def _config(self) -> dict[str, Any]:
         return {
@@ -284,30 +317,39 @@ class Trainer:
     def _build_loop(self) -> _Loop:
         """Model and data on the device, sample order, optimizer and schedule."""
         s, device = self.settings, self.device
-        model = self.compiled.module.to(device)
+        layout = devices.memory_format(device, self.info.sample_shape)
+        model = self.compiled.module.to(device, memory_format=layout or torch.preserve_format)
         train_model = self.parallel.wrap_model(model) if self.parallel.wrap_model else model
         self.layers = layer_refs(self.compiled, self.design)
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             raise TrainingError("design", "the network has no trainable parameters (add a "
-                                "Linear or Conv layer)")
+                                "Linear or Conv layer, or unfreeze one)")
         data = self.data.to(device)
+        if self.parallel.world_size > 1:  # every rank needs samples of its own (else: say so)
+            self.parallel.shard(len(data.train), "training")
+            if len(data.val):
+                self.parallel.shard(len(data.val), "validation")
         sampler = IndexSampler(len(data.train), shuffle=True, seed=s["seed"],
                                rank=self.parallel.rank, world_size=self.parallel.world_size)
         spe = sampler.num_batches(s["batch_size"])
         if self.limit_batches:
             spe = min(spe, self.limit_batches)
-        optimizer, warn = make_optimizer(params, s, device)
+        optimizer, warn = make_optimizer(param_groups(self.compiled, self.design, s["lr"]), s, device)
         self.warnings += warn
-        schedule = LRSchedule(optimizer, s, spe, s["epochs"],
+        accumulate = min(s["accumulate"], spe)
+        schedule = LRSchedule(optimizer, s, -(-spe // accumulate), s["epochs"],
                               "max" if self.monitor_higher else "min")
+        eager = None
+        if s["compile"]:
+            eager, train_model = train_model, torch.compile(train_model)
         # On the CPU reading a loss costs nothing (nothing runs ahead), so each step's loss is
         # read and checked at once; on accelerators losses add up on the device and are read
         # only for events, so the host never waits for the device mid-epoch.
         return _Loop(model, train_model, params, data, sampler, spe, s["epochs"],
                      s["batch_size"], optimizer, schedule,
                      devices.grad_scaler(device, self.precision), device.type == "cpu",
-                     devices.autocast(device, self.precision))
+                     devices.autocast(device, self.precision), accumulate, eager, layout)
 
     def _restore(self, loop: _Loop) -> None:
         """Continue from the ``last`` checkpoint: weights, optimizer, schedule, RNG, position."""
@@ -335,7 +377,7 @@ class Trainer:
                   f"{info.sizes}; {n_params:,} parameters")
         for w in self.warnings:
             self._log(f"warning: {w}")
-        spe = loop.steps_per_epoch
+        spe = loop.updates_per_epoch
         return self._event(
             "start", run_dir=str(self.run_dir) if self.run_dir else None,
             design=self.design.name, device=str(device), device_name=devices.device_name(device),
@@ -344,7 +386,8 @@ class Trainer:
             steps_per_epoch=spe, total_steps=spe * loop.epochs, batch_size=loop.batch_size,
             sizes=info.sizes, metrics=self.metrics, monitor=self.monitor, seed=s["seed"],
             resumed=self.resume is not None, start_epoch=loop.start_epoch + 1,
-            start_step=self.step, warnings=self.warnings)
+            start_step=self.step, warnings=self.warnings, accumulate=loop.accumulate,
+            compile=loop.eager_model is not None)
 
     # ---- one epoch ----
 
@@ -356,7 +399,7 @@ class Trainer:
 
     def _train_epoch(self, loop: _Loop, ep: _Epoch, window: _Window) -> Iterator[Event]:
         """Run the batches of one epoch; returns True when a stop was requested."""
-        loop.train_model.train()
+        set_train_mode(loop.train_model, self.frozen_norms)
         order = loop.sampler.order(ep.index)
         control = self.control
         diag_every = self.settings["diagnostics_every"]
@@ -364,14 +407,17 @@ class Trainer:
                                             start=ep.first_batch):
             if control.paused:
                 yield from self._pause(ep.index, window)
-            if control.stop_requested:
+            size, first, last = loop.cycle(ep.batch)
+            if loop.memory_format is not None:
+                x = x.contiguous(memory_format=loop.memory_format)
+            if control.stop_requested and first:  # between optimizer steps: resumes exactly
                 yield from self._flush_best()
                 yield from self._save_last(loop, ep.index, ep.batch, ep.loss_sum,
                                            ep.loss_batches)
                 return True
-            diag = bool(diag_every) and (self.step + 1) % diag_every == 0
-            loss, stats, grads = self._step(loop, x, y, diag, ep.index)
-            self.step += 1
+            diag = bool(diag_every) and last and (self.step + 1) % diag_every == 0
+            loss, stats, grads = self._step(loop, x, y, diag, ep.index, (size, first, last))
+            self.step += last
             ep.batch += 1
             ep.loss_sum += loss
             window.loss += loss
@@ -379,6 +425,9 @@ class Trainer:
             window.batches += 1
             window.samples += len(y)
             ep.last_x = x
+            if self._notice:
+                yield self._event("warning", message=self._notice)
+                self._notice = ""
             if diag:
                 yield self._event("diagnostics", step=self.step, epoch=ep.index + 1,
                                   layers=diagnostic_rows(self.layers, stats, grads, self.device))
@@ -398,10 +447,13 @@ class Trainer:
         if not control.stop_requested:
             yield self._event("resumed", step=self.step, epoch=epoch + 1)
 
-    def _step(self, loop: _Loop, x: torch.Tensor, y: torch.Tensor, diag: bool, epoch: int
+    def _step(self, loop: _Loop, x: torch.Tensor, y: torch.Tensor, diag: bool, epoch: int,
+              cycle: tuple[int, bool, bool] = (1, True, True)
               ) -> tuple[Any, dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
-        """One optimizer step; returns the loss (a float on the CPU, a device tensor elsewhere)
-        and, on diagnostics steps, activation and gradient statistics."""
+        """One batch: forward and backward, and the optimizer step when it is the last batch
+        of its accumulation ``cycle`` (size, first, last). Returns the loss (a float on the
+        CPU, a device tensor elsewhere) and, on diagnostics steps, activation and gradient
+        statistics."""
         stats: dict[str, torch.Tensor] = {}
         hooks = Hooks(self.layers, lambda ref, out: activation_stats(ref, out, stats)) \
             if diag else None
@@ -409,7 +461,7 @@ class Trainer:
             hooks.__enter__()
         try:
             with loop.amp:
-                out = first_output(loop.train_model(x))
+                out = first_output(self._forward(loop, x))
                 loss = self.loss_fn(out.float() if self.precision != "fp32" else out, y)
         finally:
             if hooks:
@@ -418,22 +470,46 @@ class Trainer:
             value = loss.item()
             if not math.isfinite(value):
                 raise self._nonfinite(loop, x, value, epoch)
-        grads = self._backward(loop, loss, diag)
-        loop.schedule.step_batch()
+        grads = self._backward(loop, loss, diag, cycle)
+        if cycle[2]:
+            loop.schedule.step_batch()
         return (value if loop.host_losses else loss.detach()), stats, grads
 
-    def _backward(self, loop: _Loop, loss: torch.Tensor, diag: bool
+    def _forward(self, loop: _Loop, x: torch.Tensor) -> Any:
+        """The model's output; the first call of a ``torch.compile``-d model compiles it, and
+        where that fails the run goes on uncompiled and a ``warning`` event says why."""
+        if loop.eager_model is None:
+            return loop.train_model(x)
+        try:
+            out = loop.train_model(x)
+        except Exception as exc:  # noqa: BLE001 - no compiler, an unsupported layer, …
+            loop.train_model, loop.eager_model = loop.eager_model, None
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            self._notice = (f"torch.compile cannot run here ({type(exc).__name__}: "
+                            f"{reason[:300]}); training uncompiled")
+            self._log(f"warning: {self._notice}")
+            return loop.train_model(x)
+        loop.eager_model = None  # compiled: nothing more to check
+        return out
+
+    def _backward(self, loop: _Loop, loss: torch.Tensor, diag: bool,
+                  cycle: tuple[int, bool, bool] = (1, True, True)
                   ) -> dict[str, torch.Tensor] | None:
+        size, first, last = cycle
         grad_clip = self.settings["grad_clip"]
-        for p in loop.params:  # optimizer.zero_grad(set_to_none=True), minus its overhead
-            p.grad = None
+        if first:
+            for p in loop.params:  # optimizer.zero_grad(set_to_none=True), minus its overhead
+                p.grad = None
+        if size > 1:
+            loss = loss / size  # the gradient of the mean over the whole cycle
         scaler, optimizer = loop.scaler, loop.optimizer
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            if grad_clip or diag:
-                scaler.unscale_(optimizer)
-        else:
-            loss.backward()
+        no_sync = getattr(loop.train_model, "no_sync", None)  # DDP: all-reduce once per cycle
+        with no_sync() if no_sync is not None and not last else contextlib.nullcontext():
+            (scaler.scale(loss) if scaler is not None else loss).backward()
+        if not last:
+            return None
+        if scaler is not None and (grad_clip or diag):
+            scaler.unscale_(optimizer)
         if grad_clip:
             torch.nn.utils.clip_grad_norm_(loop.params, grad_clip)
         grads = grad_stats(self.layers) if diag else None
@@ -455,7 +531,7 @@ class Trainer:
         start_step, session_t0 = self._session
         elapsed = now - session_t0 - self._paused_time
         done = self.step - start_step
-        total = loop.steps_per_epoch * loop.epochs
+        total = loop.updates_per_epoch * loop.epochs
         event = self._event(
             "step", step=self.step, epoch=ep.index + 1, batch=ep.batch,
             batches=loop.steps_per_epoch, loss=mean, lr=loop.optimizer.param_groups[0]["lr"],
@@ -521,8 +597,14 @@ class Trainer:
         result: dict[str, Any] = {}
         if len(loop.data.val):
             eval_bs = max(loop.batch_size, min(1024, 4 * loop.batch_size))
-            result = evaluate_split(loop.train_model, loop.data.val, self.loss_fn, self.info,
-                                    self.device, self.precision, eval_bs, self.limit_batches)
+            parallel, shard = self.parallel, None
+            if parallel.all_reduce_sum is not None:  # each rank its part of the split
+                shard = parallel.shard(len(loop.data.val), "validation")
+                if parallel.sync_buffers is not None:
+                    parallel.sync_buffers(loop.model)
+            result = evaluate_split(loop.model, loop.data.val, self.loss_fn, self.info,
+                                    self.device, self.precision, eval_bs, self.limit_batches,
+                                    shard, parallel.all_reduce_sum)
             metrics["val_loss"] = result["loss"]
         for m in self.metrics:
             metrics[f"val_{m}"] = result.get(m)

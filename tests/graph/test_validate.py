@@ -442,7 +442,8 @@ def test_token_ids_into_a_float_layer():
 
 
 @pytest.mark.parametrize("type_id, params", [("Identity", {}), ("Flatten", {}),
-                                             ("Permute", {"dims": [0]}), ("Dropout", {})])
+                                             ("Permute", {"dims": [0]}), ("Dropout", {}),
+                                             ("Slice", {"stop": 6}), ("Scale", {})])
 def test_only_pass_through_layers_carry_token_ids(type_id, params):
     """The dtype check asks the catalog's ``pass_through`` flag, not a list of its own."""
     b = Build()

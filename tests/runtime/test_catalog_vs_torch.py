@@ -428,6 +428,8 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "Max": reduce_case(),
     "Parameter": parameter(),
     "LayerScale": layer_scale(),
+    "Split": slice_case().map(lambda c: ({"dim": c[0]["dim"], "size": c[0]["start"]}, c[1])),
+    "Chunk": slice_case().map(lambda c: ({"dim": c[0]["dim"]}, c[1])),
 }
 
 TYPE_IDS = [layer.type_id for layer in CATALOG if not layer.is_placeholder]
@@ -472,14 +474,17 @@ def test_rules_match_torch(type_id):
         assert layer.check_params(raw) == [], "the strategy drew invalid params"
         params = layer.resolve(raw)
         try:
-            out = tuple(layer.shape(params, ins))
+            outs = layer.shape(params, ins)
         except ShapeError:
             reject()
+        several = len(layer.outputs) > 1  # one shape per output port
+        outs = [tuple(o) for o in outs] if several else [tuple(outs)]
+        out = tuple(outs) if several else outs[0]
         count = layer.count_params(params, ins)
         macs = layer.macs(params, ins, out)
         assert isinstance(count, int) and count >= 0
         assert isinstance(macs, int) and macs >= 0
-        assert all(isinstance(d, int) and d >= 1 for d in out), out
+        assert all(isinstance(d, int) and d >= 1 for o in outs for d in o), outs
         if layer.is_source:  # Input: its declared shape, nothing to build
             assert out == tuple(raw["shape"]) and count == 0
             return
@@ -493,8 +498,10 @@ def test_rules_match_torch(type_id):
             module.train(training)
             with torch.no_grad():
                 y = module(*xs)
-            assert tuple(y.shape) == (batch, *out), (
-                f"{type_id}{raw} on {ins}: rule says {out}, torch gives {tuple(y.shape)[1:]}")
+            ys = list(y) if several else [y]
+            got = [tuple(t.shape)[1:] for t in ys]
+            assert len(ys) == len(outs) and all(t.shape[0] == batch for t in ys) and got == outs, (
+                f"{type_id}{raw} on {ins}: rule says {outs}, torch gives {got}")
         trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
         assert trainable == count, f"{type_id}{raw} on {ins}: rule counts {count}, torch has {trainable}"
         matmul = layer.matmul_macs(params, ins, out)

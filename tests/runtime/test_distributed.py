@@ -171,3 +171,43 @@ def test_distributed_outside_torchrun_is_a_clear_error(monkeypatch, capsys):
     assert main.main(["train", str(EXAMPLES / "iris_mlp.json"), "--distributed",
                       "--control-stdin"]) == 1
     assert "cannot be combined with --distributed" in capsys.readouterr().err
+
+
+# ---- several machines: two torchrun "nodes" on this one, over the loopback -------------------
+
+
+def multi_node_command(node: int, port: int, design: Path, run_dir: Path) -> list[str]:
+    """The command README gives for machine ``node`` of 2 (with 127.0.0.1 for the first
+    machine's address)."""
+    return [sys.executable, "-m", "torch.distributed.run", "--nnodes=2", "--nproc_per_node=1",
+            f"--node_rank={node}", "--rdzv_backend=c10d", f"--rdzv_endpoint=127.0.0.1:{port}",
+            "--rdzv_id=netwright-test", str(ROOT / "main.py"), "train", str(design),
+            "--distributed", "--epochs", "2", "--run-dir", str(run_dir)]
+
+
+@pytest.mark.slow
+def test_two_nodes_train_and_split_validation(tmp_path):
+    """Two torchrun launches (one per "machine") meet at a c10d rendezvous on 127.0.0.1; each
+    rank evaluates half of the validation split and the summed metrics are exactly those of
+    the whole split evaluated in one process."""
+    from runtime.training import evaluate_run
+
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("RANK", None)
+    port = free_port()
+    nodes = [subprocess.Popen(multi_node_command(node, port, EXAMPLES / "iris_mlp.json", run),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              cwd=tmp_path, env=env) for node in (0, 1)]
+    outputs = [node.communicate(timeout=300) for node in nodes]
+    for node, (out, err) in zip(nodes, outputs):
+        assert node.returncode == 0, out + err
+    printed = "".join(out for out, _ in outputs)
+    assert "all 2 of 2 processes finished (gloo)" in printed
+    events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    last_epoch = [e for e in events if e["event"] == "epoch"][-1]
+    assert json.loads((run / "config.json").read_text())["world_size"] == 2
+    whole = evaluate_run(run, "last", split="val")
+    assert whole["samples"] == 24
+    assert last_epoch["val_accuracy"] == whole["accuracy"]
+    assert last_epoch["val_loss"] == pytest.approx(whole["loss"], rel=1e-6)

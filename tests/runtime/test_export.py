@@ -125,7 +125,14 @@ def modern_design() -> Design:
     wave = add("AdaptiveMaxPool1d", "amax1d", wave, output_size=2)
     for name in ("Mish", "Softplus", "Softsign", "Hardsigmoid"):
         wave = add(name, name.lower(), wave)
-    f_wave = add("Flatten", "f_wave", wave)
+    halves = add("Chunk", "halves", wave, dim=1)  # a GLU: first half × sigmoid(second)
+    gate, gated = add("Sigmoid", "gate"), add("Multiply", "glu")
+    d.add_edge(Edge(halves, gate, "second"))
+    d.add_edge(Edge(halves, gated, "first"))
+    d.add_edge(Edge(gate, gated))
+    head = add("Split", "head", add("Flatten", "f_wave", gated), size=-3)
+    f_wave = add("Identity", "kept")
+    d.add_edge(Edge(head, f_wave, "first"))
 
     prod = add("MatMul", "matmul", rows, add("Parameter", "weights", rows, shape=[8, 4]))
     centred = add("Subtract", "centre", prod, add("Mean", "mean", prod, dims=[0], keepdim=True))

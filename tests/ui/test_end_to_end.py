@@ -243,9 +243,13 @@ def test_build_the_residual_mlp_by_mouse_fix_an_error_save_and_reopen(
     assert problem.node == nodes["x"] and problem.code == "data-shape"
     assert problem.fix == ("set the Input shape to [1, 8, 8], "
                            "or set the dataset option as_images to false")
-    click(canvas, top + QPointF(40, 40))  # empty canvas: the inspector edits the dataset
+    click(canvas, top + QPointF(40, 40))  # empty canvas: the inspector shows the design,
     assert canvas.selected_node_ids() == [] and window.inspector.node_ids == []
-    as_images = window.inspector.view.option_editors["as_images"].check
+    data_button = window.inspector.view.panel_buttons["data"]  # whose Data panel edits the data
+    qtbot.mouseClick(data_button, LEFT)
+    data_panel = window.training.data_panel
+    qtbot.waitUntil(data_panel.isVisible)
+    as_images = data_panel.options_form.editors["as_images"].check
     qtbot.mouseClick(as_images, LEFT, pos=QPoint(8, as_images.height() // 2))
     settle(qtbot)
     assert design.data["options"] == {"as_images": False}
@@ -322,8 +326,9 @@ def test_build_the_residual_mlp_by_mouse_fix_an_error_save_and_reopen(
     assert set(window.canvas.canvas.nodes) == set(nodes.values())
     assert {window.canvas.canvas.nodes[n].look.shape for n in nodes.values()} == {"64", "10"}
     assert load(saved).to_dict() == built  # what is on disk is what was built
-    # Nothing is selected: the inspector shows the reopened design's dataset settings.
-    assert window.inspector.view.option_editors["as_images"].value() is False
+    # Nothing is selected: the inspector shows the reopened design, the Data panel its data.
+    assert window.inspector.view.name_edit.text() == reopened.name
+    assert window.training.data_panel.options_form.editors["as_images"].value() is False
 
 
 # ---- journey (b): train an example, see the curves and the confusion matrix, export ONNX ------------

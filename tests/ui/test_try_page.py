@@ -138,3 +138,69 @@ def test_live_during_training_at_most_twice_a_second(qtbot, page, digits_run, mo
     qtbot.wait(550)
     page.training_event({"event": "epoch", "epoch": 12})
     assert len(reloads) == 2
+
+
+def test_attention_and_sequence_previews_of_an_untrained_design(qtbot):
+    from tests.graph.util import Build
+
+    b = Build(as_images=False)  # digits as 64 features: 8 steps of 8
+    b.add("Input", "pixels", shape=[64])
+    b.add("Reshape", "rows", "pixels", shape=[8, 8])
+    b.add("MultiheadSelfAttention", "attn", "rows", num_heads=2)
+    b.add("Flatten", "flat", "attn")
+    b.add("Linear", "head", "flat", out_features=10)
+    b.add("Output", "out", "head")
+    page = TryPage(Document(b.design))
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.looked, timeout=60_000):
+        page.show()
+    assert page.model.source == "untrained"
+    assert not page.picture_row.isVisible() and page.features.isVisible()
+    page.follow_selection([b.id("attn")])
+    out = page.outputs[b.id("attn")]
+    assert page.preview.kind == "attention"
+    np.testing.assert_allclose(page.preview.array, out.attention.numpy())
+    np.testing.assert_allclose(page.preview.array.sum(axis=1), np.ones(8), rtol=1e-5)
+    page.follow_selection([b.id("rows")])
+    assert page.preview.kind == "sequence"
+    np.testing.assert_allclose(page.preview.array, page.input[0].reshape(8, 8).numpy(),
+                               rtol=1e-6)
+
+
+def test_an_image_file_is_tried(qtbot, page, tmp_path, monkeypatch):
+    from PIL import Image
+    from PySide6.QtWidgets import QFileDialog
+
+    picture = np.zeros((40, 40), np.uint8)
+    picture[5:35, 18:23] = 255
+    Image.fromarray(picture).save(tmp_path / "one.png")
+    monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                        lambda *_a, **_k: (str(tmp_path / "one.png"), ""))
+    with qtbot.waitSignal(page.looked, timeout=60_000):
+        page.show()
+    _shown(qtbot, page, page.open_button.click)
+    assert page.true_label is None and page.input.shape == (1, 1, 8, 8)
+    from runtime.inspect import picture_from_file, sample_from_picture
+
+    expected = sample_from_picture(page.samples, picture_from_file(tmp_path / "one.png",
+                                                                   (1, 8, 8)), (1, 8, 8))
+    torch.testing.assert_close(page.input, expected)
+
+
+def test_a_typed_row_of_features(qtbot):
+    page = TryPage(Document(load(EXAMPLES / "iris_mlp.json")))
+    qtbot.addWidget(page)
+    with qtbot.waitSignal(page.looked, timeout=60_000):
+        page.show()
+    assert page.features.isVisible() and not page.picture_row.isVisible()
+    page.features.setText("6.3, 3.3, 6.0, 2.5")
+    _shown(qtbot, page, lambda: qtbot.keyClick(page.features, "\r"))
+    mul, add = page.samples.normalization.affine((4,))
+    expected = torch.tensor([[6.3, 3.3, 6.0, 2.5]]) * mul + add
+    torch.testing.assert_close(page.input, expected)
+    with torch.no_grad():
+        probs = torch.softmax(page.model.module(expected), dim=1)[0].numpy()
+    np.testing.assert_allclose(page.prediction.probabilities, probs, rtol=1e-5, atol=1e-7)
+    page.features.setText("1, 2")
+    qtbot.keyClick(page.features, "\r")
+    assert "takes 4 feature values, not 2" in page.status.text()

@@ -16,9 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from graph.design import Design
 from graph.fileformat import dumps
-from runtime.preflight import check_training_fits
-from runtime.analysis import list_runs, transfer_runs
-from runtime.runs import folder_name
+from runtime.paths import folder_name
 
 from ..document import Document
 from ..files import data_dir
@@ -81,6 +79,8 @@ class TrainingController(QObject):
 
     def listed_runs(self) -> list[Path]:
         """The run folders of this design the Runs page lists (see :meth:`run_sources`)."""
+        from runtime.analysis import list_runs
+
         return [run.dir for folder, prefix in self.run_sources()
                 for run in list_runs(folder, prefix)]
 
@@ -89,6 +89,8 @@ class TrainingController(QObject):
         moved (the design had no file: they belonged to nobody else) or copied (the old file
         keeps its own). The run in progress stays where its process writes. Returns what was
         done, for the status bar, or None when there was nothing to do."""
+        from runtime.analysis import transfer_runs
+
         target = self.runs_dir()
         active = self.run_dir.resolve() if self.busy and self.run_dir is not None else None
         pending = [r for r in runs if r.parent.resolve() != target.resolve()]
@@ -134,6 +136,8 @@ class TrainingController(QObject):
         if not report.ok:
             first = report.errors[0].format(self.document.design)
             raise ValueError(f"the design has {len(report.errors)} error(s); first: {first}")
+        from runtime.preflight import check_training_fits
+
         check_training_fits(self.document.design)  # a ResourceError is a ValueError
         run_dir = self._new_run_dir()
         self._start(dumps(self.snapshot_design()), run_dir, extra_args)
@@ -150,6 +154,9 @@ class TrainingController(QObject):
             if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
                 options[key] = str((base / value).resolve())
         design.set_data(dict(design.data, options=options))
+        weights = design.initial_weights
+        if weights and not Path(weights).expanduser().is_absolute():
+            design.set_initial_weights(str((base / weights).resolve()))
         return design
 
     def resume_run(self, run_dir: Path, extra_args: tuple[str, ...] = ()) -> Path:

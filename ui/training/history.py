@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
+from ..loading import heavy_imports
 from .controller import TrainingController
 from .panel import fmt_duration
 from .tasks import run_task
@@ -120,6 +121,9 @@ class RunHistory(QWidget):
             self._again = True
             return
         self._loading = True
+        heavy_imports().when_loaded(self._read_runs, self)  # run folders' names need torch
+
+    def _read_runs(self) -> None:
         sources = self.controller.run_sources()
         run_task(lambda: _load_history(sources), self._loaded, self._load_failed, self,
                  needs=("runtime.analysis",))

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, Q
                                QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
 from graph.design import Design
-from graph.settings import METRIC_CHOICES, TRAINING_PARAMS
+from graph.settings import METRIC_CHOICES, TRAINING_GROUPS, TRAINING_PARAMS
 
 from ..document import Document
 from ..editing import SettingsEdit
@@ -26,12 +26,6 @@ from .form import ParamForm
 from .runner import IDLE, PAUSED, RUNNING, STARTING, STOPPING
 from .tasks import run_task
 
-GROUPS = (
-    ("Optimizer", ("optimizer", "lr", "momentum", "nesterov", "weight_decay", "grad_clip")),
-    ("Schedule", ("schedule", "warmup_epochs", "step_size", "gamma")),
-    ("Loop", ("batch_size", "epochs", "seed", "precision", "diagnostics_every")),
-    ("Loss and stopping", ("loss", "label_smoothing", "early_stopping_metric", "patience")),
-)
 _BY_NAME = {p.name: p for p in TRAINING_PARAMS}
 METRIC_COLUMNS = 3
 
@@ -88,7 +82,7 @@ class TrainingPanel(QWidget):
         device_box = QGroupBox("Device")
         QFormLayout(device_box).addRow("Train on", self.device_combo)
         settings.addWidget(device_box)
-        for title, names in GROUPS:
+        for title, names in TRAINING_GROUPS:
             box = QGroupBox(title)
             form = ParamForm([_BY_NAME[n] for n in names])
             form.edited.connect(self._edit)

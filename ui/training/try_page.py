@@ -71,6 +71,30 @@ class TryPage(QWidget):
         self._last_live = 0.0
         self._stale = True
 
+        self.preview = LayerPreview()
+        panes = QSplitter()
+        for layout in (self._build_sources(), self._build_answer()):
+            holder = QWidget()
+            holder.setLayout(layout)
+            panes.addWidget(holder)
+        panes.addWidget(self.preview)
+        for i, stretch in enumerate((0, 1, 2)):  # the layer preview gets the most room
+            panes.setStretchFactor(i, stretch)
+        panes.setSizes([250, 330, 520])
+        self.panes = panes
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(6, 6, 6, 6)
+        outer.addWidget(panes)
+
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(300)
+        self._timer.timeout.connect(self.reload)
+        document.report_changed.connect(self._design_changed)
+        document.design_replaced.connect(lambda _d: self._reset())
+
+    def _build_sources(self) -> QVBoxLayout:
+        """The left column: the weights, and where the sample comes from."""
         self.weights = compact_combo(QComboBox(), 16)
         self.weights.setToolTip("Whose weights answer: a run's best checkpoint, or the design "
                                 "as it is, untrained")
@@ -118,7 +142,10 @@ class TryPage(QWidget):
         left.addWidget(self.features)
         left.addWidget(self.status)
         left.addStretch(1)
+        return left
 
+    def _build_answer(self) -> QVBoxLayout:
+        """The middle column: the input, the prediction and the probability bars."""
         self.input_view = QLabel()
         self.input_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.input_view.setMinimumSize(112, 112)
@@ -140,28 +167,7 @@ class TryPage(QWidget):
         middle.addWidget(self.input_view)
         middle.addWidget(self.answer)
         middle.addWidget(self.chart, 1)
-
-        self.preview = LayerPreview()
-        panes = QSplitter()
-        for layout in (left, middle):
-            holder = QWidget()
-            holder.setLayout(layout)
-            panes.addWidget(holder)
-        panes.addWidget(self.preview)
-        for i, stretch in enumerate((0, 1, 2)):  # the layer preview gets the most room
-            panes.setStretchFactor(i, stretch)
-        panes.setSizes([250, 330, 520])
-        self.panes = panes
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(6, 6, 6, 6)
-        outer.addWidget(panes)
-
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(300)
-        self._timer.timeout.connect(self.reload)
-        document.report_changed.connect(self._design_changed)
-        document.design_replaced.connect(lambda _d: self._reset())
+        return middle
 
     # ---- choosing the weights ---------------------------------------------------------------------
 

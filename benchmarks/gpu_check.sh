@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# CUDA checks, for a machine with an NVIDIA GPU (none of this can run without one):
+#   1. the tests that need CUDA (mixed-precision training, devices), which skip elsewhere;
+#   2. benchmarks/gpu_bench.py: digits_cnn and the ResNet-18 template (synthetic 3×224×224
+#      images) with bf16 autocast and channels_last, Netwright's trainer against a hand-written
+#      loop in the same run: samples/s, their ratio (target ≥ 0.95) and the GPU's busy share of
+#      the step from torch.profiler (target ≥ 90 %).
+# Usage: benchmarks/gpu_check.sh [gpu_bench.py options, e.g. --samples 4096 --batch 256]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD" QT_QPA_PLATFORM=offscreen
+PY="${PYTHON:-python}"
+"$PY" - <<'PYCHECK'
+import torch
+assert torch.cuda.is_available(), "no CUDA GPU here: benchmarks/gpu_check.sh needs one"
+print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name(0)}, "
+      f"bf16 supported: {torch.cuda.is_bf16_supported()}")
+PYCHECK
+echo "== CUDA tests"
+"$PY" -m pytest -q -rs -p no:cacheprovider \
+    tests/runtime/test_trainer.py tests/runtime/test_training_settings.py \
+    -k "cuda or precision or channels_last or compile"
+echo "== trainer vs hand-written loop"
+"$PY" benchmarks/gpu_bench.py "$@"

@@ -202,8 +202,8 @@ def main() -> int:
             trial(work, reference, args.epochs, duration * 1.2, rng, counts,
                   args.kills - counts.get("kills", 0))
             if counts.get("trials", 0) % 25 == 0:
-                print(f"  … {counts.get('kills', 0)} kills, {counts.get('trials', 0)} trials",
-                      flush=True)
+                print(f"  … after {time.perf_counter() - t0:.0f} s: " + ", ".join(
+                    f"{k} {v}" for k, v in counts.items()), flush=True)
         print(f"done in {time.perf_counter() - t0:.0f} s")
         for key in ("kills", "trials", "resumes", "resumes that continued exactly",
                     "trials ending on the reference weights", "trials ending elsewhere",

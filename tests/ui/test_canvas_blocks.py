@@ -190,11 +190,11 @@ def window(qtbot, tmp_path, monkeypatch):
     from ui.main_window import MainWindow
 
     win = MainWindow(autosave=False, remember_layout=False)
+    win.maybe_save = lambda: True  # the edits are the test's: nothing to ask at New or close
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
     yield win
-    win.document.undo_stack.setClean()
     win.close()
 
 
@@ -300,3 +300,25 @@ def test_the_inspector_edits_a_layer_inside_a_block_for_every_instance(window, q
     canvas.leave_to(0)
     assert window.inspector.view.__class__.__name__ == "DesignView"
     assert window.statusBar().currentMessage() == ""  # no stale "Editing inside …" hint
+
+
+def test_inside_a_block_the_inspector_keeps_and_edits_argument_arithmetic(window):
+    window.document.replace(build("resnet", {"depth": 18, "in_channels": 1, "size": 8,
+                                             "classes": 10, "width": 8}))
+    doc, canvas = window.document, window.canvas
+    canvas.enter_block(by_name(doc.design, "layer1"))
+    body = canvas.design
+    conv1 = by_name(body, "conv1")
+    assert body.node(conv1).params["out_channels"] == "planes"
+    canvas.select_nodes([conv1])
+    editor = window.inspector.view.editors["out_channels"]
+    assert editor.line.text() == "planes"  # the expression, not a number it cannot show
+    editor.line.setText("nope * 2")
+    editor.line.textEdited.emit("nope * 2")  # an argument the block does not have
+    assert body.node(conv1).params["out_channels"] == "planes" and doc.undo_stack.count() == 0
+    editor.line.setText("planes * 2")
+    editor.line.textEdited.emit("planes * 2")
+    assert body.node(conv1).params["out_channels"] == "planes * 2"
+    editor.line.setText("12")
+    editor.line.textEdited.emit("12")
+    assert body.node(conv1).params["out_channels"] == 12

@@ -471,6 +471,55 @@ class ArgsEditor(ParamEditor):
             self.line.setText(text)
 
 
+class ExpressionEditor(ParamEditor):
+    """A param inside a block body that reads the block's arguments: a number or integer
+    arithmetic on the arguments (``planes * 4``). ``arguments`` are the names allowed; an entry
+    that does not parse, or names another, is marked and not applied."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None,
+                 arguments: tuple[str, ...] = ()):
+        super().__init__(param, parent)
+        self.arguments = arguments
+        self.line = QLineEdit()
+        self.line.setPlaceholderText("a number or e.g. " + (f"{arguments[0]} * 2" if arguments
+                                                            else "2 * 3"))
+        self.tip = f"{param.doc}\nA number, or arithmetic on the block's arguments" + (
+            f" ({', '.join(arguments)})" if arguments else "") + ": + - * // %."
+        self.line.setToolTip(self.tip)
+        self.layout().addWidget(self.line)
+        self.line.textEdited.connect(self._edited)
+        self.line.editingFinished.connect(self.finished)
+        self.setFocusProxy(self.line)
+
+    def parse(self, text: str) -> int | str | None:
+        """An int for a number, the text for a valid expression, None otherwise."""
+        from graph.expr import ExprError, parse
+
+        text = text.strip()
+        if text.lstrip("-").isdigit():
+            return int(text)
+        try:
+            names = parse(text).names
+        except ExprError:
+            return None
+        return text if names <= set(self.arguments) else None
+
+    def _edited(self, text: str) -> None:
+        value = self.parse(text)
+        set_invalid(self.line, None if value is not None else "not a number nor arithmetic on "
+                    "the block's arguments", self.tip)
+        if value is not None:
+            self.edited.emit(value)
+
+    def value(self) -> int | str:
+        value = self.parse(self.line.text())
+        return value if value is not None else self.line.text()
+
+    def set_value(self, value: Any) -> None:
+        if str(value) != self.line.text():
+            self.line.setText(str(value))
+
+
 EDITORS: dict[str, type[ParamEditor]] = {
     "args": ArgsEditor,
     "int": IntEditor,

@@ -319,7 +319,8 @@ class NodeItem(QGraphicsItem):
         if self.is_block and self.repeat > 1:
             name_width -= _FONTS.name_m.horizontalAdvance(self.repeat_text()) + PAD
         self._name_text = _FONTS.name_m.elidedText(self.name, _ELIDE_RIGHT, name_width)
-        self._overview_text = _FONTS.overview_m.elidedText(self.name, _ELIDE_RIGHT, width)
+        overview = self.name + (f" {self.repeat_text()}" if self.is_block and self.repeat > 1 else "")
+        self._overview_text = _FONTS.overview_m.elidedText(overview, _ELIDE_RIGHT, width)
         type_w = _FONTS.body_m.horizontalAdvance(self.layer.label + "  ")
         self._type_text = _FONTS.body_m.elidedText(self.layer.label, _ELIDE_RIGHT, width)
         self._summary_x = PAD + min(type_w, width)

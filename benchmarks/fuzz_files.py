@@ -209,11 +209,16 @@ def run_commands(path: str, hang_s: float) -> tuple[str, str]:
 def worker(first: int, count: int, seed: int, hang_s: float, keep: Path) -> None:
     """Run files ``first …``; stops after a hang (an interrupted import or lock may leave the
     process unusable), and the parent starts a new worker after it."""
-    import main  # noqa: F401  (imports are not the files' time: torch alone takes seconds)
-    import runtime.compiler  # noqa: F401
-
     signal.signal(signal.SIGALRM, _alarm)
     seeds = seed_files()
+    # Warm up on every seed: the first design using a layer type imports and initializes its
+    # torch modules (seconds on a loaded machine), which is the process's time, not a file's.
+    scratch_seed = Path(tempfile.mkdtemp(prefix="netwright-fuzz-seed-")) / "seed.json"
+    for seed_text in seeds:
+        scratch_seed.write_bytes(seed_text)
+        run_commands(str(scratch_seed), hang_s=600)
+    scratch_seed.unlink()
+    scratch_seed.parent.rmdir()
     scratch = Path(tempfile.mkdtemp(prefix="netwright-fuzz-"))
     try:
         for index in range(first, first + count):
@@ -224,7 +229,7 @@ def worker(first: int, count: int, seed: int, hang_s: float, keep: Path) -> None
             print(json.dumps({"begin": index}), flush=True)
             started = time.perf_counter()
             outcome, detail = run_commands(str(path), hang_s)
-            if outcome != "clean":
+            if outcome in ("crash", "hang"):
                 keep.mkdir(parents=True, exist_ok=True)
                 (keep / f"{outcome}-{index}.json").write_bytes(data)
             print(json.dumps({"index": index, "outcome": outcome, "detail": detail,

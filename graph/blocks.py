@@ -169,6 +169,16 @@ class BlockLibrary:
         """Blocks whose body uses ``name`` directly."""
         return [b.name for b in self._defs.values() if name in b.uses()]
 
+    def closure(self, names: Iterator[str] | list[str]) -> list[str]:
+        """The blocks among ``names`` and every block they use, in definition order."""
+        wanted, stack = set(), [n for n in names if n in self._defs]
+        while stack:
+            name = stack.pop()
+            if name not in wanted:
+                wanted.add(name)
+                stack.extend(self._defs[name].uses())
+        return [n for n in self._defs if n in wanted]
+
     def cycle_through(self, name: str) -> list[str] | None:
         """A chain of uses leading from ``name`` back to itself, or None."""
         stack: list[tuple[str, list[str]]] = [(name, [name])]

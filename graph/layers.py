@@ -150,7 +150,8 @@ def _conv_params(n: int, transposed: bool = False) -> tuple[Param, ...]:
         Param("kernel_size", "size", 2 if transposed else 3,
               "Filter size: one number or one per spatial axis.", min=1, max=64, length=n,
               short="k{}"),
-        Param("stride", "size", 2 if transposed else 1, "Step between filter positions.",
+        Param("stride", "size", 2 if transposed else 1, "Step between filter positions" + (
+              " (Netwright's default 2 doubles the size; torch's is 1)." if transposed else "."),
               min=1, max=64, length=n, short="s{}"),
     )
     if transposed:
@@ -573,7 +574,8 @@ _register(
     type_id="LayerNorm2d",
     category=NORM,
     doc="LayerNorm over the channels at every position of a C×H×W map (ConvNeXt's LayerNorm2d).",
-    params=(Param("eps", "float", 1e-6, "Added to the variance (ConvNeXt uses 1e-6).",
+    params=(Param("eps", "float", 1e-6, "Added to the variance (ConvNeXt's 1e-6; torch's "
+                  "LayerNorm defaults to 1e-5).",
                   min=1e-12, max=1.0),
             Param("elementwise_affine", "bool", True, "Learn a scale and shift per channel.")),
     input_spec=InputSpec((2, 3, 4), "channels first"),

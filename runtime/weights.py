@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -104,6 +105,11 @@ def _strip_prefix(names: list[str], own: set[str]) -> dict[str, str]:
     return {n: n for n in names}
 
 
+def _natural(name: str) -> list:
+    """``features.10.weight`` after ``features.9.weight``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
 def _kind(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
@@ -114,7 +120,8 @@ def match_weights(own: Mapping[str, torch.Tensor], theirs: Mapping[str, torch.Te
     result = Matching()
     renamed = _strip_prefix(list(theirs), set(own))
     by_name = {short: full for full, short in renamed.items()}
-    left_own, left_theirs = [], [k for k in theirs]
+    # safetensors files list their tensors alphabetically: "in order" means numbers as numbers.
+    left_own, left_theirs = [], sorted(theirs, key=_natural)
     for key, tensor in own.items():
         their = by_name.get(key)
         if their is None:

@@ -95,3 +95,23 @@ def test_frozen_layers_get_no_gradients_and_keep_batchnorm_in_eval_mode():
     set_train_mode(compiled.module, norms)
     assert len(norms) == 2 and not any(m.training for m in norms)
     assert compiled.module.fc1.training
+
+
+def test_weights_match_by_name_then_by_shape_in_numeric_order(tmp_path):
+    from safetensors.torch import save_file
+
+    from runtime.weights import match_weights, read_weights
+
+    design = load(EXAMPLE)
+    own = compile_design(design).module.state_dict()
+    renamed = {f"features.{i}.{k.split('.', 1)[1]}": v.clone() for i, (k, v) in enumerate(own.items())}
+    renamed["head.weight"] = torch.zeros(1000, 64)
+    save_file({k: v.contiguous() for k, v in renamed.items()}, str(tmp_path / "w.safetensors"))
+    matching = match_weights(own, read_weights(tmp_path / "w.safetensors"))
+    pairs = {mine: theirs for mine, theirs, how in matching.matched}
+    assert pairs["conv2.bias"] == "features.8.bias" and pairs["bn2.bias"] == "features.10.bias"
+    assert all(how == "shape" for *_, how in matching.matched)
+    assert "head.weight" in matching.unexpected
+    named = match_weights(own, {**own, "fc2.weight": torch.zeros(3, 64)})
+    assert named.mismatched == [("fc2.weight", (10, 64), (3, 64))]
+    assert len(named.matched) == len(own) - 1

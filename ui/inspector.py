@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -35,7 +37,7 @@ from graph.settings import TRAINING_PARAMS, dataset_shape
 from graph.summary import human_count
 from graph.validate import ERROR, Diagnostic, Report
 from ui.canvas.style import category_color
-from ui.commands import SetParamsCommand
+from ui.commands import SetParamsCommand, SetTrainingFlagsCommand
 from ui.document import Document
 from ui.editing import DesignInfoEdit, EditSession, ParamEdit, RenameEdit
 from ui.palette import color_chip
@@ -188,6 +190,24 @@ class NodeView(QWidget):
             self.reset_button = None
             layout.addWidget(_muted("This layer has no parameters."))
 
+        layout.addWidget(_section("Fine-tuning"))
+        tuning = _form()
+        self.trainable_box = QCheckBox("Trainable")
+        self.trainable_box.setObjectName("trainable")
+        self.trainable_box.setToolTip("Untick to freeze this layer: training leaves its weights "
+                                      "(and BatchNorm statistics) as they are")
+        self.trainable_box.toggled.connect(self._trainable_toggled)
+        self.lr_mult_box = QDoubleSpinBox()
+        self.lr_mult_box.setObjectName("lrMult")
+        self.lr_mult_box.setRange(0.0, 1000.0)
+        self.lr_mult_box.setDecimals(3)
+        self.lr_mult_box.setSingleStep(0.1)
+        self.lr_mult_box.setToolTip("This layer learns at the design's learning rate times this")
+        self.lr_mult_box.editingFinished.connect(self._lr_mult_finished)
+        tuning.addRow("", self.trainable_box)
+        tuning.addRow("Learning rate ×", self.lr_mult_box)
+        layout.addLayout(tuning)
+
         layout.addWidget(_section("Shapes"))
         self.facts = _form()
         layout.addLayout(self.facts)
@@ -216,6 +236,17 @@ class NodeView(QWidget):
         return (not self.detached and (self.design is top or self.design.blocks is top.blocks)
                 and self.design.has_node(self.node_id))
 
+    def _trainable_toggled(self, on: bool) -> None:
+        if self.active() and on != self.node.trainable:
+            self.session.seal()
+            self.document.push(SetTrainingFlagsCommand(self.design, [self.node_id], trainable=on))
+
+    def _lr_mult_finished(self) -> None:
+        value = round(self.lr_mult_box.value(), 6)
+        if self.active() and value != self.node.lr_mult:
+            self.session.seal()
+            self.document.push(SetTrainingFlagsCommand(self.design, [self.node_id], lr_mult=value))
+
     # model → view
     def sync(self) -> None:
         """Show the node's current name and params (signals blocked: nothing is pushed)."""
@@ -226,6 +257,10 @@ class NodeView(QWidget):
         resolved = node.resolved_params()
         for name, editor in self.editors.items():
             editor.set_value(resolved[name])
+        for box, value in ((self.trainable_box, node.trainable), (self.lr_mult_box, node.lr_mult)):
+            box.blockSignals(True)
+            box.setChecked(value) if box is self.trainable_box else box.setValue(value)
+            box.blockSignals(False)
         if self.reset_button is not None:
             self.reset_button.setEnabled(resolved != node.layer.defaults())
 

@@ -129,6 +129,12 @@ class RecoveryDialog(QDialog):
             self.reject()
 
 
+def _dataset_classes(design) -> int | None:
+    from graph.settings import dataset_classes
+
+    return dataset_classes(design.data)
+
+
 class _UrlDropFilter(QObject):
     """Lets ``.json`` files dropped on the canvas open as designs (layer drags still go to the
     canvas)."""
@@ -284,6 +290,18 @@ class MainWindow(QMainWindow):
         self.save_action = self._action("&Save", self.save, K.Save, "save", "Save the design")
         self.save_as_action = self._action("Save &As…", self.save_as, K.SaveAs, None,
                                            "Save the design under a new name")
+        self.import_action = self._action(
+            "&Import…", self.import_dialog, "Ctrl+Shift+I", None,
+            "Bring in an ONNX file, a torch.export program or a PyTorch class as a design")
+        self.load_weights_action = self._action(
+            "Load &Weights…", self.load_weights_dialog, None, None,
+            "Start the design from pretrained weights (matched by name, then by shape)")
+        self.replace_head_action = self._action(
+            "Replace &Head", self.replace_head, None, None,
+            "Set the last classifier layer to the dataset's classes (its weights start fresh)")
+        self.freeze_action = self._action(
+            "&Freeze All but Head", self.freeze_all_but_head, None, None,
+            "Make every layer but the classifier head not trainable (fine-tune the head)")
         self.quit_action = self._action("&Quit", self.close, K.Quit, None, "Close Netwright")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
 
@@ -334,10 +352,12 @@ class MainWindow(QMainWindow):
             action = self.examples_menu.addAction(name)
             action.setStatusTip(str(path))
             action.triggered.connect(lambda _checked=False, p=path: self.open_example(p))
+        file_menu.addAction(self.import_action)
         file_menu.addSeparator()
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.save_as_action)
         file_menu.addAction(self.training.export_action)
+        file_menu.addAction(self.load_weights_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -372,7 +392,9 @@ class MainWindow(QMainWindow):
 
         train_menu = bar.addMenu("&Train")
         for action in (self.training.train_action, self.training.pause_action,
-                       self.training.stop_action, None, self.training.export_action):
+                       self.training.stop_action, None, self.load_weights_action,
+                       self.replace_head_action, self.freeze_action, None,
+                       self.training.export_action):
             if action is None:
                 train_menu.addSeparator()
             else:
@@ -596,6 +618,68 @@ class MainWindow(QMainWindow):
             self.recent.add(path)
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True
+
+    # ---- import and fine-tuning -------------------------------------------------------------------
+
+    def import_dialog(self) -> None:
+        from .import_dialog import ImportDialog
+
+        start = str(self.document.path.parent) if self.document.path else str(Path.home())
+        dialog = ImportDialog(self, start)
+        dialog.imported.connect(lambda path: self.open_path(path))
+        dialog.exec()
+
+    def load_weights_dialog(self) -> None:
+        from .commands import SetInitialWeightsCommand
+        from .import_dialog import LoadWeightsDialog
+
+        if self.document.path is None:
+            QMessageBox.information(self, "Load Weights", "Save the design first: its weights "
+                                    "are written beside the design file.")
+            if not self.save_as():
+                return
+        dialog = LoadWeightsDialog(self.document.design, self.document.path, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted or dialog.preview is None:
+            return
+        try:
+            name = dialog.apply()
+        except (OSError, ValueError) as exc:
+            QMessageBox.critical(self, "Load Weights", f"Could not apply the weights:\n\n{exc}")
+            return
+        self.document.push(SetInitialWeightsCommand(self.document.design, name))
+        self.statusBar().showMessage(f"The design now starts from {name} "
+                                     f"({dialog.preview.matching.describe()})", 10_000)
+
+    def replace_head(self) -> None:
+        from graph.finetune import WIDTH_PARAM, head_layer
+
+        from .commands import Command, SetParamCommand, SetTrainingFlagsCommand
+
+        design = self.document.design
+        head = head_layer(design)
+        classes = _dataset_classes(design)
+        if head is None or not classes:
+            QMessageBox.information(self, "Replace Head", "No classifier layer before the Output, "
+                                    "or the dataset does not say how many classes it has.")
+            return
+        command = Command("Replace head")
+        SetParamCommand(design, head.id, WIDTH_PARAM[head.type], classes, parent=command)
+        SetTrainingFlagsCommand(design, [head.id], trainable=True, parent=command)
+        self.document.push(command)
+        self.statusBar().showMessage(f"{head.name} now gives {classes} classes; its weights "
+                                     "start fresh", 8000)
+
+    def freeze_all_but_head(self) -> None:
+        from graph.finetune import head_layer
+
+        from .commands import SetTrainingFlagsCommand
+
+        design = self.document.design
+        head = head_layer(design)
+        others = [n.id for n in design.nodes if n.type not in ("Input", "Output")
+                  and (head is None or n.id != head.id)]
+        self.document.push(SetTrainingFlagsCommand(design, others, trainable=False,
+                                                   text="Freeze all but the head"))
 
     def save(self) -> bool:
         if self.document.path is None:

@@ -264,6 +264,20 @@ for _ops, _type in ((("aten.relu.default", "aten.relu_.default"), "ReLU"),
                     (("aten.tanh.default",), "Tanh"), (("aten.sigmoid.default",), "Sigmoid"),
                     (("aten.silu.default", "aten.silu_.default"), "SiLU")):
     ATEN_OPS.register(*_ops)(_simple(_type))
+for _ops, _type in ((("aten.hardswish.default", "aten.hardswish_.default"), "Hardswish"),
+                    (("aten.hardsigmoid.default", "aten.hardsigmoid_.default"), "Hardsigmoid"),
+                    (("aten.mish.default", "aten.mish_.default"), "Mish")):
+    ATEN_OPS.register(*_ops)(_simple(_type))
+
+
+@ATEN_OPS.register("aten.hardtanh.default", "aten.hardtanh_.default")
+def _hardtanh(ctx: Context):
+    low, high = float(ctx.arg(1, -1.0)), float(ctx.arg(2, 1.0))
+    if (low, high) == (0.0, 6.0):
+        return ctx.layer("ReLU6", {}, [ctx.tensor(0)])
+    return ctx.layer("Hardtanh", {"min_val": low, "max_val": high}, [ctx.tensor(0)])
+
+
 ATEN_OPS.register("aten.gelu.default")(_simple("GELU", lambda c: {
     "approximate": c.kwarg(1, "approximate", "none")}))
 ATEN_OPS.register("aten.leaky_relu.default", "aten.leaky_relu_.default")(_simple(

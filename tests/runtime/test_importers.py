@@ -252,3 +252,14 @@ def test_layer_names_follow_the_module_path():
     assert layer_name("/layer1/layer1.0/conv1/Conv", "Conv") == "layer1.0.conv1"
     assert layer_name("/fc/Gemm", "Gemm") == "fc"
     assert layer_name("Gemm_3", "Gemm") == "gemm"
+
+
+def test_mobile_activations_map_to_their_layers():
+    from torch import nn
+
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU6(), nn.Linear(8, 8), nn.Hardswish(),
+                          nn.Hardsigmoid(), nn.Hardtanh(-2.0, 3.0)).eval()
+    imported = import_program(child.export_module(model, [6]), "mobile")
+    kinds = [n.type for n in imported.design.nodes if n.type not in ("Input", "Output")]
+    assert kinds == ["Linear", "ReLU6", "Linear", "Hardswish", "Hardsigmoid", "Hardtanh"]
+    assert child.compare(model, imported) <= TOLERANCE

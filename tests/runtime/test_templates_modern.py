@@ -85,3 +85,14 @@ def test_a_small_vit_trains_on_digits():
     assert end["event"] == "end" and end["status"] == "completed", end
     epoch = [e for e in events if e["event"] == "epoch"][-1]
     assert math.isfinite(epoch["train_loss"])
+
+
+def test_matmul_macs_are_the_figures_torchvision_publishes():
+    """torchvision's model docs list these GFLOPS (counted as multiply-accumulates of
+    convolutions, linear layers and matrix products); the full convention counts more."""
+    published = {"resnet18": 1.81, "mobilenet_v2": 0.30, "mobilenet_v3_small": 0.06,
+                 "efficientnet_b0": 0.39, "convnext_tiny": 4.46, "vit_b_16": 17.56}
+    for name, gmacs in published.items():
+        inference = validate(templates.build(name)).inference
+        assert round(inference.total_matmul_macs / 1e9, 2) == gmacs, name
+        assert inference.total_macs > inference.total_matmul_macs

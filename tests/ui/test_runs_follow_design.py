@@ -75,3 +75,26 @@ def test_the_app_refuses_a_design_too_large_for_the_machine(qtbot, make_window, 
     monkeypatch.setattr(preflight, "memory_budget", lambda setting: MemoryBudget("RAM", 1000))
     with pytest.raises(ValueError, match="cannot train .*training needs about .* of RAM"):
         window.training.controller.train()
+
+
+def test_the_csv_choices_are_in_the_data_panel_stored_and_undoable(qtbot, make_window, isolated,
+                                                                    tmp_path):
+    import sklearn
+
+    window = make_window(EXAMPLES / "iris_mlp.json")
+    panel, document = window.training.data_panel, window.document
+    wine = Path(sklearn.__file__).parent / "datasets" / "data" / "wine_data.csv"
+    panel.set_path_option("path", str(wine))  # as Browse… does
+    document.design.set_data(dict(document.design.data, name="csv",
+                                  options=dict(document.design.data["options"])))
+    panel.refresh()
+    assert set(panel.options_form.editors) >= {"header", "skip_rows", "delimiter", "missing",
+                                               "task", "target", "features"}
+    panel._edit_option("missing", "drop")
+    document.edits.seal()
+    assert document.design.data["options"]["missing"] == "drop"
+    document.undo_stack.undo()
+    assert document.design.data["options"].get("missing", "error") == "error"
+    panel.refresh_preview()
+    qtbot.waitUntil(lambda: not panel.reading, timeout=60_000)
+    assert "178 samples" in panel.summary.text() and "preamble" in panel.summary.text()

@@ -11,7 +11,7 @@ from typing import Iterable
 
 from PySide6.QtCore import QMimeData
 
-from graph.design import Design, Edge, Node
+from graph.design import Design, Edge, Node, block_dict
 from graph.fileformat import FORMAT, FORMAT_VERSION, loads
 
 from . import NODES_MIME
@@ -24,6 +24,9 @@ def fragment_text(design: Design, node_ids: Iterable[str]) -> str:
     edges = [e.to_dict() for e in design.edges if e.src in ids and e.dst in ids]
     doc = {"format": FORMAT, "format_version": FORMAT_VERSION, "name": "clipboard",
            "nodes": nodes, "edges": edges}
+    used = design.blocks.closure([n["type"] for n in nodes])
+    if used:  # the definitions travel along, so the fragment reads back on its own
+        doc["blocks"] = {name: block_dict(design.blocks[name]) for name in used}
     return json.dumps(doc, indent=1)
 
 

@@ -248,6 +248,7 @@ class NodeItem(QGraphicsItem):
         self.flow = flow
         self.is_block = layer.category == BLOCK_CATEGORY
         self.repeat = 1  # copies of a block instance (its ×N)
+        self.frozen = False  # not trainable: "❄ frozen" before its type on the face
         self.look = NodeLook()
         self.badge: BadgeItem | None = None
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
@@ -280,6 +281,8 @@ class NodeItem(QGraphicsItem):
     def set_node(self, node: Node) -> None:
         """Take the name and params of ``node`` (after a rename or a param edit)."""
         self.name = node.name
+        self.frozen = not node.trainable
+        self.setToolTip("Frozen: training leaves its weights as they are" if self.frozen else "")
         params = node.resolved_params()
         if self.is_block:  # its arguments on the face; ×N in the header
             self.repeat = params.get("repeat", 1) if isinstance(params.get("repeat"), int) else 1
@@ -321,8 +324,9 @@ class NodeItem(QGraphicsItem):
         self._name_text = _FONTS.name_m.elidedText(self.name, _ELIDE_RIGHT, name_width)
         overview = self.name + (f" {self.repeat_text()}" if self.is_block and self.repeat > 1 else "")
         self._overview_text = _FONTS.overview_m.elidedText(overview, _ELIDE_RIGHT, width)
-        type_w = _FONTS.body_m.horizontalAdvance(self.layer.label + "  ")
-        self._type_text = _FONTS.body_m.elidedText(self.layer.label, _ELIDE_RIGHT, width)
+        label = ("❄ frozen · " if self.frozen else "") + self.layer.label
+        type_w = _FONTS.body_m.horizontalAdvance(label + "  ")
+        self._type_text = _FONTS.body_m.elidedText(label, _ELIDE_RIGHT, width)
         self._summary_x = PAD + min(type_w, width)
         self._summary_text = _FONTS.body_m.elidedText(
             self.summary, _ELIDE_RIGHT, max(0.0, NODE_WIDTH - PAD - self._summary_x))

@@ -1,0 +1,110 @@
+"""File ▸ Import…, Load Weights…, the trainable switch, Freeze All but Head and Replace Head."""
+from __future__ import annotations
+
+import shutil
+import warnings
+
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from graph.fileformat import load
+from runtime.export import export_model
+from tests.conftest import EXAMPLES
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setenv("NETWRIGHT_DATA_DIR", str(tmp_path))
+    from ui.main_window import MainWindow
+
+    win = MainWindow(autosave=False, remember_layout=False)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.document.undo_stack.setClean()
+    win.close()
+
+
+def _onnx(tmp_path):
+    design = load(EXAMPLES / "digits_mlp.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return export_model(design, "onnx", tmp_path / "mlp.onnx").path
+
+
+def test_import_dialog_imports_saves_and_opens(window, qtbot, tmp_path, monkeypatch):
+    from ui import import_dialog
+
+    source = _onnx(tmp_path)
+    dialog = import_dialog.ImportDialog(window, str(tmp_path))
+    opened = []
+    dialog.imported.connect(opened.append)
+    dialog.source.setText(str(source))
+    assert dialog.import_button.isEnabled() and not dialog.trust.isVisibleTo(dialog)
+    dialog.start_import()
+    qtbot.waitUntil(lambda: dialog.open_button.isEnabled(), timeout=30_000)
+    assert "Imported 7 nodes, 17,226 parameters" in dialog.status.text()
+    target = tmp_path / "imported.json"
+    monkeypatch.setattr(import_dialog.QFileDialog, "getSaveFileName",
+                        lambda *a, **k: (str(target), ""))
+    dialog.open_button.click()
+    assert opened == [str(target)] and target.with_suffix(".safetensors").is_file()
+    assert load(target).initial_weights == "imported.safetensors"
+
+
+def test_import_dialog_lists_what_cannot_be_mapped(window, qtbot, tmp_path):
+    from ui.import_dialog import ImportDialog
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])
+    graph = helper.make_graph([helper.make_node("Erf", ["x"], ["y"], name="/act/Erf")], "g", [x], [y])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+              str(tmp_path / "erf.onnx"))
+    dialog = ImportDialog(window, str(tmp_path))
+    dialog.source.setText(str(tmp_path / "erf.onnx"))
+    dialog.start_import()
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 1, timeout=30_000)
+    assert [dialog.table.item(0, c).text() for c in range(3)] == ["Erf", "1", "/act/Erf"]
+    assert not dialog.open_button.isEnabled() and "Cannot import" in dialog.status.text()
+    dialog.placeholders.setChecked(True)
+    dialog.start_import()
+    qtbot.waitUntil(lambda: dialog.open_button.isEnabled(), timeout=30_000)
+    assert "1 placeholder(s)" in dialog.status.text()
+
+
+def test_python_sources_need_trust_before_import(window, tmp_path):
+    from ui.import_dialog import ImportDialog
+
+    dialog = ImportDialog(window, str(tmp_path))
+    dialog.source.setText(str(tmp_path / "nets.py"))
+    assert dialog.trust.isVisibleTo(dialog) and not dialog.import_button.isEnabled()
+    assert "runs code" in dialog.warning.text()
+    dialog.trust.setChecked(True)
+    assert dialog.import_button.isEnabled() and dialog.class_name.isEnabled()
+
+
+def test_load_weights_shows_the_table_then_applies_as_one_undo_step(window, qtbot, tmp_path,
+                                                                     monkeypatch):
+    from ui import import_dialog, main_window
+
+    shutil.copy(EXAMPLES / "digits_cnn.json", tmp_path / "cnn.json")
+    window.open_path(tmp_path / "cnn.json", ask=False)
+    design = window.document.design
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        weights = export_model(design, "safetensors", tmp_path / "pre.safetensors").path
+
+    def run(dialog):
+        dialog.match(str(weights))
+        run.rows = dialog.table.rowCount()
+        run.status = dialog.status.text()
+        return main_window.QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(import_dialog.LoadWeightsDialog, "exec", run)
+    window.load_weights_dialog()
+    assert run.rows == 18 and run.status.startswith("18 matched (18 by name)")
+    assert design.initial_weights == "cnn.safetensors" and (tmp_path / "cnn.safetensors").is_file()
+    window.document.undo_stack.undo()
+    assert design.initial_weights == ""

@@ -1,0 +1,286 @@
+"""File ▸ Import… and File ▸ Load Weights…: bring models and pretrained weights in.
+
+:class:`ImportDialog` converts an ONNX file, a ``torch.export`` program or a Python class (the
+last two run code: they need an explicit "I trust this file") on a worker thread, shows what
+could not be mapped, and saves the design with its weights beside it. :class:`LoadWeightsDialog`
+shows how a weights file matches the design — matched, missing, unexpected and shape-mismatched
+tensors — before anything is applied.
+"""
+from __future__ import annotations
+
+import collections
+import json
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+                               QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from .training.tasks import run_task
+
+SOURCE_FILTER = "Models (*.onnx *.pt2 *.py);;ONNX (*.onnx);;torch.export (*.pt2);;Python (*.py)"
+WEIGHTS_FILTER = "Weights (*.safetensors *.pt *.pth *.bin)"
+
+
+def _table(headers: list[str], rows: list[tuple[str, ...]]) -> QTableWidget:
+    table = QTableWidget(len(rows), len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().setVisible(False)
+    table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            table.setItem(r, c, QTableWidgetItem(value))
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    return table
+
+
+def unmapped_rows(unmapped) -> list[tuple[str, str, str, str]]:
+    """One row per operator: name, count, places, reason."""
+    groups = collections.defaultdict(list)
+    for item in unmapped:
+        groups[item.op].append(item)
+    return [(op, str(len(items)), ", ".join(i.place for i in items[:6])
+             + (" …" if len(items) > 6 else ""), items[0].reason)
+            for op, items in sorted(groups.items(), key=lambda kv: -len(kv[1]))]
+
+
+class ImportDialog(QDialog):
+    """Choose a source, convert it, see what could not be mapped, save and open the design."""
+
+    imported = Signal(str)  # the saved design's path
+
+    def __init__(self, parent: QWidget | None = None, start_dir: str = ""):
+        super().__init__(parent)
+        self.setWindowTitle("Import Model")
+        self.setObjectName("importDialog")
+        self.resize(760, 480)
+        self.start_dir = start_dir
+        self.result_obj = None
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Bring a model in as a design: an ONNX file, a torch.export "
+                                "program (.pt2), or an nn.Module class from a Python file."))
+        form = QFormLayout()
+        row = QHBoxLayout()
+        self.source = QLineEdit()
+        self.source.setPlaceholderText("model.onnx, program.pt2 or nets.py")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row.addWidget(self.source, 1)
+        row.addWidget(browse)
+        form.addRow("Source", row)
+        self.class_name = QLineEdit()
+        self.class_name.setPlaceholderText("ClassName (Python files)")
+        form.addRow("Class", self.class_name)
+        self.args = QLineEdit()
+        self.args.setPlaceholderText('constructor arguments as JSON, e.g. {"num_classes": 10}')
+        form.addRow("Arguments", self.args)
+        self.shape = QLineEdit()
+        self.shape.setPlaceholderText("input shape without the batch, e.g. [3, 224, 224]")
+        form.addRow("Input shape", self.shape)
+        layout.addLayout(form)
+        self.warning = QLabel()
+        self.warning.setObjectName("feedback")
+        self.warning.setWordWrap(True)
+        self.trust = QCheckBox("I trust this file: run its code in a separate process")
+        layout.addWidget(self.warning)
+        layout.addWidget(self.trust)
+        self.placeholders = QCheckBox("Bring unsupported operators in as placeholder nodes "
+                                      "(marked as errors)")
+        layout.addWidget(self.placeholders)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setObjectName("importStatus")
+        layout.addWidget(self.status)
+        self.table = _table(["operator", "count", "where", "why"], [])
+        layout.addWidget(self.table, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.import_button = buttons.addButton("Import", QDialogButtonBox.ButtonRole.ActionRole)
+        self.open_button = buttons.addButton("Save and Open…", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.open_button.setEnabled(False)
+        self.import_button.clicked.connect(self.start_import)
+        self.open_button.clicked.connect(self._save_and_open)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.source.textChanged.connect(self._source_changed)
+        self.trust.toggled.connect(lambda _on: self._source_changed(self.source.text()))
+        self._source_changed("")
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import model", self.start_dir, SOURCE_FILTER)
+        if path:
+            self.source.setText(path)
+
+    def spec(self) -> str:
+        text = self.source.text().strip()
+        if text.endswith(".py") and self.class_name.text().strip():
+            return f"{text}:{self.class_name.text().strip()}"
+        return text
+
+    def _source_changed(self, text: str) -> None:
+        from runtime.importers import CODE_WARNING, needs_code
+
+        text = text.strip()
+        code = needs_code(text)
+        for widget in (self.class_name, self.args, self.shape):
+            widget.setEnabled(text.endswith(".py"))
+        self.warning.setText(CODE_WARNING if code else "")
+        self.warning.setVisible(code)
+        self.trust.setVisible(code)
+        self.import_button.setEnabled(bool(text) and (not code or self.trust.isChecked()))
+
+    def start_import(self) -> None:
+        from runtime.importers import UnsupportedModel, import_model
+
+        try:
+            shape = json.loads(self.shape.text()) if self.shape.text().strip() else None
+            args = json.loads(self.args.text()) if self.args.text().strip() else None
+        except ValueError as exc:
+            self._show_error(f"Arguments and input shape must be JSON: {exc}")
+            return
+        spec, placeholders, trusted = self.spec(), self.placeholders.isChecked(), self.trust.isChecked()
+
+        def work():
+            try:
+                return import_model(spec, placeholders=placeholders, allow_code=trusted,
+                                    input_shape=shape, args=args)
+            except UnsupportedModel as exc:
+                return exc
+
+        self.import_button.setEnabled(False)
+        self.open_button.setEnabled(False)
+        self.status.setText(f"Importing {spec} …")
+        run_task(work, self.show_result, self._show_error, receiver=self,
+                 needs=("runtime.importers", "runtime.importers.onnx_import",
+                        "runtime.importers.torch_import", "onnx", "onnxruntime"))
+
+    def show_result(self, result) -> None:
+        from graph.shapes import infer
+        from runtime.importers import UnsupportedModel
+
+        self._source_changed(self.source.text())
+        self.result_obj = None if isinstance(result, UnsupportedModel) else result
+        unmapped = result.unmapped
+        self._fill(unmapped_rows(unmapped))
+        if isinstance(result, UnsupportedModel):
+            self.status.setText(f"Cannot import: {len(unmapped)} operator(s) have no Netwright "
+                                "layer (below). Tick “placeholders” to bring them in as nodes "
+                                "marked as errors, to replace by hand.")
+            return
+        design = result.design
+        text = f"Imported {len(design)} nodes"
+        if not unmapped:
+            text += f", {infer(design).total_params:,} parameters"
+        if result.max_diff is not None:
+            text += f"; outputs match the source on random inputs (max difference {result.max_diff:.2g})"
+        if unmapped:
+            text += f"; {len(unmapped)} placeholder(s) to replace (below)"
+        self.status.setText(text + ".")
+        self.open_button.setEnabled(True)
+
+    def _fill(self, rows) -> None:
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                self.table.setItem(r, c, QTableWidgetItem(value))
+
+    def _show_error(self, message: str) -> None:
+        self._source_changed(self.source.text())
+        self.status.setText(f"Import failed: {message}")
+
+    def _save_and_open(self) -> None:
+        from runtime.importers import save_imported
+
+        if self.result_obj is None:
+            return
+        source = Path(self.source.text().strip())
+        start = str(source.with_suffix(".json")) if source.name else self.start_dir
+        path, _ = QFileDialog.getSaveFileName(self, "Save imported design", start,
+                                              "Designs (*.json)")
+        if not path:
+            return
+        path = Path(path).with_suffix(".json")
+        try:
+            save_imported(self.result_obj, path)
+        except OSError as exc:
+            self._show_error(f"cannot save {path}: {exc}")
+            return
+        self.imported.emit(str(path))
+        self.accept()
+
+
+class LoadWeightsDialog(QDialog):
+    """Match a weights file against the design and show the table before applying it."""
+
+    def __init__(self, design, design_path: Path, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Load Weights")
+        self.setObjectName("loadWeightsDialog")
+        self.resize(820, 520)
+        self.design, self.design_path, self.preview = design, Path(design_path), None
+        layout = QVBoxLayout(self)
+        row = QHBoxLayout()
+        self.source = QLineEdit()
+        self.source.setPlaceholderText("weights.safetensors, or a .pt/.pth state dict")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row.addWidget(self.source, 1)
+        row.addWidget(browse)
+        layout.addLayout(row)
+        note = QLabel("Tensors are matched by name, then by shape in order where names differ. "
+                      "Nothing changes until you apply; missing tensors keep their current values.")
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        self.status = QLabel("")
+        self.status.setObjectName("weightsStatus")
+        layout.addWidget(self.status)
+        self.table = _table(["status", "design tensor", "file tensor", "shape"], [])
+        layout.addWidget(self.table, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.apply_button = buttons.addButton("Apply", QDialogButtonBox.ButtonRole.AcceptRole)
+        self.apply_button.setEnabled(False)
+        buttons.rejected.connect(self.reject)
+        self.apply_button.clicked.connect(self.accept)
+        layout.addWidget(buttons)
+        self.source.editingFinished.connect(lambda: self.match(self.source.text().strip()))
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load weights", str(self.design_path.parent),
+                                              WEIGHTS_FILTER)
+        if path:
+            self.source.setText(path)
+            self.match(path)
+
+    def match(self, path: str) -> None:
+        """Match ``path`` and fill the table (nothing is applied)."""
+        from runtime.compiler import CompileError
+        from runtime.weights import WeightsError, preview_weights
+
+        if not path:
+            return
+        try:
+            self.preview = preview_weights(self.design, self.design_path.parent, path)
+        except (WeightsError, CompileError) as exc:
+            self.preview = None
+            self.status.setText(f"Cannot use {path}: {exc}")
+            self.apply_button.setEnabled(False)
+            return
+        rows = self.preview.rows()
+        self.table.setRowCount(len(rows))
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                item = QTableWidgetItem(value)
+                if c == 0 and not value.startswith("matched"):
+                    item.setForeground(Qt.GlobalColor.darkYellow)
+                self.table.setItem(r, c, item)
+        self.status.setText(self.preview.matching.describe())
+        self.apply_button.setEnabled(self.preview.matching.ok)
+
+    def apply(self) -> str:
+        """Write ``<design>.safetensors`` and return its name (the caller records it)."""
+        from runtime.weights import adopt_weights
+
+        twin = self.design.copy()
+        adopt_weights(self.preview, twin, self.design_path)
+        return twin.initial_weights

@@ -201,15 +201,12 @@ def cmd_new(args: argparse.Namespace) -> int:
 
 
 def cmd_code(args: argparse.Namespace) -> int:
-    import torch
-
     from runtime.codegen import python_source
-    from runtime.compiler import CompileError, compile_design
+    from runtime.compiler import CompileError, compile_structure
 
     design = _load(args.file)
     try:
-        with torch.device("meta"):  # the code needs no weights: never allocate them
-            compiled = compile_design(design)
+        compiled = compile_structure(design)  # the code needs no weights: never allocate them
     except CompileError as exc:
         raise UserError(str(exc)) from None
     # the module the app's Code tab shows; names in its comments stay printable
@@ -422,14 +419,14 @@ def _fmt(value) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    import json
-    import signal
-
-    if args.distributed and args.parallel is None:
+    if args.distributed:
         return _train_distributed(args)
+    return _run_training(args, _train_job(args), parallel=None)
 
+
+def _train_job(args: argparse.Namespace) -> dict:
+    """What ``train`` was asked to do, checked: the trainer's keyword arguments."""
     from runtime.runs import RunError, load_run
-    from runtime.training import Control, train
 
     overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
                                    ("lr", args.lr), ("device", args.device), ("seed", args.seed))
@@ -462,6 +459,15 @@ def cmd_train(args: argparse.Namespace) -> int:
             if not Path(args.weights).is_file():
                 raise UserError(f"{args.weights}: no such weights file")
             design.set_initial_weights(str(Path(args.weights).resolve()))
+    return {"design": design, "run_dir": args.run_dir, "overrides": overrides,
+            "resume": args.resume, "design_path": args.file}
+
+
+def _run_training(args: argparse.Namespace, job: dict, parallel) -> int:
+    """Train ``job``, printing progress (rank 0 only in a distributed run)."""
+    import signal
+
+    from runtime.training import Control, train
 
     control = Control()
 
@@ -470,20 +476,17 @@ def cmd_train(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     # Under torchrun, the launcher owns Ctrl-C: it stops every rank.
-    previous = signal.signal(signal.SIGINT, on_interrupt) if args.parallel is None else None
-    if args.control_stdin:
-        _follow_control(control, sys.stdin)
-    show = (lambda e: print(json.dumps(e), flush=True)) if args.json else _Progress()
-    if args.parallel is not None and not args.parallel.is_main:
+    previous = signal.signal(signal.SIGINT, on_interrupt) if parallel is None else None
+    show = (lambda e: print(e.to_json(), flush=True)) if args.json else _Progress()
+    if parallel is not None and not parallel.is_main:
         show = lambda e: None  # noqa: E731  (only rank 0 prints)
     status, message = "failed", None
     try:
-        for event in train(design, run_dir=args.run_dir, overrides=overrides, resume=args.resume,
-                           control=control, design_path=args.file, parallel=args.parallel):
+        for event in train(control=control, parallel=parallel, **job):
             show(event)
-            if event["event"] == "error":
+            if event.EVENT == "error":
                 message = event["message"]
-            elif event["event"] == "end":
+            elif event.EVENT == "end":
                 status = event["status"]
     finally:
         if previous is not None:
@@ -498,8 +501,6 @@ def _train_distributed(args: argparse.Namespace) -> int:
     from runtime.distributed import DistributedError, count_finished, session, trainer_parallel
     from runtime.runs import RunError, load_run
 
-    if args.control_stdin:
-        raise UserError("--control-stdin cannot be combined with --distributed")
     setting = args.device
     if setting is None and args.resume:
         try:
@@ -510,10 +511,10 @@ def _train_distributed(args: argparse.Namespace) -> int:
         setting = _load(args.file).training.get("device")
     try:
         with session(setting or "auto") as ctx:
-            args.parallel = trainer_parallel(ctx)
-            args.device = str(ctx.device)  # each rank drives its own device
+            job = _train_job(args)
+            job["overrides"]["device"] = str(ctx.device)  # each rank drives its own device
             try:
-                status = cmd_train(args)
+                status = _run_training(args, job, trainer_parallel(ctx))
             except UserError as exc:
                 raise UserError(str(exc) if ctx.is_main else f"rank {ctx.rank}: {exc}") from None
             finished = count_finished(ctx)
@@ -522,25 +523,6 @@ def _train_distributed(args: argparse.Namespace) -> int:
             return status
     except DistributedError as exc:
         raise UserError(str(exc)) from None
-
-
-def _follow_control(control, stream) -> None:
-    """Obey "pause", "resume" and "stop" lines from ``stream`` (the app's training panel);
-    the end of the stream (the parent has gone) stops the run cleanly, keeping a checkpoint."""
-    import threading
-
-    def follow() -> None:
-        for line in stream:
-            command = line.strip().lower()
-            if command == "pause":
-                control.pause()
-            elif command == "resume":
-                control.resume()
-            elif command == "stop":
-                control.request_stop()
-        control.request_stop()
-
-    threading.Thread(target=follow, name="control-stdin", daemon=True).start()
 
 
 def _network(design) -> tuple:
@@ -553,6 +535,7 @@ def _network(design) -> tuple:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     import json
 
+    from graph.metrics import label, metric_names
     from runtime.training import TrainingError, evaluate_run
 
     try:
@@ -562,14 +545,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(r))
         return 0
+    if r.get("note"):
+        print(f"note: {printable(r['note'])}")
     print(f"{printable(r['run_dir'])}: {r['checkpoint']} weights on the {r['split']} split "
           f"({r['samples']:,} samples)")
-    keys = ("loss", "accuracy", "top5", "precision", "recall", "f1", "mae", "rmse", "r2")
-    labels = {"precision": "macro precision", "recall": "macro recall", "f1": "macro F1",
-              "top5": "top-5 accuracy", "mae": "MAE", "rmse": "RMSE", "r2": "R²"}
-    for k in keys:
+    for k in ("loss", *metric_names()):
         if r.get(k) is not None:
-            print(f"  {labels.get(k, k):<16} {r[k]:.4f}")
+            print(f"  {label(k):<16} {r[k]:.4f}")
     if r["task"] != "classification":
         return 0
     names = [printable(n) for n in r["classes"]]
@@ -675,6 +657,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--apply", action="store_true", help="adopt the matched tensors")
     p.set_defaults(func=cmd_weights)
 
+    _add_train_command(sub)
+
+    p = sub.add_parser("evaluate", help="test-split metrics of a trained run")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    p.add_argument("--split", choices=("test", "val", "train"), default="test")
+    p.add_argument("--device", default="cpu", metavar="D")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("open", help="open the app with FILE")
+    p.add_argument("file", metavar="FILE", nargs="?", default=None)
+    p.set_defaults(func=cmd_open)
+
+    p = sub.add_parser("screenshot", help="save a PNG of the editor with FILE loaded (no screen needed)")
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("-o", "--output", required=True, metavar="PNG")
+    p.add_argument("--size", default="1400x900", metavar="WxH", help="window size (default 1400x900)")
+    p.set_defaults(func=cmd_screenshot)
+
+    return parser
+
+
+def _add_train_command(sub) -> None:
     p = sub.add_parser("train", help="train a design headless; writes a run folder",
                        description="Train FILE with its own settings; the flags override them. "
                        "Writes runs/<design>-<time>/ (weights, metrics, logs). Ctrl-C stops "
@@ -706,32 +712,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", metavar="FILE", help="start from these pretrained weights "
                    "(safetensors or a .pt/.pth state dict; matched by name, then by shape)")
     p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
-    p.add_argument("--control-stdin", action="store_true",
-                   help="read pause/resume/stop lines on stdin (the app drives runs this way)")
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel training (DDP) under torchrun: torchrun "
                    "--nproc_per_node=N main.py train FILE --distributed")
-    p.set_defaults(func=cmd_train, parallel=None)
-
-    p = sub.add_parser("evaluate", help="test-split metrics of a trained run")
-    p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
-    p.add_argument("--split", choices=("test", "val", "train"), default="test")
-    p.add_argument("--device", default="cpu", metavar="D")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(func=cmd_evaluate)
-
-    p = sub.add_parser("open", help="open the app with FILE")
-    p.add_argument("file", metavar="FILE", nargs="?", default=None)
-    p.set_defaults(func=cmd_open)
-
-    p = sub.add_parser("screenshot", help="save a PNG of the editor with FILE loaded (no screen needed)")
-    p.add_argument("file", metavar="FILE")
-    p.add_argument("-o", "--output", required=True, metavar="PNG")
-    p.add_argument("--size", default="1400x900", metavar="WxH", help="window size (default 1400x900)")
-    p.set_defaults(func=cmd_screenshot)
-
-    return parser
+    p.set_defaults(func=cmd_train)
 
 
 def _add_template_commands(sub) -> None:

@@ -10,7 +10,7 @@ Every problem raises :class:`DesignFileError` naming the place (``nodes[3].param
 Version 2 added ``blocks`` (name → ``{"args", "description", "nodes", "edges"}``, see
 :mod:`graph.blocks`), a node's ``when`` and the design's ``template``.
 Unknown layer types are collected and reported together. Nothing is ever pickled or evaluated.
-Saving is atomic: write a temporary file, fsync, rename over the target.
+Saving is atomic (:mod:`graph.atomic`): a temporary file, fsync, rename, fsync of the folder.
 """
 from __future__ import annotations
 
@@ -19,12 +19,11 @@ import json
 import math
 import os
 import re
-import secrets
-import stat
 from pathlib import Path
 from typing import Any, Callable
 
 from . import layers as _layers  # noqa: F401  (fills the catalog)
+from .atomic import atomic_write_text
 from .blocks import BlockDef, BlockError, check_arg_name, check_block_name, expressions_of
 from .catalog import CATALOG
 from .design import FLOWS, FORMAT, FORMAT_VERSION, Design, Edge, Node
@@ -453,36 +452,3 @@ def dumps(design: Design) -> str:
 def save(design: Design, path: str | os.PathLike) -> None:
     """Write atomically: a crash mid-save never leaves a half-written design behind."""
     atomic_write_text(Path(path), dumps(design))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, fsync it, then rename it over ``path``.
-
-    The file keeps the permissions of the one it replaces; a new file gets the usual ones
-    (0666 less the umask), not the owner-only mode of :func:`tempfile.mkstemp`.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:  # pragma: no cover - a 32-bit random name collided
-            continue
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            try:
-                os.chmod(tmp, stat.S_IMODE(path.stat().st_mode))
-            except FileNotFoundError:
-                pass
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from .catalog import Param
+from .metrics import METRICS, metric_names, stopping_choices
 
 _SGD_LIKE = (("optimizer", ("sgd", "rmsprop")),)
-_EARLY_STOPPING = (("early_stopping_metric",
-                    ("val_loss", "val_accuracy", "val_f1", "val_mae", "val_r2")),)
+_EARLY_STOPPING = (("early_stopping_metric", stopping_choices()[1:]),)
 
 TRAINING_PARAMS: tuple[Param, ...] = (
     Param("optimizer", "choice", "adam", "Update rule.", choices=("sgd", "adam", "adamw", "rmsprop")),
@@ -45,9 +45,9 @@ TRAINING_PARAMS: tuple[Param, ...] = (
     Param("label_smoothing", "float", 0.0, "Label smoothing (cross-entropy).", min=0.0, max=0.99,
           when=(("loss", ("cross_entropy",)),)),
     Param("metrics", "str", "accuracy",
-          "Comma-separated metrics: accuracy, top5, precision, recall, f1, mae, rmse, r2."),
+          "Comma-separated metrics: " + ", ".join(METRICS) + "."),
     Param("early_stopping_metric", "choice", "none", "Stop when this stops improving.",
-          choices=("none", "val_loss", "val_accuracy", "val_f1", "val_mae", "val_r2"),
+          choices=stopping_choices(),
           label="Early stopping on"),
     Param("patience", "int", 5, "Epochs without improvement before early stopping.", min=1,
           max=10000, label="Patience (epochs)", when=_EARLY_STOPPING),
@@ -73,7 +73,7 @@ TRAINING_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Loss and stopping", ("loss", "label_smoothing", "early_stopping_metric", "patience")),
 )
 
-METRIC_CHOICES = ("accuracy", "top5", "precision", "recall", "f1", "mae", "rmse", "r2")
+METRIC_CHOICES = metric_names()
 
 
 def default_training() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from . import layers as _layers  # noqa: F401  (fills the catalog)
 from .blocks import BlockError, bind_params
 from .catalog import CATALOG, Shape, fmt_shape
 from .design import Design, Edge
+from .losses import loss_problems
 from .settings import DATASETS, check_data, check_training, dataset_classes, dataset_shape
 from .shapes import Inference, infer
 from .summary import MEMORY_FIX, MemoryBudget, summarize, training_memory_problem
@@ -70,9 +71,10 @@ def to_networkx(design: Design) -> nx.MultiDiGraph:
 
 def validate(design: Design, data_shape: Shape | None = None, data_classes: int | None = None,
              data_task: str | None = None, memory: MemoryBudget | None = None,
-             data_error: str | None = None) -> Report:
-    """Check the whole design. ``data_shape``/``data_classes``/``data_task`` describe a file
-    dataset already read by the runtime; built-in datasets declare theirs. A block body is
+             data_error: str | None = None, data_targets: int | None = None) -> Report:
+    """Check the whole design. ``data_shape``/``data_classes``/``data_task`` (and
+    ``data_targets``, the number of regression targets) describe a dataset already read by the
+    runtime; built-in datasets declare theirs. A block body is
     checked as a network of its own (with its arguments' defaults), without the settings.
     ``memory`` is what the chosen device has (the runtime knows it): a design whose training
     needs more is warned about. ``data_error`` says why the runtime could not read the dataset:
@@ -96,7 +98,8 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
         return Report(diags, inference)
     diags += _check_blocks(design)
     # Data and training settings against the network.
-    diags += _check_settings(design, inference, data_shape, data_classes, data_task)
+    diags += _check_settings(design, inference, data_shape, data_classes, data_task,
+                             data_targets)
     if data_error:
         inputs = design.inputs()
         diags.append(Diagnostic(ERROR, "data-file", f"the dataset cannot be read: {data_error}",
@@ -411,7 +414,8 @@ def _dataset_option_giving(spec, data, shape: Shape, data_shape: Shape | None) -
 
 
 def _check_settings(design: Design, inference: Inference, data_shape: Shape | None,
-                    data_classes: int | None, data_task: str | None) -> list[Diagnostic]:
+                    data_classes: int | None, data_task: str | None,
+                    data_targets: int | None = None) -> list[Diagnostic]:
     diags = []
     for key, problem in check_data(design.data):
         diags.append(Diagnostic(ERROR, "data", f"dataset setting {key} {problem}"))
@@ -435,32 +439,28 @@ def _check_settings(design: Design, inference: Inference, data_shape: Shape | No
                 fix=f"set the Input shape to {list(shape)}"
                 + _dataset_option_giving(spec, design.data, declared, data_shape)))
     outputs = design.outputs()
-    loss = design.training.get("loss")
-    if outputs and task == "classification" and classes:
-        out = outputs[0]
-        shape_out = inference.shapes.get(out.id)
-        if loss == "cross_entropy" and shape_out is not None:
-            width = shape_out[-1] if shape_out else 1
-            if len(shape_out) != 1 or width != classes:
-                src = design.in_edges(out.id)
-                culprit = src[0].src if src else out.id
-                fix = None
-                culprit_node = design.node(culprit)
-                if culprit_node.type == "Linear":
-                    fix = f"set out_features of {culprit_node.name} to {classes}"
-                diags.append(Diagnostic(
-                    ERROR, "classes",
-                    f"the network outputs {fmt_shape(shape_out)} but {design.data['name']} has "
-                    f"{classes} classes (cross-entropy needs {classes} scores per sample)",
-                    culprit, fix=fix or f"end the network with a Linear of {classes} features"))
-        if loss in ("mse", "l1", "huber"):
-            diags.append(Diagnostic(WARNING, "loss", f"{loss} is a regression loss but "
-                                    f"{design.data['name']} is a classification dataset",
-                                    fix="use the cross_entropy loss"))
-    if outputs and task == "regression" and loss in ("cross_entropy",):
-        diags.append(Diagnostic(ERROR, "loss", f"cross_entropy needs classes but "
-                                f"{design.data['name']} is a regression dataset",
-                                fix="use the mse, l1 or huber loss"))
+    if outputs:
+        diags += _loss_diagnostics(design, inference, task, classes, data_targets)
+    return diags
+
+
+def _loss_diagnostics(design: Design, inference: Inference, task: str, classes: int | None,
+                      targets: int | None) -> list[Diagnostic]:
+    """The loss/task rule (:mod:`graph.losses`) on the first Output; a wrong class count is
+    pinned on the layer feeding it, with a fix when that is a Linear."""
+    out = design.outputs()[0]
+    src = design.in_edges(out.id)
+    culprit = design.node(src[0].src) if src else out
+    diags = []
+    for p in loss_problems(str(design.training.get("loss")), task, inference.shapes.get(out.id),
+                           classes, targets, dataset=str(design.data["name"])):
+        fix, node = p.fix, out.id
+        if p.code in ("classes", "targets"):
+            node = culprit.id
+            if culprit.type == "Linear":
+                fix = f"set out_features of {culprit.name} to {classes or targets}"
+        diags.append(Diagnostic(ERROR if p.severity == "error" else WARNING, p.code, p.message,
+                                node if p.code != "loss" else None, fix=fix))
     return diags
 
 

@@ -13,8 +13,6 @@ Everything here is plain data computed off the GUI thread (no Qt):
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -24,18 +22,17 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from graph.metrics import metric_names
 from graph.settings import DATASETS
 
 from . import devices
-from .data import (DataError, Normalization, data_settings, decode_image, load_data, read_raw,
-                   split_indices)
+from .data import Normalization, data_settings, decode_image, load_data, read_raw, split_indices
 from .data.csvfile import csv_columns as read_csv_columns
-from .metrics import classification_report
-from .runs import (RunError, check_config, check_status, json_safe, load_run, read_json,
-                   write_json)
+from .metrics import classification_report, regression_metrics
+from .paths import unique_dir
+from .runs import RunError, RunFolder, load_run
 from .training import first_output
 
-RUN_FILES = ("metrics.jsonl", "status.json", "config.json", "design.json")
 PREVIEW_ROWS = 200
 PREVIEW_IMAGES = 64
 PREVIEW_POINTS = 5000
@@ -147,6 +144,7 @@ class RunSummary:
     created: str | None
     message: str | None
     resumable: bool
+    checkpoints: tuple[str, ...] = ()  # best and/or last, when saved
 
     @property
     def name(self) -> str:
@@ -154,63 +152,56 @@ class RunSummary:
 
 
 def is_run_dir(path: Path) -> bool:
-    return path.is_dir() and any((path / f).exists() for f in RUN_FILES)
+    return RunFolder(path).is_run()
 
 
-def _read_optional(path: Path, check=None, damage: list[str] | None = None) -> dict[str, Any]:
-    """The JSON object in ``path``, or {} when it is missing or damaged (``check``, from
-    runtime.runs, decides what damaged means; why goes to ``damage``)."""
-    if not path.exists():
-        return {}
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _checked(read, damage: list[str]) -> dict[str, Any]:
+    """``read()`` of a run file, or {} with why in ``damage`` when the file is damaged."""
     try:
-        value = read_json(path)
-        return check(value, path) if check else value if isinstance(value, dict) else {}
+        return read()
     except RunError as exc:
-        if damage is not None:
-            damage.append(str(exc))
+        damage.append(str(exc))
         return {}
 
 
-def _events(path: Path) -> list[dict[str, Any]]:
-    out = []
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return out
-    for line in text.splitlines():
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a crash
-        if isinstance(event, dict):
-            out.append(event)
-    return out
+def _whole(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def run_summary(run_dir: str | os.PathLike) -> RunSummary:
-    """Status, best metric, duration and device of one run folder, read from its files."""
-    path = Path(run_dir)
-    damage: list[str] = []  # a damaged file shows as the run's message, never as a crash
-    status = _read_optional(path / "status.json", check_status, damage)
-    config = _read_optional(path / "config.json", check_config, damage)
-    events = _events(path / "metrics.jsonl")
-    best = status.get("best") or {}
+    """Status, best metric, duration and device of one run folder, read from its files (a
+    damaged file shows as the run's message, never as a crash)."""
+    folder = RunFolder(run_dir)
+    damage: list[str] = []
+    status = _checked(lambda: folder.status(strict=True), damage)
+    config = _checked(folder.config, damage) if folder.file(folder.CONFIG).exists() else {}
+    events = folder.events()
+    best = _dict(status.get("best"))
     end = next((e for e in reversed(events) if e.get("event") == "end"), None)
-    if end and not best and isinstance(end.get("best"), dict):
-        best = end["best"]
-    duration = (end or (events[-1] if events else {})).get("duration_s" if end else "time")
-    duration = duration if isinstance(duration, (int, float)) else None
+    if end and not best:
+        best = _dict(end.get("best"))
+    duration = None
+    if end is not None:
+        duration = end.get("duration_s")
+    elif events:
+        duration = events[-1].get("time")
     state = status.get("status") or (end or {}).get("status") or ("failed" if not events
                                                                   else "interrupted")
     error = next((e.get("message") for e in reversed(events) if e.get("event") == "error"), None)
-    epochs = (config.get("training") or {}).get("epochs")
+    number = lambda v: v if isinstance(v, (int, float)) and not isinstance(v, bool) else None  # noqa: E731
     return RunSummary(
-        dir=path, status=str(state), best_metric=best.get("metric"), best_value=best.get("value"),
-        best_epoch=best.get("epoch"), epochs_completed=int(status.get("epochs_completed") or 0),
-        epochs=epochs, duration_s=duration, device=config.get("device"),
+        dir=folder.path, status=str(state), best_metric=best.get("metric"),
+        best_value=number(best.get("value")), best_epoch=number(best.get("epoch")),
+        epochs_completed=_whole(status.get("epochs_completed")),
+        epochs=number(_dict(config.get("training")).get("epochs")),
+        duration_s=number(duration), device=config.get("device"),
         created=str(config.get("created") or "") or None,
         message=damage[0] if damage else status.get("message") or error,
-        resumable=(path / "checkpoints" / "last" / "state.json").exists())
+        resumable=folder.resumable, checkpoints=tuple(folder.available_checkpoints()))
 
 
 def list_runs(folder: str | os.PathLike, prefix: str = "") -> list[RunSummary]:
@@ -220,7 +211,7 @@ def list_runs(folder: str | os.PathLike, prefix: str = "") -> list[RunSummary]:
     if not root.is_dir():
         return []
     runs = [run_summary(p) for p in root.iterdir() if p.name.startswith(prefix) and is_run_dir(p)]
-    runs.sort(key=lambda r: (r.created or "", r.dir.name), reverse=True)
+    runs.sort(key=lambda r: (str(r.created or ""), r.dir.name), reverse=True)
     return runs
 
 
@@ -235,9 +226,7 @@ def transfer_runs(runs: list[str | os.PathLike], folder: str | os.PathLike, move
     for run in map(Path, runs):
         if run.parent.resolve() == target_root.resolve():
             continue
-        target, n = target_root / run.name, 2
-        while target.exists():
-            target, n = target_root / f"{run.name}-{n}", n + 1
+        target = unique_dir(target_root / run.name)
         if move:
             shutil.move(str(run), str(target))
         else:
@@ -248,19 +237,15 @@ def transfer_runs(runs: list[str | os.PathLike], folder: str | os.PathLike, move
 
 def epoch_records(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """The ``epoch`` events of a run, in order (a resumed run's repeated epochs keep the last)."""
-    by_epoch: dict[int, dict[str, Any]] = {}
-    for event in _events(Path(run_dir) / "metrics.jsonl"):
-        if event.get("event") == "epoch":
-            by_epoch[int(event.get("epoch", 0))] = event
-    return [by_epoch[k] for k in sorted(by_epoch)]
+    return RunFolder(run_dir).epoch_records()
 
 
 def settings_diff(run_a: str | os.PathLike, run_b: str | os.PathLike
                   ) -> list[tuple[str, Any, Any]]:
     """``(setting, value in a, value in b)`` for every training, data, device and layer
     setting that differs between two runs."""
-    a, b = Path(run_a), Path(run_b)
-    ca, cb = _read_optional(a / "config.json"), _read_optional(b / "config.json")
+    a, b = RunFolder(run_a), RunFolder(run_b)
+    ca, cb = a.config_or_empty(), b.config_or_empty()
     rows: list[tuple[str, Any, Any]] = []
 
     def compare(prefix: str, x: Any, y: Any) -> None:
@@ -274,7 +259,7 @@ def settings_diff(run_a: str | os.PathLike, run_b: str | os.PathLike
     compare("data", ca.get("data", {}), cb.get("data", {}))
     compare("device", ca.get("device"), cb.get("device"))
     compare("precision", ca.get("precision"), cb.get("precision"))
-    da, db = _read_optional(a / "design.json"), _read_optional(b / "design.json")
+    da, db = a.design_dict(), b.design_dict()
     nodes_a = {n.get("name"): n for n in da.get("nodes", []) if isinstance(n, dict)}
     nodes_b = {n.get("name"): n for n in db.get("nodes", []) if isinstance(n, dict)}
     for name in sorted(set(nodes_a) | set(nodes_b), key=str):
@@ -294,28 +279,20 @@ def settings_diff(run_a: str | os.PathLike, run_b: str | os.PathLike
 def mark_failed(run_dir: str | os.PathLike, message: str) -> bool:
     """Record that a run's process died without ending the run itself (crash, kill, out of
     memory). Returns False when the run had already recorded its own end."""
-    path = Path(run_dir)
-    if not path.is_dir():
-        return False
-    status = _read_optional(path / "status.json")
-    if status.get("status") not in (None, "running"):
-        return False
-    status.update(status="failed", message=message)
-    write_json(path / "status.json", json_safe(status))
-    return True
+    return RunFolder(run_dir).mark_failed(message)
 
 
 def delete_run(run_dir: str | os.PathLike) -> None:
     """Delete a run folder — only something that looks like one (guards against a wrong path)."""
-    path = Path(run_dir)
-    if not is_run_dir(path):
-        raise RunError(f"{path}: not a run folder; nothing deleted")
-    unknown = [p.name for p in path.iterdir()
-               if p.name not in RUN_FILES + ("log.txt", "checkpoints") and not p.name.startswith(".")]
+    folder = RunFolder(run_dir)
+    if not folder.is_run():
+        raise RunError(f"{folder.path}: not a run folder; nothing deleted")
+    unknown = [p.name for p in folder.path.iterdir()
+               if p.name not in folder.owned_names() and not p.name.startswith(".")]
     if unknown:
-        raise RunError(f"{path}: holds files a run does not write ({', '.join(sorted(unknown)[:3])}); "
-                       "delete it by hand")
-    shutil.rmtree(path)
+        raise RunError(f"{folder.path}: holds files a run does not write "
+                       f"({', '.join(sorted(unknown)[:3])}); delete it by hand")
+    shutil.rmtree(folder.path)
 
 
 # ---- predictions of a trained run ----------------------------------------------------------------
@@ -415,8 +392,8 @@ def predict_run(run_dir: str | os.PathLike, split: str = "test", checkpoint: str
         report = classification_report(matrix.tolist(), info.class_names)
         result.confusion = matrix
         result.per_class = report["per_class"]
-        result.metrics = {k2: report[k2] for k2 in ("accuracy", "precision", "recall", "f1",
-                                                    "samples")}
+        result.metrics = {k2: report[k2] for k2 in (*metric_names(info.task), "samples")
+                          if k2 in report}
         if tuple(info.sample_shape) == (2,):
             train_x = torch.cat([x.float().cpu() for x, _ in data.train.sequential(4096)])
             train_y = torch.cat([y.cpu() for _, y in data.train.sequential(4096)])
@@ -427,12 +404,7 @@ def predict_run(run_dir: str | os.PathLike, split: str = "test", checkpoint: str
         predicted = norm.invert_targets(out).reshape(len(out), -1)
         truth = norm.invert_targets(targets.float()).reshape(len(targets), -1)
         result.predicted, result.targets = predicted.numpy(), truth.numpy()
-        err = result.predicted - result.targets
-        mae = float(np.abs(err).mean()) if err.size else math.nan
-        rmse = float(np.sqrt((err ** 2).mean())) if err.size else math.nan
-        var = float(((result.targets - result.targets.mean(0)) ** 2).sum()) if err.size else 0.0
-        r2 = 1.0 - float((err ** 2).sum()) / var if var > 1e-12 else math.nan
-        result.metrics = {"mae": mae, "rmse": rmse, "r2": r2, "samples": len(err)}
+        result.metrics = regression_metrics(predicted, truth)
     return result
 
 

@@ -320,3 +320,10 @@ def _smallest_vocabulary(design: Design, input_id: str) -> int:
     sizes = [design.node(e.dst).resolved_params()["num_embeddings"] for e in design.out_edges(input_id)
              if design.node(e.dst).type == "Embedding"]
     return min(sizes) if sizes else 2
+
+
+def compile_structure(design: Design, report: Report | None = None) -> Compiled:
+    """Compile ``design`` on the meta device: the module's structure and code, no weights
+    allocated (what the code views and the ``code`` command need; instant for any size)."""
+    with torch.device("meta"):
+        return compile_design(design, report)

@@ -22,7 +22,6 @@ import copy
 import functools
 import importlib.util
 import itertools
-import json
 import os
 import tempfile
 import uuid
@@ -35,11 +34,13 @@ from typing import Callable, Iterator, Mapping
 import torch
 from torch import nn
 
+from graph.atomic import fsync_dir, fsync_file
 from graph.design import Design
 from graph.fileformat import DesignFileError, load
 
 from .codegen import python_source
 from .compiler import Compiled, CompileError, compile_design, example_inputs
+from .runs import CHECKPOINT_KINDS, RunError, RunFolder, load_weights_into
 from .preflight import ResourceError, check_export_fits
 
 FORMATS: dict[str, str] = {
@@ -63,7 +64,7 @@ TOLERANCE = 1e-4
 TRACE_BATCH = 2  # batch used to trace / export
 CHECK_BATCH = 3  # batch used to verify: a different size proves the batch axis is dynamic
 ONNX_OPSET = 17
-CHECKPOINTS = ("best", "last")
+CHECKPOINTS = CHECKPOINT_KINDS
 MAX_NAME_BYTES = 255  # the longest file name Linux, macOS and Windows file systems accept
 
 
@@ -113,41 +114,11 @@ def _compile(design: Design, where: str) -> Compiled:
 
 
 def load_weights(module: nn.Module, weights: Mapping[str, torch.Tensor], where: str) -> None:
-    """Load ``weights`` into ``module`` exactly (every key, every shape) or raise ExportError.
-
-    A ``module.`` (DistributedDataParallel) or ``_orig_mod.`` (torch.compile) prefix shared by
-    every key is removed first.
-    """
-    weights = dict(weights)
-    for prefix in ("module.", "_orig_mod."):
-        if weights and all(k.startswith(prefix) for k in weights):
-            weights = {k[len(prefix):]: v for k, v in weights.items()}
-    own = module.state_dict()
-    missing = sorted(set(own) - set(weights))
-    unexpected = sorted(set(weights) - set(own))
-    if missing or unexpected:
-        parts = []
-        if missing:
-            parts.append("missing " + ", ".join(missing[:5]) + (" …" if len(missing) > 5 else ""))
-        if unexpected:
-            parts.append("unexpected " + ", ".join(unexpected[:5])
-                         + (" …" if len(unexpected) > 5 else ""))
-        raise ExportError(f"{where}: the weights do not fit the design ({'; '.join(parts)})")
-    for key, value in weights.items():
-        if tuple(value.shape) != tuple(own[key].shape):
-            raise ExportError(f"{where}: weight {key} has shape {tuple(value.shape)}, the design "
-                              f"needs {tuple(own[key].shape)}")
-    module.load_state_dict(weights, strict=True)
-
-
-def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
+    """:func:`runtime.runs.load_weights_into`, failing with an :class:`ExportError`."""
     try:
-        return load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ExportError(f"{path}: cannot read the weights ({exc})") from None
+        load_weights_into(module, weights, where)
+    except RunError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def load_source(path: str | os.PathLike, checkpoint: str = "best") -> Source:
@@ -157,20 +128,7 @@ def load_source(path: str | os.PathLike, checkpoint: str = "best") -> Source:
     if checkpoint not in CHECKPOINTS:
         raise ExportError(f"unknown checkpoint {checkpoint!r} (choose {' or '.join(CHECKPOINTS)})")
     if path.is_dir():
-        design_file = path / "design.json"
-        if not design_file.is_file():
-            raise ExportError(f"{path} is not a run directory: it has no design.json")
-        design = _load_design(design_file)
-        weights_file = path / "checkpoints" / checkpoint / "model.safetensors"
-        if not weights_file.is_file():
-            have = [c for c in CHECKPOINTS
-                    if (path / "checkpoints" / c / "model.safetensors").is_file()]
-            hint = f" (available: {', '.join(have)})" if have else " (the run saved no checkpoint)"
-            raise ExportError(f"{path}: no {checkpoint!r} checkpoint at {weights_file}{hint}")
-        compiled = _compile(design, str(design_file))
-        load_weights(compiled.module, _read_safetensors(weights_file), str(weights_file))
-        return Source(design, compiled, f"{checkpoint} checkpoint of {path}",
-                      dataset=_run_dataset(path))
+        return _run_source(RunFolder(path), checkpoint)
     if not path.exists():
         raise ExportError(f"{path}: no such file or run directory")
     design = _load_design(path)
@@ -188,13 +146,25 @@ def load_source(path: str | os.PathLike, checkpoint: str = "best") -> Source:
     return Source(design, compiled, f"{path} with freshly initialized weights", fresh=True)
 
 
-def _run_dataset(run_dir: Path) -> dict | None:
-    """The data description a run recorded in config.json, if it is readable."""
+def _run_source(run: RunFolder, checkpoint: str) -> Source:
+    """A run folder's design with the weights of its verified ``checkpoint``."""
+    if not run.file(run.DESIGN).is_file():
+        raise ExportError(f"{run.path} is not a run directory: it has no {run.DESIGN}")
     try:
-        dataset = json.loads((run_dir / "config.json").read_text(encoding="utf-8")).get("dataset")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return dataset if isinstance(dataset, dict) else None
+        design = run.design()
+        if not run.has_checkpoint(checkpoint):
+            have = run.available_checkpoints()
+            hint = f" (available: {', '.join(have)})" if have else " (the run saved no checkpoint)"
+            raise ExportError(f"{run.path}: no {checkpoint!r} checkpoint{hint}")
+        found = run.checkpoint(checkpoint)
+        weights = found.weights()
+    except RunError as exc:
+        raise ExportError(str(exc)) from None
+    compiled = _compile(design, str(run.file(run.DESIGN)))
+    load_weights(compiled.module, weights, str(found.dir / "model.safetensors"))
+    origin = f"{checkpoint} checkpoint of {run.path}" + (f" ({found.note})" if found.note else "")
+    dataset = run.config_or_empty().get("dataset")
+    return Source(design, compiled, origin, dataset=dataset if isinstance(dataset, dict) else None)
 
 
 def _load_design(path: Path) -> Design:
@@ -286,7 +256,9 @@ def _export(design: Design, compiled: Compiled, fmt: str, out: Path,
             raise ExportError(f"{fmt} export does not reproduce the model: max abs difference "
                               f"{max_diff:.3g} exceeds {TOLERANCE:g}")
         for temp, target in zip(temps, targets):
+            fsync_file(temp)
             os.replace(temp, target)
+        fsync_dir(out.parent)
     finally:
         for temp in temps:
             with contextlib.suppress(OSError):
@@ -350,6 +322,16 @@ def import_source(path: Path) -> ModuleType:
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ExportError(f"{path}: cannot read the weights ({exc})") from None
 
 
 def _standalone(source_file: Path, weights_file: Path) -> nn.Module:

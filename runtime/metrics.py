@@ -1,9 +1,11 @@
-"""Metrics accumulated on the training device, read back once per evaluation.
+"""How each metric of :data:`graph.metrics.METRICS` is computed, accumulated on the training
+device and read back once per evaluation.
 
 :class:`ClassificationMeter` keeps a confusion matrix (and a top-k hit count); accuracy, macro
 precision/recall/F1 and the per-class report all derive from it. :class:`RegressionMeter` keeps
-running sums for MAE, RMSE and R². ``update`` never synchronizes with the device; ``compute``
-does, once.
+running sums for MAE, RMSE and R² (R² per output, then averaged). ``update`` never synchronizes
+with the device; ``compute`` does, once, and returns a dict keyed by the metrics' names.
+:func:`regression_metrics` and :func:`classification_report` compute the same from arrays.
 """
 from __future__ import annotations
 
@@ -12,11 +14,6 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-CLASSIFICATION_METRICS = ("accuracy", "top5", "precision", "recall", "f1")
-REGRESSION_METRICS = ("mae", "rmse", "r2")
-# Whether a larger value is better, per metric (used by early stopping and "best" checkpoints).
-HIGHER_IS_BETTER = {"loss": False, "accuracy": True, "top5": True, "precision": True,
-                    "recall": True, "f1": True, "mae": False, "rmse": False, "r2": True}
 
 
 def predicted_classes(logits: torch.Tensor) -> torch.Tensor:
@@ -155,3 +152,12 @@ class RegressionMeter:
             "rmse": math.sqrt(sum(sq_err) / (n * self.width)),
             "r2": sum(r2s) / len(r2s),
         }
+
+
+def regression_metrics(predicted: torch.Tensor, targets: torch.Tensor) -> dict[str, Any]:
+    """MAE, RMSE and R² of whole arrays ``(N, k)`` (in the same units), as the meter computes
+    them during training."""
+    meter = RegressionMeter(max(1, math.prod(predicted.shape[1:])), "cpu")
+    if len(predicted):
+        meter.update(predicted, targets)
+    return meter.compute()

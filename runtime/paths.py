@@ -2,6 +2,10 @@
 before the heavy libraries have loaded."""
 from __future__ import annotations
 
+import os
+from datetime import datetime
+from pathlib import Path
+
 MAX_FOLDER_NAME_BYTES = 96  # leaves room for "-<time>-N" within any file system's 255
 
 
@@ -18,3 +22,36 @@ def folder_name(text: str, default: str = "run") -> str:
 
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10)),
                      *(f"LPT{i}" for i in range(10))}
+
+
+# ---- run folders (their contents: runtime.runs.RunFolder) -----------------------------------
+
+
+def unique_dir(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3`` … whichever does not exist yet."""
+    candidate, i = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.name}-{i}")
+        i += 1
+    return candidate
+
+
+def default_run_dir(design_stem: str, root: str | os.PathLike = "runs") -> Path:
+    """``runs/<design-stem>-<YYYYmmdd-HHMMSS>`` (with ``-2``, ``-3`` … if taken): the CLI's."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return unique_dir(Path(root) / f"{cli_run_prefix(design_stem)}{stamp}")
+
+
+def cli_run_prefix(design_stem: str) -> str:
+    """How the names of the command line's runs of a design begin."""
+    return f"{folder_name(design_stem)}-"
+
+
+def design_runs_dir(root: str | os.PathLike, design_stem: str) -> Path:
+    """The app's folder for one design's runs: ``<root>/<design-stem>/``."""
+    return Path(root) / folder_name(design_stem, "untitled")
+
+
+def new_run_dir(parent: str | os.PathLike) -> Path:
+    """A fresh ``<parent>/<YYYYmmdd-HHMMSS>`` run folder name (the app's runs)."""
+    return unique_dir(Path(parent) / datetime.now().strftime("%Y%m%d-%H%M%S"))

@@ -13,7 +13,7 @@ import main
 from graph.fileformat import save
 from graph.summary import MemoryBudget
 from runtime import preflight
-from runtime.runs import default_run_dir, folder_name
+from runtime.paths import default_run_dir, folder_name
 from tests.graph.util import Build, mlp
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QLockFile, QObject, QSettings, QStandardPaths, QTimer, Signal
 
-from graph.fileformat import atomic_write_text
+from graph.atomic import atomic_write_text
 from ui.document import Document
 
 ORGANIZATION = APPLICATION = "Netwright"

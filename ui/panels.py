@@ -368,14 +368,14 @@ class CodePanel(QWidget):
         design, report = self.document.design, self.document.report
         try:
             from runtime.codegen import python_source
-            from runtime.compiler import CompileError, compile_design
+            from runtime.compiler import CompileError, compile_structure
         except ImportError as exc:
             self.ok = False
             self._set_text(_comment(f"PyTorch could not be loaded: {exc}"))
             self.status.setText("Code generation needs PyTorch.")
             return
         try:
-            compiled = compile_design(design, report)
+            compiled = compile_structure(design, report)  # no weights on the GUI thread
             if self.form.currentData() == self.FX:
                 text = compiled.module.code.strip() + "\n"
             else:

@@ -8,10 +8,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from graph.metrics import metric_names
+
 from .. import devices
 from ..data import DataError, DataInfo, Normalization, load_data
 from ..metrics import ClassificationMeter, RegressionMeter
-from ..runs import RunError, json_safe, load_run
+from ..events import json_safe
+from ..runs import RunError, load_run
 from .control import TrainingError
 from .losses import LossFn, first_output
 from .setup import resolve_training
@@ -94,7 +97,8 @@ def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "best", split: st
             raise RunError(f"{run_dir}: no {checkpoint!r} checkpoint (was the run stopped before "
                            "its first epoch ended?)")
         dev = devices.resolve_device(device)
-        compiled = run.build_model(checkpoint, dev)
+        found = run.checkpoint(checkpoint)
+        compiled = run.build_model(found, dev)
     except RunError as exc:
         raise TrainingError("run", str(exc)) from None
     except devices.DeviceError as exc:
@@ -124,12 +128,10 @@ def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "best", split: st
     loss_fn = LossFn(settings["loss"], info, out_shape, settings["label_smoothing"])
     result = evaluate_split(compiled.module, part, loss_fn, info, dev, "fp32", batch_size)
     result.update({"run_dir": str(run.dir), "checkpoint": checkpoint, "split": split,
-                   "task": info.task, "classes": info.class_names})
+                   "task": info.task, "classes": info.class_names, "note": found.note})
+    keep = ("loss", *metric_names(info.task))
     if info.task == "classification":
-        keep = ("loss", "accuracy", "top5", "precision", "recall", "f1", "per_class",
-                "confusion_matrix")
-    else:
-        keep = ("loss", "mae", "rmse", "r2")
+        keep += ("per_class", "confusion_matrix")
     return json_safe({k: v for k, v in result.items()
                       if k in keep or k in ("run_dir", "checkpoint", "split", "task", "classes",
-                                            "samples")})
+                                            "samples", "note")})

@@ -8,7 +8,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, TypeVar
 
 import torch
 from torch import nn
@@ -20,17 +20,18 @@ from ..compiler import compile_design
 from ..weights import (WeightsError, apply_training_flags, load_initial_weights, param_groups,
                        set_train_mode)
 from ..data import IndexSampler, LoadedData
-from ..runs import (RunError, RunWriter, default_run_dir, json_safe, load_run,
-                    load_training_state, load_weights, save_training_state, save_weights)
+from ..paths import default_run_dir
+from ..runs import RunError, RunFolder, RunWriter, load_weights_into
+from .. import events as ev
 from . import setup
 from .control import Control, Parallel, TrainingError
 from .evaluation import evaluate_split
 from .losses import LossFn, first_output
-from .optim import LRSchedule, make_optimizer
+from .optim import LRSchedule, check_optimizer_state, make_optimizer
 from .probes import Hooks, activation_stats, diagnostic_rows, grad_stats, layer_refs, \
     nonfinite_error
 
-Event = dict[str, Any]
+E = TypeVar("E", bound=ev.Event)
 
 
 @dataclass
@@ -142,11 +143,10 @@ class Trainer:
 
     # ---- events ----
 
-    def _event(self, name: str, /, **fields: Any) -> Event:
-        event = json_safe({"event": name, "time": round(time.perf_counter() - self._t0, 4),
-                           **fields})
+    def _event(self, kind: type[E], /, **fields: Any) -> E:
+        event = kind(time=round(time.perf_counter() - self._t0, 4), **fields)
         if self.writer is not None:
-            self.writer.event(event)
+            self.writer.event(event.to_dict())
         return event
 
     def _log(self, line: str) -> None:
@@ -155,7 +155,7 @@ class Trainer:
 
     # ---- the generator ----
 
-    def run(self) -> Iterator[Event]:
+    def run(self) -> Iterator[ev.Event]:
         self._t0 = time.perf_counter()
         self.best: dict[str, Any] = {"metric": None, "value": None, "epoch": None}
         self.epochs_done = 0
@@ -168,7 +168,7 @@ class Trainer:
             self.status = "failed"
             self._log(f"error ({exc.kind}): {exc.message}")
             yield from self._flush_best()
-            yield self._event("error", kind=exc.kind, message=exc.message, **exc.extra)
+            yield self._event(ev.Error, kind=exc.kind, message=exc.message, details=exc.extra)
         except GeneratorExit:
             self.status = "stopped"
             self._write_best()
@@ -181,8 +181,8 @@ class Trainer:
             self.status = "failed"
             self._log("internal error:\n" + traceback.format_exc())
             yield from self._flush_best()
-            yield self._event("error", kind="internal", message=message)
-        end = self._event("end", status=self.status, epochs_completed=self.epochs_done,
+            yield self._event(ev.Error, kind="internal", message=message)
+        end = self._event(ev.End, status=self.status, epochs_completed=self.epochs_done,
                           step=self.step, best=self.best,
                           duration_s=round(time.perf_counter() - self._t0, 3),
                           run_dir=str(self.run_dir) if self.writer else None)
@@ -198,9 +198,9 @@ class Trainer:
         self.writer.close()
         self.writer = None
 
-    def _run(self) -> Iterator[Event]:
+    def _run(self) -> Iterator[ev.Event]:
         yield from self._prepare()
-        yield self._event("stage", stage="preparing")
+        yield self._event(ev.Stage, stage="preparing")
         self._open_run_folder()
         loop = self._build_loop()
         if self.resume is not None:
@@ -227,9 +227,9 @@ class Trainer:
 
     # ---- before the loop ----
 
-    def _prepare(self) -> Iterator[Event]:
+    def _prepare(self) -> Iterator[ev.Event]:
         """Settings, device, data, validation and compilation; raises TrainingError."""
-        yield self._event("stage", stage="checking settings")
+        yield self._event(ev.Stage, stage="checking settings")
         resume_config = None
         if self.resume is not None:
             self.design, self.settings, resume_config = setup.resume_settings(self.resume,
@@ -248,12 +248,12 @@ class Trainer:
         setup.check_memory(design, self.device)
         dtype = setup.input_dtype(design)
 
-        yield self._event("stage", stage="loading data")
+        yield self._event(ev.Stage, stage="loading data")
         if self.data is None:
             self.data = setup.load_training_data(design, dtype, self.base_dir, resume_config)
         info = self.info = self.data.info
 
-        yield self._event("stage", stage="compiling")
+        yield self._event(ev.Stage, stage="compiling")
         report = setup.check_design(design, info, s, dtype)
         setup.seed_everything(s["seed"], self.device)
         self.compiled = compile_design(design, report)
@@ -309,9 +309,14 @@ class Trainer:
             self.writer.write_design(self.design)
             self.writer.write_config(self._config())
         else:
-            config = load_run(self.run_dir).config
+            try:
+                config = self.writer.folder.config()
+            except RunError as exc:
+                raise TrainingError("run", str(exc)) from None
             config["training"] = self.settings
             self.writer.write_config(config)
+        for path in self.writer.removed:
+            self._log(f"removed {path.name}, left by an interrupted write")
         self.writer.status(status="running", epochs_completed=0, step=0)
 
     def _build_loop(self) -> _Loop:
@@ -354,23 +359,31 @@ class Trainer:
     def _restore(self, loop: _Loop) -> None:
         """Continue from the ``last`` checkpoint: weights, optimizer, schedule, RNG, position."""
         try:
-            loop.model.load_state_dict(load_weights(self.run_dir, "last"))
-            state, parts, restore_rng = load_training_state(self.run_dir)
+            checkpoint = RunFolder(self.run_dir).checkpoint("last")
+            load_weights_into(loop.model, checkpoint.weights(), str(checkpoint.dir))
+            state, parts, restore_rng = checkpoint.training_state()
+            check_optimizer_state(parts.get("optimizer"), loop.optimizer)
             loop.optimizer.load_state_dict(parts["optimizer"])
             loop.schedule.load_state_dict(parts["scheduler"])
             if loop.scaler is not None and parts.get("scaler"):
                 loop.scaler.load_state_dict(parts["scaler"])
-        except (RunError, KeyError, ValueError, RuntimeError) as exc:
+            loop.start_epoch, loop.start_batch = int(state["epoch"]), int(state["batch"])
+            loop.partial = (float(state.get("loss_sum", 0.0)),
+                            int(state.get("loss_batches", 0)))
+            loop.bad_epochs = int(state.get("bad_epochs", 0))
+            self.step = int(state["step"])
+            best = state.get("best", self.best)
+            restore_rng()
+        except (RunError, KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
             raise TrainingError("run", f"{self.run_dir}: cannot resume ({exc})") from None
-        loop.start_epoch, loop.start_batch = int(state["epoch"]), int(state["batch"])
-        loop.partial = (float(state.get("loss_sum", 0.0)), int(state.get("loss_batches", 0)))
-        loop.bad_epochs = int(state.get("bad_epochs", 0))
-        self.step = int(state["step"])
-        self.best = state.get("best", self.best)
+        if not isinstance(best, dict) or not 0 <= loop.start_batch <= loop.steps_per_epoch:
+            raise TrainingError("run", f"{checkpoint.dir}: cannot resume (damaged position)")
+        self.best = best
         self.epochs_done = loop.start_epoch
-        restore_rng()
+        if checkpoint.note:
+            self.warnings.append(checkpoint.note)
 
-    def _start_event(self, loop: _Loop) -> Event:
+    def _start_event(self, loop: _Loop) -> ev.Start:
         info, device, s = self.info, self.device, self.settings
         n_params = sum(p.numel() for p in loop.params)
         self._log(f"training {self.design.name} on {device} ({self.precision}); {info.name}: "
@@ -379,7 +392,7 @@ class Trainer:
             self._log(f"warning: {w}")
         spe = loop.updates_per_epoch
         return self._event(
-            "start", run_dir=str(self.run_dir) if self.run_dir else None,
+            ev.Start, run_dir=str(self.run_dir) if self.run_dir else None,
             design=self.design.name, device=str(device), device_name=devices.device_name(device),
             precision=self.precision, task=info.task, classes=info.class_names,
             sample_shape=list(info.sample_shape), parameters=n_params, epochs=loop.epochs,
@@ -397,7 +410,7 @@ class Trainer:
         return _Epoch(epoch, time.perf_counter(), loop.zero(loop.partial[0] if resumed else 0.0),
                       loop.partial[1] if resumed else 0, first, first)
 
-    def _train_epoch(self, loop: _Loop, ep: _Epoch, window: _Window) -> Iterator[Event]:
+    def _train_epoch(self, loop: _Loop, ep: _Epoch, window: _Window) -> Iterator[ev.Event]:
         """Run the batches of one epoch; returns True when a stop was requested."""
         set_train_mode(loop.train_model, self.frozen_norms)
         order = loop.sampler.order(ep.index)
@@ -426,26 +439,26 @@ class Trainer:
             window.samples += len(y)
             ep.last_x = x
             if self._notice:
-                yield self._event("warning", message=self._notice)
+                yield self._event(ev.Notice, message=self._notice)
                 self._notice = ""
             if diag:
-                yield self._event("diagnostics", step=self.step, epoch=ep.index + 1,
+                yield self._event(ev.Diagnostics, step=self.step, epoch=ep.index + 1,
                                   layers=diagnostic_rows(self.layers, stats, grads, self.device))
             event = self._step_event(loop, ep, window)
             if event is not None:
                 yield event
         return False
 
-    def _pause(self, epoch: int, window: _Window) -> Iterator[Event]:
+    def _pause(self, epoch: int, window: _Window) -> Iterator[ev.Event]:
         control = self.control
-        yield self._event("paused", step=self.step, epoch=epoch + 1)
+        yield self._event(ev.Paused, step=self.step, epoch=epoch + 1)
         p0 = time.perf_counter()
         control.wait_while_paused()
         self._paused_time += time.perf_counter() - p0
         window.t0 = time.perf_counter()
         window.samples = 0
         if not control.stop_requested:
-            yield self._event("resumed", step=self.step, epoch=epoch + 1)
+            yield self._event(ev.Resumed, step=self.step, epoch=epoch + 1)
 
     def _step(self, loop: _Loop, x: torch.Tensor, y: torch.Tensor, diag: bool, epoch: int,
               cycle: tuple[int, bool, bool] = (1, True, True)
@@ -520,7 +533,7 @@ class Trainer:
             optimizer.step()
         return grads
 
-    def _step_event(self, loop: _Loop, ep: _Epoch, window: _Window) -> Event | None:
+    def _step_event(self, loop: _Loop, ep: _Epoch, window: _Window) -> ev.Event | None:
         """A ``step`` event once ``step_interval`` seconds have passed since the last one."""
         now = time.perf_counter()
         if now - window.t0 < self.step_interval:
@@ -533,14 +546,14 @@ class Trainer:
         done = self.step - start_step
         total = loop.updates_per_epoch * loop.epochs
         event = self._event(
-            "step", step=self.step, epoch=ep.index + 1, batch=ep.batch,
+            ev.Step, step=self.step, epoch=ep.index + 1, batch=ep.batch,
             batches=loop.steps_per_epoch, loss=mean, lr=loop.optimizer.param_groups[0]["lr"],
             samples_per_s=window.samples / (now - window.t0),
             eta_s=elapsed / done * (total - self.step) if done else None)
         window.reset(now)
         return event
 
-    def _end_epoch(self, loop: _Loop, ep: _Epoch) -> Iterator[Event]:
+    def _end_epoch(self, loop: _Loop, ep: _Epoch) -> Iterator[ev.Event]:
         """Validation, the ``epoch`` event, checkpoints and early stopping; returns the final
         status when the run ends here, else None."""
         metrics, train_time = self._epoch_metrics(loop, ep)
@@ -558,7 +571,9 @@ class Trainer:
         resumed = ep.index == loop.start_epoch
         samples = (ep.loss_batches - (loop.partial[1] if resumed else 0)) * loop.batch_size
         yield self._event(
-            "epoch", epoch=ep.index + 1, epochs=loop.epochs, step=self.step, **metrics,
+            ev.Epoch, epoch=ep.index + 1, epochs=loop.epochs, step=self.step,
+            train_loss=metrics["train_loss"], val_loss=metrics["val_loss"],
+            metrics={k: v for k, v in metrics.items() if k not in ("train_loss", "val_loss")},
             lr=loop.optimizer.param_groups[0]["lr"],
             duration_s=round(time.perf_counter() - ep.t0, 4),
             samples_per_s=samples / train_time if train_time > 0 else None,
@@ -613,17 +628,16 @@ class Trainer:
     # ---- checkpoints ----
 
     def _save_last(self, loop: _Loop, epoch: int, batch: int,
-                   loss_sum: torch.Tensor | float | None, loss_batches: int) -> Iterator[Event]:
+                   loss_sum: torch.Tensor | float | None, loss_batches: int) -> Iterator[ev.Event]:
         """The ``last`` checkpoint: weights plus everything needed to continue exactly here
         (``epoch`` is 0-based, ``batch`` the next batch to run in it)."""
         if self.writer is None:
             return
-        path = save_weights(self.run_dir, "last", loop.model, {})
         parts = {"optimizer": loop.optimizer.state_dict(),
                  "scheduler": loop.schedule.state_dict()}
         if loop.scaler is not None:
             parts["scaler"] = loop.scaler.state_dict()
-        save_training_state(self.run_dir, {
+        path = self.writer.save_last(loop.model, {
             "epoch": epoch, "batch": batch, "step": self.step,
             "loss_sum": float(loss_sum) if loss_sum is not None else 0.0,
             "loss_batches": loss_batches, "best": self.best, "bad_epochs": loop.bad_epochs,
@@ -631,20 +645,20 @@ class Trainer:
         self.writer.status(status="running", epochs_completed=self.epochs_done, step=self.step,
                            best=self.best)
         self._last_write = time.perf_counter()
-        yield self._event("checkpoint", kind="last", path=str(path), epoch=self.epochs_done,
+        yield self._event(ev.Checkpoint, kind="last", path=str(path), epoch=self.epochs_done,
                           step=self.step)
 
-    def _write_best(self) -> Event | None:
+    def _write_best(self) -> ev.Event | None:
         """Write the best weights waiting in memory; returns their checkpoint event."""
         if self._best_pending is None or self.writer is None:
             return None
         state, info = self._best_pending
         self._best_pending = None
-        path = save_weights(self.run_dir, "best", state, info)
-        return self._event("checkpoint", kind="best", path=str(path), epoch=info["epoch"],
+        path = self.writer.save_weights("best", state, info, info["step"], info["epoch"])
+        return self._event(ev.Checkpoint, kind="best", path=str(path), epoch=info["epoch"],
                            step=info["step"])
 
-    def _flush_best(self) -> Iterator[Event]:
+    def _flush_best(self) -> Iterator[ev.Event]:
         event = self._write_best()
         if event is not None:
             yield event
@@ -655,6 +669,6 @@ class Trainer:
                                self.precision)
 
 
-def train(design: Design | None = None, **options: Any) -> Iterator[Event]:
+def train(design: Design | None = None, **options: Any) -> Iterator[ev.Event]:
     """Train ``design`` and yield progress events (see :mod:`runtime.training`, :class:`Trainer`)."""
     return Trainer(design, **options).run()

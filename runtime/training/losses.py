@@ -7,6 +7,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from graph.losses import loss_problems, target_form
+
 from ..data import DataInfo
 from .control import TrainingError
 
@@ -20,27 +22,15 @@ class LossFn:
         self.label_smoothing = label_smoothing
         self.classes = info.num_classes or 0
         width = math.prod(out_shape) if out_shape else 1
-        self.target = "values"
-        if info.task == "classification":
-            if name == "cross_entropy":
-                self.target = "indices"
-            elif width == 1 and self.classes == 2:
-                self.target = "binary"
-            elif width == self.classes:
-                self.target = "onehot"
-            else:
-                raise TrainingError(
-                    "design", f"the {name} loss on {self.classes} classes needs an output of "
-                    f"{self.classes} values (or 1 for two classes), but the network outputs "
-                    f"{width}")
-        elif name == "cross_entropy":
-            raise TrainingError("design", "cross_entropy needs classes, but the data is a "
-                                "regression dataset; use the mse, l1 or huber loss")
-        elif width != math.prod(info.target_shape or (1,)):
-            raise TrainingError(
-                "design", f"the network outputs {width} value(s) per sample but the dataset has "
-                f"{math.prod(info.target_shape or (1,))} target(s); end the network with a "
-                f"Linear of {math.prod(info.target_shape or (1,))} features")
+        targets = math.prod(info.target_shape or (1,)) if info.task == "regression" else None
+        errors = [p for p in loss_problems(name, info.task, out_shape or (1,), info.num_classes,
+                                           targets, info.name) if p.severity == "error"]
+        form = target_form(name, info.task, width, info.num_classes)
+        if errors or form is None:
+            problem = errors[0] if errors else None
+            raise TrainingError("design", f"{problem.message}; {problem.fix}" if problem
+                                else f"the {name} loss cannot train this output")
+        self.target = form
         self._fn = {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss,
                     "bce_with_logits": F.binary_cross_entropy_with_logits}.get(name)
 

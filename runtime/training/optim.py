@@ -98,3 +98,59 @@ def make_optimizer(params: list[nn.Parameter], settings: Mapping[str, Any],
         return torch.optim.RMSprop(params, lr=lr, momentum=momentum, weight_decay=wd,
                                    foreach=True), warnings
     raise TrainingError("settings", f"unknown optimizer {name!r}")
+
+
+# Per-parameter state the optimizers above keep: tensors shaped like their parameter, or 0-d.
+_PARAM_SHAPED = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer", "square_avg",
+                 "grad_avg"}
+_SCALAR = {"step"}
+
+
+def check_optimizer_state(saved: Any, optimizer: torch.optim.Optimizer) -> None:
+    """Refuse (ValueError) a saved optimizer state that does not fit ``optimizer``'s parameters
+    tensor by tensor — count, names, shape and dtype — before torch sees it (a wrong shape can
+    crash a fused kernel outright)."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("param_groups"), list) \
+            or not isinstance(saved.get("state"), dict):
+        raise ValueError("the optimizer state is not a state dict")
+    groups, own = saved["param_groups"], optimizer.param_groups
+    if len(groups) != len(own):
+        raise ValueError(f"the optimizer state has {len(groups)} parameter groups, the model "
+                         f"{len(own)}")
+    params: dict[Any, nn.Parameter] = {}
+    for i, (group, mine) in enumerate(zip(groups, own)):
+        ids = group.get("params") if isinstance(group, dict) else None
+        if not isinstance(ids, list) or len(ids) != len(mine["params"]):
+            raise ValueError(f"parameter group {i} of the optimizer state does not list "
+                             f"{len(mine['params'])} parameters")
+        for key in ("lr", "weight_decay"):
+            if key in group and (not isinstance(group[key], (int, float))
+                                 or isinstance(group[key], bool)):
+                raise ValueError(f"parameter group {i}: {key} is not a number")
+        params.update(zip(ids, mine["params"]))
+    if len(params) != sum(len(g["params"]) for g in own):
+        raise ValueError("the optimizer state lists a parameter twice")
+    for pid, entry in saved["state"].items():
+        if pid not in params or not isinstance(entry, dict):
+            raise ValueError(f"the optimizer state holds an entry for unknown parameter {pid!r}")
+        _check_param_state(pid, entry, params[pid], type(optimizer).__name__)
+
+
+def _check_param_state(pid: Any, entry: dict, param: nn.Parameter, optimizer: str) -> None:
+    for name, value in entry.items():
+        where = f"optimizer state of parameter {pid}, {name!r}"
+        if name in _SCALAR:
+            if not (isinstance(value, torch.Tensor) and value.dim() == 0
+                    and value.is_floating_point()) and not isinstance(value, (int, float)):
+                raise ValueError(f"{where}: expected one number")
+        elif name in _PARAM_SHAPED:
+            if value is None and name == "momentum_buffer":
+                continue
+            if not isinstance(value, torch.Tensor):
+                raise ValueError(f"{where}: expected a tensor")
+            if tuple(value.shape) != tuple(param.shape) or value.dtype != param.dtype:
+                raise ValueError(f"{where}: a {value.dtype} tensor of shape "
+                                 f"{tuple(value.shape)}, but the parameter is {param.dtype} of "
+                                 f"shape {tuple(param.shape)}")
+        else:
+            raise ValueError(f"{where}: not part of a {optimizer} state")

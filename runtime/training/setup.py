@@ -11,13 +11,13 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 
+from graph import metrics as M
 from graph.design import Design
 from graph.settings import check_training, default_training
 from graph.validate import ERROR, Diagnostic, Report, validate
 
 from .. import devices
 from ..data import DataError, DataInfo, LoadedData, Normalization, load_data
-from ..metrics import HIGHER_IS_BETTER
 from ..preflight import ResourceError, check_training_fits
 from ..runs import RunError, load_run
 from .control import TrainingError
@@ -37,15 +37,8 @@ def resolve_training(training: Mapping[str, Any], overrides: Mapping[str, Any] |
 def selected_metrics(settings: Mapping[str, Any], task: str) -> list[str]:
     """The metrics reported each epoch: accuracy always for classification, MAE/RMSE/R² always
     for regression, plus those asked for that fit the task (and the early-stopping one)."""
-    asked = [m.strip() for m in str(settings.get("metrics", "")).split(",") if m.strip()]
-    stop = settings.get("early_stopping_metric", "none")
-    if stop not in ("none", "val_loss"):
-        asked.append(stop[4:])
-    if task == "classification":
-        keep = ["accuracy"] + [m for m in ("top5", "precision", "recall", "f1") if m in asked]
-    else:
-        keep = ["mae", "rmse", "r2"]
-    return keep
+    return M.selected(str(settings.get("metrics", "")),
+                      str(settings.get("early_stopping_metric", "none")), task)
 
 
 def resume_settings(resume: Path, overrides: Mapping[str, Any]
@@ -56,16 +49,20 @@ def resume_settings(resume: Path, overrides: Mapping[str, Any]
         run = load_run(resume)
     except RunError as exc:
         raise TrainingError("run", str(exc)) from None
-    if not (resume / "checkpoints" / "last" / "state.json").exists():
+    if not run.folder.resumable:
         raise TrainingError("run", f"{resume}: no 'last' checkpoint to resume from")
+    training = run.config.get("training")
+    if not isinstance(training, dict) or not isinstance(run.config.get("data"), dict):
+        raise TrainingError("run", f"{run.folder.file(run.folder.CONFIG)}: damaged (no training "
+                            "or data settings)")
     changed = [k for k in overrides if k not in RESUMABLE_OVERRIDES
-               and overrides[k] != run.config["training"].get(k)]
+               and overrides[k] != training.get(k)]
     if changed:
         raise TrainingError("settings", "cannot change " + ", ".join(changed) + " when "
                             "resuming (only " + ", ".join(RESUMABLE_OVERRIDES) + ")")
     design = run.design
-    design.set_data(run.config.get("data", design.data))
-    return design, resolve_training(run.config["training"], overrides), run.config
+    design.set_data(run.config["data"])
+    return design, resolve_training(training, overrides), run.config
 
 
 def check_settings(settings: Mapping[str, Any]) -> None:
@@ -119,9 +116,10 @@ def load_training_data(design: Design, dtype: str, base_dir: str | None,
 def check_design(design: Design, info: DataInfo, settings: Mapping[str, Any],
                  dtype: str) -> Report:
     """Validate ``design`` against the loaded data; every error ends the run."""
+    targets = math.prod(info.target_shape or (1,)) if info.task == "regression" else None
     report = validate(design, data_shape=info.sample_shape, data_classes=info.num_classes,
-                      data_task=info.task)
-    errors = report.errors + check_against_data(design, report, info, settings["loss"], dtype)
+                      data_task=info.task, data_targets=targets)
+    errors = report.errors + check_against_data(design, info, dtype)
     if errors:
         raise TrainingError(
             "design", "the design does not fit the data:\n  " + "\n  ".join(
@@ -130,35 +128,13 @@ def check_design(design: Design, info: DataInfo, settings: Mapping[str, Any],
     return report
 
 
-def check_against_data(design: Design, report: Report, info: DataInfo, loss: str,
-                       dtype: str) -> list[Diagnostic]:
+def check_against_data(design: Design, info: DataInfo, dtype: str) -> list[Diagnostic]:
     """Checks validation cannot make without the loaded data."""
-    out: list[Diagnostic] = []
     node = design.inputs()[0]
     if info.x_dtype == "int64" and dtype != "int64":  # pragma: no cover - loader decides
-        out.append(Diagnostic(ERROR, "data-dtype", "the data holds token ids but this Input "
-                              "takes float32", node.id, param="dtype"))
-    outputs = design.outputs()
-    if not report.ok or not outputs:
-        return out
-    shape = report.inference.shapes.get(outputs[0].id)
-    if shape is not None and info.task == "regression":
-        want = math.prod(info.target_shape or (1,))
-        if math.prod(shape) != want:
-            src = design.in_edges(outputs[0].id)
-            out.append(Diagnostic(
-                ERROR, "targets", f"the network outputs {math.prod(shape)} value(s) per "
-                f"sample but {info.name} has {want} target(s)",
-                src[0].src if src else outputs[0].id,
-                fix=f"end the network with a Linear of {want} features"))
-    if shape is not None and info.task == "classification" and loss != "cross_entropy":
-        width = math.prod(shape)
-        if not (width == info.num_classes or (width == 1 and info.num_classes == 2)):
-            out.append(Diagnostic(
-                ERROR, "classes", f"the {loss} loss needs {info.num_classes} outputs per "
-                f"sample (or 1 for two classes), but the network outputs {width}",
-                outputs[0].id))
-    return out
+        return [Diagnostic(ERROR, "data-dtype", "the data holds token ids but this Input takes "
+                           "float32", node.id, param="dtype")]
+    return []
 
 
 def output_shape(design: Design, report: Report) -> tuple[int, ...]:
@@ -173,9 +149,8 @@ def monitoring(settings: Mapping[str, Any], info: DataInfo
     stop = settings["early_stopping_metric"]
     warnings = []
     if stop != "none" and stop != "val_loss":
-        fits = stop[4:] in (("accuracy", "f1") if info.task == "classification"
-                            else ("mae", "r2"))
-        if not fits:
+        metric = M.METRICS.get(stop[4:])
+        if metric is None or not metric.stoppable or metric.task != info.task:
             raise TrainingError("settings", f"early stopping on {stop} does not fit a "
                                 f"{info.task} dataset")
     if info.sizes["val"] == 0:
@@ -186,7 +161,7 @@ def monitoring(settings: Mapping[str, Any], info: DataInfo
             stop = "none"
     else:
         monitor = stop if stop != "none" else "val_loss"
-    return monitor, HIGHER_IS_BETTER[monitor.split("_", 1)[1]], stop != "none", warnings
+    return monitor, M.higher_is_better(monitor), stop != "none", warnings
 
 
 def metric_warnings(settings: Mapping[str, Any], metrics: list[str], task: str) -> list[str]:

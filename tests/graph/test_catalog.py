@@ -140,6 +140,18 @@ def test_behaviour_flags():
     assert "ReLU" in flagged["dead_units"] and "Sigmoid" not in flagged["dead_units"]
 
 
+def test_metrics_table_owns_names_tasks_directions_and_labels():
+    from graph import metrics as M
+    from graph.settings import METRIC_CHOICES, TRAINING_PARAMS
+
+    assert METRIC_CHOICES == tuple(M.METRICS)
+    stopping = next(p for p in TRAINING_PARAMS if p.name == "early_stopping_metric")
+    assert stopping.choices == M.stopping_choices()
+    assert M.higher_is_better("val_r2") and not M.higher_is_better("val_mae")
+    assert not M.higher_is_better("val_loss") and not M.higher_is_better("train_loss")
+    assert M.label("val_r2") == "val R²" and M.label("f1") == "macro F1"
+    assert M.selected("f1, mae", "none", "classification") == ["accuracy", "f1"]
+    assert M.selected("", "val_r2", "regression") == ["mae", "rmse", "r2"]
 def test_readme_layer_table_is_the_catalogs():
     """The README lists every type with its category, exactly as the catalog declares them
     (regenerate with ``python benchmarks/layer_table.py``)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import graph.atomic as atomic
 import graph.fileformat as ff
 from graph.catalog import CATALOG, Catalog
 from graph.fileformat import DesignFileError, dumps, load, loads, migrate, parse, save
@@ -368,8 +369,9 @@ def test_a_failure_mid_write_leaves_the_old_file_intact(tmp_path: Path, monkeypa
     save(mlp().design, path)
     before = path.read_bytes()
     changed = mlp(classes=3).design
-    real_fdopen = os.fdopen
-    monkeypatch.setattr(ff.os, "fdopen", lambda *a, **k: _FailingFile(real_fdopen(*a, **k)))
+    real_open = open
+    monkeypatch.setattr(atomic, "open", lambda *a, **k: _FailingFile(real_open(*a, **k)),
+                        raising=False)
     with pytest.raises(OSError, match="No space left"):
         save(changed, path)
     assert path.read_bytes() == before

@@ -275,9 +275,12 @@ def test_class_count_must_match_the_output_width():
     assert d.message == ("the network outputs 7 but digits has 10 classes (cross-entropy needs 10 "
                          "scores per sample)")
     assert d.fix == "set out_features of fc2 to 10"
-    b.design.set_training(dict(b.design.training, loss="mse"))
-    assert not diags(b.design, "classes")
+    b.design.set_training(dict(b.design.training, loss="mse"))  # the trainer's rule too
+    assert only(b.design, "classes").message == ("the mse loss needs 10 outputs per sample (or 1 "
+                                                 "for two classes), but the network outputs 7")
     assert only(b.design, "loss").severity == WARNING
+    b.design.set_param(b.id("fc2"), "out_features", 10)
+    assert not diags(b.design, "classes")
 
 
 def test_classification_output_of_the_wrong_rank():
@@ -457,3 +460,24 @@ def test_only_pass_through_layers_carry_token_ids(type_id, params):
         assert not found
     else:
         assert [d.node for d in found] == [b.id("between"), b.id("embed")]
+
+
+def test_the_loss_rule_is_one_for_validation_and_training():
+    """Validation and the trainer ask graph.losses: what one refuses, the other refuses."""
+    from graph.losses import loss_problems, target_form
+    from runtime.data import DataInfo, Normalization
+    from runtime.training import LossFn, TrainingError
+
+    assert target_form("bce_with_logits", "classification", 1, 2) == "binary"
+    assert target_form("mse", "classification", 4, 3) is None
+    problem = loss_problems("huber", "regression", (2,), targets=3, dataset="d")[0]
+    assert problem.code == "targets" and problem.message == ("the network outputs 2 value(s) per "
+                                                             "sample but d has 3 target(s)")
+    info = DataInfo("d", "regression", (4,), "float32", None, [], (3,), {}, Normalization(), "")
+    with pytest.raises(TrainingError, match=problem.message.replace("(", r"\(").replace(")", r"\)")):
+        LossFn("huber", info, (2,))
+    b = mlp(classes=2, in_features=10)
+    b.design.set_data(dict(b.design.data, name="diabetes", options={}))
+    b.design.set_training(dict(b.design.training, loss="mse"))
+    d = only(b.design, "targets", data_targets=1)
+    assert d.node == b.id("fc2") and d.fix == "set out_features of fc2 to 1"

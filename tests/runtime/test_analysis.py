@@ -95,3 +95,53 @@ def test_decision_grid_follows_the_model():
     assert grid.classes.shape == (20, 20)
     assert (grid.classes[:, grid.x > 0.05] == 1).all() and (grid.classes[:, grid.x < -0.05] == 0).all()
     assert ((grid.confidence >= 0.5) & (grid.confidence <= 1.0)).all()
+
+
+def _two_target_run(tmp_path):
+    """A trained regression run whose two targets differ in scale by 1,000×: pooling them
+    (one R² over all values) and averaging per target give very different numbers."""
+    from runtime.training import train
+    from tests.graph.util import Build
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 2)).astype(np.float32)
+    y = np.stack([1000 * x[:, 0], x[:, 1] + rng.normal(size=300)], 1).astype(np.float32)
+    np.savez(tmp_path / "two.npz", x=x, y=y)
+    b = Build(data="npz", path=str(tmp_path / "two.npz"), task="regression")
+    b.add("Input", "x", shape=[2])
+    b.add("Linear", "fc", "x", out_features=2)
+    b.add("Output", "out", "fc")
+    b.design.set_training(dict(b.design.training, loss="mse", epochs=3, lr=0.05,
+                               device="cpu", diagnostics_every=0))
+    events = list(train(b.design, run_dir=tmp_path / "run", step_interval=1e9))
+    assert events[-1]["status"] == "completed", events[-2]
+    return tmp_path / "run"
+
+
+def test_predictions_average_r2_per_target_like_training_and_scikit_learn(tmp_path):
+    from sklearn.metrics import r2_score
+
+    from runtime.analysis import predict_run
+    from runtime.training import evaluate_run
+
+    run = _two_target_run(tmp_path)
+    p = predict_run(run, split="test")
+    per_target = r2_score(p.targets, p.predicted)  # scikit-learn averages over outputs
+    pooled = r2_score(p.targets.reshape(-1), p.predicted.reshape(-1))
+    assert abs(per_target - pooled) > 0.05  # the case where the two readings differ
+    assert p.metrics["r2"] == pytest.approx(per_target, abs=1e-6)
+    assert p.metrics["r2"] == pytest.approx(evaluate_run(run, split="test")["r2"], abs=1e-6)
+    assert p.metrics["mae"] == pytest.approx(np.abs(p.targets - p.predicted).mean(), rel=1e-6)
+
+
+def test_column_picker_reads_csv_like_training(tmp_path):
+    """A ';' file that trains must show its columns, not one column named 'a;b;label'."""
+    from runtime.data import load_csv
+
+    path = tmp_path / "semi.csv"
+    path.write_text("a;b;c;label\n1;2;0;x\n3;4;0;y\n5;6;0;x\n")
+    raw = load_csv(path)
+    assert raw.x.shape == (3, 3)
+    assert csv_columns(path) == ["a", "b", "c", "label"]
+    preview = preview_data({"name": "csv", "options": {"path": str(path)}})
+    assert preview.columns == ["a", "b", "c"]

@@ -227,16 +227,17 @@ def odd_design(kind: str) -> Design:
     """Small iris designs with unusual wiring: an unused (first) Input, one layer feeding two
     Outputs, an Input wired straight to an Output, and a network without any layer."""
     d = Design(kind)
-    d.set_data({**d.data, "name": "iris", "options": {}})
-    d.set_training({**d.training, "loss": "mse" if kind == "no_layers" else "cross_entropy"})
+    bare = kind == "no_layers"  # the inputs are the outputs: a regression network
+    d.set_data({**d.data, "name": "diabetes" if bare else "iris", "options": {}})
+    d.set_training({**d.training, "loss": "mse" if bare else "cross_entropy"})
 
     def add(type_id, name, **params):
         return d.add_node(d.make_node(type_id, name, params)).id
 
     if kind == "unused_input":
         add("Input", "unused", shape=[3])
-    x = add("Input", "x", shape=[4])
-    if kind == "no_layers":
+    x = add("Input", "x", shape=[10] if bare else [4])
+    if bare:
         d.add_edge(Edge(x, add("Output", "out")))
         return d
     fc = add("Linear", "fc", out_features=3)
@@ -456,7 +457,7 @@ def test_run_directory_problems_are_clear(tmp_path):
     with pytest.raises(ex.ExportError, match="do not fit the design"):
         ex.load_source(run, "last")
     (run / "checkpoints" / "last" / "model.safetensors").write_bytes(b"not safetensors")
-    with pytest.raises(ex.ExportError, match="cannot read the weights"):
+    with pytest.raises(ex.ExportError, match="not a readable safetensors file"):
         ex.load_source(run, "last")
     with pytest.raises(ex.ExportError, match="not a run directory"):
         ex.load_source(tmp_path, "best")

@@ -10,9 +10,9 @@ import torch
 from safetensors.torch import load_file
 
 from graph.fileformat import load
-from runtime.runs import (RunError, RunWriter, capture_rng, default_run_dir, flatten_state,
-                          load_run, load_training_state, restore_rng, save_training_state,
-                          save_weights, unflatten_state)
+from runtime.paths import default_run_dir
+from runtime.runs import (RunError, RunFolder, RunWriter, capture_rng,
+                          flatten_state, load_run, restore_rng, unflatten_state)
 from runtime.training import train
 from tests.conftest import EXAMPLES
 
@@ -79,21 +79,24 @@ def test_training_state_files_are_safetensors_and_json(tmp_path):
     opt = torch.optim.Adam(model.parameters())
     model(torch.randn(4, 2)).sum().backward()
     opt.step()
-    save_weights(tmp_path, "last", model, {})
-    save_training_state(tmp_path, {"epoch": 1, "batch": 3, "step": 7}, {"optimizer": opt.state_dict()})
+    RunWriter(tmp_path).save_last(model, {"epoch": 1, "batch": 3, "step": 7},
+                                  {"optimizer": opt.state_dict()})
     last = tmp_path / "checkpoints" / "last"
-    assert sorted(p.name for p in last.iterdir()) == ["model.safetensors", "optimizer.safetensors",
-                                                      "state.json"]
+    assert sorted(p.name for p in last.iterdir()) == ["manifest.json", "model.safetensors",
+                                                      "optimizer.safetensors", "state.json"]
     assert set(load_file(str(last / "model.safetensors"))) == {"weight", "bias"}
     _strict_json((last / "state.json").read_text())
-    state, parts, restore = load_training_state(tmp_path)
+    manifest = _strict_json((last / "manifest.json").read_text())
+    assert manifest["step"] == 7 and set(manifest["files"]) == {
+        "model.safetensors", "optimizer.safetensors", "state.json"}
+    state, parts, restore = RunFolder(tmp_path).checkpoint("last").training_state()
     assert state == {"epoch": 1, "batch": 3, "step": 7}
     assert _same(parts["optimizer"], opt.state_dict())
     restore()
 
 
 def test_checkpoint_files_get_ordinary_permissions(tmp_path):
-    save_weights(tmp_path, "best", torch.nn.Linear(2, 2), {"epoch": 1})
+    RunWriter(tmp_path).save_weights("best", torch.nn.Linear(2, 2), {"epoch": 1}, 1, 1)
     (tmp_path / "plain.txt").write_text("x")
     ordinary = (tmp_path / "plain.txt").stat().st_mode
     assert (tmp_path / "checkpoints" / "best" / "model.safetensors").stat().st_mode == ordinary
@@ -128,8 +131,9 @@ def test_run_folder_layout(trained_run):
     names = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file()}
     assert names == {"design.json", "config.json", "metrics.jsonl", "log.txt", "status.json",
                      "checkpoints/best/model.safetensors", "checkpoints/best/state.json",
+                     "checkpoints/best/manifest.json",
                      "checkpoints/last/model.safetensors", "checkpoints/last/optimizer.safetensors",
-                     "checkpoints/last/state.json"}
+                     "checkpoints/last/state.json", "checkpoints/last/manifest.json"}
     config = _strict_json((run_dir / "config.json").read_text())
     assert config["dataset"]["sample_shape"] == [4] and config["dataset"]["task"] == "classification"
     assert config["dataset"]["class_names"] == ["setosa", "versicolor", "virginica"]
@@ -165,12 +169,14 @@ def test_load_run_problems(tmp_path, trained_run):
     (broken / "design.json").write_text((run_dir / "design.json").read_text())
     with pytest.raises(RunError, match="config.json: missing"):
         load_run(broken)
-    (broken / "config.json").write_text((run_dir / "config.json").read_text())
+    legacy = json.loads((run_dir / "config.json").read_text())
+    del legacy["run_format"]  # written before manifests: the weights are read without one
+    (broken / "config.json").write_text(json.dumps(legacy))
     (broken / "checkpoints" / "best").mkdir(parents=True)
     (broken / "checkpoints" / "best" / "model.safetensors").write_bytes(b"not tensors")
     with pytest.raises(RunError, match="not a readable safetensors file"):
         load_run(broken).build_model("best")
     model = torch.nn.Linear(1, 1)
-    save_weights(broken, "best", model, {})
+    RunWriter(broken, resume=True).save_weights("best", model, {}, 1, 1)
     with pytest.raises(RunError, match="the weights do not fit the design"):
         load_run(broken).build_model("best")

@@ -66,7 +66,7 @@ def test_every_example_trains_an_epoch(path, tmp_path):
                         overrides={"epochs": 1, "device": "cpu", "diagnostics_every": 2}))
     assert events[-1]["event"] == "end" and events[-1]["status"] == "completed", events[-2]
     for e in events:
-        json.dumps(e, allow_nan=False)  # plain JSON, no NaN
+        json.dumps(e.to_dict(), allow_nan=False)  # plain JSON, no NaN
     epoch = of(events, "epoch")[0]
     assert math.isfinite(epoch["train_loss"]) and math.isfinite(epoch["val_loss"])
     assert 0 <= epoch["val_accuracy"] <= 1
@@ -471,7 +471,7 @@ def test_loss_functions_match_torch():
     yb = torch.tensor([0, 1, 1, 0, 1])
     assert torch.allclose(bce(out[:, :1], yb), F.binary_cross_entropy_with_logits(
         out[:, :1], yb.float()[:, None]))
-    with pytest.raises(TrainingError, match="needs an output of 3 values"):
+    with pytest.raises(TrainingError, match="the mse loss needs 3 outputs per sample"):
         LossFn("mse", info, (4,))
 
 
@@ -605,3 +605,19 @@ def test_step_events_span_short_epochs():
     assert all(math.isfinite(e["loss"]) and e["samples_per_s"] > 0 for e in steps)
     assert [s["step"] for s in steps] == sorted({s["step"] for s in steps})
     assert len(epochs) == 12
+
+
+@pytest.mark.parametrize("task, classes", [("classification", 7), ("regression", None)])
+def test_meters_compute_every_metric_of_the_table(task, classes):
+    from graph.metrics import metric_names
+    from runtime.metrics import ClassificationMeter, RegressionMeter
+
+    if task == "classification":
+        meter = ClassificationMeter(classes)
+        meter.update(torch.randn(20, classes), torch.randint(0, classes, (20,)))
+        result = meter.compute([str(i) for i in range(classes)])
+    else:
+        meter = RegressionMeter(2)
+        meter.update(torch.randn(20, 2), torch.randn(20, 2))
+        result = meter.compute()
+    assert set(metric_names(task)) <= set(result)

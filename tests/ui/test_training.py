@@ -188,15 +188,14 @@ def test_child_stops_cleanly_when_the_app_goes_away(tmp_path):
     import subprocess
     import sys
 
-    from ui.training.runner import MAIN
+    from ui.training.runner import ROOT, train_command
 
     run = tmp_path / "run"
     design = tmp_path / "moons.json"
     d = load(EXAMPLES / "moons_mlp.json")
     d.set_training(dict(d.training, epochs=10_000))
     save(d, design)
-    child = subprocess.Popen([sys.executable, str(MAIN), "train", str(design), "--json",
-                              "--control-stdin", "--run-dir", str(run)],
+    child = subprocess.Popen([sys.executable, *train_command(design, run)], cwd=ROOT,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     for line in child.stdout:  # wait until it trains
         if json.loads(line)["event"] == "start":

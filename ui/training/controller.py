@@ -8,7 +8,6 @@ pressed.
 """
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from graph.design import Design
 from graph.fileformat import dumps
-from runtime.paths import folder_name
+from runtime.paths import cli_run_prefix, design_runs_dir, new_run_dir
 
 from ..document import Document
 from ..files import data_dir
@@ -36,7 +35,7 @@ class TrainingController(QObject):
     """Starts, steers and reports on the design's training runs (one at a time)."""
 
     run_started = Signal(str)  # run folder
-    event = Signal(dict)  # each trainer event of the current run
+    event = Signal(object)  # each trainer event of the current run (runtime.events)
     run_finished = Signal(dict)  # {"status", "message", "run_dir", ...}
     state_changed = Signal(str)  # runner state: idle, starting, running, paused, stopping
     runs_changed = Signal()  # a run was added, finished or deleted
@@ -66,7 +65,7 @@ class TrainingController(QObject):
         else:
             root = app_runs_root()
         stem = self.document.path.stem if self.document.path else self.document.design.name
-        return root / folder_name(stem, "untitled")
+        return design_runs_dir(root, stem)
 
     def run_sources(self) -> list[tuple[Path, str]]:
         """Where this design's runs may be, as ``(folder, name prefix)``: the app's runs folder,
@@ -74,7 +73,7 @@ class TrainingController(QObject):
         sources = [(self.runs_dir(), "")]
         if self._runs_root is None and self.document.path is not None:
             sources.append((self.document.path.parent / "runs",
-                            folder_name(self.document.path.stem) + "-"))
+                            cli_run_prefix(self.document.path.stem)))
         return sources
 
     def listed_runs(self) -> list[Path]:
@@ -112,11 +111,7 @@ class TrainingController(QObject):
     def _new_run_dir(self) -> Path:
         parent = self.runs_dir()
         parent.mkdir(parents=True, exist_ok=True)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        candidate, n = parent / stamp, 2
-        while candidate.exists():
-            candidate, n = parent / f"{stamp}-{n}", n + 1
-        return candidate
+        return new_run_dir(parent)
 
     # ---- control ---------------------------------------------------------------------------------
 
@@ -164,7 +159,9 @@ class TrainingController(QObject):
         if self.busy:
             raise ValueError("a run is already in progress")
         run_dir = Path(run_dir)
-        if not (run_dir / "checkpoints" / "last" / "state.json").is_file():
+        from runtime.runs import RunFolder
+
+        if not RunFolder(run_dir).resumable:
             raise ValueError(f"{run_dir} has no checkpoint to resume from")
         self._start(None, run_dir, extra_args, resume=True)
         return run_dir
@@ -208,6 +205,6 @@ class TrainingController(QObject):
 
 def mark_failed(run_dir: Path, message: str) -> None:
     """Record in the run folder that a child died without saying so itself."""
-    from runtime.analysis import mark_failed as _mark
+    from runtime.runs import RunFolder
 
-    _mark(run_dir, message)
+    RunFolder(run_dir).mark_failed(message)

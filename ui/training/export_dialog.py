@@ -59,7 +59,7 @@ class ExportDialog(QDialog):
 
         self.source_combo = QComboBox()
         for run in runs:
-            if (run.dir / "checkpoints").is_dir():
+            if run.checkpoints:
                 best = f", best {run.best_metric} {run.best_value:.4g}" \
                     if isinstance(run.best_value, float) else ""
                 self.source_combo.addItem(f"run {run.name} ({run.status}{best})", str(run.dir))

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, Q
                                QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
 from graph.design import Design
+from graph import metrics as M
 from graph.settings import METRIC_CHOICES, TRAINING_GROUPS, TRAINING_PARAMS
 
 from ..document import Document
@@ -94,7 +95,8 @@ class TrainingPanel(QWidget):
         metrics_layout = QGridLayout(metrics_box)  # a few per row: fits a narrow dock
         self.metric_boxes: dict[str, QCheckBox] = {}
         for i, metric in enumerate(METRIC_CHOICES):
-            box = QCheckBox(metric)
+            box = QCheckBox(M.METRICS[metric].label)
+            box.setToolTip(f"{M.METRICS[metric].description} ({M.METRICS[metric].task})")
             box.toggled.connect(self._metrics_edited)
             self.metric_boxes[metric] = box
             metrics_layout.addWidget(box, *divmod(i, METRIC_COLUMNS))
@@ -290,7 +292,7 @@ class TrainingPanel(QWidget):
             for key in ("train_loss", "val_loss", "val_accuracy"):
                 value = event.get(key)
                 if isinstance(value, (int, float)):
-                    parts.append(f"{key.replace('_', ' ')} {value:.4g}")
+                    parts.append(f"{M.label(key)} {value:.4g}")
             self.status.setText(" · ".join(parts))
         elif kind == "error":
             self.status.setText(str(event.get("message", "")))

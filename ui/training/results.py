@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget,
                                QVBoxLayout, QWidget)
 
+from graph.metrics import label, metric_names
+
 from .tasks import adopt_popups, run_task
 from .theme import BACKGROUND, ERROR, PALETTE, style_plot
 
@@ -340,6 +342,6 @@ class ResultsView(QWidget):
             self.scatter_line.setData([lo, hi], [lo, hi])
         m = p.metrics
         self.regression_summary.setText(
-            f"MAE {m['mae']:.4g} · RMSE {m['rmse']:.4g} · R² {m['r2']:.4f} "
+            " · ".join(f"{label(k)} {m[k]:.4g}" for k in metric_names("regression")) + " "
             f"({m['samples']} samples" + (", first target shown" if p.targets.shape[1] > 1
                                           else "") + ")")

@@ -1,7 +1,8 @@
 """Run training in a child process and deliver its events to the GUI thread.
 
-The child is ``python main.py train SNAPSHOT --json --control-stdin --run-dir DIR``: it prints one
-JSON object per line and reads ``pause``/``resume``/``stop`` lines on stdin. Output is read on
+The child is the worker, ``python -m runtime.worker train SNAPSHOT --run-dir DIR`` (or ``resume
+DIR``): it prints one event (:mod:`runtime.events`) per line as JSON and reads
+``pause``/``resume``/``stop`` lines on stdin; each line is parsed back into its typed event. Output is read on
 ``readyReadStandardOutput``, so the GUI thread never waits; a crash, an out-of-memory kill or a
 SIGKILL of the child ends the run as failed with the child's last words, and nothing of it can
 take the editor down.
@@ -14,12 +15,14 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
+from runtime.events import End, Error, parse_event
+
 ROOT = Path(__file__).resolve().parents[2]
-MAIN = ROOT / "main.py"
+WORKER = "runtime.worker"
 STDERR_TAIL = 40  # lines of stderr kept for the failure message
 STOP_GRACE_MS = 30_000  # after "stop", how long the child may take to save before it is killed
 
@@ -41,16 +44,15 @@ def train_command(snapshot: Path | None, run_dir: Path, resume: bool = False,
                   extra: Sequence[str] = ()) -> list[str]:
     """The child's argument list (after the interpreter): train ``snapshot`` into ``run_dir``,
     or continue the stopped run in ``run_dir`` (``resume``), with its own copy of the design."""
-    args = ["-u", str(MAIN), "train", "--json", "--control-stdin"]
     if resume:
-        return args + ["--resume", str(run_dir), *extra]
-    return args + [str(snapshot), "--run-dir", str(run_dir), *extra]
+        return ["-u", "-m", WORKER, "resume", str(run_dir), *extra]
+    return ["-u", "-m", WORKER, "train", str(snapshot), "--run-dir", str(run_dir), *extra]
 
 
 class TrainingProcess(QObject):
     """One training child at a time; reusable for the next run once it has finished."""
 
-    event = Signal(dict)  # every JSON event the trainer prints, in order
+    event = Signal(object)  # every event the trainer prints (runtime.events), in order
     log = Signal(str)  # lines that are not events (stderr, stray prints)
     state_changed = Signal(str)  # IDLE, STARTING, RUNNING, PAUSED, STOPPING
     finished = Signal(dict)  # {"status", "message", "run_dir", "exit_code"}
@@ -60,7 +62,7 @@ class TrainingProcess(QObject):
         self.process: QProcess | None = None
         self.state = IDLE
         self.run_dir: Path | None = None
-        self.end_event: dict[str, Any] | None = None
+        self.end_event: End | None = None
         self.last_error: str | None = None
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL)
         self._snapshot: Path | None = None
@@ -158,17 +160,14 @@ class TrainingProcess(QObject):
         if not line:
             return
         try:
-            event = json.loads(line)
-        except ValueError:
-            event = None
-        if not isinstance(event, dict):
+            event = parse_event(json.loads(line))
+        except (ValueError, TypeError):
             self.log.emit(line)
             return
-        kind = event.get("event")
-        if kind == "end":
+        if isinstance(event, End):
             self.end_event = event
-        elif kind == "error":
-            self.last_error = str(event.get("message", "training failed"))
+        elif isinstance(event, Error):
+            self.last_error = event.message
         self.event.emit(event)
 
     def _read_stderr(self) -> None:
@@ -189,10 +188,10 @@ class TrainingProcess(QObject):
             self._read_stdout()
             self._read_stderr()
         crashed = exit_status == QProcess.ExitStatus.CrashExit
-        end = self.end_event or {}
-        if end and not crashed:
-            status = str(end.get("status", "completed"))
-            message = str(end.get("message") or self.last_error or "")
+        end = self.end_event
+        if end is not None and not crashed:
+            status = end.status
+            message = self.last_error or ""
         else:
             status = "failed"
             message = self.last_error or self._last_words(crashed, exit_code)

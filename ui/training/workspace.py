@@ -166,9 +166,10 @@ class TrainingWorkspace(QObject):
         self.show_page("curves")
 
     def _run_finished(self, result: dict) -> None:
+        from runtime.runs import RunFolder
+
         run_dir = Path(result["run_dir"])
-        if (run_dir / "checkpoints" / "last" / "model.safetensors").exists() or \
-                (run_dir / "checkpoints" / "best" / "model.safetensors").exists():
+        if RunFolder(run_dir).available_checkpoints():
             self.results.show_run(run_dir)
 
     def show_results(self, run_dir: str) -> None:

@@ -44,6 +44,7 @@ def test_a_block_instance_is_one_node_with_its_shape_params_and_repeat(make_view
     item = view.canvas.nodes[by_name(design, "layer2")]
     assert isinstance(item, NodeItem) and item.is_block and item.repeat == 2
     assert item.repeat_text() == "×2" and "planes=16" in item.summary
+    assert item._overview_text == "layer2 ×2"  # zoomed out, the ×N stays in sight
     inference = view.document.report.inference
     assert item.look.shape == "16×1×1"
     assert item.look.params and inference.params[item.node_id] > 0

@@ -108,3 +108,25 @@ def test_load_weights_shows_the_table_then_applies_as_one_undo_step(window, qtbo
     assert design.initial_weights == "cnn.safetensors" and (tmp_path / "cnn.safetensors").is_file()
     window.document.undo_stack.undo()
     assert design.initial_weights == ""
+
+
+def test_freeze_replace_head_and_the_trainable_switch(window, qtbot, monkeypatch):
+    monkeypatch.setattr(window, "maybe_save", lambda: True)  # nothing to ask when it closes
+    window.open_path(EXAMPLES / "digits_cnn.json", ask=False)
+    design = window.document.design
+    window.freeze_all_but_head()
+    frozen = {n.name for n in design.nodes if not n.trainable}
+    assert "conv1" in frozen and "fc2" not in frozen
+    conv1 = design.node_by_name("conv1")
+    window.inspector.show_nodes([conv1.id])
+    box = window.inspector.view.trainable_box
+    assert not box.isChecked()
+    box.setChecked(True)
+    assert conv1.trainable
+    window.document.undo_stack.undo()
+    assert not conv1.trainable and not box.isChecked()
+    window.document.undo_stack.undo()
+    assert all(n.trainable for n in design.nodes)
+    design.set_data(dict(design.data, name="digits_parity"))
+    window.replace_head()
+    assert design.node_by_name("fc2").params["out_features"] == 2

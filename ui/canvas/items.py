@@ -322,7 +322,8 @@ class NodeItem(QGraphicsItem):
         if self.is_block and self.repeat > 1:
             name_width -= _FONTS.name_m.horizontalAdvance(self.repeat_text()) + PAD
         self._name_text = _FONTS.name_m.elidedText(self.name, _ELIDE_RIGHT, name_width)
-        self._overview_text = _FONTS.overview_m.elidedText(self.name, _ELIDE_RIGHT, width)
+        overview = self.name + (f" {self.repeat_text()}" if self.is_block and self.repeat > 1 else "")
+        self._overview_text = _FONTS.overview_m.elidedText(overview, _ELIDE_RIGHT, width)
         label = ("❄ frozen · " if self.frozen else "") + self.layer.label
         type_w = _FONTS.body_m.horizontalAdvance(label + "  ")
         self._type_text = _FONTS.body_m.elidedText(label, _ELIDE_RIGHT, width)

@@ -463,15 +463,16 @@ class MainWindow(QMainWindow):
         self.bottom_tabs.setTabText(index, "Diagnostics" + (f" ({', '.join(parts)})" if parts else ""))
 
     def _report_changed(self, report: Report) -> None:
-        design = self.document.design
-        layers = len(design)
+        nodes = len(self.document.design)
+        layers = max(report.inference.total_layers, nodes)  # blocks expanded, as the summary counts
+        count = f"{layers} layer{'s' * (layers != 1)}" + (f" in {nodes} nodes" if layers > nodes else "")
         params = report.inference.total_params
         if report.ok:
             state = "✓ valid"
         else:
             n = len(report.errors)
             state = f"✗ {n} error{'s' * (n != 1)}"
-        self.status_label.setText(f"{state}  ·  {layers} layer{'s' * (layers != 1)}  ·  "
+        self.status_label.setText(f"{state}  ·  {count}  ·  "
                                   f"{params:,} parameters  ·  {human_count(report.inference.total_macs)}"
                                   " MACs")
         self.status_label.setProperty("invalid", not report.ok)

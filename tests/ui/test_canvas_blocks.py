@@ -213,6 +213,7 @@ def test_the_issue_journey_resnet18_to_34_then_group_and_repeat(window, qtbot, m
     assert doc.path is None and design.template["name"] == "resnet"
     doc.revalidate()
     assert doc.report.inference.total_params == 11_689_512
+    assert "71 layers in 13 nodes" in window.status_label.text()  # as the summary counts them
     # depth 18 → 34 in one edit
     assert window.apply_template_args({"depth": 34})
     doc.revalidate()

@@ -140,6 +140,26 @@ def test_live_during_training_at_most_twice_a_second(qtbot, page, digits_run, mo
     assert len(reloads) == 2
 
 
+def test_a_run_trained_here_is_tried_once_it_has_weights(qtbot, page, digits_run, monkeypatch):
+    from types import SimpleNamespace
+    from ui.training.try_page import UNTRAINED
+
+    monkeypatch.setattr(page, "isVisible", lambda: True)
+    looks = []
+    monkeypatch.setattr(page, "reload", lambda: looks.append(page.weights.currentData()))
+    run = SimpleNamespace(dir=digits_run, name="digits", status="completed")
+    page.set_runs([run])  # a run from before: the untrained design stays chosen
+    assert page.weights.currentData() == UNTRAINED and looks == []
+    page.run_started(str(digits_run))
+    page.set_runs([run])  # it finished while the Curves tab was shown
+    assert page.weights.currentData() == str(digits_run)
+    qtbot.waitUntil(lambda: looks == [str(digits_run)])
+    page.weights.setCurrentIndex(0)  # the user goes back to the untrained design: it stays
+    page.set_runs([run])
+    qtbot.wait(400)
+    assert page.weights.currentData() == UNTRAINED and looks == [str(digits_run)]
+
+
 def test_attention_and_sequence_previews_of_an_untrained_design(qtbot):
     from tests.graph.util import Build
 

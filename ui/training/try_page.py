@@ -68,6 +68,7 @@ class TryPage(QWidget):
         self._busy = False
         self._waiting: Callable[[], None] | None = None
         self._live_run: str | None = None
+        self._follow: str | None = None  # the run trained here, until the list offers it
         self._last_live = 0.0
         self._stale = True
 
@@ -172,7 +173,8 @@ class TryPage(QWidget):
     # ---- choosing the weights ---------------------------------------------------------------------
 
     def set_runs(self, runs: list) -> None:
-        """Offer each run with a checkpoint (newest first) besides the untrained design."""
+        """Offer each run with a checkpoint (newest first) besides the untrained design; the run
+        trained here is chosen in place of the untrained design once it has weights."""
         current = self.weights.currentData()
         self.weights.clear()
         self.weights.addItem("Untrained design", UNTRAINED)
@@ -180,6 +182,12 @@ class TryPage(QWidget):
             if (Path(run.dir) / "checkpoints").is_dir():
                 self.weights.addItem(f"{run.name} · {run.status}", str(run.dir))
         index = self.weights.findData(current)
+        trained = self.weights.findData(self._follow) if self._follow else -1
+        if trained >= 0 and current in (None, UNTRAINED):
+            self._follow = None  # once: a later choice of the untrained design stays
+            self.weights.setCurrentIndex(trained)
+            self._look_again()
+            return
         self.weights.setCurrentIndex(max(index, 0))
         if index < 0 and current != UNTRAINED:
             self.reload()
@@ -199,7 +207,7 @@ class TryPage(QWidget):
         self.model = self.samples = self.prediction = None
         self.outputs = {}
         self.node_id = None
-        self._live_run = None
+        self._live_run = self._follow = None
         self.preview.clear("Select a layer on the canvas to see its output.")
         self._stale = True
         if self.isVisible():
@@ -207,9 +215,13 @@ class TryPage(QWidget):
 
     def _design_changed(self, _report) -> None:
         if self.weights.currentData() == UNTRAINED:
-            self._stale = True
-            if self.isVisible():
-                self._timer.start()
+            self._look_again()
+
+    def _look_again(self) -> None:
+        """Look again now when on screen, else when next shown."""
+        self._stale = True
+        if self.isVisible():
+            self._timer.start()
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
         super().showEvent(event)
@@ -385,7 +397,7 @@ class TryPage(QWidget):
     # ---- live during training -----------------------------------------------------------------------
 
     def run_started(self, run_dir: str) -> None:
-        self._live_run = run_dir
+        self._live_run = self._follow = run_dir
 
     def training_event(self, event: dict) -> None:
         """An epoch ended: show the running run's newest weights (at most twice a second,

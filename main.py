@@ -111,7 +111,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         out = summary_dict(design, summary, report.ok)
         out["errors"] = [d.format(design) for d in report.errors]
         print(json.dumps(out, ensure_ascii=False))
-        return 0 if report.ok else 1
+        return 0 if report.network_ok else 1
     rows = [("name", "type", "output shape", "params", "MACs")]
     rows += [(printable(name), kind, r.shape, f"{r.params:,}", f"{r.macs:,}")
              for name, kind, r in _summary_rows(summary.rows, args.expand)]
@@ -137,7 +137,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         print()
     for d in shown:
         print(printable(d.format(design)))
-    return 0 if report.ok else 1
+    return 0 if report.network_ok else 1
 
 
 def _summary_rows(rows, expand: bool, depth: int = 0):

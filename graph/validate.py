@@ -45,6 +45,10 @@ class Diagnostic:
         return text + (f" (fix: {self.fix})" if self.fix else "")
 
 
+DATASET_CODES = ("data", "data-file", "data-shape")
+"""Diagnostic codes about the dataset rather than the network."""
+
+
 @dataclass
 class Report:
     diagnostics: list[Diagnostic]
@@ -57,6 +61,12 @@ class Report:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+    @property
+    def network_ok(self) -> bool:
+        """No error in the network itself: only the dataset (not chosen yet, unreadable, of
+        another shape) may still be wrong, so shapes, parameters and MACs are all known."""
+        return not [d for d in self.errors if d.code not in DATASET_CODES]
 
     def for_node(self, node_id: str) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.node == node_id]

@@ -78,7 +78,24 @@ class ResultsView(QWidget):
         self.run_dir: str | None = None
         self.predictions = None
         self._pending: tuple[str, str] | None = None
+        top = self._build_header()
+        classification = self._build_classification_page()
+        regression = self._build_regression_page()
+        self.pages = QStackedWidget()
+        self.empty = QLabel("No results yet.")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.pages.addWidget(self.empty)
+        self.pages.addWidget(classification)
+        self.pages.addWidget(regression)
+        self.classification_page, self.regression_page = classification, regression
 
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.pages, 1)
+
+
+    def _build_header(self) -> QHBoxLayout:
+        """The run's title, the split to evaluate and the Evaluate button."""
         self.title = QLabel("Train a model, or pick a run in the history, to see its results.")
         self.title.setWordWrap(True)
         self.split_combo = QComboBox()
@@ -92,8 +109,10 @@ class ResultsView(QWidget):
         top.addWidget(self.title, 1)
         top.addWidget(self.split_combo)
         top.addWidget(self.refresh_button)
+        return top
 
-        # Classification page.
+    def _build_classification_page(self) -> QSplitter:
+        """Confusion matrix and per-class table beside the samples and decision regions."""
         self.confusion = QTableWidget()
         self.confusion.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.confusion.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -152,8 +171,10 @@ class ResultsView(QWidget):
         classification.addWidget(left)
         classification.addWidget(self.right_tabs)
         classification.setSizes([560, 360])
+        return classification
 
-        # Regression page.
+    def _build_regression_page(self) -> QWidget:
+        """Predicted against true values."""
         self.scatter = adopt_popups(self, lambda: pg.PlotWidget(title="Predicted vs true"))
         style_plot(self.scatter)
         self.scatter.setLabel("bottom", "true")
@@ -169,18 +190,7 @@ class ResultsView(QWidget):
         reg_layout = QVBoxLayout(regression)
         reg_layout.addWidget(self.regression_summary)
         reg_layout.addWidget(self.scatter, 1)
-
-        self.pages = QStackedWidget()
-        self.empty = QLabel("No results yet.")
-        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.pages.addWidget(self.empty)
-        self.pages.addWidget(classification)
-        self.pages.addWidget(regression)
-        self.classification_page, self.regression_page = classification, regression
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.pages, 1)
+        return regression
 
     # ---- computing -----------------------------------------------------------------------------
 

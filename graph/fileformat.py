@@ -19,6 +19,7 @@ import json
 import math
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Callable
 
@@ -423,7 +424,12 @@ def load(path: str | os.PathLike) -> Design:
     """Load a design file; a :class:`DesignFileError` names the file and the place."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device would block or never end
+            raise DesignFileError("is not a regular file (a pipe or a device?)", path=path)
+        size = info.st_size
         if size > MAX_FILE_BYTES:
             raise DesignFileError(f"file is {size / 1e6:.0f} MB; design files are at most "
                                   f"{MAX_FILE_BYTES // 2**20} MB", path=path)

@@ -332,6 +332,13 @@ def test_loading_from_disk_names_the_file(tmp_path: Path, monkeypatch):
         load(path)
 
 
+def test_a_pipe_named_like_a_design_is_refused_without_blocking(tmp_path: Path):
+    fifo = tmp_path / "design.json"
+    os.mkfifo(fifo)  # opening it for reading would wait for a writer forever
+    with pytest.raises(DesignFileError, match="not a regular file"):
+        load(fifo)
+
+
 def test_parse_accepts_bytes_and_text():
     assert parse(GOOD.encode("utf-8")) == parse(GOOD) == json.loads(GOOD)
 

@@ -22,11 +22,16 @@ from tests.graph.util import Build
 
 
 def shapes_seen(compiled, inputs) -> dict[str, tuple[int, ...]]:
-    """Run forward and record every submodule's output shape (without the batch)."""
+    """Run forward and record every submodule's output shape (without the batch); a layer with
+    several outputs (Split, Chunk) is recorded by its first, the shape inference keeps for it."""
     seen = {}
-    hooks = [module.register_forward_hook(
-        lambda m, args, out, _name=name: seen.__setitem__(_name, tuple(out.shape[1:])))
-        for name, module in compiled.module.named_children()]
+
+    def record(name: str, out) -> None:
+        first = out[0] if isinstance(out, (tuple, list)) else out
+        seen[name] = tuple(first.shape[1:])
+
+    hooks = [module.register_forward_hook(lambda m, args, out, _name=name: record(_name, out))
+             for name, module in compiled.module.named_children()]
     try:
         with torch.no_grad():
             compiled.module(*inputs)

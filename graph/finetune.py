@@ -16,7 +16,7 @@ WIDTH_PARAM = {"Linear": "out_features", "Conv2d": "out_channels", "Conv1d": "ou
 
 def head_layer(design: Design) -> Node | None:
     """The classifier layer feeding the first Output, or None when there is none."""
-    outputs = [n for n in design.nodes if n.type == "Output"]
+    outputs = design.outputs()
     if not outputs:
         return None
     node = outputs[0]

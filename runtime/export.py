@@ -161,7 +161,7 @@ def _run_source(run: RunFolder, checkpoint: str) -> Source:
     except RunError as exc:
         raise ExportError(str(exc)) from None
     compiled = _compile(design, str(run.file(run.DESIGN)))
-    load_weights(compiled.module, weights, str(found.dir / "model.safetensors"))
+    load_weights(compiled.module, weights, str(found.weights_file))
     origin = f"{checkpoint} checkpoint of {run.path}" + (f" ({found.note})" if found.note else "")
     dataset = run.config_or_empty().get("dataset")
     return Source(design, compiled, origin, dataset=dataset if isinstance(dataset, dict) else None)

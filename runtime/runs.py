@@ -290,8 +290,12 @@ class Checkpoint:
     def step(self) -> int | None:
         return self.manifest.get("step")
 
+    @property
+    def weights_file(self) -> Path:
+        return self.dir / WEIGHTS
+
     def weights(self) -> dict[str, torch.Tensor]:
-        return _read_tensors(self.dir / WEIGHTS)
+        return _read_tensors(self.weights_file)
 
     def info(self) -> dict[str, Any]:
         """``state.json`` of a ``best`` checkpoint: its epoch, step and metric."""

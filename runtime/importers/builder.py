@@ -245,8 +245,7 @@ def _pick_dataset(design: Design) -> None:
     one does), else an image folder of that size."""
     from graph.shapes import infer
 
-    inputs = [n for n in design.nodes if n.type == "Input"]
-    outputs = [n for n in design.nodes if n.type == "Output"]
+    inputs, outputs = design.inputs(), design.outputs()
     if len(inputs) != 1:
         return
     shape = tuple(inputs[0].params.get("shape", ()))

@@ -104,7 +104,7 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
         inputs = design.inputs()
         diags.append(Diagnostic(ERROR, "data-file", f"the dataset cannot be read: {data_error}",
                                 inputs[0].id if inputs else None,
-                                fix="choose another file in the Data panel, or correct this one"))
+                                fix="choose the data in the Data panel, or with `train --data PATH`"))
     if memory is not None:
         problem = training_memory_problem(summarize(design, inference), memory)
         if problem:

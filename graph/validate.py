@@ -413,6 +413,11 @@ def _dataset_option_giving(spec, data, shape: Shape, data_shape: Shape | None) -
     return ""
 
 
+SETTINGS_CODES = frozenset({"data", "data-file", "training", "memory"})
+"""Codes of the diagnostics about the design's dataset and training settings (some of them
+point at the Input they concern)."""
+
+
 def _check_settings(design: Design, inference: Inference, data_shape: Shape | None,
                     data_classes: int | None, data_task: str | None,
                     data_targets: int | None = None) -> list[Diagnostic]:

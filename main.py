@@ -368,8 +368,8 @@ class _Progress:
             sizes = e["sizes"]
             print(f"training {printable(e['design'])} on {e['device']} ({e['device_name']}, {e['precision']}): "
                   f"{sizes['train']:,} train / {sizes['val']:,} val / {sizes['test']:,} test samples, "
-                  f"{e['parameters']:,} parameters, {e['epochs']} epochs × {e['steps_per_epoch']} "
-                  "steps", flush=True)
+                  f"{e['parameters']:,} parameters, {e['epochs']} epoch{'s' * (e['epochs'] != 1)}"
+                  f" × {e['steps_per_epoch']} step{'s' * (e['steps_per_epoch'] != 1)}", flush=True)
             if e["resumed"]:
                 print(f"resuming at epoch {e['start_epoch']}, step {e['start_step']}")
             print(f"run folder: {printable(e['run_dir'])}")

@@ -114,7 +114,7 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
         inputs = design.inputs()
         diags.append(Diagnostic(ERROR, "data-file", f"the dataset cannot be read: {data_error}",
                                 inputs[0].id if inputs else None,
-                                fix="choose another file in the Data panel, or correct this one"))
+                                fix="choose the data in the Data panel, or with `train --data PATH`"))
     if memory is not None:
         problem = training_memory_problem(summarize(design, inference), memory)
         if problem:
@@ -421,6 +421,11 @@ def _dataset_option_giving(spec, data, shape: Shape, data_shape: Shape | None) -
             if tuple(spec.sample_shape(flipped)) == tuple(shape):
                 return f", or set the dataset option {param.name} to {str(flipped[param.name]).lower()}"
     return ""
+
+
+SETTINGS_CODES = frozenset({"data", "data-file", "training", "memory"})
+"""Codes of the diagnostics about the design's dataset and training settings (some of them
+point at the Input they concern)."""
 
 
 def _check_settings(design: Design, inference: Inference, data_shape: Shape | None,

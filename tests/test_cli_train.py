@@ -78,9 +78,10 @@ def test_data_flag_takes_a_csv_path(tmp_path, capsys):
     rows = "\n".join(f"{a:.3f},{b:.3f},{'yes' if a * b > 0 else 'no'}"
                      for a, b in rng.normal(size=(120, 2)))
     (tmp_path / "signs.csv").write_text("a,b,same\n" + rows + "\n")
-    status, _, err = cli(capsys, "train", EXAMPLES / "moons_mlp.json", "--data",
-                         tmp_path / "signs.csv", "--epochs", "1", "--run-dir", tmp_path / "run")
+    status, out, err = cli(capsys, "train", EXAMPLES / "moons_mlp.json", "--data",
+                           tmp_path / "signs.csv", "--epochs", "1", "--run-dir", tmp_path / "run")
     assert status == 0, err
+    assert " 1 epoch × " in out  # not "1 epochs"
     assert load_run(tmp_path / "run").dataset["class_names"] == ["no", "yes"]
 
 

@@ -35,7 +35,7 @@ from graph.catalog import Param, fmt_shape
 from graph.design import Design, Node
 from graph.settings import TRAINING_PARAMS, dataset_shape
 from graph.summary import human_count
-from graph.validate import ERROR, Diagnostic, Report
+from graph.validate import ERROR, SETTINGS_CODES, Diagnostic, Report
 from ui.canvas.style import category_color
 from ui.commands import SetParamsCommand, SetTrainingFlagsCommand
 from ui.document import Document
@@ -441,7 +441,7 @@ class DesignView(QWidget):
         self.summary.setText(_settings_summary(design))
 
     def update_report(self, report: Report) -> None:
-        general = [d for d in report.diagnostics if d.node is None]
+        general = [d for d in report.diagnostics if d.node is None or d.code in SETTINGS_CODES]
         _show_diagnostics(self.diagnostics, general,
                           "No problems with the dataset or training settings.")
 

@@ -197,4 +197,5 @@ def test_an_unreadable_dataset_is_an_error_on_the_input():
     report = validate(b.design, data_error="missing.csv: no such file")
     [error] = [d for d in report.errors if d.code == "data-file"]
     assert error.node == b.id("x") and "missing.csv: no such file" in error.message
+    assert "Data panel" in error.fix and "--data" in error.fix  # where to choose it, app and CLI
     assert validate(b.design).ok

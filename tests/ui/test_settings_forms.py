@@ -128,6 +128,19 @@ def test_nothing_selected_shows_the_design_and_renames_it(qtbot, workspace):
     assert doc.design.name == "Digits CNN" and view.name_edit.text() == "Digits CNN"
 
 
+def test_the_design_view_lists_a_dataset_error_marked_on_the_input(qtbot, workspace):
+    from graph.validate import validate
+
+    doc = workspace.document
+    inspector = Inspector(doc)
+    qtbot.addWidget(inspector)
+    view = inspector.view
+    report = validate(doc.design, data_error="no file given: set the dataset's path")
+    view.update_report(report)
+    texts = [view.diagnostics.itemAt(i).widget().text() for i in range(view.diagnostics.count())]
+    assert any("the dataset cannot be read" in t for t in texts), texts  # not "No problems"
+
+
 def test_wording_of_the_data_panel(qtbot, workspace, monkeypatch):
     """No "The Input input takes …", no "Choose the path file"."""
     from PySide6.QtWidgets import QFileDialog

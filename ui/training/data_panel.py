@@ -336,7 +336,7 @@ class DataPanel(QWidget):
         """Read the current data choice in the background and show it."""
         data = dict(self.design.data)
         request = (repr(data), self.base_dir())
-        self._request, self._answered = request, None  # reading again, even the same choice
+        self._request, self._answered = request, None  # reading, even when the same choice again
         self.summary.setText(self._waiting_text())
         run_task(lambda: _preview(data, request[1]), lambda p: self._show(request, p),
                  lambda m: self._failed(request, m), self, needs=("runtime.analysis", "sklearn.datasets", "PIL.Image"))

@@ -23,6 +23,7 @@ import multiprocessing as mp
 import os
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -125,18 +126,21 @@ def _evaluate_killed(run_dir: Path, counts: Counts, work: Path) -> None:
                    else "evaluations refused with a message")
 
 
-def trial(work: Path, reference, epochs: int, duration: float, rng: random.Random,
+def trial(work: Path, reference, epochs: int, durations: list[float], rng: random.Random,
           counts: Counts, kills_left: int) -> None:
-    """One run, killed and resumed until it completes; updates ``counts``."""
+    """One run, killed and resumed until it completes; updates ``counts``. Kills land within
+    the median time of the latest uninterrupted runs (``durations``, kept up to date here), so
+    they keep hitting mid-run when the machine gets faster or slower."""
     run_dir = work / "run"
     shutil.rmtree(run_dir, ignore_errors=True)
     resumes = 0
     resume = False
     while True:
         (work / "error.txt").unlink(missing_ok=True)
+        started = time.perf_counter()
         child = _start(_train, str(run_dir), resume, epochs)
         if kills_left > 0 and rng.random() < 0.85:
-            child.join(rng.uniform(0.0, duration))
+            child.join(rng.uniform(0.0, statistics.median(durations[-15:])))
             if child.is_alive():
                 child.kill()
                 child.join()
@@ -152,6 +156,8 @@ def trial(work: Path, reference, epochs: int, duration: float, rng: random.Rando
                 continue
         child.join()
         if child.exitcode == 0:
+            if not resume:
+                durations.append(time.perf_counter() - started)
             break
         error = work / "error.txt"
         message = error.read_text() if error.exists() else f"exit status {child.exitcode}"
@@ -197,19 +203,20 @@ def main() -> int:
                 print("the reference run failed", file=sys.stderr)
                 return 1
         reference = _final_weights(work / "reference")
-        print(f"reference run: {args.epochs} epochs in {duration:.2f} s; killing within "
-              f"{duration:.2f} s of each start", flush=True)
-        counts = Counts()
+        print(f"reference run: {args.epochs} epochs in {duration:.2f} s; kills land within the "
+              "median time of the latest uninterrupted runs", flush=True)
+        counts, durations = Counts(), [duration]
         while counts.get("kills", 0) < args.kills:
-            trial(work, reference, args.epochs, duration, rng, counts,
+            trial(work, reference, args.epochs, durations, rng, counts,
                   args.kills - counts.get("kills", 0))
-            if counts.get("trials", 0) % 25 == 0:
+            if counts.get("trials", 0) % 25 == 0 and counts.get("trials", 0):
                 print(f"  … after {time.perf_counter() - t0:.0f} s: " + ", ".join(
                     f"{k} {v}" for k, v in counts.items()), flush=True)
         print(f"done in {time.perf_counter() - t0:.0f} s")
         for key in ("kills", "trials", "resumes", "resumes that continued exactly",
                     "trials ending on the reference weights", "trials ending elsewhere",
-                    "restarts", "kills after the final checkpoint", "checkpoints refused", "failed resumes", "failed fresh runs",
+                    "restarts", "kills after the final checkpoint", "checkpoints refused",
+                    "failed resumes", "failed fresh runs",
                     "evaluations ok", "evaluations refused with a message",
                     "evaluations crashed", "evaluations hung",
                     "temporary files left after completion"):

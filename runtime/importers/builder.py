@@ -248,7 +248,7 @@ def _pick_dataset(design: Design) -> None:
     inputs, outputs = design.inputs(), design.outputs()
     if len(inputs) != 1:
         return
-    shape = tuple(inputs[0].params.get("shape", ()))
+    shape = tuple(inputs[0].resolved_params()["shape"])  # a default shape is left out of params
     out = infer(design).shapes.get(outputs[0].id) if outputs else None
     width = out[-1] if out and len(out) == 1 else None
     fits = []

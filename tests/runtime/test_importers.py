@@ -263,3 +263,20 @@ def test_mobile_activations_map_to_their_layers():
     kinds = [n.type for n in imported.design.nodes if n.type not in ("Input", "Output")]
     assert kinds == ["Linear", "ReLU6", "Linear", "Hardswish", "Hardsigmoid", "Hardtanh"]
     assert child.compare(model, imported) <= TOLERANCE
+
+
+def test_an_imported_design_whose_input_has_the_default_shape_gets_a_dataset_that_fits(tmp_path):
+    """A 1×8×8 input (the Input layer's default, so left out of its params) picks the digits."""
+    from graph.fileformat import save
+    from graph.templates import build
+
+    design = build("lenet", {}, small=True)
+    path = tmp_path / "lenet.json"
+    save(design, path)
+    _, _, exported = _export(path, "onnx", tmp_path / "lenet.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        imported = _import_in_process("onnx", exported)
+    assert imported.design.data["name"] == "digits"
+    report = validate(imported.design)
+    assert report.ok, [d.format(imported.design) for d in report.errors]

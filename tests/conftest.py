@@ -7,6 +7,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _ISOLATED = Path(tempfile.mkdtemp(prefix="netwright-tests-"))
 os.environ["XDG_CONFIG_HOME"] = str(_ISOLATED / "config")  # QSettings' user scope on Linux
@@ -16,3 +18,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 EXAMPLES = ROOT / "resources" / "examples"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _release_clipboard_at_exit():
+    """Layers copied in a test stay on the offscreen clipboard until the process ends, where
+    destroying them crashed the test process at exit: the app empties it as it does on exit."""
+    yield
+    if "PySide6.QtWidgets" in sys.modules:  # a test used Qt
+        from ui.app import release_clipboard
+
+        release_clipboard()

@@ -2,6 +2,7 @@
 the headless ``screenshot`` used by ``python main.py screenshot``."""
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 import sys
@@ -36,11 +37,22 @@ def stylesheet() -> str:
     return text.replace("@ICONS@", (RESOURCES / "icons").as_posix())
 
 
+def release_clipboard() -> None:
+    """Empty the clipboard this process filled where Qt keeps it in-process (the offscreen and
+    minimal platforms): there the copied layers would be destroyed during interpreter shutdown,
+    after their Python wrapper, and the process would segfault at exit. A desktop clipboard,
+    which the system owns, is left alone."""
+    app = QApplication.instance()
+    if app is not None and app.platformName() in ("offscreen", "minimal"):
+        app.clipboard().clear()
+
+
 def create_app(argv: list[str] | None = None) -> QApplication:
     """The running QApplication (created on first use) with Netwright's names and style."""
     app = QApplication.instance()
     if app is None:
         app = QApplication(argv if argv is not None else sys.argv[:1])
+        atexit.register(release_clipboard)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APPLICATION)

@@ -15,7 +15,7 @@ from graph.grouping import flatten, group_into_block, ungroup
 from graph.shapes import infer
 from graph.summary import summarize, summary_dict
 from graph.validate import validate
-from tests.graph.util import Build
+from tests.graph.util import Build, skip_junction
 
 # ---- expressions ----------------------------------------------------------------------------------
 
@@ -246,15 +246,7 @@ def test_group_then_repeat_then_undo_restores_everything():
 
 
 def test_group_finds_several_ports_and_refuses_a_selection_with_a_hole():
-    b = Build("ports", data="iris")
-    b.add("Input", "x", shape=[4])
-    b.add("Linear", "a", "x", out_features=4)
-    b.add("Linear", "b", "x", out_features=4)
-    b.add("Add", "add", ["a", "b"])
-    b.add("Linear", "after", "add", out_features=4)
-    b.add("Add", "join", ["after", "a"])
-    b.add("Linear", "head", "join", out_features=3)
-    b.add("Output", "out", "head")
+    b = skip_junction()
     d = b.design
     edit = group_into_block(d, [b.id("a"), b.id("b")])
     edit.apply(d)

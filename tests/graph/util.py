@@ -58,3 +58,18 @@ def cnn() -> Build:
     b.add("Linear", "fc", "flatten", out_features=10)
     b.add("Output", "logits", "fc")
     return b
+
+
+def skip_junction() -> Build:
+    """x → a, b → add → after → join(after, a) → head: grouping a layer with ``a`` gives a block
+    with several output ports, since ``a`` also feeds ``join`` (the iris dataset fits)."""
+    b = Build("ports", data="iris")
+    b.add("Input", "x", shape=[4])
+    b.add("Linear", "a", "x", out_features=4)
+    b.add("Linear", "b", "x", out_features=4)
+    b.add("Add", "add", ["a", "b"])
+    b.add("Linear", "after", "add", out_features=4)
+    b.add("Add", "join", ["after", "a"])
+    b.add("Linear", "head", "join", out_features=3)
+    b.add("Output", "out", "head")
+    return b

@@ -76,17 +76,9 @@ def test_small_resnet_runs_forward_and_backward():
 def test_a_repeated_block_with_two_inputs_and_two_outputs_exports(tmp_path):
     from graph.grouping import group_into_block
     from runtime import export as ex
-    from tests.graph.util import Build
+    from tests.graph.util import skip_junction
 
-    b = Build("ports", data="iris")
-    b.add("Input", "x", shape=[4])
-    b.add("Linear", "a", "x", out_features=4)
-    b.add("Linear", "b", "x", out_features=4)
-    b.add("Add", "add", ["a", "b"])
-    b.add("Linear", "after", "add", out_features=4)
-    b.add("Add", "join", ["after", "a"])
-    b.add("Linear", "head", "join", out_features=3)
-    b.add("Output", "out", "head")
+    b = skip_junction()
     design = b.design
     edit = group_into_block(design, [b.id("add"), b.id("a")], "Pair")
     edit.apply(design)

@@ -6,7 +6,8 @@ torchvision's compiled extension does not load with a CPU-only torch built for a
 variant; its pure-Python model code imports once the two operator schemas it registers at
 import time are declared here. Each model is built untrained (random weights), exported with
 ``torch.export`` as the Python-class import does, and converted; the script prints per model
-either the parameter count and the largest output difference, or the unmapped operators.
+either the top-level nodes, blocks (submodules become blocks), whether the state_dict keys equal
+torchvision's, the parameter count and the largest output difference, or the unmapped operators.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def main(names: list[str]) -> int:
 
     from runtime.importers import UnsupportedModel
     from runtime.importers.child import compare, export_module
+    from runtime.importers.hierarchy import module_classes, nest
     from runtime.importers.torch_import import import_program
     from runtime.importers.builder import ConversionError
 
@@ -55,11 +57,16 @@ def main(names: list[str]) -> int:
         try:
             program = export_module(model, [3, size, size])
             imported = import_program(program, name)
+            imported = nest(imported, module_classes(n.meta.get("nn_module_stack")
+                                                     for n in program.graph.nodes))
             diff = compare(model, imported)
             from graph.shapes import infer
             params = infer(imported.design).total_params
             status = "ok" if params == expected and diff <= 1e-4 else "DIFFERS"
-            print(f"{name:22s} {status}: {len(imported.design)} nodes, {params:,} parameters "
+            same_keys = set(imported.weights) == set(model.state_dict())
+            print(f"{name:22s} {status}: {len(imported.design)} top-level nodes, "
+                  f"{len(imported.design.blocks)} blocks, state_dict keys "
+                  f"{'= torchvision' if same_keys else 'differ'}, {params:,} parameters "
                   f"(torchvision {expected:,}), max abs difference {diff:.2g}")
         except UnsupportedModel as exc:
             ops = collections.Counter(u.op for u in exc.unmapped)

@@ -229,7 +229,8 @@ def test_train_reads_a_csv_with_the_table_flags(tmp_path, capsys):
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["data"]["options"]["target"] == "label"
     assert config["dataset"]["sample_shape"] == [2] and config["dataset"]["num_classes"] == 3
-    assert "skipped the first 1 line(s) as asked" in out
+    assert "note: data: skipped the first 1 line(s) as asked" in out  # said, not a warning
+    assert "warning: data:" not in out
 
 
 def test_a_table_flag_on_a_builtin_dataset_is_a_message(tmp_path, capsys):

@@ -378,6 +378,8 @@ class _Progress:
             print(f"run folder: {printable(e['run_dir'])}")
             for w in e["warnings"]:
                 print(f"warning: {printable(w)}")
+            for note in e.get("notes", ()):
+                print(f"note: {printable(note)}")
         elif kind == "step" and self.live:
             done = e["batch"] / e["batches"]
             bar = "#" * int(done * 20) + "." * (20 - int(done * 20))

@@ -110,8 +110,9 @@ class DesignBuilder:
         self._link(value, node, "in")
 
     def layer(self, type_id: str, name: str, params: Mapping[str, Any], inputs: Sequence[Tensor],
-              weights: Mapping[str, torch.Tensor] | None = None) -> Tensor:
-        """Add one catalog layer fed by ``inputs`` (batch first) and return its output."""
+              weights: Mapping[str, torch.Tensor] | None = None) -> Tensor | list[Tensor]:
+        """Add one catalog layer fed by ``inputs`` (batch first) and return its output (one
+        per output port, in port order, for a layer with several)."""
         layer = CATALOG[type_id]
         problems = layer.check_params(params)
         if problems:
@@ -128,6 +129,9 @@ class DesignBuilder:
         for i, value in enumerate(inputs):
             self._link(value, node, port if layer.inputs[0].variadic else layer.inputs[i].name)
         self.weights[node] = {k: v.detach().clone().contiguous() for k, v in (weights or {}).items()}
+        if len(layer.outputs) > 1:
+            self.shapes[node] = None  # per port: each Tensor carries its own shape
+            return [Tensor(node, tuple(s), port=port.name) for s, port in zip(shape, layer.outputs)]
         self.shapes[node] = tuple(shape)
         return Tensor(node, tuple(shape))
 

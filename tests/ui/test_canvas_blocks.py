@@ -346,3 +346,20 @@ def test_inside_a_block_a_problem_is_pinned_to_the_inner_layer_that_causes_it(ma
     assert list(problems) == ["conv1"] and "kernel_size" in problems["conv1"]
     view.breadcrumb.buttons()[0].click()  # outside: on the instance, naming the place
     assert view.canvas.nodes[by_name(design, "layer1")].look.severity == "error"
+
+
+def test_inside_a_block_a_plain_number_can_become_argument_arithmetic(window):
+    window.document.replace(build("resnet", {"depth": 18, "in_channels": 1, "size": 8,
+                                             "classes": 10, "width": 8}))
+    doc, canvas = window.document, window.canvas
+    canvas.enter_block(by_name(doc.design, "layer1"))
+    body = canvas.design
+    conv1 = by_name(body, "conv1")
+    assert body.node(conv1).params["stride"] == "stride"
+    doc.push(SetParamCommand(body, conv1, "out_channels", 8))  # a plain number now
+    canvas.select_nodes([conv1])
+    editor = window.inspector.view.editors["out_channels"]
+    assert editor.line.text() == "8"
+    editor.line.setText("planes * 2")
+    editor.line.textEdited.emit("planes * 2")
+    assert body.node(conv1).params["out_channels"] == "planes * 2"

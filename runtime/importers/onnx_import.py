@@ -28,6 +28,8 @@ from .registry import Registry
 
 ONNX_OPS = Registry("ONNX")
 BATCH = "N"
+NO_FOLD = {"Gather", "Unsqueeze", "Concat", "Slice", "Squeeze", "Shape", "Cast", "Identity",
+           "ConstantOfShape"}  # converters that already handle constants (and shape vectors)
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class Context:
         value = self.arg(i)
         if not isinstance(value, Tensor):
             raise ConversionError(f"input {i} must be computed by the network, not a constant")
+        if value.shape is None:
+            raise ConversionError("its input comes from an unsupported operator")
         return value
 
     def const(self, i: int) -> np.ndarray:
@@ -158,7 +162,7 @@ def _convert_node(node, env, builder: DesignBuilder, opset: int, uses, shapes) -
     converter = ONNX_OPS.fetch(node.op_type, opset) if node.domain in ("", "ai.onnx") else None
     ctx = Context(node, env, builder, opset, uses)
     try:
-        if converter is None:
+        if converter is None or (node.input and _all_constant(node, env) and node.op_type not in NO_FOLD):
             if _all_constant(node, env):
                 outputs = _fold(node, env, opset)
             else:
@@ -337,6 +341,8 @@ def _concat(ctx: Context):
     if all(_as_dims(v) is not None for v in values):
         return _dims_out([d for v in values for d in _as_dims(v).values])
     tensors = [ctx.tensor(i) for i in range(len(values))]
+    if len(tensors) == 1:  # torch.cat([x]) is x (DenseNet's first layer)
+        return tensors[0]
     axis = int(ctx.attrs["axis"]) % tensors[0].rank
     if axis == 0:
         raise ConversionError("cannot concatenate along the batch")
@@ -345,9 +351,11 @@ def _concat(ctx: Context):
 
 @ONNX_OPS.register("Slice")
 def _slice(ctx: Context):
+    if isinstance(ctx.arg(0), Tensor):
+        return _slice_tensor(ctx, ctx.tensor(0))
     dims = _as_dims(ctx.arg(0))
-    if dims is None or isinstance(ctx.arg(0), Tensor):
-        raise ConversionError("slicing a computed tensor has no Netwright layer yet")
+    if dims is None:
+        raise ConversionError("slices a value that is neither computed nor a shape vector")
     if ctx.opset < 10:
         starts, ends, axes = ctx.attrs["starts"], ctx.attrs["ends"], ctx.attrs.get("axes", [0])
         steps = [1]
@@ -358,6 +366,54 @@ def _slice(ctx: Context):
     if list(axes) != [0]:
         raise ConversionError("only 1-D shape vectors can be sliced")
     return _dims_out(list(dims.values)[slice(starts[0], ends[0], steps[0])])
+
+
+def _slice_tensor(ctx: Context, x: Tensor) -> Tensor:
+    """Constant starts/ends/steps → one Slice layer per sliced axis (positive steps only)."""
+    if ctx.opset < 10:
+        starts, ends = ctx.attrs["starts"], ctx.attrs["ends"]
+        axes, steps = ctx.attrs.get("axes", range(len(starts))), [1] * len(starts)
+    else:
+        starts, ends = ctx.const(1).tolist(), ctx.const(2).tolist()
+        axes = ctx.const(3).tolist() if ctx.arg(3) is not None else range(len(starts))
+        steps = ctx.const(4).tolist() if ctx.arg(4) is not None else [1] * len(starts)
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        axis = int(axis) % x.rank
+        if axis == 0:
+            raise ConversionError("slicing the batch")
+        if step < 1:
+            raise ConversionError(f"a slice with step {step} (Slice steps forward)")
+        n = x.shape[axis - 1]
+        kept = range(*slice(int(start), int(end), int(step)).indices(n))
+        if (kept.start, kept.stop, kept.step) == (0, n, 1):
+            continue
+        stop = kept.stop if kept.stop < n else 0  # 0: to the end
+        x = ctx.layer("Slice", {"dim": axis - 1, "start": kept.start, "stop": stop,
+                                "step": kept.step}, [x])
+    return x
+
+
+@ONNX_OPS.register("Split")
+def _split(ctx: Context):
+    """Two parts along one axis → Chunk (halves, the first rounded up, as torch.chunk) or Split."""
+    x = ctx.tensor(0)
+    axis = int(ctx.attrs.get("axis", 0)) % x.rank
+    if axis == 0:
+        raise ConversionError("splitting the batch")
+    n = x.shape[axis - 1]
+    parts = len(ctx.node.output)
+    if ctx.opset < 13:
+        sizes = ctx.attrs.get("split")
+    else:
+        sizes = ctx.const(1).tolist() if ctx.arg(1) is not None else None
+    if sizes is None:  # equal parts, the last smaller (opset 18's num_outputs)
+        each = -(-n // parts)
+        sizes = [min(each, n - i * each) for i in range(parts)]
+    if len(sizes) != 2:
+        raise ConversionError(f"a split into {len(sizes)} parts (Split and Chunk make two)")
+    if sizes[0] == -(-n // 2):
+        return ctx.layer("Chunk", {"dim": axis - 1}, [x])
+    return ctx.layer("Split", {"dim": axis - 1, "size": int(sizes[0])}, [x])
 
 
 @ONNX_OPS.register("ConstantOfShape")

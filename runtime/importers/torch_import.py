@@ -71,6 +71,8 @@ class Context:
             value = value.tensor
         if not isinstance(value, Tensor):
             raise ConversionError(f"argument {i} must be computed by the network")
+        if value.shape is None:
+            raise ConversionError("its input comes from an unsupported operator")
         return value
 
     def weight(self, i: int, name: str | None = None) -> torch.Tensor | None:
@@ -291,7 +293,7 @@ ATEN_OPS.register("aten.feature_dropout.default", "aten.feature_dropout_.default
 
 
 def _dim_param(ctx: Context, x: Tensor, i: int) -> int:
-    dim = int(ctx.arg(i)) % x.rank
+    dim = int(ctx.arg(i, 0)) % x.rank
     if dim == 0:
         raise ConversionError("an operation across the batch")
     return dim - 1
@@ -426,10 +428,50 @@ def _cat(ctx: Context):
     values = ctx.arg(0)
     if not all(isinstance(v, Tensor) for v in values):
         raise ConversionError("concatenating constants")
+    if len(values) == 1:  # torch.cat([x]) is x (DenseNet's first layer)
+        return values[0]
     dim = int(ctx.arg(1, 0)) % values[0].rank
     if dim == 0:
         raise ConversionError("concatenating along the batch")
     return ctx.layer("Concat", {"dim": dim - 1}, values)
+
+
+@ATEN_OPS.register("aten.chunk.default")
+def _chunk(ctx: Context):
+    """``torch.chunk(x, 2, dim)`` → Chunk (ShuffleNetV2's channel split)."""
+    x = ctx.tensor(0)
+    if int(ctx.arg(1)) != 2:
+        raise ConversionError(f"chunk into {ctx.arg(1)} parts (Chunk makes two)")
+    return ctx.layer("Chunk", {"dim": _dim_param(ctx, x, 2)}, [x])
+
+
+@ATEN_OPS.register("aten.split_with_sizes.default", "aten.split.Tensor")
+def _split(ctx: Context):
+    """Two parts along one dim → Split (Chunk when it is torch.chunk's halves)."""
+    x = ctx.tensor(0)
+    dim = _dim_param(ctx, x, 2)
+    n, sizes = x.shape[dim], ctx.arg(1)
+    if isinstance(sizes, int):  # torch.split(x, size): parts of that size, the last smaller
+        sizes = [min(sizes, n - i) for i in range(0, n, sizes)]
+    if len(sizes) != 2:
+        raise ConversionError(f"a split into {len(sizes)} parts (Split and Chunk make two)")
+    if sizes[0] == -(-n // 2):
+        return ctx.layer("Chunk", {"dim": dim}, [x])
+    return ctx.layer("Split", {"dim": dim, "size": int(sizes[0])}, [x])
+
+
+@ATEN_OPS.register("aten.slice.Tensor")
+def _slice(ctx: Context):
+    """``x[:, a:b:s]`` → Slice (a whole-axis slice is the input itself)."""
+    x = ctx.tensor(0)
+    dim = _dim_param(ctx, x, 1)
+    n = x.shape[dim]
+    start, end, step = ctx.arg(2), ctx.arg(3), int(ctx.arg(4, 1))
+    kept = range(*slice(start, end, step).indices(n))
+    if (kept.start, kept.stop, kept.step) == (0, n, 1):
+        return x
+    return ctx.layer("Slice", {"dim": dim, "start": kept.start,
+                               "stop": kept.stop if kept.stop < n else 0, "step": kept.step}, [x])
 
 
 @ATEN_OPS.register("aten.embedding.default")

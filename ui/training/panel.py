@@ -130,12 +130,17 @@ class TrainingPanel(QWidget):
         self.status = QLabel(self._idle_text())
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.messages = QLabel()  # the run's warnings and notes, kept until the next run
+        self.messages.setWordWrap(True)
+        self.messages.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.messages.setVisible(False)
 
         layout = QVBoxLayout(self)
         layout.addWidget(scroll, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        layout.addWidget(self.messages)
 
         self._total_epochs = 0
         self._steps_per_epoch = 0
@@ -252,6 +257,7 @@ class TrainingPanel(QWidget):
         self._flush_progress()
         if state == STARTING:
             self._ended = False
+            self._show_messages([])
         active = state != IDLE
         self.train_button.setEnabled(not active)
         self.pause_button.setEnabled(state in (RUNNING, PAUSED) and not self._ended)
@@ -274,8 +280,23 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("")
         self.progress.setToolTip("")
         self.status.setText(self._idle_text())
+        self._show_messages([])
         self._total_epochs = self._steps_per_epoch = 0
         self._eta = None
+
+    def _show_messages(self, lines: list[str]) -> None:
+        """The run's warnings (⚠) and notes (ℹ) under the status line; hidden when none."""
+        self.messages.setText("\n".join(lines))
+        self.messages.setVisible(bool(lines))
+
+    def _add_messages(self, event: dict) -> None:
+        lines = [f"⚠ {w}" for w in event.get("warnings") or ()]
+        lines += [f"ℹ {n}" for n in event.get("notes") or ()]
+        if event.get("event") == "warning" and event.get("message"):
+            lines.append(f"⚠ {event['message']}")
+        if lines:
+            current = self.messages.text().split("\n") if self.messages.text() else []
+            self._show_messages(current + lines)
 
     def _on_event(self, event: dict) -> None:
         kind = event.get("event")
@@ -286,6 +307,8 @@ class TrainingPanel(QWidget):
             self.pause_button.setEnabled(False)
             self.stop_button.setEnabled(False)
             self.ended.emit()
+        if kind in ("start", "warning"):
+            self._add_messages(event)
         if kind == "start":
             self._total_epochs = int(event.get("epochs") or self._total_epochs or 0)
             self._steps_per_epoch = int(event.get("steps_per_epoch") or 0)

@@ -8,8 +8,9 @@ import time are declared here. Each model is built untrained (random weights) an
 both ways a user would: exported with ``torch.export`` as the Python-class import does, and
 exported to ONNX (TorchScript exporter, opset 17, dynamic batch, BatchNorm kept as a layer as
 Netwright's own export does) and read back. Per model and
-importer the script prints: imported or not, whether the parameter counts are equal, the
-largest output difference on random inputs, and the unmapped operators with their counts.
+importer the script prints: imported or not, its top-level nodes and blocks (submodules become
+blocks), whether the state_dict keys equal the source's, whether the parameter counts are equal,
+the largest output difference on random inputs, and the unmapped operators with their counts.
 """
 from __future__ import annotations
 
@@ -45,13 +46,17 @@ def declare_torchvision_ops() -> None:
 
 def via_torch(model: torch.nn.Module, shape: list[int], name: str):
     from runtime.importers.child import compare, export_module
+    from runtime.importers.hierarchy import module_classes, nest
     from runtime.importers.torch_import import import_program
 
-    imported = import_program(export_module(model, shape), name)
+    program = export_module(model, shape)
+    imported = nest(import_program(program, name),
+                    module_classes(n.meta.get("nn_module_stack") for n in program.graph.nodes))
     return imported, compare(model, imported)
 
 
 def via_onnx(model: torch.nn.Module, shape: list[int], name: str):
+    from runtime.importers.hierarchy import nest
     from runtime.importers.onnx_import import import_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,7 +66,7 @@ def via_onnx(model: torch.nn.Module, shape: list[int], name: str):
                           opset_version=17, input_names=["x"], output_names=["y"],
                           dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
         imported = import_onnx(path)
-    return imported, imported.max_diff
+    return nest(imported), imported.max_diff  # nest keeps outputs equal to the flat import's
 
 
 def check(name: str, via: str, model: torch.nn.Module, shape: list[int]) -> collections.Counter:
@@ -83,8 +88,9 @@ def check(name: str, via: str, model: torch.nn.Module, shape: list[int]) -> coll
         return collections.Counter()
     params = infer(imported.design).total_params
     same = "equal" if params == expected else f"DIFFER ({params:,} vs {expected:,})"
-    print(f"{label} imported: {len(imported.design)} nodes, params {same} ({expected:,}), "
-          f"outputs max diff {diff:.2g}")
+    keys = "= source" if set(imported.weights) == set(model.state_dict()) else "differ"
+    print(f"{label} imported: {len(imported.design)} nodes, {len(imported.design.blocks)} blocks, "
+          f"state_dict keys {keys}, params {same} ({expected:,}), outputs max diff {diff:.2g}")
     return collections.Counter()
 
 

@@ -218,10 +218,12 @@ class NodeView(QWidget):
         self.update_report(document.report)
 
     def _editor(self, param, value) -> ParamEditor:
-        """The param's editor; inside a block body, an expression (``planes * 4``) keeps its
-        text in a line editor that takes a number or arithmetic on the block's arguments."""
-        if self.design is not self.document.design and is_expression(param, value) \
-                and isinstance(value, str):
+        """The param's editor; inside a block body, an expression (``planes * 4``) — or a whole
+        number where the block has arguments, so that it can become one — is a line editor that
+        takes a number or arithmetic on the block's arguments."""
+        inside = self.design is not self.document.design
+        if inside and (is_expression(param, value) and isinstance(value, str)
+                       or param.kind == "int" and self.design.arguments):
             return ExpressionEditor(param, arguments=tuple(self.design.arguments))
         return make_editor(param, value)
 

@@ -84,6 +84,7 @@ class Imported:
     unmapped: list[Unmapped] = field(default_factory=list)
     source: str = ""
     max_diff: float | None = None  # against the source model on random inputs, when checked
+    paths: dict[str, str] = field(default_factory=dict)  # node id → source module path
 
 
 class DesignBuilder:
@@ -94,6 +95,7 @@ class DesignBuilder:
         self.weights: dict[str, dict[str, torch.Tensor]] = {}
         self.unmapped: list[Unmapped] = []
         self.shapes: dict[str, tuple[int, ...] | None] = {}  # node id → its output's shape
+        self.paths: dict[str, str] = {}  # node id → the name it was given (a module path)
         self._taken: set[str] = set()
 
     # ---- nodes ------------------------------------------------------------------------------
@@ -164,9 +166,9 @@ class DesignBuilder:
     def remove(self, node_id: str) -> tuple[str, Tensor]:
         """Drop a layer nothing reads yet (a pattern absorbed it): its name and its input."""
         edge = self.design.in_edges(node_id)[0]
-        name = self.name_of(node_id)
+        self._taken.discard(self.name_of(node_id))
+        name = self.paths.pop(node_id, None) or self.name_of(node_id)
         self.design.remove_node(node_id)
-        self._taken.discard(name)
         self.weights.pop(node_id, None)
         self.shapes.pop(node_id, None)
         return name, Tensor(edge.src, self.shapes[edge.src], port=edge.src_port)
@@ -199,6 +201,7 @@ class DesignBuilder:
         node = Node(self.design.new_id(), type_id, identifier(name or type_id.lower(), self._taken),
                     _non_default(layer, params), version=layer.version)
         self.design.add_node(node)
+        self.paths[node.id] = name
         return node.id
 
     def _link(self, value: Tensor, node: str, port: str) -> None:
@@ -222,7 +225,7 @@ class DesignBuilder:
         by_name = {design.node(nid).name: tensors for nid, tensors in self.weights.items()}
         if self.unmapped:  # cannot compile: keep the weights under the node names
             weights = {f"{name}.{k}": v for name, tensors in by_name.items() for k, v in tensors.items()}
-            return Imported(design, weights, list(self.unmapped), source)
+            return Imported(design, weights, list(self.unmapped), source, paths=dict(self.paths))
         try:
             compiled = compile_design(design)
         except CompileError as exc:
@@ -242,7 +245,7 @@ class DesignBuilder:
                 raise ConversionError(f"weight {key} has shape {tuple(value.shape)}, the layer "
                                       f"needs {tuple(own[key].shape)}")
             weights[key] = value.to(own[key].dtype)
-        return Imported(design, weights, [], source)
+        return Imported(design, weights, [], source, paths=dict(self.paths))
 
 
 def _non_default(layer, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -135,6 +135,18 @@ class DesignBuilder:
         self.shapes[node] = tuple(shape)
         return Tensor(node, tuple(shape))
 
+    def linear(self, name: str, x: Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> Tensor:
+        """A Linear over the last axis; a sample of rank > 2 (ConvNeXt's channels-last maps) is
+        reshaped to rows and back around it, which moves no value."""
+        weights = {"weight": weight} if bias is None else {"weight": weight, "bias": bias}
+        params = {"out_features": int(weight.shape[0]), "bias": bias is not None}
+        if x.shape is None or len(x.shape) <= 2:
+            return self.layer("Linear", name, params, [x], weights)
+        rows = self.layer("Reshape", f"{name}_rows", {"shape": [_count(x.shape[:-1]), x.shape[-1]]}, [x])
+        out = self.layer("Linear", name, params, [rows], weights)
+        return self.layer("Reshape", f"{name}_back", {"shape": [*x.shape[:-1], int(weight.shape[0])]},
+                          [out])
+
     def placeholder(self, op: str, name: str, inputs: Iterable[Tensor], place: str,
                     reason: str) -> Tensor:
         """An ``Unsupported`` node standing for ``op`` (an error until replaced)."""
@@ -273,3 +285,10 @@ def _pick_dataset(design: Design) -> None:
         design.set_data({**default_data(), "name": "images", "options": opts})
     else:  # any other shape: arrays the user provides
         design.set_data({**default_data(), "name": "npz", "options": DATASETS["npz"].resolve({})})
+
+
+def _count(dims: Sequence[int]) -> int:
+    out = 1
+    for d in dims:
+        out *= int(d)
+    return out

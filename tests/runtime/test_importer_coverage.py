@@ -131,3 +131,106 @@ def test_shufflenet_imports_exactly(tvm, tmp_path):
     model = tvm.ShuffleNetV2([2, 1, 1], [8, 8, 16, 32, 64], num_classes=10)
     imports = assert_exact(model, [3, 32, 32], tmp_path)
     assert {"Chunk", "Permute", "Reshape"} <= set(layer_types(imports["torch"]))
+
+
+# ---- activations, arithmetic, padding, reductions -------------------------------------------------
+
+
+def test_activations_map_to_their_layers(tmp_path):
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU6(), nn.Hardtanh(-2.0, 3.0), nn.Hardswish(),
+                          nn.Hardsigmoid(), nn.Mish(), nn.Softplus(), nn.PReLU(), nn.GELU(),
+                          nn.Linear(8, 4))
+    imports = assert_exact(model, [6], tmp_path)
+    expected = ["Linear", "ReLU6", "Hardtanh", "Hardswish", "Hardsigmoid", "Mish", "Softplus",
+                "PReLU", "GELU", "Linear"]
+    for imported in imports.values():  # ONNX: GELU is Div→Erf→Add→Mul→Mul before opset 20
+        assert layer_types(imported) == expected
+
+
+def test_softsign_and_a_relu_clip_from_onnx(tmp_path):
+    model = nn.Sequential(nn.Linear(6, 8), nn.Softsign(), nn.Hardtanh(0.0, 6.0))
+    imported = assert_exact(model, [6], tmp_path, ways=("onnx",))["onnx"]
+    assert layer_types(imported) == ["Linear", "Softsign", "ReLU6"]
+
+
+class Arithmetic(nn.Module):
+    """Scalars, per-channel factors, padding and reductions on an image."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.act = nn.PReLU(4)
+        self.gamma = nn.Parameter(torch.rand(4, 1, 1))
+
+    def forward(self, x):
+        x = torch.nn.functional.pad(x, (1, 2, 0, 1), mode="reflect")
+        x = self.act(self.conv(x)) * 3.0 / 4.0
+        x = self.gamma * x
+        return torch.cat([x.mean(dim=(2,), keepdim=False), x.sum(dim=3), x.amax(dim=3)], 2)
+
+
+def test_constant_arithmetic_padding_and_reductions(tmp_path):
+    imports = assert_exact(Arithmetic(), [3, 6, 5], tmp_path)
+    for way, imported in imports.items():
+        kinds = layer_types(imported)
+        assert {"Pad", "PReLU", "Scale", "LayerScale", "Mean", "Sum", "Max"} <= set(kinds), way
+        assert kinds.count("Scale") == 2, way  # × 3, then ÷ 4 (a power of two: exact)
+
+
+class Indivisible(nn.Module):
+    def forward(self, x):
+        return x / 3.0
+
+
+def test_a_division_that_is_not_exactly_a_scale_is_listed_not_approximated(tmp_path):
+    with pytest.raises(UnsupportedModel, match="not exactly a multiplication"):
+        via_torch(Indivisible().eval(), [4])
+    with pytest.raises(UnsupportedModel, match="Div ×1"):
+        via_onnx(Indivisible().eval(), [4], tmp_path)
+
+
+class Scores(nn.Module):
+    """The inside of attention that is not a whole attention layer: scaled scores, softmax,
+    weighted sum."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):
+        q = self.proj(x)
+        weights = torch.softmax(torch.matmul(q, x.transpose(1, 2)) * 0.125, dim=-1)
+        return torch.matmul(weights, x)
+
+
+def test_matmul_of_computed_tensors_softmax_and_scale(tmp_path):
+    for way, imported in assert_exact(Scores(), [5, 8], tmp_path).items():
+        assert {"MatMul", "Softmax", "Scale", "Permute"} <= set(layer_types(imported)), way
+        assert layer_types(imported).count("MatMul") == 2
+
+
+class ChannelsLast(nn.Module):
+    """ConvNeXt's block: a Linear over the channels of a channels-last map."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 5)
+
+    def forward(self, x):
+        return self.fc(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+def test_a_linear_over_a_channels_last_map(tmp_path):
+    for way, imported in assert_exact(ChannelsLast(), [3, 4, 4], tmp_path).items():
+        assert layer_types(imported).count("Linear") == 1, way
+        assert imported.weights["fc.weight"].shape == (5, 3), way
+
+
+@pytest.mark.slow
+def test_convnext_imports_exactly(tvm, tmp_path):
+    from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+
+    model = ConvNeXt([CNBlockConfig(8, 16, 1), CNBlockConfig(16, None, 2)],
+                     stochastic_depth_prob=0.1, num_classes=10)
+    for way, imported in assert_exact(model, [3, 32, 32], tmp_path).items():
+        assert {"LayerScale", "GELU", "LayerNorm"} <= set(layer_types(imported)), way

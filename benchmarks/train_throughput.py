@@ -316,43 +316,44 @@ def overhead(long: int, rounds: int) -> dict[str, float]:
     whose step is tiny. Each side runs ``short`` and ``long`` epochs: the difference of the two
     cancels the fixed costs (start-up, compiling the design) and leaves the per-epoch ones —
     steps with their events, metrics and probes, and one validation per epoch (counted in).
-    Many steps and the least CPU time of many interleaved rounds keep a busy machine's noise
-    out of the figure; returns µs/step of each configuration."""
+    The hand loop and the trainer with and without probes run interleaved in the same rounds;
+    many steps and each run's least CPU time over the rounds keep a busy machine's noise out
+    of the figure. Returns µs/step of each trainer configuration."""
     short = 2
     long = max(long, short + 4)
     print(f"\ntrainer overhead per step (Linear 64→10, batch {BATCH}, least CPU time of {long} "
           f"− {short} epochs over {rounds} interleaved rounds; target ≤ 20 µs; {load_note()}):")
+    configs = {"probes every 50 steps": 50, "probes off": 0}
+    designs = {(label, e): benchmark_settings(chain_design(
+        "tiny", [("Linear", {"out_features": 10})], e), e, diagnostics_every=diag)
+        for label, diag in configs.items() for e in (short, long)}
+    loaded = load_data(designs["probes off", short].data)
+    data = as_tensors(loaded)
+    torch.manual_seed(0)
+    template = compile_design(designs["probes off", short]).module
+    steps = (long - short) * -(-(len(data[0]) - 1) // BATCH)
+    runs = {("loop", e): (lambda e=e: run_index(copy.deepcopy(template), data, e,
+                                                 {"fused": True})) for e in (short, long)}
+    runs.update({key: (lambda key=key: run_netwright(designs[key], loaded)) for key in designs})
+    t: dict[tuple[str, int], list[float]] = {key: [] for key in runs}
+    for r in range(rounds + 1):  # the first round warms up
+        order = list(runs) if r % 2 else list(reversed(runs))  # nobody always first
+        for key in order:
+            seconds = cpu_seconds(runs[key])
+            if r:
+                t[key].append(seconds)
+
+    def per_step(side: str, i: int | None = None) -> float:
+        """µs/step of ``side``: from its least times, or from round ``i``."""
+        pick = min if i is None else (lambda v: v[i])
+        return (pick(t[side, long]) - pick(t[side, short])) / steps * 1e6
+
+    loop = per_step("loop")
     result = {}
-    for label, diag in (("probes every 50 steps", 50), ("probes off", 0)):
-        designs = {e: benchmark_settings(chain_design("tiny", [("Linear", {"out_features": 10})],
-                                                      e), e, diagnostics_every=diag)
-                   for e in (short, long)}
-        loaded = load_data(designs[short].data)
-        data = as_tensors(loaded)
-        torch.manual_seed(0)
-        template = compile_design(designs[short]).module
-        steps = (long - short) * -(-(len(data[0]) - 1) // BATCH)
-        runs = {("loop", e): (lambda e=e: run_index(copy.deepcopy(template), data, e,
-                                                     {"fused": True})) for e in (short, long)}
-        runs.update({("netwright", e): (lambda e=e: run_netwright(designs[e], loaded))
-                     for e in (short, long)})
-        t: dict[tuple[str, int], list[float]] = {key: [] for key in runs}
-        for r in range(rounds + 1):  # the first round warms up
-            order = list(runs) if r % 2 else list(reversed(runs))  # neither side always first
-            for key in order:
-                seconds = cpu_seconds(runs[key])
-                if r:
-                    t[key].append(seconds)
-        # A busy machine only ever adds CPU time (caches, a shared core): each run's least
-        # time over the rounds is its cost; the paired rounds give the spread.
-        best = {key: min(v) for key, v in t.items()}
-        loop = (best["loop", long] - best["loop", short]) / steps * 1e6
-        value = (best["netwright", long] - best["netwright", short]) / steps * 1e6 - loop
-        paired = [((t["netwright", long][i] - t["netwright", short][i])
-                   - (t["loop", long][i] - t["loop", short][i])) / steps * 1e6
-                  for i in range(rounds)]
-        result[label] = value
-        print(f"  {label:<22} {value:5.1f} µs/step (per round: {span(paired, '{:.1f}')}; "
+    for label in configs:
+        result[label] = per_step(label) - loop
+        paired = [per_step(label, i) - per_step("loop", i) for i in range(rounds)]
+        print(f"  {label:<22} {result[label]:5.1f} µs/step (per round: {span(paired, '{:.1f}')}; "
               f"the hand loop's whole step: {loop:.0f} µs)")
     return result
 

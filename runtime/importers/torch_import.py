@@ -7,6 +7,7 @@ buffers become its weights.
 """
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -534,6 +535,28 @@ def _mul(ctx: Context):
 def _matmul(ctx: Context):
     """Of two computed tensors → MatMul (attention's scores and weighted sums)."""
     return ctx.layer("MatMul", {}, [ctx.tensor(0), ctx.tensor(1)])
+
+
+@ATEN_OPS.register("aten.scaled_dot_product_attention.default")
+def _sdpa(ctx: Context):
+    """``F.scaled_dot_product_attention(q, k, v)`` outside ``nn.MultiheadAttention`` (no mask,
+    no dropout) → its steps as layers, as the ONNX exporter writes them: q and kᵀ each scaled by
+    √scale, MatMul, Softmax, MatMul by v."""
+    q, k, v = ctx.tensor(0), ctx.tensor(1), ctx.tensor(2)
+    mask, dropout, causal = ctx.kwarg(3, "attn_mask"), ctx.kwarg(4, "dropout_p", 0.0), \
+        ctx.kwarg(5, "is_causal", False)
+    if mask is not None or dropout or causal or ctx.kwarg(7, "enable_gqa", False):
+        raise ConversionError("attention with a mask, dropout, a causal mask or grouped queries")
+    scale = ctx.kwarg(6, "scale") or 1.0 / math.sqrt(q.shape[-1])
+    root, build, name = math.sqrt(scale), ctx.builder, ctx.name
+    dims = list(range(len(k.shape)))
+    dims[-2:] = dims[-1], dims[-2]
+    keys = build.layer("Permute", f"{name}_keys", {"dims": dims}, [k])
+    scores = build.layer("MatMul", f"{name}_scores", {}, [
+        build.layer("Scale", f"{name}_q", {"factor": root}, [q]),
+        build.layer("Scale", f"{name}_k", {"factor": root}, [keys])])
+    weights = build.layer("Softmax", f"{name}_softmax", {"dim": -1}, [scores])
+    return build.layer("MatMul", name, {}, [weights, v])
 
 
 @ATEN_OPS.register("aten.sub.Tensor")

@@ -276,3 +276,20 @@ def test_vit_imports_exactly_through_torch_export(tvm):
     kinds = layer_types(imported)
     assert kinds.count("MultiheadSelfAttention") == 2
     assert {"ClassToken", "PositionEmbedding", "Slice", "GELU"} <= set(kinds)
+
+
+class Sdpa(nn.Module):
+    """Attention written with F.scaled_dot_product_attention, not nn.MultiheadAttention."""
+
+    def __init__(self):
+        super().__init__()
+        self.q = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return torch.nn.functional.scaled_dot_product_attention(self.q(x), x, x)
+
+
+def test_scaled_dot_product_attention_becomes_its_steps(tmp_path):
+    for way, imported in assert_exact(Sdpa(), [5, 8], tmp_path).items():
+        assert layer_types(imported) == ["Linear", "Permute", "Scale", "Scale", "MatMul",
+                                         "Softmax", "MatMul"], way

@@ -41,7 +41,10 @@ def via_onnx(model: nn.Module, shape: list[int], folder: Path):
 
 
 def layer_types(imported) -> list[str]:
-    return [n.type for n in imported.design.nodes if n.type not in ("Input", "Output")]
+    """The layer types of the import with its blocks (submodules) inlined."""
+    from graph.grouping import flatten
+
+    return [n.type for n in flatten(imported.design).nodes if n.type not in ("Input", "Output")]
 
 
 def assert_exact(model: nn.Module, shape: list[int], folder: Path, ways=("torch", "onnx")):

@@ -148,10 +148,23 @@ ABSORBED = object()  # a value inside an attention layer
 def attention_scope(node: fx.Node) -> str | None:
     """The module path of the innermost ``nn.MultiheadAttention`` that called ``node``."""
     stack = [v for v in (node.meta.get("nn_module_stack") or {}).values() if isinstance(v, tuple)]
-    for path, kind in reversed(stack):
+    for i in range(len(stack) - 1, -1, -1):
+        path, kind = stack[i]
         if str(getattr(kind, "__name__", kind)).endswith("MultiheadAttention"):
             return str(path)
     return None
+
+
+def attention_name(node: fx.Node) -> str:
+    """The attention layer's name: its module path, or that of the Netwright module wrapping
+    it (``SelfAttention``), so exported designs come back with their node names."""
+    scope = attention_scope(node)
+    stack = [v for v in (node.meta.get("nn_module_stack") or {}).values() if isinstance(v, tuple)]
+    paths = [str(p) for p, _ in stack]
+    at = paths.index(scope)
+    if at > 0 and str(stack[at - 1][1]).rsplit(".", 1)[-1] in COMPOSITES:
+        return paths[at - 1]
+    return scope
 
 
 def attention_groups(graph: fx.Graph) -> dict[fx.Node, list[fx.Node]]:
@@ -194,7 +207,7 @@ def _convert_attention(nodes: list[fx.Node], env, builder: DesignBuilder, names)
         bias = "in_proj_bias" in weights
         if bias != ("out_proj.bias" in weights) or x.shape is None:
             raise ConversionError("attention with a bias on only some projections")
-        out[outputs[0]] = builder.layer("MultiheadSelfAttention", scope, {
+        out[outputs[0]] = builder.layer("MultiheadSelfAttention", attention_name(nodes[0]), {
             "num_heads": heads, "bias": bias}, [x], {f"attn.{k}": v for k, v in weights.items()})
         if tuple(outputs[0].meta["val"].shape[1:]) != out[outputs[0]].shape:
             raise ConversionError("attention over sequence-first tensors (batch_first=False)")

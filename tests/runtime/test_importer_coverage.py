@@ -260,6 +260,23 @@ def test_multihead_self_attention_is_one_layer_with_its_weights():
     assert diff <= TOLERANCE and infer(imported.design).total_params == _params(Attend())
 
 
+def test_netwright_self_attention_comes_back_under_its_own_name():
+    from runtime.modules import SelfAttention
+
+    class Wrapped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mixer = SelfAttention(8, 2)
+
+        def forward(self, x):
+            return self.mixer(x)
+
+    imported, diff = via_torch(Wrapped().eval(), [5, 8])
+    assert [n.name for n in imported.design.nodes if n.type == "MultiheadSelfAttention"] == ["mixer"]
+    assert set(imported.weights) == set(Wrapped().state_dict())
+    assert diff <= TOLERANCE
+
+
 def test_attention_that_is_not_self_attention_is_listed_as_the_module():
     with pytest.raises(UnsupportedModel, match=r"nn.MultiheadAttention ×1 at attn: .*only self"):
         via_torch(Attend(cross=True).eval(), [5, 8])

@@ -352,9 +352,9 @@ def _table_options(data: dict, args: argparse.Namespace) -> dict:
 class _Progress:
     """Plain-text progress: a live ``\\r`` line on a terminal, one line per epoch."""
 
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.live = stream.isatty()
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr  # the one in place now (tests swap it)
+        self.live = self.stream.isatty()
         self.width = 0
 
     def _clear(self) -> None:

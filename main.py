@@ -245,7 +245,8 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UserError(f"--input-shape/--args must be JSON ({exc})") from None
     try:
         imported = import_model(args.source, placeholders=args.placeholders,
-                                allow_code=args.allow_code, input_shape=shape, args=ctor)
+                                allow_code=args.allow_code, input_shape=shape, args=ctor,
+                                flat=args.flat)
     except CodeImportRefused:
         raise UserError(f"{CODE_WARNING} Add --allow-code to import {args.source}.") from None
     except (ConversionError, UnsupportedModel) as exc:
@@ -254,7 +255,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     from graph.shapes import infer
 
     params = infer(imported.design).total_params if not imported.unmapped else None
+    blocks = len(imported.design.blocks)
     print(f"imported {args.source} → {args.output} ({len(imported.design)} nodes"
+          + (f", {blocks} block(s)" if blocks else "")
           + (f", {params:,} parameters" if params is not None else "") + f"), weights {weights}")
     if imported.max_diff is not None:
         print(f"verified against the source on random inputs: max abs difference "
@@ -375,6 +378,8 @@ class _Progress:
             print(f"run folder: {printable(e['run_dir'])}")
             for w in e["warnings"]:
                 print(f"warning: {printable(w)}")
+            for note in e.get("notes", ()):
+                print(f"note: {printable(note)}")
         elif kind == "step" and self.live:
             done = e["batch"] / e["batches"]
             bar = "#" * int(done * 20) + "." * (20 - int(done * 20))
@@ -636,6 +641,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="DESIGN.json")
     p.add_argument("--placeholders", action="store_true",
                    help="bring unsupported operators in as placeholder nodes (marked as errors)")
+    p.add_argument("--flat", action="store_true",
+                   help="keep every layer at the top level instead of making submodules blocks "
+                   "(layer1.0 → a block instance; alike submodules share one block)")
     p.add_argument("--allow-code", action="store_true",
                    help="allow .pt2 and .py sources, which run code from the file (in a child "
                    "process); only for files you trust")

@@ -27,15 +27,15 @@ def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv)
     tmp = Path(tempfile.mkdtemp())
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.BatchNorm2d(8),
-                                torch.nn.GELU(), torch.nn.Flatten(), torch.nn.Linear(512, 10)).eval()
+                                torch.nn.SELU(), torch.nn.Flatten(), torch.nn.Linear(512, 10)).eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.randn(2, 1, 8, 8),), str(tmp / "gelu_cnn.onnx"), dynamo=False,
+        torch.onnx.export(model, (torch.randn(2, 1, 8, 8),), str(tmp / "selu_cnn.onnx"), dynamo=False,
                           opset_version=17, input_names=["image"], output_names=["logits"],
                           training=torch.onnx.TrainingMode.PRESERVE,
                           dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}})
     dialog = ImportDialog(None, str(tmp))
-    dialog.source.setText(str(tmp / "gelu_cnn.onnx"))
+    dialog.source.setText(str(tmp / "selu_cnn.onnx"))
     dialog.placeholders.setChecked(True)
     dialog.show()
     dialog.start_import()

@@ -76,6 +76,9 @@ class Param:
     short: str = ""  # on a node's face: a format such as "k{}" (a bool shows it when true)
     label: str = ""  # what a form calls it; empty: the name, spaced and capitalized
     when: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # applies only while these siblings hold
+    # What a form shows for a choice (stored values stay as they are); a choice without one
+    # reads as its value with spaces for underscores.
+    choice_labels: tuple[tuple[Any, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in PARAM_KINDS:
@@ -83,11 +86,19 @@ class Param:
         problem = self.check(self.default)
         if problem:
             raise ValueError(f"default of {self.name}: {problem}")
+        stray = [c for c, _label in self.choice_labels if c not in self.choices]
+        if stray:
+            raise ValueError(f"{self.name}: labels for values that are no choice: {stray}")
 
     @property
     def title(self) -> str:
         """The name a person reads in a form (``lr`` → "Learning rate")."""
         return self.label or self.name.replace("_", " ").capitalize()
+
+    def choice_label(self, value: Any) -> str:
+        """What a person reads for the choice ``value`` (``cross_entropy`` → "Cross-entropy")."""
+        return next((label for choice, label in self.choice_labels if choice == value),
+                    str(value).replace("_", " "))
 
     def applies(self, values: Mapping[str, Any]) -> bool:
         """Whether this param matters given its siblings' ``values`` (momentum only for SGD and

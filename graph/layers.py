@@ -818,7 +818,9 @@ _register(
 
 # ---- Merge --------------------------------------------------------------------------------------
 
-_MERGE_IN = (Port("in", "Tensors to merge, in link order.", variadic=True, min_links=2, max_links=16),)
+MAX_MERGE_INPUTS = 64  # DenseNet-201's last dense block concatenates 49 tensors
+_MERGE_IN = (Port("in", "Tensors to merge, in link order.", variadic=True, min_links=2,
+                  max_links=MAX_MERGE_INPUTS),)
 
 
 def _broadcast(ins: Sequence[Shape]) -> Shape:
@@ -1477,7 +1479,8 @@ _register(
         Param("operator", "str", "", "The source operator this node stands for."),
         Param("reason", "str", "", "Why it could not be mapped."),
     ),
-    inputs=(Port("in", "The operator's tensor inputs.", variadic=True, min_links=0, max_links=16),),
+    inputs=(Port("in", "The operator's tensor inputs.", variadic=True, min_links=0,
+                  max_links=MAX_MERGE_INPUTS),),
     shape=_unsupported_shape,
     summary_keys=("operator",),
     is_placeholder=True,

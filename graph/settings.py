@@ -13,12 +13,15 @@ from typing import Any, Callable, Mapping
 
 from .catalog import Param
 from .metrics import METRICS, metric_names, stopping_choices
+from .metrics import label as metric_label
 
 _SGD_LIKE = (("optimizer", ("sgd", "rmsprop")),)
 _EARLY_STOPPING = (("early_stopping_metric", stopping_choices()[1:]),)
 
 TRAINING_PARAMS: tuple[Param, ...] = (
-    Param("optimizer", "choice", "adam", "Update rule.", choices=("sgd", "adam", "adamw", "rmsprop")),
+    Param("optimizer", "choice", "adam", "Update rule.", choices=("sgd", "adam", "adamw", "rmsprop"),
+          choice_labels=(("sgd", "SGD"), ("adam", "Adam"), ("adamw", "AdamW"),
+                         ("rmsprop", "RMSprop"))),
     Param("lr", "float", 1e-3, "Learning rate.", min=1e-8, max=10.0, label="Learning rate"),
     Param("momentum", "float", 0.9, "Momentum (SGD, RMSprop).", min=0.0, max=0.999,
           when=_SGD_LIKE),
@@ -28,7 +31,10 @@ TRAINING_PARAMS: tuple[Param, ...] = (
     Param("grad_clip", "float", 0.0, "Clip the gradient norm to this value; 0 turns it off.",
           min=0.0, max=1e6, label="Gradient clip (norm)"),
     Param("schedule", "choice", "none", "Learning-rate schedule.",
-          choices=("none", "step", "cosine", "onecycle", "plateau"), label="LR schedule"),
+          choices=("none", "step", "cosine", "onecycle", "plateau"), label="LR schedule",
+          choice_labels=(("none", "None (constant)"), ("step", "Step decay"),
+                         ("cosine", "Cosine annealing"), ("onecycle", "One-cycle"),
+                         ("plateau", "Reduce on plateau"))),
     Param("warmup_epochs", "int", 0, "Linear warm-up from 0 over this many epochs.", min=0,
           max=1000, label="Warm-up epochs"),
     Param("step_size", "int", 10, "Epochs between decays (step schedule).", min=1, max=10000,
@@ -41,14 +47,18 @@ TRAINING_PARAMS: tuple[Param, ...] = (
           "that do not fit in memory at once.", min=1, max=10_000, label="Accumulate batches"),
     Param("epochs", "int", 10, "Passes over the training split.", min=1, max=100_000),
     Param("loss", "choice", "cross_entropy", "What training minimizes.",
-          choices=("cross_entropy", "mse", "l1", "huber", "bce_with_logits")),
+          choices=("cross_entropy", "mse", "l1", "huber", "bce_with_logits"),
+          choice_labels=(("cross_entropy", "Cross-entropy"), ("mse", "Mean squared error"),
+                         ("l1", "Mean absolute error (L1)"), ("huber", "Huber"),
+                         ("bce_with_logits", "Binary cross-entropy (logits)"))),
     Param("label_smoothing", "float", 0.0, "Label smoothing (cross-entropy).", min=0.0, max=0.99,
           when=(("loss", ("cross_entropy",)),)),
     Param("metrics", "str", "accuracy",
           "Comma-separated metrics: " + ", ".join(METRICS) + "."),
     Param("early_stopping_metric", "choice", "none", "Stop when this stops improving.",
-          choices=stopping_choices(),
-          label="Early stopping on"),
+          choices=stopping_choices(), label="Early stopping on",
+          choice_labels=tuple((c, "Off" if c == "none" else metric_label(c))
+                              for c in stopping_choices())),
     Param("patience", "int", 5, "Epochs without improvement before early stopping.", min=1,
           max=10000, label="Patience (epochs)", when=_EARLY_STOPPING),
     Param("seed", "int", 0, "Random seed: the same seed on the same device gives the same curve.",
@@ -147,6 +157,12 @@ class DatasetSpec:
     sample_shape: Callable[[Mapping[str, Any]], tuple[int, ...] | None] = lambda o: None
     classes: Callable[[Mapping[str, Any]], int | None] = lambda o: None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    label: str = ""  # what a person reads; empty: the name, spaced and capitalized
+
+    @property
+    def title(self) -> str:
+        """The dataset's name for people (``breast_cancer`` → "Breast cancer")."""
+        return self.label or self.name.replace("_", " ").capitalize()
 
     def resolve(self, options: Mapping[str, Any]) -> dict[str, Any]:
         out = {p.name: copy.deepcopy(p.default) for p in self.options}
@@ -209,7 +225,7 @@ _dataset(DatasetSpec("spirals", "Interleaved 2-D spirals, one per class.", "synt
                      sample_shape=_fixed((2,)), classes=lambda o: int(o.get("classes", 2))))
 _dataset(DatasetSpec("xor", "Points in four quadrants labelled by the sign of x·y.", "synthetic",
                      "classification", options=(_N, _NOISE, _SEED), sample_shape=_fixed((2,)),
-                     classes=lambda o: 2))
+                     classes=lambda o: 2, label="XOR"))
 _dataset(DatasetSpec("sine", "Noisy sine wave: x → sin(x) + noise (regression).", "synthetic",
                      "regression", options=(_N, _NOISE, _SEED), sample_shape=_fixed((1,)),
                      classes=lambda o: None))
@@ -239,19 +255,23 @@ _dataset(DatasetSpec(
                    "its line and column, drop its row, or fill it with the training split's "
                    "column mean (a missing target always drops the row).",
                    choices=("error", "drop", "mean"), label="Missing cells")),
+    label="CSV file",
 ))
 _dataset(DatasetSpec("npz", "A NumPy .npz file holding arrays x and y.", "file", "file",
                      options=(_PATH, Param("task", "choice", "auto", "As for CSV.",
-                                           choices=("auto", "classification", "regression")))))
+                                           choices=("auto", "classification", "regression")),),
+                     label="NumPy .npz file"))
 _dataset(DatasetSpec(
     "images", "An image folder: root/<class>/*.png|jpg.", "file", "classification",
     options=(_PATH,
              Param("size", "ints", [28, 28], "Height and width to resize to.", min=1, max=4096,
                    length=2, label="Image size"),
              Param("color", "choice", "grayscale", "grayscale or rgb.",
-                   choices=("grayscale", "rgb"), label="Colour")),
+                   choices=("grayscale", "rgb"), label="Colour",
+                   choice_labels=(("rgb", "RGB"),))),
     sample_shape=lambda o: ((1 if o.get("color", "grayscale") == "grayscale" else 3,)
                             + tuple(o.get("size", [28, 28]))),
+    label="Image folder",
 ))
 _dataset(DatasetSpec(
     "idx", "MNIST-style IDX files (images and labels).", "file", "classification",
@@ -259,6 +279,7 @@ _dataset(DatasetSpec(
                    label="Images file"),
              Param("labels", "str", "", "IDX file of labels (…-labels-idx1-ubyte).",
                    label="Labels file")),
+    label="IDX files",
 ))
 
 DATA_PARAMS: tuple[Param, ...] = (

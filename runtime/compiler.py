@@ -192,6 +192,28 @@ def copy_module(design: Design, copy: Expansion) -> nn.Module:
     return block_class(copy.block)(modules, *plan)
 
 
+def module_path(compiled: Compiled, design: Design, location: list[tuple[str, int]]) -> str:
+    """The state_dict prefix of the layer at ``location``: ``(node id, copy)`` steps from the
+    top-level design into nested block bodies (``layer1.0.conv1``), as compiled above."""
+    parts = [compiled.idents[location[0][0]]]
+    body, inference = design, compiled.report.inference
+    for k, (nid, copy) in enumerate(location):
+        if k:
+            chain = chain_order(body, inference)
+            if chain is not None:
+                parts.append(str(chain.index(nid)))
+            else:
+                taken: set[str] = set()
+                parts.append({n.id: identifier(n.name, taken) for n in body.nodes}[nid])
+        copies = inference.expansions.get(nid)
+        if copies is None:
+            continue
+        if len(copies) > 1:
+            parts.append(str(copy))
+        body, inference = design.blocks[copies[copy].block].body, copies[copy].inference
+    return ".".join(parts)
+
+
 def chain_order(body: Design, inference: Inference) -> list[str] | None:
     """The inner layers of a body in order when it is one Input → layers → one Output path of
     one-input, one-output layers named by their index (``0``, ``1`` …, as in an

@@ -110,7 +110,8 @@ class Start(Event):
     resumed: bool
     start_epoch: int
     start_step: int
-    warnings: list[str]
+    warnings: list[str]  # what differs from what the user asked for, and why
+    notes: list[str] = field(default_factory=list)  # what reading the data skipped, and such
     accumulate: int = 1  # batches per optimizer step
     compile: bool = False  # torch.compile asked for (a Notice follows if it cannot run)
 

@@ -780,7 +780,32 @@ def check_config(config: Any, path: Path) -> dict[str, Any]:
         if "normalization" in config["dataset"]:
             _check_fields(config["dataset"]["normalization"], NORMALIZATION_FIELDS, path,
                           "dataset.normalization.")
+            _check_normalization_sizes(config["dataset"], path)
     return config
+
+
+def _flat_length(values: list) -> int:
+    return sum(_flat_length(v) if isinstance(v, list) else 1 for v in values)
+
+
+def _check_normalization_sizes(dataset: dict[str, Any], path: Path) -> None:
+    """The normalization vectors hold one value per feature, channel or target: a RunError
+    when their lengths do not fit the recorded sample and target shapes."""
+    norm, shape = dataset["normalization"], dataset.get("sample_shape")
+    wanted = {"mean": None, "std": None, "target_mean": None, "target_std": None}
+    if shape and norm.get("axis") in ("feature", "channel"):
+        size = shape[-1] if norm["axis"] == "feature" else shape[0]
+        wanted.update(mean=(size, f"one per {norm['axis']}"), std=(size, f"one per {norm['axis']}"))
+    if "target_shape" in dataset:
+        targets = math.prod(dataset["target_shape"])
+        wanted.update(target_mean=(targets, "one per target"),
+                      target_std=(targets, "one per target"))
+    for key, want in wanted.items():
+        value = norm.get(key)
+        if want and isinstance(value, list) and _flat_length(value) != want[0]:
+            raise RunError(f"{path}: dataset.normalization.{key} holds {_flat_length(value)} "
+                           f"number(s), but the data needs {want[0]} ({want[1]}); the file is "
+                           "damaged or was edited by hand")
 
 
 def check_status(status: Any, path: Path) -> dict[str, Any]:

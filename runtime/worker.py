@@ -48,6 +48,8 @@ def parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train")
     train.add_argument("design", metavar="DESIGN_FILE")
     train.add_argument("--run-dir", required=True)
+    train.add_argument("--design-file", help="the design's own file, recorded in the run's "
+                       "config, when DESIGN_FILE is a temporary copy of it ('' for none)")
     resume = sub.add_parser("resume")
     resume.add_argument("run_dir", metavar="RUN_DIR")
     for command in (train, resume):
@@ -77,7 +79,8 @@ def run(argv: Sequence[str] | None = None, stdin: IO[str] | None = None,
                 out.write(event.to_json() + "\n")
             return 1
         events = train(design, run_dir=args.run_dir, overrides=overrides, control=control,
-                       design_path=args.design)
+                       design_path=(args.design if args.design_file is None
+                                    else args.design_file or None))
     else:
         events = train(resume=args.run_dir, overrides=overrides, control=control)
     status = "failed"

@@ -144,6 +144,13 @@ def _config(run: Path) -> dict:
     return json.loads((run / "config.json").read_text())
 
 
+def _normalization(config: dict, **changes) -> dict:
+    dataset = config["dataset"]
+    assert dataset["normalization"]["axis"] == "feature"  # iris: one value per feature
+    return dict(config, dataset=dict(dataset, normalization=dict(dataset["normalization"],
+                                                                 **changes)))
+
+
 TAMPERED = {
     "config-list": ("config.json", lambda c: [], "config.json: the file must be a JSON object"),
     "config-training": ("config.json", lambda c: dict(c, training=5),
@@ -157,6 +164,11 @@ TAMPERED = {
     "config-classes": ("config.json", lambda c: dict(c, dataset=dict(c["dataset"], class_names=[1])),
                        "config.json: dataset.class_names must be a list of texts"),
     "config-data": ("config.json", lambda c: dict(c, data="x"), "config.json: data must be an object"),
+    "config-mean-length": ("config.json", lambda c: _normalization(c, mean=[0.0, 1.0]),
+                           "config.json: dataset.normalization.mean holds 2 number(s), but the "
+                           "data needs 4 (one per feature)"),
+    "config-std-length": ("config.json", lambda c: _normalization(c, std=[1.0] * 9),
+                          "dataset.normalization.std holds 9 number(s)"),
     "status-list": ("status.json", lambda c: [], "status.json: the file must be a JSON object"),
     "status-best": ("status.json", lambda c: {"best": 5}, "status.json: best must be an object"),
     "status-epochs": ("status.json", lambda c: {"epochs_completed": [1]},
@@ -211,7 +223,8 @@ def test_train_reads_a_csv_with_the_table_flags(tmp_path, capsys):
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["data"]["options"]["target"] == "label"
     assert config["dataset"]["sample_shape"] == [2] and config["dataset"]["num_classes"] == 3
-    assert "skipped the first 1 line(s) as asked" in out
+    assert "note: data: skipped the first 1 line(s) as asked" in out  # said, not a warning
+    assert "warning: data:" not in out
 
 
 def test_a_table_flag_on_a_builtin_dataset_is_a_message(tmp_path, capsys):

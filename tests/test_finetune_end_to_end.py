@@ -69,7 +69,7 @@ def test_import_freeze_replace_head_and_fine_tune(tmp_path):
 
     events = _run(load(design_file), tmp_path / "parity", design_file, epochs=8)
     start = next(e for e in events if e["event"] == "start")
-    assert any("started from finetune.safetensors" in w for w in start["warnings"])
+    assert any("started from finetune.safetensors" in n for n in start["notes"])
     assert evaluate_run(tmp_path / "parity")["accuracy"] > 0.8  # chance is 0.5
 
     before = load_file(str(tmp_path / "finetune.safetensors"))

@@ -89,6 +89,10 @@ class ImportDialog(QDialog):
         self.placeholders = QCheckBox("Bring unsupported operators in as placeholder nodes "
                                       "(marked as errors)")
         layout.addWidget(self.placeholders)
+        self.flat = QCheckBox("Keep every layer at the top level (no blocks for submodules)")
+        self.flat.setToolTip("By default each submodule (layer1, layer1.0 …) becomes a block "
+                             "instance and alike submodules share one block.")
+        layout.addWidget(self.flat)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setObjectName("importStatus")
@@ -140,11 +144,12 @@ class ImportDialog(QDialog):
             self._show_error(f"Arguments and input shape must be JSON: {exc}")
             return
         spec, placeholders, trusted = self.spec(), self.placeholders.isChecked(), self.trust.isChecked()
+        flat = self.flat.isChecked()
 
         def work():
             try:
                 return import_model(spec, placeholders=placeholders, allow_code=trusted,
-                                    input_shape=shape, args=args)
+                                    input_shape=shape, args=args, flat=flat)
             except UnsupportedModel as exc:
                 return exc
 
@@ -170,6 +175,9 @@ class ImportDialog(QDialog):
             return
         design = result.design
         text = f"Imported {len(design)} nodes"
+        if len(design.blocks):
+            count = len(design.blocks)
+            text += f" ({count} block{'s' if count != 1 else ''} for its submodules)"
         if not unmapped:
             text += f", {infer(design).total_params:,} parameters"
         if result.max_diff is not None:

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from graph.blocks import is_expression
 from graph.catalog import Param, fmt_shape
 from graph.design import Design, Node
-from graph.settings import TRAINING_PARAMS, dataset_shape
+from graph.settings import DATASETS, TRAINING_PARAMS, dataset_shape
 from graph.summary import human_count
 from graph.validate import ERROR, SETTINGS_CODES, Diagnostic, Report
 from ui.canvas.style import category_color
@@ -218,10 +218,12 @@ class NodeView(QWidget):
         self.update_report(document.report)
 
     def _editor(self, param, value) -> ParamEditor:
-        """The param's editor; inside a block body, an expression (``planes * 4``) keeps its
-        text in a line editor that takes a number or arithmetic on the block's arguments."""
-        if self.design is not self.document.design and is_expression(param, value) \
-                and isinstance(value, str):
+        """The param's editor; inside a block body, an expression (``planes * 4``) — or a whole
+        number where the block has arguments, so that it can become one — is a line editor that
+        takes a number or arithmetic on the block's arguments."""
+        inside = self.design is not self.document.design
+        if inside and (is_expression(param, value) and isinstance(value, str)
+                       or param.kind == "int" and self.design.arguments):
             return ExpressionEditor(param, arguments=tuple(self.design.arguments))
         return make_editor(param, value)
 
@@ -360,13 +362,20 @@ class NodeView(QWidget):
 # ---- the design itself ----------------------------------------------------------------------------
 
 
+def _shown_value(param: Param, value: Any) -> str:
+    """A setting's value as the form shows it (choices by their labels)."""
+    return param.choice_label(value) if param.kind == "choice" else str(value)
+
+
 def _settings_summary(design: Design) -> str:
     """One line on the dataset and one on the training settings, for the design page."""
     data, training = design.data, design.training
     shape = dataset_shape(data)
-    dataset = f"{data.get('name')}" + (f" · samples {fmt_shape(shape)}" if shape else "")
+    spec = DATASETS.get(data.get("name"))
+    dataset = (spec.title if spec else f"{data.get('name')}") + (
+        f" · samples {fmt_shape(shape)}" if shape else "")
     by_name = {p.name: p for p in TRAINING_PARAMS}
-    shown = [f"{by_name[k].title.lower()} {training[k]}"
+    shown = [f"{by_name[k].title.lower()} {_shown_value(by_name[k], training[k])}"
              for k in ("optimizer", "lr", "batch_size", "epochs") if k in training]
     return f"Dataset: {dataset}<br>Training: {', '.join(shown)}"
 

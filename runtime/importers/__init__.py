@@ -40,33 +40,37 @@ def needs_code(source: str) -> bool:
 
 
 def import_model(source: str | os.PathLike, *, placeholders: bool = False, allow_code: bool = False,
-                 input_shape: Sequence[int] | None = None, args: Any = None) -> Imported:
+                 input_shape: Sequence[int] | None = None, args: Any = None,
+                 flat: bool = False) -> Imported:
     """Convert ``source`` (``model.onnx``, ``program.pt2`` or ``file.py:ClassName``).
 
     ``input_shape`` (without the batch) and ``args`` (constructor arguments: a JSON list or
     object) are for Python classes; ``INPUT_SHAPE`` in the file is used when no shape is given.
+    Submodules become blocks (:mod:`.hierarchy`) unless ``flat``.
     """
     source = str(source)
     if not needs_code(source):
+        from .hierarchy import nest
         from .onnx_import import import_onnx
 
         if not Path(source).is_file():
             raise ConversionError(f"{source}: no such file")
         if not source.endswith(".onnx"):
             raise ConversionError(f"{source}: import reads .onnx, .pt2 or file.py:ClassName")
-        return import_onnx(source, placeholders=placeholders)
+        imported = import_onnx(source, placeholders=placeholders)
+        return imported if flat else nest(imported)
     if not allow_code:
         raise CodeImportRefused(CODE_WARNING)
-    return _import_in_child(source, placeholders, input_shape, args)
+    return _import_in_child(source, placeholders, input_shape, args, flat)
 
 
-def _import_in_child(source: str, placeholders: bool, input_shape, args) -> Imported:
+def _import_in_child(source: str, placeholders: bool, input_shape, args, flat: bool) -> Imported:
     from graph.fileformat import DesignFileError, load
 
     from ..export import _read_safetensors
 
     with tempfile.TemporaryDirectory(prefix="netwright-import-") as tmp:
-        request = {"source": source, "placeholders": placeholders, "args": args,
+        request = {"source": source, "placeholders": placeholders, "args": args, "flat": flat,
                    "input_shape": list(input_shape) if input_shape else None, "out": tmp}
         root = Path(__file__).resolve().parents[2]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root),

@@ -84,6 +84,7 @@ class Imported:
     unmapped: list[Unmapped] = field(default_factory=list)
     source: str = ""
     max_diff: float | None = None  # against the source model on random inputs, when checked
+    paths: dict[str, str] = field(default_factory=dict)  # node id → source module path
 
 
 class DesignBuilder:
@@ -94,6 +95,7 @@ class DesignBuilder:
         self.weights: dict[str, dict[str, torch.Tensor]] = {}
         self.unmapped: list[Unmapped] = []
         self.shapes: dict[str, tuple[int, ...] | None] = {}  # node id → its output's shape
+        self.paths: dict[str, str] = {}  # node id → the name it was given (a module path)
         self._taken: set[str] = set()
 
     # ---- nodes ------------------------------------------------------------------------------
@@ -108,8 +110,9 @@ class DesignBuilder:
         self._link(value, node, "in")
 
     def layer(self, type_id: str, name: str, params: Mapping[str, Any], inputs: Sequence[Tensor],
-              weights: Mapping[str, torch.Tensor] | None = None) -> Tensor:
-        """Add one catalog layer fed by ``inputs`` (batch first) and return its output."""
+              weights: Mapping[str, torch.Tensor] | None = None) -> Tensor | list[Tensor]:
+        """Add one catalog layer fed by ``inputs`` (batch first) and return its output (one
+        per output port, in port order, for a layer with several)."""
         layer = CATALOG[type_id]
         problems = layer.check_params(params)
         if problems:
@@ -126,8 +129,23 @@ class DesignBuilder:
         for i, value in enumerate(inputs):
             self._link(value, node, port if layer.inputs[0].variadic else layer.inputs[i].name)
         self.weights[node] = {k: v.detach().clone().contiguous() for k, v in (weights or {}).items()}
+        if len(layer.outputs) > 1:
+            self.shapes[node] = None  # per port: each Tensor carries its own shape
+            return [Tensor(node, tuple(s), port=port.name) for s, port in zip(shape, layer.outputs)]
         self.shapes[node] = tuple(shape)
         return Tensor(node, tuple(shape))
+
+    def linear(self, name: str, x: Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> Tensor:
+        """A Linear over the last axis; a sample of rank > 2 (ConvNeXt's channels-last maps) is
+        reshaped to rows and back around it, which moves no value."""
+        weights = {"weight": weight} if bias is None else {"weight": weight, "bias": bias}
+        params = {"out_features": int(weight.shape[0]), "bias": bias is not None}
+        if x.shape is None or len(x.shape) <= 2:
+            return self.layer("Linear", name, params, [x], weights)
+        rows = self.layer("Reshape", f"{name}_rows", {"shape": [_count(x.shape[:-1]), x.shape[-1]]}, [x])
+        out = self.layer("Linear", name, params, [rows], weights)
+        return self.layer("Reshape", f"{name}_back", {"shape": [*x.shape[:-1], int(weight.shape[0])]},
+                          [out])
 
     def placeholder(self, op: str, name: str, inputs: Iterable[Tensor], place: str,
                     reason: str) -> Tensor:
@@ -148,9 +166,9 @@ class DesignBuilder:
     def remove(self, node_id: str) -> tuple[str, Tensor]:
         """Drop a layer nothing reads yet (a pattern absorbed it): its name and its input."""
         edge = self.design.in_edges(node_id)[0]
-        name = self.name_of(node_id)
+        self._taken.discard(self.name_of(node_id))
+        name = self.paths.pop(node_id, None) or self.name_of(node_id)
         self.design.remove_node(node_id)
-        self._taken.discard(name)
         self.weights.pop(node_id, None)
         self.shapes.pop(node_id, None)
         return name, Tensor(edge.src, self.shapes[edge.src], port=edge.src_port)
@@ -183,6 +201,7 @@ class DesignBuilder:
         node = Node(self.design.new_id(), type_id, identifier(name or type_id.lower(), self._taken),
                     _non_default(layer, params), version=layer.version)
         self.design.add_node(node)
+        self.paths[node.id] = name
         return node.id
 
     def _link(self, value: Tensor, node: str, port: str) -> None:
@@ -206,7 +225,7 @@ class DesignBuilder:
         by_name = {design.node(nid).name: tensors for nid, tensors in self.weights.items()}
         if self.unmapped:  # cannot compile: keep the weights under the node names
             weights = {f"{name}.{k}": v for name, tensors in by_name.items() for k, v in tensors.items()}
-            return Imported(design, weights, list(self.unmapped), source)
+            return Imported(design, weights, list(self.unmapped), source, paths=dict(self.paths))
         try:
             compiled = compile_design(design)
         except CompileError as exc:
@@ -226,7 +245,7 @@ class DesignBuilder:
                 raise ConversionError(f"weight {key} has shape {tuple(value.shape)}, the layer "
                                       f"needs {tuple(own[key].shape)}")
             weights[key] = value.to(own[key].dtype)
-        return Imported(design, weights, [], source)
+        return Imported(design, weights, [], source, paths=dict(self.paths))
 
 
 def _non_default(layer, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -266,3 +285,10 @@ def _pick_dataset(design: Design) -> None:
         design.set_data({**default_data(), "name": "images", "options": opts})
     else:  # any other shape: arrays the user provides
         design.set_data({**default_data(), "name": "npz", "options": DATASETS["npz"].resolve({})})
+
+
+def _count(dims: Sequence[int]) -> int:
+    out = 1
+    for d in dims:
+        out *= int(d)
+    return out

@@ -61,6 +61,7 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     from graph.fileformat import save
     from safetensors.torch import save_file
 
+    from .hierarchy import module_classes, nest
     from .torch_import import import_program
 
     source, out = request["source"], Path(request["out"])
@@ -77,6 +78,9 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         program = export_module(reference, list(shape))
         name = source.rpartition(":")[2]
     imported = import_program(program, name, placeholders=request.get("placeholders", False))
+    if not request.get("flat"):
+        imported = nest(imported, module_classes(n.meta.get("nn_module_stack")
+                                                 for n in program.graph.nodes))
     report: dict[str, Any] = {"unmapped": [asdict(u) for u in imported.unmapped]}
     if not imported.unmapped:
         report["max_diff"] = compare(reference, imported)

@@ -13,6 +13,7 @@ inputs (see :func:`import_onnx`).
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +25,12 @@ import torch
 from graph.catalog import CATALOG
 
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
+from .patterns import layer_scale, scale_factor
 from .registry import Registry
 
 ONNX_OPS = Registry("ONNX")
 BATCH = "N"
+ABSORBED = object()  # an intermediate value of a pattern folded into one layer
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,35 @@ class Context:
     """What a converter sees of one ONNX node."""
 
     def __init__(self, node, env: dict[str, Any], builder: DesignBuilder, opset: int,
-                 uses: dict[str, int]):
+                 uses: dict[str, int], consumers: dict[str, list] | None = None,
+                 planned: dict[str, Any] | None = None):
         self.node, self.env, self.builder, self.opset, self._uses = node, env, builder, opset, uses
+        self.consumers = consumers if consumers is not None else {}
+        self.planned = planned if planned is not None else {}  # outputs a pattern already made
         self.attrs = {a.name: _attr(a) for a in node.attribute}
         self.name = layer_name(node.name, node.op_type)
+
+    def only_reader(self, value_name: str, op_type: str):
+        """The one node reading ``value_name`` when it is an ``op_type`` (and nothing else,
+        not even a graph output, reads that value), else None."""
+        readers = self.consumers.get(value_name, [])
+        if len(readers) == 1 and readers[0].op_type == op_type and self._uses.get(value_name) == 1:
+            return readers[0]
+        return None
+
+    def constant_of(self, node, other_than: str) -> np.ndarray | None:
+        """``node``'s constant operand (the input that is not ``other_than``), if it has one."""
+        names = [n for n in node.input if n != other_than]
+        value = self.env.get(names[0]) if len(names) == 1 else None
+        return value if isinstance(value, np.ndarray) else None
+
+    def absorb(self, nodes, result: Any) -> Any:
+        """Nodes after this one that a pattern has folded in: the last one's output is
+        ``result``; the others' outputs are read by nothing but the pattern."""
+        for node in nodes[:-1]:
+            self.planned[node.output[0]] = ABSORBED
+        self.planned[nodes[-1].output[0]] = result
+        return result
 
     def arg(self, i: int) -> Any:
         names = self.node.input
@@ -62,6 +90,8 @@ class Context:
         value = self.arg(i)
         if not isinstance(value, Tensor):
             raise ConversionError(f"input {i} must be computed by the network, not a constant")
+        if value.shape is None:
+            raise ConversionError("its input comes from an unsupported operator")
         return value
 
     def const(self, i: int) -> np.ndarray:
@@ -137,13 +167,22 @@ def _convert_graph(graph, builder: DesignBuilder, opset: int) -> None:
         shape, dtype = _input_shape(inp)
         env[inp.name] = builder.input(inp.name, shape, dtype)
     uses: dict[str, int] = {}
+    consumers: dict[str, list] = {}
     for node in graph.node:
         for name in node.input:
             uses[name] = uses.get(name, 0) + 1
+            consumers.setdefault(name, []).append(node)
     for out in graph.output:
         uses[out.name] = uses.get(out.name, 0) + 1
+    planned: dict[str, Any] = {}
+    for node in graph.node:  # constants first, so patterns can read those that come later
+        if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
+            _convert_node(node, env, builder, opset, uses, shapes)
     for node in graph.node:
-        _convert_node(node, env, builder, opset, uses, shapes)
+        if node.output and all(name in planned for name in node.output if name):
+            env.update({name: planned[name] for name in node.output if name})
+            continue
+        _convert_node(node, env, builder, opset, uses, shapes, consumers, planned)
     for out in graph.output:
         value = env.get(out.name)
         if not isinstance(value, Tensor):
@@ -153,12 +192,13 @@ def _convert_graph(graph, builder: DesignBuilder, opset: int) -> None:
         builder.output(value, out.name)
 
 
-def _convert_node(node, env, builder: DesignBuilder, opset: int, uses, shapes) -> None:
+def _convert_node(node, env, builder: DesignBuilder, opset: int, uses, shapes, consumers=None,
+                  planned=None) -> None:
     place = node.name or f"{node.op_type} → {', '.join(node.output)}"
     converter = ONNX_OPS.fetch(node.op_type, opset) if node.domain in ("", "ai.onnx") else None
-    ctx = Context(node, env, builder, opset, uses)
+    ctx = Context(node, env, builder, opset, uses, consumers, planned)
     try:
-        if converter is None:
+        if converter is None or (node.input and _all_constant(node, env)):  # constants fold
             if _all_constant(node, env):
                 outputs = _fold(node, env, opset)
             else:
@@ -337,6 +377,8 @@ def _concat(ctx: Context):
     if all(_as_dims(v) is not None for v in values):
         return _dims_out([d for v in values for d in _as_dims(v).values])
     tensors = [ctx.tensor(i) for i in range(len(values))]
+    if len(tensors) == 1:  # torch.cat([x]) is x (DenseNet's first layer)
+        return tensors[0]
     axis = int(ctx.attrs["axis"]) % tensors[0].rank
     if axis == 0:
         raise ConversionError("cannot concatenate along the batch")
@@ -345,9 +387,11 @@ def _concat(ctx: Context):
 
 @ONNX_OPS.register("Slice")
 def _slice(ctx: Context):
+    if isinstance(ctx.arg(0), Tensor):
+        return _slice_tensor(ctx, ctx.tensor(0))
     dims = _as_dims(ctx.arg(0))
-    if dims is None or isinstance(ctx.arg(0), Tensor):
-        raise ConversionError("slicing a computed tensor has no Netwright layer yet")
+    if dims is None:
+        raise ConversionError("slices a value that is neither computed nor a shape vector")
     if ctx.opset < 10:
         starts, ends, axes = ctx.attrs["starts"], ctx.attrs["ends"], ctx.attrs.get("axes", [0])
         steps = [1]
@@ -358,6 +402,54 @@ def _slice(ctx: Context):
     if list(axes) != [0]:
         raise ConversionError("only 1-D shape vectors can be sliced")
     return _dims_out(list(dims.values)[slice(starts[0], ends[0], steps[0])])
+
+
+def _slice_tensor(ctx: Context, x: Tensor) -> Tensor:
+    """Constant starts/ends/steps → one Slice layer per sliced axis (positive steps only)."""
+    if ctx.opset < 10:
+        starts, ends = ctx.attrs["starts"], ctx.attrs["ends"]
+        axes, steps = ctx.attrs.get("axes", range(len(starts))), [1] * len(starts)
+    else:
+        starts, ends = ctx.const(1).tolist(), ctx.const(2).tolist()
+        axes = ctx.const(3).tolist() if ctx.arg(3) is not None else range(len(starts))
+        steps = ctx.const(4).tolist() if ctx.arg(4) is not None else [1] * len(starts)
+    for start, end, axis, step in zip(starts, ends, axes, steps):
+        axis = int(axis) % x.rank
+        if axis == 0:
+            raise ConversionError("slicing the batch")
+        if step < 1:
+            raise ConversionError(f"a slice with step {step} (Slice steps forward)")
+        n = x.shape[axis - 1]
+        kept = range(*slice(int(start), int(end), int(step)).indices(n))
+        if (kept.start, kept.stop, kept.step) == (0, n, 1):
+            continue
+        stop = kept.stop if kept.stop < n else 0  # 0: to the end
+        x = ctx.layer("Slice", {"dim": axis - 1, "start": kept.start, "stop": stop,
+                                "step": kept.step}, [x])
+    return x
+
+
+@ONNX_OPS.register("Split")
+def _split(ctx: Context):
+    """Two parts along one axis → Chunk (halves, the first rounded up, as torch.chunk) or Split."""
+    x = ctx.tensor(0)
+    axis = int(ctx.attrs.get("axis", 0)) % x.rank
+    if axis == 0:
+        raise ConversionError("splitting the batch")
+    n = x.shape[axis - 1]
+    parts = len(ctx.node.output)
+    if ctx.opset < 13:
+        sizes = ctx.attrs.get("split")
+    else:
+        sizes = ctx.const(1).tolist() if ctx.arg(1) is not None else None
+    if sizes is None:  # equal parts, the last smaller (opset 18's num_outputs)
+        each = -(-n // parts)
+        sizes = [min(each, n - i * each) for i in range(parts)]
+    if len(sizes) != 2:
+        raise ConversionError(f"a split into {len(sizes)} parts (Split and Chunk make two)")
+    if sizes[0] == -(-n // 2):
+        return ctx.layer("Chunk", {"dim": axis - 1}, [x])
+    return ctx.layer("Split", {"dim": axis - 1, "size": int(sizes[0])}, [x])
 
 
 @ONNX_OPS.register("ConstantOfShape")
@@ -444,12 +536,21 @@ def _gemm(ctx: Context):
 
 @ONNX_OPS.register("MatMul")
 def _matmul(ctx: Context):
-    x, w = ctx.tensor(0), ctx.weight(1)
+    """By a constant matrix → Linear (with the Add of a constant vector after it as its bias);
+    of two computed tensors → MatMul (attention's scores and weighted sums)."""
+    x, right = ctx.tensor(0), ctx.arg(1)
+    if isinstance(right, Tensor):
+        return ctx.layer("MatMul", {}, [x, ctx.tensor(1)])
+    w = ctx.weight(1)
     if w.dim() != 2:
-        raise ConversionError("MatMul with a computed or batched right side (attention) has no "
-                              "layer yet")
-    return ctx.layer("Linear", {"out_features": int(w.shape[1]), "bias": False}, [x],
-                     {"weight": w.t()})
+        raise ConversionError("MatMul by a constant of rank ≠ 2 has no layer")
+    add = ctx.only_reader(ctx.node.output[0], "Add")
+    bias = ctx.constant_of(add, ctx.node.output[0]) if add is not None else None
+    if bias is not None and bias.size == w.shape[1] and bias.shape[-1] == w.shape[1]:
+        out = ctx.builder.linear(ctx.name, x, w.t(), torch.from_numpy(
+            np.array(bias, dtype=np.float32).reshape(-1)))
+        return ctx.absorb([add], out)
+    return ctx.builder.linear(ctx.name, x, w.t(), None)
 
 
 def _conv_padding(ctx: Context, n: int) -> list[int]:
@@ -546,6 +647,95 @@ ONNX_OPS.register("Gelu", since=20)(_simple("GELU", lambda c: {
     "approximate": c.attrs.get("approximate", "none")}))
 
 
+for _op, _type in (("HardSwish", "Hardswish"), ("Mish", "Mish"), ("Softsign", "Softsign")):
+    ONNX_OPS.register(_op)(_simple(_type))
+
+
+@ONNX_OPS.register("Softplus")
+def _softplus(ctx: Context):
+    """Softplus; followed by Tanh and a Mul by its input (torch's Mish before opset 18) → Mish."""
+    tanh = ctx.only_reader(ctx.node.output[0], "Tanh")
+    times_x = tanh and ctx.only_reader(tanh.output[0], "Mul")
+    if times_x and sorted(times_x.input) == sorted([ctx.node.input[0], tanh.output[0]]):
+        return ctx.absorb([tanh, times_x], ctx.layer("Mish", {}, [ctx.tensor(0)]))
+    return ctx.layer("Softplus", {}, [ctx.tensor(0)])
+
+
+@ONNX_OPS.register("Abs")
+def _abs(ctx: Context):
+    """x / (1 + |x|) (torch's Softsign) → Softsign; a lone Abs has no layer."""
+    add = ctx.only_reader(ctx.node.output[0], "Add")
+    one = add and ctx.constant_of(add, ctx.node.output[0])
+    div = add and ctx.only_reader(add.output[0], "Div")
+    if one is not None and one.size == 1 and float(one.reshape(())) == 1.0 and div \
+            and list(div.input) == [ctx.node.input[0], add.output[0]]:
+        return ctx.absorb([add, div], ctx.layer("Softsign", {}, [ctx.tensor(0)]))
+    raise ConversionError("Abs outside Softsign's x / (1 + |x|) has no layer")
+
+
+@ONNX_OPS.register("HardSigmoid")
+def _hard_sigmoid(ctx: Context):
+    alpha, beta = ctx.attrs.get("alpha", 0.2), ctx.attrs.get("beta", 0.5)
+    if np.float32(alpha) != np.float32(1 / 6) or np.float32(beta) != np.float32(0.5):
+        raise ConversionError(f"HardSigmoid with alpha={alpha}, beta={beta} (Hardsigmoid is "
+                              "x/6 + 1/2)")
+    return ctx.layer("Hardsigmoid", {}, [ctx.tensor(0)])
+
+
+@ONNX_OPS.register("Clip")
+def _clip(ctx: Context):
+    """Clip to [0, 6] → ReLU6, to [0, ∞) → ReLU, else → Hardtanh."""
+    if ctx.opset < 11:
+        low, high = ctx.attrs.get("min"), ctx.attrs.get("max")
+    else:
+        low, high = (float(ctx.const(i).reshape(())) if ctx.arg(i) is not None else None
+                     for i in (1, 2))
+    x = ctx.tensor(0)
+    if low == 0.0 and high is None:
+        return ctx.layer("ReLU", {}, [x])
+    if low is None or high is None:
+        raise ConversionError("a clip with one bound (other than ReLU's)")
+    if (low, high) == (0.0, 6.0):
+        return ctx.layer("ReLU6", {}, [x])
+    return ctx.layer("Hardtanh", {"min_val": float(low), "max_val": float(high)}, [x])
+
+
+@ONNX_OPS.register("PRelu")
+def _prelu(ctx: Context):
+    x, slope = ctx.tensor(0), ctx.weight(1)
+    if slope.numel() == 1:
+        return ctx.layer("PReLU", {}, [x], {"weight": slope.reshape(1)})
+    channel = (x.shape[0],) + (1,) * (len(x.shape) - 1)
+    if tuple(slope.shape) in (channel, (1,) + channel) or (len(x.shape) == 1 and
+                                                            tuple(slope.shape) == x.shape):
+        return ctx.layer("PReLU", {"per_channel": True}, [x], {"weight": slope.reshape(-1)})
+    raise ConversionError(f"PRelu slopes of shape {tuple(slope.shape)} (PReLU has one, or one "
+                          "per channel)")
+
+
+@ONNX_OPS.register("Pad", since=11)
+def _pad(ctx: Context):
+    x = ctx.tensor(0)
+    mode = {"constant": "constant", "reflect": "reflect", "edge": "replicate",
+            "wrap": "circular"}.get(ctx.attrs.get("mode", "constant"))
+    pads = [int(p) for p in ctx.const(1).reshape(-1)]
+    value = float(ctx.const(2).reshape(-1)[0]) if ctx.arg(2) is not None else 0.0
+    axes = [int(a) % x.rank for a in ctx.const(3).reshape(-1)] if ctx.arg(3) is not None \
+        else list(range(x.rank))
+    if mode is None or any(p < 0 for p in pads):
+        raise ConversionError(f"{ctx.attrs.get('mode')} padding or cropping (negative pads)")
+    half = len(pads) // 2
+    per_axis = {axis: (pads[i], pads[i + half]) for i, axis in enumerate(axes)}
+    if per_axis.get(0, (0, 0)) != (0, 0):
+        raise ConversionError("padding the batch")
+    padded = [a for a in per_axis if per_axis[a] != (0, 0)]
+    if not padded:
+        return x
+    torch_order = [p for axis in range(x.rank - 1, min(padded) - 1, -1)
+                   for p in per_axis.get(axis, (0, 0))]
+    return ctx.layer("Pad", {"padding": torch_order, "mode": mode, "value": value}, [x])
+
+
 def _softmax(type_id: str):
     def convert(ctx: Context):
         x = ctx.tensor(0)
@@ -619,7 +809,26 @@ def _reduce_mean(ctx: Context):
         return ctx.layer("GlobalAvgPool", {}, [x])
     if axes == [2, 3] and keep and x.rank == 4:
         return ctx.layer("AdaptiveAvgPool2d", {"output_size": 1}, [x])
-    raise ConversionError(f"mean over axes {axes} (keepdims={keep}) has no layer yet")
+    return _reduce(ctx, "Mean")
+
+
+def _reduce(ctx: Context, type_id: str) -> Tensor:
+    """ReduceMean/Sum/Max over sample axes → Mean/Sum/Max."""
+    x = ctx.tensor(0)
+    from_input = ctx.opset >= (13 if type_id == "Sum" else 18)
+    axes = (ctx.const(1).tolist() if ctx.arg(1) is not None else None) if from_input \
+        else ctx.attrs.get("axes")
+    if axes is None or ctx.attrs.get("noop_with_empty_axes", 0):
+        raise ConversionError(f"{ctx.node.op_type} over every axis, the batch too")
+    axes = sorted(int(a) % x.rank for a in axes)
+    if 0 in axes:
+        raise ConversionError(f"{ctx.node.op_type} across the batch")
+    return ctx.layer(type_id, {"dims": [a - 1 for a in axes],
+                               "keepdim": bool(ctx.attrs.get("keepdims", 1))}, [x])
+
+
+ONNX_OPS.register("ReduceSum")(lambda ctx: _reduce(ctx, "Sum"))
+ONNX_OPS.register("ReduceMax")(lambda ctx: _reduce(ctx, "Max"))
 
 
 def _refold_global_pool(ctx: Context, flat: Tensor) -> Tensor:
@@ -632,13 +841,70 @@ def _binary(type_id: str):
     def convert(ctx: Context):
         a, b = ctx.arg(0), ctx.arg(1)
         if isinstance(a, Tensor) and isinstance(b, Tensor):
-            return ctx.layer(type_id, {}, [a, b])
+            return ctx.layer(type_id, {}, [ctx.tensor(0), ctx.tensor(1)])
         tensor, const = (a, b) if isinstance(a, Tensor) else (b, a)
-        if type_id == "Add" and isinstance(tensor, Tensor) and isinstance(const, np.ndarray):
+        if not (isinstance(tensor, Tensor) and isinstance(const, np.ndarray)):
+            raise ConversionError(f"{ctx.node.op_type} of values that are not tensors")
+        if type_id == "Multiply":
+            return _times_constant(ctx, tensor, const, divide=False)
+        if type_id == "Add" and const.ndim >= 2 and tuple(const.shape[-2:]) == tensor.shape \
+                and const.size == np.prod(tensor.shape):
+            return ctx.layer("PositionEmbedding", {}, [ctx.tensor(0 if tensor is a else 1)],
+                             {"embedding": torch.from_numpy(np.array(const, np.float32).reshape(
+                                 (1,) + tensor.shape))})
+        if type_id == "Add":
             return _bias_into_linear(ctx, tensor, const)
-        raise ConversionError(f"{ctx.node.op_type} with a constant operand has no layer yet")
+        raise ConversionError(f"{ctx.node.op_type} with a constant operand has no layer")
 
     return convert
+
+
+@ONNX_OPS.register("Div")
+def _div(ctx: Context):
+    """x / √2 starting torch's exact GELU → GELU; x / (a power of two) → Scale."""
+    x, d = ctx.tensor(0), ctx.const(1)
+    gelu = _erf_gelu(ctx, d)
+    if gelu is not None:
+        return gelu
+    return _times_constant(ctx, x, d, divide=True)
+
+
+@ONNX_OPS.register("Sub")
+def _sub(ctx: Context):
+    if isinstance(ctx.arg(0), Tensor) and isinstance(ctx.arg(1), Tensor):
+        return ctx.layer("Subtract", {}, [ctx.tensor(0), ctx.tensor(1)])
+    raise ConversionError("subtracting a constant has no layer")
+
+
+def _times_constant(ctx: Context, x: Tensor, const: np.ndarray, divide: bool) -> Tensor:
+    """By one number → Scale; by one factor per channel or feature → LayerScale."""
+    if const.size == 1:
+        factor = scale_factor(float(np.asarray(const, np.float32).reshape(())), divide)
+        return ctx.layer("Scale", {"factor": factor}, [x])
+    if divide:
+        raise ConversionError("dividing by a tensor of constants has no layer")
+    return layer_scale(ctx.builder, ctx.name, x, torch.from_numpy(np.array(const, np.float32)))
+
+
+def _erf_gelu(ctx: Context, divisor: np.ndarray) -> Tensor | None:
+    """Div(x, √2) → Erf → Add 1 → Mul by x → Mul by ½ (any operand order), as torch exports
+    ``nn.GELU()`` before opset 20, → one exact GELU layer."""
+    source = ctx.node.input[0]
+    if divisor.size != 1 or np.float32(divisor.reshape(())) != np.float32(math.sqrt(2.0)):
+        return None
+    erf = ctx.only_reader(ctx.node.output[0], "Erf")
+    add = erf and ctx.only_reader(erf.output[0], "Add")
+    one = add and ctx.constant_of(add, erf.output[0])
+    times_x = add and ctx.only_reader(add.output[0], "Mul")
+    half = times_x and ctx.only_reader(times_x.output[0], "Mul")
+    if half is None or one is None or one.size != 1 or float(one.reshape(())) != 1.0 \
+            or sorted(times_x.input) != sorted([source, add.output[0]]):
+        return None
+    factor = ctx.constant_of(half, times_x.output[0])
+    if factor is None or factor.size != 1 or float(factor.reshape(())) != 0.5:
+        return None
+    out = ctx.layer("GELU", {}, [ctx.tensor(0)])
+    return ctx.absorb([erf, add, times_x, half], out)
 
 
 def _bias_into_linear(ctx: Context, x: Tensor, bias: np.ndarray) -> Tensor:

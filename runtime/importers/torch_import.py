@@ -15,6 +15,7 @@ import torch
 from torch import fx
 
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
+from .patterns import layer_scale, scale_factor
 from .registry import Registry
 
 ATEN_OPS = Registry("ATen")
@@ -71,6 +72,8 @@ class Context:
             value = value.tensor
         if not isinstance(value, Tensor):
             raise ConversionError(f"argument {i} must be computed by the network")
+        if value.shape is None:
+            raise ConversionError("its input comes from an unsupported operator")
         return value
 
     def weight(self, i: int, name: str | None = None) -> torch.Tensor | None:
@@ -193,10 +196,7 @@ for _op in ("aten.contiguous.default", "aten.clone.default", "aten.alias.default
 
 @ATEN_OPS.register("aten.linear.default")
 def _linear(ctx: Context):
-    w, b = ctx.weight(1), ctx.weight(2)
-    weights = {"weight": w} if b is None else {"weight": w, "bias": b}
-    return ctx.layer("Linear", {"out_features": int(w.shape[0]), "bias": b is not None},
-                     [ctx.tensor(0)], weights)
+    return ctx.builder.linear(ctx.name, ctx.tensor(0), ctx.weight(1), ctx.weight(2))
 
 
 def _conv(n: int):
@@ -278,6 +278,8 @@ def _hardtanh(ctx: Context):
     return ctx.layer("Hardtanh", {"min_val": low, "max_val": high}, [ctx.tensor(0)])
 
 
+ATEN_OPS.register("aten.softplus.default")(_simple("Softplus", lambda c: {
+    "beta": float(c.arg(1, 1.0)), "threshold": float(c.arg(2, 20.0))}))
 ATEN_OPS.register("aten.gelu.default")(_simple("GELU", lambda c: {
     "approximate": c.kwarg(1, "approximate", "none")}))
 ATEN_OPS.register("aten.leaky_relu.default", "aten.leaky_relu_.default")(_simple(
@@ -291,7 +293,7 @@ ATEN_OPS.register("aten.feature_dropout.default", "aten.feature_dropout_.default
 
 
 def _dim_param(ctx: Context, x: Tensor, i: int) -> int:
-    dim = int(ctx.arg(i)) % x.rank
+    dim = int(ctx.arg(i, 0)) % x.rank
     if dim == 0:
         raise ConversionError("an operation across the batch")
     return dim - 1
@@ -352,7 +354,24 @@ def _mean(ctx: Context):
         return ctx.layer("GlobalAvgPool", {}, [x])
     if dims == [2, 3] and keep and x.rank == 4:
         return ctx.layer("AdaptiveAvgPool2d", {"output_size": 1}, [x])
-    raise ConversionError(f"mean over dims {dims} (keepdim={keep}) has no layer yet")
+    return _reduce(ctx, "Mean")
+
+
+def _reduce(ctx: Context, type_id: str) -> Tensor:
+    """A mean, sum or max over sample dims → Mean/Sum/Max."""
+    x, dims = ctx.tensor(0), ctx.arg(1)
+    if not dims:
+        raise ConversionError(f"{type_id.lower()} over every dim, the batch too")
+    dims = sorted(int(d) % x.rank for d in dims)
+    if 0 in dims:
+        raise ConversionError(f"{type_id.lower()} across the batch")
+    if ctx.kwarg(3, "dtype") is not None:
+        raise ConversionError(f"{type_id.lower()} into another dtype")
+    return ctx.layer(type_id, {"dims": [d - 1 for d in dims], "keepdim": bool(ctx.arg(2, False))}, [x])
+
+
+ATEN_OPS.register("aten.sum.dim_IntList")(lambda ctx: _reduce(ctx, "Sum"))
+ATEN_OPS.register("aten.amax.default")(lambda ctx: _reduce(ctx, "Max"))
 
 
 # ---- reshaping and merging ----------------------------------------------------------------------
@@ -418,7 +437,55 @@ def _merge(type_id: str):
 
 
 ATEN_OPS.register("aten.add.Tensor", "aten.add_.Tensor")(_merge("Add"))
-ATEN_OPS.register("aten.mul.Tensor", "aten.mul_.Tensor")(_merge("Multiply"))
+
+
+@ATEN_OPS.register("aten.mul.Tensor", "aten.mul_.Tensor", "aten.div.Tensor")
+def _mul(ctx: Context):
+    """Two computed tensors → Multiply; by a number → Scale; by a parameter of one factor
+    per channel → LayerScale (ConvNeXt's layer scale)."""
+    a, b = ctx.arg(0), ctx.arg(1)
+    divide = ctx.node.target is torch.ops.aten.div.Tensor
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and not divide:
+        return ctx.layer("Multiply", {}, [a, b])
+    x, other = (a, b) if isinstance(a, Tensor) else (b, a)
+    if not isinstance(x, Tensor) or (divide and x is not a):
+        raise ConversionError("dividing by a computed tensor has no layer yet")
+    if isinstance(other, (int, float)):
+        return ctx.layer("Scale", {"factor": scale_factor(float(other), divide)}, [x])
+    if isinstance(other, Const) and not divide:
+        return layer_scale(ctx.builder, ctx.name, x, other.value)
+    raise ConversionError("multiplying by this operand has no layer yet")
+
+
+@ATEN_OPS.register("aten.matmul.default", "aten.bmm.default")
+def _matmul(ctx: Context):
+    """Of two computed tensors → MatMul (attention's scores and weighted sums)."""
+    return ctx.layer("MatMul", {}, [ctx.tensor(0), ctx.tensor(1)])
+
+
+@ATEN_OPS.register("aten.sub.Tensor")
+def _sub(ctx: Context):
+    if ctx.kwarg(2, "alpha", 1) != 1:
+        raise ConversionError("subtract with alpha ≠ 1")
+    return ctx.layer("Subtract", {}, [ctx.tensor(0), ctx.tensor(1)])
+
+
+@ATEN_OPS.register("aten.prelu.default", "aten._prelu_kernel.default")
+def _prelu(ctx: Context):
+    w = ctx.weight(1)
+    return ctx.layer("PReLU", {"per_channel": w.numel() > 1}, [ctx.tensor(0)], {"weight": w})
+
+
+@ATEN_OPS.register("aten.pad.default", "aten.constant_pad_nd.default")
+def _pad(ctx: Context):
+    x, pads = ctx.tensor(0), [int(p) for p in ctx.arg(1)]
+    if ctx.node.target is torch.ops.aten.pad.default:
+        mode, value = ctx.arg(2, "constant"), ctx.arg(3)
+    else:
+        mode, value = "constant", ctx.arg(2)
+    if any(p < 0 for p in pads) or len(pads) // 2 > len(x.shape):
+        raise ConversionError("cropping (negative padding) or padding the batch")
+    return ctx.layer("Pad", {"padding": pads, "mode": mode, "value": float(value or 0.0)}, [x])
 
 
 @ATEN_OPS.register("aten.cat.default")
@@ -426,10 +493,50 @@ def _cat(ctx: Context):
     values = ctx.arg(0)
     if not all(isinstance(v, Tensor) for v in values):
         raise ConversionError("concatenating constants")
+    if len(values) == 1:  # torch.cat([x]) is x (DenseNet's first layer)
+        return values[0]
     dim = int(ctx.arg(1, 0)) % values[0].rank
     if dim == 0:
         raise ConversionError("concatenating along the batch")
     return ctx.layer("Concat", {"dim": dim - 1}, values)
+
+
+@ATEN_OPS.register("aten.chunk.default")
+def _chunk(ctx: Context):
+    """``torch.chunk(x, 2, dim)`` → Chunk (ShuffleNetV2's channel split)."""
+    x = ctx.tensor(0)
+    if int(ctx.arg(1)) != 2:
+        raise ConversionError(f"chunk into {ctx.arg(1)} parts (Chunk makes two)")
+    return ctx.layer("Chunk", {"dim": _dim_param(ctx, x, 2)}, [x])
+
+
+@ATEN_OPS.register("aten.split_with_sizes.default", "aten.split.Tensor")
+def _split(ctx: Context):
+    """Two parts along one dim → Split (Chunk when it is torch.chunk's halves)."""
+    x = ctx.tensor(0)
+    dim = _dim_param(ctx, x, 2)
+    n, sizes = x.shape[dim], ctx.arg(1)
+    if isinstance(sizes, int):  # torch.split(x, size): parts of that size, the last smaller
+        sizes = [min(sizes, n - i) for i in range(0, n, sizes)]
+    if len(sizes) != 2:
+        raise ConversionError(f"a split into {len(sizes)} parts (Split and Chunk make two)")
+    if sizes[0] == -(-n // 2):
+        return ctx.layer("Chunk", {"dim": dim}, [x])
+    return ctx.layer("Split", {"dim": dim, "size": int(sizes[0])}, [x])
+
+
+@ATEN_OPS.register("aten.slice.Tensor")
+def _slice(ctx: Context):
+    """``x[:, a:b:s]`` → Slice (a whole-axis slice is the input itself)."""
+    x = ctx.tensor(0)
+    dim = _dim_param(ctx, x, 1)
+    n = x.shape[dim]
+    start, end, step = ctx.arg(2), ctx.arg(3), int(ctx.arg(4, 1))
+    kept = range(*slice(start, end, step).indices(n))
+    if (kept.start, kept.stop, kept.step) == (0, n, 1):
+        return x
+    return ctx.layer("Slice", {"dim": dim, "start": kept.start,
+                               "stop": kept.stop if kept.stop < n else 0, "step": kept.step}, [x])
 
 
 @ATEN_OPS.register("aten.embedding.default")

@@ -245,6 +245,7 @@ class Trainer:
         design.set_training(dict(s))
         setup.check_settings(s)
         self.device, self.precision, self.warnings = setup.resolve_device(s)
+        self.notes: list[str] = []  # said at the start, changing nothing the user asked for
         setup.check_memory(design, self.device)
         dtype = setup.input_dtype(design)
 
@@ -264,7 +265,7 @@ class Trainer:
         self.monitor, self.monitor_higher, self.early_stopping, warnings = \
             setup.monitoring(s, info)
         self.warnings += warnings + setup.metric_warnings(s, self.metrics, info.task)
-        self.warnings += [f"data: {note}" for note in info.notes]  # what reading skipped
+        self.notes += [f"data: {note}" for note in info.notes]  # what reading skipped
 
     def _start_from_initial_weights(self, design: Design) -> None:
         """Load the design's initial weights (a fresh run only) and freeze what it freezes."""
@@ -274,7 +275,7 @@ class Trainer:
             except WeightsError as exc:
                 raise TrainingError("design", str(exc)) from None
             if matching is not None:
-                self.warnings.append(f"started from {design.initial_weights}: "
+                self.notes.append(f"started from {design.initial_weights}: "
                                      f"{matching.describe()}")
         # Frozen BatchNorm layers keep their statistics: they stay in evaluation mode.
         self.frozen_norms = apply_training_flags(self.compiled, design)
@@ -390,6 +391,8 @@ class Trainer:
                   f"{info.sizes}; {n_params:,} parameters")
         for w in self.warnings:
             self._log(f"warning: {w}")
+        for note in self.notes:
+            self._log(f"note: {note}")
         spe = loop.updates_per_epoch
         return self._event(
             ev.Start, run_dir=str(self.run_dir) if self.run_dir else None,
@@ -399,7 +402,7 @@ class Trainer:
             steps_per_epoch=spe, total_steps=spe * loop.epochs, batch_size=loop.batch_size,
             sizes=info.sizes, metrics=self.metrics, monitor=self.monitor, seed=s["seed"],
             resumed=self.resume is not None, start_epoch=loop.start_epoch + 1,
-            start_step=self.step, warnings=self.warnings, accumulate=loop.accumulate,
+            start_step=self.step, warnings=self.warnings, notes=self.notes, accumulate=loop.accumulate,
             compile=loop.eager_model is not None)
 
     # ---- one epoch ----

@@ -6,6 +6,7 @@ import pytest
 from graph.catalog import CATALOG
 from graph.design import Design, Edge, Node
 from graph.fileformat import load
+from graph.layers import MAX_MERGE_INPUTS
 from graph.validate import ERROR, WARNING, can_connect, validate
 from tests.conftest import EXAMPLES
 from tests.graph.util import Build, cnn, mlp
@@ -113,11 +114,12 @@ def test_too_many_links_on_a_port():
     assert d.fix == "merge the branches with an Add or Concat first"
     b2 = Build()
     b2.add("Input", "x", shape=[2])
-    for i in range(17):
+    limit = MAX_MERGE_INPUTS
+    for i in range(limit + 1):
         b2.add("ReLU", f"r{i}", "x")
-    b2.add("Concat", "cat", [f"r{i}" for i in range(17)])
+    b2.add("Concat", "cat", [f"r{i}" for i in range(limit + 1)])
     b2.add("Output", "y", "cat")
-    assert only(b2.design, "arity").message == "takes at most 16 inputs, has 17"
+    assert only(b2.design, "arity").message == f"takes at most {limit} inputs, has {limit + 1}"
 
 
 def test_links_to_unknown_ports():
@@ -390,11 +392,12 @@ def test_can_connect_refusals(open_ends):
 def test_can_connect_respects_variadic_limits():
     b = Build()
     b.add("Input", "x", shape=[2])
-    names = [f"r{i}" for i in range(17)]
+    names = [f"r{i}" for i in range(MAX_MERGE_INPUTS + 1)]
     for name in names:
         b.add("ReLU", name, "x")
-    b.add("Concat", "cat", names[:16])
-    assert can_connect(b.design, b.id("r16"), b.id("cat")) == (False, "cat takes at most 16 inputs")
+    b.add("Concat", "cat", names[:-1])
+    assert can_connect(b.design, b.id(names[-1]), b.id("cat")) == (
+        False, f"cat takes at most {MAX_MERGE_INPUTS} inputs")
 
 
 def test_can_connect_when_replacing_a_link(open_ends):

@@ -224,7 +224,10 @@ def test_a_python_class_with_constructor_arguments(tmp_path):
     imported = import_model(f"{tmp_path / 'nets.py'}:Net", allow_code=True,
                             input_shape=[3, 12, 12], args={"width": 5, "classes": 4})
     names = [n.name for n in imported.design.nodes]
-    assert names[:5] == ["x", "features_0", "features_1", "features_2", "features_3"]
+    assert names[:2] == ["x", "features"]  # the Sequential is a block, its items 0, 1 …
+    body = imported.design.blocks[imported.design.nodes[1].type].body
+    assert [n.name for n in body.nodes if n.type not in ("Input", "Output")] == ["0", "1", "2", "3"]
+    assert {"features.0.weight", "features.1.running_mean", "head.weight"} <= set(imported.weights)
     assert imported.max_diff <= TOLERANCE
     assert infer(imported.design).total_params == 3 * 5 * 9 + 5 + 2 * 5 + 5 * 4 + 4
 

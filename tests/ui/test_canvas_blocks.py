@@ -324,3 +324,42 @@ def test_inside_a_block_the_inspector_keeps_and_edits_argument_arithmetic(window
     editor.line.setText("12")
     editor.line.textEdited.emit("12")
     assert body.node(conv1).params["out_channels"] == 12
+
+
+def test_inside_a_block_a_problem_is_pinned_to_the_inner_layer_that_causes_it(make_view):
+    view = resnet(make_view)
+    design, doc = view.document.design, view.document
+    body = design.blocks["BasicBlock"].body
+    view.enter_block(by_name(design, "layer1"))
+
+    def wrong() -> dict[str, str]:
+        doc.revalidate()
+        return {body.node(n).name: item.look.problems for n, item in view.canvas.nodes.items()
+                if item.look.severity == "error"}
+
+    assert wrong() == {}
+    doc.push(SetParamCommand(body, by_name(body, "conv2"), "out_channels", 7))
+    assert list(wrong()) == ["add"]  # 7 channels + the shortcut's do not add up
+    doc.undo_stack.undo()
+    doc.push(SetParamCommand(body, by_name(body, "conv1"), "kernel_size", 0))
+    problems = wrong()
+    assert list(problems) == ["conv1"] and "kernel_size" in problems["conv1"]
+    view.breadcrumb.buttons()[0].click()  # outside: on the instance, naming the place
+    assert view.canvas.nodes[by_name(design, "layer1")].look.severity == "error"
+
+
+def test_inside_a_block_a_plain_number_can_become_argument_arithmetic(window):
+    window.document.replace(build("resnet", {"depth": 18, "in_channels": 1, "size": 8,
+                                             "classes": 10, "width": 8}))
+    doc, canvas = window.document, window.canvas
+    canvas.enter_block(by_name(doc.design, "layer1"))
+    body = canvas.design
+    conv1 = by_name(body, "conv1")
+    assert body.node(conv1).params["stride"] == "stride"
+    doc.push(SetParamCommand(body, conv1, "out_channels", 8))  # a plain number now
+    canvas.select_nodes([conv1])
+    editor = window.inspector.view.editors["out_channels"]
+    assert editor.line.text() == "8"
+    editor.line.setText("planes * 2")
+    editor.line.textEdited.emit("planes * 2")
+    assert body.node(conv1).params["out_channels"] == "planes * 2"

@@ -130,3 +130,28 @@ def test_freeze_replace_head_and_the_trainable_switch(window, qtbot, monkeypatch
     design.set_data(dict(design.data, name="digits_parity"))
     window.replace_head()
     assert design.node_by_name("fc2").params["out_features"] == 2
+
+
+def test_import_dialog_makes_submodules_blocks_unless_kept_flat(window, qtbot, tmp_path):
+    import torch
+
+    from tests.runtime.test_import_hierarchy import Twin
+    from ui.import_dialog import ImportDialog
+
+    path = tmp_path / "twin.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(Twin().eval(), (torch.randn(2, 6),), str(path), dynamo=False,
+                          input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+    dialog = ImportDialog(window, str(tmp_path))
+    dialog.source.setText(str(path))
+    assert not dialog.flat.isChecked()  # hierarchical is the default
+    dialog.start_import()
+    qtbot.waitUntil(lambda: dialog.open_button.isEnabled(), timeout=30_000)
+    assert "(1 block for its submodules)" in dialog.status.text()
+    assert [n.name for n in dialog.result_obj.design.nodes if n.is_block] == ["a", "b"]
+    dialog.flat.setChecked(True)
+    dialog.open_button.setEnabled(False)
+    dialog.start_import()
+    qtbot.waitUntil(lambda: dialog.open_button.isEnabled(), timeout=30_000)
+    assert "blocks" not in dialog.status.text() and not len(dialog.result_obj.design.blocks)

@@ -183,7 +183,7 @@ def test_nothing_selected_shows_the_design_and_its_settings_summary(inspector, d
     view = inspector.view
     assert isinstance(view, DesignView)
     assert view.name_edit.text() == "Digits CNN"
-    assert "Dataset: digits" in view.summary.text()
+    assert "Dataset: Digits" in view.summary.text()
     training = dict(document.design.training, epochs=42)
     document.push(SetSettingsCommand(document.design, "training", training))
     assert "epochs 42" in view.summary.text()  # the view follows settings edited elsewhere

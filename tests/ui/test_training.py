@@ -79,6 +79,19 @@ def test_train_from_panel_fills_plots_history_and_results(qtbot, workspace):
     assert ws.results.regions_image.image is not None
 
 
+def test_a_run_records_the_designs_own_file_not_the_temporary_copy(qtbot, workspace, tmp_path):
+    from runtime.runs import RunFolder
+
+    ws = workspace(epochs=1)
+    saved = ws.document.save(tmp_path / "my design.json")
+    for expected in (str(saved), None):
+        ws.controller.train()
+        result = _wait_finished(qtbot, ws)
+        assert result["status"] == "completed", result
+        assert RunFolder(result["run_dir"]).config()["design_file"] == expected
+        ws.document.path = None  # untitled: no file to record
+
+
 def test_stop_mid_run_leaves_a_checkpoint_that_resumes(qtbot, workspace):
     ws = workspace(epochs=200)
     with qtbot.waitSignal(ws.controller.run_finished, timeout=RUN_TIMEOUT) as finished:

@@ -75,3 +75,23 @@ def test_new_or_open_resets_the_training_tab(ws):
     assert panel.progress.format() == "" and panel.progress.value() == 0
     assert panel.status.text() == "Ready"
     assert ws.plots.points("epoch/train_loss") == 0
+
+
+def test_the_runs_warnings_and_notes_are_shown_until_the_next_run(ws):
+    panel, c = ws.panel, ws.controller
+    _state(ws, STARTING)
+    assert panel.messages.isHidden()
+    c.event.emit({"event": "start", "epochs": 3, "steps_per_epoch": 10, "device": "cpu",
+                  "warnings": ["no validation split (val_fraction is 0): early stopping is off"],
+                  "notes": ["data: skipped 1 preamble line(s) at the top"]})
+    c.event.emit({"event": "warning", "message": "torch.compile cannot run here; eager"})
+    c.event.emit({"event": "step", "step": 1, "epoch": 1, "eta_s": 5.0})
+    assert not panel.messages.isHidden()
+    assert panel.messages.text().split("\n") == [
+        "⚠ no validation split (val_fraction is 0): early stopping is off",
+        "ℹ data: skipped 1 preamble line(s) at the top",
+        "⚠ torch.compile cannot run here; eager"]
+    _state(ws, IDLE)
+    assert "early stopping is off" in panel.messages.text()  # still there after the run
+    _state(ws, STARTING)  # the next run starts with none
+    assert panel.messages.isHidden() and panel.messages.text() == ""

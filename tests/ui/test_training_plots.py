@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
 
 from ui.training.buffers import Series, SmoothedSeries
@@ -132,18 +133,22 @@ def test_a_short_run_still_draws_loss_per_step(qtbot):
     assert plots.plots["step"].vb.state["limits"]["xLimits"][0] == 0
 
 
-def test_legends_sit_beside_the_curves_not_on_them(qtbot):
+def test_legends_sit_in_the_title_row_not_on_the_curves(qtbot):
     plots = LivePlots()
     qtbot.addWidget(plots)
     _feed(plots, 5, epochs=2)
     plots.redraw()
-    for plot in plots.plots.values():
-        legend = plot.legend
-        assert legend.parentItem() is not plot.vb and legend.parentItem() is not plot
-        layout = plots.graphics.ci.layout
-        assert layout.itemAt(1, list(plots.plots.values()).index(plot)) is legend
-    names = [label.text for _sample, label in plots.plots["loss"].legend.items]
-    assert "train_loss" in names and "val_loss" in names
+    # No legend box anywhere in the scene (none can sit on the curves) ...
+    assert not any(isinstance(i, pg.LegendItem) for i in plots.graphics.scene().items())
+    for plot in plots.plots.values():  # ... the titles carry the legends
+        assert plot.layout.itemAt(0, 1) is plot.titleLabel
+    loss = plots.plots["loss"]
+    assert loss.legend.names == ["train loss", "val loss"]  # people's labels, not keys
+    assert "val loss" in loss.titleLabel.text
+    plots.set_overlays({"run 1": [{"epoch": 1, "val_loss": 0.5}]})
+    assert "run 1: val loss" in loss.legend.names
+    plots.set_overlays({})
+    assert loss.legend.names == ["train loss", "val loss"]
 
 
 def test_a_new_run_starts_on_fresh_axes(qtbot):

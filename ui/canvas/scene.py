@@ -16,10 +16,11 @@ from typing import Iterable
 from PySide6.QtCore import QPointF, QRectF, Signal
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneHelpEvent, QToolTip
 
+from graph.blocks import PATH_SEPARATOR
 from graph.catalog import fmt_shape
 from graph.design import Design, Edge, Node
 from graph.shapes import Inference, describe
-from graph.validate import ERROR, Report
+from graph.validate import ERROR, Diagnostic, Report, validate
 
 from ..document import Document
 from .items import IN, OUT, BadgeItem, NodeItem, NodeLook, PortItem, params_text, problems_text
@@ -284,13 +285,49 @@ class CanvasScene(QGraphicsScene):
             inference = copies[0].inference
         return inference
 
+    def scoped_diagnostics(self, report: Report) -> list[Diagnostic]:
+        """The report's diagnostics, or inside an entered block those of the layers shown:
+        what is wrong with the body as a network, and the entered instance's error pinned to
+        the inner layer that causes it."""
+        if not self.scope:
+            return report.diagnostics
+        diags = [d for d in validate(self.design).diagnostics if d.code != "shape"]
+        inner = self._inner_error(report)
+        if inner is not None and not any(d.node == inner.node and d.message == inner.message
+                                         for d in diags):
+            diags.append(inner)
+        return diags
+
+    def _inner_error(self, report: Report) -> Diagnostic | None:
+        """The entered instance's error (its path names copies and inner layers, such as
+        ``layer1.0 › add``) as a diagnostic on the layer of the shown body it leads to."""
+        error = report.inference.errors.get(self.scope[0])
+        if error is None or len(error.path) <= len(self.scope):
+            return None
+        design = self.document.design
+        for depth, instance in enumerate(self.scope):
+            node = design.node(instance) if design.has_node(instance) else None
+            label = error.path[depth]
+            if node is None or not (label == node.name or label.startswith(node.name + ".")
+                                    and label[len(node.name) + 1:].isdigit()):
+                return None  # the error is in a copy of another instance than the one shown
+            design = design.blocks[node.type].body
+        rest = error.path[len(self.scope):]
+        culprit = self.design.node_by_name(rest[0])
+        if culprit is None:
+            return None
+        text = (f"{PATH_SEPARATOR.join(rest[1:])}: {error.message}" if len(rest) > 1
+                else error.message)
+        return Diagnostic(ERROR, "shape", text, culprit.id, fix=error.fix,
+                          param=error.param if len(rest) == 1 else None)
+
     def apply_report(self, report: Report) -> None:
         """Restyle the nodes whose shape, parameter count or diagnostics changed."""
         by_node: dict[str, list] = defaultdict(list)
-        for diag in report.diagnostics if not self.scope else ():
+        inference = self.scoped_inference(report)
+        for diag in self.scoped_diagnostics(report):
             if diag.node is not None:
                 by_node[diag.node].append(diag)
-        inference = self.scoped_inference(report)
         relabel = []
         for node_id, item in self.nodes.items():
             diags = by_node.get(node_id, ())

@@ -170,7 +170,8 @@ class TrainingController(QObject):
         self.run_dir = run_dir
         self.events = []
         self.last_result = None
-        self.process.start(text, run_dir, extra_args, resume=resume)
+        self.process.start(text, run_dir, extra_args, resume=resume,
+                           source=None if resume else self.document.path)
         self.run_started.emit(str(run_dir))
         self.runs_changed.emit()
 

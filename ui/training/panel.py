@@ -7,9 +7,10 @@ shows what is really there (read in the background, since it imports torch).
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
@@ -28,6 +29,7 @@ from .runner import IDLE, PAUSED, RUNNING, STARTING, STOPPING
 from .tasks import run_task
 
 _BY_NAME = {p.name: p for p in TRAINING_PARAMS}
+PROGRESS_EVERY_S = 0.1  # the progress bar shows a new step at most this often
 METRIC_COLUMNS = 2  # "macro precision" and "top-5 accuracy" side by side still fit the dock
 
 
@@ -128,17 +130,27 @@ class TrainingPanel(QWidget):
         self.status = QLabel(self._idle_text())
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.messages = QLabel()  # the run's warnings and notes, kept until the next run
+        self.messages.setWordWrap(True)
+        self.messages.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.messages.setVisible(False)
 
         layout = QVBoxLayout(self)
         layout.addWidget(scroll, 1)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        layout.addWidget(self.messages)
 
         self._total_epochs = 0
         self._steps_per_epoch = 0
         self._eta: float | None = None
         self._ended = False  # the child said "end"; its process may take a while to exit
+        self._pending_progress: tuple[int, str] | None = None  # shown at most every 0.1 s
+        self._progress_shown = 0.0
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.timeout.connect(self._flush_progress)
         controller.event.connect(self._on_event)
         controller.run_finished.connect(self._on_finished)
         controller.state_changed.connect(self._on_state)
@@ -242,8 +254,10 @@ class TrainingPanel(QWidget):
             self.controller.pause()
 
     def _on_state(self, state: str) -> None:
+        self._flush_progress()
         if state == STARTING:
             self._ended = False
+            self._show_messages([])
         active = state != IDLE
         self.train_button.setEnabled(not active)
         self.pause_button.setEnabled(state in (RUNNING, PAUSED) and not self._ended)
@@ -261,12 +275,28 @@ class TrainingPanel(QWidget):
         """Forget the previous design's run (New / Open): Ready, an empty progress bar."""
         if self.controller.busy:
             return  # a run of the old design still reports here until it ends
+        self._pending_progress = None
         self.progress.setValue(0)
         self.progress.setFormat("")
         self.progress.setToolTip("")
         self.status.setText(self._idle_text())
+        self._show_messages([])
         self._total_epochs = self._steps_per_epoch = 0
         self._eta = None
+
+    def _show_messages(self, lines: list[str]) -> None:
+        """The run's warnings (⚠) and notes (ℹ) under the status line; hidden when none."""
+        self.messages.setText("\n".join(lines))
+        self.messages.setVisible(bool(lines))
+
+    def _add_messages(self, event: dict) -> None:
+        lines = [f"⚠ {w}" for w in event.get("warnings") or ()]
+        lines += [f"ℹ {n}" for n in event.get("notes") or ()]
+        if event.get("event") == "warning" and event.get("message"):
+            lines.append(f"⚠ {event['message']}")
+        if lines:
+            current = self.messages.text().split("\n") if self.messages.text() else []
+            self._show_messages(current + lines)
 
     def _on_event(self, event: dict) -> None:
         kind = event.get("event")
@@ -277,6 +307,8 @@ class TrainingPanel(QWidget):
             self.pause_button.setEnabled(False)
             self.stop_button.setEnabled(False)
             self.ended.emit()
+        if kind in ("start", "warning"):
+            self._add_messages(event)
         if kind == "start":
             self._total_epochs = int(event.get("epochs") or self._total_epochs or 0)
             self._steps_per_epoch = int(event.get("steps_per_epoch") or 0)
@@ -308,18 +340,35 @@ class TrainingPanel(QWidget):
             fraction = float(epoch) / self._total_epochs
         else:
             fraction = 0.0
-        self.progress.setValue(int(1000 * min(max(fraction, 0.0), 1.0)))
         if event.get("event") == "step":
             self._eta = event.get("eta_s")
         elif total_steps and self._eta is not None:
             self._eta = None  # an epoch event carries no ETA; do not show a stale one
-        self.progress.setFormat(
+        self._pending_progress = (
+            int(1000 * min(max(fraction, 0.0), 1.0)),
             f"epoch {epoch}/{self._total_epochs or '?'} · step {step} · "
             f"{fmt_rate(event.get('samples_per_s'))}/s · ETA {fmt_duration(self._eta)}")
+        wait_ms = int((self._progress_shown + PROGRESS_EVERY_S - time.monotonic()) * 1000)
+        if wait_ms <= 0:
+            self._flush_progress()
+        elif not self._progress_timer.isActive():
+            self._progress_timer.start(wait_ms)
+
+    def _flush_progress(self) -> None:
+        """Show the newest progress. A progress bar repaints at once on each new value, so
+        a burst of events (after the window was busy) shows only its last."""
+        if self._pending_progress is None:
+            return
+        value, text = self._pending_progress
+        self._pending_progress = None
+        self._progress_shown = time.monotonic()
+        self.progress.setValue(value)
+        self.progress.setFormat(text)
         self.progress.setToolTip("epoch, optimizer step, training samples per second and the "
                                  "estimated time left")
 
     def _on_finished(self, result: dict) -> None:
+        self._flush_progress()
         status, message = result["status"], result.get("message") or ""
         if status == "completed":
             self.progress.setValue(1000)

@@ -4,8 +4,10 @@ Four plots: loss per epoch (train and validation), loss per step (raw and smooth
 epoch, and the learning rate. Following pyqtgraph's scrolling-plots recipe, each curve is created
 once and redrawn with ``setData`` from a ~30 Hz timer, only when its buffer changed and the
 plots are on screen, with peak downsampling and clip-to-view — so 100k steps stay smooth — and
-frames are spaced by what painting costs, so the plots never hog the GUI thread. A NaN or infinite value breaks the
-line there and is marked with a red line labelled "NaN"; it never reaches pyqtgraph's fast path.
+frames are spaced by what painting costs, so the plots never hog the GUI thread. A NaN or
+infinite value breaks the line there and is marked with a red line labelled "NaN"; it never
+reaches pyqtgraph's fast path. Each plot's legend is a line of coloured names in its title row
+(:class:`TitleLegend`), so the curves keep the height of the short bottom dock.
 """
 from __future__ import annotations
 
@@ -22,12 +24,14 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from .buffers import Series, SmoothedSeries
 from .tasks import adopt_popups
-from .theme import BACKGROUND, ERROR, FAINT, PALETTE, legend_args, style_plot
+from graph import metrics as M
+
+from .theme import BACKGROUND, ERROR, FAINT, PALETTE, style_plot
 
 FRAME_MS = 33  # ≤ 30 redraws per second
 PAINT_SHARE = 4  # frames at least this many paint durations apart (painting ≤ 1/4 of the time)
 
-# Plot ids → titles and axis labels.
+# Plot ids → titles and what the x axis counts (the titles say it: no axis label takes height).
 PLOTS = {
     "loss": ("Loss per epoch", "epoch"),
     "step": ("Loss per step", "step"),
@@ -48,6 +52,79 @@ class _TimedGraphics(pg.GraphicsLayoutWidget):
         start = time.perf_counter()
         super().paintEvent(event)
         self.last_paint_ms = (time.perf_counter() - start) * 1000
+
+
+class _ClippedTitle(pg.LabelItem):
+    """A plot title that never asks for more width than the plot has: it is centred when it
+    fits, otherwise shown from its start and clipped."""
+
+    def __init__(self, text: str = " ", **opts):
+        super().__init__(text, **opts)
+        self.setFlag(self.GraphicsItemFlag.ItemClipsChildrenToShape)
+
+    def updateMin(self) -> None:  # noqa: N802 (pyqtgraph)
+        super().updateMin()
+        self.setMinimumWidth(0)
+        height = self.itemRect().height()
+        for hint in (Qt.SizeHint.MinimumSize, Qt.SizeHint.PreferredSize):
+            self._sizeHint[hint] = (0, height)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        self.opts["justify"] = "center" if self.itemRect().width() <= self.width() else "left"
+        super().resizeEvent(event)
+
+
+class TitleLegend:
+    """A plot's legend in its title row: the title, and under it one line of the named curves,
+    each a swatch of its colour (dashed for other runs) and its label, plus an optional note
+    (the current learning rate). ``PlotItem.addItem`` and ``removeItem`` enter and drop named
+    curves here, as they would in a ``LegendItem``; a line wider than the plot is clipped
+    (:class:`_ClippedTitle`), and the whole legend is the title's tooltip."""
+
+    def __init__(self, plot: pg.PlotItem, title: str):
+        self.plot, self.title, self.note = plot, title, ""
+        self.entries: dict[int, tuple[pg.PlotDataItem, str]] = {}
+        old = plot.titleLabel
+        plot.layout.removeItem(old)
+        if old.scene() is not None:
+            old.scene().removeItem(old)
+        plot.titleLabel = _ClippedTitle(**old.opts)
+        plot.titleLabel.item.document().setDocumentMargin(0)
+        plot.titleLabel.setCacheMode(plot.titleLabel.CacheMode.DeviceCoordinateCache)
+        plot.titleLabel.setParentItem(plot)
+        plot.layout.addItem(plot.titleLabel, 0, 1)
+        self._render()
+
+    @property
+    def names(self) -> list[str]:
+        return [name for _item, name in self.entries.values()]
+
+    def addItem(self, item: pg.PlotDataItem, name: str) -> None:  # noqa: N802 (pyqtgraph)
+        self.entries[id(item)] = (item, name)
+        self._render()
+
+    def removeItem(self, item: pg.PlotDataItem) -> None:  # noqa: N802 (pyqtgraph)
+        if self.entries.pop(id(item), None) is not None:
+            self._render()
+
+    def set_note(self, note: str) -> None:
+        if note != self.note:
+            self.note = note
+            self._render()
+
+    def _render(self) -> None:
+        parts = []
+        for item, name in self.entries.values():
+            pen = pg.mkPen(item.opts["pen"])
+            swatch = "━" if pen.style() == Qt.PenStyle.SolidLine else "┅"
+            parts.append(f'<span style="color:{pen.color().name()}">{swatch}</span>&nbsp;{name}')
+        if self.note:
+            parts.append(self.note)
+        legend = "&nbsp;&nbsp; ".join(parts) or "&nbsp;"
+        self.plot.setTitle(f"<b>{self.title}</b><br/><span style='font-size:8pt'>{legend}</span>")
+        label = self.plot.titleLabel
+        self.plot.layout.setRowFixedHeight(0, label.itemRect().height())  # both lines
+        label.setToolTip(" · ".join([self.title, *self.names, self.note]).strip(" ·"))
 
 
 @dataclass
@@ -81,15 +158,11 @@ class LivePlots(QWidget):
         self.graphics = _TimedGraphics()
         self.graphics.setBackground(BACKGROUND)
         self.plots: dict[str, pg.PlotItem] = {}
-        for i, (pid, (title, xlabel)) in enumerate(PLOTS.items()):
+        for i, (pid, (title, _xlabel)) in enumerate(PLOTS.items()):
             plot = adopt_popups(self, lambda i=i, title=title: self.graphics.addPlot(
                 row=0, col=i, title=title))  # one row: the bottom dock is wide and short
             style_plot(plot)
-            plot.setLabel("bottom", xlabel)
-            # The legend sits in its own row under the plot, never on the curves.
-            legend = pg.LegendItem(colCount=2, **legend_args())
-            self.graphics.addItem(legend, row=1, col=i)
-            plot.legend = legend  # PlotItem.addItem enters named curves here
+            plot.legend = TitleLegend(plot, title)  # PlotItem.addItem enters named curves here
             plot.setLimits(xMin=0)  # steps and epochs start at 0: no negative axis
             self.plots[pid] = plot
         self.curves: dict[str, Curve] = {}
@@ -115,6 +188,7 @@ class LivePlots(QWidget):
         self.timer.setInterval(FRAME_MS)
         self.timer.timeout.connect(lambda: self.redraw(force=False))
         self._last_frame = 0.0
+        self._last_plot = ""  # the plot the last frame drew (frames take turns)
         self.timer.start()
 
     # ---- feeding -----------------------------------------------------------------------------
@@ -125,21 +199,23 @@ class LivePlots(QWidget):
         if kind == "step":
             step = float(event.get("step", 0))
             if "loss" in event:
-                self._curve("step/raw", "step", "loss", faint=True).series.append(step, event["loss"])
+                raw = self._curve("step/raw", "step", "raw", faint=True)
+                raw.series.append(step, event["loss"])
                 self._curve("step/smooth", "step", "smoothed", smooth=True).series.append(
                     step, event["loss"])
             if "lr" in event:
-                self._curve("lr", "lr", "lr").series.append(step, event["lr"])
+                self._curve("lr", "lr", "learning rate").series.append(step, event["lr"])
         elif kind == "epoch":
             epoch = float(event.get("epoch", 0))
             lr = self.curves.get("lr")
             if "lr" in event and "step" in event and (lr is None or not len(lr.series)
                                                       or lr.series.arrays()[0][-1] < event["step"]):
                 # Short runs may end before any step event: the learning rate still shows.
-                self._curve("lr", "lr", "lr").series.append(float(event["step"]), event["lr"])
+                self._curve("lr", "lr", "learning rate").series.append(float(event["step"]),
+                                                                       event["lr"])
             for key, value in epoch_values(event).items():
                 plot = "loss" if key.endswith("loss") else "metrics"
-                self._curve(f"epoch/{key}", plot, key).series.append(epoch, value)
+                self._curve(f"epoch/{key}", plot, M.label(key)).series.append(epoch, value)
             self._step_loss_from_epoch(event)
 
     def _step_loss_from_epoch(self, event: Mapping[str, Any]) -> None:
@@ -151,7 +227,7 @@ class LivePlots(QWidget):
         raw = self.curves.get("step/raw")
         if raw is not None and len(raw.series) and raw.series.arrays()[0][-1] >= step:
             return
-        self._curve("step/raw", "step", "loss", faint=True).series.append(float(step), loss)
+        self._curve("step/raw", "step", "raw", faint=True).series.append(float(step), loss)
         self._curve("step/smooth", "step", "smoothed", smooth=True).series.append(
             float(step), loss)
 
@@ -195,7 +271,7 @@ class LivePlots(QWidget):
                 pen = pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine
                                if key.startswith("val") else Qt.PenStyle.DotLine)
                 x, y = s.arrays()
-                item = plot.plot(x.copy(), y.copy(), pen=pen, name=f"{label}: {key}",
+                item = plot.plot(x.copy(), y.copy(), pen=pen, name=f"{label}: {M.label(key)}",
                                  connect="finite")
                 self._overlay_items.append((plot, item))
 
@@ -214,7 +290,9 @@ class LivePlots(QWidget):
             else:
                 pen = pg.mkPen(next(self._colors), width=2)
             series = SmoothedSeries(self.smoothing) if smooth else Series()
-            item = self.plots[plot].plot(pen=pen, name=name)
+            # One curve needs no legend: the learning rate's title names it.
+            item = self.plots[plot].plot(pen=pen, name=None if plot == "lr" else name)
+            item.opts["name"] = name
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)
             curve = self.curves[key] = Curve(series, item, plot)
@@ -222,8 +300,9 @@ class LivePlots(QWidget):
 
     def redraw(self, force: bool = True) -> None:
         """Push changed buffers to their items. The frame timer calls it with ``force=False``:
-        then nothing is drawn while the plots are hidden, and frames are spaced so that
-        painting takes at most a quarter of the GUI thread's time."""
+        then nothing is drawn while the plots are hidden, each frame draws one plot (they take
+        turns), and frames are spaced so that painting takes at most a quarter of the GUI
+        thread's time."""
         if not force:
             if not self.isVisible():
                 return
@@ -231,9 +310,16 @@ class LivePlots(QWidget):
             if (time.perf_counter() - self._last_frame) * 1000 < spacing:
                 return
         self._last_frame = time.perf_counter()
-        for curve in self.curves.values():
-            if curve.drawn == curve.series.version:
-                continue
+        stale = [c for c in self.curves.values() if c.drawn != c.series.version]
+        if not force and stale:
+            # One plot per frame: a frame repaints one plot's axes, not all four (their text
+            # is what painting costs), so no frame holds the GUI thread long.
+            order = list(PLOTS)
+            after = order.index(self._last_plot) + 1 if self._last_plot in order else 0
+            pending = {c.plot for c in stale}
+            self._last_plot = next(p for p in order[after:] + order[:after] if p in pending)
+            stale = [c for c in stale if c.plot == self._last_plot]
+        for curve in stale:
             x, y = curve.series.arrays()
             finite = curve.series.all_finite
             # Copies: the item keeps the arrays, and the buffers are resized in place.
@@ -258,8 +344,8 @@ class LivePlots(QWidget):
         y = curve.series.arrays()[1]
         y = y[np.isfinite(y)]
         plot = self.plots["lr"]
-        # The current rate in the title: small plots show few ticks.
-        plot.setTitle(f"{PLOTS['lr'][0]} ({y[-1]:.3g})" if len(y) else PLOTS["lr"][0])
+        # The current rate in the legend: small plots show few ticks.
+        plot.legend.set_note(f"now {y[-1]:.3g}" if len(y) else "")
         if plot.getAxis("left").logMode:
             y = y[y > 0]
             if not len(y):

@@ -41,12 +41,14 @@ def child_threads() -> int:
 
 
 def train_command(snapshot: Path | None, run_dir: Path, resume: bool = False,
-                  extra: Sequence[str] = ()) -> list[str]:
+                  extra: Sequence[str] = (), source: Path | None = None) -> list[str]:
     """The child's argument list (after the interpreter): train ``snapshot`` into ``run_dir``,
-    or continue the stopped run in ``run_dir`` (``resume``), with its own copy of the design."""
+    or continue the stopped run in ``run_dir`` (``resume``), with its own copy of the design.
+    ``source`` is the design's own file (none while untitled), recorded in the run's config."""
     if resume:
         return ["-u", "-m", WORKER, "resume", str(run_dir), *extra]
-    return ["-u", "-m", WORKER, "train", str(snapshot), "--run-dir", str(run_dir), *extra]
+    return ["-u", "-m", WORKER, "train", str(snapshot), "--run-dir", str(run_dir),
+            "--design-file", str(source or ""), *extra]
 
 
 class TrainingProcess(QObject):
@@ -77,9 +79,11 @@ class TrainingProcess(QObject):
         return self.state != IDLE
 
     def start(self, design_text: str | None, run_dir: str | Path, extra_args: Sequence[str] = (),
-              resume: bool = False, python: str | None = None) -> None:
+              resume: bool = False, python: str | None = None,
+              source: Path | None = None) -> None:
         """Start training ``design_text`` (file text) into ``run_dir``, or continue the run in
-        ``run_dir`` (``resume``, no text needed); returns at once."""
+        ``run_dir`` (``resume``, no text needed); returns at once. ``source``: the design's own
+        file, when it has one."""
         if self.running:
             raise RuntimeError("a training run is already in progress")
         self.run_dir = Path(run_dir)
@@ -109,7 +113,8 @@ class TrainingProcess(QObject):
         self.process = process
         self._set_state(STARTING)
         process.start(python or sys.executable,
-                      train_command(self._snapshot, self.run_dir, resume, extra_args))
+                      train_command(self._snapshot, self.run_dir, resume, extra_args,
+                                    source))
 
     def pause(self) -> None:
         if self.state == RUNNING and self._send("pause"):

@@ -2,12 +2,10 @@
 
 Colours follow the canvas theme (ui/canvas/style.py) and resources/style.qss, so the plots sit in
 the dark window instead of showing white boxes. :func:`style_plot` styles a ``PlotWidget`` or a
-``PlotItem`` (background, axes, title and grid); :func:`legend_args` gives ``addLegend`` the matching
-label colour and frame. :data:`PALETTE` holds curve colours that read well on the dark background.
+``PlotItem`` (background, axes, title and grid). :data:`PALETTE` holds curve colours that read
+well on the dark background.
 """
 from __future__ import annotations
-
-from typing import Any
 
 import pyqtgraph as pg
 
@@ -17,19 +15,11 @@ BACKGROUND = Theme.background.name()  # the canvas' #1d2026
 AXIS = "#5b6270"  # axis lines and ticks
 TEXT = Theme.text_muted.name()  # tick labels and axis titles
 TITLE = Theme.text.name()
-LEGEND_BRUSH = (35, 39, 46, 200)  # the panels' #23272e, slightly see-through
-LEGEND_PEN = "#3a404b"
 ERROR = Theme.error.name()  # NaN marker, error text
 # Tableau-10, brightened where the original is too dark to read on BACKGROUND.
 PALETTE = ["#4e9be6", "#ff9f40", "#4cc26a", "#ff5a52", "#b48ee0", "#c49a8c", "#f28fd0",
            "#b0b6c0", "#d4d34a", "#33d0e0"]
 FAINT = (78, 155, 230, 90)  # the raw per-step loss under its smoothed line
-
-
-def legend_args() -> dict[str, Any]:
-    """Keyword arguments for ``PlotItem.addLegend`` that match the dark theme."""
-    return {"labelTextColor": TITLE, "brush": pg.mkBrush(LEGEND_BRUSH),
-            "pen": pg.mkPen(LEGEND_PEN), "labelTextSize": "8pt"}
 
 
 def style_plot(plot: pg.PlotWidget | pg.PlotItem, grid: bool = True) -> pg.PlotItem:
@@ -44,6 +34,8 @@ def style_plot(plot: pg.PlotWidget | pg.PlotItem, grid: bool = True) -> pg.PlotI
         axis = item.getAxis(name)
         axis.setPen(pg.mkPen(AXIS))
         axis.setTextPen(pg.mkPen(TEXT))  # also colours the axis label, now and later
+        # Text is what an axis costs to paint: a pixmap of it is reused until its ticks change.
+        axis.setCacheMode(axis.CacheMode.DeviceCoordinateCache)
     item.titleLabel.opts.update(color=TITLE, size="9pt")  # kept for later setTitle calls
     if item.titleLabel.text:
         item.setTitle(item.titleLabel.text)

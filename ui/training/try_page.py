@@ -30,6 +30,9 @@ from .tasks import adopt_popups, run_task
 from .theme import PALETTE, style_plot
 
 LIVE_INTERVAL_S = 0.5  # while training, the newest weights are read at most this often
+CHART_MIN_WIDTH, CHART_MIN_HEIGHT = 150, 120  # room for ten labelled bars
+PREVIEW_MIN_WIDTH, PREVIEW_MIN_HEIGHT = 200, 120  # the selected layer's output
+INPUT_SIZE = 80  # the sample's picture beside the bars
 UNTRAINED = ""  # the weights choice meaning "the design as it is, freshly initialized"
 
 
@@ -75,16 +78,19 @@ class TryPage(QWidget):
         self.preview = LayerPreview()
         panes = QSplitter()
         for layout in (self._build_sources(), self._build_answer()):
+            layout.setContentsMargins(0, 0, 4, 0)  # the splitter's handle separates them
             holder = QWidget()
             holder.setLayout(layout)
             panes.addWidget(holder)
+        self.preview.setMinimumSize(PREVIEW_MIN_WIDTH, PREVIEW_MIN_HEIGHT)
         panes.addWidget(self.preview)
         for i, stretch in enumerate((0, 1, 2)):  # the layer preview gets the most room
             panes.setStretchFactor(i, stretch)
-        panes.setSizes([250, 330, 520])
+            panes.setCollapsible(i, False)
+        panes.setSizes([240, 300, 520])
         self.panes = panes
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(6, 6, 6, 6)
+        outer.setContentsMargins(6, 4, 6, 4)
         outer.addWidget(panes)
 
         self._timer = QTimer(self)
@@ -96,7 +102,7 @@ class TryPage(QWidget):
 
     def _build_sources(self) -> QVBoxLayout:
         """The left column: the weights, and where the sample comes from."""
-        self.weights = compact_combo(QComboBox(), 16)
+        self.weights = compact_combo(QComboBox(), 10)
         self.weights.setToolTip("Whose weights answer: a run's best checkpoint, or the design "
                                 "as it is, untrained")
         self.weights.addItem("Untrained design", UNTRAINED)
@@ -116,7 +122,8 @@ class TryPage(QWidget):
         self.pad.drawn.connect(self.try_picture)
         clear = QPushButton("Clear")
         clear.clicked.connect(self.pad.clear)
-        self.open_button = QPushButton("Open image…")
+        self.open_button = QPushButton("Image…")
+        self.open_button.setToolTip("Try an image file (PNG, JPEG, …)")
         self.open_button.clicked.connect(self._open_image)
         self.features = QLineEdit()
         self.features.setPlaceholderText("feature values, comma-separated, e.g. 5.1, 3.5, 1.4, 0.2")
@@ -149,7 +156,7 @@ class TryPage(QWidget):
         """The middle column: the input, the prediction and the probability bars."""
         self.input_view = QLabel()
         self.input_view.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.input_view.setMinimumSize(112, 112)
+        self.input_view.setFixedSize(INPUT_SIZE, INPUT_SIZE)
         self.answer = QLabel()
         self.answer.setObjectName("answer")
         self.answer.setWordWrap(True)
@@ -164,10 +171,14 @@ class TryPage(QWidget):
                                          pen=pg.mkPen(PALETTE[2], width=2))
         chart.addItem(self.bars)
         chart.addItem(self.truth_bar)
+        self.chart.setMinimumSize(CHART_MIN_WIDTH, CHART_MIN_HEIGHT)
+        # The answer on top, then the input beside the bars: the chart gets the column's height.
+        row = QHBoxLayout()
+        row.addWidget(self.input_view, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.chart, 1)
         middle = QVBoxLayout()
-        middle.addWidget(self.input_view)
         middle.addWidget(self.answer)
-        middle.addWidget(self.chart, 1)
+        middle.addLayout(row, 1)
         return middle
 
     # ---- choosing the weights ---------------------------------------------------------------------
@@ -349,7 +360,7 @@ class TryPage(QWidget):
     def _show(self, result) -> None:
         self.prediction, self.outputs = result
         x = self.input[0].float().numpy()
-        self.input_view.setPixmap(sample_pixmap(x))
+        self.input_view.setPixmap(sample_pixmap(x, INPUT_SIZE))
         p, samples = self.prediction, self.samples
         truth = f" · true: <b>{self.true_label}</b>" if self.true_label is not None else ""
         if p.probabilities is not None:

@@ -31,6 +31,7 @@ DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable
                  | QDockWidget.DockWidgetFeature.DockWidgetClosable)
 
 MIN_CANVAS_SHARE = 0.5  # the canvas keeps at least this share of the window's height
+SHORT_DOCK, ROOMY_DOCK = 300, 420  # a bottom dock under the first grows to the second for plots
 
 
 def fit_bottom_dock(window: QMainWindow, dock: QDockWidget, height: int | None = None) -> int:
@@ -81,6 +82,7 @@ class TrainingWorkspace(QObject):
         self.tabs.setObjectName("trainingTabs")
         for key, page in self.pages.items():
             self.tabs.addTab(page, PAGE_TITLES[key])
+        self.tabs.currentChanged.connect(self._page_changed)
 
         self.train_action = QAction("Train", self)
         self.train_action.setToolTip("Train this design in a separate process (the editor stays "
@@ -124,12 +126,22 @@ class TrainingWorkspace(QObject):
             if dock is not None and (dock.isHidden() or dock.visibleRegion().isEmpty()):
                 dock.show()
                 dock.raise_()
-        dock, window = self._bottom_dock(), self.tabs.window()
-        if dock is not None and isinstance(window, QMainWindow) and dock.height() < 300:
-            fit_bottom_dock(window, dock, 420)
+        self._make_room()
 
     def show_page(self, key: str) -> None:
         self.tabs.setCurrentWidget(self.pages[key])
+
+    def _page_changed(self, index: int) -> None:
+        """The curves and the Try page need height: showing them grows a short bottom dock."""
+        if self.tabs.widget(index) in (self.pages["curves"], self.pages["try"]):
+            self._make_room()
+
+    def _make_room(self) -> None:
+        """Grow the bottom dock to :data:`ROOMY_DOCK` when it is under :data:`SHORT_DOCK`
+        (never past the canvas' share of the window)."""
+        dock, window = self._bottom_dock(), self.tabs.window()
+        if dock is not None and isinstance(window, QMainWindow) and dock.height() < SHORT_DOCK:
+            fit_bottom_dock(window, dock, ROOMY_DOCK)
 
     def _bottom_dock(self) -> QDockWidget | None:
         widget = self.tabs.parentWidget()
@@ -189,6 +201,7 @@ class TrainingWorkspace(QObject):
                 tabs.addTab(page, PAGE_TITLES[key])
             self.tabs.deleteLater()
             self.tabs = tabs
+            tabs.currentChanged.connect(self._page_changed)
             areas = {"data": Qt.DockWidgetArea.RightDockWidgetArea,
                      "training": Qt.DockWidgetArea.RightDockWidgetArea}
         else:

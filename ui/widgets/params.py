@@ -237,7 +237,7 @@ class ChoiceEditor(ParamEditor):
         super().__init__(param, parent)
         self.combo = compact_combo(_guard(QComboBox()))
         for choice in param.choices:
-            self.combo.addItem(str(choice), choice)
+            self.combo.addItem(param.choice_label(choice), choice)
         self.combo.setToolTip(param.doc)
         self.layout().addWidget(self.combo)
         self.combo.activated.connect(self._activated)

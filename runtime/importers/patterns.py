@@ -1,0 +1,38 @@
+"""Mappings both importers share: numbers and per-channel constants onto catalog layers."""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .builder import ConversionError, DesignBuilder, Tensor
+
+
+def scale_factor(value: float, divide: bool) -> float:
+    """The Scale factor of ``x * value`` (or ``x / value``): division only by a power of two,
+    whose inverse multiplies exactly."""
+    if not divide:
+        return value
+    mantissa, _ = math.frexp(value)
+    if value == 0 or abs(mantissa) != 0.5:
+        raise ConversionError(f"division by {value} is not exactly a multiplication")
+    return 1.0 / value
+
+
+def layer_scale(builder: DesignBuilder, name: str, x: Tensor, factors: torch.Tensor) -> Tensor:
+    """``x * factors`` with one learned factor per channel (C×1×…) or per feature (E) →
+    LayerScale holding them."""
+    if x.shape is None:
+        raise ConversionError("its input comes from an unsupported operator")
+    shape = tuple(factors.shape)
+    while len(shape) > len(x.shape) and shape[0] == 1:
+        shape = shape[1:]
+    channels = (x.shape[0],) + (1,) * (len(x.shape) - 1)
+    if len(x.shape) > 1 and shape == channels:
+        return builder.layer("LayerScale", name, {"channels_first": True}, [x],
+                             {"scale": factors.reshape(channels)})
+    if shape in ((x.shape[-1],), (1,) * (len(x.shape) - 1) + (x.shape[-1],)):
+        return builder.layer("LayerScale", name, {"channels_first": False}, [x],
+                             {"scale": factors.reshape(x.shape[-1])})
+    raise ConversionError(f"multiplying by a constant of shape {tuple(factors.shape)} has no "
+                          "layer (LayerScale takes one factor per channel or feature)")

@@ -1,0 +1,236 @@
+"""Operator coverage of the importers: each converter on a small torch module brought in both
+ways (torch.export and ONNX), and the torchvision architectures that import exactly (small
+variants of the same code, to keep CI fast)."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from graph.shapes import infer
+from runtime.importers import UnsupportedModel, import_model
+from runtime.importers import child
+from runtime.importers.torch_import import import_program
+from tests.runtime.test_blocks_journey import torchvision_models
+
+TOLERANCE = 1e-5
+
+
+def _params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def via_torch(model: nn.Module, shape: list[int]):
+    imported = import_program(child.export_module(model, shape), type(model).__name__)
+    return imported, child.compare(model, imported)
+
+
+def via_onnx(model: nn.Module, shape: list[int], folder: Path):
+    path = folder / f"{type(model).__name__}.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(2, *shape),), str(path), dynamo=False,
+                          opset_version=17, training=torch.onnx.TrainingMode.PRESERVE,
+                          input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    imported = import_model(path)
+    return imported, imported.max_diff
+
+
+def layer_types(imported) -> list[str]:
+    return [n.type for n in imported.design.nodes if n.type not in ("Input", "Output")]
+
+
+def assert_exact(model: nn.Module, shape: list[int], folder: Path, ways=("torch", "onnx")):
+    """Import ``model`` each way: outputs within 1e-5 of the source and the same parameter
+    count. Returns the imports by way."""
+    torch.manual_seed(0)
+    model = model.eval()
+    out = {}
+    for way in ways:
+        imported, diff = via_torch(model, shape) if way == "torch" else via_onnx(model, shape, folder)
+        assert diff is not None and diff <= TOLERANCE, (way, diff)
+        assert infer(imported.design).total_params == _params(model), way
+        out[way] = imported
+    return out
+
+
+# ---- merges and cuts ---------------------------------------------------------------------------
+
+
+class CatOfOne(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv(torch.cat([x], 1))
+
+
+def test_a_concat_of_one_tensor_is_that_tensor(tmp_path):
+    for imported in assert_exact(CatOfOne(), [3, 6, 6], tmp_path).values():
+        assert layer_types(imported) == ["Conv2d"]
+
+
+class Halves(nn.Module):
+    """ShuffleNetV2's split: chunk in two, work on one half, join them."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 1)
+
+    def forward(self, x):
+        a, b = x.chunk(2, dim=1)
+        return torch.cat([a, self.conv(b)], 1)
+
+
+def test_chunk_into_two_is_a_chunk_layer(tmp_path):
+    imports = assert_exact(Halves(), [6, 4, 4], tmp_path)
+    assert "Chunk" in layer_types(imports["torch"])
+    # the TorchScript exporter writes a chunk as Slices over shape arithmetic
+    assert layer_types(imports["onnx"]).count("Slice") == 2
+
+
+class Cuts(nn.Module):
+    def forward(self, x):
+        first, rest = torch.split(x, [2, 5], dim=2)
+        return torch.cat([first, rest[:, :, ::2]], 2)[:, 1:-1]
+
+
+def test_slices_and_uneven_splits(tmp_path):
+    imports = assert_exact(Cuts(), [4, 7], tmp_path)
+    assert "Slice" in layer_types(imports["onnx"])
+
+
+# ---- torchvision ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tvm():
+    models = torchvision_models()
+    if models is None:
+        pytest.skip("torchvision is not installed")
+    return models
+
+
+@pytest.mark.slow
+def test_densenet_imports_exactly(tvm, tmp_path):
+    """Same code as DenseNet-121 (a one-tensor concat first, a 21-way concat later), smaller."""
+    model = tvm.DenseNet(growth_rate=4, block_config=(1, 2, 20, 1), num_init_features=8,
+                         bn_size=2, num_classes=10)
+    imports = assert_exact(model, [3, 32, 32], tmp_path)
+    assert max(len(imports["torch"].design.in_edges(n.id))
+               for n in imports["torch"].design.nodes if n.type == "Concat") == 21
+
+
+@pytest.mark.slow
+def test_shufflenet_imports_exactly(tvm, tmp_path):
+    model = tvm.ShuffleNetV2([2, 1, 1], [8, 8, 16, 32, 64], num_classes=10)
+    imports = assert_exact(model, [3, 32, 32], tmp_path)
+    assert {"Chunk", "Permute", "Reshape"} <= set(layer_types(imports["torch"]))
+
+
+# ---- activations, arithmetic, padding, reductions -------------------------------------------------
+
+
+def test_activations_map_to_their_layers(tmp_path):
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU6(), nn.Hardtanh(-2.0, 3.0), nn.Hardswish(),
+                          nn.Hardsigmoid(), nn.Mish(), nn.Softplus(), nn.PReLU(), nn.GELU(),
+                          nn.Linear(8, 4))
+    imports = assert_exact(model, [6], tmp_path)
+    expected = ["Linear", "ReLU6", "Hardtanh", "Hardswish", "Hardsigmoid", "Mish", "Softplus",
+                "PReLU", "GELU", "Linear"]
+    for imported in imports.values():  # ONNX: GELU is Div→Erf→Add→Mul→Mul before opset 20
+        assert layer_types(imported) == expected
+
+
+def test_softsign_and_a_relu_clip_from_onnx(tmp_path):
+    model = nn.Sequential(nn.Linear(6, 8), nn.Softsign(), nn.Hardtanh(0.0, 6.0))
+    imported = assert_exact(model, [6], tmp_path, ways=("onnx",))["onnx"]
+    assert layer_types(imported) == ["Linear", "Softsign", "ReLU6"]
+
+
+class Arithmetic(nn.Module):
+    """Scalars, per-channel factors, padding and reductions on an image."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.act = nn.PReLU(4)
+        self.gamma = nn.Parameter(torch.rand(4, 1, 1))
+
+    def forward(self, x):
+        x = torch.nn.functional.pad(x, (1, 2, 0, 1), mode="reflect")
+        x = self.act(self.conv(x)) * 3.0 / 4.0
+        x = self.gamma * x
+        return torch.cat([x.mean(dim=(2,), keepdim=False), x.sum(dim=3), x.amax(dim=3)], 2)
+
+
+def test_constant_arithmetic_padding_and_reductions(tmp_path):
+    imports = assert_exact(Arithmetic(), [3, 6, 5], tmp_path)
+    for way, imported in imports.items():
+        kinds = layer_types(imported)
+        assert {"Pad", "PReLU", "Scale", "LayerScale", "Mean", "Sum", "Max"} <= set(kinds), way
+        assert kinds.count("Scale") == 2, way  # × 3, then ÷ 4 (a power of two: exact)
+
+
+class Indivisible(nn.Module):
+    def forward(self, x):
+        return x / 3.0
+
+
+def test_a_division_that_is_not_exactly_a_scale_is_listed_not_approximated(tmp_path):
+    with pytest.raises(UnsupportedModel, match="not exactly a multiplication"):
+        via_torch(Indivisible().eval(), [4])
+    with pytest.raises(UnsupportedModel, match="Div ×1"):
+        via_onnx(Indivisible().eval(), [4], tmp_path)
+
+
+class Scores(nn.Module):
+    """The inside of attention that is not a whole attention layer: scaled scores, softmax,
+    weighted sum."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):
+        q = self.proj(x)
+        weights = torch.softmax(torch.matmul(q, x.transpose(1, 2)) * 0.125, dim=-1)
+        return torch.matmul(weights, x)
+
+
+def test_matmul_of_computed_tensors_softmax_and_scale(tmp_path):
+    for way, imported in assert_exact(Scores(), [5, 8], tmp_path).items():
+        assert {"MatMul", "Softmax", "Scale", "Permute"} <= set(layer_types(imported)), way
+        assert layer_types(imported).count("MatMul") == 2
+
+
+class ChannelsLast(nn.Module):
+    """ConvNeXt's block: a Linear over the channels of a channels-last map."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 5)
+
+    def forward(self, x):
+        return self.fc(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+def test_a_linear_over_a_channels_last_map(tmp_path):
+    for way, imported in assert_exact(ChannelsLast(), [3, 4, 4], tmp_path).items():
+        assert layer_types(imported).count("Linear") == 1, way
+        assert imported.weights["fc.weight"].shape == (5, 3), way
+
+
+@pytest.mark.slow
+def test_convnext_imports_exactly(tvm, tmp_path):
+    from torchvision.models.convnext import CNBlockConfig, ConvNeXt
+
+    model = ConvNeXt([CNBlockConfig(8, 16, 1), CNBlockConfig(16, None, 2)],
+                     stochastic_depth_prob=0.1, num_classes=10)
+    for way, imported in assert_exact(model, [3, 32, 32], tmp_path).items():
+        assert {"LayerScale", "GELU", "LayerNorm"} <= set(layer_types(imported)), way

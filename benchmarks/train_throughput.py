@@ -487,6 +487,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {load_note()}")
+    if torch.get_num_threads() > 1 and os.getloadavg()[0] > (os.cpu_count() or 1):
+        print("warning: several threads on a busy machine: OpenMP's spin-waiting for cores counts "
+              "as CPU time and the figures scatter; use OMP_NUM_THREADS=1 … --threads 1")
     throughputs, overheads, module_ratios = {}, {}, {}
     if not args.skip_throughput:
         lightning = lightning_runner()

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import statistics
 import sys
 import time
@@ -225,15 +226,17 @@ def lightning_runner():
     return run
 
 
-def timed(contenders: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+def timed(contenders: dict[str, Callable[[], object]], repeats: int
+          ) -> dict[str, list[tuple[float, float]]]:
+    """``(wall, cpu)`` seconds of each contender per round; the rounds interleave them."""
     for fn in contenders.values():  # warm-up: imports, first-call allocations
         fn()
-    times: dict[str, list[float]] = {name: [] for name in contenders}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, fn in contenders.items():
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             fn()
-            times[name].append(time.perf_counter() - t)
+            times[name].append((time.perf_counter() - t, time.process_time() - c))
     return times
 
 
@@ -241,7 +244,17 @@ def span(values: list[float], fmt: str = "{:.2f}") -> str:
     return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"
 
 
-def throughput(model_name: str, epochs: int, repeats: int, lightning) -> None:
+def load_note() -> str:
+    """The machine's load average: the figures of a busy machine are only comparable side by
+    side (CPU time suffers least)."""
+    try:
+        return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "load average unknown"
+
+
+def throughput(model_name: str, epochs: int, repeats: int, lightning) -> dict[str, float]:
+    """Prints the table; returns netwright's median CPU-time ratio to each contender."""
     design = benchmark_settings(MODELS[model_name](epochs), epochs)
     loaded = load_data(design.data)
     data = as_tensors(loaded)
@@ -259,13 +272,23 @@ def throughput(model_name: str, epochs: int, repeats: int, lightning) -> None:
     times = timed(contenders, repeats)
     steps = epochs * -(-len(data[0]) // BATCH)
     print(f"\n{design.name}: {len(data[0])} training samples, batch {BATCH}, {epochs} epochs "
-          f"({steps} steps), {torch.get_num_threads()} threads, {repeats} runs each")
-    print(f"{'loop':<15} {'seconds: median (range)':>26} {'steps/s':>8} {'netwright is':>13}")
+          f"({steps} steps), {torch.get_num_threads()} threads, {repeats} runs each, "
+          f"{load_note()}")
+    print(f"{'loop':<14} {'CPU s: median (range)':>24} {'wall s':>7} {'steps/s':>8} "
+          f"{'netwright is (CPU)':>19} {'(wall)':>19}")
     nw = times["netwright"]
+    summary = {}
     for name, ts in times.items():
-        ratios = [t / n for t, n in zip(ts, nw)]  # paired: the runs of one round
-        print(f"{name:<15} {span(ts, '{:.3f}'):>26} {steps / statistics.median(ts):8.0f} "
-              f"{'' if name == 'netwright' else span(ratios) + '×':>13}")
+        cpu = [c for _, c in ts]
+        # paired: the runs of one round
+        by_cpu = [c / n for (_, c), (_, n) in zip(ts, nw)]
+        by_wall = [w / n for (w, _), (n, _) in zip(ts, nw)]
+        summary[name] = statistics.median(by_cpu)
+        wall = statistics.median(w for w, _ in ts)
+        print(f"{name:<14} {span(cpu, '{:.3f}'):>24} {wall:7.3f} {steps / wall:8.0f} "
+              f"{'' if name == 'netwright' else span(by_cpu) + '×':>19} "
+              f"{'' if name == 'netwright' else span(by_wall) + '×':>19}")
+    return summary
 
 
 # ---- the trainer's own overhead -----------------------------------------------------------------
@@ -279,14 +302,18 @@ def cpu_seconds(fn: Callable[[], object]) -> float:
     return time.process_time() - t
 
 
-def overhead(epochs: int, repeats: int) -> None:
+def overhead(long: int, rounds: int) -> dict[str, float]:
     """µs of CPU per step the trainer adds to the hand-written fused-Adam loop, on a network
     whose step is tiny. Each side runs ``short`` and ``long`` epochs: the difference of the two
     cancels the fixed costs (start-up, compiling the design) and leaves the per-epoch ones —
-    steps with their events, metrics and probes, and one validation per epoch (counted in)."""
-    short, long = 2, max(epochs, 8)
-    print(f"\ntrainer overhead per step (Linear 64→10, batch {BATCH}, CPU time of {long} − "
-          f"{short} epochs, {repeats} interleaved rounds; target ≤ 20 µs):")
+    steps with their events, metrics and probes, and one validation per epoch (counted in).
+    Many steps and the least CPU time of many interleaved rounds keep a busy machine's noise
+    out of the figure; returns µs/step of each configuration."""
+    short = 2
+    long = max(long, short + 4)
+    print(f"\ntrainer overhead per step (Linear 64→10, batch {BATCH}, least CPU time of {long} "
+          f"− {short} epochs over {rounds} interleaved rounds; target ≤ 20 µs; {load_note()}):")
+    result = {}
     for label, diag in (("probes every 50 steps", 50), ("probes off", 0)):
         designs = {e: benchmark_settings(chain_design("tiny", [("Linear", {"out_features": 10})],
                                                       e), e, diagnostics_every=diag)
@@ -296,18 +323,29 @@ def overhead(epochs: int, repeats: int) -> None:
         torch.manual_seed(0)
         template = compile_design(designs[short]).module
         steps = (long - short) * -(-(len(data[0]) - 1) // BATCH)
-        rounds = []
-        for r in range(repeats + 1):  # the first round warms up
-            t = {(side, e): cpu_seconds(
-                (lambda e=e: run_index(copy.deepcopy(template), data, e, {"fused": True}))
-                if side == "loop" else (lambda e=e: run_netwright(designs[e], loaded)))
-                for e in (short, long) for side in ("loop", "netwright")}
-            loop = t["loop", long] - t["loop", short]
-            nw = t["netwright", long] - t["netwright", short]
-            if r:
-                rounds.append(((nw - loop) / steps * 1e6, loop / steps * 1e6))
-        print(f"  {label:<22} {span([d for d, _ in rounds], '{:.1f}')} µs/step (the hand "
-              f"loop's whole step: {statistics.median(l for _, l in rounds):.0f} µs)")
+        runs = {("loop", e): (lambda e=e: run_index(copy.deepcopy(template), data, e,
+                                                     {"fused": True})) for e in (short, long)}
+        runs.update({("netwright", e): (lambda e=e: run_netwright(designs[e], loaded))
+                     for e in (short, long)})
+        t: dict[tuple[str, int], list[float]] = {key: [] for key in runs}
+        for r in range(rounds + 1):  # the first round warms up
+            order = list(runs) if r % 2 else list(reversed(runs))  # neither side always first
+            for key in order:
+                seconds = cpu_seconds(runs[key])
+                if r:
+                    t[key].append(seconds)
+        # A busy machine only ever adds CPU time (caches, a shared core): each run's least
+        # time over the rounds is its cost; the paired rounds give the spread.
+        best = {key: min(v) for key, v in t.items()}
+        loop = (best["loop", long] - best["loop", short]) / steps * 1e6
+        value = (best["netwright", long] - best["netwright", short]) / steps * 1e6 - loop
+        paired = [((t["netwright", long][i] - t["netwright", short][i])
+                   - (t["loop", long][i] - t["loop", short][i])) / steps * 1e6
+                  for i in range(rounds)]
+        result[label] = value
+        print(f"  {label:<22} {value:5.1f} µs/step (per round: {span(paired, '{:.1f}')}; "
+              f"the hand loop's whole step: {loop:.0f} µs)")
+    return result
 
 
 # ---- GraphModule against a hand-written module ------------------------------------------------
@@ -329,34 +367,45 @@ class HandWritten(nn.Module):
 
 
 def fwd_bwd_ratio(design: Design, iterations: int, repeats: int) -> list[float]:
+    """hand / GraphModule CPU time of ``iterations`` forward+backward passes, per round; the
+    rounds alternate which goes first (the second of a pair runs on warmer caches)."""
     torch.manual_seed(0)
     graph_module = compile_design(design).module
     hand = HandWritten(graph_module)  # the very same layers and weights
     shape = tuple(design.inputs()[0].resolved_params()["shape"])
     x = torch.randn(BATCH, *shape)
 
-    def loop(model):
+    def loop(model) -> float:
+        t = time.process_time()
         for _ in range(iterations):
             model(x).sum().backward()
+        return time.process_time() - t
 
     for model in (graph_module, hand):
         loop(model)
     ratios = []
-    for _ in range(repeats):
-        t0 = time.perf_counter(); loop(graph_module); t1 = time.perf_counter()  # noqa: E702
-        loop(hand); t2 = time.perf_counter()  # noqa: E702
-        ratios.append((t2 - t1) / (t1 - t0))
+    for r in range(repeats):
+        if r % 2:
+            t_hand, t_graph = loop(hand), loop(graph_module)
+        else:
+            t_graph, t_hand = loop(graph_module), loop(hand)
+        ratios.append(t_hand / t_graph)
     return ratios
 
 
-def modules(repeats: int) -> None:
-    print(f"\nforward+backward, compiled GraphModule vs hand-written nn.Module (batch {BATCH}; "
-          "> 1 means the GraphModule is faster; target ≥ 0.98):")
+def modules(repeats: int) -> dict[str, float]:
+    print(f"\nforward+backward, compiled GraphModule vs hand-written nn.Module (batch {BATCH}, "
+          f"CPU time, median of {repeats} rounds in alternating order; > 1 means the GraphModule "
+          f"is faster; target ≥ 0.98; {load_note()}):")
     cases = [(f"MLP width {w} × {d}", mlp(1, w, d), it) for w, d, it in
              ((64, 2, 400), (256, 4, 200), (1024, 4, 30))]
     cases += [(f"{name} example", MODELS[name](1), 100) for name in ("cnn", "lstm")]
+    result = {}
     for label, design, iterations in cases:
-        print(f"  {label:<22} {span(fwd_bwd_ratio(design, iterations, repeats), '{:.3f}')}×")
+        ratios = fwd_bwd_ratio(design, iterations, repeats)
+        result[label] = statistics.median(ratios)
+        print(f"  {label:<22} {span(ratios, '{:.3f}')}×")
+    return result
 
 
 # ---- torch.compile ------------------------------------------------------------------------------
@@ -384,12 +433,38 @@ def compile_speedup(names: list[str], epochs: int) -> None:
               f"{t_e:.1f} s vs {t_c:.1f} s{note}")
 
 
+def verdict(throughputs: dict[str, dict[str, float]], overheads: dict[str, float],
+            module_ratios: dict[str, float]) -> None:
+    """One line per target: met or not, from the medians above (CPU time)."""
+    print(f"\ntargets (medians, CPU time; {load_note()}):")
+
+    def line(ok: bool, text: str) -> None:
+        print(f"  [{'met' if ok else 'NOT met'}] {text}")
+
+    for name, ratios in throughputs.items():
+        line(ratios["index+fused"] >= 1.0,
+             f"{name}: netwright {ratios['index+fused']:.2f}× index+fused (≥ 1.0)")
+        if "lightning" in ratios:
+            line(ratios["lightning"] >= 3.0,
+                 f"{name}: netwright {ratios['lightning']:.2f}× lightning (≥ 3.0)")
+    for label, value in overheads.items():
+        line(value <= 20.0, f"trainer overhead, {label}: {value:.1f} µs/step (≤ 20)")
+    if module_ratios:
+        worst = min(module_ratios, key=module_ratios.get)
+        line(module_ratios[worst] >= 0.98, f"GraphModule vs hand-written, lowest: "
+             f"{module_ratios[worst]:.3f}× ({worst}; ≥ 0.98)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="mlp,cnn,lstm")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--overhead-epochs", type=int, default=30,
+                        help="epochs of the longer overhead run (the shorter has 2)")
+    parser.add_argument("--rounds", type=int, default=9,
+                        help="rounds of the overhead and GraphModule measurements")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-overhead", action="store_true")
     parser.add_argument("--skip-modules", action="store_true")
@@ -397,18 +472,21 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     names = [n.strip() for n in args.models.split(",") if n.strip()]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {load_note()}")
+    throughputs, overheads, module_ratios = {}, {}, {}
     if not args.skip_throughput:
         lightning = lightning_runner()
         if lightning is None:
             print("lightning is not installed: skipped (pip install lightning to compare)")
         for name in names:
-            throughput(name, args.epochs, args.repeats, lightning)
+            throughputs[name] = throughput(name, args.epochs, args.repeats, lightning)
     if not args.skip_overhead:
-        overhead(args.epochs, args.repeats)
+        overheads = overhead(args.overhead_epochs, args.rounds)
     if not args.skip_modules:
-        modules(max(args.repeats, 5))
+        module_ratios = modules(args.rounds)
     if args.compile:
         compile_speedup(names, max(args.epochs, 3))
+    verdict(throughputs, overheads, module_ratios)
 
 
 if __name__ == "__main__":

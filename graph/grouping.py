@@ -86,15 +86,19 @@ def group_into_block(design: Design, node_ids: list[str], name: str | None = Non
     order = design.node_ids_in_order()
     edit.steps += [("remove_node", n, order.index(n.id)) for n in reversed(chosen)]
     edit.steps += [("define", block, None), ("add_node", instance, order.index(chosen[0].id))]
+    dropped = 0  # each new link takes its old one's place: merge layers keep their input order
     for i, e in touching:
         if e.src in ids and e.dst in ids:
+            dropped += 1
             continue
         if e.dst in ids:
             new = Edge(e.src, instance.id, e.src_port, port_names[("in", e.src, e.src_port)])
         else:
             new = Edge(instance.id, e.dst, port_names[("out", e.src, e.src_port)], e.dst_port)
         if all(new != s[1] for s in edit.steps if s[0] == "add_edge"):
-            edit.steps.append(("add_edge", new, None))
+            edit.steps.append(("add_edge", new, i - dropped))
+        else:
+            dropped += 1
     return edit
 
 
@@ -193,12 +197,14 @@ def ungroup(design: Design, instance_id: str) -> Edit:
         args = {**base, **(params["first"] or {})} if i == 0 else base
         offset = (node.position[0], node.position[1] + 400.0 * i)
         values = _inline_copy(block.body, args, values, allocator, offset, edit, added)
-    for _, e in touching:
-        if e.src == instance_id:
-            k = [p.name for p in layer.outputs].index(e.src_port)
-            if values[k] is not None:
-                edit.steps.append(("add_edge", Edge(values[k][0], e.dst, values[k][1],
-                                                    e.dst_port), None))
+    dropped = 0  # each new link takes its old one's place: merge layers keep their input order
+    for i, e in touching:
+        k = [p.name for p in layer.outputs].index(e.src_port) if e.src == instance_id else None
+        if k is None or values[k] is None:
+            dropped += 1
+            continue
+        edit.steps.append(("add_edge", Edge(values[k][0], e.dst, values[k][1], e.dst_port),
+                           i - dropped))
     edit.result = added
     return edit
 

@@ -90,6 +90,27 @@ def default_training() -> dict[str, Any]:
     return {p.name: copy.deepcopy(p.default) for p in TRAINING_PARAMS}
 
 
+# The training settings a command line overrides with a flag (``main.py train``, the app's worker).
+FLAG_SETTINGS = ("epochs", "batch_size", "lr", "device", "seed")
+_FLAG_TYPES = {"int": (int, "N"), "float": (float, "X"), "str": (str, "TEXT")}
+
+
+def add_setting_flags(parser: Any) -> None:
+    """Give an argparse ``parser`` a flag per :data:`FLAG_SETTINGS` entry (``--batch-size N``),
+    typed and explained by the setting's declaration; read them with :func:`flagged_settings`."""
+    for param in TRAINING_PARAMS:
+        if param.name in FLAG_SETTINGS:
+            kind, metavar = _FLAG_TYPES[param.kind]
+            parser.add_argument("--" + param.name.replace("_", "-"), dest=param.name, type=kind,
+                                metavar=metavar, help=param.doc)
+
+
+def flagged_settings(args: Any) -> dict[str, Any]:
+    """The settings that the flags of :func:`add_setting_flags` in ``args`` override."""
+    return {name: getattr(args, name) for name in FLAG_SETTINGS
+            if getattr(args, name, None) is not None}
+
+
 def check_training(training: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(setting, problem)`` for each invalid training setting."""
     by_name = {p.name: p for p in TRAINING_PARAMS}

@@ -24,7 +24,8 @@ def predicted_classes(logits: torch.Tensor) -> torch.Tensor:
 
 
 class ClassificationMeter:
-    """Confusion matrix (rows: true class, columns: predicted class) and top-k hits."""
+    """Confusion matrix (rows: true class, columns: predicted class) and top-k hits (``topk``
+    0: not counted)."""
 
     def __init__(self, num_classes: int, device: torch.device | str = "cpu", topk: int = 5):
         self.num_classes = int(num_classes)
@@ -38,7 +39,7 @@ class ClassificationMeter:
         preds = predicted_classes(logits).reshape(-1).clamp_(0, self.num_classes - 1)
         self.confusion += torch.bincount(targets * self.num_classes + preds,
                                          minlength=self.num_classes ** 2)
-        if logits.dim() == 2 and logits.shape[1] > self.topk:
+        if self.topk and logits.dim() == 2 and logits.shape[1] > self.topk:
             top = logits.topk(self.topk, dim=1).indices
             self.topk_hits += (top == targets[:, None]).any(dim=1).sum()
 
@@ -58,7 +59,7 @@ class ClassificationMeter:
         hits = int(self.topk_hits.item())
         out = classification_report(matrix, class_names)
         total = out["samples"]
-        if total and self.num_classes > self.topk:
+        if total and self.topk and self.num_classes > self.topk:
             out[f"top{self.topk}"] = hits / total
         return out
 

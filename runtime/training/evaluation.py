@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from torch import nn
@@ -20,9 +20,25 @@ from .losses import LossFn, first_output
 from .setup import resolve_training
 
 
-def make_meter(info: DataInfo, device: torch.device) -> ClassificationMeter | RegressionMeter:
+# Evaluation keeps no activations for a backward pass, so its batches may be far larger than
+# training's: a batch's inputs may take up to this many bytes (at most MAX_EVAL_BATCH samples).
+EVAL_BATCH_BYTES = 2 << 20
+MAX_EVAL_BATCH = 4096
+
+
+def evaluation_batch_size(train_batch: int, sample_numel: int) -> int:
+    """Samples per evaluation batch: 4× the training batch (up to 1024), more for small
+    samples (a small validation split then runs in one forward pass)."""
+    by_bytes = EVAL_BATCH_BYTES // max(1, 4 * sample_numel)
+    return max(train_batch, min(MAX_EVAL_BATCH, max(min(1024, 4 * train_batch), by_bytes)))
+
+
+def make_meter(info: DataInfo, device: torch.device, metrics: Sequence[str] | None = None
+               ) -> ClassificationMeter | RegressionMeter:
+    """The meter of ``info``'s task; ``metrics`` (default: all) may leave top-5 uncounted."""
     if info.task == "classification":
-        return ClassificationMeter(info.num_classes or 2, device)
+        topk = 5 if metrics is None or "top5" in metrics else 0
+        return ClassificationMeter(info.num_classes or 2, device, topk=topk)
     norm = info.normalization
     width = math.prod(info.target_shape or (1,))
     scale = shift = None
@@ -35,20 +51,22 @@ def make_meter(info: DataInfo, device: torch.device) -> ClassificationMeter | Re
 def evaluate_split(model: nn.Module, split: Any, loss_fn: LossFn, info: DataInfo,
                    device: torch.device, precision: str = "fp32", batch_size: int = 256,
                    limit_batches: int | None = None, shard: tuple[int, int] | None = None,
-                   all_reduce_sum: Any = None) -> dict[str, Any]:
+                   all_reduce_sum: Any = None, metrics: Sequence[str] | None = None
+                   ) -> dict[str, Any]:
     """Loss and metrics of ``model`` over a whole split (the model is left as it was found).
 
     Classification adds the per-class report and the confusion matrix; regression MAE, RMSE and
     R² in the data's own units. In a distributed run each rank passes its ``shard`` (start,
     stop) of the split and ``all_reduce_sum``: the sums of all shards make the result, the same
-    on every rank.
+    on every rank. ``metrics`` (names of :data:`graph.metrics.METRICS`; default all) may
+    leave out those not wanted that cost extra work (top-5).
     """
     was_training = model.training
     model.eval()
     n = 0
     try:
         with torch.inference_mode(), devices.autocast(device, precision):
-            meter = make_meter(info, device)
+            meter = make_meter(info, device, metrics)
             loss_sum = torch.zeros((), device=device,
                                    dtype=torch.float32 if device.type == "mps" else torch.float64)
             for i, (x, y) in enumerate(_batches(split, batch_size, shard)):

@@ -25,7 +25,7 @@ from ..runs import RunError, RunFolder, RunWriter, load_weights_into
 from .. import events as ev
 from . import setup
 from .control import Control, Parallel, TrainingError
-from .evaluation import evaluate_split
+from .evaluation import evaluate_split, evaluation_batch_size
 from .losses import LossFn, first_output
 from .optim import LRSchedule, check_optimizer_state, make_optimizer
 from .probes import Hooks, activation_stats, diagnostic_rows, grad_stats, layer_refs, \
@@ -614,7 +614,7 @@ class Trainer:
         metrics: dict[str, Any] = {"train_loss": train_loss, "val_loss": None}
         result: dict[str, Any] = {}
         if len(loop.data.val):
-            eval_bs = max(loop.batch_size, min(1024, 4 * loop.batch_size))
+            eval_bs = evaluation_batch_size(loop.batch_size, math.prod(self.info.sample_shape))
             parallel, shard = self.parallel, None
             if parallel.all_reduce_sum is not None:  # each rank its part of the split
                 shard = parallel.shard(len(loop.data.val), "validation")
@@ -622,7 +622,7 @@ class Trainer:
                     parallel.sync_buffers(loop.model)
             result = evaluate_split(loop.model, loop.data.val, self.loss_fn, self.info,
                                     self.device, self.precision, eval_bs, self.limit_batches,
-                                    shard, parallel.all_reduce_sum)
+                                    shard, parallel.all_reduce_sum, self.metrics)
             metrics["val_loss"] = result["loss"]
         for m in self.metrics:
             metrics[f"val_{m}"] = result.get(m)

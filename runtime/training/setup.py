@@ -173,7 +173,10 @@ def metric_warnings(settings: Mapping[str, Any], metrics: list[str], task: str) 
 def seed_everything(seed: int, device: torch.device) -> None:
     random.seed(seed)
     np.random.seed(seed)
-    torch.manual_seed(seed)
+    if device.type == "cpu":  # all a CPU run draws from; torch.manual_seed would also queue
+        torch.default_generator.manual_seed(seed)  # every accelerator's seed (~0.4 ms)
+    else:
+        torch.manual_seed(seed)
     if device.type == "cuda":
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False

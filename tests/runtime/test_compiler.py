@@ -129,6 +129,10 @@ def test_compiled_module_equals_the_hand_written_one(build, hand, shape):
     with torch.no_grad():
         torch.testing.assert_close(compiled.module(x), model(x))
     assert sum(p.numel() for p in model.parameters()) == compiled.report.inference.total_params
+    # Called as any nn.Module is (no torch.fx traceback wrapper around each call), and a
+    # second compiled model keeps its own class.
+    assert type(compiled.module).__call__ is nn.Module.__call__
+    assert type(compile_design(build().design).module) is not type(compiled.module)
 
 
 # ---- every example --------------------------------------------------------------------------------

@@ -417,3 +417,22 @@ def test_uint8_batches_normalize_like_the_stored_statistics():
         torch.tensor([0.2, 0.25, 0.3]).view(3, 1, 1)
     assert torch.allclose(got, want, atol=1e-6)
     assert torch.allclose(norm.apply(x[[1, 4]]), want, atol=1e-6)
+
+
+def test_batches_gathered_in_chunks_equal_batch_by_batch(monkeypatch):
+    """Several batches are gathered and normalized at once (chunks of a few), from any start
+    batch: every batch holds exactly the samples and values of its slice of the order."""
+    import runtime.data.batching as batching
+
+    x = torch.randint(0, 256, (50, 1, 2, 2), dtype=torch.uint8)
+    y = torch.arange(50)
+    split = TensorSplit(x, y, Normalization("channel", 1 / 255, [0.5], [0.2]))
+    order = torch.randperm(50, generator=torch.Generator().manual_seed(3))
+    monkeypatch.setattr(batching, "CHUNK_BYTES", 3 * 8 * 4 * 4)  # 3 batches of 8 a chunk
+    for start in (0, 2, 5):
+        got = list(split.batches(order, 8, 6, start=start))  # the last 2 samples: no batch
+        assert len(got) == 6 - start
+        for b, (xb, yb) in enumerate(got, start):
+            idx = order[b * 8:(b + 1) * 8]
+            assert torch.equal(yb, y[idx])
+            assert torch.equal(xb, split.take(idx)[0])

@@ -118,14 +118,8 @@ def test_torchvision_resnet18_comes_in_with_its_hierarchy():
 
 
 def test_onnx_module_paths_give_the_same_hierarchy(tmp_path):
-    torch.manual_seed(0)
-    model = Twin().eval()
     path = tmp_path / "twin.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.randn(2, 6),), str(path), dynamo=False,
-                          input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    model = _twin_onnx(path)
     imported = import_model(path)
     instances = [(n.name, n.type) for n in imported.design.nodes if n.is_block]
     assert [name for name, _ in instances] == ["a", "b"]
@@ -133,3 +127,55 @@ def test_onnx_module_paths_give_the_same_hierarchy(tmp_path):
     _check_same_model(model, imported)
     flat = import_model(path, flat=True)
     assert len(flat.design.blocks) == 0 and len(flat.design) > len(imported.design)
+
+
+def _twin_onnx(path) -> nn.Module:
+    torch.manual_seed(0)
+    model = Twin().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(2, 6),), str(path), dynamo=False,
+                          input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    return model
+
+
+def test_main_import_nests_by_default_and_keeps_flat_with_the_flag(tmp_path, capsys):
+    import main
+    from graph.fileformat import load
+    from safetensors.torch import load_file
+
+    model = _twin_onnx(tmp_path / "twin.onnx")
+    assert main.main(["import", str(tmp_path / "twin.onnx"), "-o", str(tmp_path / "t.json")]) == 0
+    assert "1 block(s)" in capsys.readouterr().out
+    design = load(tmp_path / "t.json")
+    assert [n.name for n in design.nodes if n.is_block] == ["a", "b"]
+    weights = load_file(str(tmp_path / "t.safetensors"))
+    compile_design(design).module.load_state_dict(weights, strict=True)
+    assert set(weights) == set(model.state_dict())
+    assert main.main(["import", str(tmp_path / "twin.onnx"), "-o", str(tmp_path / "f.json"),
+                      "--flat"]) == 0
+    assert "block" not in capsys.readouterr().out
+    assert not len(load(tmp_path / "f.json").blocks)
+
+
+@pytest.mark.slow
+def test_torchvision_resnet18_from_onnx_has_the_same_hierarchy(tmp_path):
+    models = torchvision_models()
+    if models is None:
+        pytest.skip("torchvision is not installed")
+    torch.manual_seed(0)
+    model = models.resnet18(num_classes=10).eval()
+    path = tmp_path / "resnet18.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(2, 3, 64, 64),), str(path), dynamo=False,
+                          training=torch.onnx.TrainingMode.PRESERVE,  # BatchNorm kept
+                          input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+    imported = import_model(path)
+    design = imported.design
+    assert [n.name for n in design.nodes if n.type not in ("Input", "Output")] == [
+        "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool",
+        "flatten", "fc"]
+    assert design.node_by_name("layer1").params["repeat"] == 2 and len(design.blocks) == 4
+    _check_same_model(model, imported)

@@ -113,6 +113,58 @@ def test_diagnostics_per_layer():
     assert layers["relu1"]["act_mean"] >= 0 and layers["fc3"]["act_std"] > 0
 
 
+def test_probe_statistics_match_torch():
+    """Each layer's activation mean, standard deviation and dead fraction, and its gradient
+    norm over all its parameters, as torch computes them directly."""
+    from types import SimpleNamespace
+
+    from runtime.training.probes import activation_stats, grad_stats
+
+    out = torch.randn(16, 4, 3) - 0.5
+    out[:, 0] = -1.0  # unit 0..2 of channel 0 never fire
+    stats: dict[str, torch.Tensor] = {}
+    activation_stats(SimpleNamespace(ident="r", type="ReLU"), out, stats)
+    activation_stats(SimpleNamespace(ident="l", type="Linear"), out, stats)
+    dead = (out.reshape(16, -1) <= 0).all(dim=0).float().mean()
+    assert torch.allclose(stats["r"], torch.stack([out.mean(), out.std(), dead]), atol=1e-5)
+    assert stats["l"][2].isnan() and stats["r"][2] >= 3 / 12
+
+    fc, act = torch.nn.Linear(3, 2), torch.nn.ReLU()
+    fc(torch.randn(5, 3)).pow(2).sum().backward()
+    layers = [SimpleNamespace(ident=i, module=m) for i, m in (("fc", fc), ("act", act))]
+    norms = grad_stats(layers)
+    want = torch.cat([fc.weight.grad.flatten(), fc.bias.grad]).norm()
+    assert list(norms) == ["fc"] and torch.allclose(norms["fc"], want)
+
+
+def test_top5_counted_only_when_asked():
+    """Top-5 hits cost a top-k per batch: the trainer counts them only for the top5 metric."""
+    design = load(EXAMPLES / "digits_mlp.json")
+    plain = of(run(design, overrides={"epochs": 1}, limit_batches=2), "epoch")[0]
+    asked = of(run(design, overrides={"epochs": 1, "metrics": "top5"}, limit_batches=2),
+               "epoch")[0]
+    assert "val_top5" not in plain.to_dict() and 0 < asked["val_top5"] <= 1
+    assert plain["val_accuracy"] == asked["val_accuracy"]
+    from runtime.data import load_data
+    from runtime.training.evaluation import make_meter
+
+    info = load_data(design.data).info
+    assert make_meter(info, torch.device("cpu"), ["accuracy"]).topk == 0
+    assert make_meter(info, torch.device("cpu"), ["accuracy", "top5"]).topk == 5
+    meter = make_meter(info, torch.device("cpu"), ["accuracy"])
+    meter.update(torch.randn(4, 10), torch.tensor([0, 1, 2, 3]))
+    assert "top5" not in meter.compute() and meter.topk_hits == 0
+
+
+def test_evaluation_batches_grow_for_small_samples():
+    from runtime.training.evaluation import MAX_EVAL_BATCH, evaluation_batch_size
+
+    assert evaluation_batch_size(64, 64) == MAX_EVAL_BATCH  # 64 features: a split at once
+    assert evaluation_batch_size(64, 3 * 224 * 224) == 256  # large images: 4× training's
+    assert evaluation_batch_size(8, 3 * 224 * 224) == 32
+    assert evaluation_batch_size(2048, 3 * 224 * 224) == 2048  # never below training's
+
+
 def test_no_hooks_without_diagnostics():
     design = load(EXAMPLES / "digits_mlp.json")
     events = run(design, overrides={"epochs": 1, "diagnostics_every": 0}, limit_batches=4)

@@ -80,7 +80,7 @@ def test_nan_is_marked_not_crashing(qtbot):
     plots.add_event({"event": "epoch", "epoch": 1, "train_loss": None, "val_loss": "NaN"})
     plots.set_log_scale(True)
     plots.redraw()
-    qtbot.wait(50)  # a paint with NaN and log scale
+    plots.grab()  # a paint with NaN and log scale, now
     assert "NaN" in plots.status.text()
     assert "step 31" in plots.status.text()
     assert plots.nan_marked("step") and plots.nan_marked("loss")
@@ -98,7 +98,7 @@ def test_hundred_thousand_points_redraw_downsampled(qtbot):
     xs = np.arange(100_000, dtype=float)
     curve.series.extend(xs, np.exp(-xs / 2e4))
     plots.redraw()
-    qtbot.wait(50)
+    plots.grab()  # a paint: the view range is settled and clipping applies to it
     item = curve.item
     assert item.opts["autoDownsample"] and item.opts["clipToView"]
     assert item.opts["downsampleMethod"] == "peak"

@@ -123,19 +123,26 @@ def test_hovering_a_link_shows_the_tensor_it_carries(qtbot, page, digits_run):
     QToolTip.hideText()
 
 
-def test_live_during_training_at_most_twice_a_second(qtbot, page, digits_run, monkeypatch):
+def test_live_during_training_at_most_twice_a_second(page, digits_run, monkeypatch):
+    from types import SimpleNamespace
+
+    from ui.training import try_page
+
+    now = [1000.0]  # the page's clock, moved by hand
+    monkeypatch.setattr(try_page, "time", SimpleNamespace(monotonic=lambda: now[0]))
     monkeypatch.setattr(page, "isVisible", lambda: True)  # on screen, without loading anything
     reloads = []
     monkeypatch.setattr(page, "reload", lambda: reloads.append(page.weights.currentData()))
     page.run_started(str(digits_run))
     for epoch in range(1, 11):  # ten epochs ending within a moment
         page.training_event({"event": "epoch", "epoch": epoch})
+        now[0] += try_page.LIVE_INTERVAL_S / 20
     assert reloads == [str(digits_run)]  # once, with the running run's weights
-    qtbot.wait(550)
+    now[0] += try_page.LIVE_INTERVAL_S  # more than the interval has passed since that look
     page.training_event({"event": "epoch", "epoch": 11})
     assert len(reloads) == 2
     page._busy = True  # a look still computing: never queue more work behind it
-    qtbot.wait(550)
+    now[0] += try_page.LIVE_INTERVAL_S * 2
     page.training_event({"event": "epoch", "epoch": 12})
     assert len(reloads) == 2
 
@@ -156,7 +163,7 @@ def test_a_run_trained_here_is_tried_once_it_has_weights(qtbot, page, digits_run
     qtbot.waitUntil(lambda: looks == [str(digits_run)])
     page.weights.setCurrentIndex(0)  # the user goes back to the untrained design: it stays
     page.set_runs([run])
-    qtbot.wait(400)
+    assert not page._timer.isActive()  # no look is scheduled for later either
     assert page.weights.currentData() == UNTRAINED and looks == [str(digits_run)]
 
 

@@ -98,6 +98,25 @@ def test_a_nested_import_round_trips_through_its_own_export(tmp_path):
     assert child.compare(model, again) <= TOLERANCE
 
 
+class Reenter(nn.Module):
+    """``m``'s two layers are called with ``mid`` between them: ``m`` cannot be one block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.m = nn.ModuleDict({"fc1": nn.Linear(7, 7), "fc2": nn.Linear(7, 3)})
+        self.mid = nn.ReLU()
+
+    def forward(self, x):
+        return self.m["fc2"](self.mid(self.m["fc1"](x)))
+
+
+def test_a_submodule_a_path_leaves_and_reenters_stays_inlined():
+    model = Reenter().eval()
+    imported = _import(model, [7])
+    assert _top(imported.design) == [("m_fc1", "Linear"), ("mid", "ReLU"), ("m_fc2", "Linear")]
+    assert child.compare(model, imported) <= TOLERANCE
+
+
 def test_flat_import_keeps_every_layer_at_the_top():
     model = Twin().eval()
     imported = _import(model, [6], flat=True)

@@ -355,9 +355,9 @@ def _table_options(data: dict, args: argparse.Namespace) -> dict:
 class _Progress:
     """Plain-text progress: a live ``\\r`` line on a terminal, one line per epoch."""
 
-    def __init__(self, stream=sys.stderr):
-        self.stream = stream
-        self.live = stream.isatty()
+    def __init__(self, stream=None):
+        self.stream = stream or sys.stderr  # the one in place now (tests swap it)
+        self.live = self.stream.isatty()
         self.width = 0
 
     def _clear(self) -> None:
@@ -431,11 +431,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def _train_job(args: argparse.Namespace) -> dict:
     """What ``train`` was asked to do, checked: the trainer's keyword arguments."""
+    from graph.settings import flagged_settings
     from runtime.runs import RunError, load_run
 
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size),
-                                   ("lr", args.lr), ("device", args.device), ("seed", args.seed))
-                 if v is not None}
+    overrides = flagged_settings(args)
     design = None
     if args.resume:
         if args.data or any(getattr(args, k, None) is not None for k in TABLE_FLAGS):
@@ -630,8 +629,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", "-f", required=True, choices=EXPORT_FORMATS)
     p.add_argument("-o", "--output", required=True, metavar="PATH",
                    help="file to write (the format's suffix is added when missing)")
-    p.add_argument("--checkpoint", choices=("best", "last"), default="best",
-                   help="which checkpoint of a run directory to export (default: best)")
+    _add_checkpoint_flag(p, "which checkpoint of a run directory to export (default: best)")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("import", help="bring an ONNX, torch.export or PyTorch model in as a design",
@@ -669,7 +667,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="test-split metrics of a trained run")
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--checkpoint", choices=("best", "last"), default="best")
+    _add_checkpoint_flag(p, "which checkpoint to evaluate (default: best)")
     p.add_argument("--split", choices=("test", "val", "train"), default="test")
     p.add_argument("--device", default="cpu", metavar="D")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -688,7 +686,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_checkpoint_flag(p: argparse.ArgumentParser, help: str) -> None:
+    from runtime.paths import CHECKPOINT_KINDS
+
+    p.add_argument("--checkpoint", choices=CHECKPOINT_KINDS, default=CHECKPOINT_KINDS[0], help=help)
+
+
 def _add_train_command(sub) -> None:
+    from graph.settings import add_setting_flags
+
     p = sub.add_parser("train", help="train a design headless; writes a run folder",
                        description="Train FILE with its own settings; the flags override them. "
                        "Writes runs/<design>-<time>/ (weights, metrics, logs). Ctrl-C stops "
@@ -710,11 +716,7 @@ def _add_train_command(sub) -> None:
     table.add_argument("--missing", choices=("error", "drop", "mean"),
                        help="empty or NA cells: stop with an error (default), drop the row, or "
                        "fill with the training mean")
-    p.add_argument("--epochs", type=int, metavar="N")
-    p.add_argument("--batch-size", type=int, metavar="N")
-    p.add_argument("--lr", type=float, metavar="X", help="learning rate")
-    p.add_argument("--device", metavar="D", help="auto, cpu, cuda, cuda:N or mps")
-    p.add_argument("--seed", type=int, metavar="N")
+    add_setting_flags(p)  # --epochs, --batch-size, --lr, --device, --seed
     p.add_argument("--run-dir", metavar="DIR", help="where to write the run (default runs/…)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped run")
     p.add_argument("--weights", metavar="FILE", help="start from these pretrained weights "

@@ -183,17 +183,23 @@ class Notice(Event):
 
 
 @dataclass(frozen=True, eq=False)
-class Paused(Event):
+class _Hold(Event):
+    """Where a pause holds the run: after ``step`` optimizer steps, in ``epoch``."""
+
+    step: int
+    epoch: int
+
+
+class Paused(_Hold):
+    """The run holds between two steps until it is resumed or stopped."""
+
     EVENT: ClassVar[str] = "paused"
-    step: int
-    epoch: int
 
 
-@dataclass(frozen=True, eq=False)
-class Resumed(Event):
+class Resumed(_Hold):
+    """The run goes on from the step it paused at."""
+
     EVENT: ClassVar[str] = "resumed"
-    step: int
-    epoch: int
 
 
 @dataclass(frozen=True, eq=False)

@@ -26,6 +26,8 @@ _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10))
 
 # ---- run folders (their contents: runtime.runs.RunFolder) -----------------------------------
 
+CHECKPOINT_KINDS = ("best", "last")  # the checkpoints a run keeps, by name
+
 
 def unique_dir(path: Path) -> Path:
     """``path``, or ``path-2``, ``path-3`` … whichever does not exist yet."""

@@ -52,9 +52,9 @@ from graph.settings import check_data, check_training
 
 from .compiler import Compiled, CompileError, compile_design
 from .events import json_safe
+from .paths import CHECKPOINT_KINDS
 
 RUN_FORMAT = 2  # 2: checkpoints carry a manifest
-CHECKPOINT_KINDS = ("best", "last")
 MAX_JSON_BYTES = 64 << 20  # config/status/state files larger than this are not read
 
 

@@ -16,8 +16,8 @@ import sys
 import threading
 from typing import IO, Sequence
 
-OVERRIDES = (("epochs", int), ("batch_size", int), ("lr", float), ("device", str),
-             ("seed", int))
+from graph.settings import add_setting_flags, flagged_settings
+
 
 
 def follow_control(control, stream: IO[str]) -> threading.Thread:
@@ -53,8 +53,7 @@ def parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume")
     resume.add_argument("run_dir", metavar="RUN_DIR")
     for command in (train, resume):
-        for name, kind in OVERRIDES:
-            command.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind)
+        add_setting_flags(command)
     return p
 
 
@@ -68,8 +67,7 @@ def run(argv: Sequence[str] | None = None, stdin: IO[str] | None = None,
     from .training import Control, train
     from .events import End, Error
 
-    overrides = {name: getattr(args, name) for name, _ in OVERRIDES
-                 if getattr(args, name) is not None}
+    overrides = flagged_settings(args)
     control = Control()
     follow_control(control, stdin or sys.stdin)
     if args.mode == "train":

@@ -6,6 +6,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -18,6 +19,26 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 EXAMPLES = ROOT / "resources" / "examples"
+
+
+class CliResult(NamedTuple):
+    status: int
+    out: str
+    err: str
+
+
+def cli(capsys, *argv) -> CliResult:
+    """``python main.py ARGV`` run in this process, for what it prints and its exit status (a
+    subprocess only where the process itself is the point: signals, crashes, children)."""
+    import main
+
+    try:
+        status = main.main([str(a) for a in argv])
+    except SystemExit as exc:  # argparse: usage errors (2), --help (0)
+        status = exc.code
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err, out + err
+    return CliResult(status, out, err)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -13,26 +11,21 @@ import main
 from graph.fileformat import load, save
 from runtime.compiler import compile_design
 from runtime.export import FORMATS
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, cli
 
 IRIS = EXAMPLES / "iris_mlp.json"
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True,
-                          text=True, timeout=180)
 
 
 def test_cli_formats_match_the_exporter():
     assert tuple(main.EXPORT_FORMATS) == tuple(FORMATS)
 
 
-def test_export_prints_the_measured_difference(tmp_path):
-    proc = run_cli("export", str(IRIS), "--format", "onnx", "-o", str(tmp_path / "iris"))
-    assert proc.returncode == 0, proc.stderr
-    assert "freshly initialized weights" in proc.stdout
+def test_export_prints_the_measured_difference(tmp_path, capsys):
+    status, out, err = cli(capsys, "export", IRIS, "--format", "onnx", "-o", tmp_path / "iris")
+    assert status == 0, err
+    assert "freshly initialized weights" in out
     match = re.search(r"exported onnx to (\S+); verified on a batch of 3: max abs difference (\S+)",
-                      proc.stdout)
+                      out)
     assert match and match.group(1) == str(tmp_path / "iris.onnx")
     assert 0 <= float(match.group(2)) <= 1e-4
     assert (tmp_path / "iris.onnx").is_file()
@@ -65,13 +58,14 @@ def test_export_from_a_run_directory(tmp_path, capsys, checkpoint):
     ([str(IRIS), "-f", "python", "-o", "out.txt"], "Python source must be written to a .py file"),
     ([str(EXAMPLES), "-f", "pt2"], "is not a run directory: it has no design.json"),
 ])
-def test_export_errors_are_one_readable_line(tmp_path, args, message):
+def test_export_errors_are_one_readable_line(tmp_path, capsys, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)  # "missing.json" and "out.txt" are relative to the working folder
     if "-o" not in args:
         args = args + ["-o", str(tmp_path / "out")]
-    proc = run_cli("export", *args)
-    assert proc.returncode == 1
-    assert proc.stderr.startswith("error: ") and message in proc.stderr
-    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    status, _, err = cli(capsys, "export", *args)
+    assert status == 1
+    assert err.startswith("error: ") and message in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_broken_design_file_is_reported(tmp_path, capsys):

@@ -1,29 +1,19 @@
-"""The headless CLI: validate, summary and code, run as a user would (a subprocess)."""
+"""The headless CLI: validate, summary and code — what they print and their exit status (run
+in-process through ``main.main``)."""
 from __future__ import annotations
 
 import ast
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from graph.fileformat import load, save
 from graph.summary import summarize
-from tests.conftest import EXAMPLES, ROOT
+from tests.conftest import EXAMPLES, cli
 from tests.graph.util import Build, mlp
 
-pytestmark = pytest.mark.slow
-
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.json"))
-
-
-def run(*args: str) -> subprocess.CompletedProcess:
-    result = subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)], cwd=ROOT,
-                            capture_output=True, text=True, timeout=120, encoding="utf-8")
-    assert "Traceback" not in result.stdout + result.stderr, result.stdout + result.stderr
-    return result
 
 
 @pytest.fixture
@@ -58,19 +48,19 @@ def invalid_design(tmp_path: Path) -> Path:
 # ---- validate ---------------------------------------------------------------------------------------
 
 
-def test_validate_accepts_every_example():
-    result = run("validate", *EXAMPLE_FILES)
-    assert result.returncode == 0, result.stdout
-    lines = result.stdout.splitlines()
+def test_validate_accepts_every_example(capsys):
+    result = cli(capsys, "validate", *EXAMPLE_FILES)
+    assert result.status == 0, result.out
+    lines = result.out.splitlines()
     assert len(lines) == len(EXAMPLE_FILES)
     for path, line in zip(EXAMPLE_FILES, lines):
         assert line == f"{path}: valid ({len(load(path))} nodes)"
 
 
-def test_validate_reports_broken_files_and_goes_on(broken_files):
-    result = run("validate", *broken_files.values(), EXAMPLES / "iris_mlp.json")
-    assert result.returncode == 1
-    out = result.stdout
+def test_validate_reports_broken_files_and_goes_on(broken_files, capsys):
+    result = cli(capsys, "validate", *broken_files.values(), EXAMPLES / "iris_mlp.json")
+    assert result.status == 1
+    out = result.out
     assert f"{broken_files['truncated']}: error: not valid JSON" in out and ", column " in out
     assert f"{broken_files['garbage']}: error: not a text file" in out
     assert "error: unknown layer type 'Swish' (nodes[2])" in out
@@ -78,72 +68,72 @@ def test_validate_reports_broken_files_and_goes_on(broken_files):
     assert f"{EXAMPLES / 'iris_mlp.json'}: valid" in out
 
 
-def test_validate_explains_an_invalid_design(invalid_design):
-    result = run("validate", invalid_design)
-    assert result.returncode == 1
+def test_validate_explains_an_invalid_design(invalid_design, capsys):
+    result = cli(capsys, "validate", invalid_design)
+    assert result.status == 1
     assert (f"{invalid_design}: error: fc1: expects features (or a sequence of them), got 4×8×8 "
-            "(fix: insert a Flatten between conv2 and fc1)") in result.stdout
+            "(fix: insert a Flatten between conv2 and fc1)") in result.out
 
 
-def test_validate_missing_file_and_folder(tmp_path: Path):
-    result = run("validate", tmp_path / "nope.json", tmp_path)
-    assert result.returncode == 1
-    assert "nope.json: error: file not found" in result.stdout
-    assert "error: is a folder, not a design file" in result.stdout
+def test_validate_missing_file_and_folder(tmp_path: Path, capsys):
+    result = cli(capsys, "validate", tmp_path / "nope.json", tmp_path)
+    assert result.status == 1
+    assert "nope.json: error: file not found" in result.out
+    assert "error: is a folder, not a design file" in result.out
 
 
-def test_validate_verbose_lists_warnings(tmp_path: Path):
+def test_validate_verbose_lists_warnings(tmp_path: Path, capsys):
     b = mlp()
     b.add("Linear", "spare", "relu", out_features=3)
     path = tmp_path / "warn.json"
     save(b.design, path)
-    assert run("validate", path).stdout.strip() == f"{path}: valid (6 nodes, 1 warning)"
-    verbose = run("validate", "-v", path).stdout
+    assert cli(capsys, "validate", path).out.strip() == f"{path}: valid (6 nodes, 1 warning)"
+    verbose = cli(capsys, "validate", "-v", path).out
     assert f"{path}: warning: spare: its output is not used (fix: connect it onward, or delete it)" \
         in verbose
 
 
-def test_usage_errors_are_short():
-    result = run("frobnicate")
-    assert result.returncode == 2 and "invalid choice" in result.stderr
+def test_usage_errors_are_short(capsys):
+    result = cli(capsys, "frobnicate")
+    assert result.status == 2 and "invalid choice" in result.err
 
 
 # ---- summary ---------------------------------------------------------------------------------------
 
 
-def test_summary_prints_rows_totals_and_memory():
+def test_summary_prints_rows_totals_and_memory(capsys):
     path = EXAMPLES / "digits_cnn.json"
     design = load(path)
     s = summarize(design)
-    result = run("summary", path)
-    assert result.returncode == 0
-    lines = result.stdout.splitlines()
+    result = cli(capsys, "summary", path)
+    assert result.status == 0
+    lines = result.out.splitlines()
     assert lines[0].split() == ["name", "type", "output", "shape", "params", "MACs"]
     rows = lines[2:2 + len(design)]
     for row, expected in zip(rows, s.rows):
         assert row.split()[0] == expected.name
         assert expected.shape in row and f"{expected.params:,}" in row
-    assert f"total parameters:        {s.total_params:,}" in result.stdout
-    assert f"total MACs per sample:   {s.total_macs:,} (" in result.stdout
+    assert f"total parameters:        {s.total_params:,}" in result.out
+    assert f"total MACs per sample:   {s.total_macs:,} (" in result.out
     assert 0 < s.total_matmul_macs < s.total_macs
-    assert f"in conv/linear/matmul: {s.total_matmul_macs:,} (" in result.stdout
+    assert f"in conv/linear/matmul: {s.total_matmul_macs:,} (" in result.out
     for row, expected in zip(rows, s.rows):
         assert row.split()[-1] == f"{expected.macs:,}"  # exact integers, not "1.82G"
-    assert f"activations (batch {s.batch_size}):" in result.stdout
-    assert "training memory (Adam):  ~" in result.stdout
+    assert f"activations (batch {s.batch_size}):" in result.out
+    assert "training memory (Adam):  ~" in result.out
 
 
-def test_summary_of_an_invalid_design_lists_its_errors(invalid_design):
-    result = run("summary", invalid_design)
-    assert result.returncode == 1
-    assert "fc1" in result.stdout and "?" in result.stdout
-    assert "error: fc1: expects features" in result.stdout
+def test_summary_of_an_invalid_design_lists_its_errors(invalid_design, capsys):
+    result = cli(capsys, "summary", invalid_design)
+    assert result.status == 1
+    assert "fc1" in result.out and "?" in result.out
+    assert "error: fc1: expects features" in result.out
 
 
-def test_summary_of_a_broken_file(broken_files):
-    result = run("summary", broken_files["truncated"])
-    assert result.returncode == 1 and result.stdout == ""
-    assert result.stderr.startswith(f"error: {broken_files['truncated']}: not valid JSON")
+def test_summary_of_a_broken_file(broken_files, capsys):
+    result = cli(capsys, "summary", broken_files["truncated"])
+    assert result.status == 1 and result.out == ""
+    assert result.err.startswith(f"error: {broken_files['truncated']}: not valid JSON")
 
 
 # ---- code ------------------------------------------------------------------------------------------
@@ -151,13 +141,12 @@ def test_summary_of_a_broken_file(broken_files):
 
 def test_code_prints_the_clean_standalone_module(capsys):
     """The same module as the app's Code tab and `export -f python`: no fx-style ``x = None``."""
-    import main
     from runtime.codegen import python_source
     from runtime.compiler import compile_design
 
     path = EXAMPLES / "residual_mlp.json"
-    assert main.main(["code", str(path)]) == 0
-    out = capsys.readouterr().out
+    status, out, _ = cli(capsys, "code", path)
+    assert status == 0
     assert out == python_source(load(path), compile_design(load(path)))
     assert "= None" not in out and "class Model(nn.Module):" in out
     assert "block1_add = self.block1_add(stem_relu, block1_fc2)" in out
@@ -166,14 +155,14 @@ def test_code_prints_the_clean_standalone_module(capsys):
     assert "# Design: Residual MLP" in out
 
 
-def test_code_of_an_invalid_design(invalid_design):
-    result = run("code", invalid_design)
-    assert result.returncode == 1 and result.stdout == ""
-    assert result.stderr.startswith("error: the design has errors:")
-    assert "insert a Flatten between conv2 and fc1" in result.stderr
+def test_code_of_an_invalid_design(invalid_design, capsys):
+    result = cli(capsys, "code", invalid_design)
+    assert result.status == 1 and result.out == ""
+    assert result.err.startswith("error: the design has errors:")
+    assert "insert a Flatten between conv2 and fc1" in result.err
 
 
-def test_code_with_hostile_names_and_a_huge_layer(tmp_path: Path):
+def test_code_with_hostile_names_and_a_huge_layer(tmp_path: Path, capsys):
     b = mlp()
     d = b.design
     d.name = 'evil\nimport os; os.system("x")'
@@ -182,13 +171,13 @@ def test_code_with_hostile_names_and_a_huge_layer(tmp_path: Path):
     d.set_param(fc1, "out_features", 1_000_000)  # 64M weights here, 10M in fc2: not built
     path = tmp_path / "evil.json"
     save(d, path)
-    result = run("code", path)
-    assert result.returncode == 0
-    tree = ast.parse(result.stdout)  # the hostile names stay inside comments and strings
+    result = cli(capsys, "code", path)
+    assert result.status == 0
+    tree = ast.parse(result.out)  # the hostile names stay inside comments and strings
     imported = {alias.name if isinstance(node, ast.Import) else node.module
                 for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
                 for alias in node.names}
     assert imported <= {"torch", "__future__"}
     assert not [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "system"]
-    assert "import_os_os_system_x = self.import_os_os_system_x(pixels)" in result.stdout
+    assert "import_os_os_system_x = self.import_os_os_system_x(pixels)" in result.out
     assert json.loads(path.read_text())["name"] == d.name

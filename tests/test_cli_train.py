@@ -9,18 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import main
 from runtime.runs import load_run
 from runtime.training import Control, train
 from graph.fileformat import load
-from tests.conftest import EXAMPLES, ROOT
-
-
-def cli(capsys, *args) -> tuple[int, str, str]:
-    status = main.main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return status, out, err
+from tests.conftest import EXAMPLES, ROOT, cli
 
 
 def json_lines(out: str) -> list[dict]:
@@ -194,13 +186,23 @@ def test_evaluate_regression_and_problems(tmp_path, capsys):
     assert status == 1 and "no such run folder" in err
 
 
-@pytest.mark.slow
-def test_bad_data_never_shows_a_traceback(tmp_path):
+def test_bad_data_never_shows_a_traceback(tmp_path, capsys):
     (tmp_path / "bad.csv").write_text("a,b,label\n1,2,x\n3,oops,y\n")
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "train", str(EXAMPLES / "moons_mlp.json"),
-         "--data", str(tmp_path / "bad.csv")], cwd=ROOT, capture_output=True, text=True,
-        timeout=120)
-    assert result.returncode == 1
-    assert result.stderr.strip() == (f"error: {tmp_path / 'bad.csv'}: line 3, column 'b': 'oops' "
-                                     "is not a number (feature columns must hold numbers)")
+    status, _, err = cli(capsys, "train", EXAMPLES / "moons_mlp.json", "--data", tmp_path / "bad.csv",
+                         "--run-dir", tmp_path / "run")
+    assert status == 1
+    assert err.strip() == (f"error: {tmp_path / 'bad.csv'}: line 3, column 'b': 'oops' "
+                           "is not a number (feature columns must hold numbers)")
+
+
+def test_train_and_the_apps_worker_take_the_same_setting_flags():
+    import main
+    from graph.settings import flagged_settings
+    from runtime import worker
+
+    flags = ["--epochs", "3", "--batch-size", "8", "--lr", "0.5", "--device", "cpu", "--seed", "7"]
+    user = main.build_parser().parse_args(["train", "d.json", *flags])
+    child = worker.parser().parse_args(["train", "d.json", "--run-dir", "r", *flags])
+    expected = {"epochs": 3, "batch_size": 8, "lr": 0.5, "device": "cpu", "seed": 7}
+    assert flagged_settings(user) == flagged_settings(child) == expected
+    assert flagged_settings(main.build_parser().parse_args(["train", "d.json"])) == {}

@@ -14,14 +14,8 @@ from graph.fileformat import save
 from graph.summary import MemoryBudget
 from runtime import preflight
 from runtime.paths import default_run_dir, folder_name
+from tests.conftest import cli
 from tests.graph.util import Build, mlp
-
-
-def cli(capsys, *argv) -> tuple[int, str, str]:
-    status = main.main([str(a) for a in argv])
-    out = capsys.readouterr()
-    assert "Traceback" not in out.out + out.err
-    return status, out.out, out.err
 
 
 def huge_design(tmp_path: Path) -> Path:

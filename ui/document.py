@@ -103,6 +103,11 @@ class Document(QObject):
     def push(self, command: QUndoCommand) -> None:
         self.undo_stack.push(command)
 
+    @property
+    def revalidation_pending(self) -> bool:
+        """Whether an edit's revalidation is scheduled and has not run yet."""
+        return self._pending
+
     def _schedule_revalidate(self) -> None:
         if not self._pending:
             self._pending = True

@@ -7,6 +7,7 @@ buffers become its weights.
 """
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -114,8 +115,14 @@ def import_program(program: torch.export.ExportedProgram, name: str,
     tensors = {**program.state_dict, **program.constants}
     env: dict[fx.Node, Any] = {}
     users = {n: len(n.users) for n in program.graph.nodes}
+    groups = attention_groups(program.graph)
+    names = {n: consts[n.name] for n in program.graph.nodes if n.op == "placeholder" and n.name in consts}
     for node in program.graph.nodes:
-        if node.op == "placeholder":
+        if node in env:  # computed with its attention group
+            continue
+        if node in groups:
+            env.update(_convert_attention(groups[node], env, builder, names))
+        elif node.op == "placeholder":
             if node.name in consts:
                 env[node] = Const(tensors[consts[node.name]].detach())
             else:
@@ -133,6 +140,83 @@ def import_program(program: torch.export.ExportedProgram, name: str,
     if builder.unmapped and not placeholders:
         raise UnsupportedModel(name, builder.unmapped)
     return builder.finish(name)
+
+
+ABSORBED = object()  # a value inside an attention layer
+
+
+def attention_scope(node: fx.Node) -> str | None:
+    """The module path of the innermost ``nn.MultiheadAttention`` that called ``node``."""
+    stack = [v for v in (node.meta.get("nn_module_stack") or {}).values() if isinstance(v, tuple)]
+    for i in range(len(stack) - 1, -1, -1):
+        path, kind = stack[i]
+        if str(getattr(kind, "__name__", kind)).endswith("MultiheadAttention"):
+            return str(path)
+    return None
+
+
+def attention_name(node: fx.Node) -> str:
+    """The attention layer's name: its module path, or that of the Netwright module wrapping
+    it (``SelfAttention``), so exported designs come back with their node names."""
+    scope = attention_scope(node)
+    stack = [v for v in (node.meta.get("nn_module_stack") or {}).values() if isinstance(v, tuple)]
+    paths = [str(p) for p, _ in stack]
+    at = paths.index(scope)
+    if at > 0 and str(stack[at - 1][1]).rsplit(".", 1)[-1] in COMPOSITES:
+        return paths[at - 1]
+    return scope
+
+
+def attention_groups(graph: fx.Graph) -> dict[fx.Node, list[fx.Node]]:
+    """First node of each ``nn.MultiheadAttention`` call → all its nodes, in order."""
+    by_scope: dict[str, list[fx.Node]] = {}
+    for node in graph.nodes:
+        scope = attention_scope(node) if node.op == "call_function" else None
+        if scope:
+            by_scope.setdefault(scope, []).append(node)
+    return {nodes[0]: nodes for nodes in by_scope.values()}
+
+
+def _convert_attention(nodes: list[fx.Node], env, builder: DesignBuilder, names) -> dict:
+    """One ``nn.MultiheadAttention(x, x, x)`` call (batch first, no mask, its weights not
+    returned) → MultiheadSelfAttention with the module's projections."""
+    scope = attention_scope(nodes[0])
+    inside = set(nodes)
+    outside = {a for n in nodes for a in n.all_input_nodes if a not in inside}
+    tensors = {a for a in outside if isinstance(env.get(a), Tensor)}
+    outputs = [n for n in nodes if any(u not in inside for u in n.users)
+               and isinstance(n.meta.get("val"), torch.Tensor)]
+    weights = {names[a][len(scope) + 1:]: env[a].value for a in outside if a in names}
+    sdpa = [n for n in nodes if "scaled_dot_product_attention" in str(n.target)]
+    out = {n: ABSORBED for n in nodes}
+    for n in nodes:  # sizes the exporter computed once here and reuses elsewhere
+        if str(n.target) == "aten.sym_size.int" and n.args[1] == 0:
+            out[n] = BATCH
+    try:
+        if len(tensors) != 1 or len(outputs) != 1:
+            raise ConversionError("attention over different query, key and value tensors has no "
+                                  "layer yet (only self-attention)")
+        if set(weights) - {"in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"}:
+            raise ConversionError(f"attention with {sorted(weights)} (separate key/value sizes "
+                                  "or added bias_k/bias_v) has no layer")
+        if len(sdpa) != 1 or any(a is not None for a in sdpa[0].args[3:4]) \
+                or sdpa[0].kwargs.get("attn_mask") is not None or sdpa[0].kwargs.get("is_causal"):
+            raise ConversionError("attention with a mask, or returning its weights")
+        x, = (env[a] for a in tensors)
+        heads = int(sdpa[0].args[0].meta["val"].shape[1])
+        bias = "in_proj_bias" in weights
+        if bias != ("out_proj.bias" in weights) or x.shape is None:
+            raise ConversionError("attention with a bias on only some projections")
+        out[outputs[0]] = builder.layer("MultiheadSelfAttention", attention_name(nodes[0]), {
+            "num_heads": heads, "bias": bias}, [x], {f"attn.{k}": v for k, v in weights.items()})
+        if tuple(outputs[0].meta["val"].shape[1:]) != out[outputs[0]].shape:
+            raise ConversionError("attention over sequence-first tensors (batch_first=False)")
+    except ConversionError as exc:
+        inputs = [env[a] for a in tensors]
+        value = builder.placeholder("nn.MultiheadAttention", scope, inputs, scope, str(exc))
+        shape = tuple(outputs[-1].meta["val"].shape[1:]) if outputs else None
+        out[outputs[-1] if outputs else nodes[-1]] = Tensor(value.node, shape)
+    return out
 
 
 def _user_input(builder: DesignBuilder, node: fx.Node) -> Tensor:
@@ -427,6 +511,9 @@ def _transpose(ctx: Context):
 def _merge(type_id: str):
     def convert(ctx: Context):
         a, b = ctx.arg(0), ctx.arg(1)
+        if type_id == "Add" and isinstance(a, Tensor) and isinstance(b, Const) \
+                and a.shape is not None and tuple(b.value.shape) == (1,) + a.shape and len(a.shape) == 2:
+            return ctx.layer("PositionEmbedding", {}, [a], {"embedding": b.value})
         if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
             raise ConversionError(f"{type_id} with a constant operand has no layer yet")
         if ctx.kwarg(2, "alpha", 1) != 1:
@@ -463,6 +550,28 @@ def _matmul(ctx: Context):
     return ctx.layer("MatMul", {}, [ctx.tensor(0), ctx.tensor(1)])
 
 
+@ATEN_OPS.register("aten.scaled_dot_product_attention.default")
+def _sdpa(ctx: Context):
+    """``F.scaled_dot_product_attention(q, k, v)`` outside ``nn.MultiheadAttention`` (no mask,
+    no dropout) → its steps as layers, as the ONNX exporter writes them: q and kᵀ each scaled by
+    √scale, MatMul, Softmax, MatMul by v."""
+    q, k, v = ctx.tensor(0), ctx.tensor(1), ctx.tensor(2)
+    mask, dropout, causal = ctx.kwarg(3, "attn_mask"), ctx.kwarg(4, "dropout_p", 0.0), \
+        ctx.kwarg(5, "is_causal", False)
+    if mask is not None or dropout or causal or ctx.kwarg(7, "enable_gqa", False):
+        raise ConversionError("attention with a mask, dropout, a causal mask or grouped queries")
+    scale = ctx.kwarg(6, "scale") or 1.0 / math.sqrt(q.shape[-1])
+    root, build, name = math.sqrt(scale), ctx.builder, ctx.name
+    dims = list(range(len(k.shape)))
+    dims[-2:] = dims[-1], dims[-2]
+    keys = build.layer("Permute", f"{name}_keys", {"dims": dims}, [k])
+    scores = build.layer("MatMul", f"{name}_scores", {}, [
+        build.layer("Scale", f"{name}_q", {"factor": root}, [q]),
+        build.layer("Scale", f"{name}_k", {"factor": root}, [keys])])
+    weights = build.layer("Softmax", f"{name}_softmax", {"dim": -1}, [scores])
+    return build.layer("MatMul", name, {}, [weights, v])
+
+
 @ATEN_OPS.register("aten.sub.Tensor")
 def _sub(ctx: Context):
     if ctx.kwarg(2, "alpha", 1) != 1:
@@ -491,6 +600,10 @@ def _pad(ctx: Context):
 @ATEN_OPS.register("aten.cat.default")
 def _cat(ctx: Context):
     values = ctx.arg(0)
+    if len(values) == 2 and isinstance(values[0], Expanded) and isinstance(values[1], Tensor) \
+            and int(ctx.arg(1, 0)) == 1 and values[1].shape is not None \
+            and tuple(values[0].value.shape) == (1, 1, values[1].shape[-1]):
+        return ctx.layer("ClassToken", {}, [values[1]], {"token": values[0].value})
     if not all(isinstance(v, Tensor) for v in values):
         raise ConversionError("concatenating constants")
     if len(values) == 1:  # torch.cat([x]) is x (DenseNet's first layer)
@@ -508,6 +621,22 @@ def _chunk(ctx: Context):
     if int(ctx.arg(1)) != 2:
         raise ConversionError(f"chunk into {ctx.arg(1)} parts (Chunk makes two)")
     return ctx.layer("Chunk", {"dim": _dim_param(ctx, x, 2)}, [x])
+
+
+@dataclass(frozen=True)
+class Expanded:
+    """A parameter repeated over the batch (``token.expand(n, -1, -1)``): ViT's class token."""
+
+    value: torch.Tensor
+
+
+@ATEN_OPS.register("aten.expand.default")
+def _expand(ctx: Context):
+    value, size = ctx.arg(0), ctx.arg(1)
+    if isinstance(value, Const) and size and size[0] == BATCH and value.value.shape[0] == 1 \
+            and all(int(s) in (-1, d) for s, d in zip(size[1:], value.value.shape[1:])):
+        return Expanded(value.value)
+    raise ConversionError("expanding a tensor has no layer (only a token repeated over the batch)")
 
 
 @ATEN_OPS.register("aten.split_with_sizes.default", "aten.split.Tensor")
@@ -601,4 +730,11 @@ def _select(ctx: Context):
         if index in (-1, x.shape[0] - 1) and not node.params.get("bidirectional") \
                 and ctx.builder.reads_nothing_yet(x) and len(ctx.node.args[0].users) == 1:
             return ctx.builder.update(x, {"return_sequence": False})
-    raise ConversionError("selecting along a computed tensor has no layer yet")
+    x = ctx.tensor(0)
+    dim, index = _dim_param(ctx, x, 1), int(ctx.arg(2))
+    index = index % x.shape[dim]
+    part = ctx.layer("Slice", {"dim": dim, "start": index,
+                               "stop": index + 1 if index + 1 < x.shape[dim] else 0}, [x])
+    rest = list(x.shape[:dim] + x.shape[dim + 1:])
+    return ctx.builder.layer("Reshape", f"{ctx.name}_select", {"shape": rest}, [part]) if len(rest) != 1 \
+        else ctx.builder.layer("Flatten", f"{ctx.name}_select", {}, [part])

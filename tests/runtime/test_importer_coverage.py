@@ -236,3 +236,77 @@ def test_convnext_imports_exactly(tvm, tmp_path):
                      stochastic_depth_prob=0.1, num_classes=10)
     for way, imported in assert_exact(model, [3, 32, 32], tmp_path).items():
         assert {"LayerScale", "GELU", "LayerNorm"} <= set(layer_types(imported)), way
+
+
+# ---- attention ------------------------------------------------------------------------------------
+
+
+class Attend(nn.Module):
+    def __init__(self, cross: bool = False):
+        super().__init__()
+        self.cross = cross
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+    def forward(self, x):
+        keys = x.flip(1) if self.cross else x
+        return self.attn(x, keys, keys, need_weights=False)[0]
+
+
+def test_multihead_self_attention_is_one_layer_with_its_weights():
+    imported, diff = via_torch(Attend().eval(), [5, 8])
+    assert layer_types(imported) == ["MultiheadSelfAttention"]
+    attention = next(n for n in imported.design.nodes if n.type == "MultiheadSelfAttention")
+    assert attention.params["num_heads"] == 2 and attention.name == "attn"
+    assert diff <= TOLERANCE and infer(imported.design).total_params == _params(Attend())
+
+
+def test_netwright_self_attention_comes_back_under_its_own_name():
+    from runtime.modules import SelfAttention
+
+    class Wrapped(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mixer = SelfAttention(8, 2)
+
+        def forward(self, x):
+            return self.mixer(x)
+
+    imported, diff = via_torch(Wrapped().eval(), [5, 8])
+    assert [n.name for n in imported.design.nodes if n.type == "MultiheadSelfAttention"] == ["mixer"]
+    assert set(imported.weights) == set(Wrapped().state_dict())
+    assert diff <= TOLERANCE
+
+
+def test_attention_that_is_not_self_attention_is_listed_as_the_module():
+    with pytest.raises(UnsupportedModel, match=r"nn.MultiheadAttention ×1 at attn: .*only self"):
+        via_torch(Attend(cross=True).eval(), [5, 8])
+
+
+@pytest.mark.slow
+def test_vit_imports_exactly_through_torch_export(tvm):
+    """Class token, position embedding, attention and the class-token readout of
+    torchvision's VisionTransformer (ONNX writes its attention with the batch folded into the
+    heads, which no layer takes yet)."""
+    model = tvm.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2,
+                                  hidden_dim=16, mlp_dim=32, num_classes=10)
+    imported = assert_exact(model, [3, 32, 32], Path("."), ways=("torch",))["torch"]
+    kinds = layer_types(imported)
+    assert kinds.count("MultiheadSelfAttention") == 2
+    assert {"ClassToken", "PositionEmbedding", "Slice", "GELU"} <= set(kinds)
+
+
+class Sdpa(nn.Module):
+    """Attention written with F.scaled_dot_product_attention, not nn.MultiheadAttention."""
+
+    def __init__(self):
+        super().__init__()
+        self.q = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return torch.nn.functional.scaled_dot_product_attention(self.q(x), x, x)
+
+
+def test_scaled_dot_product_attention_becomes_its_steps(tmp_path):
+    for way, imported in assert_exact(Sdpa(), [5, 8], tmp_path).items():
+        assert layer_types(imported) == ["Linear", "Permute", "Scale", "Scale", "MatMul",
+                                         "Softmax", "MatMul"], way

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (QApplication, QScrollArea, QTabBar, QTabWidget, Q
 from graph.fileformat import dumps, load
 from tests.conftest import EXAMPLES
 from tests.ui.test_window import isolated, make_window, no_leaked_windows  # noqa: F401 (fixtures)
+from tests.ui.test_window import settle
 from ui.canvas.style import NODE_WIDTH
 from ui.main_window import MainWindow
 
@@ -180,11 +181,6 @@ def toolbar_button(window: MainWindow, action) -> QWidget:
     return bar.widgetForAction(action)
 
 
-def settle(qtbot) -> None:
-    """Let the document's deferred revalidation run."""
-    qtbot.wait(20)
-
-
 # ---- journey (a): build the residual MLP from an empty canvas ----------------------------------------
 
 
@@ -225,7 +221,7 @@ def test_build_the_residual_mlp_by_mouse_fix_an_error_save_and_reopen(
         connect(window, nodes[src], nodes[dst])
     add_inputs = [e.src for e in design.in_edges(nodes["add"])]
     assert add_inputs == [nodes["stem_relu"], nodes["fc2"]]  # the skip first, in link order
-    settle(qtbot)
+    settle(qtbot, window)
     # The new Input holds the default image shape: the first Linear says what is wrong.
     (problem,) = window.document.report.errors
     assert problem.node == nodes["stem"] and "Flatten" in problem.fix
@@ -237,7 +233,7 @@ def test_build_the_residual_mlp_by_mouse_fix_an_error_save_and_reopen(
     select_node(window, nodes["head"])
     type_into(qtbot, window.inspector.view.editors["out_features"].spin, "10")
     assert design.node(nodes["head"]).params["out_features"] == 10
-    settle(qtbot)
+    settle(qtbot, window)
     # digits comes as 1×8×8 images by default; the app names both ways out.
     (problem,) = window.document.report.errors
     assert problem.node == nodes["x"] and problem.code == "data-shape"
@@ -251,7 +247,7 @@ def test_build_the_residual_mlp_by_mouse_fix_an_error_save_and_reopen(
     qtbot.waitUntil(data_panel.isVisible)
     as_images = data_panel.options_form.editors["as_images"].check
     qtbot.mouseClick(as_images, LEFT, pos=QPoint(8, as_images.height() // 2))
-    settle(qtbot)
+    settle(qtbot, window)
     assert design.data["options"] == {"as_images": False}
     assert window.document.report.ok and not window.document.report.diagnostics
 
@@ -272,7 +268,7 @@ def test_build_the_residual_mlp_by_mouse_fix_an_error_save_and_reopen(
     # Provoke an error: the branch's last Linear gives 32 features, the skip 64.
     select_node(window, nodes["fc2"])
     type_into(qtbot, window.inspector.view.editors["out_features"].spin, "32")
-    settle(qtbot)
+    settle(qtbot, window)
     (problem,) = window.document.report.errors
     assert problem.node == nodes["add"]  # pinned to the merge that cannot add them
     assert problem.message == "inputs have shapes that do not match: 64, 32"
@@ -301,7 +297,7 @@ def test_build_the_residual_mlp_by_mouse_fix_an_error_save_and_reopen(
     param, name, value = re.fullmatch(r"set (\w+) of (\w+) to (\d+)", fix).groups()
     select_node(window, design.node_by_name(name).id)
     type_into(qtbot, window.inspector.view.editors[param].spin, value)
-    settle(qtbot)
+    settle(qtbot, window)
     assert window.document.report.ok and not add_item.look.severity
     assert not add_item.badge.isVisible()
 
@@ -321,7 +317,7 @@ def test_build_the_residual_mlp_by_mouse_fix_an_error_save_and_reopen(
     reopened = window.document.design
     assert reopened is not design and reopened.to_dict() == built
     assert window.windowTitle() == "my_residual.json[*] — Netwright" and not window.isWindowModified()
-    settle(qtbot)
+    settle(qtbot, window)
     assert window.document.report.ok
     assert set(window.canvas.canvas.nodes) == set(nodes.values())
     assert {window.canvas.canvas.nodes[n].look.shape for n in nodes.values()} == {"64", "10"}

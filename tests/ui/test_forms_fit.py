@@ -4,7 +4,7 @@ docks cannot be torn off by a stray drag."""
 from __future__ import annotations
 
 import pytest
-from PySide6.QtWidgets import QDockWidget, QScrollArea
+from PySide6.QtWidgets import QApplication, QDockWidget, QScrollArea
 
 from graph.design import Design
 from tests.conftest import EXAMPLES
@@ -24,7 +24,7 @@ def test_the_right_hand_panels_fit(make_window, qtbot, size):
     panel = window.training.panel
     window.training_docks["training"].raise_()
     qtbot.waitUntil(lambda: panel.isVisible())
-    qtbot.wait(50)
+    QApplication.processEvents()  # the layout requests that showing the panel posted
     assert _fits(panel.scroll), "the training settings scroll sideways (fields cut off)"
     viewport = panel.scroll.viewport()
     for form in panel.forms.values():
@@ -35,7 +35,7 @@ def test_the_right_hand_panels_fit(make_window, qtbot, size):
     window.training_docks["data"].raise_()
     data_area = window.training_docks["data"].widget()
     qtbot.waitUntil(lambda: data_area.isVisible())
-    qtbot.wait(50)
+    QApplication.processEvents()
     assert _fits(data_area)
 
 

@@ -100,10 +100,10 @@ def test_model_change_updates_inspector_without_feedback(inspector, document, qt
     nid = node_id(document, "dropout")
     inspector.show_nodes([nid])
     editor = inspector.view.editors["p"]
-    document.push(SetParamCommand(document.design, nid, "p", 0.35))
-    assert editor.value() == pytest.approx(0.35)
-    assert document.undo_stack.count() == 1
-    qtbot.wait(10)  # revalidation: shapes and params are re-shown
+    with qtbot.waitSignal(document.report_changed):  # revalidation re-shows shapes and params
+        document.push(SetParamCommand(document.design, nid, "p", 0.35))
+        assert editor.value() == pytest.approx(0.35)
+        assert document.undo_stack.count() == 1
     assert document.undo_stack.count() == 1
 
 

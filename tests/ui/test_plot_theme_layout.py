@@ -6,6 +6,7 @@ import math
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from ui.training.plots import LivePlots
 from ui.training.theme import BACKGROUND, style_plot
@@ -59,19 +60,19 @@ def test_training_keeps_canvas_half_of_window(qtbot):
 
     window = _window(qtbot, remember_layout=False)
     fit_bottom_dock(window, window.bottom_dock, 2000)  # asks for far too much
-    qtbot.wait(20)
+    QApplication.processEvents()  # the dock layout applies the request
     assert window.canvas.height() >= int(window.height() * MIN_CANVAS_SHARE) - 2
 
 
 def test_oversized_bottom_dock_is_trimmed_when_saved(qtbot):
     window = _window(qtbot, remember_layout=False)
     window.resizeDocks([window.bottom_dock], [700], Qt.Orientation.Vertical)
-    qtbot.wait(20)
+    QApplication.processEvents()
     assert window.canvas.height() < window.height() // 2
     window.fit_bottom_dock()
     state = window.saveState()
 
     other = _window(qtbot, remember_layout=False)
     other.restoreState(state)
-    qtbot.wait(20)
+    QApplication.processEvents()
     assert other.canvas.height() >= int(other.height() * MIN_CANVAS_SHARE) - 2

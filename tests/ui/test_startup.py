@@ -38,6 +38,7 @@ def test_editor_draws_first_and_loads_torch_in_the_background(tmp_path):
         import os, sys, time
         os.environ["NETWRIGHT_DATA_DIR"] = {str(tmp_path / 'data')!r}
         os.environ["XDG_CONFIG_HOME"] = {str(tmp_path / 'config')!r}
+        from PySide6.QtCore import QEventLoop
         from ui.app import create_app, open_editor
         from ui.loading import heavy_imports
         app = create_app()
@@ -56,8 +57,7 @@ def test_editor_draws_first_and_loads_torch_in_the_background(tmp_path):
             if loader.state == "running":
                 print("WHILE", repr(window.code.text()[:60]), repr(data.summary.text()),
                       repr(panel.status.text()), flush=True)
-            app.processEvents()
-            time.sleep(0.01)
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)  # the loader's poll
         assert loader.state == "done" and not loader.error, loader.error
         while data.reading and time.time() < deadline:
             app.processEvents()

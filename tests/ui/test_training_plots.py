@@ -80,7 +80,7 @@ def test_nan_is_marked_not_crashing(qtbot):
     plots.add_event({"event": "epoch", "epoch": 1, "train_loss": None, "val_loss": "NaN"})
     plots.set_log_scale(True)
     plots.redraw()
-    qtbot.wait(50)  # a paint with NaN and log scale
+    plots.grab()  # a paint with NaN and log scale, now
     assert "NaN" in plots.status.text()
     assert "step 31" in plots.status.text()
     assert plots.nan_marked("step") and plots.nan_marked("loss")
@@ -98,7 +98,7 @@ def test_hundred_thousand_points_redraw_downsampled(qtbot):
     xs = np.arange(100_000, dtype=float)
     curve.series.extend(xs, np.exp(-xs / 2e4))
     plots.redraw()
-    qtbot.wait(50)
+    plots.grab()  # a paint: the view range is settled and clipping applies to it
     item = curve.item
     assert item.opts["autoDownsample"] and item.opts["clipToView"]
     assert item.opts["downsampleMethod"] == "peak"
@@ -160,3 +160,24 @@ def test_a_new_run_starts_on_fresh_axes(qtbot):
     assert not plots.plots["step"].vb.autoRangeEnabled()[0]
     plots.clear()
     assert all(plot.vb.autoRangeEnabled()[0] for plot in plots.plots.values())
+
+
+def test_the_x_axis_follows_the_run_in_round_steps_until_the_user_pans(qtbot):
+    """The axis changes a few times per decade, not at every point (a frame then repaints no
+    axis text); a user's pan or zoom is left alone."""
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    for step in range(1, 38):
+        plots.add_event({"event": "step", "step": step, "loss": 1.0 / step, "lr": 1e-3})
+    plots.redraw()
+    assert plots.plots["step"].vb.viewRange()[0] == [0.0, 40.0]
+    for step in range(38, 40):
+        plots.add_event({"event": "step", "step": step, "loss": 1.0 / step, "lr": 1e-3})
+    plots.redraw()
+    assert plots.plots["step"].vb.viewRange()[0] == [0.0, 50.0]
+    plots.plots["step"].vb.sigRangeChangedManually.emit([True, False])  # the user zooms
+    plots.plots["step"].setXRange(5, 10, padding=0)
+    for step in range(40, 90):
+        plots.add_event({"event": "step", "step": step, "loss": 1.0 / step, "lr": 1e-3})
+    plots.redraw()
+    assert plots.plots["step"].vb.viewRange()[0] == [5.0, 10.0]

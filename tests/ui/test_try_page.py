@@ -123,19 +123,26 @@ def test_hovering_a_link_shows_the_tensor_it_carries(qtbot, page, digits_run):
     QToolTip.hideText()
 
 
-def test_live_during_training_at_most_twice_a_second(qtbot, page, digits_run, monkeypatch):
+def test_live_during_training_at_most_twice_a_second(page, digits_run, monkeypatch):
+    from types import SimpleNamespace
+
+    from ui.training import try_page
+
+    now = [1000.0]  # the page's clock, moved by hand
+    monkeypatch.setattr(try_page, "time", SimpleNamespace(monotonic=lambda: now[0]))
     monkeypatch.setattr(page, "isVisible", lambda: True)  # on screen, without loading anything
     reloads = []
     monkeypatch.setattr(page, "reload", lambda: reloads.append(page.weights.currentData()))
     page.run_started(str(digits_run))
     for epoch in range(1, 11):  # ten epochs ending within a moment
         page.training_event({"event": "epoch", "epoch": epoch})
+        now[0] += try_page.LIVE_INTERVAL_S / 20
     assert reloads == [str(digits_run)]  # once, with the running run's weights
-    qtbot.wait(550)
+    now[0] += try_page.LIVE_INTERVAL_S  # more than the interval has passed since that look
     page.training_event({"event": "epoch", "epoch": 11})
     assert len(reloads) == 2
     page._busy = True  # a look still computing: never queue more work behind it
-    qtbot.wait(550)
+    now[0] += try_page.LIVE_INTERVAL_S * 2
     page.training_event({"event": "epoch", "epoch": 12})
     assert len(reloads) == 2
 
@@ -156,20 +163,14 @@ def test_a_run_trained_here_is_tried_once_it_has_weights(qtbot, page, digits_run
     qtbot.waitUntil(lambda: looks == [str(digits_run)])
     page.weights.setCurrentIndex(0)  # the user goes back to the untrained design: it stays
     page.set_runs([run])
-    qtbot.wait(400)
+    assert not page._timer.isActive()  # no look is scheduled for later either
     assert page.weights.currentData() == UNTRAINED and looks == [str(digits_run)]
 
 
 def test_attention_and_sequence_previews_of_an_untrained_design(qtbot):
-    from tests.graph.util import Build
+    from tests.graph.util import row_attention
 
-    b = Build(as_images=False)  # digits as 64 features: 8 steps of 8
-    b.add("Input", "pixels", shape=[64])
-    b.add("Reshape", "rows", "pixels", shape=[8, 8])
-    b.add("MultiheadSelfAttention", "attn", "rows", num_heads=2)
-    b.add("Flatten", "flat", "attn")
-    b.add("Linear", "head", "flat", out_features=10)
-    b.add("Output", "out", "head")
+    b = row_attention()
     page = TryPage(Document(b.design))
     qtbot.addWidget(page)
     with qtbot.waitSignal(page.looked, timeout=60_000):

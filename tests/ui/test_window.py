@@ -90,9 +90,9 @@ def cnn_file(tmp_path) -> Path:
     return path
 
 
-def settle(qtbot) -> None:
-    """Let the document's deferred revalidation run."""
-    qtbot.wait(10)
+def settle(qtbot, window) -> None:
+    """Wait for the revalidation that the last edits scheduled (it runs from the event loop)."""
+    qtbot.waitUntil(lambda: not window.document.revalidation_pending)
 
 
 # ---- panels and canvas --------------------------------------------------------------------------
@@ -103,7 +103,7 @@ def test_diagnostics_click_selects_and_centres_the_node(make_window, qtbot, cnn_
     design = window.document.design
     fc2 = design.node_by_name("fc2")
     window.document.push(SetParamCommand(design, fc2.id, "out_features", 7))  # 10 classes needed
-    settle(qtbot)
+    settle(qtbot, window)
     window.canvas.centerOn(QPointF(5000, -5000))  # look far away first
     table = window.diagnostics.table
     row = window.diagnostics.node_row(fc2.id)

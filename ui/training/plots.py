@@ -38,6 +38,7 @@ PLOTS = {
     "metrics": ("Metrics per epoch", "epoch"),
     "lr": ("Learning rate", "step"),
 }
+X_MARGIN = 1.05  # the x axis reaches at least this far past the newest point
 LR_HEADROOM = 1.15  # the learning-rate axis reaches this far above the largest rate
 _SKIP_EPOCH_KEYS = {"epoch", "epochs", "event", "type", "step", "batch", "batches", "lr", "time",
                     "elapsed_s", "duration_s", "samples_per_s", "eta_s", "best", "improved"}
@@ -137,6 +138,14 @@ class Curve:
     drawn: int = -1  # buffer version last drawn
 
 
+def round_up(value: float) -> float:
+    """The smallest of 1, 1.5, 2, 3, 4, 5, 6, 8 × 10ᵏ that is ≥ ``value`` (≥ 1)."""
+    if value <= 1:
+        return 1.0
+    decade = 10 ** math.floor(math.log10(value))
+    return next(m * decade for m in (1, 1.5, 2, 3, 4, 5, 6, 8, 10) if m * decade >= value)
+
+
 def epoch_values(record: Mapping[str, Any]) -> dict[str, float]:
     """The plottable numbers of an epoch record: losses and metrics, not bookkeeping."""
     out = {}
@@ -164,6 +173,9 @@ class LivePlots(QWidget):
             style_plot(plot)
             plot.legend = TitleLegend(plot, title)  # PlotItem.addItem enters named curves here
             plot.setLimits(xMin=0)  # steps and epochs start at 0: no negative axis
+            # A user's pan or zoom stops the x axis following the run (see _follow_x).
+            plot.vb.sigRangeChangedManually.connect(
+                lambda _mask, pid=pid: self._following.discard(pid))
             self.plots[pid] = plot
         self.curves: dict[str, Curve] = {}
         self._colors = itertools.cycle(PALETTE)
@@ -189,6 +201,7 @@ class LivePlots(QWidget):
         self.timer.timeout.connect(lambda: self.redraw(force=False))
         self._last_frame = 0.0
         self._last_plot = ""  # the plot the last frame drew (frames take turns)
+        self._following = set(PLOTS)  # plots whose x axis follows the run in steps
         self.timer.start()
 
     # ---- feeding -----------------------------------------------------------------------------
@@ -243,6 +256,7 @@ class LivePlots(QWidget):
             line.setVisible(False)
         for plot in self.plots.values():  # fresh axes: not the previous run's range
             plot.enableAutoRange()
+        self._following = set(PLOTS)
         self.status.clear()
         self.redraw()
 
@@ -333,6 +347,25 @@ class LivePlots(QWidget):
                 self._mark_nonfinite(curve)
             if curve.plot == "lr":
                 self._fit_lr_range()
+        for pid in {c.plot for c in stale}:
+            self._follow_x(pid)
+
+    def _follow_x(self, pid: str) -> None:
+        """Show x from 0 to a round number past the newest point (…, 100, 150, 200, 300, …):
+        the axis changes a few times per decade instead of at every new point, and an axis is
+        most of what a frame costs to paint."""
+        if pid not in self._following:
+            return
+        ends = [float(np.nanmax(x)) for c in self.curves.values() if c.plot == pid
+                for x in (c.series.arrays()[0],) if len(x)]
+        ends += [float(np.nanmax(item.getData()[0])) for plot, item in self._overlay_items
+                 if plot is self.plots[pid] and item.getData()[0] is not None
+                 and len(item.getData()[0])]
+        if not ends:
+            return
+        top = round_up(max(ends) * X_MARGIN)
+        if self.plots[pid].vb.viewRange()[0] != [0.0, top]:
+            self.plots[pid].setXRange(0, top, padding=0)
 
     def _fit_lr_range(self) -> None:
         """Show the learning rate from 0 to a margin above its largest value, so a constant

@@ -141,11 +141,12 @@ class Curve:
 
 
 def round_up(value: float) -> float:
-    """The smallest of 1, 1.5, 2, 3, 4, 5, 6, 8 × 10ᵏ that is ≥ ``value`` (≥ 1)."""
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10ᵏ that is ≥ ``value`` (≥ 1): at
+    most about a quarter of the axis is empty past the newest point."""
     if value <= 1:
         return 1.0
     decade = 10 ** math.floor(math.log10(value))
-    return next(m * decade for m in (1, 1.5, 2, 3, 4, 5, 6, 8, 10) if m * decade >= value)
+    return next(m * decade for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * decade >= value)
 
 
 def epoch_values(record: Mapping[str, Any]) -> dict[str, float]:
@@ -353,7 +354,7 @@ class LivePlots(QWidget):
             self._follow_x(pid)
 
     def _follow_x(self, pid: str) -> None:
-        """Show x from 0 to a round number past the newest point (…, 100, 150, 200, 300, …):
+        """Show x from 0 to a round number past the newest point (…, 150, 200, 250, 300, …):
         the axis changes a few times per decade instead of at every new point, and an axis is
         most of what a frame costs to paint."""
         if pid not in self._following:

@@ -121,7 +121,9 @@ class TitleLegend:
             parts.append(f'<span style="color:{pen.color().name()}">{swatch}</span>&nbsp;{name}')
         if self.note:
             parts.append(self.note)
-        legend = "&nbsp;&nbsp; ".join(parts) or "&nbsp;"
+        # Empty, the line holds an invisible swatch: the row is as tall as with curves, so the
+        # first curve does not resize the plot (which repaints every axis).
+        legend = "&nbsp;&nbsp; ".join(parts) or f'<span style="color:{BACKGROUND}">━</span>'
         self.plot.setTitle(f"<b>{self.title}</b><br/><span style='font-size:8pt'>{legend}</span>")
         label = self.plot.titleLabel
         self.plot.layout.setRowFixedHeight(0, label.itemRect().height())  # both lines

@@ -118,7 +118,8 @@ def _import_in_child(source: str, placeholders: bool, input_shape, args, flat: b
         except DesignFileError as exc:
             raise ConversionError(f"{source}: the import produced a broken design ({exc})") from None
         weights = _read_safetensors(Path(tmp) / "weights.safetensors")
-        return Imported(design, weights, unmapped, source, report.get("max_diff"))
+        notes = [str(n) for n in report.get("notes", [])]
+        return Imported(design, weights, unmapped, source, report.get("max_diff"), notes=notes)
 
 
 def save_imported(imported: Imported, path: str | os.PathLike) -> Path:

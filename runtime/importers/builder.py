@@ -85,6 +85,7 @@ class Imported:
     source: str = ""
     max_diff: float | None = None  # against the source model on random inputs, when checked
     paths: dict[str, str] = field(default_factory=dict)  # node id → source module path
+    notes: list[str] = field(default_factory=list)  # said to the user (why it stayed flat …)
 
 
 class DesignBuilder:

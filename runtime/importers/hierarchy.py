@@ -50,10 +50,18 @@ def nest(imported: Imported, classes: Mapping[str, str] | None = None) -> Import
         locations = _Nesting(design, imported.paths, classes or {}).run()
         lay_out(design)
         weights = _rekey(imported, design, locations)
-        same = _max_difference(imported, design, weights) <= TOLERANCE
-    except (ValueError, KeyError, RuntimeError):  # design, block, shape and compile errors
-        return imported  # what the blocks cannot express comes in flat, as computed
-    return dataclasses.replace(imported, design=design, weights=weights) if same else imported
+        difference = _max_difference(imported, design, weights)
+    except (ValueError, KeyError, RuntimeError) as exc:  # design, block, shape, compile errors
+        return _kept_flat(imported, f"its submodules cannot be blocks ({exc})")
+    if not difference <= TOLERANCE:  # what the blocks cannot express comes in flat, as computed
+        return _kept_flat(imported, f"with its submodules as blocks the outputs differ by "
+                                    f"{difference:.3g}")
+    return dataclasses.replace(imported, design=design, weights=weights)
+
+
+def _kept_flat(imported: Imported, why: str) -> Imported:
+    note = f"kept flat: {why}"[:300]
+    return dataclasses.replace(imported, notes=imported.notes + [note])
 
 
 def module_classes(stacks: Iterator[Mapping[str, Any]]) -> dict[str, str]:

@@ -217,3 +217,18 @@ def test_torchvision_resnet18_from_onnx_has_the_same_hierarchy(tmp_path):
         "flatten", "fc"]
     assert design.node_by_name("layer1").params["repeat"] == 2 and len(design.blocks) == 4
     _check_same_model(model, imported)
+
+
+def test_an_import_kept_flat_says_why(tmp_path, capsys, monkeypatch):
+    import main
+    from runtime.importers import hierarchy
+
+    _twin_onnx(tmp_path / "twin.onnx")
+    monkeypatch.setattr(hierarchy, "_max_difference", lambda *a: 0.5)  # as if blocks changed it
+    imported = import_model(tmp_path / "twin.onnx")
+    assert not len(imported.design.blocks)
+    assert imported.notes == ["kept flat: with its submodules as blocks the outputs differ by 0.5"]
+    assert main.main(["import", str(tmp_path / "twin.onnx"), "-o", str(tmp_path / "t.json")]) == 0
+    assert "note: kept flat: with its submodules as blocks the outputs differ by 0.5" in \
+        capsys.readouterr().out
+    assert import_model(tmp_path / "twin.onnx", flat=True).notes == []  # asked for: no note

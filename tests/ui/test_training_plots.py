@@ -133,6 +133,20 @@ def test_a_short_run_still_draws_loss_per_step(qtbot):
     assert plots.plots["step"].vb.state["limits"]["xLimits"][0] == 0
 
 
+def test_an_epoch_whose_steps_were_plotted_adds_no_jump_to_loss_per_step(qtbot):
+    """Step events every 4 steps of a 10-step epoch: the epoch's mean loss (higher than its
+    last steps') is not added at step 10, where it would jump up."""
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    for step, loss in ((4, 0.8), (8, 0.4)):
+        plots.add_event({"event": "step", "epoch": 1, "step": step, "loss": loss, "lr": 1e-3})
+    plots.add_event({"event": "epoch", "epoch": 1, "step": 10, "train_loss": 0.9, "lr": 1e-3})
+    plots.add_event({"event": "epoch", "epoch": 2, "step": 20, "train_loss": 0.3, "lr": 1e-3})
+    plots.redraw()
+    x, y = plots.curves["step/raw"].item.getData()
+    assert x.tolist() == [4.0, 8.0, 20.0] and y.tolist() == [0.8, 0.4, 0.3]  # epoch 2 had none
+
+
 def test_legends_sit_in_the_title_row_not_on_the_curves(qtbot):
     plots = LivePlots()
     qtbot.addWidget(plots)

@@ -205,6 +205,7 @@ class LivePlots(QWidget):
         self._last_frame = 0.0
         self._last_plot = ""  # the plot the last frame drew (frames take turns)
         self._following = set(PLOTS)  # plots whose x axis follows the run in steps
+        self._step_loss_epochs: set[Any] = set()  # epochs whose step events carried a loss
         self.timer.start()
 
     # ---- feeding -----------------------------------------------------------------------------
@@ -215,6 +216,7 @@ class LivePlots(QWidget):
         if kind == "step":
             step = float(event.get("step", 0))
             if "loss" in event:
+                self._step_loss_epochs.add(event.get("epoch"))
                 raw = self._curve("step/raw", "step", "raw", faint=True)
                 raw.series.append(step, event["loss"])
                 self._curve("step/smooth", "step", "smoothed", smooth=True).series.append(
@@ -235,10 +237,13 @@ class LivePlots(QWidget):
             self._step_loss_from_epoch(event)
 
     def _step_loss_from_epoch(self, event: Mapping[str, Any]) -> None:
-        """A short run logs few step events: each epoch's training loss, at its last step,
-        keeps "Loss per step" a curve rather than one point (a lone point is drawn as a dot)."""
+        """A short run logs few step events: the training loss of an epoch that had none, at its
+        last step, keeps "Loss per step" a curve rather than one point (a lone point is drawn as
+        a dot). An epoch whose steps were plotted adds nothing: its mean, higher than its last
+        steps' losses, would jump up at every epoch boundary."""
         step, loss = event.get("step"), event.get("train_loss")
-        if not isinstance(step, (int, float)) or not isinstance(loss, (int, float)):
+        if not isinstance(step, (int, float)) or not isinstance(loss, (int, float)) \
+                or event.get("epoch") in self._step_loss_epochs:
             return
         raw = self.curves.get("step/raw")
         if raw is not None and len(raw.series) and raw.series.arrays()[0][-1] >= step:
@@ -260,6 +265,7 @@ class LivePlots(QWidget):
         for plot in self.plots.values():  # fresh axes: not the previous run's range
             plot.enableAutoRange()
         self._following = set(PLOTS)
+        self._step_loss_epochs.clear()
         self.status.clear()
         self.redraw()
 

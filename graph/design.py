@@ -395,11 +395,7 @@ class Design:
         self.changed.emit()
 
     def set_data(self, data: dict[str, Any]) -> None:
-        if same_value(data, self.data):
-            return
-        self.data = copy.deepcopy(data)
-        self.settings_changed.emit("data")
-        self.changed.emit()
+        self._set_settings("data", data)
 
     def set_info(self, name: str, description: str) -> None:
         """Rename the design or change its description (``settings_changed("meta")``)."""
@@ -410,10 +406,14 @@ class Design:
         self.changed.emit()
 
     def set_training(self, training: dict[str, Any]) -> None:
-        if same_value(training, self.training):
+        self._set_settings("training", training)
+
+    def _set_settings(self, which: str, value: dict[str, Any]) -> None:
+        """Replace the ``data`` or ``training`` settings; events only when they change."""
+        if same_value(value, getattr(self, which)):
             return
-        self.training = copy.deepcopy(training)
-        self.settings_changed.emit("training")
+        setattr(self, which, copy.deepcopy(value))
+        self.settings_changed.emit(which)
         self.changed.emit()
 
     def set_flow(self, flow: str) -> None:

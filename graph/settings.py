@@ -90,19 +90,20 @@ def default_training() -> dict[str, Any]:
     return {p.name: copy.deepcopy(p.default) for p in TRAINING_PARAMS}
 
 
-# The training settings a command line overrides with a flag (``main.py train``, the app's worker).
-FLAG_SETTINGS = ("epochs", "batch_size", "lr", "device", "seed")
-_FLAG_TYPES = {"int": (int, "N"), "float": (float, "X"), "str": (str, "TEXT")}
+# The training settings a command line overrides with a flag (``main.py train``, the app's
+# worker), each with the placeholder its help shows.
+FLAG_SETTINGS = {"epochs": "N", "batch_size": "N", "lr": "X", "device": "D", "seed": "N"}
+_FLAG_TYPES = {"int": int, "float": float, "str": str}
 
 
 def add_setting_flags(parser: Any) -> None:
     """Give an argparse ``parser`` a flag per :data:`FLAG_SETTINGS` entry (``--batch-size N``),
     typed and explained by the setting's declaration; read them with :func:`flagged_settings`."""
-    for param in TRAINING_PARAMS:
-        if param.name in FLAG_SETTINGS:
-            kind, metavar = _FLAG_TYPES[param.kind]
-            parser.add_argument("--" + param.name.replace("_", "-"), dest=param.name, type=kind,
-                                metavar=metavar, help=param.doc)
+    by_name = {p.name: p for p in TRAINING_PARAMS}
+    for name, metavar in FLAG_SETTINGS.items():
+        param = by_name[name]
+        parser.add_argument("--" + name.replace("_", "-"), dest=name, metavar=metavar,
+                            type=_FLAG_TYPES[param.kind], help=param.doc)
 
 
 def flagged_settings(args: Any) -> dict[str, Any]:

@@ -36,6 +36,7 @@ class DeviceInfo:
         return f"{self.id}: {self.name}{mem}"
 
 
+@functools.cache  # the processor and its memory do not change while the app runs
 def _cpu_name() -> str:
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as fh:
@@ -47,6 +48,7 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine() or "CPU"
 
 
+@functools.cache
 def _cpu_memory() -> int | None:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

@@ -21,7 +21,7 @@ def check_training_fits(design: Design, overrides: Mapping[str, Any] | None = No
     """Raise :class:`ResourceError` when training ``design`` (its training settings with
     ``overrides``, such as ``--batch-size`` and ``--device``) cannot fit in the memory of the
     device it would train on."""
-    if overrides:
+    if overrides and any(design.training.get(k) != v for k, v in overrides.items()):
         design = design.copy()
         design.training.update(overrides)
     budget = memory_budget(str(design.training.get("device", "auto")))

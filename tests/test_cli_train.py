@@ -193,3 +193,16 @@ def test_bad_data_never_shows_a_traceback(tmp_path, capsys):
     assert status == 1
     assert err.strip() == (f"error: {tmp_path / 'bad.csv'}: line 3, column 'b': 'oops' "
                            "is not a number (feature columns must hold numbers)")
+
+
+def test_train_and_the_apps_worker_take_the_same_setting_flags():
+    import main
+    from graph.settings import flagged_settings
+    from runtime import worker
+
+    flags = ["--epochs", "3", "--batch-size", "8", "--lr", "0.5", "--device", "cpu", "--seed", "7"]
+    user = main.build_parser().parse_args(["train", "d.json", *flags])
+    child = worker.parser().parse_args(["train", "d.json", "--run-dir", "r", *flags])
+    expected = {"epochs": 3, "batch_size": 8, "lr": 0.5, "device": "cpu", "seed": 7}
+    assert flagged_settings(user) == flagged_settings(child) == expected
+    assert flagged_settings(main.build_parser().parse_args(["train", "d.json"])) == {}

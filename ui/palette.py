@@ -30,15 +30,19 @@ from ui.canvas.style import category_color, text_color_on
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
-def color_chip(color: QColor, size: int = 12) -> QIcon:
-    """A small rounded square of ``color``, used as the icon of a category or layer."""
+def color_chip(color: QColor, size: int = 12, round_: bool = False) -> QIcon:
+    """A small rounded square of ``color`` (the icon of a category or layer), or a dot with
+    ``round_`` (a severity)."""
     pixmap = QPixmap(size, size)
     pixmap.fill(Qt.GlobalColor.transparent)
     painter = QPainter(pixmap)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(color)
-    painter.drawRoundedRect(1, 1, size - 2, size - 2, 3, 3)
+    if round_:
+        painter.drawEllipse(1, 1, size - 2, size - 2)
+    else:
+        painter.drawRoundedRect(1, 1, size - 2, size - 2, 3, 3)
     painter.end()
     return QIcon(pixmap)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QIcon, QPainter, QPixmap, QSyntaxHighlighter, \
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QIcon, QSyntaxHighlighter, \
     QTextCharFormat
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -30,21 +30,14 @@ from graph.summary import Summary, human_bytes, human_count, summarize
 from graph.validate import ERROR, Report
 from ui.document import Document
 from ui.loading import heavy_imports
+from ui.palette import color_chip
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 SEVERITY_COLORS = {"error": QColor("#ff5a52"), "warning": QColor("#ffb020"), "ok": QColor("#34c759")}
 
 
 def severity_icon(severity: str, size: int = 12) -> QIcon:
-    pixmap = QPixmap(size, size)
-    pixmap.fill(Qt.GlobalColor.transparent)
-    painter = QPainter(pixmap)
-    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-    painter.setPen(Qt.PenStyle.NoPen)
-    painter.setBrush(SEVERITY_COLORS.get(severity, QColor("#9aa3b2")))
-    painter.drawEllipse(1, 1, size - 2, size - 2)
-    painter.end()
-    return QIcon(pixmap)
+    return color_chip(SEVERITY_COLORS.get(severity, QColor("#9aa3b2")), size, round_=True)
 
 
 def monospace_font(point_size: float = 10.0) -> QFont:

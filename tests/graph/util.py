@@ -46,6 +46,18 @@ def mlp(classes: int = 10, in_features: int = 64) -> Build:
     return b
 
 
+def row_attention() -> Build:
+    """pixels → rows (8 steps of 8) → attn → flat → head → out, on digits as 64 features."""
+    b = Build(as_images=False)
+    b.add("Input", "pixels", shape=[64])
+    b.add("Reshape", "rows", "pixels", shape=[8, 8])
+    b.add("MultiheadSelfAttention", "attn", "rows", num_heads=2)
+    b.add("Flatten", "flat", "attn")
+    b.add("Linear", "head", "flat", out_features=10)
+    b.add("Output", "out", "head")
+    return b
+
+
 def cnn() -> Build:
     """image → conv1 → relu → pool → conv2 → flatten → fc → logits, on 1×8×8 digits."""
     b = Build(as_images=True)

@@ -78,15 +78,9 @@ def test_each_preview_is_the_layers_output(digits_run):
 
 
 def test_attention_layers_give_their_weights():
-    from tests.graph.util import Build
+    from tests.graph.util import row_attention
 
-    b = Build(as_images=False)  # digits as 64 features: 8 steps of 8
-    b.add("Input", "pixels", shape=[64])
-    b.add("Reshape", "rows", "pixels", shape=[8, 8])
-    b.add("MultiheadSelfAttention", "attn", "rows", num_heads=2)
-    b.add("Flatten", "flat", "attn")
-    b.add("Linear", "head", "flat", out_features=10)
-    b.add("Output", "out", "head")
+    b = row_attention()
     model = open_model(design=b.design)
     x = torch.randn(1, 64)
     outputs = layer_outputs(model, x)

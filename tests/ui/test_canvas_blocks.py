@@ -273,10 +273,24 @@ def test_the_summary_shows_blocks_as_collapsible_groups_with_totals(qtbot):
     assert again.isExpanded()
 
 
-def test_the_inspector_edits_a_layer_inside_a_block_for_every_instance(window, qtbot):
+def _small_resnet18(window):
+    """A digits-sized ResNet-18 in ``window``: its document and canvas."""
     window.document.replace(build("resnet", {"depth": 18, "in_channels": 1, "size": 8,
                                              "classes": 10, "width": 8}))
-    doc, canvas = window.document, window.canvas
+    return window.document, window.canvas
+
+
+def _inside_layer1(window):
+    """The canvas inside the small ResNet-18's ``layer1`` block: document, canvas, the block's
+    body and its ``conv1``."""
+    doc, canvas = _small_resnet18(window)
+    canvas.enter_block(by_name(doc.design, "layer1"))
+    body = canvas.design
+    return doc, canvas, body, by_name(body, "conv1")
+
+
+def test_the_inspector_edits_a_layer_inside_a_block_for_every_instance(window, qtbot):
+    doc, canvas = _small_resnet18(window)
     doc.revalidate()
     design = doc.design
     before = doc.report.inference.total_params
@@ -305,12 +319,7 @@ def test_the_inspector_edits_a_layer_inside_a_block_for_every_instance(window, q
 
 
 def test_inside_a_block_the_inspector_keeps_and_edits_argument_arithmetic(window):
-    window.document.replace(build("resnet", {"depth": 18, "in_channels": 1, "size": 8,
-                                             "classes": 10, "width": 8}))
-    doc, canvas = window.document, window.canvas
-    canvas.enter_block(by_name(doc.design, "layer1"))
-    body = canvas.design
-    conv1 = by_name(body, "conv1")
+    doc, canvas, body, conv1 = _inside_layer1(window)
     assert body.node(conv1).params["out_channels"] == "planes"
     canvas.select_nodes([conv1])
     editor = window.inspector.view.editors["out_channels"]
@@ -349,12 +358,7 @@ def test_inside_a_block_a_problem_is_pinned_to_the_inner_layer_that_causes_it(ma
 
 
 def test_inside_a_block_a_plain_number_can_become_argument_arithmetic(window):
-    window.document.replace(build("resnet", {"depth": 18, "in_channels": 1, "size": 8,
-                                             "classes": 10, "width": 8}))
-    doc, canvas = window.document, window.canvas
-    canvas.enter_block(by_name(doc.design, "layer1"))
-    body = canvas.design
-    conv1 = by_name(body, "conv1")
+    doc, canvas, body, conv1 = _inside_layer1(window)
     assert body.node(conv1).params["stride"] == "stride"
     doc.push(SetParamCommand(body, conv1, "out_channels", 8))  # a plain number now
     canvas.select_nodes([conv1])

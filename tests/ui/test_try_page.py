@@ -168,15 +168,9 @@ def test_a_run_trained_here_is_tried_once_it_has_weights(qtbot, page, digits_run
 
 
 def test_attention_and_sequence_previews_of_an_untrained_design(qtbot):
-    from tests.graph.util import Build
+    from tests.graph.util import row_attention
 
-    b = Build(as_images=False)  # digits as 64 features: 8 steps of 8
-    b.add("Input", "pixels", shape=[64])
-    b.add("Reshape", "rows", "pixels", shape=[8, 8])
-    b.add("MultiheadSelfAttention", "attn", "rows", num_heads=2)
-    b.add("Flatten", "flat", "attn")
-    b.add("Linear", "head", "flat", out_features=10)
-    b.add("Output", "out", "head")
+    b = row_attention()
     page = TryPage(Document(b.design))
     qtbot.addWidget(page)
     with qtbot.waitSignal(page.looked, timeout=60_000):

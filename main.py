@@ -262,6 +262,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     if imported.max_diff is not None:
         print(f"verified against the source on random inputs: max abs difference "
               f"{imported.max_diff:.3g}")
+    for note in imported.notes:
+        print(f"note: {printable(note)}")
     if imported.unmapped:
         from runtime.importers import describe_unmapped
 

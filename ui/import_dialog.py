@@ -184,7 +184,7 @@ class ImportDialog(QDialog):
             text += f"; outputs match the source on random inputs (max difference {result.max_diff:.2g})"
         if unmapped:
             text += f"; {len(unmapped)} placeholder(s) to replace (below)"
-        self.status.setText(text + ".")
+        self.status.setText(text + "." + "".join(f"\n{note}" for note in result.notes))
         self.open_button.setEnabled(True)
 
     def _fill(self, rows) -> None:

@@ -61,7 +61,28 @@ def import_model(source: str | os.PathLike, *, placeholders: bool = False, allow
         return imported if flat else nest(imported)
     if not allow_code:
         raise CodeImportRefused(CODE_WARNING)
-    return _import_in_child(source, placeholders, input_shape, args, flat)
+    return _import_in_child(source, placeholders, _sample_shape(input_shape), _ctor_args(args),
+                            flat)
+
+
+def _sample_shape(shape: Any) -> list[int] | None:
+    """A sample shape as given (one size alone means ``[size]``), or a ConversionError."""
+    if shape is None:
+        return None
+    if isinstance(shape, int) and not isinstance(shape, bool):
+        shape = [shape]
+    if not (isinstance(shape, (list, tuple)) and shape and all(
+            isinstance(d, int) and not isinstance(d, bool) and 0 < d < 2 ** 31 for d in shape)):
+        raise ConversionError(f"the input shape must be a list of sizes without the batch, "
+                              f"such as [3, 224, 224]; not {shape!r}"[:200])
+    return list(shape)
+
+
+def _ctor_args(args: Any) -> Any:
+    if args is not None and not isinstance(args, (list, dict)):
+        raise ConversionError(f"constructor arguments must be a JSON list or object, such as "
+                              f'{{"num_classes": 10}}; not {args!r}'[:200])
+    return args
 
 
 def _import_in_child(source: str, placeholders: bool, input_shape, args, flat: bool) -> Imported:
@@ -97,7 +118,8 @@ def _import_in_child(source: str, placeholders: bool, input_shape, args, flat: b
         except DesignFileError as exc:
             raise ConversionError(f"{source}: the import produced a broken design ({exc})") from None
         weights = _read_safetensors(Path(tmp) / "weights.safetensors")
-        return Imported(design, weights, unmapped, source, report.get("max_diff"))
+        notes = [str(n) for n in report.get("notes", [])]
+        return Imported(design, weights, unmapped, source, report.get("max_diff"), notes=notes)
 
 
 def save_imported(imported: Imported, path: str | os.PathLike) -> Path:

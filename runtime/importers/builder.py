@@ -85,6 +85,7 @@ class Imported:
     source: str = ""
     max_diff: float | None = None  # against the source model on random inputs, when checked
     paths: dict[str, str] = field(default_factory=dict)  # node id → source module path
+    notes: list[str] = field(default_factory=list)  # said to the user (why it stayed flat …)
 
 
 class DesignBuilder:
@@ -260,8 +261,9 @@ def _lay_out(design: Design) -> None:
 
 
 def _pick_dataset(design: Design) -> None:
-    """A built-in dataset whose samples fit the Input (and whose classes fit the output, when
-    one does), else an image folder of that size."""
+    """A built-in dataset whose samples fit the Input and whose classes fit the output, else
+    an image folder of that size or arrays the user chooses (the import never picks data the
+    network does not fit)."""
     from graph.shapes import infer
 
     inputs, outputs = design.inputs(), design.outputs()
@@ -274,10 +276,11 @@ def _pick_dataset(design: Design) -> None:
     for spec in DATASETS.values():
         for options in ({}, {"as_images": False}):
             opts = spec.resolve(options)
-            if spec.kind != "file" and spec.sample_shape(opts) == shape:
-                fits.append((spec.classes(opts) != width, spec.name, opts))
+            if spec.kind != "file" and spec.sample_shape(opts) == shape \
+                    and (width is None or spec.classes(opts) == width):
+                fits.append((spec.name, opts))
     if fits:
-        _, name, opts = min(fits, key=lambda f: f[0])
+        name, opts = fits[0]
         design.set_data({**default_data(), "name": name, "options": opts})
     elif len(shape) == 3 and shape[0] in (1, 3):
         opts = DATASETS["images"].resolve({"size": list(shape[1:]),

@@ -81,7 +81,8 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     if not request.get("flat"):
         imported = nest(imported, module_classes(n.meta.get("nn_module_stack")
                                                  for n in program.graph.nodes))
-    report: dict[str, Any] = {"unmapped": [asdict(u) for u in imported.unmapped]}
+    report: dict[str, Any] = {"unmapped": [asdict(u) for u in imported.unmapped],
+                              "notes": imported.notes}
     if not imported.unmapped:
         report["max_diff"] = compare(reference, imported)
     save(imported.design, out / "design.json")

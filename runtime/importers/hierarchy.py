@@ -28,11 +28,11 @@ import torch
 
 from graph.blocks import RESERVED_ARGS, BlockError
 from graph.catalog import CATALOG
-from graph.design import Design, DesignError, Node, same_value
+from graph.design import Design, Node, same_value
 from graph.grouping import group_into_block
 from graph.layout import lay_out
 
-from ..compiler import CompileError, compile_design, example_inputs, module_path
+from ..compiler import compile_design, example_inputs, module_path
 from .builder import ConversionError, Imported
 
 Location = tuple[tuple[str, int], ...]  # (node id, copy) from the top-level design inward
@@ -50,11 +50,18 @@ def nest(imported: Imported, classes: Mapping[str, str] | None = None) -> Import
         locations = _Nesting(design, imported.paths, classes or {}).run()
         lay_out(design)
         weights = _rekey(imported, design, locations)
-    except (BlockError, CompileError, DesignError, ConversionError):
-        return imported
-    if _max_difference(imported, design, weights) > TOLERANCE:
-        return imported
+        difference = _max_difference(imported, design, weights)
+    except (ValueError, KeyError, RuntimeError) as exc:  # design, block, shape, compile errors
+        return _kept_flat(imported, f"its submodules cannot be blocks ({exc})")
+    if not difference <= TOLERANCE:  # what the blocks cannot express comes in flat, as computed
+        return _kept_flat(imported, f"with its submodules as blocks the outputs differ by "
+                                    f"{difference:.3g}")
     return dataclasses.replace(imported, design=design, weights=weights)
+
+
+def _kept_flat(imported: Imported, why: str) -> Imported:
+    note = f"kept flat: {why}"[:300]
+    return dataclasses.replace(imported, notes=imported.notes + [note])
 
 
 def module_classes(stacks: Iterator[Mapping[str, Any]]) -> dict[str, str]:

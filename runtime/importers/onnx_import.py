@@ -25,7 +25,7 @@ import torch
 from graph.catalog import CATALOG
 
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
-from .patterns import layer_scale, scale_factor
+from .patterns import layer_scale, scale_factor, select
 from .registry import Registry
 
 ONNX_OPS = Registry("ONNX")
@@ -992,4 +992,6 @@ def _gather_last_step(ctx: Context, x: Tensor) -> Tensor:
             and node.type in ("LSTM", "GRU", "RNN") and node.params.get("return_sequence")
             and not ctx.builder.design.out_edges(node.id) and ctx.uses() >= 1):
         return ctx.builder.update(x, {"return_sequence": False})
-    raise ConversionError("selecting along a computed tensor has no layer yet")
+    if index.ndim != 0 or axis == 0 or x.batch_axis != 0:
+        raise ConversionError("gathering several indices, or along the batch, has no layer")
+    return select(ctx.builder, ctx.name, x, axis - 1, int(index))

@@ -36,3 +36,18 @@ def layer_scale(builder: DesignBuilder, name: str, x: Tensor, factors: torch.Ten
                              {"scale": factors.reshape(x.shape[-1])})
     raise ConversionError(f"multiplying by a constant of shape {tuple(factors.shape)} has no "
                           "layer (LayerScale takes one factor per channel or feature)")
+
+
+def select(builder: DesignBuilder, name: str, x: Tensor, dim: int, index: int) -> Tensor:
+    """``x[:, …, index]`` along sample dim ``dim`` (the dim dropped, as ViT reads its class
+    token) → Slice of that one entry, then Reshape (Flatten when one dim is left)."""
+    size = x.shape[dim]
+    if not -size <= index < size:
+        raise ConversionError(f"index {index} of a dim of {size}")
+    index %= size
+    part = builder.layer("Slice", name, {"dim": dim, "start": index,
+                                         "stop": index + 1 if index + 1 < size else 0}, [x])
+    rest = list(x.shape[:dim] + x.shape[dim + 1:])
+    if len(rest) == 1:
+        return builder.layer("Flatten", f"{name}_select", {}, [part])
+    return builder.layer("Reshape", f"{name}_select", {"shape": rest}, [part])

@@ -16,7 +16,7 @@ import torch
 from torch import fx
 
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
-from .patterns import layer_scale, scale_factor
+from .patterns import layer_scale, scale_factor, select
 from .registry import Registry
 
 ATEN_OPS = Registry("ATen")
@@ -731,10 +731,4 @@ def _select(ctx: Context):
                 and ctx.builder.reads_nothing_yet(x) and len(ctx.node.args[0].users) == 1:
             return ctx.builder.update(x, {"return_sequence": False})
     x = ctx.tensor(0)
-    dim, index = _dim_param(ctx, x, 1), int(ctx.arg(2))
-    index = index % x.shape[dim]
-    part = ctx.layer("Slice", {"dim": dim, "start": index,
-                               "stop": index + 1 if index + 1 < x.shape[dim] else 0}, [x])
-    rest = list(x.shape[:dim] + x.shape[dim + 1:])
-    return ctx.builder.layer("Reshape", f"{ctx.name}_select", {"shape": rest}, [part]) if len(rest) != 1 \
-        else ctx.builder.layer("Flatten", f"{ctx.name}_select", {}, [part])
+    return select(ctx.builder, ctx.name, x, _dim_param(ctx, x, 1), int(ctx.arg(2)))

@@ -79,6 +79,44 @@ def test_twin_submodules_become_one_block_used_twice():
         assert torch.equal(imported.weights[name], value)
 
 
+def test_a_nested_import_round_trips_through_its_own_export(tmp_path):
+    """Export the nested design (pt2), import that: the same blocks, names and outputs."""
+    from runtime.export import export_model
+
+    torch.manual_seed(0)
+    model = Twin().eval()
+    imported = _import(model, [6])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path = export_model(imported.design, "pt2", tmp_path / "twin.pt2", imported.weights).path
+    program = torch.export.load(str(path))
+    again = nest(import_program(program, "twin"),
+                 module_classes(n.meta.get("nn_module_stack") for n in program.graph.nodes))
+    assert _top(again.design) == _top(imported.design)
+    assert again.design.blocks.names() == ["Unit"]
+    assert set(again.weights) == set(model.state_dict())
+    assert child.compare(model, again) <= TOLERANCE
+
+
+class Reenter(nn.Module):
+    """``m``'s two layers are called with ``mid`` between them: ``m`` cannot be one block."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.m = nn.ModuleDict({"fc1": nn.Linear(7, 7), "fc2": nn.Linear(7, 3)})
+        self.mid = nn.ReLU()
+
+    def forward(self, x):
+        return self.m["fc2"](self.mid(self.m["fc1"](x)))
+
+
+def test_a_submodule_a_path_leaves_and_reenters_stays_inlined():
+    model = Reenter().eval()
+    imported = _import(model, [7])
+    assert _top(imported.design) == [("m_fc1", "Linear"), ("mid", "ReLU"), ("m_fc2", "Linear")]
+    assert child.compare(model, imported) <= TOLERANCE
+
+
 def test_flat_import_keeps_every_layer_at_the_top():
     model = Twin().eval()
     imported = _import(model, [6], flat=True)
@@ -179,3 +217,18 @@ def test_torchvision_resnet18_from_onnx_has_the_same_hierarchy(tmp_path):
         "flatten", "fc"]
     assert design.node_by_name("layer1").params["repeat"] == 2 and len(design.blocks) == 4
     _check_same_model(model, imported)
+
+
+def test_an_import_kept_flat_says_why(tmp_path, capsys, monkeypatch):
+    import main
+    from runtime.importers import hierarchy
+
+    _twin_onnx(tmp_path / "twin.onnx")
+    monkeypatch.setattr(hierarchy, "_max_difference", lambda *a: 0.5)  # as if blocks changed it
+    imported = import_model(tmp_path / "twin.onnx")
+    assert not len(imported.design.blocks)
+    assert imported.notes == ["kept flat: with its submodules as blocks the outputs differ by 0.5"]
+    assert main.main(["import", str(tmp_path / "twin.onnx"), "-o", str(tmp_path / "t.json")]) == 0
+    assert "note: kept flat: with its submodules as blocks the outputs differ by 0.5" in \
+        capsys.readouterr().out
+    assert import_model(tmp_path / "twin.onnx", flat=True).notes == []  # asked for: no note

@@ -310,3 +310,19 @@ def test_scaled_dot_product_attention_becomes_its_steps(tmp_path):
     for way, imported in assert_exact(Sdpa(), [5, 8], tmp_path).items():
         assert layer_types(imported) == ["Linear", "Permute", "Scale", "Scale", "MatMul",
                                          "Softmax", "MatMul"], way
+
+
+class FirstStep(nn.Module):
+    """Reads the first and the last step of a sequence (ViT reads its class token so)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x):
+        return self.fc(x[:, 0] + x[:, -1])
+
+
+def test_selecting_one_step_is_a_slice(tmp_path):
+    for way, imported in assert_exact(FirstStep(), [4, 6], tmp_path).items():
+        assert layer_types(imported).count("Slice") == 2, way

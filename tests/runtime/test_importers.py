@@ -283,3 +283,26 @@ def test_an_imported_design_whose_input_has_the_default_shape_gets_a_dataset_tha
     assert imported.design.data["name"] == "digits"
     report = validate(imported.design)
     assert report.ok, [d.format(imported.design) for d in report.errors]
+
+
+def test_the_dataset_picked_for_an_import_fits_its_output(tmp_path):
+    """4 features and 2 outputs: iris has 4 features but 3 classes, so it is not picked (it
+    was, and the import stopped on its own validation error)."""
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=(4, 2)).astype(np.float32)
+    model = _model([helper.make_node("MatMul", ["x", "w"], ["y"], name="/fc/MatMul")],
+                   [_features("x", 4)], [_features("y", 2)], [numpy_helper.from_array(w, "w")])
+    imported = import_model(_save(model, tmp_path / "m.onnx"))
+    assert imported.design.data["name"] != "iris"
+    assert validate(imported.design).network_ok and imported.max_diff <= TOLERANCE
+    model = _model([helper.make_node("MatMul", ["x", "w"], ["y"], name="/fc/MatMul")],
+                   [_features("x", 4)], [_features("y", 3)],
+                   [numpy_helper.from_array(rng.normal(size=(4, 3)).astype(np.float32), "w")])
+    assert import_model(_save(model, tmp_path / "m3.onnx")).design.data["name"] == "iris"
+
+
+@pytest.mark.parametrize("shape", ["x", [0], [3, -1], True, {"a": 1}])
+def test_a_wrong_input_shape_for_a_python_class_is_a_message(tmp_path, shape):
+    (tmp_path / "nets.py").write_text("raise SystemExit('must not run')\n")
+    with pytest.raises(ValueError, match="the input shape must be a list of sizes"):
+        import_model(f"{tmp_path / 'nets.py'}:Net", allow_code=True, input_shape=shape)

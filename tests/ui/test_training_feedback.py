@@ -95,3 +95,38 @@ def test_the_runs_warnings_and_notes_are_shown_until_the_next_run(ws):
     assert "early stopping is off" in panel.messages.text()  # still there after the run
     _state(ws, STARTING)  # the next run starts with none
     assert panel.messages.isHidden() and panel.messages.text() == ""
+
+
+def test_a_burst_of_child_events_is_handled_in_slices(qtbot, monkeypatch):
+    """A child that printed many events while the window was busy: they are handled a few at a
+    time with the window's own events in between, all of them, in order."""
+    import sys
+
+    from PySide6.QtCore import QProcess, QTimer
+
+    from ui.training import runner as R
+
+    monkeypatch.setattr(R, "LINES_PER_SLICE", 5)
+    step = {"event": "step", "epoch": 1, "loss": 1.0, "time": 0.0, "batch": 1, "batches": 1,
+            "lr": 0.1, "samples_per_s": 1.0, "eta_s": 1.0}
+    script = ("import json, sys, time\n"
+              f"lines = [json.dumps(dict({step!r}, step=i)) for i in range(40)]\n"
+              "sys.stdout.write('\\n'.join(lines) + '\\n'); sys.stdout.flush(); time.sleep(3)")
+    child = R.TrainingProcess()
+    seen, ticks = [], []
+    child.event.connect(lambda e: seen.append((e["step"], len(ticks))))
+    process = QProcess()
+    process.readyReadStandardOutput.connect(child._read_stdout)
+    child.process = process
+    ticker = QTimer()
+    ticker.setInterval(0)
+    ticker.timeout.connect(lambda: ticks.append(1))
+    ticker.start()
+    process.start(sys.executable, ["-c", script])
+    qtbot.waitUntil(lambda: len(seen) == 40, timeout=20_000)
+    ticker.stop()
+    process.kill()
+    process.waitForFinished(5000)
+    assert [s for s, _t in seen] == list(range(40))
+    slices = {t for _s, t in seen}
+    assert len(slices) >= 40 // 5  # the window ran between the slices

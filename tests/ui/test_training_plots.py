@@ -133,6 +133,20 @@ def test_a_short_run_still_draws_loss_per_step(qtbot):
     assert plots.plots["step"].vb.state["limits"]["xLimits"][0] == 0
 
 
+def test_an_epoch_whose_steps_were_plotted_adds_no_jump_to_loss_per_step(qtbot):
+    """Step events every 4 steps of a 10-step epoch: the epoch's mean loss (higher than its
+    last steps') is not added at step 10, where it would jump up."""
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    for step, loss in ((4, 0.8), (8, 0.4)):
+        plots.add_event({"event": "step", "epoch": 1, "step": step, "loss": loss, "lr": 1e-3})
+    plots.add_event({"event": "epoch", "epoch": 1, "step": 10, "train_loss": 0.9, "lr": 1e-3})
+    plots.add_event({"event": "epoch", "epoch": 2, "step": 20, "train_loss": 0.3, "lr": 1e-3})
+    plots.redraw()
+    x, y = plots.curves["step/raw"].item.getData()
+    assert x.tolist() == [4.0, 8.0, 20.0] and y.tolist() == [0.8, 0.4, 0.3]  # epoch 2 had none
+
+
 def test_legends_sit_in_the_title_row_not_on_the_curves(qtbot):
     plots = LivePlots()
     qtbot.addWidget(plots)
@@ -160,3 +174,24 @@ def test_a_new_run_starts_on_fresh_axes(qtbot):
     assert not plots.plots["step"].vb.autoRangeEnabled()[0]
     plots.clear()
     assert all(plot.vb.autoRangeEnabled()[0] for plot in plots.plots.values())
+
+
+def test_the_x_axis_follows_the_run_in_round_steps_until_the_user_pans(qtbot):
+    """The axis changes a few times per decade, not at every point (a frame then repaints no
+    axis text); a user's pan or zoom is left alone."""
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    for step in range(1, 38):
+        plots.add_event({"event": "step", "step": step, "loss": 1.0 / step, "lr": 1e-3})
+    plots.redraw()
+    assert plots.plots["step"].vb.viewRange()[0] == [0.0, 40.0]
+    for step in range(38, 40):
+        plots.add_event({"event": "step", "step": step, "loss": 1.0 / step, "lr": 1e-3})
+    plots.redraw()
+    assert plots.plots["step"].vb.viewRange()[0] == [0.0, 50.0]
+    plots.plots["step"].vb.sigRangeChangedManually.emit([True, False])  # the user zooms
+    plots.plots["step"].setXRange(5, 10, padding=0)
+    for step in range(40, 90):
+        plots.add_event({"event": "step", "step": step, "loss": 1.0 / step, "lr": 1e-3})
+    plots.redraw()
+    assert plots.plots["step"].vb.viewRange()[0] == [5.0, 10.0]

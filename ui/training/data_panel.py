@@ -85,7 +85,8 @@ class DataPanel(QWidget):
             for name, spec in DATASETS.items():
                 if spec.kind == kind:
                     self.dataset_combo.addItem(
-                        f"{spec.title} ({KIND_TITLES[kind].lower()})", name)
+                        spec.title if kind == "file"  # "CSV file" says it already
+                        else f"{spec.title} ({KIND_TITLES[kind].lower()})", name)
                     self.dataset_combo.setItemData(self.dataset_combo.count() - 1, spec.doc,
                                                    Qt.ItemDataRole.ToolTipRole)
         self.dataset_combo.activated.connect(self._dataset_chosen)

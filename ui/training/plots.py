@@ -38,6 +38,7 @@ PLOTS = {
     "metrics": ("Metrics per epoch", "epoch"),
     "lr": ("Learning rate", "step"),
 }
+X_MARGIN = 1.05  # the x axis reaches at least this far past the newest point
 LR_HEADROOM = 1.15  # the learning-rate axis reaches this far above the largest rate
 _SKIP_EPOCH_KEYS = {"epoch", "epochs", "event", "type", "step", "batch", "batches", "lr", "time",
                     "elapsed_s", "duration_s", "samples_per_s", "eta_s", "best", "improved"}
@@ -120,7 +121,9 @@ class TitleLegend:
             parts.append(f'<span style="color:{pen.color().name()}">{swatch}</span>&nbsp;{name}')
         if self.note:
             parts.append(self.note)
-        legend = "&nbsp;&nbsp; ".join(parts) or "&nbsp;"
+        # Empty, the line holds an invisible swatch: the row is as tall as with curves, so the
+        # first curve does not resize the plot (which repaints every axis).
+        legend = "&nbsp;&nbsp; ".join(parts) or f'<span style="color:{BACKGROUND}">━</span>'
         self.plot.setTitle(f"<b>{self.title}</b><br/><span style='font-size:8pt'>{legend}</span>")
         label = self.plot.titleLabel
         self.plot.layout.setRowFixedHeight(0, label.itemRect().height())  # both lines
@@ -135,6 +138,15 @@ class Curve:
     item: pg.PlotDataItem
     plot: str
     drawn: int = -1  # buffer version last drawn
+
+
+def round_up(value: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10ᵏ that is ≥ ``value`` (≥ 1): at
+    most about a quarter of the axis is empty past the newest point."""
+    if value <= 1:
+        return 1.0
+    decade = 10 ** math.floor(math.log10(value))
+    return next(m * decade for m in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if m * decade >= value)
 
 
 def epoch_values(record: Mapping[str, Any]) -> dict[str, float]:
@@ -164,6 +176,9 @@ class LivePlots(QWidget):
             style_plot(plot)
             plot.legend = TitleLegend(plot, title)  # PlotItem.addItem enters named curves here
             plot.setLimits(xMin=0)  # steps and epochs start at 0: no negative axis
+            # A user's pan or zoom stops the x axis following the run (see _follow_x).
+            plot.vb.sigRangeChangedManually.connect(
+                lambda _mask, pid=pid: self._following.discard(pid))
             self.plots[pid] = plot
         self.curves: dict[str, Curve] = {}
         self._colors = itertools.cycle(PALETTE)
@@ -189,6 +204,8 @@ class LivePlots(QWidget):
         self.timer.timeout.connect(lambda: self.redraw(force=False))
         self._last_frame = 0.0
         self._last_plot = ""  # the plot the last frame drew (frames take turns)
+        self._following = set(PLOTS)  # plots whose x axis follows the run in steps
+        self._step_loss_epochs: set[Any] = set()  # epochs whose step events carried a loss
         self.timer.start()
 
     # ---- feeding -----------------------------------------------------------------------------
@@ -199,6 +216,7 @@ class LivePlots(QWidget):
         if kind == "step":
             step = float(event.get("step", 0))
             if "loss" in event:
+                self._step_loss_epochs.add(event.get("epoch"))
                 raw = self._curve("step/raw", "step", "raw", faint=True)
                 raw.series.append(step, event["loss"])
                 self._curve("step/smooth", "step", "smoothed", smooth=True).series.append(
@@ -219,10 +237,13 @@ class LivePlots(QWidget):
             self._step_loss_from_epoch(event)
 
     def _step_loss_from_epoch(self, event: Mapping[str, Any]) -> None:
-        """A short run logs few step events: each epoch's training loss, at its last step,
-        keeps "Loss per step" a curve rather than one point (a lone point is drawn as a dot)."""
+        """A short run logs few step events: the training loss of an epoch that had none, at its
+        last step, keeps "Loss per step" a curve rather than one point (a lone point is drawn as
+        a dot). An epoch whose steps were plotted adds nothing: its mean, higher than its last
+        steps' losses, would jump up at every epoch boundary."""
         step, loss = event.get("step"), event.get("train_loss")
-        if not isinstance(step, (int, float)) or not isinstance(loss, (int, float)):
+        if not isinstance(step, (int, float)) or not isinstance(loss, (int, float)) \
+                or event.get("epoch") in self._step_loss_epochs:
             return
         raw = self.curves.get("step/raw")
         if raw is not None and len(raw.series) and raw.series.arrays()[0][-1] >= step:
@@ -243,6 +264,8 @@ class LivePlots(QWidget):
             line.setVisible(False)
         for plot in self.plots.values():  # fresh axes: not the previous run's range
             plot.enableAutoRange()
+        self._following = set(PLOTS)
+        self._step_loss_epochs.clear()
         self.status.clear()
         self.redraw()
 
@@ -333,6 +356,25 @@ class LivePlots(QWidget):
                 self._mark_nonfinite(curve)
             if curve.plot == "lr":
                 self._fit_lr_range()
+        for pid in {c.plot for c in stale}:
+            self._follow_x(pid)
+
+    def _follow_x(self, pid: str) -> None:
+        """Show x from 0 to a round number past the newest point (…, 150, 200, 250, 300, …):
+        the axis changes a few times per decade instead of at every new point, and an axis is
+        most of what a frame costs to paint."""
+        if pid not in self._following:
+            return
+        ends = [float(np.nanmax(x)) for c in self.curves.values() if c.plot == pid
+                for x in (c.series.arrays()[0],) if len(x)]
+        ends += [float(np.nanmax(item.getData()[0])) for plot, item in self._overlay_items
+                 if plot is self.plots[pid] and item.getData()[0] is not None
+                 and len(item.getData()[0])]
+        if not ends:
+            return
+        top = round_up(max(ends) * X_MARGIN)
+        if self.plots[pid].vb.viewRange()[0] != [0.0, top]:
+            self.plots[pid].setXRange(0, top, padding=0)
 
     def _fit_lr_range(self) -> None:
         """Show the learning rate from 0 to a margin above its largest value, so a constant

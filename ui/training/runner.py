@@ -24,6 +24,7 @@ from runtime.events import End, Error, parse_event
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = "runtime.worker"
 STDERR_TAIL = 40  # lines of stderr kept for the failure message
+LINES_PER_SLICE = 20  # child events handled before the window gets a turn
 STOP_GRACE_MS = 30_000  # after "stop", how long the child may take to save before it is killed
 
 IDLE, STARTING, RUNNING, PAUSED, STOPPING = "idle", "starting", "running", "paused", "stopping"
@@ -155,10 +156,20 @@ class TrainingProcess(QObject):
 
     # ---- output ---------------------------------------------------------------------------------
 
-    def _read_stdout(self) -> None:
+    def _read_stdout(self, drain: bool = False) -> None:
+        """Handle the child's event lines, at most :data:`LINES_PER_SLICE` at a time (unless
+        ``drain``): a burst after a busy moment goes on after the window's own events, so it
+        never holds the GUI thread long."""
         process = self.sender() if isinstance(self.sender(), QProcess) else self.process
+        if process is None:
+            return
+        handled = 0
         while process.canReadLine():
+            if handled == LINES_PER_SLICE and not drain:
+                QTimer.singleShot(0, self, self._read_stdout)
+                return
             self._handle_line(bytes(process.readLine().data()).decode("utf-8", "replace"))
+            handled += 1
 
     def _handle_line(self, raw: str) -> None:
         line = raw.strip()
@@ -190,7 +201,7 @@ class TrainingProcess(QObject):
 
     def _on_finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
         if self.process is not None:  # drain what is left in the pipes
-            self._read_stdout()
+            self._read_stdout(drain=True)
             self._read_stderr()
         crashed = exit_status == QProcess.ExitStatus.CrashExit
         end = self.end_event

@@ -251,7 +251,13 @@ class LoadWeightsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         self.apply_button.clicked.connect(self.accept)
         layout.addWidget(buttons)
-        self.source.editingFinished.connect(lambda: self.match(self.source.text().strip()))
+        self.source.editingFinished.connect(self._source_finished)
+
+    def _source_finished(self) -> None:
+        """Match what was typed — not when the field loses focus as the dialog goes away (its
+        buttons may be gone already)."""
+        if self.isVisible():
+            self.match(self.source.text().strip())
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load weights", str(self.design_path.parent),

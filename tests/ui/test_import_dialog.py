@@ -6,11 +6,15 @@ import warnings
 
 import onnx
 import pytest
+import shiboken6
 from onnx import TensorProto, helper
+
+from PySide6.QtWidgets import QApplication
 
 from graph.fileformat import load
 from runtime.export import export_model
 from tests.conftest import EXAMPLES
+from ui.import_dialog import LoadWeightsDialog
 
 
 @pytest.fixture
@@ -155,3 +159,17 @@ def test_import_dialog_makes_submodules_blocks_unless_kept_flat(window, qtbot, t
     dialog.start_import()
     qtbot.waitUntil(lambda: dialog.open_button.isEnabled(), timeout=30_000)
     assert "blocks" not in dialog.status.text() and not len(dialog.result_obj.design.blocks)
+
+
+def test_closing_load_weights_with_the_path_field_focused_is_quiet(qtbot, tmp_path):
+    design_file = tmp_path / "d.json"
+    shutil.copy(EXAMPLES / "digits_cnn.json", design_file)
+    dialog = LoadWeightsDialog(load(design_file), design_file)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    dialog.activateWindow()
+    dialog.source.setFocus()
+    dialog.source.setText(str(tmp_path / "missing.safetensors"))
+    qtbot.waitUntil(dialog.source.hasFocus)
+    shiboken6.delete(dialog)  # as Python does to a parentless dialog when it is collected
+    QApplication.processEvents()

@@ -224,9 +224,11 @@ class DesignBuilder:
         _lay_out(design)
         _pick_dataset(design)
         by_name = {design.node(nid).name: tensors for nid, tensors in self.weights.items()}
+        notes = self._shared_module_notes()
         if self.unmapped:  # cannot compile: keep the weights under the node names
             weights = {f"{name}.{k}": v for name, tensors in by_name.items() for k, v in tensors.items()}
-            return Imported(design, weights, list(self.unmapped), source, paths=dict(self.paths))
+            return Imported(design, weights, list(self.unmapped), source, paths=dict(self.paths),
+                            notes=notes)
         try:
             compiled = compile_design(design)
         except CompileError as exc:
@@ -246,7 +248,16 @@ class DesignBuilder:
                 raise ConversionError(f"weight {key} has shape {tuple(value.shape)}, the layer "
                                       f"needs {tuple(own[key].shape)}")
             weights[key] = value.to(own[key].dtype)
-        return Imported(design, weights, [], source, paths=dict(self.paths))
+        return Imported(design, weights, [], source, paths=dict(self.paths), notes=notes)
+
+    def _shared_module_notes(self) -> list[str]:
+        """A module with weights that the source calls several times comes in as that many
+        layers, each with a copy of the weights: said, since they then train apart."""
+        uses = collections.Counter(self.paths[nid] for nid, tensors in self.weights.items()
+                                   if tensors and self.paths.get(nid))
+        return [f"{path} is called {n} times: it comes in as {n} layers, each with its own copy "
+                f"of the weights (counted {n} times, and trained apart)"
+                for path, n in uses.items() if n > 1]
 
 
 def _non_default(layer, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -326,3 +326,20 @@ class FirstStep(nn.Module):
 def test_selecting_one_step_is_a_slice(tmp_path):
     for way, imported in assert_exact(FirstStep(), [4, 6], tmp_path).items():
         assert layer_types(imported).count("Slice") == 2, way
+
+
+class _SharedLinear(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.out = torch.nn.Linear(4, 4), torch.nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.fc(torch.relu(self.fc(x)))))
+
+
+def test_a_module_called_twice_comes_in_twice_and_says_so():
+    model = _SharedLinear().eval()
+    imported, difference = via_torch(model, [4])
+    assert difference <= TOLERANCE and imported.notes == ["fc is called 2 times: it comes in as 2 layers, each with its own "
+                              "copy of the weights (counted 2 times, and trained apart)"]
+    assert infer(imported.design).total_params == 20 + 20 + 15  # the copy counted

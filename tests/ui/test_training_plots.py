@@ -195,3 +195,26 @@ def test_the_x_axis_follows_the_run_in_round_steps_until_the_user_pans(qtbot):
         plots.add_event({"event": "step", "step": step, "loss": 1.0 / step, "lr": 1e-3})
     plots.redraw()
     assert plots.plots["step"].vb.viewRange()[0] == [5.0, 10.0]
+
+
+def test_the_y_axis_is_refitted_only_when_the_data_leaves_it_or_shrinks_in_it(qtbot):
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plot = plots.plots["loss"]
+
+    def epoch(e, loss):
+        plots.add_event({"event": "epoch", "epoch": e, "step": 10 * e, "train_loss": loss,
+                         "lr": 1e-3})
+        plots.redraw()
+        return plot.vb.viewRange()[1]
+
+    epoch(1, 2.0)
+    first = epoch(2, 1.0)
+    assert first[0] < 1.0 and first[1] > 2.0 and not plot.vb.autoRangeEnabled()[1]
+    assert epoch(3, 1.5) == first  # inside: the axis (and its labels) stay as they are
+    lower = epoch(4, 0.5)  # below: refitted around every point
+    assert lower[0] < 0.5 < 2.0 < lower[1] and lower != first
+    plots.set_log_scale(True)
+    assert plot.vb.autoRangeEnabled()[1]  # a log axis fits itself
+    plots.set_log_scale(False)
+    assert not plot.vb.autoRangeEnabled()[1] and plot.vb.viewRange()[1][0] < 0.5

@@ -40,6 +40,8 @@ PLOTS = {
 }
 X_MARGIN = 1.05  # the x axis reaches at least this far past the newest point
 LR_HEADROOM = 1.15  # the learning-rate axis reaches this far above the largest rate
+Y_MARGIN = 0.1  # a refitted y axis reaches this share of the data's span past either end
+Y_FILL = 0.4  # ... and is refitted once the data fills less than this share of it
 _SKIP_EPOCH_KEYS = {"epoch", "epochs", "event", "type", "step", "batch", "batches", "lr", "time",
                     "elapsed_s", "duration_s", "samples_per_s", "eta_s", "best", "improved"}
 
@@ -358,6 +360,7 @@ class LivePlots(QWidget):
                 self._fit_lr_range()
         for pid in {c.plot for c in stale}:
             self._follow_x(pid)
+            self._follow_y(pid)
 
     def _follow_x(self, pid: str) -> None:
         """Show x from 0 to a round number past the newest point (…, 150, 200, 250, 300, …):
@@ -375,6 +378,28 @@ class LivePlots(QWidget):
         top = round_up(max(ends) * X_MARGIN)
         if self.plots[pid].vb.viewRange()[0] != [0.0, top]:
             self.plots[pid].setXRange(0, top, padding=0)
+
+    def _follow_y(self, pid: str) -> None:
+        """Fit y to the data with a margin, and only again when a point leaves the range or
+        the data shrinks to a small part of it: a y axis that changed at every new point (auto
+        range) repainted its labels in every frame. The log scale keeps auto range."""
+        plot = self.plots[pid]
+        if pid not in self._following or pid == "lr" or plot.getAxis("left").logMode:
+            return
+        arrays = [c.series.arrays()[1] for c in self.curves.values() if c.plot == pid]
+        arrays += [item.getData()[1] for owner, item in self._overlay_items
+                   if owner is plot and item.getData()[1] is not None]
+        finite = [y[np.isfinite(y)] for y in arrays]
+        finite = [y for y in finite if len(y)]
+        if not finite:
+            return
+        lo, hi = min(float(y.min()) for y in finite), max(float(y.max()) for y in finite)
+        shown_lo, shown_hi = plot.vb.viewRange()[1]
+        if shown_lo <= lo and hi <= shown_hi and hi - lo >= Y_FILL * (shown_hi - shown_lo) \
+                and not plot.vb.autoRangeEnabled()[1]:
+            return
+        margin = Y_MARGIN * ((hi - lo) or abs(hi) or 1.0)
+        plot.setYRange(lo - margin, hi + margin, padding=0)
 
     def _fit_lr_range(self) -> None:
         """Show the learning rate from 0 to a margin above its largest value, so a constant
@@ -421,5 +446,10 @@ class LivePlots(QWidget):
     def set_log_scale(self, on: bool) -> None:
         for pid in ("loss", "step", "lr"):
             self.plots[pid].setLogMode(y=on)
+        for pid in ("loss", "step"):  # a log axis fits itself; a linear one is fitted again
+            if on:
+                self.plots[pid].enableAutoRange(axis="y")
+            else:
+                self._follow_y(pid)
         self._fit_lr_range()
         self.log_box.setChecked(on)

@@ -330,11 +330,23 @@ def _gather(ctx: Context):
     data = ctx.arg(0)
     if isinstance(data, Tensor):
         return _gather_last_step(ctx, data)
+    if isinstance(ctx.arg(1), Tensor):
+        return _embedding(ctx, data)
     dims, index = _as_dims(data), ctx.const(1)
     if dims is None:
         raise ConversionError("gathers from an unsupported value")
     picked = [dims.values[int(i)] for i in index.reshape(-1)]
     return _dims_out(picked, scalar=index.ndim == 0)
+
+
+def _embedding(ctx: Context, table: Any) -> Tensor:
+    """Rows of a constant table picked by computed token ids: an Embedding."""
+    if not isinstance(table, np.ndarray) or table.ndim != 2 or ctx.attrs.get("axis", 0) != 0:
+        raise ConversionError("gathers computed indices from something other than the rows "
+                              "of a constant table")
+    ids = ctx.tensor(1)
+    params = {"num_embeddings": int(table.shape[0]), "embedding_dim": int(table.shape[1])}
+    return ctx.layer("Embedding", params, [ids], {"weight": ctx.weight(0)})
 
 
 @ONNX_OPS.register("Unsqueeze")
@@ -474,6 +486,14 @@ def _passthrough(ctx: Context):
 
 @ONNX_OPS.register("Reshape")
 def _reshape(ctx: Context):
+    value = ctx.arg(0)
+    if isinstance(value, JoinedDirections):
+        target = _as_dims(ctx.arg(1))
+        width = value.sequence.shape[-1]
+        if target is None or len(target.values) != 3 or target.values[2] not in (-1, width):
+            raise ConversionError("a reshape of a bidirectional RNN output that does not join "
+                                  "its directions")
+        return value.sequence
     x, target = ctx.tensor(0), _as_dims(ctx.arg(1))
     if target is None:
         raise ConversionError("the target shape is neither constant nor built from the input's shape")
@@ -504,6 +524,11 @@ def _flatten(ctx: Context):
 
 @ONNX_OPS.register("Transpose")
 def _transpose(ctx: Context):
+    value = ctx.arg(0)
+    if isinstance(value, RecurrentOutput):
+        if value.directions == 2 and [int(p) for p in ctx.attrs.get("perm", ())] == [0, 2, 1, 3]:
+            return JoinedDirections(value.sequence)
+        raise ConversionError("only the directions of an RNN output can move next to its features")
     x = ctx.tensor(0)
     perm = [int(p) for p in ctx.attrs.get("perm", range(x.rank)[::-1])]
     sample = [p for p in perm if p != x.batch_axis]
@@ -947,7 +972,7 @@ def _recurrent(kind: str):
             raise ConversionError(f"{kind} input must be steps × batch × features")
         hidden = int(a["hidden_size"])
         direction = a.get("direction", "forward")
-        if direction != "forward" or a.get("clip") or a.get("input_forget") or \
+        if direction not in ("forward", "bidirectional") or a.get("clip") or a.get("input_forget") or \
                 (kind == "GRU" and a.get("linear_before_reset", 0) != 1):
             raise ConversionError(f"{kind} with {direction} direction, clip or coupled gates")
         activations = a.get("activations")
@@ -962,19 +987,38 @@ def _recurrent(kind: str):
             raise ConversionError(f"{kind}'s final-state outputs are read directly")
         order = _GATE_ORDER[kind]
         gates = len(order)
-        w, r = ctx.weight(1)[0], ctx.weight(2)[0]
-        b = ctx.weight(3)[0] if ctx.arg(3) is not None else torch.zeros(2 * gates * hidden)
-        reorder = lambda t: torch.cat([t.chunk(gates)[g] for g in order])  # noqa: E731
-        weights = {"rnn.weight_ih_l0": reorder(w), "rnn.weight_hh_l0": reorder(r),
-                   "rnn.bias_ih_l0": reorder(b[:gates * hidden]),
-                   "rnn.bias_hh_l0": reorder(b[gates * hidden:])}
-        params = {"hidden_size": hidden, "return_sequence": True}
+        directions = 2 if direction == "bidirectional" else 1
+        weights = {}
+        for d, suffix in list(enumerate(("", "_reverse")))[:directions]:
+            weights.update(_recurrent_weights(ctx, d, suffix, order, hidden))
+        params = {"hidden_size": hidden, "return_sequence": True,
+                  "bidirectional": directions == 2}
         if kind == "RNN":
             params["nonlinearity"] = "relu" if activations == ["Relu"] else "tanh"
         seq = ctx.builder.layer(kind, ctx.name, params, [x.moved(0)], weights)
-        return [RecurrentOutput(seq.moved(1), 1)]
+        return [RecurrentOutput(seq.moved(1), directions)]
 
     return convert
+
+
+def _recurrent_weights(ctx: Context, direction: int, suffix: str, order: tuple[int, ...],
+                       hidden: int) -> dict[str, torch.Tensor]:
+    """One direction's ONNX W, R and B as torch's ``weight_ih_l0{suffix}`` … (gates reordered)."""
+    gates = len(order)
+    w, r = ctx.weight(1)[direction], ctx.weight(2)[direction]
+    b = ctx.weight(3)[direction] if ctx.arg(3) is not None else torch.zeros(2 * gates * hidden)
+    reorder = lambda t: torch.cat([t.chunk(gates)[g] for g in order])  # noqa: E731
+    return {f"rnn.weight_ih_l0{suffix}": reorder(w), f"rnn.weight_hh_l0{suffix}": reorder(r),
+            f"rnn.bias_ih_l0{suffix}": reorder(b[:gates * hidden]),
+            f"rnn.bias_hh_l0{suffix}": reorder(b[gates * hidden:])}
+
+
+@dataclass(frozen=True)
+class JoinedDirections:
+    """A bidirectional RNN's Y with the directions next to the features (steps × batch ×
+    directions × hidden): a Reshape joining the last two is the design's sequence."""
+
+    sequence: Tensor
 
 
 for _kind in ("LSTM", "GRU", "RNN"):
@@ -990,6 +1034,7 @@ def _gather_last_step(ctx: Context, x: Tensor) -> Tensor:
     steps = x.shape[0] if x.shape else 0
     if (index.ndim == 0 and int(index) in (-1, steps - 1) and axis == 1 and x.batch_axis == 0
             and node.type in ("LSTM", "GRU", "RNN") and node.params.get("return_sequence")
+            and not node.params.get("bidirectional")  # its last step joins two (see modules)
             and not ctx.builder.design.out_edges(node.id) and ctx.uses() >= 1):
         return ctx.builder.update(x, {"return_sequence": False})
     if index.ndim != 0 or axis == 0 or x.batch_axis != 0:

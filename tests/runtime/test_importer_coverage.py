@@ -343,3 +343,22 @@ def test_a_module_called_twice_comes_in_twice_and_says_so():
     assert difference <= TOLERANCE and imported.notes == ["fc is called 2 times: it comes in as 2 layers, each with its own "
                               "copy of the weights (counted 2 times, and trained apart)"]
     assert infer(imported.design).total_params == 20 + 20 + 15  # the copy counted
+
+
+class _BiGRU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(5, 6, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(12, 3)
+
+    def forward(self, x):
+        return self.head(self.gru(x)[0][:, -1])
+
+
+def test_a_bidirectional_gru_imports_from_onnx(tmp_path):
+    model = _BiGRU().eval()
+    imported, difference = via_onnx(model, [7, 5], tmp_path)
+    gru = next(n for n in imported.design.nodes if n.type == "GRU")
+    assert gru.resolved_params()["bidirectional"] is True
+    assert difference <= TOLERANCE
+    assert infer(imported.design).total_params == _params(model)

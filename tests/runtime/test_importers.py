@@ -310,7 +310,6 @@ def test_a_wrong_input_shape_for_a_python_class_is_a_message(tmp_path, shape):
 
 ONNX_GAPS = {  # templates whose ONNX export does not import yet (see the README's import section)
     "vit_b_16": "attention with the batch folded into the heads; the class token's shape arithmetic",
-    "sequence_classifier": "bidirectional LSTM, and Embedding as a Gather of computed indices",
 }
 
 

@@ -55,6 +55,8 @@ def main() -> int:
     weights = LoadWeightsDialog(design, design_file)
     weights.source.setText(str(tmp / "pretrained.safetensors"))
     weights.match(str(tmp / "pretrained.safetensors"))
+    while weights.preview is None:  # matched in the background
+        app.processEvents()
     weights.show()
     app.processEvents()
     weights.grab().save(str(out / "load_weights.png"))

@@ -221,12 +221,15 @@ class ImportDialog(QDialog):
 class LoadWeightsDialog(QDialog):
     """Match a weights file against the design and show the table before applying it."""
 
+    matched = Signal()  # a match finished: the table, status and preview show its result
+
     def __init__(self, design, design_path: Path, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Load Weights")
         self.setObjectName("loadWeightsDialog")
         self.resize(820, 520)
         self.design, self.design_path, self.preview = design, Path(design_path), None
+        self._pending = ""  # the file being matched
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         self.source = QLineEdit()
@@ -267,18 +270,36 @@ class LoadWeightsDialog(QDialog):
             self.match(path)
 
     def match(self, path: str) -> None:
-        """Match ``path`` and fill the table (nothing is applied)."""
-        from runtime.compiler import CompileError
-        from runtime.weights import WeightsError, preview_weights
-
+        """Match ``path`` in the background (reading the file and building the model with its
+        weights can take a while) and fill the table; nothing is applied. ``matched`` follows."""
         if not path:
             return
-        try:
-            self.preview = preview_weights(self.design, self.design_path.parent, path)
-        except (WeightsError, CompileError) as exc:
-            self.preview = None
-            self.status.setText(f"Cannot use {path}: {exc}")
-            self.apply_button.setEnabled(False)
+        design = self.design.copy()
+        base = self.design_path.parent
+        self._pending = path
+        self.apply_button.setEnabled(False)
+        self.status.setText(f"Matching {path} …")
+
+        def work():
+            from runtime.compiler import CompileError
+            from runtime.weights import WeightsError, preview_weights
+
+            try:
+                return preview_weights(design, base, path)
+            except (WeightsError, CompileError) as exc:
+                return f"Cannot use {path}: {exc}"
+
+        run_task(work, lambda result: self._show_match(path, result),
+                 lambda message: self._show_match(path, f"Cannot use {path}: {message}"),
+                 receiver=self, needs=("runtime.weights", "runtime.compiler"))
+
+    def _show_match(self, path: str, result) -> None:
+        if path != self._pending:
+            return  # another file was chosen meanwhile
+        self.preview = None if isinstance(result, str) else result
+        if self.preview is None:
+            self.status.setText(result)
+            self.matched.emit()
             return
         rows = self.preview.rows()
         self.table.setRowCount(len(rows))
@@ -290,6 +311,7 @@ class LoadWeightsDialog(QDialog):
                 self.table.setItem(r, c, item)
         self.status.setText(self.preview.matching.describe())
         self.apply_button.setEnabled(self.preview.matching.ok)
+        self.matched.emit()
 
     def apply(self) -> str:
         """Write ``<design>.safetensors`` and return its name (the caller records it)."""

@@ -101,7 +101,9 @@ def test_load_weights_shows_the_table_then_applies_as_one_undo_step(window, qtbo
         weights = export_model(design, "safetensors", tmp_path / "pre.safetensors").path
 
     def run(dialog):
-        dialog.match(str(weights))
+        with qtbot.waitSignal(dialog.matched, timeout=30_000):
+            dialog.match(str(weights))
+        assert dialog.status.text().startswith("Matching") is False
         run.rows = dialog.table.rowCount()
         run.status = dialog.status.text()
         return main_window.QDialog.DialogCode.Accepted
@@ -173,3 +175,32 @@ def test_closing_load_weights_with_the_path_field_focused_is_quiet(qtbot, tmp_pa
     qtbot.waitUntil(dialog.source.hasFocus)
     shiboken6.delete(dialog)  # as Python does to a parentless dialog when it is collected
     QApplication.processEvents()
+
+
+def test_load_weights_matches_off_the_gui_thread(qtbot, tmp_path, monkeypatch):
+    """Reading the file and building the model with real weights happen in the background."""
+    import threading
+
+    from runtime import weights as runtime_weights
+
+    threads = []
+    real = runtime_weights.preview_weights
+
+    def spy(*args):
+        threads.append(threading.current_thread())
+        return real(*args)
+
+    monkeypatch.setattr(runtime_weights, "preview_weights", spy)
+    design_file = tmp_path / "d.json"
+    shutil.copy(EXAMPLES / "digits_cnn.json", design_file)
+    design = load(design_file)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        source = export_model(design, "safetensors", tmp_path / "pre.safetensors").path
+    dialog = LoadWeightsDialog(design, design_file)
+    qtbot.addWidget(dialog)
+    with qtbot.waitSignal(dialog.matched, timeout=30_000):
+        dialog.match(str(source))
+        assert dialog.status.text().startswith("Matching") and not dialog.apply_button.isEnabled()
+    assert threads and threads[0] is not threading.main_thread()
+    assert dialog.apply_button.isEnabled() and dialog.table.rowCount() == 18

@@ -130,3 +130,16 @@ def test_a_burst_of_child_events_is_handled_in_slices(qtbot, monkeypatch):
     assert [s for s, _t in seen] == list(range(40))
     slices = {t for _s, t in seen}
     assert len(slices) >= 40 // 5  # the window ran between the slices
+
+
+def test_a_burst_of_epochs_relays_out_the_status_line_once_not_per_epoch(ws, qtbot):
+    """A fast run sends ~100 epochs a second: the wrapped status line (which lays the dock out
+    again) and the progress bar show the newest, at most every 0.1 s."""
+    panel, c = ws.panel, ws.controller
+    _state(ws, RUNNING)
+    c.event.emit({"event": "start", "epochs": 50, "steps_per_epoch": 2, "device": "cpu"})
+    for e in range(1, 51):
+        c.event.emit({"event": "epoch", "epoch": e, "step": 2 * e, "train_loss": 1.0 / e})
+    assert panel.status.text().startswith("epoch 1 ")  # the burst is not shown line by line
+    qtbot.waitUntil(lambda: panel.status.text().startswith("epoch 50 "), timeout=2000)
+    assert panel.progress.format().startswith("epoch 50/50")

@@ -147,6 +147,7 @@ class TrainingPanel(QWidget):
         self._eta: float | None = None
         self._ended = False  # the child said "end"; its process may take a while to exit
         self._pending_progress: tuple[int, str] | None = None  # shown at most every 0.1 s
+        self._pending_status: str | None = None  # the newest epoch's line, shown with it
         self._progress_shown = 0.0
         self._progress_timer = QTimer(self)
         self._progress_timer.setSingleShot(True)
@@ -319,14 +320,15 @@ class TrainingPanel(QWidget):
         elif kind == "step":
             self._show_progress(event)
         elif kind == "epoch":
-            self._show_progress(event)
             parts = [f"epoch {event.get('epoch')}"]
             for key in ("train_loss", "val_loss", "val_accuracy"):
                 value = event.get(key)
                 if isinstance(value, (int, float)):
                     parts.append(f"{M.label(key)} {value:.4g}")
-            self.status.setText(" · ".join(parts))
+            self._pending_status = " · ".join(parts)  # shown with the progress it goes with
+            self._show_progress(event)
         elif kind == "error":
+            self._flush_progress()
             self.status.setText(str(event.get("message", "")))
 
     def _show_progress(self, event: dict) -> None:
@@ -355,8 +357,12 @@ class TrainingPanel(QWidget):
             self._progress_timer.start(wait_ms)
 
     def _flush_progress(self) -> None:
-        """Show the newest progress. A progress bar repaints at once on each new value, so
-        a burst of events (after the window was busy) shows only its last."""
+        """Show the newest progress (and epoch line). A progress bar repaints at once on each
+        new value and a wrapped label lays its dock out again, so a burst of events (a fast run,
+        or after the window was busy) shows only its last."""
+        if self._pending_status is not None:
+            self.status.setText(self._pending_status)
+            self._pending_status = None
         if self._pending_progress is None:
             return
         value, text = self._pending_progress

@@ -61,8 +61,14 @@ def import_model(source: str | os.PathLike, *, placeholders: bool = False, allow
         return imported if flat else nest(imported)
     if not allow_code:
         raise CodeImportRefused(CODE_WARNING)
-    return _import_in_child(source, placeholders, _sample_shape(input_shape), _ctor_args(args),
-                            flat)
+    return _import_in_child(_absolute(source), placeholders, _sample_shape(input_shape),
+                            _ctor_args(args), flat)
+
+
+def _absolute(source: str) -> str:
+    """``source`` with its file made absolute: the child process runs in another folder."""
+    file, sep, name = source.rpartition(":") if ".py:" in source else (source, "", "")
+    return str(Path(file).expanduser().resolve()) + sep + name
 
 
 def _sample_shape(shape: Any) -> list[int] | None:

@@ -355,3 +355,15 @@ def test_every_template_round_trips(name, fmt, tmp_path):
     assert _outputs_match(compiled, imported) <= TOLERANCE
     if design.blocks:
         assert imported.design.blocks, "the template's blocks come back as blocks"
+
+
+@pytest.mark.slow
+def test_a_python_file_is_found_relative_to_the_current_folder(tmp_path, monkeypatch):
+    """The child process runs elsewhere: ``nets.py:Net`` named from its own folder."""
+    (tmp_path / "nets.py").write_text(
+        "import torch\n\nclass Net(torch.nn.Module):\n"
+        "    def __init__(self):\n        super().__init__()\n        self.fc = torch.nn.Linear(4, 3)\n\n"
+        "    def forward(self, x):\n        return self.fc(x)\n")
+    monkeypatch.chdir(tmp_path)
+    imported = import_model("nets.py:Net", allow_code=True, input_shape=[4])
+    assert imported.max_diff <= TOLERANCE and infer(imported.design).total_params == 15

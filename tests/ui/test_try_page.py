@@ -167,6 +167,30 @@ def test_a_run_trained_here_is_tried_once_it_has_weights(qtbot, page, digits_run
     assert page.weights.currentData() == UNTRAINED and looks == [str(digits_run)]
 
 
+def test_each_new_run_trained_here_is_followed_unless_the_user_picked_weights(
+        qtbot, page, digits_run, monkeypatch, tmp_path):
+    import shutil
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(page, "isVisible", lambda: True)
+    monkeypatch.setattr(page, "reload", lambda: None)
+    second = shutil.copytree(digits_run, tmp_path / "second")
+    first_run = SimpleNamespace(dir=digits_run, name="first", status="completed")
+    second_run = SimpleNamespace(dir=second, name="second", status="completed")
+    page.run_started(str(digits_run))
+    page.set_runs([first_run])
+    assert page.weights.currentData() == str(digits_run)
+    page.run_started(str(second))  # the next run: the page moves on to it (as Results does)
+    page.set_runs([second_run, first_run])
+    assert page.weights.currentData() == str(second)
+    page.weights.activated.emit(page.weights.findData(str(digits_run)))  # the user picks one
+    page.weights.setCurrentIndex(page.weights.findData(str(digits_run)))
+    page.run_started(str(tmp_path / "third"))
+    page.training_event({"event": "epoch"})
+    page.set_runs([second_run, first_run])
+    assert page.weights.currentData() == str(digits_run)  # the user's choice stays
+
+
 def test_attention_and_sequence_previews_of_an_untrained_design(qtbot):
     from tests.graph.util import row_attention
 

@@ -72,6 +72,7 @@ class TryPage(QWidget):
         self._waiting: Callable[[], None] | None = None
         self._live_run: str | None = None
         self._follow: str | None = None  # the run trained here, until the list offers it
+        self._user_chose = False  # the weights shown were picked by the user: keep them
         self._last_live = 0.0
         self._stale = True
 
@@ -106,7 +107,7 @@ class TryPage(QWidget):
         self.weights.setToolTip("Whose weights answer: a run's best checkpoint, or the design "
                                 "as it is, untrained")
         self.weights.addItem("Untrained design", UNTRAINED)
-        self.weights.activated.connect(lambda _i: self.reload())
+        self.weights.activated.connect(self._weights_picked)
         self.status = QLabel()
         self.status.setObjectName("muted")
         self.status.setWordWrap(True)
@@ -183,6 +184,10 @@ class TryPage(QWidget):
 
     # ---- choosing the weights ---------------------------------------------------------------------
 
+    def _weights_picked(self, _index: int) -> None:
+        self._user_chose = True
+        self.reload()
+
     def set_runs(self, runs: list) -> None:
         """Offer each run with a checkpoint (newest first) besides the untrained design; the run
         trained here is chosen in place of the untrained design once it has weights."""
@@ -194,7 +199,7 @@ class TryPage(QWidget):
                 self.weights.addItem(f"{run.name} · {run.status}", str(run.dir))
         index = self.weights.findData(current)
         trained = self.weights.findData(self._follow) if self._follow else -1
-        if trained >= 0 and current in (None, UNTRAINED):
+        if trained >= 0 and (current in (None, UNTRAINED) or not self._user_chose):
             self._follow = None  # once: a later choice of the untrained design stays
             self.weights.setCurrentIndex(trained)
             self._look_again()
@@ -213,6 +218,7 @@ class TryPage(QWidget):
 
     def _reset(self) -> None:
         """After New/Open: the untrained new design, no runs of the old one."""
+        self._user_chose = False
         self.weights.clear()
         self.weights.addItem("Untrained design", UNTRAINED)
         self.model = self.samples = self.prediction = None
@@ -415,8 +421,8 @@ class TryPage(QWidget):
         never while a look is still computing)."""
         if event.get("event") != "epoch" or not self._live_run or not self.isVisible():
             return
-        if self.weights.currentData() not in (self._live_run, UNTRAINED):
-            return
+        if self._user_chose and self.weights.currentData() not in (self._live_run, UNTRAINED):
+            return  # the user picked other weights: keep them
         now = time.monotonic()
         if now - self._last_live < LIVE_INTERVAL_S or self._busy:
             return

@@ -3,6 +3,7 @@ driven by the controller's signals as the child's events arrive (no child proces
 from __future__ import annotations
 
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from graph.fileformat import load
 from tests.conftest import EXAMPLES
@@ -143,3 +144,17 @@ def test_a_burst_of_epochs_relays_out_the_status_line_once_not_per_epoch(ws, qtb
     assert panel.status.text().startswith("epoch 1 ")  # the burst is not shown line by line
     qtbot.waitUntil(lambda: panel.status.text().startswith("epoch 50 "), timeout=2000)
     assert panel.progress.format().startswith("epoch 50/50")
+
+
+def test_the_run_buttons_stay_put_while_the_status_text_changes(ws, qtbot):
+    panel, c = ws.panel, ws.controller
+    panel.resize(320, 700)
+    panel.show()
+    qtbot.waitExposed(panel)
+    before = panel.pause_button.mapTo(panel, panel.pause_button.rect().topLeft())
+    _state(ws, STARTING)
+    c.event.emit({"event": "start", "epochs": 3, "steps_per_epoch": 10, "device": "cpu",
+                  "warnings": ["a warning long enough to wrap over several lines " * 3]})
+    panel.status.setText("a status line long enough to wrap onto a second and third line " * 2)
+    QApplication.processEvents()
+    assert panel.pause_button.mapTo(panel, panel.pause_button.rect().topLeft()) == before

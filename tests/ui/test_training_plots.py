@@ -174,6 +174,8 @@ def test_a_new_run_starts_on_fresh_axes(qtbot):
     assert not plots.plots["step"].vb.autoRangeEnabled()[0]
     plots.clear()
     assert all(plot.vb.autoRangeEnabled()[0] for plot in plots.plots.values())
+    plots.redraw()
+    assert all(plot.vb.viewRange()[0][1] <= 1.0 for plot in plots.plots.values())  # not 0–400
 
 
 def test_the_x_axis_follows_the_run_in_round_steps_until_the_user_pans(qtbot):

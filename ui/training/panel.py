@@ -137,10 +137,10 @@ class TrainingPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(scroll, 1)
-        layout.addLayout(buttons)
+        layout.addWidget(self.status)  # text of changing length above the controls, so
+        layout.addWidget(self.messages)  # that Train/Pause/Stop never move under the mouse
         layout.addWidget(self.progress)
-        layout.addWidget(self.status)
-        layout.addWidget(self.messages)
+        layout.addLayout(buttons)
 
         self._total_epochs = 0
         self._steps_per_epoch = 0

@@ -264,8 +264,9 @@ class LivePlots(QWidget):
             curve.series.clear()
         for line in self._nan_lines.values():  # kept for the next run, hidden
             line.setVisible(False)
-        for plot in self.plots.values():  # fresh axes: not the previous run's range
-            plot.enableAutoRange()
+        for plot in self.plots.values():  # fresh axes: not the previous run's range (auto
+            plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # range keeps it until
+            plot.enableAutoRange()  # the first point arrives)
         self._following = set(PLOTS)
         self._step_loss_epochs.clear()
         self.status.clear()

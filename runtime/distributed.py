@@ -18,6 +18,7 @@ rank 0 writes the run directory and prints. :func:`shutdown` leaves the process 
 from __future__ import annotations
 
 import contextlib
+import gc
 import datetime
 import os
 from dataclasses import dataclass
@@ -144,6 +145,9 @@ def shutdown(ctx: DistContext | None = None, wait: bool = True) -> None:
     if wait:
         with contextlib.suppress(RuntimeError):
             barrier(ctx)
+    # A DDP wrapper no longer used but left in a reference cycle still holds the group; freed
+    # only at interpreter exit, its Gloo threads are never joined and the process aborts.
+    gc.collect()
     dist.destroy_process_group()
 
 

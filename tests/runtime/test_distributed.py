@@ -95,23 +95,26 @@ def _worker(local_rank: int, world: int, port: int, out_dir: str) -> None:
                        "MASTER_PORT": str(port)})
     torch.set_num_threads(1)
     with D.session("cpu") as ctx:
-        rank = ctx.rank
-        mean = D.all_reduce_mean(torch.tensor([1.0, 10.0]) * (rank + 1), ctx)
+        result = _one_step(ctx)  # as the trainer does: the model is gone before the session ends
+    Path(out_dir, f"rank{result['rank']}.json").write_text(json.dumps(result))
 
-        torch.manual_seed(rank)  # different initial weights: DDP must sync them from rank 0
-        parallel = D.trainer_parallel(ctx)
-        model = parallel.wrap_model(torch.nn.Linear(4, 2))
-        opt = torch.optim.SGD(model.parameters(), lr=0.1)
-        x = torch.randn(8, 4, generator=torch.Generator().manual_seed(100 + rank))
-        model(x).pow(2).mean().backward()  # different data per rank, averaged gradients
-        opt.step()
-        frozen = torch.nn.Linear(2, 2).requires_grad_(False)
-        result = {"rank": rank, "describe": ctx.describe(), "mean": mean.tolist(),
-                  "loss_mean": parallel.all_reduce_mean(torch.tensor(float(rank))).item(),
-                  "weights": model.module.weight.detach().flatten().tolist(),
-                  "frozen_unwrapped": D.wrap_model(frozen, ctx) is frozen,
-                  "finished": D.count_finished(ctx), "is_main": parallel.is_main}
-    Path(out_dir, f"rank{rank}.json").write_text(json.dumps(result))
+
+def _one_step(ctx) -> dict:
+    rank = ctx.rank
+    mean = D.all_reduce_mean(torch.tensor([1.0, 10.0]) * (rank + 1), ctx)
+    torch.manual_seed(rank)  # different initial weights: DDP must sync them from rank 0
+    parallel = D.trainer_parallel(ctx)
+    model = parallel.wrap_model(torch.nn.Linear(4, 2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x = torch.randn(8, 4, generator=torch.Generator().manual_seed(100 + rank))
+    model(x).pow(2).mean().backward()  # different data per rank, averaged gradients
+    opt.step()
+    frozen = torch.nn.Linear(2, 2).requires_grad_(False)
+    return {"rank": rank, "describe": ctx.describe(), "mean": mean.tolist(),
+            "loss_mean": parallel.all_reduce_mean(torch.tensor(float(rank))).item(),
+            "weights": model.module.weight.detach().flatten().tolist(),
+            "frozen_unwrapped": D.wrap_model(frozen, ctx) is frozen,
+            "finished": D.count_finished(ctx), "is_main": parallel.is_main}
 
 
 @pytest.mark.slow

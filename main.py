@@ -161,8 +161,9 @@ def cmd_templates(args: argparse.Namespace) -> int:
                   f"  {arg.doc}{choices}")
         if template.aliases:
             print(f"    aliases: {', '.join(template.aliases)}")
-        small = ", ".join(f"{k}={v}" for k, v in template.small.items())
-        print(f"    --small: trains on the built-in digits in seconds ({small})")
+        small = ", ".join(f"{k}={v}" for k, v in template.small.items()) or \
+            "its defaults are already small"
+        print(f"    --small: trains on built-in data in seconds ({small})")
         print()
     print("Make one with: python main.py new TEMPLATE -o FILE [--set NAME=VALUE ...] [--small]")
     return 0

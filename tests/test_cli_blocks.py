@@ -13,6 +13,7 @@ def test_templates_lists_every_template_with_its_arguments(capsys):
     for name in ("mlp", "lenet", "vgg", "resnet"):
         assert f"\n{name} — " in "\n" + out
     assert "depth=18" in out and "resnet50" in out and "vgg16_bn" in out and "--small" in out
+    assert "()" not in out  # a template without small arguments says so, not "()"
 
 
 def test_new_writes_a_design_that_remembers_its_template(tmp_path, capsys):

@@ -103,6 +103,7 @@ class ImportDialog(QDialog):
         self.import_button = buttons.addButton("Import", QDialogButtonBox.ButtonRole.ActionRole)
         self.open_button = buttons.addButton("Save and Open…", QDialogButtonBox.ButtonRole.AcceptRole)
         self.open_button.setEnabled(False)
+        self.import_button.setDefault(True)  # Enter imports; once imported, it saves and opens
         self.import_button.clicked.connect(self.start_import)
         self.open_button.clicked.connect(self._save_and_open)
         buttons.rejected.connect(self.reject)
@@ -186,6 +187,8 @@ class ImportDialog(QDialog):
             text += f"; {len(unmapped)} placeholder(s) to replace (below)"
         self.status.setText(text + "." + "".join(f"\n{note}" for note in result.notes))
         self.open_button.setEnabled(True)
+        self.open_button.setDefault(True)
+        self.open_button.setFocus()
 
     def _fill(self, rows) -> None:
         self.table.setRowCount(len(rows))

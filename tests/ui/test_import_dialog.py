@@ -47,9 +47,11 @@ def test_import_dialog_imports_saves_and_opens(window, qtbot, tmp_path, monkeypa
     dialog.imported.connect(opened.append)
     dialog.source.setText(str(source))
     assert dialog.import_button.isEnabled() and not dialog.trust.isVisibleTo(dialog)
+    assert dialog.import_button.isDefault()
     dialog.start_import()
     qtbot.waitUntil(lambda: dialog.open_button.isEnabled(), timeout=30_000)
     assert "Imported 7 nodes, 17,226 parameters" in dialog.status.text()
+    assert dialog.open_button.isDefault() and not dialog.import_button.isDefault()
     target = tmp_path / "imported.json"
     monkeypatch.setattr(import_dialog.QFileDialog, "getSaveFileName",
                         lambda *a, **k: (str(target), ""))

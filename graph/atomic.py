@@ -35,6 +35,14 @@ def temp_path(path: Path, is_dir: bool = False) -> Path:
             continue
 
 
+def new_file_mode() -> int:
+    """The permissions a new file gets here: 0666 less the umask (some writers, such as
+    safetensors, create owner-only files)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

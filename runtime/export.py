@@ -34,7 +34,7 @@ from typing import Callable, Iterator, Mapping
 import torch
 from torch import nn
 
-from graph.atomic import fsync_dir, fsync_file
+from graph.atomic import fsync_dir, fsync_file, new_file_mode
 from graph.design import Design
 from graph.fileformat import DesignFileError, load
 
@@ -256,6 +256,7 @@ def _export(design: Design, compiled: Compiled, fmt: str, out: Path,
             raise ExportError(f"{fmt} export does not reproduce the model: max abs difference "
                               f"{max_diff:.3g} exceeds {TOLERANCE:g}")
         for temp, target in zip(temps, targets):
+            os.chmod(temp, new_file_mode())  # as any new file, also where a writer chose 0600
             fsync_file(temp)
             os.replace(temp, target)
         fsync_dir(out.parent)

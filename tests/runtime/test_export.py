@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import io
+import stat
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from graph.atomic import new_file_mode
 from graph.catalog import CATALOG
 from graph.design import Design, Edge
 from graph.fileformat import load, save
@@ -193,6 +195,8 @@ def test_export_reproduces_the_model(make, fmt, tmp_path):
     assert result.path == tmp_path / f"model{ex.FORMATS[fmt]}"
     assert result.files[0] == result.path and all(f.is_file() for f in result.files)
     assert sorted(tmp_path.iterdir()) == sorted(result.files)  # no temporary files left
+    modes = {f.suffix: stat.S_IMODE(f.stat().st_mode) for f in result.files}
+    assert set(modes.values()) == {new_file_mode()}, modes  # safetensors wrote 0600
     assert 0.0 <= result.max_diff <= ex.TOLERANCE
     assert result.batch != ex.TRACE_BATCH
 

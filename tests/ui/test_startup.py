@@ -149,3 +149,15 @@ def test_no_crash_when_qt_garbage_is_collected_while_loading(tmp_path):
         print("clean exit", heavy_imports().error or "no error")
         """)
     assert proc.returncode == 0 and "clean exit no error" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_no_collection_runs_while_a_task_runs_on_the_thread_pool(qtbot):
+    """A collection started on a task's thread could finalize the GUI thread's Qt wrappers (a
+    segfault later): collection is off while any task runs, and back on after the last."""
+    assert gc.isenabled()
+    seen = []
+    run_task(lambda: gc.isenabled(), seen.append)
+    run_task(lambda: gc.isenabled(), seen.append)
+    qtbot.waitUntil(lambda: len(seen) == 2, timeout=10_000)
+    assert seen == [False, False]
+    qtbot.waitUntil(gc.isenabled, timeout=5_000)

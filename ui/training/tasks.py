@@ -6,8 +6,11 @@ knows nothing of Qt, and its result (or its error, as a message) arrives through
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import importlib
 import sys
+import threading
 import traceback
 from typing import Any, Callable
 
@@ -18,6 +21,27 @@ from shiboken6 import getCppPointer, isValid
 from ..loading import heavy_imports
 
 _live: set["_Signals"] = set()  # keeps each task's signal object alive until it has reported
+_collection = threading.Lock()
+_pausing = [0, False]  # tasks running, and whether collection was on before the first
+
+
+@contextlib.contextmanager
+def _collection_paused():
+    """No cyclic collection while a task runs: one started by the task's thread could finalize
+    Qt wrappers that belong to the GUI thread (a segfault later, as in :mod:`ui.loading`); the
+    garbage waits for the GUI thread's next collection."""
+    with _collection:
+        if _pausing[0] == 0:
+            _pausing[1] = gc.isenabled()
+            gc.disable()
+        _pausing[0] += 1
+    try:
+        yield
+    finally:
+        with _collection:
+            _pausing[0] -= 1
+            if _pausing[0] == 0 and _pausing[1]:
+                gc.enable()
 
 
 class _Signals(QObject):
@@ -33,16 +57,18 @@ class _Task(QRunnable):
 
     def run(self) -> None:
         signals, self.signals = self.signals, None  # the GUI thread holds the last reference
-        try:
-            result = self.fn()
-        except Exception as exc:  # reported to the GUI as a message, never raised there
-            message = str(exc) or type(exc).__name__
-            if not isinstance(exc, (ValueError, OSError)):
-                message = f"{type(exc).__name__}: {message}\n{traceback.format_exc(limit=3)}"
-            self._emit(signals.failed, message)
-        else:
-            self._emit(signals.done, result)
-        del signals  # before the GUI thread lets go of it
+        with _collection_paused():
+            try:
+                result = self.fn()
+            except Exception as exc:  # reported to the GUI as a message, never raised there
+                message = str(exc) or type(exc).__name__
+                if not isinstance(exc, (ValueError, OSError)):
+                    message = f"{type(exc).__name__}: {message}\n{traceback.format_exc(limit=3)}"
+                self._emit(signals.failed, message)
+            else:
+                self._emit(signals.done, result)
+                del result
+            del signals  # before the GUI thread lets go of it
 
     @staticmethod
     def _emit(signal, value: Any) -> None:

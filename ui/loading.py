@@ -13,12 +13,13 @@ on and checks that every module really loaded.
 """
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import sys
 import threading
 import time
-from typing import Callable
+from typing import Callable, Iterator
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from shiboken6 import isValid
@@ -35,6 +36,36 @@ HEAVY_MODULES: tuple[tuple[str, str], ...] = (
     ("runtime.inspect", "the Try page"),
 )
 POLL_MS = 30
+
+_collection = threading.Lock()
+_holds = [0, False]  # holders of the pause, and whether collection was on before the first
+
+
+def hold_collection() -> None:
+    """Pause Python's cyclic collection until the matching :func:`release_collection`: work off
+    the GUI thread (these imports, the thread pool's tasks) must not start a collection that
+    could finalize the GUI thread's Qt wrappers. Holds nest; the last release restores it."""
+    with _collection:
+        if _holds[0] == 0:
+            _holds[1] = gc.isenabled()
+            gc.disable()
+        _holds[0] += 1
+
+
+def release_collection() -> None:
+    with _collection:
+        _holds[0] -= 1
+        if _holds[0] == 0 and _holds[1]:
+            gc.enable()
+
+
+@contextlib.contextmanager
+def collection_paused() -> Iterator[None]:
+    hold_collection()
+    try:
+        yield
+    finally:
+        release_collection()
 
 IDLE, PENDING, RUNNING, DONE = "idle", "pending", "running", "done"
 
@@ -87,8 +118,7 @@ class Loader(QObject):
             return
         self.state = RUNNING
         self.started_at = time.perf_counter()
-        self._gc_was_enabled = gc.isenabled()
-        gc.disable()  # no collection may run on the importing thread (see the module doc)
+        hold_collection()  # no collection may run on the importing thread (see the module doc)
         # Not a daemon: the interpreter waits for it at exit instead of freezing it mid-import.
         self._thread = threading.Thread(target=self._import_all, name="netwright-imports")
         self._thread.start()
@@ -132,8 +162,7 @@ class Loader(QObject):
         # What the app and its libraries have built so far lives as long as the app: the
         # collector need not scan it again on every full collection (shorter GUI pauses).
         gc.freeze()
-        if self._gc_was_enabled:
-            gc.enable()
+        release_collection()
         missing = [name for name, _ in self.modules if name not in sys.modules]
         if missing and not self.error:
             self.error = f"could not load {', '.join(missing)}"

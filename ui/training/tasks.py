@@ -6,11 +6,8 @@ knows nothing of Qt, and its result (or its error, as a message) arrives through
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import importlib
 import sys
-import threading
 import traceback
 from typing import Any, Callable
 
@@ -18,30 +15,9 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMenu, QWidget, QWidgetAction
 from shiboken6 import getCppPointer, isValid
 
-from ..loading import heavy_imports
+from ..loading import collection_paused, heavy_imports
 
 _live: set["_Signals"] = set()  # keeps each task's signal object alive until it has reported
-_collection = threading.Lock()
-_pausing = [0, False]  # tasks running, and whether collection was on before the first
-
-
-@contextlib.contextmanager
-def _collection_paused():
-    """No cyclic collection while a task runs: one started by the task's thread could finalize
-    Qt wrappers that belong to the GUI thread (a segfault later, as in :mod:`ui.loading`); the
-    garbage waits for the GUI thread's next collection."""
-    with _collection:
-        if _pausing[0] == 0:
-            _pausing[1] = gc.isenabled()
-            gc.disable()
-        _pausing[0] += 1
-    try:
-        yield
-    finally:
-        with _collection:
-            _pausing[0] -= 1
-            if _pausing[0] == 0 and _pausing[1]:
-                gc.enable()
 
 
 class _Signals(QObject):
@@ -57,7 +33,7 @@ class _Task(QRunnable):
 
     def run(self) -> None:
         signals, self.signals = self.signals, None  # the GUI thread holds the last reference
-        with _collection_paused():
+        with collection_paused():  # off the GUI thread: no collection (see ui.loading)
             try:
                 result = self.fn()
             except Exception as exc:  # reported to the GUI as a message, never raised there

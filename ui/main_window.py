@@ -722,8 +722,9 @@ class MainWindow(QMainWindow):
 
     def offer_recovery(self) -> bool:
         """Offer autosaves left by crashed sessions; True when one was recovered."""
-        directory = self.autosaver.directory if self.autosaver else data_dir()
-        entries = find_recoverable(directory)
+        entries = find_recoverable(
+            None if self.autosaver is None or self.autosaver.directory == data_dir()
+            else self.autosaver.directory)
         if not entries:
             return False
         dialog = RecoveryDialog(entries, self)

@@ -95,6 +95,27 @@ class RecentFiles:
         self.settings.sync()
 
 
+def distinct_labels(paths: list[Path]) -> list[str]:
+    """A menu label per path: its file name, and where names repeat, as few of its last folders
+    as tell them apart (``model.json — resnet/runs``), as VS Code's recent list does."""
+    depth = {p: 0 for p in paths}
+
+    def label(p: Path) -> str:
+        folders = p.parent.parts[-depth[p]:] if depth[p] else ()
+        return f"{p.name} — {Path(*folders).as_posix()}" if folders else p.name
+
+    while True:
+        seen: dict[str, list[Path]] = {}
+        for p in paths:
+            seen.setdefault(label(p), []).append(p)
+        clashing = [p for group in seen.values() if len(group) > 1 for p in group
+                    if depth[p] < len(p.parent.parts)]
+        if not clashing:
+            return [label(p) for p in paths]
+        for p in clashing:
+            depth[p] += 1
+
+
 # ---- autosave -------------------------------------------------------------------------------------------
 
 

@@ -35,7 +35,8 @@ from graph.validate import Report
 from ui.canvas.view import CanvasView
 from ui.canvas.zoom import ZoomBox
 from ui.document import Document
-from ui.files import AutosaveEntry, Autosaver, RecentFiles, app_settings, data_dir, find_recoverable
+from ui.files import (AutosaveEntry, Autosaver, RecentFiles, app_settings, data_dir,
+                      distinct_labels, find_recoverable)
 from ui.inspector import Inspector
 from ui.palette import Palette
 from ui.panels import CodePanel, DiagnosticsPanel, SummaryPanel
@@ -345,6 +346,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.template_action)
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.setToolTipsVisible(True)  # the full path of each file
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
         self.examples_menu = file_menu.addMenu("&Examples")
@@ -419,8 +421,8 @@ class MainWindow(QMainWindow):
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         paths = self.recent.paths()
-        for path in paths:
-            action = self.recent_menu.addAction(path.name)
+        for path, label in zip(paths, distinct_labels(paths)):
+            action = self.recent_menu.addAction(label.replace("&", "&&"))
             action.setStatusTip(str(path))
             action.setToolTip(str(path))
             action.triggered.connect(lambda _checked=False, p=path: self.open_path(p))

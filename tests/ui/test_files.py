@@ -233,3 +233,24 @@ def test_unexpected_error_is_logged_autosaved_and_shown(make_window, cnn_file, i
     snapshot = window.autosaver.snapshot
     assert snapshot.parent == isolated and '"out_channels": 12' in snapshot.read_text(encoding="utf-8")
     assert window.document.design.node(conv.id).params["out_channels"] == 12  # nothing lost
+
+
+def test_open_recent_tells_files_of_the_same_name_apart(make_window, tmp_path):
+    """Two designs both called model.json show their folders (only as many as needed), the
+    full path as tooltip and status tip; a unique name stays bare."""
+    from graph.design import Design
+    from graph.fileformat import save
+
+    paths = [tmp_path / "resnet" / "v1" / "model.json", tmp_path / "vgg" / "v1" / "model.json",
+             tmp_path / "mlp.json"]
+    window = make_window()
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save(Design(), path)
+        window.recent.add(path)
+    window._fill_recent_menu()
+    actions = {a.text(): a for a in window.recent_menu.actions() if a.toolTip() and not a.isSeparator()}
+    assert set(actions) >= {"model.json — vgg/v1", "model.json — resnet/v1", "mlp.json"}
+    assert actions["model.json — vgg/v1"].statusTip() == str(paths[1].resolve())
+    assert actions["model.json — vgg/v1"].toolTip() == str(paths[1].resolve())
+    assert window.recent_menu.toolTipsVisible()

@@ -504,13 +504,15 @@ class MainWindow(QMainWindow):
 
     # ---- files -------------------------------------------------------------------------------------
 
-    def maybe_save(self) -> bool:
-        """Ask what to do with unsaved changes; False when the user cancels."""
+    def maybe_save(self, replacement: str | None = None) -> bool:
+        """Ask what to do with unsaved changes before the design is replaced (by
+        ``replacement`` when named); False when the user cancels."""
         if not self.document.modified:
             return True
+        first = f"before opening “{replacement}”" if replacement else "first"
         answer = QMessageBox.question(
             self, "Unsaved changes",
-            f"“{self.display_name()}” has unsaved changes. Save them first?",
+            f"“{self.display_name()}” has unsaved changes. Save them {first}?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
@@ -518,16 +520,15 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Discard
 
     def new_from_template(self) -> bool:
-        """Pick a template and its arguments; the design it makes opens untitled."""
-        if not self.maybe_save():
-            return False
+        """Pick a template and its arguments; the design it makes opens untitled, once unsaved
+        changes to the current one are saved or discarded (asked when the pick is made)."""
         from ui.template_dialog import TemplateDialog
 
         dialog = TemplateDialog(self)
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         design = dialog.design() if accepted else None
         dialog.deleteLater()
-        if design is None:
+        if design is None or not self.maybe_save(design.name):
             return False
         self.document.replace(design, None)
         self.statusBar().showMessage(f"New {design.name} from its template; save it to keep it", 5000)

@@ -254,3 +254,37 @@ def test_open_recent_tells_files_of_the_same_name_apart(make_window, tmp_path):
     assert actions["model.json — vgg/v1"].statusTip() == str(paths[1].resolve())
     assert actions["model.json — vgg/v1"].toolTip() == str(paths[1].resolve())
     assert window.recent_menu.toolTipsVisible()
+
+
+@pytest.mark.parametrize("answer", ["Cancel", "Discard"])
+def test_picking_a_template_asks_about_unsaved_changes(make_window, cnn_file, monkeypatch,
+                                                       answer):
+    """New from Template asks, as New and Open do, when the pick would replace unsaved work:
+    the question names the design picked; Cancel keeps the work, Discard opens the template."""
+    from PySide6.QtWidgets import QDialog, QMessageBox
+
+    from ui import main_window, template_dialog
+
+    asked = []
+
+    def question(_parent, _title, text, *_args):
+        asked.append(text)
+        return getattr(QMessageBox.StandardButton, answer)
+
+    monkeypatch.setattr(main_window.QMessageBox, "question", question)
+
+    def pick(dialog):
+        dialog.set_args({"depth": 18})
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(template_dialog.TemplateDialog, "exec", pick)
+    window = make_window(cnn_file)
+    window.canvas.add_node_at_center("ReLU")
+    assert window.document.modified
+    replaced = window.new_from_template()
+    assert asked == ["“digits_cnn.json” has unsaved changes. Save them before opening "
+                     "“ResNet-18”?"]
+    if answer == "Cancel":
+        assert not replaced and window.document.path == cnn_file and window.document.modified
+    else:
+        assert replaced and window.document.design.template["name"] == "resnet"

@@ -368,8 +368,11 @@ class TrainingPanel(QWidget):
         value, text = self._pending_progress
         self._pending_progress = None
         self._progress_shown = time.monotonic()
+        # QProgressBar.setValue repaints at once; held, the bar is painted with the next frame.
+        self.progress.setUpdatesEnabled(False)
         self.progress.setValue(value)
         self.progress.setFormat(text)
+        self.progress.setUpdatesEnabled(True)
         self.progress.setToolTip("epoch, optimizer step, training samples per second and the "
                                  "estimated time left")
 

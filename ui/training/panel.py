@@ -381,12 +381,15 @@ class TrainingPanel(QWidget):
         value, parts = self._pending_progress
         self._pending_progress = None
         self._progress_shown = time.monotonic()
+        # QProgressBar.setValue repaints at once; held, the bar is painted with the next frame.
+        self.progress.setUpdatesEnabled(False)
         self.progress.setValue(value)
         paused = self.controller.state == PAUSED
         self.progress.set_parts(parts, "epoch, optimizer step, training samples per second and "
                                        "the estimated time left")
         if paused:
             self.progress.set_suffix("paused")
+        self.progress.setUpdatesEnabled(True)
 
     def _on_finished(self, result: dict) -> None:
         self._flush_progress()

@@ -118,15 +118,43 @@ def test_pt2_import_runs_in_a_child_process(tmp_path):
     assert "torch" not in imported.design.name
 
 
+def _export_contents(fmt: str, path: Path) -> tuple[list[str], dict]:
+    """What an export computes: its operators in order, and its tensors (ONNX initializers by
+    content, as the exporter names some of them itself; a program's or a Python export's
+    state_dict by name)."""
+    if fmt == "onnx":
+        model = onnx.load(str(path))
+        arrays = sorted((numpy_helper.to_array(t).tobytes(), numpy_helper.to_array(t).shape)
+                        for t in model.graph.initializer)
+        return [n.op_type for n in model.graph.node], dict(enumerate(arrays))
+    if fmt == "pt2":
+        program = torch.export.load(str(path))
+        state = program.state_dict
+    else:
+        model, shape, dtype = child.load_class(f"{path}:Model", None)
+        state = load_file(str(path.with_suffix(".safetensors")))
+        model.load_state_dict(state)
+        program = child.export_module(model, list(shape), dtype)
+    ops = [str(n.target) for n in program.graph.nodes if n.op == "call_function"]
+    return ops, {k: v.detach().numpy().tobytes() for k, v in state.items()}
+
+
 @pytest.mark.slow
-def test_onnx_export_of_an_imported_design_equals_the_original(tmp_path):
-    design, compiled, first = _export(EXAMPLES[0], "onnx", tmp_path / "a.onnx")
-    imported = import_model(first)
-    again = export_model(imported.design, "onnx", tmp_path / "b.onnx", imported.weights).path
-    a, b = onnx.load(str(first)), onnx.load(str(again))
-    assert [n.op_type for n in a.graph.node] == [n.op_type for n in b.graph.node]
-    arrays = lambda m: sorted(numpy_helper.to_array(t).tobytes() for t in m.graph.initializer)  # noqa: E731
-    assert arrays(a) == arrays(b)
+@pytest.mark.parametrize("fmt", ["onnx", "pt2", "python"])
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_export_of_an_imported_design_equals_the_original(example, fmt, tmp_path):
+    """example → export → import → export again: the same operators and the same tensors."""
+    suffix = "py" if fmt == "python" else fmt
+    design, compiled, first = _export(example, fmt, tmp_path / f"a.{suffix}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        imported = _import_in_process(fmt, first)
+        again = export_model(imported.design, fmt, tmp_path / f"b.{suffix}", imported.weights).path
+        ops, tensors = _export_contents(fmt, first)
+        ops_again, tensors_again = _export_contents(fmt, again)
+    assert ops_again == ops
+    assert tensors_again.keys() == tensors.keys()
+    assert [k for k in tensors if tensors_again[k] != tensors[k]] == []
 
 
 # ---- hand-made ONNX graphs ------------------------------------------------------------------

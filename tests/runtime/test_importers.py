@@ -462,3 +462,36 @@ def test_attention_with_a_mask_is_not_taken_for_plain_self_attention(tmp_path):
         import_model(path)
     assert "MultiheadSelfAttention" not in str(info.value)
     assert {u.op for u in info.value.unmapped} & {"Transpose", "MatMul", "Softmax", "Add"}
+
+
+class _Shifts(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.fc2 = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        h = 5.0 - (self.fc(x) * 2.5 + 1.0 - 3.0)
+        return self.fc2(h) + 0.5
+
+
+@pytest.mark.parametrize("way", ["onnx", "torch"])
+def test_numbers_added_or_subtracted_become_scale_offsets(tmp_path, way):
+    """x·2.5 + 1 is one Scale; − 3 and 5 − h are Scales of their own (folding them into one
+    would round differently); + 0.5 after a Linear with a bias is a Scale too."""
+    torch.manual_seed(0)
+    model = _Shifts().eval()
+    if way == "onnx":
+        path = tmp_path / "shifts.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (torch.randn(2, 4),), str(path), dynamo=False, opset_version=17,
+                              input_names=["x"], output_names=["y"],
+                              dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+        imported = import_model(path)
+    else:
+        imported = import_program(child.export_module(model, [4]), "shifts")
+    layers = [(n.type, n.params) for n in imported.design.nodes if n.type not in ("Input", "Output")]
+    assert layers == [("Linear", {"out_features": 4}), ("Scale", {"factor": 2.5, "offset": 1.0}),
+                      ("Scale", {"offset": -3.0}), ("Scale", {"factor": -1.0, "offset": 5.0}),
+                      ("Linear", {"out_features": 4}), ("Scale", {"offset": 0.5})]
+    assert child.compare(model, imported) <= TOLERANCE

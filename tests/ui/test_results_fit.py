@@ -63,3 +63,24 @@ def test_ten_class_confusion_matrix_fits_without_scrolling(styled, qtbot, size):
 
 
 from ui.training.results import FittedMatrix  # noqa: E402
+
+
+def test_class_names_in_the_row_header_are_whole(styled, qtbot):
+    """The row header is as wide as its longest class name in the header's bold style."""
+    from ui.training.results import ResultsView
+
+    view = ResultsView()
+    qtbot.addWidget(view)
+    view.resize(700, 300)
+    view.show()
+    p = _predictions()
+    p.class_names = [f"class {i}" for i in range(10)]
+    view._pending = ("run", "test")
+    view._done(("run", "test"), p)
+    qtbot.wait(20)
+    header = view.confusion.verticalHeader()
+    bold = header.font()
+    bold.setBold(True)
+    from PySide6.QtGui import QFontMetrics
+
+    assert header.width() >= QFontMetrics(bold).horizontalAdvance("class 9") + 16

@@ -83,4 +83,6 @@ def test_class_names_in_the_row_header_are_whole(styled, qtbot):
     bold.setBold(True)
     from PySide6.QtGui import QFontMetrics
 
-    assert header.width() >= QFontMetrics(bold).horizontalAdvance("class 9") + 16
+    assert header.width() >= QFontMetrics(bold).horizontalAdvance("class 9") + 4
+    top = view.confusion.horizontalHeader()
+    assert top.height() >= QFontMetrics(top.font()).height()  # the column names are whole

@@ -91,6 +91,8 @@ class FittedMatrix(QTableWidget):
         for header in (self.horizontalHeader(), self.verticalHeader()):
             header.setMinimumSectionSize(1)
             header.setDefaultSectionSize(34)
+            # Small cells: 2 px of padding (the window's style gives headers 8 × 5).
+            header.setStyleSheet("QHeaderView::section { padding: 0px 2px; }")
 
     def fit(self) -> None:
         """Size the cells, the headers and the font to the table's area."""
@@ -106,10 +108,10 @@ class FittedMatrix(QTableWidget):
         mode = QHeaderView.ResizeMode.Stretch if fits else QHeaderView.ResizeMode.Fixed
         vertical, horizontal = self.verticalHeader(), self.horizontalHeader()
         bold = QFont(font)
-        bold.setBold(True)  # the headers' style: bold, 8 px padding each side
+        bold.setBold(True)  # the headers' style: bold, 2 px padding each side
         longest = max((self.verticalHeaderItem(r).text() for r in range(k)), key=len, default="")
-        vertical.setFixedWidth(max(cell_h, QFontMetrics(bold).horizontalAdvance(longest) + 20))
-        horizontal.setFixedHeight(max(cell_h, QFontMetrics(font).height() + 4))
+        vertical.setFixedWidth(max(cell_h, QFontMetrics(bold).horizontalAdvance(longest) + 10))
+        horizontal.setFixedHeight(max(cell_h, QFontMetrics(font).height() + 2))
         for header in (horizontal, vertical):
             header.setSectionResizeMode(mode)
             if not fits:

@@ -258,9 +258,16 @@ def main() -> int:
                         help="print what the GUI thread did in the longest gaps")
     args = parser.parse_args()
 
-    from ui.app import create_app
+    from ui.app import collect_garbage_on_gui_thread, create_app
+    from ui.loading import heavy_imports
 
     app = create_app()
+    # As the app runs (ui.app.open_editor): garbage collected on the GUI thread from a timer,
+    # and the heavy libraries loaded in the background (then frozen out of collections).
+    collect_garbage_on_gui_thread()
+    loader = heavy_imports()
+    loader.start()
+    loader.wait()
     workdir = Path(tempfile.mkdtemp(prefix="netwright-bench-"))
     from ui.training.runner import child_threads
 

@@ -165,7 +165,9 @@ class Design:
         self.block_added = Signal()  # (block name)
         self.block_removed = Signal()  # (block name)
         self.block_changed = Signal()  # (block name): its args, description or body changed
-        self.changed = Signal()  # () after any change
+        self.changed = Signal()  # () after any change to what the network is or does
+        # () after a node moved or the flow changed: the layout, which nothing computes from
+        self.layout_changed = Signal()
         self.blocks = library if library is not None else BlockLibrary()
         if library is None:
             self.blocks.owner = self
@@ -392,7 +394,7 @@ class Design:
             return
         node.position = position
         self.node_changed.emit(node, "position")
-        self.changed.emit()
+        self.layout_changed.emit()
 
     def set_data(self, data: dict[str, Any]) -> None:
         self._set_settings("data", data)
@@ -424,7 +426,7 @@ class Design:
             return
         self.flow = flow
         self.settings_changed.emit("flow")
-        self.changed.emit()
+        self.layout_changed.emit()
 
     def set_training_flags(self, node_id: str, trainable: bool | None = None,
                            lr_mult: float | None = None) -> None:

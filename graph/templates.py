@@ -20,7 +20,7 @@ from typing import Any, Mapping
 from . import layers as _layers  # noqa: F401  (fills the catalog)
 from .design import Design
 from .layout import lay_out
-from .settings import default_data
+from .settings import DATASETS, dataset_classes, default_data
 from .shapes import infer
 from .template_kit import (_CHANNELS, _CLASSES, _DIGITS, _SIZE, Template,  # noqa: F401
                            TemplateArg, TemplateError, _block, _image_data, _input, _Net)
@@ -289,6 +289,18 @@ def rebuild(design: Design, changes: Mapping[str, Any]) -> Design:
     fresh.description = design.description
     fresh.data, fresh.training = copy.deepcopy(design.data), copy.deepcopy(design.training)
     return fresh
+
+
+def fits_builtin_data(name: str, args: Mapping[str, Any] | None = None) -> bool:
+    """Whether the network template ``name`` makes with ``args`` (its full size when none)
+    trains on a built-in dataset as it is: its input and classes are the digits'. When not, it
+    needs the user's own data, and the small variant is the one that trains out of the box."""
+    template, alias_args = lookup(name)
+    resolved = template.resolve({**alias_args, **(args or {})})
+    data = _data_for(template, resolved)
+    spec = DATASETS.get(data.get("name"))
+    return (spec is not None and spec.kind == "builtin"
+            and resolved.get("classes", dataset_classes(data)) == dataset_classes(data))
 
 
 def _data_for(template: Template, args: Mapping[str, Any]) -> dict[str, Any]:

@@ -49,6 +49,11 @@ def cli_run_prefix(design_stem: str) -> str:
     return f"{folder_name(design_stem)}-"
 
 
+def app_runs_root(data_folder: str | os.PathLike) -> Path:
+    """Where the app keeps the runs of designs never saved: ``<app-data folder>/runs``."""
+    return Path(data_folder) / "runs"
+
+
 def design_runs_dir(root: str | os.PathLike, design_stem: str) -> Path:
     """The app's folder for one design's runs: ``<root>/<design-stem>/``."""
     return Path(root) / folder_name(design_stem, "untitled")

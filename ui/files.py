@@ -37,15 +37,26 @@ def app_settings() -> QSettings:
 
 
 def data_dir() -> Path:
-    """Where autosaves go: ``$NETWRIGHT_DATA_DIR``, else the platform's app-data folder."""
+    """Where autosaves and the runs of unsaved designs go: ``$NETWRIGHT_DATA_DIR``, else
+    ``Netwright`` in the platform's user data folder (``~/.local/share/Netwright``)."""
     override = os.environ.get(DATA_DIR_ENV)
     if override:
         return Path(override)
-    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-    if not location:  # no app name set (e.g. a bare QApplication): use ours
-        location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
-        return Path(location) / APPLICATION
-    return Path(location)
+    return _user_data() / APPLICATION
+
+
+def legacy_data_dirs() -> list[Path]:
+    """Earlier versions' app-data folders that still exist, read for their autosaves and runs:
+    Qt's per-application folder ``<organization>/<application>`` (``Netwright/Netwright``)."""
+    if os.environ.get(DATA_DIR_ENV):
+        return []
+    folder = _user_data() / ORGANIZATION / APPLICATION
+    return [folder] if folder.is_dir() else []
+
+
+def _user_data() -> Path:
+    generic = QStandardPaths.StandardLocation.GenericDataLocation
+    return Path(QStandardPaths.writableLocation(generic))
 
 
 # ---- recent files -------------------------------------------------------------------------------------
@@ -82,6 +93,27 @@ class RecentFiles:
     def _store(self, paths: list[Path]) -> None:
         self.settings.setValue(self.KEY, [str(p) for p in paths])
         self.settings.sync()
+
+
+def distinct_labels(paths: list[Path]) -> list[str]:
+    """A menu label per path: its file name, and where names repeat, as few of its last folders
+    as tell them apart (``model.json — resnet/runs``), as VS Code's recent list does."""
+    depth = {p: 0 for p in paths}
+
+    def label(p: Path) -> str:
+        folders = p.parent.parts[-depth[p]:] if depth[p] else ()
+        return f"{p.name} — {Path(*folders).as_posix()}" if folders else p.name
+
+    while True:
+        seen: dict[str, list[Path]] = {}
+        for p in paths:
+            seen.setdefault(label(p), []).append(p)
+        clashing = [p for group in seen.values() if len(group) > 1 for p in group
+                    if depth[p] < len(p.parent.parts)]
+        if not clashing:
+            return [label(p) for p in paths]
+        for p in clashing:
+            depth[p] += 1
 
 
 # ---- autosave -------------------------------------------------------------------------------------------
@@ -142,10 +174,15 @@ def _read_sidecar(snapshot: Path) -> dict:
 
 
 def find_recoverable(directory: Path | None = None) -> list[AutosaveEntry]:
-    """Autosaves whose session is gone (its lock is free or stale), newest first."""
-    directory = Path(directory) if directory is not None else data_dir()
-    if not directory.is_dir():
-        return []
+    """Autosaves whose session is gone (its lock is free or stale), newest first; without a
+    ``directory``, those in the app-data folder and in earlier versions' (:func:`legacy_data_dirs`)."""
+    folders = [Path(directory)] if directory is not None else [data_dir(), *legacy_data_dirs()]
+    entries = [entry for folder in folders if folder.is_dir() for entry in _recoverable_in(folder)]
+    entries.sort(key=lambda e: e.saved_at or datetime.min, reverse=True)
+    return entries
+
+
+def _recoverable_in(directory: Path) -> list[AutosaveEntry]:
     entries = []
     for snapshot in directory.glob("autosave-*.json"):
         if not _is_snapshot(snapshot):
@@ -165,7 +202,6 @@ def find_recoverable(directory: Path | None = None) -> list[AutosaveEntry]:
         entries.append(AutosaveEntry(
             snapshot, name if isinstance(name, str) and name else snapshot.stem,
             Path(original) if isinstance(original, str) and original else None, saved_at))
-    entries.sort(key=lambda e: e.saved_at or datetime.min, reverse=True)
     return entries
 
 

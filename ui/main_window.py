@@ -35,7 +35,8 @@ from graph.validate import Report
 from ui.canvas.view import CanvasView
 from ui.canvas.zoom import ZoomBox
 from ui.document import Document
-from ui.files import AutosaveEntry, Autosaver, RecentFiles, app_settings, data_dir, find_recoverable
+from ui.files import (AutosaveEntry, Autosaver, RecentFiles, app_settings, data_dir,
+                      distinct_labels, find_recoverable)
 from ui.inspector import Inspector
 from ui.palette import Palette
 from ui.panels import CodePanel, DiagnosticsPanel, SummaryPanel
@@ -345,6 +346,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.template_action)
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.setToolTipsVisible(True)  # the full path of each file
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
         self._fill_recent_menu()
         self.examples_menu = file_menu.addMenu("&Examples")
@@ -419,8 +421,8 @@ class MainWindow(QMainWindow):
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         paths = self.recent.paths()
-        for path in paths:
-            action = self.recent_menu.addAction(path.name)
+        for path, label in zip(paths, distinct_labels(paths)):
+            action = self.recent_menu.addAction(label.replace("&", "&&"))
             action.setStatusTip(str(path))
             action.setToolTip(str(path))
             action.triggered.connect(lambda _checked=False, p=path: self.open_path(p))
@@ -502,13 +504,15 @@ class MainWindow(QMainWindow):
 
     # ---- files -------------------------------------------------------------------------------------
 
-    def maybe_save(self) -> bool:
-        """Ask what to do with unsaved changes; False when the user cancels."""
+    def maybe_save(self, replacement: str | None = None) -> bool:
+        """Ask what to do with unsaved changes before the design is replaced (by
+        ``replacement`` when named); False when the user cancels."""
         if not self.document.modified:
             return True
+        first = f"before opening “{replacement}”" if replacement else "first"
         answer = QMessageBox.question(
             self, "Unsaved changes",
-            f"“{self.display_name()}” has unsaved changes. Save them first?",
+            f"“{self.display_name()}” has unsaved changes. Save them {first}?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
             | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
         if answer == QMessageBox.StandardButton.Save:
@@ -516,16 +520,15 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Discard
 
     def new_from_template(self) -> bool:
-        """Pick a template and its arguments; the design it makes opens untitled."""
-        if not self.maybe_save():
-            return False
+        """Pick a template and its arguments; the design it makes opens untitled, once unsaved
+        changes to the current one are saved or discarded (asked when the pick is made)."""
         from ui.template_dialog import TemplateDialog
 
         dialog = TemplateDialog(self)
         accepted = dialog.exec() == QDialog.DialogCode.Accepted
         design = dialog.design() if accepted else None
         dialog.deleteLater()
-        if design is None:
+        if design is None or not self.maybe_save(design.name):
             return False
         self.document.replace(design, None)
         self.statusBar().showMessage(f"New {design.name} from its template; save it to keep it", 5000)
@@ -722,8 +725,9 @@ class MainWindow(QMainWindow):
 
     def offer_recovery(self) -> bool:
         """Offer autosaves left by crashed sessions; True when one was recovered."""
-        directory = self.autosaver.directory if self.autosaver else data_dir()
-        entries = find_recoverable(directory)
+        entries = find_recoverable(
+            None if self.autosaver is None or self.autosaver.directory == data_dir()
+            else self.autosaver.directory)
         if not entries:
             return False
         dialog = RecoveryDialog(entries, self)

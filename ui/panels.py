@@ -159,6 +159,7 @@ class SummaryPanel(QWidget):
         header = self.tree.header()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.totals = self._totals_row()
         self.memory = QLabel()
         self.memory.setObjectName("muted")
         self.memory.setWordWrap(True)
@@ -170,10 +171,47 @@ class SummaryPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.tree, 1)
+        layout.addWidget(self.totals)
         layout.addLayout(footer)
         self.tree.itemClicked.connect(self._clicked)
+        self._align_timer = QTimer(self)  # once the header has laid out all its sections
+        self._align_timer.setSingleShot(True)
+        self._align_timer.setInterval(0)
+        self._align_timer.timeout.connect(self._align_totals)
+        header.sectionResized.connect(lambda *_a: self._align_timer.start())
         document.report_changed.connect(self.update_report)
         self.update_report(document.report)
+
+    def _totals_row(self) -> QTreeWidget:
+        """The totals: one row under the table, never scrolled away, its columns those of the
+        table above."""
+        totals = QTreeWidget()
+        totals.setObjectName("summaryTotals")
+        totals.setColumnCount(len(self.HEADERS))
+        totals.setHeaderHidden(True)
+        totals.setRootIsDecorated(True)  # the same indentation as the rows above
+        totals.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        totals.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        totals.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        totals.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        totals.header().setStretchLastSection(False)
+        item = QTreeWidgetItem(["Total", "", "", "", ""])
+        bold = QFont(self.tree.font())
+        bold.setBold(True)
+        for c in range(len(self.HEADERS)):
+            item.setFont(c, bold)
+        item.setTextAlignment(3, _RIGHT)
+        item.setTextAlignment(4, _RIGHT)
+        totals.addTopLevelItem(item)
+        height = totals.sizeHintForRow(0) + 2 * totals.frameWidth() + 4
+        totals.setFixedHeight(max(height, totals.fontMetrics().height() + 8))
+        return totals
+
+    def _align_totals(self) -> None:
+        header = self.tree.header()
+        for c in range(len(self.HEADERS)):
+            self.totals.setColumnWidth(c, header.sectionSize(c))
+
 
     def update_report(self, report: Report) -> None:
         summary = summarize(self.document.design, report.inference)
@@ -187,15 +225,10 @@ class SummaryPanel(QWidget):
             item.setExpanded(item.text(0) in expanded)
         layers = summary.total_layers or len(summary.rows)
         nodes = f" in {summary.nodes} nodes" if summary.groups else ""
-        totals = QTreeWidgetItem(["Total", f"{layers} layers{nodes}", "",
-                                  f"{summary.total_params:,}", human_count(summary.total_macs)])
-        bold = QFont(self.tree.font())
-        bold.setBold(True)
-        for c in range(len(self.HEADERS)):
-            totals.setFont(c, bold)
-        totals.setTextAlignment(3, _RIGHT)
-        totals.setTextAlignment(4, _RIGHT)
-        self.tree.addTopLevelItem(totals)
+        totals = self.totals.topLevelItem(0)
+        for c, text in enumerate(("Total", f"{layers} layers{nodes}", "",
+                                  f"{summary.total_params:,}", human_count(summary.total_macs))):
+            totals.setText(c, text)
         self.memory.setText(
             f"Parameters {human_bytes(summary.param_bytes)} · activations at batch "
             f"{summary.batch_size}: {human_bytes(summary.activation_bytes)} · training memory "
@@ -221,9 +254,10 @@ class SummaryPanel(QWidget):
         return item
 
     def rows(self) -> list[list[str]]:
-        """The top-level rows' texts (the totals last), as shown."""
-        return [[self.tree.topLevelItem(r).text(c) for c in range(len(self.HEADERS))]
-                for r in range(self.tree.topLevelItemCount())]
+        """The top-level rows' texts, then the totals row's, as shown."""
+        items = [self.tree.topLevelItem(r) for r in range(self.tree.topLevelItemCount())]
+        return [[item.text(c) for c in range(len(self.HEADERS))]
+                for item in (*items, self.totals.topLevelItem(0))]
 
     def _clicked(self, item: QTreeWidgetItem, _column: int) -> None:
         node_id = item.data(0, NODE_ROLE)

@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (
 
 from graph.design import Design
 from graph.summary import human_count, summarize
-from graph.templates import TEMPLATES, Template, TemplateArg, TemplateError, build
+from graph.templates import (TEMPLATES, Template, TemplateArg, TemplateError, build,
+                             fits_builtin_data)
 from graph.validate import validate
 
 from .canvas.view import CanvasView
@@ -59,10 +60,12 @@ class TemplateDialog(QDialog):
         self.doc.setWordWrap(True)
         self.doc.setObjectName("muted")
         self.form = QFormLayout()
-        self.small = QCheckBox("Small variant (trains in seconds)")
-        self.small.setToolTip("The template's small arguments: it trains on the built-in 8×8 "
-                              "digits in seconds on a laptop CPU")
+        self.small = QCheckBox("Small variant for the built-in digits")
+        self.small.setObjectName("smallVariant")
         self.small.toggled.connect(self._small_toggled)
+        self.small_note = QLabel()  # what ticking or not means for this template
+        self.small_note.setObjectName("muted")
+        self.small_note.setWordWrap(True)
         self.facts = QLabel()
         self.facts.setObjectName("templateFacts")
         self.facts.setWordWrap(True)
@@ -91,6 +94,10 @@ class TemplateDialog(QDialog):
         else:
             self.list.setCurrentRow(list(TEMPLATES).index("resnet"))
         self.set_args(start)
+        if fixed:  # ticked when the design is its template's small variant
+            small = self.template.small
+            self._set_small(bool(small) and all(self.args().get(k) == v
+                                                for k, v in small.items()))
         self.refresh()
 
     def _layout_widgets(self) -> None:
@@ -98,6 +105,7 @@ class TemplateDialog(QDialog):
         side.addWidget(self.doc)
         side.addLayout(self.form)
         side.addWidget(self.small)
+        side.addWidget(self.small_note)
         side.addStretch(1)
         side.addWidget(self.facts)
         side_widget = QWidget()
@@ -129,10 +137,38 @@ class TemplateDialog(QDialog):
             label.setToolTip(arg.doc)
             self.form.addRow(label, self.editors[arg.name])
         self.small.setEnabled(bool(template.small))
-        self.small.blockSignals(True)
-        self.small.setChecked(False)
-        self.small.blockSignals(False)
+        # Ticked when the full size needs data of the user's: the small variant is what trains
+        # on the built-in datasets.
+        small = bool(template.small) and not fits_builtin_data(template.name)
+        self._set_small(small)
+        if small:
+            self._small_toggled(True)
         self._timer.start()
+
+    def _set_small(self, on: bool) -> None:
+        self.small.blockSignals(True)
+        self.small.setChecked(on)
+        self.small.blockSignals(False)
+        self._explain_small()
+
+    def _explain_small(self) -> None:
+        """Say what the small variant is and what the full size needs, for this template."""
+        template = self.template
+        small = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in template.small.items())
+        full_fits = fits_builtin_data(template.name)
+        full = ("The full size trains on the built-in digits too." if full_fits else
+                "The full size needs your own data (choose it in the Data panel).")
+        if not template.small:
+            note = "This template has no small variant: " + full[0].lower() + full[1:]
+        elif self.small.isChecked():
+            note = "Trains on the built-in 8×8 digits in seconds. " + full
+        else:
+            note = "Full size. " + full
+        self.small_note.setText(note)
+        self.small.setToolTip(
+            f"Ticked: the template's small arguments ({small}), which train on the built-in "
+            "8×8 digits in seconds on a laptop CPU. Unticked: the template's full size."
+            if template.small else "This template has no small variant.")
 
     def _editor(self, arg: TemplateArg) -> QWidget:
         if isinstance(arg.default, bool):
@@ -181,6 +217,7 @@ class TemplateDialog(QDialog):
         self._timer.start()
 
     def _small_toggled(self, on: bool) -> None:
+        self._explain_small()
         template = self.template
         self.set_args(template.small if on else {a.name: a.default for a in template.args
                                                   if a.name in template.small})

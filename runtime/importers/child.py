@@ -24,9 +24,10 @@ CHECK_BATCH = 3
 TRACE_BATCH = 2
 
 
-def load_class(spec: str, args: Any) -> tuple[torch.nn.Module, Any]:
-    """``file.py:ClassName`` instantiated with ``args`` (a list, an object, or None), and the
-    file's ``INPUT_SHAPE`` when it declares one."""
+def load_class(spec: str, args: Any) -> tuple[torch.nn.Module, Any, torch.dtype]:
+    """``file.py:ClassName`` instantiated with ``args`` (a list, an object, or None), the
+    file's ``INPUT_SHAPE`` when it declares one, and its ``INPUT_DTYPE`` (else float32; token
+    ids are int64, as Netwright's exports declare them)."""
     file, _, class_name = spec.rpartition(":")
     path = Path(file)
     if not path.is_file():
@@ -47,13 +48,17 @@ def load_class(spec: str, args: Any) -> tuple[torch.nn.Module, Any]:
     declared = getattr(module, "INPUT_SHAPE", None)
     if isinstance(declared, (list, tuple)) and declared and declared[0] is None:
         declared = declared[1:]  # Netwright's exports write the batch as None
-    return model.eval(), declared
+    dtype = getattr(module, "INPUT_DTYPE", None)
+    return model.eval(), declared, dtype if isinstance(dtype, torch.dtype) else torch.float32
 
 
-def export_module(model: torch.nn.Module, shape: list[int]) -> torch.export.ExportedProgram:
-    """``torch.export`` with a dynamic batch, so reshapes keep the batch symbolic."""
+def export_module(model: torch.nn.Module, shape: list[int],
+                  dtype: torch.dtype = torch.float32) -> torch.export.ExportedProgram:
+    """``torch.export`` with a dynamic batch, so reshapes keep the batch symbolic; integer
+    inputs (token ids) are traced with zeros, a valid id for any vocabulary."""
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
-    example = (torch.randn(TRACE_BATCH, *shape),)
+    example = (torch.randn(TRACE_BATCH, *shape) if dtype.is_floating_point
+               else torch.zeros(TRACE_BATCH, *shape, dtype=dtype),)
     return torch.export.export(model, example, dynamic_shapes=({0: batch},))
 
 
@@ -70,12 +75,12 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         reference = program.module()
         name = Path(source).stem
     else:
-        reference, declared = load_class(source, request.get("args"))
+        reference, declared, dtype = load_class(source, request.get("args"))
         shape = request.get("input_shape") or declared
         if not shape:
             raise ConversionError("give the input shape (without the batch), e.g. [3, 224, 224]; "
                                   "the file declares no INPUT_SHAPE")
-        program = export_module(reference, list(shape))
+        program = export_module(reference, list(shape), dtype)
         name = source.rpartition(":")[2]
     imported = import_program(program, name, placeholders=request.get("placeholders", False))
     if not request.get("flat"):

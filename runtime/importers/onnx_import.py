@@ -24,8 +24,9 @@ import torch
 
 from graph.catalog import CATALOG
 
+from .onnx_attention import convert_region, find_regions
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
-from .patterns import layer_scale, scale_factor, select
+from .patterns import Expanded, class_token, layer_scale, scale_factor, select
 from .registry import Registry
 
 ONNX_OPS = Registry("ONNX")
@@ -147,7 +148,7 @@ def import_onnx(path: str | os.PathLike, placeholders: bool = False, verify: boo
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
     builder = DesignBuilder(model.graph.name if model.graph.name not in ("", "main_graph", "torch_jit")
                             else path.stem)
-    _convert_graph(model.graph, builder, opset)
+    _convert_graph(model, builder, opset)
     if builder.unmapped and not placeholders:
         raise UnsupportedModel(str(path), builder.unmapped)
     imported = builder.finish(str(path))
@@ -156,9 +157,10 @@ def import_onnx(path: str | os.PathLike, placeholders: bool = False, verify: boo
     return imported
 
 
-def _convert_graph(graph, builder: DesignBuilder, opset: int) -> None:
+def _convert_graph(model, builder: DesignBuilder, opset: int) -> None:
     from onnx import numpy_helper
 
+    graph = model.graph
     env: dict[str, Any] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     shapes = _value_shapes(graph)
     for inp in graph.input:
@@ -178,7 +180,14 @@ def _convert_graph(graph, builder: DesignBuilder, opset: int) -> None:
     for node in graph.node:  # constants first, so patterns can read those that come later
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
             _convert_node(node, env, builder, opset, uses, shapes)
+    attention = _attention_regions(graph, env)
     for node in graph.node:
+        if node.output and all(name in planned for name in node.output if name):
+            env.update({name: planned[name] for name in node.output if name})
+            continue
+        for region in attention.pop(id(node), []):
+            planned.update(convert_region(region, env, builder, model, layer_name(
+                region.projections[0].name, "attention")) or {})
         if node.output and all(name in planned for name in node.output if name):
             env.update({name: planned[name] for name in node.output if name})
             continue
@@ -192,13 +201,27 @@ def _convert_graph(graph, builder: DesignBuilder, opset: int) -> None:
         builder.output(value, out.name)
 
 
+def _attention_regions(graph, env) -> dict[int, list]:
+    """Self-attention regions (:mod:`.onnx_attention`) keyed by the id of their first node
+    that reads the source: where the conversion tries them."""
+    constants = {n for n, v in env.items() if isinstance(v, np.ndarray)}
+    out: dict[int, list] = {}
+    for region in find_regions(graph, constants):
+        first = next((n for n in region.nodes if region.source in n.input), None)
+        if first is not None:
+            out.setdefault(id(first), []).append(region)
+    return out
+
+
 def _convert_node(node, env, builder: DesignBuilder, opset: int, uses, shapes, consumers=None,
                   planned=None) -> None:
     place = node.name or f"{node.op_type} → {', '.join(node.output)}"
     converter = ONNX_OPS.fetch(node.op_type, opset) if node.domain in ("", "ai.onnx") else None
     ctx = Context(node, env, builder, opset, uses, consumers, planned)
     try:
-        if converter is None or (node.input and _all_constant(node, env)):  # constants fold
+        if node.input and _shape_only(node, env):  # shape arithmetic around the batch
+            outputs = _fold_with_batch(node, env, opset)
+        elif converter is None or (node.input and _all_constant(node, env)):  # constants fold
             if _all_constant(node, env):
                 outputs = _fold(node, env, opset)
             else:
@@ -306,6 +329,49 @@ def _dims_out(values: Sequence[Any], scalar: bool = False) -> Any:
     return array.reshape(()) if scalar else array
 
 
+BATCH_SIZES = (7919, 104729)  # two sizes no sample dimension has: the batch in shape arithmetic
+_SIZED_BY_VALUE = {"ConstantOfShape", "Expand", "Tile", "Range", "Resize", "Upsample"}
+
+
+def _shape_only(node, env) -> bool:
+    """Every input a constant or a shape vector holding the batch (and one of them that),
+    and the result no tensor sized by it: arithmetic on sizes, evaluated as such."""
+    values = [env.get(n) for n in node.input if n]
+    return (node.op_type not in _SIZED_BY_VALUE and node.domain in ("", "ai.onnx")
+            and any(isinstance(v, Dims) for v in values)
+            and all(isinstance(v, (Dims, np.ndarray)) for v in values))
+
+
+def _fold_with_batch(node, env, opset: int) -> list[Any]:
+    """Shape arithmetic on the batch (Gather, Concat, Equal, Where, Mul … of ``Shape(x)``):
+    evaluated for two batch sizes; an entry that follows the batch is the batch, one that
+    stays put a constant; anything else (the batch times the heads …) cannot be resolved."""
+    runs = []
+    for size in BATCH_SIZES:
+        values = {n: _realize(env[n], size) for n in node.input if n}
+        runs.append(_fold(node, values, opset))
+    outputs = []
+    for first, second in zip(*runs):
+        if first.shape == second.shape and np.array_equal(first, second):
+            outputs.append(first)
+            continue
+        follows = (first == BATCH_SIZES[0]) & (second == BATCH_SIZES[1])
+        if first.dtype.kind not in "iu" or first.ndim > 1 or first.shape != second.shape \
+                or not np.all(follows | (first == second)):
+            raise ConversionError(f"{node.op_type} computes a size from the batch size other "
+                                  "than the batch itself (such as the batch times the heads)")
+        entries = [BATCH if f else int(v) for f, v in zip(follows.reshape(-1), first.reshape(-1))]
+        outputs.append(Dims(tuple(entries), first.ndim == 0))
+    return outputs
+
+
+def _realize(value: Any, batch: int) -> np.ndarray:
+    if not isinstance(value, Dims):
+        return value
+    array = np.array([batch if v == BATCH else v for v in value.values], dtype=np.int64)
+    return array.reshape(()) if value.scalar else array
+
+
 @ONNX_OPS.register("Constant")
 def _constant(ctx: Context):
     for key in ("value", "value_float", "value_floats", "value_int", "value_ints"):
@@ -332,11 +398,7 @@ def _gather(ctx: Context):
         return _gather_last_step(ctx, data)
     if isinstance(ctx.arg(1), Tensor):
         return _embedding(ctx, data)
-    dims, index = _as_dims(data), ctx.const(1)
-    if dims is None:
-        raise ConversionError("gathers from an unsupported value")
-    picked = [dims.values[int(i)] for i in index.reshape(-1)]
-    return _dims_out(picked, scalar=index.ndim == 0)
+    raise ConversionError("gathers from an unsupported value")
 
 
 def _embedding(ctx: Context, table: Any) -> Tensor:
@@ -352,10 +414,6 @@ def _embedding(ctx: Context, table: Any) -> Tensor:
 @ONNX_OPS.register("Unsqueeze")
 def _unsqueeze(ctx: Context):
     axes = ctx.attrs["axes"] if ctx.opset < 13 else list(ctx.const(1).reshape(-1))
-    value = ctx.arg(0)
-    dims = _as_dims(value)
-    if dims is not None and dims.scalar and list(axes) == [0]:
-        return _dims_out(dims.values)
     x = ctx.tensor(0)
     shape = list(x.shape)
     for axis in sorted(int(a) % (x.rank + len(axes)) for a in axes):
@@ -386,38 +444,23 @@ def _squeeze(ctx: Context):
 @ONNX_OPS.register("Concat")
 def _concat(ctx: Context):
     values = [ctx.arg(i) for i in range(len(ctx.node.input))]
-    if all(_as_dims(v) is not None for v in values):
-        return _dims_out([d for v in values for d in _as_dims(v).values])
+    rank = next((v.rank for v in values if isinstance(v, Tensor)), 1)
+    axis = int(ctx.attrs["axis"]) % rank
+    token = class_token(ctx.builder, ctx.name, values, axis)
+    if token is not None:
+        return token
     tensors = [ctx.tensor(i) for i in range(len(values))]
     if len(tensors) == 1:  # torch.cat([x]) is x (DenseNet's first layer)
         return tensors[0]
-    axis = int(ctx.attrs["axis"]) % tensors[0].rank
     if axis == 0:
         raise ConversionError("cannot concatenate along the batch")
     return ctx.layer("Concat", {"dim": axis - 1}, tensors)
 
 
 @ONNX_OPS.register("Slice")
-def _slice(ctx: Context):
-    if isinstance(ctx.arg(0), Tensor):
-        return _slice_tensor(ctx, ctx.tensor(0))
-    dims = _as_dims(ctx.arg(0))
-    if dims is None:
-        raise ConversionError("slices a value that is neither computed nor a shape vector")
-    if ctx.opset < 10:
-        starts, ends, axes = ctx.attrs["starts"], ctx.attrs["ends"], ctx.attrs.get("axes", [0])
-        steps = [1]
-    else:
-        starts, ends = ctx.const(1).tolist(), ctx.const(2).tolist()
-        axes = ctx.const(3).tolist() if ctx.arg(3) is not None else [0]
-        steps = ctx.const(4).tolist() if ctx.arg(4) is not None else [1]
-    if list(axes) != [0]:
-        raise ConversionError("only 1-D shape vectors can be sliced")
-    return _dims_out(list(dims.values)[slice(starts[0], ends[0], steps[0])])
-
-
-def _slice_tensor(ctx: Context, x: Tensor) -> Tensor:
+def _slice(ctx: Context) -> Tensor:
     """Constant starts/ends/steps → one Slice layer per sliced axis (positive steps only)."""
+    x = ctx.tensor(0)
     if ctx.opset < 10:
         starts, ends = ctx.attrs["starts"], ctx.attrs["ends"]
         axes, steps = ctx.attrs.get("axes", range(len(starts))), [1] * len(starts)
@@ -462,6 +505,26 @@ def _split(ctx: Context):
     if sizes[0] == -(-n // 2):
         return ctx.layer("Chunk", {"dim": axis - 1}, [x])
     return ctx.layer("Split", {"dim": axis - 1, "size": int(sizes[0])}, [x])
+
+
+@ONNX_OPS.register("Expand")
+def _expand(ctx: Context):
+    """A constant repeated over the batch (ViT's class token, before its Concat) → Expanded;
+    a tensor expanded to its own shape is itself."""
+    value, dims = ctx.arg(0), _as_dims(ctx.arg(1))
+    if dims is None:
+        raise ConversionError("expanding to a shape that is neither constant nor the input's")
+    sizes = list(dims.values)
+    if isinstance(value, np.ndarray) and sizes[:1] == [BATCH] and BATCH not in sizes[1:] \
+            and value.ndim <= len(sizes) and (value.ndim < len(sizes) or value.shape[0] == 1):
+        sample = np.broadcast_shapes(value.shape, tuple([1] + sizes[1:]))
+        return Expanded(torch.from_numpy(np.broadcast_to(value, sample).astype(np.float32)))
+    if isinstance(value, Tensor) and value.shape is not None and value.batch_axis == 0:
+        own = (BATCH_SIZES[0],) + value.shape
+        if np.broadcast_shapes(own, tuple(_realize(dims, BATCH_SIZES[0]).tolist())) == own:
+            return value
+    raise ConversionError("expanding a tensor has no layer (only a constant repeated over "
+                          "the batch)")
 
 
 @ONNX_OPS.register("ConstantOfShape")

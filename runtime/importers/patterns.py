@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
@@ -51,3 +52,21 @@ def select(builder: DesignBuilder, name: str, x: Tensor, dim: int, index: int) -
     if len(rest) == 1:
         return builder.layer("Flatten", f"{name}_select", {}, [part])
     return builder.layer("Reshape", f"{name}_select", {"shape": rest}, [part])
+
+
+@dataclass(frozen=True)
+class Expanded:
+    """A constant repeated over the batch (``token.expand(n, -1, -1)``): ViT's class token."""
+
+    value: torch.Tensor
+
+
+def class_token(builder: DesignBuilder, name: str, values: list, dim: int) -> Tensor | None:
+    """``cat([token repeated over the batch, x], dim=1)`` of a 1×1×E token and an N×S×E
+    sequence → ClassToken holding the token; None for any other concatenation."""
+    if len(values) != 2 or not isinstance(values[0], Expanded) or not isinstance(values[1], Tensor):
+        return None
+    x, token = values[1], values[0].value
+    if dim != 1 or x.shape is None or len(x.shape) != 2 or tuple(token.shape) != (1, 1, x.shape[-1]):
+        return None
+    return builder.layer("ClassToken", name, {}, [x], {"token": token})

@@ -16,7 +16,7 @@ import torch
 from torch import fx
 
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
-from .patterns import layer_scale, scale_factor, select
+from .patterns import Expanded, class_token, layer_scale, scale_factor, select
 from .registry import Registry
 
 ATEN_OPS = Registry("ATen")
@@ -600,10 +600,9 @@ def _pad(ctx: Context):
 @ATEN_OPS.register("aten.cat.default")
 def _cat(ctx: Context):
     values = ctx.arg(0)
-    if len(values) == 2 and isinstance(values[0], Expanded) and isinstance(values[1], Tensor) \
-            and int(ctx.arg(1, 0)) == 1 and values[1].shape is not None \
-            and tuple(values[0].value.shape) == (1, 1, values[1].shape[-1]):
-        return ctx.layer("ClassToken", {}, [values[1]], {"token": values[0].value})
+    token = class_token(ctx.builder, ctx.name, values, int(ctx.arg(1, 0)))
+    if token is not None:
+        return token
     if not all(isinstance(v, Tensor) for v in values):
         raise ConversionError("concatenating constants")
     if len(values) == 1:  # torch.cat([x]) is x (DenseNet's first layer)
@@ -621,13 +620,6 @@ def _chunk(ctx: Context):
     if int(ctx.arg(1)) != 2:
         raise ConversionError(f"chunk into {ctx.arg(1)} parts (Chunk makes two)")
     return ctx.layer("Chunk", {"dim": _dim_param(ctx, x, 2)}, [x])
-
-
-@dataclass(frozen=True)
-class Expanded:
-    """A parameter repeated over the batch (``token.expand(n, -1, -1)``): ViT's class token."""
-
-    value: torch.Tensor
 
 
 @ATEN_OPS.register("aten.expand.default")

@@ -13,7 +13,7 @@ class Recorder:
     """Records every event a design emits, as (signal name, payload…)."""
 
     SIGNALS = ("node_added", "node_removed", "node_changed", "edge_added", "edge_removed",
-               "settings_changed", "changed")
+               "settings_changed", "changed", "layout_changed")
 
     def __init__(self, design: Design) -> None:
         self.events: list[tuple] = []
@@ -41,8 +41,10 @@ def test_each_real_change_fires_its_event_and_changed_once(model):
     assert rec.names() == ["node_changed", "changed"]
     d.rename_node(fc1, "hidden")
     assert rec.names() == ["node_changed", "changed"]
-    d.move_node(fc1, (10, 20))
-    assert rec.names() == ["node_changed", "changed"]
+    d.move_node(fc1, (10, 20))  # the layout: nothing to validate or compute again
+    assert rec.names() == ["node_changed", "layout_changed"]
+    d.set_flow("right")
+    assert rec.names() == ["settings_changed", "layout_changed"]
     d.set_training(dict(d.training, lr=0.5))
     assert rec.names() == ["settings_changed", "changed"]
     d.set_data(dict(d.data, val_fraction=0.3))

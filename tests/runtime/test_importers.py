@@ -79,9 +79,9 @@ def _import_in_process(fmt: str, exported: Path):
         imported = import_program(program, "pt2")
         imported.max_diff = child.compare(program.module(), imported)
         return imported
-    model, shape = child.load_class(f"{exported}:Model", None)
+    model, shape, dtype = child.load_class(f"{exported}:Model", None)
     model.load_state_dict(load_file(str(exported.with_suffix(".safetensors"))))
-    imported = import_program(child.export_module(model, list(shape)), "Model")
+    imported = import_program(child.export_module(model, list(shape), dtype), "Model")
     imported.max_diff = child.compare(model, imported)
     return imported
 
@@ -308,11 +308,6 @@ def test_a_wrong_input_shape_for_a_python_class_is_a_message(tmp_path, shape):
         import_model(f"{tmp_path / 'nets.py'}:Net", allow_code=True, input_shape=shape)
 
 
-ONNX_GAPS = {  # templates whose ONNX export does not import yet (see the README's import section)
-    "vit_b_16": "attention with the batch folded into the heads; the class token's shape arithmetic",
-}
-
-
 def _template_round_trip(name: str, fmt: str, tmp_path: Path):
     from graph.templates import build
     from runtime.importers.hierarchy import module_classes, nest
@@ -320,15 +315,22 @@ def _template_round_trip(name: str, fmt: str, tmp_path: Path):
     design = build(name, small=True)
     compiled = _trained_like(design)
     _DESIGNS[id(compiled)] = design
+    suffix = "py" if fmt == "python" else fmt
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        exported = export_model(design, fmt, tmp_path / f"{name}.{fmt}", compiled.module).path
+        exported = export_model(design, fmt, tmp_path / f"{name}.{suffix}", compiled.module).path
         if fmt == "onnx":
             return design, compiled, import_model(exported)
-        program = torch.export.load(str(exported))
+        if fmt == "pt2":
+            program = torch.export.load(str(exported))
+            reference = program.module()
+        else:  # what the child process does with file.py:Model (as _import_in_process)
+            reference, shape, dtype = child.load_class(f"{exported}:Model", None)
+            reference.load_state_dict(load_file(str(exported.with_suffix(".safetensors"))))
+            program = child.export_module(reference, list(shape), dtype)
         imported = nest(import_program(program, name),
                         module_classes(n.meta.get("nn_module_stack") for n in program.graph.nodes))
-    imported.max_diff = child.compare(program.module(), imported)
+    imported.max_diff = child.compare(reference, imported)
     return design, compiled, imported
 
 
@@ -336,11 +338,8 @@ def _template_cases():
     from graph.templates import names
 
     for name in names():
-        for fmt in ("onnx", "pt2"):
-            gap = ONNX_GAPS.get(name) if fmt == "onnx" else None
-            marks = [pytest.mark.xfail(raises=UnsupportedModel, strict=True, reason=gap)] if gap \
-                else []
-            yield pytest.param(name, fmt, marks=marks, id=f"{name}-{fmt}")
+        for fmt in ("onnx", "pt2", "python"):
+            yield pytest.param(name, fmt, id=f"{name}-{fmt}")
 
 
 @pytest.mark.slow
@@ -367,3 +366,71 @@ def test_a_python_file_is_found_relative_to_the_current_folder(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     imported = import_model("nets.py:Net", allow_code=True, input_shape=[4])
     assert imported.max_diff <= TOLERANCE and infer(imported.design).total_params == 15
+
+
+# ---- attention written out by the exporter ----------------------------------------------------
+
+
+class _Attention(torch.nn.Module):
+    """timm's ViT attention: one qkv Linear (or three), heads split by reshape/permute."""
+
+    def __init__(self, dim: int, heads: int, separate: bool = False, causal: bool = False):
+        super().__init__()
+        self.heads, self.separate, self.causal = heads, separate, causal
+        if separate:
+            self.q, self.k, self.v = (torch.nn.Linear(dim, dim) for _ in range(3))
+        else:
+            self.qkv = torch.nn.Linear(dim, 3 * dim)
+        self.proj = torch.nn.Linear(dim, dim)
+
+    def forward(self, x):
+        b, n, c = x.shape
+        if self.separate:
+            q, k, v = (f(x).reshape(b, n, self.heads, c // self.heads).permute(0, 2, 1, 3)
+                       for f in (self.q, self.k, self.v))
+        else:
+            q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(
+                2, 0, 3, 1, 4).unbind(0)
+        scores = (q @ k.transpose(-2, -1)) * (c // self.heads) ** -0.5
+        if self.causal:
+            scores = scores + torch.triu(torch.full((n, n), -1e9), 1)
+        out = (scores.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, n, c)
+        return self.proj(out)
+
+
+def _attention_onnx(tmp_path: Path, **kwargs) -> tuple[Path, torch.nn.Module]:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(collections.OrderedDict(
+        norm=torch.nn.LayerNorm(16), attn=_Attention(16, 2, **kwargs))).eval()
+    path = tmp_path / "attention.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(2, 5, 16),), str(path), dynamo=False,
+                          opset_version=17, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    return path, model
+
+
+@pytest.mark.parametrize("separate", [False, True], ids=["fused_qkv", "separate_qkv"])
+def test_attention_written_out_by_the_exporter_is_one_self_attention_layer(tmp_path, separate):
+    """Not torch's own MultiheadAttention: timm's layout, recognised by what it computes."""
+    path, model = _attention_onnx(tmp_path, separate=separate)
+    imported = import_model(path)
+    layers = [n for n in imported.design.nodes if n.type not in ("Input", "Output")]
+    assert [(n.type, n.name) for n in layers] == [("LayerNorm", "norm"), ("MultiheadSelfAttention", "attn")]
+    assert layers[1].params == {"num_heads": 2}  # read off the scores, not a default
+    assert imported.max_diff <= TOLERANCE
+    compiled = compile_design(imported.design)
+    load_weights(compiled.module, imported.weights, "imported")
+    x = torch.randn(3, 5, 16)
+    with torch.no_grad():
+        assert float((compiled.module.eval()(x) - model(x)).abs().max()) <= TOLERANCE
+    assert infer(imported.design).total_params == sum(p.numel() for p in model.parameters())
+
+
+def test_attention_with_a_mask_is_not_taken_for_plain_self_attention(tmp_path):
+    path, _ = _attention_onnx(tmp_path, causal=True)
+    with pytest.raises(UnsupportedModel) as info:
+        import_model(path)
+    assert "MultiheadSelfAttention" not in str(info.value)
+    assert {u.op for u in info.value.unmapped} & {"Transpose", "MatMul", "Softmax", "Add"}

@@ -168,6 +168,9 @@ def test_template_dialog_previews_and_makes_the_design(qtbot):
     dialog = TemplateDialog()
     qtbot.addWidget(dialog)
     assert dialog.template.name == "resnet"
+    assert dialog.small.isChecked()  # the full ResNet needs 224×224 images of one's own
+    dialog.small.setChecked(False)
+    dialog.refresh()
     assert "11,689,512 parameters" in dialog.facts.text()
     dialog.set_args({"depth": 34})
     dialog.refresh()
@@ -179,6 +182,7 @@ def test_template_dialog_previews_and_makes_the_design(qtbot):
     assert design.template["args"]["size"] == 8 and design.template["args"]["depth"] == 34
     dialog.list.setCurrentRow([dialog.list.item(i).data(Qt.ItemDataRole.UserRole)
                                for i in range(dialog.list.count())].index("vgg"))
+    dialog.small.setChecked(False)
     dialog.set_args({"depth": 16})
     dialog.refresh()
     assert "138,357,544 parameters" in dialog.facts.text()
@@ -191,7 +195,7 @@ def window(qtbot, tmp_path, monkeypatch):
     from ui.main_window import MainWindow
 
     win = MainWindow(autosave=False, remember_layout=False)
-    win.maybe_save = lambda: True  # the edits are the test's: nothing to ask at New or close
+    win.maybe_save = lambda *_a: True  # the edits are the test's: nothing to ask at New or close
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
@@ -202,7 +206,8 @@ def window(qtbot, tmp_path, monkeypatch):
 def test_the_issue_journey_resnet18_to_34_then_group_and_repeat(window, qtbot, monkeypatch):
     from ui import template_dialog
 
-    def choose(dialog):  # the user picks ResNet with its defaults and presses Create
+    def choose(dialog):  # the user picks the full ResNet-18 and presses Create
+        dialog.small.setChecked(False)
         dialog.set_args({"depth": 18})
         return template_dialog.QDialog.DialogCode.Accepted
 
@@ -367,3 +372,41 @@ def test_inside_a_block_a_plain_number_can_become_argument_arithmetic(window):
     editor.line.setText("planes * 2")
     editor.line.textEdited.emit("planes * 2")
     assert body.node(conv1).params["out_channels"] == "planes * 2"
+
+
+def _pick(dialog, name):
+    names = [dialog.list.item(i).data(Qt.ItemDataRole.UserRole) for i in range(dialog.list.count())]
+    dialog.list.setCurrentRow(names.index(name))
+
+
+def test_small_variant_is_ticked_where_the_full_size_needs_data_of_ones_own(qtbot):
+    """The small variant is the default where only it trains on the built-in data (ResNet's
+    full size wants 3×224×224 images, 1,000 classes); the MLP trains on the digits at full
+    size, so it starts full. The checkbox and its note say what each means."""
+    dialog = TemplateDialog()
+    qtbot.addWidget(dialog)
+    assert dialog.template.name == "resnet" and dialog.small.isChecked()
+    design = dialog.design()
+    assert design.data["name"] == "digits"
+    assert (design.template["args"]["size"], design.template["args"]["classes"]) == (8, 10)
+    assert "digits" in dialog.small.text() and "size 8" in dialog.small.toolTip()
+    assert "built-in 8×8 digits" in dialog.small_note.text()
+    dialog.small.setChecked(False)
+    assert "needs your own data" in dialog.small_note.text()
+    _pick(dialog, "mlp")
+    assert not dialog.small.isChecked() and "trains on the built-in digits too" in \
+        dialog.small_note.text()
+    _pick(dialog, "vgg")
+    assert dialog.small.isChecked() and dialog.design().data["name"] == "digits"
+    dialog.done(0)
+
+
+def test_template_arguments_of_a_small_design_show_it_small(qtbot):
+    dialog = TemplateDialog(current=build("resnet", small=True))
+    qtbot.addWidget(dialog)
+    assert dialog.small.isChecked() and dialog.args()["size"] == 8
+    dialog.done(0)
+    full = TemplateDialog(current=build("resnet"))
+    qtbot.addWidget(full)
+    assert not full.small.isChecked() and full.args()["size"] == 224
+    full.done(0)

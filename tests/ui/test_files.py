@@ -233,3 +233,58 @@ def test_unexpected_error_is_logged_autosaved_and_shown(make_window, cnn_file, i
     snapshot = window.autosaver.snapshot
     assert snapshot.parent == isolated and '"out_channels": 12' in snapshot.read_text(encoding="utf-8")
     assert window.document.design.node(conv.id).params["out_channels"] == 12  # nothing lost
+
+
+def test_open_recent_tells_files_of_the_same_name_apart(make_window, tmp_path):
+    """Two designs both called model.json show their folders (only as many as needed), the
+    full path as tooltip and status tip; a unique name stays bare."""
+    from graph.design import Design
+    from graph.fileformat import save
+
+    paths = [tmp_path / "resnet" / "v1" / "model.json", tmp_path / "vgg" / "v1" / "model.json",
+             tmp_path / "mlp.json"]
+    window = make_window()
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save(Design(), path)
+        window.recent.add(path)
+    window._fill_recent_menu()
+    actions = {a.text(): a for a in window.recent_menu.actions() if a.toolTip() and not a.isSeparator()}
+    assert set(actions) >= {"model.json — vgg/v1", "model.json — resnet/v1", "mlp.json"}
+    assert actions["model.json — vgg/v1"].statusTip() == str(paths[1].resolve())
+    assert actions["model.json — vgg/v1"].toolTip() == str(paths[1].resolve())
+    assert window.recent_menu.toolTipsVisible()
+
+
+@pytest.mark.parametrize("answer", ["Cancel", "Discard"])
+def test_picking_a_template_asks_about_unsaved_changes(make_window, cnn_file, monkeypatch,
+                                                       answer):
+    """New from Template asks, as New and Open do, when the pick would replace unsaved work:
+    the question names the design picked; Cancel keeps the work, Discard opens the template."""
+    from PySide6.QtWidgets import QDialog, QMessageBox
+
+    from ui import main_window, template_dialog
+
+    asked = []
+
+    def question(_parent, _title, text, *_args):
+        asked.append(text)
+        return getattr(QMessageBox.StandardButton, answer)
+
+    monkeypatch.setattr(main_window.QMessageBox, "question", question)
+
+    def pick(dialog):
+        dialog.set_args({"depth": 18})
+        return QDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(template_dialog.TemplateDialog, "exec", pick)
+    window = make_window(cnn_file)
+    window.canvas.add_node_at_center("ReLU")
+    assert window.document.modified
+    replaced = window.new_from_template()
+    assert asked == ["“digits_cnn.json” has unsaved changes. Save them before opening "
+                     "“ResNet-18”?"]
+    if answer == "Cancel":
+        assert not replaced and window.document.path == cnn_file and window.document.modified
+    else:
+        assert replaced and window.document.design.template["name"] == "resnet"

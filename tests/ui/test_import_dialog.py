@@ -119,7 +119,7 @@ def test_load_weights_shows_the_table_then_applies_as_one_undo_step(window, qtbo
 
 
 def test_freeze_replace_head_and_the_trainable_switch(window, qtbot, monkeypatch):
-    monkeypatch.setattr(window, "maybe_save", lambda: True)  # nothing to ask when it closes
+    monkeypatch.setattr(window, "maybe_save", lambda *_a: True)  # nothing to ask when it closes
     window.open_path(EXAMPLES / "digits_cnn.json", ask=False)
     design = window.document.design
     window.freeze_all_but_head()

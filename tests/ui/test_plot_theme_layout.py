@@ -76,3 +76,36 @@ def test_oversized_bottom_dock_is_trimmed_when_saved(qtbot):
     other.restoreState(state)
     QApplication.processEvents()
     assert other.canvas.height() >= int(other.height() * MIN_CANVAS_SHARE) - 2
+
+
+def test_the_grid_is_solid_lines_at_the_ticks_behind_the_curves(qtbot):
+    """The grid lines sit at the axes' ticks, follow a range change, and are opaque colours
+    under the curves: the axes draw no translucent grid of their own (repainting that was most
+    of what a live frame cost)."""
+    from ui.training.theme import FaintGrid, mixed
+
+    widget = pg.PlotWidget()
+    qtbot.addWidget(widget)
+    plot = style_plot(widget)
+    widget.resize(400, 300)
+    widget.show()
+    qtbot.waitExposed(widget)
+    grid = plot.faint_grid
+    assert isinstance(grid, FaintGrid) and grid.parentItem() is plot.vb.childGroup
+    assert all(plot.getAxis(name).grid is False for name in ("left", "bottom"))
+    curve = plot.plot([0, 10], [0, 1])
+    assert grid.zValue() < curve.zValue()
+    assert all(pen.color().alpha() == 255 for pen in grid.pens)
+
+    def xs() -> set[float]:
+        widget.grab()  # paints: the lines are worked out for this range
+        lines = grid._lines
+        return {round(line.x1(), 6) for line in lines[0] if line.x1() == line.x2()}
+
+    plot.setXRange(0, 10, padding=0)
+    ticks = plot.getAxis("bottom").tickValues(0, 10, plot.vb.width())[0][1]
+    assert xs() == {round(v, 6) for v in ticks}
+    plot.setXRange(0, 1000, padding=0)
+    ticks = plot.getAxis("bottom").tickValues(0, 1000, plot.vb.width())[0][1]
+    assert xs() == {round(v, 6) for v in ticks} and 800 in xs()
+    assert mixed("#ffffff", 0.0) == mixed(BACKGROUND, 1.0)  # a share of nothing is the background

@@ -172,3 +172,23 @@ def test_renaming_the_design_renames_the_window(make_window, qtbot):
     qtbot.keyClicks(view.name_edit, "Spiral classifier")
     qtbot.keyClick(view.name_edit, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: window.windowTitle().startswith("Spiral classifier"))
+
+
+def test_moving_nodes_does_not_validate_again(qtbot):
+    """The layout is not the network: a drag or a flow change leaves the report as it is (a
+    revalidation per drag was most of what a drag cost while training)."""
+    from ui.commands import MoveNodesCommand
+
+    doc = Document(load(EXAMPLES / "digits_cnn.json"))
+    doc.revalidate()
+    reports = []
+    doc.report_changed.connect(reports.append)
+    node = doc.design.nodes[1]
+    doc.push(MoveNodesCommand(doc.design, {node.id: (node.position, (500.0, 40.0))}))
+    doc.design.set_flow("right")
+    assert doc.design.node(node.id).position == (500.0, 40.0)
+    assert not doc.revalidation_pending
+    doc.undo_stack.undo()
+    assert not doc.revalidation_pending and reports == []
+    doc.design.rename_node(node.id, "renamed")  # what the network is: validated again
+    assert doc.revalidation_pending

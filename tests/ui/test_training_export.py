@@ -55,5 +55,35 @@ def test_a_failed_export_says_why(qtbot, trained, tmp_path):
     with qtbot.waitSignal(dialog.finished_all, timeout=120_000) as done:
         dialog.export_button.click()
     assert all(isinstance(r, str) for _f, r in done.args[0])
-    assert dialog.table.item(0, 3).text().startswith("failed:")
-    assert "0 of 2" in dialog.status.text()
+    reason = done.args[0][0][1]
+    assert dialog.table.item(0, 3).text() == "failed"  # a short cell; the reason beside it
+    assert dialog.table.item(0, 3).toolTip() == reason
+    assert "0 of 2" in dialog.status.text() and f"failed: {reason}" in dialog.status.text()
+
+
+def test_file_column_shows_the_names_whole_paths_in_the_tooltip(qtbot, tmp_path):
+    """Long folders never hide which files a format wrote: the File column stretches and
+    shows the files by name (the folder is above the table), the whole paths as tooltip; a
+    failure's long reason stays out of the columns."""
+    from types import SimpleNamespace
+
+    from graph.design import Design
+
+    folder = tmp_path / ("a_rather_long_folder_name_" * 4) / "exports"
+    dialog = ExportDialog(Design("x"), [], folder=folder)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    files = (folder / "digits_cnn.py", folder / "digits_cnn.safetensors")
+    dialog._queue = [("onnx", folder / "digits_cnn.onnx")]
+    dialog.table.insertRow(0)
+    dialog._set_row(0, "python", [files[0]], "…", "exporting", "")
+    dialog._done(0, "python", SimpleNamespace(files=files, max_diff=1e-7, batch=8))
+    dialog._done(1, "onnx", "the exporter could not write a very long reason " * 5)
+    item = dialog.table.item(0, 1)
+    assert item.text() == "digits_cnn.py + digits_cnn.safetensors"
+    assert item.toolTip().splitlines() == [str(f) for f in files]
+    header = dialog.table.horizontalHeader()
+    assert header.sectionResizeMode(1) == header.ResizeMode.Stretch
+    assert header.sectionSize(1) >= header.fontMetrics().horizontalAdvance(item.text())
+    assert dialog.table.item(1, 1).text() == "digits_cnn.onnx"
+    assert dialog.table.item(1, 3).text() == "failed"

@@ -394,3 +394,27 @@ def test_screenshot_function_renders_the_design(tmp_path, isolated):
     colours = {image.pixel(x, y) for x in range(0, 800, 7) for y in range(0, 500, 7)}
     assert len(colours) > 50
     assert not isolated.exists()  # no autosave folder: the screenshot window never autosaves
+
+
+@pytest.mark.parametrize("size", [(1400, 900), (1280, 800)])
+def test_summary_totals_stay_in_view_under_a_long_table(make_window, qtbot, size):
+    """The Total row is a fixed footer: visible without scrolling however many layers the
+    table lists, its numbers in the table's columns."""
+    window = make_window(EXAMPLES / "digits_cnn.json", remember_layout=False)  # 15 rows
+    window.resize(*size)
+    window.bottom_tabs.setCurrentWidget(window.summary)
+    panel, tree = window.summary, window.summary.tree
+    qtbot.waitUntil(lambda: tree.isVisible() and tree.verticalScrollBar().maximum() > 0)
+    assert panel.rows()[-1][0] == "Total"
+    totals = [tree.topLevelItem(r) for r in range(tree.topLevelItemCount())
+              if tree.topLevelItem(r).text(0) == "Total"]
+    if totals:  # a row of the table: it must be in view without scrolling
+        assert tree.viewport().rect().contains(tree.visualItemRect(totals[0]))
+    footer = panel.totals
+    assert footer.isVisible() and footer.topLevelItem(0).text(0) == "Total"
+    shown = footer.visualItemRect(footer.topLevelItem(0))
+    assert footer.viewport().rect().contains(shown)
+    assert panel.rect().contains(footer.geometry())
+    header = tree.header()
+    qtbot.waitUntil(lambda: [footer.columnWidth(c) for c in range(5)]
+                    == [header.sectionSize(c) for c in range(5)])  # the table's columns

@@ -15,20 +15,14 @@ from PySide6.QtCore import QObject, Signal
 
 from graph.design import Design
 from graph.fileformat import dumps
-from runtime.paths import cli_run_prefix, design_runs_dir, new_run_dir
+from runtime.paths import app_runs_root, cli_run_prefix, design_runs_dir, new_run_dir
 
 from ..document import Document
-from ..files import data_dir
+from ..files import data_dir, legacy_data_dirs
 from .runner import IDLE, TrainingProcess
 
 
 PATH_OPTIONS = ("path", "images", "labels")  # dataset options that name files
-
-
-def app_runs_root() -> Path:
-    """Where runs of designs never saved go: ``runs/`` in the app-data folder (the one autosaves
-    use, so ``$NETWRIGHT_DATA_DIR`` moves both)."""
-    return data_dir() / "runs"
 
 
 class TrainingController(QObject):
@@ -63,17 +57,21 @@ class TrainingController(QObject):
         elif self.document.path is not None:
             root = self.document.path.parent / "runs"
         else:
-            root = app_runs_root()
+            root = app_runs_root(data_dir())
         stem = self.document.path.stem if self.document.path else self.document.design.name
         return design_runs_dir(root, stem)
 
     def run_sources(self) -> list[tuple[Path, str]]:
         """Where this design's runs may be, as ``(folder, name prefix)``: the app's runs folder,
-        and the ``runs/<design>-<time>`` folders the command line writes beside the design."""
+        and the ``runs/<design>-<time>`` folders the command line writes beside the design; for
+        a design without a file also its runs in earlier versions' app-data folders."""
         sources = [(self.runs_dir(), "")]
         if self._runs_root is None and self.document.path is not None:
             sources.append((self.document.path.parent / "runs",
                             cli_run_prefix(self.document.path.stem)))
+        elif self._runs_root is None:
+            sources += [(design_runs_dir(app_runs_root(folder), self.document.design.name), "")
+                        for folder in legacy_data_dirs()]
         return sources
 
     def listed_runs(self) -> list[Path]:

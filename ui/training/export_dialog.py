@@ -40,6 +40,18 @@ def _export_one(source: str, design_text: str, fmt: str, out: Path, checkpoint: 
     return export_path(source, fmt, out, checkpoint)
 
 
+def _shown_paths(paths: list[Path], folder: Path) -> str:
+    """The files for the table: their names where they are in the export folder (shown above
+    the table), else their whole paths."""
+    shown = []
+    for path in paths:
+        try:
+            shown.append(Path(path).relative_to(folder).as_posix())
+        except ValueError:
+            shown.append(str(path))
+    return " + ".join(shown)
+
+
 def _stem(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_").lower() or "model"
 
@@ -95,6 +107,8 @@ class ExportDialog(QDialog):
 
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(("Format", "File", "Max difference", "Check"))
+        self.table.horizontalHeaderItem(1).setToolTip("Each format's files, in the folder above "
+                                                      "(hover a row for the whole path)")
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
@@ -152,16 +166,15 @@ class ExportDialog(QDialog):
         if not self._queue:
             self.export_button.setEnabled(True)
             ok = sum(1 for _f, r in self.results if not isinstance(r, str))
-            self.status.setText(f"{ok} of {len(self.results)} export(s) written and verified.")
+            failures = [f"{f} failed: {r}" for f, r in self.results if isinstance(r, str)]
+            self.status.setText(f"{ok} of {len(self.results)} export(s) written and verified."
+                                + (f" {failures[0]}" if failures else ""))
             self.finished_all.emit(self.results)
             return
         fmt, out = self._queue.pop(0)
         row = self.table.rowCount()
         self.table.insertRow(row)
-        for col, text in enumerate((fmt, str(out), "…", "exporting")):
-            item = QTableWidgetItem(text)
-            item.setToolTip(text)
-            self.table.setItem(row, col, item)
+        self._set_row(row, fmt, [out], "…", "exporting", str(out))
         self.status.setText(f"Exporting {fmt}…")
         source = self.source_combo.currentData()
         checkpoint = self.checkpoint_combo.currentData()
@@ -173,17 +186,26 @@ class ExportDialog(QDialog):
 
     def _done(self, row: int, fmt: str, result: Any) -> None:
         self.results.append((fmt, result))
-        if isinstance(result, str):  # an error message
-            cells = (fmt, self.table.item(row, 1).text(), "–", f"failed: {result}")
-            color = "#c62828"
+        if isinstance(result, str):  # an error message: "failed", the reason as its tooltip
+            out = Path(self.table.item(row, 1).data(Qt.ItemDataRole.UserRole))
+            self._set_row(row, fmt, [out], "–", "failed", result, "#c62828")
         else:
-            files = ", ".join(str(f) for f in result.files)
-            cells = (fmt, files, f"{result.max_diff:.3g}", "verified")
-            color = "#2e7d32"
-        for col, text in enumerate(cells):
+            self._set_row(row, fmt, list(result.files), f"{result.max_diff:.3g}", "verified",
+                          f"verified on a batch of {result.batch}", "#2e7d32")
+        self._next()
+
+    def _set_row(self, row: int, fmt: str, files: list[Path], diff: str, check: str,
+                 check_tip: str, color: str | None = None) -> None:
+        """One format's row: its files by name (elided in the middle, whole paths as the
+        tooltip), the largest difference and the check (its reason as the tooltip)."""
+        folder = Path(self.folder_edit.text()).expanduser()
+        cells = ((fmt, fmt), (_shown_paths(files, folder), "\n".join(map(str, files))),
+                 (diff, diff), (check, check_tip))
+        for col, (text, tip) in enumerate(cells):
             item = QTableWidgetItem(text)
-            item.setToolTip(text)
-            if col == 3:
+            item.setToolTip(tip)
+            if col == 1:
+                item.setData(Qt.ItemDataRole.UserRole, str(files[0]))
+            if col == 3 and color:
                 item.setForeground(QColor(color))
             self.table.setItem(row, col, item)
-        self._next()

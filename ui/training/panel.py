@@ -13,7 +13,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QGroupBox,
                                QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
+                               QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
 from graph.design import Design
 from graph import metrics as M
@@ -22,6 +22,7 @@ from graph.settings import METRIC_CHOICES, TRAINING_GROUPS, TRAINING_PARAMS
 from ..document import Document
 from ..editing import SettingsEdit
 from ..loading import heavy_imports
+from ..widgets.fitted import ElidedLabel, PartsProgressBar
 from ..widgets.params import compact_combo
 from .controller import TrainingController
 from .form import ParamForm
@@ -55,6 +56,8 @@ def fmt_rate(rate: float | None) -> str:
         return "–"
     return f"{rate / 1000:.1f}k" if rate >= 1000 else f"{rate:.0f}"
 
+
+NBSP = "\u00a0"  # a space a wrapped line does not break at
 
 STAGES = {"checking settings": "checking the settings", "loading data": "loading the data",
           "compiling": "building the model", "preparing": "preparing the first step"}
@@ -123,10 +126,11 @@ class TrainingPanel(QWidget):
         buttons = QHBoxLayout()
         for b in (self.train_button, self.pause_button, self.stop_button):
             buttons.addWidget(b)
-        self.progress = QProgressBar()
+        self.progress = PartsProgressBar()
         self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(True)
-        self.progress.setFormat("")
+        self.run_folder = ElidedLabel()  # where the run writes; the whole path as tooltip
+        self.run_folder.setObjectName("muted")
+        self.run_folder.setVisible(False)
         self.status = QLabel(self._idle_text())
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -137,6 +141,7 @@ class TrainingPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(scroll, 1)
+        layout.addWidget(self.run_folder)
         layout.addWidget(self.status)  # text of changing length above the controls, so
         layout.addWidget(self.messages)  # that Train/Pause/Stop never move under the mouse
         layout.addWidget(self.progress)
@@ -146,7 +151,7 @@ class TrainingPanel(QWidget):
         self._steps_per_epoch = 0
         self._eta: float | None = None
         self._ended = False  # the child said "end"; its process may take a while to exit
-        self._pending_progress: tuple[int, str] | None = None  # shown at most every 0.1 s
+        self._pending_progress: tuple[int, list] | None = None  # shown at most every 0.1 s
         self._pending_status: str | None = None  # the newest epoch's line, shown with it
         self._progress_shown = 0.0
         self._progress_timer = QTimer(self)
@@ -245,8 +250,10 @@ class TrainingPanel(QWidget):
         self._steps_per_epoch = 0
         self._ended = False
         self.progress.setValue(0)
-        self.progress.setFormat("starting the training process…")
-        self.status.setText(f"Training in {run_dir}")
+        self.progress.set_parts([("starting the training process…", 0)])
+        self.run_folder.set_full_text(f"Run folder: {run_dir}")
+        self.run_folder.setVisible(True)
+        self.status.setText("Starting…")
 
     def _pause_or_resume(self) -> None:
         if self.controller.state == PAUSED:
@@ -265,11 +272,12 @@ class TrainingPanel(QWidget):
         self.pause_button.setText("Resume" if state == PAUSED else "Pause")
         self.stop_button.setEnabled(state in (RUNNING, PAUSED, STARTING) and not self._ended)
         if state == PAUSED:
-            self.progress.setFormat(self.progress.format().split(" · paused")[0] + " · paused")
+            self.progress.set_suffix("paused")
             self.status.setText("Paused: Resume continues the same curve")
         elif state == STOPPING:
             self.status.setText("Stopping after this step…")
         elif state == RUNNING and self.status.text().startswith("Paused"):
+            self.progress.set_suffix("")
             self.status.setText("Resumed")
 
     def _reset(self) -> None:
@@ -278,8 +286,9 @@ class TrainingPanel(QWidget):
             return  # a run of the old design still reports here until it ends
         self._pending_progress = None
         self.progress.setValue(0)
-        self.progress.setFormat("")
-        self.progress.setToolTip("")
+        self.progress.set_parts([])
+        self.run_folder.set_full_text("")
+        self.run_folder.setVisible(False)
         self.status.setText(self._idle_text())
         self._show_messages([])
         self._total_epochs = self._steps_per_epoch = 0
@@ -302,7 +311,7 @@ class TrainingPanel(QWidget):
     def _on_event(self, event: dict) -> None:
         kind = event.get("event")
         if kind == "stage":  # what the child does before the first epoch
-            self.progress.setFormat(f"{STAGES.get(event.get('stage'), event.get('stage'))}…")
+            self.progress.set_parts([(f"{STAGES.get(event.get('stage'), event.get('stage'))}…", 0)])
         elif kind == "end":  # the run is over: nothing left to pause or stop
             self._ended = True
             self.pause_button.setEnabled(False)
@@ -316,7 +325,7 @@ class TrainingPanel(QWidget):
             device = event.get("device_name") or event.get("device")
             if device:
                 self.status.setText(f"Training on {device}")
-            self.progress.setFormat("first step…")
+            self.progress.set_parts([("first step…", 0)])
         elif kind == "step":
             self._show_progress(event)
         elif kind == "epoch":
@@ -325,7 +334,8 @@ class TrainingPanel(QWidget):
                 value = event.get(key)
                 if isinstance(value, (int, float)):
                     parts.append(f"{M.label(key)} {value:.4g}")
-            self._pending_status = " · ".join(parts)  # shown with the progress it goes with
+            # Lines break between "name value" parts only, never inside one.
+            self._pending_status = " · ".join(p.replace(" ", NBSP) for p in parts)
             self._show_progress(event)
         elif kind == "error":
             self._flush_progress()
@@ -346,10 +356,13 @@ class TrainingPanel(QWidget):
             self._eta = event.get("eta_s")
         elif total_steps and self._eta is not None:
             self._eta = None  # an epoch event carries no ETA; do not show a stale one
+        # What the bar says, by rank: where it is too narrow, the step goes first, then the
+        # speed; the epoch and the ETA stay (everything is in the tooltip).
         self._pending_progress = (
             int(1000 * min(max(fraction, 0.0), 1.0)),
-            f"epoch {epoch}/{self._total_epochs or '?'} · step {step} · "
-            f"{fmt_rate(event.get('samples_per_s'))}/s · ETA {fmt_duration(self._eta)}")
+            [(f"epoch {epoch}/{self._total_epochs or '?'}", 0), (f"step {step}", 3),
+             (f"{fmt_rate(event.get('samples_per_s'))}/s", 2),
+             (f"ETA {fmt_duration(self._eta)}", 1)])
         wait_ms = int((self._progress_shown + PROGRESS_EVERY_S - time.monotonic()) * 1000)
         if wait_ms <= 0:
             self._flush_progress()
@@ -365,23 +378,28 @@ class TrainingPanel(QWidget):
             self._pending_status = None
         if self._pending_progress is None:
             return
-        value, text = self._pending_progress
+        value, parts = self._pending_progress
         self._pending_progress = None
         self._progress_shown = time.monotonic()
+        # QProgressBar.setValue repaints at once; held, the bar is painted with the next frame.
+        self.progress.setUpdatesEnabled(False)
         self.progress.setValue(value)
-        self.progress.setFormat(text)
-        self.progress.setToolTip("epoch, optimizer step, training samples per second and the "
-                                 "estimated time left")
+        paused = self.controller.state == PAUSED
+        self.progress.set_parts(parts, "epoch, optimizer step, training samples per second and "
+                                       "the estimated time left")
+        if paused:
+            self.progress.set_suffix("paused")
+        self.progress.setUpdatesEnabled(True)
 
     def _on_finished(self, result: dict) -> None:
         self._flush_progress()
         status, message = result["status"], result.get("message") or ""
         if status == "completed":
             self.progress.setValue(1000)
-        if not self.progress.format().startswith("epoch"):  # ended before any progress
-            self.progress.setFormat("")
-        shown = self.progress.format().split(" · paused")[0].split(" · ETA")[0]
-        self.progress.setFormat(f"{shown} · {status}" if shown else status)
+        if not self.progress.full_text().startswith("epoch"):  # ended before any progress
+            self.progress.set_parts([])
+        self.progress.drop_part("ETA")
+        self.progress.set_suffix(status)
         self.status.setText(f"Run {status}" + (f": {message}" if message else ""))
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
+from PySide6.QtGui import QColor, QFontMetrics, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                                QListWidget, QListWidgetItem, QPushButton, QSplitter,
                                QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget,
@@ -68,6 +68,62 @@ def _heat(value: float) -> QColor:
     return QColor(*(int(lo + (hi - lo) * v) for lo, hi in zip(_HEAT_LOW, _HEAT_HIGH)))
 
 
+class _DockHeightLayout(QVBoxLayout):
+    """A column whose height does not depend on its width: in a scroll area the page then
+    takes the dock's height (scrolling only below its minimum) instead of the taller height its
+    wrapped labels would like."""
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt API)
+        return False
+
+
+class FittedMatrix(QTableWidget):
+    """A square table whose cells share the space it is given, its text scaled to the cells:
+    a 10-class confusion matrix fits a short dock without scrolling. Past :data:`FIT_UP_TO`
+    classes the cells keep a readable size and the table scrolls."""
+
+    FIT_UP_TO = 20
+    MIN_FONT_PX, MAX_FONT_PX = 7, 13
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        for header in (self.horizontalHeader(), self.verticalHeader()):
+            header.setMinimumSectionSize(1)
+            header.setDefaultSectionSize(34)
+
+    def fit(self) -> None:
+        """Size the cells, the headers and the font to the table's area."""
+        k = self.rowCount()
+        fits = 0 < k <= self.FIT_UP_TO
+        inner = self.contentsRect().size()
+        cell_h = max(1, inner.height() // (k + 1)) if fits else 22
+        font = self.font()
+        font.setPixelSize(int(min(max(cell_h * 0.62, self.MIN_FONT_PX), self.MAX_FONT_PX)))
+        self.setFont(font)
+        for header in (self.horizontalHeader(), self.verticalHeader()):
+            header.setFont(font)
+        mode = QHeaderView.ResizeMode.Stretch if fits else QHeaderView.ResizeMode.Fixed
+        vertical, horizontal = self.verticalHeader(), self.horizontalHeader()
+        vertical.setFixedWidth(max(cell_h, QFontMetrics(font).horizontalAdvance(
+            max([self.verticalHeaderItem(r).text() for r in range(k)] or [""], key=len)) + 8))
+        horizontal.setFixedHeight(cell_h)
+        for header in (horizontal, vertical):
+            header.setSectionResizeMode(mode)
+            if not fits:
+                header.setDefaultSectionSize(34)
+        policy = (Qt.ScrollBarPolicy.ScrollBarAlwaysOff if fits
+                  else Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setVerticalScrollBarPolicy(policy)
+        self.setHorizontalScrollBarPolicy(policy)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self.fit()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        return QSize(120, 90)
+
+
 class ResultsView(QWidget):
     """Shows one run's results; :meth:`show_run` computes them in the background."""
 
@@ -89,10 +145,9 @@ class ResultsView(QWidget):
         self.pages.addWidget(regression)
         self.classification_page, self.regression_page = classification, regression
 
-        layout = QVBoxLayout(self)
+        layout = _DockHeightLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.pages, 1)
-
 
     def _build_header(self) -> QHBoxLayout:
         """The run's title, the split to evaluate and the Evaluate button."""
@@ -113,7 +168,7 @@ class ResultsView(QWidget):
 
     def _build_classification_page(self) -> QSplitter:
         """Confusion matrix and per-class table beside the samples and decision regions."""
-        self.confusion = QTableWidget()
+        self.confusion = FittedMatrix()
         self.confusion.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.confusion.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.confusion.cellClicked.connect(self.show_cell)
@@ -134,9 +189,8 @@ class ResultsView(QWidget):
         heading = QLabel("Confusion matrix (rows: true, columns: predicted)")
         heading.setWordWrap(True)
         left_layout.addWidget(heading)
-        left_layout.addWidget(self.confusion, 3)
+        left_layout.addWidget(self.confusion, 1)
         left_layout.addWidget(self.summary)
-        left_layout.addWidget(self.per_class, 2)
 
         self.samples_label = QLabel()
         self.samples_label.setWordWrap(True)
@@ -166,6 +220,7 @@ class ResultsView(QWidget):
         self.right_tabs = QTabWidget()
         self.right_tabs.addTab(samples, "Samples")
         self.right_tabs.addTab(self.regions, "Decision regions")
+        self.right_tabs.addTab(self.per_class, "Per class")
 
         classification = QSplitter()
         classification.addWidget(left)
@@ -255,12 +310,7 @@ class ResultsView(QWidget):
                 item.setToolTip(f"true {names[i]}, predicted {names[j]}: {count} "
                                 f"({share:.0%} of {names[i]})")
                 self.confusion.setItem(i, j, item)
-        # A few classes fill the space; many keep narrow cells and scroll.
-        mode = QHeaderView.ResizeMode.Stretch if k <= 12 else QHeaderView.ResizeMode.Fixed
-        for header in (self.confusion.horizontalHeader(), self.confusion.verticalHeader()):
-            header.setMinimumSectionSize(24)
-            header.setDefaultSectionSize(34)
-            header.setSectionResizeMode(mode)
+        self.confusion.fit()  # up to 20 classes fill the space; more scroll
         m = p.metrics
         self.summary.setText(f"accuracy {m['accuracy']:.4f} · macro precision "
                              f"{m['precision']:.4f} · recall {m['recall']:.4f} · F1 {m['f1']:.4f}")

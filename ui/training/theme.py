@@ -8,6 +8,8 @@ well on the dark background.
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PySide6.QtCore import QLineF
+from PySide6.QtGui import QColor, QPen
 
 from ..canvas.style import Theme
 
@@ -20,6 +22,65 @@ ERROR = Theme.error.name()  # NaN marker, error text
 PALETTE = ["#4e9be6", "#ff9f40", "#4cc26a", "#ff5a52", "#b48ee0", "#c49a8c", "#f28fd0",
            "#b0b6c0", "#d4d34a", "#33d0e0"]
 FAINT = (78, 155, 230, 90)  # the raw per-step loss under its smoothed line
+GRID_STRENGTH = (0.16, 0.08)  # major and minor grid lines: this share of AXIS over BACKGROUND
+
+
+def mixed(color: str, share: float, under: str = BACKGROUND) -> QColor:
+    """The opaque colour of ``color`` drawn at opacity ``share`` over ``under``."""
+    top, bottom = QColor(color), QColor(under)
+    return QColor(*(round(share * a + (1 - share) * b) for a, b in
+                    zip(top.getRgb()[:3], bottom.getRgb()[:3])))
+
+
+class FaintGrid(pg.GraphicsObject):
+    """A plot's grid: solid lines at its axes' major and minor ticks, behind the curves.
+
+    pyqtgraph's own grid (``showGrid``) stretches every tick of an axis across the plot as a
+    translucent line, so each axis repaint (every change of its range) blended a plot-sized
+    picture: most of what a frame of live curves cost. These lines are opaque colours mixed
+    with the background, and are worked out again only when the view's range or size changes.
+    """
+
+    def __init__(self, plot: pg.PlotItem):
+        super().__init__()
+        self.plot = plot
+        self.pens = [QPen(mixed(AXIS, share)) for share in GRID_STRENGTH]
+        for pen in self.pens:
+            pen.setCosmetic(True)  # one pixel wide, whatever the view's scale
+        self._lines: list[list[QLineF]] | None = None
+        self.setZValue(-1e9)  # under every curve
+        plot.vb.addItem(self, ignoreBounds=True)
+        plot.vb.sigTransformChanged.connect(self._invalidate)
+
+    def _invalidate(self, *_args) -> None:
+        self.prepareGeometryChange()
+        self._lines = None
+
+    def boundingRect(self):  # noqa: N802 (Qt)
+        return self.plot.vb.viewRect()
+
+    def paint(self, painter, *_args) -> None:
+        if self._lines is None:
+            self._lines = self._grid_lines()
+        for pen, lines in zip(self.pens, self._lines):
+            painter.setPen(pen)
+            painter.drawLines(lines)
+
+    def _grid_lines(self) -> list[list[QLineF]]:
+        """Lines at the ticks the axes show now (values in view coordinates, log or not)."""
+        view, box = self.plot.vb.viewRect(), self.plot.vb
+        left, right = sorted((view.left(), view.right()))
+        low, high = sorted((view.top(), view.bottom()))
+        levels: list[list[QLineF]] = [[] for _ in self.pens]
+        for name, (lo, hi), pixels in (("bottom", (left, right), box.width()),
+                                        ("left", (low, high), box.height())):
+            axis = self.plot.getAxis(name)
+            if hi <= lo or pixels <= 0:
+                continue
+            for lines, (_spacing, values) in zip(levels, axis.tickValues(lo, hi, pixels)):
+                lines += [QLineF(v, low, v, high) if name == "bottom" else QLineF(left, v, right, v)
+                          for v in values if lo <= v <= hi]
+        return levels
 
 
 def style_plot(plot: pg.PlotWidget | pg.PlotItem, grid: bool = True) -> pg.PlotItem:
@@ -39,7 +100,7 @@ def style_plot(plot: pg.PlotWidget | pg.PlotItem, grid: bool = True) -> pg.PlotI
     item.titleLabel.opts.update(color=TITLE, size="9pt")  # kept for later setTitle calls
     if item.titleLabel.text:
         item.setTitle(item.titleLabel.text)
-    if grid:
-        item.showGrid(x=True, y=True, alpha=0.12)
+    if grid and getattr(item, "faint_grid", None) is None:
+        item.faint_grid = FaintGrid(item)
     return item
 

@@ -132,8 +132,9 @@ class TrainingWorkspace(QObject):
         self.tabs.setCurrentWidget(self.pages[key])
 
     def _page_changed(self, index: int) -> None:
-        """The curves and the Try page need height: showing them grows a short bottom dock."""
-        if self.tabs.widget(index) in (self.pages["curves"], self.pages["try"]):
+        """The curves, the results and the Try page need height: showing them grows a short
+        bottom dock."""
+        if self.tabs.widget(index) in (self.pages[k] for k in ("curves", "results", "try")):
             self._make_room()
 
     def _make_room(self) -> None:

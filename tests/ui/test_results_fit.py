@@ -1,0 +1,64 @@
+"""The Results page fits the bottom dock: a 10-class confusion matrix shows every row and column
+without scrolling at the default window size and at 1280×800, its cells and text scaled to the
+space; the per-class table is a tab beside the samples."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from graph.fileformat import load
+from tests.conftest import EXAMPLES
+
+
+def _predictions(k: int = 10):
+    rng = np.random.default_rng(0)
+    targets = rng.integers(0, k, 300)
+    predicted = np.where(rng.random(300) < 0.9, targets, rng.integers(0, k, 300))
+    confusion = np.zeros((k, k), dtype=int)
+    np.add.at(confusion, (targets, predicted), 1)
+    wrong = np.flatnonzero(targets != predicted)
+    return SimpleNamespace(
+        task="classification", checkpoint="best", split="test", class_names=[str(i) for i in range(k)],
+        confusion=confusion, targets=targets, predicted=predicted, confidence=None,
+        inputs=rng.random((300, 1, 8, 8)).astype(np.float32), grid=None,
+        metrics={"accuracy": 0.9, "precision": 0.9, "recall": 0.9, "f1": 0.9},
+        per_class=[{"class": str(i), "precision": 0.9, "recall": 0.9, "f1": 0.9, "support": 30}
+                   for i in range(k)],
+        misclassified=lambda: wrong, cell=lambda i, j: np.flatnonzero((targets == i)
+                                                                      & (predicted == j)))
+
+
+@pytest.mark.parametrize("size", [(1400, 900), (1280, 800)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_ten_class_confusion_matrix_fits_without_scrolling(qtbot, size):
+    from ui.document import Document
+    from ui.main_window import MainWindow
+
+    window = MainWindow(Document(load(EXAMPLES / "digits_cnn.json")), autosave=False,
+                        remember_layout=False)
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    view = window.training.results
+    view._pending = ("run", "test")
+    view._done(("run", "test"), _predictions())
+    window.training.show_page("results")
+    matrix, area = view.confusion, window.training.pages["results"]
+    qtbot.waitUntil(lambda: matrix.isVisible() and matrix.viewport().height() > 0)
+    qtbot.wait(50)
+    assert area.verticalScrollBar().maximum() == 0  # the page itself does not scroll
+    assert matrix.verticalScrollBar().maximum() == 0
+    assert matrix.horizontalScrollBar().maximum() == 0
+    last = matrix.visualItemRect(matrix.item(9, 9))
+    assert matrix.viewport().rect().contains(last), "the last class is cut off"
+    assert last.height() >= 11 and matrix.font().pixelSize() >= FittedMatrix.MIN_FONT_PX
+    metrics = matrix.fontMetrics()
+    assert metrics.height() <= last.height() + 2  # the counts fit their cells
+    assert view.per_class.rowCount() == 10
+    assert view.right_tabs.tabText(view.right_tabs.indexOf(view.per_class)) == "Per class"
+    window.close()
+
+
+from ui.training.results import FittedMatrix  # noqa: E402

@@ -15,16 +15,16 @@ Adam 1e-3, a validation pass per epoch), on scikit-learn's digits:
 * ``mlp``  64-256-256-10 on the 64 pixels; ``cnn`` resources/examples/digits_cnn.json;
   ``lstm`` resources/examples/digits_lstm.json (rows of the image as a sequence).
 
-What each contender's time covers, the same for all: from the data already in memory (loaded
-once, outside the timing) to the trained model — building the model (each layer constructed
-with torch's default initialization after seeding, as ``Net()`` would: the same initial
-weights for everyone), the optimizer, the epochs and a validation pass per epoch (loss and
-accuracy). The hand loops get their data as ready, normalized float tensors and their model as
-an ``nn.Sequential`` of the layers (the three networks are chains); the trainer is handed the
-loaded data (8-bit pixels it normalizes per batch itself) and the design, so its time also
-covers what only it does: checking settings and design, compiling the design to a
-``GraphModule``, progress events, metrics (loss, accuracy, precision/recall/F1, confusion
-matrix) and layer statistics.
+What each contender's time covers, the same for all: from the same loaded data in memory
+(loaded once, outside the timing: 8-bit pixels and their normalization) to the trained model —
+preparing the samples (the hand loops normalize them into float tensors once, up front; the
+trainer per batch), building the model (each layer constructed with torch's default
+initialization after seeding, as ``Net()`` would: the same initial weights for everyone), the
+optimizer, the epochs and a validation pass per epoch (loss and accuracy). The hand loops hold
+their model as an ``nn.Sequential`` of the layers (the three networks are chains); the trainer
+is handed the design, so its time also covers what only it does: checking settings and design,
+compiling the design to a ``GraphModule``, progress events, metrics (loss, accuracy,
+precision/recall/F1, confusion matrix) and layer statistics.
 
 Contenders, interleaved and repeated; netwright's speed-up is the ratio of the least CPU times
 (a busy machine only ever adds time), the paired per-round ratios show the spread:
@@ -121,8 +121,9 @@ def benchmark_settings(design: Design, epochs: int, **extra) -> Design:
 
 
 def as_tensors(loaded) -> tuple[torch.Tensor, ...]:
-    """Training and validation samples as ready float tensors (the hand loops get the data
-    already normalized; the trainer normalizes stored 8-bit pixels per batch itself)."""
+    """Training and validation samples as ready float tensors: a hand loop's preparation of
+    the loaded data (8-bit pixels normalized once, up front; the trainer normalizes them per
+    batch itself)."""
     train, val = loaded.train, loaded.val
     return (train.take(torch.arange(len(train)))[0], train.y,
             val.take(torch.arange(len(val)))[0], val.y)
@@ -311,19 +312,19 @@ def throughput(model_name: str, epochs: int, repeats: int, lightning) -> dict[st
     time over the rounds)."""
     design = benchmark_settings(MODELS[model_name](epochs), epochs)
     loaded = load_data(design.data)
-    data = as_tensors(loaded)
     fresh = hand_model(design)  # built inside each timed run, as the trainer builds its own
     contenders = {
-        "index+fused": lambda: run_index(fresh(), data, epochs, {"fused": True}),
-        "index+foreach": lambda: run_index(fresh(), data, epochs, {"foreach": True}),
-        "dataloader": lambda: run_dataloader(fresh(), data, epochs),
+        "index+fused": lambda: run_index(fresh(), as_tensors(loaded), epochs, {"fused": True}),
+        "index+foreach": lambda: run_index(fresh(), as_tensors(loaded), epochs,
+                                           {"foreach": True}),
+        "dataloader": lambda: run_dataloader(fresh(), as_tensors(loaded), epochs),
         "netwright": lambda: run_netwright(design, loaded),
     }
     if lightning is not None:
-        contenders["lightning"] = lambda: lightning(fresh(), data, epochs)
+        contenders["lightning"] = lambda: lightning(fresh(), as_tensors(loaded), epochs)
     times = timed(contenders, repeats)
-    steps = epochs * -(-len(data[0]) // BATCH)
-    print(f"\n{design.name}: {len(data[0])} training samples, batch {BATCH}, {epochs} epochs "
+    steps = epochs * -(-len(loaded.train) // BATCH)
+    print(f"\n{design.name}: {len(loaded.train)} training samples, batch {BATCH}, {epochs} epochs "
           f"({steps} steps), {torch.get_num_threads()} threads, {repeats} runs each, "
           f"{load_note()}")
     print(f"{'loop':<14} {'CPU s: least, median':>21} {'wall s':>7} {'steps/s':>8} "
@@ -372,10 +373,9 @@ def overhead(long: int, rounds: int) -> dict[str, float]:
         "tiny", [("Linear", {"out_features": 10})], e), e, diagnostics_every=diag)
         for label, diag in configs.items() for e in (short, long)}
     loaded = load_data(designs["probes off", short].data)
-    data = as_tensors(loaded)
     fresh = hand_model(designs["probes off", short])
-    steps = (long - short) * -(-(len(data[0]) - 1) // BATCH)
-    runs = {("loop", e): (lambda e=e: run_index(fresh(), data, e, {"fused": True}))
+    steps = (long - short) * -(-(len(loaded.train) - 1) // BATCH)
+    runs = {("loop", e): (lambda e=e: run_index(fresh(), as_tensors(loaded), e, {"fused": True}))
             for e in (short, long)}
     runs.update({key: (lambda key=key: run_netwright(designs[key], loaded)) for key in designs})
     t: dict[tuple[str, int], list[float]] = {key: [] for key in runs}

@@ -1045,13 +1045,16 @@ _register(
 _register(
     type_id="Scale",
     category=MATH,
-    doc="Multiplies every value by a constant.",
-    params=(Param("factor", "float", 1.0, "The constant.", min=-1e9, max=1e9, short="×{}"),),
+    doc="Multiplies every value by a constant, then adds a constant (x·factor + offset).",
+    params=(Param("factor", "float", 1.0, "The constant every value is multiplied by.",
+                  min=-1e9, max=1e9, short="×{}"),
+            Param("offset", "float", 0.0, "The constant added after the multiplication.",
+                  min=-1e9, max=1e9, short="+{}")),
     shape=lambda p, ins: ins[0],
     macs=lambda p, ins, out: prod(out),
     torch_class="Scale",
-    torch_kwargs=lambda p, ins: {"factor": p["factor"]},
-    summary_keys=("factor",),
+    torch_kwargs=lambda p, ins: {"factor": p["factor"], "offset": p["offset"]},
+    summary_keys=("factor", "offset"),
 )
 
 

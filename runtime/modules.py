@@ -201,17 +201,19 @@ class MatMul(nn.Module):
 
 
 class Scale(nn.Module):
-    """Multiply by a constant."""
+    """Multiply by a constant, then add one (each step only when it changes something)."""
 
-    def __init__(self, factor: float):
+    def __init__(self, factor: float, offset: float = 0.0):
         super().__init__()
-        self.factor = float(factor)
+        self.factor, self.offset = float(factor), float(offset)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.factor
+        if self.factor != 1.0 or not self.offset:
+            x = x * self.factor
+        return x + self.offset if self.offset else x
 
     def extra_repr(self) -> str:
-        return f"factor={self.factor}"
+        return f"factor={self.factor}, offset={self.offset}"
 
 
 class Reduce(nn.Module):

@@ -26,7 +26,7 @@ from graph.catalog import CATALOG
 
 from .onnx_attention import convert_region, find_regions
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
-from .patterns import Expanded, class_token, layer_scale, scale_factor, select
+from .patterns import Expanded, class_token, layer_scale, scale_factor, select, shifted
 from .registry import Registry
 
 ONNX_OPS = Registry("ONNX")
@@ -941,7 +941,7 @@ def _binary(type_id: str):
                              {"embedding": torch.from_numpy(np.array(const, np.float32).reshape(
                                  (1,) + tensor.shape))})
         if type_id == "Add":
-            return _bias_into_linear(ctx, tensor, const)
+            return _plus_constant(ctx, tensor, const)
         raise ConversionError(f"{ctx.node.op_type} with a constant operand has no layer")
 
     return convert
@@ -959,9 +959,18 @@ def _div(ctx: Context):
 
 @ONNX_OPS.register("Sub")
 def _sub(ctx: Context):
-    if isinstance(ctx.arg(0), Tensor) and isinstance(ctx.arg(1), Tensor):
+    """Of two computed tensors → Subtract; x − a number → Scale adding its negative; a number
+    − x → Scale by −1 adding it (both exact)."""
+    a, b = ctx.arg(0), ctx.arg(1)
+    if isinstance(a, Tensor) and isinstance(b, Tensor):
         return ctx.layer("Subtract", {}, [ctx.tensor(0), ctx.tensor(1)])
-    raise ConversionError("subtracting a constant has no layer")
+    x, const = (a, b) if isinstance(a, Tensor) else (b, a)
+    if not isinstance(x, Tensor) or not isinstance(const, np.ndarray) or const.size != 1:
+        raise ConversionError("subtracting a constant other than a number has no layer")
+    number = float(np.float32(const.reshape(())))
+    alone = ctx._uses.get(ctx.node.input[0 if x is a else 1]) == 1
+    return shifted(ctx.builder, ctx.name, x, -number if x is a else number, alone,
+                   negate=x is not a)
 
 
 def _times_constant(ctx: Context, x: Tensor, const: np.ndarray, divide: bool) -> Tensor:
@@ -993,6 +1002,17 @@ def _erf_gelu(ctx: Context, divisor: np.ndarray) -> Tensor | None:
         return None
     out = ctx.layer("GELU", {}, [ctx.tensor(0)])
     return ctx.absorb([erf, add, times_x, half], out)
+
+
+def _plus_constant(ctx: Context, x: Tensor, const: np.ndarray) -> Tensor:
+    """A Linear's bias (MatMul then Add); a number added → Scale with that offset."""
+    try:
+        return _bias_into_linear(ctx, x, const)
+    except ConversionError:
+        if const.size != 1 or const.ndim > len(x.shape or ()) + 1:
+            raise
+    alone = ctx._uses.get(ctx.node.input[0 if isinstance(ctx.arg(0), Tensor) else 1]) == 1
+    return shifted(ctx.builder, ctx.name, x, float(np.float32(const.reshape(()))), alone)
 
 
 def _bias_into_linear(ctx: Context, x: Tensor, bias: np.ndarray) -> Tensor:

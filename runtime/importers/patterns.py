@@ -20,6 +20,18 @@ def scale_factor(value: float, divide: bool) -> float:
     return 1.0 / value
 
 
+def shifted(builder: DesignBuilder, name: str, x: Tensor, offset: float, alone: bool,
+            negate: bool = False) -> Tensor:
+    """``x + offset`` (``offset - x`` when ``negate``, exactly ``-x + offset``), a number →
+    Scale with that offset; folded into the Scale without offset that computed ``x`` (x·a + b
+    as one layer) when ``alone`` (nothing else reads x)."""
+    node = builder.node_of(x)
+    if alone and not negate and node.type == "Scale" and not node.params.get("offset") \
+            and builder.reads_nothing_yet(x):
+        return builder.update(x, {"offset": offset})
+    return builder.layer("Scale", name, {"factor": -1.0 if negate else 1.0, "offset": offset}, [x])
+
+
 def layer_scale(builder: DesignBuilder, name: str, x: Tensor, factors: torch.Tensor) -> Tensor:
     """``x * factors`` with one learned factor per channel (C×1×…) or per feature (E) →
     LayerScale holding them."""

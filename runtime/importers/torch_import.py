@@ -16,7 +16,7 @@ import torch
 from torch import fx
 
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
-from .patterns import Expanded, class_token, layer_scale, scale_factor, select
+from .patterns import Expanded, class_token, layer_scale, scale_factor, select, shifted
 from .registry import Registry
 
 ATEN_OPS = Registry("ATen")
@@ -514,10 +514,12 @@ def _merge(type_id: str):
         if type_id == "Add" and isinstance(a, Tensor) and isinstance(b, Const) \
                 and a.shape is not None and tuple(b.value.shape) == (1,) + a.shape and len(a.shape) == 2:
             return ctx.layer("PositionEmbedding", {}, [a], {"embedding": b.value})
-        if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
-            raise ConversionError(f"{type_id} with a constant operand has no layer yet")
         if ctx.kwarg(2, "alpha", 1) != 1:
             raise ConversionError("add with alpha ≠ 1")
+        if type_id == "Add" and isinstance(a, Tensor) and isinstance(b, (int, float)):
+            return shifted(ctx.builder, ctx.name, a, float(b), len(ctx.node.args[0].users) == 1)
+        if not (isinstance(a, Tensor) and isinstance(b, Tensor)):
+            raise ConversionError(f"{type_id} with a constant operand has no layer yet")
         return ctx.layer(type_id, {}, [a, b])
 
     return convert
@@ -572,11 +574,18 @@ def _sdpa(ctx: Context):
     return build.layer("MatMul", name, {}, [weights, v])
 
 
-@ATEN_OPS.register("aten.sub.Tensor")
+@ATEN_OPS.register("aten.sub.Tensor", "aten.rsub.Scalar")
 def _sub(ctx: Context):
+    """x − y → Subtract; x − a number → Scale adding its negative; a number − x (rsub) →
+    Scale by −1 adding it."""
     if ctx.kwarg(2, "alpha", 1) != 1:
         raise ConversionError("subtract with alpha ≠ 1")
-    return ctx.layer("Subtract", {}, [ctx.tensor(0), ctx.tensor(1)])
+    x, other = ctx.tensor(0), ctx.arg(1)
+    if isinstance(other, (int, float)):
+        rsub = ctx.node.target is torch.ops.aten.rsub.Scalar
+        return shifted(ctx.builder, ctx.name, x, float(other) if rsub else -float(other),
+                       len(ctx.node.args[0].users) == 1, negate=rsub)
+    return ctx.layer("Subtract", {}, [x, ctx.tensor(1)])
 
 
 @ATEN_OPS.register("aten.prelu.default", "aten._prelu_kernel.default")

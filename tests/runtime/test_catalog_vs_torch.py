@@ -422,7 +422,7 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "Slice": slice_case(),
     "Subtract": two_broadcast(),
     "MatMul": matmul(),
-    "Scale": activation({"factor": floats(-3.0, 3.0)}),
+    "Scale": activation({"factor": floats(-3.0, 3.0), "offset": floats(-3.0, 3.0)}),
     "Mean": reduce_case(),
     "Sum": reduce_case(),
     "Max": reduce_case(),

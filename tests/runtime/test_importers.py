@@ -118,15 +118,43 @@ def test_pt2_import_runs_in_a_child_process(tmp_path):
     assert "torch" not in imported.design.name
 
 
+def _export_contents(fmt: str, path: Path) -> tuple[list[str], dict]:
+    """What an export computes: its operators in order, and its tensors (ONNX initializers by
+    content, as the exporter names some of them itself; a program's or a Python export's
+    state_dict by name)."""
+    if fmt == "onnx":
+        model = onnx.load(str(path))
+        arrays = sorted((numpy_helper.to_array(t).tobytes(), numpy_helper.to_array(t).shape)
+                        for t in model.graph.initializer)
+        return [n.op_type for n in model.graph.node], dict(enumerate(arrays))
+    if fmt == "pt2":
+        program = torch.export.load(str(path))
+        state = program.state_dict
+    else:
+        model, shape, dtype = child.load_class(f"{path}:Model", None)
+        state = load_file(str(path.with_suffix(".safetensors")))
+        model.load_state_dict(state)
+        program = child.export_module(model, list(shape), dtype)
+    ops = [str(n.target) for n in program.graph.nodes if n.op == "call_function"]
+    return ops, {k: v.detach().numpy().tobytes() for k, v in state.items()}
+
+
 @pytest.mark.slow
-def test_onnx_export_of_an_imported_design_equals_the_original(tmp_path):
-    design, compiled, first = _export(EXAMPLES[0], "onnx", tmp_path / "a.onnx")
-    imported = import_model(first)
-    again = export_model(imported.design, "onnx", tmp_path / "b.onnx", imported.weights).path
-    a, b = onnx.load(str(first)), onnx.load(str(again))
-    assert [n.op_type for n in a.graph.node] == [n.op_type for n in b.graph.node]
-    arrays = lambda m: sorted(numpy_helper.to_array(t).tobytes() for t in m.graph.initializer)  # noqa: E731
-    assert arrays(a) == arrays(b)
+@pytest.mark.parametrize("fmt", ["onnx", "pt2", "python"])
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_export_of_an_imported_design_equals_the_original(example, fmt, tmp_path):
+    """example → export → import → export again: the same operators and the same tensors."""
+    suffix = "py" if fmt == "python" else fmt
+    design, compiled, first = _export(example, fmt, tmp_path / f"a.{suffix}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        imported = _import_in_process(fmt, first)
+        again = export_model(imported.design, fmt, tmp_path / f"b.{suffix}", imported.weights).path
+        ops, tensors = _export_contents(fmt, first)
+        ops_again, tensors_again = _export_contents(fmt, again)
+    assert ops_again == ops
+    assert tensors_again.keys() == tensors.keys()
+    assert [k for k in tensors if tensors_again[k] != tensors[k]] == []
 
 
 # ---- hand-made ONNX graphs ------------------------------------------------------------------
@@ -434,3 +462,36 @@ def test_attention_with_a_mask_is_not_taken_for_plain_self_attention(tmp_path):
         import_model(path)
     assert "MultiheadSelfAttention" not in str(info.value)
     assert {u.op for u in info.value.unmapped} & {"Transpose", "MatMul", "Softmax", "Add"}
+
+
+class _Shifts(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.fc2 = torch.nn.Linear(4, 4), torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        h = 5.0 - (self.fc(x) * 2.5 + 1.0 - 3.0)
+        return self.fc2(h) + 0.5
+
+
+@pytest.mark.parametrize("way", ["onnx", "torch"])
+def test_numbers_added_or_subtracted_become_scale_offsets(tmp_path, way):
+    """x·2.5 + 1 is one Scale; − 3 and 5 − h are Scales of their own (folding them into one
+    would round differently); + 0.5 after a Linear with a bias is a Scale too."""
+    torch.manual_seed(0)
+    model = _Shifts().eval()
+    if way == "onnx":
+        path = tmp_path / "shifts.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (torch.randn(2, 4),), str(path), dynamo=False, opset_version=17,
+                              input_names=["x"], output_names=["y"],
+                              dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+        imported = import_model(path)
+    else:
+        imported = import_program(child.export_module(model, [4]), "shifts")
+    layers = [(n.type, n.params) for n in imported.design.nodes if n.type not in ("Input", "Output")]
+    assert layers == [("Linear", {"out_features": 4}), ("Scale", {"factor": 2.5, "offset": 1.0}),
+                      ("Scale", {"offset": -3.0}), ("Scale", {"factor": -1.0, "offset": 5.0}),
+                      ("Linear", {"out_features": 4}), ("Scale", {"offset": 0.5})]
+    assert child.compare(model, imported) <= TOLERANCE

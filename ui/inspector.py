@@ -110,6 +110,12 @@ def _diagnostics_section(layout: QVBoxLayout, title: str) -> QVBoxLayout:
 
 
 def _show_diagnostics(box: QVBoxLayout, diagnostics: list[Diagnostic], empty_text: str) -> None:
+    """Fill ``box`` with ``diagnostics`` (or ``empty_text``); nothing is rebuilt when they are
+    what it shows (most edits leave a page's diagnostics as they were)."""
+    shown = (tuple(diagnostics), empty_text)
+    if box.property("shown") == shown:
+        return
+    box.setProperty("shown", shown)
     _clear_layout(box)
     for d in diagnostics:
         box.addWidget(_diagnostic_label(d))
@@ -144,7 +150,8 @@ class NodeView(QWidget):
         chip.setPixmap(color_chip(category_color(layer.category), 14).pixmap(14, 14))
         title = QLabel(layer.label)
         title.setObjectName("inspectorTitle")
-        head.addWidget(chip)
+        title.setWordWrap(True)  # a long type name takes two lines, never the dock's width
+        head.addWidget(chip, 0, Qt.AlignmentFlag.AlignTop)
         head.addWidget(title, 1)
         category = _muted(layer.category, wrap=False)
         head.addWidget(category)
@@ -210,6 +217,7 @@ class NodeView(QWidget):
 
         layout.addWidget(_section("Shapes"))
         self.facts = _form()
+        self._shown_facts: list[tuple[str, str]] | None = None
         layout.addLayout(self.facts)
 
         self.diagnostics = _diagnostics_section(layout, "Diagnostics")
@@ -269,20 +277,12 @@ class NodeView(QWidget):
     def update_report(self, report: Report) -> None:
         inference = self.inference_of(report) if self.inference_of else report.inference
         nid = self.node_id
-        layer = self.node.layer
-        _clear_layout(self.facts)
-        design = self.design
-        if layer.inputs:
-            links = design.in_edges(nid)
-            shapes = [fmt_shape(inference.shapes.get(e.src)) for e in links]
-            self.facts.addRow(QLabel("Input" + ("s" if len(links) > 1 else "")),
-                              self._fact(", ".join(shapes) if links else "not connected"))
-        if layer.outputs:
-            shape = inference.shapes.get(nid)
-            self.facts.addRow(QLabel("Output"), self._fact(
-                fmt_shape(shape) if shape is not None else "? (see the diagnostics)"))
-        self.facts.addRow(QLabel("Parameters"), self._fact(f"{inference.params.get(nid, 0):,}"))
-        self.facts.addRow(QLabel("MACs"), self._fact(human_count(inference.macs.get(nid, 0))))
+        facts = self._facts(inference)
+        if facts != self._shown_facts:  # most edits elsewhere leave this node's facts alone
+            self._shown_facts = facts
+            _clear_layout(self.facts)
+            for label, text in facts:
+                self.facts.addRow(QLabel(label), self._fact(text))
 
         mine = report.for_node(nid) if self.design is self.design else []
         _show_diagnostics(self.diagnostics, mine, "No problems.")
@@ -291,6 +291,22 @@ class NodeView(QWidget):
             target = editor.focusProxy() or editor
             if bool(target.property("invalid")) != (name in flagged):
                 set_invalid(target, flagged.get(name), editor.param.doc)
+
+    def _facts(self, inference) -> list[tuple[str, str]]:
+        """The Shapes section's rows: (label, text)."""
+        nid, layer, rows = self.node_id, self.node.layer, []
+        if layer.inputs:
+            links = self.design.in_edges(nid)
+            shapes = [fmt_shape(inference.shapes.get(e.src)) for e in links]
+            rows.append(("Input" + ("s" if len(links) > 1 else ""),
+                         ", ".join(shapes) if links else "not connected"))
+        if layer.outputs:
+            shape = inference.shapes.get(nid)
+            rows.append(("Output", fmt_shape(shape) if shape is not None
+                         else "? (see the diagnostics)"))
+        rows.append(("Parameters", f"{inference.params.get(nid, 0):,}"))
+        rows.append(("MACs", human_count(inference.macs.get(nid, 0))))
+        return rows
 
     @staticmethod
     def _fact(text: str) -> QLabel:

@@ -75,6 +75,7 @@ class DiagnosticsPanel(QWidget):
         super().__init__(parent)
         self.document = document
         self.table = _read_only_table("diagnostics", self.HEADERS)
+        self._shown: list | None = None  # (diagnostic, node name, tooltip) per row shown
         self.table.setWordWrap(True)
         self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
         header = self.table.horizontalHeader()
@@ -94,9 +95,19 @@ class DiagnosticsPanel(QWidget):
     def update_report(self, report: Report) -> None:
         design = self.document.design
         ordered = sorted(report.diagnostics, key=lambda d: d.severity != ERROR)
+        errors = len(report.errors)
+        names = [design.node(d.node).name if d.node and design.has_node(d.node) else "design"
+                 for d in ordered]
+        shown = [(d, name, d.format(design)) for d, name in zip(ordered, names)]
+        if shown != self._shown:  # most edits leave the list as it is
+            self._shown = shown
+            self._fill(ordered, names)
+        self.counts_changed.emit(errors, len(report.diagnostics) - errors)
+
+    def _fill(self, ordered: list, names: list[str]) -> None:
+        design = self.document.design
         self.table.setRowCount(max(1, len(ordered)))
-        for r, d in enumerate(ordered):
-            name = design.node(d.node).name if d.node and design.has_node(d.node) else "design"
+        for r, (d, name) in enumerate(zip(ordered, names)):
             cells = [QTableWidgetItem(name), QTableWidgetItem(d.message), QTableWidgetItem(d.fix or "")]
             cells[0].setIcon(severity_icon(d.severity))
             if not d.node:
@@ -115,8 +126,6 @@ class DiagnosticsPanel(QWidget):
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled)
                 self.table.setItem(0, c, item)
         self.table.resizeRowsToContents()
-        errors = len(report.errors)
-        self.counts_changed.emit(errors, len(report.diagnostics) - errors)
 
     def node_row(self, node_id: str) -> int | None:
         """The first row about ``node_id``."""
@@ -147,6 +156,7 @@ class SummaryPanel(QWidget):
         super().__init__(parent)
         self.document = document
         self.summary: Summary | None = None
+        self._pending: Report | None = None  # the newest report, not yet shown
         self.tree = QTreeWidget()
         self.tree.setObjectName("summary")
         self.tree.setColumnCount(len(self.HEADERS))
@@ -212,8 +222,21 @@ class SummaryPanel(QWidget):
         for c in range(len(self.HEADERS)):
             self.totals.setColumnWidth(c, header.sectionSize(c))
 
-
     def update_report(self, report: Report) -> None:
+        """Show ``report``'s summary; a tab hidden in a shown window keeps the newest report
+        and builds its table when shown (an edit costs a hidden tab nothing)."""
+        self._pending = report
+        if self.isVisible() or not self.window().isVisible():
+            self._build()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        self._build()
+
+    def _build(self) -> None:
+        report, self._pending = self._pending, None
+        if report is None:
+            return
         summary = summarize(self.document.design, report.inference)
         self.summary = summary
         expanded = {self.tree.topLevelItem(i).text(0) for i in range(self.tree.topLevelItemCount())
@@ -254,7 +277,8 @@ class SummaryPanel(QWidget):
         return item
 
     def rows(self) -> list[list[str]]:
-        """The top-level rows' texts, then the totals row's, as shown."""
+        """The top-level rows' texts, then the totals row's, as shown (or as they will be)."""
+        self._build()
         items = [self.tree.topLevelItem(r) for r in range(self.tree.topLevelItemCount())]
         return [[item.text(c) for c in range(len(self.HEADERS))]
                 for item in (*items, self.totals.topLevelItem(0))]

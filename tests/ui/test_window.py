@@ -15,7 +15,7 @@ import pytest
 import shiboken6
 from PySide6.QtCore import QEvent, QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QImage
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
 
 from graph.fileformat import dumps, load
 from graph.summary import human_bytes, human_count, summarize
@@ -397,9 +397,12 @@ def test_screenshot_function_renders_the_design(tmp_path, isolated):
 
 
 @pytest.mark.parametrize("size", [(1400, 900), (1280, 800)])
-def test_summary_totals_stay_in_view_under_a_long_table(make_window, qtbot, size):
+def test_summary_totals_stay_in_view_under_a_long_table(make_window, qtbot, size, qapp):
     """The Total row is a fixed footer: visible without scrolling however many layers the
     table lists, its numbers in the table's columns."""
+    from ui.app import stylesheet
+
+    qapp.setStyleSheet(stylesheet())  # the real window's fonts and paddings
     window = make_window(EXAMPLES / "digits_cnn.json", remember_layout=False)  # 15 rows
     window.resize(*size)
     window.bottom_tabs.setCurrentWidget(window.summary)
@@ -418,3 +421,38 @@ def test_summary_totals_stay_in_view_under_a_long_table(make_window, qtbot, size
     header = tree.header()
     qtbot.waitUntil(lambda: [footer.columnWidth(c) for c in range(5)]
                     == [header.sectionSize(c) for c in range(5)])  # the table's columns
+    qapp.setStyleSheet("")
+
+
+def test_an_edit_rebuilds_only_what_it_changed(make_window, qtbot, cnn_file):
+    """Each edit revalidates, and each view of the report takes the new one — but a view whose
+    content did not change keeps its widgets, and the Summary, a hidden tab, builds its table
+    only when shown (with the newest numbers). This is what an edit costs the GUI thread."""
+    window = make_window(cnn_file)
+    window.bottom_tabs.setCurrentWidget(window.diagnostics)
+    design = window.document.design
+    fc1, conv1 = design.node_by_name("fc1"), design.node_by_name("conv1")
+    window.canvas.select_nodes([conv1.id])
+    facts = lambda: [w for w in window.inspector.view.findChildren(QLabel, "fact")  # noqa: E731
+                     if w.property("kept")]
+    for label in window.inspector.view.findChildren(QLabel, "fact"):
+        label.setProperty("kept", True)  # marks the widgets shown now
+    window.diagnostics.table.item(0, 1).setData(Qt.ItemDataRole.UserRole + 7, "kept")
+    row_kept = lambda: window.diagnostics.table.item(0, 1).data(Qt.ItemDataRole.UserRole + 7)  # noqa: E731
+    shown_facts = len(facts())
+    summary_items = window.summary.tree.topLevelItemCount()
+
+    window.document.push(SetParamCommand(design, fc1.id, "out_features", 77))
+    settle(qtbot, window)
+    # conv1's facts and the design's diagnostics (none) are as they were: the same widgets
+    assert shown_facts == 4 and len(facts()) == shown_facts and row_kept() == "kept"
+    assert window.summary._pending is window.document.report  # not built while hidden
+    window.bottom_tabs.setCurrentWidget(window.summary)
+    assert window.summary._pending is None
+    assert window.summary.tree.topLevelItemCount() == summary_items
+    assert next(r for r in window.summary.rows() if r[0] == "fc1")[2] == "77"
+
+    fc2 = design.node_by_name("fc2")
+    window.document.push(SetParamCommand(design, fc2.id, "out_features", 7))  # 10 classes needed
+    settle(qtbot, window)
+    assert row_kept() is None and "10 classes" in window.diagnostics.table.item(0, 1).text()

@@ -15,6 +15,17 @@ Adam 1e-3, a validation pass per epoch), on scikit-learn's digits:
 * ``mlp``  64-256-256-10 on the 64 pixels; ``cnn`` resources/examples/digits_cnn.json;
   ``lstm`` resources/examples/digits_lstm.json (rows of the image as a sequence).
 
+What each contender's time covers, the same for all: from the same loaded data in memory
+(loaded once, outside the timing: 8-bit pixels and their normalization) to the trained model —
+preparing the samples (the hand loops normalize them into float tensors once, up front; the
+trainer per batch), building the model (each layer constructed with torch's default
+initialization after seeding, as ``Net()`` would: the same initial weights for everyone), the
+optimizer, the epochs and a validation pass per epoch (loss and accuracy). The hand loops hold
+their model as an ``nn.Sequential`` of the layers (the three networks are chains); the trainer
+is handed the design, so its time also covers what only it does: checking settings and design,
+compiling the design to a ``GraphModule``, progress events, metrics (loss, accuracy,
+precision/recall/F1, confusion matrix) and layer statistics.
+
 Contenders, interleaved and repeated; netwright's speed-up is the ratio of the least CPU times
 (a busy machine only ever adds time), the paired per-round ratios show the spread:
 
@@ -41,7 +52,6 @@ Targets: netwright ≥ 1.0× index+fused and ≥ 3× lightning; overhead ≤ 20 
 from __future__ import annotations
 
 import argparse
-import copy
 import os
 import statistics
 import sys
@@ -56,9 +66,10 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
+from graph.catalog import CATALOG  # noqa: E402
 from graph.design import Design, Edge  # noqa: E402
 from graph.fileformat import load  # noqa: E402
-from runtime.compiler import compile_design  # noqa: E402
+from runtime.compiler import compile_design, layer_class  # noqa: E402
 from runtime.data import load_data  # noqa: E402
 from runtime.training import first_output, train  # noqa: E402
 
@@ -110,19 +121,55 @@ def benchmark_settings(design: Design, epochs: int, **extra) -> Design:
 
 
 def as_tensors(loaded) -> tuple[torch.Tensor, ...]:
-    """Training and validation samples as ready float tensors (the hand loops get the data
-    already normalized; the trainer normalizes stored 8-bit pixels per batch itself)."""
+    """Training and validation samples as ready float tensors: a hand loop's preparation of
+    the loaded data (8-bit pixels normalized once, up front; the trainer normalizes them per
+    batch itself)."""
     train, val = loaded.train, loaded.val
     return (train.take(torch.arange(len(train)))[0], train.y,
             val.take(torch.arange(len(val)))[0], val.y)
 
 
-def validate(model, xv, yv) -> float:
+def validate(model, xv, yv) -> tuple[float, float]:
+    """Validation loss and accuracy (what the trainer's epoch event reports, and a hand loop
+    prints each epoch)."""
     model.eval()
     with torch.inference_mode():
-        acc = (first_output(model(xv)).argmax(1) == yv).float().mean().item()
+        out = first_output(model(xv))
+        loss = F.cross_entropy(out, yv).item()
+        acc = (out.argmax(1) == yv).float().mean().item()
     model.train()
-    return acc
+    return loss, acc
+
+
+def hand_model(design: Design) -> Callable[[], nn.Module]:
+    """What a person's ``Net()`` does, as a function: the design's layers, each constructed
+    with torch's default initialization after ``torch.manual_seed(seed)`` (as the trainer
+    seeds), in an ``nn.Sequential``. The constructors and their arguments are looked up once;
+    calling the function builds a fresh model. The initial weights are checked to be the
+    trainer's."""
+    torch.manual_seed(design.training["seed"])
+    compiled = compile_design(design)
+    inference, layers, previous = compiled.report.inference, [], None
+    for node in compiled.module.graph.nodes:
+        if node.op == "call_module":
+            if previous is not None and node.args != (previous,):
+                raise ValueError(f"{design.name} is not a chain of layers")
+            nid = node.meta["netwright_node"]
+            layer = CATALOG[design.node(nid).type]
+            params = layer.resolve(inference.bound.get(nid, design.node(nid).params))
+            shapes = inference.input_shapes[nid]
+            layers.append((layer_class(layer, params, shapes), layer.torch_kwargs(params, shapes)))
+        previous = node if node.op in ("call_module", "placeholder") else previous
+    seed = design.training["seed"]
+
+    def build() -> nn.Module:
+        torch.manual_seed(seed)
+        return nn.Sequential(*(cls(**kwargs) for cls, kwargs in layers))
+
+    built, expected = build().state_dict().values(), compiled.module.state_dict().values()
+    if len(built) != len(expected) or not all(map(torch.equal, built, expected)):
+        raise AssertionError(f"{design.name}: the hand-built model's initial weights differ")
+    return build
 
 
 def run_index(model, data, epochs: int, adam: dict) -> float:
@@ -137,7 +184,7 @@ def run_index(model, data, epochs: int, adam: dict) -> float:
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        acc = validate(model, xv, yv)
+        _, acc = validate(model, xv, yv)
     return acc
 
 
@@ -152,7 +199,7 @@ def run_dataloader(model, data, epochs: int) -> float:
             opt.zero_grad()
             loss.backward()
             opt.step()
-        acc = validate(model, xv, yv)
+        _, acc = validate(model, xv, yv)
     return acc
 
 
@@ -228,7 +275,7 @@ def lightning_runner():
                                 enable_checkpointing=False, enable_progress_bar=False,
                                 enable_model_summary=False, num_sanity_val_steps=0)
             trainer.fit(Module(model), train_dl, val_dl)
-        return validate(model, xv, yv)
+        return validate(model, xv, yv)[1]
 
     return run
 
@@ -265,21 +312,19 @@ def throughput(model_name: str, epochs: int, repeats: int, lightning) -> dict[st
     time over the rounds)."""
     design = benchmark_settings(MODELS[model_name](epochs), epochs)
     loaded = load_data(design.data)
-    data = as_tensors(loaded)
-    torch.manual_seed(0)
-    template = compile_design(design).module
-    fresh = lambda: copy.deepcopy(template)  # noqa: E731
+    fresh = hand_model(design)  # built inside each timed run, as the trainer builds its own
     contenders = {
-        "index+fused": lambda: run_index(fresh(), data, epochs, {"fused": True}),
-        "index+foreach": lambda: run_index(fresh(), data, epochs, {"foreach": True}),
-        "dataloader": lambda: run_dataloader(fresh(), data, epochs),
+        "index+fused": lambda: run_index(fresh(), as_tensors(loaded), epochs, {"fused": True}),
+        "index+foreach": lambda: run_index(fresh(), as_tensors(loaded), epochs,
+                                           {"foreach": True}),
+        "dataloader": lambda: run_dataloader(fresh(), as_tensors(loaded), epochs),
         "netwright": lambda: run_netwright(design, loaded),
     }
     if lightning is not None:
-        contenders["lightning"] = lambda: lightning(fresh(), data, epochs)
+        contenders["lightning"] = lambda: lightning(fresh(), as_tensors(loaded), epochs)
     times = timed(contenders, repeats)
-    steps = epochs * -(-len(data[0]) // BATCH)
-    print(f"\n{design.name}: {len(data[0])} training samples, batch {BATCH}, {epochs} epochs "
+    steps = epochs * -(-len(loaded.train) // BATCH)
+    print(f"\n{design.name}: {len(loaded.train)} training samples, batch {BATCH}, {epochs} epochs "
           f"({steps} steps), {torch.get_num_threads()} threads, {repeats} runs each, "
           f"{load_note()}")
     print(f"{'loop':<14} {'CPU s: least, median':>21} {'wall s':>7} {'steps/s':>8} "
@@ -328,12 +373,10 @@ def overhead(long: int, rounds: int) -> dict[str, float]:
         "tiny", [("Linear", {"out_features": 10})], e), e, diagnostics_every=diag)
         for label, diag in configs.items() for e in (short, long)}
     loaded = load_data(designs["probes off", short].data)
-    data = as_tensors(loaded)
-    torch.manual_seed(0)
-    template = compile_design(designs["probes off", short]).module
-    steps = (long - short) * -(-(len(data[0]) - 1) // BATCH)
-    runs = {("loop", e): (lambda e=e: run_index(copy.deepcopy(template), data, e,
-                                                 {"fused": True})) for e in (short, long)}
+    fresh = hand_model(designs["probes off", short])
+    steps = (long - short) * -(-(len(loaded.train) - 1) // BATCH)
+    runs = {("loop", e): (lambda e=e: run_index(fresh(), as_tensors(loaded), e, {"fused": True}))
+            for e in (short, long)}
     runs.update({key: (lambda key=key: run_netwright(designs[key], loaded)) for key in designs})
     t: dict[tuple[str, int], list[float]] = {key: [] for key in runs}
     for r in range(rounds + 1):  # the first round warms up

@@ -81,18 +81,20 @@ def to_networkx(design: Design) -> nx.MultiDiGraph:
 
 def validate(design: Design, data_shape: Shape | None = None, data_classes: int | None = None,
              data_task: str | None = None, memory: MemoryBudget | None = None,
-             data_error: str | None = None, data_targets: int | None = None) -> Report:
+             data_error: str | None = None, data_targets: int | None = None,
+             inference: Inference | None = None) -> Report:
     """Check the whole design. ``data_shape``/``data_classes``/``data_task`` (and
     ``data_targets``, the number of regression targets) describe a dataset already read by the
     runtime; built-in datasets declare theirs. A block body is
     checked as a network of its own (with its arguments' defaults), without the settings.
     ``memory`` is what the chosen device has (the runtime knows it): a design whose training
     needs more is warned about. ``data_error`` says why the runtime could not read the dataset:
-    an error on the Input, so nothing trains on it."""
+    an error on the Input, so nothing trains on it. ``inference``: the design's shapes when
+    they are already inferred (:func:`graph.shapes.infer` of this very design)."""
     layers = {n.id: design.layer_of(n) for n in design.nodes}
     diags, bad_params = _check_nodes(design, layers)
     diags += _check_ports(design, layers)
-    inference = infer(design)
+    inference = inference or infer(design)
     diags += _check_structure(design, inference)
     for nid, err in inference.errors.items():
         if nid in bad_params:
@@ -116,7 +118,7 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
                                 inputs[0].id if inputs else None,
                                 fix="choose the data in the Data panel, or with `train --data PATH`"))
     if memory is not None:
-        problem = training_memory_problem(summarize(design, inference), memory)
+        problem = training_memory_problem(summarize(design, inference, rows=False), memory)
         if problem:
             diags.append(Diagnostic(WARNING, "memory", problem, fix=MEMORY_FIX))
     return Report(diags, inference)

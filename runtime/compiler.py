@@ -21,14 +21,13 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
 import torch
 from torch import fx, nn
 
 from graph.catalog import CATALOG, LayerType, Shape
 from graph.design import Design
 from graph.shapes import Expansion, Inference
-from graph.validate import Report, to_networkx, validate
+from graph.validate import Report, validate
 
 from . import modules as custom_modules
 
@@ -106,15 +105,14 @@ def compile_design(design: Design, report: Report | None = None) -> Compiled:
     if not report.ok:
         raise CompileError(report, design)
     inference = report.inference
-    g = to_networkx(design)
     outputs = [n.id for n in design.outputs()]
-    needed = set(outputs).union(*(nx.ancestors(g, o) for o in outputs))
+    needed = _feeding(design, outputs)
     inputs = [n.id for n in design.inputs()]
     taken: set[str] = set()
     idents = {nid: identifier(design.node(nid).name, taken) for nid in inference.order
               if nid in needed or nid in inputs}
 
-    root = nn.Module()
+    modules: dict[str, nn.Module] = {}  # identifier → module, in forward order
     graph = fx.Graph()
     env: dict[tuple[str, str], fx.Node] = {}  # (node id, output port) → value
     for nid in inputs:
@@ -127,16 +125,26 @@ def compile_design(design: Design, report: Report | None = None) -> Compiled:
             continue
         args = tuple(env[(e.src, e.src_port)]
                      for port in layer.inputs for e in design.in_edges(nid, port.name))
-        root.add_module(idents[nid], build_node(design, nid, inference))
+        modules[idents[nid]] = build_node(design, nid, inference)
         value = graph.call_module(idents[nid], args)
         value.meta["netwright_node"] = nid
         _bind_outputs(graph, env, nid, layer, value)
     results = [env[(e.src, e.src_port)] for o in outputs for e in design.in_edges(o)[:1]]
     graph.output(results[0] if len(results) == 1 else tuple(results))
-    graph.lint()
-    module = fx.GraphModule(root, graph, class_name="NetwrightModel")
+    module = fx.GraphModule(modules, graph, class_name="NetwrightModel")
     _plain_call(module)
     return Compiled(module, report, inputs, outputs, idents)
+
+
+def _feeding(design: Design, outputs: list[str]) -> set[str]:
+    """``outputs`` and every node some path leads from into one of them."""
+    found, todo = set(outputs), list(outputs)
+    while todo:
+        for edge in design.in_edges(todo.pop()):
+            if edge.src not in found:
+                found.add(edge.src)
+                todo.append(edge.src)
+    return found
 
 
 def _plain_call(module: fx.GraphModule) -> None:

@@ -18,9 +18,10 @@ rank 0 writes the run directory and prints. :func:`shutdown` leaves the process 
 from __future__ import annotations
 
 import contextlib
-import gc
 import datetime
+import gc
 import os
+import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
@@ -32,6 +33,7 @@ from .devices import resolve_device
 
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 DEFAULT_TIMEOUT = datetime.timedelta(minutes=10)
+LATER_NODES_LINGER_S = 5.0  # how long the machines after the first outlive its processes
 LAUNCH_HINT = "start it with: torchrun --nproc_per_node=N main.py train FILE --distributed"
 
 
@@ -48,6 +50,7 @@ class LaunchEnv:
     local_rank: int
     master_addr: str
     master_port: int
+    node_rank: int = 0  # the machine (torchrun's GROUP_RANK): 0 is the first, HOST0
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class DistContext:
     local_rank: int
     device: torch.device
     backend: str
+    node_rank: int = 0
 
     @property
     def is_main(self) -> bool:
@@ -87,7 +91,12 @@ def launch_env(environ: Mapping[str, str] | None = None) -> LaunchEnv:
     if world < 1 or not 0 <= rank < world or local < 0:
         raise DistributedError(f"inconsistent torchrun environment: RANK={rank}, "
                                f"WORLD_SIZE={world}, LOCAL_RANK={local}")
-    return LaunchEnv(rank, world, local, environ["MASTER_ADDR"], values["MASTER_PORT"])
+    try:
+        node = int(environ.get("GROUP_RANK") or 0)
+    except ValueError:
+        raise DistributedError(f"environment variable GROUP_RANK={environ['GROUP_RANK']!r} is "
+                               f"not a whole number") from None
+    return LaunchEnv(rank, world, local, environ["MASTER_ADDR"], values["MASTER_PORT"], node)
 
 
 def device_for(setting: str, local_rank: int) -> torch.device:
@@ -135,11 +144,12 @@ def setup(device_setting: str = "auto", environ: Mapping[str, str] | None = None
             raise DistributedError(f"cannot join the process group at {env.master_addr}:"
                                    f"{env.master_port} as rank {env.rank} of {env.world_size}: "
                                    f"{exc}") from None
-    return DistContext(env.rank, env.world_size, env.local_rank, device, backend)
+    return DistContext(env.rank, env.world_size, env.local_rank, device, backend, env.node_rank)
 
 
 def shutdown(ctx: DistContext | None = None, wait: bool = True) -> None:
-    """Leave the process group; with ``wait``, first wait for every rank to get here."""
+    """Leave the process group; with ``wait``, first wait for every rank to get here, and
+    on the machines after the first let the first machine's processes leave first."""
     if not (dist.is_available() and dist.is_initialized()):
         return
     if wait:
@@ -149,6 +159,13 @@ def shutdown(ctx: DistContext | None = None, wait: bool = True) -> None:
     # only at interpreter exit, its Gloo threads are never joined and the process aborts.
     gc.collect()
     dist.destroy_process_group()
+    if wait and ctx is not None and ctx.node_rank > 0:
+        # torchrun's agent on the first machine hosts the store where the agents meet once
+        # their processes have ended (its exit barrier). Arriving there last, it leaves at once,
+        # and an agent still waiting on another machine loses the connection and prints a
+        # traceback though every process succeeded. The first machine's agent arrives first
+        # when its processes end well before the others'.
+        time.sleep(LATER_NODES_LINGER_S)
 
 
 @contextlib.contextmanager

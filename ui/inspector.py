@@ -150,7 +150,8 @@ class NodeView(QWidget):
         chip.setPixmap(color_chip(category_color(layer.category), 14).pixmap(14, 14))
         title = QLabel(layer.label)
         title.setObjectName("inspectorTitle")
-        head.addWidget(chip)
+        title.setWordWrap(True)  # a long type name takes two lines, never the dock's width
+        head.addWidget(chip, 0, Qt.AlignmentFlag.AlignTop)
         head.addWidget(title, 1)
         category = _muted(layer.category, wrap=False)
         head.addWidget(category)

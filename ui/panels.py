@@ -222,7 +222,6 @@ class SummaryPanel(QWidget):
         for c in range(len(self.HEADERS)):
             self.totals.setColumnWidth(c, header.sectionSize(c))
 
-
     def update_report(self, report: Report) -> None:
         """Show ``report``'s summary; a tab hidden in a shown window keeps the newest report
         and builds its table when shown (an edit costs a hidden tab nothing)."""

@@ -246,7 +246,8 @@ class Trainer:
         setup.check_settings(s)
         self.device, self.precision, self.warnings = setup.resolve_device(s)
         self.notes: list[str] = []  # said at the start, changing nothing the user asked for
-        setup.check_memory(design, self.device)
+        inference = setup.infer(design)  # the shapes, once: the memory check and validation
+        setup.check_memory(design, self.device, inference)
         dtype = setup.input_dtype(design)
 
         yield self._event(ev.Stage, stage="loading data")
@@ -255,7 +256,7 @@ class Trainer:
         info = self.info = self.data.info
 
         yield self._event(ev.Stage, stage="compiling")
-        report = setup.check_design(design, info, s, dtype)
+        report = setup.check_design(design, info, s, dtype, inference)
         setup.seed_everything(s["seed"], self.device)
         self.compiled = compile_design(design, report)
         self._start_from_initial_weights(design)
@@ -324,7 +325,9 @@ class Trainer:
         """Model and data on the device, sample order, optimizer and schedule."""
         s, device = self.settings, self.device
         layout = devices.memory_format(device, self.info.sample_shape)
-        model = self.compiled.module.to(device, memory_format=layout or torch.preserve_format)
+        model = self.compiled.module  # built on the CPU
+        if device.type != "cpu" or layout is not None:
+            model = model.to(device, memory_format=layout or torch.preserve_format)
         train_model = self.parallel.wrap_model(model) if self.parallel.wrap_model else model
         self.layers = layer_refs(self.compiled, self.design)
         params = [p for p in model.parameters() if p.requires_grad]

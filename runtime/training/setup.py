@@ -14,6 +14,7 @@ import torch
 from graph import metrics as M
 from graph.design import Design
 from graph.settings import check_training, default_training
+from graph.shapes import Inference, infer
 from graph.validate import ERROR, Diagnostic, Report, validate
 
 from .. import devices
@@ -82,11 +83,12 @@ def resolve_device(settings: Mapping[str, Any]) -> tuple[torch.device, str, list
     return device, precision, [warn] if warn else []
 
 
-def check_memory(design: Design, device: torch.device) -> None:
+def check_memory(design: Design, device: torch.device, inference: Inference | None = None
+                 ) -> None:
     """Refuse, before anything is allocated, a design whose training cannot fit in the memory
     of ``device`` (the estimate is in the message)."""
     try:
-        check_training_fits(design, {"device": str(device)})
+        check_training_fits(design, {"device": str(device)}, inference)
     except ResourceError as exc:
         raise TrainingError("resources", str(exc)) from None
 
@@ -114,11 +116,12 @@ def load_training_data(design: Design, dtype: str, base_dir: str | None,
 
 
 def check_design(design: Design, info: DataInfo, settings: Mapping[str, Any],
-                 dtype: str) -> Report:
-    """Validate ``design`` against the loaded data; every error ends the run."""
+                 dtype: str, inference: Inference | None = None) -> Report:
+    """Validate ``design`` (its shapes ``inference`` when already inferred) against the
+    loaded data; every error ends the run."""
     targets = math.prod(info.target_shape or (1,)) if info.task == "regression" else None
     report = validate(design, data_shape=info.sample_shape, data_classes=info.num_classes,
-                      data_task=info.task, data_targets=targets)
+                      data_task=info.task, data_targets=targets, inference=inference)
     errors = report.errors + check_against_data(design, info, dtype)
     if errors:
         raise TrainingError(

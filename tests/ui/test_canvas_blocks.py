@@ -410,3 +410,32 @@ def test_template_arguments_of_a_small_design_show_it_small(qtbot):
     qtbot.addWidget(full)
     assert not full.small.isChecked() and full.args()["size"] == 224
     full.done(0)
+
+
+def test_block_node_faces_show_whole_names_and_whole_arguments(qtbot):
+    """A block node's name is set smaller rather than cut ("downsam…" zoomed out), a name too
+    long even then keeps its start and end, and its arguments show as whole key=value items
+    (never "planes=6…", which reads as another value) with "…" for those left out."""
+    from ui.canvas.items import NodeItem
+    from ui.canvas.view import CanvasView
+    from ui.document import Document
+
+    view = CanvasView(Document(build("resnet")))
+    qtbot.addWidget(view)
+    items = [i for i in view.canvas.nodes.values() if isinstance(i, NodeItem)]
+    view.enter_block(next(i.node_id for i in items if i.name == "layer2"))
+    inner = {i.name: i for i in view.canvas.nodes.values() if isinstance(i, NodeItem)}
+    for item in [*items, *inner.values()]:
+        assert item._overview_text.replace(" ×2", "") == item.name, item._overview_text
+        assert item._name_text == item.name
+        summary = [s for s in item.summary.split(" · ") if s]
+        shown = item._summary_text.removesuffix(" …")
+        if shown and shown != "…":
+            assert shown.split(" · ") == summary[:len(shown.split(" · "))], item._summary_text
+    layer2 = next(i for i in items if i.name == "layer2")
+    assert layer2._summary_text.startswith("planes=128")
+    long = inner["downsample"]
+    long.name = "downsample_projection_of_the_first_copy"
+    long._elide_labels()
+    assert long._name_text.startswith("downsamp") and long._name_text.endswith("copy")
+    assert "…" in long._name_text

@@ -276,3 +276,46 @@ def test_a_closed_view_stops_following_the_design(qtbot):
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     assert len(design.node_added) == 0
     design.add_node(design.make_node("ReLU"))  # no slot of a deleted scene is called
+
+
+def _label_ink(link, zoom: float) -> int:
+    """How many pixels painting ``link`` at ``zoom`` puts inside its label's box."""
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QStyleOptionGraphicsItem
+
+    box = link.label_rect()
+    image = QImage(int(box.width() * zoom) + 2, int(box.height() * zoom) + 2,
+                   QImage.Format.Format_ARGB32)
+    image.fill(0)
+    painter = QPainter(image)
+    painter.scale(zoom, zoom)
+    painter.translate(-box.topLeft())
+    link.paint(painter, QStyleOptionGraphicsItem(), None)
+    painter.end()
+    return sum(1 for y in range(image.height()) for x in range(image.width())
+               if image.pixelColor(x, y).alpha() > 0)
+
+
+def test_link_labels_are_left_out_where_unreadable_and_shown_on_hover(make_view):
+    """At 50 % a link's shape label would be 6 px high: the canvas leaves it out (level of
+    detail) and draws it, at a readable size on screen, while the link is hovered."""
+    from PySide6.QtWidgets import QGraphicsSceneHoverEvent
+
+    from ui.canvas.links import READABLE_LABEL_PX, label_readable
+
+    view = make_view()
+    revalidate(view)
+    link = next(l for l in view.canvas.links.values() if l.label)
+    box = link.label_rect()
+    full = _label_ink(link, 1.0)
+    assert label_readable(1.0) and full > 0.5 * box.width() * box.height()
+    assert not label_readable(0.5)
+    line_only = _label_ink(link, 0.5)
+    assert line_only < 0.5 * 0.25 * box.width() * box.height()  # the line alone: no plate, no text
+    view.set_zoom(0.5)
+    link.hoverEnterEvent(QGraphicsSceneHoverEvent(QEvent.Type.GraphicsSceneHoverEnter))
+    grown = link.label_rect()
+    assert grown.height() * 0.5 >= READABLE_LABEL_PX and grown.center() == box.center()
+    assert _label_ink(link, 0.5) > 0.5 * grown.width() * grown.height() * 0.25
+    link.hoverLeaveEvent(QGraphicsSceneHoverEvent(QEvent.Type.GraphicsSceneHoverLeave))
+    assert link.label_rect() == box

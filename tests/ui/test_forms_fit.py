@@ -12,6 +12,16 @@ from tests.ui.test_window import isolated, make_window, no_leaked_windows  # noq
 from ui.training.export_dialog import ExportDialog
 
 
+@pytest.fixture
+def styled(qapp):
+    """The app's own style sheet (fonts, paddings) for the test, as the real window has it."""
+    from ui.app import stylesheet
+
+    qapp.setStyleSheet(stylesheet())
+    yield qapp
+    qapp.setStyleSheet("")
+
+
 def _fits(area: QScrollArea) -> bool:
     return area.horizontalScrollBar().maximum() == 0
 
@@ -69,3 +79,33 @@ def test_docks_do_not_tear_off(make_window):
         assert not dock.features() & QDockWidget.DockWidgetFeature.DockWidgetFloatable, \
             dock.windowTitle()
         assert dock.features() & QDockWidget.DockWidgetFeature.DockWidgetMovable
+
+
+@pytest.mark.parametrize("size", [(1400, 900), (1280, 800)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_inspector_shows_every_layer_type_whole(styled, make_window, size):
+    """Whatever is selected — any layer type (long names such as "Transformer Encoder Stack"
+    included), a block instance, the design itself — no field runs past the inspector's right
+    edge (it never scrolls sideways, so a field past it would be cut)."""
+    from PySide6.QtWidgets import QAbstractScrollArea, QWidget
+
+    from graph.catalog import CATALOG
+    from graph.templates import build
+
+    window = make_window(remember_layout=False)
+    window.resize(*size)
+    window.document.replace(build("resnet", small=True))
+    canvas, viewport = window.canvas, window.inspector.scroll.viewport()
+    selections = [[canvas.add_node_at_center(t.type_id)] for t in CATALOG]
+    selections += [[n.id] for n in window.document.design.nodes[:8]] + [[]]
+    cut = []
+    for ids in selections:
+        canvas.select_nodes(ids)
+        QApplication.processEvents()
+        for child in window.inspector.scroll.widget().findChildren(QWidget):
+            if not child.isVisible() or isinstance(child.parentWidget(), QAbstractScrollArea):
+                continue
+            right = child.mapTo(viewport, child.rect().topRight()).x()
+            if right > viewport.width():
+                cut.append((ids, type(child).__name__, child.objectName(), right - viewport.width()))
+    window.document.undo_stack.setClean()
+    assert not cut, cut[:5]

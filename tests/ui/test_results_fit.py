@@ -10,6 +10,7 @@ import pytest
 
 from graph.fileformat import load
 from tests.conftest import EXAMPLES
+from tests.ui.test_forms_fit import styled  # noqa: F401
 
 
 def _predictions(k: int = 10):
@@ -31,7 +32,7 @@ def _predictions(k: int = 10):
 
 
 @pytest.mark.parametrize("size", [(1400, 900), (1280, 800)], ids=lambda s: f"{s[0]}x{s[1]}")
-def test_ten_class_confusion_matrix_fits_without_scrolling(qtbot, size):
+def test_ten_class_confusion_matrix_fits_without_scrolling(styled, qtbot, size):
     from ui.document import Document
     from ui.main_window import MainWindow
 

@@ -9,13 +9,14 @@ from PySide6.QtWidgets import QApplication
 
 from graph.fileformat import load
 from tests.conftest import EXAMPLES
+from tests.ui.test_forms_fit import styled  # noqa: F401
 from ui.training.runner import PAUSED, RUNNING
 
 LONG_RUN = "/home/someone/projects/a-long-project-name/designs/runs/digits_cnn/20261130-034027"
 
 
 @pytest.fixture(params=[(1400, 900), (1280, 800)], ids=lambda s: f"{s[0]}x{s[1]}")
-def window(qtbot, request):
+def window(styled, qtbot, request):
     from ui.document import Document
     from ui.main_window import MainWindow
 

@@ -399,9 +399,12 @@ def test_screenshot_function_renders_the_design(tmp_path, isolated):
 
 
 @pytest.mark.parametrize("size", [(1400, 900), (1280, 800)])
-def test_summary_totals_stay_in_view_under_a_long_table(make_window, qtbot, size):
+def test_summary_totals_stay_in_view_under_a_long_table(make_window, qtbot, size, qapp):
     """The Total row is a fixed footer: visible without scrolling however many layers the
     table lists, its numbers in the table's columns."""
+    from ui.app import stylesheet
+
+    qapp.setStyleSheet(stylesheet())  # the real window's fonts and paddings
     window = make_window(EXAMPLES / "digits_cnn.json", remember_layout=False)  # 15 rows
     window.resize(*size)
     window.bottom_tabs.setCurrentWidget(window.summary)
@@ -420,6 +423,7 @@ def test_summary_totals_stay_in_view_under_a_long_table(make_window, qtbot, size
     header = tree.header()
     qtbot.waitUntil(lambda: [footer.columnWidth(c) for c in range(5)]
                     == [header.sectionSize(c) for c in range(5)])  # the table's columns
+    qapp.setStyleSheet("")
 
 
 def test_an_edit_rebuilds_only_what_it_changed(make_window, qtbot, cnn_file):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
 from graph.blocks import BLOCK_CATEGORY
@@ -316,20 +316,22 @@ class NodeItem(QGraphicsItem):
         return True
 
     def _elide_labels(self) -> None:
-        """Fit the name, type and summary into the node (they change with the model)."""
+        """Fit the name, type and summary into the node (they change with the model): a long
+        name is set smaller before it is elided (in the middle, so its start and end stay);
+        the summary shows whole ``key=value`` items only (never a misleading ``planes=6…``)."""
         width = NODE_WIDTH - 2 * PAD
         name_width = width - (BadgeItem.SIZE / 2 if self.look.severity else 0.0)
         if self.is_block and self.repeat > 1:
             name_width -= _FONTS.name_m.horizontalAdvance(self.repeat_text()) + PAD
-        self._name_text = _FONTS.name_m.elidedText(self.name, _ELIDE_RIGHT, name_width)
+        self._name_font, self._name_text = _fit(self.name, _FONTS.name, name_width, 7.5)
         overview = self.name + (f" {self.repeat_text()}" if self.is_block and self.repeat > 1 else "")
-        self._overview_text = _FONTS.overview_m.elidedText(overview, _ELIDE_RIGHT, width)
+        self._overview_font, self._overview_text = _fit(overview, _FONTS.overview, width, 9.0)
         label = ("❄ frozen · " if self.frozen else "") + self.layer.label
-        type_w = _FONTS.body_m.horizontalAdvance(label + "  ")
-        self._type_text = _FONTS.body_m.elidedText(label, _ELIDE_RIGHT, width)
-        self._summary_x = PAD + min(type_w, width)
-        self._summary_text = _FONTS.body_m.elidedText(
-            self.summary, _ELIDE_RIGHT, max(0.0, NODE_WIDTH - PAD - self._summary_x))
+        metrics = _FONTS.body_m
+        self._type_text = metrics.elidedText(label, _ELIDE_RIGHT, width)
+        self._summary_x = PAD + min(metrics.horizontalAdvance(self._type_text + "  "), width)
+        self._summary_text = _whole_items([i for i in self.summary.split(" · ") if i], metrics,
+                                          NODE_WIDTH - PAD - self._summary_x)
 
     def _elide_shape(self) -> None:
         """Fit the output shape beside the parameter count (they change with the report); when
@@ -416,10 +418,11 @@ class NodeItem(QGraphicsItem):
         painter.setPen(border)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(body)
-        painter.setFont(_FONTS.name)
+        painter.setFont(self._name_font)
         painter.setPen(self._header_text)
         painter.drawText(QRectF(PAD, 0, NODE_WIDTH - 2 * PAD, HEADER_HEIGHT),
                          _LEFT_VCENTER, self._name_text)
+        painter.setFont(_FONTS.name)
         if self.is_block and self.repeat > 1:
             painter.drawText(QRectF(PAD, 0, NODE_WIDTH - 2 * PAD - (BadgeItem.SIZE / 2 if
                                     self.look.severity else 0.0), HEADER_HEIGHT),
@@ -443,10 +446,11 @@ class NodeItem(QGraphicsItem):
 
 
     def _paint_stack(self, painter: QPainter) -> None:
-        """A block instance: the outlines of further cards behind it (two when repeated)."""
-        painter.setBrush(Qt.BrushStyle.NoBrush)
+        """A block instance: further cards behind it (two when repeated), filled, so only their
+        edges show beside and below the node (outlines alone showed through its corners)."""
+        painter.setBrush(Theme.node_body)
         painter.setPen(QPen(self._header_color, 1.4))
-        for step in ((1, 2) if self.repeat > 1 else (1,)):
+        for step in ((2, 1) if self.repeat > 1 else (1,)):
             offset = 3.0 * step
             painter.drawRoundedRect(QRectF(offset, offset, NODE_WIDTH, NODE_HEIGHT),
                                     CORNER_RADIUS, CORNER_RADIUS)
@@ -467,13 +471,36 @@ class NodeItem(QGraphicsItem):
         painter.drawPath(body)
         if lod < NAME_ZOOM:
             return
-        painter.setFont(_FONTS.overview)
+        painter.setFont(self._overview_font)
         painter.setPen(self._header_text)
         painter.drawText(QRectF(PAD, 0, NODE_WIDTH - 2 * PAD, NODE_HEIGHT),
                          Qt.AlignmentFlag.AlignCenter, self._overview_text)
 
 
 _PATHS = _rounded_paths()
+
+
+def _fit(text: str, font: QFont, width: float, smallest_pt: float) -> tuple[QFont, str]:
+    """``font`` made smaller (down to ``smallest_pt``) until ``text`` fits ``width``; if it
+    still does not, the text elided in the middle."""
+    fitted = QFont(font)
+    metrics = QFontMetricsF(fitted)
+    while metrics.horizontalAdvance(text) > width and fitted.pointSizeF() > smallest_pt:
+        fitted.setPointSizeF(max(smallest_pt, fitted.pointSizeF() - 0.5))  # sizes step, not glide
+        metrics = QFontMetricsF(fitted)
+    return fitted, metrics.elidedText(text, _ELIDE_MIDDLE, width)
+
+
+def _whole_items(items: Sequence[str], metrics: QFontMetricsF, width: float) -> str:
+    """As many whole items as fit ``width``, joined by " · ", with "…" where some are left out
+    and there is room for it (the node's tooltip has them all): never half an item, which
+    could read as another value ("planes=6…" for planes=64)."""
+    fits = lambda text: metrics.horizontalAdvance(text) <= width  # noqa: E731
+    for k in range(len(items), 0, -1):
+        shown = " · ".join(items[:k])
+        if fits(shown + (" …" if k < len(items) else "")):
+            return shown + (" …" if k < len(items) else "")
+    return items[0] if items and fits(items[0]) else ("…" if items else "")
 
 
 def params_text(count: int | None) -> str:

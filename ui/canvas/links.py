@@ -59,6 +59,7 @@ class LinkItem(QGraphicsItem):
         self._mid = QPointF()
         self._shape: QPainterPath | None = None
         self._label_rect = QRectF()
+        self._label_scale = 1.0  # > 1 while hovered where labels are too small to read
         self._bounds = QRectF()
         self.setZValue(Z.LINK)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
@@ -92,7 +93,7 @@ class LinkItem(QGraphicsItem):
     def _layout_label(self) -> None:
         bounds = self._path_bounds
         if self.label:
-            w, h = _label_size(self.label)
+            w, h = (v * self._label_scale for v in _label_size(self.label))
             mid = self._mid
             self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
             bounds = bounds.united(self._label_rect)
@@ -150,13 +151,30 @@ class LinkItem(QGraphicsItem):
 
     def hoverEnterEvent(self, event) -> None:
         self.hovered = True
+        self._scale_label(self._view_zoom())
         self.update()
         super().hoverEnterEvent(event)
 
     def hoverLeaveEvent(self, event) -> None:
         self.hovered = False
+        self._scale_label(None)
         self.update()
         super().hoverLeaveEvent(event)
+
+    def _view_zoom(self) -> float:
+        views = self.scene().views() if self.scene() is not None else []
+        return views[0].transform().m11() if views else 1.0
+
+    def _scale_label(self, zoom: float | None) -> None:
+        """While hovered (``zoom`` given) a label too small to read at that zoom grows to the
+        smallest readable size on screen; otherwise it has its own size."""
+        scale = 1.0 if zoom is None or label_readable(zoom) else \
+            READABLE_LABEL_PX / (_label_px() * max(zoom, 0.05))
+        if scale != self._label_scale:
+            self.prepareGeometryChange()
+            self._label_scale = scale
+            self._shape = None
+            self._layout_label()
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):
         if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
@@ -178,19 +196,29 @@ class LinkItem(QGraphicsItem):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._path)
         self._paint_arrow(painter, color)
-        if lod < 0.5:
+        readable = label_readable(lod)
+        if self.label and (readable or self.hovered):
+            self._paint_label(painter)
+        if not readable:
             return
-        if self.label:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(Theme.link_label_bg)
-            painter.drawRoundedRect(self._label_rect, 3, 3)
-            painter.setFont(_label_font())
-            painter.setPen(Theme.text_shape if not self.highlight else Theme.insert_target)
-            painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
         if self.order:
             painter.setFont(_label_font())
             painter.setPen(Theme.text_muted)
             painter.drawText(self._order_rect(), Qt.AlignmentFlag.AlignCenter, str(self.order))
+
+    def _paint_label(self, painter: QPainter) -> None:
+        """The shape on its little plate (grown to a readable size while hovered zoomed out)."""
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(Theme.link_label_bg)
+        painter.drawRoundedRect(self._label_rect, 3 * self._label_scale, 3 * self._label_scale)
+        painter.save()
+        painter.translate(self._label_rect.center())
+        painter.scale(self._label_scale, self._label_scale)
+        w, h = _label_size(self.label)
+        painter.setFont(_label_font())
+        painter.setPen(Theme.text_shape if not self.highlight else Theme.insert_target)
+        painter.drawText(QRectF(-w / 2, -h / 2, w, h), Qt.AlignmentFlag.AlignCenter, self.label)
+        painter.restore()
 
     def _paint_arrow(self, painter: QPainter, color) -> None:
         if self.flow == "down":
@@ -286,6 +314,21 @@ class FeedbackItem(QGraphicsItem):
 
 
 _cache: dict[str, object] = {}
+
+READABLE_LABEL_PX = 8.0  # a link label whose text is smaller than this on screen is not drawn
+
+
+def _label_px() -> float:
+    """The height of a link label's text in scene units."""
+    if "px" not in _cache:
+        _cache["px"] = QFontMetricsF(_label_font()).height()
+    return _cache["px"]
+
+
+def label_readable(zoom: float) -> bool:
+    """Whether link labels are readable at ``zoom`` (1 = 100 %): below, the canvas leaves them
+    out, as map and diagram tools do, and shows one only while its link is hovered."""
+    return _label_px() * zoom >= READABLE_LABEL_PX
 
 
 def _label_font():

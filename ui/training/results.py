@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 
 from graph.metrics import label, metric_names
 
+from ..widgets.fitted import ElidedLabel
 from .tasks import adopt_popups, run_task
 from .theme import BACKGROUND, ERROR, PALETTE, style_plot
 
@@ -146,6 +147,8 @@ class ResultsView(QWidget):
         self.classification_page, self.regression_page = classification, regression
 
         layout = _DockHeightLayout(self)
+        layout.setContentsMargins(6, 4, 6, 4)
+        layout.setSpacing(4)
         layout.addLayout(top)
         layout.addWidget(self.pages, 1)
 
@@ -181,14 +184,11 @@ class ResultsView(QWidget):
         self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.per_class.verticalHeader().setVisible(False)
         self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
+        self.summary = ElidedLabel(mode=Qt.TextElideMode.ElideRight)  # all of it as tooltip
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
-        heading = QLabel("Confusion matrix (rows: true, columns: predicted)")
-        heading.setWordWrap(True)
-        left_layout.addWidget(heading)
+        left_layout.setSpacing(2)
         left_layout.addWidget(self.confusion, 1)
         left_layout.addWidget(self.summary)
 
@@ -312,8 +312,10 @@ class ResultsView(QWidget):
                 self.confusion.setItem(i, j, item)
         self.confusion.fit()  # up to 20 classes fill the space; more scroll
         m = p.metrics
-        self.summary.setText(f"accuracy {m['accuracy']:.4f} · macro precision "
-                             f"{m['precision']:.4f} · recall {m['recall']:.4f} · F1 {m['f1']:.4f}")
+        self.summary.set_full_text(
+            f"Confusion matrix: rows true, columns predicted · accuracy {m['accuracy']:.4f} · "
+            f"macro F1 {m['f1']:.4f} · precision {m['precision']:.4f} · recall "
+            f"{m['recall']:.4f}")
         self.per_class.setRowCount(len(p.per_class))
         for r, row in enumerate(p.per_class):
             cells = (row["class"], f"{row['precision']:.3f}", f"{row['recall']:.3f}",

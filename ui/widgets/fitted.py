@@ -10,11 +10,13 @@ SEPARATOR = " · "
 
 
 class ElidedLabel(QLabel):
-    """One line of text, elided in the middle to the label's width; the whole text is the
-    tooltip and :meth:`full_text`."""
+    """One line of text, elided (in the middle by default, as paths are) to the label's width;
+    the whole text is the tooltip and :meth:`full_text`."""
 
-    def __init__(self, text: str = "", parent: QWidget | None = None):
+    def __init__(self, text: str = "", parent: QWidget | None = None,
+                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle):
         super().__init__(parent)
+        self._mode = mode
         self._full = ""
         self.set_full_text(text)
 
@@ -28,8 +30,7 @@ class ElidedLabel(QLabel):
 
     def _elide(self) -> None:
         width = max(self.contentsRect().width(), 1)
-        super().setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideMiddle,
-                                                      width))
+        super().setText(self.fontMetrics().elidedText(self._full, self._mode, width))
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)

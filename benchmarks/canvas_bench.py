@@ -3,7 +3,8 @@
     QT_QPA_PLATFORM=offscreen python benchmarks/canvas_bench.py [--nodes 1000]
 
 Targets: open and show < 2 s; each frame of a node drag < 16 ms (scene update + repaint);
-an edit's revalidation + restyle + repaint < 50 ms. The baseline, measured in the same run,
+no pause of an edit over 50 ms (revalidation, restyle of the nodes in view and repaint; a large
+restyle finishes in slices between the window's events). The baseline, measured in the same run,
 is the same canvas with the performance recipe switched off (no item cache, full-viewport
 updates, no background cache), so the ratios show what the recipe buys. Any single timing can
 also hold a pause of Python's cyclic garbage collector (tens of ms with a large design loaded).
@@ -120,11 +121,22 @@ def run(app: QApplication, text: str, recipe: bool) -> dict[str, float]:
     # Edit a param: command, revalidation, restyle of the changed nodes, repaint. A branch's
     # first Linear changes its own and its neighbours' shapes and counts (a typical edit).
     def edit(target: str, value: int) -> float:
+        """The longest pause of the GUI thread the edit causes: up to its first paint, or
+        any later slice of a large restyle (each a pass of the event loop)."""
         t = time.perf_counter()
         document.push(SetParamCommand(design, target, "out_features", value))
         document.revalidate()
-        settle(app)
-        return time.perf_counter() - t
+        app.sendPostedEvents()  # the scene's changes and the paint they cause
+        view.viewport().repaint()
+        pauses = [time.perf_counter() - t]
+        while view.canvas.restyle_pending:
+            t = time.perf_counter()
+            app.processEvents()
+            pauses.append(time.perf_counter() - t)
+        restyled[0] = max(restyled[0], len(pauses) - 1)
+        return max(pauses)
+
+    restyled = [0]  # the most event-loop passes an edit's restyle took after the first
 
     firsts = [n.id for n in design.nodes if n.type == "Linear"
               and [design.node(e.dst).type for e in design.out_edges(n.id)] == ["ReLU"]]
@@ -137,6 +149,7 @@ def run(app: QApplication, text: str, recipe: bool) -> dict[str, float]:
                and design.node(e.src).type == "Linear"]
     out["break_edit"] = edit(seconds[len(seconds) // 4], 63)
     out["fix_edit"] = edit(seconds[len(seconds) // 4], 64)
+    out["restyle_passes"] = restyled[0]
     t = time.perf_counter()
     validate(design)
     out["validate_only"] = time.perf_counter() - t
@@ -167,8 +180,8 @@ def main() -> None:
         ("edit → revalidate → repaint, median", "edit_median", 0.050),
         ("edit → revalidate → repaint, worst", "edit_max", 0.050),
         ("  of which graph.validate alone", "validate_only", None),
-        ("breaking edit (restyles ~3/4 of the nodes)", "break_edit", None),
-        ("the edit that fixes it", "fix_edit", None),
+        ("breaking edit (restyles ~3/4 of the nodes)", "break_edit", 0.050),
+        ("the edit that fixes it", "fix_edit", 0.050),
     ]
     print(f"{'measure':44} {'recipe':>10} {'baseline':>10} {'ratio':>7}  target")
     for label, key, target in rows:
@@ -176,6 +189,9 @@ def main() -> None:
         print(f"{label:44} {ours[key] * 1000:8.1f}ms {base[key] * 1000:8.1f}ms "
               f"{base[key] / ours[key]:6.2f}x  {'' if target is None else f'< {target * 1000:.0f} ms'} "
               f"{verdict}")
+    print(f"(an edit's pause: up to its first paint, or the longest later slice of a large "
+          f"restyle — the nodes in view first, the others in {ours['restyle_passes']} passes "
+          f"of the event loop at most)")
 
 
 if __name__ == "__main__":

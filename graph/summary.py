@@ -114,14 +114,16 @@ def batch_size(design: Design) -> int:
     return param.default if param.check(value) else value
 
 
-def summarize(design: Design, inference: Inference | None = None) -> Summary:
+def summarize(design: Design, inference: Inference | None = None, rows: bool = True) -> Summary:
+    """The summary of ``design`` (its shapes ``inference`` when already inferred); without
+    ``rows`` only the totals and the memory estimate (the per-layer rows are left empty)."""
     inference = inference or infer(design)
     batch = batch_size(design)
-    rows = _rows(design, inference, "")
+    table = _rows(design, inference, "") if rows else []
     activations = _activations(design, inference)
     total_params = inference.total_params
     frozen = sum(inference.params.get(n.id, 0) for n in design.nodes if not n.trainable)
-    return Summary(rows, total_params, inference.total_macs, batch,
+    return Summary(table, total_params, inference.total_macs, batch,
                    total_params * BYTES_PER_VALUE, activations * batch * BYTES_PER_VALUE,
                    inference.total_layers, len(design), inference.total_matmul_macs,
                    frozen)

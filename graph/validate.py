@@ -118,7 +118,7 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
                                 inputs[0].id if inputs else None,
                                 fix="choose the data in the Data panel, or with `train --data PATH`"))
     if memory is not None:
-        problem = training_memory_problem(summarize(design, inference), memory)
+        problem = training_memory_problem(summarize(design, inference, rows=False), memory)
         if problem:
             diags.append(Diagnostic(WARNING, "memory", problem, fix=MEMORY_FIX))
     return Report(diags, inference)

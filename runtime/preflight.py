@@ -30,7 +30,7 @@ def check_training_fits(design: Design, overrides: Mapping[str, Any] | None = No
     if "batch_size" in overrides and overrides["batch_size"] != design.training.get("batch_size"):
         design = design.copy()  # the estimate reads the design's own batch size
         design.training["batch_size"] = overrides["batch_size"]
-    problem = training_memory_problem(summarize(design, inference), budget)
+    problem = training_memory_problem(summarize(design, inference, rows=False), budget)
     if problem:
         raise ResourceError(f"cannot train {design.name}: {problem}")
 

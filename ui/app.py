@@ -209,6 +209,7 @@ def screenshot(path: str | os.PathLike, output: str | os.PathLike,
         app.processEvents()
     window.canvas.select_nodes([])
     window.canvas.show_design()
+    window.canvas.canvas.finish_restyle()  # every node's look, not only those first in view
     app.processEvents()
     image = window.grab()
     output = Path(output)

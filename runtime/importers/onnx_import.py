@@ -26,7 +26,8 @@ from graph.catalog import CATALOG
 
 from .onnx_attention import convert_region, find_regions
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
-from .patterns import Expanded, class_token, layer_scale, scale_factor, select, shifted
+from .patterns import (Expanded, channels_layer_norm, class_token, layer_scale, scale_factor,
+                       select, shifted)
 from .registry import Registry
 
 ONNX_OPS = Registry("ONNX")
@@ -54,9 +55,10 @@ class Context:
 
     def __init__(self, node, env: dict[str, Any], builder: DesignBuilder, opset: int,
                  uses: dict[str, int], consumers: dict[str, list] | None = None,
-                 planned: dict[str, Any] | None = None):
+                 planned: dict[str, Any] | None = None, producers: dict[str, Any] | None = None):
         self.node, self.env, self.builder, self.opset, self._uses = node, env, builder, opset, uses
         self.consumers = consumers if consumers is not None else {}
+        self.producers = producers if producers is not None else {}
         self.planned = planned if planned is not None else {}  # outputs a pattern already made
         self.attrs = {a.name: _attr(a) for a in node.attribute}
         self.name = layer_name(node.name, node.op_type)
@@ -68,6 +70,9 @@ class Context:
         if len(readers) == 1 and readers[0].op_type == op_type and self._uses.get(value_name) == 1:
             return readers[0]
         return None
+
+    def read_once(self, value_name: str) -> bool:
+        return self._uses.get(value_name) == 1
 
     def constant_of(self, node, other_than: str) -> np.ndarray | None:
         """``node``'s constant operand (the input that is not ``other_than``), if it has one."""
@@ -170,6 +175,7 @@ def _convert_graph(model, builder: DesignBuilder, opset: int) -> None:
         env[inp.name] = builder.input(inp.name, shape, dtype)
     uses: dict[str, int] = {}
     consumers: dict[str, list] = {}
+    producers = {name: node for node in graph.node for name in node.output if name}
     for node in graph.node:
         for name in node.input:
             uses[name] = uses.get(name, 0) + 1
@@ -191,7 +197,7 @@ def _convert_graph(model, builder: DesignBuilder, opset: int) -> None:
         if node.output and all(name in planned for name in node.output if name):
             env.update({name: planned[name] for name in node.output if name})
             continue
-        _convert_node(node, env, builder, opset, uses, shapes, consumers, planned)
+        _convert_node(node, env, builder, opset, uses, shapes, consumers, planned, producers)
     for out in graph.output:
         value = env.get(out.name)
         if not isinstance(value, Tensor):
@@ -214,10 +220,10 @@ def _attention_regions(graph, env) -> dict[int, list]:
 
 
 def _convert_node(node, env, builder: DesignBuilder, opset: int, uses, shapes, consumers=None,
-                  planned=None) -> None:
+                  planned=None, producers=None) -> None:
     place = node.name or f"{node.op_type} → {', '.join(node.output)}"
     converter = ONNX_OPS.fetch(node.op_type, opset) if node.domain in ("", "ai.onnx") else None
-    ctx = Context(node, env, builder, opset, uses, consumers, planned)
+    ctx = Context(node, env, builder, opset, uses, consumers, planned, producers)
     try:
         if node.input and _shape_only(node, env):  # shape arithmetic around the batch
             outputs = _fold_with_batch(node, env, opset)
@@ -600,7 +606,10 @@ def _transpose(ctx: Context):
         return x.moved(perm.index(x.batch_axis))
     if x.batch_axis != 0 or perm[0] != 0:
         raise ConversionError("a transpose that moves the batch and the sample dims together")
-    return ctx.layer("Permute", {"dims": [p - 1 for p in perm[1:]]}, [x])
+    norm = ctx.producers.get(ctx.node.input[0])
+    alone = norm is not None and ctx.read_once(ctx.node.input[0]) and ctx.read_once(norm.input[0])
+    dims = [p - 1 for p in perm[1:]]
+    return channels_layer_norm(ctx.builder, x, dims, alone) or ctx.layer("Permute", {"dims": dims}, [x])
 
 
 # ---- dense, convolution, normalization ------------------------------------------------------

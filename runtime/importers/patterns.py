@@ -32,6 +32,29 @@ def shifted(builder: DesignBuilder, name: str, x: Tensor, offset: float, alone: 
     return builder.layer("Scale", name, {"factor": -1.0 if negate else 1.0, "offset": offset}, [x])
 
 
+def channels_layer_norm(builder: DesignBuilder, x: Tensor, dims: list[int],
+                        alone: bool) -> Tensor | None:
+    """Permute (channels last) → LayerNorm over the channels → this Permute by ``dims``
+    (channels first again): one LayerNorm2d, as ConvNeXt's, named after the LayerNorm.
+    ``alone``: nothing else reads the first Permute's or the LayerNorm's value. None when the
+    layers before are not that."""
+    rank = len(x.shape or ())
+    if not alone or rank < 2 or dims != [rank - 1] + list(range(rank - 1)):
+        return None
+    norm = builder.node_of(x)
+    if norm.type != "LayerNorm" or norm.resolved_params()["normalized_dims"] != 1 \
+            or not builder.reads_nothing_yet(x):
+        return None
+    before = builder.design.node(builder.design.in_edges(norm.id)[0].src)
+    if before.type != "Permute" or len(builder.design.out_edges(before.id)) != 1 \
+            or list(before.resolved_params()["dims"]) != list(range(1, rank)) + [0]:
+        return None
+    weights, eps = builder.weights[norm.id], norm.resolved_params()["eps"]
+    name, _ = builder.remove(norm.id)
+    _, source = builder.remove(before.id)
+    return builder.layer("LayerNorm2d", name, {"eps": eps}, [source], weights)
+
+
 def layer_scale(builder: DesignBuilder, name: str, x: Tensor, factors: torch.Tensor) -> Tensor:
     """``x * factors`` with one learned factor per channel (C×1×…) or per feature (E) →
     LayerScale holding them."""

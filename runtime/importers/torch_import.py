@@ -16,7 +16,8 @@ import torch
 from torch import fx
 
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
-from .patterns import Expanded, class_token, layer_scale, scale_factor, select, shifted
+from .patterns import (Expanded, channels_layer_norm, class_token, layer_scale, scale_factor,
+                       select, shifted)
 from .registry import Registry
 
 ATEN_OPS = Registry("ATen")
@@ -494,7 +495,11 @@ def _permute(ctx: Context):
     x, dims = ctx.tensor(0), [int(d) % ctx.tensor(0).rank for d in ctx.arg(1)]
     if dims[0] != 0:
         raise ConversionError("a permutation that moves the batch")
-    return ctx.layer("Permute", {"dims": [d - 1 for d in dims[1:]]}, [x])
+    norm = ctx.node.args[0]
+    alone = len(norm.users) == 1 and bool(norm.args) and isinstance(norm.args[0], fx.Node) \
+        and len(norm.args[0].users) == 1
+    merged = channels_layer_norm(ctx.builder, x, [d - 1 for d in dims[1:]], alone)
+    return merged or ctx.layer("Permute", {"dims": [d - 1 for d in dims[1:]]}, [x])
 
 
 @ATEN_OPS.register("aten.transpose.int")

@@ -236,6 +236,9 @@ def test_convnext_imports_exactly(tvm, tmp_path):
                      stochastic_depth_prob=0.1, num_classes=10)
     for way, imported in assert_exact(model, [3, 32, 32], tmp_path).items():
         assert {"LayerScale", "GELU", "LayerNorm"} <= set(layer_types(imported)), way
+        # its LayerNorm2d (permute, LayerNorm over the channels, permute back) is one layer
+        assert layer_types(imported).count("LayerNorm2d") == 3, way
+        assert "Permute" not in layer_types(imported)[:3], way
 
 
 # ---- attention ------------------------------------------------------------------------------------

@@ -362,6 +362,15 @@ def _template_round_trip(name: str, fmt: str, tmp_path: Path):
     return design, compiled, imported
 
 
+RE_EXPORT_GAPS = {  # (template, format) whose imported design exports differently (README: import)
+    **{("vit_b_16", fmt): "MultiheadSelfAttention holds nn.MultiheadAttention as attn: its "
+       "tensors are self_attn.attn.in_proj_weight …, the template's self_attn.in_proj_weight"
+       for fmt in ("pt2", "python")},
+    **{("sequence_classifier", fmt): "the bidirectional LSTM's joined last step comes back as "
+       "the whole sequence and Slice/Flatten/Concat layers" for fmt in ("onnx", "pt2", "python")},
+}
+
+
 def _template_cases():
     from graph.templates import names
 
@@ -374,7 +383,8 @@ def _template_cases():
 @pytest.mark.parametrize("name, fmt", list(_template_cases()))
 def test_every_template_round_trips(name, fmt, tmp_path):
     """A template's small variant → export → import: the same parameter count and outputs,
-    with its blocks (the hierarchy comes back from the module paths)."""
+    with its blocks (the hierarchy comes back from the module paths); exported again, the
+    same operators and tensors as the first export."""
     design, compiled, imported = _template_round_trip(name, fmt, tmp_path)
     assert validate(imported.design).network_ok
     assert infer(imported.design).total_params == infer(design).total_params
@@ -382,6 +392,13 @@ def test_every_template_round_trips(name, fmt, tmp_path):
     assert _outputs_match(compiled, imported) <= TOLERANCE
     if design.blocks:
         assert imported.design.blocks, "the template's blocks come back as blocks"
+    suffix = "py" if fmt == "python" else fmt
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = export_model(imported.design, fmt, tmp_path / f"again.{suffix}", imported.weights)
+        same = _export_contents(fmt, tmp_path / f"{name}.{suffix}") == _export_contents(fmt, again.path)
+    gap = RE_EXPORT_GAPS.get((name, fmt))
+    assert same is not bool(gap), gap or "the imported design's export differs from the original's"
 
 
 @pytest.mark.slow

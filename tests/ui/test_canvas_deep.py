@@ -281,3 +281,35 @@ def test_the_minimap_redraws_after_an_edit_not_during_a_drag(make_view):
     view.document.push(SetParamCommand(design, conv, "out_channels", 32))
     view.document.revalidate()
     assert renders == ["released", 1]  # a param edit moves nothing: no redraw
+
+
+def test_a_breaking_edit_of_a_large_design_restyles_what_is_in_view_first(make_view, qtbot,
+                                                                          monkeypatch):
+    """An edit that changes the shapes of most nodes restyles those in view at once and the
+    others in slices between the window's events (no long pause); in the end every node shows
+    the same look as a restyle done at once."""
+    from ui.canvas import scene as scene_module
+
+    monkeypatch.setattr(scene_module, "RESTYLE_AT_ONCE", 12)  # sliced from 13 nodes on
+    monkeypatch.setattr(scene_module, "RESTYLE_SLICE_S", 0.0)
+    design = flat_resnet50()
+    view = make_view(design, size=(900, 600))
+    canvas, document = view.canvas, view.canvas.document
+    # the second block's last convolution: its Add no longer matches, nothing below has a shape
+    target = [n for n in design.nodes if n.type == "Conv2d" and n.params.get("out_channels") == 256][2]
+    view.centerOn(canvas.nodes[design.node_ids_in_order()[150]].center())  # far below it
+    area = view.visible_scene_rect()
+    shown = {nid for nid, item in canvas.nodes.items() if area.intersects(item.sceneBoundingRect())}
+    before = {nid: item.look for nid, item in canvas.nodes.items()}
+    document.push(SetParamCommand(design, target.id, "out_channels", 255))
+    document.revalidate()
+    changed_now = {nid for nid, item in canvas.nodes.items() if item.look != before[nid]}
+    assert canvas.restyle_pending
+    qtbot.waitUntil(lambda: not canvas.restyle_pending)
+    sliced = {nid: item.look for nid, item in canvas.nodes.items()}
+    changed = {nid for nid in sliced if sliced[nid] != before[nid]}
+    assert len(changed) > 100 and len(changed & shown) >= 3
+    assert changed_now == changed & shown  # the nodes in view at once, the others later
+    canvas._look_keys.clear()
+    canvas.apply_report(document.report)  # all at once
+    assert {nid: item.look for nid, item in canvas.nodes.items()} == sliced

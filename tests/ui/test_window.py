@@ -91,8 +91,10 @@ def cnn_file(tmp_path) -> Path:
 
 
 def settle(qtbot, window) -> None:
-    """Wait for the revalidation that the last edits scheduled (it runs from the event loop)."""
-    qtbot.waitUntil(lambda: not window.document.revalidation_pending)
+    """Wait for the revalidation that the last edits scheduled (it runs from the event loop)
+    and for the canvas to show it (a large restyle goes on in slices)."""
+    qtbot.waitUntil(lambda: not window.document.revalidation_pending
+                    and not window.canvas.canvas.restyle_pending)
 
 
 # ---- panels and canvas --------------------------------------------------------------------------

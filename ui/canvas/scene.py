@@ -10,10 +10,11 @@ inside come from the entered instance's first copy in the report's expansions.
 """
 from __future__ import annotations
 
-from collections import defaultdict
+import time
+from collections import defaultdict, deque
 from typing import Iterable
 
-from PySide6.QtCore import QPointF, QRectF, Signal
+from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneHelpEvent, QToolTip
 
 from graph.blocks import PATH_SEPARATOR
@@ -40,6 +41,10 @@ class _NoPort:
 _NO_PORT = _NoPort()
 
 
+RESTYLE_AT_ONCE = 150  # an edit that restyles more nodes does those in view at once, ...
+RESTYLE_SLICE_S = 0.008  # ... then the others in slices of this long, one per pass of the loop
+
+
 class CanvasScene(QGraphicsScene):
     """Items for every node and link of ``document.design``, kept in step with the model."""
 
@@ -54,13 +59,18 @@ class CanvasScene(QGraphicsScene):
         self._port_links: dict[tuple[str, str], list[Edge]] = {}  # variadic inputs: links in order
         self._shapes: dict[str, str] = {}  # node id → shape label of its links
         self._look_keys: dict[str, tuple] = {}  # node id → what its current look was made of
+        self._restyles: deque[tuple[str, NodeLook]] = deque()  # looks still to show
+        self._restyle_timer = QTimer(self)  # a zero timer: the next slice after a frame's paint
+        self._restyle_timer.setSingleShot(True)
+        self._restyle_timer.setInterval(0)
+        self._restyle_timer.timeout.connect(self._restyle_slice)
         self.design: Design | None = None
         self.scope: list[str] = []  # instance ids entered, from the top-level design inwards
         self._subscriptions: list[tuple[object, object]] = []
         self.setSceneRect(QRectF(-SCENE_EXTENT / 2, -SCENE_EXTENT / 2, SCENE_EXTENT, SCENE_EXTENT))
         self.setBackgroundBrush(Theme.background)
         document.design_replaced.connect(self._design_replaced)
-        document.report_changed.connect(self.apply_report)
+        document.report_changed.connect(lambda report: self.apply_report(report, sliced=True))
         self.set_design(document.design)
         self.apply_report(document.report)
 
@@ -89,6 +99,7 @@ class CanvasScene(QGraphicsScene):
         self._port_links.clear()
         self._shapes.clear()
         self._look_keys.clear()
+        self._restyles.clear()
         self.design = design
         for signal, slot in ((design.node_added, self._on_node_added),
                              (design.node_removed, self._on_node_removed),
@@ -321,15 +332,43 @@ class CanvasScene(QGraphicsScene):
         return Diagnostic(ERROR, "shape", text, culprit.id, fix=error.fix,
                           param=error.param if len(rest) == 1 else None)
 
-    def apply_report(self, report: Report) -> None:
-        """Restyle the nodes whose shape, parameter count or diagnostics changed."""
+    def apply_report(self, report: Report, sliced: bool = False) -> None:
+        """Restyle the nodes whose shape, parameter count or diagnostics changed. ``sliced`` (an
+        edit's report): when that is more than :data:`RESTYLE_AT_ONCE` nodes, those in view
+        come first and the others follow in slices between the window's other events, so a
+        breaking edit of a large design never holds the GUI thread long."""
+        for node_id, _look in self._restyles:  # an older report's looks not shown yet
+            self._look_keys.pop(node_id, None)
+        changes = self._look_changes(report)
+        if not sliced or len(changes) <= RESTYLE_AT_ONCE:
+            self._restyles = deque(changes)
+            self._restyle_slice(everything=True)
+            return
+        shown = self._shown_rect()
+        in_view = {node_id for node_id, _look in changes
+                   if shown.intersects(self.nodes[node_id].sceneBoundingRect())}
+        changes.sort(key=lambda change: change[0] not in in_view)  # stable: design order kept
+        self._restyles = deque(changes)
+        self._restyle_slice(at_least=len(in_view))
+
+    @property
+    def restyle_pending(self) -> bool:
+        """Whether nodes still wait for the newest report's look (see :meth:`apply_report`)."""
+        return bool(self._restyles)
+
+    def finish_restyle(self) -> None:
+        """Show every look still waiting now (a screenshot, a test)."""
+        self._restyle_slice(everything=True)
+
+    def _look_changes(self, report: Report) -> list[tuple[str, NodeLook]]:
+        """The nodes whose look changes with ``report``, and their new looks."""
         by_node: dict[str, list] = defaultdict(list)
         inference = self.scoped_inference(report)
         for diag in self.scoped_diagnostics(report):
             if diag.node is not None:
                 by_node[diag.node].append(diag)
-        relabel = []
-        for node_id, item in self.nodes.items():
+        changes = []
+        for node_id in self.nodes:
             diags = by_node.get(node_id, ())
             shape = inference.shapes.get(node_id)
             # What the look is made of; most nodes are unchanged by an edit, so compare first.
@@ -341,13 +380,27 @@ class CanvasScene(QGraphicsScene):
             severity = None
             if diags:
                 severity = ERROR if any(d.severity == ERROR for d in diags) else "warning"
-            look = NodeLook(
+            changes.append((node_id, NodeLook(
                 shape=fmt_shape(shape) if shape is not None else "",
                 params=params_text(inference.params.get(node_id)),
                 severity=severity,
                 problems=problems_text(diags) if diags else "",
                 describe=describe(inference, node_id) if shape is not None else "",
-            )
+            )))
+        return changes
+
+    def _restyle_slice(self, at_least: int = 1, everything: bool = False) -> None:
+        """Show waiting looks: ``everything``, or at least ``at_least`` and then as many as
+        :data:`RESTYLE_SLICE_S` allows; the rest follow after the loop's next pass."""
+        deadline = time.perf_counter() + RESTYLE_SLICE_S
+        relabel, done = [], 0
+        while self._restyles and (everything or done < at_least
+                                  or time.perf_counter() < deadline):
+            node_id, look = self._restyles.popleft()
+            item = self.nodes.get(node_id)
+            if item is None:
+                continue
+            done += 1
             if self._shapes.get(node_id, "") != look.shape:
                 self._shapes[node_id] = look.shape
                 relabel.append(node_id)
@@ -357,6 +410,15 @@ class CanvasScene(QGraphicsScene):
                 if edge.src == node_id:
                     link = self.links[edge]
                     link.set_label(self._shapes[node_id], link.order)
+        if self._restyles:
+            self._restyle_timer.start()
+
+    def _shown_rect(self) -> QRectF:
+        """The part of the scene the views show."""
+        rect = QRectF()
+        for view in self.views():
+            rect = rect.united(view.mapToScene(view.viewport().rect()).boundingRect())
+        return rect
 
     # ---- tooltips (built on demand: a restyle of hundreds of nodes sets no text) ------------------
 

@@ -61,9 +61,14 @@ class Summary:
         return self.total_params - self.frozen_params
 
     @property
+    def trainable_bytes(self) -> int:
+        return self.trainable_params * BYTES_PER_VALUE
+
+    @property
     def training_bytes(self) -> int:
-        """Parameters, their gradients, two Adam moments and the activations."""
-        return 4 * self.param_bytes + self.activation_bytes
+        """Parameters, the trainable ones' gradients and two Adam moments, and the
+        activations (frozen layers have neither gradients nor optimizer state)."""
+        return self.param_bytes + 3 * self.trainable_bytes + self.activation_bytes
 
     @property
     def groups(self) -> list[Row]:
@@ -92,9 +97,9 @@ def training_memory_problem(summary: Summary, memory: MemoryBudget) -> str | Non
     if summary.training_bytes <= memory.bytes:
         return None
     return (f"training needs about {human_bytes(summary.training_bytes)} (weights "
-            f"{human_bytes(summary.param_bytes)} ×4 for gradients and Adam, plus activations at "
-            f"batch {summary.batch_size}), more than the {human_bytes(memory.bytes)} of "
-            f"{memory.label}")
+            f"{human_bytes(summary.param_bytes)}, 3× the trainable ones for gradients and Adam, "
+            f"plus activations at batch {summary.batch_size}), more than the "
+            f"{human_bytes(memory.bytes)} of {memory.label}")
 
 
 def export_memory_problem(summary: Summary, memory: MemoryBudget) -> str | None:

@@ -688,6 +688,9 @@ class MainWindow(QMainWindow):
                   and (head is None or n.id != head.id)]
         self.document.push(SetTrainingFlagsCommand(design, others, trainable=False,
                                                    text="Freeze all but the head"))
+        trains = f"only {head.name} trains" if head is not None else "nothing trains"
+        self.statusBar().showMessage(f"Froze {len(others)} layers: {trains} (the Summary "
+                                     "splits the parameters; Edit ▸ Undo unfreezes)", 10_000)
 
     def save(self) -> bool:
         if self.document.path is None:

@@ -252,8 +252,10 @@ class SummaryPanel(QWidget):
         for c, text in enumerate(("Total", f"{layers} layers{nodes}", "",
                                   f"{summary.total_params:,}", human_count(summary.total_macs))):
             totals.setText(c, text)
+        frozen = (f" ({summary.trainable_params:,} trainable, {summary.frozen_params:,} frozen)"
+                  if summary.frozen_params else "")
         self.memory.setText(
-            f"Parameters {human_bytes(summary.param_bytes)} · activations at batch "
+            f"Parameters {human_bytes(summary.param_bytes)}{frozen} · activations at batch "
             f"{summary.batch_size}: {human_bytes(summary.activation_bytes)} · training memory "
             f"(Adam) ≈ {human_bytes(summary.training_bytes)} · {human_count(summary.total_macs)} "
             "MACs per sample")

@@ -76,7 +76,12 @@ def test_summary_of_the_mlp():
     assert s.total_params == 2410 and s.param_bytes == 2410 * BYTES_PER_VALUE
     assert s.batch_size == 64
     assert s.activation_bytes == (64 + 32 + 32 + 10) * 64 * BYTES_PER_VALUE
-    assert s.training_bytes == 4 * s.param_bytes + s.activation_bytes
+    assert s.training_bytes == 4 * s.param_bytes + s.activation_bytes  # all of it trains
+    b.design.set_training_flags(b.id("fc1"), trainable=False)  # frozen: no gradient, no Adam
+    frozen = summarize(b.design)
+    assert frozen.frozen_params == 64 * 32 + 32 and frozen.trainable_params == 32 * 10 + 10
+    assert frozen.training_bytes == (s.param_bytes + 3 * (32 * 10 + 10) * BYTES_PER_VALUE
+                                     + s.activation_bytes)
 
 
 def test_summary_of_a_broken_design_still_lists_every_node():

@@ -135,6 +135,7 @@ def test_freeze_replace_head_and_the_trainable_switch(window, qtbot, monkeypatch
     window.freeze_all_but_head()
     frozen = {n.name for n in design.nodes if not n.trainable}
     assert "conv1" in frozen and "fc2" not in frozen
+    assert "only fc2 trains" in window.statusBar().currentMessage()  # says what it did
     conv1 = design.node_by_name("conv1")
     window.inspector.show_nodes([conv1.id])
     box = window.inspector.view.trainable_box

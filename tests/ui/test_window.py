@@ -22,7 +22,7 @@ from graph.summary import human_bytes, human_count, summarize
 from runtime.codegen import python_source
 from runtime.compiler import compile_design
 from tests.conftest import EXAMPLES, ROOT
-from ui.commands import SetParamCommand
+from ui.commands import SetParamCommand, SetTrainingFlagsCommand
 from ui.document import Document
 from ui.main_window import MainWindow
 
@@ -125,7 +125,7 @@ def test_diagnostics_click_selects_and_centres_the_node(make_window, qtbot, cnn_
     assert abs(shown_at.x() - middle.x()) <= 2 and abs(shown_at.y() - middle.y()) <= 2
 
 
-def test_summary_table_matches_graph_summary(make_window, cnn_file):
+def test_summary_table_matches_graph_summary(make_window, qtbot, cnn_file):
     window = make_window(cnn_file)
     design = window.document.design
     expected = summarize(design, window.document.report.inference)
@@ -138,6 +138,13 @@ def test_summary_table_matches_graph_summary(make_window, cnn_file):
     assert totals[3] == f"{expected.total_params:,}" and totals[4] == human_count(expected.total_macs)
     assert human_bytes(expected.training_bytes) in window.summary.memory.text()
     assert f"batch {expected.batch_size}" in window.summary.memory.text()
+    assert "frozen" not in window.summary.memory.text()
+    fc1 = design.node_by_name("fc1")
+    window.document.push(SetTrainingFlagsCommand(design, [fc1.id], trainable=False))
+    settle(qtbot, window)
+    frozen = window.document.report.inference.params[fc1.id]
+    trainable = expected.total_params - frozen
+    assert f"({trainable:,} trainable, {frozen:,} frozen)" in window.summary.memory.text()
 
 
 def test_summary_row_click_focuses_node(make_window, qtbot, cnn_file):

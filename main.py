@@ -752,6 +752,9 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="replace")
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if len(argv) == 1 and argv[0].lower().endswith(".json"):  # `main.py FILE`: open it
+        argv = ["open", argv[0]]
     args = parser.parse_args(argv)
     if args.command is None:
         args = parser.parse_args(["open", str(DEFAULT_EXAMPLE)])

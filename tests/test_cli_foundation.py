@@ -181,3 +181,21 @@ def test_code_with_hostile_names_and_a_huge_layer(tmp_path: Path, capsys):
     assert not [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "system"]
     assert "import_os_os_system_x = self.import_os_os_system_x(pixels)" in result.out
     assert json.loads(path.read_text())["name"] == d.name
+
+
+def test_a_design_file_alone_opens_it_in_the_editor(monkeypatch):
+    """``python main.py FILE.json`` is ``python main.py open FILE.json`` (what people type)."""
+    import main
+
+    opened = []
+    parser = main.build_parser
+    monkeypatch.setattr(main, "build_parser", lambda: _with_open(parser(), opened))
+    assert main.main([str(EXAMPLES / "digits_mlp.json")]) == 0
+    assert opened == [str(EXAMPLES / "digits_mlp.json")]
+
+
+def _with_open(parser, opened):
+    """The real parser, its ``open`` command pointed at the stub."""
+    sub = next(a for a in parser._actions if a.dest == "command")
+    sub.choices["open"].set_defaults(func=lambda args: opened.append(args.file) or 0)
+    return parser

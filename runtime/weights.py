@@ -251,15 +251,30 @@ def preview_weights(design: Design, base_dir: str | os.PathLike | None,
 
 
 def adopt_weights(preview: WeightsPreview, design: Design, design_path: str | os.PathLike) -> Path:
-    """Apply a preview: write the resulting weights beside the design (``<stem>.safetensors``)
-    and name that file as the design's initial weights. Returns the file written."""
+    """Apply a preview: write the resulting weights to a new file beside the design
+    (``<stem>.safetensors``, or ``<stem>-2.safetensors``… when that exists: the file the
+    design started from so far stays as it was, for undo and for the saved design) and name
+    it as the design's initial weights. Returns the file written."""
     from safetensors.torch import save_file
+
+    from graph.atomic import atomic_path
 
     if not preview.matching.ok:
         raise WeightsError(f"{preview.source}: no tensor fits the design")
     apply_matching(preview.compiled.module, preview.matching, preview.theirs)
-    out = Path(design_path).with_suffix(".safetensors")
+    out = unused_path(Path(design_path).with_suffix(".safetensors"))
     state = {k: v.detach().cpu().contiguous() for k, v in preview.compiled.module.state_dict().items()}
-    save_file(state, str(out), metadata={"producer": "netwright", "from": preview.source.name[:200]})
+    with atomic_path(out) as temp:  # a new file's usual permissions, whole or not at all
+        save_file(state, str(temp), metadata={"producer": "netwright",
+                                              "from": preview.source.name[:200]})
     design.set_initial_weights(out.name)
     return out
+
+
+def unused_path(path: Path) -> Path:
+    """``path``, or ``<stem>-2<suffix>``, ``-3``… beside it: the first that does not exist."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate

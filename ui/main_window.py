@@ -653,8 +653,10 @@ class MainWindow(QMainWindow):
             QMessageBox.critical(self, "Load Weights", f"Could not apply the weights:\n\n{exc}")
             return
         self.document.push(SetInitialWeightsCommand(self.document.design, name))
-        self.statusBar().showMessage(f"The design now starts from {name} "
-                                     f"({dialog.preview.matching.describe()})", 10_000)
+        self.statusBar().showMessage(
+            f"The design now starts from the weights of {dialog.preview.source.name}, written "
+            f"to {name} beside it ({dialog.preview.matching.describe()}); save to keep it",
+            10_000)
 
     def replace_head(self) -> None:
         from graph.finetune import WIDTH_PARAM, head_layer

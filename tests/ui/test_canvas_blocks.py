@@ -439,3 +439,40 @@ def test_block_node_faces_show_whole_names_and_whole_arguments(qtbot):
     long._elide_labels()
     assert long._name_text.startswith("downsamp") and long._name_text.endswith("copy")
     assert "…" in long._name_text
+
+
+def test_the_cards_behind_a_block_draw_nothing_inside_its_box(qtbot):
+    """The stacked cards of a block show beside and below it only: inside the node's box the
+    block looks exactly as the node alone (their edges showed around its rounded corners as
+    stray lines)."""
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtWidgets import QStyleOptionGraphicsItem
+
+    from ui.canvas.style import NODE_HEIGHT, NODE_WIDTH
+    from ui.canvas.view import CanvasView
+    from ui.document import Document
+
+    view = CanvasView(Document(build("resnet")))
+    qtbot.addWidget(view)
+    block = next(i for i in view.canvas.nodes.values() if getattr(i, "is_block", False))
+    scale = 4
+
+    def render() -> QImage:
+        image = QImage(int(NODE_WIDTH + 12) * scale, int(NODE_HEIGHT + 12) * scale,
+                       QImage.Format.Format_ARGB32)
+        image.fill(0)
+        painter = QPainter(image)
+        painter.scale(scale, scale)
+        painter.translate(2, 2)
+        block.paint(painter, QStyleOptionGraphicsItem(), None)
+        painter.end()
+        return image
+
+    with_cards = render()
+    block._paint_stack = lambda _painter: None  # the same node without its cards
+    alone = render()
+    box = [(x, y) for x in range(2 * scale, int(NODE_WIDTH + 2) * scale)
+           for y in range(2 * scale, int(NODE_HEIGHT + 2) * scale)]
+    assert all(with_cards.pixel(x, y) == alone.pixel(x, y) for x, y in box)
+    beside = (int((NODE_WIDTH + 2 + 3) * scale), int((NODE_HEIGHT / 2 + 2) * scale))
+    assert with_cards.pixelColor(*beside).alpha() > 0 == alone.pixelColor(*beside).alpha()

@@ -2,6 +2,7 @@
 into a link that makes room, and a 175-layer design that opens readable."""
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
@@ -200,6 +201,10 @@ def test_zoom_is_shown_and_can_be_set(make_view, qtbot):
     assert abs(view.zoom() - 1.25) < 1e-6 and box.currentText() == "125%"
     key(view, Qt.Key.Key_0, CTRL)
     assert view.zoom() == 1.0
+    key(view, Qt.Key.Key_Minus, CTRL)  # its two bindings (Ctrl+- and ZoomOut) are one key
+    assert abs(view.zoom() - 0.8) < 1e-6
+    key(view, Qt.Key.Key_Plus, CTRL)
+    assert view.zoom() == pytest.approx(1.0)
     centre = view.mapToScene(view.viewport().rect().center())
     box.lineEdit().setText("50")
     box.lineEdit().editingFinished.emit()

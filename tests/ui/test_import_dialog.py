@@ -113,7 +113,17 @@ def test_load_weights_shows_the_table_then_applies_as_one_undo_step(window, qtbo
     monkeypatch.setattr(import_dialog.LoadWeightsDialog, "exec", run)
     window.load_weights_dialog()
     assert run.rows == 18 and run.status.startswith("18 matched (18 by name)")
-    assert design.initial_weights == "cnn.safetensors" and (tmp_path / "cnn.safetensors").is_file()
+    first = tmp_path / "cnn.safetensors"
+    assert design.initial_weights == "cnn.safetensors" and first.is_file()
+    assert first.stat().st_mode & 0o044  # a new file's usual permissions, not owner-only
+    assert "pre.safetensors" in window.statusBar().currentMessage()  # the file chosen
+    # Loading again never writes over the file the design starts from (undo, the saved file)
+    before = first.read_bytes()
+    window.load_weights_dialog()
+    assert design.initial_weights == "cnn-2.safetensors" and (tmp_path / "cnn-2.safetensors").is_file()
+    assert first.read_bytes() == before
+    window.document.undo_stack.undo()
+    assert design.initial_weights == "cnn.safetensors"
     window.document.undo_stack.undo()
     assert design.initial_weights == ""
 

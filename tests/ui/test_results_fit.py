@@ -6,6 +6,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+from PySide6.QtWidgets import QApplication
 import pytest
 
 from graph.fileformat import load
@@ -48,10 +49,14 @@ def test_ten_class_confusion_matrix_fits_without_scrolling(styled, qtbot, size):
     window.training.show_page("results")
     matrix, area = view.confusion, window.training.pages["results"]
     qtbot.waitUntil(lambda: matrix.isVisible() and matrix.viewport().height() > 0)
-    qtbot.wait(50)
-    assert area.verticalScrollBar().maximum() == 0  # the page itself does not scroll
-    assert matrix.verticalScrollBar().maximum() == 0
-    assert matrix.horizontalScrollBar().maximum() == 0
+
+    def laid_out() -> bool:  # the page and the matrix have settled on their sizes
+        QApplication.processEvents()
+        return (area.verticalScrollBar().maximum() == 0  # the page itself does not scroll
+                and matrix.verticalScrollBar().maximum() == 0
+                and matrix.horizontalScrollBar().maximum() == 0)
+
+    qtbot.waitUntil(laid_out)
     last = matrix.visualItemRect(matrix.item(9, 9))
     assert matrix.viewport().rect().contains(last), "the last class is cut off"
     assert last.height() >= 11 and matrix.font().pixelSize() >= FittedMatrix.MIN_FONT_PX
@@ -63,3 +68,25 @@ def test_ten_class_confusion_matrix_fits_without_scrolling(styled, qtbot, size):
 
 
 from ui.training.results import FittedMatrix  # noqa: E402
+
+
+def test_class_names_in_the_row_header_are_whole(styled, qtbot):
+    """The row header is as wide as its longest class name in the header's bold style."""
+    from ui.training.results import ResultsView
+
+    view = ResultsView()
+    qtbot.addWidget(view)
+    view.resize(700, 300)
+    view.show()
+    p = _predictions()
+    p.class_names = [f"class {i}" for i in range(10)]
+    view._pending = ("run", "test")
+    view._done(("run", "test"), p)
+    header = view.confusion.verticalHeader()
+    bold = header.font()
+    bold.setBold(True)
+    from PySide6.QtGui import QFontMetrics
+
+    qtbot.waitUntil(lambda: header.width() >= QFontMetrics(bold).horizontalAdvance("class 9") + 4)
+    top = view.confusion.horizontalHeader()
+    assert top.height() >= QFontMetrics(top.font()).height()  # the column names are whole

@@ -87,3 +87,15 @@ def test_file_column_shows_the_names_whole_paths_in_the_tooltip(qtbot, tmp_path)
     assert header.sectionSize(1) >= header.fontMetrics().horizontalAdvance(item.text())
     assert dialog.table.item(1, 1).text() == "digits_cnn.onnx"
     assert dialog.table.item(1, 3).text() == "failed"
+
+
+def test_a_folder_typed_in_is_made(qtbot, trained, tmp_path):
+    folder = tmp_path / "not" / "there" / "yet"
+    dialog = _dialog(qtbot, trained, folder)
+    for fmt, box in dialog.format_boxes.items():
+        box.setChecked(fmt == "safetensors")
+    with qtbot.waitSignal(dialog.finished_all, timeout=120_000) as done:
+        dialog.export_button.click()
+    [(_fmt, result)] = done.args[0]
+    assert not isinstance(result, str), result
+    assert result.path.parent == folder and result.path.exists()

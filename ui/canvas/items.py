@@ -446,14 +446,22 @@ class NodeItem(QGraphicsItem):
 
 
     def _paint_stack(self, painter: QPainter) -> None:
-        """A block instance: further cards behind it (two when repeated), filled, so only their
-        edges show beside and below the node (outlines alone showed through its corners)."""
+        """A block instance: further cards behind it (two when repeated), showing only beside
+        and below the node — never inside its box, where their edges would cross its rounded
+        corners as stray lines."""
+        painter.save()
+        outside = QPainterPath()
+        outside.addRect(self.boundingRect())
+        inside = QPainterPath()
+        inside.addRect(QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT))
+        painter.setClipPath(outside.subtracted(inside), Qt.ClipOperation.IntersectClip)
         painter.setBrush(Theme.node_body)
         painter.setPen(QPen(self._header_color, 1.4))
         for step in ((2, 1) if self.repeat > 1 else (1,)):
             offset = 3.0 * step
             painter.drawRoundedRect(QRectF(offset, offset, NODE_WIDTH, NODE_HEIGHT),
                                     CORNER_RADIUS, CORNER_RADIUS)
+        painter.restore()
 
     def _paint_overview(self, painter: QPainter, lod: float) -> None:
         """Zoomed out: the node in its category's colour with its name written large (from

@@ -166,10 +166,9 @@ class LinkItem(QGraphicsItem):
         return views[0].transform().m11() if views else 1.0
 
     def _scale_label(self, zoom: float | None) -> None:
-        """While hovered (``zoom`` given) a label too small to read at that zoom grows to the
-        smallest readable size on screen; otherwise it has its own size."""
-        scale = 1.0 if zoom is None or label_readable(zoom) else \
-            READABLE_LABEL_PX / (_label_px() * max(zoom, 0.05))
+        """While hovered (``zoom`` given) a label too small to read at that zoom is shown at its
+        size at 100 %; otherwise it has its own size."""
+        scale = 1.0 if zoom is None or label_readable(zoom) else 1.0 / max(zoom, 0.05)
         if scale != self._label_scale:
             self.prepareGeometryChange()
             self._label_scale = scale
@@ -315,7 +314,7 @@ class FeedbackItem(QGraphicsItem):
 
 _cache: dict[str, object] = {}
 
-READABLE_LABEL_PX = 8.0  # a link label whose text is smaller than this on screen is not drawn
+READABLE_LABEL_PX = 10.0  # a link label whose line is lower than this on screen is not drawn
 
 
 def _label_px() -> float:

@@ -61,6 +61,21 @@ ZOOM_STEP = 1.25  # one Ctrl+= / Ctrl+- step
 PASTE_OFFSET = 40.0
 
 
+
+def distinct_keys(shortcuts) -> list[QKeySequence]:
+    """``shortcuts`` (key sequences, standard keys or one of them) without repeats: a key given
+    twice — ``Ctrl+-`` and the platform's ZoomOut, which is ``Ctrl+-`` too — is an ambiguous
+    shortcut to Qt, and then it does nothing at all."""
+    if not isinstance(shortcuts, list):
+        shortcuts = [shortcuts]
+    keys: list[QKeySequence] = []
+    for shortcut in shortcuts:
+        for key in (QKeySequence.keyBindings(shortcut)
+                    if isinstance(shortcut, QKeySequence.StandardKey) else [shortcut]):
+            if not key.isEmpty() and key not in keys:
+                keys.append(key)
+    return keys
+
 class CanvasView(QGraphicsView):
     """The node editor for ``document``. Emits :attr:`selection_changed` with node ids."""
 
@@ -139,7 +154,7 @@ class CanvasView(QGraphicsView):
         def action(name: str, text: str, slot, shortcuts) -> QAction:
             act = QAction(text, self)
             act.triggered.connect(lambda _checked=False: slot())
-            act.setShortcuts(shortcuts)
+            act.setShortcuts(distinct_keys(shortcuts))
             act.setObjectName(name)
             return act
 

@@ -35,6 +35,7 @@ def _export_one(source: str, design_text: str, fmt: str, out: Path, checkpoint: 
     from graph.fileformat import loads
     from runtime.export import export_model, export_path
 
+    out.parent.mkdir(parents=True, exist_ok=True)  # a folder typed in is made, as Save does
     if source == FRESH:
         return export_model(loads(design_text), fmt, out)
     return export_path(source, fmt, out, checkpoint)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFontMetrics, QIcon, QImage, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel,
                                QListWidget, QListWidgetItem, QPushButton, QSplitter,
                                QStackedWidget, QTableWidget, QTableWidgetItem, QTabWidget,
@@ -91,6 +91,8 @@ class FittedMatrix(QTableWidget):
         for header in (self.horizontalHeader(), self.verticalHeader()):
             header.setMinimumSectionSize(1)
             header.setDefaultSectionSize(34)
+            # Small cells: 2 px of padding (the window's style gives headers 8 × 5).
+            header.setStyleSheet("QHeaderView::section { padding: 0px 2px; }")
 
     def fit(self) -> None:
         """Size the cells, the headers and the font to the table's area."""
@@ -105,9 +107,11 @@ class FittedMatrix(QTableWidget):
             header.setFont(font)
         mode = QHeaderView.ResizeMode.Stretch if fits else QHeaderView.ResizeMode.Fixed
         vertical, horizontal = self.verticalHeader(), self.horizontalHeader()
-        vertical.setFixedWidth(max(cell_h, QFontMetrics(font).horizontalAdvance(
-            max([self.verticalHeaderItem(r).text() for r in range(k)] or [""], key=len)) + 8))
-        horizontal.setFixedHeight(cell_h)
+        bold = QFont(font)
+        bold.setBold(True)  # the headers' style: bold, 2 px padding each side
+        longest = max((self.verticalHeaderItem(r).text() for r in range(k)), key=len, default="")
+        vertical.setFixedWidth(max(cell_h, QFontMetrics(bold).horizontalAdvance(longest) + 10))
+        horizontal.setFixedHeight(max(cell_h, QFontMetrics(font).height() + 2))
         for header in (horizontal, vertical):
             header.setSectionResizeMode(mode)
             if not fits:

@@ -201,43 +201,39 @@ def _needed_nodes(g: Graph, source: str, output: str) -> list | None:
 
 
 def convert_region(region: Region, env: dict[str, Any], builder: DesignBuilder, model,
-                   name: str) -> dict[str, Any] | None:
+                   name: str) -> dict[str, Any]:
     """The region as one MultiheadSelfAttention fed by ``env[region.source]``: the values to
-    plan (its output → the layer, every other value it computes from the source → ``absorbed``),
-    or None when the region is not exactly self-attention."""
+    plan (its output → the layer, every other value it computes from the source → ``absorbed``).
+    Raises ConversionError saying why when the region is not exactly self-attention."""
     x = env.get(region.source)
     if not isinstance(x, Tensor) or x.shape is None or len(x.shape) != 2:
-        return None
-    try:
-        projections = _attention_weights(region, env)
-    except ConversionError:
-        return None
+        raise ConversionError("its input is not a computed sequence (steps × features)")
+    projections = _attention_weights(region, env)
     if projections is None:
-        return None
+        raise ConversionError("its projections do not fit nn.MultiheadAttention (queries, keys "
+                              "and values of one width; biases on all of them or none)")
     weights, bias, first_output = projections
     runs = [_run(model, region, env, x, batch) for batch in TRIAL_BATCHES]
     if any(run is None for run in runs):
-        return None
+        raise ConversionError("onnxruntime cannot run that part of the graph on its own")
     chosen = _pick_output(region.candidates[first_output:], x, runs)
     if chosen is None:
-        return None
+        raise ConversionError("no value after its output projection has the input's shape")
     output, axis = chosen
     sample, outputs = runs[0]
     heads, rest = divmod(outputs[region.softmax.output[0]].size, TRIAL_BATCHES[0] * x.shape[0] ** 2)
     if rest or heads < 1 or x.shape[1] % heads:
-        return None
+        raise ConversionError("its scores are not one steps × steps matrix per head")
     expected = _reference(weights, bias, heads, sample, x.batch_axis, axis)
     got = outputs[output]
     if expected.shape != got.shape or not np.allclose(got, expected, rtol=1e-4, atol=1e-5):
-        return None
+        raise ConversionError("it computes something other than nn.MultiheadAttention with these "
+                              "weights (a mask, a bias on the scores, another scale …)")
     absorbed = _absorbed(region, output)
     if absorbed is None:
-        return None
-    try:
-        layer = builder.layer("MultiheadSelfAttention", name, {"num_heads": heads, "bias": bias},
-                              [x.moved(0)], {f"attn.{k}": v for k, v in weights.items()})
-    except ConversionError:
-        return None
+        raise ConversionError("a value inside it (the attention weights?) is also read elsewhere")
+    layer = builder.layer("MultiheadSelfAttention", name, {"num_heads": heads, "bias": bias},
+                          [x.moved(0)], {f"attn.{k}": v for k, v in weights.items()})
     return {**absorbed, output: layer.moved(axis)}
 
 

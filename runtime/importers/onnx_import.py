@@ -8,7 +8,8 @@ Values flowing through the graph are one of three kinds:
   arithmetic exporters build around it for ``Reshape``), resolved without running anything.
 
 Each converter in :data:`ONNX_OPS` maps one operator pattern onto catalog layers; initializers
-become the layers' weights. After import the design is checked against onnxruntime on random
+become the layers' weights. Self-attention written out as its steps is found and mapped as a
+whole first (:mod:`.onnx_attention`). After import the design is checked against onnxruntime on random
 inputs (see :func:`import_onnx`).
 """
 from __future__ import annotations
@@ -24,8 +25,8 @@ import torch
 
 from graph.catalog import CATALOG
 
+from .builder import ConversionError, DesignBuilder, Imported, Tensor, Unmapped, UnsupportedModel
 from .onnx_attention import convert_region, find_regions
-from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
 from .patterns import (Expanded, channels_layer_norm, class_token, layer_scale, scale_factor,
                        select, shifted)
 from .registry import Registry
@@ -187,17 +188,25 @@ def _convert_graph(model, builder: DesignBuilder, opset: int) -> None:
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
             _convert_node(node, env, builder, opset, uses, shapes)
     attention = _attention_regions(graph, env)
+    hints: dict[int, str] = {}  # id of a node in a region that is not plain attention → why
     for node in graph.node:
         if node.output and all(name in planned for name in node.output if name):
             env.update({name: planned[name] for name in node.output if name})
             continue
         for region in attention.pop(id(node), []):
-            planned.update(convert_region(region, env, builder, model, layer_name(
-                region.projections[0].name, "attention")) or {})
+            try:
+                planned.update(convert_region(region, env, builder, model, layer_name(
+                    region.projections[0].name, "attention")))
+            except ConversionError as exc:
+                hints.update({id(n): f"it looks like self-attention, but {exc}" for n in region.nodes})
         if node.output and all(name in planned for name in node.output if name):
             env.update({name: planned[name] for name in node.output if name})
             continue
+        listed = len(builder.unmapped)
         _convert_node(node, env, builder, opset, uses, shapes, consumers, planned, producers)
+        if len(builder.unmapped) > listed and id(node) in hints:
+            last = builder.unmapped[-1]
+            builder.unmapped[-1] = Unmapped(last.op, last.place, f"{last.reason}; {hints[id(node)]}")
     for out in graph.output:
         value = env.get(out.name)
         if not isinstance(value, Tensor):

@@ -1,4 +1,6 @@
-"""Mappings both importers share: numbers and per-channel constants onto catalog layers."""
+"""Mappings both importers share onto catalog layers: numbers (Scale), per-channel constants
+(LayerScale), a token repeated over the batch (ClassToken), a LayerNorm between permutes
+(LayerNorm2d), one entry picked along a dim (Slice)."""
 from __future__ import annotations
 
 import math

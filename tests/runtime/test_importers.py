@@ -479,6 +479,8 @@ def test_attention_with_a_mask_is_not_taken_for_plain_self_attention(tmp_path):
         import_model(path)
     assert "MultiheadSelfAttention" not in str(info.value)
     assert {u.op for u in info.value.unmapped} & {"Transpose", "MatMul", "Softmax", "Add"}
+    assert "it looks like self-attention, but it computes something other than " \
+           "nn.MultiheadAttention with these weights (a mask" in str(info.value)
 
 
 class _Shifts(torch.nn.Module):

@@ -155,7 +155,8 @@ def test_a_run_trained_here_is_tried_once_it_has_weights(qtbot, page, digits_run
     looks = []
     monkeypatch.setattr(page, "reload", lambda: looks.append(page.weights.currentData()))
     run = SimpleNamespace(dir=digits_run, name="digits", status="completed")
-    page.set_runs([run])  # a run from before: the untrained design stays chosen
+    page.set_runs([])  # the design as opened, no runs yet
+    page.set_runs([run])  # a run from before, listed later: the untrained design stays chosen
     assert page.weights.currentData() == UNTRAINED and looks == []
     page.run_started(str(digits_run))
     page.set_runs([run])  # it finished while the Curves tab was shown
@@ -249,3 +250,18 @@ def test_a_typed_row_of_features(qtbot):
     page.features.setText("1, 2")
     qtbot.keyClick(page.features, "\r")
     assert "takes 4 feature values, not 2" in page.status.text()
+
+
+def test_a_design_opened_with_runs_is_tried_with_its_newest_run(qtbot, page, digits_run,
+                                                                monkeypatch):
+    """Try your model: a design reopened with trained runs answers with the newest run's
+    weights, not the untrained design (which stays one choice away)."""
+    from types import SimpleNamespace
+    from ui.training.try_page import UNTRAINED
+
+    monkeypatch.setattr(page, "reload", lambda: None)
+    page._reset()
+    run = SimpleNamespace(dir=digits_run, name="digits", status="completed")
+    page.set_runs([run])
+    assert page.weights.currentData() == str(digits_run)
+    assert page.weights.findData(UNTRAINED) == 0

@@ -73,6 +73,7 @@ class TryPage(QWidget):
         self._live_run: str | None = None
         self._follow: str | None = None  # the run trained here, until the list offers it
         self._user_chose = False  # the weights shown were picked by the user: keep them
+        self._just_opened = True  # the design was just opened: its newest run is what to try
         self._last_live = 0.0
         self._stale = True
 
@@ -199,6 +200,10 @@ class TryPage(QWidget):
                 self.weights.addItem(f"{run.name} · {run.status}", str(run.dir))
         index = self.weights.findData(current)
         trained = self.weights.findData(self._follow) if self._follow else -1
+        if trained < 0 and self._just_opened and self.weights.count() > 1 \
+                and not self._user_chose:
+            trained = 1  # a design opened with runs: its newest run's weights, not untrained
+        self._just_opened = False
         if trained >= 0 and (current in (None, UNTRAINED) or not self._user_chose):
             self._follow = None  # once: a later choice of the untrained design stays
             self.weights.setCurrentIndex(trained)
@@ -217,8 +222,10 @@ class TryPage(QWidget):
         self.reload()
 
     def _reset(self) -> None:
-        """After New/Open: the untrained new design, no runs of the old one."""
+        """After New/Open: the untrained new design, no runs of the old one (the newest run of
+        the design opened is chosen once its runs are listed)."""
         self._user_chose = False
+        self._just_opened = True
         self.weights.clear()
         self.weights.addItem("Untrained design", UNTRAINED)
         self.model = self.samples = self.prediction = None

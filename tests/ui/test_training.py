@@ -77,6 +77,8 @@ def test_train_from_panel_fills_plots_history_and_results(qtbot, workspace):
     assert ws.results.confusion.rowCount() == 2
     assert p.grid is not None  # moons is 2-D: decision regions are drawn
     assert ws.results.regions_image.image is not None
+    tabs = ws.results.right_tabs
+    assert tabs.isTabVisible(tabs.indexOf(ws.results.regions))
 
 
 def test_a_run_records_the_designs_own_file_not_the_temporary_copy(qtbot, workspace, tmp_path):

@@ -329,7 +329,11 @@ class ResultsView(QWidget):
         self.show_samples(p.misclassified(), f"{len(p.misclassified())} misclassified sample(s)"
                           + (", most confident first" if len(p.misclassified()) else ""))
         has_grid = p.grid is not None
-        self.right_tabs.setTabEnabled(1, has_grid)
+        # Only 2-D data has decision regions to draw: elsewhere the tab is not offered at all.
+        tab = self.right_tabs.indexOf(self.regions)
+        self.right_tabs.setTabVisible(tab, has_grid)
+        if not has_grid and self.right_tabs.currentIndex() == tab:
+            self.right_tabs.setCurrentIndex(0)
         if has_grid:
             self._show_regions(p)
 

@@ -109,3 +109,20 @@ def test_the_grid_is_solid_lines_at_the_ticks_behind_the_curves(qtbot):
     ticks = plot.getAxis("bottom").tickValues(0, 1000, plot.vb.width())[0][1]
     assert xs() == {round(v, 6) for v in ticks} and 800 in xs()
     assert mixed("#ffffff", 0.0) == mixed(BACKGROUND, 1.0)  # a share of nothing is the background
+
+
+def test_a_styled_plot_needs_no_collector_to_go(qtbot):
+    """The grid makes no reference cycle with its plot: a plot's Qt objects go when the last
+    reference does, not whenever Python's collector runs (it could run while a list of top-level
+    widgets is walked, and a widget deleted then crashed the process)."""
+    import weakref
+
+    from ui.loading import collection_paused
+
+    with collection_paused():
+        widget = pg.PlotWidget()
+        item = style_plot(widget)
+        assert item.faint_grid.plot is item
+        gone = weakref.ref(item)
+        del widget, item
+        assert gone() is None

@@ -106,13 +106,16 @@ def adopt_popups(owner: QWidget, create: Callable[[], Any]) -> Any:
     panels inside them belong to actions parented to the plot item, which Python may keep alive
     after the view is gone. Adopted by ``owner``, all of them are deleted with it instead of
     lingering as top-level windows."""
-    before = {getCppPointer(w)[0] for w in QApplication.topLevelWidgets()}
-    result = create()
-    for widget in QApplication.topLevelWidgets():
-        # Menus only: the other new top-levels are the actions' panels (deleted by the action).
-        if getCppPointer(widget)[0] not in before and isinstance(widget, QMenu) \
-                and widget.parent() is None:
-            widget.setParent(owner, widget.windowFlags())
+    # No collection meanwhile: one could delete a widget of the list being walked.
+    with collection_paused():
+        before = {getCppPointer(w)[0] for w in QApplication.topLevelWidgets()}
+        result = create()
+        for widget in QApplication.topLevelWidgets():
+            # Menus only: the other new top-levels are the actions' panels (deleted by the
+            # action).
+            if getCppPointer(widget)[0] not in before and isinstance(widget, QMenu) \
+                    and widget.parent() is None:
+                widget.setParent(owner, widget.windowFlags())
     item = result.getPlotItem() if hasattr(result, "getPlotItem") else result
     if isinstance(item, QObject):
         for action in item.findChildren(QWidgetAction):

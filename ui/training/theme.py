@@ -7,8 +7,10 @@ well on the dark background.
 """
 from __future__ import annotations
 
+import weakref
+
 import pyqtgraph as pg
-from PySide6.QtCore import QLineF
+from PySide6.QtCore import QLineF, QRectF
 from PySide6.QtGui import QColor, QPen
 
 from ..canvas.style import Theme
@@ -43,7 +45,9 @@ class FaintGrid(pg.GraphicsObject):
 
     def __init__(self, plot: pg.PlotItem):
         super().__init__()
-        self.plot = plot
+        # Weakly: the plot keeps its grid (``faint_grid``); a cycle would leave the plot's
+        # deletion to Python's collector, at whatever moment it runs.
+        self._plot = weakref.ref(plot)
         self.pens = [QPen(mixed(AXIS, share)) for share in GRID_STRENGTH]
         for pen in self.pens:
             pen.setCosmetic(True)  # one pixel wide, whatever the view's scale
@@ -52,14 +56,21 @@ class FaintGrid(pg.GraphicsObject):
         plot.vb.addItem(self, ignoreBounds=True)
         plot.vb.sigTransformChanged.connect(self._invalidate)
 
+    @property
+    def plot(self) -> pg.PlotItem:
+        return self._plot()
+
     def _invalidate(self, *_args) -> None:
         self.prepareGeometryChange()
         self._lines = None
 
     def boundingRect(self):  # noqa: N802 (Qt)
-        return self.plot.vb.viewRect()
+        plot = self.plot
+        return plot.vb.viewRect() if plot is not None else QRectF()
 
     def paint(self, painter, *_args) -> None:
+        if self.plot is None:  # the plot is being deleted
+            return
         if self._lines is None:
             self._lines = self._grid_lines()
         for pen, lines in zip(self.pens, self._lines):

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
-from typing import Iterable
+from functools import partial
+from typing import Callable, Iterable
 
 from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneHelpEvent, QToolTip
@@ -59,7 +60,7 @@ class CanvasScene(QGraphicsScene):
         self._port_links: dict[tuple[str, str], list[Edge]] = {}  # variadic inputs: links in order
         self._shapes: dict[str, str] = {}  # node id → shape label of its links
         self._look_keys: dict[str, tuple] = {}  # node id → what its current look was made of
-        self._restyles: deque[tuple[str, NodeLook]] = deque()  # looks still to show
+        self._restyles: deque[tuple[str, Callable[[], NodeLook]]] = deque()  # looks to show
         self._restyle_timer = QTimer(self)  # a zero timer: the next slice after a frame's paint
         self._restyle_timer.setSingleShot(True)
         self._restyle_timer.setInterval(0)
@@ -360,8 +361,9 @@ class CanvasScene(QGraphicsScene):
         """Show every look still waiting now (a screenshot, a test)."""
         self._restyle_slice(everything=True)
 
-    def _look_changes(self, report: Report) -> list[tuple[str, NodeLook]]:
-        """The nodes whose look changes with ``report``, and their new looks."""
+    def _look_changes(self, report: Report) -> list[tuple[str, Callable[[], NodeLook]]]:
+        """The nodes whose look changes with ``report``, each with what makes its new look
+        (made when it is shown: a slice pays for its own nodes only)."""
         by_node: dict[str, list] = defaultdict(list)
         inference = self.scoped_inference(report)
         for diag in self.scoped_diagnostics(report):
@@ -377,16 +379,7 @@ class CanvasScene(QGraphicsScene):
             if key == self._look_keys.get(node_id):
                 continue
             self._look_keys[node_id] = key
-            severity = None
-            if diags:
-                severity = ERROR if any(d.severity == ERROR for d in diags) else "warning"
-            changes.append((node_id, NodeLook(
-                shape=fmt_shape(shape) if shape is not None else "",
-                params=params_text(inference.params.get(node_id)),
-                severity=severity,
-                problems=problems_text(diags) if diags else "",
-                describe=describe(inference, node_id) if shape is not None else "",
-            )))
+            changes.append((node_id, partial(_node_look, inference, node_id, shape, diags)))
         return changes
 
     def _restyle_slice(self, at_least: int = 1, everything: bool = False) -> None:
@@ -396,11 +389,12 @@ class CanvasScene(QGraphicsScene):
         relabel, done = [], 0
         while self._restyles and (everything or done < at_least
                                   or time.perf_counter() < deadline):
-            node_id, look = self._restyles.popleft()
+            node_id, make_look = self._restyles.popleft()
             item = self.nodes.get(node_id)
             if item is None:
                 continue
             done += 1
+            look = make_look()
             if self._shapes.get(node_id, "") != look.shape:
                 self._shapes[node_id] = look.shape
                 relabel.append(node_id)
@@ -463,3 +457,17 @@ class CanvasScene(QGraphicsScene):
         for item in items:
             rect = rect.united(item.sceneBoundingRect())
         return rect
+
+
+def _node_look(inference: Inference, node_id: str, shape, diags) -> NodeLook:
+    """A node's look from its shape, parameter count and diagnostics."""
+    severity = None
+    if diags:
+        severity = ERROR if any(d.severity == ERROR for d in diags) else "warning"
+    return NodeLook(
+        shape=fmt_shape(shape) if shape is not None else "",
+        params=params_text(inference.params.get(node_id)),
+        severity=severity,
+        problems=problems_text(diags) if diags else "",
+        describe=describe(inference, node_id) if shape is not None else "",
+    )

@@ -220,3 +220,31 @@ def test_the_y_axis_is_refitted_only_when_the_data_leaves_it_or_shrinks_in_it(qt
     assert plot.vb.autoRangeEnabled()[1]  # a log axis fits itself
     plots.set_log_scale(False)
     assert not plot.vb.autoRangeEnabled()[1] and plot.vb.viewRange()[1][0] < 0.5
+
+
+def test_an_edit_goes_before_the_next_frame_of_the_curves(qtbot, monkeypatch, tmp_path):
+    """After an edit (an undo-stack step) the curves wait a frame's time: the edit and its
+    revalidation never share a pass of the event loop with a frame of the plots."""
+    from graph.fileformat import load
+    from tests.conftest import EXAMPLES
+    from ui.commands import SetParamCommand
+    from ui.document import Document
+    from ui.training import plots as plots_module
+    from ui.training.workspace import TrainingWorkspace
+
+    now = [1000.0]
+    monkeypatch.setattr(plots_module.time, "perf_counter", lambda: now[0])
+    document = Document(load(EXAMPLES / "digits_mlp.json"))
+    ws = TrainingWorkspace(document, runs_root=tmp_path / "runs")
+    for widget in (ws.panel, ws.tabs, ws.data_panel):
+        qtbot.addWidget(widget)
+    plots = ws.plots
+    monkeypatch.setattr(plots, "isVisible", lambda: True)
+    plots.add_event({"event": "step", "step": 1, "loss": 1.0})
+    fc = next(n for n in document.design.nodes if n.type == "Linear")
+    document.push(SetParamCommand(document.design, fc.id, "out_features", 17))
+    plots.redraw(force=False)
+    assert plots.curves["step/raw"].drawn == -1  # not in the edit's pass
+    now[0] += plots_module.FRAME_MS / 1000
+    plots.redraw(force=False)
+    assert plots.curves["step/raw"].drawn == plots.curves["step/raw"].series.version

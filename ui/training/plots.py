@@ -324,6 +324,11 @@ class LivePlots(QWidget):
             curve = self.curves[key] = Curve(series, item, plot)
         return curve
 
+    def yield_frame(self) -> None:
+        """Let the window's own work go first: the next frame waits :data:`FRAME_MS` (an edit
+        and its revalidation then never share a pass of the event loop with a frame)."""
+        self._last_frame = time.perf_counter()
+
     def redraw(self, force: bool = True) -> None:
         """Push changed buffers to their items. The frame timer calls it with ``force=False``:
         then nothing is drawn while the plots are hidden, each frame draws one plot (they take

@@ -244,7 +244,22 @@ def test_an_edit_goes_before_the_next_frame_of_the_curves(qtbot, monkeypatch, tm
     fc = next(n for n in document.design.nodes if n.type == "Linear")
     document.push(SetParamCommand(document.design, fc.id, "out_features", 17))
     plots.redraw(force=False)
-    assert plots.curves["step/raw"].drawn == -1  # not in the edit's pass
+    raw = plots.curves["step/raw"]
+    assert raw.drawn != raw.series.version  # not in the edit's pass
     now[0] += plots_module.FRAME_MS / 1000
     plots.redraw(force=False)
     assert plots.curves["step/raw"].drawn == plots.curves["step/raw"].series.version
+
+
+def test_the_usual_curves_are_made_before_a_run_and_listed_once_they_have_points(qtbot):
+    """Making plot items takes milliseconds: the curves every run draws exist before it starts
+    (its first events then only add points), and a legend lists a curve once it has points."""
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    assert {"step/raw", "step/smooth", "lr", "epoch/train_loss", "epoch/val_loss"} <= set(plots.curves)
+    assert plots.plots["loss"].legend.names == [] and plots.plots["step"].legend.names == []
+    plots.add_event({"event": "epoch", "epoch": 1, "step": 10, "train_loss": 0.5})
+    plots.redraw()
+    assert plots.plots["loss"].legend.names == ["train loss"]  # no validation: no "val loss"
+    plots.clear()
+    assert plots.plots["loss"].legend.names == []

@@ -38,6 +38,9 @@ PLOTS = {
     "metrics": ("Metrics per epoch", "epoch"),
     "lr": ("Learning rate", "step"),
 }
+# The colours of the curves every run has (the metrics' curves take the palette's others).
+USUAL_COLORS = {"lr": PALETTE[0], "epoch/train_loss": PALETTE[1], "epoch/val_loss": PALETTE[2],
+                "step/smooth": PALETTE[4]}
 X_MARGIN = 1.05  # the x axis reaches at least this far past the newest point
 LR_HEADROOM = 1.15  # the learning-rate axis reaches this far above the largest rate
 Y_MARGIN = 0.1  # a refitted y axis reaches this share of the data's span past either end
@@ -100,7 +103,12 @@ class TitleLegend:
 
     @property
     def names(self) -> list[str]:
-        return [name for _item, name in self.entries.values()]
+        """The names shown: curves without points yet are left out."""
+        return [name for item, name in self.entries.values() if _has_points(item)]
+
+    def refresh(self) -> None:
+        """Show the entries again (a curve got its first points, or lost them)."""
+        self._render()
 
     def addItem(self, item: pg.PlotDataItem, name: str) -> None:  # noqa: N802 (pyqtgraph)
         self.entries[id(item)] = (item, name)
@@ -118,6 +126,8 @@ class TitleLegend:
     def _render(self) -> None:
         parts = []
         for item, name in self.entries.values():
+            if not _has_points(item):
+                continue
             pen = pg.mkPen(item.opts["pen"])
             swatch = "━" if pen.style() == Qt.PenStyle.SolidLine else "┅"
             parts.append(f'<span style="color:{pen.color().name()}">{swatch}</span>&nbsp;{name}')
@@ -132,6 +142,11 @@ class TitleLegend:
         label.setToolTip(" · ".join([self.title, *self.names, self.note]).strip(" ·"))
 
 
+def _has_points(item: pg.PlotDataItem) -> bool:
+    x = item.xData
+    return x is not None and len(x) > 0
+
+
 @dataclass
 class Curve:
     """One buffer and the plot item that shows it."""
@@ -140,6 +155,7 @@ class Curve:
     item: pg.PlotDataItem
     plot: str
     drawn: int = -1  # buffer version last drawn
+    in_legend: bool = False  # whether the legend lists it (it has points)
 
 
 def round_up(value: float) -> float:
@@ -183,7 +199,8 @@ class LivePlots(QWidget):
                 lambda _mask, pid=pid: self._following.discard(pid))
             self.plots[pid] = plot
         self.curves: dict[str, Curve] = {}
-        self._colors = itertools.cycle(PALETTE)
+        # The usual curves keep one colour each; the others (metrics) take the rest in turn.
+        self._colors = itertools.cycle([c for c in PALETTE if c not in USUAL_COLORS.values()])
         self._nan_lines: dict[str, pg.InfiniteLine] = {}
         self._overlay_items: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
 
@@ -208,7 +225,19 @@ class LivePlots(QWidget):
         self._last_plot = ""  # the plot the last frame drew (frames take turns)
         self._following = set(PLOTS)  # plots whose x axis follows the run in steps
         self._step_loss_epochs: set[Any] = set()  # epochs whose step events carried a loss
+        self._make_usual_curves()
         self.timer.start()
+
+    def _make_usual_curves(self) -> None:
+        """The curves every run draws, made now while nothing runs: making a plot item takes
+        milliseconds, and a run's first events would otherwise make them all in one go. The
+        legends list them once they have points."""
+        self._curve("step/raw", "step", "raw", faint=True)
+        self._curve("step/smooth", "step", "smoothed", smooth=True,
+                    color=USUAL_COLORS["step/smooth"])
+        self._curve("lr", "lr", "learning rate", color=USUAL_COLORS["lr"])
+        for key in ("train_loss", "val_loss"):
+            self._curve(f"epoch/{key}", "loss", M.label(key), color=USUAL_COLORS[f"epoch/{key}"])
 
     # ---- feeding -----------------------------------------------------------------------------
 
@@ -308,20 +337,20 @@ class LivePlots(QWidget):
     # ---- drawing ------------------------------------------------------------------------------
 
     def _curve(self, key: str, plot: str, name: str, faint: bool = False,
-               smooth: bool = False) -> Curve:
+               smooth: bool = False, color: str | None = None) -> Curve:
         curve = self.curves.get(key)
         if curve is None:
             if faint:
                 pen = pg.mkPen(FAINT, width=1)
             else:
-                pen = pg.mkPen(next(self._colors), width=2)
+                pen = pg.mkPen(color or next(self._colors), width=2)
             series = SmoothedSeries(self.smoothing) if smooth else Series()
             # One curve needs no legend: the learning rate's title names it.
             item = self.plots[plot].plot(pen=pen, name=None if plot == "lr" else name)
             item.opts["name"] = name
             item.setDownsampling(auto=True, method="peak")
             item.setClipToView(True)
-            curve = self.curves[key] = Curve(series, item, plot)
+            curve = self.curves[key] = Curve(series, item, plot, drawn=series.version)
         return curve
 
     def yield_frame(self) -> None:
@@ -360,6 +389,9 @@ class LivePlots(QWidget):
                 curve.item.setSymbol("o" if len(x) < 3 else None)
                 curve.item.setSymbolSize(5)
             curve.drawn = curve.series.version
+            if curve.in_legend != (len(x) > 0):  # first points, or none after a clear
+                curve.in_legend = len(x) > 0
+                self.plots[curve.plot].legend.refresh()
             if not finite:
                 self._mark_nonfinite(curve)
             if curve.plot == "lr":

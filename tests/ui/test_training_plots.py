@@ -263,3 +263,27 @@ def test_the_usual_curves_are_made_before_a_run_and_listed_once_they_have_points
     assert plots.plots["loss"].legend.names == ["train loss"]  # no validation: no "val loss"
     plots.clear()
     assert plots.plots["loss"].legend.names == []
+
+
+def test_the_plots_keep_their_place_while_tick_labels_change_width(qtbot):
+    """A y axis starts as wide as "0.0000" and never narrows: labels of another width no longer
+    move every plot of the row (a relayout repaints all four)."""
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(1200, 300)
+    plots.show()
+    qtbot.waitExposed(plots)
+    from PySide6.QtWidgets import QApplication
+
+    def widths() -> list[float]:
+        for _ in range(3):  # the layout follows from posted events
+            plots.graphics.grab()
+            QApplication.processEvents()
+        return [p.vb.width() for p in plots.plots.values()]
+
+    start = widths()
+    for epoch, loss in enumerate((2.0, 0.5, 0.25, 0.125, 0.0625, 5.0, 15.0), start=1):
+        plots.add_event({"event": "epoch", "epoch": epoch, "step": 10 * epoch, "train_loss": loss,
+                         "val_loss": loss, "val_accuracy": 1 - loss / 4, "lr": 1e-3})
+        plots.redraw()
+        assert widths() == start

@@ -20,6 +20,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from .buffers import Series, SmoothedSeries
@@ -89,6 +90,7 @@ class TitleLegend:
 
     def __init__(self, plot: pg.PlotItem, title: str):
         self.plot, self.title, self.note = plot, title, ""
+        self._row_height = -1.0
         self.entries: dict[int, tuple[pg.PlotDataItem, str]] = {}
         old = plot.titleLabel
         plot.layout.removeItem(old)
@@ -136,9 +138,14 @@ class TitleLegend:
         # Empty, the line holds an invisible swatch: the row is as tall as with curves, so the
         # first curve does not resize the plot (which repaints every axis).
         legend = "&nbsp;&nbsp; ".join(parts) or f'<span style="color:{BACKGROUND}">━</span>'
-        self.plot.setTitle(f"<b>{self.title}</b><br/><span style='font-size:8pt'>{legend}</span>")
+        # The label's own setText, not PlotItem.setTitle: that sets the title row to 30 px on
+        # every call, so each legend change laid the plot out again and repainted all of it.
         label = self.plot.titleLabel
-        self.plot.layout.setRowFixedHeight(0, label.itemRect().height())  # both lines
+        label.setText(f"<b>{self.title}</b><br/><span style='font-size:8pt'>{legend}</span>")
+        height = label.itemRect().height()
+        if height != self._row_height:  # both lines
+            self._row_height = height
+            self.plot.layout.setRowFixedHeight(0, height)
         label.setToolTip(" · ".join([self.title, *self.names, self.note]).strip(" ·"))
 
 
@@ -193,6 +200,13 @@ class LivePlots(QWidget):
             plot = adopt_popups(self, lambda i=i, title=title: self.graphics.addPlot(
                 row=0, col=i, title=title))  # one row: the bottom dock is wide and short
             style_plot(plot)
+            # Tick labels may widen the axis but never narrow it again, and it starts as wide
+            # as "0.0000": a label of another width moved every plot of the row (a relayout
+            # and a repaint of all four).
+            axis = plot.getAxis("left")
+            font = axis.style["tickFont"] or axis.font()
+            axis.textWidth = QFontMetrics(font).horizontalAdvance("0.0000")  # pyqtgraph's own
+            axis.setStyle(autoReduceTextSpace=False)
             plot.legend = TitleLegend(plot, title)  # PlotItem.addItem enters named curves here
             plot.setLimits(xMin=0)  # steps and epochs start at 0: no negative axis
             # A user's pan or zoom stops the x axis following the run (see _follow_x).

@@ -41,6 +41,22 @@ def cli(capsys, *argv) -> CliResult:
     return CliResult(status, out, err)
 
 
+def example_window(qtbot, size: tuple[int, int], example: str = "digits_cnn.json"):
+    """A shown main window at ``size`` on an example design (no autosave, default layout),
+    closed with the test."""
+    from graph.fileformat import load
+    from ui.document import Document
+    from ui.main_window import MainWindow
+
+    window = MainWindow(Document(load(EXAMPLES / example)), autosave=False,
+                        remember_layout=False)
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    return window
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _release_clipboard_at_exit():
     """Layers copied in a test stay on the offscreen clipboard until the process ends, where

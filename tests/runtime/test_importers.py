@@ -69,6 +69,16 @@ def _export(path: Path, fmt: str, out: Path):
     return design, compiled, result.path
 
 
+def _round_trip(example: Path, fmt: str, stem: Path):
+    """Export ``example`` as ``fmt`` to ``stem`` (with the format's suffix) and import it back:
+    (design, compiled, exported path, imported)."""
+    suffix = "py" if fmt == "python" else fmt
+    design, compiled, exported = _export(example, fmt, stem.with_suffix(f".{suffix}"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return design, compiled, exported, _import_in_process(fmt, exported)
+
+
 def _import_in_process(fmt: str, exported: Path):
     """The conversion the child process runs, done here on files this test wrote itself (the
     child's own plumbing is tested once below): every example stays fast."""
@@ -91,11 +101,7 @@ def _import_in_process(fmt: str, exported: Path):
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_every_example_round_trips(example, fmt, tmp_path):
     """export → import gives a valid design with the same parameter count and the same outputs."""
-    suffix = "py" if fmt == "python" else fmt
-    design, compiled, exported = _export(example, fmt, tmp_path / f"model.{suffix}")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        imported = _import_in_process(fmt, exported)
+    design, compiled, _exported, imported = _round_trip(example, fmt, tmp_path / "model")
     assert not imported.unmapped
     report = validate(imported.design)
     assert report.ok, [d.format(imported.design) for d in report.errors]
@@ -144,12 +150,11 @@ def _export_contents(fmt: str, path: Path) -> tuple[list[str], dict]:
 @pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_export_of_an_imported_design_equals_the_original(example, fmt, tmp_path):
     """example → export → import → export again: the same operators and the same tensors."""
-    suffix = "py" if fmt == "python" else fmt
-    design, compiled, first = _export(example, fmt, tmp_path / f"a.{suffix}")
+    _design, _compiled, first, imported = _round_trip(example, fmt, tmp_path / "a")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        imported = _import_in_process(fmt, first)
-        again = export_model(imported.design, fmt, tmp_path / f"b.{suffix}", imported.weights).path
+        again = export_model(imported.design, fmt, tmp_path / f"b{first.suffix}",
+                             imported.weights).path
         ops, tensors = _export_contents(fmt, first)
         ops_again, tensors_again = _export_contents(fmt, again)
     assert ops_again == ops

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QRect
 
-from graph.fileformat import load
-from tests.conftest import EXAMPLES
+from tests.conftest import example_window
 
 SIZES = [(1400, 900), (1280, 800)]  # the window's default size and a common laptop screen
 MIN_CURVE_HEIGHT = 120  # px of plot a reader needs to follow a loss curve
@@ -15,16 +14,7 @@ MIN_CURVE_HEIGHT = 120  # px of plot a reader needs to follow a loss curve
 
 @pytest.fixture(params=SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def window(qtbot, request):
-    from ui.document import Document
-    from ui.main_window import MainWindow
-
-    window = MainWindow(Document(load(EXAMPLES / "digits_cnn.json")), autosave=False,
-                        remember_layout=False)
-    qtbot.addWidget(window)
-    window.resize(*request.param)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
+    return example_window(qtbot, request.param)
 
 
 def _feed(plots, epochs: int = 10, steps: int = 20) -> None:

@@ -9,8 +9,7 @@ import numpy as np
 from PySide6.QtWidgets import QApplication
 import pytest
 
-from graph.fileformat import load
-from tests.conftest import EXAMPLES
+from tests.conftest import example_window
 from tests.ui.test_forms_fit import styled  # noqa: F401
 
 
@@ -34,15 +33,7 @@ def _predictions(k: int = 10):
 
 @pytest.mark.parametrize("size", [(1400, 900), (1280, 800)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_ten_class_confusion_matrix_fits_without_scrolling(styled, qtbot, size):
-    from ui.document import Document
-    from ui.main_window import MainWindow
-
-    window = MainWindow(Document(load(EXAMPLES / "digits_cnn.json")), autosave=False,
-                        remember_layout=False)
-    qtbot.addWidget(window)
-    window.resize(*size)
-    window.show()
-    qtbot.waitExposed(window)
+    window = example_window(qtbot, size)
     view = window.training.results
     view._pending = ("run", "test")
     view._done(("run", "test"), _predictions())

@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QApplication
 
-from graph.fileformat import load
-from tests.conftest import EXAMPLES
+from tests.conftest import example_window
 from tests.ui.test_forms_fit import styled  # noqa: F401
 from ui.training.runner import PAUSED, RUNNING
 
@@ -17,15 +16,7 @@ LONG_RUN = "/home/someone/projects/a-long-project-name/designs/runs/digits_cnn/2
 
 @pytest.fixture(params=[(1400, 900), (1280, 800)], ids=lambda s: f"{s[0]}x{s[1]}")
 def window(styled, qtbot, request):
-    from ui.document import Document
-    from ui.main_window import MainWindow
-
-    window = MainWindow(Document(load(EXAMPLES / "digits_cnn.json")), autosave=False,
-                        remember_layout=False)
-    qtbot.addWidget(window)
-    window.resize(*request.param)
-    window.show()
-    qtbot.waitExposed(window)
+    window = example_window(qtbot, request.param)
     window.training_docks["training"].raise_()
     qtbot.waitUntil(lambda: window.training.panel.isVisible())
     return window

@@ -319,3 +319,24 @@ def test_link_labels_are_left_out_where_unreadable_and_shown_on_hover(make_view)
     assert _label_ink(link, 0.5) > 0.5 * grown.width() * grown.height() * 0.25
     link.hoverLeaveEvent(QGraphicsSceneHoverEvent(QEvent.Type.GraphicsSceneHoverLeave))
     assert link.label_rect() == box
+
+
+def test_a_report_after_the_canvas_is_gone_reaches_nothing(qtbot):
+    """The document outlives a canvas (New, closing a window): a revalidation that arrives after
+    the canvas was deleted must not reach its scene (it crashed the process)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from graph.fileformat import load
+    from tests.conftest import EXAMPLES
+    from ui.canvas.view import CanvasView
+    from ui.document import Document
+
+    document = Document(load(EXAMPLES / "digits_mlp.json"))
+    view = CanvasView(document)
+    scene = view.canvas
+    fc = next(n for n in document.design.nodes if n.type == "Linear")
+    document.design.set_param(fc.id, "out_features", 33)  # the scene's looks will change
+    view.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    del view, scene
+    document.revalidate()  # nothing left to restyle: no error, no crash

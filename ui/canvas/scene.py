@@ -71,7 +71,9 @@ class CanvasScene(QGraphicsScene):
         self.setSceneRect(QRectF(-SCENE_EXTENT / 2, -SCENE_EXTENT / 2, SCENE_EXTENT, SCENE_EXTENT))
         self.setBackgroundBrush(Theme.background)
         document.design_replaced.connect(self._design_replaced)
-        document.report_changed.connect(lambda report: self.apply_report(report, sliced=True))
+        # A method, not a lambda: the connection goes with the scene (a revalidation that
+        # arrived after it was deleted crashed the process).
+        document.report_changed.connect(self._report_changed)
         self.set_design(document.design)
         self.apply_report(document.report)
 
@@ -332,6 +334,9 @@ class CanvasScene(QGraphicsScene):
                 else error.message)
         return Diagnostic(ERROR, "shape", text, culprit.id, fix=error.fix,
                           param=error.param if len(rest) == 1 else None)
+
+    def _report_changed(self, report: Report) -> None:
+        self.apply_report(report, sliced=True)
 
     def apply_report(self, report: Report, sliced: bool = False) -> None:
         """Restyle the nodes whose shape, parameter count or diagnostics changed. ``sliced`` (an

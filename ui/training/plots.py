@@ -368,7 +368,7 @@ class LivePlots(QWidget):
             curve = self.curves[key] = Curve(series, item, plot, drawn=series.version)
         return curve
 
-    def yield_frame(self) -> None:
+    def yield_frame(self, *_args) -> None:
         """Let the window's own work go first: the next frame waits :data:`FRAME_MS` (an edit
         and its revalidation then never share a pass of the event loop with a frame)."""
         self._last_frame = time.perf_counter()

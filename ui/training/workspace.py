@@ -68,7 +68,7 @@ class TrainingWorkspace(QObject):
         self.data_panel = DataPanel(document)
         self.plots = LivePlots()
         # An edit goes first: the next frame of the curves waits a frame's time after it.
-        document.undo_stack.indexChanged.connect(lambda _index: self.plots.yield_frame())
+        document.undo_stack.indexChanged.connect(self.plots.yield_frame)
         self.history = RunHistory(self.controller)
         self.results = ResultsView()
         self.diagnostics = DiagnosticsView()

@@ -368,9 +368,6 @@ def _template_round_trip(name: str, fmt: str, tmp_path: Path):
 
 
 RE_EXPORT_GAPS = {  # (template, format) whose imported design exports differently (README: import)
-    **{("vit_b_16", fmt): "MultiheadSelfAttention holds nn.MultiheadAttention as attn: its "
-       "tensors are self_attn.attn.in_proj_weight …, the template's self_attn.in_proj_weight"
-       for fmt in ("pt2", "python")},
     **{("sequence_classifier", fmt): "the bidirectional LSTM's joined last step comes back as "
        "the whole sequence and Slice/Flatten/Concat layers" for fmt in ("onnx", "pt2", "python")},
 }

@@ -16,6 +16,7 @@ import torch
 from torch import fx
 
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
+from .folds import fold_joined_last_steps
 from .patterns import (Expanded, channels_layer_norm, class_token, layer_scale, scale_factor,
                        select, shifted)
 from .registry import Registry
@@ -142,6 +143,7 @@ def import_program(program: torch.export.ExportedProgram, name: str,
                 builder.output(value, f"output_{i}" if len(node.args[0]) > 1 else "output")
     if builder.unmapped and not placeholders:
         raise UnsupportedModel(name, builder.unmapped)
+    fold_joined_last_steps(builder)
     return builder.finish(name)
 
 

@@ -412,3 +412,34 @@ def test_a_bidirectional_gru_imports_from_onnx(tmp_path):
     assert gru.resolved_params()["bidirectional"] is True
     assert difference <= TOLERANCE
     assert infer(imported.design).total_params == _params(model)
+
+
+class _JoinedGRU(nn.Module):
+    """A bidirectional GRU read as classifiers read it: the forward direction's last step
+    joined with the backward's first (``joined``), or both directions' last steps."""
+
+    def __init__(self, joined: bool):
+        super().__init__()
+        self.joined = joined
+        self.gru = nn.GRU(5, 6, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(12, 3)
+
+    def forward(self, x):
+        out = self.gru(x)[0]
+        first = 0 if self.joined else -1
+        return self.head(torch.cat([out[:, -1, :6], out[:, first, 6:]], dim=1))
+
+
+def test_a_joined_last_step_is_the_recurrent_layer_returning_it(tmp_path):
+    for way, imported in assert_exact(_JoinedGRU(joined=True), [7, 5], tmp_path).items():
+        assert layer_types(imported) == ["GRU", "Linear"], way
+        gru = next(n for n in imported.design.nodes if n.type == "GRU").resolved_params()
+        assert gru["bidirectional"] and not gru["return_sequence"], way
+
+
+def test_other_picks_of_a_bidirectional_sequence_stay_as_they_are(tmp_path):
+    for way, imported in assert_exact(_JoinedGRU(joined=False), [7, 5], tmp_path).items():
+        kinds = layer_types(imported)
+        assert kinds[0] == "GRU" and "Concat" in kinds, way
+        assert next(n for n in imported.design.nodes if n.type == "GRU").resolved_params()[
+            "return_sequence"], way

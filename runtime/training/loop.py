@@ -27,7 +27,7 @@ from . import setup
 from .control import Control, Parallel, TrainingError
 from .evaluation import evaluate_split, evaluation_batch_size
 from .losses import LossFn, first_output
-from .optim import LRSchedule, check_optimizer_state, make_optimizer
+from .optim import LRSchedule, OptimizerStep, check_optimizer_state, make_optimizer
 from .probes import Hooks, activation_stats, diagnostic_rows, grad_stats, layer_refs, \
     nonfinite_error
 
@@ -58,6 +58,11 @@ class _Loop:
     start_batch: int = 0
     partial: tuple[float, int] = (0.0, 0)  # loss sum and batches of a resumed epoch
     bad_epochs: int = 0
+    step_optimizer: Any = None  # optimizer.step(), or its lean equivalent (OptimizerStep)
+
+    def __post_init__(self) -> None:
+        if self.step_optimizer is None:
+            self.step_optimizer = OptimizerStep(self.optimizer)
 
     def zero(self, value: float = 0.0) -> Any:
         return value if self.host_losses else torch.tensor(value, device=self.data.train.device)
@@ -536,7 +541,7 @@ class Trainer:
             scaler.step(optimizer)
             scaler.update()
         else:
-            optimizer.step()
+            loop.step_optimizer()
         return grads
 
     def _step_event(self, loop: _Loop, ep: _Epoch, window: _Window) -> ev.Event | None:

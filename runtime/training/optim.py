@@ -100,6 +100,74 @@ def make_optimizer(params: list[nn.Parameter], settings: Mapping[str, Any],
     raise TrainingError("settings", f"unknown optimizer {name!r}")
 
 
+class OptimizerStep:
+    """``optimizer.step()``, leaner for a fused Adam or AdamW: their kernel is called directly
+    with the optimizer's own state, skipping what ``torch.optim`` does around it on every call
+    (a profiler scope, step hooks, regrouping the tensors by device and dtype) — about 40 µs
+    a step on the CPU, as much as the kernel itself for a small network. It is the same
+    kernel on the same tensors: bit for bit ``optimizer.step()``, with the same
+    ``state_dict``. The first step, and any step where a parameter has no gradient or no
+    state yet, runs ``optimizer.step()`` itself (it creates the state, and LR schedulers
+    check that it ran); so does every step of other optimizers and options."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer):
+        self.optimizer = optimizer
+        self.kernel = _fused_kernel(optimizer)
+        self.warm = False
+
+    def __call__(self) -> None:
+        if not (self.warm and self.kernel is not None and self._fused_step()):
+            self.optimizer.step()
+            self.warm = True
+
+    def _fused_step(self) -> bool:
+        """Update every group with the fused kernel; False (nothing changed) when one cannot."""
+        state, updates = self.optimizer.state, []
+        for group in self.optimizer.param_groups:
+            params = group["params"]
+            grads = [p.grad for p in params]
+            entries = [state.get(p) for p in params]
+            if any(g is None for g in grads) or any(not e or "exp_avg" not in e for e in entries):
+                return False
+            updates.append((group, params, grads, entries))
+        for group, params, grads, entries in updates:
+            steps = [e["step"] for e in entries]
+            torch._foreach_add_(steps, 1)
+            beta1, beta2 = group["betas"]
+            self.kernel(params, grads, [e["exp_avg"] for e in entries],
+                        [e["exp_avg_sq"] for e in entries], [], steps, lr=float(group["lr"]),
+                        beta1=float(beta1), beta2=float(beta2),
+                        weight_decay=float(group["weight_decay"]), eps=float(group["eps"]),
+                        amsgrad=False, maximize=False)
+        return True
+
+
+def _fused_kernel(optimizer: torch.optim.Optimizer) -> Any:
+    """The fused kernel ``optimizer.step()`` runs, when it is a fused Adam or AdamW whose
+    options the kernel call of :class:`OptimizerStep` covers (else None: the plain step)."""
+    kind = type(optimizer)
+    if kind not in (torch.optim.Adam, torch.optim.AdamW):
+        return None
+    decoupled = kind is torch.optim.AdamW
+    placements = set()
+    for group in optimizer.param_groups:
+        if not group.get("fused") or any(group.get(k) for k in (
+                "amsgrad", "maximize", "capturable", "differentiable", "foreach")):
+            return None
+        if not all(map(_is_number, (group["lr"], group["weight_decay"], group["eps"],
+                                     *group["betas"]))):
+            return None
+        decoupled = decoupled or bool(group.get("decoupled_weight_decay"))
+        placements |= {(p.device, p.dtype) for p in group["params"]}
+    if len(placements) != 1:
+        return None
+    return getattr(torch, "_fused_adamw_" if decoupled else "_fused_adam_", None)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 # Per-parameter state the optimizers above keep: tensors shaped like their parameter, or 0-d.
 _PARAM_SHAPED = {"exp_avg", "exp_avg_sq", "max_exp_avg_sq", "momentum_buffer", "square_avg",
                  "grad_avg"}

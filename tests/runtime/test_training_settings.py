@@ -138,3 +138,47 @@ def test_cuda_trains_images_channels_last_in_bf16(monkeypatch):
     assert events[-1]["status"] == "completed"
     assert seen and all(weight for weight, _x in seen)
     assert next(e for e in events if e["event"] == "epoch")["val_accuracy"] > 0.5
+
+
+@pytest.mark.parametrize("kind, options", [
+    ("Adam", {"weight_decay": 0.0}), ("Adam", {"weight_decay": 0.01}),
+    ("AdamW", {"weight_decay": 0.05}), ("Adam", {"weight_decay": 0.0, "amsgrad": True})])
+def test_the_lean_optimizer_step_is_bit_for_bit_torchs(kind, options):
+    """OptimizerStep calls the fused kernel itself: the same weights and optimizer state as
+    optimizer.step(), across learning-rate changes, two parameter groups and a parameter
+    without a gradient (amsgrad, which the lean call does not cover, runs torch's step)."""
+    from runtime.training.optim import OptimizerStep
+
+    def setup():
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+        groups = [{"params": model[0].parameters()}, {"params": model[2].parameters(), "lr": 0.02}]
+        return model, getattr(torch.optim, kind)(groups, lr=0.01, fused=True, **options)
+
+    (ref, ref_opt), (lean, lean_opt) = setup(), setup()
+    step = OptimizerStep(lean_opt)
+    assert (step.kernel is None) == ("amsgrad" in options)
+    calls, kernel = [], step.kernel
+    if kernel is not None:
+        step.kernel = lambda *args, **kw: (calls.append(1), kernel(*args, **kw))
+    x, y = torch.randn(8, 6), torch.randint(0, 3, (8,))
+    for i in range(6):
+        for model, opt in ((ref, ref_opt), (lean, lean_opt)):
+            for p in model.parameters():
+                p.grad = None
+            torch.nn.functional.cross_entropy(model(x), y).backward()
+            if i == 3:
+                model[2].bias.grad = None  # no gradient: Adam leaves it (and its state) alone
+            opt.param_groups[0]["lr"] = 0.01 / (i + 1)
+        ref_opt.step()
+        step()
+    # the lean call on steps 2, 3, 5 and 6 (torch's own for the first and the one without a
+    # gradient), one kernel call per parameter group
+    assert len(calls) == (0 if kernel is None else 8)
+    for a, b in zip(ref.parameters(), lean.parameters()):
+        assert torch.equal(a, b)
+    ref_state, lean_state = ref_opt.state_dict(), lean_opt.state_dict()
+    assert ref_state["param_groups"] == lean_state["param_groups"]
+    for pid, entry in ref_state["state"].items():
+        for key, value in entry.items():
+            assert torch.equal(value, lean_state["state"][pid][key]), (pid, key)

@@ -462,7 +462,9 @@ class MainWindow(QMainWindow):
         index = self.bottom_tabs.indexOf(self.diagnostics)
         parts = [f"{errors} error{'s' * (errors != 1)}"] if errors else []
         parts += [f"{warnings} warning{'s' * (warnings != 1)}"] if warnings else []
-        self.bottom_tabs.setTabText(index, "Diagnostics" + (f" ({', '.join(parts)})" if parts else ""))
+        text = "Diagnostics" + (f" ({', '.join(parts)})" if parts else "")
+        if self.bottom_tabs.tabText(index) != text:  # setTabText lays the tabs out (and so
+            self.bottom_tabs.setTabText(index, text)  # repaints the whole dock) even if equal
 
     def _report_changed(self, report: Report) -> None:
         nodes = len(self.document.design)

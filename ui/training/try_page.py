@@ -117,7 +117,7 @@ class TryPage(QWidget):
         self.index.setToolTip("Which sample of the test split")
         self.index.setKeyboardTracking(False)
         self.index.valueChanged.connect(lambda _v: self.show_sample())
-        random_button = QPushButton("Random")
+        self.random_button = random_button = QPushButton("Random")
         random_button.setToolTip("A random sample of the test split")
         random_button.clicked.connect(self._random)
         self.pad = DrawPad()
@@ -291,14 +291,20 @@ class TryPage(QWidget):
     # ---- choosing the sample ------------------------------------------------------------------------
 
     def show_sample(self) -> None:
+        """The test sample the index names (the pad's old drawing is wiped: it is not what is
+        shown any more)."""
         if self.samples is None or not len(self.samples):
             return
+        self.pad.clear()
         i = self.index.value()
         self._look(self.samples.inputs[i:i + 1], self.samples.label(i))
 
     def _random(self) -> None:
         if self.samples is not None and len(self.samples):
-            self.index.setValue(int(np.random.default_rng().integers(len(self.samples))))
+            i = int(np.random.default_rng().integers(len(self.samples)))
+            if i == self.index.value():
+                self.show_sample()  # the same index: no valueChanged, but a look all the same
+            self.index.setValue(i)
 
     def try_picture(self, picture: np.ndarray) -> None:
         """A drawn or loaded picture (values in [0, 1]) as the input."""
@@ -317,6 +323,7 @@ class TryPage(QWidget):
 
             try:
                 self.try_picture(picture_from_file(path, tuple(self.samples.inputs.shape[1:])))
+                self.pad.clear()
             except ValueError as exc:
                 self.status.setText(str(exc))
 
@@ -332,6 +339,7 @@ class TryPage(QWidget):
         except ValueError as exc:
             self.status.setText(f"Features: {exc}")
             return
+        self.pad.clear()
         self._look(x, None)
 
     # ---- looking -------------------------------------------------------------------------------------

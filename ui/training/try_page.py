@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGraphicsView, QGridLayou
 
 from ..document import Document
 from ..loading import heavy_imports
-from ..widgets.params import compact_combo
+from ..widgets.params import ElidingCombo, compact_combo
 from .previews import DrawPad, LayerPreview, pixmap_html, sample_pixmap, tensor_thumbnail
 from .tasks import adopt_popups, run_task
 from .theme import PALETTE, style_plot
@@ -104,7 +104,7 @@ class TryPage(QWidget):
 
     def _build_sources(self) -> QVBoxLayout:
         """The left column: the weights, and where the sample comes from."""
-        self.weights = compact_combo(QComboBox(), 10)
+        self.weights = compact_combo(ElidingCombo(), 10)
         self.weights.setToolTip("Whose weights answer: a run's best checkpoint, or the design "
                                 "as it is, untrained")
         self.weights.addItem("Untrained design", UNTRAINED)
@@ -132,11 +132,11 @@ class TryPage(QWidget):
         self.features.returnPressed.connect(self._typed)
 
         sources = QGridLayout()
-        sources.addWidget(QLabel("Weights"), 0, 0)
-        sources.addWidget(self.weights, 0, 1, 1, 2)
-        sources.addWidget(QLabel("Test sample"), 1, 0)
-        sources.addWidget(self.index, 1, 1)
-        sources.addWidget(random_button, 1, 2)
+        sources.addWidget(QLabel("Weights"), 0, 0, 1, 3)
+        sources.addWidget(self.weights, 1, 0, 1, 3)  # the column's width: run names are long
+        sources.addWidget(QLabel("Test sample"), 2, 0)
+        sources.addWidget(self.index, 2, 1)
+        sources.addWidget(random_button, 2, 2)
         self.picture_row = QWidget()
         row = QHBoxLayout(self.picture_row)
         row.setContentsMargins(0, 0, 0, 0)
@@ -197,7 +197,8 @@ class TryPage(QWidget):
         self.weights.addItem("Untrained design", UNTRAINED)
         for run in runs:
             if (Path(run.dir) / "checkpoints").is_dir():
-                self.weights.addItem(f"{run.name} · {run.status}", str(run.dir))
+                self.weights.addItem(f"{run.name} · {run.status.replace('_', ' ')}",
+                                     str(run.dir))
         index = self.weights.findData(current)
         trained = self.weights.findData(self._follow) if self._follow else -1
         if trained < 0 and self._just_opened and self.weights.count() > 1 \

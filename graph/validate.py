@@ -17,6 +17,7 @@ from . import layers as _layers  # noqa: F401  (fills the catalog)
 from .blocks import BlockError, bind_params
 from .catalog import CATALOG, Shape, fmt_shape
 from .design import Design, Edge
+from .fixes import FixAction, InsertLayer, RenameNode, SetDataOption, SetParam, set_param
 from .losses import loss_problems
 from .settings import DATASETS, check_data, check_training, dataset_classes, dataset_shape
 from .shapes import Inference, infer
@@ -34,6 +35,7 @@ class Diagnostic:
     port: str | None = None
     fix: str | None = None
     param: str | None = None
+    actions: tuple[FixAction, ...] = ()  # the fix as edits, one per alternative it offers
 
     def format(self, design: Design | None = None) -> str:
         where = ""
@@ -103,8 +105,9 @@ def validate(design: Design, data_shape: Shape | None = None, data_classes: int 
             fix = f"{err.fix} (in the block, at {err.path[-1]})" if err.fix else None
             diags.append(Diagnostic(ERROR, "shape", err.text, nid, fix=fix))
             continue
-        diags.append(Diagnostic(ERROR, "shape", err.text, nid, err.port,
-                                fix=_shape_fix(design, inference, nid, err.fix), param=err.param))
+        fix, actions = _shape_fix(design, inference, nid, err.fix)
+        diags.append(Diagnostic(ERROR, "shape", err.text, nid, err.port, fix=fix,
+                                param=err.param, actions=actions))
     diags += _check_dtypes(design, inference, layers)
     if _is_body(design):
         return Report(diags, inference)
@@ -162,9 +165,11 @@ def _check_nodes(design: Design, layers: dict) -> tuple[list[Diagnostic], set[st
             diags.append(Diagnostic(ERROR, "name", "the name is empty", node.id,
                                     fix="give the node a name"))
         elif node.name in seen:
+            fresh = design.unique_name(node.name)
             diags.append(Diagnostic(ERROR, "duplicate-name",
                                     f"the name {node.name!r} is used by another node too", node.id,
-                                    fix=f"rename it, e.g. to {design.unique_name(node.name)!r}"))
+                                    fix=f"rename it, e.g. to {fresh!r}",
+                                    actions=(RenameNode(node.id, fresh, f"rename it to {fresh!r}"),)))
         else:
             seen[node.name] = node.id
     return diags, bad_params
@@ -354,36 +359,43 @@ def _param_fix(layer, pname: str) -> str | None:
     return None
 
 
-def _shape_fix(design: Design, inference: Inference, nid: str, fix: str | None) -> str | None:
-    """Make a rule's generic fix concrete: name the neighbours ("insert a Flatten between conv2
-    and fc1"), or, when a merge's inputs disagree, the one setting that makes them agree."""
+def _shape_fix(design: Design, inference: Inference, nid: str,
+               fix: str | None) -> tuple[str | None, tuple[FixAction, ...]]:
+    """Make a rule's generic fix concrete, with its edits: name the neighbours ("insert a
+    Flatten between conv2 and fc1"), or, when a merge's inputs disagree, the one setting that
+    makes them agree."""
     if fix and fix.startswith("insert a ") and fix.endswith(" before this layer"):
         ins = design.in_edges(nid)
         if len(ins) == 1:
             what = fix[len("insert a "):-len(" before this layer")]
-            return f"insert a {what} between {design.node(ins[0].src).name} and {design.node(nid).name}"
-    return _merge_fix(design, inference, nid) or fix
+            text = f"insert a {what} between {design.node(ins[0].src).name} and {design.node(nid).name}"
+            type_id = CATALOG.current_id(what)
+            return text, ((InsertLayer(ins[0], type_id, text),) if type_id else ())
+    changes = _merge_changes(design, inference, nid)
+    if not changes:
+        return fix, ()
+    text = "set " + ", or ".join(f"{param} of {name} to {value}" for _id, name, param, value in changes)
+    return text, tuple(set_param(*change) for change in changes)
 
 
-def _merge_fix(design: Design, inference: Inference, nid: str) -> str | None:
+def _merge_changes(design: Design, inference: Inference,
+                   nid: str) -> list[tuple[str, str, str, int]]:
     """For a layer with several inputs of which one disagrees with all the others: the single
-    int-param change of that input's layer that gives it the others' shape ("set out_features
-    of fc2 to 64"). Candidates are tried through the layers' own shape rules, so every layer
-    type declared in the catalog takes part. None when no such change exists."""
+    int-param change of that input's layer that gives it the others' shape (``(node id, name,
+    param, value)``, e.g. out_features of fc2 to 64). Candidates are tried through the layers'
+    own shape rules, so every layer type declared in the catalog takes part."""
     sources = [e.src for e in design.in_edges(nid)]
     shapes = [inference.shapes.get(src) for src in sources]
     if len(sources) < 2 or any(s is None for s in shapes):
-        return None
+        return []
     changes = []
     for i, src in enumerate(sources):
         others = {s for j, s in enumerate(shapes) if j != i}
         if len(others) == 1 and shapes[i] not in others:
             change = _param_giving_shape(design, inference, src, others.pop())
             if change is not None:
-                changes.append(change)
-    if not changes:
-        return None
-    return "set " + ", or ".join(f"{param} of {name} to {value}" for name, param, value in changes)
+                changes.append((src, *change))
+    return changes
 
 
 def _param_giving_shape(design: Design, inference: Inference, nid: str,
@@ -411,18 +423,20 @@ def _param_giving_shape(design: Design, inference: Inference, nid: str,
     return None
 
 
-def _dataset_option_giving(spec, data, shape: Shape, data_shape: Shape | None) -> str:
-    """``", or set the dataset option as_images to false"`` when flipping one yes/no option of a
-    built-in dataset makes it give samples of ``shape`` (else "")."""
+def _dataset_option_giving(spec, data, shape: Shape, data_shape: Shape | None) -> SetDataOption | None:
+    """"set the dataset option as_images to false" when flipping one yes/no option of a
+    built-in dataset makes it give samples of ``shape`` (else None)."""
     if data_shape is not None:  # a file dataset: its contents decide, not an option
-        return ""
+        return None
     options = spec.resolve(data.get("options", {}))
     for param in spec.options:
         if param.kind == "bool":
             flipped = dict(options, **{param.name: not options[param.name]})
             if tuple(spec.sample_shape(flipped)) == tuple(shape):
-                return f", or set the dataset option {param.name} to {str(flipped[param.name]).lower()}"
-    return ""
+                value = flipped[param.name]
+                return SetDataOption(param.name, value, f"set the dataset option {param.name} "
+                                                        f"to {str(value).lower()}")
+    return None
 
 
 SETTINGS_CODES = frozenset({"data", "data-file", "training", "memory"})
@@ -449,12 +463,14 @@ def _check_settings(design: Design, inference: Inference, data_shape: Shape | No
         node = inputs[0]
         declared = tuple(node.resolved_params()["shape"])
         if declared != shape:
+            option = _dataset_option_giving(spec, design.data, declared, data_shape)
             diags.append(Diagnostic(
                 ERROR, "data-shape",
                 f"the dataset {design.data['name']} gives samples of shape {fmt_shape(shape)}, "
                 f"but this Input expects {fmt_shape(declared)}", node.id, param="shape",
-                fix=f"set the Input shape to {list(shape)}"
-                + _dataset_option_giving(spec, design.data, declared, data_shape)))
+                fix=f"set the Input shape to {list(shape)}" + (f", or {option.text}" if option else ""),
+                actions=(SetParam(node.id, "shape", tuple(shape), f"set the Input shape to {list(shape)}"),)
+                + ((option,) if option else ())))
     outputs = design.outputs()
     if outputs:
         diags += _loss_diagnostics(design, inference, task, classes, data_targets)
@@ -471,13 +487,14 @@ def _loss_diagnostics(design: Design, inference: Inference, task: str, classes: 
     diags = []
     for p in loss_problems(str(design.training.get("loss")), task, inference.shapes.get(out.id),
                            classes, targets, dataset=str(design.data["name"])):
-        fix, node = p.fix, out.id
+        fix, node, actions = p.fix, out.id, ()
         if p.code in ("classes", "targets"):
             node = culprit.id
             if culprit.type == "Linear":
-                fix = f"set out_features of {culprit.name} to {classes or targets}"
+                actions = (set_param(culprit.id, culprit.name, "out_features", classes or targets),)
+                fix = actions[0].text
         diags.append(Diagnostic(ERROR if p.severity == "error" else WARNING, p.code, p.message,
-                                node if p.code != "loss" else None, fix=fix))
+                                node if p.code != "loss" else None, fix=fix, actions=actions))
     return diags
 
 

@@ -39,6 +39,7 @@ from graph.validate import ERROR, SETTINGS_CODES, Diagnostic, Report
 from ui.canvas.style import category_color
 from ui.commands import SetParamsCommand, SetTrainingFlagsCommand
 from ui.document import Document
+from ui.fixes import apply_fix, fix_html
 from ui.editing import DesignInfoEdit, EditSession, ParamEdit, RenameEdit
 from ui.palette import color_chip
 from ui.widgets.params import ExpressionEditor, ParamEditor, make_editor, set_invalid
@@ -77,14 +78,30 @@ def _param_label(param: Param) -> QLabel:
     return label
 
 
-def _diagnostic_label(d: Diagnostic, design: Design | None = None) -> QLabel:
-    text = d.message + (f"<br><span style='color:#9aa3b2'>fix: {d.fix}</span>" if d.fix else "")
+def _diagnostic_label(d: Diagnostic, fixes: "FixTarget | None" = None) -> QLabel:
+    """The problem and its fix; a fix the app can make is a link that applies it."""
+    fix = fix_html(d, fixes.design) if fixes is not None else d.fix
+    text = d.message + (f"<br><span style='color:#9aa3b2'>fix: {fix}</span>" if d.fix else "")
     label = QLabel(f"<b>{'Error' if d.severity == ERROR else 'Warning'}:</b> {text}")
     label.setObjectName("diagError" if d.severity == ERROR else "diagWarning")
     label.setWordWrap(True)
     label.setTextFormat(Qt.TextFormat.RichText)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse
+                                  | Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                  | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+    if fixes is not None:
+        label.linkActivated.connect(lambda href: fixes.apply(d.actions[int(href.split(":")[1])]))
     return label
+
+
+class FixTarget:
+    """Where the inspector's fix links apply: the document, on ``design``."""
+
+    def __init__(self, document: Document, design: Design):
+        self.document, self.design = document, design
+
+    def apply(self, action) -> None:
+        apply_fix(self.document, action, self.design)
 
 
 def _clear_layout(layout) -> None:
@@ -109,7 +126,8 @@ def _diagnostics_section(layout: QVBoxLayout, title: str) -> QVBoxLayout:
     return box
 
 
-def _show_diagnostics(box: QVBoxLayout, diagnostics: list[Diagnostic], empty_text: str) -> None:
+def _show_diagnostics(box: QVBoxLayout, diagnostics: list[Diagnostic], empty_text: str,
+                      fixes: FixTarget | None = None) -> None:
     """Fill ``box`` with ``diagnostics`` (or ``empty_text``); nothing is rebuilt when they are
     what it shows (most edits leave a page's diagnostics as they were)."""
     shown = (tuple(diagnostics), empty_text)
@@ -118,7 +136,7 @@ def _show_diagnostics(box: QVBoxLayout, diagnostics: list[Diagnostic], empty_tex
     box.setProperty("shown", shown)
     _clear_layout(box)
     for d in diagnostics:
-        box.addWidget(_diagnostic_label(d))
+        box.addWidget(_diagnostic_label(d, fixes))
     if not diagnostics:
         box.addWidget(_muted(empty_text))
 
@@ -197,7 +215,13 @@ class NodeView(QWidget):
             self.reset_button = None
             layout.addWidget(_muted("This layer has no parameters."))
 
-        layout.addWidget(_section("Fine-tuning"))
+        tuning_box = QWidget()  # only for layers that hold weights (the catalog says which)
+        tuning_box.setObjectName("fineTuning")
+        tuning_box.setVisible(node.is_block or layer.has_weights)
+        tuning_column = QVBoxLayout(tuning_box)
+        tuning_column.setContentsMargins(0, 0, 0, 0)
+        tuning_column.addWidget(_section("Fine-tuning"))
+        layout.addWidget(tuning_box)
         tuning = _form()
         self.trainable_box = QCheckBox("Trainable")
         self.trainable_box.setObjectName("trainable")
@@ -213,7 +237,7 @@ class NodeView(QWidget):
         self.lr_mult_box.editingFinished.connect(self._lr_mult_finished)
         tuning.addRow("", self.trainable_box)
         tuning.addRow("Learning rate ×", self.lr_mult_box)
-        layout.addLayout(tuning)
+        tuning_column.addLayout(tuning)
 
         layout.addWidget(_section("Shapes"))
         self.facts = _form()
@@ -285,7 +309,9 @@ class NodeView(QWidget):
                 self.facts.addRow(QLabel(label), self._fact(text))
 
         mine = report.for_node(nid) if self.design is self.design else []
-        _show_diagnostics(self.diagnostics, mine, "No problems.")
+        on_top = self.design is self.document.design  # the report's fixes name its nodes
+        _show_diagnostics(self.diagnostics, mine, "No problems.",
+                          FixTarget(self.document, self.design) if on_top else None)
         flagged = {d.param: d.message for d in mine if d.param}
         for name, editor in self.editors.items():
             target = editor.focusProxy() or editor
@@ -468,7 +494,8 @@ class DesignView(QWidget):
     def update_report(self, report: Report) -> None:
         general = [d for d in report.diagnostics if d.node is None or d.code in SETTINGS_CODES]
         _show_diagnostics(self.diagnostics, general,
-                          "No problems with the dataset or training settings.")
+                          "No problems with the dataset or training settings.",
+                          FixTarget(self.document, self.design))
 
     def _edited(self, *_args) -> None:
         if self.detached or self.document.design is not self._design:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from graph.summary import Summary, human_bytes, human_count, summarize
 from graph.validate import ERROR, Report
 from ui.document import Document
+from ui.fixes import LINK_COLOR, applicable, apply_fix, fix_menu
 from ui.loading import heavy_imports
 from ui.palette import color_chip
 
@@ -65,15 +66,18 @@ def _read_only_table(name: str, headers: list[str]) -> QTableWidget:
 
 class DiagnosticsPanel(QWidget):
     """Every diagnostic of the report, errors first, wrapped to fit; clicking one emits its node
-    id."""
+    id. A fix the app can make is a link in the Fix column: clicking it applies it (one undo
+    step; a menu when it offers alternatives)."""
 
     node_activated = Signal(str)
     counts_changed = Signal(int, int)  # errors, warnings
     HEADERS = ["Layer", "Problem", "Fix"]
+    FIX_COLUMN = 2
 
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
         self.document = document
+        self.fix_actions: dict[int, list] = {}  # row → the fixes it can apply
         self.table = _read_only_table("diagnostics", self.HEADERS)
         self._shown: list | None = None  # (diagnostic, node name, tooltip) per row shown
         self.table.setWordWrap(True)
@@ -107,6 +111,7 @@ class DiagnosticsPanel(QWidget):
     def _fill(self, ordered: list, names: list[str]) -> None:
         design = self.document.design
         self.table.setRowCount(max(1, len(ordered)))
+        self.fix_actions = {}
         for r, (d, name) in enumerate(zip(ordered, names)):
             cells = [QTableWidgetItem(name), QTableWidgetItem(d.message), QTableWidgetItem(d.fix or "")]
             cells[0].setIcon(severity_icon(d.severity))
@@ -117,6 +122,10 @@ class DiagnosticsPanel(QWidget):
                 item.setData(NODE_ROLE, d.node)
                 item.setToolTip(d.format(design))
                 self.table.setItem(r, c, item)
+            actions = applicable(design, d.actions)
+            if actions:
+                self.fix_actions[r] = actions
+                self._link_style(cells[2], actions)
         if not ordered:
             cells = [QTableWidgetItem(""), QTableWidgetItem("No problems: the design is valid."),
                      QTableWidgetItem("")]
@@ -127,6 +136,17 @@ class DiagnosticsPanel(QWidget):
                 self.table.setItem(0, c, item)
         self.table.resizeRowsToContents()
 
+    def apply_row_fix(self, row: int) -> None:
+        """Apply the fix of ``row``; where it offers alternatives, the one picked from a menu."""
+        actions = self.fix_actions[row]
+        if len(actions) == 1:
+            apply_fix(self.document, actions[0])
+            return
+        rect = self.table.visualRect(self.table.model().index(row, self.FIX_COLUMN))
+        menu = fix_menu(self, actions, lambda a: apply_fix(self.document, a))
+        menu.exec(self.table.viewport().mapToGlobal(rect.bottomLeft()))
+        menu.deleteLater()
+
     def node_row(self, node_id: str) -> int | None:
         """The first row about ``node_id``."""
         for r in range(self.table.rowCount()):
@@ -135,7 +155,19 @@ class DiagnosticsPanel(QWidget):
                 return r
         return None
 
-    def _clicked(self, row: int, _column: int = 0) -> None:
+    @staticmethod
+    def _link_style(item: QTableWidgetItem, actions: list) -> None:
+        item.setForeground(QColor(LINK_COLOR))
+        font = item.font()
+        font.setUnderline(True)
+        item.setFont(font)
+        item.setToolTip("Click to " + " or ".join(a.text for a in actions)
+                        + " (one step; Ctrl+Z undoes it)")
+
+    def _clicked(self, row: int, column: int = 0) -> None:
+        if column == self.FIX_COLUMN and row in self.fix_actions:
+            self.apply_row_fix(row)
+            return
         item = self.table.item(row, 0)
         node_id = item.data(NODE_ROLE) if item is not None else None
         if node_id and self.document.design.has_node(node_id):

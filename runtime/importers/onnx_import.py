@@ -26,6 +26,7 @@ import torch
 from graph.catalog import CATALOG
 
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, Unmapped, UnsupportedModel
+from .folds import fold_joined_last_steps
 from .onnx_attention import convert_region, find_regions
 from .patterns import (Expanded, channels_layer_norm, class_token, layer_scale, scale_factor,
                        select, shifted)
@@ -157,6 +158,7 @@ def import_onnx(path: str | os.PathLike, placeholders: bool = False, verify: boo
     _convert_graph(model, builder, opset)
     if builder.unmapped and not placeholders:
         raise UnsupportedModel(str(path), builder.unmapped)
+    fold_joined_last_steps(builder)
     imported = builder.finish(str(path))
     if verify and not imported.unmapped:
         imported.max_diff = _compare_with_onnxruntime(path, imported)

@@ -16,13 +16,14 @@ import torch
 from torch import fx
 
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
+from .folds import fold_joined_last_steps
 from .patterns import (Expanded, channels_layer_norm, class_token, layer_scale, scale_factor,
                        select, shifted)
 from .registry import Registry
+from .torch_attention import ABSORBED, COMPOSITES, Group, convert_module, module_groups
 
 ATEN_OPS = Registry("ATen")
 BATCH = "N"
-COMPOSITES = {"Recurrent", "SelfAttention"}  # Netwright modules wrapping one torch module
 
 
 @dataclass(frozen=True)
@@ -116,16 +117,18 @@ def import_program(program: torch.export.ExportedProgram, name: str,
     tensors = {**program.state_dict, **program.constants}
     env: dict[fx.Node, Any] = {}
     users = {n: len(n.users) for n in program.graph.nodes}
-    groups = attention_groups(program.graph)
-    names = {n: consts[n.name] for n in program.graph.nodes if n.op == "placeholder" and n.name in consts}
-    for node in program.graph.nodes:
-        if node in env:  # computed with its attention group
+    nodes = list(program.graph.nodes)
+    groups = module_groups(nodes)
+    params = {n: (consts[n.name], tensors[consts[n.name]].detach()) for n in nodes
+              if n.op == "placeholder" and n.name in consts}
+    for node in nodes:
+        if node in env:  # computed with its module's group
             continue
         if node in groups:
-            env.update(_convert_attention(groups[node], env, builder, names))
+            _convert_group(groups[node], env, builder, params, lambda n: users[n])
         elif node.op == "placeholder":
             if node.name in consts:
-                env[node] = Const(tensors[consts[node.name]].detach())
+                env[node] = Const(params[node][1])
             else:
                 env[node] = _user_input(builder, node)
         elif node.op == "call_function":
@@ -140,84 +143,40 @@ def import_program(program: torch.export.ExportedProgram, name: str,
                 builder.output(value, f"output_{i}" if len(node.args[0]) > 1 else "output")
     if builder.unmapped and not placeholders:
         raise UnsupportedModel(name, builder.unmapped)
+    fold_joined_last_steps(builder)
     return builder.finish(name)
 
 
-ABSORBED = object()  # a value inside an attention layer
-
-
-def attention_scope(node: fx.Node) -> str | None:
-    """The module path of the innermost ``nn.MultiheadAttention`` that called ``node``."""
-    stack = [v for v in (node.meta.get("nn_module_stack") or {}).values() if isinstance(v, tuple)]
-    for i in range(len(stack) - 1, -1, -1):
-        path, kind = stack[i]
-        if str(getattr(kind, "__name__", kind)).endswith("MultiheadAttention"):
-            return str(path)
-    return None
-
-
-def attention_name(node: fx.Node) -> str:
-    """The attention layer's name: its module path, or that of the Netwright module wrapping
-    it (``SelfAttention``), so exported designs come back with their node names."""
-    scope = attention_scope(node)
-    stack = [v for v in (node.meta.get("nn_module_stack") or {}).values() if isinstance(v, tuple)]
-    paths = [str(p) for p, _ in stack]
-    at = paths.index(scope)
-    if at > 0 and str(stack[at - 1][1]).rsplit(".", 1)[-1] in COMPOSITES:
-        return paths[at - 1]
-    return scope
-
-
-def attention_groups(graph: fx.Graph) -> dict[fx.Node, list[fx.Node]]:
-    """First node of each ``nn.MultiheadAttention`` call → all its nodes, in order."""
-    by_scope: dict[str, list[fx.Node]] = {}
-    for node in graph.nodes:
-        scope = attention_scope(node) if node.op == "call_function" else None
-        if scope:
-            by_scope.setdefault(scope, []).append(node)
-    return {nodes[0]: nodes for nodes in by_scope.values()}
-
-
-def _convert_attention(nodes: list[fx.Node], env, builder: DesignBuilder, names) -> dict:
-    """One ``nn.MultiheadAttention(x, x, x)`` call (batch first, no mask, its weights not
-    returned) → MultiheadSelfAttention with the module's projections."""
-    scope = attention_scope(nodes[0])
-    inside = set(nodes)
-    outside = {a for n in nodes for a in n.all_input_nodes if a not in inside}
-    tensors = {a for a in outside if isinstance(env.get(a), Tensor)}
-    outputs = [n for n in nodes if any(u not in inside for u in n.users)
-               and isinstance(n.meta.get("val"), torch.Tensor)]
-    weights = {names[a][len(scope) + 1:]: env[a].value for a in outside if a in names}
-    sdpa = [n for n in nodes if "scaled_dot_product_attention" in str(n.target)]
-    out = {n: ABSORBED for n in nodes}
-    for n in nodes:  # sizes the exporter computed once here and reuses elsewhere
-        if str(n.target) == "aten.sym_size.int" and n.args[1] == 0:
-            out[n] = BATCH
+def _convert_group(group: Group, env: dict, builder: DesignBuilder, params, uses) -> None:
+    """A recognised module's operators as one layer; when it does not fit, the modules inside
+    it (down to single operators), or, for an attention call, a placeholder naming it."""
     try:
-        if len(tensors) != 1 or len(outputs) != 1:
-            raise ConversionError("attention over different query, key and value tensors has no "
-                                  "layer yet (only self-attention)")
-        if set(weights) - {"in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"}:
-            raise ConversionError(f"attention with {sorted(weights)} (separate key/value sizes "
-                                  "or added bias_k/bias_v) has no layer")
-        if len(sdpa) != 1 or any(a is not None for a in sdpa[0].args[3:4]) \
-                or sdpa[0].kwargs.get("attn_mask") is not None or sdpa[0].kwargs.get("is_causal"):
-            raise ConversionError("attention with a mask, or returning its weights")
-        x, = (env[a] for a in tensors)
-        heads = int(sdpa[0].args[0].meta["val"].shape[1])
-        bias = "in_proj_bias" in weights
-        if bias != ("out_proj.bias" in weights) or x.shape is None:
-            raise ConversionError("attention with a bias on only some projections")
-        out[outputs[0]] = builder.layer("MultiheadSelfAttention", attention_name(nodes[0]), {
-            "num_heads": heads, "bias": bias}, [x], {f"attn.{k}": v for k, v in weights.items()})
-        if tuple(outputs[0].meta["val"].shape[1:]) != out[outputs[0]].shape:
-            raise ConversionError("attention over sequence-first tensors (batch_first=False)")
+        env.update(convert_module(group, env, builder, params))
     except ConversionError as exc:
-        inputs = [env[a] for a in tensors]
-        value = builder.placeholder("nn.MultiheadAttention", scope, inputs, scope, str(exc))
-        shape = tuple(outputs[-1].meta["val"].shape[1:]) if outputs else None
-        out[outputs[-1] if outputs else nodes[-1]] = Tensor(value.node, shape)
-    return out
+        if group.kind == "attention":
+            _attention_placeholder(group, env, builder, str(exc))
+        else:
+            inner = module_groups(group.nodes, group.level + 1)
+            for node in group.nodes:
+                if node in inner:
+                    _convert_group(inner[node], env, builder, params, uses)
+                elif node not in env:
+                    env[node] = _convert(node, env, builder, uses)
+    for node in group.nodes:  # sizes the exporter computed once here and reuses elsewhere
+        if str(node.target) == "aten.sym_size.int" and node.args[1] == 0:
+            env[node] = BATCH
+
+
+def _attention_placeholder(group: Group, env: dict, builder: DesignBuilder, reason: str) -> None:
+    inside = set(group.nodes)
+    inputs = [env[a] for a in dict.fromkeys(a for n in group.nodes for a in n.all_input_nodes)
+              if a not in inside and isinstance(env.get(a), Tensor)]
+    outputs = [n for n in group.nodes if any(u not in inside for u in n.users)
+               and isinstance(n.meta.get("val"), torch.Tensor)]
+    value = builder.placeholder("nn.MultiheadAttention", group.path, inputs, group.path, reason)
+    shape = tuple(outputs[-1].meta["val"].shape[1:]) if outputs else None
+    env.update({n: ABSORBED for n in group.nodes})
+    env[outputs[-1] if outputs else group.nodes[-1]] = Tensor(value.node, shape)
 
 
 def _user_input(builder: DesignBuilder, node: fx.Node) -> Tensor:

@@ -484,3 +484,42 @@ def test_the_loss_rule_is_one_for_validation_and_training():
     b.design.set_training(dict(b.design.training, loss="mse"))
     d = only(b.design, "targets", data_targets=1)
     assert d.node == b.id("fc2") and d.fix == "set out_features of fc2 to 1"
+
+
+# ---- fixes as edits --------------------------------------------------------------------------------
+
+
+def test_each_worded_fix_carries_its_edits():
+    """The fix's words and its edits (graph.fixes) agree, one edit per alternative."""
+    from graph.fixes import InsertLayer, RenameNode, SetDataOption, SetParam
+
+    b = Build(as_images=True)
+    b.add("Input", "image", shape=[1, 8, 8])
+    b.add("Conv2d", "conv2", "image", out_channels=4)
+    b.add("Linear", "fc1", "conv2", out_features=10)
+    b.add("Output", "logits", "fc1")
+    (insert,) = only(b.design, "shape").actions
+    assert insert == InsertLayer(Edge(b.id("conv2"), b.id("fc1")), "Flatten",
+                                 "insert a Flatten between conv2 and fc1")
+
+    b = Build(as_images=False)
+    b.add("Input", "x", shape=[64])
+    b.add("Linear", "a", "x", out_features=8)
+    b.add("Linear", "c", "x", out_features=9)
+    b.add("Add", "sum", ["a", "c"])
+    b.add("Output", "y", "sum")
+    assert only(b.design, "shape").actions == (
+        SetParam(b.id("a"), "out_features", 9, "set out_features of a to 9"),
+        SetParam(b.id("c"), "out_features", 8, "set out_features of c to 8"))
+
+    b = mlp(classes=7)
+    assert only(b.design, "classes").actions == (
+        SetParam(b.id("fc2"), "out_features", 10, "set out_features of fc2 to 10"),)
+    b = mlp()
+    b.design.set_data(dict(b.design.data, options={"as_images": True}))
+    shape, option = only(b.design, "data-shape").actions
+    assert shape.node == b.id("pixels") and shape.plain_value == [1, 8, 8]
+    assert option == SetDataOption("as_images", False, "set the dataset option as_images to false")
+    b.design.rename_node(b.id("fc1"), "fc2")
+    (rename,) = only(b.design, "duplicate-name").actions
+    assert isinstance(rename, RenameNode) and rename.name == "fc2_2"

@@ -285,6 +285,53 @@ def test_attention_that_is_not_self_attention_is_listed_as_the_module():
         via_torch(Attend(cross=True).eval(), [5, 8])
 
 
+class Encoder(nn.Module):
+    """torch's own Transformer modules in a user model."""
+
+    def __init__(self, stack: bool, final_norm: bool = False, mask: bool = False, **kwargs):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, **kwargs)
+        self.encoder = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(8) if final_norm else None,
+                                             enable_nested_tensor=False) if stack else layer
+        self.mask = torch.triu(torch.full((5, 5), float("-inf")), 1) if mask else None
+
+    def forward(self, x):
+        return self.encoder(x, self.mask) if self.mask is not None else self.encoder(x)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"activation": "gelu", "norm_first": True, "layer_norm_eps": 1e-6, "dropout": 0.0},
+    {"dropout": 0.2, "bias": False}], ids=["prenorm-gelu", "postnorm-relu-nobias"])
+def test_torch_encoder_modules_are_one_layer_with_their_tensor_names(kwargs):
+    """An nn.TransformerEncoderLayer comes in as one TransformerEncoderLayer and an
+    nn.TransformerEncoder without a final norm as one TransformerEncoder, each with the
+    source's settings and state_dict names (so its weights load by name)."""
+    expected = {"num_heads": 2, "dim_feedforward": 16, "dropout": 0.1, "activation": "relu",
+                "norm_first": False, "layer_norm_eps": 1e-5, "bias": True, **kwargs}
+    for stack, kind in ((False, "TransformerEncoderLayer"), (True, "TransformerEncoder")):
+        torch.manual_seed(0)
+        model = Encoder(stack, **kwargs).eval()
+        imported, diff = via_torch(model, [5, 8])
+        assert layer_types(imported) == [kind] and diff <= TOLERANCE
+        node = next(n for n in imported.design.nodes if n.type == kind)
+        params = node.resolved_params()
+        assert node.name == "encoder" and params.get("num_layers", 2) == 2
+        assert {k: params[k] for k in expected} == expected
+        assert set(imported.weights) == set(model.state_dict())
+
+
+def test_an_encoder_with_a_final_norm_comes_in_as_its_layers_and_the_norm():
+    imported, diff = via_torch(Encoder(stack=True, final_norm=True).eval(), [5, 8])
+    assert layer_types(imported) == ["TransformerEncoderLayer"] * 2 + ["LayerNorm"]
+    assert diff <= TOLERANCE
+
+
+def test_an_encoder_layer_with_a_mask_is_listed_as_its_attention():
+    with pytest.raises(UnsupportedModel, match=r"nn.MultiheadAttention ×1 at encoder.self_attn: "
+                                               r"attention with a mask"):
+        via_torch(Encoder(stack=False, mask=True).eval(), [5, 8])
+
+
 @pytest.mark.slow
 def test_vit_imports_exactly_through_torch_export(tvm):
     """Class token, position embedding, attention and the class-token readout of
@@ -365,3 +412,34 @@ def test_a_bidirectional_gru_imports_from_onnx(tmp_path):
     assert gru.resolved_params()["bidirectional"] is True
     assert difference <= TOLERANCE
     assert infer(imported.design).total_params == _params(model)
+
+
+class _JoinedGRU(nn.Module):
+    """A bidirectional GRU read as classifiers read it: the forward direction's last step
+    joined with the backward's first (``joined``), or both directions' last steps."""
+
+    def __init__(self, joined: bool):
+        super().__init__()
+        self.joined = joined
+        self.gru = nn.GRU(5, 6, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(12, 3)
+
+    def forward(self, x):
+        out = self.gru(x)[0]
+        first = 0 if self.joined else -1
+        return self.head(torch.cat([out[:, -1, :6], out[:, first, 6:]], dim=1))
+
+
+def test_a_joined_last_step_is_the_recurrent_layer_returning_it(tmp_path):
+    for way, imported in assert_exact(_JoinedGRU(joined=True), [7, 5], tmp_path).items():
+        assert layer_types(imported) == ["GRU", "Linear"], way
+        gru = next(n for n in imported.design.nodes if n.type == "GRU").resolved_params()
+        assert gru["bidirectional"] and not gru["return_sequence"], way
+
+
+def test_other_picks_of_a_bidirectional_sequence_stay_as_they_are(tmp_path):
+    for way, imported in assert_exact(_JoinedGRU(joined=False), [7, 5], tmp_path).items():
+        kinds = layer_types(imported)
+        assert kinds[0] == "GRU" and "Concat" in kinds, way
+        assert next(n for n in imported.design.nodes if n.type == "GRU").resolved_params()[
+            "return_sequence"], way

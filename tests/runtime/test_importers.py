@@ -367,15 +367,6 @@ def _template_round_trip(name: str, fmt: str, tmp_path: Path):
     return design, compiled, imported
 
 
-RE_EXPORT_GAPS = {  # (template, format) whose imported design exports differently (README: import)
-    **{("vit_b_16", fmt): "MultiheadSelfAttention holds nn.MultiheadAttention as attn: its "
-       "tensors are self_attn.attn.in_proj_weight …, the template's self_attn.in_proj_weight"
-       for fmt in ("pt2", "python")},
-    **{("sequence_classifier", fmt): "the bidirectional LSTM's joined last step comes back as "
-       "the whole sequence and Slice/Flatten/Concat layers" for fmt in ("onnx", "pt2", "python")},
-}
-
-
 def _template_cases():
     from graph.templates import names
 
@@ -402,8 +393,7 @@ def test_every_template_round_trips(name, fmt, tmp_path):
         warnings.simplefilter("ignore")
         again = export_model(imported.design, fmt, tmp_path / f"again.{suffix}", imported.weights)
         same = _export_contents(fmt, tmp_path / f"{name}.{suffix}") == _export_contents(fmt, again.path)
-    gap = RE_EXPORT_GAPS.get((name, fmt))
-    assert same is not bool(gap), gap or "the imported design's export differs from the original's"
+    assert same, "the imported design's export differs from the original's"
 
 
 @pytest.mark.slow

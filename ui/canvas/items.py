@@ -526,6 +526,8 @@ def problems_text(diagnostics: Sequence["Diagnostic"]) -> str:
         if d.fix:
             line += f"\nFix: {d.fix}"
         lines.append(line)
+    if any(d.actions for d in diagnostics):
+        lines.append("(click the badge to apply the fix)")
     return "\n".join(lines)
 
 

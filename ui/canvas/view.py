@@ -44,10 +44,11 @@ from ..commands import (
     ungroup_command,
 )
 from ..document import Document
+from ..fixes import applicable, apply_fix, fix_menu
 from . import LAYER_MIME
 from .clipboard import fragment_text, from_mime, read_fragment, to_mime
 from .interactions import LinkDrag, QuickAddPopup, connect_after, connect_before, start_link_drag
-from .items import HealthBadgeItem, NodeItem, PortItem
+from .items import BadgeItem, HealthBadgeItem, NodeItem, PortItem
 from .breadcrumb import Breadcrumb
 from .links import LinkItem
 from .minimap import Minimap
@@ -604,6 +605,9 @@ class CanvasView(QGraphicsView):
             return
         if event.button() == Qt.MouseButton.LeftButton:
             scene_pos = self.mapToScene(pos)
+            if self._open_badge_fixes(scene_pos, event.globalPosition().toPoint()):
+                event.accept()
+                return
             drag = start_link_drag(self.canvas, self._item_at(scene_pos), scene_pos)
             if drag is not None:
                 self._link_drag = drag
@@ -614,6 +618,31 @@ class CanvasView(QGraphicsView):
         if event.button() == Qt.MouseButton.LeftButton and isinstance(self.canvas.mouseGrabberItem(), NodeItem):
             design = self.design
             self._move_start = {nid: design.node(nid).position for nid in self.selected_node_ids()}
+
+    def node_fixes(self, node_id: str) -> list:
+        """The suggested fixes of ``node_id``'s problems that a click can apply (those of the
+        document's own network: an entered block's body has none)."""
+        if self.design is not self.document.design:
+            return []
+        actions = [a for d in self.document.report.for_node(node_id) for a in d.actions]
+        return applicable(self.design, actions)
+
+    def apply_fix(self, action) -> None:
+        if apply_fix(self.document, action, self.design):
+            self._say(f"Fixed: {action.text} (Ctrl+Z undoes it)")
+
+    def _open_badge_fixes(self, scene_pos: QPointF, global_pos: QPoint) -> bool:
+        """A click on a node's error badge: the menu of its fixes (True when one opened)."""
+        badge = next((i for i in self.canvas.items(scene_pos) if type(i) is BadgeItem), None)
+        if badge is None or not badge.isVisible():
+            return False
+        actions = self.node_fixes(badge.parentItem().node_id)
+        if not actions:
+            return False
+        menu = fix_menu(self, actions, self.apply_fix)
+        menu.exec(global_pos)
+        menu.deleteLater()
+        return True
 
     def mouseMoveEvent(self, event) -> None:
         pos = event.position().toPoint()
@@ -731,6 +760,13 @@ class CanvasView(QGraphicsView):
             names += ("leave_block",)
         for name in names:
             menu.addAction(self.action(name))
+        if isinstance(item, NodeItem):
+            fixes = self.node_fixes(item.node_id)
+            if fixes:
+                menu.addSeparator()
+            for action in fixes:
+                menu.addAction(f"Fix: {action.text}").triggered.connect(
+                    lambda _checked=False, a=action: self.apply_fix(a))
         menu.exec(event.globalPos())
         menu.deleteLater()
 

@@ -63,6 +63,9 @@ gui_load: list[float] = []  # the app process's CPU use (cores) while its child 
 # editing → the GUI thread's own CPU time in each gap: what the app did, without the time the
 # OS gave other processes (on a loaded machine the wall-clock gaps are mostly that)
 busy_ms: dict[bool, list[float]] = {False: [], True: []}
+# editing → (gap, the GUI thread's CPU ms in it) of each gap over a frame (16 ms)
+long_gaps: dict[bool, list[tuple[float, float]]] = {False: [], True: []}
+FRAME_MS = 16.0
 
 
 class StackSampler:
@@ -232,6 +235,8 @@ def in_app(app, design: Path, epochs: int, workdir: Path, edit: bool = False,
     first, last = training[0], training[-1]
     during = [gap for when, gap in gaps if first <= when <= last]
     busy_ms[edit] += [ms for when, ms in busy if first <= when <= last]
+    long_gaps[edit] += [(gap, ms) for (when, gap), (_w, ms) in zip(gaps, busy)
+                        if first <= when <= last and gap > FRAME_MS]
     print(f"    {'editing' if edit else 'training only'}: trained {last - first:.1f} s, "
           f"{len(during)} ticks" + (f", {editing.edits} edits, {editing.drags} drags"
                                     if editing else ""))
@@ -304,9 +309,20 @@ def main() -> int:
     print("  the GUI thread's own CPU time in those gaps (the same without the other processes):")
     print(f"  training only:      {pauses(busy_ms[False], 'ticks')}")
     print(f"  training + editing: {pauses(busy_ms[True], 'ticks')}")
+    for edit, label in ((False, "training only"), (True, "training + editing")):
+        print(f"  {label}: {_long_gap_causes(long_gaps[edit])}")
     print(f"  including the Train click itself (docks resize, curves page shown): longest "
           f"{max(overall_gaps):.1f} ms")
     return 0
+
+
+def _long_gap_causes(long: list[tuple[float, float]], own_ms: float = 6.0) -> str:
+    """How many gaps were over a frame, and in how many of them the GUI thread itself worked
+    more than ``own_ms`` (a gap is up to a 10 ms tick plus that work: the others were mostly the
+    thread waiting for a core)."""
+    own = sum(1 for _gap, cpu in long if cpu > own_ms)
+    return (f"{len(long)} gaps over {FRAME_MS:.0f} ms, {own} of them with over {own_ms:.0f} ms "
+            f"of the GUI thread's own work (the rest mostly waited for a core)")
 
 
 def _print_throughput(cli: list[float], same: list[float], gui: list[float], threads: int

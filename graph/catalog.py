@@ -201,6 +201,11 @@ class InputSpec:
             expect_rank(ins[i:], self.ranks, self.what, self.fix)
 
 
+def _NO_WEIGHTS(_params: Params, _ins: Sequence[Shape]) -> int:  # noqa: N802 (a constant)
+    """The parameter count of a layer type that declares none."""
+    return 0
+
+
 @dataclass(frozen=True)
 class LayerType:
     """Everything Netwright knows about one kind of layer.
@@ -218,7 +223,7 @@ class LayerType:
     shape: Callable[[Params, Sequence[Shape]], Shape]
     inputs: tuple[Port, ...] = (Port("in"),)
     outputs: tuple[Port, ...] = (Port("out"),)
-    count_params: Callable[[Params, Sequence[Shape]], int] = lambda p, ins: 0
+    count_params: Callable[[Params, Sequence[Shape]], int] = _NO_WEIGHTS
     macs: Callable[[Params, Sequence[Shape], Shape], int] = lambda p, ins, out: 0
     matmul_macs: Callable[[Params, Sequence[Shape], Shape], int] = lambda p, ins, out: 0
     torch_class: str = ""
@@ -244,6 +249,13 @@ class LayerType:
     @property
     def label(self) -> str:
         return self.display_name or self.type_id
+
+    @property
+    def has_weights(self) -> bool:
+        """Whether layers of this type can hold parameters (or statistics such as BatchNorm's,
+        whatever their params): the declaration counts them. Activations, Dropout, pooling and
+        reshaping declare no count."""
+        return self.count_params is not _NO_WEIGHTS
 
     def module_class(self, params: Params, ins: Sequence[Shape]) -> str:
         """The name of the torch module class built for ``params`` on inputs ``ins``."""

@@ -7,7 +7,7 @@ pretrained tensor, so they start fresh while every other layer keeps its initial
 """
 from __future__ import annotations
 
-from .catalog import CATALOG, LayerType
+from .catalog import CATALOG
 from .design import Design, Node
 
 HEAD_TYPES = ("Linear", "Conv2d", "Conv1d")
@@ -29,16 +29,10 @@ def head_layer(design: Design) -> Node | None:
         node = design.node(edges[0].src)
         if node.type in HEAD_TYPES:
             return node
-        if node.is_block or _has_weights(CATALOG.get(node.type)):
+        layer = CATALOG.get(node.type)
+        if node.is_block or layer is None or layer.has_weights:  # look past weightless ones only
             return None
     return None
-
-
-def _has_weights(layer: LayerType | None) -> bool:
-    """Whether the declaration counts parameters (a head search looks only past layers that
-    declare none: activations, Dropout, reshaping)."""
-    no_rule = LayerType.__dataclass_fields__["count_params"].default
-    return layer is None or layer.count_params is not no_rule
 
 
 def replace_head(design: Design, classes: int) -> Node:

@@ -215,7 +215,13 @@ class NodeView(QWidget):
             self.reset_button = None
             layout.addWidget(_muted("This layer has no parameters."))
 
-        layout.addWidget(_section("Fine-tuning"))
+        tuning_box = QWidget()  # only for layers that hold weights (the catalog says which)
+        tuning_box.setObjectName("fineTuning")
+        tuning_box.setVisible(node.is_block or layer.has_weights)
+        tuning_column = QVBoxLayout(tuning_box)
+        tuning_column.setContentsMargins(0, 0, 0, 0)
+        tuning_column.addWidget(_section("Fine-tuning"))
+        layout.addWidget(tuning_box)
         tuning = _form()
         self.trainable_box = QCheckBox("Trainable")
         self.trainable_box.setObjectName("trainable")
@@ -231,7 +237,7 @@ class NodeView(QWidget):
         self.lr_mult_box.editingFinished.connect(self._lr_mult_finished)
         tuning.addRow("", self.trainable_box)
         tuning.addRow("Learning rate ×", self.lr_mult_box)
-        layout.addLayout(tuning)
+        tuning_column.addLayout(tuning)
 
         layout.addWidget(_section("Shapes"))
         self.facts = _form()

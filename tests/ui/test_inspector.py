@@ -246,3 +246,17 @@ def test_late_focus_out_of_a_replaced_view_edits_nothing(inspector, document, qt
     old.name_edit.editingFinished.emit()  # the focus-out that arrives while it is torn down
     assert document.design.node(nid).name == "conv1"
     assert document.undo_stack.count() == 0
+
+
+def test_the_trainable_switch_shows_only_on_layers_with_weights(inspector, document):
+    """Freezing means nothing for ReLU, Flatten or pooling: the catalog's declaration (does the
+    type count parameters?) decides, so BatchNorm keeps it even without affine weights."""
+    from graph.catalog import CATALOG
+
+    shown = {}
+    for name in ("conv1", "bn1", "relu1", "pool1", "flatten", "dropout", "fc1", "image"):
+        inspector.show_nodes([node_id(document, name)])
+        shown[name] = inspector.view.trainable_box.isVisibleTo(inspector.view)
+    assert shown == {"conv1": True, "bn1": True, "relu1": False, "pool1": False,
+                     "flatten": False, "dropout": False, "fc1": True, "image": False}
+    assert not CATALOG.get("GELU").has_weights and CATALOG.get("PReLU").has_weights

@@ -29,14 +29,36 @@ def test_series_remembers_first_nonfinite():
     assert math.isnan(s.arrays()[1][1])
 
 
-def test_smoothed_series_is_debiased_and_skips_nan():
-    s = SmoothedSeries(weight=0.9)
+def test_smoothed_series_is_centred_and_skips_nan():
+    s = SmoothedSeries(half_width=2)
     s.append(0, 4.0)
-    assert s.last() == pytest.approx(4.0)  # debiased: the first value is itself
+    assert s.last() == pytest.approx(4.0)  # the first point is itself: no ramp from zero
     s.append(1, float("nan"))
     assert math.isnan(s.last())
     s.append(2, 4.0)
     assert s.last() == pytest.approx(4.0)
+    s.clear()
+    s.extend(range(6), [5.0, 1.0, 3.0, 8.0, 2.0, 6.0])
+    assert s.arrays()[1].tolist() == pytest.approx([5.0, 3.0, 3.8, 4.0, 16 / 3, 6.0])
+
+
+def test_smoothed_loss_does_not_lag_a_falling_loss(qtbot):
+    """On a steadily falling loss with noise, the drawn smoothed curve runs through the raw
+    trend (an exponential average sat well above it all the way down), and starts at the first
+    points without a ramp."""
+    rng = np.random.default_rng(0)
+    steps = np.arange(1.0, 201.0)
+    trend = 2.0 - 0.008 * steps
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    for step, loss in zip(steps, trend + rng.normal(0, 0.1, len(steps))):
+        plots.add_event({"event": "step", "step": step, "epoch": 1, "loss": float(loss)})
+    plots.redraw()
+    x, smoothed = plots.curves["step/smooth"].item.getData()
+    assert x.tolist() == steps.tolist()
+    assert np.abs(smoothed - trend).mean() < 0.03  # on the trend, not a lag of 9 × 0.008 above
+    assert np.abs(smoothed - trend).max() < 0.25
+    assert abs(smoothed[0] - trend[0]) < 0.25 and abs(smoothed[1:6] - trend[1:6]).max() < 0.15
 
 
 def _feed(plots, steps, epochs=0, nan_at=None):

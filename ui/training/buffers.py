@@ -58,27 +58,40 @@ class Series:
 
 
 class SmoothedSeries(Series):
-    """A series holding the debiased exponential moving average of what is appended (as
-    TensorBoard smooths). A non-finite value is stored as is and leaves the average untouched."""
+    """A centred moving average of what is appended: each point is the mean of the raw values
+    up to ``half_width`` points either side of it, the window narrowing evenly near the ends.
+    So the curve neither lags the raw one (an exponential average trails a falling loss by
+    about ``1/(1-weight)`` points; centred, a trend stays in place) nor ramps up from zero at
+    the start: the first and the newest point are their raw values. The newest ``half_width``
+    points are recomputed as more arrive (O(half_width) per append, from running sums). A
+    non-finite value is stored as is and left out of its neighbours' means."""
 
-    def __init__(self, weight: float = 0.9, capacity: int = 1024) -> None:
+    def __init__(self, half_width: int = 5, capacity: int = 1024) -> None:
         super().__init__(capacity)
-        self.weight = weight
-        self._avg = 0.0
-        self._count = 0
+        self.half_width = half_width
+        self._sums = np.zeros(capacity + 1)  # running sum and count of the finite raw values
+        self._counts = np.zeros(capacity + 1)
 
     def append(self, x: float, y: float) -> None:
         y = _as_float(y)
-        if not math.isfinite(y):
-            super().append(x, y)
-            return
-        self._count += 1
-        self._avg = self.weight * self._avg + (1.0 - self.weight) * y
-        super().append(x, self._avg / (1.0 - self.weight ** self._count))
+        n = len(self)
+        if n + 2 > len(self._sums):
+            self._sums = np.resize(self._sums, 2 * len(self._sums))
+            self._counts = np.resize(self._counts, 2 * len(self._counts))
+        finite = math.isfinite(y)
+        self._sums[n + 1] = self._sums[n] + (y if finite else 0.0)
+        self._counts[n + 1] = self._counts[n] + finite
+        super().append(x, y)
+        _x, values = self.arrays()
+        for i in range(max(0, n - self.half_width), n + 1):
+            if math.isfinite(values[i]):  # a NaN stays one
+                k = min(self.half_width, i, n - i)
+                count = self._counts[i + k + 1] - self._counts[i - k]
+                values[i] = (self._sums[i + k + 1] - self._sums[i - k]) / count
 
     def clear(self) -> None:
         super().clear()
-        self._avg, self._count = 0.0, 0
+        self._sums[0] = self._counts[0] = 0.0
 
 
 def _as_float(value) -> float:

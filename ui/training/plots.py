@@ -190,9 +190,9 @@ def epoch_values(record: Mapping[str, Any]) -> dict[str, float]:
 class LivePlots(QWidget):
     """The curves of the current run, plus dashed overlays of other runs."""
 
-    def __init__(self, parent: QWidget | None = None, smoothing: float = 0.9):
+    def __init__(self, parent: QWidget | None = None, smoothing: int = 5):
         super().__init__(parent)
-        self.smoothing = smoothing
+        self.smoothing = smoothing  # the smoothed step loss: points averaged either side
         self.graphics = _TimedGraphics()
         self.graphics.setBackground(BACKGROUND)
         self.plots: dict[str, pg.PlotItem] = {}

@@ -268,8 +268,9 @@ def test_a_design_opened_with_runs_is_tried_with_its_newest_run(qtbot, page, dig
 
 
 def test_a_test_sample_replaces_the_drawing_on_the_pad(qtbot, page):
-    """After drawing, Random (or another index) shows a test sample: the pad is wiped, so it
-    never shows a drawing that is not the input any more."""
+    """After drawing, Random (or another index, or Clear) shows a test sample: the pad is wiped,
+    so it never shows a drawing that is not the input any more (nor is an old drawing the input
+    while the pad is blank)."""
     from PySide6.QtCore import QPoint, Qt
 
     page.show()
@@ -286,7 +287,8 @@ def test_a_test_sample_replaces_the_drawing_on_the_pad(qtbot, page):
         assert pad.ink().max() > 0.5 and page.true_label is None  # the drawing is the input
 
     for action in (lambda: qtbot.mouseClick(page.random_button, Qt.MouseButton.LeftButton),
-                   lambda: page.index.setValue((page.index.value() + 1) % len(page.samples))):
+                   lambda: page.index.setValue((page.index.value() + 1) % len(page.samples)),
+                   lambda: qtbot.mouseClick(page.clear_button, Qt.MouseButton.LeftButton)):
         draw()
         with qtbot.waitSignal(page.looked, timeout=60_000):
             action()

@@ -122,8 +122,9 @@ class TryPage(QWidget):
         random_button.clicked.connect(self._random)
         self.pad = DrawPad()
         self.pad.drawn.connect(self.try_picture)
-        clear = QPushButton("Clear")
-        clear.clicked.connect(self.pad.clear)
+        self.clear_button = clear = QPushButton("Clear")
+        clear.setToolTip("Wipe the drawing and try the test sample again")
+        clear.clicked.connect(self.show_sample)  # which wipes the pad
         self.open_button = QPushButton("Image…")
         self.open_button.setToolTip("Try an image file (PNG, JPEG, …)")
         self.open_button.clicked.connect(self._open_image)

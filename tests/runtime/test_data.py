@@ -450,17 +450,19 @@ def test_bundled_datasets_read_as_scikit_learn_reads_them(name):
     assert [str(n) for n in ours.target_names] == [str(n) for n in theirs.target_names]
 
 
-def test_loading_the_digits_does_not_import_scikit_learn():
+def test_a_training_child_on_the_digits_imports_neither_scikit_learn_nor_pandas():
+    """Each is ~0.5-1.5 s of the wait before the first epoch and neither is needed here."""
     import os
     import subprocess
     import sys
 
     from tests.conftest import ROOT
 
-    code = ("import sys; from runtime.data.builtin import load_builtin; "
+    code = ("import sys, runtime.worker, runtime.training; "
+            "from runtime.data.builtin import load_builtin; "
             "raw = load_builtin('digits', {'as_images': True}); "
             "assert raw.x.shape == (1797, 1, 8, 8), raw.x.shape; "
-            "assert 'sklearn' not in sys.modules")
+            "assert 'sklearn' not in sys.modules and 'pandas' not in sys.modules")
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
     assert proc.returncode == 0, proc.stderr

@@ -1,6 +1,7 @@
 """Netwright: build, train and export neural networks by wiring layers on a canvas.
 
-``python main.py`` opens the app with the default example. The same file is a headless CLI:
+``python main.py`` opens the app on the design the user had open last (else the default
+example). The same file is a headless CLI:
 
     python main.py validate FILE...     exit 0 when every design is valid
     python main.py summary FILE [--json]   per-layer shapes, parameters, MACs and memory
@@ -581,7 +582,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_open(args: argparse.Namespace) -> int:
     from ui.app import run_app
 
-    return run_app(args.file)
+    # With no command: the design the user had open last, else the example.
+    return run_app(args.file, reopen=DEFAULT_EXAMPLE if getattr(args, "reopen", False) else None)
 
 
 def cmd_screenshot(args: argparse.Namespace) -> int:
@@ -603,7 +605,7 @@ def cmd_screenshot(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="netwright", description="Build, train and export neural networks. "
-        "With no command, opens the app on the default example.")
+        "With no command, opens the app on the design you had open last (else an example).")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check designs; exit 0 when all are valid")
@@ -757,7 +759,8 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["open", argv[0]]
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["open", str(DEFAULT_EXAMPLE)])
+        args = parser.parse_args(["open"])
+        args.reopen = True
     try:
         return args.func(args)
     except UserError as exc:

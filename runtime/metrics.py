@@ -73,14 +73,14 @@ def classification_report(matrix: Sequence[Sequence[int]],
     """
     k = len(matrix)
     names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
-    total = sum(sum(row) for row in matrix)
+    supports = [sum(row) for row in matrix]
+    predictions = [sum(column) for column in zip(*matrix)] or [0] * k
+    total = sum(supports)
     correct = sum(matrix[i][i] for i in range(k))
     per_class = []
     seen = []
     for i in range(k):
-        tp = matrix[i][i]
-        support = sum(matrix[i])
-        predicted = sum(matrix[r][i] for r in range(k))
+        tp, support, predicted = matrix[i][i], supports[i], predictions[i]
         precision = tp / predicted if predicted else 0.0
         recall = tp / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0

@@ -64,20 +64,25 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run_app(path: str | os.PathLike | None = None) -> int:
-    """Open the editor (on ``path`` when given) and run until the window closes."""
+def run_app(path: str | os.PathLike | None = None,
+            reopen: str | os.PathLike | None = None) -> int:
+    """Open the editor (on ``path`` when given, else see :func:`open_editor`'s ``reopen``) and
+    run until the window closes."""
     app = create_app()
-    open_editor(path)
+    open_editor(path, reopen=reopen)
     return app.exec()
 
 
 def open_editor(path: str | os.PathLike | None = None,
-                painted: Callable[[], None] | None = None):
+                painted: Callable[[], None] | None = None,
+                reopen: str | os.PathLike | None = None):
     """Show the editor window, open ``path`` in it, and load PyTorch and scikit-learn in the
     background once the canvas has drawn the design (``painted()`` is called then too).
 
     Autosaves left by a crashed session are offered first; a recovered design takes the place
-    of ``path``. A file that cannot be opened shows why, over an empty design.
+    of ``path``. A file that cannot be opened shows why, over an empty design. Without
+    ``path``, ``reopen`` (the example) asks for the design the user had last, falling back to
+    ``reopen`` itself (:meth:`MainWindow.reopen_last`).
     """
     from ui.main_window import MainWindow
 
@@ -89,8 +94,12 @@ def open_editor(path: str | os.PathLike | None = None,
     window.show()
 
     def start() -> None:
-        if not window.offer_recovery() and path is not None:
+        if window.offer_recovery():
+            pass
+        elif path is not None:
             window.open_path(Path(path), ask=False)
+        elif reopen is not None:
+            window.reopen_last(Path(reopen))
         window.canvas.show_design()
         when_painted(window.canvas.viewport(), lambda: (loader.start(), painted and painted()))
 

@@ -78,6 +78,13 @@ class RecentFiles:
             raw = [raw]
         return [Path(p) for p in raw or [] if isinstance(p, str) and Path(p).is_file()]
 
+    def last(self) -> Path | None:
+        """The design opened or saved last, whether or not it is still there (None when no
+        file was ever remembered)."""
+        raw = self.settings.value(self.KEY, [])
+        raw = [raw] if isinstance(raw, str) else raw or []
+        return Path(raw[0]) if raw and isinstance(raw[0], str) else None
+
     def add(self, path: str | os.PathLike) -> None:
         path = Path(path).resolve()
         paths = [p for p in self.paths() if p != path]

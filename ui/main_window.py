@@ -607,6 +607,27 @@ class MainWindow(QMainWindow):
             return False
         return self._open(Path(path))
 
+    def reopen_last(self, fallback: Path) -> None:
+        """Open the design the user had last (the newest recent file), as a desktop tool
+        does at start; ``fallback`` (the example) when there is none, or when it is gone or
+        cannot be read, with the status bar saying why (never a dialog at start-up)."""
+        last = self.recent.last()
+        reason = None
+        if last is not None and last.is_file():
+            try:
+                self.document.open(last)
+            except (DesignFileError, OSError) as exc:
+                why = str(exc).removeprefix(f"{last}: ")  # the name is said already
+                reason = f"Could not reopen {last.name}: {why}"
+            else:
+                self.statusBar().showMessage(f"Reopened {last}", 5000)
+                return
+        elif last is not None:
+            reason = f"{last} is no longer there"
+        self.document.replace(load(fallback), None)
+        if reason:
+            self.statusBar().showMessage(f"{reason}; showing the example instead", 20_000)
+
     def open_example(self, path: Path) -> bool:
         if not self.maybe_save():
             return False

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QFontDatabase, QIcon, QSyntaxHighlighter, \
+from PySide6.QtGui import QColor, QFont, QFontDatabase, QFontMetrics, QIcon, QSyntaxHighlighter, \
     QTextCharFormat
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -183,6 +183,7 @@ class SummaryPanel(QWidget):
 
     node_activated = Signal(str)
     HEADERS = ["Name", "Type", "Output shape", "Parameters", "MACs"]
+    NUMBER_WIDTHS = {2: "64×112×112", 3: "123,456,789", 4: "123.45G"}  # the widest usual
 
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -201,6 +202,16 @@ class SummaryPanel(QWidget):
         header = self.tree.header()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        header.setStretchLastSection(False)
+        # The numbers' columns as wide as large values need; name and type share the rest (a
+        # block's "Layer1Item ×2 · 14 layers" was cut at 1280×800 with five equal columns).
+        metrics = self.tree.fontMetrics()
+        bold = QFont(header.font())
+        bold.setBold(True)  # the style sheet's header font, whether or not it is applied yet
+        for column, widest in self.NUMBER_WIDTHS.items():
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(column, max(QFontMetrics(bold).horizontalAdvance(
+                self.HEADERS[column]), metrics.horizontalAdvance(widest)) + 28)
         self.totals = self._totals_row()
         self.memory = QLabel()
         self.memory.setObjectName("muted")
@@ -298,6 +309,7 @@ class SummaryPanel(QWidget):
         if row.is_group:
             kind += f" · {row.layers} layers"
         item = QTreeWidgetItem([row.name, kind, row.shape, f"{row.params:,}", human_count(row.macs)])
+        item.setToolTip(1, kind)  # whole, where the column is too narrow for it
         item.setData(0, NODE_ROLE, row.node_id if top else "")
         item.setTextAlignment(3, _RIGHT)
         item.setTextAlignment(4, _RIGHT)

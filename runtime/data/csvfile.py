@@ -13,12 +13,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 
 from graph.settings import CSV_DELIMITERS
 
 from .base import DataError, Raw, classes_from_labels, decide_task
+
+if TYPE_CHECKING:  # pandas loads when a CSV is read (~0.5 s of every training child's start)
+    import pandas as pd
 
 MISSING = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})  # cells read as missing
 PREAMBLE_LINES = 10  # a preamble is looked for among the first lines only
@@ -87,6 +91,8 @@ def _preamble(lines: list[str], delimiter: str) -> tuple[int, int]:
 
 def _parse(path: Path, body: list[str], offset: int, delimiter: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Every non-blank line of ``body`` as text cells; ``offset`` lines precede it in the file."""
+    import pandas as pd
+
     try:
         frame = pd.read_csv(io.StringIO("\n".join(body)), sep=delimiter, header=None, dtype=str,
                             keep_default_na=False, skip_blank_lines=False, engine="c",
@@ -224,6 +230,8 @@ def _missing(cells: pd.DataFrame) -> np.ndarray:
 
 def _features(table: Table, names: list[str], missing: np.ndarray) -> np.ndarray:
     """The feature cells as float32, NaN where missing; a cell that is not a number stops."""
+    import pandas as pd
+
     cells = table.cells[names]
     values = cells.apply(lambda col: pd.to_numeric(col.str.strip(), errors="coerce"))
     x = values.to_numpy(dtype=np.float64)
@@ -271,6 +279,8 @@ def _apply_missing(table: Table, policy: str, names: list[str], target: str,
 def _targets(table: Table, target: str, texts: np.ndarray, rows: np.ndarray, task: str
              ) -> tuple[np.ndarray, str, list[str]]:
     """Class indices or regression values of the kept rows."""
+    import pandas as pd
+
     numbers = pd.to_numeric(pd.Series(texts), errors="coerce").to_numpy(dtype=np.float64)
     numeric = not np.isnan(numbers).any()
     if numeric and np.isinf(numbers).any():

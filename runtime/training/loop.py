@@ -1,7 +1,6 @@
 """The training loop: one :class:`Trainer` per run, a generator of progress events."""
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import time
@@ -28,7 +27,7 @@ from .control import Control, Parallel, TrainingError
 from .evaluation import evaluate_split, evaluation_batch_size
 from .losses import LossFn, first_output
 from .optim import LRSchedule, OptimizerStep, check_optimizer_state, make_optimizer
-from .probes import Hooks, activation_stats, diagnostic_rows, grad_stats, layer_refs, \
+from .probes import Activation, Hooks, activation_stats, diagnostic_rows, grad_stats, layer_refs, \
     nonfinite_error
 
 E = TypeVar("E", bound=ev.Event)
@@ -50,7 +49,7 @@ class _Loop:
     schedule: LRSchedule
     scaler: Any
     host_losses: bool  # read each step's loss at once (CPU) or sum on the device
-    amp: Any  # the autocast context of the run's precision
+    amp: Any  # the autocast context of the run's precision (None: fp32, no autocast)
     accumulate: int = 1  # batches whose gradients add up to one optimizer step
     eager_model: nn.Module | None = None  # the uncompiled train_model while torch.compile is on trial
     memory_format: torch.memory_format | None = None  # channels_last for images on CUDA
@@ -59,10 +58,13 @@ class _Loop:
     partial: tuple[float, int] = (0.0, 0)  # loss sum and batches of a resumed epoch
     bad_epochs: int = 0
     step_optimizer: Any = None  # optimizer.step(), or its lean equivalent (OptimizerStep)
+    no_sync: Any = None  # DDP's no_sync of train_model (None: a single process)
 
     def __post_init__(self) -> None:
         if self.step_optimizer is None:
             self.step_optimizer = OptimizerStep(self.optimizer)
+        if self.no_sync is None:
+            self.no_sync = getattr(self.train_model, "no_sync", None)
 
     def zero(self, value: float = 0.0) -> Any:
         return value if self.host_losses else torch.tensor(value, device=self.data.train.device)
@@ -91,6 +93,9 @@ class _Epoch:
     first_batch: int
     batch: int
     last_x: torch.Tensor | None = None
+
+
+_SINGLE = (1, True, True)  # the accumulation cycle of a batch that is its own optimizer step
 
 
 class _Window:
@@ -363,7 +368,8 @@ class Trainer:
         return _Loop(model, train_model, params, data, sampler, spe, s["epochs"],
                      s["batch_size"], optimizer, schedule,
                      devices.grad_scaler(device, self.precision), device.type == "cpu",
-                     devices.autocast(device, self.precision), accumulate, eager, layout)
+                     None if self.precision == "fp32" else devices.autocast(device, self.precision),
+                     accumulate, eager, layout)
 
     def _restore(self, loop: _Loop) -> None:
         """Continue from the ``last`` checkpoint: weights, optimizer, schedule, RNG, position."""
@@ -427,20 +433,22 @@ class Trainer:
         order = loop.sampler.order(ep.index)
         control = self.control
         diag_every = self.settings["diagnostics_every"]
+        single, layout = loop.accumulate == 1, loop.memory_format
         for x, y in loop.data.train.batches(order, loop.batch_size, loop.steps_per_epoch,
                                             start=ep.first_batch):
             if control.paused:
                 yield from self._pause(ep.index, window)
-            size, first, last = loop.cycle(ep.batch)
-            if loop.memory_format is not None:
-                x = x.contiguous(memory_format=loop.memory_format)
-            if control.stop_requested and first:  # between optimizer steps: resumes exactly
+            cycle = _SINGLE if single else loop.cycle(ep.batch)
+            last = cycle[2]
+            if layout is not None:
+                x = x.contiguous(memory_format=layout)
+            if cycle[1] and control.stop_requested:  # between optimizer steps: resumes exactly
                 yield from self._flush_best()
                 yield from self._save_last(loop, ep.index, ep.batch, ep.loss_sum,
                                            ep.loss_batches)
                 return True
             diag = bool(diag_every) and last and (self.step + 1) % diag_every == 0
-            loss, stats, grads = self._step(loop, x, y, diag, ep.index, (size, first, last))
+            loss, stats, grads = self._step(loop, x, y, diag, ep.index, cycle)
             self.step += last
             ep.batch += 1
             ep.loss_sum += loss
@@ -455,9 +463,8 @@ class Trainer:
             if diag:
                 yield self._event(ev.Diagnostics, step=self.step, epoch=ep.index + 1,
                                   layers=diagnostic_rows(self.layers, stats, grads, self.device))
-            event = self._step_event(loop, ep, window)
-            if event is not None:
-                yield event
+            if time.perf_counter() - window.t0 >= self.step_interval:
+                yield self._step_event(loop, ep, window)
         return False
 
     def _pause(self, epoch: int, window: _Window) -> Iterator[ev.Event]:
@@ -473,23 +480,17 @@ class Trainer:
 
     def _step(self, loop: _Loop, x: torch.Tensor, y: torch.Tensor, diag: bool, epoch: int,
               cycle: tuple[int, bool, bool] = (1, True, True)
-              ) -> tuple[Any, dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
+              ) -> tuple[Any, dict[str, Activation], list[tuple[int, torch.Tensor]] | None]:
         """One batch: forward and backward, and the optimizer step when it is the last batch
         of its accumulation ``cycle`` (size, first, last). Returns the loss (a float on the
         CPU, a device tensor elsewhere) and, on diagnostics steps, activation and gradient
         statistics."""
-        stats: dict[str, torch.Tensor] = {}
-        hooks = Hooks(self.layers, lambda ref, out: activation_stats(ref, out, stats)) \
-            if diag else None
-        if hooks:
-            hooks.__enter__()
-        try:
-            with loop.amp:
-                out = first_output(self._forward(loop, x))
-                loss = self.loss_fn(out.float() if self.precision != "fp32" else out, y)
-        finally:
-            if hooks:
-                hooks.__exit__()
+        stats: dict[str, Activation] = {}
+        if diag:
+            with Hooks(self.layers, lambda ref, out: activation_stats(ref, out, stats)):
+                loss = self._loss(loop, x, y)
+        else:
+            loss = self._loss(loop, x, y)
         if loop.host_losses:
             value = loss.item()
             if not math.isfinite(value):
@@ -498,6 +499,14 @@ class Trainer:
         if cycle[2]:
             loop.schedule.step_batch()
         return (value if loop.host_losses else loss.detach()), stats, grads
+
+    def _loss(self, loop: _Loop, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The forward pass and the loss of one batch (under the run's autocast)."""
+        if loop.amp is None:
+            return self.loss_fn(first_output(self._forward(loop, x)), y)
+        with loop.amp:
+            out = first_output(self._forward(loop, x))
+            return self.loss_fn(out.float() if self.precision != "fp32" else out, y)
 
     def _forward(self, loop: _Loop, x: torch.Tensor) -> Any:
         """The model's output; the first call of a ``torch.compile``-d model compiles it, and
@@ -527,9 +536,13 @@ class Trainer:
         if size > 1:
             loss = loss / size  # the gradient of the mean over the whole cycle
         scaler, optimizer = loop.scaler, loop.optimizer
-        no_sync = getattr(loop.train_model, "no_sync", None)  # DDP: all-reduce once per cycle
-        with no_sync() if no_sync is not None and not last else contextlib.nullcontext():
-            (scaler.scale(loss) if scaler is not None else loss).backward()
+        if scaler is not None:
+            loss = scaler.scale(loss)
+        if last or loop.no_sync is None:
+            loss.backward()
+        else:
+            with loop.no_sync():  # DDP: all-reduce once per cycle, on its last batch
+                loss.backward()
         if not last:
             return None
         if scaler is not None and (grad_clip or diag):
@@ -544,11 +557,10 @@ class Trainer:
             loop.step_optimizer()
         return grads
 
-    def _step_event(self, loop: _Loop, ep: _Epoch, window: _Window) -> ev.Event | None:
-        """A ``step`` event once ``step_interval`` seconds have passed since the last one."""
+    def _step_event(self, loop: _Loop, ep: _Epoch, window: _Window) -> ev.Event:
+        """The ``step`` event of the window (sent once ``step_interval`` seconds have passed
+        since the last one)."""
         now = time.perf_counter()
-        if now - window.t0 < self.step_interval:
-            return None
         mean = float(window.loss) / window.batches
         if not math.isfinite(mean):
             raise self._nonfinite(loop, ep.last_x, window.loss, ep.index)

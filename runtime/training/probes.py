@@ -56,42 +56,44 @@ class Hooks:
         self.handles.clear()
 
 
-def activation_stats(ref: LayerRef, out: Any, into: dict[str, torch.Tensor]) -> None:
-    """Mean, standard deviation and dead fraction of one layer's output, left on the device
-    (the standard deviation in two passes, faster than ``Tensor.std`` on the CPU; a unit is
-    dead when its largest output over the batch is ≤ 0)."""
+@dataclass
+class Activation:
+    """One layer's output statistics, left on the device until :func:`diagnostic_rows` reads
+    every layer's at once: the mean, the norm of the deviations from it (the standard
+    deviation in two passes, faster than ``Tensor.std`` on the CPU), the dead fraction (None
+    where the layer type counts no dead units) and the number of values."""
+
+    mean: torch.Tensor
+    spread: torch.Tensor
+    dead: torch.Tensor | None
+    count: int
+
+
+def activation_stats(ref: LayerRef, out: Any, into: dict[str, Activation]) -> None:
+    """Mean, standard deviation and dead fraction of one layer's output (a unit is dead when
+    its largest output over the batch is ≤ 0); three or four kernels, no host sync."""
     out = first_output(out)
     if not isinstance(out, torch.Tensor) or not out.is_floating_point():
         return
-    with torch.no_grad():
-        o = out.detach().float()
-        nan = torch.full((), float("nan"), device=o.device)
-        mean = o.mean()
-        std = (torch.linalg.vector_norm(o - mean) / math.sqrt(o.numel() - 1)
-               if o.numel() > 1 else nan)
-        dead = nan
-        if ref.type in CATALOG and CATALOG[ref.type].dead_units and o.dim() > 1:
-            dead = (o.reshape(o.shape[0], -1).amax(dim=0) <= 0).float().mean()
-        into[ref.ident] = torch.stack([mean, std, dead])
+    o = out.detach().float()
+    mean = o.mean()
+    dead = None
+    if ref.type in CATALOG and CATALOG[ref.type].dead_units and o.dim() > 1:
+        dead = (o.reshape(o.shape[0], -1).amax(dim=0) <= 0).float().mean()
+    into[ref.ident] = Activation(mean, torch.linalg.vector_norm(o - mean), dead, o.numel())
 
 
-def grad_norms(modules: list[nn.Module]) -> dict[int, torch.Tensor]:
-    """The gradient norm of each of ``modules`` (by position; those without gradients are left
-    out), from one ``torch._foreach_norm`` over every gradient."""
+def grad_stats(layers: list[LayerRef]) -> list[tuple[int, torch.Tensor]]:
+    """The norm of every parameter's gradient with its layer's position in ``layers``, from one
+    ``torch._foreach_norm`` (parameters without gradients are left out); a layer's norm over
+    all its parameters is taken on the host by :func:`diagnostic_rows`."""
     grads, owner = [], []
-    for i, module in enumerate(modules):
-        for p in module.parameters():
+    for i, ref in enumerate(layers):
+        for p in ref.module.parameters():
             if p.grad is not None:
                 grads.append(p.grad.detach())
                 owner.append(i)
-    if not grads:
-        return {}
-    norms = torch._foreach_norm(grads)
-    out: dict[int, list[torch.Tensor]] = {}
-    for i, norm in zip(owner, norms):
-        out.setdefault(i, []).append(norm.float())
-    return {i: ns[0] if len(ns) == 1 else torch.linalg.vector_norm(torch.stack(ns))
-            for i, ns in out.items()}
+    return list(zip(owner, torch._foreach_norm(grads))) if grads else []
 
 
 def locate_nonfinite(model: nn.Module, layers: list[LayerRef], x: torch.Tensor,
@@ -110,25 +112,37 @@ def locate_nonfinite(model: nn.Module, layers: list[LayerRef], x: torch.Tensor,
     return bad[0] if bad else None
 
 
-def grad_stats(layers: list[LayerRef]) -> dict[str, torch.Tensor]:
-    """Each layer's gradient norm (layers without gradients are left out)."""
-    norms = grad_norms([ref.module for ref in layers])
-    return {layers[i].ident: norm for i, norm in norms.items()}
-
-
-def diagnostic_rows(layers: list[LayerRef], stats: Mapping[str, torch.Tensor],
-                    grads: Mapping[str, torch.Tensor] | None,
+def diagnostic_rows(layers: list[LayerRef], stats: Mapping[str, Activation],
+                    grads: list[tuple[int, torch.Tensor]] | None,
                     device: torch.device) -> list[dict[str, Any]]:
-    """The ``layers`` of a diagnostics event, read from the device with one host sync."""
-    if not layers:
-        return []
-    nan = torch.full((), float("nan"), device=device)
-    acts = torch.stack([stats.get(ref.ident, nan.expand(3)) for ref in layers])
-    norms = torch.stack([(grads or {}).get(ref.ident, nan) for ref in layers])
-    values = torch.cat([acts, norms[:, None]], dim=1).tolist()
-    return [{"node": ref.node, "name": ref.name, "type": ref.type, "grad_norm": v[3],
-             "act_mean": v[0], "act_std": v[1], "dead_fraction": v[2]}
-            for ref, v in zip(layers, values)]
+    """The ``layers`` of a diagnostics event, read from the device with one host sync (NaN
+    where a layer has no such statistic)."""
+    acts = [stats.get(ref.ident) for ref in layers]
+    grads = grads or []
+    scalars = [t for a in acts if a is not None
+               for t in ((a.mean, a.spread) if a.dead is None else (a.mean, a.spread, a.dead))]
+    scalars += [norm for _, norm in grads]
+    values = iter(torch.stack([t.float() for t in scalars]).tolist() if scalars else ())
+    nan = math.nan
+    act_values = []
+    for a in acts:
+        if a is None:
+            act_values.append((nan, nan, nan))
+            continue
+        mean, spread = next(values), next(values)
+        dead = next(values) if a.dead is not None else nan
+        act_values.append((mean, spread / math.sqrt(a.count - 1) if a.count > 1 else nan, dead))
+    norms: dict[int, list[float]] = {}
+    for i, _ in grads:
+        norms.setdefault(i, []).append(next(values))
+    rows = []
+    for i, (ref, (mean, std, dead)) in enumerate(zip(layers, act_values)):
+        layer_norms = norms.get(i)
+        grad_norm = nan if layer_norms is None else (
+            layer_norms[0] if len(layer_norms) == 1 else math.sqrt(sum(n * n for n in layer_norms)))
+        rows.append({"node": ref.node, "name": ref.name, "type": ref.type, "grad_norm": grad_norm,
+                     "act_mean": mean, "act_std": std, "dead_fraction": dead})
+    return rows
 
 
 def nonfinite_error(model: nn.Module, layers: list[LayerRef], x: torch.Tensor,

@@ -259,6 +259,31 @@ def test_multiple_inputs_and_outputs_and_concat_order():
     torch.testing.assert_close(joined, torch.cat([m.la(xa), m.lb(xb)], dim=1))
 
 
+def test_the_code_of_an_identical_graph_is_generated_once():
+    """A design compiled again reuses the forward fx generated for it (its own layers and
+    weights still); another structure or another name gets code of its own, and an edited
+    graph recompiles as fx does."""
+    design = load(EXAMPLES / "digits_cnn.json")
+    first, second = compile_design(design).module, compile_design(design).module
+    assert type(first).forward is type(second).forward and first.code == second.code
+    assert first.conv1 is not second.conv1
+    design.rename_node(design.node_by_name("conv1").id, "stem")
+    renamed = compile_design(design).module
+    assert type(renamed).forward is not type(first).forward
+    assert "self.stem(" in renamed.code and "conv1" not in renamed.code
+    second.load_state_dict(first.state_dict())
+    first.eval(), second.eval()
+    x = torch.randn(3, 1, 8, 8)
+    graph = second.graph
+    out = next(n for n in graph.nodes if n.op == "output")
+    with graph.inserting_before(out):
+        negated = graph.call_function(torch.neg, (out.args[0],))
+    out.args = (negated,)
+    second.recompile()
+    assert "torch.neg" in second.code and "torch.neg" not in first.code
+    torch.testing.assert_close(second(x), -first(x))
+
+
 def test_branches_that_reach_no_output_are_left_out():
     b = two_in_two_out()
     b.add("Linear", "unused", "lb", out_features=2)

@@ -436,3 +436,33 @@ def test_batches_gathered_in_chunks_equal_batch_by_batch(monkeypatch):
             idx = order[b * 8:(b + 1) * 8]
             assert torch.equal(yb, y[idx])
             assert torch.equal(xb, split.take(idx)[0])
+
+
+@pytest.mark.parametrize("name", ["digits", "iris", "wine", "breast_cancer"])
+def test_bundled_datasets_read_as_scikit_learn_reads_them(name):
+    """scikit-learn's bundled files are read directly (importing it took ~1.5 s of a run's
+    "loading the data"), giving exactly what its loaders give."""
+    from runtime.data.builtin import _bundled, _sklearn_loader
+
+    ours, theirs = _bundled(name), _sklearn_loader(name)()
+    np.testing.assert_array_equal(ours.data, theirs.data)
+    np.testing.assert_array_equal(ours.target, theirs.target)
+    assert [str(n) for n in ours.target_names] == [str(n) for n in theirs.target_names]
+
+
+def test_a_training_child_on_the_digits_imports_neither_scikit_learn_nor_pandas():
+    """Each is ~0.5-1.5 s of the wait before the first epoch and neither is needed here."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = ("import sys, runtime.worker, runtime.training; "
+            "from runtime.data.builtin import load_builtin; "
+            "raw = load_builtin('digits', {'as_images': True}); "
+            "assert raw.x.shape == (1797, 1, 8, 8), raw.x.shape; "
+            "assert 'sklearn' not in sys.modules and 'pandas' not in sys.modules")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr

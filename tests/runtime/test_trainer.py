@@ -115,26 +115,33 @@ def test_diagnostics_per_layer():
 
 def test_probe_statistics_match_torch():
     """Each layer's activation mean, standard deviation and dead fraction, and its gradient
-    norm over all its parameters, as torch computes them directly."""
+    norm over all its parameters, as torch computes them directly (NaN where a layer has no
+    such statistic)."""
+    import math
     from types import SimpleNamespace
 
-    from runtime.training.probes import activation_stats, grad_stats
+    from runtime.training.probes import activation_stats, diagnostic_rows, grad_stats
 
     out = torch.randn(16, 4, 3) - 0.5
     out[:, 0] = -1.0  # unit 0..2 of channel 0 never fire
-    stats: dict[str, torch.Tensor] = {}
-    activation_stats(SimpleNamespace(ident="r", type="ReLU"), out, stats)
-    activation_stats(SimpleNamespace(ident="l", type="Linear"), out, stats)
-    dead = (out.reshape(16, -1) <= 0).all(dim=0).float().mean()
-    assert torch.allclose(stats["r"], torch.stack([out.mean(), out.std(), dead]), atol=1e-5)
-    assert stats["l"][2].isnan() and stats["r"][2] >= 3 / 12
-
     fc, act = torch.nn.Linear(3, 2), torch.nn.ReLU()
     fc(torch.randn(5, 3)).pow(2).sum().backward()
-    layers = [SimpleNamespace(ident=i, module=m) for i, m in (("fc", fc), ("act", act))]
-    norms = grad_stats(layers)
-    want = torch.cat([fc.weight.grad.flatten(), fc.bias.grad]).norm()
-    assert list(norms) == ["fc"] and torch.allclose(norms["fc"], want)
+    layers = [SimpleNamespace(ident=i, node=i, name=i, type=t, module=m)
+              for i, t, m in (("r", "ReLU", act), ("l", "Linear", fc), ("quiet", "ReLU", act))]
+    stats: dict = {}
+    activation_stats(layers[0], out, stats)
+    activation_stats(layers[1], out, stats)
+    rows = {row["name"]: row for row in diagnostic_rows(layers, stats, grad_stats(layers), "cpu")}
+    dead = (out.reshape(16, -1) <= 0).all(dim=0).float().mean()
+    r, lin, quiet = rows["r"], rows["l"], rows["quiet"]
+    assert r["act_mean"] == pytest.approx(out.mean().item(), abs=1e-5)
+    assert r["act_std"] == pytest.approx(out.std().item(), rel=1e-5)
+    assert r["dead_fraction"] == pytest.approx(dead.item()) and r["dead_fraction"] >= 3 / 12
+    assert math.isnan(lin["dead_fraction"]) and lin["act_std"] == pytest.approx(r["act_std"])
+    want = torch.cat([fc.weight.grad.flatten(), fc.bias.grad]).norm().item()
+    assert lin["grad_norm"] == pytest.approx(want, rel=1e-6)
+    assert math.isnan(r["grad_norm"]) and math.isnan(quiet["grad_norm"])
+    assert all(math.isnan(quiet[k]) for k in ("act_mean", "act_std", "dead_fraction"))
 
 
 def test_top5_counted_only_when_asked():

@@ -172,6 +172,9 @@ def test_an_epoch_whose_steps_were_plotted_adds_no_jump_to_loss_per_step(qtbot):
 def test_legends_sit_in_the_title_row_not_on_the_curves(qtbot):
     plots = LivePlots()
     qtbot.addWidget(plots)
+    plots.resize(1200, 300)  # wide enough for both entries (a narrow legend counts the rest)
+    plots.show()
+    qtbot.waitExposed(plots)
     _feed(plots, 5, epochs=2)
     plots.redraw()
     # No legend box anywhere in the scene (none can sit on the curves) ...

@@ -265,3 +265,52 @@ def test_a_design_opened_with_runs_is_tried_with_its_newest_run(qtbot, page, dig
     page.set_runs([run])
     assert page.weights.currentData() == str(digits_run)
     assert page.weights.findData(UNTRAINED) == 0
+
+
+def test_a_test_sample_replaces_the_drawing_on_the_pad(qtbot, page):
+    """After drawing, Random (or another index, or Clear) shows a test sample: the pad is wiped,
+    so it never shows a drawing that is not the input any more (nor is an old drawing the input
+    while the pad is blank)."""
+    from PySide6.QtCore import QPoint, Qt
+
+    page.show()
+    with qtbot.waitSignal(page.looked, timeout=60_000):
+        pass  # the untrained design's first sample
+    pad = page.pad
+
+    def draw():
+        with qtbot.waitSignal(page.looked, timeout=60_000):
+            qtbot.mousePress(pad, Qt.MouseButton.LeftButton, pos=QPoint(50, 20))
+            for y in range(25, 95, 5):
+                qtbot.mouseMove(pad, QPoint(52, y))
+            qtbot.mouseRelease(pad, Qt.MouseButton.LeftButton, pos=QPoint(52, 95))
+        assert pad.ink().max() > 0.5 and page.true_label is None  # the drawing is the input
+
+    for action in (lambda: qtbot.mouseClick(page.random_button, Qt.MouseButton.LeftButton),
+                   lambda: page.index.setValue((page.index.value() + 1) % len(page.samples)),
+                   lambda: qtbot.mouseClick(page.clear_button, Qt.MouseButton.LeftButton)):
+        draw()
+        with qtbot.waitSignal(page.looked, timeout=60_000):
+            action()
+        assert pad.ink().max() == 0  # wiped: the input shown is the test sample
+        i = page.index.value()
+        assert page.true_label == page.samples.label(i)
+        np.testing.assert_array_equal(np.asarray(page.input), np.asarray(page.samples.inputs[i:i + 1]))
+
+
+def test_small_feature_maps_keep_square_pixels(qtbot):
+    """A grid of 4×4 maps in a wide, short preview is not stretched to the plot's shape."""
+    from ui.training.previews import LayerPreview
+
+    preview = LayerPreview()
+    qtbot.addWidget(preview)
+    preview.resize(700, 220)
+    preview.show()
+    qtbot.waitExposed(preview)
+    preview.show_output("conv2", "maps", np.random.default_rng(0).normal(size=(8, 4, 4)))
+    view = preview.plot.getPlotItem().getViewBox()
+    qtbot.waitUntil(lambda: view.viewPixelSize()[0] > 0)
+    across, down = view.viewPixelSize()  # data units per screen pixel, each way
+    assert across == pytest.approx(down, rel=0.02)
+    preview.show_output("fc1", "vector", np.arange(10.0))  # bars fill the plot again
+    assert not view.state["aspectLocked"]

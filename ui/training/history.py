@@ -60,8 +60,10 @@ class RunHistory(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         header = self.table.horizontalHeader()
+        # Every column as wide as its text (the best metric was squeezed to "val_loss 0.04…"),
+        # the last one taking what is left; a narrow dock scrolls rather than cutting text.
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)  # the best metric
+        header.setStretchLastSection(True)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.cellDoubleClicked.connect(lambda row, _c: self._show_results(row))
 
@@ -159,6 +161,9 @@ class RunHistory(QWidget):
                         item.setToolTip(run.message)
                 if col == 0:
                     item.setToolTip(str(run.dir))
+                if col == 2 and run.best_value is not None:
+                    item.setToolTip(f"The best {run.best_metric} of the run, "
+                                    f"{run.best_value:.6g}, at epoch {run.best_epoch}")
                 self.table.setItem(row, col, item)
             if run.dir in selected:
                 self.table.selectRow(row)

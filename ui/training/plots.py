@@ -42,6 +42,7 @@ PLOTS = {
 # The colours of the curves every run has (the metrics' curves take the palette's others).
 USUAL_COLORS = {"lr": PALETTE[0], "epoch/train_loss": PALETTE[1], "epoch/val_loss": PALETTE[2],
                 "step/smooth": PALETTE[4]}
+LEGEND_PT = 8.0  # the legend line's font size
 X_MARGIN = 1.05  # the x axis reaches at least this far past the newest point
 LR_HEADROOM = 1.15  # the learning-rate axis reaches this far above the largest rate
 Y_MARGIN = 0.1  # a refitted y axis reaches this share of the data's span past either end
@@ -76,7 +77,11 @@ class _ClippedTitle(pg.LabelItem):
         for hint in (Qt.SizeHint.MinimumSize, Qt.SizeHint.PreferredSize):
             self._sizeHint[hint] = (0, height)
 
+    resized = None  # called with the new width (the legend then shows what fits whole)
+
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt)
+        if self.resized is not None:
+            self.resized(self.width())
         self.opts["justify"] = "center" if self.itemRect().width() <= self.width() else "left"
         super().resizeEvent(event)
 
@@ -101,7 +106,17 @@ class TitleLegend:
         plot.titleLabel.setCacheMode(plot.titleLabel.CacheMode.DeviceCoordinateCache)
         plot.titleLabel.setParentItem(plot)
         plot.layout.addItem(plot.titleLabel, 0, 1)
+        font = plot.titleLabel.item.font()
+        font.setPointSizeF(LEGEND_PT)
+        self._metrics = QFontMetrics(font)
+        self._width = 0.0  # the title's width (0 until laid out: everything is shown)
+        plot.titleLabel.resized = self._resized
         self._render()
+
+    def _resized(self, width: float) -> None:
+        if width != self._width:
+            self._width = width
+            self._render()
 
     @property
     def names(self) -> list[str]:
@@ -126,27 +141,46 @@ class TitleLegend:
             self._render()
 
     def _render(self) -> None:
-        parts = []
+        parts = []  # (html, plain text)
         for item, name in self.entries.values():
             if not _has_points(item):
                 continue
             pen = pg.mkPen(item.opts["pen"])
             swatch = "━" if pen.style() == Qt.PenStyle.SolidLine else "┅"
-            parts.append(f'<span style="color:{pen.color().name()}">{swatch}</span>&nbsp;{name}')
+            parts.append((f'<span style="color:{pen.color().name()}">{swatch}</span>&nbsp;{name}',
+                          f"{swatch} {name}"))
         if self.note:
-            parts.append(self.note)
+            parts.append((self.note, self.note))
         # Empty, the line holds an invisible swatch: the row is as tall as with curves, so the
         # first curve does not resize the plot (which repaints every axis).
-        legend = "&nbsp;&nbsp; ".join(parts) or f'<span style="color:{BACKGROUND}">━</span>'
+        legend = "&nbsp;&nbsp; ".join(self._fitting(parts)) \
+            or f'<span style="color:{BACKGROUND}">━</span>'
         # The label's own setText, not PlotItem.setTitle: that sets the title row to 30 px on
         # every call, so each legend change laid the plot out again and repainted all of it.
         label = self.plot.titleLabel
-        label.setText(f"<b>{self.title}</b><br/><span style='font-size:8pt'>{legend}</span>")
+        label.setText(f"<b>{self.title}</b><br/>"
+                      f"<span style='font-size:{LEGEND_PT:g}pt'>{legend}</span>")
         height = label.itemRect().height()
         if height != self._row_height:  # both lines
             self._row_height = height
             self.plot.layout.setRowFixedHeight(0, height)
         label.setToolTip(" · ".join([self.title, *self.names, self.note]).strip(" ·"))
+
+
+    def _fitting(self, parts: list[tuple[str, str]]) -> list[str]:
+        """As many whole entries as fit the title's width, then "+N more" (the tooltip lists
+        them all): never an entry cut in the middle of its name."""
+        if not self._width or not parts:
+            return [html for html, _plain in parts]
+        gap = self._metrics.horizontalAdvance("   ")
+        for k in range(len(parts), 0, -1):
+            shown = [plain for _html, plain in parts[:k]] + ([f"+{len(parts) - k} more"]
+                                                            if k < len(parts) else [])
+            width = sum(self._metrics.horizontalAdvance(t) for t in shown) + gap * (len(shown) - 1)
+            if width <= self._width:
+                break
+        return [html for html, _plain in parts[:k]] + ([f"+{len(parts) - k} more"]
+                                                      if k < len(parts) else [])
 
 
 def _has_points(item: pg.PlotDataItem) -> bool:

@@ -122,6 +122,9 @@ class LayerPreview(QWidget):
                 "attention": "attention weights (query × key, averaged over heads)"}[kind]
         shown = f" (first {MAX_MAPS})" if kind == "maps" and np.shape(tensor)[0] > MAX_MAPS else ""
         self.caption.setText(f"{title}: {shape} — {what}{shown}")
+        # Feature maps and attention weights keep square pixels (a 4×4 map is not stretched
+        # to the plot's shape); bars and steps × features fill the plot.
+        item.setAspectLocked(kind in ("maps", "attention"))
         if array.ndim == 1:
             self.image.hide()
             self.bars.setOpts(x=np.arange(len(array)), height=array, width=0.8)

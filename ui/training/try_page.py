@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QGraphicsView, QGridLayou
 
 from ..document import Document
 from ..loading import heavy_imports
-from ..widgets.params import compact_combo
+from ..widgets.params import ElidingCombo, compact_combo
 from .previews import DrawPad, LayerPreview, pixmap_html, sample_pixmap, tensor_thumbnail
 from .tasks import adopt_popups, run_task
 from .theme import PALETTE, style_plot
@@ -104,7 +104,7 @@ class TryPage(QWidget):
 
     def _build_sources(self) -> QVBoxLayout:
         """The left column: the weights, and where the sample comes from."""
-        self.weights = compact_combo(QComboBox(), 10)
+        self.weights = compact_combo(ElidingCombo(), 10)
         self.weights.setToolTip("Whose weights answer: a run's best checkpoint, or the design "
                                 "as it is, untrained")
         self.weights.addItem("Untrained design", UNTRAINED)
@@ -117,13 +117,14 @@ class TryPage(QWidget):
         self.index.setToolTip("Which sample of the test split")
         self.index.setKeyboardTracking(False)
         self.index.valueChanged.connect(lambda _v: self.show_sample())
-        random_button = QPushButton("Random")
+        self.random_button = random_button = QPushButton("Random")
         random_button.setToolTip("A random sample of the test split")
         random_button.clicked.connect(self._random)
         self.pad = DrawPad()
         self.pad.drawn.connect(self.try_picture)
-        clear = QPushButton("Clear")
-        clear.clicked.connect(self.pad.clear)
+        self.clear_button = clear = QPushButton("Clear")
+        clear.setToolTip("Wipe the drawing and try the test sample again")
+        clear.clicked.connect(self.show_sample)  # which wipes the pad
         self.open_button = QPushButton("Image…")
         self.open_button.setToolTip("Try an image file (PNG, JPEG, …)")
         self.open_button.clicked.connect(self._open_image)
@@ -132,11 +133,11 @@ class TryPage(QWidget):
         self.features.returnPressed.connect(self._typed)
 
         sources = QGridLayout()
-        sources.addWidget(QLabel("Weights"), 0, 0)
-        sources.addWidget(self.weights, 0, 1, 1, 2)
-        sources.addWidget(QLabel("Test sample"), 1, 0)
-        sources.addWidget(self.index, 1, 1)
-        sources.addWidget(random_button, 1, 2)
+        sources.addWidget(QLabel("Weights"), 0, 0, 1, 3)
+        sources.addWidget(self.weights, 1, 0, 1, 3)  # the column's width: run names are long
+        sources.addWidget(QLabel("Test sample"), 2, 0)
+        sources.addWidget(self.index, 2, 1)
+        sources.addWidget(random_button, 2, 2)
         self.picture_row = QWidget()
         row = QHBoxLayout(self.picture_row)
         row.setContentsMargins(0, 0, 0, 0)
@@ -197,7 +198,8 @@ class TryPage(QWidget):
         self.weights.addItem("Untrained design", UNTRAINED)
         for run in runs:
             if (Path(run.dir) / "checkpoints").is_dir():
-                self.weights.addItem(f"{run.name} · {run.status}", str(run.dir))
+                self.weights.addItem(f"{run.name} · {run.status.replace('_', ' ')}",
+                                     str(run.dir))
         index = self.weights.findData(current)
         trained = self.weights.findData(self._follow) if self._follow else -1
         if trained < 0 and self._just_opened and self.weights.count() > 1 \
@@ -291,14 +293,20 @@ class TryPage(QWidget):
     # ---- choosing the sample ------------------------------------------------------------------------
 
     def show_sample(self) -> None:
+        """The test sample the index names (the pad's old drawing is wiped: it is not what is
+        shown any more)."""
         if self.samples is None or not len(self.samples):
             return
+        self.pad.clear()
         i = self.index.value()
         self._look(self.samples.inputs[i:i + 1], self.samples.label(i))
 
     def _random(self) -> None:
         if self.samples is not None and len(self.samples):
-            self.index.setValue(int(np.random.default_rng().integers(len(self.samples))))
+            i = int(np.random.default_rng().integers(len(self.samples)))
+            if i == self.index.value():
+                self.show_sample()  # the same index: no valueChanged, but a look all the same
+            self.index.setValue(i)
 
     def try_picture(self, picture: np.ndarray) -> None:
         """A drawn or loaded picture (values in [0, 1]) as the input."""
@@ -317,6 +325,7 @@ class TryPage(QWidget):
 
             try:
                 self.try_picture(picture_from_file(path, tuple(self.samples.inputs.shape[1:])))
+                self.pad.clear()
             except ValueError as exc:
                 self.status.setText(str(exc))
 
@@ -332,6 +341,7 @@ class TryPage(QWidget):
         except ValueError as exc:
             self.status.setText(f"Features: {exc}")
             return
+        self.pad.clear()
         self._look(x, None)
 
     # ---- looking -------------------------------------------------------------------------------------

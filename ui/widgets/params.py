@@ -14,6 +14,10 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
+    QToolTip,
     QAbstractSpinBox,
     QCheckBox,
     QComboBox,
@@ -55,6 +59,42 @@ def compact_combo(combo: QComboBox, chars: int = 8) -> QComboBox:
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
     combo.setMinimumContentsLength(chars)
     return combo
+
+
+class ElidingCombo(QComboBox):
+    """A combo box narrower than its current text shows it elided ("…", by default at the
+    start: names that share a beginning differ at their end), with the whole text leading its
+    tooltip (a plain combo box cuts it off at the arrow)."""
+
+    def __init__(self, parent: QWidget | None = None,
+                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideLeft):
+        super().__init__(parent)
+        self.elide_mode = mode
+
+    def shown_text(self) -> str:
+        """The current text as painted: elided to the field's width."""
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        field = self.style().subControlRect(QStyle.ComplexControl.CC_ComboBox, option,
+                                            QStyle.SubControl.SC_ComboBoxEditField, self)
+        return self.fontMetrics().elidedText(self.currentText(), self.elide_mode,
+                                             max(field.width() - 4, 0))
+
+    def paintEvent(self, _event) -> None:  # noqa: N802 (Qt name)
+        painter = QStylePainter(self)
+        option = QStyleOptionComboBox()
+        self.initStyleOption(option)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, option)
+        option.currentText = self.shown_text()
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, option)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and self.shown_text() != self.currentText():
+            about = self.toolTip()
+            QToolTip.showText(event.globalPos(), self.currentText() + (f"\n\n{about}" if about
+                                                                       else ""), self)
+            return True
+        return super().event(event)
 
 
 class _CompactSpin:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CUDA checks, for a machine with an NVIDIA GPU (none of this can run without one):
-#   1. the tests that need CUDA (mixed-precision training, devices), which skip elsewhere;
+#   1. the tests with a CUDA case (mixed-precision training, channels_last, torch.compile,
+#      the lean fused-Adam step, device and backend choice), which skip it elsewhere;
 #   2. benchmarks/gpu_bench.py: digits_cnn and the ResNet-18 template (synthetic 3×224×224
 #      images) with bf16 autocast and channels_last, Netwright's trainer against a hand-written
 #      loop in the same run: samples/s, their ratio (target ≥ 0.95) and the GPU's busy share of
@@ -19,6 +20,7 @@ PYCHECK
 echo "== CUDA tests"
 "$PY" -m pytest -q -rs -p no:cacheprovider \
     tests/runtime/test_trainer.py tests/runtime/test_training_settings.py \
-    -k "cuda or precision or channels_last or compile"
+    tests/runtime/test_distributed.py \
+    -k "cuda or precision or channels_last or compile or lean or devices or device_and_backend"
 echo "== trainer vs hand-written loop"
 "$PY" benchmarks/gpu_bench.py "$@"

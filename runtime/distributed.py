@@ -22,7 +22,6 @@ import datetime
 import gc
 import os
 import socket
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
@@ -35,8 +34,8 @@ from .devices import resolve_device
 
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 DEFAULT_TIMEOUT = datetime.timedelta(minutes=10)
-LATER_NODES_WAIT_S = 120.0  # the longest a later machine waits for the first one's processes
-AGENT_NOTICE_S = 1.0  # then this long, for torchrun's agent there to see them end (it polls)
+LATER_NODES_WAIT_S = 120.0  # the longest rank 0 waits for the later machines' processes to end
+AGENT_NOTICE_S = 1.0  # then this long, for torchrun's agents there to see them end (they poll)
 LAUNCH_HINT = "start it with: torchrun --nproc_per_node=N main.py train FILE --distributed"
 
 
@@ -152,62 +151,65 @@ def setup(device_setting: str = "auto", environ: Mapping[str, str] | None = None
 
 def shutdown(ctx: DistContext | None = None, wait: bool = True) -> None:
     """Leave the process group; with ``wait``, first wait for every rank to get here, and
-    on the machines after the first outlive the first machine's processes (see
-    :func:`_outlive_first_machine`)."""
+    on a job of several machines let rank 0 end last (see :func:`_outlive_later_machines`)."""
     if not (dist.is_available() and dist.is_initialized()):
         return
     watch = None
     if wait:
         with contextlib.suppress(RuntimeError):
             barrier(ctx)
-            watch = _watch_first_machine(ctx)
+            watch = _watch_later_machines(ctx)
     # A DDP wrapper no longer used but left in a reference cycle still holds the group; freed
     # only at interpreter exit, its Gloo threads are never joined and the process aborts.
     gc.collect()
     dist.destroy_process_group()
-    if watch is not None:
-        _outlive_first_machine(watch)
+    if watch:
+        _outlive_later_machines(watch)
 
 
-def _watch_first_machine(ctx: DistContext | None) -> socket.socket | None:
-    """Rank 0 listens on a socket that closes when its process ends; each rank on a later
-    machine connects to it (through the group, before it is left) and gets the connection."""
+# Each rank on a later machine keeps its connection to rank 0 open until its process ends.
+_HELD: list[socket.socket] = []
+
+
+def _watch_later_machines(ctx: DistContext | None) -> list[socket.socket]:
+    """Every rank on a later machine connects to a socket rank 0 opens (through the group,
+    before it is left) and holds the connection until its process ends; rank 0 gets the
+    connections (none on a single machine)."""
     if ctx is None:
-        return None
-    later = [ctx.node_rank > 0]
+        return []
     everyone: list[list[bool]] = [[False]] * ctx.world_size
-    dist.all_gather_object(everyone, later)
-    if not any(flag for flags in everyone for flag in flags):
-        return None  # one machine: nothing to outlive
+    dist.all_gather_object(everyone, [ctx.node_rank > 0])
+    later = sum(flag for flags in everyone for flag in flags)
+    if not later:
+        return []  # one machine: nothing to wait for
     server = socket.create_server(("", 0)) if ctx.is_main else None
     port = [server.getsockname()[1] if server else 0]
     dist.broadcast_object_list(port, src=0)
-    if server is not None:  # held open until this process ends
-        threading.Thread(target=_hold_connections, args=(server,), daemon=True).start()
-    conn = (socket.create_connection((os.environ["MASTER_ADDR"], port[0]), timeout=30)
-            if ctx.node_rank > 0 else None)
-    barrier(ctx)  # every connection is made before anyone leaves
-    return conn
+    if ctx.node_rank > 0:
+        _HELD.append(socket.create_connection((os.environ["MASTER_ADDR"], port[0]), timeout=30))
+    barrier(ctx)  # every connection is made (queued at rank 0's socket) before anyone leaves
+    if server is None:
+        return []
+    with server:
+        server.settimeout(30)
+        return [server.accept()[0] for _ in range(later)]
 
 
-def _hold_connections(server: socket.socket) -> None:
-    held = []
-    while True:
-        conn, _addr = server.accept()
-        held.append(conn)
-
-
-def _outlive_first_machine(conn: socket.socket) -> None:
-    """Wait until rank 0's process has ended (its end closes the connection), then a little
-    more. torchrun's agent on the first machine hosts the store where the agents meet once
-    their processes have ended (its exit barrier): arriving there last, it leaves at once, and
-    an agent still waiting on another machine loses the connection and prints a traceback
-    though every process succeeded. So the first machine's processes end first."""
-    conn.settimeout(LATER_NODES_WAIT_S)
-    with contextlib.suppress(OSError):
-        while conn.recv(1):
-            pass
-    conn.close()
+def _outlive_later_machines(connections: list[socket.socket]) -> None:
+    """Rank 0 waits until every process on the later machines has ended (each end closes its
+    connection), then a little more, so that its machine's torchrun agent is the last to
+    reach the agents' exit barrier. That agent hosts the store the barrier runs on; arriving
+    last, it releases the others, who already wait there, before it leaves. Arriving first,
+    it would leave as soon as the last one checks in, racing that agent's own wait (which
+    then loses the store and prints a traceback, though every process succeeded; torchrun
+    has no option for this: pytorch/pytorch#69520)."""
+    deadline = time.monotonic() + LATER_NODES_WAIT_S
+    for conn in connections:
+        conn.settimeout(max(0.0, deadline - time.monotonic()))
+        with contextlib.suppress(OSError):
+            while conn.recv(1):
+                pass
+        conn.close()
     time.sleep(AGENT_NOTICE_S)
 
 

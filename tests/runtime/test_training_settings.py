@@ -140,10 +140,12 @@ def test_cuda_trains_images_channels_last_in_bf16(monkeypatch):
     assert next(e for e in events if e["event"] == "epoch")["val_accuracy"] > 0.5
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="needs a CUDA GPU"))])
 @pytest.mark.parametrize("kind, options", [
     ("Adam", {"weight_decay": 0.0}), ("Adam", {"weight_decay": 0.01}),
     ("AdamW", {"weight_decay": 0.05}), ("Adam", {"weight_decay": 0.0, "amsgrad": True})])
-def test_the_lean_optimizer_step_is_bit_for_bit_torchs(kind, options):
+def test_the_lean_optimizer_step_is_bit_for_bit_torchs(kind, options, device):
     """OptimizerStep calls the fused kernel itself: the same weights and optimizer state as
     optimizer.step(), across learning-rate changes, two parameter groups and a parameter
     without a gradient (amsgrad, which the lean call does not cover, runs torch's step)."""
@@ -151,7 +153,8 @@ def test_the_lean_optimizer_step_is_bit_for_bit_torchs(kind, options):
 
     def setup():
         torch.manual_seed(0)
-        model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+        model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(),
+                                    torch.nn.Linear(5, 3)).to(device)
         groups = [{"params": model[0].parameters()}, {"params": model[2].parameters(), "lr": 0.02}]
         return model, getattr(torch.optim, kind)(groups, lr=0.01, fused=True, **options)
 
@@ -161,7 +164,7 @@ def test_the_lean_optimizer_step_is_bit_for_bit_torchs(kind, options):
     calls, kernel = [], step.kernel
     if kernel is not None:
         step.kernel = lambda *args, **kw: (calls.append(1), kernel(*args, **kw))
-    x, y = torch.randn(8, 6), torch.randint(0, 3, (8,))
+    x, y = torch.randn(8, 6, device=device), torch.randint(0, 3, (8,), device=device)
     for i in range(6):
         for model, opt in ((ref, ref_opt), (lean, lean_opt)):
             for p in model.parameters():
@@ -182,3 +185,34 @@ def test_the_lean_optimizer_step_is_bit_for_bit_torchs(kind, options):
     for pid, entry in ref_state["state"].items():
         for key, value in entry.items():
             assert torch.equal(value, lean_state["state"][pid][key]), (pid, key)
+
+
+def test_the_lean_optimizer_step_falls_back_to_torchs_when_its_kernel_call_fails():
+    """A torch whose private fused kernel takes other arguments: the first lean call fails
+    before changing anything, and torch's own step runs from then on (same result)."""
+    from runtime.training.optim import OptimizerStep
+
+    def setup():
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 2)
+        return model, torch.optim.Adam(model.parameters(), lr=0.01, fused=True)
+
+    (ref, ref_opt), (lean, lean_opt) = setup(), setup()
+    step = OptimizerStep(lean_opt)
+
+    def other_signature(*args, **kwargs):
+        raise TypeError("_fused_adam_() got an unexpected keyword argument 'beta1'")
+
+    step.kernel = other_signature
+    x = torch.randn(8, 4)
+    for _ in range(3):
+        for model, opt in ((ref, ref_opt), (lean, lean_opt)):
+            opt.zero_grad()
+            model(x).square().mean().backward()
+        ref_opt.step()
+        step()
+    assert step.kernel is None
+    for a, b in zip(ref.parameters(), lean.parameters()):
+        assert torch.equal(a, b)
+    for pid, entry in ref_opt.state_dict()["state"].items():
+        assert torch.equal(entry["step"], lean_opt.state_dict()["state"][pid]["step"])

@@ -1,0 +1,30 @@
+"""``python -m torch.distributed.run`` (torchrun) with each agent stalled for a moment inside
+the agents' exit barrier, between checking in and waiting, as an agent short of CPU can be.
+
+The agent on the first machine hosts the store the barrier runs on. The two-node test runs
+through this so that it fails whenever that agent may leave while another still needs the
+store (pytorch/pytorch#69520), not only on the rare run where the timing falls that way.
+``NETWRIGHT_BARRIER_STALL_S`` sets the stall (default 0.5 s). Where torch's barrier has
+another shape, torchrun runs unchanged."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from torch.distributed.elastic.utils import store
+from torch.distributed.run import main
+
+STALL_S = float(os.environ.get("NETWRIGHT_BARRIER_STALL_S", "0.5"))
+_check_in = getattr(store, "_barrier_nonblocking", None)
+
+if _check_in is not None:
+    def _stalled_check_in(*args, **kwargs):
+        key = _check_in(*args, **kwargs)
+        time.sleep(STALL_S)
+        return key
+
+    store._barrier_nonblocking = _stalled_check_in
+
+if __name__ == "__main__":
+    sys.exit(main())

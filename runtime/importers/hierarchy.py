@@ -10,7 +10,8 @@ with every submodule a block instance named after it, nested as the modules nest
 * a Sequential whose items are copies of one block becomes that block with Repeat ×N (first
   copy's differing arguments in ``first``), which compiles to the same ``layer1.0`` … names;
 * a submodule whose layers cannot form a block (a path leaves it and comes back) stays inlined
-  in its parent, and one holding a single layer is that layer, named after the submodule.
+  in its parent, and one holding a single layer is that layer, named after the submodule, when
+  its tensors keep their names so (a wrapper's ``rnn``), else a block (``heads.head``).
 
 The weights are re-keyed to the nested design's state_dict, which follows the source's module
 names (``layer1.0.conv1.weight``). The nested design must compute what the flat one does on a
@@ -31,9 +32,11 @@ from graph.catalog import CATALOG
 from graph.design import Design, Node, same_value
 from graph.grouping import group_into_block
 from graph.layout import lay_out
+from graph.shapes import infer
 
-from ..compiler import compile_design, example_inputs, module_path
+from ..compiler import build_layer, compile_design, example_inputs, module_path
 from .builder import ConversionError, Imported
+from .torch_attention import COMPOSITES
 
 Location = tuple[tuple[str, int], ...]  # (node id, copy) from the top-level design inward
 GENERIC_CONTAINERS = {"Sequential", "ModuleList", "ModuleDict"}  # named after the path instead
@@ -96,6 +99,7 @@ class _Nesting:
             else:
                 self.owner[node.id], _, self.local[node.id] = path.rpartition(".")
         self.locations: dict[str, Location] = {n.id: ((n.id, 0),) for n in layers}
+        self.in_shapes = infer(design).input_shapes
 
     def run(self) -> dict[str, Location]:
         for container in sorted(self.containers, key=lambda c: (-c.count("."), c)):
@@ -111,7 +115,7 @@ class _Nesting:
         parent, _, last = container.rpartition(".")
         if not members:
             return
-        if len(members) == 1 and not design.node(members[0]).is_block:
+        if len(members) == 1 and self._stands_for(members[0], self.local[members[0]]):
             self._inline(members[0], parent, last)  # one layer (an LSTM wrapper): no block
             return
         try:
@@ -135,6 +139,20 @@ class _Nesting:
         for oid, location in self.locations.items():
             if location[0][0] in moved:
                 self.locations[oid] = ((instance.id, 0),) + location
+
+    def _stands_for(self, nid: str, local: str) -> bool:
+        """Whether the one layer of a submodule stands for it: it has no tensors, or holds
+        them under the name it has there (Netwright's LSTM wrapper ``lstm`` →
+        ``lstm.rnn.weight_ih_l0``), or it is such a wrapper (its names cannot be the source's
+        either way). Else it becomes a block, which keeps the names (``heads.head.weight``)."""
+        node = self.design.node(nid)
+        if node.is_block:
+            return False
+        params = node.layer.resolve(node.params)
+        with torch.device("meta"):
+            module = build_layer(node.layer, params, self.in_shapes[nid])
+        return type(module).__name__ in COMPOSITES or all(
+            key.startswith(f"{local}.") for key in module.state_dict())
 
     def _inline(self, nid: str, parent: str, name: str) -> None:
         """The single layer of a submodule stands for it in ``parent``, under its name."""

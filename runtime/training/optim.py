@@ -114,6 +114,7 @@ class OptimizerStep:
         self.optimizer = optimizer
         self.kernel = _fused_kernel(optimizer)
         self.warm = False
+        self.proven = False  # the kernel has run once: its call matches this torch
 
     def __call__(self) -> None:
         if not (self.warm and self.kernel is not None and self._fused_step()):
@@ -134,11 +135,19 @@ class OptimizerStep:
             steps = [e["step"] for e in entries]
             torch._foreach_add_(steps, 1)
             beta1, beta2 = group["betas"]
-            self.kernel(params, grads, [e["exp_avg"] for e in entries],
-                        [e["exp_avg_sq"] for e in entries], [], steps, lr=float(group["lr"]),
-                        beta1=float(beta1), beta2=float(beta2),
-                        weight_decay=float(group["weight_decay"]), eps=float(group["eps"]),
-                        amsgrad=False, maximize=False)
+            try:
+                self.kernel(params, grads, [e["exp_avg"] for e in entries],
+                            [e["exp_avg_sq"] for e in entries], [], steps, lr=float(group["lr"]),
+                            beta1=float(beta1), beta2=float(beta2),
+                            weight_decay=float(group["weight_decay"]), eps=float(group["eps"]),
+                            amsgrad=False, maximize=False)
+            except (TypeError, RuntimeError):
+                if self.proven:  # it ran before with these tensors: a real error
+                    raise
+                torch._foreach_sub_(steps, 1)  # a torch whose private kernel is called otherwise:
+                self.kernel = None  # torch's own step from now on (nothing was updated yet)
+                return False
+            self.proven = True
         return True
 
 

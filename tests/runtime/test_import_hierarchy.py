@@ -2,6 +2,7 @@
 come in with their hierarchy, their module names and shared block definitions."""
 from __future__ import annotations
 
+import collections
 import warnings
 
 import pytest
@@ -115,6 +116,29 @@ def test_a_submodule_a_path_leaves_and_reenters_stays_inlined():
     imported = _import(model, [7])
     assert _top(imported.design) == [("m_fc1", "Linear"), ("mid", "ReLU"), ("m_fc2", "Linear")]
     assert child.compare(model, imported) <= TOLERANCE
+
+
+class OneLayerHead(nn.Module):
+    """A submodule holding one layer (torchvision ViT's ``heads.head``) and one holding a
+    weightless layer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(6, 8))
+        self.act = nn.Sequential(collections.OrderedDict(relu=nn.ReLU()))
+        self.heads = nn.Sequential(collections.OrderedDict(head=nn.Linear(8, 3)))
+
+    def forward(self, x):
+        return self.heads(self.act(self.body(x)))
+
+
+def test_a_submodule_of_one_layer_keeps_its_tensor_names():
+    """A one-layer submodule is a block when that keeps the layer's tensor names (``heads.head``,
+    ``body.0``); one without tensors is that layer, named after the submodule."""
+    model = OneLayerHead().eval()
+    imported = _import(model, [6])
+    _check_same_model(model, imported)
+    assert [t for _, t in _top(imported.design)] == ["Body", "ReLU", "Heads"]
 
 
 def test_flat_import_keeps_every_layer_at_the_top():

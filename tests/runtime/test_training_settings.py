@@ -185,3 +185,34 @@ def test_the_lean_optimizer_step_is_bit_for_bit_torchs(kind, options, device):
     for pid, entry in ref_state["state"].items():
         for key, value in entry.items():
             assert torch.equal(value, lean_state["state"][pid][key]), (pid, key)
+
+
+def test_the_lean_optimizer_step_falls_back_to_torchs_when_its_kernel_call_fails():
+    """A torch whose private fused kernel takes other arguments: the first lean call fails
+    before changing anything, and torch's own step runs from then on (same result)."""
+    from runtime.training.optim import OptimizerStep
+
+    def setup():
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 2)
+        return model, torch.optim.Adam(model.parameters(), lr=0.01, fused=True)
+
+    (ref, ref_opt), (lean, lean_opt) = setup(), setup()
+    step = OptimizerStep(lean_opt)
+
+    def other_signature(*args, **kwargs):
+        raise TypeError("_fused_adam_() got an unexpected keyword argument 'beta1'")
+
+    step.kernel = other_signature
+    x = torch.randn(8, 4)
+    for _ in range(3):
+        for model, opt in ((ref, ref_opt), (lean, lean_opt)):
+            opt.zero_grad()
+            model(x).square().mean().backward()
+        ref_opt.step()
+        step()
+    assert step.kernel is None
+    for a, b in zip(ref.parameters(), lean.parameters()):
+        assert torch.equal(a, b)
+    for pid, entry in ref_opt.state_dict()["state"].items():
+        assert torch.equal(entry["step"], lean_opt.state_dict()["state"][pid]["step"])

@@ -2,7 +2,8 @@
 no longer does (no timings here; benchmarks/app_training_bench.py measures the pauses)."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication, QDockWidget
 
 from tests.conftest import EXAMPLES
 from tests.ui.test_window import isolated, make_window, no_leaked_windows  # noqa: F401 (fixtures)
@@ -36,3 +37,50 @@ def test_an_edit_that_keeps_the_diagnostic_counts_leaves_the_bottom_tabs_alone(m
     window.document.revalidate()
     assert len(titles) == 1 and titles[0].startswith("Diagnostics (1 error")
     assert tabs.tabText(tabs.indexOf(window.diagnostics)) == titles[0]
+
+
+class _Paints(QObject):
+    """Counts the paint events of the watched widgets."""
+
+    def __init__(self, *widgets):
+        super().__init__()
+        self.counts = {id(w): 0 for w in widgets}
+        for widget in widgets:
+            widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt)
+        if event.type() == QEvent.Type.Paint:
+            self.counts[id(obj)] += 1
+        return False
+
+
+def test_a_frame_of_the_curves_paints_the_plots_once_and_nothing_under_them(qtbot):
+    """A frame whose new points move an axis paints the plots once (pyqtgraph moved the curves
+    to the new range as painting started, which painted them a second time), and the widgets
+    under the plots are not painted (the view paints its whole background)."""
+    from ui.training.plots import LivePlots
+
+    from ui.app import stylesheet
+
+    under = QDockWidget("Analysis")  # as in the window: a dock with the app's style sheet
+    under.setStyleSheet(stylesheet())
+    qtbot.addWidget(under)
+    plots = LivePlots()
+    under.setWidget(plots)
+    plots.timer.stop()
+    under.resize(1000, 260)
+    under.show()
+    qtbot.waitExposed(under)
+    _settle()
+    viewport = plots.graphics.viewport()
+    paints = _Paints(viewport, under)
+    for epoch in range(1, 40):
+        plots.add_event({"event": "epoch", "epoch": epoch, "step": 10 * epoch,
+                         "train_loss": 2.0 / epoch, "val_loss": 2.5 / epoch, "lr": 1e-3})
+        before = dict(paints.counts)
+        ranges = plots.plots["loss"].vb.viewRange()
+        plots.redraw()
+        _settle()
+        if plots.plots["loss"].vb.viewRange() != ranges:  # an axis moved
+            assert paints.counts[id(viewport)] == before[id(viewport)] + 1
+    assert paints.counts[id(under)] == 0

@@ -229,6 +229,9 @@ class LivePlots(QWidget):
         self.smoothing = smoothing  # the smoothed step loss: points averaged either side
         self.graphics = _TimedGraphics()
         self.graphics.setBackground(BACKGROUND)
+        # The view paints its whole background: the dock and the tabs under it need not be
+        # painted again with every frame of the curves.
+        self.graphics.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.plots: dict[str, pg.PlotItem] = {}
         for i, (pid, (title, _xlabel)) in enumerate(PLOTS.items()):
             plot = adopt_popups(self, lambda i=i, title=title: self.graphics.addPlot(
@@ -448,6 +451,9 @@ class LivePlots(QWidget):
         for pid in {c.plot for c in stale}:
             self._follow_x(pid)
             self._follow_y(pid)
+            # A new range moves the curves when painting starts (pyqtgraph applies it then),
+            # and that move painted the plot a second time: apply it now.
+            self.plots[pid].vb.prepareForPaint()
 
     def _follow_x(self, pid: str) -> None:
         """Show x from 0 to a round number past the newest point (…, 150, 200, 250, 300, …):

@@ -231,27 +231,25 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    import json
-
     from runtime.importers import (CODE_WARNING, CodeImportRefused, ConversionError, UnsupportedModel,
-                                   import_model, needs_code, save_imported)
+                                   describe_unmapped, import_model, needs_code, save_imported)
 
     if not Path(args.output).resolve().parent.is_dir():
         raise UserError(f"{Path(args.output).parent}: no such directory")
     if needs_code(args.source) and args.allow_code:
         print(f"warning: {CODE_WARNING}", file=sys.stderr)
-    try:
-        shape = json.loads(args.input_shape) if args.input_shape else None
-        ctor = json.loads(args.args) if args.args else None
-    except ValueError as exc:
-        raise UserError(f"--input-shape/--args must be JSON ({exc})") from None
+    shape = _json_flag("--input-shape", args.input_shape, "[1, 8, 8]")
+    ctor = _json_flag("--args", args.args, '{"num_classes": 10}')
     try:
         imported = import_model(args.source, placeholders=args.placeholders,
                                 allow_code=args.allow_code, input_shape=shape, args=ctor,
                                 flat=args.flat)
     except CodeImportRefused:
         raise UserError(f"{CODE_WARNING} Add --allow-code to import {args.source}.") from None
-    except (ConversionError, UnsupportedModel) as exc:
+    except UnsupportedModel as exc:
+        raise UserError(f"{exc.source}: cannot import, {describe_unmapped(exc.unmapped)}\n"
+                        "(add --placeholders to bring these in as nodes marked as errors)") from None
+    except ConversionError as exc:
         raise UserError(str(exc)) from None
     weights = save_imported(imported, args.output)
     from graph.shapes import infer
@@ -267,10 +265,20 @@ def cmd_import(args: argparse.Namespace) -> int:
     for note in imported.notes:
         print(f"note: {printable(note)}")
     if imported.unmapped:
-        from runtime.importers import describe_unmapped
-
         print("placeholders (errors until replaced): " + describe_unmapped(imported.unmapped))
     return 0
+
+
+def _json_flag(flag: str, value: str | None, example: str):
+    """The JSON value of ``flag`` (None when not given), or a UserError naming the flag."""
+    import json
+
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise UserError(f"{flag} must be JSON, such as {example} ({exc})") from None
 
 
 def cmd_weights(args: argparse.Namespace) -> int:

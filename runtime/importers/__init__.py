@@ -22,7 +22,8 @@ from typing import Any, Sequence
 from .builder import ConversionError, Imported, Unmapped, UnsupportedModel, describe_unmapped
 
 __all__ = ["CodeImportRefused", "ConversionError", "Imported", "Unmapped", "UnsupportedModel",
-           "describe_unmapped", "import_model", "needs_code", "save_imported", "CODE_WARNING"]
+           "describe_unmapped", "import_model", "needs_code", "python_source", "save_imported",
+           "CODE_WARNING"]
 
 CODE_WARNING = ("Importing a .pt2 program or a Python file runs code from that file (torch.export "
                 "programs are unpickled). Only import files you trust.")
@@ -33,10 +34,17 @@ class CodeImportRefused(PermissionError):
     """A source that runs code, imported without ``allow_code``."""
 
 
+def python_source(source: str) -> tuple[str, str]:
+    """``file.py:ClassName`` → ``("file.py", "ClassName")``; another source → ``(source, "")``."""
+    if ".py:" in source:
+        file, _, class_name = source.rpartition(":")
+        return file, class_name.strip()
+    return source, ""
+
+
 def needs_code(source: str) -> bool:
     """True when importing ``source`` runs code from it (``.pt2``, ``file.py:Class``)."""
-    path = source.split(":", 1)[0] if ".py:" in source else source
-    return path.endswith((".pt2", ".py"))
+    return python_source(source)[0].endswith((".pt2", ".py"))
 
 
 def import_model(source: str | os.PathLike, *, placeholders: bool = False, allow_code: bool = False,
@@ -59,6 +67,10 @@ def import_model(source: str | os.PathLike, *, placeholders: bool = False, allow
             raise ConversionError(f"{source}: import reads .onnx, .pt2 or file.py:ClassName")
         imported = import_onnx(source, placeholders=placeholders)
         return imported if flat else nest(imported)
+    file, class_name = python_source(source)
+    if file.endswith(".py") and not class_name:
+        name = Path(file).name
+        raise ConversionError(f"{name}: name the nn.Module class to import, as {name}:ClassName")
     if not allow_code:
         raise CodeImportRefused(CODE_WARNING)
     return _import_in_child(_absolute(source), placeholders, _sample_shape(input_shape),
@@ -67,20 +79,18 @@ def import_model(source: str | os.PathLike, *, placeholders: bool = False, allow
 
 def _absolute(source: str) -> str:
     """``source`` with its file made absolute: the child process runs in another folder."""
-    file, sep, name = source.rpartition(":") if ".py:" in source else (source, "", "")
-    return str(Path(file).expanduser().resolve()) + sep + name
+    file, class_name = python_source(source)
+    return str(Path(file).expanduser().resolve()) + (f":{class_name}" if class_name else "")
 
 
 def _sample_shape(shape: Any) -> list[int] | None:
-    """A sample shape as given (one size alone means ``[size]``), or a ConversionError."""
+    """A sample shape as given (a list of sizes), or a ConversionError."""
     if shape is None:
         return None
-    if isinstance(shape, int) and not isinstance(shape, bool):
-        shape = [shape]
     if not (isinstance(shape, (list, tuple)) and shape and all(
             isinstance(d, int) and not isinstance(d, bool) and 0 < d < 2 ** 31 for d in shape)):
         raise ConversionError(f"the input shape must be a list of sizes without the batch, "
-                              f"such as [3, 224, 224]; not {shape!r}"[:200])
+                              f"written in JSON such as [1, 8, 8] or [64]; not {shape!r}"[:200])
     return list(shape)
 
 

@@ -249,3 +249,63 @@ def test_a_whole_pickled_model_is_a_wrapped_message_and_clears_the_table(qtbot, 
     assert dialog.width() == width
     right = dialog.apply_button.mapTo(dialog, dialog.apply_button.rect().bottomRight())
     assert dialog.rect().contains(right)
+
+
+def _import_dialog(qtbot, tmp_path):
+    from ui.import_dialog import ImportDialog
+
+    dialog = ImportDialog(None, str(tmp_path))
+    qtbot.addWidget(dialog)
+    return dialog
+
+
+def test_a_python_file_without_a_class_asks_for_the_class(qtbot, tmp_path):
+    (tmp_path / "nets.py").write_text("raise SystemExit('must not run')\n")
+    dialog = _import_dialog(qtbot, tmp_path)
+    dialog.source.setText(str(tmp_path / "nets.py"))
+    dialog.trust.setChecked(True)
+    dialog.start_import()
+    assert dialog.status.text() == ("Import failed: nets.py: name the nn.Module class to import "
+                                    "(Class field, or nets.py:ClassName)")
+
+
+@pytest.mark.parametrize("field, label", [("args", "Arguments"), ("shape", "Input shape")])
+def test_a_json_error_names_its_field(qtbot, tmp_path, field, label):
+    dialog = _import_dialog(qtbot, tmp_path)
+    dialog.source.setText(str(tmp_path / "nets.py"))
+    dialog.class_name.setText("Net")
+    getattr(dialog, field).setText("[1,")
+    dialog.start_import()
+    assert dialog.status.text().startswith(f"Import failed: {label} must be JSON, such as")
+
+
+def test_another_source_clears_the_message_and_the_trust(qtbot, tmp_path):
+    dialog = _import_dialog(qtbot, tmp_path)
+    dialog.source.setText(str(tmp_path / "a.py"))
+    dialog.trust.setChecked(True)
+    dialog.start_import()
+    assert dialog.status.text().startswith("Import failed")
+    dialog.source.setText(str(tmp_path / "a.py:Net"))  # the same file, its class added
+    assert dialog.status.text() == "" and dialog.trust.isChecked()
+    dialog.source.setText(str(tmp_path / "b.py"))
+    assert not dialog.trust.isChecked() and not dialog.import_button.isEnabled()
+
+
+def test_file_colon_class_goes_into_the_class_field(qtbot, tmp_path):
+    dialog = _import_dialog(qtbot, tmp_path)
+    dialog.class_name.setText("Other")
+    dialog.source.setText(str(tmp_path / "nets.py:DigitCNN"))
+    assert dialog.spec() == f"{tmp_path / 'nets.py'}:DigitCNN"  # the Source's class wins
+    dialog.source.editingFinished.emit()
+    assert dialog.source.text() == str(tmp_path / "nets.py")
+    assert dialog.class_name.text() == "DigitCNN"
+
+
+@pytest.mark.parametrize("source, python", [("m.onnx", False), ("m.pt2", False), ("nets.py", True),
+                                            ("nets.py:Net", True)])
+def test_the_class_fields_apply_to_python_files_only(qtbot, tmp_path, source, python):
+    dialog = _import_dialog(qtbot, tmp_path)
+    dialog.source.setText(str(tmp_path / source))
+    for field in (dialog.class_name, dialog.args, dialog.shape):
+        assert field.isEnabled() == python
+        assert ("only for a Python file" in field.placeholderText()) != python

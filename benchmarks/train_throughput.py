@@ -508,8 +508,12 @@ def modules(repeats: int) -> dict[str, float]:
 
 
 def compile_speedup(names: list[str], epochs: int) -> None:
-    print("\nthe compile setting (torch.compile) against eager, the same run otherwise:")
+    print("\nthe compile setting (torch.compile) against eager, the same run otherwise (wall "
+          "time, after an untimed eager run of each model):")
     for name in names:
+        warm = benchmark_settings(MODELS[name](1), 1)
+        for _ in train(warm, data=load_data(warm.data), write_files=False):
+            pass  # first-call costs (lazy imports, allocator) out of the eager figures
         rows = {}
         for flag in (False, True):
             design = benchmark_settings(MODELS[name](epochs), epochs, compile=flag)

@@ -464,13 +464,13 @@ def _check_settings(design: Design, inference: Inference, data_shape: Shape | No
         declared = tuple(node.resolved_params()["shape"])
         if declared != shape:
             option = _dataset_option_giving(spec, design.data, declared, data_shape)
+            actions = (SetParam(node.id, "shape", tuple(shape),
+                                f"set the Input shape to {list(shape)}"),) + ((option,) if option else ())
             diags.append(Diagnostic(
                 ERROR, "data-shape",
                 f"the dataset {design.data['name']} gives samples of shape {fmt_shape(shape)}, "
                 f"but this Input expects {fmt_shape(declared)}", node.id, param="shape",
-                fix=f"set the Input shape to {list(shape)}" + (f", or {option.text}" if option else ""),
-                actions=(SetParam(node.id, "shape", tuple(shape), f"set the Input shape to {list(shape)}"),)
-                + ((option,) if option else ())))
+                fix=", or ".join(a.text for a in actions), actions=actions))
     outputs = design.outputs()
     if outputs:
         diags += _loss_diagnostics(design, inference, task, classes, data_targets)

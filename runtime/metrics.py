@@ -36,8 +36,11 @@ class ClassificationMeter:
     def update(self, logits: torch.Tensor, targets: torch.Tensor) -> None:
         logits = logits.detach()
         targets = targets.reshape(-1).long()
-        preds = predicted_classes(logits).reshape(-1).clamp_(0, self.num_classes - 1)
-        self.confusion += torch.bincount(targets * self.num_classes + preds,
+        preds = predicted_classes(logits).reshape(-1)
+        if logits.dim() != 2 or logits.shape[1] != self.num_classes:  # else argmax is in range
+            preds = preds.clamp_(0, self.num_classes - 1)
+        # preds is a new tensor: the cell index (true × classes + predicted) is built in it
+        self.confusion += torch.bincount(preds.add_(targets, alpha=self.num_classes),
                                          minlength=self.num_classes ** 2)
         if self.topk and logits.dim() == 2 and logits.shape[1] > self.topk:
             top = logits.topk(self.topk, dim=1).indices
@@ -56,7 +59,7 @@ class ClassificationMeter:
         """Accuracy, top-5 (when there are more than 5 classes), macro precision/recall/F1,
         the per-class report and the confusion matrix."""
         matrix = self.matrix()
-        hits = int(self.topk_hits.item())
+        hits = int(self.topk_hits.item()) if self.topk else 0
         out = classification_report(matrix, class_names)
         total = out["samples"]
         if total and self.topk and self.num_classes > self.topk:

@@ -54,8 +54,7 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle refusals and broken archives raise many kinds
-        raise WeightsError(f"{path}: not a weights-only state dict ({type(exc).__name__}: "
-                           f"{str(exc).splitlines()[0][:200]})") from None
+        raise WeightsError(_unreadable(path, exc)) from None
     for key in ("state_dict", "model", "model_state_dict"):
         if isinstance(obj, dict) and isinstance(obj.get(key), dict):
             obj = obj[key]
@@ -64,6 +63,40 @@ def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if not tensors:
         raise WeightsError(f"{path}: holds no tensors by name (expected a state dict)")
     return tensors
+
+
+ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
+PICKLED_MODULES = ("torch.nn.modules.",)
+
+
+def _pickled_globals(path: Path, exc: Exception) -> list[str]:
+    """The Python objects a refused ``.pt`` file would need unpickled, read from the file as
+    data (never run), or from torch's refusal when this torch cannot list them."""
+    lister = getattr(torch.serialization, "get_unsafe_globals_in_checkpoint", None)
+    if lister is not None:
+        try:
+            return list(lister(str(path)))
+        except Exception:  # a legacy or broken archive: fall back to torch's message
+            pass
+    return re.findall(r"GLOBAL ([\w.]+)", str(exc))
+
+
+def _unreadable(path: Path, exc: Exception) -> str:
+    """One clear sentence for a ``.pt`` file that ``torch.load(weights_only=True)`` refused."""
+    found = _pickled_globals(path, exc)
+    advice = ("Netwright does not unpickle it (that could run code); save "
+              "model.state_dict() instead — torch.save(model.state_dict(), path) — or a "
+              "safetensors file")
+    if any(name.startswith(PICKLED_MODULES) for name in found):
+        own = [n for n in found if not n.startswith("torch.")]
+        named = f" ({', '.join(own[:3])})" if own else ""
+        return f"{path.name} holds a whole pickled model{named}, saved with torch.save(model); {advice}"
+    if found:
+        return (f"{path.name} holds pickled Python objects ({', '.join(found[:3])}) besides "
+                f"tensors; {advice}")
+    text = ANSI_CODES.sub("", str(exc)).rpartition("WeightsUnpickler error:")[2]
+    detail = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    return f"{path.name}: not a readable PyTorch state dict (broken or another format: {detail[:200]})"
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+                               QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
 from .training.tasks import run_task
 
@@ -34,6 +34,17 @@ def _table(headers: list[str], rows: list[tuple[str, ...]]) -> QTableWidget:
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     table.horizontalHeader().setStretchLastSection(True)
     return table
+
+
+def _message_label(name: str) -> QLabel:
+    """A status line that wraps any message, however long, within the dialog's width (a long
+    path or error never widens the dialog and pushes its buttons off the screen)."""
+    label = QLabel("")
+    label.setObjectName(name)
+    label.setWordWrap(True)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
 
 
 def unmapped_rows(unmapped) -> list[tuple[str, str, str, str]]:
@@ -93,9 +104,7 @@ class ImportDialog(QDialog):
         self.flat.setToolTip("By default each submodule (layer1, layer1.0 …) becomes a block "
                              "instance and alike submodules share one block.")
         layout.addWidget(self.flat)
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
-        self.status.setObjectName("importStatus")
+        self.status = _message_label("importStatus")
         layout.addWidget(self.status)
         self.table = _table(["operator", "count", "where", "why"], [])
         layout.addWidget(self.table, 1)
@@ -246,8 +255,7 @@ class LoadWeightsDialog(QDialog):
                       "Nothing changes until you apply; missing tensors keep their current values.")
         note.setWordWrap(True)
         layout.addWidget(note)
-        self.status = QLabel("")
-        self.status.setObjectName("weightsStatus")
+        self.status = _message_label("weightsStatus")
         layout.addWidget(self.status)
         self.table = _table(["status", "design tensor", "file tensor", "shape"], [])
         layout.addWidget(self.table, 1)
@@ -289,11 +297,13 @@ class LoadWeightsDialog(QDialog):
 
             try:
                 return preview_weights(design, base, path)
-            except (WeightsError, CompileError) as exc:
-                return f"Cannot use {path}: {exc}"
+            except WeightsError as exc:  # names the file
+                return str(exc)
+            except CompileError as exc:
+                return f"Cannot match weights to this design: {exc}"
 
         run_task(work, lambda result: self._show_match(path, result),
-                 lambda message: self._show_match(path, f"Cannot use {path}: {message}"),
+                 lambda message: self._show_match(path, f"Cannot use {Path(path).name}: {message}"),
                  receiver=self, needs=("runtime.weights", "runtime.compiler"))
 
     def _show_match(self, path: str, result) -> None:
@@ -302,6 +312,7 @@ class LoadWeightsDialog(QDialog):
         self.preview = None if isinstance(result, str) else result
         if self.preview is None:
             self.status.setText(result)
+            self.table.setRowCount(0)  # the table showed another file
             self.matched.emit()
             return
         rows = self.preview.rows()

@@ -308,8 +308,8 @@ class NodeView(QWidget):
             for label, text in facts:
                 self.facts.addRow(QLabel(label), self._fact(text))
 
-        mine = report.for_node(nid) if self.design is self.design else []
-        on_top = self.design is self.document.design  # the report's fixes name its nodes
+        on_top = self.design is self.document.design  # the report names the top design's nodes
+        mine = report.for_node(nid) if on_top else []
         _show_diagnostics(self.diagnostics, mine, "No problems.",
                           FixTarget(self.document, self.design) if on_top else None)
         flagged = {d.param: d.message for d in mine if d.param}

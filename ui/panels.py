@@ -93,6 +93,10 @@ class DiagnosticsPanel(QWidget):
         layout.addWidget(self.table)
         self.table.cellClicked.connect(self._clicked)
         self.table.cellActivated.connect(self._clicked)
+        self.table.setMouseTracking(True)  # a hand over a fix that a click applies
+        self.table.cellEntered.connect(lambda row, column: self.table.viewport().setCursor(
+            Qt.CursorShape.PointingHandCursor if column == self.FIX_COLUMN
+            and row in self.fix_actions else Qt.CursorShape.ArrowCursor))
         document.report_changed.connect(self.update_report)
         self.update_report(document.report)
 

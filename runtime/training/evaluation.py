@@ -73,7 +73,7 @@ def evaluate_split(model: nn.Module, split: Any, loss_fn: LossFn, info: DataInfo
                 if limit_batches is not None and i >= limit_batches:
                     break
                 out = first_output(model(x)).float()
-                loss_sum += loss_fn(out, y) * len(y)
+                loss_sum.add_(loss_fn(out, y), alpha=len(y))
                 meter.update(out, y)
                 n += len(y)
             if all_reduce_sum is not None:

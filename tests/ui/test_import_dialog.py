@@ -217,3 +217,35 @@ def test_load_weights_matches_off_the_gui_thread(qtbot, tmp_path, monkeypatch):
         assert dialog.status.text().startswith("Matching") and not dialog.apply_button.isEnabled()
     assert threads and threads[0] is not threading.main_thread()
     assert dialog.apply_button.isEnabled() and dialog.table.rowCount() == 18
+
+
+def test_a_whole_pickled_model_is_a_wrapped_message_and_clears_the_table(qtbot, tmp_path):
+    """torch.save(model) files are refused with one sentence; the dialog keeps its width (its
+    buttons stay on the screen) and no longer shows the previous file's table."""
+    import torch
+
+    design_file = tmp_path / "d.json"
+    shutil.copy(EXAMPLES / "digits_cnn.json", design_file)
+    design = load(design_file)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        good = export_model(design, "safetensors", tmp_path / "pre.safetensors").path
+    whole = tmp_path / ("a_model_with_a_long_file_name_" * 6 + ".pt")
+    torch.save(torch.nn.Sequential(torch.nn.Linear(2, 3)), whole)
+    dialog = LoadWeightsDialog(design, design_file)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    width = dialog.width()
+    with qtbot.waitSignal(dialog.matched, timeout=30_000):
+        dialog.match(str(good))
+    assert dialog.table.rowCount() == 18
+    with qtbot.waitSignal(dialog.matched, timeout=30_000):
+        dialog.match(str(whole))
+    QApplication.processEvents()
+    text = dialog.status.text()
+    assert "holds a whole pickled model" in text and "state_dict()" in text and "\x1b" not in text
+    assert dialog.table.rowCount() == 0 and not dialog.apply_button.isEnabled()
+    assert dialog.width() == width
+    right = dialog.apply_button.mapTo(dialog, dialog.apply_button.rect().bottomRight())
+    assert dialog.rect().contains(right)

@@ -27,8 +27,10 @@ def start(qtbot, monkeypatch):
         return 0
 
     monkeypatch.setattr(app_module, "run_app", fake_run_app)
-    # PyTorch's background import is not this test's: it would outlive the window.
+    # PyTorch's background import is not this test's: it would outlive the window; nor is the
+    # app's garbage collector (it turns Python's automatic collection off for good).
     monkeypatch.setattr(app_module, "when_painted", lambda _widget, _callback: None)
+    monkeypatch.setattr(app_module, "collect_garbage_on_gui_thread", lambda: None)
 
     def run():
         assert main.main([]) == 0

@@ -113,7 +113,7 @@ class CanvasView(QGraphicsView):
         self.minimap = Minimap(self)
         self.breadcrumb = Breadcrumb(self)
         self._views: list[tuple[QTransform, QPointF]] = []  # the framing of each level left
-        document.design_replaced.connect(lambda _design: self._scope_reset())
+        document.design_replaced.connect(self._design_replaced)  # a method: goes with the view
         self.canvas.scope_lost.connect(lambda: self.leave_to(0))
         subscriptions = (self.canvas, self.minimap)
         self.destroyed.connect(lambda *_: [_safe_detach(s) for s in subscriptions])
@@ -300,6 +300,9 @@ class CanvasView(QGraphicsView):
         self.canvas.clearSelection()
         self.scope_changed.emit(self.design)
         self._emit_selection()
+
+    def _design_replaced(self, _design) -> None:
+        self._scope_reset()
 
     def _scope_reset(self) -> None:
         self._views.clear()

@@ -161,7 +161,7 @@ class DataPanel(QWidget):
         self._timer.setInterval(PREVIEW_DELAY_MS)
         self._timer.timeout.connect(self.refresh_preview)
         document.design_replaced.connect(self._bind)
-        document.report_changed.connect(lambda _r: self._check_shape())
+        document.report_changed.connect(self._report_changed)  # a method: goes with the panel
         heavy_imports().progress.connect(self._loading)
         heavy_imports().finished.connect(self._loaded)
         self._bind(document.design)
@@ -440,6 +440,9 @@ class DataPanel(QWidget):
     def input_node(self):
         inputs = self.design.inputs()
         return inputs[0] if len(inputs) == 1 else None
+
+    def _report_changed(self, _report) -> None:
+        self._check_shape()
 
     def _check_shape(self) -> None:
         node, p = self.input_node(), self.preview

@@ -111,11 +111,14 @@ class RunHistory(QWidget):
         layout.addWidget(self.message)
 
         controller.runs_changed.connect(self.refresh)
-        controller.document.path_changed.connect(lambda _p: self.refresh())
+        controller.document.path_changed.connect(self._path_changed)  # a method: goes with the page
         self._selection_changed()
         self.refresh()
 
     # ---- loading ---------------------------------------------------------------------------
+
+    def _path_changed(self, _path) -> None:
+        self.refresh()
 
     def refresh(self) -> None:
         """Re-read the runs folder (in the background)."""

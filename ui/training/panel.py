@@ -161,7 +161,7 @@ class TrainingPanel(QWidget):
         controller.run_finished.connect(self._on_finished)
         controller.state_changed.connect(self._on_state)
         document.design_replaced.connect(self._bind)
-        document.design_replaced.connect(lambda _d: self._reset())
+        document.design_replaced.connect(self._design_replaced)  # a method: goes with the panel
         self._bind(document.design)
         self._on_state(controller.state)
         run_task(list_devices, self._set_devices, receiver=self, needs=("runtime.devices",))
@@ -279,6 +279,9 @@ class TrainingPanel(QWidget):
         elif state == RUNNING and self.status.text().startswith("Paused"):
             self.progress.set_suffix("")
             self.status.setText("Resumed")
+
+    def _design_replaced(self, _design) -> None:
+        self._reset()
 
     def _reset(self) -> None:
         """Forget the previous design's run (New / Open): Ready, an empty progress bar."""

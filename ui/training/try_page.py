@@ -100,7 +100,7 @@ class TryPage(QWidget):
         self._timer.setInterval(300)
         self._timer.timeout.connect(self.reload)
         document.report_changed.connect(self._design_changed)
-        document.design_replaced.connect(lambda _d: self._reset())
+        document.design_replaced.connect(self._design_replaced)  # a method: goes with the page
 
     def _build_sources(self) -> QVBoxLayout:
         """The left column: the weights, and where the sample comes from."""
@@ -222,6 +222,9 @@ class TryPage(QWidget):
             self.weights.addItem(Path(data).name, data)
         self.weights.setCurrentIndex(self.weights.findData(data))
         self.reload()
+
+    def _design_replaced(self, _design) -> None:
+        self._reset()
 
     def _reset(self) -> None:
         """After New/Open: the untrained new design, no runs of the old one (the newest run of

@@ -107,7 +107,7 @@ class TrainingWorkspace(QObject):
         self._state_changed(c.state)
         c.run_started.connect(self._run_started)
         self.panel.ended.connect(lambda: self._state_changed(c.state))
-        document.design_replaced.connect(lambda _d: self._design_replaced())
+        document.design_replaced.connect(self._design_replaced)  # a method: goes with the workspace
         c.event.connect(self.plots.add_event)
         c.event.connect(self.diagnostics.add_event)
         c.event.connect(self.try_page.training_event)
@@ -167,7 +167,7 @@ class TrainingWorkspace(QObject):
         self.pause_action.setText(self.panel.pause_button.text())
         self.stop_action.setEnabled(self.panel.stop_button.isEnabled())
 
-    def _design_replaced(self) -> None:
+    def _design_replaced(self, _design=None) -> None:
         """New / Open: the previous design's curves and layer stats go (unless its run is
         still going: they go when the next run starts)."""
         if not self.controller.busy:

@@ -16,8 +16,9 @@ window's Train action (offscreen), on the same design, and prints:
   once, so fewer ticks than run time / 10 ms means the thread was busy. The same figures are
   printed for the GUI thread's own CPU time in each gap: on a loaded machine most of a
   wall-clock gap is the OS running other processes; the gaps over a frame are counted, with
-  how many of them held over 6 ms of the GUI thread's own work. The digits MLP trains 60 epochs in about
-  2 s, so only about 200 ticks fall inside a run: ``--epochs 300`` gives steadier figures.
+  how many of them held over 6 ms of the GUI thread's own work. The digits MLP trains 60
+  epochs in about 2 s, so only about 200 ticks fall inside a run: ``--epochs 300`` gives
+  steadier figures.
 
 The app's child runs with one core fewer than the machine has (see ui/training/runner.py), so
 a headless run with that many threads is measured too. ``--trace`` prints the slowest GUI-thread

@@ -15,8 +15,10 @@ window's Train action (offscreen), on the same design, and prints:
   dragged with the mouse, one move per frame). The tick count is printed: a gap of g ms counts
   once, so fewer ticks than run time / 10 ms means the thread was busy. The same figures are
   printed for the GUI thread's own CPU time in each gap: on a loaded machine most of a
-  wall-clock gap is the OS running other processes. The digits MLP trains 60 epochs in about
-  2 s, so only about 200 ticks fall inside a run: ``--epochs 300`` gives steadier figures.
+  wall-clock gap is the OS running other processes; the gaps over a frame are counted, with
+  how many of them held over 6 ms of the GUI thread's own work. The digits MLP trains 60
+  epochs in about 2 s, so only about 200 ticks fall inside a run: ``--epochs 300`` gives
+  steadier figures.
 
 The app's child runs with one core fewer than the machine has (see ui/training/runner.py), so
 a headless run with that many threads is measured too. ``--trace`` prints the slowest GUI-thread
@@ -25,6 +27,7 @@ slices (Python functions over 8 ms) to find what a long pause spent its time on.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import statistics
@@ -182,6 +185,10 @@ def in_app(app, design: Path, epochs: int, workdir: Path, edit: bool = False,
     while window.training.data_panel.reading:
         QTimer.singleShot(50, wait.quit)
         wait.exec()
+    # In the app the background imports end after the window is built, and then freeze all
+    # that exists out of the collector's full collections (ui.loading): here the imports ended
+    # before this round's window was made, so freeze it now as the app would have.
+    gc.freeze()
 
     gaps: list[tuple[float, float]] = []  # (when, gap in ms)
     busy: list[tuple[float, float]] = []  # (when, CPU ms the GUI thread spent in that gap)

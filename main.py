@@ -232,7 +232,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from runtime.importers import (CODE_WARNING, CodeImportRefused, ConversionError, UnsupportedModel,
-                                   describe_unmapped, import_model, needs_code, save_imported)
+                                   describe_unmapped, import_model, needs_code, preprocessing_note,
+                                   save_imported)
 
     if not Path(args.output).resolve().parent.is_dir():
         raise UserError(f"{Path(args.output).parent}: no such directory")
@@ -264,6 +265,7 @@ def cmd_import(args: argparse.Namespace) -> int:
               f"{imported.max_diff:.3g}")
     for note in imported.notes:
         print(f"note: {printable(note)}")
+    print(f"note: {preprocessing_note(imported.design)}")
     if imported.unmapped:
         print("placeholders (errors until replaced): " + describe_unmapped(imported.unmapped))
     return 0

@@ -87,3 +87,20 @@ def test_unsupported_operators_name_the_flag(tmp_path, capsys):
          str(tmp_path / "erf.onnx"))
     status, out, err = cli(capsys, "import", tmp_path / "erf.onnx", "-o", tmp_path / "d.json")
     assert status != 0 and "Erf ×1 at /act/Erf" in err and "add --placeholders" in err
+
+
+def test_an_import_says_inputs_must_be_prepared_as_the_source_was_trained(tmp_path, capsys):
+    import warnings
+
+    from graph.fileformat import load
+    from runtime.export import export_model
+
+    design = load(EXAMPLES / "digits_mlp.json")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        source = export_model(design, "onnx", tmp_path / "mlp.onnx").path
+    status, out, err = cli(capsys, "import", source, "-o", tmp_path / "d.json")
+    assert status == 0, err
+    assert ("note: Inputs reach the model as the design's data settings prepare them: Digits, "
+            "Normalize features on") in out
+    assert "must match how the source model was trained" in out and "Scale layer" in out

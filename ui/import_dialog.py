@@ -228,7 +228,7 @@ class ImportDialog(QDialog):
 
     def show_result(self, result) -> None:
         from graph.shapes import infer
-        from runtime.importers import UnsupportedModel
+        from runtime.importers import UnsupportedModel, preprocessing_note
 
         self._refresh()
         self.result_obj = None if isinstance(result, UnsupportedModel) else result
@@ -250,7 +250,8 @@ class ImportDialog(QDialog):
             text += f"; outputs match the source on random inputs (max difference {result.max_diff:.2g})"
         if unmapped:
             text += f"; {len(unmapped)} placeholder(s) to replace (below)"
-        self.status.setText(text + "." + "".join(f"\n{note}" for note in result.notes))
+        notes = [*result.notes, preprocessing_note(design)]
+        self.status.setText(text + "." + "".join(f"\n{note}" for note in notes))
         self.open_button.setEnabled(True)
         self.open_button.setDefault(True)
         self.open_button.setFocus()

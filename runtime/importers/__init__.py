@@ -22,8 +22,8 @@ from typing import Any, Sequence
 from .builder import ConversionError, Imported, Unmapped, UnsupportedModel, describe_unmapped
 
 __all__ = ["CodeImportRefused", "ConversionError", "Imported", "Unmapped", "UnsupportedModel",
-           "describe_unmapped", "import_model", "needs_code", "python_source", "save_imported",
-           "CODE_WARNING"]
+           "describe_unmapped", "import_model", "needs_code", "preprocessing_note", "python_source",
+           "save_imported", "CODE_WARNING"]
 
 CODE_WARNING = ("Importing a .pt2 program or a Python file runs code from that file (torch.export "
                 "programs are unpickled). Only import files you trust.")
@@ -136,6 +136,25 @@ def _import_in_child(source: str, placeholders: bool, input_shape, args, flat: b
         weights = _read_safetensors(Path(tmp) / "weights.safetensors")
         notes = [str(n) for n in report.get("notes", [])]
         return Imported(design, weights, unmapped, source, report.get("max_diff"), notes=notes)
+
+
+def preprocessing_note(design) -> str:
+    """What an imported model is fed: its accuracy holds only when the design's data settings
+    prepare inputs as the source model's training did, which no model file records."""
+    from graph.catalog import CATALOG
+    from graph.settings import DATA_PARAMS, DATASETS
+
+    normalize = next(p for p in DATA_PARAMS if p.name == "normalize")
+    data = design.data
+    spec = DATASETS.get(data.get("name"))
+    on = data.get("normalize", normalize.default)
+    how = ("standardized with the training split's statistics" if on else "as the dataset stores them")
+    scale = CATALOG["Scale"].label
+    return (f"Inputs reach the model as the design's data settings prepare them: "
+            f"{spec.title if spec else data.get('name')}, {normalize.title} "
+            f"{'on' if on else 'off'} ({how}). They must match how the source model was "
+            f"trained, or its accuracy drops. For a fixed scaling such as pixels ÷ 16, turn "
+            f"{normalize.title} off and put a {scale} layer (x·factor + offset) after the Input.")
 
 
 def save_imported(imported: Imported, path: str | os.PathLike) -> Path:

@@ -51,6 +51,7 @@ def test_import_dialog_imports_saves_and_opens(window, qtbot, tmp_path, monkeypa
     dialog.start_import()
     qtbot.waitUntil(lambda: dialog.open_button.isEnabled(), timeout=30_000)
     assert "Imported 7 nodes, 17,226 parameters" in dialog.status.text()
+    assert "Inputs reach the model as the design's data settings prepare them" in dialog.status.text()
     assert dialog.open_button.isDefault() and not dialog.import_button.isDefault()
     target = tmp_path / "imported.json"
     monkeypatch.setattr(import_dialog.QFileDialog, "getSaveFileName",

@@ -369,10 +369,11 @@ def _table_options(data: dict, args: argparse.Namespace) -> dict:
 class _Progress:
     """Plain-text progress: a live ``\\r`` line on a terminal, one line per epoch."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, frozen: int = 0):
         self.stream = stream or sys.stderr  # the one in place now (tests swap it)
         self.live = self.stream.isatty()
         self.width = 0
+        self.frozen = frozen  # parameters of frozen layers: the run counts the trainable ones
 
     def _clear(self) -> None:
         if self.width:
@@ -385,7 +386,9 @@ class _Progress:
             sizes = e["sizes"]
             print(f"training {printable(e['design'])} on {e['device']} ({e['device_name']}, {e['precision']}): "
                   f"{sizes['train']:,} train / {sizes['val']:,} val / {sizes['test']:,} test samples, "
-                  f"{e['parameters']:,} parameters, {e['epochs']} epoch{'s' * (e['epochs'] != 1)}"
+                  + (f"{e['parameters']:,} trainable ({self.frozen:,} frozen)" if self.frozen
+                     else f"{e['parameters']:,} parameters")
+                  + f", {e['epochs']} epoch{'s' * (e['epochs'] != 1)}"
                   f" × {e['steps_per_epoch']} step{'s' * (e['steps_per_epoch'] != 1)}", flush=True)
             if e["resumed"]:
                 print(f"resuming at epoch {e['start_epoch']}, step {e['start_step']}")
@@ -495,7 +498,8 @@ def _run_training(args: argparse.Namespace, job: dict, parallel) -> int:
 
     # Under torchrun, the launcher owns Ctrl-C: it stops every rank.
     previous = signal.signal(signal.SIGINT, on_interrupt) if parallel is None else None
-    show = (lambda e: print(e.to_json(), flush=True)) if args.json else _Progress()
+    show = (lambda e: print(e.to_json(), flush=True)) if args.json else _Progress(
+        frozen=_frozen_params(job))
     if parallel is not None and not parallel.is_main:
         show = lambda e: None  # noqa: E731  (only rank 0 prints)
     status, message = "failed", None
@@ -512,6 +516,20 @@ def _run_training(args: argparse.Namespace, job: dict, parallel) -> int:
     if status == "failed":
         raise UserError(message or "training failed")
     return 0
+
+
+def _frozen_params(job: dict) -> int:
+    """Parameters the job's design keeps frozen (the Summary's split), 0 when unknown."""
+    from graph.summary import summarize
+    from runtime.runs import RunError, load_run
+
+    design = job.get("design")
+    if design is None and job.get("resume"):
+        try:
+            design = load_run(job["resume"]).design
+        except RunError:
+            return 0  # training says what is wrong with the run
+    return summarize(design, rows=False).frozen_params if design is not None else 0
 
 
 def _train_distributed(args: argparse.Namespace) -> int:

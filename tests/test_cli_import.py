@@ -104,3 +104,16 @@ def test_an_import_says_inputs_must_be_prepared_as_the_source_was_trained(tmp_pa
     assert ("note: Inputs reach the model as the design's data settings prepare them: Digits, "
             "Normalize features on") in out
     assert "must match how the source model was trained" in out and "Scale layer" in out
+
+
+def test_train_counts_trainable_and_frozen_parameters(tmp_path, capsys):
+    from graph.fileformat import load, save
+    from graph.finetune import freeze_all_but, head_layer
+
+    design = load(EXAMPLES / "iris_mlp.json")  # hidden 4→16 (80), species 16→3 (51)
+    freeze_all_but(design, {head_layer(design).id})
+    save(design, tmp_path / "frozen.json")
+    status, out, err = cli(capsys, "train", tmp_path / "frozen.json", "--epochs", "1",
+                           "--device", "cpu", "--run-dir", tmp_path / "run")
+    assert status == 0, err
+    assert "51 trainable (80 frozen)" in out

@@ -310,3 +310,18 @@ def test_the_class_fields_apply_to_python_files_only(qtbot, tmp_path, source, py
     for field in (dialog.class_name, dialog.args, dialog.shape):
         assert field.isEnabled() == python
         assert ("only for a Python file" in field.placeholderText()) != python
+
+
+def test_freezing_one_layer_says_layer(window, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(window, "maybe_save", lambda *_a: True)
+    design = json.loads((EXAMPLES / "iris_mlp.json").read_text())  # input, hidden, relu, species
+    design["nodes"] = [n for n in design["nodes"] if n["id"] != "n3"]
+    design["edges"] = [{"src": "n1", "src_port": "out", "dst": "n2", "dst_port": "in"},
+                       {"src": "n2", "src_port": "out", "dst": "n4", "dst_port": "in"},
+                       {"src": "n4", "src_port": "out", "dst": "n5", "dst_port": "in"}]
+    (tmp_path / "three.json").write_text(json.dumps(design))
+    window.open_path(tmp_path / "three.json", ask=False)
+    window.freeze_all_but_head()
+    assert window.statusBar().currentMessage().startswith("Froze 1 layer: only species trains")

@@ -117,3 +117,14 @@ def test_train_counts_trainable_and_frozen_parameters(tmp_path, capsys):
                            "--device", "cpu", "--run-dir", tmp_path / "run")
     assert status == 0, err
     assert "51 trainable (80 frozen)" in out
+
+
+def test_a_weights_file_or_a_broken_program_given_to_import_is_said_so(tmp_path, capsys):
+    torch.save({"w": torch.zeros(2)}, tmp_path / "state.pt")
+    status, out, err = cli(capsys, "import", tmp_path / "state.pt", "-o", tmp_path / "d.json")
+    assert status != 0 and "state.pt holds weights, not a model" in err and "Load Weights" in err
+    (tmp_path / "broken.pt2").write_bytes(b"not a zip")
+    status, out, err = cli(capsys, "import", tmp_path / "broken.pt2", "--allow-code",
+                           "-o", tmp_path / "d.json")
+    assert status != 0 and "broken.pt2: not a readable torch.export program (" in err
+    assert "Error" not in err

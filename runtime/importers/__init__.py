@@ -63,6 +63,11 @@ def import_model(source: str | os.PathLike, *, placeholders: bool = False, allow
 
         if not Path(source).is_file():
             raise ConversionError(f"{source}: no such file")
+        if source.endswith((".pt", ".pth", ".bin", ".safetensors")):
+            raise ConversionError(f"{Path(source).name} holds weights, not a model: import the "
+                                  "model (.onnx, .pt2 or file.py:ClassName) or open its design, "
+                                  "then load these with File ▸ Load Weights… (python main.py "
+                                  "weights DESIGN FILE)")
         if not source.endswith(".onnx"):
             raise ConversionError(f"{source}: import reads .onnx, .pt2 or file.py:ClassName")
         imported = import_onnx(source, placeholders=placeholders)

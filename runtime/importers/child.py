@@ -62,8 +62,13 @@ def load_class(spec: str, args: Any) -> tuple[torch.nn.Module, Any, torch.dtype]
 
 def _brief(exc: BaseException) -> str:
     """``TypeError: first line of the message`` — the user's own code's error, shortly."""
+    return f"{type(exc).__name__}: {_words(exc)}"
+
+
+def _words(exc: BaseException) -> str:
+    """The first line of an exception's message (its class name when it has none)."""
     lines = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0][:300]}" if lines else type(exc).__name__
+    return lines[0][:300] if lines else type(exc).__name__
 
 
 def first_layer_takes(model: torch.nn.Module) -> str:
@@ -91,7 +96,7 @@ def check_shape_fits(model: torch.nn.Module, shape: list[int], dtype: torch.dtyp
     except Exception as exc:
         first = first_layer_takes(model)
         raise ConversionError(f"the input shape {list(shape)} does not fit {class_name} "
-                              f"({_brief(exc).partition(': ')[2]})"
+                              f"({_words(exc)})"
                               + (f"; its first layer, {first} without the batch" if first else "")
                               ) from None
 
@@ -115,7 +120,10 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
 
     source, out = request["source"], Path(request["out"])
     if source.endswith(".pt2"):
-        program = torch.export.load(source)
+        try:
+            program = torch.export.load(source)
+        except Exception as exc:  # a broken archive or another format: zipfile, torch, pickle
+            raise ConversionError(f"not a readable torch.export program ({_words(exc)})") from None
         reference = program.module()
         name = Path(source).stem
     else:
@@ -126,7 +134,10 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
                                   "the file declares no INPUT_SHAPE")
         name = source.rpartition(":")[2]
         check_shape_fits(reference, list(shape), dtype, name)
-        program = export_module(reference, list(shape), dtype)
+        try:
+            program = export_module(reference, list(shape), dtype)
+        except Exception as exc:  # what torch.export cannot trace (data-dependent control flow …)
+            raise ConversionError(f"torch.export could not trace {name}: {_words(exc)}") from None
     imported = import_program(program, name, placeholders=request.get("placeholders", False))
     if not request.get("flat"):
         imported = nest(imported, module_classes(n.meta.get("nn_module_stack")

@@ -55,12 +55,13 @@ class ClassificationMeter:
     def matrix(self) -> list[list[int]]:
         return self.confusion.view(self.num_classes, self.num_classes).tolist()
 
-    def compute(self, class_names: Sequence[str] | None = None) -> dict[str, Any]:
+    def compute(self, class_names: Sequence[str] | None = None,
+                details: bool = True) -> dict[str, Any]:
         """Accuracy, top-5 (when there are more than 5 classes), macro precision/recall/F1,
-        the per-class report and the confusion matrix."""
+        and (``details``) the per-class report and the confusion matrix."""
         matrix = self.matrix()
         hits = int(self.topk_hits.item()) if self.topk else 0
-        out = classification_report(matrix, class_names)
+        out = classification_report(matrix, class_names, details)
         total = out["samples"]
         if total and self.topk and self.num_classes > self.topk:
             out[f"top{self.topk}"] = hits / total
@@ -68,42 +69,41 @@ class ClassificationMeter:
 
 
 def classification_report(matrix: Sequence[Sequence[int]],
-                          class_names: Sequence[str] | None = None) -> dict[str, Any]:
-    """Metrics from a confusion matrix (rows true, columns predicted).
+                          class_names: Sequence[str] | None = None,
+                          details: bool = True) -> dict[str, Any]:
+    """Metrics from a confusion matrix (rows true, columns predicted); ``details`` adds the
+    per-class report and the matrix itself (a training epoch reports neither).
 
     Macro averages run over the classes that occur in the targets or the predictions, as
     scikit-learn's do; a class never predicted has precision 0.
     """
     k = len(matrix)
-    names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
     supports = [sum(row) for row in matrix]
     predictions = [sum(column) for column in zip(*matrix)] or [0] * k
     total = sum(supports)
     correct = sum(matrix[i][i] for i in range(k))
-    per_class = []
-    seen = []
+    precisions, recalls, f1s, seen = [], [], [], []
     for i in range(k):
         tp, support, predicted = matrix[i][i], supports[i], predictions[i]
         precision = tp / predicted if predicted else 0.0
         recall = tp / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class.append({"class": names[i], "precision": precision, "recall": recall, "f1": f1,
-                          "support": support})
+        precisions.append(precision)
+        recalls.append(recall)
+        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
         if support or predicted:
-            seen.append(per_class[-1])
+            seen.append(i)
 
-    def macro(key: str) -> float:
-        return sum(c[key] for c in seen) / len(seen) if seen else 0.0
+    def macro(values: list[float]) -> float:
+        return sum(values[i] for i in seen) / len(seen) if seen else 0.0
 
-    return {
-        "samples": total,
-        "accuracy": correct / total if total else 0.0,
-        "precision": macro("precision"),
-        "recall": macro("recall"),
-        "f1": macro("f1"),
-        "per_class": per_class,
-        "confusion_matrix": [list(map(int, row)) for row in matrix],
-    }
+    out = {"samples": total, "accuracy": correct / total if total else 0.0,
+           "precision": macro(precisions), "recall": macro(recalls), "f1": macro(f1s)}
+    if details:
+        names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
+        out["per_class"] = [{"class": names[i], "precision": precisions[i], "recall": recalls[i],
+                             "f1": f1s[i], "support": supports[i]} for i in range(k)]
+        out["confusion_matrix"] = [list(map(int, row)) for row in matrix]
+    return out
 
 
 class RegressionMeter:

@@ -51,15 +51,16 @@ def make_meter(info: DataInfo, device: torch.device, metrics: Sequence[str] | No
 def evaluate_split(model: nn.Module, split: Any, loss_fn: LossFn, info: DataInfo,
                    device: torch.device, precision: str = "fp32", batch_size: int = 256,
                    limit_batches: int | None = None, shard: tuple[int, int] | None = None,
-                   all_reduce_sum: Any = None, metrics: Sequence[str] | None = None
-                   ) -> dict[str, Any]:
+                   all_reduce_sum: Any = None, metrics: Sequence[str] | None = None,
+                   details: bool = True) -> dict[str, Any]:
     """Loss and metrics of ``model`` over a whole split (the model is left as it was found).
 
-    Classification adds the per-class report and the confusion matrix; regression MAE, RMSE and
-    R² in the data's own units. In a distributed run each rank passes its ``shard`` (start,
-    stop) of the split and ``all_reduce_sum``: the sums of all shards make the result, the same
-    on every rank. ``metrics`` (names of :data:`graph.metrics.METRICS`; default all) may
-    leave out those not wanted that cost extra work (top-5).
+    Classification adds (``details``: a training epoch does without them) the per-class report
+    and the confusion matrix; regression MAE, RMSE and R² in the data's own units. In a
+    distributed run each rank passes its ``shard`` (start, stop) of the split and
+    ``all_reduce_sum``: the sums of all shards make the result, the same on every rank.
+    ``metrics`` (names of :data:`graph.metrics.METRICS`; default all) may leave out those not
+    wanted that cost extra work (top-5).
     """
     was_training = model.training
     model.eval()
@@ -83,7 +84,7 @@ def evaluate_split(model: nn.Module, split: Any, loss_fn: LossFn, info: DataInfo
             loss = loss_sum.item() / n if n else float("nan")
     finally:
         model.train(was_training)
-    result = (meter.compute(info.class_names) if isinstance(meter, ClassificationMeter)
+    result = (meter.compute(info.class_names, details) if isinstance(meter, ClassificationMeter)
               else meter.compute())
     result["loss"] = loss
     result["samples"] = n

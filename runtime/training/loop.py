@@ -601,8 +601,9 @@ class Trainer:
             duration_s=round(time.perf_counter() - ep.t0, 4),
             samples_per_s=samples / train_time if train_time > 0 else None,
             improved=improved, best=self.best)
-        self._log(f"epoch {ep.index + 1}/{loop.epochs}: " + ", ".join(
-            f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
+        if self.writer is not None:  # the line costs a little: only where it is kept
+            self._log(f"epoch {ep.index + 1}/{loop.epochs}: " + ", ".join(
+                f"{k} {v:.4g}" for k, v in metrics.items() if isinstance(v, float)))
         if improved and self.writer is not None:
             self._best_pending = (
                 {k: v.detach().clone() for k, v in loop.model.state_dict().items()},
@@ -642,7 +643,7 @@ class Trainer:
                     parallel.sync_buffers(loop.model)
             result = evaluate_split(loop.model, loop.data.val, self.loss_fn, self.info,
                                     self.device, self.precision, eval_bs, self.limit_batches,
-                                    shard, parallel.all_reduce_sum, self.metrics)
+                                    shard, parallel.all_reduce_sum, self.metrics, details=False)
             metrics["val_loss"] = result["loss"]
         for m in self.metrics:
             metrics[f"val_{m}"] = result.get(m)

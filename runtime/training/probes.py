@@ -3,7 +3,7 @@ search for the first layer whose output stops being finite."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import torch
@@ -25,6 +25,12 @@ class LayerRef:
     name: str
     type: str
     module: nn.Module
+    params: tuple[nn.Parameter, ...] = field(init=False)  # the module's, looked up once
+    dead_units: bool = field(init=False)  # whether its catalog entry counts dead units
+
+    def __post_init__(self) -> None:
+        self.params = tuple(self.module.parameters())
+        self.dead_units = self.type in CATALOG and CATALOG[self.type].dead_units
 
 
 def layer_refs(compiled: Compiled, design: Design) -> list[LayerRef]:
@@ -78,7 +84,7 @@ def activation_stats(ref: LayerRef, out: Any, into: dict[str, Activation]) -> No
     o = out.detach().float()
     mean = o.mean()
     dead = None
-    if ref.type in CATALOG and CATALOG[ref.type].dead_units and o.dim() > 1:
+    if ref.dead_units and o.dim() > 1:
         dead = (o.reshape(o.shape[0], -1).amax(dim=0) <= 0).float().mean()
     into[ref.ident] = Activation(mean, torch.linalg.vector_norm(o - mean), dead, o.numel())
 
@@ -89,7 +95,7 @@ def grad_stats(layers: list[LayerRef]) -> list[tuple[int, torch.Tensor]]:
     all its parameters is taken on the host by :func:`diagnostic_rows`."""
     grads, owner = [], []
     for i, ref in enumerate(layers):
-        for p in ref.module.parameters():
+        for p in ref.params:
             if p.grad is not None:
                 grads.append(p.grad.detach())
                 owner.append(i)

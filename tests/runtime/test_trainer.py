@@ -118,15 +118,14 @@ def test_probe_statistics_match_torch():
     norm over all its parameters, as torch computes them directly (NaN where a layer has no
     such statistic)."""
     import math
-    from types import SimpleNamespace
 
-    from runtime.training.probes import activation_stats, diagnostic_rows, grad_stats
+    from runtime.training.probes import LayerRef, activation_stats, diagnostic_rows, grad_stats
 
     out = torch.randn(16, 4, 3) - 0.5
     out[:, 0] = -1.0  # unit 0..2 of channel 0 never fire
     fc, act = torch.nn.Linear(3, 2), torch.nn.ReLU()
     fc(torch.randn(5, 3)).pow(2).sum().backward()
-    layers = [SimpleNamespace(ident=i, node=i, name=i, type=t, module=m)
+    layers = [LayerRef(i, i, i, t, m)
               for i, t, m in (("r", "ReLU", act), ("l", "Linear", fc), ("quiet", "ReLU", act))]
     stats: dict = {}
     activation_stats(layers[0], out, stats)
@@ -591,6 +590,24 @@ def test_regression_meter_matches_scikit_learn():
 def test_classification_report_of_an_empty_matrix():
     r = classification_report([[0, 0], [0, 0]])
     assert r["accuracy"] == 0.0 and r["f1"] == 0.0 and r["samples"] == 0
+
+
+def test_classification_report_without_details_has_the_same_figures():
+    """A training epoch's report leaves out the per-class rows and the matrix, nothing else;
+    macro averages skip a class absent from targets and predictions, as scikit-learn's do."""
+    from sklearn.metrics import f1_score, precision_score, recall_score
+
+    matrix = [[5, 1, 0, 0], [2, 3, 1, 0], [0, 0, 0, 0], [1, 0, 2, 4]]
+    y = [t for t, row in enumerate(matrix) for p, n in enumerate(row) for _ in range(n)]
+    pred = [p for row in matrix for p, n in enumerate(row) for _ in range(n)]
+    full, short = classification_report(matrix), classification_report(matrix, details=False)
+    assert short == {k: v for k, v in full.items() if k not in ("per_class", "confusion_matrix")}
+    assert list(short) == ["samples", "accuracy", "precision", "recall", "f1"]
+    assert short["precision"] == pytest.approx(precision_score(y, pred, average="macro",
+                                                               zero_division=0))
+    assert short["recall"] == pytest.approx(recall_score(y, pred, average="macro"))
+    assert short["f1"] == pytest.approx(f1_score(y, pred, average="macro"))
+    assert full["confusion_matrix"] == matrix and len(full["per_class"]) == 4
 
 
 # ---- evaluation and devices ---------------------------------------------------------------------

@@ -231,27 +231,26 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    import json
-
     from runtime.importers import (CODE_WARNING, CodeImportRefused, ConversionError, UnsupportedModel,
-                                   import_model, needs_code, save_imported)
+                                   describe_unmapped, import_model, needs_code, preprocessing_note,
+                                   save_imported)
 
     if not Path(args.output).resolve().parent.is_dir():
         raise UserError(f"{Path(args.output).parent}: no such directory")
     if needs_code(args.source) and args.allow_code:
         print(f"warning: {CODE_WARNING}", file=sys.stderr)
-    try:
-        shape = json.loads(args.input_shape) if args.input_shape else None
-        ctor = json.loads(args.args) if args.args else None
-    except ValueError as exc:
-        raise UserError(f"--input-shape/--args must be JSON ({exc})") from None
+    shape = _json_flag("--input-shape", args.input_shape, "[1, 8, 8]")
+    ctor = _json_flag("--args", args.args, '{"num_classes": 10}')
     try:
         imported = import_model(args.source, placeholders=args.placeholders,
                                 allow_code=args.allow_code, input_shape=shape, args=ctor,
                                 flat=args.flat)
     except CodeImportRefused:
         raise UserError(f"{CODE_WARNING} Add --allow-code to import {args.source}.") from None
-    except (ConversionError, UnsupportedModel) as exc:
+    except UnsupportedModel as exc:
+        raise UserError(f"{exc.source}: cannot import, {describe_unmapped(exc.unmapped)}\n"
+                        "(add --placeholders to bring these in as nodes marked as errors)") from None
+    except ConversionError as exc:
         raise UserError(str(exc)) from None
     weights = save_imported(imported, args.output)
     from graph.shapes import infer
@@ -266,11 +265,22 @@ def cmd_import(args: argparse.Namespace) -> int:
               f"{imported.max_diff:.3g}")
     for note in imported.notes:
         print(f"note: {printable(note)}")
+    print(f"note: {preprocessing_note(imported.design)}")
     if imported.unmapped:
-        from runtime.importers import describe_unmapped
-
         print("placeholders (errors until replaced): " + describe_unmapped(imported.unmapped))
     return 0
+
+
+def _json_flag(flag: str, value: str | None, example: str):
+    """The JSON value of ``flag`` (None when not given), or a UserError naming the flag."""
+    import json
+
+    if not value:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise UserError(f"{flag} must be JSON, such as {example} ({exc})") from None
 
 
 def cmd_weights(args: argparse.Namespace) -> int:
@@ -359,10 +369,11 @@ def _table_options(data: dict, args: argparse.Namespace) -> dict:
 class _Progress:
     """Plain-text progress: a live ``\\r`` line on a terminal, one line per epoch."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, frozen: int = 0):
         self.stream = stream or sys.stderr  # the one in place now (tests swap it)
         self.live = self.stream.isatty()
         self.width = 0
+        self.frozen = frozen  # parameters of frozen layers: the run counts the trainable ones
 
     def _clear(self) -> None:
         if self.width:
@@ -375,7 +386,9 @@ class _Progress:
             sizes = e["sizes"]
             print(f"training {printable(e['design'])} on {e['device']} ({e['device_name']}, {e['precision']}): "
                   f"{sizes['train']:,} train / {sizes['val']:,} val / {sizes['test']:,} test samples, "
-                  f"{e['parameters']:,} parameters, {e['epochs']} epoch{'s' * (e['epochs'] != 1)}"
+                  + (f"{e['parameters']:,} trainable ({self.frozen:,} frozen)" if self.frozen
+                     else f"{e['parameters']:,} parameters")
+                  + f", {e['epochs']} epoch{'s' * (e['epochs'] != 1)}"
                   f" × {e['steps_per_epoch']} step{'s' * (e['steps_per_epoch'] != 1)}", flush=True)
             if e["resumed"]:
                 print(f"resuming at epoch {e['start_epoch']}, step {e['start_step']}")
@@ -485,7 +498,8 @@ def _run_training(args: argparse.Namespace, job: dict, parallel) -> int:
 
     # Under torchrun, the launcher owns Ctrl-C: it stops every rank.
     previous = signal.signal(signal.SIGINT, on_interrupt) if parallel is None else None
-    show = (lambda e: print(e.to_json(), flush=True)) if args.json else _Progress()
+    show = (lambda e: print(e.to_json(), flush=True)) if args.json else _Progress(
+        frozen=_frozen_params(job))
     if parallel is not None and not parallel.is_main:
         show = lambda e: None  # noqa: E731  (only rank 0 prints)
     status, message = "failed", None
@@ -502,6 +516,20 @@ def _run_training(args: argparse.Namespace, job: dict, parallel) -> int:
     if status == "failed":
         raise UserError(message or "training failed")
     return 0
+
+
+def _frozen_params(job: dict) -> int:
+    """Parameters the job's design keeps frozen (the Summary's split), 0 when unknown."""
+    from graph.summary import summarize
+    from runtime.runs import RunError, load_run
+
+    design = job.get("design")
+    if design is None and job.get("resume"):
+        try:
+            design = load_run(job["resume"]).design
+        except RunError:
+            return 0  # training says what is wrong with the run
+    return summarize(design, rows=False).frozen_params if design is not None else 0
 
 
 def _train_distributed(args: argparse.Namespace) -> int:

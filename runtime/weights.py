@@ -165,11 +165,13 @@ def match_weights(own: Mapping[str, torch.Tensor], theirs: Mapping[str, torch.Te
         else:
             result.mismatched.append((key, tuple(tensor.shape), tuple(theirs[their].shape)))
             left_theirs.remove(their)
-    for key in left_own:  # in order: the first unused file tensor of the same kind and shape
+    # in order: the first unused file tensor of the same kind (weight, bias, running_mean,
+    # num_batches_tracked …) and shape, scalars included
+    for key in left_own:
         shape = tuple(own[key].shape)
         their = next((t for t in left_theirs if tuple(theirs[t].shape) == shape
                       and _kind(t) == _kind(key)), None)
-        if their is None or key.endswith("num_batches_tracked"):
+        if their is None:
             result.missing.append(key)
             continue
         result.matched.append((key, their, "shape"))

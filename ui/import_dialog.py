@@ -81,14 +81,9 @@ class ImportDialog(QDialog):
         row.addWidget(self.source, 1)
         row.addWidget(browse)
         form.addRow("Source", row)
-        self.class_name = QLineEdit()
-        self.class_name.setPlaceholderText("ClassName (Python files)")
+        self.class_name, self.args, self.shape = QLineEdit(), QLineEdit(), QLineEdit()
         form.addRow("Class", self.class_name)
-        self.args = QLineEdit()
-        self.args.setPlaceholderText('constructor arguments as JSON, e.g. {"num_classes": 10}')
         form.addRow("Arguments", self.args)
-        self.shape = QLineEdit()
-        self.shape.setPlaceholderText("input shape without the batch, e.g. [3, 224, 224]")
         form.addRow("Input shape", self.shape)
         layout.addLayout(form)
         self.warning = QLabel()
@@ -117,9 +112,13 @@ class ImportDialog(QDialog):
         self.open_button.clicked.connect(self._save_and_open)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        self._trusted_file = ""  # the file the "I trust this file" tick was given for
         self.source.textChanged.connect(self._source_changed)
-        self.trust.toggled.connect(lambda _on: self._source_changed(self.source.text()))
-        self._source_changed("")
+        self.source.editingFinished.connect(self._split_source)
+        for field in (self.class_name, self.args, self.shape):
+            field.textChanged.connect(self._inputs_changed)
+        self.trust.toggled.connect(self._trust_toggled)
+        self._refresh()
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import model", self.start_dir, SOURCE_FILTER)
@@ -127,33 +126,90 @@ class ImportDialog(QDialog):
             self.source.setText(path)
 
     def spec(self) -> str:
-        text = self.source.text().strip()
-        if text.endswith(".py") and self.class_name.text().strip():
-            return f"{text}:{self.class_name.text().strip()}"
-        return text
+        """What to import: the Source, with the Class field for a Python file."""
+        from runtime.importers import python_source
+
+        file, class_name = python_source(self.source.text().strip())
+        class_name = class_name or self.class_name.text().strip()
+        return f"{file}:{class_name}" if file.endswith(".py") and class_name else file
+
+    def _split_source(self) -> None:
+        """``nets.py:DigitCNN`` typed as the Source: the class goes into the Class field (the
+        Source's class wins, it was typed last), so the two fields never disagree."""
+        from runtime.importers import python_source
+
+        file, class_name = python_source(self.source.text().strip())
+        if class_name:
+            self.class_name.setText(class_name)
+            self.source.setText(file)
 
     def _source_changed(self, text: str) -> None:
-        from runtime.importers import CODE_WARNING, needs_code
+        """Another source: what was said about the last one goes, and so does the trust given
+        to another file."""
+        from runtime.importers import python_source
 
-        text = text.strip()
+        if python_source(text.strip())[0] != self._trusted_file:
+            self.trust.setChecked(False)
+        self._inputs_changed()
+
+    def _inputs_changed(self) -> None:
+        """An input changed: the last result or failure no longer describes it."""
+        self.result_obj = None
+        self.status.setText("")
+        self.table.setRowCount(0)
+        self.open_button.setEnabled(False)
+        self.import_button.setDefault(True)
+        self._refresh()
+
+    def _trust_toggled(self, on: bool) -> None:
+        from runtime.importers import python_source
+
+        self._trusted_file = python_source(self.source.text().strip())[0] if on else ""
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Enable what applies to the source: the class fields for a Python file only, and
+        Import once a source that runs code is trusted."""
+        from runtime.importers import CODE_WARNING, needs_code, python_source
+
+        text = self.source.text().strip()
         code = needs_code(text)
-        for widget in (self.class_name, self.args, self.shape):
-            widget.setEnabled(text.endswith(".py"))
+        python = python_source(text)[0].endswith(".py")
+        for widget, hint in ((self.class_name, "ClassName"),
+                             (self.args, 'constructor arguments as JSON, e.g. {"num_classes": 10}'),
+                             (self.shape, "input shape without the batch, e.g. [3, 224, 224]")):
+            widget.setEnabled(python)
+            widget.setPlaceholderText(hint if python else "only for a Python file's class")
         self.warning.setText(CODE_WARNING if code else "")
         self.warning.setVisible(code)
         self.trust.setVisible(code)
         self.import_button.setEnabled(bool(text) and (not code or self.trust.isChecked()))
 
+    def _json_field(self, field: QLineEdit, label: str, example: str):
+        """The JSON in ``field`` (None when empty); raises ValueError naming the field."""
+        text = field.text().strip()
+        try:
+            return json.loads(text) if text else None
+        except ValueError as exc:
+            raise ValueError(f"{label} must be JSON, such as {example} ({exc})") from None
+
     def start_import(self) -> None:
         from runtime.importers import UnsupportedModel, import_model
 
-        try:
-            shape = json.loads(self.shape.text()) if self.shape.text().strip() else None
-            args = json.loads(self.args.text()) if self.args.text().strip() else None
-        except ValueError as exc:
-            self._show_error(f"Arguments and input shape must be JSON: {exc}")
+        self._split_source()
+        spec = self.spec()
+        if spec.endswith(".py"):
+            name = Path(spec).name
+            self._show_error(f"{name}: name the nn.Module class to import (Class field, or "
+                             f"{name}:ClassName)")
             return
-        spec, placeholders, trusted = self.spec(), self.placeholders.isChecked(), self.trust.isChecked()
+        try:
+            args = self._json_field(self.args, "Arguments", '{"num_classes": 10}')
+            shape = self._json_field(self.shape, "Input shape", "[1, 8, 8]")
+        except ValueError as exc:
+            self._show_error(str(exc))
+            return
+        placeholders, trusted = self.placeholders.isChecked(), self.trust.isChecked()
         flat = self.flat.isChecked()
 
         def work():
@@ -172,9 +228,9 @@ class ImportDialog(QDialog):
 
     def show_result(self, result) -> None:
         from graph.shapes import infer
-        from runtime.importers import UnsupportedModel
+        from runtime.importers import UnsupportedModel, preprocessing_note
 
-        self._source_changed(self.source.text())
+        self._refresh()
         self.result_obj = None if isinstance(result, UnsupportedModel) else result
         unmapped = result.unmapped
         self._fill(unmapped_rows(unmapped))
@@ -194,7 +250,8 @@ class ImportDialog(QDialog):
             text += f"; outputs match the source on random inputs (max difference {result.max_diff:.2g})"
         if unmapped:
             text += f"; {len(unmapped)} placeholder(s) to replace (below)"
-        self.status.setText(text + "." + "".join(f"\n{note}" for note in result.notes))
+        notes = [*result.notes, preprocessing_note(design)]
+        self.status.setText(text + "." + "".join(f"\n{note}" for note in notes))
         self.open_button.setEnabled(True)
         self.open_button.setDefault(True)
         self.open_button.setFocus()
@@ -206,7 +263,7 @@ class ImportDialog(QDialog):
                 self.table.setItem(r, c, QTableWidgetItem(value))
 
     def _show_error(self, message: str) -> None:
-        self._source_changed(self.source.text())
+        self._refresh()
         self.status.setText(f"Import failed: {message}")
 
     def _save_and_open(self) -> None:

@@ -713,7 +713,8 @@ class MainWindow(QMainWindow):
         self.document.push(SetTrainingFlagsCommand(design, others, trainable=False,
                                                    text="Freeze all but the head"))
         trains = f"only {head.name} trains" if head is not None else "nothing trains"
-        self.statusBar().showMessage(f"Froze {len(others)} layers: {trains} (the Summary "
+        layers = f"{len(others)} layer{'s' if len(others) != 1 else ''}"
+        self.statusBar().showMessage(f"Froze {layers}: {trains} (the Summary "
                                      "splits the parameters; Edit ▸ Undo unfreezes)", 10_000)
 
     def save(self) -> bool:

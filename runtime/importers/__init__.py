@@ -22,7 +22,8 @@ from typing import Any, Sequence
 from .builder import ConversionError, Imported, Unmapped, UnsupportedModel, describe_unmapped
 
 __all__ = ["CodeImportRefused", "ConversionError", "Imported", "Unmapped", "UnsupportedModel",
-           "describe_unmapped", "import_model", "needs_code", "save_imported", "CODE_WARNING"]
+           "describe_unmapped", "import_model", "needs_code", "preprocessing_note", "python_source",
+           "save_imported", "CODE_WARNING"]
 
 CODE_WARNING = ("Importing a .pt2 program or a Python file runs code from that file (torch.export "
                 "programs are unpickled). Only import files you trust.")
@@ -33,10 +34,17 @@ class CodeImportRefused(PermissionError):
     """A source that runs code, imported without ``allow_code``."""
 
 
+def python_source(source: str) -> tuple[str, str]:
+    """``file.py:ClassName`` → ``("file.py", "ClassName")``; another source → ``(source, "")``."""
+    if ".py:" in source:
+        file, _, class_name = source.rpartition(":")
+        return file, class_name.strip()
+    return source, ""
+
+
 def needs_code(source: str) -> bool:
     """True when importing ``source`` runs code from it (``.pt2``, ``file.py:Class``)."""
-    path = source.split(":", 1)[0] if ".py:" in source else source
-    return path.endswith((".pt2", ".py"))
+    return python_source(source)[0].endswith((".pt2", ".py"))
 
 
 def import_model(source: str | os.PathLike, *, placeholders: bool = False, allow_code: bool = False,
@@ -55,10 +63,19 @@ def import_model(source: str | os.PathLike, *, placeholders: bool = False, allow
 
         if not Path(source).is_file():
             raise ConversionError(f"{source}: no such file")
+        if source.endswith((".pt", ".pth", ".bin", ".safetensors")):
+            raise ConversionError(f"{Path(source).name} holds weights, not a model: import the "
+                                  "model (.onnx, .pt2 or file.py:ClassName) or open its design, "
+                                  "then load these with File ▸ Load Weights… (python main.py "
+                                  "weights DESIGN FILE)")
         if not source.endswith(".onnx"):
             raise ConversionError(f"{source}: import reads .onnx, .pt2 or file.py:ClassName")
         imported = import_onnx(source, placeholders=placeholders)
         return imported if flat else nest(imported)
+    file, class_name = python_source(source)
+    if file.endswith(".py") and not class_name:
+        name = Path(file).name
+        raise ConversionError(f"{name}: name the nn.Module class to import, as {name}:ClassName")
     if not allow_code:
         raise CodeImportRefused(CODE_WARNING)
     return _import_in_child(_absolute(source), placeholders, _sample_shape(input_shape),
@@ -67,20 +84,18 @@ def import_model(source: str | os.PathLike, *, placeholders: bool = False, allow
 
 def _absolute(source: str) -> str:
     """``source`` with its file made absolute: the child process runs in another folder."""
-    file, sep, name = source.rpartition(":") if ".py:" in source else (source, "", "")
-    return str(Path(file).expanduser().resolve()) + sep + name
+    file, class_name = python_source(source)
+    return str(Path(file).expanduser().resolve()) + (f":{class_name}" if class_name else "")
 
 
 def _sample_shape(shape: Any) -> list[int] | None:
-    """A sample shape as given (one size alone means ``[size]``), or a ConversionError."""
+    """A sample shape as given (a list of sizes), or a ConversionError."""
     if shape is None:
         return None
-    if isinstance(shape, int) and not isinstance(shape, bool):
-        shape = [shape]
     if not (isinstance(shape, (list, tuple)) and shape and all(
             isinstance(d, int) and not isinstance(d, bool) and 0 < d < 2 ** 31 for d in shape)):
         raise ConversionError(f"the input shape must be a list of sizes without the batch, "
-                              f"such as [3, 224, 224]; not {shape!r}"[:200])
+                              f"written in JSON such as [1, 8, 8] or [64]; not {shape!r}"[:200])
     return list(shape)
 
 
@@ -126,6 +141,25 @@ def _import_in_child(source: str, placeholders: bool, input_shape, args, flat: b
         weights = _read_safetensors(Path(tmp) / "weights.safetensors")
         notes = [str(n) for n in report.get("notes", [])]
         return Imported(design, weights, unmapped, source, report.get("max_diff"), notes=notes)
+
+
+def preprocessing_note(design) -> str:
+    """What an imported model is fed: its accuracy holds only when the design's data settings
+    prepare inputs as the source model's training did, which no model file records."""
+    from graph.catalog import CATALOG
+    from graph.settings import DATA_PARAMS, DATASETS
+
+    normalize = next(p for p in DATA_PARAMS if p.name == "normalize")
+    data = design.data
+    spec = DATASETS.get(data.get("name"))
+    on = data.get("normalize", normalize.default)
+    how = ("standardized with the training split's statistics" if on else "as the dataset stores them")
+    scale = CATALOG["Scale"].label
+    return (f"Inputs reach the model as the design's data settings prepare them: "
+            f"{spec.title if spec else data.get('name')}, {normalize.title} "
+            f"{'on' if on else 'off'} ({how}). They must match how the source model was "
+            f"trained, or its accuracy drops. For a fixed scaling such as pixels ÷ 16, turn "
+            f"{normalize.title} off and put a {scale} layer (x·factor + offset) after the Input.")
 
 
 def save_imported(imported: Imported, path: str | os.PathLike) -> Path:

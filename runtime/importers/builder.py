@@ -57,7 +57,7 @@ class UnsupportedModel(ValueError):
     """The source uses operators Netwright cannot map; ``unmapped`` lists each occurrence."""
 
     def __init__(self, source: str, unmapped: Sequence[Unmapped]):
-        self.unmapped = list(unmapped)
+        self.source, self.unmapped = source, list(unmapped)
         super().__init__(f"{source}: cannot import, {describe_unmapped(unmapped)}\n"
                          "(import with placeholders to bring these in as nodes marked as errors)")
 

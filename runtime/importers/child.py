@@ -24,6 +24,10 @@ CHECK_BATCH = 3
 TRACE_BATCH = 2
 
 
+class UserCodeError(Exception):
+    """The imported file's own code failed (running the file, or constructing the class)."""
+
+
 def load_class(spec: str, args: Any) -> tuple[torch.nn.Module, Any, torch.dtype]:
     """``file.py:ClassName`` instantiated with ``args`` (a list, an object, or None), the
     file's ``INPUT_SHAPE`` when it declares one, and its ``INPUT_DTYPE`` (else float32; token
@@ -31,25 +35,70 @@ def load_class(spec: str, args: Any) -> tuple[torch.nn.Module, Any, torch.dtype]
     file, _, class_name = spec.rpartition(":")
     path = Path(file)
     if not path.is_file():
-        raise ConversionError(f"{file}: no such file")
+        raise ConversionError("no such file")
     module_spec = importlib.util.spec_from_file_location(f"netwright_import_{uuid.uuid4().hex}", path)
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[module_spec.name] = module
-    module_spec.loader.exec_module(module)
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:
+        raise UserCodeError(f"running {path.name} failed: {_brief(exc)}") from None
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
-        raise ConversionError(f"{file} has no nn.Module class {class_name!r}")
-    if isinstance(args, dict):
-        model = cls(**args)
-    elif isinstance(args, list):
-        model = cls(*args)
-    else:
-        model = cls()
+        raise ConversionError(f"no nn.Module class named {class_name!r} in the file")
+    try:
+        model = cls(**args) if isinstance(args, dict) else cls(*args) if isinstance(args, list) \
+            else cls()
+    except Exception as exc:
+        raise UserCodeError(f"constructing {class_name} with the arguments "
+                            f"{json.dumps(args) if args is not None else '(none)'} failed: "
+                            f"{_brief(exc)}") from None
     declared = getattr(module, "INPUT_SHAPE", None)
     if isinstance(declared, (list, tuple)) and declared and declared[0] is None:
         declared = declared[1:]  # Netwright's exports write the batch as None
     dtype = getattr(module, "INPUT_DTYPE", None)
     return model.eval(), declared, dtype if isinstance(dtype, torch.dtype) else torch.float32
+
+
+def _brief(exc: BaseException) -> str:
+    """``TypeError: first line of the message`` — the user's own code's error, shortly."""
+    return f"{type(exc).__name__}: {_words(exc)}"
+
+
+def _words(exc: BaseException) -> str:
+    """The first line of an exception's message (its class name when it has none)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else type(exc).__name__
+
+
+def first_layer_takes(model: torch.nn.Module) -> str:
+    """What the model's first convolution or linear layer takes, e.g. ``features.0 (Conv2d)
+    takes [1, H, W]``; empty when it has none."""
+    axes = {torch.nn.Conv1d: ["L"], torch.nn.Conv2d: ["H", "W"], torch.nn.Conv3d: ["D", "H", "W"]}
+    for name, layer in model.named_modules():
+        for kind, sizes in axes.items():
+            if isinstance(layer, kind):
+                return f"{name} ({kind.__name__}) takes [{', '.join([str(layer.in_channels)] + sizes)}]"
+        if isinstance(layer, torch.nn.Linear):
+            return f"{name} (Linear) takes [..., {layer.in_features}]"
+    return ""
+
+
+def check_shape_fits(model: torch.nn.Module, shape: list[int], dtype: torch.dtype,
+                     class_name: str) -> None:
+    """Run the model once on a sample of ``shape``: a shape that does not fit is said in those
+    words (not as the errors torch.export raises from deep inside the trace)."""
+    example = (torch.randn(TRACE_BATCH, *shape) if dtype.is_floating_point
+               else torch.zeros(TRACE_BATCH, *shape, dtype=dtype))
+    try:
+        with torch.no_grad():
+            model(example)
+    except Exception as exc:
+        first = first_layer_takes(model)
+        raise ConversionError(f"the input shape {list(shape)} does not fit {class_name} "
+                              f"({_words(exc)})"
+                              + (f"; its first layer, {first} without the batch" if first else "")
+                              ) from None
 
 
 def export_module(model: torch.nn.Module, shape: list[int],
@@ -71,7 +120,10 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
 
     source, out = request["source"], Path(request["out"])
     if source.endswith(".pt2"):
-        program = torch.export.load(source)
+        try:
+            program = torch.export.load(source)
+        except Exception as exc:  # a broken archive or another format: zipfile, torch, pickle
+            raise ConversionError(f"not a readable torch.export program ({_words(exc)})") from None
         reference = program.module()
         name = Path(source).stem
     else:
@@ -80,8 +132,12 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         if not shape:
             raise ConversionError("give the input shape (without the batch), e.g. [3, 224, 224]; "
                                   "the file declares no INPUT_SHAPE")
-        program = export_module(reference, list(shape), dtype)
         name = source.rpartition(":")[2]
+        check_shape_fits(reference, list(shape), dtype, name)
+        try:
+            program = export_module(reference, list(shape), dtype)
+        except Exception as exc:  # what torch.export cannot trace (data-dependent control flow …)
+            raise ConversionError(f"torch.export could not trace {name}: {_words(exc)}") from None
     imported = import_program(program, name, placeholders=request.get("placeholders", False))
     if not request.get("flat"):
         imported = nest(imported, module_classes(n.meta.get("nn_module_stack")
@@ -110,6 +166,12 @@ def compare(reference, imported) -> float:
     return max(float((e.double() - a.double()).abs().max()) for e, a in zip(expected, actual))
 
 
+def _shown(source: str) -> str:
+    """``nets.py:Net`` for ``/abs/path/nets.py:Net``: the messages name the file as people do."""
+    file, sep, rest = source.rpartition(":") if ".py:" in source else (source, "", "")
+    return Path(file).name + sep + rest
+
+
 def main() -> int:
     request = json.loads(sys.argv[1])
     out = Path(request["out"])
@@ -118,8 +180,10 @@ def main() -> int:
         report = run(request)
     except UnsupportedModel as exc:
         report = {"unmapped": [asdict(u) for u in exc.unmapped]}
-    except Exception as exc:  # user code and torch.export fail in every way; report, don't crash
-        report = {"error": f"{request['source']}: {type(exc).__name__}: {exc}"}
+    except (ConversionError, UserCodeError) as exc:  # said in words: no class names
+        report = {"error": f"{_shown(request['source'])}: {exc}"}
+    except Exception as exc:  # torch.export fails in every way; report, don't crash
+        report = {"error": f"{_shown(request['source'])}: the conversion failed: {_brief(exc)}"}
     (out / "report.json").write_text(json.dumps(report), encoding="utf-8")
     return 0
 

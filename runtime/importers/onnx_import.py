@@ -152,6 +152,8 @@ def import_onnx(path: str | os.PathLike, placeholders: bool = False, verify: boo
         model = onnx.shape_inference.infer_shapes(model)
     except Exception as exc:  # a broken or foreign file: protobuf and onnx raise many kinds
         raise ConversionError(f"{path}: not a readable ONNX model ({exc})") from None
+    if not model.graph.node and not model.graph.input:  # protobuf reads any empty file
+        raise ConversionError(f"{path}: empty or not an ONNX model (it holds no graph)")
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
     builder = DesignBuilder(model.graph.name if model.graph.name not in ("", "main_graph", "torch_jit")
                             else path.stem)

@@ -52,3 +52,14 @@ def test_a_broken_pt_file_says_so_without_torch_advice(tmp_path):
     message = str(caught.value)
     assert message.startswith("junk.pt: not a readable PyTorch state dict")
     assert "weights_only" not in message and "\x1b" not in message
+
+
+def test_scalars_such_as_num_batches_tracked_match_by_shape_in_order():
+    from runtime.weights import match_weights
+
+    own = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2)).state_dict()
+    theirs = {f"features.{k}": v.clone() for k, v in own.items()}
+    theirs = {k.replace("features.1.", "features.bn."): v for k, v in theirs.items()}
+    matching = match_weights(own, theirs)
+    assert matching.missing == [] and matching.unexpected == []
+    assert ("1.num_batches_tracked", "features.bn.num_batches_tracked", "shape") in matching.matched

@@ -51,6 +51,7 @@ def test_import_dialog_imports_saves_and_opens(window, qtbot, tmp_path, monkeypa
     dialog.start_import()
     qtbot.waitUntil(lambda: dialog.open_button.isEnabled(), timeout=30_000)
     assert "Imported 7 nodes, 17,226 parameters" in dialog.status.text()
+    assert "Inputs reach the model as the design's data settings prepare them" in dialog.status.text()
     assert dialog.open_button.isDefault() and not dialog.import_button.isDefault()
     target = tmp_path / "imported.json"
     monkeypatch.setattr(import_dialog.QFileDialog, "getSaveFileName",
@@ -249,3 +250,78 @@ def test_a_whole_pickled_model_is_a_wrapped_message_and_clears_the_table(qtbot, 
     assert dialog.width() == width
     right = dialog.apply_button.mapTo(dialog, dialog.apply_button.rect().bottomRight())
     assert dialog.rect().contains(right)
+
+
+def _import_dialog(qtbot, tmp_path):
+    from ui.import_dialog import ImportDialog
+
+    dialog = ImportDialog(None, str(tmp_path))
+    qtbot.addWidget(dialog)
+    return dialog
+
+
+def test_a_python_file_without_a_class_asks_for_the_class(qtbot, tmp_path):
+    (tmp_path / "nets.py").write_text("raise SystemExit('must not run')\n")
+    dialog = _import_dialog(qtbot, tmp_path)
+    dialog.source.setText(str(tmp_path / "nets.py"))
+    dialog.trust.setChecked(True)
+    dialog.start_import()
+    assert dialog.status.text() == ("Import failed: nets.py: name the nn.Module class to import "
+                                    "(Class field, or nets.py:ClassName)")
+
+
+@pytest.mark.parametrize("field, label", [("args", "Arguments"), ("shape", "Input shape")])
+def test_a_json_error_names_its_field(qtbot, tmp_path, field, label):
+    dialog = _import_dialog(qtbot, tmp_path)
+    dialog.source.setText(str(tmp_path / "nets.py"))
+    dialog.class_name.setText("Net")
+    getattr(dialog, field).setText("[1,")
+    dialog.start_import()
+    assert dialog.status.text().startswith(f"Import failed: {label} must be JSON, such as")
+
+
+def test_another_source_clears_the_message_and_the_trust(qtbot, tmp_path):
+    dialog = _import_dialog(qtbot, tmp_path)
+    dialog.source.setText(str(tmp_path / "a.py"))
+    dialog.trust.setChecked(True)
+    dialog.start_import()
+    assert dialog.status.text().startswith("Import failed")
+    dialog.source.setText(str(tmp_path / "a.py:Net"))  # the same file, its class added
+    assert dialog.status.text() == "" and dialog.trust.isChecked()
+    dialog.source.setText(str(tmp_path / "b.py"))
+    assert not dialog.trust.isChecked() and not dialog.import_button.isEnabled()
+
+
+def test_file_colon_class_goes_into_the_class_field(qtbot, tmp_path):
+    dialog = _import_dialog(qtbot, tmp_path)
+    dialog.class_name.setText("Other")
+    dialog.source.setText(str(tmp_path / "nets.py:DigitCNN"))
+    assert dialog.spec() == f"{tmp_path / 'nets.py'}:DigitCNN"  # the Source's class wins
+    dialog.source.editingFinished.emit()
+    assert dialog.source.text() == str(tmp_path / "nets.py")
+    assert dialog.class_name.text() == "DigitCNN"
+
+
+@pytest.mark.parametrize("source, python", [("m.onnx", False), ("m.pt2", False), ("nets.py", True),
+                                            ("nets.py:Net", True)])
+def test_the_class_fields_apply_to_python_files_only(qtbot, tmp_path, source, python):
+    dialog = _import_dialog(qtbot, tmp_path)
+    dialog.source.setText(str(tmp_path / source))
+    for field in (dialog.class_name, dialog.args, dialog.shape):
+        assert field.isEnabled() == python
+        assert ("only for a Python file" in field.placeholderText()) != python
+
+
+def test_freezing_one_layer_says_layer(window, tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.setattr(window, "maybe_save", lambda *_a: True)
+    design = json.loads((EXAMPLES / "iris_mlp.json").read_text())  # input, hidden, relu, species
+    design["nodes"] = [n for n in design["nodes"] if n["id"] != "n3"]
+    design["edges"] = [{"src": "n1", "src_port": "out", "dst": "n2", "dst_port": "in"},
+                       {"src": "n2", "src_port": "out", "dst": "n4", "dst_port": "in"},
+                       {"src": "n4", "src_port": "out", "dst": "n5", "dst_port": "in"}]
+    (tmp_path / "three.json").write_text(json.dumps(design))
+    window.open_path(tmp_path / "three.json", ask=False)
+    window.freeze_all_but_head()
+    assert window.statusBar().currentMessage().startswith("Froze 1 layer: only species trains")

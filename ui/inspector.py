@@ -540,6 +540,8 @@ class Inspector(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
 
         self._design: Design | None = None
+        self._pending: tuple | None = None  # show_nodes' arguments, while hidden (see there)
+        self._in_view = True  # False while the dock is a tab behind another (come_into_view)
         self._bind(document.design)
         document.design_replaced.connect(self._design_replaced)
         document.report_changed.connect(self._report_changed)
@@ -598,7 +600,19 @@ class Inspector(QWidget):
                    inference_of: Callable[[Report], Any] | None = None) -> None:
         """Show the layer when one is selected, the settings when none, a list for several.
         ``design`` (with ``inference_of``) is set while the canvas edits inside a block: the ids
-        are that body's, and one selected layer is edited there (every instance follows)."""
+        are that body's, and one selected layer is edited there (every instance follows).
+
+        While the inspector is out of sight in a shown window (its dock behind the Training
+        panel's tab) the page is built when it comes into view (:meth:`come_into_view`): a
+        selection then costs the GUI thread nothing (a layer's page takes about 10 ms)."""
+        if self.window().isVisible() and not self.in_view:
+            self._pending = (list(node_ids), design, inference_of)
+            return
+        self._show(node_ids, design, inference_of)
+
+    def _show(self, node_ids: list[str], design: Design | None,
+              inference_of: Callable[[Report], Any] | None) -> None:
+        self._pending = None
         inner = design is not None and design is not self.document.design
         self._bind_inner(design if inner else None)
         design = design if inner else self.document.design
@@ -628,6 +642,23 @@ class Inspector(QWidget):
             old.deleteLater()
         self.view = view
         self.scroll.setWidget(view)
+
+    @property
+    def in_view(self) -> bool:
+        """Whether the inspector is in sight (not a dock's tab behind another)."""
+        return self._in_view and self.isVisible()
+
+    def come_into_view(self, visible: bool = True) -> None:
+        """Follow whether the inspector is in sight, and build the page of a selection made
+        while it was not (a dock's tab behind another stays shown, moved out of the window:
+        its dock's ``visibilityChanged`` calls this)."""
+        self._in_view = visible
+        if visible and self._pending is not None:
+            self._show(*self._pending)
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        self.come_into_view()
 
     def _multi_view(self, node_ids: list[str]) -> QWidget:
         design = self.document.design

@@ -206,6 +206,7 @@ class MainWindow(QMainWindow):
         self.inspector_dock.raise_()
         self.bottom_dock.raise_()
         self.inspector.panel_requested.connect(lambda key: self.training_docks[key].raise_())
+        self.inspector_dock.visibilityChanged.connect(self.inspector.come_into_view)
         self.training.diagnostics.health_changed.connect(self.canvas.set_node_health)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)

@@ -265,7 +265,10 @@ def test_build_the_residual_mlp_by_mouse_fix_an_error_save_and_reopen(
     assert shown[-1][3] == f"{total_params:,}"
     assert window.status_label.text().startswith("✓ valid")
 
-    # Provoke an error: the branch's last Linear gives 32 features, the skip 64.
+    # Provoke an error: the branch's last Linear gives 32 features, the skip 64. The Data
+    # panel is in front of the inspector: back to the inspector's tab first.
+    window.inspector_dock.raise_()
+    qtbot.waitUntil(lambda: window.inspector.in_view)
     select_node(window, nodes["fc2"])
     type_into(qtbot, window.inspector.view.editors["out_features"].spin, "32")
     settle(qtbot, window)

@@ -84,3 +84,28 @@ def test_a_frame_of_the_curves_paints_the_plots_once_and_nothing_under_them(qtbo
         if plots.plots["loss"].vb.viewRange() != ranges:  # an axis moved
             assert paints.counts[id(viewport)] == before[id(viewport)] + 1
     assert paints.counts[id(under)] == 0
+
+
+def test_a_selection_behind_another_panel_builds_the_inspector_page_when_it_is_shown(make_window,
+                                                                                    qtbot):
+    """A layer's inspector page takes about 10 ms to build: while the Training panel is in
+    front (a run in progress) selecting layers builds nothing; the page of the last selection
+    is built when the inspector is shown."""
+    from ui.inspector import DesignView, NodeView
+
+    window = make_window(EXAMPLES / "digits_mlp.json", autosave=False, remember_layout=False)
+    inspector = window.inspector
+    window.training_docks["training"].raise_()
+    qtbot.waitUntil(lambda: not inspector.in_view)  # a tab behind: moved out, not hidden
+    _settle()
+    assert isinstance(inspector.view, DesignView)
+    first, second = [n.id for n in window.document.design.nodes if n.type == "Linear"][:2]
+    for node_id in (first, second):
+        window.canvas.select_nodes([node_id])
+        _settle()
+        assert isinstance(inspector.view, DesignView)  # nothing built meanwhile
+    window.inspector_dock.raise_()
+    qtbot.waitUntil(lambda: isinstance(inspector.view, NodeView))
+    assert inspector.view.node_id == second
+    window.canvas.select_nodes([first])  # shown: built at once
+    assert isinstance(inspector.view, NodeView) and inspector.view.node_id == first

@@ -25,7 +25,7 @@ class LayerRef:
     name: str
     type: str
     module: nn.Module
-    params: tuple[nn.Parameter, ...] = field(init=False)  # the module's, looked up once
+    params: tuple[nn.Parameter, ...] = field(init=False, repr=False)  # the module's, once
     dead_units: bool = field(init=False)  # whether its catalog entry counts dead units
 
     def __post_init__(self) -> None:

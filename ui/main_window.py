@@ -186,6 +186,10 @@ class MainWindow(QMainWindow):
         self.bottom_tabs.setObjectName("bottomTabs")
         self.bottom_tabs.setDocumentMode(True)
         self.bottom_tabs.tabBar().setDrawBase(False)
+        # Every tab stays reachable and readable when the dock is narrow: arrows scroll the
+        # bar rather than titles being cut or pushed out of sight.
+        self.bottom_tabs.tabBar().setUsesScrollButtons(True)
+        self.bottom_tabs.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
         self.bottom_tabs.addTab(self.diagnostics, "Diagnostics")
         self.bottom_tabs.addTab(self.summary, "Summary")
         self.bottom_tabs.addTab(self.code, "Code")
@@ -460,12 +464,17 @@ class MainWindow(QMainWindow):
         self.canvas.delete_selected()
 
     def _diagnostic_counts(self, errors: int, warnings: int) -> None:
+        """The Diagnostics tab shows its counts as a short badge ("✗ 3  ⚠ 2", so the other
+        tabs keep their room) and says them in words in its tooltip."""
         index = self.bottom_tabs.indexOf(self.diagnostics)
-        parts = [f"{errors} error{'s' * (errors != 1)}"] if errors else []
-        parts += [f"{warnings} warning{'s' * (warnings != 1)}"] if warnings else []
-        text = "Diagnostics" + (f" ({', '.join(parts)})" if parts else "")
+        badge = ([f"✗ {errors}"] if errors else []) + ([f"⚠ {warnings}"] if warnings else [])
+        words = ([f"{errors} error{'s' * (errors != 1)}"] if errors else []) + (
+            [f"{warnings} warning{'s' * (warnings != 1)}"] if warnings else [])
+        text = "  ".join(["Diagnostics", *badge])
         if self.bottom_tabs.tabText(index) != text:  # setTabText lays the tabs out (and so
             self.bottom_tabs.setTabText(index, text)  # repaints the whole dock) even if equal
+            self.bottom_tabs.setTabToolTip(
+                index, "Diagnostics: " + (", ".join(words) if words else "no problems"))
 
     def _report_changed(self, report: Report) -> None:
         nodes = len(self.document.design)

@@ -14,6 +14,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from graph.design import Design
 from graph.fileformat import dumps, load, loads, save
 from graph.validate import Report, validate
+from runtime.paths import unsaved_design_key
 
 from .editing import EditSession
 from .loading import heavy_imports
@@ -32,6 +33,7 @@ class Document(QObject):
         self.edits = EditSession(self)  # every form pushes through it (one undo behaviour)
         self.path: Path | None = None
         self.design: Design = design or Design()
+        self.runs_key = unsaved_design_key(self.design.name)  # its runs' folder while unsaved (a new one per design)
         self.data_facts: dict = {}  # see set_data_facts
         self._awaiting_torch = False  # the memory check waits for the background imports
         self.report: Report = self._validate()
@@ -53,6 +55,7 @@ class Document(QObject):
         """Make ``design`` the document's design (New, Open, Recover); clears undo history."""
         self._disconnect(self.design)
         self.design = design
+        self.runs_key = unsaved_design_key(design.name)
         self._connect(design)
         self.edits.seal()
         self.undo_stack.clear()

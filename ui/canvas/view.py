@@ -932,6 +932,9 @@ class CanvasView(QGraphicsView):
         self.zoom_changed.emit(self.zoom())
         self.view_changed.emit()
 
+    def resetTransform(self) -> None:  # noqa: N802 (Qt API; Qt's own skips setTransform above)
+        self.setTransform(QTransform())
+
     def scale(self, sx: float, sy: float) -> None:
         super().scale(sx, sy)
         self.resetCachedContent()

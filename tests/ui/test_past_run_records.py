@@ -1,6 +1,6 @@
 """A finished run selected on the Runs page shows its own records: the per-step loss, the
 learning rate and the layer stats are read from its metrics.jsonl (they were empty, or showed
-the previous design's rows)."""
+the previous design's rows), and Results' Evaluate evaluates it."""
 from __future__ import annotations
 
 import json
@@ -50,6 +50,11 @@ def test_a_selected_past_run_shows_its_step_curves_and_layer_stats(qtbot, tmp_pa
     assert [layer["name"] for layer in diagnostics.layers] == ["linear_1"]
     assert diagnostics.table.item(0, 0).text() == "linear_1"
     assert diagnostics.info.isHidden()
+
+    workspace.results.refresh_button.click()  # Results' Evaluate takes the Runs selection
+    assert workspace.results.run_dir == str(history.runs[0].dir)
+    qtbot.waitUntil(lambda: workspace.results.title.text().startswith(
+        "No results for 20260101-120000"), timeout=20_000)  # this fake run has no weights
 
     document.replace(Design("another"))  # New / Open: the past run's rows go
     assert diagnostics.layers == [] and diagnostics.table.rowCount() == 0

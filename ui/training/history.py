@@ -47,6 +47,7 @@ class RunHistory(QWidget):
     # (run folder, its metrics.jsonl events) of the one past run selected while none trains:
     # the curves and the layer stats show it
     records_read = Signal(str, list)
+    run_selected = Signal(str)  # the one run selected (the Results page evaluates it)
 
     def __init__(self, controller: TrainingController, parent: QWidget | None = None):
         super().__init__(parent)
@@ -56,6 +57,7 @@ class RunHistory(QWidget):
         self._again = False
         self._overlay_request: list[Path] = []
         self._records_shown: Path | None = None  # the past run whose records were sent
+        self._selected: Path | None = None  # the one run selected, as last told (run_selected)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -213,6 +215,11 @@ class RunHistory(QWidget):
         self.delete_button.setEnabled(bool(runs) and not any(
             r.dir == self.controller.run_dir and self.controller.busy for r in runs))
         self._show_diff(runs)
+        if one and runs[0].dir != self._selected:
+            self._selected = runs[0].dir
+            self.run_selected.emit(str(runs[0].dir))
+        elif not one:
+            self._selected = None
         past = runs[0].dir if one and not self.controller.busy else None
         if past is not None and past != self._records_shown:
             self._records_shown = past

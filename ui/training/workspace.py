@@ -117,6 +117,7 @@ class TrainingWorkspace(QObject):
         self.history.overlay_requested.connect(self.plots.set_overlays)
         self.history.open_results.connect(self.show_results)
         self.history.records_read.connect(self._show_past_run)
+        self.history.run_selected.connect(self.results.select_run)
 
     def train(self) -> None:
         """Start training (as the panel's Train button does) and bring progress and curves into

@@ -159,3 +159,14 @@ def test_the_run_buttons_stay_put_while_the_status_text_changes(ws, qtbot):
     panel.status.setText("a status line long enough to wrap onto a second and third line " * 2)
     QApplication.processEvents()
     assert panel.pause_button.mapTo(panel, panel.pause_button.rect().topLeft()) == before
+
+
+def test_after_stop_the_bar_counts_the_epochs_done_as_the_runs_page_does(ws, tmp_path):
+    panel, c = ws.panel, ws.controller
+    _state(ws, STARTING)
+    c.event.emit({"event": "start", "epochs": 100, "steps_per_epoch": 10, "device": "cpu"})
+    c.event.emit({"event": "step", "step": 375, "epoch": 38, "eta_s": 5.0})  # epoch 38 running
+    c.event.emit({"event": "end", "status": "stopped", "epochs_completed": 37, "step": 375})
+    c.process.finished.emit({"status": "stopped", "message": "", "run_dir": str(tmp_path)})
+    assert panel.progress.full_text().startswith("epoch 37/100")  # Runs lists 37/100
+    assert panel.progress.full_text().endswith("stopped")

@@ -464,8 +464,10 @@ class TryPage(QWidget):
         shape = "×".join(str(s) for s in out.tensor.shape)
         attention = out.attention.numpy() if out.attention is not None else None
         picture = pixmap_html(tensor_thumbnail(out.kind, out.tensor.numpy(), attention))
-        return (f"<b>{design.node(edge.src).name} → {design.node(edge.dst).name}</b>"
-                f"<br>{shape} for the sample on the Try page<br>{picture}")
+        return (f"<p style='margin:0'><b>{design.node(edge.src).name} → "
+                f"{design.node(edge.dst).name}</b></p>"
+                f"<p style='margin:0'>{shape} for the sample on the Try page</p>"
+                f"<p style='margin-top:6px; margin-bottom:0'>{picture}</p>")
 
 
 class LinkTooltips(QObject):

@@ -188,3 +188,14 @@ def test_a_run_too_fast_for_step_events_gets_an_eta_from_its_epochs(ws, qtbot):
     c.event.emit({"event": "epoch", "time": 3.0, "epoch": 2, "step": 10, "train_loss": 0.4})
     qtbot.waitUntil(lambda: panel.progress.full_text().startswith("epoch 2/10"))
     assert panel.progress.full_text().endswith(("ETA 0:08", "ETA 0:07")), panel.progress.full_text()
+
+
+def test_after_stop_the_bar_counts_the_epochs_done_as_the_runs_page_does(ws, tmp_path):
+    panel, c = ws.panel, ws.controller
+    _state(ws, STARTING)
+    c.event.emit({"event": "start", "epochs": 100, "steps_per_epoch": 10, "device": "cpu"})
+    c.event.emit({"event": "step", "step": 375, "epoch": 38, "eta_s": 5.0})  # epoch 38 running
+    c.event.emit({"event": "end", "status": "stopped", "epochs_completed": 37, "step": 375})
+    c.process.finished.emit({"status": "stopped", "message": "", "run_dir": str(tmp_path)})
+    assert panel.progress.full_text().startswith("epoch 37/100")  # Runs lists 37/100
+    assert panel.progress.full_text().endswith("stopped")

@@ -152,6 +152,7 @@ class TrainingPanel(QWidget):
         self._eta: tuple[float, float] | None = None  # the newest ETA and when it came
         self._started = (0.0, 0)  # the start event's time and first epoch (for the ETA)
         self._ended = False  # the child said "end"; its process may take a while to exit
+        self._epochs_completed: int | None = None  # the "end" event's (= status.json's)
         self._pending_progress: tuple[int, list] | None = None  # shown at most every 0.1 s
         self._pending_status: str | None = None  # the newest epoch's line, shown with it
         self._progress_shown = 0.0
@@ -266,6 +267,7 @@ class TrainingPanel(QWidget):
         self._flush_progress()
         if state == STARTING:
             self._ended = False
+            self._epochs_completed = None
             self._show_messages([])
         active = state != IDLE
         self.train_button.setEnabled(not active)
@@ -318,6 +320,8 @@ class TrainingPanel(QWidget):
             self.progress.set_parts([(f"{STAGES.get(event.get('stage'), event.get('stage'))}…", 0)])
         elif kind == "end":  # the run is over: nothing left to pause or stop
             self._ended = True
+            done = event.get("epochs_completed")
+            self._epochs_completed = done if isinstance(done, int) else None
             self.pause_button.setEnabled(False)
             self.stop_button.setEnabled(False)
             self.ended.emit()
@@ -420,6 +424,9 @@ class TrainingPanel(QWidget):
         if not self.progress.full_text().startswith("epoch"):  # ended before any progress
             self.progress.set_parts([])
         self.progress.drop_part("ETA")
+        if self._epochs_completed is not None:  # the epochs done, as the Runs page lists them
+            self.progress.replace_part("epoch ", f"epoch {self._epochs_completed}/"
+                                                 f"{self._total_epochs or '?'}")
         self.progress.set_suffix(status)
         self.status.setText(f"Run {status}" + (f": {message}" if message else ""))
 

@@ -229,6 +229,10 @@ def _check_structure(design: Design, inference: Inference) -> list[Diagnostic]:
     if not outputs:
         diags.append(Diagnostic(ERROR, "no-output", f"the {what} has no Output layer",
                                 fix="add an Output layer after the last layer"))
+    for nid in inputs:
+        if not design.out_edges(nid):
+            diags.append(Diagnostic(WARNING, "unused", "this Input feeds no layer", nid,
+                                    fix="link it to the first layer, or delete it"))
     cyclic: set[str] = set()
     unordered = set(names).difference(inference.order)  # on a cycle, or fed by one
     g = _subgraph(design, unordered)

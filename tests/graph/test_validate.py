@@ -93,6 +93,17 @@ def test_not_leading_to_an_output():
     assert validate(b.design).ok  # warnings only
 
 
+def test_an_input_that_feeds_nothing_is_a_warning():
+    """The trial: an extra, unconnected Input layer reported "No problems"."""
+    b = mlp()
+    b.add("Input", "extra", shape=[4])
+    found = only(b.design, "unused")
+    assert found.node == b.id("extra") and found.severity == WARNING
+    assert found.message == "this Input feeds no layer" and "delete it" in found.fix
+    assert validate(b.design).ok  # a warning: training still runs
+    assert diags(mlp().design, "unused") == []  # a used Input is fine
+
+
 def test_unconnected_inputs_and_too_few_links():
     b = mlp()
     b.add("Linear", "loose", None, out_features=3)

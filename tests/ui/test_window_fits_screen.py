@@ -49,3 +49,21 @@ def test_a_geometry_saved_on_a_larger_screen_is_clamped(make_window, monkeypatch
     monkeypatch.setattr(screen, "available_area", lambda window: QRect(LAPTOP))
     window = make_window(autosave=False)
     assert _on_screen(window, LAPTOP), (window.frameGeometry(), window.geometry())
+
+
+def test_the_edit_menu_shows_tab_for_add_layer(make_window, qtbot):
+    """The trial: Edit ▸ Add Layer… named no key, so the Tab quick-add was found by chance."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMenu
+
+    window = make_window(autosave=False, remember_layout=False)
+    edit = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Edit")
+    assert isinstance(edit, QMenu)
+    add = next(a for a in edit.actions() if a.objectName() == "quick_add")
+    label, key = add.text().split("\t")
+    assert label == "Add Layer…" and key == "Tab"
+    window.canvas.setFocus()
+    qtbot.waitUntil(window.canvas.hasFocus)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_Tab)  # the key the menu names opens it
+    qtbot.waitUntil(window.canvas.quick_add.isVisible)
+    window.canvas.quick_add.dismiss()

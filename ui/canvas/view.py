@@ -167,7 +167,9 @@ class CanvasView(QGraphicsView):
             action("delete", "Delete", self.delete_selected,
                    [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)]),
             action("select_all", "Select All", self.select_all, QKeySequence.StandardKey.SelectAll),
-            action("quick_add", "Add Layer…", self.open_quick_add, []),
+            # Tab is handled in event() (a Tab shortcut would also fire inside the popup);
+            # the text after the tab is what menus show in their shortcut column.
+            action("quick_add", "Add Layer…\tTab", self.open_quick_add, []),
             action("auto_layout", "Auto-Layout", self.auto_layout, [QKeySequence("Ctrl+L")]),
             action("layout_down", "Auto-Layout Top to Bottom", lambda: self.auto_layout("down"), []),
             action("layout_right", "Auto-Layout Left to Right", lambda: self.auto_layout("right"), []),

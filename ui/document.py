@@ -51,11 +51,13 @@ class Document(QObject):
     def _disconnect(self, design: Design) -> None:
         design.changed.disconnect(self._schedule_revalidate)
 
-    def replace(self, design: Design, path: Path | None = None) -> None:
-        """Make ``design`` the document's design (New, Open, Recover); clears undo history."""
+    def replace(self, design: Design, path: Path | None = None, runs_key: str | None = None
+                ) -> None:
+        """Make ``design`` the document's design (New, Open, Recover); clears undo history.
+        ``runs_key``: the unsaved design's runs folder it had (Recover), else a new one."""
         self._disconnect(self.design)
         self.design = design
-        self.runs_key = unsaved_design_key(design.name)
+        self.runs_key = runs_key or unsaved_design_key(design.name)
         self._connect(design)
         self.edits.seal()
         self.undo_stack.clear()
@@ -95,8 +97,9 @@ class Document(QObject):
         """The design as file text (autosave, copy to a training process)."""
         return dumps(self.design)
 
-    def restore_snapshot(self, text: str, path: Path | None = None, modified: bool = True) -> None:
-        self.replace(loads(text), path)
+    def restore_snapshot(self, text: str, path: Path | None = None, modified: bool = True,
+                         runs_key: str | None = None) -> None:
+        self.replace(loads(text), path, runs_key)
         if modified:
             self.undo_stack.resetClean()
             self.modified_changed.emit(True)

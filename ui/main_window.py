@@ -770,7 +770,8 @@ class MainWindow(QMainWindow):
         if entry is None:
             return False
         try:
-            self.document.restore_snapshot(entry.read(), entry.original, modified=True)
+            self.document.restore_snapshot(entry.read(), entry.original, modified=True,
+                                           runs_key=entry.runs_key)
         except (OSError, DesignFileError) as exc:
             QMessageBox.critical(self, "Cannot recover design",
                                  f"The autosave {entry.snapshot.name} cannot be read:\n\n{exc}")

@@ -534,3 +534,14 @@ def test_each_worded_fix_carries_its_edits():
     b.design.rename_node(b.id("fc1"), "fc2")
     (rename,) = only(b.design, "duplicate-name").actions
     assert isinstance(rename, RenameNode) and rename.name == "fc2_2"
+
+
+def test_no_output_offers_appending_one_after_the_single_last_layer():
+    from graph.fixes import AppendLayer
+
+    b = mlp()
+    b.design.remove_node(b.id("logits"))
+    (action,) = only(b.design, "no-output").actions
+    assert action == AppendLayer(b.id("fc2"), "out", "Output", "add an Output layer after fc2")
+    b.add("Linear", "side", "relu", out_features=3)  # two last layers: which one is unclear
+    assert only(b.design, "no-output").actions == ()

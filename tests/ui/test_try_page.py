@@ -349,3 +349,16 @@ def test_a_link_carrying_a_vector_shows_readable_bars_below_its_caption(qtbot, p
     assert up[0] > up[4] > up[2] > 0 == up[1] == up[3]  # taller for larger values
     assert down[1] > 0 and down[0] == down[2] == down[4] == 0
     assert up[0] >= 0.6 * picture.height() * 3 / 4  # 3 of the 4 units of range lie above zero
+
+
+def test_a_link_tooltip_shows_layer_names_as_written(qtbot, page, digits_run):
+    """Layer names are the user's text, not markup: '<i>a & b' is shown as typed."""
+    from PySide6.QtGui import QTextDocument
+
+    _shown(qtbot, page, lambda: page.use_run(str(digits_run)))
+    design = page.document.design
+    edge = next(e for e in design.edges if page.outputs.get(e.src) is not None)
+    design.rename_node(edge.src, "<i>a & b")
+    doc = QTextDocument()
+    doc.setHtml(page.link_tooltip(edge))
+    assert doc.toPlainText().startswith("<i>a & b → ")

@@ -11,6 +11,7 @@ run trains, the page can follow it: its newest weights are read at most twice a 
 """
 from __future__ import annotations
 
+import html
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -464,8 +465,8 @@ class TryPage(QWidget):
         shape = "×".join(str(s) for s in out.tensor.shape)
         attention = out.attention.numpy() if out.attention is not None else None
         picture = pixmap_html(tensor_thumbnail(out.kind, out.tensor.numpy(), attention))
-        return (f"<p style='margin:0'><b>{design.node(edge.src).name} → "
-                f"{design.node(edge.dst).name}</b></p>"
+        names = [html.escape(design.node(n).name) for n in (edge.src, edge.dst)]
+        return (f"<p style='margin:0'><b>{names[0]} → {names[1]}</b></p>"
                 f"<p style='margin:0'>{shape} for the sample on the Try page</p>"
                 f"<p style='margin-top:6px; margin-bottom:0'>{picture}</p>")
 

@@ -122,7 +122,7 @@ class TryPage(QWidget):
         random_button.setToolTip("A random sample of the test split")
         random_button.clicked.connect(self._random)
         self.pad = DrawPad()
-        self.pad.drawn.connect(self.try_picture)
+        self.pad.drawn.connect(self.try_drawing)
         self.clear_button = clear = QPushButton("Clear")
         clear.setToolTip("Wipe the drawing and try the test sample again")
         clear.clicked.connect(self.show_sample)  # which wipes the pad
@@ -311,6 +311,14 @@ class TryPage(QWidget):
             if i == self.index.value():
                 self.show_sample()  # the same index: no valueChanged, but a look all the same
             self.index.setValue(i)
+
+    def try_drawing(self, picture: np.ndarray) -> None:
+        """A digit drawn on the pad, framed as the data's pictures are (see ``frame_drawing``)."""
+        if self.samples is None:
+            return
+        from runtime.inspect import frame_drawing
+
+        self.try_picture(frame_drawing(self.samples, picture))
 
     def try_picture(self, picture: np.ndarray) -> None:
         """A drawn or loaded picture (values in [0, 1]) as the input."""

@@ -362,3 +362,23 @@ def test_a_link_tooltip_shows_layer_names_as_written(qtbot, page, digits_run):
     doc = QTextDocument()
     doc.setHtml(page.link_tooltip(edge))
     assert doc.toPlainText().startswith("<i>a & b → ")
+
+
+def test_a_new_design_does_not_keep_the_old_designs_drawing(qtbot, page):
+    """The trial: a digit drawn for one design was still on the pad, and the input, after New
+    from Template; a new design starts from its own first test sample."""
+    from PySide6.QtCore import QPoint, Qt
+
+    page.show()
+    with qtbot.waitSignal(page.looked, timeout=60_000):
+        pass
+    with qtbot.waitSignal(page.looked, timeout=60_000):
+        qtbot.mousePress(page.pad, Qt.MouseButton.LeftButton, pos=QPoint(50, 20))
+        for y in range(25, 95, 5):
+            qtbot.mouseMove(page.pad, QPoint(52, y))
+        qtbot.mouseRelease(page.pad, Qt.MouseButton.LeftButton, pos=QPoint(52, 95))
+    assert page.true_label is None  # the drawing is the input
+    with qtbot.waitSignal(page.looked, timeout=60_000):
+        page.document.replace(load(EXAMPLES / "digits_cnn.json"))  # the same input shape
+    assert page.pad.ink().max() == 0
+    assert page.true_label == page.samples.label(page.index.value())

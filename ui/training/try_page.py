@@ -235,6 +235,8 @@ class TryPage(QWidget):
         self.weights.clear()
         self.weights.addItem("Untrained design", UNTRAINED)
         self.model = self.samples = self.prediction = None
+        self.input = self.true_label = None  # a drawing or typed row was for the old design
+        self.pad.clear()
         self.outputs = {}
         self.node_id = None
         self._live_run = self._follow = None

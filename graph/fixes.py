@@ -38,6 +38,17 @@ class InsertLayer:
 
 
 @dataclass(frozen=True)
+class AppendLayer:
+    """Add a new layer of ``layer_type`` (default params) fed by output ``port`` of ``node``
+    (e.g. the Output a network lacks, after its last layer)."""
+
+    node: str
+    port: str
+    layer_type: str
+    text: str
+
+
+@dataclass(frozen=True)
 class RenameNode:
     node: str
     name: str
@@ -53,7 +64,7 @@ class SetDataOption:
     text: str
 
 
-FixAction = Union[SetParam, InsertLayer, RenameNode, SetDataOption]
+FixAction = Union[SetParam, InsertLayer, AppendLayer, RenameNode, SetDataOption]
 
 
 def set_param(node_id: str, node_name: str, param: str, value: Any) -> SetParam:

@@ -17,7 +17,7 @@ from . import layers as _layers  # noqa: F401  (fills the catalog)
 from .blocks import BlockError, bind_params
 from .catalog import CATALOG, Shape, fmt_shape
 from .design import Design, Edge
-from .fixes import FixAction, InsertLayer, RenameNode, SetDataOption, SetParam, set_param
+from .fixes import AppendLayer, FixAction, InsertLayer, RenameNode, SetDataOption, SetParam, set_param
 from .losses import loss_problems
 from .settings import DATASETS, check_data, check_training, dataset_classes, dataset_shape
 from .shapes import Inference, infer
@@ -228,7 +228,12 @@ def _check_structure(design: Design, inference: Inference) -> list[Diagnostic]:
                                 fix="add an Input layer from the palette"))
     if not outputs:
         diags.append(Diagnostic(ERROR, "no-output", f"the {what} has no Output layer",
-                                fix="add an Output layer after the last layer"))
+                                fix="add an Output layer after the last layer",
+                                actions=_append_output(design, inputs)))
+    for nid in inputs:
+        if not design.out_edges(nid):
+            diags.append(Diagnostic(WARNING, "unused", "this Input feeds no layer", nid,
+                                    fix="link it to the first layer, or delete it"))
     cyclic: set[str] = set()
     unordered = set(names).difference(inference.order)  # on a cycle, or fed by one
     g = _subgraph(design, unordered)
@@ -254,6 +259,21 @@ def _check_structure(design: Design, inference: Inference) -> list[Diagnostic]:
                                         "does not lead to any Output; its result is unused",
                                         nid, fix="connect the branch to an Output or a merge"))
     return diags
+
+
+def _append_output(design: Design, inputs: list[str]) -> tuple[FixAction, ...]:
+    """"add an Output layer after the last layer" as an edit, where there is one last layer:
+    a single layer (not an Input) whose output feeds nothing."""
+    last = []
+    for node in design.nodes:
+        layer = design.layer_of(node)
+        if layer is None or not layer.outputs or node.id in inputs:
+            continue
+        last += [(node, port.name) for port in layer.outputs if not design.out_edges(node.id, port.name)]
+    if len(last) != 1:
+        return ()
+    node, port = last[0]
+    return (AppendLayer(node.id, port, "Output", f"add an Output layer after {node.name}"),)
 
 
 def _check_blocks(design: Design) -> list[Diagnostic]:

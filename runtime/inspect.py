@@ -7,8 +7,9 @@ know nothing of Qt, so they are tested on their own.
   initialized (seeded) weights when there is no run;
 * :func:`load_samples` — a split of the design's dataset as the model sees it (normalized with
   the run's own statistics), with the true labels;
-* :func:`sample_from_picture` / :func:`sample_from_features` — a drawn digit, an image file or a
-  typed row of features turned into a model input the way training prepared its samples;
+* :func:`frame_drawing`, :func:`sample_from_picture` / :func:`sample_from_features` — a drawn
+  digit (framed as the data's digits are), an image file or a typed row of features turned
+  into a model input the way training prepared its samples;
 * :func:`predict` — class probabilities (they sum to 1) or the regression value;
 * :func:`layer_outputs` — every layer's output for the sample (forward hooks on the compiled
   ``torch.fx`` module), with the attention weights of attention layers.
@@ -155,6 +156,42 @@ def sample_from_picture(samples: Samples, picture: np.ndarray,
         pic = pic.mean(dim=1, keepdim=True).expand(1, channels, height, width)
     low, high = samples.raw_range
     return from_raw(samples.normalization, low + pic.clamp(0, 1) * (high - low))
+
+
+def frame_drawing(samples: Samples, picture: np.ndarray) -> np.ndarray:
+    """A drawing (2-D, ink = 1) cropped to its ink and centred in a square with the margin the
+    data's own pictures have, as datasets of digits were prepared (each digit scaled to a box
+    and centred): a digit drawn small or in a corner reads like the training data. A blank
+    pad is returned as it is."""
+    rows, cols = np.flatnonzero((picture > 0.05).any(1)), np.flatnonzero((picture > 0.05).any(0))
+    if rows.size == 0:
+        return picture
+    crop = picture[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    side = max(crop.shape)
+    frame = int(round(side / max(_ink_extent(samples), 0.25)))
+    out = np.zeros((frame, frame), picture.dtype)
+    top, left = (frame - crop.shape[0]) // 2, (frame - crop.shape[1]) // 2
+    out[top:top + crop.shape[0], left:left + crop.shape[1]] = crop
+    return out
+
+
+def _ink_extent(samples: Samples, count: int = 200) -> float:
+    """The median share of a picture's larger side that its ink spans, over the first
+    ``count`` samples (1.0 for scikit-learn's digits, about 0.7 for MNIST's)."""
+    pictures = samples.inputs[:count]
+    if pictures.dim() != 4 or len(pictures) == 0:
+        return 1.0
+    flat = pictures.mean(dim=1)  # (N, H, W)
+    low = flat.amin(dim=(1, 2), keepdim=True)
+    high = flat.amax(dim=(1, 2), keepdim=True)
+    ink = (flat - low) > 0.1 * (high - low).clamp_min(1e-12)
+    extents = []
+    for mask in ink:
+        rows, cols = torch.nonzero(mask.any(1)).flatten(), torch.nonzero(mask.any(0)).flatten()
+        if rows.numel():
+            extents.append(max(int(rows[-1] - rows[0] + 1) / mask.shape[0],
+                               int(cols[-1] - cols[0] + 1) / mask.shape[1]))
+    return float(np.median(extents)) if extents else 1.0
 
 
 def picture_from_file(path: str | os.PathLike, shape: Sequence[int]) -> np.ndarray:

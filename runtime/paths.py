@@ -3,6 +3,7 @@ before the heavy libraries have loaded."""
 from __future__ import annotations
 
 import os
+import secrets
 from datetime import datetime
 from pathlib import Path
 
@@ -57,6 +58,14 @@ def app_runs_root(data_folder: str | os.PathLike) -> Path:
 def design_runs_dir(root: str | os.PathLike, design_stem: str) -> Path:
     """The app's folder for one design's runs: ``<root>/<design-stem>/``."""
     return Path(root) / folder_name(design_stem, "untitled")
+
+
+def unsaved_design_key(design_name: str) -> str:
+    """The name of the app-data runs folder of one unsaved design, fixed when the design is
+    made (New, Open of an example, Recover): ``<name>-<8 hex digits>``. Two unsaved designs of
+    the same name never share runs, and renaming one keeps its runs (the key does not change)."""
+    name = folder_name(design_name, "untitled")[:MAX_FOLDER_NAME_BYTES - 9]
+    return f"{name}-{secrets.token_hex(4)}"
 
 
 def new_run_dir(parent: str | os.PathLike) -> Path:

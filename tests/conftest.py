@@ -2,6 +2,7 @@
 (recent files, window layout) and app-data folder are a temporary one, never the user's."""
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -12,6 +13,13 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 _ISOLATED = Path(tempfile.mkdtemp(prefix="netwright-tests-"))
+TEST_SCREEN = (1920, 1080)  # a desktop screen: the window opens at its preferred size
+if os.environ["QT_QPA_PLATFORM"] == "offscreen":  # Qt's own offscreen screen is 800×800
+    _SCREENS = _ISOLATED / "offscreen-screens.json"
+    _SCREENS.write_text(json.dumps({"screens": [{
+        "name": "TestScreen", "x": 0, "y": 0, "width": TEST_SCREEN[0], "height": TEST_SCREEN[1],
+        "logicalDpi": 96, "logicalBaseDpi": 96, "dpr": 1}]}))
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_SCREENS}"
 os.environ["XDG_CONFIG_HOME"] = str(_ISOLATED / "config")  # QSettings' user scope on Linux
 os.environ["NETWRIGHT_DATA_DIR"] = str(_ISOLATED / "data")
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,6 +14,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 from graph.design import Design
 from graph.fileformat import dumps, load, loads, save
 from graph.validate import Report, validate
+from runtime.paths import unsaved_design_key
 
 from .editing import EditSession
 from .loading import heavy_imports
@@ -32,6 +33,7 @@ class Document(QObject):
         self.edits = EditSession(self)  # every form pushes through it (one undo behaviour)
         self.path: Path | None = None
         self.design: Design = design or Design()
+        self.runs_key = unsaved_design_key(self.design.name)  # its runs' folder while unsaved (a new one per design)
         self.data_facts: dict = {}  # see set_data_facts
         self._awaiting_torch = False  # the memory check waits for the background imports
         self.report: Report = self._validate()
@@ -49,10 +51,13 @@ class Document(QObject):
     def _disconnect(self, design: Design) -> None:
         design.changed.disconnect(self._schedule_revalidate)
 
-    def replace(self, design: Design, path: Path | None = None) -> None:
-        """Make ``design`` the document's design (New, Open, Recover); clears undo history."""
+    def replace(self, design: Design, path: Path | None = None, runs_key: str | None = None
+                ) -> None:
+        """Make ``design`` the document's design (New, Open, Recover); clears undo history.
+        ``runs_key``: the unsaved design's runs folder it had (Recover), else a new one."""
         self._disconnect(self.design)
         self.design = design
+        self.runs_key = runs_key or unsaved_design_key(design.name)
         self._connect(design)
         self.edits.seal()
         self.undo_stack.clear()
@@ -92,8 +97,9 @@ class Document(QObject):
         """The design as file text (autosave, copy to a training process)."""
         return dumps(self.design)
 
-    def restore_snapshot(self, text: str, path: Path | None = None, modified: bool = True) -> None:
-        self.replace(loads(text), path)
+    def restore_snapshot(self, text: str, path: Path | None = None, modified: bool = True,
+                         runs_key: str | None = None) -> None:
+        self.replace(loads(text), path, runs_key)
         if modified:
             self.undo_stack.resetClean()
             self.modified_changed.emit(True)

@@ -23,6 +23,7 @@ from pathlib import Path
 from PySide6.QtCore import QLockFile, QObject, QSettings, QStandardPaths, QTimer, Signal
 
 from graph.atomic import atomic_write_text
+from runtime.paths import folder_name
 from ui.document import Document
 
 ORGANIZATION = APPLICATION = "Netwright"
@@ -134,6 +135,7 @@ class AutosaveEntry:
     name: str
     original: Path | None
     saved_at: datetime | None
+    runs_key: str | None = None  # an unsaved design's runs folder (Document.runs_key)
 
     @property
     def sidecar(self) -> Path:
@@ -206,9 +208,11 @@ def _recoverable_in(directory: Path) -> list[AutosaveEntry]:
             saved_at = None
         original = meta.get("original")
         name = meta.get("name")
+        key = meta.get("runs_key")
         entries.append(AutosaveEntry(
             snapshot, name if isinstance(name, str) and name else snapshot.stem,
-            Path(original) if isinstance(original, str) and original else None, saved_at))
+            Path(original) if isinstance(original, str) and original else None, saved_at,
+            key if isinstance(key, str) and key and folder_name(key) == key else None))
     return entries
 
 
@@ -253,7 +257,8 @@ class Autosaver(QObject):
             atomic_write_text(self.snapshot, text)
             path = self.document.path
             meta = {"format": SIDECAR_FORMAT, "original": str(path) if path else None,
-                    "name": self.document.design.name, "saved_at": datetime.now().isoformat(),
+                    "name": self.document.design.name, "runs_key": self.document.runs_key,
+                    "saved_at": datetime.now().isoformat(),
                     "pid": os.getpid()}
             atomic_write_text(self.sidecar, json.dumps(meta, indent=2) + "\n")
         except OSError as exc:

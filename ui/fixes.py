@@ -10,12 +10,13 @@ from typing import Callable, Iterable, Sequence
 
 from PySide6.QtWidgets import QMenu, QWidget
 
-from graph.design import Design
-from graph.fixes import FixAction, InsertLayer, RenameNode, SetDataOption, SetParam
+from graph.design import Design, Edge
+from graph.fixes import AppendLayer, FixAction, InsertLayer, RenameNode, SetDataOption, SetParam
+from graph.layout import SPACING
 from graph.validate import Diagnostic
 
-from .commands import (MacroCommand, RenameNodeCommand, SetParamCommand, SetSettingsCommand,
-                       insert_on_link_command)
+from .commands import (AddEdgeCommand, AddNodeCommand, MacroCommand, RenameNodeCommand,
+                       SetParamCommand, SetSettingsCommand, insert_on_link_command)
 from .document import Document
 
 LINK_COLOR = "#6cb4ff"
@@ -25,7 +26,8 @@ def applicable(design: Design, actions: Iterable[FixAction]) -> list[FixAction]:
     """The ``actions`` that still fit ``design`` (their nodes and links are there)."""
     out = []
     for action in actions:
-        if isinstance(action, (SetParam, RenameNode)) and not design.has_node(action.node):
+        if isinstance(action, (SetParam, RenameNode, AppendLayer)) \
+                and not design.has_node(action.node):
             continue
         if isinstance(action, InsertLayer) and not design.has_edge(action.edge):
             continue
@@ -48,9 +50,23 @@ def fix_command(design: Design, action: FixAction) -> MacroCommand:
         src = design.node(action.edge.src)
         node = design.make_node(action.layer_type, position=src.position)
         macro.steps.append(insert_on_link_command(design, node, action.edge))
+    elif isinstance(action, AppendLayer):
+        _append_commands(design, action, macro)
     else:  # pragma: no cover - every kind of graph.fixes is handled above
         raise TypeError(action)
     return macro
+
+
+def _append_commands(design: Design, action: AppendLayer, macro: MacroCommand) -> None:
+    """Add the new layer one rank beyond ``action.node`` along the flow, linked from it."""
+    src = design.node(action.node)
+    flow = (design.blocks.owner or design).flow  # a block's body is shown like its design
+    step = SPACING[flow][0]
+    x, y = src.position
+    node = design.make_node(action.layer_type, position=(x, y + step) if flow == "down" else (x + step, y))
+    AddNodeCommand(design, node, macro)
+    AddEdgeCommand(design, Edge(src.id, node.id, action.port, design.layer_of(node).inputs[0].name),
+                   None, macro)
 
 
 def apply_fix(document: Document, action: FixAction, design: Design | None = None) -> bool:

@@ -163,6 +163,22 @@ class NodeView(QWidget):
         layout.setContentsMargins(12, 10, 12, 12)
         layout.setSpacing(8)
 
+        self._add_heading(layout, layer)
+        self._add_name(layout, node)
+        self._add_parameters(layout, node, session)
+        self._add_fine_tuning(layout, node)
+        layout.addWidget(_section("Shapes"))
+        self.facts = _form()
+        self._shown_facts: list[tuple[str, str]] | None = None
+        layout.addLayout(self.facts)
+
+        self.diagnostics = _diagnostics_section(layout, "Diagnostics")
+
+        self.sync()
+        self.update_report(document.report)
+
+    def _add_heading(self, layout: QVBoxLayout, layer) -> None:
+        """The layer type's colour, name, category and description."""
         head = QHBoxLayout()
         chip = QLabel()
         chip.setPixmap(color_chip(category_color(layer.category), 14).pixmap(14, 14))
@@ -177,6 +193,8 @@ class NodeView(QWidget):
         self.doc_label = _muted(layer.doc)
         layout.addWidget(self.doc_label)
 
+    def _add_name(self, layout: QVBoxLayout, node) -> None:
+        """The name field and what is wrong with a typed name."""
         layout.addWidget(_section("Name"))
         self.name_edit = QLineEdit(node.name)
         self.name_edit.setObjectName("nameEdit")
@@ -191,7 +209,10 @@ class NodeView(QWidget):
         self.name_edit.textEdited.connect(self._name_typed)
         self.name_edit.editingFinished.connect(self._name_finished)
 
+    def _add_parameters(self, layout: QVBoxLayout, node, session: EditSession) -> None:
+        """One editor per catalog parameter, and Reset to defaults."""
         layout.addWidget(_section("Parameters"))
+        layer = node.layer
         if layer.params:
             form = _form()
             resolved = node.resolved_params()
@@ -215,9 +236,11 @@ class NodeView(QWidget):
             self.reset_button = None
             layout.addWidget(_muted("This layer has no parameters."))
 
+    def _add_fine_tuning(self, layout: QVBoxLayout, node) -> None:
+        """Trainable and the learning-rate factor, for layers that hold weights."""
         tuning_box = QWidget()  # only for layers that hold weights (the catalog says which)
         tuning_box.setObjectName("fineTuning")
-        tuning_box.setVisible(node.is_block or layer.has_weights)
+        tuning_box.setVisible(node.is_block or node.layer.has_weights)
         tuning_column = QVBoxLayout(tuning_box)
         tuning_column.setContentsMargins(0, 0, 0, 0)
         tuning_column.addWidget(_section("Fine-tuning"))
@@ -238,16 +261,6 @@ class NodeView(QWidget):
         tuning.addRow("", self.trainable_box)
         tuning.addRow("Learning rate ×", self.lr_mult_box)
         tuning_column.addLayout(tuning)
-
-        layout.addWidget(_section("Shapes"))
-        self.facts = _form()
-        self._shown_facts: list[tuple[str, str]] | None = None
-        layout.addLayout(self.facts)
-
-        self.diagnostics = _diagnostics_section(layout, "Diagnostics")
-
-        self.sync()
-        self.update_report(document.report)
 
     def _editor(self, param, value) -> ParamEditor:
         """The param's editor; inside a block body, an expression (``planes * 4``) — or a whole

@@ -12,7 +12,7 @@ import json
 import re
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QByteArray, QEvent, QObject, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -41,12 +41,14 @@ from ui.inspector import Inspector
 from ui.palette import Palette
 from ui.panels import CodePanel, DiagnosticsPanel, SummaryPanel
 from ui.training.try_page import LinkTooltips
+from ui.widgets.screen import clamp_to_screen, open_fitted
 from ui.training.workspace import DOCK_FEATURES, TrainingWorkspace, fit_bottom_dock
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 EXAMPLES = RESOURCES / "examples"
 ICONS = RESOURCES / "icons"
 FILE_FILTER = "Netwright designs (*.json);;All files (*)"
+PREFERRED_SIZE = QSize(1400, 900)  # the first window on a screen with room for it
 
 
 def icon(name: str) -> QIcon:
@@ -166,6 +168,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.document = document or Document()
         self.remember_layout = remember_layout
+        self._restored_geometry = False  # clamped to the screen when first shown
         self.recent = RecentFiles()
         self.setWindowIcon(icon("app"))
         self.setObjectName("mainWindow")
@@ -241,7 +244,7 @@ class MainWindow(QMainWindow):
         self.document.report_changed.connect(self._report_changed)
         self.document.report_changed.connect(self._update_title)  # a renamed design
 
-        self.resize(1400, 900)
+        open_fitted(self, PREFERRED_SIZE)  # a first start fits the screen (saved sizes too)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 330],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.bottom_dock], [220], Qt.Orientation.Vertical)
@@ -776,7 +779,8 @@ class MainWindow(QMainWindow):
         if entry is None:
             return False
         try:
-            self.document.restore_snapshot(entry.read(), entry.original, modified=True)
+            self.document.restore_snapshot(entry.read(), entry.original, modified=True,
+                                           runs_key=entry.runs_key)
         except (OSError, DesignFileError) as exc:
             QMessageBox.critical(self, "Cannot recover design",
                                  f"The autosave {entry.snapshot.name} cannot be read:\n\n{exc}")
@@ -801,6 +805,12 @@ class MainWindow(QMainWindow):
         else:
             super().dragMoveEvent(event)
 
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        super().showEvent(event)
+        if self._restored_geometry and not event.spontaneous():
+            self._restored_geometry = False  # once: now the frame (title bar) has its size
+            clamp_to_screen(self)
+
     def dropEvent(self, event) -> None:  # noqa: N802
         paths = _json_urls(event.mimeData())
         if not paths:
@@ -817,6 +827,8 @@ class MainWindow(QMainWindow):
         geometry, state = settings.value("window/geometry"), settings.value("window/state")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
+            clamp_to_screen(self)  # saved on a larger screen; again when shown
+            self._restored_geometry = True
         if isinstance(state, QByteArray):
             self.restoreState(state)
             # An analysis dock saved too tall (e.g. by an older version) would leave the

@@ -252,12 +252,22 @@ class Palette(QWidget):
 
     # ---- filtering -----------------------------------------------------------------------------
 
+    def ranked_matches(self, text: str) -> list[str]:
+        """Type ids matching ``text``, best first: the quick-add's ranking
+        (:meth:`Catalog.search`), with the design's blocks whose name contains every word after
+        the layers named like ``text``."""
+        words = text.lower().split()
+        layers = [layer.type_id for layer in CATALOG.search(text)]
+        blocks = [n for n in self.block_names() if all(w in n.lower() for w in words)]
+        named = sum(1 for type_id in layers if text.strip().lower() in type_id.lower())
+        return layers[:named] + blocks + layers[named:]
+
     def filter(self, text: str) -> None:
-        """Show only the layers :meth:`Catalog.search` finds for ``text`` (all when empty)."""
+        """Show only the layers :meth:`ranked_matches` finds for ``text`` (all when empty); the
+        highlight moves to the best match, the layer Enter adds."""
         text = text.strip()
-        matches = {layer.type_id for layer in CATALOG.search(text)} if text else set(self._items)
-        if text:
-            matches |= {n for n in self.block_names() if all(w in n.lower() for w in text.lower().split())}
+        ranked = self.ranked_matches(text) if text else []
+        matches = set(ranked) if text else set(self._items)
         for type_id, item in self._items.items():
             item.setHidden(type_id not in matches)
         for head in self._categories.values():
@@ -265,8 +275,11 @@ class Palette(QWidget):
         self.tree.expandAll()
         visible = self.visible_types()
         self.empty.setVisible(not visible)
+        best = next((type_id for type_id in ranked if type_id in self._items), None)
         current = self.tree.currentItem()
-        if visible and (current is None or current.isHidden() or not current.data(0, TYPE_ROLE)):
+        if best is not None:
+            self.tree.setCurrentItem(self._items[best])
+        elif visible and (current is None or current.isHidden() or not current.data(0, TYPE_ROLE)):
             self.tree.setCurrentItem(self._items[visible[0]])
 
     def visible_types(self) -> list[str]:
@@ -287,6 +300,8 @@ class Palette(QWidget):
     # ---- adding ---------------------------------------------------------------------------------
 
     def _add_first_match(self) -> None:
+        """Enter in the search field: add the highlighted layer (the best match of the text)."""
+        self.filter(self.search.text())  # the highlight is that of the text as it is now
         current = self.tree.currentItem()
         if current is not None and not current.isHidden() and current.data(0, TYPE_ROLE):
             self.add_requested.emit(current.data(0, TYPE_ROLE))

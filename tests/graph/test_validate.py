@@ -93,6 +93,17 @@ def test_not_leading_to_an_output():
     assert validate(b.design).ok  # warnings only
 
 
+def test_an_input_that_feeds_nothing_is_a_warning():
+    """The trial: an extra, unconnected Input layer reported "No problems"."""
+    b = mlp()
+    b.add("Input", "extra", shape=[4])
+    found = only(b.design, "unused")
+    assert found.node == b.id("extra") and found.severity == WARNING
+    assert found.message == "this Input feeds no layer" and "delete it" in found.fix
+    assert validate(b.design).ok  # a warning: training still runs
+    assert diags(mlp().design, "unused") == []  # a used Input is fine
+
+
 def test_unconnected_inputs_and_too_few_links():
     b = mlp()
     b.add("Linear", "loose", None, out_features=3)
@@ -523,3 +534,14 @@ def test_each_worded_fix_carries_its_edits():
     b.design.rename_node(b.id("fc1"), "fc2")
     (rename,) = only(b.design, "duplicate-name").actions
     assert isinstance(rename, RenameNode) and rename.name == "fc2_2"
+
+
+def test_no_output_offers_appending_one_after_the_single_last_layer():
+    from graph.fixes import AppendLayer
+
+    b = mlp()
+    b.design.remove_node(b.id("logits"))
+    (action,) = only(b.design, "no-output").actions
+    assert action == AppendLayer(b.id("fc2"), "out", "Output", "add an Output layer after fc2")
+    b.add("Linear", "side", "relu", out_features=3)  # two last layers: which one is unclear
+    assert only(b.design, "no-output").actions == ()

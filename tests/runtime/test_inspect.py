@@ -140,3 +140,40 @@ def test_regression_gives_the_value_in_the_datas_units():
     expected = samples.normalization.invert_targets(raw).reshape(-1)
     np.testing.assert_allclose(answer.value, expected.numpy(), rtol=1e-5)
     assert float(samples.targets.max()) > 10  # targets in the data's units, not standardized
+
+
+def test_a_digit_drawn_small_in_a_corner_is_framed_like_the_data(digits_run):
+    """The pad's drawing is cropped to its ink and centred with the data's own margin: test
+    digits redrawn at a third of the pad, off-centre, become nearly the same inputs and get
+    the same answers as the digits themselves (unframed, they mostly do not)."""
+    from runtime.inspect import _ink_extent, frame_drawing
+
+    model = open_model(run_dir=digits_run)
+    samples = load_samples(model)
+    assert _ink_extent(samples) >= 0.85  # scikit-learn's digits fill their 8×8 frame
+    count = 120
+    pictures = samples.inputs[:count, 0]
+    low = pictures.amin(dim=(1, 2), keepdim=True)
+    high = pictures.amax(dim=(1, 2), keepdim=True)
+    ink = ((pictures - low) / (high - low)).numpy()  # each digit's ink in [0, 1]
+
+    def drawn_small(digit):
+        pad = np.zeros((210, 210), np.float32)
+        pad[20:92, 110:182] = np.kron(digit, np.ones((9, 9), np.float32))  # 72 px, top right
+        return pad
+
+    def inputs(picture_of):
+        return torch.cat([sample_from_picture(samples, picture_of(d), (1, 8, 8)) for d in ink])
+
+    def answers(x):
+        return np.array([predict(model, x[i:i + 1]).predicted for i in range(len(x))])
+
+    as_data = inputs(lambda d: d)
+    framed = inputs(lambda d: frame_drawing(samples, drawn_small(d)))
+    unframed = inputs(drawn_small)
+    spread = float(as_data.std())
+    assert float((framed - as_data).abs().mean()) < 0.25 * spread
+    assert float((unframed - as_data).abs().mean()) > 0.6 * spread
+    same = answers(as_data)
+    assert np.mean(answers(framed) == same) >= 0.85
+    assert np.mean(answers(unframed) == same) < 0.6

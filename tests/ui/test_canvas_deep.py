@@ -13,7 +13,7 @@ from graph.layout import SPACING, layered_positions, ranks
 from graph.settings import DATASETS
 from ui.canvas.style import NODE_HEIGHT, NODE_WIDTH
 from ui.canvas.view import OPEN_ZOOM, READABLE_ZOOM
-from ui.canvas.zoom import ZoomBox, parse_percent
+from ui.canvas.zoom import ZoomBox, parse_percent, percent_text
 from ui.commands import SetParamCommand
 
 from .test_canvas_edit import drop_layer, new_node_id
@@ -318,3 +318,21 @@ def test_a_breaking_edit_of_a_large_design_restyles_what_is_in_view_first(make_v
     canvas._look_keys.clear()
     canvas.apply_report(document.report)  # all at once
     assert {nid: item.look for nid, item in canvas.nodes.items()} == sliced
+
+
+def test_the_zoom_box_follows_the_view_after_new(qtbot):
+    """The trial: after New the box still said 50% while the canvas was at 100%, and Ctrl+0
+    then changed nothing visible. Every way the view's zoom changes reaches the box."""
+    from tests.conftest import example_window
+
+    window = example_window(qtbot, (1400, 900))
+    window.canvas.set_zoom(0.5)
+    assert window.zoom_box.currentText() == "50%"
+    window.document.undo_stack.setClean()
+    window.new_action.trigger()
+    qtbot.waitUntil(lambda: len(window.document.design) == 0)
+    assert window.zoom_box.currentText() == percent_text(window.canvas.zoom())
+    window.canvas.set_zoom(0.5)
+    window.canvas.resetTransform()
+    assert window.zoom_box.currentText() == "100%" == percent_text(window.canvas.zoom())
+    window.document.undo_stack.setClean()

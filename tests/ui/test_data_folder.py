@@ -23,7 +23,8 @@ def test_the_data_folder_is_not_doubled(qapp, tmp_path, monkeypatch):
     assert data_dir() == share / APPLICATION
     assert f"{APPLICATION}/{APPLICATION}" not in data_dir().as_posix()
     controller = TrainingController(Document())
-    assert controller.runs_dir() == share / APPLICATION / "runs" / "Untitled"
+    assert controller.runs_dir().parent == share / APPLICATION / "runs"
+    assert controller.runs_dir().name.startswith("Untitled-")
     assert controller.runs_dir().relative_to(share).parts.count(APPLICATION) == 1
 
 

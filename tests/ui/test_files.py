@@ -288,3 +288,26 @@ def test_picking_a_template_asks_about_unsaved_changes(make_window, cnn_file, mo
         assert not replaced and window.document.path == cnn_file and window.document.modified
     else:
         assert replaced and window.document.design.template["name"] == "resnet"
+
+
+def test_a_recovered_unsaved_design_keeps_its_runs(make_window, isolated):
+    from graph.design import Design
+
+    window = make_window()
+    window.document.restore_snapshot(dumps(Design("ResNet-18")))  # unsaved and modified
+    key = window.document.runs_key
+    assert window.autosaver.save_now()
+    assert json.loads(window.autosaver.sidecar.read_text())["runs_key"] == key
+
+    crashed = isolated / "autosave-99999-deadbeef.json"  # what that session leaves if it dies
+    crashed.write_text(window.autosaver.snapshot.read_text(), encoding="utf-8")
+    crashed.with_name("autosave-99999-deadbeef.meta.json").write_text(
+        window.autosaver.sidecar.read_text(), encoding="utf-8")
+    window.document.undo_stack.setClean()
+    other = make_window()
+    assert other.document.runs_key != key
+    click_in_modal_dialog("recover_button")
+    assert other.offer_recovery()
+    assert other.document.runs_key == key
+    assert other.training.controller.runs_dir().name == key
+    other.document.undo_stack.setClean()

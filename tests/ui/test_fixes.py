@@ -111,3 +111,38 @@ def _insert_flatten(window):
 
     (action,) = window.document.report.errors[0].actions
     return fix_command(window.document.design, action)
+
+
+def test_add_an_output_after_the_last_layer_is_a_click(qtbot):
+    """The trial: "add an Output layer after the last layer" was words only."""
+    from graph.validate import validate
+    from tests.graph.util import mlp
+    from ui.fixes import fix_html
+
+    b = mlp()
+    b.design.remove_node(b.id("logits"))
+    window = MainWindow(Document(b.design), autosave=False, remember_layout=False)
+    window.maybe_save = lambda *_a: True
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    design, stack = window.document.design, window.document.undo_stack
+    (missing,) = [d for d in window.document.report.errors if d.code == "no-output"]
+    assert "href='fix:0'" in fix_html(missing, design)
+    panel = window.diagnostics
+    window.bottom_tabs.setCurrentWidget(panel)
+    qtbot.waitUntil(panel.table.isVisible)
+    row = next(r for r in range(panel.table.rowCount())
+               if panel.table.item(r, panel.FIX_COLUMN).text().startswith("add an Output"))
+    assert row in panel.fix_actions  # shown as a link
+    rect = panel.table.visualRect(panel.table.model().index(row, panel.FIX_COLUMN))
+    qtbot.mouseClick(panel.table.viewport(), LEFT, pos=rect.center())
+    settle(qtbot, window)
+    (out,) = design.outputs()
+    (feed,) = design.in_edges(out.id)
+    assert design.node(feed.src).name == "fc2"
+    assert out.position[1] > design.node(feed.src).position[1]  # below it, as the flow goes
+    assert validate(design).ok and window.document.report.ok
+    assert stack.count() == 1 and stack.undoText() == "Fix: add an Output layer after fc2"
+    stack.undo()
+    assert design.outputs() == []

@@ -10,7 +10,7 @@ from graph.catalog import CATALOG
 from tests.conftest import EXAMPLES
 from tests.ui.test_window import isolated, make_window, no_leaked_windows  # noqa: F401 (fixtures)
 from ui.canvas import LAYER_MIME
-from ui.palette import Palette
+from ui.palette import TYPE_ROLE, Palette
 
 
 @pytest.fixture
@@ -57,6 +57,20 @@ def test_enter_in_search_adds_the_first_match(palette, qtbot):
     qtbot.keyClicks(palette.search, "dropout2")
     qtbot.keyClick(palette.search, Qt.Key.Key_Return)
     assert added == ["Dropout2d"]
+
+
+def test_enter_after_a_new_search_adds_the_best_match_of_the_new_text(palette, qtbot):
+    """The trial: "relu" Enter, then select all, "linear" Enter added ReLU again and "output"
+    Enter added an Input (the old highlight was kept while it still matched)."""
+    added = []
+    palette.add_requested.connect(added.append)
+    for text in ("relu", "linear", "output"):
+        qtbot.keyClick(palette.search, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClicks(palette.search, text)
+        assert palette.tree.currentItem().data(0, TYPE_ROLE) == CATALOG.search(text)[0].type_id
+        qtbot.keyClick(palette.search, Qt.Key.Key_Return)
+    assert added == ["ReLU", "Linear", "Output"]
+    assert added == [CATALOG.search(text)[0].type_id for text in ("relu", "linear", "output")]
 
 
 def test_double_click_adds_a_node_and_undo_removes_it(make_window, qtbot):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from graph.design import Design
 from graph.summary import MemoryBudget
 from tests.conftest import EXAMPLES
 from tests.ui.test_window import isolated, make_window, no_leaked_windows  # noqa: F401
@@ -42,6 +43,33 @@ def test_save_as_moves_an_untitled_designs_runs_and_says_so(qtbot, make_window, 
     assert [r.parent for r in controller.listed_runs()] == [tmp_path / "runs" / "copy"]
     assert (tmp_path / "runs" / "mine" / "20260101-120000").is_dir()
     assert "Copied 1 run(s)" in window.statusBar().currentMessage()
+
+
+def test_renaming_an_unsaved_design_keeps_its_runs_through_save_as(qtbot, make_window, isolated,
+                                                                   tmp_path):
+    window = make_window()
+    window.document.replace(Design("ResNet-18"))  # as New from Template does
+    controller = window.training.controller
+    fake_run(controller.runs_dir(), "20260101-120000")
+    window.document.design.set_info("My net", "")  # the inspector's rename
+    assert [r.name for r in controller.listed_runs()] == ["20260101-120000"]
+
+    assert window._save_to(tmp_path / "my_net.json")
+    assert [r.parent for r in controller.listed_runs()] == [tmp_path / "runs" / "my_net"]
+    assert "Moved 1 run(s)" in window.statusBar().currentMessage()
+
+
+def test_two_unsaved_designs_of_the_same_name_do_not_share_runs(qtbot, make_window, isolated,
+                                                                tmp_path):
+    window = make_window()
+    window.document.replace(Design("ResNet-18"))
+    controller = window.training.controller
+    first = fake_run(controller.runs_dir(), "20260101-120000")
+    window.document.replace(Design("ResNet-18"))  # a second New from Template → ResNet
+    assert controller.listed_runs() == []
+    assert window._save_to(tmp_path / "second.json")
+    assert "run(s)" not in window.statusBar().currentMessage()
+    assert first.is_dir()  # the first design's run stays with it
 
 
 def test_save_to_the_same_file_moves_nothing(qtbot, make_window, isolated, tmp_path):

@@ -159,3 +159,43 @@ def test_the_run_buttons_stay_put_while_the_status_text_changes(ws, qtbot):
     panel.status.setText("a status line long enough to wrap onto a second and third line " * 2)
     QApplication.processEvents()
     assert panel.pause_button.mapTo(panel, panel.pause_button.rect().topLeft()) == before
+
+
+def test_the_eta_stays_shown_across_epoch_events(ws, qtbot):
+    """The trial: "ETA –" for a whole run: each epoch event (sent between step events) wiped
+    the estimate. It now counts down from the last step's estimate."""
+    panel, c = ws.panel, ws.controller
+    _state(ws, RUNNING)
+    c.event.emit({"event": "start", "epochs": 10, "steps_per_epoch": 5, "device": "cpu"})
+    c.event.emit({"event": "step", "step": 3, "epoch": 1, "eta_s": 125.0, "samples_per_s": 900})
+    c.event.emit({"event": "epoch", "epoch": 1, "step": 5, "train_loss": 0.5, "val_loss": 0.6})
+    qtbot.waitUntil(lambda: panel.progress.full_text().startswith("epoch 1/10 · step 5"))
+    text = panel.progress.full_text()
+    assert "ETA –" not in text and ("ETA 2:05" in text or "ETA 2:04" in text), text
+    c.event.emit({"event": "epoch", "epoch": 2, "step": 10, "train_loss": 0.4, "val_loss": 0.5})
+    qtbot.waitUntil(lambda: panel.progress.full_text().startswith("epoch 2/10"))
+    assert "ETA 2:0" in panel.progress.full_text()
+
+
+def test_a_run_too_fast_for_step_events_gets_an_eta_from_its_epochs(ws, qtbot):
+    """Epochs shorter than the step interval send no step events: the time per epoch so far
+    gives the estimate (2 s for 2 of 10 epochs → 8 s left)."""
+    panel, c = ws.panel, ws.controller
+    _state(ws, RUNNING)
+    c.event.emit({"event": "start", "time": 1.0, "epochs": 10, "steps_per_epoch": 5,
+                  "start_epoch": 0})
+    c.event.emit({"event": "epoch", "time": 2.0, "epoch": 1, "step": 5, "train_loss": 0.5})
+    c.event.emit({"event": "epoch", "time": 3.0, "epoch": 2, "step": 10, "train_loss": 0.4})
+    qtbot.waitUntil(lambda: panel.progress.full_text().startswith("epoch 2/10"))
+    assert panel.progress.full_text().endswith(("ETA 0:08", "ETA 0:07")), panel.progress.full_text()
+
+
+def test_after_stop_the_bar_counts_the_epochs_done_as_the_runs_page_does(ws, tmp_path):
+    panel, c = ws.panel, ws.controller
+    _state(ws, STARTING)
+    c.event.emit({"event": "start", "epochs": 100, "steps_per_epoch": 10, "device": "cpu"})
+    c.event.emit({"event": "step", "step": 375, "epoch": 38, "eta_s": 5.0})  # epoch 38 running
+    c.event.emit({"event": "end", "status": "stopped", "epochs_completed": 37, "step": 375})
+    c.process.finished.emit({"status": "stopped", "message": "", "run_dir": str(tmp_path)})
+    assert panel.progress.full_text().startswith("epoch 37/100")  # Runs lists 37/100
+    assert panel.progress.full_text().endswith("stopped")

@@ -314,3 +314,71 @@ def test_small_feature_maps_keep_square_pixels(qtbot):
     assert across == pytest.approx(down, rel=0.02)
     preview.show_output("fc1", "vector", np.arange(10.0))  # bars fill the plot again
     assert not view.state["aspectLocked"]
+
+
+def test_a_link_carrying_a_vector_shows_readable_bars_below_its_caption(qtbot, page, digits_run):
+    """The trial: hovering a link between Linear layers showed a 1–2 px colour strip over the
+    caption's last line. A vector is a strip of bars of a readable height, on its own line."""
+    from PySide6.QtGui import QColor, QTextDocument
+
+    from ui.training.previews import tensor_thumbnail
+    from ui.training.theme import PALETTE
+
+    _shown(qtbot, page, lambda: page.use_run(str(digits_run)))
+    design = page.document.design
+    edge = next(e for e in design.edges
+                if page.outputs.get(e.src) is not None and page.outputs[e.src].tensor.ndim == 1)
+    text = page.link_tooltip(edge)
+    doc = QTextDocument()
+    doc.setHtml(text)
+    blocks = [doc.findBlockByNumber(i).text() for i in range(doc.blockCount())]
+    caption = next(i for i, b in enumerate(blocks) if "for the sample" in b)
+    image = next(i for i, b in enumerate(blocks) if "\ufffc" in b)  # the <img>'s character
+    assert image > caption and blocks[image].strip() == "\ufffc"  # alone, below the caption
+
+    values = np.array([3.0, -1.0, 0.5, 0.0, 2.0], np.float32)
+    picture = tensor_thumbnail("vector", values).toImage()
+    assert picture.height() >= 24 and picture.width() >= 96
+
+    def ink(column: int, colour: str) -> int:
+        x = int((column + 0.5) * picture.width() / len(values))
+        return sum(picture.pixelColor(x, y) == QColor(colour) for y in range(picture.height()))
+
+    up = [ink(i, PALETTE[0]) for i in range(len(values))]
+    down = [ink(i, PALETTE[1]) for i in range(len(values))]
+    assert up[0] > up[4] > up[2] > 0 == up[1] == up[3]  # taller for larger values
+    assert down[1] > 0 and down[0] == down[2] == down[4] == 0
+    assert up[0] >= 0.6 * picture.height() * 3 / 4  # 3 of the 4 units of range lie above zero
+
+
+def test_a_link_tooltip_shows_layer_names_as_written(qtbot, page, digits_run):
+    """Layer names are the user's text, not markup: '<i>a & b' is shown as typed."""
+    from PySide6.QtGui import QTextDocument
+
+    _shown(qtbot, page, lambda: page.use_run(str(digits_run)))
+    design = page.document.design
+    edge = next(e for e in design.edges if page.outputs.get(e.src) is not None)
+    design.rename_node(edge.src, "<i>a & b")
+    doc = QTextDocument()
+    doc.setHtml(page.link_tooltip(edge))
+    assert doc.toPlainText().startswith("<i>a & b → ")
+
+
+def test_a_new_design_does_not_keep_the_old_designs_drawing(qtbot, page):
+    """The trial: a digit drawn for one design was still on the pad, and the input, after New
+    from Template; a new design starts from its own first test sample."""
+    from PySide6.QtCore import QPoint, Qt
+
+    page.show()
+    with qtbot.waitSignal(page.looked, timeout=60_000):
+        pass
+    with qtbot.waitSignal(page.looked, timeout=60_000):
+        qtbot.mousePress(page.pad, Qt.MouseButton.LeftButton, pos=QPoint(50, 20))
+        for y in range(25, 95, 5):
+            qtbot.mouseMove(page.pad, QPoint(52, y))
+        qtbot.mouseRelease(page.pad, Qt.MouseButton.LeftButton, pos=QPoint(52, 95))
+    assert page.true_label is None  # the drawing is the input
+    with qtbot.waitSignal(page.looked, timeout=60_000):
+        page.document.replace(load(EXAMPLES / "digits_cnn.json"))  # the same input shape
+    assert page.pad.ink().max() == 0
+    assert page.true_label == page.samples.label(page.index.value())

@@ -167,7 +167,9 @@ class CanvasView(QGraphicsView):
             action("delete", "Delete", self.delete_selected,
                    [QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)]),
             action("select_all", "Select All", self.select_all, QKeySequence.StandardKey.SelectAll),
-            action("quick_add", "Add Layer…", self.open_quick_add, []),
+            # Tab is handled in event() (a Tab shortcut would also fire inside the popup);
+            # the text after the tab is what menus show in their shortcut column.
+            action("quick_add", "Add Layer…\tTab", self.open_quick_add, []),
             action("auto_layout", "Auto-Layout", self.auto_layout, [QKeySequence("Ctrl+L")]),
             action("layout_down", "Auto-Layout Top to Bottom", lambda: self.auto_layout("down"), []),
             action("layout_right", "Auto-Layout Left to Right", lambda: self.auto_layout("right"), []),
@@ -931,6 +933,9 @@ class CanvasView(QGraphicsView):
         self.resetCachedContent()
         self.zoom_changed.emit(self.zoom())
         self.view_changed.emit()
+
+    def resetTransform(self) -> None:  # noqa: N802 (Qt API; Qt's own skips setTransform above)
+        self.setTransform(QTransform())
 
     def scale(self, sx: float, sy: float) -> None:
         super().scale(sx, sy)

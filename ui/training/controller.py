@@ -50,16 +50,19 @@ class TrainingController(QObject):
     # ---- where runs live ----------------------------------------------------------------------------
 
     def runs_dir(self) -> Path:
-        """The folder holding this design's runs: ``runs/<design>/`` beside its file, or in the
-        app-data folder while the design has no file."""
+        """The folder holding this design's runs: ``runs/<file stem>/`` beside its file, or,
+        while the design has no file, the folder of this document's own key (see
+        :func:`runtime.paths.unsaved_design_key`: not its name, which a rename changes and another
+        unsaved design may share)."""
         if self._runs_root is not None:
             root = self._runs_root
         elif self.document.path is not None:
             root = self.document.path.parent / "runs"
         else:
             root = app_runs_root(data_dir())
-        stem = self.document.path.stem if self.document.path else self.document.design.name
-        return design_runs_dir(root, stem)
+        if self.document.path is not None:
+            return design_runs_dir(root, self.document.path.stem)
+        return root / self.document.runs_key
 
     def run_sources(self) -> list[tuple[Path, str]]:
         """Where this design's runs may be, as ``(folder, name prefix)``: the app's runs folder,

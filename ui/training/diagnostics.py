@@ -104,6 +104,10 @@ class DiagnosticsView(QWidget):
         self.health, self._shown_health = {}, {}
         self.table.setRowCount(0)
         self.image.clear()
+        for side in ("left", "bottom"):  # no row labels of the previous design or run
+            self.plot.getAxis(side).setTicks(None)
+        self.range_label.clear()
+        self.info.show()
         self.health_changed.emit({})
 
     def add_event(self, event: Mapping[str, Any]) -> None:

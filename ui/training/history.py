@@ -44,6 +44,10 @@ class RunHistory(QWidget):
     overlay_requested = Signal(dict)  # {run name: epoch records} of the selected runs
     open_results = Signal(str)  # run folder whose results should be shown
     runs_loaded = Signal(list)  # the runs listed, newest first (RunSummary)
+    # (run folder, its metrics.jsonl events) of the one past run selected while none trains:
+    # the curves and the layer stats show it
+    records_read = Signal(str, list)
+    run_selected = Signal(str)  # the one run selected (the Results page evaluates it)
 
     def __init__(self, controller: TrainingController, parent: QWidget | None = None):
         super().__init__(parent)
@@ -52,6 +56,8 @@ class RunHistory(QWidget):
         self._loading = False
         self._again = False
         self._overlay_request: list[Path] = []
+        self._records_shown: Path | None = None  # the past run whose records were sent
+        self._selected: Path | None = None  # the one run selected, as last told (run_selected)
 
         self.table = QTableWidget(0, len(COLUMNS))
         self.table.setHorizontalHeaderLabels(COLUMNS)
@@ -111,6 +117,7 @@ class RunHistory(QWidget):
         layout.addWidget(self.message)
 
         controller.runs_changed.connect(self.refresh)
+        controller.run_started.connect(self._run_started)
         controller.document.path_changed.connect(self._path_changed)  # a method: goes with the page
         self._selection_changed()
         self.refresh()
@@ -119,6 +126,9 @@ class RunHistory(QWidget):
 
     def _path_changed(self, _path) -> None:
         self.refresh()
+
+    def _run_started(self, _run_dir: str) -> None:
+        self._records_shown = None  # the new run's curves replace the past run's
 
     def refresh(self) -> None:
         """Re-read the runs folder (in the background)."""
@@ -205,10 +215,24 @@ class RunHistory(QWidget):
         self.delete_button.setEnabled(bool(runs) and not any(
             r.dir == self.controller.run_dir and self.controller.busy for r in runs))
         self._show_diff(runs)
-        dirs = [r.dir for r in runs]
+        if one and runs[0].dir != self._selected:
+            self._selected = runs[0].dir
+            self.run_selected.emit(str(runs[0].dir))
+        elif not one:
+            self._selected = None
+        past = runs[0].dir if one and not self.controller.busy else None
+        if past is not None and past != self._records_shown:
+            self._records_shown = past
+            run_task(lambda: _events(past), lambda events: self._records_read(past, events),
+                     receiver=self, needs=("runtime.runs",))
+        dirs = [r.dir for r in runs if r.dir != past]  # a past run shown is no overlay too
         self._overlay_request = dirs
         run_task(lambda: _overlays(dirs), lambda curves: self._overlays_read(dirs, curves),
                  receiver=self, needs=("runtime.analysis",))
+
+    def _records_read(self, run_dir: Path, events: list) -> None:
+        if run_dir == self._records_shown:  # not overtaken by a newer selection or a new run
+            self.records_read.emit(str(run_dir), events)
 
     def _overlays_read(self, dirs: list[Path], curves: dict) -> None:
         if dirs == self._overlay_request:  # not overtaken by a newer selection
@@ -275,3 +299,9 @@ def _overlays(dirs: list[Path]) -> dict:
     from runtime.analysis import epoch_records
 
     return {d.name: epoch_records(d) for d in dirs}
+
+
+def _events(run_dir: Path) -> list:
+    from runtime.runs import RunFolder
+
+    return RunFolder(run_dir).events()

@@ -149,8 +149,10 @@ class TrainingPanel(QWidget):
 
         self._total_epochs = 0
         self._steps_per_epoch = 0
-        self._eta: float | None = None
+        self._eta: tuple[float, float] | None = None  # the newest ETA and when it came
+        self._started = (0.0, 0)  # the start event's time and first epoch (for the ETA)
         self._ended = False  # the child said "end"; its process may take a while to exit
+        self._epochs_completed: int | None = None  # the "end" event's (= status.json's)
         self._pending_progress: tuple[int, list] | None = None  # shown at most every 0.1 s
         self._pending_status: str | None = None  # the newest epoch's line, shown with it
         self._progress_shown = 0.0
@@ -265,6 +267,7 @@ class TrainingPanel(QWidget):
         self._flush_progress()
         if state == STARTING:
             self._ended = False
+            self._epochs_completed = None
             self._show_messages([])
         active = state != IDLE
         self.train_button.setEnabled(not active)
@@ -295,7 +298,7 @@ class TrainingPanel(QWidget):
         self.status.setText(self._idle_text())
         self._show_messages([])
         self._total_epochs = self._steps_per_epoch = 0
-        self._eta = None
+        self._eta, self._started = None, (0.0, 0)
 
     def _show_messages(self, lines: list[str]) -> None:
         """The run's warnings (⚠) and notes (ℹ) under the status line; hidden when none."""
@@ -317,6 +320,8 @@ class TrainingPanel(QWidget):
             self.progress.set_parts([(f"{STAGES.get(event.get('stage'), event.get('stage'))}…", 0)])
         elif kind == "end":  # the run is over: nothing left to pause or stop
             self._ended = True
+            done = event.get("epochs_completed")
+            self._epochs_completed = done if isinstance(done, int) else None
             self.pause_button.setEnabled(False)
             self.stop_button.setEnabled(False)
             self.ended.emit()
@@ -325,6 +330,7 @@ class TrainingPanel(QWidget):
         if kind == "start":
             self._total_epochs = int(event.get("epochs") or self._total_epochs or 0)
             self._steps_per_epoch = int(event.get("steps_per_epoch") or 0)
+            self._started = (float(event.get("time") or 0.0), int(event.get("start_epoch") or 0))
             device = event.get("device_name") or event.get("device")
             if device:
                 self.status.setText(f"Training on {device}")
@@ -355,22 +361,38 @@ class TrainingPanel(QWidget):
             fraction = float(epoch) / self._total_epochs
         else:
             fraction = 0.0
-        if event.get("event") == "step":
-            self._eta = event.get("eta_s")
-        elif total_steps and self._eta is not None:
-            self._eta = None  # an epoch event carries no ETA; do not show a stale one
+        eta = event.get("eta_s") if event.get("event") == "step" else self._epochs_eta(event)
+        if eta is not None:
+            self._eta = (float(eta), time.monotonic())
         # What the bar says, by rank: where it is too narrow, the step goes first, then the
         # speed; the epoch and the ETA stay (everything is in the tooltip).
         self._pending_progress = (
             int(1000 * min(max(fraction, 0.0), 1.0)),
             [(f"epoch {epoch}/{self._total_epochs or '?'}", 0), (f"step {step}", 3),
              (f"{fmt_rate(event.get('samples_per_s'))}/s", 2),
-             (f"ETA {fmt_duration(self._eta)}", 1)])
+             (f"ETA {fmt_duration(self._eta_left())}", 1)])
         wait_ms = int((self._progress_shown + PROGRESS_EVERY_S - time.monotonic()) * 1000)
         if wait_ms <= 0:
             self._flush_progress()
         elif not self._progress_timer.isActive():
             self._progress_timer.start(wait_ms)
+
+    def _epochs_eta(self, event: dict) -> float | None:
+        """Time left from an epoch event: the run's time per epoch so far times the epochs
+        left (a run whose epochs are shorter than the step interval sends no step events)."""
+        start_time, start_epoch = self._started
+        done, now = int(event.get("epoch") or 0) - start_epoch, event.get("time")
+        if done <= 0 or not self._total_epochs or not isinstance(now, (int, float)):
+            return None
+        return (now - start_time) / done * max(0, self._total_epochs - done - start_epoch)
+
+    def _eta_left(self) -> float | None:
+        """The newest estimate (a step event's, or one from the epochs so far), less the time
+        since it came: "–" after each epoch event, which carries none, hid it for whole runs."""
+        if self._eta is None:
+            return None
+        eta, since = self._eta
+        return max(0.0, eta - (time.monotonic() - since))
 
     def _flush_progress(self) -> None:
         """Show the newest progress (and epoch line). A progress bar repaints at once on each
@@ -402,6 +424,9 @@ class TrainingPanel(QWidget):
         if not self.progress.full_text().startswith("epoch"):  # ended before any progress
             self.progress.set_parts([])
         self.progress.drop_part("ETA")
+        if self._epochs_completed is not None:  # the epochs done, as the Runs page lists them
+            self.progress.replace_part("epoch ", f"epoch {self._epochs_completed}/"
+                                                 f"{self._total_epochs or '?'}")
         self.progress.set_suffix(status)
         self.status.setText(f"Run {status}" + (f": {message}" if message else ""))
 

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from .results import array_to_qimage
 from .tasks import adopt_popups
-from .theme import BACKGROUND, PALETTE, style_plot
+from .theme import AXIS, BACKGROUND, PALETTE, style_plot
 
 COLORMAP = "viridis"
 MAX_MAPS = 64  # feature maps shown in the grid (the first ones)
@@ -68,14 +68,51 @@ def _heat_image(array: np.ndarray) -> QImage:
 
 def tensor_thumbnail(kind: str, tensor: np.ndarray, attention: np.ndarray | None = None,
                      size: int = 96) -> QPixmap:
-    """A small picture of a layer's output (vectors as a heat strip)."""
+    """A small picture of a layer's output: vectors as a strip of bars (:func:`bar_strip`),
+    anything 2-D as a heatmap no thinner than a quarter of ``size``."""
     array = preview_array(kind, tensor, attention)
-    if array.ndim == 1:
-        array = array[None, :]
-    elif array.ndim > 2:
+    if array.ndim <= 1:
+        return bar_strip(array.reshape(-1), width=2 * size, height=size // 2)
+    if array.ndim > 2:
         array = array.reshape(array.shape[0], -1)
+    rows, cols = array.shape
+    scale = size / max(rows, cols)
+    least = max(1, size // 4)
+    width, height = max(least, round(cols * scale)), max(least, round(rows * scale))
     return QPixmap.fromImage(_heat_image(array)).scaled(
-        size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
+        width, height, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation)
+
+
+def bar_strip(values: np.ndarray, width: int = 192, height: int = 48) -> QPixmap:
+    """``values`` as bars about a zero line (positive up in the first palette colour, negative
+    down in the second), on the plot background; more values than pixels share a column, which
+    shows the largest of them."""
+    values = np.nan_to_num(np.asarray(values, dtype=np.float32).reshape(-1))
+    pixmap = QPixmap(width, height)
+    pixmap.fill(QColor(BACKGROUND))
+    if values.size == 0:
+        return pixmap
+    columns = min(values.size, width)
+    groups = np.array_split(values, columns)
+    tops = np.array([g.max() for g in groups])
+    bottoms = np.array([g.min() for g in groups])
+    top, bottom = max(float(tops.max()), 0.0), min(float(bottoms.min()), 0.0)
+    span = top - bottom or 1.0
+    zero = round((height - 2) * top / span) + 1  # the zero line's row
+    painter = QPainter(pixmap)
+    bar = width / columns
+    for i, (high, low) in enumerate(zip(tops, bottoms)):
+        x, w = round(i * bar), max(1, round((i + 1) * bar) - round(i * bar) - (1 if bar >= 4 else 0))
+        if high > 0:
+            up = max(1, round((height - 2) * high / span))
+            painter.fillRect(x, zero - up, w, up, QColor(PALETTE[0]))
+        if low < 0:
+            down = max(1, round((height - 2) * -low / span))
+            painter.fillRect(x, zero, w, down, QColor(PALETTE[1]))
+    painter.setPen(QPen(QColor(AXIS), 1))
+    painter.drawLine(0, zero, width, zero)
+    painter.end()
+    return pixmap
 
 
 def pixmap_html(pixmap: QPixmap) -> str:

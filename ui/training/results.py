@@ -158,7 +158,7 @@ class ResultsView(QWidget):
 
     def _build_header(self) -> QHBoxLayout:
         """The run's title, the split to evaluate and the Evaluate button."""
-        self.title = QLabel("Train a model, or pick a run in the history, to see its results.")
+        self.title = QLabel("Train a model, or select a run on the Runs page, to see its results.")
         self.title.setWordWrap(True)
         self.split_combo = QComboBox()
         self.split_combo.addItem("test split", "test")
@@ -258,8 +258,21 @@ class ResultsView(QWidget):
         self.run_dir = str(run_dir)
         self.refresh()
 
+    def select_run(self, run_dir: str) -> None:
+        """The run selected on the Runs page (its owner): Evaluate evaluates it from now on.
+        Nothing is computed until Evaluate is pressed (or Results on the Runs page)."""
+        if not run_dir or run_dir == self.run_dir:
+            return
+        self.run_dir = run_dir
+        self._pending = None
+        self.title.setText(f"{Path(run_dir).name}: press Evaluate to see its results")
+        self.pages.setCurrentWidget(self.empty)
+
     def refresh(self) -> None:
+        """Evaluate the run shown or selected on the chosen split (Evaluate, a split chosen)."""
         if not self.run_dir:
+            self.title.setText("Select a run on the Runs page (or train one), then press "
+                               "Evaluate.")
             return
         split = self.split_combo.currentData()
         request = (self.run_dir, split)

@@ -11,6 +11,7 @@ run trains, the page can follow it: its newest weights are read at most twice a 
 """
 from __future__ import annotations
 
+import html
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -121,7 +122,7 @@ class TryPage(QWidget):
         random_button.setToolTip("A random sample of the test split")
         random_button.clicked.connect(self._random)
         self.pad = DrawPad()
-        self.pad.drawn.connect(self.try_picture)
+        self.pad.drawn.connect(self.try_drawing)
         self.clear_button = clear = QPushButton("Clear")
         clear.setToolTip("Wipe the drawing and try the test sample again")
         clear.clicked.connect(self.show_sample)  # which wipes the pad
@@ -234,6 +235,8 @@ class TryPage(QWidget):
         self.weights.clear()
         self.weights.addItem("Untrained design", UNTRAINED)
         self.model = self.samples = self.prediction = None
+        self.input = self.true_label = None  # a drawing or typed row was for the old design
+        self.pad.clear()
         self.outputs = {}
         self.node_id = None
         self._live_run = self._follow = None
@@ -310,6 +313,14 @@ class TryPage(QWidget):
             if i == self.index.value():
                 self.show_sample()  # the same index: no valueChanged, but a look all the same
             self.index.setValue(i)
+
+    def try_drawing(self, picture: np.ndarray) -> None:
+        """A digit drawn on the pad, framed as the data's pictures are (see ``frame_drawing``)."""
+        if self.samples is None:
+            return
+        from runtime.inspect import frame_drawing
+
+        self.try_picture(frame_drawing(self.samples, picture))
 
     def try_picture(self, picture: np.ndarray) -> None:
         """A drawn or loaded picture (values in [0, 1]) as the input."""
@@ -464,8 +475,10 @@ class TryPage(QWidget):
         shape = "×".join(str(s) for s in out.tensor.shape)
         attention = out.attention.numpy() if out.attention is not None else None
         picture = pixmap_html(tensor_thumbnail(out.kind, out.tensor.numpy(), attention))
-        return (f"<b>{design.node(edge.src).name} → {design.node(edge.dst).name}</b>"
-                f"<br>{shape} for the sample on the Try page<br>{picture}")
+        names = [html.escape(design.node(n).name) for n in (edge.src, edge.dst)]
+        return (f"<p style='margin:0'><b>{names[0]} → {names[1]}</b></p>"
+                f"<p style='margin:0'>{shape} for the sample on the Try page</p>"
+                f"<p style='margin-top:6px; margin-bottom:0'>{picture}</p>")
 
 
 class LinkTooltips(QObject):

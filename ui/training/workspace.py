@@ -116,6 +116,8 @@ class TrainingWorkspace(QObject):
         c.run_finished.connect(self._run_finished)
         self.history.overlay_requested.connect(self.plots.set_overlays)
         self.history.open_results.connect(self.show_results)
+        self.history.records_read.connect(self._show_past_run)
+        self.history.run_selected.connect(self.results.select_run)
 
     def train(self) -> None:
         """Start training (as the panel's Train button does) and bring progress and curves into
@@ -179,6 +181,19 @@ class TrainingWorkspace(QObject):
         self.plots.clear()
         self.diagnostics.clear()
         self.show_page("curves")
+
+    def _show_past_run(self, _run_dir: str, events: list) -> None:
+        """A past run selected on the Runs page: the curves (per epoch, per step, learning
+        rate) and the layer stats show its records (unless a run trains: they show that)."""
+        if self.controller.busy:
+            return
+        self.plots.clear()
+        self.plots.add_events(events)
+        self.plots.redraw()
+        self.diagnostics.clear()
+        for event in events:
+            self.diagnostics.add_event(event)
+        self.diagnostics.redraw()
 
     def _run_finished(self, result: dict) -> None:
         from runtime.runs import RunFolder

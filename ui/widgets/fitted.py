@@ -25,6 +25,11 @@ class ElidedLabel(QLabel):
         self.setToolTip(text)
         self._elide()
 
+    def replace_part(self, prefix: str, text: str) -> None:
+        """Put ``text`` in place of the part that starts with ``prefix`` (keeping its rank)."""
+        self._parts = [(text if t.startswith(prefix) else t, r) for t, r in self._parts]
+        self._fit()
+
     def full_text(self) -> str:
         return self._full
 
@@ -75,6 +80,11 @@ class PartsProgressBar(QProgressBar):
     def drop_part(self, prefix: str) -> None:
         """Leave out the part that starts with ``prefix`` (an ETA once the run is over)."""
         self._parts = [(t, r) for t, r in self._parts if not t.startswith(prefix)]
+        self._fit()
+
+    def replace_part(self, prefix: str, text: str) -> None:
+        """Put ``text`` in place of the part that starts with ``prefix`` (keeping its rank)."""
+        self._parts = [(text if t.startswith(prefix) else t, r) for t, r in self._parts]
         self._fit()
 
     def full_text(self) -> str:

@@ -49,16 +49,20 @@ def cli(capsys, *argv) -> CliResult:
     return CliResult(status, out, err)
 
 
+def _discard_edits(window) -> None:
+    window.document.undo_stack.setClean()
+
+
 def example_window(qtbot, size: tuple[int, int], example: str = "digits_cnn.json"):
     """A shown main window at ``size`` on an example design (no autosave, default layout),
-    closed with the test."""
+    closed with the test, its edits discarded (else closing asks to save, and waits)."""
     from graph.fileformat import load
     from ui.document import Document
     from ui.main_window import MainWindow
 
     window = MainWindow(Document(load(EXAMPLES / example)), autosave=False,
                         remember_layout=False)
-    qtbot.addWidget(window)
+    qtbot.addWidget(window, before_close_func=_discard_edits)
     window.resize(*size)
     window.show()
     qtbot.waitExposed(window)

@@ -74,45 +74,7 @@ class TrainingPanel(QWidget):
         self.document, self.controller = document, controller
         self.design: Design | None = None
 
-        # Device.
-        self.device_combo = compact_combo(QComboBox(), 12)
-        self.device_combo.setObjectName("device")
-        self.device_combo.setToolTip(_BY_NAME["device"].doc)
-        self.device_combo.addItem("Auto (best available)", "auto")
-        self.device_combo.activated.connect(
-            lambda i: self._edit("device", self.device_combo.itemData(i), whole=True))
-
-        # Settings, generated from the declarations and grouped.
-        self.forms: dict[str, ParamForm] = {}
-        settings = QVBoxLayout()
-        device_box = QGroupBox("Device")
-        QFormLayout(device_box).addRow("Train on", self.device_combo)
-        settings.addWidget(device_box)
-        for title, names in TRAINING_GROUPS:
-            box = QGroupBox(title)
-            form = ParamForm([_BY_NAME[n] for n in names])
-            form.edited.connect(self._edit)
-            form.finished.connect(document.edits.seal)
-            QVBoxLayout(box).addWidget(form)
-            self.forms[title] = form
-            settings.addWidget(box)
-        metrics_box = QGroupBox("Metrics")
-        metrics_layout = QGridLayout(metrics_box)  # a few per row: fits a narrow dock
-        self.metric_boxes: dict[str, QCheckBox] = {}
-        for i, metric in enumerate(METRIC_CHOICES):
-            box = QCheckBox(M.METRICS[metric].label)
-            box.setToolTip(f"{M.METRICS[metric].description} ({M.METRICS[metric].task})")
-            box.toggled.connect(self._metrics_edited)
-            self.metric_boxes[metric] = box
-            metrics_layout.addWidget(box, *divmod(i, METRIC_COLUMNS))
-        settings.addWidget(metrics_box)
-        settings.addStretch(1)
-        inner = QWidget()
-        inner.setLayout(settings)
-        self.scroll = scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(inner)
+        self.scroll = scroll = self._settings_area(document)
 
         # Run controls and progress.
         self.train_button = QPushButton("Train")
@@ -170,6 +132,50 @@ class TrainingPanel(QWidget):
         if heavy_imports().loading:
             heavy_imports().progress.connect(self._loading)
             heavy_imports().finished.connect(self._loaded)
+
+    def _settings_area(self, document: Document) -> QScrollArea:
+        """The device, the settings generated from their declarations (grouped) and the
+        metrics, in a scroll area."""
+        # Device.
+        self.device_combo = compact_combo(QComboBox(), 12)
+        self.device_combo.setObjectName("device")
+        self.device_combo.setToolTip(_BY_NAME["device"].doc)
+        self.device_combo.addItem("Auto (best available)", "auto")
+        self.device_combo.activated.connect(
+            lambda i: self._edit("device", self.device_combo.itemData(i), whole=True))
+
+        # Settings, generated from the declarations and grouped.
+        self.forms: dict[str, ParamForm] = {}
+        settings = QVBoxLayout()
+        device_box = QGroupBox("Device")
+        QFormLayout(device_box).addRow("Train on", self.device_combo)
+        settings.addWidget(device_box)
+        for title, names in TRAINING_GROUPS:
+            box = QGroupBox(title)
+            form = ParamForm([_BY_NAME[n] for n in names])
+            form.edited.connect(self._edit)
+            form.finished.connect(document.edits.seal)
+            QVBoxLayout(box).addWidget(form)
+            self.forms[title] = form
+            settings.addWidget(box)
+        metrics_box = QGroupBox("Metrics")
+        metrics_layout = QGridLayout(metrics_box)  # a few per row: fits a narrow dock
+        self.metric_boxes: dict[str, QCheckBox] = {}
+        for i, metric in enumerate(METRIC_CHOICES):
+            box = QCheckBox(M.METRICS[metric].label)
+            box.setToolTip(f"{M.METRICS[metric].description} ({M.METRICS[metric].task})")
+            box.toggled.connect(self._metrics_edited)
+            self.metric_boxes[metric] = box
+            metrics_layout.addWidget(box, *divmod(i, METRIC_COLUMNS))
+        settings.addWidget(metrics_box)
+        settings.addStretch(1)
+        inner = QWidget()
+        inner.setLayout(settings)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(inner)
+        return scroll
 
     # ---- model ↔ view ---------------------------------------------------------------------------
 

@@ -148,8 +148,11 @@ class DiagnosticsPanel(QWidget):
         room = self.table.viewport().width() - self.table.columnWidth(0)
         header = self.table.horizontalHeader()
         widest = max(self.table.sizeHintForColumn(1), header.sectionSizeHint(1))
-        header.resizeSection(1, max(header.sectionSizeHint(1), min(widest, room // 2)))
-        self.table.resizeRowsToContents()
+        width = max(header.sectionSizeHint(1), min(widest, room // 2))
+        if width != header.sectionSize(1):
+            header.resizeSection(1, width)  # sectionResized fits the rows' heights
+        else:
+            self.table.resizeRowsToContents()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)

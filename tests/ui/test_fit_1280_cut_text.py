@@ -33,9 +33,10 @@ def trained_runs(tmp_path_factory):
     return root / "a", root / "b"
 
 
-@pytest.fixture
-def window(styled, qtbot):
-    return example_window(qtbot, SIZE)
+@pytest.fixture(params=[SIZE, (1400, 900)], ids=lambda s: f"{s[0]}x{s[1]}")
+def window(styled, qtbot, request):
+    """The window at 1280×800, and at its default size."""
+    return example_window(qtbot, request.param)
 
 
 def _text_fits(view, text: str, width: int, margin: int = 16) -> bool:

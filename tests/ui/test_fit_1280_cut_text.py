@@ -94,6 +94,9 @@ def test_comparing_two_runs_leaves_the_runs_in_view(runs_page, qtbot):
     QApplication.processEvents()
     diff = runs_page.diff_table
     assert diff.isVisible() and diff.rowCount() >= 1
+    names = {diff.horizontalHeaderItem(c).text() for c in (1, 2)}
+    assert names == {"20261130-075720", "20261130-075721"}  # which run is which
+    assert diff.item(0, 0).text() == "training.lr" and diff.item(0, 1).toolTip()
     assert _rows_shown(diff) == diff.rowCount()  # the comparison whole
     assert _rows_shown(runs_page.table) >= 4
 

@@ -115,6 +115,7 @@ class RunHistory(QWidget):
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.verticalHeader().setVisible(False)
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        table.setWordWrap(False)  # one line a setting; a long value elided, whole as tooltip
         table.setVisible(False)
         label = QLabel("Select two runs to compare their settings.")
         label.setWordWrap(True)
@@ -277,7 +278,9 @@ class RunHistory(QWidget):
         self.diff_table.setRowCount(len(rows))
         for r, (key, a, b) in enumerate(rows):
             for c, text in enumerate((key, _fmt_value(a), _fmt_value(b))):
-                self.diff_table.setItem(r, c, QTableWidgetItem(text))
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                self.diff_table.setItem(r, c, item)
         compact_rows(self.diff_table)
         self.diff_table.setVisible(bool(rows))
         self.diff_label.setVisible(not rows)

@@ -4,7 +4,7 @@ least important parts (both show the whole text as their tooltip, so nothing is 
 table cells that wrap in rows as tall as their text, or rows no taller than one line needs."""
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtCore import QEvent, QRect, QSize, Qt
 from PySide6.QtGui import QTextLayout, QTextOption
 from PySide6.QtWidgets import (QApplication, QHeaderView, QLabel, QProgressBar, QSizePolicy,
                                QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView,
@@ -75,6 +75,12 @@ class ElidedLabel(QLabel):
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
         self._elide()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._elide()  # a style sheet's font: other widths, another line height
+            self.updateGeometry()
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
         return QSize(self.fontMetrics().horizontalAdvance("…") * 4, self._lines_height())

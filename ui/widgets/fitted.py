@@ -1,12 +1,22 @@
 """Text that fits a narrow dock whole: a label that elides in the middle (paths keep their
 start and their name) and a progress bar that leaves out its least important parts. Both show
-the whole text as their tooltip, so nothing is lost; neither wraps nor cuts."""
+the whole text as their tooltip, so nothing is lost; neither wraps nor cuts. And a column for
+a page of a short dock that holds wrapped labels (:class:`DockHeightLayout`)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QLabel, QProgressBar, QWidget
+from PySide6.QtWidgets import QLabel, QProgressBar, QVBoxLayout, QWidget
 
 SEPARATOR = " · "
+
+
+class DockHeightLayout(QVBoxLayout):
+    """A column whose height does not depend on its width: in a scroll area the page then
+    takes the dock's height (scrolling only below its minimum) instead of the taller height its
+    wrapped labels would like. Inside, wrapped labels still get the lines they need."""
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt API)
+        return False
 
 
 class ElidedLabel(QLabel):

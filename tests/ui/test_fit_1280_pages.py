@@ -60,17 +60,25 @@ def test_tick_labels_of_narrow_curves_stay_apart(window, qtbot):
     window.training.show_page("curves")
     _settle(qtbot, lambda: plots.isVisible() and plots.plots["step"].vb.width() > 50)
     _a_long_run(plots)
+    plots.plots["loss"].setYRange(0, 1.5, padding=0)  # a tick at the top edge, next to the legend
     QApplication.processEvents()
     assert plots.plots["step"].vb.width() < 200  # four plots share the 1280 px window
     assert plots.plots["step"].viewRange()[0][1] >= 800
+    view = plots.graphics
     for pid, plot in plots.plots.items():
+        title = plot.titleLabel.mapRectToScene(plot.titleLabel.boundingRect())
         for name in ("bottom", "left"):
-            rects = _label_rects(plot.getAxis(name))
+            axis = plot.getAxis(name)
+            rects = _label_rects(axis)
             assert len(rects) >= 2, (pid, name, rects)
             for i, (a, ta) in enumerate(rects):
                 for b, tb in rects[i + 1:]:
                     apart = a.adjusted(-3, -1, 3, 1)  # a few pixels between any two labels
                     assert not apart.intersects(b), f"{pid} {name}: {ta!r} touches {tb!r}"
+                scene = axis.mapRectToScene(a)
+                shown = view.mapFromScene(scene).boundingRect()
+                assert view.viewport().rect().contains(shown), f"{pid}: {ta!r} is cut off"
+                assert scene.top() >= title.bottom() - 0.5, f"{pid}: {ta!r} is on the legend"
 
 
 def test_legends_of_other_runs_fit_the_narrow_plots(window, qtbot):
@@ -91,7 +99,8 @@ def test_legends_of_other_runs_fit_the_narrow_plots(window, qtbot):
         assert "08:00:22" in line, line  # a run by its time, as its folder is named
         assert len(legend.names) >= 2  # each run's curves, by short names
         assert "08:00:22 val " in " ".join(legend.names)
-        tooltip = label.toolTip()  # every curve by its run's whole name
+        tooltip = label.toolTip()  # every curve by its run's whole name, one a line
+        assert "20261130-080022: val loss" in tooltip.splitlines() or pid != "loss"
         assert tooltip.count("20261130-080022: ") == tooltip.count("20261130-081547: ") \
             == len(legend.names) // 2
     line = plots.plots["loss"].titleLabel.item.toPlainText().split("\n")[1]

@@ -193,7 +193,7 @@ class TitleLegend:
             self.plot.layout.setRowFixedHeight(0, height)
         full = [self._full_names.get(key, name) for key, (item, name) in self.entries.items()
                 if _has_points(item)]
-        label.setToolTip(" · ".join([self.title, *full, self.note]).strip(" ·"))
+        label.setToolTip("\n".join([self.title, *full] + ([self.note] if self.note else [])))
 
     def _fitting(self, parts: list[_Entry]) -> list[_Entry]:
         """As many whole entries as fit the title's width, then "+N more" (just "+N" where
@@ -264,25 +264,12 @@ class LivePlots(QWidget):
         # The view paints its whole background: the dock and the tabs under it need not be
         # painted again with every frame of the curves.
         self.graphics.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        margins = self.graphics.ci.layout.getContentsMargins()  # room for the last x label:
+        self.graphics.ci.layout.setContentsMargins(*margins[:2], ReadableAxis.OVERHANG_PX,
+                                                   margins[3])  # it may reach past its axis
         self.plots: dict[str, pg.PlotItem] = {}
         for i, (pid, (title, _xlabel)) in enumerate(PLOTS.items()):
-            plot = adopt_popups(self, lambda i=i, title=title: self.graphics.addPlot(
-                row=0, col=i, title=title,  # one row: the bottom dock is wide and short
-                axisItems={name: ReadableAxis(name) for name in ("bottom", "left")}))
-            style_plot(plot)
-            # Tick labels may widen the axis but never narrow it again, and it starts as wide
-            # as "0.0000": a label of another width moved every plot of the row (a relayout
-            # and a repaint of all four).
-            axis = plot.getAxis("left")
-            font = axis.style["tickFont"] or axis.font()
-            axis.textWidth = QFontMetrics(font).horizontalAdvance("0.0000")  # pyqtgraph's own
-            axis.setStyle(autoReduceTextSpace=False)
-            plot.legend = TitleLegend(plot, title)  # PlotItem.addItem enters named curves here
-            plot.setLimits(xMin=0)  # steps and epochs start at 0: no negative axis
-            # A user's pan or zoom stops the x axis following the run (see _follow_x).
-            plot.vb.sigRangeChangedManually.connect(
-                lambda _mask, pid=pid: self._following.discard(pid))
-            self.plots[pid] = plot
+            self.plots[pid] = self._make_plot(i, pid, title)
         self.curves: dict[str, Curve] = {}
         # The usual curves keep one colour each; the others (metrics) take the rest in turn.
         self._colors = itertools.cycle([c for c in PALETTE if c not in USUAL_COLORS.values()])
@@ -312,6 +299,27 @@ class LivePlots(QWidget):
         self._step_loss_epochs: set[Any] = set()  # epochs whose step events carried a loss
         self._make_usual_curves()
         self.timer.start()
+
+    def _make_plot(self, column: int, pid: str, title: str) -> pg.PlotItem:
+        """Plot ``pid`` in ``column`` of the one row (the bottom dock is wide and short): dark,
+        its axes' labels apart, its legend in its title row, its x axis from 0."""
+        plot = adopt_popups(self, lambda: self.graphics.addPlot(
+            row=0, col=column, title=title,
+            axisItems={name: ReadableAxis(name) for name in ("bottom", "left")}))
+        style_plot(plot)
+        # Tick labels may widen the axis but never narrow it again, and it starts as wide
+        # as "0.0000": a label of another width moved every plot of the row (a relayout
+        # and a repaint of all four).
+        axis = plot.getAxis("left")
+        font = axis.style["tickFont"] or axis.font()
+        axis.textWidth = QFontMetrics(font).horizontalAdvance("0.0000")  # pyqtgraph's own
+        axis.setStyle(autoReduceTextSpace=False)
+        plot.legend = TitleLegend(plot, title)  # PlotItem.addItem enters named curves here
+        plot.setLimits(xMin=0)  # steps and epochs start at 0: no negative axis
+        # A user's pan or zoom stops the x axis following the run (see _follow_x).
+        plot.vb.sigRangeChangedManually.connect(
+            lambda _mask: self._following.discard(pid))
+        return plot
 
     def _make_usual_curves(self) -> None:
         """The curves every run draws, made now while nothing runs: making a plot item takes

@@ -101,7 +101,8 @@ class ReadableAxis(pg.AxisItem):
     "800" touched ("200400600800"); here the major spacing also leaves each label its width and
     :data:`LABEL_GAP_PX`, and a label that would still touch one already placed is left out.
     Labels at the ends may reach :data:`OVERHANG_PX` past a horizontal axis (pyqtgraph hides
-    any that pass its ends), so a narrow axis still shows where it starts and ends."""
+    any that pass its ends), so a narrow axis still shows where it starts and ends; on a
+    vertical axis none reaches above its top, into the title row and its legend."""
 
     LABEL_GAP_PX = 8
     OVERHANG_PX = 16
@@ -138,10 +139,12 @@ class ReadableAxis(pg.AxisItem):
         if specs is None:
             return None
         axis, ticks, texts = specs
+        vertical = self.orientation in ("left", "right")
         kept: list = []
         for text in texts:  # the major ticks' labels come first: they are kept
             room = text[0].adjusted(-self.LABEL_GAP_PX / 2, 0, self.LABEL_GAP_PX / 2, 0)
-            if not any(room.intersects(other[0]) for other in kept):
+            if not any(room.intersects(other[0]) for other in kept) \
+                    and not (vertical and text[0].top() < 0):
                 kept.append(text)
         return axis, ticks, kept
 

@@ -7,12 +7,12 @@ output of the layer selected on the canvas (:class:`~ui.training.previews.LayerP
 
 All model work runs on the thread pool through :func:`runtime.inspect` (never on the GUI
 thread), one task at a time: a request made while one runs replaces any waiting one. While a
-run trains, the page can follow it: its newest weights are read at most twice a second.
+run trains, the page follows it: its newest weights are tried each time it saves them (at most
+twice a second); once it ends, its best weights.
 """
 from __future__ import annotations
 
 import html
-import time
 from pathlib import Path
 from typing import Any, Callable
 
@@ -76,7 +76,6 @@ class TryPage(QWidget):
         self._follow: str | None = None  # the run trained here, until the list offers it
         self._user_chose = False  # the weights shown were picked by the user: keep them
         self._just_opened = True  # the design was just opened: its newest run is what to try
-        self._last_live = 0.0
         self._stale = True
 
         self.preview = LayerPreview()
@@ -102,6 +101,10 @@ class TryPage(QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(300)
         self._timer.timeout.connect(self.reload)
+        self._live_timer = QTimer(self)  # the newest weights of a run training here
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(int(LIVE_INTERVAL_S * 1000))
+        self._live_timer.timeout.connect(self.reload)
         document.report_changed.connect(self._design_changed)
         document.design_replaced.connect(self._design_replaced)  # a method: goes with the page
 
@@ -248,6 +251,7 @@ class TryPage(QWidget):
         self.outputs = {}
         self.node_id = None
         self._live_run = self._follow = None
+        self._live_timer.stop()
         self.preview.clear("Select a layer on the canvas to see its output.")
         self._stale = True
         if self.isVisible():
@@ -477,24 +481,24 @@ class TryPage(QWidget):
         if not run_dir or run_dir != self._live_run:
             return
         self._live_run = None
+        self._live_timer.stop()  # its newest weights are its last: the best answer now
         if self.weights.currentData() == run_dir:
             self._look_again()
 
     def training_event(self, event: dict) -> None:
-        """An epoch ended: show the running run's newest weights (at most twice a second,
-        never while a look is still computing)."""
-        if event.get("event") != "epoch" or not self._live_run or not self.isVisible():
+        """The run training here saved its newest weights: try them, at most twice a second
+        (until its first checkpoint the page keeps the weights it has: the run has none yet)."""
+        if event.get("event") != "checkpoint" or event.get("kind") != "last" \
+                or not self._live_run:
             return
         if self._user_chose and self.weights.currentData() not in (self._live_run, UNTRAINED):
             return  # the user picked other weights: keep them
-        now = time.monotonic()
-        if now - self._last_live < LIVE_INTERVAL_S or self._busy:
-            return
-        self._last_live = now
         if self.weights.findData(self._live_run) < 0:
             self.weights.addItem(f"{Path(self._live_run).name} · live", self._live_run)
         self.weights.setCurrentIndex(self.weights.findData(self._live_run))
-        self.reload()
+        self._stale = True  # looked at when next shown, if not on screen now
+        if self.isVisible() and not self._live_timer.isActive():  # else a look is due already
+            self._live_timer.start()
 
     # ---- what a link carries --------------------------------------------------------------------
 

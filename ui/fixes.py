@@ -12,11 +12,11 @@ from PySide6.QtWidgets import QMenu, QWidget
 
 from graph.design import Design, Edge
 from graph.fixes import AppendLayer, FixAction, InsertLayer, RenameNode, SetDataOption, SetParam
-from graph.layout import SPACING
 from graph.validate import Diagnostic
 
 from .commands import (AddEdgeCommand, AddNodeCommand, MacroCommand, RenameNodeCommand,
                        SetParamCommand, SetSettingsCommand, insert_on_link_command)
+from .canvas.placement import free_spot, rank_after
 from .document import Document
 
 LINK_COLOR = "#6cb4ff"
@@ -58,15 +58,13 @@ def fix_command(design: Design, action: FixAction) -> MacroCommand:
 
 
 def _append_commands(design: Design, action: AppendLayer, macro: MacroCommand) -> None:
-    """Add the new layer one rank beyond ``action.node`` along the flow, linked from it."""
-    src = design.node(action.node)
-    flow = (design.blocks.owner or design).flow  # a block's body is shown like its design
-    step = SPACING[flow][0]
-    x, y = src.position
-    node = design.make_node(action.layer_type, position=(x, y + step) if flow == "down" else (x + step, y))
+    """Add the new layer one rank beyond ``action.node`` along the flow (or the free spot
+    nearest there), linked from it."""
+    node = design.make_node(action.layer_type, position=rank_after(design, action.node))
+    edge = Edge(action.node, node.id, action.port, design.layer_of(node).inputs[0].name)
+    node.position = free_spot(design, node.position, node, [edge])
     AddNodeCommand(design, node, macro)
-    AddEdgeCommand(design, Edge(src.id, node.id, action.port, design.layer_of(node).inputs[0].name),
-                   None, macro)
+    AddEdgeCommand(design, edge, None, macro)
 
 
 def apply_fix(document: Document, action: FixAction, design: Design | None = None) -> bool:

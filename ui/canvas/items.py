@@ -64,11 +64,47 @@ def pill_length(flow: str) -> float:
     return VARIADIC_PORT_WIDTH if flow == "down" else NODE_HEIGHT - HEADER_HEIGHT
 
 
+def port_position(flow: str, direction: str, index: int, count: int) -> QPointF:
+    """Where the ``index``-th of a node's ``count`` input (or output) ports sits, in the node's
+    coordinates: spread along the top (bottom) edge, or down the left (right) side below the
+    header when there is room."""
+    edge = 0.0 if direction == IN else (NODE_HEIGHT if flow == "down" else NODE_WIDTH)
+    if flow == "down":
+        return QPointF(NODE_WIDTH * (index + 1) / (count + 1), edge)
+    top = HEADER_HEIGHT if count > 1 else 0.0
+    return QPointF(edge, top + (NODE_HEIGHT - top) * (index + 1) / (count + 1))
+
+
+def slot_offset(flow: str, port: Port, index: int, count: int) -> QPointF:
+    """Offset (from the port centre, along its edge) of the ``index``-th of ``count`` links
+    into ``port``: merge inputs attach side by side, first on the left (or at the top)."""
+    if not port.variadic or count <= 1:
+        return QPointF()
+    usable = pill_length(flow) - 2 * PORT_RADIUS
+    along = -usable / 2 + usable * index / (count - 1)
+    return QPointF(along, 0) if flow == "down" else QPointF(0, along)
+
+
+def anchor_offset(layer: LayerType, direction: str, port_name: str, flow: str,
+                  slot: int = 0, count: int = 1) -> QPointF:
+    """Where a link meets ``port_name`` on a node of ``layer``, in the node's coordinates (its
+    ``slot``-th of ``count`` places on a merge input); the middle of the node's input (output)
+    edge when the layer has no such port."""
+    ports = layer.inputs if direction == IN else layer.outputs
+    for index, port in enumerate(ports):
+        if port.name == port_name:
+            return port_position(flow, direction, index, len(ports)) + slot_offset(flow, port, slot, count)
+    down = flow == "down"
+    if direction == IN:
+        return QPointF(NODE_WIDTH / 2, 0) if down else QPointF(0, NODE_HEIGHT / 2)
+    return QPointF(NODE_WIDTH / 2, NODE_HEIGHT) if down else QPointF(NODE_WIDTH, NODE_HEIGHT / 2)
+
+
 class PortItem(QGraphicsItem):
     """One input or output port of a node (a child item of the node). ``flow`` is the design's
     (:data:`graph.design.FLOWS`): ports sit on the top/bottom edges, or on the left/right."""
 
-    def __init__(self, node_item: "NodeItem", port: Port, direction: str, offset: float,
+    def __init__(self, node_item: "NodeItem", port: Port, direction: str, position: QPointF,
                  flow: str = "down"):
         super().__init__(node_item)
         self.node_item = node_item
@@ -77,8 +113,7 @@ class PortItem(QGraphicsItem):
         self.flow = flow
         self.state: str | None = None  # None, "ok" or "refused" while a link is dragged
         self.linked = False
-        edge = 0.0 if direction == IN else (NODE_HEIGHT if flow == "down" else NODE_WIDTH)
-        self.setPos(offset, edge) if flow == "down" else self.setPos(edge, offset)
+        self.setPos(position)
         self._half = pill_length(flow) / 2 if port.variadic else PORT_RADIUS
         half, r = self._half, PORT_RADIUS
         self._rect = (QRectF(-half - 2, -r - 2, 2 * half + 4, 2 * r + 4) if flow == "down"
@@ -118,13 +153,8 @@ class PortItem(QGraphicsItem):
             self.update()
 
     def slot(self, index: int, count: int) -> QPointF:
-        """Offset (from the port centre, along its edge) of the ``index``-th of ``count`` links
-        into it: merge inputs attach side by side, first on the left (or at the top)."""
-        if not self.port.variadic or count <= 1:
-            return QPointF()
-        usable = 2 * self._half - 2 * PORT_RADIUS
-        along = -usable / 2 + usable * index / (count - 1)
-        return QPointF(along, 0) if self.flow == "down" else QPointF(0, along)
+        """Offset (from the port centre) of the ``index``-th of ``count`` links into it."""
+        return slot_offset(self.flow, self.port, index, count)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -268,12 +298,8 @@ class NodeItem(QGraphicsItem):
     def _make_ports(self, ports: Sequence[Port], direction: str) -> dict[str, PortItem]:
         out = {}
         for i, port in enumerate(ports):
-            if self.flow == "down":
-                offset = NODE_WIDTH * (i + 1) / (len(ports) + 1)
-            else:  # down the side, below the header when there is room
-                top = HEADER_HEIGHT if len(ports) > 1 else 0.0
-                offset = top + (NODE_HEIGHT - top) * (i + 1) / (len(ports) + 1)
-            out[port.name] = PortItem(self, port, direction, offset, self.flow)
+            position = port_position(self.flow, direction, i, len(ports))
+            out[port.name] = PortItem(self, port, direction, position, self.flow)
         return out
 
     # ---- data from the model and the report ------------------------------------------------------

@@ -25,9 +25,10 @@ from graph.shapes import Inference, describe
 from graph.validate import ERROR, Diagnostic, Report, validate
 
 from ..document import Document
-from .items import IN, OUT, BadgeItem, NodeItem, NodeLook, PortItem, params_text, problems_text
+from .items import (IN, OUT, BadgeItem, NodeItem, NodeLook, PortItem, anchor_offset, params_text,
+                    problems_text)
 from .links import LinkItem
-from .style import NODE_HEIGHT, NODE_WIDTH, Theme
+from .style import Theme
 
 SCENE_EXTENT = 200_000.0
 
@@ -258,23 +259,13 @@ class CanvasScene(QGraphicsScene):
 
     def anchor(self, edge: Edge, end: str) -> QPointF:
         """Scene position where ``edge``'s ``end`` ("src" or "dst") meets its port."""
-        down = self.flow == "down"
         if end == "src":
             item = self.nodes[edge.src]
-            port = item.outputs.get(edge.src_port)
-            if port is None:
-                return item.pos() + (QPointF(NODE_WIDTH / 2, NODE_HEIGHT) if down
-                                     else QPointF(NODE_WIDTH, NODE_HEIGHT / 2))
-            return item.pos() + port.pos()
+            return item.pos() + anchor_offset(item.layer, OUT, edge.src_port, self.flow)
         item = self.nodes[edge.dst]
-        port = item.inputs.get(edge.dst_port)
-        if port is None:
-            return item.pos() + (QPointF(NODE_WIDTH / 2, 0) if down else QPointF(0, NODE_HEIGHT / 2))
-        offset = QPointF()
         ordered = self._port_links.get((edge.dst, edge.dst_port))
-        if ordered and edge in ordered:
-            offset = port.slot(ordered.index(edge), len(ordered))
-        return item.pos() + port.pos() + offset
+        slot, count = (ordered.index(edge), len(ordered)) if ordered and edge in ordered else (0, 1)
+        return item.pos() + anchor_offset(item.layer, IN, edge.dst_port, self.flow, slot, count)
 
     def port_anchor(self, port: PortItem) -> QPointF:
         return port.scenePos()

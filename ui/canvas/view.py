@@ -53,7 +53,8 @@ from .breadcrumb import Breadcrumb
 from .links import LinkItem
 from .minimap import Minimap
 from .scene import CanvasScene
-from .style import GRID_MAJOR, GRID_MINOR, LAYOUT_STEP_X, LAYOUT_STEP_Y, NODE_HEIGHT, NODE_WIDTH, Theme
+from .placement import free_spot, rank_after
+from .style import GRID_MAJOR, GRID_MINOR, NODE_HEIGHT, NODE_WIDTH, Theme
 
 MIN_ZOOM, MAX_ZOOM, MAX_FIT_ZOOM = 0.08, 3.0, 1.25
 READABLE_ZOOM = 0.4  # below this, even the names of the overview (style.DETAIL_ZOOM) are too small
@@ -432,15 +433,11 @@ class CanvasView(QGraphicsView):
         type_id = self._usable_type(type_id)
         if type_id is None:
             return None
-        design = self.design
         selected = self.selected_node_ids()
         if len(selected) == 1:
-            src = design.node(selected[0])
-            pos = (src.position[0], src.position[1] + LAYOUT_STEP_Y)
-            return self._add_node(type_id, self._free_spot(pos), after=src.id)
+            return self._add_node(type_id, rank_after(self.design, selected[0]), after=selected[0])
         center = self.mapToScene(self.viewport().rect().center())
-        return self._add_node(type_id, self._free_spot((center.x() - NODE_WIDTH / 2,
-                                                        center.y() - NODE_HEIGHT / 2)))
+        return self._add_node(type_id, (center.x() - NODE_WIDTH / 2, center.y() - NODE_HEIGHT / 2))
 
     def copy(self) -> None:
         ids = self.selected_node_ids()
@@ -527,13 +524,17 @@ class CanvasView(QGraphicsView):
 
     def _add_node(self, type_id: str, position: tuple[float, float], after: str | None = None,
                   before: tuple[str, str] | None = None) -> str:
+        """Add a ``type_id`` layer at the free spot nearest ``position`` (its top-left), linked
+        ``after`` a node or ``before`` a node's input port when given; selected and in view."""
         design = self.design
-        node = design.make_node(type_id, position=(round(position[0], 1), round(position[1], 1)))
+        node = design.make_node(type_id, position=position)
         edge = None
         if after is not None and design.has_node(after):
             edge = connect_after(design, after, node)
         elif before is not None and design.has_node(before[0]):
             edge = connect_before(design, before[0], before[1], node)
+        x, y = free_spot(design, position, node, [edge] if edge is not None else [])
+        node.position = (round(x, 1), round(y, 1))
         if edge is None:
             self.document.push(AddNodeCommand(design, node))
         else:
@@ -542,6 +543,9 @@ class CanvasView(QGraphicsView):
             AddEdgeCommand(design, edge, None, macro)
             self.document.push(macro)
         self.select_nodes([node.id])
+        item = self.canvas.nodes.get(node.id)
+        if item is not None:
+            self.ensureVisible(item.sceneBoundingRect(), 20, 20)
         return node.id
 
     def _paste(self, nodes: list[Node], edges: list[Edge], offset, text: str) -> None:
@@ -553,16 +557,6 @@ class CanvasView(QGraphicsView):
         self.select_nodes(new_ids)
         done = "Pasted" if text == "Paste" else "Duplicated"
         self.status_message.emit(f"{done} {len(new_ids)} layer{'s' if len(new_ids) > 1 else ''}")
-
-    def _free_spot(self, pos: tuple[float, float]) -> tuple[float, float]:
-        """``pos``, or the nearest spot to its right where a new node overlaps none."""
-        x, y = pos
-        for _ in range(50):
-            rect = QRectF(x - 10, y - 10, NODE_WIDTH + 20, NODE_HEIGHT + 20)
-            if not any(isinstance(i, NodeItem) for i in self.canvas.items(rect)):
-                break
-            x += LAYOUT_STEP_X
-        return (x, y)
 
     def _quick_add_chosen(self, type_id: str) -> None:
         scene_pos, connect = self._quick_add_request
@@ -877,14 +871,14 @@ class CanvasView(QGraphicsView):
             return
         scene_pos = self.mapToScene(event.position().toPoint())
         design = self.design
-        position = (round(scene_pos.x() - NODE_WIDTH / 2, 1), round(scene_pos.y() - NODE_HEIGHT / 2, 1))
+        position = (scene_pos.x() - NODE_WIDTH / 2, scene_pos.y() - NODE_HEIGHT / 2)
         link = self._link_under(scene_pos, type_id)
-        node = design.make_node(type_id, position=position)
         if link is not None and link.edge in design.edges:
+            node = design.make_node(type_id, position=(round(position[0], 1), round(position[1], 1)))
             self.document.push(insert_on_link_command(design, node, link.edge))
+            self.select_nodes([node.id])
         else:
-            self.document.push(AddNodeCommand(design, node))
-        self.select_nodes([node.id])
+            self._add_node(type_id, position)
         self.setFocus()
         event.acceptProposedAction()
 

@@ -1,0 +1,178 @@
+"""Where a new layer lands: never on a link or a node, so it never looks connected when it is
+not (issue 13). Checked against what the canvas really draws (its items' rectangles and link
+curves), for every way a layer is added; each add stays one undo step."""
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QPainterPathStroker
+from PySide6.QtTest import QTest
+
+from graph.design import Design, Edge
+from graph.validate import validate
+from ui.canvas.placement import free_spot, link_curve
+from ui.canvas.style import NODE_HEIGHT, NODE_WIDTH
+
+from .test_canvas_edit import drop_layer, new_node_id
+from .test_canvas_helpers import _iris, make_view, residual_design, vp  # noqa: F401 (fixture)
+
+
+def spread_chain(flow: str = "down", last: str | None = "Output") -> Design:
+    """Input → fc → relu (→ Output), two ranks apart: the spot one rank after a layer is on
+    the link leaving it, with no node there."""
+    design = _iris(Design("spread"))
+    design.set_flow(flow)
+    layers = [("Input", "x", {"shape": [4]}), ("Linear", "fc", {"out_features": 3}), ("ReLU", "relu", {})]
+    if last:
+        layers.append((last, "y", {}))
+    previous = None
+    for i, (type_id, name, params) in enumerate(layers):
+        position = (0.0, 220.0 * i) if flow == "down" else (440.0 * i, 0.0)
+        node = design.add_node(design.make_node(type_id, name=name, params=params, position=position))
+        if previous is not None:
+            design.add_edge(Edge(previous.id, node.id))
+        previous = node
+    return design
+
+
+def rect_of(view, node_id: str) -> QRectF:
+    """The node's body as drawn."""
+    pos = view.canvas.nodes[node_id].pos()
+    return QRectF(pos.x(), pos.y(), NODE_WIDTH, NODE_HEIGHT)
+
+
+def what_it_touches(view, node_id: str) -> list[str]:
+    """The other nodes and the links (not its own) that the node's drawn rectangle meets."""
+    rect = rect_of(view, node_id)
+    stroker = QPainterPathStroker()
+    stroker.setWidth(2.0)
+    touched = [other for other in view.canvas.nodes if other != node_id and rect_of(view, other).intersects(rect)]
+    for edge, link in view.canvas.links.items():
+        if node_id not in (edge.src, edge.dst) and stroker.createStroke(link.path()).intersects(rect):
+            touched.append(f"{edge.src}→{edge.dst}")
+    return touched
+
+
+def snapshot(design: Design):
+    return [(n.id, n.type, n.position) for n in design.nodes], design.edges
+
+
+def added_in_one_step(view, before) -> str:
+    """The one node added since ``before`` (a snapshot); undo restores the design exactly and
+    redo brings the node back where it was."""
+    design, stack = view.document.design, view.document.undo_stack
+    nid = new_node_id(view, {n[0] for n in before[0]})
+    after = snapshot(design)
+    assert stack.count() == 1
+    stack.undo()
+    assert snapshot(design) == before and nid not in view.canvas.nodes
+    stack.redo()
+    assert snapshot(design) == after and nid in view.canvas.nodes
+    return nid
+
+
+@pytest.mark.parametrize("flow", ["down", "right"])
+def test_a_layer_added_after_the_selected_one_avoids_the_link_on_its_spot(make_view, flow):
+    view = make_view(spread_chain(flow))
+    design = view.document.design
+    x = design.node_by_name("x")
+    view.select_nodes([x.id])
+    before = snapshot(design)
+    nid = view.add_node_at_center("Dropout")  # the palette's double-click and Enter
+    assert what_it_touches(view, nid) == []
+    assert Edge(x.id, nid) in design.edges
+    new = design.node(nid).position
+    axis = 1 if flow == "down" else 0
+    assert new[axis] > x.position[axis]  # after it, along the flow
+    assert added_in_one_step(view, before) == nid
+
+
+def test_an_input_dropped_on_a_link_lands_beside_it(make_view):
+    """An Input cannot be spliced into a link: dropped on one, it goes to the nearest free spot."""
+    view = make_view(spread_chain())
+    design = view.document.design
+    link = view.canvas.links[design.edges[1]]
+    before = snapshot(design)
+    drop_layer(view, "Input", link.path().pointAtPercent(0.5))
+    nid = added_in_one_step(view, before)
+    assert what_it_touches(view, nid) == [] and not design.edges_of(nid)
+    centre = rect_of(view, nid).center()
+    assert (centre - link.path().pointAtPercent(0.5)).manhattanLength() < 300  # near the drop
+
+
+def test_a_layer_dropped_just_beside_a_link_is_not_left_over_it(make_view):
+    """Away from the link's insertion reach but with its body over the curve: moved clear."""
+    view = make_view(spread_chain())
+    design = view.document.design
+    mid = view.canvas.links[design.edges[0]].path().pointAtPercent(0.5)
+    before = snapshot(design)
+    drop_layer(view, "Conv2d", mid + QPointF(40, 0))
+    nid = added_in_one_step(view, before)
+    assert what_it_touches(view, nid) == [] and not design.edges_of(nid)
+
+
+def test_a_drop_on_free_canvas_stays_exactly_where_it_was_dropped(make_view):
+    view = make_view(spread_chain())
+    design = view.document.design
+    spot = view.canvas.nodes_bounding_rect().topRight() + QPointF(400, 100)
+    drop_layer(view, "Conv2d", spot)
+    (node,) = [n for n in design.nodes if n.type == "Conv2d"]
+    assert node.position == (spot.x() - NODE_WIDTH / 2, spot.y() - NODE_HEIGHT / 2)
+
+
+def test_tab_quick_add_over_a_link_places_the_layer_clear_of_it(make_view):
+    view = make_view(spread_chain())
+    design = view.document.design
+    mid = view.canvas.links[design.edges[1]].path().pointAtPercent(0.5)
+    before = snapshot(design)
+    view.open_quick_add(vp(view, mid))  # Tab, or Edit ▸ Add Layer…, with the cursor there
+    QTest.keyClicks(view.quick_add.edit, "sigmoid")
+    QTest.keyClick(view.quick_add.edit, Qt.Key.Key_Return)
+    nid = added_in_one_step(view, before)
+    assert what_it_touches(view, nid) == []
+
+
+def test_the_add_an_output_fix_puts_it_clear_of_a_link_passing_there(make_view):
+    """x → a → m, m → b drawn above m; b is the last layer, and a → m runs through the spot
+    below b: the Output goes beside, and its own link passes no other layer."""
+    design = _iris(Design("detour"))
+    x = design.add_node(design.make_node("Input", name="x", params={"shape": [4]}, position=(0, 0)))
+    a = design.add_node(design.make_node("Linear", name="a", params={"out_features": 8}, position=(0, 110)))
+    b = design.add_node(design.make_node("Linear", name="b", params={"out_features": 3}, position=(0, 220)))
+    m = design.add_node(design.make_node("ReLU", name="m", position=(0, 550)))
+    for src, dst in ((x, a), (a, m), (m, b)):
+        design.add_edge(Edge(src.id, dst.id))
+    view = make_view(design)
+    (action,) = [act for d in validate(design).errors for act in d.actions if act.text.startswith("add an Output")]
+    before = snapshot(design)
+    view.apply_fix(action)
+    (out,) = design.outputs()
+    assert added_in_one_step(view, before) == out.id
+    assert what_it_touches(view, out.id) == []
+    link = view.canvas.links[Edge(b.id, out.id)]
+    stroker = QPainterPathStroker()
+    stroker.setWidth(2.0)
+    crossed = [nid for nid in view.canvas.nodes if nid not in (b.id, out.id)
+               and stroker.createStroke(link.path()).intersects(rect_of(view, nid))]
+    assert crossed == []
+
+
+@pytest.mark.parametrize("flow", ["down", "right"])
+def test_placement_sees_the_links_exactly_as_the_canvas_draws_them(make_view, flow):
+    """One geometry: the placement's link curves are the canvas's, merge slots included."""
+    design = residual_design()
+    design.set_flow(flow)
+    view = make_view(design)
+    for edge, link in view.canvas.links.items():
+        assert link_curve(design, edge, flow) == link.path()
+
+
+def test_a_crowded_neighbourhood_still_yields_a_free_spot():
+    design = Design("crowd")
+    for i in range(12):
+        for j in range(12):
+            design.add_node(design.make_node("ReLU", position=(160.0 * i, 80.0 * j)))
+    spot = free_spot(design, (400.0, 400.0))
+    rect = QRectF(spot[0], spot[1], NODE_WIDTH, NODE_HEIGHT)
+    assert not any(QRectF(n.position[0], n.position[1], NODE_WIDTH, NODE_HEIGHT).intersects(rect)
+                   for n in design.nodes)

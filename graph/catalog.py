@@ -51,14 +51,15 @@ layers (Transformer layers) add up their parts by the same rules: projections, s
 softmax over every head's scores, feed-forward, its activation, LayerNorms and residual adds.
 """
 
-PARAM_KINDS = ("int", "float", "bool", "choice", "size", "ints", "str", "args")
+PARAM_KINDS = ("int", "float", "bool", "choice", "size", "ints", "str", "path", "args")
 
 
 @dataclass(frozen=True)
 class Param:
     """A typed, documented layer parameter.
 
-    Kinds: ``int``, ``float``, ``bool``, ``choice`` (one of ``choices``), ``str``,
+    Kinds: ``int``, ``float``, ``bool``, ``choice`` (one of ``choices``), ``str``, ``path``
+    (text naming a file or folder, relative to the design's folder or absolute),
     ``size`` (an int or a list of ``length`` ints, as torch accepts for kernel sizes) and
     ``ints`` (a list of ints; ``length`` fixes its length when set) and ``args`` (a mapping of
     names to whole numbers: a block instance's arguments for its first copy).
@@ -113,7 +114,7 @@ class Param:
             if value in self.choices:
                 return None
             return f"must be one of {', '.join(map(str, self.choices))}, not {value!r}"
-        if self.kind == "str":
+        if self.kind in ("str", "path"):
             return None if isinstance(value, str) else f"must be text, not {value!r}"
         if self.kind == "float":
             if isinstance(value, bool) or not isinstance(value, (int, float)):

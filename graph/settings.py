@@ -165,6 +165,11 @@ class DatasetSpec:
         """The dataset's name for people (``breast_cancer`` → "Breast cancer")."""
         return self.label or self.name.replace("_", " ").capitalize()
 
+    @property
+    def path_options(self) -> tuple[str, ...]:
+        """The options that name files or folders (``path`` params)."""
+        return tuple(p.name for p in self.options if p.kind == "path")
+
     def resolve(self, options: Mapping[str, Any]) -> dict[str, Any]:
         out = {p.name: copy.deepcopy(p.default) for p in self.options}
         out.update({k: v for k, v in options.items() if k in out})
@@ -175,7 +180,7 @@ _N = Param("n_samples", "int", 1000, "Number of samples to generate.", min=10, m
            label="Samples")
 _NOISE = Param("noise", "float", 0.1, "Standard deviation of added noise.", min=0.0, max=10.0)
 _SEED = Param("seed", "int", 0, "Seed of the generator.", min=0, max=2**31 - 1)
-_PATH = Param("path", "str", "", "File or folder to read.", label="File or folder")
+_PATH = Param("path", "path", "", "File or folder to read.", label="File or folder")
 
 
 def _fixed(shape: tuple[int, ...]):
@@ -276,9 +281,9 @@ _dataset(DatasetSpec(
 ))
 _dataset(DatasetSpec(
     "idx", "MNIST-style IDX files (images and labels).", "file", "classification",
-    options=(Param("images", "str", "", "IDX file of images (…-images-idx3-ubyte).",
+    options=(Param("images", "path", "", "IDX file of images (…-images-idx3-ubyte).",
                    label="Images file"),
-             Param("labels", "str", "", "IDX file of labels (…-labels-idx1-ubyte).",
+             Param("labels", "path", "", "IDX file of labels (…-labels-idx1-ubyte).",
                    label="Labels file")),
     label="IDX files",
 ))

@@ -109,3 +109,30 @@ def test_the_inspector_shows_every_layer_type_whole(styled, make_window, size):
                 cut.append((ids, type(child).__name__, child.objectName(), right - viewport.width()))
     window.document.undo_stack.setClean()
     assert not cut, cut[:5]
+
+
+PATH_ROOM = "wine_quality_red.csv"  # a file name a path field must show whole
+
+
+@pytest.mark.parametrize("dataset", ["csv", "idx"])
+def test_a_path_field_shows_a_file_name_at_1280(make_window, qtbot, styled, dataset):
+    """A dataset option naming a file gets a field wide enough to read a file name beside its
+    Browse… button (at 1280×800 it went under its label instead of shrinking to 66 px)."""
+    from graph.settings import DATASETS
+
+    window = make_window(EXAMPLES / "digits_cnn.json", remember_layout=False)
+    window.resize(1280, 800)
+    window.training_docks["data"].raise_()
+    panel = window.training.data_panel
+    qtbot.waitUntil(lambda: panel.isVisible())
+    index = panel.dataset_combo.findData(dataset)
+    panel.dataset_combo.setCurrentIndex(index)
+    panel.dataset_combo.activated.emit(index)  # as a choice by mouse
+    QApplication.processEvents()
+    assert set(panel.browse_buttons) == set(DATASETS[dataset].path_options)
+    for name in DATASETS[dataset].path_options:
+        field = panel.options_form.editors[name]
+        room = field.fontMetrics().horizontalAdvance(PATH_ROOM)
+        assert field.width() >= room, f"{name}: {field.width()} px for a path"
+        assert panel.browse_buttons[name].isVisible()
+    window.document.undo_stack.setClean()

@@ -119,3 +119,30 @@ def test_npz_preview(qtbot, panel, tmp_path):
     qtbot.waitUntil(lambda: not p.reading, timeout=30_000)
     assert p.preview.total == 60
     assert p.preview.task == "classification" and p.preview.class_counts == [20, 20, 20]
+
+
+@pytest.mark.parametrize("name, options", [
+    ("csv", {"path": "data/iris.csv"}),
+    ("idx", {"images": "mnist/train-images", "labels": "/abs/train-labels"}),
+])
+def test_the_training_copy_reads_file_datasets_from_the_designs_folder(tmp_path, name, options):
+    """The child process reads a copy of the design from a temporary file: every option that
+    names a file (the dataset's ``path`` params) is made absolute against the design's folder;
+    absolute paths and other options stay as they are."""
+    from graph.settings import DATASETS
+    from ui.training.controller import TrainingController
+
+    path = tmp_path / "designs" / "net.json"
+    path.parent.mkdir()
+    design = load(EXAMPLES / "iris_mlp.json")
+    design.set_data(dict(design.data, name=name, options=DATASETS[name].resolve(options)))
+    save(design, path)
+    document = Document()
+    document.open(path)
+    copy = TrainingController(document).snapshot_design().data["options"]
+    for option in DATASETS[name].path_options:
+        given = options[option]
+        expected = given if given.startswith("/") else str((path.parent / given).resolve())
+        assert copy[option] == expected
+    assert {k: v for k, v in copy.items() if k not in DATASETS[name].path_options} == {
+        k: v for k, v in design.data["options"].items() if k not in DATASETS[name].path_options}

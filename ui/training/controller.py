@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from graph.design import Design
 from graph.fileformat import dumps
+from graph.settings import DATASETS
 from runtime.paths import app_runs_root, cli_run_prefix, design_runs_dir, new_run_dir
 
 from ..document import Document
@@ -22,7 +23,6 @@ from ..files import data_dir, legacy_data_dirs
 from .runner import IDLE, TrainingProcess
 
 
-PATH_OPTIONS = ("path", "images", "labels")  # dataset options that name files
 
 
 class TrainingController(QObject):
@@ -145,7 +145,8 @@ class TrainingController(QObject):
         design = self.document.design.copy()
         base = self.document.path.parent if self.document.path else Path.cwd()
         options = dict(design.data.get("options", {}))
-        for key in PATH_OPTIONS:
+        spec = DATASETS.get(design.data.get("name"))
+        for key in spec.path_options if spec else ():
             value = options.get(key)
             if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
                 options[key] = str((base / value).resolve())

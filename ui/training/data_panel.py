@@ -42,8 +42,7 @@ FILE_FILTERS = {
     "npz": "NumPy archives (*.npz);;All files (*)",
     "idx": "IDX files (*ubyte* *.idx*);;All files (*)",
 }
-PATH_OPTIONS = {"csv": ("path",), "npz": ("path",), "images": ("path",),
-                "idx": ("images", "labels")}
+PATH_ROOM = "wine_quality_red.csv"  # a path field is at least this wide
 PREVIEW_DELAY_MS = 250  # typing in a field re-reads the data once it pauses
 
 
@@ -214,13 +213,16 @@ class DataPanel(QWidget):
         form.setObjectName(name)
         form.edited.connect(self._edit_option)
         form.finished.connect(self.document.edits.seal)
-        for option in PATH_OPTIONS.get(name, ()):
+        for option in spec.path_options:
             line = form.editors[option]
             button = QPushButton("Browse…")
             button.clicked.connect(lambda _c=False, o=option: self.browse(o))
             row = QWidget()
             row_layout = QHBoxLayout(row)
             row_layout.setContentsMargins(0, 0, 0, 0)
+            # Room for a file name: in a narrow dock the row goes under its label (the form
+            # wraps long rows) rather than squeezing the path to a few letters.
+            line.setMinimumWidth(line.fontMetrics().horizontalAdvance(PATH_ROOM))
             # Swap the line edit for line edit + button in the same form row.
             form.layout_.replaceWidget(line, row)
             row_layout.addWidget(line, 1)

@@ -168,7 +168,7 @@ class ExportDialog(QDialog):
             self.export_button.setEnabled(True)
             ok = sum(1 for _f, r in self.results if not isinstance(r, str))
             failures = [f"{f} failed: {r}" for f, r in self.results if isinstance(r, str)]
-            self.status.setText(f"{ok} of {len(self.results)} export(s) written and verified."
+            self.status.setText(_outcome(ok, len(self.results))
                                 + (f" {failures[0]}" if failures else ""))
             self.finished_all.emit(self.results)
             return
@@ -210,3 +210,12 @@ class ExportDialog(QDialog):
             if col == 3 and color:
                 item.setForeground(QColor(color))
             self.table.setItem(row, col, item)
+
+
+def _outcome(ok: int, total: int) -> str:
+    """The export's one-line outcome: "Both exports written and verified.", "1 of 3 …"."""
+    if ok == total:
+        return {1: "The export was written and verified.",
+                2: "Both exports were written and verified."}.get(
+            total, f"All {total} exports were written and verified.")
+    return f"{ok} of {total} exports were written and verified."

@@ -567,6 +567,7 @@ EDITORS: dict[str, type[ParamEditor]] = {
     "bool": BoolEditor,
     "choice": ChoiceEditor,
     "str": StrEditor,
+    "path": StrEditor,
     "size": SizeEditor,
     "ints": IntsEditor,
 }

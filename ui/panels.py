@@ -32,6 +32,7 @@ from ui.document import Document
 from ui.fixes import LINK_COLOR, applicable, apply_fix, fix_menu
 from ui.loading import heavy_imports
 from ui.palette import color_chip
+from ui.widgets.fitted import WrappedTextDelegate
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 SEVERITY_COLORS = {"error": QColor("#ff5a52"), "warning": QColor("#ffb020"), "ok": QColor("#34c759")}
@@ -80,13 +81,14 @@ class DiagnosticsPanel(QWidget):
         self.fix_actions: dict[int, list] = {}  # row → the fixes it can apply
         self.table = _read_only_table("diagnostics", self.HEADERS)
         self._shown: list | None = None  # (diagnostic, node name, tooltip) per row shown
-        self.table.setWordWrap(True)
+        self.table.setWordWrap(True)  # every problem and fix whole, in rows as tall as they need
         self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.table.setItemDelegate(WrappedTextDelegate(self.table))
         header = self.table.horizontalHeader()
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)  # see _share_width
+        header.setStretchLastSection(True)  # the fix: what the problem leaves
         header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -138,7 +140,20 @@ class DiagnosticsPanel(QWidget):
             for c, item in enumerate(cells):
                 item.setFlags(Qt.ItemFlag.ItemIsEnabled)
                 self.table.setItem(0, c, item)
+        self._share_width()
+
+    def _share_width(self) -> None:
+        """The problem column as wide as its longest line, but at most half of what the layer
+        column leaves; the fix column the rest. Both wrap, in rows as tall as they need."""
+        room = self.table.viewport().width() - self.table.columnWidth(0)
+        header = self.table.horizontalHeader()
+        widest = max(self.table.sizeHintForColumn(1), header.sectionSizeHint(1))
+        header.resizeSection(1, max(header.sectionSizeHint(1), min(widest, room // 2)))
         self.table.resizeRowsToContents()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self._share_width()
 
     def apply_row_fix(self, row: int) -> None:
         """Apply the fix of ``row``; where it offers alternatives, the one picked from a menu."""

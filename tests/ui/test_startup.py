@@ -56,14 +56,14 @@ def test_editor_draws_first_and_loads_torch_in_the_background(tmp_path):
         while loader.loading and time.time() < deadline:
             if loader.state == "running":
                 print("WHILE", repr(window.code.text()[:60]), repr(data.summary.text()),
-                      repr(panel.status.text()), flush=True)
+                      repr(panel.status.full_text()), flush=True)
             app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)  # the loader's poll
         assert loader.state == "done" and not loader.error, loader.error
         while data.reading and time.time() < deadline:
             app.processEvents()
         app.processEvents()
         print("AFTER", "class Model(nn.Module)" in window.code.text(), window.code.ok, repr(data.summary.text()),
-              repr(panel.status.text()), panel.device_combo.count(), flush=True)
+              repr(panel.status.full_text()), panel.device_combo.count(), flush=True)
         window.document.undo_stack.setClean()
         window.close()
         """)

@@ -65,7 +65,7 @@ def test_train_from_panel_fills_plots_history_and_results(qtbot, workspace):
     assert ws.plots.points("lr") >= 4  # from step events, and at least one per epoch
     assert ws.diagnostics.count == len(_events(ws, "diagnostics")) > 0
     assert set(ws.diagnostics.health) == {"n2", "n4", "n6"}  # the layers with weights
-    assert "completed" in ws.panel.status.text()
+    assert "completed" in ws.panel.status.full_text()
     assert ws.panel.progress.value() == 1000
     qtbot.waitUntil(lambda: any(r.dir.name == os.path.basename(result["run_dir"])
                                 for r in ws.history.runs), timeout=10_000)
@@ -128,7 +128,7 @@ def test_sigkill_marks_failed_and_editor_carries_on(qtbot, workspace, tmp_path):
     result = finished.args[0]
     assert result["status"] == "failed"
     assert "killed" in result["message"]
-    assert "failed" in ws.panel.status.text()
+    assert "failed" in ws.panel.status.full_text()
     with open(os.path.join(result["run_dir"], "status.json")) as fh:
         assert json.load(fh)["status"] == "failed"
     # The editor is untouched: edit, undo, save.
@@ -184,7 +184,7 @@ def test_invalid_design_is_refused_with_a_message(qtbot, workspace):
     doc.push(SetParamCommand(doc.design, "n1", "shape", [3]))
     ws.panel.train_button.click()
     assert not ws.controller.busy
-    assert "error" in ws.panel.status.text()
+    assert "error" in ws.panel.status.full_text()
 
 
 def test_a_failing_child_reports_its_message(qtbot, workspace):
@@ -197,7 +197,7 @@ def test_a_failing_child_reports_its_message(qtbot, workspace):
     result = finished.args[0]
     assert result["status"] == "failed"
     assert "table.csv" in result["message"]
-    assert "table.csv" in ws.panel.status.text()
+    assert "table.csv" in ws.panel.status.full_text()
 
 
 def test_child_stops_cleanly_when_the_app_goes_away(tmp_path):

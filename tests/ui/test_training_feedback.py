@@ -43,10 +43,10 @@ def test_pause_shows_paused(ws):
     panel = ws.panel
     _state(ws, RUNNING)
     _state(ws, PAUSED)
-    assert panel.status.text().startswith("Paused")
+    assert panel.status.full_text().startswith("Paused")
     assert panel.pause_button.text() == "Resume" and ws.pause_action.text() == "Resume"
     _state(ws, RUNNING)
-    assert not panel.status.text().startswith("Paused")
+    assert not panel.status.full_text().startswith("Paused")
 
 
 def test_pause_and_stop_are_disabled_as_soon_as_the_run_ends(ws):
@@ -74,7 +74,7 @@ def test_new_or_open_resets_the_training_tab(ws):
 
     ws.document.replace(load(EXAMPLES / "iris_mlp.json"))
     assert panel.progress.format() == "" and panel.progress.value() == 0
-    assert panel.status.text() == "Ready"
+    assert panel.status.full_text() == "Ready"
     assert ws.plots.points("epoch/train_loss") == 0
 
 
@@ -141,7 +141,7 @@ def test_a_burst_of_epochs_relays_out_the_status_line_once_not_per_epoch(ws, qtb
     c.event.emit({"event": "start", "epochs": 50, "steps_per_epoch": 2, "device": "cpu"})
     for e in range(1, 51):
         c.event.emit({"event": "epoch", "epoch": e, "step": 2 * e, "train_loss": 1.0 / e})
-    shown = lambda: panel.status.text().replace("\u00a0", " ")  # noqa: E731 (unbreakable spaces)
+    shown = lambda: panel.status.full_text().replace("\u00a0", " ")  # noqa: E731 (unbreakable spaces)
     assert shown().startswith("epoch 1 ")  # the burst is not shown line by line
     qtbot.waitUntil(lambda: shown().startswith("epoch 50 "), timeout=2000)
     assert panel.progress.format().startswith("epoch 50/50")
@@ -156,7 +156,7 @@ def test_the_run_buttons_stay_put_while_the_status_text_changes(ws, qtbot):
     _state(ws, STARTING)
     c.event.emit({"event": "start", "epochs": 3, "steps_per_epoch": 10, "device": "cpu",
                   "warnings": ["a warning long enough to wrap over several lines " * 3]})
-    panel.status.setText("a status line long enough to wrap onto a second and third line " * 2)
+    panel.status.set_full_text("a status line long enough to wrap onto a second and third line " * 2)
     QApplication.processEvents()
     assert panel.pause_button.mapTo(panel, panel.pause_button.rect().topLeft()) == before
 

@@ -1,7 +1,7 @@
 """The Training tab's progress text fits the dock at the default window size and at 1280×800:
 the progress bar leaves out its least important parts rather than running past its edge (all
 of it in the tooltip), the run folder is one line elided in the middle, and the epoch line
-wraps only between its "name value" parts, whole."""
+wraps only between its "name value" parts, whole, in the status' two lines."""
 from __future__ import annotations
 
 import pytest
@@ -50,16 +50,18 @@ def test_progress_and_status_fit_the_training_dock(window, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: panel.progress.format().startswith("epoch 61/500"), timeout=2000)
     bar = panel.progress
     assert _fits(bar, bar.format()) and "ETA" in bar.format()
-    assert "step 122000" in bar.toolTip() and "27.9k/s" in bar.toolTip()
+    assert "step 122000" in bar.toolTip() and "27.9k samples/s" in bar.toolTip()
     _state(c, PAUSED)
     assert bar.format().endswith("paused") and _fits(bar, bar.format())
     _state(c, RUNNING)
     c.event.emit({"event": "epoch", "epoch": 62, "step": 124_000, "train_loss": 0.123456,
                   "val_loss": 0.134567, "val_accuracy": 0.987654, "samples_per_s": 27_900.0})
-    qtbot.waitUntil(lambda: panel.status.text().startswith("epoch\u00a062"), timeout=2000)
+    qtbot.waitUntil(lambda: panel.status.full_text().startswith("epoch\u00a062"), timeout=2000)
     QApplication.processEvents()
     status = panel.status
-    assert status.height() >= status.heightForWidth(status.width())  # no line cut off
-    for part in status.text().split(" · "):  # each "name value" is one unbreakable run
+    lines = status.text().split("\n")
+    assert len(lines) <= 2 and all(_fits(status, line) for line in lines), lines
+    assert " ".join(lines) == status.full_text()  # whole, broken between parts only
+    for part in status.full_text().split(" · "):  # each "name value" is one unbreakable run
         assert " " not in part and _fits(status, part), part
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QWidget)
 
 from ..loading import heavy_imports
+from ..widgets.fitted import compact_rows, table_height
 from .controller import TrainingController
 from .panel import fmt_duration
 from .tasks import run_task
@@ -59,33 +60,72 @@ class RunHistory(QWidget):
         self._records_shown: Path | None = None  # the past run whose records were sent
         self._selected: Path | None = None  # the one run selected, as last told (run_selected)
 
-        self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().setVisible(False)
-        header = self.table.horizontalHeader()
-        # Every column as wide as its text (the best metric was squeezed to "val_loss 0.04…"),
-        # the last one taking what is left; a narrow dock scrolls rather than cutting text.
+        self.table = self._runs_table()
+        self.diff_label, self.diff_table, diff_box = self._diff_area()
+        self.message = QLabel()  # what went wrong with the last action; hidden when nothing
+        self.message.setWordWrap(True)
+        self.message.setVisible(False)
+
+        # The runs take the height; the comparison below only what its rows need (see
+        # _fit_diff), and the splitter lets the user give it more.
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(diff_box)
+        self.splitter.setCollapsible(0, False)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 0)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter, 1)
+        layout.addLayout(self._buttons())  # a row under the table: its columns get the width
+        layout.addWidget(self.message)
+
+        controller.runs_changed.connect(self.refresh)
+        controller.run_started.connect(self._run_started)
+        controller.document.path_changed.connect(self._path_changed)  # a method: goes with the page
+        self._selection_changed()
+        self.refresh()
+
+    def _runs_table(self) -> QTableWidget:
+        """The runs, one per row: every fact as wide as its text, the run's name taking what is
+        left (elided in the middle, where its time is; its folder in the tooltip), so that all
+        columns are in view without scrolling."""
+        table = QTableWidget(0, len(COLUMNS))
+        table.setHorizontalHeaderLabels(COLUMNS)
+        table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        table.setWordWrap(False)
+        table.verticalHeader().setVisible(False)
+        header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
-        self.table.itemSelectionChanged.connect(self._selection_changed)
-        self.table.cellDoubleClicked.connect(lambda row, _c: self._show_results(row))
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setStretchLastSection(False)
+        table.itemSelectionChanged.connect(self._selection_changed)
+        table.cellDoubleClicked.connect(lambda row, _c: self._show_results(row))
+        return table
 
-        self.diff_table = QTableWidget(0, 3)
-        self.diff_table.setHorizontalHeaderLabels(("Setting", "First run", "Second run"))
-        self.diff_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.diff_table.verticalHeader().setVisible(False)
-        self.diff_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.diff_label = QLabel("Select two runs to compare their settings.")
-        self.diff_label.setWordWrap(True)
-        diff_box = QWidget()
-        diff_layout = QVBoxLayout(diff_box)
-        diff_layout.setContentsMargins(0, 0, 0, 0)
-        diff_layout.addWidget(self.diff_label)
-        diff_layout.addWidget(self.diff_table)
+    @staticmethod
+    def _diff_area() -> tuple[QLabel, QTableWidget, QWidget]:
+        """Where two selected runs differ: a table of the settings under the runs' names (shown
+        while there are differences), else a line saying to select two or that theirs agree."""
+        table = QTableWidget(0, 3)
+        table.setHorizontalHeaderLabels(("Setting", "First run", "Second run"))
+        table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        table.verticalHeader().setVisible(False)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        table.setVisible(False)
+        label = QLabel("Select two runs to compare their settings.")
+        label.setWordWrap(True)
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(label)
+        layout.addWidget(table, 1)
+        return label, table, box
 
+    def _buttons(self) -> QHBoxLayout:
         self.resume_button = QPushButton("Resume")
         self.resume_button.setToolTip("Continue the selected stopped run from its last checkpoint")
         self.results_button = QPushButton("Results")
@@ -97,30 +137,12 @@ class RunHistory(QWidget):
         self.folder_button.clicked.connect(self.open_selected_folder)
         self.delete_button.clicked.connect(self.delete_selected)
         self.refresh_button.clicked.connect(self.refresh)
-        buttons = QVBoxLayout()
+        buttons = QHBoxLayout()
         for b in (self.resume_button, self.results_button, self.folder_button, self.delete_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         buttons.addWidget(self.refresh_button)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.table)
-        splitter.addWidget(diff_box)
-        splitter.setSizes([300, 120])
-        main = QHBoxLayout()
-        main.addWidget(splitter, 1)
-        main.addLayout(buttons)
-        layout = QVBoxLayout(self)
-        layout.addLayout(main, 1)
-        layout.addWidget(self.message)
-
-        controller.runs_changed.connect(self.refresh)
-        controller.run_started.connect(self._run_started)
-        controller.document.path_changed.connect(self._path_changed)  # a method: goes with the page
-        self._selection_changed()
-        self.refresh()
+        return buttons
 
     # ---- loading ---------------------------------------------------------------------------
 
@@ -180,12 +202,13 @@ class RunHistory(QWidget):
                 self.table.setItem(row, col, item)
             if run.dir in selected:
                 self.table.selectRow(row)
+        compact_rows(self.table)
         self.table.blockSignals(False)
         self._selection_changed()
 
     def _load_failed(self, message: str) -> None:
         self._loading = False
-        self.message.setText(f"Could not read the runs: {message}")
+        self._say(f"Could not read the runs: {message}")
 
     # ---- selection -------------------------------------------------------------------------
 
@@ -239,19 +262,43 @@ class RunHistory(QWidget):
             self.overlay_requested.emit(curves)
 
     def _show_diff(self, runs: list) -> None:
+        """The settings two selected runs differ in, under the runs' names; else a line saying
+        to select two, or that theirs are the same."""
         self.diff_table.setRowCount(0)
+        rows = []
         if len(runs) != 2:
             self.diff_label.setText("Select two runs to compare their settings.")
-            return
-        from runtime.analysis import settings_diff
+        else:
+            from runtime.analysis import settings_diff
 
-        rows = settings_diff(runs[0].dir, runs[1].dir)
-        self.diff_label.setText(f"{runs[0].name} vs {runs[1].name}: "
-                                + (f"{len(rows)} difference(s)" if rows else "same settings"))
+            rows = settings_diff(runs[0].dir, runs[1].dir)
+            self.diff_label.setText(f"{runs[0].name} and {runs[1].name} have the same settings.")
+            self.diff_table.setHorizontalHeaderLabels(("Setting", runs[0].name, runs[1].name))
         self.diff_table.setRowCount(len(rows))
         for r, (key, a, b) in enumerate(rows):
             for c, text in enumerate((key, _fmt_value(a), _fmt_value(b))):
                 self.diff_table.setItem(r, c, QTableWidgetItem(text))
+        compact_rows(self.diff_table)
+        self.diff_table.setVisible(bool(rows))
+        self.diff_label.setVisible(not rows)
+        self._fit_diff()
+
+    def _fit_diff(self) -> None:
+        """Give the comparison the height of its line or its rows (at most half of the page),
+        the runs the rest."""
+        total = sum(self.splitter.sizes())
+        if total <= 0:  # not laid out yet: showEvent fits it
+            return
+        if self.diff_table.isVisibleTo(self):
+            want = table_height(self.diff_table)
+        else:
+            want = self.diff_label.heightForWidth(self.splitter.width())
+        want = min(want, total // 2)
+        self.splitter.setSizes([total - want, want])
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        self._fit_diff()
 
     # ---- actions ---------------------------------------------------------------------------
 
@@ -262,7 +309,7 @@ class RunHistory(QWidget):
         try:
             self.controller.resume_run(runs[0].dir)
         except ValueError as exc:
-            self.message.setText(str(exc))
+            self._say(str(exc))
 
     def open_selected_folder(self) -> None:
         for run in self.selected_runs()[:1]:
@@ -286,9 +333,13 @@ class RunHistory(QWidget):
                 delete_run(run.dir)
             except (RunError, OSError) as exc:
                 problems.append(str(exc))
-        self.message.setText("; ".join(problems))
+        self._say("; ".join(problems))
         self.table.clearSelection()
         self.refresh()
+
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
 
     def _show_results(self, row: int) -> None:
         if 0 <= row < len(self.runs):

@@ -32,6 +32,7 @@ from .tasks import run_task
 _BY_NAME = {p.name: p for p in TRAINING_PARAMS}
 PROGRESS_EVERY_S = 0.1  # the progress bar shows a new step at most this often
 METRIC_COLUMNS = 2  # "macro precision" and "top-5 accuracy" side by side still fit the dock
+STATUS_LINES = 2  # an epoch's losses and accuracy fit in two lines of the dock
 
 
 def list_devices() -> list[tuple[str, str]]:
@@ -93,9 +94,10 @@ class TrainingPanel(QWidget):
         self.run_folder = ElidedLabel()  # where the run writes; the whole path as tooltip
         self.run_folder.setObjectName("muted")
         self.run_folder.setVisible(False)
-        self.status = QLabel(self._idle_text())
-        self.status.setWordWrap(True)
-        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # What the run does, in two lines at most (all of it in the tooltip): a longer text
+        # never pushes the run folder or the settings out of the way.
+        self.status = ElidedLabel(self._idle_text(), mode=Qt.TextElideMode.ElideRight,
+                                  lines=STATUS_LINES)
         self.messages = QLabel()  # the run's warnings and notes, kept until the next run
         self.messages.setWordWrap(True)
         self.messages.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -217,12 +219,12 @@ class TrainingPanel(QWidget):
         return f"{loading} (Train works already)" if loading else "Ready"
 
     def _loading(self, _what: str) -> None:
-        if self.status.text().startswith("Loading"):
-            self.status.setText(self._idle_text())
+        if self.status.full_text().startswith("Loading"):
+            self.status.set_full_text(self._idle_text())
 
     def _loaded(self, error: str) -> None:
-        if self.status.text().startswith("Loading"):
-            self.status.setText(error or "Ready")
+        if self.status.full_text().startswith("Loading"):
+            self.status.set_full_text(error or "Ready")
 
     def _set_devices(self, devices: list[tuple[str, str]]) -> None:
         self.device_combo.clear()
@@ -252,7 +254,7 @@ class TrainingPanel(QWidget):
         try:
             run_dir = self.controller.train()
         except ValueError as exc:
-            self.status.setText(str(exc))
+            self.status.set_full_text(str(exc))
             return
         self._total_epochs = int(self.design.training.get("epochs", 0))
         self._steps_per_epoch = 0
@@ -261,7 +263,7 @@ class TrainingPanel(QWidget):
         self.progress.set_parts([("starting the training process…", 0)])
         self.run_folder.set_full_text(f"Run folder: {run_dir}")
         self.run_folder.setVisible(True)
-        self.status.setText("Starting…")
+        self.status.set_full_text("Starting…")
 
     def _pause_or_resume(self) -> None:
         if self.controller.state == PAUSED:
@@ -282,12 +284,12 @@ class TrainingPanel(QWidget):
         self.stop_button.setEnabled(state in (RUNNING, PAUSED, STARTING) and not self._ended)
         if state == PAUSED:
             self.progress.set_suffix("paused")
-            self.status.setText("Paused: Resume continues the same curve")
+            self.status.set_full_text("Paused: Resume continues the same curve")
         elif state == STOPPING:
-            self.status.setText("Stopping after this step…")
-        elif state == RUNNING and self.status.text().startswith("Paused"):
+            self.status.set_full_text("Stopping after this step…")
+        elif state == RUNNING and self.status.full_text().startswith("Paused"):
             self.progress.set_suffix("")
-            self.status.setText("Resumed")
+            self.status.set_full_text("Resumed")
 
     def _design_replaced(self, _design) -> None:
         self._reset()
@@ -301,7 +303,7 @@ class TrainingPanel(QWidget):
         self.progress.set_parts([])
         self.run_folder.set_full_text("")
         self.run_folder.setVisible(False)
-        self.status.setText(self._idle_text())
+        self.status.set_full_text(self._idle_text())
         self._show_messages([])
         self._total_epochs = self._steps_per_epoch = 0
         self._eta, self._started = None, (0.0, 0)
@@ -339,7 +341,7 @@ class TrainingPanel(QWidget):
             self._started = (float(event.get("time") or 0.0), int(event.get("start_epoch") or 0))
             device = event.get("device_name") or event.get("device")
             if device:
-                self.status.setText(f"Training on {device}")
+                self.status.set_full_text(f"Training on {device}")
             self.progress.set_parts([("first step…", 0)])
         elif kind == "step":
             self._show_progress(event)
@@ -354,7 +356,7 @@ class TrainingPanel(QWidget):
             self._show_progress(event)
         elif kind == "error":
             self._flush_progress()
-            self.status.setText(str(event.get("message", "")))
+            self.status.set_full_text(str(event.get("message", "")))
 
     def _show_progress(self, event: dict) -> None:
         """Progress from a step event, or from an epoch event (which ends that epoch)."""
@@ -375,7 +377,7 @@ class TrainingPanel(QWidget):
         self._pending_progress = (
             int(1000 * min(max(fraction, 0.0), 1.0)),
             [(f"epoch {epoch}/{self._total_epochs or '?'}", 0), (f"step {step}", 3),
-             (f"{fmt_rate(event.get('samples_per_s'))}/s", 2),
+             (f"{fmt_rate(event.get('samples_per_s'))} samples/s", 2),
              (f"ETA {fmt_duration(self._eta_left())}", 1)])
         wait_ms = int((self._progress_shown + PROGRESS_EVERY_S - time.monotonic()) * 1000)
         if wait_ms <= 0:
@@ -405,7 +407,7 @@ class TrainingPanel(QWidget):
         new value and a wrapped label lays its dock out again, so a burst of events (a fast run,
         or after the window was busy) shows only its last."""
         if self._pending_status is not None:
-            self.status.setText(self._pending_status)
+            self.status.set_full_text(self._pending_status)
             self._pending_status = None
         if self._pending_progress is None:
             return
@@ -434,7 +436,7 @@ class TrainingPanel(QWidget):
             self.progress.replace_part("epoch ", f"epoch {self._epochs_completed}/"
                                                  f"{self._total_epochs or '?'}")
         self.progress.set_suffix(status)
-        self.status.setText(f"Run {status}" + (f": {message}" if message else ""))
+        self.status.set_full_text(f"Run {status}" + (f": {message}" if message else ""))
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
         if self.design is not None:

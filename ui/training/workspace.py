@@ -32,6 +32,7 @@ DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable
 
 MIN_CANVAS_SHARE = 0.5  # the canvas keeps at least this share of the window's height
 SHORT_DOCK, ROOMY_DOCK = 300, 420  # a bottom dock under the first grows to the second for plots
+ROOMY_PAGES = ("curves", "runs", "results", "try")  # the pages that need that height
 
 
 def fit_bottom_dock(window: QMainWindow, dock: QDockWidget, height: int | None = None) -> int:
@@ -136,9 +137,9 @@ class TrainingWorkspace(QObject):
         self.tabs.setCurrentWidget(self.pages[key])
 
     def _page_changed(self, index: int) -> None:
-        """The curves, the results and the Try page need height: showing them grows a short
-        bottom dock."""
-        if self.tabs.widget(index) in (self.pages[k] for k in ("curves", "results", "try")):
+        """The curves, the runs, the results and the Try page need height: showing them grows
+        a short bottom dock."""
+        if self.tabs.widget(index) in (self.pages[k] for k in ROOMY_PAGES):
             self._make_room()
 
     def _make_room(self) -> None:

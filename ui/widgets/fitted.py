@@ -1,23 +1,34 @@
-"""Text that fits a narrow dock whole: a label that elides in the middle (paths keep their
-start and their name) and a progress bar that leaves out its least important parts. Both show
-the whole text as their tooltip, so nothing is lost; neither wraps nor cuts."""
+"""Text that fits a narrow dock whole: a label of one line or a few that elides what it cannot
+hold (in the middle, paths keep their start and their name), a progress bar that leaves out its
+least important parts (both show the whole text as their tooltip, so nothing is lost), and
+table cells that wrap in rows as tall as their text, or rows no taller than one line needs."""
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtWidgets import QLabel, QProgressBar, QWidget
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QTextLayout, QTextOption
+from PySide6.QtWidgets import (QApplication, QHeaderView, QLabel, QProgressBar, QSizePolicy,
+                               QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView,
+                               QWidget)
 
 SEPARATOR = " · "
+LINE_SEPARATOR = "\u2028"  # Unicode's, which QTextLayout breaks a line at
 
 
 class ElidedLabel(QLabel):
-    """One line of text, elided (in the middle by default, as paths are) to the label's width;
-    the whole text is the tooltip and :meth:`full_text`."""
+    """Text in at most ``lines`` lines (one by default), elided (in the middle by default, as
+    paths are) where it needs more; the whole text is the tooltip and :meth:`full_text`. The
+    label is always as tall as its lines, so text of changing length never moves what is
+    under it. Lines break between words: a non-breaking space keeps "name value" together."""
 
     def __init__(self, text: str = "", parent: QWidget | None = None,
-                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle):
+                 mode: Qt.TextElideMode = Qt.TextElideMode.ElideMiddle, lines: int = 1):
         super().__init__(parent)
         self._mode = mode
+        self._lines = lines
         self._full = ""
+        self.setSizePolicy(self.sizePolicy().horizontalPolicy(), QSizePolicy.Policy.Fixed)
+        if lines > 1:
+            self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.set_full_text(text)
 
     def set_full_text(self, text: str) -> None:
@@ -25,28 +36,51 @@ class ElidedLabel(QLabel):
         self.setToolTip(text)
         self._elide()
 
-    def replace_part(self, prefix: str, text: str) -> None:
-        """Put ``text`` in place of the part that starts with ``prefix`` (keeping its rank)."""
-        self._parts = [(text if t.startswith(prefix) else t, r) for t, r in self._parts]
-        self._fit()
-
     def full_text(self) -> str:
         return self._full
 
     def _elide(self) -> None:
         width = max(self.contentsRect().width(), 1)
-        super().setText(self.fontMetrics().elidedText(self._full, self._mode, width))
+        if self._lines == 1:
+            super().setText(self.fontMetrics().elidedText(self._full, self._mode, width))
+        else:
+            super().setText("\n".join(self._wrapped(width)))
+
+    def _wrapped(self, width: int) -> list[str]:
+        """The text broken into lines of ``width`` at word boundaries (anywhere in a word longer
+        than a line); what the last line cannot hold is elided."""
+        text = self._full.replace("\n", LINE_SEPARATOR)  # a line break to QTextLayout
+        layout = QTextLayout(text, self.font())
+        option = QTextOption()
+        option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+        layout.setTextOption(option)
+        starts: list[int] = []
+        layout.beginLayout()
+        while len(starts) < self._lines:
+            line = layout.createLine()
+            if not line.isValid():
+                break
+            line.setLineWidth(width)
+            starts.append(line.textStart())
+        layout.endLayout()
+        lines = [text[a:b].rstrip() for a, b in zip(starts, starts[1:])]
+        rest = text[starts[-1]:].replace(LINE_SEPARATOR, " ") if starts else ""
+        return lines + [self.fontMetrics().elidedText(rest, self._mode, width)]
+
+    def _lines_height(self) -> int:
+        margins = self.contentsMargins()
+        text = self.fontMetrics().boundingRect(QRect(), 0, "\n".join("X" * self._lines))
+        return text.height() + margins.top() + margins.bottom() + 2 * self.margin()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
         self._elide()
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
-        return QSize(self.fontMetrics().horizontalAdvance("…") * 4,
-                     super().minimumSizeHint().height())
+        return QSize(self.fontMetrics().horizontalAdvance("…") * 4, self._lines_height())
 
     def sizeHint(self) -> QSize:  # noqa: N802 (Qt API)
-        return QSize(self.minimumSizeHint().width(), super().sizeHint().height())
+        return self.minimumSizeHint()
 
 
 class PartsProgressBar(QProgressBar):
@@ -111,3 +145,45 @@ class PartsProgressBar(QProgressBar):
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)
         self._fit()
+
+
+def compact_rows(table: QTableView) -> None:
+    """Rows as tall as one line of their text and the style's padding (call it once rows are
+    filled: the first one is measured). Left to the header, rows are at least as tall as a
+    header section's text and padding, 30 px, and a short dock had room for two of them."""
+    if table.model().rowCount():
+        rows = table.verticalHeader()
+        rows.setMinimumSectionSize(table.fontMetrics().height())
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(table.sizeHintForRow(0))
+
+
+def table_height(table: QTableView) -> int:
+    """The height that shows ``table``'s header and all its rows whole, without scrolling."""
+    body = sum(table.rowHeight(r) for r in range(table.model().rowCount()))
+    return table.horizontalHeader().sizeHint().height() + body + 2 * table.frameWidth()
+
+
+class WrappedTextDelegate(QStyledItemDelegate):
+    """Cells whose text wraps, each row as tall as its wrapped text. Qt wraps a cell's size
+    hint at the whole column width and adds a style sheet's padding after, so a text that wraps
+    when painted (inside the padding) got a row one line short: its last words were cut."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:  # noqa: N802 (Qt API)
+        if option.rect.width() <= 0:  # a column's width asked for, not a wrapped height
+            return super().sizeHint(option, index)
+        inner = QStyleOptionViewItem(option)
+        inner.rect = QRect(option.rect)
+        inner.rect.setWidth(option.rect.width() - _padding(option))
+        return super().sizeHint(inner, index)
+
+
+def _padding(option: QStyleOptionViewItem) -> int:
+    """The width a style sheet's padding takes from a cell: what its text's rectangle lacks
+    of the cell's, with nothing (icon, check box) beside the text."""
+    plain = QStyleOptionViewItem(option)
+    plain.features = QStyleOptionViewItem.ViewItemFeature.HasDisplay
+    widget = option.widget
+    style = widget.style() if widget is not None else QApplication.style()
+    text = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, plain, widget)
+    return max(0, option.rect.width() - text.width())

@@ -170,10 +170,13 @@ def test_after_a_run_ends_the_try_page_says_the_weights_it_loads(window, qtbot, 
     run = str(digits_run)
     page.run_started(run)
     window.training.show_page("try")
-    with qtbot.waitSignal(page.looked, timeout=60_000):
-        page.use_run(run)
+    page.use_run(run)
+
+    def idle() -> bool:  # every look asked for has been shown
+        return page.prediction is not None and not page._busy and page._waiting is None \
+            and not page._timer.isActive()
+    qtbot.waitUntil(idle, timeout=60_000)
     assert page.model.source == "last" and "newest weights" in page.status.text()
-    with qtbot.waitSignal(page.looked, timeout=60_000):
-        window.training.controller.run_finished.emit({"status": "completed", "run_dir": run})
-    assert page.model.source == "best"
+    window.training.controller.run_finished.emit({"status": "completed", "run_dir": run})
+    qtbot.waitUntil(lambda: idle() and page.model.source == "best", timeout=60_000)
     assert "best weights" in page.status.text() and "last" not in page.status.text()

@@ -383,3 +383,16 @@ def test_a_new_design_does_not_keep_the_old_designs_drawing(qtbot, page):
         page.document.replace(load(EXAMPLES / "digits_cnn.json"))  # the same input shape
     assert page.pad.ink().max() == 0
     assert page.true_label == page.samples.label(page.index.value())
+
+
+def test_weights_picked_while_the_page_loads_are_the_ones_it_ends_with(qtbot, page, digits_run):
+    """A run's weights picked while the untrained design still loads: the load's own first
+    look goes first, then the pick is loaded; it is never dropped (the weights box would name
+    the run while the untrained design answered)."""
+    page.reload()  # the untrained design, in the background
+    assert page._busy
+    page.use_run(str(digits_run))  # picked meanwhile: waits for the load
+    qtbot.waitUntil(lambda: page.model is not None and page.model.source == "best"
+                    and not page._busy, timeout=60_000)
+    assert page.model.run_dir.name == digits_run.name
+    assert page.status.text().startswith("best weights")

@@ -414,7 +414,11 @@ class TryPage(QWidget):
         self._busy = False
         waiting, self._waiting = self._waiting, None
         callback(value)
-        if waiting is not None and not self._busy:  # else the callback asked for newer work
+        if waiting is None:
+            return
+        if self._busy:  # the callback started work of its own (a look with the model it
+            self._waiting = waiting  # opened): the request, made later, still comes after it
+        else:
             waiting()
 
     def _failed(self, message: str) -> None:

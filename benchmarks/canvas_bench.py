@@ -153,6 +153,15 @@ def run(app: QApplication, text: str, recipe: bool) -> dict[str, float]:
     t = time.perf_counter()
     validate(design)
     out["validate_only"] = time.perf_counter() - t
+    # Add a layer after one in the middle: its spot (ui.canvas.placement) is on the next
+    # layer and the link to it, so the nearest free spot is searched.
+    view.select_nodes([nid])
+    settle(app)
+    t = time.perf_counter()
+    view.add_node_at_center("ReLU")
+    app.sendPostedEvents()
+    view.viewport().repaint()
+    out["add_layer"] = time.perf_counter() - t
     view.close()
     view.deleteLater()
     document.deleteLater()
@@ -182,6 +191,7 @@ def main() -> None:
         ("  of which graph.validate alone", "validate_only", None),
         ("breaking edit (restyles ~3/4 of the nodes)", "break_edit", 0.050),
         ("the edit that fixes it", "fix_edit", 0.050),
+        ("add a layer after the selected one", "add_layer", 0.050),
     ]
     print(f"{'measure':44} {'recipe':>10} {'baseline':>10} {'ratio':>7}  target")
     for label, key, target in rows:

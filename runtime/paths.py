@@ -3,6 +3,7 @@ before the heavy libraries have loaded."""
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +29,19 @@ _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10))
 # ---- run folders (their contents: runtime.runs.RunFolder) -----------------------------------
 
 CHECKPOINT_KINDS = ("best", "last")  # the checkpoints a run keeps, by name
+RUN_STAMP = "%Y%m%d-%H%M%S"  # when a run started, at the end of its folder's name
+_STAMPED = re.compile(r"(?:.*-)?\d{8}-(\d\d)(\d\d)(\d\d)(-\d+)?")
+
+
+def short_run_name(name: str) -> str:
+    """A run folder's name as a short label: the time of day it started (``20261130-080022``
+    and ``digits-20261130-080022`` → ``08:00:22``, a ``-2`` suffix kept); any other name as
+    it is. For places too narrow for the whole name, which then says it in a tooltip."""
+    match = _STAMPED.fullmatch(name)
+    if match is None:
+        return name
+    hours, minutes, seconds, suffix = match.groups()
+    return f"{hours}:{minutes}:{seconds}{suffix or ''}"
 
 
 def unique_dir(path: Path) -> Path:
@@ -41,7 +55,7 @@ def unique_dir(path: Path) -> Path:
 
 def default_run_dir(design_stem: str, root: str | os.PathLike = "runs") -> Path:
     """``runs/<design-stem>-<YYYYmmdd-HHMMSS>`` (with ``-2``, ``-3`` … if taken): the CLI's."""
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now().strftime(RUN_STAMP)
     return unique_dir(Path(root) / f"{cli_run_prefix(design_stem)}{stamp}")
 
 
@@ -70,4 +84,4 @@ def unsaved_design_key(design_name: str) -> str:
 
 def new_run_dir(parent: str | os.PathLike) -> Path:
     """A fresh ``<parent>/<YYYYmmdd-HHMMSS>`` run folder name (the app's runs)."""
-    return unique_dir(Path(parent) / datetime.now().strftime("%Y%m%d-%H%M%S"))
+    return unique_dir(Path(parent) / datetime.now().strftime(RUN_STAMP))

@@ -146,9 +146,10 @@ class AutosaveEntry:
         return _lock(self.snapshot)
 
     def describe(self) -> str:
+        """Two lines: the design's name, then where it lives and when it was autosaved."""
         when = self.saved_at.strftime("%Y-%m-%d %H:%M") if self.saved_at else "unknown time"
         where = str(self.original) if self.original else "never saved"
-        return f"{self.name} — {where} — autosaved {when}"
+        return f"{self.name}\nautosaved {when} · {where}"
 
     def read(self) -> str:
         return self.snapshot.read_text(encoding="utf-8")

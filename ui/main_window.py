@@ -97,10 +97,17 @@ class RecoveryDialog(QDialog):
         text.setWordWrap(True)
         layout.addWidget(text)
         self.list = QListWidget()
+        # Rows as wide as the list: a long path loses its middle, not its file name, and
+        # nothing scrolls sideways; the tooltip has it whole.
+        self.list.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setSpacing(2)
         for entry in entries:
             item = QListWidgetItem(entry.describe())
+            item.setToolTip(entry.describe())
             item.setData(Qt.ItemDataRole.UserRole, entry)
             self.list.addItem(item)
+            item.setSizeHint(QSize(0, self.list.sizeHintForRow(self.list.row(item))))
         self.list.setCurrentRow(0)
         layout.addWidget(self.list)
         buttons = QDialogButtonBox()

@@ -180,3 +180,15 @@ def test_load_run_problems(tmp_path, trained_run):
     RunWriter(broken, resume=True).save_weights("best", model, {}, 1, 1)
     with pytest.raises(RunError, match="the weights do not fit the design"):
         load_run(broken).build_model("best")
+
+
+def test_a_run_folders_short_name_is_the_time_it_started(tmp_path):
+    from runtime.paths import new_run_dir, short_run_name
+
+    assert short_run_name("20261130-080022") == "08:00:22"
+    assert short_run_name("digits_cnn-20261130-080022") == "08:00:22"
+    assert short_run_name("my-run-20261130-235959-3") == "23:59:59-3"
+    assert short_run_name("my-run") == "my-run"  # a name of the user's own stays whole
+    assert short_run_name("x20261130-080022") == "x20261130-080022"
+    assert short_run_name(new_run_dir(tmp_path).name).count(":") == 2  # the app's own names
+    assert short_run_name(default_run_dir("digits", tmp_path).name).count(":") == 2

@@ -13,6 +13,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QTransform
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
+from shiboken6 import getCppPointer
 
 from graph.design import Design, Edge
 from graph.settings import DATASETS
@@ -61,7 +62,9 @@ def residual_design() -> Design:
 @pytest.fixture
 def make_view(qtbot):
     """``make_view(design)`` → a shown CanvasView at zoom 1 centred on the nodes; checks leaks."""
-    before = {id(w) for w in QApplication.topLevelWidgets()}
+    # C++ identity: a widget Qt made (a combo's popup) gets a new Python wrapper, so a new id(),
+    # each time topLevelWidgets() is asked once the previous wrapper has been collected.
+    before = {getCppPointer(w)[0] for w in QApplication.topLevelWidgets()}
     views = []
 
     def make(design: Design | None = None, size=(1000, 800)) -> CanvasView:
@@ -86,7 +89,7 @@ def make_view(qtbot):
         view.deleteLater()
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     QApplication.processEvents()
-    leaked = [w for w in QApplication.topLevelWidgets() if id(w) not in before]
+    leaked = [w for w in QApplication.topLevelWidgets() if getCppPointer(w)[0] not in before]
     assert not leaked, f"top-level widgets leaked: {leaked}"
 
 

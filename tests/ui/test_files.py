@@ -10,14 +10,15 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from graph.fileformat import dumps, load
 from tests.conftest import EXAMPLES, ROOT
 from tests.ui.test_window import cnn_file, isolated, make_window, no_leaked_windows  # noqa: F401
 from ui.commands import SetParamCommand
-from ui.files import SIDECAR_FORMAT, Autosaver, RecentFiles, app_settings, data_dir, find_recoverable
+from ui.files import (SIDECAR_FORMAT, AutosaveEntry, Autosaver, RecentFiles, app_settings, data_dir,
+                      find_recoverable)
 from ui.main_window import RecoveryDialog
 
 
@@ -311,3 +312,28 @@ def test_a_recovered_unsaved_design_keeps_its_runs(make_window, isolated):
     assert other.document.runs_key == key
     assert other.training.controller.runs_dir().name == key
     other.document.undo_stack.setClean()
+
+
+def test_the_recovery_list_shows_name_time_and_file_whole_or_elided_in_the_middle(qtbot):
+    """Each autosave reads as two lines (the design, then when and where) as wide as the list:
+    a long path loses its middle, never its file name, and nothing scrolls sideways (at
+    1280×800 the line was cut at "autosaved 2026-11-30 0")."""
+    folder = Path("/home/someone/projects/2026/classification experiments/handwritten digits")
+    original = folder / "designs" / "digits_cnn_with_batchnorm.json"
+    entries = [AutosaveEntry(Path("a.json"), "Digits CNN", original, datetime(2026, 11, 30, 9, 26)),
+               AutosaveEntry(Path("b.json"), "Untitled", None, datetime(2026, 11, 30, 9, 27))]
+    dialog = RecoveryDialog(entries)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    lines = dialog.list.fontMetrics().lineSpacing()
+    assert dialog.list.horizontalScrollBar().maximum() == 0
+    for row, entry in enumerate(entries):
+        item = dialog.list.item(row)
+        rect = dialog.list.visualItemRect(item)
+        assert rect.height() >= 2 * lines and rect.right() <= dialog.list.viewport().width()
+        assert item.text().splitlines()[0] == entry.name
+        assert item.toolTip() == item.text()
+    text = dialog.list.item(0).text()
+    assert "2026-11-30 09:26" in text and str(original) in text
+    assert dialog.list.textElideMode() == Qt.TextElideMode.ElideMiddle

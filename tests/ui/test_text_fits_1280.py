@@ -95,7 +95,10 @@ def test_legends_show_whole_entries_and_count_the_rest(window, qtbot):
     shown = [name for name in legend.names if name in text]
     assert shown and shown == legend.names[:len(shown)]  # whole entries, in order
     assert label.item.boundingRect().width() <= label.width() + 1  # nothing clipped
-    assert all(name in label.toolTip() for name in legend.names)
+    assert all(name in label.toolTip() for name in ("train loss", "val loss"))
+    assert all(f"{run}: {name}" in label.toolTip() for run in ("digits_cnn-20261130-064027",
+                                                               "20261130-071500")
+               for name in ("train loss", "val loss"))  # other runs by their whole names
 
 
 def test_a_blocks_type_fits_the_summary(styled, qtbot):

@@ -185,7 +185,8 @@ def test_legends_sit_in_the_title_row_not_on_the_curves(qtbot):
     assert loss.legend.names == ["train loss", "val loss"]  # people's labels, not keys
     assert "val loss" in loss.titleLabel.text
     plots.set_overlays({"run 1": [{"epoch": 1, "val_loss": 0.5}]})
-    assert "run 1: val loss" in loss.legend.names
+    assert "run 1 val loss" in loss.legend.names  # the short name; the tooltip: "run 1: val loss"
+    assert "run 1: val loss" in loss.titleLabel.toolTip()
     plots.set_overlays({})
     assert loss.legend.names == ["train loss", "val loss"]
 

@@ -123,28 +123,29 @@ def test_hovering_a_link_shows_the_tensor_it_carries(qtbot, page, digits_run):
     QToolTip.hideText()
 
 
-def test_live_during_training_at_most_twice_a_second(page, digits_run, monkeypatch):
-    from types import SimpleNamespace
-
+def test_live_during_training_at_most_twice_a_second(qtbot, page, digits_run, monkeypatch):
+    """The running run's newest weights are tried when it saves them (its "last" checkpoint),
+    at most twice a second; an epoch that saved none has no new weights to try."""
     from ui.training import try_page
+    from ui.training.try_page import UNTRAINED
 
-    now = [1000.0]  # the page's clock, moved by hand
-    monkeypatch.setattr(try_page, "time", SimpleNamespace(monotonic=lambda: now[0]))
     monkeypatch.setattr(page, "isVisible", lambda: True)  # on screen, without loading anything
     reloads = []
     monkeypatch.setattr(page, "reload", lambda: reloads.append(page.weights.currentData()))
     page.run_started(str(digits_run))
-    for epoch in range(1, 11):  # ten epochs ending within a moment
-        page.training_event({"event": "epoch", "epoch": epoch})
-        now[0] += try_page.LIVE_INTERVAL_S / 20
-    assert reloads == [str(digits_run)]  # once, with the running run's weights
-    now[0] += try_page.LIVE_INTERVAL_S  # more than the interval has passed since that look
-    page.training_event({"event": "epoch", "epoch": 11})
-    assert len(reloads) == 2
-    page._busy = True  # a look still computing: never queue more work behind it
-    now[0] += try_page.LIVE_INTERVAL_S * 2
-    page.training_event({"event": "epoch", "epoch": 12})
-    assert len(reloads) == 2
+    page.training_event({"event": "epoch", "epoch": 1})  # no checkpoint yet: nothing to try
+    assert page.weights.currentData() == UNTRAINED and not page._live_timer.isActive()
+    for epoch in range(1, 11):  # ten checkpoints within a moment
+        page.training_event({"event": "checkpoint", "kind": "last", "epoch": epoch})
+    assert page.weights.currentData() == str(digits_run)
+    assert page._live_timer.interval() == try_page.LIVE_INTERVAL_S * 1000
+    qtbot.waitUntil(lambda: reloads == [str(digits_run)])  # once, with the run's weights
+    page.training_event({"event": "checkpoint", "kind": "last", "epoch": 11})
+    qtbot.waitUntil(lambda: len(reloads) == 2)
+    page.training_event({"event": "checkpoint", "kind": "last", "epoch": 12})
+    page.run_finished({"status": "completed", "run_dir": str(digits_run)})  # its best now
+    qtbot.wait(int(try_page.LIVE_INTERVAL_S * 1000) + 100)
+    assert len(reloads) == 3 and not page._live_timer.isActive()  # one look, with the best
 
 
 def test_a_run_trained_here_is_tried_once_it_has_weights(qtbot, page, digits_run, monkeypatch):
@@ -382,3 +383,16 @@ def test_a_new_design_does_not_keep_the_old_designs_drawing(qtbot, page):
         page.document.replace(load(EXAMPLES / "digits_cnn.json"))  # the same input shape
     assert page.pad.ink().max() == 0
     assert page.true_label == page.samples.label(page.index.value())
+
+
+def test_weights_picked_while_the_page_loads_are_the_ones_it_ends_with(qtbot, page, digits_run):
+    """A run's weights picked while the untrained design still loads: the load's own first
+    look goes first, then the pick is loaded; it is never dropped (the weights box would name
+    the run while the untrained design answered)."""
+    page.reload()  # the untrained design, in the background
+    assert page._busy
+    page.use_run(str(digits_run))  # picked meanwhile: waits for the load
+    qtbot.waitUntil(lambda: page.model is not None and page.model.source == "best"
+                    and not page._busy, timeout=60_000)
+    assert page.model.run_dir.name == digits_run.name
+    assert page.status.text().startswith("best weights")

@@ -2,7 +2,8 @@
 
 Import :class:`ui.canvas.view.CanvasView` to embed the editor. Palette drags carry
 :data:`LAYER_MIME` with the layer type id as UTF-8 bytes; the canvas adds that layer where it is
-dropped, or splices it into the link it is dropped on.
+dropped (or at the nearest spot clear of other layers and links: :mod:`.placement`), or splices
+it into the link it is dropped on.
 """
 from __future__ import annotations
 

@@ -429,7 +429,8 @@ class CanvasView(QGraphicsView):
 
     def add_node_at_center(self, type_id: str) -> str | None:
         """Add a ``type_id`` layer in view (palette double-click). With one node selected, the
-        new layer goes below it and is linked after it when the link is allowed."""
+        new layer goes one step after it along the flow and is linked after it when the link is
+        allowed (either way on a free spot: :mod:`ui.canvas.placement`)."""
         type_id = self._usable_type(type_id)
         if type_id is None:
             return None

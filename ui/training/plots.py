@@ -11,6 +11,7 @@ reaches pyqtgraph's fast path. Each plot's legend is a line of coloured names in
 """
 from __future__ import annotations
 
+import html
 import itertools
 import math
 import time
@@ -26,8 +27,9 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from .buffers import Series, SmoothedSeries
 from .tasks import adopt_popups
 from graph import metrics as M
+from runtime.paths import short_run_name
 
-from .theme import BACKGROUND, ERROR, FAINT, PALETTE, style_plot
+from .theme import BACKGROUND, ERROR, FAINT, PALETTE, ReadableAxis, style_plot
 
 FRAME_MS = 33  # ≤ 30 redraws per second
 PAINT_SHARE = 4  # frames at least this many paint durations apart (painting ≤ 1/4 of the time)
@@ -86,17 +88,37 @@ class _ClippedTitle(pg.LabelItem):
         super().resizeEvent(event)
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """One part of a legend line: a curve's label after a swatch of its colour, or a note."""
+
+    text: str
+    color: str = ""
+    swatch: str = ""  # "━" solid, "┅" dashed (other runs); none for a note
+
+    @property
+    def plain(self) -> str:
+        return f"{self.swatch} {self.text}" if self.swatch else self.text
+
+    def html(self) -> str:
+        text = html.escape(self.text)
+        return f'<span style="color:{self.color}">{self.swatch}</span>&nbsp;{text}' \
+            if self.swatch else text
+
+
 class TitleLegend:
     """A plot's legend in its title row: the title, and under it one line of the named curves,
     each a swatch of its colour (dashed for other runs) and its label, plus an optional note
     (the current learning rate). ``PlotItem.addItem`` and ``removeItem`` enter and drop named
-    curves here, as they would in a ``LegendItem``; a line wider than the plot is clipped
-    (:class:`_ClippedTitle`), and the whole legend is the title's tooltip."""
+    curves here, as they would in a ``LegendItem``. The title row spans the plot's whole width;
+    the line shows the entries that fit whole and counts the rest, and the title's tooltip
+    lists every curve by its full name (:meth:`set_full_name`)."""
 
     def __init__(self, plot: pg.PlotItem, title: str):
         self.plot, self.title, self.note = plot, title, ""
         self._row_height = -1.0
         self.entries: dict[int, tuple[pg.PlotDataItem, str]] = {}
+        self._full_names: dict[int, str] = {}
         old = plot.titleLabel
         plot.layout.removeItem(old)
         if old.scene() is not None:
@@ -105,7 +127,7 @@ class TitleLegend:
         plot.titleLabel.item.document().setDocumentMargin(0)
         plot.titleLabel.setCacheMode(plot.titleLabel.CacheMode.DeviceCoordinateCache)
         plot.titleLabel.setParentItem(plot)
-        plot.layout.addItem(plot.titleLabel, 0, 1)
+        plot.layout.addItem(plot.titleLabel, 0, 0, 1, 3)  # over the axis too: more room
         font = plot.titleLabel.item.font()
         font.setPointSizeF(LEGEND_PT)
         self._metrics = QFontMetrics(font)
@@ -132,28 +154,33 @@ class TitleLegend:
         self._render()
 
     def removeItem(self, item: pg.PlotDataItem) -> None:  # noqa: N802 (pyqtgraph)
+        self._full_names.pop(id(item), None)
         if self.entries.pop(id(item), None) is not None:
             self._render()
+
+    def set_full_name(self, item: pg.PlotDataItem, full: str) -> None:
+        """What the tooltip calls ``item`` (its legend label is a short form of it)."""
+        self._full_names[id(item)] = full
+        self._render()
 
     def set_note(self, note: str) -> None:
         if note != self.note:
             self.note = note
             self._render()
 
-    def _render(self) -> None:
-        parts = []  # (html, plain text)
+    def _parts(self) -> list[_Entry]:
+        parts = []
         for item, name in self.entries.values():
-            if not _has_points(item):
-                continue
-            pen = pg.mkPen(item.opts["pen"])
-            swatch = "━" if pen.style() == Qt.PenStyle.SolidLine else "┅"
-            parts.append((f'<span style="color:{pen.color().name()}">{swatch}</span>&nbsp;{name}',
-                          f"{swatch} {name}"))
-        if self.note:
-            parts.append((self.note, self.note))
+            if _has_points(item):
+                pen = pg.mkPen(item.opts["pen"])
+                solid = pen.style() == Qt.PenStyle.SolidLine
+                parts.append(_Entry(name, pen.color().name(), "━" if solid else "┅"))
+        return parts + ([_Entry(self.note)] if self.note else [])
+
+    def _render(self) -> None:
         # Empty, the line holds an invisible swatch: the row is as tall as with curves, so the
         # first curve does not resize the plot (which repaints every axis).
-        legend = "&nbsp;&nbsp; ".join(self._fitting(parts)) \
+        legend = "&nbsp;&nbsp; ".join(part.html() for part in self._fitting(self._parts())) \
             or f'<span style="color:{BACKGROUND}">━</span>'
         # The label's own setText, not PlotItem.setTitle: that sets the title row to 30 px on
         # every call, so each legend change laid the plot out again and repainted all of it.
@@ -164,23 +191,28 @@ class TitleLegend:
         if height != self._row_height:  # both lines
             self._row_height = height
             self.plot.layout.setRowFixedHeight(0, height)
-        label.setToolTip(" · ".join([self.title, *self.names, self.note]).strip(" ·"))
+        full = [self._full_names.get(key, name) for key, (item, name) in self.entries.items()
+                if _has_points(item)]
+        label.setToolTip("\n".join([self.title, *full] + ([self.note] if self.note else [])))
 
-
-    def _fitting(self, parts: list[tuple[str, str]]) -> list[str]:
-        """As many whole entries as fit the title's width, then "+N more" (the tooltip lists
-        them all): never an entry cut in the middle of its name."""
+    def _fitting(self, parts: list[_Entry]) -> list[_Entry]:
+        """As many whole entries as fit the title's width, then "+N more" (just "+N" where
+        only that leaves room for one entry; the tooltip lists them all): never an entry cut
+        in its name."""
         if not self._width or not parts:
-            return [html for html, _plain in parts]
+            return parts
+        for more in ("+{} more", "+{}"):
+            for k in range(len(parts), 0, -1):
+                left = len(parts) - k
+                line = parts[:k] + ([_Entry(more.format(left))] if left else [])
+                if self._line_width(line) <= self._width:
+                    return line
+        return [_Entry(f"{len(parts)} curves")]
+
+    def _line_width(self, parts: list[_Entry]) -> float:
         gap = self._metrics.horizontalAdvance("   ")
-        for k in range(len(parts), 0, -1):
-            shown = [plain for _html, plain in parts[:k]] + ([f"+{len(parts) - k} more"]
-                                                            if k < len(parts) else [])
-            width = sum(self._metrics.horizontalAdvance(t) for t in shown) + gap * (len(shown) - 1)
-            if width <= self._width:
-                break
-        return [html for html, _plain in parts[:k]] + ([f"+{len(parts) - k} more"]
-                                                      if k < len(parts) else [])
+        return sum(self._metrics.horizontalAdvance(p.plain) for p in parts) \
+            + gap * (len(parts) - 1)
 
 
 def _has_points(item: pg.PlotDataItem) -> bool:
@@ -232,24 +264,12 @@ class LivePlots(QWidget):
         # The view paints its whole background: the dock and the tabs under it need not be
         # painted again with every frame of the curves.
         self.graphics.viewport().setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        margins = self.graphics.ci.layout.getContentsMargins()  # room for the last x label:
+        self.graphics.ci.layout.setContentsMargins(*margins[:2], ReadableAxis.OVERHANG_PX,
+                                                   margins[3])  # it may reach past its axis
         self.plots: dict[str, pg.PlotItem] = {}
         for i, (pid, (title, _xlabel)) in enumerate(PLOTS.items()):
-            plot = adopt_popups(self, lambda i=i, title=title: self.graphics.addPlot(
-                row=0, col=i, title=title))  # one row: the bottom dock is wide and short
-            style_plot(plot)
-            # Tick labels may widen the axis but never narrow it again, and it starts as wide
-            # as "0.0000": a label of another width moved every plot of the row (a relayout
-            # and a repaint of all four).
-            axis = plot.getAxis("left")
-            font = axis.style["tickFont"] or axis.font()
-            axis.textWidth = QFontMetrics(font).horizontalAdvance("0.0000")  # pyqtgraph's own
-            axis.setStyle(autoReduceTextSpace=False)
-            plot.legend = TitleLegend(plot, title)  # PlotItem.addItem enters named curves here
-            plot.setLimits(xMin=0)  # steps and epochs start at 0: no negative axis
-            # A user's pan or zoom stops the x axis following the run (see _follow_x).
-            plot.vb.sigRangeChangedManually.connect(
-                lambda _mask, pid=pid: self._following.discard(pid))
-            self.plots[pid] = plot
+            self.plots[pid] = self._make_plot(i, pid, title)
         self.curves: dict[str, Curve] = {}
         # The usual curves keep one colour each; the others (metrics) take the rest in turn.
         self._colors = itertools.cycle([c for c in PALETTE if c not in USUAL_COLORS.values()])
@@ -279,6 +299,27 @@ class LivePlots(QWidget):
         self._step_loss_epochs: set[Any] = set()  # epochs whose step events carried a loss
         self._make_usual_curves()
         self.timer.start()
+
+    def _make_plot(self, column: int, pid: str, title: str) -> pg.PlotItem:
+        """Plot ``pid`` in ``column`` of the one row (the bottom dock is wide and short): dark,
+        its axes' labels apart, its legend in its title row, its x axis from 0."""
+        plot = adopt_popups(self, lambda: self.graphics.addPlot(
+            row=0, col=column, title=title,
+            axisItems={name: ReadableAxis(name) for name in ("bottom", "left")}))
+        style_plot(plot)
+        # Tick labels may widen the axis but never narrow it again, and it starts as wide
+        # as "0.0000": a label of another width moved every plot of the row (a relayout
+        # and a repaint of all four).
+        axis = plot.getAxis("left")
+        font = axis.style["tickFont"] or axis.font()
+        axis.textWidth = QFontMetrics(font).horizontalAdvance("0.0000")  # pyqtgraph's own
+        axis.setStyle(autoReduceTextSpace=False)
+        plot.legend = TitleLegend(plot, title)  # PlotItem.addItem enters named curves here
+        plot.setLimits(xMin=0)  # steps and epochs start at 0: no negative axis
+        # A user's pan or zoom stops the x axis following the run (see _follow_x).
+        plot.vb.sigRangeChangedManually.connect(
+            lambda _mask: self._following.discard(pid))
+        return plot
 
     def _make_usual_curves(self) -> None:
         """The curves every run draws, made now while nothing runs: making a plot item takes
@@ -361,26 +402,31 @@ class LivePlots(QWidget):
     # ---- overlays of other runs -------------------------------------------------------------------
 
     def set_overlays(self, runs: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
-        """Draw other runs' epoch curves, dashed: ``{label: epoch records}``."""
+        """Draw other runs' epoch curves, dashed: ``{run name: epoch records}``."""
         for plot, item in self._overlay_items:
             plot.removeItem(item)
         self._overlay_items.clear()
         colors = itertools.cycle(PALETTE[::-1])
-        for label, records in runs.items():
-            color = next(colors)
-            series: dict[str, Series] = {}
-            for record in records:
-                epoch = float(record.get("epoch", 0))
-                for key, value in epoch_values(record).items():
-                    series.setdefault(key, Series(64)).append(epoch, value)
-            for key, s in series.items():
-                plot = self.plots["loss" if key.endswith("loss") else "metrics"]
-                pen = pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine
-                               if key.startswith("val") else Qt.PenStyle.DotLine)
-                x, y = s.arrays()
-                item = plot.plot(x.copy(), y.copy(), pen=pen, name=f"{label}: {M.label(key)}",
-                                 connect="finite")
-                self._overlay_items.append((plot, item))
+        for name, records in runs.items():
+            self._overlay(name, records, next(colors))
+
+    def _overlay(self, name: str, records: Iterable[Mapping[str, Any]], color: str) -> None:
+        """One run's curves, in its colour: validation dashed, training dotted. The legend
+        calls them by the run's short name (the tooltip by its whole name)."""
+        series: dict[str, Series] = {}
+        for record in records:
+            epoch = float(record.get("epoch", 0))
+            for key, value in epoch_values(record).items():
+                series.setdefault(key, Series(64)).append(epoch, value)
+        for key, s in series.items():
+            plot = self.plots["loss" if key.endswith("loss") else "metrics"]
+            pen = pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine
+                           if key.startswith("val") else Qt.PenStyle.DotLine)
+            x, y = s.arrays()
+            item = plot.plot(x.copy(), y.copy(), pen=pen, connect="finite",
+                             name=f"{short_run_name(name)} {M.label(key)}")
+            plot.legend.set_full_name(item, f"{name}: {M.label(key)}")
+            self._overlay_items.append((plot, item))
 
     @property
     def overlay_count(self) -> int:

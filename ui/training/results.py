@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 
 from graph.metrics import label, metric_names
 
-from ..widgets.fitted import ElidedLabel
+from ..widgets.fitted import DockHeightLayout
 from .tasks import adopt_popups, run_task
 from .theme import BACKGROUND, ERROR, PALETTE, style_plot
 
@@ -67,15 +67,6 @@ def _heat(value: float) -> QColor:
     """Dark grey → blue by ``value`` in 0..1 (the window's dark theme)."""
     v = min(max(value, 0.0), 1.0)
     return QColor(*(int(lo + (hi - lo) * v) for lo, hi in zip(_HEAT_LOW, _HEAT_HIGH)))
-
-
-class _DockHeightLayout(QVBoxLayout):
-    """A column whose height does not depend on its width: in a scroll area the page then
-    takes the dock's height (scrolling only below its minimum) instead of the taller height its
-    wrapped labels would like."""
-
-    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt API)
-        return False
 
 
 class FittedMatrix(QTableWidget):
@@ -150,7 +141,7 @@ class ResultsView(QWidget):
         self.pages.addWidget(regression)
         self.classification_page, self.regression_page = classification, regression
 
-        layout = _DockHeightLayout(self)
+        layout = DockHeightLayout(self)
         layout.setContentsMargins(6, 4, 6, 4)
         layout.setSpacing(4)
         layout.addLayout(top)
@@ -188,7 +179,8 @@ class ResultsView(QWidget):
         self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.per_class.verticalHeader().setVisible(False)
         self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.summary = ElidedLabel(mode=Qt.TextElideMode.ElideRight)  # all of it as tooltip
+        self.summary = QLabel()  # wrapped: a narrow page shows the caption on two lines
+        self.summary.setWordWrap(True)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -329,7 +321,7 @@ class ResultsView(QWidget):
                 self.confusion.setItem(i, j, item)
         self.confusion.fit()  # up to 20 classes fill the space; more scroll
         m = p.metrics
-        self.summary.set_full_text(
+        self.summary.setText(
             f"Confusion matrix: rows true, columns predicted · accuracy {m['accuracy']:.4f} · "
             f"macro F1 {m['f1']:.4f} · precision {m['precision']:.4f} · recall "
             f"{m['recall']:.4f}")

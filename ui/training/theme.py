@@ -7,11 +7,12 @@ well on the dark background.
 """
 from __future__ import annotations
 
+import math
 import weakref
 
 import pyqtgraph as pg
 from PySide6.QtCore import QLineF, QRectF
-from PySide6.QtGui import QColor, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPen
 
 from ..canvas.style import Theme
 
@@ -92,6 +93,66 @@ class FaintGrid(pg.GraphicsObject):
                 lines += [QLineF(v, low, v, high) if name == "bottom" else QLineF(left, v, right, v)
                           for v in values if lo <= v <= hi]
         return levels
+
+
+class ReadableAxis(pg.AxisItem):
+    """An axis whose tick labels never run together. pyqtgraph spaces the major ticks by the
+    axis' length alone (at least 2.25 intervals), so on a narrow plot "200", "400", "600" and
+    "800" touched ("200400600800"); here the major spacing also leaves each label its width and
+    :data:`LABEL_GAP_PX`, and a label that would still touch one already placed is left out.
+    Labels at the ends may reach :data:`OVERHANG_PX` past a horizontal axis (pyqtgraph hides
+    any that pass its ends), so a narrow axis still shows where it starts and ends; on a
+    vertical axis none reaches above its top, into the title row and its legend."""
+
+    LABEL_GAP_PX = 8
+    OVERHANG_PX = 16
+
+    def __init__(self, orientation: str, **kwargs):
+        super().__init__(orientation, **kwargs)
+        if orientation in ("bottom", "top"):
+            self.setStyle(hideOverlappingLabels=self.OVERHANG_PX)
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph)
+        levels = super().tickSpacing(minVal, maxVal, size)
+        if not levels or size <= 0 or self._tickSpacing is not None or self.logMode:
+            return levels
+        major = levels[0][0]
+        per_label = self._label_extent(minVal, maxVal, major) + self.LABEL_GAP_PX
+        least = per_label * abs(maxVal - minVal) / size  # the spacing that leaves them room
+        if major >= least:
+            return levels
+        major = nice_step(least)
+        return [(major, 0), (major / (5 if f"{major:e}"[0] in "15" else 2), 0)]
+
+    def _label_extent(self, low: float, high: float, spacing: float) -> float:
+        """How much of the axis' length the widest label takes (its width on a horizontal
+        axis, its height on a vertical one)."""
+        metrics = QFontMetricsF(self.style["tickFont"] or QFont())
+        if self.orientation in ("left", "right"):
+            return metrics.height()
+        strings = self.tickStrings([low, high, (low + high) / 2],
+                                   self.autoSIPrefixScale * self.scale, spacing)
+        return max(metrics.horizontalAdvance(s) for s in strings)
+
+    def generateDrawSpecs(self, p):  # noqa: N802 (pyqtgraph)
+        specs = super().generateDrawSpecs(p)
+        if specs is None:
+            return None
+        axis, ticks, texts = specs
+        vertical = self.orientation in ("left", "right")
+        kept: list = []
+        for text in texts:  # the major ticks' labels come first: they are kept
+            room = text[0].adjusted(-self.LABEL_GAP_PX / 2, 0, self.LABEL_GAP_PX / 2, 0)
+            if not any(room.intersects(other[0]) for other in kept) \
+                    and not (vertical and text[0].top() < 0):
+                kept.append(text)
+        return axis, ticks, kept
+
+
+def nice_step(value: float) -> float:
+    """The smallest of 1, 2, 5 × 10ᵏ that is ≥ ``value`` (> 0)."""
+    decade = 10 ** math.floor(math.log10(value))
+    return next(m * decade for m in (1, 2, 5, 10) if m * decade >= value)
 
 
 def style_plot(plot: pg.PlotWidget | pg.PlotItem, grid: bool = True) -> pg.PlotItem:

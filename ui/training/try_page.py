@@ -7,24 +7,25 @@ output of the layer selected on the canvas (:class:`~ui.training.previews.LayerP
 
 All model work runs on the thread pool through :func:`runtime.inspect` (never on the GUI
 thread), one task at a time: a request made while one runs replaces any waiting one. While a
-run trains, the page can follow it: its newest weights are read at most twice a second.
+run trains, the page follows it: its newest weights are tried each time it saves them (at most
+twice a second); once it ends, its best weights.
 """
 from __future__ import annotations
 
 import html
-import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QGraphicsView, QGridLayout, QHBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGraphicsView, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QSpinBox, QSplitter, QToolTip,
                                QVBoxLayout, QWidget)
 
 from ..document import Document
 from ..loading import heavy_imports
+from ..widgets.fitted import DockHeightLayout
 from ..widgets.params import ElidingCombo, compact_combo
 from .previews import DrawPad, LayerPreview, pixmap_html, sample_pixmap, tensor_thumbnail
 from .tasks import adopt_popups, run_task
@@ -75,7 +76,6 @@ class TryPage(QWidget):
         self._follow: str | None = None  # the run trained here, until the list offers it
         self._user_chose = False  # the weights shown were picked by the user: keep them
         self._just_opened = True  # the design was just opened: its newest run is what to try
-        self._last_live = 0.0
         self._stale = True
 
         self.preview = LayerPreview()
@@ -92,28 +92,42 @@ class TryPage(QWidget):
             panes.setCollapsible(i, False)
         panes.setSizes([240, 300, 520])
         self.panes = panes
-        outer = QVBoxLayout(self)
+        outer = DockHeightLayout(self)  # the wrapped caption does not make the page scroll
         outer.setContentsMargins(6, 4, 6, 4)
-        outer.addWidget(panes)
+        outer.addLayout(self._build_weights_row())
+        outer.addWidget(panes, 1)
 
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(300)
         self._timer.timeout.connect(self.reload)
+        self._live_timer = QTimer(self)  # the newest weights of a run training here
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(int(LIVE_INTERVAL_S * 1000))
+        self._live_timer.timeout.connect(self.reload)
         document.report_changed.connect(self._design_changed)
         document.design_replaced.connect(self._design_replaced)  # a method: goes with the page
 
-    def _build_sources(self) -> QVBoxLayout:
-        """The left column: the weights, and where the sample comes from."""
+    def _build_weights_row(self) -> QHBoxLayout:
+        """The top row, across the page: whose weights answer, and the caption saying which
+        were loaded and on what samples (the short dock keeps its height for the panes)."""
         self.weights = compact_combo(ElidingCombo(), 10)
-        self.weights.setToolTip("Whose weights answer: a run's best checkpoint, or the design "
-                                "as it is, untrained")
+        self.weights.setToolTip("Whose weights answer: a run's best checkpoint (its newest "
+                                "while it trains here), or the design as it is, untrained")
         self.weights.addItem("Untrained design", UNTRAINED)
         self.weights.activated.connect(self._weights_picked)
         self.status = QLabel()
         self.status.setObjectName("muted")
         self.status.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Weights"))
+        row.addWidget(self.weights, 2)  # run names are long
+        row.addSpacing(6)
+        row.addWidget(self.status, 3)
+        return row
 
+    def _build_sources(self) -> QVBoxLayout:
+        """The left column: where the sample comes from."""
         self.index = QSpinBox()
         self.index.setToolTip("Which sample of the test split")
         self.index.setKeyboardTracking(False)
@@ -133,12 +147,10 @@ class TryPage(QWidget):
         self.features.setPlaceholderText("feature values, comma-separated, e.g. 5.1, 3.5, 1.4, 0.2")
         self.features.returnPressed.connect(self._typed)
 
-        sources = QGridLayout()
-        sources.addWidget(QLabel("Weights"), 0, 0, 1, 3)
-        sources.addWidget(self.weights, 1, 0, 1, 3)  # the column's width: run names are long
-        sources.addWidget(QLabel("Test sample"), 2, 0)
-        sources.addWidget(self.index, 2, 1)
-        sources.addWidget(random_button, 2, 2)
+        sources = QHBoxLayout()  # narrow enough for the page to fit a 1280 px window
+        sources.addWidget(QLabel("Sample"))
+        sources.addWidget(self.index, 1)
+        sources.addWidget(random_button)
         self.picture_row = QWidget()
         row = QHBoxLayout(self.picture_row)
         row.setContentsMargins(0, 0, 0, 0)
@@ -152,7 +164,6 @@ class TryPage(QWidget):
         left.addLayout(sources)
         left.addWidget(self.picture_row)
         left.addWidget(self.features)
-        left.addWidget(self.status)
         left.addStretch(1)
         return left
 
@@ -240,6 +251,7 @@ class TryPage(QWidget):
         self.outputs = {}
         self.node_id = None
         self._live_run = self._follow = None
+        self._live_timer.stop()
         self.preview.clear("Select a layer on the canvas to see its output.")
         self._stale = True
         if self.isVisible():
@@ -274,16 +286,17 @@ class TryPage(QWidget):
         self._stale = False
         text = None if run_dir else self.document.snapshot()
         base = str(self.document.path.parent) if self.document.path else None
-        checkpoint = "last" if run_dir and run_dir == self._live_run else "best"
+        live = bool(run_dir) and run_dir == self._live_run  # training: its newest weights
+        checkpoint = "last" if live else "best"
         self.status.setText("Loading the model and the test split…")
-        self._submit(lambda: lambda: _open(text, run_dir, checkpoint, base), self._opened)
+        self.status.setToolTip("")
+        self._submit(lambda: lambda: _open(text, run_dir, checkpoint, base),
+                     lambda result: self._opened(result, live))
 
-    def _opened(self, result) -> None:
+    def _opened(self, result, live: bool = False) -> None:
         self.model, self.samples = result
         samples = self.samples
-        source = ("untrained (initialized from the design's seed)" if self.model.source ==
-                  "untrained" else f"{self.model.source} weights of {self.model.run_dir.name}")
-        self.status.setText(f"{len(samples)} samples of the {samples.split} split · {source}")
+        self._caption(live)
         self.index.blockSignals(True)
         self.index.setRange(0, max(len(samples) - 1, 0))
         self.index.blockSignals(False)
@@ -295,6 +308,19 @@ class TryPage(QWidget):
             self._look(self.input, None)  # keep a drawn or typed input across a reload
         else:
             self.show_sample()
+
+    def _caption(self, live: bool) -> None:
+        """Say which weights answer (those loaded: a run's best, its last when it has no best,
+        or its newest while it trains here) and on what samples; the tooltip names the run."""
+        model, samples = self.model, self.samples
+        if model.source == "untrained":
+            weights, whose = "untrained (initialized from the design's seed)", ""
+        else:
+            weights = "newest weights (still training)" if live else f"{model.source} weights"
+            whose = f" of {model.run_dir.name}"
+        data = f"{len(samples)} samples of the {samples.split} split"
+        self.status.setText(f"{weights} · {data}")  # the weights box names the run
+        self.status.setToolTip(f"{weights}{whose} · {data}")
 
     # ---- choosing the sample ------------------------------------------------------------------------
 
@@ -388,11 +414,16 @@ class TryPage(QWidget):
         self._busy = False
         waiting, self._waiting = self._waiting, None
         callback(value)
-        if waiting is not None and not self._busy:  # else the callback asked for newer work
+        if waiting is None:
+            return
+        if self._busy:  # the callback started work of its own (a look with the model it
+            self._waiting = waiting  # opened): the request, made later, still comes after it
+        else:
             waiting()
 
     def _failed(self, message: str) -> None:
         self.status.setText(message)
+        self.status.setToolTip("")
 
     def _show(self, result) -> None:
         self.prediction, self.outputs = result
@@ -447,21 +478,31 @@ class TryPage(QWidget):
     def run_started(self, run_dir: str) -> None:
         self._live_run = self._follow = run_dir
 
+    def run_finished(self, result: dict) -> None:
+        """The run trained here ended: its best weights answer from now on (as the weights box
+        says and Results evaluates), no longer its newest."""
+        run_dir = str(result.get("run_dir") or "")
+        if not run_dir or run_dir != self._live_run:
+            return
+        self._live_run = None
+        self._live_timer.stop()  # its newest weights are its last: the best answer now
+        if self.weights.currentData() == run_dir:
+            self._look_again()
+
     def training_event(self, event: dict) -> None:
-        """An epoch ended: show the running run's newest weights (at most twice a second,
-        never while a look is still computing)."""
-        if event.get("event") != "epoch" or not self._live_run or not self.isVisible():
+        """The run training here saved its newest weights: try them, at most twice a second
+        (until its first checkpoint the page keeps the weights it has: the run has none yet)."""
+        if event.get("event") != "checkpoint" or event.get("kind") != "last" \
+                or not self._live_run:
             return
         if self._user_chose and self.weights.currentData() not in (self._live_run, UNTRAINED):
             return  # the user picked other weights: keep them
-        now = time.monotonic()
-        if now - self._last_live < LIVE_INTERVAL_S or self._busy:
-            return
-        self._last_live = now
         if self.weights.findData(self._live_run) < 0:
             self.weights.addItem(f"{Path(self._live_run).name} · live", self._live_run)
         self.weights.setCurrentIndex(self.weights.findData(self._live_run))
-        self.reload()
+        self._stale = True  # looked at when next shown, if not on screen now
+        if self.isVisible() and not self._live_timer.isActive():  # else a look is due already
+            self._live_timer.start()
 
     # ---- what a link carries --------------------------------------------------------------------
 

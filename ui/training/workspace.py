@@ -113,6 +113,7 @@ class TrainingWorkspace(QObject):
         c.event.connect(self.diagnostics.add_event)
         c.event.connect(self.try_page.training_event)
         c.run_started.connect(self.try_page.run_started)
+        c.run_finished.connect(self.try_page.run_finished)
         self.history.runs_loaded.connect(self.try_page.set_runs)
         c.run_finished.connect(self._run_finished)
         self.history.overlay_requested.connect(self.plots.set_overlays)

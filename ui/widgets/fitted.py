@@ -1,17 +1,27 @@
 """Text that fits a narrow dock whole: a label of one line or a few that elides what it cannot
 hold (in the middle, paths keep their start and their name), a progress bar that leaves out its
 least important parts (both show the whole text as their tooltip, so nothing is lost), and
-table cells that wrap in rows as tall as their text, or rows no taller than one line needs."""
+table cells that wrap in rows as tall as their text, or rows no taller than one line needs. And
+a column for a page of a short dock that holds wrapped labels (:class:`DockHeightLayout`)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QRect, QSize, Qt
 from PySide6.QtGui import QTextLayout, QTextOption
 from PySide6.QtWidgets import (QApplication, QHeaderView, QLabel, QProgressBar, QSizePolicy,
                                QStyle, QStyledItemDelegate, QStyleOptionViewItem, QTableView,
-                               QWidget)
+                               QVBoxLayout, QWidget)
 
 SEPARATOR = " · "
 LINE_SEPARATOR = "\u2028"  # Unicode's, which QTextLayout breaks a line at
+
+
+class DockHeightLayout(QVBoxLayout):
+    """A column whose height does not depend on its width: in a scroll area the page then
+    takes the dock's height (scrolling only below its minimum) instead of the taller height its
+    wrapped labels would like. Inside, wrapped labels still get the lines they need."""
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt API)
+        return False
 
 
 class ElidedLabel(QLabel):

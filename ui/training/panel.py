@@ -404,8 +404,8 @@ class TrainingPanel(QWidget):
 
     def _flush_progress(self) -> None:
         """Show the newest progress (and epoch line). A progress bar repaints at once on each
-        new value and a wrapped label lays its dock out again, so a burst of events (a fast run,
-        or after the window was busy) shows only its last."""
+        new value and the status lays its text out again, so a burst of events (a fast run, or
+        after the window was busy) shows only its last."""
         if self._pending_status is not None:
             self.status.set_full_text(self._pending_status)
             self._pending_status = None

@@ -34,7 +34,7 @@ def test_a_selected_past_run_shows_its_step_curves_and_layer_stats(qtbot, tmp_pa
     document.set_path(tmp_path / "mine.json")
     workspace = TrainingWorkspace(document, runs_root=tmp_path / "runs")
     history, plots, diagnostics = workspace.history, workspace.plots, workspace.diagnostics
-    for widget in (history, plots, diagnostics):
+    for widget in (workspace.tabs, workspace.panel, workspace.data_panel):  # every top level
         qtbot.addWidget(widget)
     past_run(tmp_path / "runs" / "mine")
     history.refresh()

@@ -317,6 +317,30 @@ def test_small_feature_maps_keep_square_pixels(qtbot):
     assert not view.state["aspectLocked"]
 
 
+def test_an_empty_preview_draws_no_axes(qtbot):
+    """Before a layer is chosen (and after it is cleared) the chart shows no axes: an empty
+    0…1 scale, upside down for pictures, meant nothing. Bars get their axes; maps none."""
+    from ui.training.previews import LayerPreview
+
+    preview = LayerPreview()
+    qtbot.addWidget(preview)
+    item = preview.plot.getPlotItem()
+
+    def axes() -> list[bool]:
+        return [item.getAxis(name).isVisible() for name in ("left", "bottom")]
+
+    preview.show()
+    qtbot.waitExposed(preview)
+    assert axes() == [False, False]
+    preview.show_output("fc1", "vector", np.arange(10.0))
+    assert axes() == [True, True] and not item.getViewBox().yInverted()
+    preview.show_output("conv1", "maps", np.ones((2, 4, 4)))
+    assert axes() == [False, False] and item.getViewBox().yInverted()
+    preview.show_output("fc1", "vector", np.arange(10.0))
+    preview.clear("Select a layer on the canvas to see its output.")
+    assert axes() == [False, False]
+
+
 def test_a_link_carrying_a_vector_shows_readable_bars_below_its_caption(qtbot, page, digits_run):
     """The trial: hovering a link between Linear layers showed a 1–2 px colour strip over the
     caption's last line. A vector is a strip of bars of a readable height, on its own line."""

@@ -131,7 +131,6 @@ class LayerPreview(QWidget):
         super().__init__(parent)
         self.plot = adopt_popups(self, lambda: pg.PlotWidget())
         item = style_plot(self.plot, grid=False)
-        item.invertY(True)
         item.setMenuEnabled(False)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.image.setColorMap(pg.colormap.get(COLORMAP))
@@ -147,6 +146,7 @@ class LayerPreview(QWidget):
         layout.addWidget(self.plot, 1)
         self.kind: str | None = None
         self.array: np.ndarray | None = None
+        _show_axes(item, False)  # an empty chart: no axes (their 0…1 would mean nothing)
 
     def show_output(self, title: str, kind: str, tensor: np.ndarray,
                     attention: np.ndarray | None = None) -> None:
@@ -167,8 +167,7 @@ class LayerPreview(QWidget):
             self.bars.setOpts(x=np.arange(len(array)), height=array, width=0.8)
             self.bars.show()
             item.invertY(False)
-            for axis in ("left", "bottom"):
-                item.showAxis(axis)
+            _show_axes(item, True)
         else:
             self.bars.hide()
             flat = array if array.ndim == 2 else array.reshape(array.shape[0], -1)
@@ -177,15 +176,20 @@ class LayerPreview(QWidget):
             self.image.setImage(flat, levels=(low, high if high > low else low + 1e-6))
             self.image.show()
             item.invertY(True)
-            for axis in ("left", "bottom"):  # pixel indices of a tiled grid mean nothing
-                item.hideAxis(axis)
+            _show_axes(item, False)  # pixel indices of a tiled grid mean nothing
         item.autoRange()
 
     def clear(self, message: str) -> None:
         self.kind, self.array = None, None
         self.image.hide()
         self.bars.hide()
+        _show_axes(self.plot.getPlotItem(), False)
         self.caption.setText(message)
+
+
+def _show_axes(item: pg.PlotItem, visible: bool) -> None:
+    for axis in ("left", "bottom"):
+        item.showAxis(axis, visible)
 
 
 class DrawPad(QWidget):

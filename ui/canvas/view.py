@@ -608,8 +608,11 @@ class CanvasView(QGraphicsView):
             if self._open_badge_fixes(scene_pos, event.globalPosition().toPoint()):
                 event.accept()
                 return
-            drag = start_link_drag(self.canvas, self._item_at(scene_pos), scene_pos)
+            item = self._item_at(scene_pos)
+            drag = start_link_drag(self.canvas, item, scene_pos)
             if drag is not None:
+                if isinstance(item, LinkItem):  # its end: a click selects it, a drag re-wires
+                    self._select_link(item, event.modifiers())
                 self._link_drag = drag
                 self._press_pos = pos
                 event.accept()
@@ -618,6 +621,13 @@ class CanvasView(QGraphicsView):
         if event.button() == Qt.MouseButton.LeftButton and isinstance(self.canvas.mouseGrabberItem(), NodeItem):
             design = self.design
             self._move_start = {nid: design.node(nid).position for nid in self.selected_node_ids()}
+
+    def _select_link(self, link: LinkItem, modifiers) -> None:
+        """Select ``link`` as a press on its middle does: alone, or added with Ctrl — so Delete
+        never removes something else the user no longer sees selected."""
+        if not modifiers & Qt.KeyboardModifier.ControlModifier:
+            self.canvas.clearSelection()
+        link.setSelected(True)
 
     def node_fixes(self, node_id: str) -> list:
         """The suggested fixes of ``node_id``'s problems that a click can apply (those of the
@@ -670,17 +680,20 @@ class CanvasView(QGraphicsView):
             event.accept()
             return
         if self._link_drag is not None and event.button() == Qt.MouseButton.LeftButton:
-            self._finish_link_drag(event.position().toPoint())
+            self._finish_link_drag(event.position().toPoint(), event.modifiers())
             event.accept()
             return
         super().mouseReleaseEvent(event)
         if event.button() == Qt.MouseButton.LeftButton and self._move_start is not None:
             self._commit_move()
 
-    def _finish_link_drag(self, pos: QPoint) -> None:
+    def _finish_link_drag(self, pos: QPoint, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
         drag, self._link_drag = self._link_drag, None
         if (pos - self._press_pos).manhattanLength() < QApplication.startDragDistance():
-            drag.cleanup()  # a click on a port: nothing to do
+            drag.cleanup()  # a click: on a link's end (or the input it feeds) it selects the link
+            picked = self.canvas.links.get(drag.moving) if drag.moving is not None else None
+            if picked is not None and not picked.isSelected():
+                self._select_link(picked, modifiers)
             return
         drag.move(self.mapToScene(pos), self.zoom())
         command, message = drag.finish()

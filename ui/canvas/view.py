@@ -54,13 +54,17 @@ from .links import LinkItem
 from .minimap import Minimap
 from .scene import CanvasScene
 from .placement import free_spot, rank_after
-from .style import GRID_MAJOR, GRID_MINOR, NODE_HEIGHT, NODE_WIDTH, Theme
+from .style import GRID_MAJOR, GRID_MINOR, NAME_ZOOM, NODE_HEIGHT, NODE_WIDTH, Theme
 
 MIN_ZOOM, MAX_ZOOM, MAX_FIT_ZOOM = 0.08, 3.0, 1.25
 READABLE_ZOOM = 0.4  # below this, even the names of the overview (style.DETAIL_ZOOM) are too small
 OPEN_ZOOM = 0.5  # a design too large to show whole opens at most this close: more of it in view
 ZOOM_STEP = 1.25  # one Ctrl+= / Ctrl+- step
 PASTE_OFFSET = 40.0
+# Fit to View stops at FIT_ZOOM, where the layers' names show (style.NAME_ZOOM), when at that zoom
+# the design spans at most FIT_MAX_VIEWS views: a little scrolling beats an unlabelled picture.
+FIT_ZOOM = NAME_ZOOM
+FIT_MAX_VIEWS = 2.0
 
 
 
@@ -102,6 +106,7 @@ class CanvasView(QGraphicsView):
         self._paste_count = 0
         self._last_copy = ""
         self._grid_tile: tuple[float, QPixmap] | None = None
+        self._readable_fit: tuple[float, QPointF] | None = None  # the zoom and centre it chose
         self._mouse: QPoint | None = None  # the cursor's viewport position while over the canvas
         self.last_feedback = ""  # the latest link feedback or refusal (also sent as status)
         self.quick_add = QuickAddPopup(self)
@@ -359,13 +364,62 @@ class CanvasView(QGraphicsView):
         if item is not None:
             self.centerOn(item.center())
 
-    def fit_all(self) -> None:
+    def fit_all(self, readable: bool = True) -> None:
+        """Fit to View. The whole design when its names stay readable so; a design that would
+        shrink past that but spans at most :data:`FIT_MAX_VIEWS` views at :data:`FIT_ZOOM`
+        is shown at that zoom instead — names in view, the rest a little scroll away, as the
+        minimap shows — and a second Fit in a row (or ``readable=False``) shows it whole."""
         rect = self.canvas.nodes_bounding_rect()
         if rect.isNull():
             self.resetTransform()
             self.centerOn(0, 0)
             return
-        self.fit_rect(rect.adjusted(-40, -40, 40, 40))
+        rect = rect.adjusted(-40, -40, 40, 40)
+        zoom = self._readable_fit_zoom(rect) if readable else None
+        if zoom is None or self._at_readable_fit():
+            self._readable_fit = None
+            self.fit_rect(rect)
+            return
+        self._fit_readable(rect, zoom)
+
+    def _readable_fit_zoom(self, rect: QRectF) -> float | None:
+        """:data:`FIT_ZOOM` when fitting ``rect`` whole would go below it and, at it, ``rect``
+        spans no more than :data:`FIT_MAX_VIEWS` views each way; else None (a plain fit)."""
+        view = self.viewport().rect()
+        if view.width() <= 0 or view.height() <= 0:
+            return None
+        spans = (rect.width() * FIT_ZOOM / view.width(), rect.height() * FIT_ZOOM / view.height())
+        if max(spans) <= 1.0 or max(spans) > FIT_MAX_VIEWS:
+            return None
+        return FIT_ZOOM
+
+    def _fit_readable(self, rect: QRectF, zoom: float) -> None:
+        """Show ``rect`` at ``zoom``: centred along a side that fits; along one that does not,
+        the part in view now stays in view (brought inside ``rect``), so Fit does not jump."""
+        view = self.viewport().rect()
+        here = self.mapToScene(view.center())
+        half_w, half_h = view.width() / zoom / 2, view.height() / zoom / 2
+
+        def settle(now: float, low: float, high: float, half: float) -> float:
+            if high - low <= 2 * half:
+                return (low + high) / 2
+            return max(low + half, min(high - half, now))
+
+        center = QPointF(settle(here.x(), rect.left(), rect.right(), half_w),
+                         settle(here.y(), rect.top(), rect.bottom(), half_h))
+        self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.centerOn(center)
+        self._readable_fit = (zoom, self.mapToScene(view.center()))
+        self.status_message.emit(f"Fit at {zoom * 100:.0f}% so the names stay readable; "
+                                 "Fit again (F) shows the whole design")
+
+    def _at_readable_fit(self) -> bool:
+        """Whether the view is still where the last readable Fit put it (Fit again: all)."""
+        if self._readable_fit is None:
+            return False
+        zoom, center = self._readable_fit
+        moved = self.mapToScene(self.viewport().rect().center()) - center
+        return abs(self.zoom() - zoom) < 1e-6 and moved.manhattanLength() < 2.0
 
     def show_design(self) -> None:
         """Frame a freshly opened design: all of it when that stays readable; otherwise its
@@ -391,12 +445,13 @@ class CanvasView(QGraphicsView):
             self.centerOn(QPointF(rect.left() + view.width() / zoom / 2, rect.center().y()))
 
     def fit_rect(self, rect: QRectF) -> None:
-        """Show ``rect`` whole, no larger than a comfortable reading zoom."""
+        """Show ``rect`` whole, no larger than a comfortable reading zoom (and as small as it
+        takes: the wheel then zooms in from there, not further out)."""
         view = self.viewport().rect()
         if rect.width() <= 0 or rect.height() <= 0 or view.width() <= 0:
             return
         zoom = min(view.width() / rect.width(), view.height() / rect.height())
-        zoom = max(MIN_ZOOM, min(MAX_FIT_ZOOM, zoom))
+        zoom = min(MAX_FIT_ZOOM, zoom)  # below MIN_ZOOM too: a huge design still fits whole
         self.setTransform(QTransform.fromScale(zoom, zoom))
         self.centerOn(rect.center())
 
@@ -406,7 +461,7 @@ class CanvasView(QGraphicsView):
     def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
         """Zoom to ``zoom`` (1.0 = 100 %, clamped to what the canvas allows), keeping the scene
         point ``anchor`` (default: the middle of the view) where it is on screen."""
-        zoom = max(MIN_ZOOM, min(MAX_ZOOM, zoom))
+        zoom = max(min(MIN_ZOOM, self.zoom()), min(MAX_ZOOM, zoom))  # never out past a fit
         center = self.viewport().rect().center()
         anchor = anchor if anchor is not None else self.mapToScene(center)
         on_screen = self.mapFromScene(anchor)
@@ -742,7 +797,7 @@ class CanvasView(QGraphicsView):
             return
         factor = 1.15 ** steps
         zoom = self.zoom()
-        factor = max(MIN_ZOOM / zoom, min(MAX_ZOOM / zoom, factor))
+        factor = max(min(MIN_ZOOM, zoom) / zoom, min(MAX_ZOOM / zoom, factor))
         pos = event.position().toPoint()
         before = self.mapToScene(pos)
         self.scale(factor, factor)

@@ -601,8 +601,24 @@ class CanvasView(QGraphicsView):
         self.select_nodes([node.id])
         item = self.canvas.nodes.get(node.id)
         if item is not None:
-            self.ensureVisible(item.sceneBoundingRect(), 20, 20)
+            self.ensure_visible(item.sceneBoundingRect())
         return node.id
+
+    def ensure_visible(self, rect: QRectF, margin: int = 20) -> None:
+        """Scroll the scene rectangle ``rect`` into view with ``margin`` pixels around it and out
+        from under the minimap (moved left or up, whichever is less, where it fits)."""
+        self.ensureVisible(rect, margin, margin)
+        blocked = self.minimap.footprint()
+        shown = self.mapFromScene(rect).boundingRect().adjusted(-margin, -margin, margin, margin)
+        if blocked.isNull() or not shown.intersects(blocked):
+            return
+        left, up = shown.right() - blocked.left() + 1, shown.bottom() - blocked.top() + 1
+        moves = [(dx, dy) for dx, dy, room in ((left, 0, shown.left()), (0, up, shown.top()))
+                 if room >= dx + dy]
+        if moves:
+            dx, dy = min(moves, key=sum)
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + dx)
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() + dy)
 
     def _paste(self, nodes: list[Node], edges: list[Edge], offset, text: str) -> None:
         design = self.design

@@ -386,15 +386,35 @@ def test_fit_keeps_the_part_in_view_when_it_stops_at_the_name_zoom(make_view):
     assert view.minimap.isVisible()  # the rest is shown there
 
 
+def name_pixels(view, node_id: str) -> int:
+    """How many pixels inside the node, as the view paints it now, are not its fill: its name
+    (zoomed out a node is one block of its category's colour, with or without the name)."""
+    image = view.viewport().grab().toImage()
+    item = view.canvas.nodes[node_id]
+    fill = item._header_color
+    box = view.mapFromScene(item.sceneBoundingRect()).boundingRect().adjusted(4, 4, -4, -4)
+    count = 0
+    for x in range(box.left(), box.right()):
+        for y in range(box.top(), box.bottom()):
+            c = image.pixelColor(x, y)
+            count += abs(c.red() - fill.red()) + abs(c.green() - fill.green()) + abs(c.blue() - fill.blue()) > 120
+    return count
+
+
 def test_fit_on_the_example_at_1280x800_shows_the_layers_names(styled, qtbot):
     window = example_window(qtbot, (1280, 800))  # digits_cnn: 15 layers top to bottom
     view = window.canvas
     QApplication.processEvents()
     window.fit_action.trigger()
-    assert view.zoom() >= NAME_ZOOM  # the overview writes each layer's name from here up
+    assert view.zoom() > NAME_ZOOM  # the overview writes each layer's name from here up
+    conv = view.document.design.node_by_name("conv1").id
+    assert name_pixels(view, conv) >= 10  # and it did
     whole = view.canvas.nodes_bounding_rect()
     area = view.visible_scene_rect()
     assert area.left() <= whole.left() and area.right() >= whole.right()
     assert len(fully_visible(view)) >= 8  # most of the network at once, the rest a scroll away
     window.fit_action.trigger()  # Fit again: all of it, names or not
     assert view.visible_scene_rect().contains(whole)
+    view.set_zoom(NAME_ZOOM)  # the zoom box's 30 %: names too (not lost to rounding)
+    view.centerOn(view.canvas.nodes[conv].center())
+    assert name_pixels(view, conv) >= 10

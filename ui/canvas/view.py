@@ -61,9 +61,10 @@ READABLE_ZOOM = 0.4  # below this, even the names of the overview (style.DETAIL_
 OPEN_ZOOM = 0.5  # a design too large to show whole opens at most this close: more of it in view
 ZOOM_STEP = 1.25  # one Ctrl+= / Ctrl+- step
 PASTE_OFFSET = 40.0
-# Fit to View stops at FIT_ZOOM, where the layers' names show (style.NAME_ZOOM), when at that zoom
-# the design spans at most FIT_MAX_VIEWS views: a little scrolling beats an unlabelled picture.
-FIT_ZOOM = NAME_ZOOM
+# Fit to View stops at FIT_ZOOM, a step above where the layers' names show (style.NAME_ZOOM), when
+# at that zoom the design spans at most FIT_MAX_VIEWS views: a little scrolling beats an unlabelled
+# picture.
+FIT_ZOOM = round(NAME_ZOOM * 1.1, 2)
 FIT_MAX_VIEWS = 2.0
 
 

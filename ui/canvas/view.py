@@ -1,8 +1,8 @@
 """The canvas view: where users place, wire, move and select layers.
 
 Every edit is an undo command pushed on the document's stack; the scene then follows the
-model's events. Mouse: drag a port to connect, drag a link's end to re-route or (dropped on
-empty canvas) disconnect it, drag nodes to move them (one undo step per drag), drag on empty
+model's events. Mouse: drag a port to connect, click a link (also near an end) to select it,
+drag a link's end to re-route or (dropped on empty canvas) disconnect it, drag nodes to move them (one undo step per drag), drag on empty
 canvas to rubber-band select, wheel to zoom about the cursor, middle drag or Space+drag to pan.
 Keys: Delete/Backspace, Ctrl+C/V/D/A, Ctrl+Z / Ctrl+Shift+Z, Tab (quick add), F (fit),
 Ctrl+= / Ctrl+- / Ctrl+0 (zoom in, out, 100 %). Paste lands at the mouse when it is over the

@@ -81,12 +81,18 @@ def test_csv_with_column_picker_tells_validation_its_shape(qtbot, panel, tmp_pat
     (tmp_path / "table.csv").write_text("\n".join(rows) + "\n")
     _choose(qtbot, p, "csv")  # no file yet: a message, not a crash
     assert "Cannot read the data" in p.summary.text()
+    form = p.options_form
+    assert form.shown("target") and form.shown("features") and p.columns_box.isHidden()
     p.set_path_option("path", str(tmp_path / "table.csv"))
     assert doc.design.data["options"]["path"] == "table.csv"  # relative to the design
+    assert form.editors["path"].line.toolTip().startswith("table.csv\n")  # the whole path
     qtbot.waitUntil(lambda: not p.reading, timeout=30_000)
     assert p.preview.total == 40
     qtbot.waitUntil(lambda: p.feature_list.count() == 3, timeout=10_000)
     assert p.target_combo.currentText() == "label"
+    # One place edits the columns: the picker stands in for the typed fields.
+    assert not p.columns_box.isHidden()
+    assert not form.shown("target") and not form.shown("features")
     assert [p.table.horizontalHeaderItem(i).text() for i in range(4)] == ["a", "b", "c", "class"]
     assert p.preview.sample_shape == (3,) and p.preview.class_names == ["no", "yes"]
     assert doc.data_facts["data_shape"] == (3,)

@@ -85,7 +85,7 @@ def test_a_drawn_digit_and_the_untrained_design(qtbot, page):
     with qtbot.waitSignal(page.looked, timeout=60_000):
         pass  # shown: the untrained design opens by itself
     assert page.model.source == "untrained"
-    assert page.picture_row.isVisible() and not page.features.isVisible()
+    assert page.pad.isVisible() and not page.features.isVisible()
     picture = np.zeros((28, 28), np.float32)
     picture[4:24, 12:16] = 1.0
     _shown(qtbot, page, lambda: page.try_picture(picture))
@@ -202,7 +202,7 @@ def test_attention_and_sequence_previews_of_an_untrained_design(qtbot):
     with qtbot.waitSignal(page.looked, timeout=60_000):
         page.show()
     assert page.model.source == "untrained"
-    assert not page.picture_row.isVisible() and page.features.isVisible()
+    assert not page.pad.isVisible() and page.features.isVisible()
     page.follow_selection([b.id("attn")])
     out = page.outputs[b.id("attn")]
     assert page.preview.kind == "attention"
@@ -239,7 +239,7 @@ def test_a_typed_row_of_features(qtbot):
     qtbot.addWidget(page)
     with qtbot.waitSignal(page.looked, timeout=60_000):
         page.show()
-    assert page.features.isVisible() and not page.picture_row.isVisible()
+    assert page.features.isVisible() and not page.pad.isVisible()
     page.features.setText("6.3, 3.3, 6.0, 2.5")
     _shown(qtbot, page, lambda: qtbot.keyClick(page.features, "\r"))
     mul, add = page.samples.normalization.affine((4,))

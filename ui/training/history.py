@@ -186,7 +186,8 @@ class RunHistory(QWidget):
                 status = "interrupted"  # nobody is training it: the app or the child died
             best = "–"
             if run.best_value is not None:
-                best = f"{run.best_metric} {_fmt_value(run.best_value)} (epoch {run.best_epoch})"
+                # the value first: where the column is narrow, the metric's name gives way
+                best = f"{_fmt_value(run.best_value)} {run.best_metric} (epoch {run.best_epoch})"
             epochs = f"{run.epochs_completed}/{run.epochs}" if run.epochs else str(
                 run.epochs_completed)
             cells = (run.name, status.replace("_", " "), best, epochs,

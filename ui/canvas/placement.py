@@ -7,6 +7,11 @@ one asked for (where it was dropped, or one rank after the layer it follows:
 :func:`rank_after`). The geometry is the canvas's own (node size, port anchors, link curves),
 computed from the design, so fixes can place a node without a scene. A layer dropped *on* a
 link is spliced into it instead (:func:`ui.commands.insert_on_link_command`).
+
+The search stays in milliseconds among hundreds of closely packed nodes: quick rules rule out
+the spots that are surely taken for all ~31,000 candidates at once (numpy), and only the rest
+are walked, nearest first, through the exact checks (``benchmarks/canvas_bench.py`` measures
+a crowded grid).
 """
 from __future__ import annotations
 
@@ -139,6 +144,8 @@ class _Spots:
     ruled out for all at once: a ``(2·REACH+1)²`` grid of steps, index ``k`` being ``k − REACH``
     steps from ``want``. Each rule only removes spots the exact check would refuse too."""
 
+    BATCH = 1024  # spots whose planned links are ruled out at a time
+
     def __init__(self, want: Position):
         self.want = want
         self.kx, self.ky, self.distance = _offset_grid()
@@ -146,7 +153,8 @@ class _Spots:
         self.xs, self.ys = want[0] + steps, want[1] + steps  # the spots' left and top edges
         size = 2 * REACH + 1
         self.blocked = np.zeros((size, size), dtype=bool)
-        self.plans_blocked = np.zeros(len(self.kx), dtype=bool)  # per offset, in order
+        self.planned: list = []  # per planned link: (_Interiors, fixed anchor, offset, new is dst)
+        self.flow = "down"
 
     def rule_out_nodes(self, nodes: list[QRectF]) -> None:
         """Spots whose margin meets a node: QRectF.intersects' own arithmetic, so exact (the
@@ -175,30 +183,37 @@ class _Spots:
             self._block_boxes(np.concatenate(points), LINK_GAP / 2)
 
     def rule_out_planned(self, planned: "_Planned", nodes: list[QRectF]) -> None:
-        """Spots from which a planned link's curve runs through a node other than its ends."""
-        open_spots = ~self.blocked[self.kx + REACH, self.ky + REACH]
+        """Spots from which a planned link's curve runs through a node other than its ends
+        (:meth:`remaining` rules them out a batch of spots at a time, nearest first)."""
         area = self._area(LINK_STRAY)
         for fixed, offset, new_is_dst, other in planned.ends:
             inside = _Interiors([r for r in nodes if r != other], area)
-            if inside.empty:
-                continue
-            which = np.flatnonzero(open_spots & ~self.plans_blocked)
-            moving = np.stack([self.xs[self.kx[which] + REACH] + offset.x(),
-                               self.ys[self.ky[which] + REACH] + offset.y()], axis=1)
-            fixed_xy = np.broadcast_to([fixed.x(), fixed.y()], moving.shape)
-            start, end = (fixed_xy, moving) if new_is_dst else (moving, fixed_xy)
-            points = _link_points(start, end, planned.flow)  # (spots, samples, 2)
-            self.plans_blocked[which] = inside.holds(points).any(axis=1)
+            if not inside.empty:
+                self.planned.append((inside, (fixed.x(), fixed.y()), (offset.x(), offset.y()), new_is_dst))
+        self.flow = planned.flow
 
     def remaining(self, planned_may_pass: bool = False) -> Iterator[tuple[float, Position]]:
         """(distance, spot) for the spots not ruled out, nearest first; with
         ``planned_may_pass`` only those whose planned links were not ruled out either."""
-        left = ~self.blocked[self.kx + REACH, self.ky + REACH]
-        if planned_may_pass:
-            left &= ~self.plans_blocked
-        for index in np.flatnonzero(left).tolist():
-            yield (self.distance[index].item(),
-                   (self.want[0] + self.kx[index].item() * STEP, self.want[1] + self.ky[index].item() * STEP))
+        left = np.flatnonzero(~self.blocked[self.kx + REACH, self.ky + REACH])
+        for first in range(0, len(left), self.BATCH):
+            batch = left[first:first + self.BATCH]
+            if planned_may_pass and self.planned:
+                batch = batch[~self._planned_blocked(batch)]
+            for index in batch.tolist():
+                yield (self.distance[index].item(), (self.want[0] + self.kx[index].item() * STEP,
+                                                     self.want[1] + self.ky[index].item() * STEP))
+
+    def _planned_blocked(self, which: np.ndarray) -> np.ndarray:
+        """Per spot of ``which`` (offset indices): whether a planned link surely hits a node."""
+        blocked = np.zeros(len(which), dtype=bool)
+        lefts, tops = self.xs[self.kx[which] + REACH], self.ys[self.ky[which] + REACH]
+        for inside, fixed, offset, new_is_dst in self.planned:
+            moving = np.stack([lefts + offset[0], tops + offset[1]], axis=1)
+            fixed_xy = np.broadcast_to(fixed, moving.shape)
+            start, end = (fixed_xy, moving) if new_is_dst else (moving, fixed_xy)
+            blocked |= inside.holds(_link_points(start, end, self.flow)).any(axis=1)
+        return blocked
 
     def _area(self, margin: float = 0.0) -> QRectF:
         """The rectangles of the spots not ruled out yet, ``margin`` around (empty: none)."""
@@ -308,8 +323,8 @@ def _beside_everything(design: Design, want: Position, flow: str) -> Position:
 
 
 class _Obstacles:
-    """A design's node rectangles and link curves; :meth:`gather` keeps those near a region so
-    each candidate spot is checked against a few (link curves are built only when near)."""
+    """A design's node rectangles and link curves; :meth:`gather` keeps the links near a region
+    so each candidate spot is checked against a few (strokes are built only when near)."""
 
     def __init__(self, design: Design, flow: str):
         self.design, self.flow = design, flow

@@ -79,8 +79,8 @@ def open_editor(path: str | os.PathLike | None = None,
     """Show the editor window, open ``path`` in it, and load PyTorch and scikit-learn in the
     background once the canvas has drawn the design (``painted()`` is called then too).
 
-    Autosaves left by a crashed session are offered first; a recovered design takes the place
-    of ``path``. A file that cannot be opened shows why, over an empty design. Without
+    Autosaves left by a crashed session are offered over the design opened; a recovered one
+    takes its place. A file that cannot be opened shows why, over an empty design. Without
     ``path``, ``reopen`` (the example) asks for the design the user had last, falling back to
     ``reopen`` itself (:meth:`MainWindow.reopen_last`).
     """
@@ -94,14 +94,15 @@ def open_editor(path: str | os.PathLike | None = None,
     window.show()
 
     def start() -> None:
-        if window.offer_recovery():
-            pass
-        elif path is not None:
+        if path is not None:
             window.open_path(Path(path), ask=False)
         elif reopen is not None:
             window.reopen_last(Path(reopen))
         window.canvas.show_design()
         when_painted(window.canvas.viewport(), lambda: (loader.start(), painted and painted()))
+        # Asked over the design just opened: "Not now" leaves the user there, not in an empty one.
+        if window.offer_recovery():
+            window.canvas.show_design()
 
     QTimer.singleShot(0, start)
     return window

@@ -13,6 +13,7 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from graph.design import Design
 from graph.fileformat import dumps, load, loads, save
+from graph.settings import DATASETS
 from graph.validate import Report, validate
 from runtime.paths import unsaved_design_key
 
@@ -164,6 +165,13 @@ class Document(QObject):
         if facts != self.data_facts:
             self.data_facts = facts
             self.revalidate()
+
+    @property
+    def data_unread(self) -> bool:
+        """Whether the design's data is a file not read yet: validation cannot check the Input
+        against it until :meth:`set_data_facts` says what it holds."""
+        spec = DATASETS.get(self.design.data.get("name"))
+        return spec is not None and spec.kind == "file" and not self.data_facts
 
     @property
     def title(self) -> str:

@@ -493,7 +493,7 @@ class MainWindow(QMainWindow):
         count = f"{layers} layer{'s' * (layers != 1)}" + (f" in {nodes} nodes" if layers > nodes else "")
         params = report.inference.total_params
         if report.ok:
-            state = "✓ valid"
+            state = "✓ valid so far (reading the data)" if self.document.data_unread else "✓ valid"
         else:
             n = len(report.errors)
             state = f"✗ {n} error{'s' * (n != 1)}"

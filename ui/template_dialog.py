@@ -244,7 +244,7 @@ class TemplateDialog(QDialog):
             + ("" if report.ok else f"<br><span style='color:#ffb020'>{len(report.errors)} "
                "problem(s) to fix after creating</span>"))
         self.preview_document.replace(design.copy())
-        self.preview.fit_all()
+        self.preview.fit_all(readable=False)
         self.create_button.setEnabled(True)
 
     def design(self) -> Design | None:

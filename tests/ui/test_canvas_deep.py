@@ -6,15 +6,19 @@ import pytest
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
 
 from graph.design import Design, Edge
 from graph.fileformat import dumps, loads
 from graph.layout import SPACING, layered_positions, ranks
 from graph.settings import DATASETS
-from ui.canvas.style import NODE_HEIGHT, NODE_WIDTH
-from ui.canvas.view import OPEN_ZOOM, READABLE_ZOOM
+from ui.canvas.style import NAME_ZOOM, NODE_HEIGHT, NODE_WIDTH
+from ui.canvas.view import FIT_ZOOM, OPEN_ZOOM, READABLE_ZOOM
 from ui.canvas.zoom import ZoomBox, parse_percent, percent_text
 from ui.commands import SetParamCommand
+
+from tests.conftest import example_window
+from tests.ui.test_forms_fit import styled  # noqa: F401 (fixture)
 
 from .test_canvas_edit import drop_layer, new_node_id
 from .test_canvas_helpers import (  # noqa: F401  (make_view is a fixture)
@@ -336,3 +340,81 @@ def test_the_zoom_box_follows_the_view_after_new(qtbot):
     window.canvas.resetTransform()
     assert window.zoom_box.currentText() == "100%" == percent_text(window.canvas.zoom())
     window.document.undo_stack.setClean()
+
+
+# ---- Fit to View: names readable where a little scrolling allows it, yet any design fits --------
+
+
+def long_chain(n: int, lanes: int = 1) -> Design:
+    """Input, then ``lanes`` side-by-side chains of alternating Linear/ReLU layers, ``n`` nodes
+    in all, laid out top to bottom (lanes keep a 1,000-node design inside the scene)."""
+    design = Design(f"chain {n}")
+    first = design.add_node(design.make_node("Input", params={"shape": [8]}))
+    tails = [first.id] * lanes
+    for i in range(n - 1):
+        kind = "Linear" if (i // lanes) % 2 == 0 else "ReLU"
+        node = design.add_node(design.make_node(kind, params={"out_features": 8} if kind == "Linear" else {}))
+        design.add_edge(Edge(tails[i % lanes], node.id))
+        tails[i % lanes] = node.id
+    for nid, pos in layered_positions(design, origin=(0.0, 0.0)).items():
+        design.move_node(nid, pos)
+    return design
+
+
+def test_fit_shows_a_1000_layer_design_whole_and_zooming_out_stops_there(make_view):
+    view = make_view(long_chain(1000, lanes=2), size=(1000, 800))
+    key(view, Qt.Key.Key_F)
+    assert view.visible_scene_rect().contains(view.canvas.nodes_bounding_rect())
+    fitted = view.zoom()
+    key(view, Qt.Key.Key_Minus, CTRL)  # zooming out further never jumps back in
+    assert view.zoom() == pytest.approx(fitted)
+    key(view, Qt.Key.Key_Equal, CTRL)
+    assert view.zoom() > fitted
+    key(view, Qt.Key.Key_F)
+    assert view.visible_scene_rect().contains(view.canvas.nodes_bounding_rect())
+
+
+def test_fit_keeps_the_part_in_view_when_it_stops_at_the_name_zoom(make_view):
+    view = make_view(long_chain(24), size=(900, 600))  # 2 580 tall: 1.3 views at the name zoom
+    design = view.document.design
+    last = design.node_ids_in_order()[-1]
+    view.centerOn(view.canvas.nodes[last].center())  # looking at the end of the network
+    key(view, Qt.Key.Key_F)
+    assert view.zoom() == FIT_ZOOM
+    assert last in fully_visible(view)  # Fit did not jump back to the top
+    assert design.node_ids_in_order()[0] not in fully_visible(view)
+    assert view.minimap.isVisible()  # the rest is shown there
+
+
+def name_pixels(view, node_id: str) -> int:
+    """How many pixels inside the node, as the view paints it now, are not its fill: its name
+    (zoomed out a node is one block of its category's colour, with or without the name)."""
+    image = view.viewport().grab().toImage()
+    item = view.canvas.nodes[node_id]
+    fill = item._header_color
+    box = view.mapFromScene(item.sceneBoundingRect()).boundingRect().adjusted(4, 4, -4, -4)
+    count = 0
+    for x in range(box.left(), box.right()):
+        for y in range(box.top(), box.bottom()):
+            c = image.pixelColor(x, y)
+            count += abs(c.red() - fill.red()) + abs(c.green() - fill.green()) + abs(c.blue() - fill.blue()) > 120
+    return count
+
+
+def test_fit_on_the_example_at_1280x800_shows_the_layers_names(styled, qtbot):
+    window = example_window(qtbot, (1280, 800))  # digits_cnn: 15 layers top to bottom
+    view = window.canvas
+    QApplication.processEvents()
+    window.fit_action.trigger()
+    assert view.zoom() > NAME_ZOOM  # the overview writes each layer's name from here up
+    conv = view.document.design.node_by_name("conv1").id
+    assert name_pixels(view, conv) >= 10  # and it did
+    whole = view.canvas.nodes_bounding_rect()
+    area = view.visible_scene_rect()
+    assert area.left() <= whole.left() and area.right() >= whole.right()
+    assert len(fully_visible(view)) >= 8  # most of the network at once, the rest a scroll away
+    window.fit_action.trigger()  # Fit again: all of it, names or not
+    assert view.visible_scene_rect().contains(whole)
+    view.set_zoom(NAME_ZOOM)  # the zoom box's 30 %: names too (not lost to rounding)
+    view.centerOn(view.canvas.nodes[conv].center())
+    assert name_pixels(view, conv) >= 10

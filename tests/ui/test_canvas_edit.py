@@ -491,3 +491,51 @@ def test_every_gesture_is_one_step_that_undoes_and_redoes_exactly(make_view):
         key(view, Qt.Key.Key_Z, CTRL | SHIFT)
         assert design.to_dict() == states[i]
     assert all(view.canvas.nodes[n.id].pos() == QPointF(*n.position) for n in design.nodes)
+
+
+# ---- a short link stays easy to select (issue 13: its ends took all of it) -----------------------
+
+
+def test_a_click_near_the_end_of_a_short_link_selects_it_and_only_it(make_view):
+    view = make_view()
+    design = view.document.design
+    link = view.canvas.links[Edge("n2", "n3")]
+    assert 40 < link.path().length() < 60  # the 46-unit link between two chained layers
+    for distance in (8.0, 10.0, 12.0, 23.0):
+        view.select_nodes(["n4"])  # a layer selected earlier, maybe scrolled out of sight
+        click(view, on_link_near(link, "dst", distance))
+        assert link.isSelected(), distance
+        assert view.selected_node_ids() == [], distance  # nothing else left for Delete
+        assert view.document.undo_stack.count() == 0  # a click re-wires nothing
+    key(view, Qt.Key.Key_Delete)
+    assert Edge("n2", "n3") not in design.edges and design.has_node("n4")
+
+
+def test_a_short_link_keeps_a_middle_that_no_end_grabs(make_view):
+    design = chain_design()
+    far = design.add_node(design.make_node("Linear", name="far", position=(0.0, 700.0)))
+    design.add_edge(Edge("n3", far.id, dst_port="in"))
+    design.remove_edge(Edge("n3", "n4"))
+    view = make_view(design)
+    short, long_ = view.canvas.links[Edge("n2", "n3")], view.canvas.links[Edge("n3", far.id)]
+    # The ends grab a quarter of a short link at most; a long one keeps its full grab zone.
+    assert short.end_near(on_link_near(short, "dst", 15)) is None
+    assert short.end_near(on_link_near(short, "src", 15)) is None
+    assert short.end_near(on_link_near(short, "dst", 8)) == "dst"
+    assert long_.end_near(on_link_near(long_, "dst", 15)) == "dst"
+
+
+def test_ctrl_click_near_a_link_end_adds_the_link_to_the_selection(make_view):
+    view = make_view()
+    link = view.canvas.links[Edge("n2", "n3")]
+    view.select_nodes(["n4"])
+    click(view, on_link_near(link, "dst", 8), CTRL)
+    assert link.isSelected() and view.selected_node_ids() == ["n4"]
+
+
+def test_ctrl_click_on_a_linked_input_port_adds_its_link_to_the_selection(make_view):
+    view = make_view()
+    link = view.canvas.links[Edge("n2", "n3")]
+    view.select_nodes(["n4"])
+    click(view, in_port(view, "n3"), CTRL)
+    assert link.isSelected() and view.selected_node_ids() == ["n4"]

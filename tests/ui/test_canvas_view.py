@@ -9,8 +9,8 @@ from PySide6.QtWidgets import QApplication
 from graph.design import Edge
 from graph.fileformat import load
 from ui.canvas.items import NodeItem
-from ui.canvas.style import HEADER_HEIGHT, ROW_HEIGHT, Z
-from ui.canvas.view import CanvasView
+from ui.canvas.style import HEADER_HEIGHT, NAME_ZOOM, ROW_HEIGHT, Z
+from ui.canvas.view import FIT_MAX_VIEWS, FIT_ZOOM, CanvasView
 from ui.commands import (
     AddEdgeCommand,
     AddNodeCommand,
@@ -185,12 +185,20 @@ def test_wheel_zooms_about_the_cursor(make_view):
     assert abs(after.x() - under.x()) <= 1.5 and abs(after.y() - under.y()) <= 1.5
 
 
-def test_fit_shows_every_node(make_view):
-    view = make_view(load(EXAMPLES / "deep_resnet.json"))
+def test_fit_keeps_names_readable_and_fit_again_shows_every_node(make_view):
+    view = make_view(load(EXAMPLES / "deep_resnet.json"))  # 1.75 views tall at the name zoom
     key(view, Qt.Key.Key_F)
+    assert view.zoom() == FIT_ZOOM >= NAME_ZOOM  # names drawn, not coloured specks
     visible = view.mapToScene(view.viewport().rect()).boundingRect()
-    assert visible.contains(view.canvas.nodes_bounding_rect())
-    assert view.zoom() < 1
+    whole = view.canvas.nodes_bounding_rect()
+    assert visible.left() <= whole.left() and visible.right() >= whole.right()  # its breadth
+    assert visible.height() >= whole.height() / FIT_MAX_VIEWS
+    key(view, Qt.Key.Key_F)  # again, without moving: everything
+    visible = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert visible.contains(whole)
+    assert view.zoom() < FIT_ZOOM
+    key(view, Qt.Key.Key_F)  # and back
+    assert view.zoom() == FIT_ZOOM
 
 
 def pan_drag(view, start: QPoint, delta: QPoint, button) -> None:

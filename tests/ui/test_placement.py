@@ -176,3 +176,34 @@ def test_a_crowded_neighbourhood_still_yields_a_free_spot():
     rect = QRectF(spot[0], spot[1], NODE_WIDTH, NODE_HEIGHT)
     assert not any(QRectF(n.position[0], n.position[1], NODE_WIDTH, NODE_HEIGHT).intersects(rect)
                    for n in design.nodes)
+
+
+# ---- a new layer is never left under the minimap (issue 13: "linear … 704 para" was hidden) ----
+
+
+def minimap_cover(view) -> QRectF:
+    """The minimap's rectangle in viewport coordinates (empty when it is hidden)."""
+    minimap = view.minimap
+    if not minimap.isVisible():
+        return QRectF()
+    return QRectF(minimap.geometry().translated(-view.viewport().geometry().topLeft()))
+
+
+@pytest.mark.parametrize("size", [(500, 360), (620, 380)])
+def test_a_layer_added_in_the_corner_is_not_hidden_by_the_minimap(make_view, qtbot, size):
+    from .test_canvas_helpers import chain_design
+
+    view = make_view(chain_design(), size=size)  # taller than the view: the minimap shows
+    y = view.document.design.node_by_name("y").id
+    relu = view.document.design.node_by_name("relu").id
+    view.centerOn(view.canvas.nodes[y].center() + QPointF(-60, -20))  # looking at the end
+    view.select_nodes([relu])
+    before = set(view.document.design.node_ids_in_order())
+    view.add_node_at_center("Linear")  # the palette's double-click: after relu, beside y
+    new = new_node_id(view, before)
+    qtbot.waitUntil(lambda: not view.document.revalidation_pending)  # the minimap caught up
+    assert view.minimap.isVisible()
+    item = view.canvas.nodes[new]
+    shown = QRectF(view.mapFromScene(item.sceneBoundingRect()).boundingRect())
+    assert QRectF(view.viewport().rect()).contains(shown)
+    assert not shown.intersects(minimap_cover(view)), (shown, minimap_cover(view))

@@ -77,3 +77,40 @@ def test_a_gone_or_broken_last_design_falls_back_to_the_example(start, tmp_path,
     message = window.statusBar().currentMessage()
     assert "mine.json" in message and "showing the example instead" in message
     assert ("no longer there" if damage == "gone" else "Could not reopen") in message
+
+
+@pytest.mark.parametrize("answer", ["later_button", "recover_button"])
+def test_autosaves_are_offered_over_the_design_that_would_open(start, tmp_path, isolated, answer):
+    """After a crash the recovery dialog opens over the design ``python main.py`` opens (not an
+    empty one): "Not now" leaves the user there, Recover replaces it with the autosave."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from tests.ui.test_files import leave_autosave
+    from ui.main_window import RecoveryDialog
+
+    mine = tmp_path / "mine.json"
+    shutil.copy(EXAMPLES / "iris_mlp.json", mine)
+    RecentFiles().add(mine)
+    crashed = tmp_path / "crashed.json"
+    shutil.copy(EXAMPLES / "digits_cnn.json", crashed)
+    leave_autosave(isolated, crashed, 48)
+    behind = []
+
+    def answer_when_asked() -> None:
+        dialog = QApplication.activeModalWidget()
+        if isinstance(dialog, RecoveryDialog):
+            poll.stop()
+            behind.append(dialog.parent().document.path)
+            getattr(dialog, answer).click()
+
+    poll = QTimer()
+    poll.timeout.connect(answer_when_asked)
+    poll.start(20)
+    window = start()
+    assert behind == [mine.resolve()]  # the dialog asked over the user's last design
+    if answer == "later_button":
+        assert window.document.path == mine.resolve() and not window.isWindowModified()
+    else:
+        assert window.document.path == crashed
+        assert window.document.design.node_by_name("fc1").params["out_features"] == 48

@@ -81,12 +81,18 @@ def test_csv_with_column_picker_tells_validation_its_shape(qtbot, panel, tmp_pat
     (tmp_path / "table.csv").write_text("\n".join(rows) + "\n")
     _choose(qtbot, p, "csv")  # no file yet: a message, not a crash
     assert "Cannot read the data" in p.summary.text()
+    form = p.options_form
+    assert form.shown("target") and form.shown("features") and p.columns_box.isHidden()
     p.set_path_option("path", str(tmp_path / "table.csv"))
     assert doc.design.data["options"]["path"] == "table.csv"  # relative to the design
+    assert form.editors["path"].line.toolTip().startswith("table.csv\n")  # the whole path
     qtbot.waitUntil(lambda: not p.reading, timeout=30_000)
     assert p.preview.total == 40
     qtbot.waitUntil(lambda: p.feature_list.count() == 3, timeout=10_000)
     assert p.target_combo.currentText() == "label"
+    # One place edits the columns: the picker stands in for the typed fields.
+    assert not p.columns_box.isHidden()
+    assert not form.shown("target") and not form.shown("features")
     assert [p.table.horizontalHeaderItem(i).text() for i in range(4)] == ["a", "b", "c", "class"]
     assert p.preview.sample_shape == (3,) and p.preview.class_names == ["no", "yes"]
     assert doc.data_facts["data_shape"] == (3,)
@@ -146,3 +152,24 @@ def test_the_training_copy_reads_file_datasets_from_the_designs_folder(tmp_path,
         assert copy[option] == expected
     assert {k: v for k, v in copy.items() if k not in DATASETS[name].path_options} == {
         k: v for k, v in design.data["options"].items() if k not in DATASETS[name].path_options}
+
+
+def test_the_status_bar_says_valid_only_so_far_while_a_data_file_is_read(qtbot, tmp_path):
+    """Until the file is read, validation cannot check the Input against it: the status bar
+    says "valid so far" (it said "✓ valid" for seconds after a start, then "✗ 1 error")."""
+    from tests.conftest import example_window
+    from ui.editing import SettingsEdit
+
+    rows = ["a,b,c,d,label"] + [f"{i},{i % 3},{i * 0.5},{i % 7},{i % 3}" for i in range(40)]
+    (tmp_path / "four.csv").write_text("\n".join(rows) + "\n")
+    window = example_window(qtbot, (1280, 800), "iris_mlp.json")  # 4 features → 3 classes
+    document, panel = window.document, window.training.data_panel
+    data = dict(document.design.data, name="csv", options={"path": str(tmp_path / "four.csv")})
+    document.push(SettingsEdit(document.design, "data", data, "Read four.csv"))
+    document.revalidate()
+    assert document.data_unread
+    assert window.status_label.text().startswith("✓ valid so far (reading the data)")
+    qtbot.waitUntil(lambda: not panel.reading and bool(document.data_facts), timeout=30_000)
+    qtbot.waitUntil(lambda: "so far" not in window.status_label.text(), timeout=5_000)
+    assert window.status_label.text().startswith("✓ valid"), window.status_label.text()
+    assert not document.data_unread

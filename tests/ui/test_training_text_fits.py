@@ -65,3 +65,22 @@ def test_progress_and_status_fit_the_training_dock(window, qtbot, monkeypatch):
     for part in status.full_text().split(" · "):  # each "name value" is one unbreakable run
         assert " " not in part and _fits(status, part), part
 
+
+
+def test_a_refused_start_says_so_first_and_where_the_errors_are(qtbot):
+    """Train on a broken design: the status starts with what happened and where to look (its
+    two lines cut "the design has 2 error(s); first: … (fix: drag a link fro…")."""
+    from tests.conftest import example_window
+    from ui.commands import RemoveEdgeCommand
+
+    window = example_window(qtbot, (1280, 800))
+    document, panel = window.document, window.training.panel
+    for edge in list(document.design.edges)[1:3]:  # two layers lose their input
+        document.push(RemoveEdgeCommand(document.design, edge))
+    n = len(document.revalidate().errors)
+    assert n >= 2
+    panel.start_training()
+    assert not window.training.controller.busy
+    text = panel.status.full_text()
+    assert text.startswith(f"Not started: the design has {n} errors (Diagnostics lists them). ")
+    assert panel.status.text().startswith("Not started: the design has")  # read before any "…"

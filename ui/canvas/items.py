@@ -418,7 +418,8 @@ class NodeItem(QGraphicsItem):
     # ---- painting ------------------------------------------------------------------------------------
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        lod = option.levelOfDetailFromTransform(painter.worldTransform())
+        # rounded: at a zoom of exactly 30 % Qt's arithmetic gives 0.29999…, below NAME_ZOOM
+        lod = round(option.levelOfDetailFromTransform(painter.worldTransform()), 6)
         if lod < DETAIL_ZOOM:
             self._paint_overview(painter, lod)
             return

@@ -42,7 +42,8 @@ def link_path(start: QPointF, end: QPointF, flow: str = "down") -> QPainterPath:
 class LinkItem(QGraphicsItem):
     """One link of the design. Its ends are set by the scene from the port positions."""
 
-    END_GRAB = 18.0  # scene units from an end within which a press picks that end up
+    END_GRAB = 18.0  # scene units from an end within which a press picks that end up …
+    END_GRAB_SHARE = 0.25  # … but at most this share of the link: a short one keeps a middle
 
     def __init__(self, edge: Edge, flow: str = "down"):
         super().__init__()
@@ -57,6 +58,7 @@ class LinkItem(QGraphicsItem):
         self._path = QPainterPath()
         self._path_bounds = QRectF()
         self._mid = QPointF()
+        self._length: float | None = None  # along the curve, measured when first asked
         self._shape: QPainterPath | None = None
         self._label_rect = QRectF()
         self._label_scale = 1.0  # > 1 while hovered where labels are too small to read
@@ -75,6 +77,7 @@ class LinkItem(QGraphicsItem):
         self._path = link_path(self._start, self._end, self.flow)
         self._path_bounds = self._path.boundingRect()
         self._mid = self._path.pointAtPercent(0.5)
+        self._length = None
         self._shape = None
         self._layout_label()
 
@@ -136,14 +139,21 @@ class LinkItem(QGraphicsItem):
                 self._shape.addRect(self._label_rect)
         return self._shape
 
+    def grab_reach(self) -> float:
+        """How close to an end a press picks that end up: :attr:`END_GRAB`, or less on a short
+        link, whose middle must stay wide enough to click (a click selects the link)."""
+        if self._length is None:
+            self._length = self._path.length()
+        return min(self.END_GRAB, self._length * self.END_GRAB_SHARE)
+
     def end_near(self, point: QPointF) -> str | None:
-        """``"dst"`` or ``"src"`` when ``point`` is close to that end of the link."""
+        """``"dst"`` or ``"src"`` when ``point`` is within :meth:`grab_reach` of that end."""
         def dist(a: QPointF, b: QPointF) -> float:
             d = a - b
             return (d.x() ** 2 + d.y() ** 2) ** 0.5
 
         d_dst, d_src = dist(point, self._end), dist(point, self._start)
-        if min(d_dst, d_src) > self.END_GRAB:
+        if min(d_dst, d_src) > self.grab_reach():
             return None
         return "dst" if d_dst <= d_src else "src"
 

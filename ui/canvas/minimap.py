@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from collections import defaultdict
 
-from PySide6.QtCore import QLineF, QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QLineF, QPointF, QRect, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QWidget
 
@@ -120,6 +120,18 @@ class Minimap(QWidget):
         viewport = self.view.viewport().geometry()
         self.move(viewport.right() - self.width() - MARGIN, viewport.bottom() - self.height() - MARGIN)
 
+    def footprint(self) -> QRect:
+        """Where the minimap covers the view (viewport coordinates) as the design now stands —
+        also right after an edit, before the minimap has caught up; empty when the whole design
+        is in view, where there is no minimap."""
+        world = self._model_rect()
+        if world.isNull() or self.view.visible_scene_rect().contains(world):
+            return QRect()
+        size = _size_for(world.adjusted(-20, -20, 20, 20))
+        port = self.view.viewport().rect()
+        return QRect(port.right() - size.width() - MARGIN, port.bottom() - size.height() - MARGIN,
+                     size.width(), size.height())
+
     # ---- drawing ---------------------------------------------------------------------------------
 
     def _render(self) -> None:
@@ -129,10 +141,7 @@ class Minimap(QWidget):
         if world.isNull() or self._design is None:
             return
         world = world.adjusted(-20, -20, 20, 20)
-        scale = min((MAX_SIZE.width() - 2 * PAD) / world.width(),
-                    (MAX_SIZE.height() - 2 * PAD) / world.height())
-        size = QSize(max(40, round(world.width() * scale + 2 * PAD)),
-                     max(30, round(world.height() * scale + 2 * PAD)))
+        size = _size_for(world)
         if size != self.size():
             self.resize(size)
             self.place()
@@ -216,3 +225,11 @@ class Minimap(QWidget):
         if event.buttons() & Qt.MouseButton.LeftButton:
             self.view.centerOn(self.to_scene(event.position()))
             event.accept()
+
+
+def _size_for(world: QRectF) -> QSize:
+    """The minimap's size for a scene rectangle: its proportions, within :data:`MAX_SIZE`."""
+    scale = min((MAX_SIZE.width() - 2 * PAD) / world.width(),
+                (MAX_SIZE.height() - 2 * PAD) / world.height())
+    return QSize(max(40, round(world.width() * scale + 2 * PAD)),
+                 max(30, round(world.height() * scale + 2 * PAD)))

@@ -1,8 +1,8 @@
 """The canvas view: where users place, wire, move and select layers.
 
 Every edit is an undo command pushed on the document's stack; the scene then follows the
-model's events. Mouse: drag a port to connect, drag a link's end to re-route or (dropped on
-empty canvas) disconnect it, drag nodes to move them (one undo step per drag), drag on empty
+model's events. Mouse: drag a port to connect, click a link (also near an end) to select it,
+drag a link's end to re-route or (dropped on empty canvas) disconnect it, drag nodes to move them (one undo step per drag), drag on empty
 canvas to rubber-band select, wheel to zoom about the cursor, middle drag or Space+drag to pan.
 Keys: Delete/Backspace, Ctrl+C/V/D/A, Ctrl+Z / Ctrl+Shift+Z, Tab (quick add), F (fit),
 Ctrl+= / Ctrl+- / Ctrl+0 (zoom in, out, 100 %). Paste lands at the mouse when it is over the
@@ -54,13 +54,18 @@ from .links import LinkItem
 from .minimap import Minimap
 from .scene import CanvasScene
 from .placement import free_spot, rank_after
-from .style import GRID_MAJOR, GRID_MINOR, NODE_HEIGHT, NODE_WIDTH, Theme
+from .style import GRID_MAJOR, GRID_MINOR, NAME_ZOOM, NODE_HEIGHT, NODE_WIDTH, Theme
 
 MIN_ZOOM, MAX_ZOOM, MAX_FIT_ZOOM = 0.08, 3.0, 1.25
 READABLE_ZOOM = 0.4  # below this, even the names of the overview (style.DETAIL_ZOOM) are too small
 OPEN_ZOOM = 0.5  # a design too large to show whole opens at most this close: more of it in view
 ZOOM_STEP = 1.25  # one Ctrl+= / Ctrl+- step
 PASTE_OFFSET = 40.0
+# Fit to View stops at FIT_ZOOM, a step above where the layers' names show (style.NAME_ZOOM), when
+# at that zoom the design spans at most FIT_MAX_VIEWS views: a little scrolling beats an unlabelled
+# picture.
+FIT_ZOOM = round(NAME_ZOOM * 1.1, 2)
+FIT_MAX_VIEWS = 2.0
 
 
 
@@ -102,6 +107,7 @@ class CanvasView(QGraphicsView):
         self._paste_count = 0
         self._last_copy = ""
         self._grid_tile: tuple[float, QPixmap] | None = None
+        self._readable_fit: tuple[float, QPointF] | None = None  # the zoom and centre it chose
         self._mouse: QPoint | None = None  # the cursor's viewport position while over the canvas
         self.last_feedback = ""  # the latest link feedback or refusal (also sent as status)
         self.quick_add = QuickAddPopup(self)
@@ -359,13 +365,62 @@ class CanvasView(QGraphicsView):
         if item is not None:
             self.centerOn(item.center())
 
-    def fit_all(self) -> None:
+    def fit_all(self, readable: bool = True) -> None:
+        """Fit to View. The whole design when its names stay readable so; a design that would
+        shrink past that but spans at most :data:`FIT_MAX_VIEWS` views at :data:`FIT_ZOOM`
+        is shown at that zoom instead — names in view, the rest a little scroll away, as the
+        minimap shows — and a second Fit in a row (or ``readable=False``) shows it whole."""
         rect = self.canvas.nodes_bounding_rect()
         if rect.isNull():
             self.resetTransform()
             self.centerOn(0, 0)
             return
-        self.fit_rect(rect.adjusted(-40, -40, 40, 40))
+        rect = rect.adjusted(-40, -40, 40, 40)
+        zoom = self._readable_fit_zoom(rect) if readable else None
+        if zoom is None or self._at_readable_fit():
+            self._readable_fit = None
+            self.fit_rect(rect)
+            return
+        self._fit_readable(rect, zoom)
+
+    def _readable_fit_zoom(self, rect: QRectF) -> float | None:
+        """:data:`FIT_ZOOM` when fitting ``rect`` whole would go below it and, at it, ``rect``
+        spans no more than :data:`FIT_MAX_VIEWS` views each way; else None (a plain fit)."""
+        view = self.viewport().rect()
+        if view.width() <= 0 or view.height() <= 0:
+            return None
+        spans = (rect.width() * FIT_ZOOM / view.width(), rect.height() * FIT_ZOOM / view.height())
+        if max(spans) <= 1.0 or max(spans) > FIT_MAX_VIEWS:
+            return None
+        return FIT_ZOOM
+
+    def _fit_readable(self, rect: QRectF, zoom: float) -> None:
+        """Show ``rect`` at ``zoom``: centred along a side that fits; along one that does not,
+        the part in view now stays in view (brought inside ``rect``), so Fit does not jump."""
+        view = self.viewport().rect()
+        here = self.mapToScene(view.center())
+        half_w, half_h = view.width() / zoom / 2, view.height() / zoom / 2
+
+        def settle(now: float, low: float, high: float, half: float) -> float:
+            if high - low <= 2 * half:
+                return (low + high) / 2
+            return max(low + half, min(high - half, now))
+
+        center = QPointF(settle(here.x(), rect.left(), rect.right(), half_w),
+                         settle(here.y(), rect.top(), rect.bottom(), half_h))
+        self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.centerOn(center)
+        self._readable_fit = (zoom, self.mapToScene(view.center()))
+        self.status_message.emit(f"Fit at {zoom * 100:.0f}% so the names stay readable; "
+                                 "Fit again (F) shows the whole design")
+
+    def _at_readable_fit(self) -> bool:
+        """Whether the view is still where the last readable Fit put it (Fit again: all)."""
+        if self._readable_fit is None:
+            return False
+        zoom, center = self._readable_fit
+        moved = self.mapToScene(self.viewport().rect().center()) - center
+        return abs(self.zoom() - zoom) < 1e-6 and moved.manhattanLength() < 2.0
 
     def show_design(self) -> None:
         """Frame a freshly opened design: all of it when that stays readable; otherwise its
@@ -391,12 +446,13 @@ class CanvasView(QGraphicsView):
             self.centerOn(QPointF(rect.left() + view.width() / zoom / 2, rect.center().y()))
 
     def fit_rect(self, rect: QRectF) -> None:
-        """Show ``rect`` whole, no larger than a comfortable reading zoom."""
+        """Show ``rect`` whole, no larger than a comfortable reading zoom (and as small as it
+        takes: the wheel then zooms in from there, not further out)."""
         view = self.viewport().rect()
         if rect.width() <= 0 or rect.height() <= 0 or view.width() <= 0:
             return
         zoom = min(view.width() / rect.width(), view.height() / rect.height())
-        zoom = max(MIN_ZOOM, min(MAX_FIT_ZOOM, zoom))
+        zoom = min(MAX_FIT_ZOOM, zoom)  # below MIN_ZOOM too: a huge design still fits whole
         self.setTransform(QTransform.fromScale(zoom, zoom))
         self.centerOn(rect.center())
 
@@ -406,7 +462,7 @@ class CanvasView(QGraphicsView):
     def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
         """Zoom to ``zoom`` (1.0 = 100 %, clamped to what the canvas allows), keeping the scene
         point ``anchor`` (default: the middle of the view) where it is on screen."""
-        zoom = max(MIN_ZOOM, min(MAX_ZOOM, zoom))
+        zoom = max(min(MIN_ZOOM, self.zoom()), min(MAX_ZOOM, zoom))  # never out past a fit
         center = self.viewport().rect().center()
         anchor = anchor if anchor is not None else self.mapToScene(center)
         on_screen = self.mapFromScene(anchor)
@@ -546,8 +602,24 @@ class CanvasView(QGraphicsView):
         self.select_nodes([node.id])
         item = self.canvas.nodes.get(node.id)
         if item is not None:
-            self.ensureVisible(item.sceneBoundingRect(), 20, 20)
+            self.ensure_visible(item.sceneBoundingRect())
         return node.id
+
+    def ensure_visible(self, rect: QRectF, margin: int = 20) -> None:
+        """Scroll the scene rectangle ``rect`` into view with ``margin`` pixels around it and out
+        from under the minimap (moved left or up, whichever is less, where it fits)."""
+        self.ensureVisible(rect, margin, margin)
+        blocked = self.minimap.footprint()
+        shown = self.mapFromScene(rect).boundingRect().adjusted(-margin, -margin, margin, margin)
+        if blocked.isNull() or not shown.intersects(blocked):
+            return
+        left, up = shown.right() - blocked.left() + 1, shown.bottom() - blocked.top() + 1
+        moves = [(dx, dy) for dx, dy, room in ((left, 0, shown.left()), (0, up, shown.top()))
+                 if room >= dx + dy]
+        if moves:
+            dx, dy = min(moves, key=sum)
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + dx)
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() + dy)
 
     def _paste(self, nodes: list[Node], edges: list[Edge], offset, text: str) -> None:
         design = self.design
@@ -608,8 +680,11 @@ class CanvasView(QGraphicsView):
             if self._open_badge_fixes(scene_pos, event.globalPosition().toPoint()):
                 event.accept()
                 return
-            drag = start_link_drag(self.canvas, self._item_at(scene_pos), scene_pos)
+            item = self._item_at(scene_pos)
+            drag = start_link_drag(self.canvas, item, scene_pos)
             if drag is not None:
+                if isinstance(item, LinkItem):  # its end: a click selects it, a drag re-wires
+                    self._select_link(item, event.modifiers())
                 self._link_drag = drag
                 self._press_pos = pos
                 event.accept()
@@ -618,6 +693,13 @@ class CanvasView(QGraphicsView):
         if event.button() == Qt.MouseButton.LeftButton and isinstance(self.canvas.mouseGrabberItem(), NodeItem):
             design = self.design
             self._move_start = {nid: design.node(nid).position for nid in self.selected_node_ids()}
+
+    def _select_link(self, link: LinkItem, modifiers) -> None:
+        """Select ``link`` as a press on its middle does: alone, or added with Ctrl — so Delete
+        never removes something else the user no longer sees selected."""
+        if not modifiers & Qt.KeyboardModifier.ControlModifier:
+            self.canvas.clearSelection()
+        link.setSelected(True)
 
     def node_fixes(self, node_id: str) -> list:
         """The suggested fixes of ``node_id``'s problems that a click can apply (those of the
@@ -670,17 +752,20 @@ class CanvasView(QGraphicsView):
             event.accept()
             return
         if self._link_drag is not None and event.button() == Qt.MouseButton.LeftButton:
-            self._finish_link_drag(event.position().toPoint())
+            self._finish_link_drag(event.position().toPoint(), event.modifiers())
             event.accept()
             return
         super().mouseReleaseEvent(event)
         if event.button() == Qt.MouseButton.LeftButton and self._move_start is not None:
             self._commit_move()
 
-    def _finish_link_drag(self, pos: QPoint) -> None:
+    def _finish_link_drag(self, pos: QPoint, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
         drag, self._link_drag = self._link_drag, None
         if (pos - self._press_pos).manhattanLength() < QApplication.startDragDistance():
-            drag.cleanup()  # a click on a port: nothing to do
+            drag.cleanup()  # a click: on a link's end (or the input it feeds) it selects the link
+            picked = self.canvas.links.get(drag.moving) if drag.moving is not None else None
+            if picked is not None and not picked.isSelected():
+                self._select_link(picked, modifiers)
             return
         drag.move(self.mapToScene(pos), self.zoom())
         command, message = drag.finish()
@@ -729,7 +814,7 @@ class CanvasView(QGraphicsView):
             return
         factor = 1.15 ** steps
         zoom = self.zoom()
-        factor = max(MIN_ZOOM / zoom, min(MAX_ZOOM / zoom, factor))
+        factor = max(min(MIN_ZOOM, zoom) / zoom, min(MAX_ZOOM / zoom, factor))
         pos = event.position().toPoint()
         before = self.mapToScene(pos)
         self.scale(factor, factor)

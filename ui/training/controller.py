@@ -130,8 +130,10 @@ class TrainingController(QObject):
             raise ValueError("a run is already in progress")
         report = self.document.revalidate()
         if not report.ok:
+            n = len(report.errors)
             first = report.errors[0].format(self.document.design)
-            raise ValueError(f"the design has {len(report.errors)} error(s); first: {first}")
+            raise ValueError(f"Not started: the design has {'an error' if n == 1 else f'{n} errors'}"
+                             f" (Diagnostics lists {'it' if n == 1 else 'them'}). {first}")
         from runtime.preflight import check_training_fits
 
         check_training_fits(self.document.design)  # a ResourceError is a ValueError

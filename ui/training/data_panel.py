@@ -42,6 +42,7 @@ FILE_FILTERS = {
     "npz": "NumPy archives (*.npz);;All files (*)",
     "idx": "IDX files (*ubyte* *.idx*);;All files (*)",
 }
+COLUMN_OPTIONS = ("target", "features")  # the CSV options the Columns box edits
 PATH_ROOM = "wine_quality_red.csv"  # a path field is at least this wide
 PREVIEW_DELAY_MS = 250  # typing in a field re-reads the data once it pauses
 
@@ -291,17 +292,26 @@ class DataPanel(QWidget):
         self._push(dict(self.design.data, options=options), f"Read {Path(path).name}",
                    whole=True)
 
+    def _columns_known(self, known: bool) -> None:
+        """The Columns box (the file's own columns to pick from) stands in for the typed
+        column fields while the file can be read; they come back when it cannot."""
+        self.columns_box.setVisible(known)
+        form = self.options_form
+        for name in COLUMN_OPTIONS:
+            if form is not None and name in form.editors:
+                form.layout_.setRowVisible(form.editors[name], not known)
+
     def _refresh_columns(self) -> None:
         data = self.design.data
         if data.get("name") != "csv" or not data.get("options", {}).get("path"):
-            self.columns_box.hide()
+            self._columns_known(False)
             return
         path = data["options"]["path"]
         base = self.base_dir()
         full = str(Path(base) / path) if base and not Path(path).is_absolute() else path
         options = dict(data["options"])
         run_task(lambda: _columns(full, options), self._show_columns,
-                 lambda m: self.columns_box.hide(), self, needs=("runtime.analysis",))
+                 lambda m: self._columns_known(False), self, needs=("runtime.analysis",))
 
     def _show_columns(self, columns: list[str]) -> None:
         options = DATASETS["csv"].resolve(self.design.data.get("options", {}))
@@ -323,7 +333,7 @@ class DataPanel(QWidget):
             self.feature_list.addItem(item)
         self.target_combo.blockSignals(False)
         self.feature_list.blockSignals(False)
-        self.columns_box.show()
+        self._columns_known(True)
 
     def _columns_edited(self, *_args) -> None:
         target = self.target_combo.currentText()

@@ -317,6 +317,18 @@ class StrEditor(ParamEditor):
             self.line.setText(str(value))
 
 
+class PathEditor(StrEditor):
+    """``path`` params: the field shows the end of a long path (the file's name); the tooltip
+    has the whole path above what the param is for."""
+
+    def __init__(self, param: Param, parent: QWidget | None = None):
+        super().__init__(param, parent)
+        self.line.textChanged.connect(self._describe)
+
+    def _describe(self, text: str) -> None:
+        self.line.setToolTip(f"{text}\n{self.param.doc}" if text else self.param.doc)
+
+
 # ---- tuples ---------------------------------------------------------------------------------------
 
 
@@ -567,7 +579,7 @@ EDITORS: dict[str, type[ParamEditor]] = {
     "bool": BoolEditor,
     "choice": ChoiceEditor,
     "str": StrEditor,
-    "path": StrEditor,
+    "path": PathEditor,
     "size": SizeEditor,
     "ints": IntsEditor,
 }

@@ -79,7 +79,11 @@ def test_the_heatmap_names_only_layers_that_fit_apart(window, qtbot, stats_run):
     assert view.layer_at(middle) in view.plot.toolTip()
 
 
-def test_the_stats_table_headers_read_whole_without_sideways_scrolling(window, qtbot, stats_run):
+@pytest.mark.parametrize("size", [(1280, 800), (1152, 720)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_stats_table_headers_read_whole_without_sideways_scrolling(styled, qtbot, stats_run,
+                                                                       size):
+    """At 1280×800 and at the window's first size on a 1280×800 screen."""
+    window = example_window(qtbot, size)
     view = window.training.diagnostics
     window.training.show_page("layers")
     _show_stats(window, qtbot, stats_run)

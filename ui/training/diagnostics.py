@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 
 from runtime.health import gradient_health
 
-from ..widgets.fitted import ElidedLabel
+from ..widgets.fitted import ElidedLabel, compact_rows
 from .tasks import adopt_popups
 from .theme import BACKGROUND, style_plot
 
@@ -99,6 +99,9 @@ class DiagnosticsView(QWidget):
             self.table.setHorizontalHeaderItem(c, item)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        # Half the window style's cell padding: six columns of numbers beside the heatmap.
+        self.table.setStyleSheet("QTableView::item { padding: 1px 4px; } "
+                                 "QHeaderView::section { padding: 4px 4px; }")
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Fixed)  # set by _fit_table
@@ -263,6 +266,7 @@ class DiagnosticsView(QWidget):
                     item.setForeground(QColor(LEVEL_COLORS[level]))
                     item.setToolTip(text)
                 self.table.setItem(r, c, item)
+        compact_rows(self.table)
         self._fit_table()
 
     def _fit_table(self) -> None:

@@ -32,7 +32,7 @@ from ui.document import Document
 from ui.fixes import LINK_COLOR, applicable, apply_fix, fix_menu
 from ui.loading import heavy_imports
 from ui.palette import color_chip
-from ui.widgets.fitted import WrappedTextDelegate
+from ui.widgets.fitted import ElidedLabel, WrappedTextDelegate
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 SEVERITY_COLORS = {"error": QColor("#ff5a52"), "warning": QColor("#ffb020"), "ok": QColor("#34c759")}
@@ -256,9 +256,9 @@ class SummaryPanel(QWidget):
             header.resizeSection(column, max(QFontMetrics(bold).horizontalAdvance(
                 self.HEADERS[column]), metrics.horizontalAdvance(widest)) + 28)
         self.totals = self._totals_row()
-        self.memory = QLabel()
+        # One line (all of it in the tooltip): a short dock keeps its height for the rows.
+        self.memory = ElidedLabel(mode=Qt.TextElideMode.ElideRight)
         self.memory.setObjectName("muted")
-        self.memory.setWordWrap(True)
         self.memory.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         footer = QHBoxLayout()
         footer.setContentsMargins(8, 2, 8, 4)
@@ -340,11 +340,11 @@ class SummaryPanel(QWidget):
             totals.setText(c, text)
         frozen = (f" ({summary.trainable_params:,} trainable, {summary.frozen_params:,} frozen)"
                   if summary.frozen_params else "")
-        self.memory.setText(
-            f"Parameters {human_bytes(summary.param_bytes)}{frozen} · activations at batch "
-            f"{summary.batch_size}: {human_bytes(summary.activation_bytes)} · training memory "
-            f"(Adam) ≈ {human_bytes(summary.training_bytes)} · {human_count(summary.total_macs)} "
-            "MACs per sample")
+        self.memory.set_full_text(
+            f"Training memory (Adam) ≈ {human_bytes(summary.training_bytes)} · parameters "
+            f"{human_bytes(summary.param_bytes)}{frozen} · activations at batch "
+            f"{summary.batch_size}: {human_bytes(summary.activation_bytes)} · "
+            f"{human_count(summary.total_macs)} MACs per sample")
 
     def _item(self, row, top: bool) -> QTreeWidgetItem:
         """One row; a group's children (copies, then layers) nested below it."""

@@ -49,6 +49,7 @@ EXAMPLES = RESOURCES / "examples"
 ICONS = RESOURCES / "icons"
 FILE_FILTER = "Netwright designs (*.json);;All files (*)"
 PREFERRED_SIZE = QSize(1400, 900)  # the first window on a screen with room for it
+BOTTOM_DOCK_HEIGHT = 270  # px: the Summary's six rows and Total line at 1280×800
 
 
 def icon(name: str) -> QIcon:
@@ -254,7 +255,7 @@ class MainWindow(QMainWindow):
         open_fitted(self, PREFERRED_SIZE)  # a first start fits the screen (saved sizes too)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 330],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.bottom_dock], [220], Qt.Orientation.Vertical)
+        self.resizeDocks([self.bottom_dock], [BOTTOM_DOCK_HEIGHT], Qt.Orientation.Vertical)
         if remember_layout:
             self._restore_layout()
 
@@ -474,13 +475,14 @@ class MainWindow(QMainWindow):
         self.canvas.delete_selected()
 
     def _diagnostic_counts(self, errors: int, warnings: int) -> None:
-        """The Diagnostics tab shows its counts as a short badge ("✗ 3  ⚠ 2", so the other
-        tabs keep their room) and says them in words in its tooltip."""
+        """The Diagnostics tab shows its counts as a compact badge ("✗3 ⚠2": with both, every
+        other tab still fits the bar of a 1280 px screen's window) and says them in words in its
+        tooltip."""
         index = self.bottom_tabs.indexOf(self.diagnostics)
-        badge = ([f"✗ {errors}"] if errors else []) + ([f"⚠ {warnings}"] if warnings else [])
+        badge = ([f"✗{errors}"] if errors else []) + ([f"⚠{warnings}"] if warnings else [])
         words = ([f"{errors} error{'s' * (errors != 1)}"] if errors else []) + (
             [f"{warnings} warning{'s' * (warnings != 1)}"] if warnings else [])
-        text = "  ".join(["Diagnostics", *badge])
+        text = " ".join(["Diagnostics", *badge])
         if self.bottom_tabs.tabText(index) != text:  # setTabText lays the tabs out (and so
             self.bottom_tabs.setTabText(index, text)  # repaints the whole dock) even if equal
             self.bottom_tabs.setTabToolTip(

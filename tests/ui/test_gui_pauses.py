@@ -35,7 +35,7 @@ def test_an_edit_that_keeps_the_diagnostic_counts_leaves_the_bottom_tabs_alone(m
     last = [n for n in design.nodes if n.type == "Linear"][-1]  # 3 outputs for 10 classes
     window.document.push(SetParamCommand(design, last.id, "out_features", 3))
     window.document.revalidate()
-    assert len(titles) == 1 and titles[0].startswith("Diagnostics  ✗ 1")
+    assert len(titles) == 1 and titles[0].startswith("Diagnostics ✗1")
     assert tabs.tabText(tabs.indexOf(window.diagnostics)) == titles[0]
 
 

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDialog,
 
 from graph.design import Design
 
+from ..widgets.fitted import compact_rows, table_height
 from .tasks import run_task
 
 FRESH = ""  # the source "this design with fresh (untrained) weights"
@@ -118,6 +119,7 @@ class ExportDialog(QDialog):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # long paths keep their name
         self.table.setWordWrap(False)
+        self._fit_table(len(self.format_boxes))
         self.status = QLabel("Each export is reloaded and compared with the model on a sample "
                              "batch.")
         self.status.setWordWrap(True)
@@ -138,6 +140,18 @@ class ExportDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.buttons)
         self.resize(760, 480)
+
+    def _fit_table(self, rows: int) -> None:
+        """Rows one line tall, and the table tall enough for ``rows`` of them (one for each
+        format there is), so that no export's row is ever cut: the dialog grows if it must."""
+        table = self.table
+        table.ensurePolished()  # the style sheet's paddings make the rows' height
+        table.setRowCount(1)  # a row to measure (compact_rows measures the first)
+        table.setItem(0, 0, QTableWidgetItem(next(iter(self.format_boxes), "")))
+        compact_rows(table)
+        table.setRowCount(0)
+        row = table.verticalHeader().defaultSectionSize()
+        table.setMinimumHeight(table_height(table) + rows * row)
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Export to", self.folder_edit.text())

@@ -21,6 +21,7 @@ from .panel import fmt_duration
 from .tasks import run_task
 
 COLUMNS = ("Run", "Status", "Best", "Epochs", "Duration", "Device")
+MIN_RUNS_SHOWN = 5  # rows of runs in view whatever the comparison below takes
 STATUS_COLORS = {"completed": "#2e7d32", "early_stopped": "#2e7d32", "stopped": "#ef6c00",
                  "failed": "#c62828", "interrupted": "#c62828", "running": "#1565c0"}
 
@@ -87,20 +88,21 @@ class RunHistory(QWidget):
         self.refresh()
 
     def _runs_table(self) -> QTableWidget:
-        """The runs, one per row: every fact as wide as its text, the run's name taking what is
-        left (elided in the middle, where its time is; its folder in the tooltip), so that all
-        columns are in view without scrolling."""
+        """The runs, one per row: the run's name (what tells two runs apart; its folder in the
+        tooltip) and every other fact as wide as its text, the best metric taking what is left
+        (elided at its end, whole in the tooltip), so that all columns are in view without
+        scrolling."""
         table = QTableWidget(0, len(COLUMNS))
         table.setHorizontalHeaderLabels(COLUMNS)
         table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        table.setTextElideMode(Qt.TextElideMode.ElideRight)
         table.setWordWrap(False)
         table.verticalHeader().setVisible(False)
         header = table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(COLUMNS.index("Best"), QHeaderView.ResizeMode.Stretch)
         header.setStretchLastSection(False)
         table.itemSelectionChanged.connect(self._selection_changed)
         table.cellDoubleClicked.connect(lambda row, _c: self._show_results(row))
@@ -205,6 +207,7 @@ class RunHistory(QWidget):
                 self.table.selectRow(row)
         compact_rows(self.table)
         self.table.blockSignals(False)
+        self._keep_runs_shown()
         self._selection_changed()
 
     def _load_failed(self, message: str) -> None:
@@ -286,9 +289,18 @@ class RunHistory(QWidget):
         self.diff_label.setVisible(not rows)
         self._fit_diff()
 
+    def _keep_runs_shown(self) -> None:
+        """The runs table is never shorter than :data:`MIN_RUNS_SHOWN` rows (all of them when
+        there are fewer): the comparison below takes what is left."""
+        table = self.table
+        rows = min(table.rowCount(), MIN_RUNS_SHOWN)
+        body = sum(table.rowHeight(r) for r in range(rows))
+        table.setMinimumHeight(table.horizontalHeader().sizeHint().height() + body
+                               + 2 * table.frameWidth())
+
     def _fit_diff(self) -> None:
-        """Give the comparison the height of its line or its rows (at most half of the page),
-        the runs the rest."""
+        """Give the comparison the height of its line or its rows (what the runs' least height
+        leaves), the runs the rest; the selected runs stay in view."""
         total = sum(self.splitter.sizes())
         if total <= 0:  # not laid out yet: showEvent fits it
             return
@@ -296,8 +308,18 @@ class RunHistory(QWidget):
             want = table_height(self.diff_table)
         else:
             want = self.diff_label.heightForWidth(self.splitter.width())
-        want = min(want, total // 2)
+        want = max(0, min(want, total - self.table.minimumHeight() - self.splitter.handleWidth()))
         self.splitter.setSizes([total - want, want])
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        """Scroll the runs table so the selected runs are in view (the first when they are
+        further apart than the table is tall)."""
+        rows = self._rows()
+        if rows:
+            model = self.table.model()
+            self.table.scrollTo(model.index(rows[-1], 0))
+            self.table.scrollTo(model.index(rows[0], 0))
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().showEvent(event)

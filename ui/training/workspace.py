@@ -33,12 +33,16 @@ DOCK_FEATURES = (QDockWidget.DockWidgetFeature.DockWidgetMovable
 MIN_CANVAS_SHARE = 0.5  # the canvas keeps at least this share of the window's height
 SHORT_DOCK, ROOMY_DOCK = 300, 420  # a bottom dock under the first grows to the second for plots
 ROOMY_PAGES = ("curves", "runs", "results", "try")  # the pages that need that height
+# ... while one of them is opened, the canvas keeps this share: in the window a 1280×800 screen
+# opens, five runs and the comparison of two, or the whole Try page, fit the dock then
+ROOMY_CANVAS_SHARE = 0.4
 
 
-def fit_bottom_dock(window: QMainWindow, dock: QDockWidget, height: int | None = None) -> int:
+def fit_bottom_dock(window: QMainWindow, dock: QDockWidget, height: int | None = None,
+                    canvas_share: float = MIN_CANVAS_SHARE) -> int:
     """Resize the bottom ``dock`` to ``height`` (default: its current height), but never so
-    tall that the central widget (the canvas) drops below :data:`MIN_CANVAS_SHARE` of the
-    window's height. Returns the height asked of the layout; floating or hidden docks are left
+    tall that the central widget (the canvas) drops below ``canvas_share`` of the window's
+    height. Returns the height asked of the layout; floating or hidden docks are left
     alone."""
     current = dock.height()
     want = current if height is None else height
@@ -46,7 +50,7 @@ def fit_bottom_dock(window: QMainWindow, dock: QDockWidget, height: int | None =
     if dock.isFloating() or dock.isHidden() or central is None:
         return current
     # What the dock may take: its height plus whatever the canvas has beyond its share.
-    room = current + central.height() - int(window.height() * MIN_CANVAS_SHARE)
+    room = current + central.height() - int(window.height() * canvas_share)
     target = max(dock.minimumSizeHint().height(), min(want, room))
     if target != current:
         window.resizeDocks([dock], [target], Qt.Orientation.Vertical)
@@ -145,10 +149,10 @@ class TrainingWorkspace(QObject):
 
     def _make_room(self) -> None:
         """Grow the bottom dock to :data:`ROOMY_DOCK` when it is under :data:`SHORT_DOCK`
-        (never past the canvas' share of the window)."""
+        (never past :data:`ROOMY_CANVAS_SHARE` of the window: the canvas keeps that)."""
         dock, window = self._bottom_dock(), self.tabs.window()
         if dock is not None and isinstance(window, QMainWindow) and dock.height() < SHORT_DOCK:
-            fit_bottom_dock(window, dock, ROOMY_DOCK)
+            fit_bottom_dock(window, dock, ROOMY_DOCK, ROOMY_CANVAS_SHARE)
 
     def _bottom_dock(self) -> QDockWidget | None:
         widget = self.tabs.parentWidget()

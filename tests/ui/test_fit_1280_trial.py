@@ -1,0 +1,126 @@
+"""What a second new-user trial at a 1280×800 screen found cut (issue 13), checked in the
+window as the app opens it there (1152×720, its share of the screen) and at 1400×900: the
+Runs table shows each run's name whole (the best metric elides instead) and five runs and
+the selected ones while two are compared; the export dialog's results show every format."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import shutil
+
+import pytest
+from PySide6.QtCore import QRect
+from PySide6.QtWidgets import QApplication
+
+from graph.fileformat import save
+from tests.conftest import example_window
+from tests.ui.test_fit_1280_cut_text import _rows_shown, _text_fits, trained_runs  # noqa: F401
+from tests.ui.test_forms_fit import styled  # noqa: F401 (fixture)
+from ui.main_window import PREFERRED_SIZE
+from ui.training import export_dialog
+from ui.widgets.screen import fit_size
+
+SCREENS = [(1280, 800), (1920, 1080)]  # the app opens at 1152×720 and at 1400×900 on them
+
+
+def _window(qtbot, screen: tuple[int, int]):
+    """The main window at the size it opens at on ``screen`` (its share of the screen)."""
+    return example_window(qtbot, fit_size(PREFERRED_SIZE, QRect(0, 0, *screen)).toTuple())
+
+
+# ---- runs ----------------------------------------------------------------------------------------
+
+@pytest.fixture(params=SCREENS, ids=lambda s: f"{s[0]}x{s[1]}")
+def runs_page(styled, qtbot, trained_runs, tmp_path, request):  # noqa: F811 (fixture)
+    """The Runs page of the default window listing seven runs of the design, all with the same
+    best value: three the command line wrote beside its file (long names), four the app wrote."""
+    window = _window(qtbot, request.param)
+    design_file = tmp_path / "digits_cnn.json"
+    save(window.document.design, design_file)
+    window.document.set_path(design_file)
+    for i in range(3):
+        shutil.copytree(trained_runs[0], tmp_path / "runs" / f"digits_cnn-20261130-06402{i}")
+    for i in range(4):
+        shutil.copytree(trained_runs[i % 2], tmp_path / "runs" / "digits_cnn" / f"20261130-10105{i}")
+    history = window.training.history
+    history.refresh()
+    qtbot.waitUntil(lambda: len(history.runs) == 7, timeout=30_000)
+    window.training.show_page("runs")
+    qtbot.waitUntil(history.table.isVisible)
+    QApplication.processEvents()
+    return history
+
+
+def test_each_run_is_named_whole_and_the_best_value_elides(runs_page):
+    table = runs_page.table
+    assert table.horizontalScrollBar().maximum() == 0
+    header = table.horizontalHeader()
+    assert header.sectionPosition(5) + header.sectionSize(5) <= table.viewport().width()
+    best = table.horizontalHeaderItem(2).text()
+    assert best == "Best"
+    for row, run in enumerate(runs_page.runs):
+        name = table.item(row, 0)
+        assert name.text() == run.name and _text_fits(table, run.name, table.columnWidth(0))
+        assert name.toolTip() == str(run.dir)
+        for column in (1, 3, 4, 5):  # the other facts whole too
+            text = table.item(row, column).text()
+            assert _text_fits(table, text, table.columnWidth(column)), text
+        value = table.item(row, 2)  # what gives way: its whole value in the tooltip
+        assert f"{run.best_value:.6g}" in value.toolTip() and f"epoch {run.best_epoch}" in \
+            value.toolTip()
+    assert table.columnWidth(2) >= header.fontMetrics().horizontalAdvance(best)
+    assert _rows_shown(table) >= 5
+
+
+def test_comparing_two_runs_keeps_five_runs_and_both_in_view(runs_page, qtbot):
+    """Selecting two runs (as a click and a Ctrl+click do) shows their comparison under their
+    names, while the list keeps five rows and both runs in view (it shrank to three and
+    scrolled the first one away)."""
+    faster = {"20261130-101051", "20261130-101053"}  # trained at another learning rate
+    names = [run.name for run in runs_page.runs]
+    first, second = names[1], names[5]  # five rows apart: they fit five rows
+    assert (first in faster) != (second in faster)
+    runs_page.select([first, second])
+    QApplication.processEvents()
+    table, diff = runs_page.table, runs_page.diff_table
+    qtbot.waitUntil(diff.isVisible)
+    QApplication.processEvents()
+    assert {diff.horizontalHeaderItem(c).text() for c in (1, 2)} == {first, second}
+    assert _rows_shown(table) >= 5, (table.viewport().height(), table.rowHeight(0))
+    shown = [table.item(r, 0).text() for r in range(table.rowCount())
+             if 0 <= table.rowViewportPosition(r)
+             and table.rowViewportPosition(r) + table.rowHeight(r) <= table.viewport().height()]
+    assert first in shown and second in shown, shown
+    assert _rows_shown(diff) == diff.rowCount()  # the comparison whole, ...
+    area = runs_page.parentWidget().parentWidget()  # ... in the page as the dock shows it
+    bottom = diff.mapTo(area.viewport(), diff.rect().bottomLeft()).y()
+    assert bottom <= area.viewport().height() and area.verticalScrollBar().value() == 0
+
+
+# ---- export dialog -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("screen", SCREENS, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_export_results_show_every_format(styled, qtbot, tmp_path, monkeypatch, screen):
+    """Every format exported has its row in view (the table held five and showed four, the
+    torch.export row cut, while the dialog had room to spare)."""
+    window = _window(qtbot, screen)
+
+    def written(_source, _text, fmt, out, _checkpoint):
+        return SimpleNamespace(files=[out], max_diff=0.0, batch=8)
+    monkeypatch.setattr(export_dialog, "_export_one", written)
+    dialog = window.training.open_export_dialog(window)
+    qtbot.addWidget(dialog)
+    qtbot.waitExposed(dialog)
+    for box in dialog.format_boxes.values():
+        box.setChecked(True)
+    with qtbot.waitSignal(dialog.finished_all, timeout=60_000):
+        dialog.export_button.click()
+    QApplication.processEvents()
+    table = dialog.table
+    assert table.rowCount() == len(dialog.format_boxes) == 5
+    viewport = table.viewport().rect()
+    for row in range(table.rowCount()):
+        cell = table.visualRect(table.model().index(row, 0))
+        assert viewport.contains(cell), f"the {table.item(row, 0).text()} row is cut"
+    assert table.verticalScrollBar().maximum() == 0
+    assert dialog.frameGeometry().height() <= window.height()  # it still fits the window

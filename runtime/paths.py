@@ -30,6 +30,8 @@ _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(10))
 
 CHECKPOINT_KINDS = ("best", "last")  # the checkpoints a run keeps, by name
 RUN_STAMP = "%Y%m%d-%H%M%S"  # when a run started, at the end of its folder's name
+# A run folder's name: an optional prefix, RUN_STAMP's layout, an optional "-N" (unique_dir);
+# changing RUN_STAMP changes this (tests/runtime/test_runs.py checks both agree).
 _STAMPED = re.compile(r"(?:.*-)?\d{8}-(\d\d)(\d\d)(\d\d)(-\d+)?")
 
 

@@ -49,6 +49,7 @@ EXAMPLES = RESOURCES / "examples"
 ICONS = RESOURCES / "icons"
 FILE_FILTER = "Netwright designs (*.json);;All files (*)"
 PREFERRED_SIZE = QSize(1400, 900)  # the first window on a screen with room for it
+BOTTOM_DOCK_HEIGHT = 270  # px: the Summary's six rows and Total line at 1280×800
 
 
 def icon(name: str) -> QIcon:
@@ -254,7 +255,7 @@ class MainWindow(QMainWindow):
         open_fitted(self, PREFERRED_SIZE)  # a first start fits the screen (saved sizes too)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 330],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.bottom_dock], [220], Qt.Orientation.Vertical)
+        self.resizeDocks([self.bottom_dock], [BOTTOM_DOCK_HEIGHT], Qt.Orientation.Vertical)
         if remember_layout:
             self._restore_layout()
 

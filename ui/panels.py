@@ -32,7 +32,7 @@ from ui.document import Document
 from ui.fixes import LINK_COLOR, applicable, apply_fix, fix_menu
 from ui.loading import heavy_imports
 from ui.palette import color_chip
-from ui.widgets.fitted import WrappedTextDelegate
+from ui.widgets.fitted import ElidedLabel, WrappedTextDelegate
 
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1
 SEVERITY_COLORS = {"error": QColor("#ff5a52"), "warning": QColor("#ffb020"), "ok": QColor("#34c759")}
@@ -74,6 +74,7 @@ class DiagnosticsPanel(QWidget):
     counts_changed = Signal(int, int)  # errors, warnings
     HEADERS = ["Layer", "Problem", "Fix"]
     FIX_COLUMN = 2
+    MIN_FIX_WIDTH = 120  # px the fix keeps when the user widens the problem column
 
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -89,7 +90,11 @@ class DiagnosticsPanel(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)  # see _share_width
         header.setStretchLastSection(True)  # the fix: what the problem leaves
-        header.sectionResized.connect(lambda *_: self.table.resizeRowsToContents())
+        self._dragged_width: int | None = None  # the problem's width the user chose, if any
+        self._sharing = False  # the problem's width being set by _share_width
+        self._fit_rows = QTimer(self, singleShot=True, interval=0)  # one layout per resize
+        self._fit_rows.timeout.connect(lambda: self.table.resizeRowsToContents())
+        header.sectionResized.connect(self._section_resized)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)
@@ -144,15 +149,31 @@ class DiagnosticsPanel(QWidget):
 
     def _share_width(self) -> None:
         """The problem column as wide as its longest line, but at most half of what the layer
-        column leaves; the fix column the rest. Both wrap, in rows as tall as they need."""
+        column leaves (or as wide as the user dragged it, while the fix keeps room for a few
+        words); the fix column the rest. Both wrap, in rows as tall as they need, laid out once
+        however many sections a resize moves."""
         room = self.table.viewport().width() - self.table.columnWidth(0)
         header = self.table.horizontalHeader()
-        widest = max(self.table.sizeHintForColumn(1), header.sectionSizeHint(1))
-        width = max(header.sectionSizeHint(1), min(widest, room // 2))
-        if width != header.sectionSize(1):
-            header.resizeSection(1, width)  # sectionResized fits the rows' heights
+        if self._dragged_width is not None:
+            width = max(header.minimumSectionSize(),
+                        min(self._dragged_width, room - self.MIN_FIX_WIDTH))
         else:
-            self.table.resizeRowsToContents()
+            widest = max(self.table.sizeHintForColumn(1), header.sectionSizeHint(1))
+            width = max(header.sectionSizeHint(1), min(widest, room // 2))
+        if width != header.sectionSize(1):
+            self._sharing = True
+            try:
+                header.resizeSection(1, width)
+            finally:
+                self._sharing = False
+        self._fit_rows.start()
+
+    def _section_resized(self, section: int, _old: int, new: int) -> None:
+        """Rows fit their columns' new widths (once, when the events settle); a width of the
+        problem column that the app did not set was the user's, kept from now on."""
+        if section == 1 and not self._sharing:
+            self._dragged_width = new
+        self._fit_rows.start()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
@@ -235,9 +256,9 @@ class SummaryPanel(QWidget):
             header.resizeSection(column, max(QFontMetrics(bold).horizontalAdvance(
                 self.HEADERS[column]), metrics.horizontalAdvance(widest)) + 28)
         self.totals = self._totals_row()
-        self.memory = QLabel()
+        # One line (all of it in the tooltip): a short dock keeps its height for the rows.
+        self.memory = ElidedLabel(mode=Qt.TextElideMode.ElideRight)
         self.memory.setObjectName("muted")
-        self.memory.setWordWrap(True)
         self.memory.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         footer = QHBoxLayout()
         footer.setContentsMargins(8, 2, 8, 4)
@@ -319,11 +340,11 @@ class SummaryPanel(QWidget):
             totals.setText(c, text)
         frozen = (f" ({summary.trainable_params:,} trainable, {summary.frozen_params:,} frozen)"
                   if summary.frozen_params else "")
-        self.memory.setText(
-            f"Parameters {human_bytes(summary.param_bytes)}{frozen} · activations at batch "
-            f"{summary.batch_size}: {human_bytes(summary.activation_bytes)} · training memory "
-            f"(Adam) ≈ {human_bytes(summary.training_bytes)} · {human_count(summary.total_macs)} "
-            "MACs per sample")
+        self.memory.set_full_text(
+            f"Training memory (Adam) ≈ {human_bytes(summary.training_bytes)} · parameters "
+            f"{human_bytes(summary.param_bytes)}{frozen} · activations at batch "
+            f"{summary.batch_size}: {human_bytes(summary.activation_bytes)} · "
+            f"{human_count(summary.total_macs)} MACs per sample")
 
     def _item(self, row, top: bool) -> QTreeWidgetItem:
         """One row; a group's children (copies, then layers) nested below it."""

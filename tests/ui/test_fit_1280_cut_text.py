@@ -167,18 +167,24 @@ def test_the_training_status_keeps_its_height_and_the_speed_its_unit(window, qtb
     panel.start_training()
     QApplication.processEvents()
     folder, status = panel.run_folder, panel.status
-    where = (folder.mapTo(panel, folder.rect().topLeft()), status.height())
-    controller.event.emit({"event": "error", "message": LONG_FAILURE})
+    height = status.height()
+    status.set_full_text(LONG_FAILURE)  # a long status: two lines, cut where it says so ...
     QApplication.processEvents()
-    assert (folder.mapTo(panel, folder.rect().topLeft()), status.height()) == where
-    assert folder.isVisible() and not folder.visibleRegion().isEmpty()
-    assert panel.rect().contains(folder.geometry())
     lines = status.text().split("\n")
-    assert len(lines) == 2 and lines[-1].endswith("…")  # cut where it says so ...
+    assert len(lines) == 2 and lines[-1].endswith("…") and status.height() == height
     assert all(status.fontMetrics().horizontalAdvance(line) <= status.contentsRect().width()
                for line in lines)
     assert status.toolTip() == LONG_FAILURE  # ... and whole in the tooltip
     assert status.height() >= 2 * status.fontMetrics().height()  # both lines in view
+    controller.event.emit({"event": "error", "message": LONG_FAILURE})
+    QApplication.processEvents()
+    assert status.text() == "Run failed; the reason is below" and status.height() == height
+    messages = panel.messages  # the reason whole, selectable, the run folder still in view
+    assert messages.text() == f"✗ {LONG_FAILURE}" and messages.isVisible()
+    assert messages.textInteractionFlags() & Qt.TextInteractionFlag.TextSelectableByMouse
+    assert messages.heightForWidth(messages.width()) <= messages.height()
+    assert folder.isVisible() and not folder.visibleRegion().isEmpty()
+    assert panel.rect().contains(folder.geometry())
     controller.event.emit({"event": "step", "step": 40, "epoch": 2, "samples_per_s": 1234.0,
                            "eta_s": 12.0})
     qtbot.waitUntil(lambda: "samples/s" in panel.progress.toolTip(), timeout=2000)

@@ -111,14 +111,15 @@ def test_the_inspector_shows_every_layer_type_whole(styled, make_window, size):
     assert not cut, cut[:5]
 
 
-PATH_ROOM = "wine_quality_red.csv"  # a file name a path field must show whole
-
 
 @pytest.mark.parametrize("dataset", ["csv", "idx"])
 def test_a_path_field_shows_a_file_name_at_1280(make_window, qtbot, styled, dataset):
     """A dataset option naming a file gets a field wide enough to read a file name beside its
     Browse… button (at 1280×800 it went under its label instead of shrinking to 66 px)."""
+    from PySide6.QtWidgets import QStyle, QStyleOptionFrame
+
     from graph.settings import DATASETS
+    from ui.training.data_panel import PATH_ROOM
 
     window = make_window(EXAMPLES / "digits_cnn.json", remember_layout=False)
     window.resize(1280, 800)
@@ -131,8 +132,11 @@ def test_a_path_field_shows_a_file_name_at_1280(make_window, qtbot, styled, data
     QApplication.processEvents()
     assert set(panel.browse_buttons) == set(DATASETS[dataset].path_options)
     for name in DATASETS[dataset].path_options:
-        field = panel.options_form.editors[name]
-        room = field.fontMetrics().horizontalAdvance(PATH_ROOM)
-        assert field.width() >= room, f"{name}: {field.width()} px for a path"
+        line = panel.options_form.editors[name].line
+        option = QStyleOptionFrame()
+        line.initStyleOption(option)
+        inside = line.style().subElementRect(QStyle.SubElement.SE_LineEditContents, option, line)
+        room = line.fontMetrics().horizontalAdvance(PATH_ROOM)
+        assert inside.width() >= room, f"{name}: {inside.width()} px of text for a path"
         assert panel.browse_buttons[name].isVisible()
     window.document.undo_stack.setClean()

@@ -3,6 +3,9 @@ not (issue 13). Checked against what the canvas really draws (its items' rectang
 curves), for every way a layer is added; each add stays one undo step."""
 from __future__ import annotations
 
+import math
+import random
+
 import pytest
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPainterPathStroker
@@ -10,7 +13,9 @@ from PySide6.QtTest import QTest
 
 from graph.design import Design, Edge
 from graph.validate import validate
-from ui.canvas.placement import free_spot, link_curve
+from ui.canvas.interactions import connect_after
+from ui.canvas.placement import (NODE_GAP, STEP, _Obstacles, _offset_grid, _Planned, flow_of, free_spot,
+                                 link_curve, node_rect, rank_after)
 from ui.canvas.style import NODE_HEIGHT, NODE_WIDTH
 
 from .test_canvas_edit import drop_layer, new_node_id
@@ -176,6 +181,137 @@ def test_a_crowded_neighbourhood_still_yields_a_free_spot():
     rect = QRectF(spot[0], spot[1], NODE_WIDTH, NODE_HEIGHT)
     assert not any(QRectF(n.position[0], n.position[1], NODE_WIDTH, NODE_HEIGHT).intersects(rect)
                    for n in design.nodes)
+
+
+def test_of_equally_near_free_spots_the_one_below_or_to_the_right_wins():
+    design = Design("ties")
+    design.add_node(design.make_node("ReLU", position=(0.0, 0.0)))
+    clear = math.ceil((NODE_HEIGHT + NODE_GAP) / STEP) * STEP  # the first grid step past the margin
+    assert free_spot(design, (0.0, 0.0)) == (0.0, clear)  # below, not above
+    for k in range(-15, 16):  # a column too tall to pass: beside it
+        design.add_node(design.make_node("ReLU", position=(0.0, k * NODE_HEIGHT)))
+    clear = math.ceil((NODE_WIDTH + NODE_GAP) / STEP) * STEP
+    assert free_spot(design, (0.0, 0.0)) == (clear, 0.0)  # right, not left
+
+
+def with_new_layer(design: Design, after: str, spot) -> tuple[Design, str]:
+    """``design`` with a ReLU at ``spot`` linked after ``after`` (as the canvas would add it)."""
+    node = design.make_node("ReLU", position=spot)
+    edge = connect_after(design, after, node)
+    design.add_node(node)
+    design.add_edge(edge)
+    return design, node.id
+
+
+def nodes_its_link_crosses(design: Design, node_id: str) -> list[str]:
+    """The nodes other than its ends that the new node's incoming link runs through."""
+    (edge,) = design.in_edges(node_id, design.layer_of(design.node(node_id)).inputs[0].name)
+    stroke = QPainterPathStroker()
+    stroke.setWidth(2.0)
+    curve = stroke.createStroke(link_curve(design, edge, flow_of(design)))
+    return [n.name for n in design.nodes if n.id not in (edge.src, node_id)
+            and curve.intersects(node_rect(n.position))]
+
+
+def add_after(design: Design, name: str) -> tuple[Design, str]:
+    """Place a new ReLU after ``name`` with :func:`free_spot` and add it there."""
+    src = design.node_by_name(name).id
+    node = design.make_node("ReLU")
+    spot = free_spot(design, rank_after(design, src), node, [connect_after(design, src, node)])
+    return with_new_layer(design, src, spot)
+
+
+@pytest.mark.parametrize("flow", ["down", "right"])
+def test_the_new_link_passes_no_other_layer_even_when_a_nearer_spot_is_free(flow):
+    """a, and an unlinked layer b right on the spot after a: the nearest spot clear of nodes is
+    just beyond b, but a link from a to there would run through b, so the layer goes beside."""
+    design = Design("blocked")
+    design.set_flow(flow)
+    a = design.add_node(design.make_node("ReLU", name="a", position=(0.0, 0.0)))
+    design.add_node(design.make_node("ReLU", name="b", position=rank_after(design, a.id)))
+    along = 1 if flow == "down" else 0
+    beyond_b = list(rank_after(design, a.id))
+    beyond_b[along] += (NODE_HEIGHT if flow == "down" else NODE_WIDTH) + NODE_GAP
+    naive, naive_id = with_new_layer(design.copy(), a.id, tuple(beyond_b))
+    assert nodes_its_link_crosses(naive, naive_id) == ["b"]  # what the link check is for
+    placed, new_id = add_after(design, "a")
+    assert nodes_its_link_crosses(placed, new_id) == []
+    rect = node_rect(placed.node(new_id).position)
+    padded = rect.adjusted(-NODE_GAP, -NODE_GAP, NODE_GAP, NODE_GAP)
+    assert not any(node_rect(n.position).intersects(padded) for n in design.nodes if n.id != new_id)
+    assert (rect.center() - node_rect(a.position).center()).manhattanLength() < 500  # near, not beside all
+
+
+def crowded_grid(columns: int, rows: int, gap: float = 30.0) -> Design:
+    """ReLUs ``gap`` apart, each column a chain: no free spot among them."""
+    design = Design("grid")
+    for i in range(columns):
+        previous = None
+        for j in range(rows):
+            node = design.add_node(design.make_node(
+                "ReLU", name=f"r{i}_{j}", position=(i * (NODE_WIDTH + gap), j * (NODE_HEIGHT + gap))))
+            if previous is not None:
+                design.add_edge(Edge(previous.id, node.id))
+            previous = node
+    return design
+
+
+@pytest.mark.parametrize("flow", ["down", "right"])
+def test_in_a_crowded_grid_a_layer_after_a_middle_one_goes_to_the_nearest_clear_spot(flow):
+    """Rows and columns too close for a link to pass between: from the middle, a new link
+    crosses other layers wherever the layer goes, so it goes to the nearest spot clear of nodes
+    and links (the one it would get with no link), not beside the whole design."""
+    design = crowded_grid(6, 6, gap=NODE_GAP)
+    design.set_flow(flow)
+    src = design.node_by_name("r3_3").id
+    want = rank_after(design, src)
+    nearest_clear = free_spot(design, want)
+    placed, new_id = add_after(design, "r3_3")
+    spot = placed.node(new_id).position
+    assert spot == nearest_clear
+    assert abs(spot[0] - want[0]) + abs(spot[1] - want[1]) < 300
+    assert nodes_its_link_crosses(placed, new_id) != []  # no spot would have spared that
+
+
+def exact_free_spot(design: Design, want, node, links, tries: int = 4000):
+    """The first of the nearest ``tries`` grid spots that passes every exact check (nodes with
+    QRectF, link and planned-link strokes), or None: what :func:`free_spot`'s quick rules must
+    not change."""
+    obstacles = _Obstacles(design, flow_of(design))
+    planned = _Planned(design, node, links, flow_of(design)) if links else None
+    everywhere = node_rect(want).adjusted(-2000, -2000, 2000, 2000)
+    if planned is not None:
+        planned.gather(everywhere, obstacles.nodes)
+    kx, ky, _distances = _offset_grid()
+    for i, j in zip(kx[:tries].tolist(), ky[:tries].tolist()):
+        spot = (want[0] + i * STEP, want[1] + j * STEP)
+        rect = node_rect(spot)
+        padded = rect.adjusted(-NODE_GAP, -NODE_GAP, NODE_GAP, NODE_GAP)
+        if any(other.intersects(padded) for other in obstacles.nodes):
+            continue
+        if obstacles.clear_of_links(rect) and (planned is None or planned.clear(spot)):
+            return spot
+    return None
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_the_quick_rules_keep_the_exact_answer(seed):
+    """On random designs, free_spot picks the very spot a plain exact walk picks."""
+    rng = random.Random(seed)
+    design = Design("random")
+    design.set_flow(rng.choice(["down", "right"]))
+    nodes = [design.add_node(design.make_node("ReLU", position=(rng.uniform(0, 700), rng.uniform(0, 700))))
+             for _ in range(rng.randint(6, 20))]
+    for a, b in zip(nodes, nodes[1:]):
+        if rng.random() < 0.7:
+            design.add_edge(Edge(a.id, b.id))
+    src = rng.choice(nodes).id
+    node = design.make_node("ReLU")
+    links = [connect_after(design, src, node)] if seed % 3 else []
+    want = rank_after(design, src)
+    expected = exact_free_spot(design, want, node, links)
+    if expected is not None:
+        assert free_spot(design, want, node, links) == expected
 
 
 # ---- a new layer is never left under the minimap (issue 13: "linear … 704 para" was hidden) ----

@@ -184,7 +184,8 @@ def test_invalid_design_is_refused_with_a_message(qtbot, workspace):
     doc.push(SetParamCommand(doc.design, "n1", "shape", [3]))
     ws.panel.train_button.click()
     assert not ws.controller.busy
-    assert "error" in ws.panel.status.full_text()
+    assert ws.panel.status.full_text() == "Not started; the reason is below"
+    assert "error" in ws.panel.messages.text()
 
 
 def test_a_failing_child_reports_its_message(qtbot, workspace):
@@ -197,7 +198,8 @@ def test_a_failing_child_reports_its_message(qtbot, workspace):
     result = finished.args[0]
     assert result["status"] == "failed"
     assert "table.csv" in result["message"]
-    assert "table.csv" in ws.panel.status.full_text()
+    assert ws.panel.status.full_text() == "Run failed; the reason is below"
+    assert "table.csv" in ws.panel.messages.text()  # whole and selectable
 
 
 def test_child_stops_cleanly_when_the_app_goes_away(tmp_path):

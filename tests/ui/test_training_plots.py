@@ -313,3 +313,78 @@ def test_the_plots_keep_their_place_while_tick_labels_change_width(qtbot):
                          "val_loss": loss, "val_accuracy": 1 - loss / 4, "lr": 1e-3})
         plots.redraw()
         assert widths() == start
+
+
+def _twenty_runs() -> dict[str, list[dict]]:
+    records = [{"event": "epoch", "epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e,
+                "val_accuracy": 0.1 * e} for e in (1, 2, 3)]
+    return {f"digits_cnn/20261130-0757{i:02d}": records for i in range(20)}
+
+
+def test_overlaying_many_runs_draws_each_legend_once(qtbot, monkeypatch):
+    """Twenty runs overlaid (and replaced): each plot's legend is drawn once per call, with
+    every curve and its run's whole name in the tooltip."""
+    from ui.training.plots import _ClippedTitle
+
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.resize(900, 300)
+    plots.show()
+    qtbot.waitExposed(plots)
+    drawn: dict[int, int] = {}  # per legend (its title label)
+    set_text = _ClippedTitle.setText
+
+    def counted(label, *args, **kwargs):
+        drawn[id(label)] = drawn.get(id(label), 0) + 1
+        set_text(label, *args, **kwargs)
+    monkeypatch.setattr(_ClippedTitle, "setText", counted)
+    for _ in range(2):  # adding, then replacing
+        drawn.clear()
+        plots.set_overlays(_twenty_runs())
+        assert drawn and max(drawn.values()) == 1
+    legend = plots.plots["loss"].legend
+    assert len(legend.names) == 40  # each run's train and validation loss
+    tooltip = plots.plots["loss"].titleLabel.toolTip()
+    assert "digits_cnn/20261130-075719: val loss" in tooltip.splitlines()
+
+
+class _CountingMetrics:
+    """Font metrics that count the texts they measure."""
+
+    def __init__(self, metrics):
+        self.metrics, self.measured = metrics, 0
+
+    def horizontalAdvance(self, text: str) -> int:  # noqa: N802 (Qt API)
+        self.measured += 1
+        return self.metrics.horizontalAdvance(text)
+
+
+@pytest.mark.parametrize("width", [120, 400, 50_000])
+def test_what_fits_the_legend_takes_a_measurement_per_entry(qtbot, width):
+    """Fitting a line of n entries measures O(n) texts (not one line per candidate), and
+    still shows the most whole entries that fit, then "+N more"."""
+    from ui.training.plots import _Entry
+
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    legend = plots.plots["loss"].legend
+    metrics = legend._metrics
+    legend._metrics = _CountingMetrics(metrics)
+    legend._width = float(width)
+    parts = [_Entry(f"run {i} val loss", "#ff0000", "━") for i in range(60)]
+    line = legend._fitting(parts)
+    assert legend._metrics.measured <= 3 * len(parts) + 3
+    gap = metrics.horizontalAdvance("   ")
+    shown = sum(metrics.horizontalAdvance(p.plain) for p in line) + gap * (len(line) - 1)
+    assert shown <= width or len(line) == 1
+    whole = [p for p in line if p in parts]
+    assert whole == parts[:len(whole)]
+    if width == 50_000:
+        assert line == parts
+    elif len(whole) < len(parts):
+        rest = line[-1].text
+        assert rest.startswith(f"+{len(parts) - len(whole)}")
+        one_more = parts[:len(whole) + 1] + [_Entry(rest.replace(
+            str(len(parts) - len(whole)), str(len(parts) - len(whole) - 1)))]
+        assert sum(metrics.horizontalAdvance(p.plain) for p in one_more) \
+            + gap * (len(one_more) - 1) > width  # one entry more would not have fitted

@@ -68,8 +68,9 @@ def test_progress_and_status_fit_the_training_dock(window, qtbot, monkeypatch):
 
 
 def test_a_refused_start_says_so_first_and_where_the_errors_are(qtbot):
-    """Train on a broken design: the status starts with what happened and where to look (its
-    two lines cut "the design has 2 error(s); first: … (fix: drag a link fro…")."""
+    """Train on a broken design: the status says what happened, the message under it why and
+    where to look, whole (the status' two lines cut "the design has 2 error(s); first: … (fix:
+    drag a link fro…")."""
     from tests.conftest import example_window
     from ui.commands import RemoveEdgeCommand
 
@@ -81,6 +82,6 @@ def test_a_refused_start_says_so_first_and_where_the_errors_are(qtbot):
     assert n >= 2
     panel.start_training()
     assert not window.training.controller.busy
-    text = panel.status.full_text()
-    assert text.startswith(f"Not started: the design has {n} errors (Diagnostics lists them). ")
-    assert panel.status.text().startswith("Not started: the design has")  # read before any "…"
+    assert panel.status.text() == "Not started; the reason is below"
+    assert panel.messages.text().startswith(
+        f"✗ Not started: the design has {n} errors (Diagnostics lists them). ")

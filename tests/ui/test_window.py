@@ -136,15 +136,15 @@ def test_summary_table_matches_graph_summary(make_window, qtbot, cnn_file):
     totals = rows[-1]
     assert totals[0] == "Total"
     assert totals[3] == f"{expected.total_params:,}" and totals[4] == human_count(expected.total_macs)
-    assert human_bytes(expected.training_bytes) in window.summary.memory.text()
-    assert f"batch {expected.batch_size}" in window.summary.memory.text()
-    assert "frozen" not in window.summary.memory.text()
+    assert human_bytes(expected.training_bytes) in window.summary.memory.full_text()
+    assert f"batch {expected.batch_size}" in window.summary.memory.full_text()
+    assert "frozen" not in window.summary.memory.full_text()
     fc1 = design.node_by_name("fc1")
     window.document.push(SetTrainingFlagsCommand(design, [fc1.id], trainable=False))
     settle(qtbot, window)
     frozen = window.document.report.inference.params[fc1.id]
     trainable = expected.total_params - frozen
-    assert f"({trainable:,} trainable, {frozen:,} frozen)" in window.summary.memory.text()
+    assert f"({trainable:,} trainable, {frozen:,} frozen)" in window.summary.memory.full_text()
 
 
 def test_summary_row_click_focuses_node(make_window, qtbot, cnn_file):

@@ -254,7 +254,8 @@ class TrainingPanel(QWidget):
         try:
             run_dir = self.controller.train()
         except ValueError as exc:
-            self.status.set_full_text(str(exc))
+            self._show_messages([])
+            self._fail("Not started", str(exc))
             return
         self._total_epochs = int(self.design.training.get("epochs", 0))
         self._steps_per_epoch = 0
@@ -313,6 +314,15 @@ class TrainingPanel(QWidget):
         self.messages.setText("\n".join(lines))
         self.messages.setVisible(bool(lines))
 
+    def _fail(self, what: str, why: str) -> None:
+        """``what`` happened ("Run failed") on the status line, ``why`` whole and selectable
+        under it (the status' two lines would cut a long reason)."""
+        line = f"✗ {why}"
+        current = self.messages.text().split("\n") if self.messages.text() else []
+        if why and line not in current:
+            self._show_messages(current + [line])
+        self.status.set_full_text(f"{what}; the reason is below" if why else what)
+
     def _add_messages(self, event: dict) -> None:
         lines = [f"⚠ {w}" for w in event.get("warnings") or ()]
         lines += [f"ℹ {n}" for n in event.get("notes") or ()]
@@ -356,7 +366,7 @@ class TrainingPanel(QWidget):
             self._show_progress(event)
         elif kind == "error":
             self._flush_progress()
-            self.status.set_full_text(str(event.get("message", "")))
+            self._fail("Run failed", str(event.get("message", "")))
 
     def _show_progress(self, event: dict) -> None:
         """Progress from a step event, or from an epoch event (which ends that epoch)."""
@@ -436,7 +446,10 @@ class TrainingPanel(QWidget):
             self.progress.replace_part("epoch ", f"epoch {self._epochs_completed}/"
                                                  f"{self._total_epochs or '?'}")
         self.progress.set_suffix(status)
-        self.status.set_full_text(f"Run {status}" + (f": {message}" if message else ""))
+        if status == "completed" or not message:
+            self.status.set_full_text(f"Run {status}")
+        else:
+            self._fail(f"Run {status}", message)
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt)
         if self.design is not None:

@@ -15,8 +15,9 @@ import html
 import itertools
 import math
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 import pyqtgraph as pg
@@ -112,7 +113,8 @@ class TitleLegend:
     (the current learning rate). ``PlotItem.addItem`` and ``removeItem`` enter and drop named
     curves here, as they would in a ``LegendItem``. The title row spans the plot's whole width;
     the line shows the entries that fit whole and counts the rest, and the title's tooltip
-    lists every curve by its full name (:meth:`set_full_name`)."""
+    lists every curve by its full name (given to :meth:`addItem`). Changes made inside
+    :meth:`batch` are drawn once, at its end."""
 
     def __init__(self, plot: pg.PlotItem, title: str):
         self.plot, self.title, self.note = plot, title, ""
@@ -132,6 +134,7 @@ class TitleLegend:
         font.setPointSizeF(LEGEND_PT)
         self._metrics = QFontMetrics(font)
         self._width = 0.0  # the title's width (0 until laid out: everything is shown)
+        self._batching = 0  # > 0: changes wait for the end of the batch
         plot.titleLabel.resized = self._resized
         self._render()
 
@@ -149,8 +152,13 @@ class TitleLegend:
         """Show the entries again (a curve got its first points, or lost them)."""
         self._render()
 
-    def addItem(self, item: pg.PlotDataItem, name: str) -> None:  # noqa: N802 (pyqtgraph)
+    def addItem(self, item: pg.PlotDataItem, name: str,  # noqa: N802 (pyqtgraph)
+                full_name: str | None = None) -> None:
+        """List ``item`` as ``name``; the tooltip calls it ``full_name`` (by default ``name``,
+        of which the label may be a short form)."""
         self.entries[id(item)] = (item, name)
+        if full_name is not None:
+            self._full_names[id(item)] = full_name
         self._render()
 
     def removeItem(self, item: pg.PlotDataItem) -> None:  # noqa: N802 (pyqtgraph)
@@ -158,10 +166,15 @@ class TitleLegend:
         if self.entries.pop(id(item), None) is not None:
             self._render()
 
-    def set_full_name(self, item: pg.PlotDataItem, full: str) -> None:
-        """What the tooltip calls ``item`` (its legend label is a short form of it)."""
-        self._full_names[id(item)] = full
-        self._render()
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Draw the changes made inside once, at the end (many overlaid runs: one drawing)."""
+        self._batching += 1
+        try:
+            yield
+        finally:
+            self._batching -= 1
+            self._render()
 
     def set_note(self, note: str) -> None:
         if note != self.note:
@@ -178,6 +191,8 @@ class TitleLegend:
         return parts + ([_Entry(self.note)] if self.note else [])
 
     def _render(self) -> None:
+        if self._batching:
+            return
         # Empty, the line holds an invisible swatch: the row is as tall as with curves, so the
         # first curve does not resize the plot (which repaints every axis).
         legend = "&nbsp;&nbsp; ".join(part.html() for part in self._fitting(self._parts())) \
@@ -201,18 +216,16 @@ class TitleLegend:
         in its name."""
         if not self._width or not parts:
             return parts
-        for more in ("+{} more", "+{}"):
-            for k in range(len(parts), 0, -1):
-                left = len(parts) - k
-                line = parts[:k] + ([_Entry(more.format(left))] if left else [])
-                if self._line_width(line) <= self._width:
-                    return line
-        return [_Entry(f"{len(parts)} curves")]
-
-    def _line_width(self, parts: list[_Entry]) -> float:
         gap = self._metrics.horizontalAdvance("   ")
-        return sum(self._metrics.horizontalAdvance(p.plain) for p in parts) \
-            + gap * (len(parts) - 1)
+        ends = list(itertools.accumulate(self._metrics.horizontalAdvance(p.plain) + gap
+                                         for p in parts))  # each entry's end, gap included
+        for more in ("+{} more", "+{}"):
+            for k in range(len(parts), 0, -1):  # the most entries first
+                left = len(parts) - k
+                rest = self._metrics.horizontalAdvance(more.format(left)) + gap if left else 0
+                if ends[k - 1] - gap + rest <= self._width:
+                    return parts[:k] + ([_Entry(more.format(left))] if left else [])
+        return [_Entry(f"{len(parts)} curves")]
 
 
 def _has_points(item: pg.PlotDataItem) -> bool:
@@ -402,13 +415,17 @@ class LivePlots(QWidget):
     # ---- overlays of other runs -------------------------------------------------------------------
 
     def set_overlays(self, runs: Mapping[str, Iterable[Mapping[str, Any]]]) -> None:
-        """Draw other runs' epoch curves, dashed: ``{run name: epoch records}``."""
-        for plot, item in self._overlay_items:
-            plot.removeItem(item)
-        self._overlay_items.clear()
-        colors = itertools.cycle(PALETTE[::-1])
-        for name, records in runs.items():
-            self._overlay(name, records, next(colors))
+        """Draw other runs' epoch curves, dashed: ``{run name: epoch records}``. Each legend
+        is drawn once, with all of them."""
+        with ExitStack() as legends:
+            for plot in self.plots.values():
+                legends.enter_context(plot.legend.batch())
+            for plot, item in self._overlay_items:
+                plot.removeItem(item)
+            self._overlay_items.clear()
+            colors = itertools.cycle(PALETTE[::-1])
+            for name, records in runs.items():
+                self._overlay(name, records, next(colors))
 
     def _overlay(self, name: str, records: Iterable[Mapping[str, Any]], color: str) -> None:
         """One run's curves, in its colour: validation dashed, training dotted. The legend
@@ -423,9 +440,9 @@ class LivePlots(QWidget):
             pen = pg.mkPen(color, width=1.5, style=Qt.PenStyle.DashLine
                            if key.startswith("val") else Qt.PenStyle.DotLine)
             x, y = s.arrays()
-            item = plot.plot(x.copy(), y.copy(), pen=pen, connect="finite",
-                             name=f"{short_run_name(name)} {M.label(key)}")
-            plot.legend.set_full_name(item, f"{name}: {M.label(key)}")
+            item = plot.plot(x.copy(), y.copy(), pen=pen, connect="finite")
+            plot.legend.addItem(item, f"{short_run_name(name)} {M.label(key)}",
+                                full_name=f"{name}: {M.label(key)}")
             self._overlay_items.append((plot, item))
 
     @property

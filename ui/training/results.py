@@ -70,54 +70,105 @@ def _heat(value: float) -> QColor:
 
 
 class FittedMatrix(QTableWidget):
-    """A square table whose cells share the space it is given, its text scaled to the cells:
-    a 10-class confusion matrix fits a short dock without scrolling. Past :data:`FIT_UP_TO`
-    classes the cells keep a readable size and the table scrolls."""
+    """A table of square cells that grow with the space it is given (from :data:`MIN_CELL` to
+    :data:`MAX_CELL` px), its text scaled to the cells. Up to :data:`FIT_UP_TO` classes it asks
+    for room for every cell at the least readable size (the Results page scrolls for it rather
+    than squash the cells); past that the cells keep :data:`MIN_CELL` and the table scrolls."""
 
     FIT_UP_TO = 20
-    MIN_FONT_PX, MAX_FONT_PX = 7, 13
+    MIN_CELL, MAX_CELL = 26, 48
+    MIN_FONT_PX, MAX_FONT_PX = 11, 14
+    PAD = 2  # px each side of a header's text (the window's style gives headers 8 × 5)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         for header in (self.horizontalHeader(), self.verticalHeader()):
             header.setMinimumSectionSize(1)
-            header.setDefaultSectionSize(34)
-            # Small cells: 2 px of padding (the window's style gives headers 8 × 5).
-            header.setStyleSheet("QHeaderView::section { padding: 0px 2px; }")
+            header.setDefaultSectionSize(self.MIN_CELL)
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+            header.setStyleSheet(f"QHeaderView::section {{ padding: 0px {self.PAD}px; }}")
+
+    def _fits(self) -> bool:
+        return 0 < self.rowCount() <= self.FIT_UP_TO
+
+    def _font(self, cell: int) -> QFont:
+        font = QFont(self.font())
+        font.setPixelSize(int(min(max(cell * 0.5, self.MIN_FONT_PX), self.MAX_FONT_PX)))
+        return font
+
+    def _row_header_width(self, font: QFont) -> int:
+        """As wide as the longest class name in the headers' bold style and padding."""
+        bold = QFont(font)
+        bold.setBold(True)
+        names = [self.verticalHeaderItem(r).text() for r in range(self.rowCount())
+                 if self.verticalHeaderItem(r) is not None]
+        widest = max((QFontMetrics(bold).horizontalAdvance(n) for n in names), default=0)
+        return widest + 2 * self.PAD + 6
+
+    def _least_cell(self, font: QFont) -> int:
+        """:data:`MIN_CELL`, or more where a count is wider."""
+        counts = [self.item(r, c).text() for r in range(self.rowCount())
+                  for c in range(self.columnCount()) if self.item(r, c) is not None]
+        widest = max((QFontMetrics(font).horizontalAdvance(t) for t in counts), default=0)
+        return max(self.MIN_CELL, widest + 8)
 
     def fit(self) -> None:
-        """Size the cells, the headers and the font to the table's area."""
+        """Square cells as large as the table's area allows, headers and font to match."""
         k = self.rowCount()
-        fits = 0 < k <= self.FIT_UP_TO
         inner = self.contentsRect().size()
-        cell_h = max(1, inner.height() // (k + 1)) if fits else 22
-        font = self.font()
-        font.setPixelSize(int(min(max(cell_h * 0.62, self.MIN_FONT_PX), self.MAX_FONT_PX)))
+        font = self._font(inner.height() // (k + 1) if self._fits() else self.MIN_CELL)
+        row_header = self._row_header_width(font)
+        cell = self._least_cell(font)
+        if self._fits():
+            room = min((inner.width() - row_header) // k, inner.height() // (k + 1))
+            cell = min(max(room, cell), max(self.MAX_CELL, cell))
+        font = self._font(cell)
         self.setFont(font)
-        for header in (self.horizontalHeader(), self.verticalHeader()):
-            header.setFont(font)
-        mode = QHeaderView.ResizeMode.Stretch if fits else QHeaderView.ResizeMode.Fixed
         vertical, horizontal = self.verticalHeader(), self.horizontalHeader()
-        bold = QFont(font)
-        bold.setBold(True)  # the headers' style: bold, 2 px padding each side
-        longest = max((self.verticalHeaderItem(r).text() for r in range(k)), key=len, default="")
-        vertical.setFixedWidth(max(cell_h, QFontMetrics(bold).horizontalAdvance(longest) + 10))
-        horizontal.setFixedHeight(max(cell_h, QFontMetrics(font).height() + 2))
         for header in (horizontal, vertical):
-            header.setSectionResizeMode(mode)
-            if not fits:
-                header.setDefaultSectionSize(34)
-        policy = (Qt.ScrollBarPolicy.ScrollBarAlwaysOff if fits
+            header.setFont(font)
+            header.setDefaultSectionSize(cell)
+            for i in range(k):
+                header.resizeSection(i, cell)
+        vertical.setFixedWidth(max(cell, self._row_header_width(font)))
+        horizontal.setFixedHeight(max(cell, QFontMetrics(font).height() + 2))
+        policy = (Qt.ScrollBarPolicy.ScrollBarAlwaysOff if self._fits()
                   else Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setVerticalScrollBarPolicy(policy)
         self.setHorizontalScrollBarPolicy(policy)
+        self.updateGeometry()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
         self.fit()
 
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
-        return QSize(120, 90)
+        """Every cell at its least readable size (up to :data:`FIT_UP_TO` classes)."""
+        if not self._fits():
+            return QSize(120, 90)
+        k, frame = self.rowCount(), 2 * self.frameWidth()
+        font = self._font(self.MIN_CELL)
+        cell = self._least_cell(font)
+        header = max(cell, QFontMetrics(font).height() + 2)
+        return QSize(max(cell, self._row_header_width(font)) + k * cell + frame,
+                     header + k * cell + frame)
+
+
+class WrappedCaption(QLabel):
+    """A word-wrapped label whose minimum height is the lines it needs at its width, so a
+    layout squeezes the widgets beside it (or its scroll area scrolls) rather than its lines."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWordWrap(True)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt API)
+        hint = super().minimumSizeHint()
+        return QSize(hint.width(), max(hint.height(), self.heightForWidth(self.width())))
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self.updateGeometry()
 
 
 class ResultsView(QWidget):
@@ -179,14 +230,13 @@ class ResultsView(QWidget):
         self.per_class.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.per_class.verticalHeader().setVisible(False)
         self.per_class.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.summary = QLabel()  # wrapped: a narrow page shows the caption on two lines
-        self.summary.setWordWrap(True)
+        self.summary = WrappedCaption()  # a narrow page shows the caption on two lines
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
         left_layout.setSpacing(2)
+        left_layout.addWidget(self.summary)  # above: in view while the page scrolls down
         left_layout.addWidget(self.confusion, 1)
-        left_layout.addWidget(self.summary)
 
         self.samples_label = QLabel()
         self.samples_label.setWordWrap(True)

@@ -183,15 +183,38 @@ def table_height(table: QTableView) -> int:
 class WrappedTextDelegate(QStyledItemDelegate):
     """Cells whose text wraps, each row as tall as its wrapped text. Qt wraps a cell's size
     hint at the whole column width and adds a style sheet's padding after, so a text that wraps
-    when painted (inside the padding) got a row one line short: its last words were cut."""
+    when painted (inside the padding) got a row one line short: its last words were cut. The
+    padding is measured once per state of a cell, again when the view's style or font changes."""
+
+    def __init__(self, view: QTableView):
+        super().__init__(view)
+        self._paddings: dict[int, int] = {}  # by the cell's state
+        view.installEventFilter(self)
 
     def sizeHint(self, option: QStyleOptionViewItem, index) -> QSize:  # noqa: N802 (Qt API)
-        if option.rect.width() <= 0:  # a column's width asked for, not a wrapped height
+        width = option.rect.width()
+        if width <= 0:  # a column's width asked for, not a wrapped height
             return super().sizeHint(option, index)
-        inner = QStyleOptionViewItem(option)
-        inner.rect = QRect(option.rect)
-        inner.rect.setWidth(option.rect.width() - _padding(option))
-        return super().sizeHint(inner, index)
+        rect = option.rect  # narrowed in place and back: a copy of the option costs 2× the hint
+        rect.setWidth(width - self._padding(option))
+        option.rect = rect
+        try:
+            return super().sizeHint(option, index)
+        finally:
+            rect.setWidth(width)
+            option.rect = rect
+
+    def _padding(self, option: QStyleOptionViewItem) -> int:
+        key = option.state.value  # the view's font: a FontChange clears them
+        padding = self._paddings.get(key)
+        if padding is None:
+            padding = self._paddings[key] = _padding(option)
+        return padding
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt API)
+        if event.type() in (QEvent.Type.StyleChange, QEvent.Type.FontChange):
+            self._paddings.clear()  # another style sheet: other paddings
+        return False
 
 
 def _padding(option: QStyleOptionViewItem) -> int:

@@ -3,6 +3,7 @@ not (issue 13). Checked against what the canvas really draws (its items' rectang
 curves), for every way a layer is added; each add stays one undo step."""
 from __future__ import annotations
 
+import math
 import random
 
 import pytest
@@ -13,8 +14,8 @@ from PySide6.QtTest import QTest
 from graph.design import Design, Edge
 from graph.validate import validate
 from ui.canvas.interactions import connect_after
-from ui.canvas.placement import (NODE_GAP, _Obstacles, _offsets, _Planned, flow_of, free_spot, link_curve,
-                                 node_rect, rank_after)
+from ui.canvas.placement import (NODE_GAP, STEP, _Obstacles, _offset_grid, _Planned, flow_of, free_spot,
+                                 link_curve, node_rect, rank_after)
 from ui.canvas.style import NODE_HEIGHT, NODE_WIDTH
 
 from .test_canvas_edit import drop_layer, new_node_id
@@ -182,6 +183,17 @@ def test_a_crowded_neighbourhood_still_yields_a_free_spot():
                    for n in design.nodes)
 
 
+def test_of_equally_near_free_spots_the_one_below_or_to_the_right_wins():
+    design = Design("ties")
+    design.add_node(design.make_node("ReLU", position=(0.0, 0.0)))
+    clear = math.ceil((NODE_HEIGHT + NODE_GAP) / STEP) * STEP  # the first grid step past the margin
+    assert free_spot(design, (0.0, 0.0)) == (0.0, clear)  # below, not above
+    for k in range(-15, 16):  # a column too tall to pass: beside it
+        design.add_node(design.make_node("ReLU", position=(0.0, k * NODE_HEIGHT)))
+    clear = math.ceil((NODE_WIDTH + NODE_GAP) / STEP) * STEP
+    assert free_spot(design, (0.0, 0.0)) == (clear, 0.0)  # right, not left
+
+
 def with_new_layer(design: Design, after: str, spot) -> tuple[Design, str]:
     """``design`` with a ReLU at ``spot`` linked after ``after`` (as the canvas would add it)."""
     node = design.make_node("ReLU", position=spot)
@@ -270,8 +282,9 @@ def exact_free_spot(design: Design, want, node, links, tries: int = 4000):
     everywhere = node_rect(want).adjusted(-2000, -2000, 2000, 2000)
     if planned is not None:
         planned.gather(everywhere, obstacles.nodes)
-    for _distance, dx, dy in _offsets()[:tries]:
-        spot = (want[0] + dx, want[1] + dy)
+    kx, ky, _distances = _offset_grid()
+    for i, j in zip(kx[:tries].tolist(), ky[:tries].tolist()):
+        spot = (want[0] + i * STEP, want[1] + j * STEP)
         rect = node_rect(spot)
         padded = rect.adjusted(-NODE_GAP, -NODE_GAP, NODE_GAP, NODE_GAP)
         if any(other.intersects(padded) for other in obstacles.nodes):

@@ -123,24 +123,19 @@ def _clear_of_links(spots: Iterator[tuple[float, Position]], want: Position,
 
 
 @lru_cache(maxsize=1)
-def _offsets() -> list[tuple[float, float, float]]:
-    """Grid offsets within :data:`REACH` steps, nearest first (ties: right, then down):
-    (distance, dx, dy)."""
-    steps = range(-REACH, REACH + 1)
-    keys = sorted((i * i + j * j, -i, -j) for i in steps for j in steps if i * i + j * j <= REACH * REACH)
-    return [(squared ** 0.5 * STEP, -i * STEP, -j * STEP) for squared, i, j in keys]
-
-
-@lru_cache(maxsize=1)
 def _offset_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_offsets` as arrays: the steps along x and y (``-REACH … REACH``) and distances."""
-    table = np.array(_offsets())
-    steps = np.rint(table[:, 1:] / STEP).astype(np.intp)
-    return steps[:, 0], steps[:, 1], table[:, 0]
+    """The candidate offsets from the wanted spot, within :data:`REACH` steps of the grid and
+    nearest first (ties: right, then down): their steps along x and y and their distances."""
+    steps = np.arange(-REACH, REACH + 1)
+    kx, ky = (grid.ravel() for grid in np.meshgrid(steps, steps, indexing="ij"))
+    squared = kx * kx + ky * ky
+    order = np.lexsort((-ky, -kx, squared))  # by distance, then right first, then down first
+    order = order[squared[order] <= REACH * REACH]
+    return kx[order], ky[order], np.sqrt(squared[order]) * STEP
 
 
 class _Spots:
-    """The candidate spots around ``want`` (:func:`_offsets`), with those certainly not free
+    """The candidate spots around ``want`` (:func:`_offset_grid`), with those certainly not free
     ruled out for all at once: a ``(2·REACH+1)²`` grid of steps, index ``k`` being ``k − REACH``
     steps from ``want``. Each rule only removes spots the exact check would refuse too."""
 

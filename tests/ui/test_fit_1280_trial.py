@@ -1,10 +1,9 @@
 """What a second new-user trial at a 1280×800 screen found cut (issue 13), checked in the
-window as the app opens it there (1152×720, its share of the screen), on a 1400×900 screen and
-at its preferred 1400×900: the
-Runs table shows each run's name whole (the best metric elides instead) and five runs and
-the selected ones while two are compared; the Try page fits without scrolling, untrained and
-with a run's weights, its captions wrapped and its drawing pad whole; the export dialog's
-results show every format."""
+window as the app opens there (1152×720, its share of the screen), on a 1400×900 screen and at
+its preferred 1400×900: the Runs table shows each run's name whole (the best metric elides
+instead) and five runs and the selected ones while two are compared; the Try page fits without
+scrolling, untrained and with a run's weights, its captions wrapped and its drawing pad whole;
+the export dialog's results show every format."""
 from __future__ import annotations
 
 from types import SimpleNamespace

@@ -7,7 +7,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from PySide6.QtCore import QRect, Qt
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionViewItem
 
 from graph.fileformat import load, save
@@ -100,6 +101,39 @@ def test_comparing_two_runs_leaves_the_runs_in_view(runs_page, qtbot):
     assert _rows_shown(diff) == diff.rowCount()  # the comparison whole
     assert _rows_shown(runs_page.table) >= 4
 
+
+
+def _drag_splitter(splitter, dy: int) -> None:
+    """Drag the splitter's handle ``dy`` px down, as the user does with the mouse."""
+    handle = splitter.handle(1)
+    start = handle.rect().center()
+    QTest.mousePress(handle, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    QTest.mouseMove(handle, start + QPoint(0, dy // 2))
+    QTest.mouseMove(handle, start + QPoint(0, dy))
+    QTest.mouseRelease(handle, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       start + QPoint(0, dy))
+    QApplication.processEvents()
+
+
+def test_the_comparison_keeps_the_height_the_user_dragged(runs_page, qtbot):
+    """Fitted to its rows until the user drags the splitter; from then on other selections
+    keep that height (the comparison's one line, when two runs are not selected, fits it)."""
+    splitter = runs_page.splitter
+    runs_page.select(["20261130-075720", "20261130-075721"])
+    QApplication.processEvents()
+    fitted = splitter.sizes()[1]
+    _drag_splitter(splitter, -40)
+    dragged = splitter.sizes()[1]
+    assert dragged > fitted
+    runs_page.select(["digits_cnn-20261130-064021", "20261130-075722"])
+    QApplication.processEvents()
+    assert runs_page.diff_table.isVisible() and splitter.sizes()[1] == dragged
+    runs_page.select(["20261130-075720"])
+    QApplication.processEvents()
+    assert runs_page.diff_label.isVisible() and splitter.sizes()[1] < dragged  # its line
+    runs_page.select(["20261130-075720", "20261130-075721"])
+    QApplication.processEvents()
+    assert splitter.sizes()[1] == dragged
 
 
 def _break_at_length(window) -> None:

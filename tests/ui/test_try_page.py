@@ -85,7 +85,7 @@ def test_a_drawn_digit_and_the_untrained_design(qtbot, page):
     with qtbot.waitSignal(page.looked, timeout=60_000):
         pass  # shown: the untrained design opens by itself
     assert page.model.source == "untrained"
-    assert page.picture_row.isVisible() and not page.features.isVisible()
+    assert page.pad.isVisible() and not page.features.isVisible()
     picture = np.zeros((28, 28), np.float32)
     picture[4:24, 12:16] = 1.0
     _shown(qtbot, page, lambda: page.try_picture(picture))
@@ -125,27 +125,39 @@ def test_hovering_a_link_shows_the_tensor_it_carries(qtbot, page, digits_run):
 
 def test_live_during_training_at_most_twice_a_second(qtbot, page, digits_run, monkeypatch):
     """The running run's newest weights are tried when it saves them (its "last" checkpoint),
-    at most twice a second; an epoch that saved none has no new weights to try."""
+    at most twice a second: checkpoints while a look is pending start no other; an epoch that
+    saved none has no new weights to try. When the run ends, the pending look at its newest
+    weights is dropped at once and one look at its best follows."""
     from ui.training import try_page
     from ui.training.try_page import UNTRAINED
 
     monkeypatch.setattr(page, "isVisible", lambda: True)  # on screen, without loading anything
-    reloads = []
-    monkeypatch.setattr(page, "reload", lambda: reloads.append(page.weights.currentData()))
+    looks = []  # (the weights chosen, whether the look is at the training run's newest)
+    monkeypatch.setattr(page, "reload", lambda: looks.append(
+        (page.weights.currentData(), page._live_run == page.weights.currentData())))
+    timer = page._live_timer
+    starts = []
+    start = timer.start
+    monkeypatch.setattr(timer, "start", lambda *a: (starts.append(a), start(*a)))
     page.run_started(str(digits_run))
     page.training_event({"event": "epoch", "epoch": 1})  # no checkpoint yet: nothing to try
-    assert page.weights.currentData() == UNTRAINED and not page._live_timer.isActive()
-    for epoch in range(1, 11):  # ten checkpoints within a moment
+    assert page.weights.currentData() == UNTRAINED and not timer.isActive() and not starts
+    for epoch in range(1, 11):  # ten checkpoints within a moment: one pending look
         page.training_event({"event": "checkpoint", "kind": "last", "epoch": epoch})
     assert page.weights.currentData() == str(digits_run)
-    assert page._live_timer.interval() == try_page.LIVE_INTERVAL_S * 1000
-    qtbot.waitUntil(lambda: reloads == [str(digits_run)])  # once, with the run's weights
+    assert len(starts) == 1 and timer.isSingleShot() and not looks
+    assert timer.interval() == try_page.LIVE_INTERVAL_S * 1000
+    qtbot.waitUntil(lambda: looks == [(str(digits_run), True)])  # once, the run's newest
     page.training_event({"event": "checkpoint", "kind": "last", "epoch": 11})
-    qtbot.waitUntil(lambda: len(reloads) == 2)
+    assert len(starts) == 2
+    qtbot.waitUntil(lambda: len(looks) == 2)
     page.training_event({"event": "checkpoint", "kind": "last", "epoch": 12})
+    assert timer.isActive()
     page.run_finished({"status": "completed", "run_dir": str(digits_run)})  # its best now
-    qtbot.wait(int(try_page.LIVE_INTERVAL_S * 1000) + 100)
-    assert len(reloads) == 3 and not page._live_timer.isActive()  # one look, with the best
+    assert not timer.isActive()  # the look at its newest weights dropped at once
+    qtbot.waitUntil(lambda: len(looks) == 3)
+    assert looks[2] == (str(digits_run), False)  # one look, with the best
+    assert not timer.isActive() and not page._timer.isActive()  # and no other pending
 
 
 def test_a_run_trained_here_is_tried_once_it_has_weights(qtbot, page, digits_run, monkeypatch):
@@ -202,7 +214,7 @@ def test_attention_and_sequence_previews_of_an_untrained_design(qtbot):
     with qtbot.waitSignal(page.looked, timeout=60_000):
         page.show()
     assert page.model.source == "untrained"
-    assert not page.picture_row.isVisible() and page.features.isVisible()
+    assert not page.pad.isVisible() and page.features.isVisible()
     page.follow_selection([b.id("attn")])
     out = page.outputs[b.id("attn")]
     assert page.preview.kind == "attention"
@@ -239,7 +251,7 @@ def test_a_typed_row_of_features(qtbot):
     qtbot.addWidget(page)
     with qtbot.waitSignal(page.looked, timeout=60_000):
         page.show()
-    assert page.features.isVisible() and not page.picture_row.isVisible()
+    assert page.features.isVisible() and not page.pad.isVisible()
     page.features.setText("6.3, 3.3, 6.0, 2.5")
     _shown(qtbot, page, lambda: qtbot.keyClick(page.features, "\r"))
     mul, add = page.samples.normalization.affine((4,))

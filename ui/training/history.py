@@ -68,13 +68,16 @@ class RunHistory(QWidget):
         self.message.setVisible(False)
 
         # The runs take the height; the comparison below only what its rows need (see
-        # _fit_diff), and the splitter lets the user give it more.
+        # _fit_diff), and the splitter lets the user give it more, kept from then on.
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.table)
         self.splitter.addWidget(diff_box)
         self.splitter.setCollapsible(0, False)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 0)
+        self._dragged: dict[bool, int] = {}  # the comparison's height the user dragged, by
+        # whether it showed the table of differences (True) or its one line (False)
+        self.splitter.splitterMoved.connect(self._splitter_dragged)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter, 1)
@@ -186,7 +189,8 @@ class RunHistory(QWidget):
                 status = "interrupted"  # nobody is training it: the app or the child died
             best = "–"
             if run.best_value is not None:
-                best = f"{run.best_metric} {_fmt_value(run.best_value)} (epoch {run.best_epoch})"
+                # the value first: where the column is narrow, the metric's name gives way
+                best = f"{_fmt_value(run.best_value)} {run.best_metric} (epoch {run.best_epoch})"
             epochs = f"{run.epochs_completed}/{run.epochs}" if run.epochs else str(
                 run.epochs_completed)
             cells = (run.name, status.replace("_", " "), best, epochs,
@@ -299,18 +303,27 @@ class RunHistory(QWidget):
                                + 2 * table.frameWidth())
 
     def _fit_diff(self) -> None:
-        """Give the comparison the height of its line or its rows (what the runs' least height
-        leaves), the runs the rest; the selected runs stay in view."""
+        """Give the comparison the height of its line or its rows, or the height the user
+        dragged it to (what the runs' least height leaves), the runs the rest; the selected
+        runs stay in view."""
         total = sum(self.splitter.sizes())
         if total <= 0:  # not laid out yet: showEvent fits it
             return
-        if self.diff_table.isVisibleTo(self):
+        comparing = self.diff_table.isVisibleTo(self)
+        if comparing in self._dragged:
+            want = self._dragged[comparing]
+        elif comparing:
             want = table_height(self.diff_table)
         else:
             want = self.diff_label.heightForWidth(self.splitter.width())
         want = max(0, min(want, total - self.table.minimumHeight() - self.splitter.handleWidth()))
         self.splitter.setSizes([total - want, want])
         self._show_selected()
+
+    def _splitter_dragged(self, *_args) -> None:
+        """The user moved the splitter (never setSizes): that height stays the comparison's,
+        of the table of differences or of its line, whichever shows."""
+        self._dragged[self.diff_table.isVisibleTo(self)] = self.splitter.sizes()[1]
 
     def _show_selected(self) -> None:
         """Scroll the runs table so the selected runs are in view (the first when they are

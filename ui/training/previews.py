@@ -198,10 +198,11 @@ class DrawPad(QWidget):
 
     drawn = Signal(object)
     SIZE = 28
+    SHOWN = 96  # px on screen: big enough to draw on, small enough for a short dock
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.setFixedSize(112, 112)
+        self.setFixedSize(self.SHOWN, self.SHOWN)
         self.setToolTip("Draw a digit: left button draws, right button erases")
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.picture = QImage(self.SIZE, self.SIZE, QImage.Format.Format_Grayscale8)

@@ -19,9 +19,9 @@ from typing import Any, Callable
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QGraphicsView, QHBoxLayout,
-                               QLabel, QLineEdit, QPushButton, QSpinBox, QSplitter, QToolTip,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QGraphicsView, QGridLayout,
+                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox, QSplitter,
+                               QToolTip, QVBoxLayout, QWidget)
 
 from ..document import Document
 from ..loading import heavy_imports
@@ -32,9 +32,10 @@ from .tasks import adopt_popups, run_task
 from .theme import PALETTE, style_plot
 
 LIVE_INTERVAL_S = 0.5  # while training, the newest weights are read at most this often
+# The three panes' least widths add up to the dock of the window a 1280×800 screen opens.
 CHART_MIN_WIDTH, CHART_MIN_HEIGHT = 150, 120  # room for ten labelled bars
-PREVIEW_MIN_WIDTH, PREVIEW_MIN_HEIGHT = 200, 120  # the selected layer's output
-INPUT_SIZE = 80  # the sample's picture beside the bars
+PREVIEW_MIN_WIDTH, PREVIEW_MIN_HEIGHT = 140, 120  # the selected layer's output
+INPUT_SIZE = 64  # the sample's picture beside the bars
 UNTRAINED = ""  # the weights choice meaning "the design as it is, freshly initialized"
 
 
@@ -90,7 +91,7 @@ class TryPage(QWidget):
         for i, stretch in enumerate((0, 1, 2)):  # the layer preview gets the most room
             panes.setStretchFactor(i, stretch)
             panes.setCollapsible(i, False)
-        panes.setSizes([240, 300, 520])
+        panes.setSizes([190, 220, 1000])  # at first the preview takes what the others leave
         self.panes = panes
         outer = DockHeightLayout(self)  # the wrapped caption does not make the page scroll
         outer.setContentsMargins(6, 4, 6, 4)
@@ -121,12 +122,12 @@ class TryPage(QWidget):
         self.status.setWordWrap(True)
         row = QHBoxLayout()
         row.addWidget(QLabel("Weights"))
-        row.addWidget(self.weights, 2)  # run names are long
+        row.addWidget(self.weights, 1)  # run names are long: as much room as the caption
         row.addSpacing(6)
-        row.addWidget(self.status, 3)
+        row.addWidget(self.status, 1)
         return row
 
-    def _build_sources(self) -> QVBoxLayout:
+    def _build_sources(self) -> QGridLayout:
         """The left column: where the sample comes from."""
         self.index = QSpinBox()
         self.index.setToolTip("Which sample of the test split")
@@ -147,24 +148,17 @@ class TryPage(QWidget):
         self.features.setPlaceholderText("feature values, comma-separated, e.g. 5.1, 3.5, 1.4, 0.2")
         self.features.returnPressed.connect(self._typed)
 
-        sources = QHBoxLayout()  # narrow enough for the page to fit a 1280 px window
-        sources.addWidget(QLabel("Sample"))
-        sources.addWidget(self.index, 1)
-        sources.addWidget(random_button)
-        self.picture_row = QWidget()
-        row = QHBoxLayout(self.picture_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.pad)
-        buttons = QVBoxLayout()
-        buttons.addWidget(clear)
-        buttons.addWidget(self.open_button)
-        buttons.addStretch(1)
-        row.addLayout(buttons)
-        left = QVBoxLayout()
-        left.addLayout(sources)
-        left.addWidget(self.picture_row)
-        left.addWidget(self.features)
-        left.addStretch(1)
+        # The buttons in a column beside the pad, under the sample's number: the column is
+        # narrow enough for all three panes to fit the window a 1280×800 screen opens.
+        left = QGridLayout()
+        left.addWidget(QLabel("Sample"), 0, 0)
+        left.addWidget(self.index, 0, 1)
+        left.addWidget(self.pad, 1, 0, 3, 1, Qt.AlignmentFlag.AlignTop)
+        for row, button in enumerate((random_button, clear, self.open_button), start=1):
+            left.addWidget(button, row, 1)
+        left.addWidget(self.features, 4, 0, 1, 2)
+        left.setRowStretch(5, 1)
+        left.setColumnStretch(1, 1)
         return left
 
     def _build_answer(self) -> QVBoxLayout:
@@ -179,7 +173,7 @@ class TryPage(QWidget):
         self.chart = adopt_popups(self, lambda: pg.PlotWidget())
         chart = style_plot(self.chart)
         chart.setMenuEnabled(False)
-        chart.setLabel("left", "probability")
+        self.chart.setToolTip("The probability of each class (the true one outlined)")
         chart.setYRange(0, 1)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=PALETTE[0])
         self.truth_bar = pg.BarGraphItem(x=[], height=[], width=0.7, brush=None,
@@ -301,7 +295,8 @@ class TryPage(QWidget):
         self.index.setRange(0, max(len(samples) - 1, 0))
         self.index.blockSignals(False)
         shape = tuple(samples.inputs.shape[1:])
-        self.picture_row.setVisible(len(shape) == 3)
+        for widget in (self.pad, self.clear_button, self.open_button):  # pictures only
+            widget.setVisible(len(shape) == 3)
         self.features.setVisible(len(shape) == 1)
         if self.input is not None and tuple(self.input.shape[1:]) == shape \
                 and self.true_label is None:

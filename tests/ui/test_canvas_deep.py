@@ -347,7 +347,7 @@ def test_the_zoom_box_follows_the_view_after_new(qtbot):
 
 def long_chain(n: int, lanes: int = 1) -> Design:
     """Input, then ``lanes`` side-by-side chains of alternating Linear/ReLU layers, ``n`` nodes
-    in all, laid out top to bottom (lanes keep a 1,000-node design inside the scene)."""
+    in all, laid out top to bottom."""
     design = Design(f"chain {n}")
     first = design.add_node(design.make_node("Input", params={"shape": [8]}))
     tails = [first.id] * lanes
@@ -372,6 +372,26 @@ def test_fit_shows_a_1000_layer_design_whole_and_zooming_out_stops_there(make_vi
     assert view.zoom() > fitted
     key(view, Qt.Key.Key_F)
     assert view.visible_scene_rect().contains(view.canvas.nodes_bounding_rect())
+
+
+def test_every_layer_of_a_1000_layer_chain_can_be_scrolled_to_and_fitted(make_view):
+    """One chain of 1,000 layers is 110,000 units long, more than the scene's first size: the
+    scene grows with the design, so its end can be scrolled to, and Fit shows it whole."""
+    view = make_view(long_chain(1000), size=(1000, 800))
+    design = view.document.design
+    last = design.node_ids_in_order()[-1]
+    assert view.canvas.sceneRect().contains(view.canvas.nodes_bounding_rect())
+    view.centerOn(view.canvas.nodes[last].center())
+    assert last in fully_visible(view)
+    key(view, Qt.Key.Key_F)
+    key(view, Qt.Key.Key_F)  # the second Fit shows everything (to the pixel: 150 units)
+    pixel = 1 / view.zoom()
+    assert view.visible_scene_rect().adjusted(-pixel, -pixel, pixel, pixel).contains(
+        view.canvas.nodes_bounding_rect())
+    x, y = design.node(last).position  # a layer moved further out can be reached too
+    design.move_node(last, (x, y + 200_000))
+    view.centerOn(view.canvas.nodes[last].center())
+    assert last in fully_visible(view)
 
 
 def test_fit_keeps_the_part_in_view_when_it_stops_at_the_name_zoom(make_view):

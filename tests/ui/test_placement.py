@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPainterPathStroker
@@ -14,8 +15,9 @@ from PySide6.QtTest import QTest
 from graph.design import Design, Edge
 from graph.validate import validate
 from ui.canvas.interactions import connect_after
-from ui.canvas.placement import (NODE_GAP, STEP, _Obstacles, _offset_grid, _Planned, flow_of, free_spot,
-                                 link_curve, node_rect, rank_after)
+from ui.canvas.links import link_path
+from ui.canvas.placement import (_BERNSTEIN, NODE_GAP, STEP, _link_points, _Obstacles, _offset_grid, _Planned,
+                                 flow_of, free_spot, link_curve, node_rect, rank_after)
 from ui.canvas.style import NODE_HEIGHT, NODE_WIDTH
 
 from .test_canvas_edit import drop_layer, new_node_id
@@ -192,6 +194,21 @@ def test_of_equally_near_free_spots_the_one_below_or_to_the_right_wins():
         design.add_node(design.make_node("ReLU", position=(0.0, k * NODE_HEIGHT)))
     clear = math.ceil((NODE_WIDTH + NODE_GAP) / STEP) * STEP
     assert free_spot(design, (0.0, 0.0)) == (clear, 0.0)  # right, not left
+
+
+@pytest.mark.parametrize("flow", ["down", "right"])
+def test_the_quick_rule_draws_new_links_as_the_canvas_does(flow):
+    """The planned-link rule computes many curves at once; they must be link_path's own (every
+    branch: forward, short, going back), else it would rule out spots that are free."""
+    rng = random.Random(7)
+    ends = np.array([[rng.uniform(-600, 600) for _ in range(4)] for _ in range(200)]
+                    + [[0, 0, 30, 10], [0, 0, -30, -10], [0, 0, 0, 24], [0, 0, 0, 23.9]])
+    points = _link_points(ends[:, :2], ends[:, 2:], flow)
+    for (x0, y0, x1, y1), along in zip(ends, points):
+        curve = link_path(QPointF(x0, y0), QPointF(x1, y1), flow)
+        controls = np.array([(curve.elementAt(i).x, curve.elementAt(i).y) for i in range(curve.elementCount())])
+        assert len(controls) == 4
+        assert np.allclose(along, _BERNSTEIN @ controls)
 
 
 def with_new_layer(design: Design, after: str, spot) -> tuple[Design, str]:

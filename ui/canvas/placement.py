@@ -285,7 +285,9 @@ def _curve_points(curve: QPainterPath | None) -> np.ndarray | None:
 
 
 def _link_points(start: np.ndarray, end: np.ndarray, flow: str) -> np.ndarray:
-    """Points along :func:`link_path`'s curves from each ``start`` to each ``end`` (n×2)."""
+    """Points along :func:`link_path`'s curves from each ``start`` to each ``end`` (n×2), for many
+    at once: its control points, computed as it does (tests/ui/test_placement.py holds the two
+    equal; link_path stays the owner of the geometry)."""
     down = flow == "down"
     a, b = (start, end) if down else (start[:, ::-1], end[:, ::-1])  # work as if flowing down
     width = NODE_WIDTH if down else NODE_HEIGHT

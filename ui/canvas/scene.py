@@ -30,7 +30,8 @@ from .items import (IN, OUT, BadgeItem, NodeItem, NodeLook, PortItem, anchor_off
 from .links import LinkItem
 from .style import Theme
 
-SCENE_EXTENT = 200_000.0
+SCENE_EXTENT = 200_000.0  # the scene's first size, around the origin; it grows with the design
+SCENE_ROOM = SCENE_EXTENT / 4  # the least room kept beyond any node (scrolling stops there)
 
 
 class _NoPort:
@@ -210,7 +211,18 @@ class CanvasScene(QGraphicsScene):
         self._look_keys.pop(node.id, None)
         self.nodes[node.id] = item
         self.addItem(item)
+        self._cover(item.pos())
         return item
+
+    def _cover(self, at: QPointF) -> None:
+        """Grow the scene (it never shrinks) when a node at ``at`` comes within
+        :data:`SCENE_ROOM` of its edge, so every node of a deep design can be scrolled to (a
+        1,000-layer chain is 110,000 units long); it grows by twice that room at once."""
+        rect = self.sceneRect()
+        if rect.adjusted(SCENE_ROOM, SCENE_ROOM, -SCENE_ROOM, -SCENE_ROOM).contains(at):
+            return
+        reach = 2 * SCENE_ROOM
+        self.setSceneRect(rect.united(QRectF(at.x() - reach, at.y() - reach, 2 * reach, 2 * reach)))
 
     def _add_link_item(self, edge: Edge) -> LinkItem | None:
         if edge.src not in self.nodes or edge.dst not in self.nodes:
@@ -272,6 +284,7 @@ class CanvasScene(QGraphicsScene):
 
     def node_item_moved(self, item: NodeItem) -> None:
         """Called by a node item whenever it moves (a drag, or the model's position)."""
+        self._cover(item.pos())
         for edge in self._node_links.get(item.node_id, ()):
             link = self.links.get(edge)
             if link is not None:

@@ -203,6 +203,11 @@ def summary_dict(design: Design, summary: Summary, valid: bool) -> dict[str, Any
     }
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` with its noun in the right number: "1 run", "3 runs", "2 GPUs"."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
 def human_count(n: int) -> str:
     for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(n) >= size:

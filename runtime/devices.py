@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from graph.summary import MemoryBudget
+from graph.summary import MemoryBudget, counted
 
 
 class DeviceError(ValueError):
@@ -103,7 +103,8 @@ def resolve_device(spec: str) -> torch.device:
                               f"(available: {have})")
         if index >= torch.cuda.device_count():
             raise DeviceError(f"device {spec} does not exist: this machine has "
-                              f"{torch.cuda.device_count()} CUDA GPU(s) (available: {have})")
+                              f"{counted(torch.cuda.device_count(), 'CUDA GPU')} "
+                              f"(available: {have})")
         return torch.device("cuda", index)
     raise DeviceError(f"{spec!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
 

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog
                                QHBoxLayout, QHeaderView, QLabel, QLineEdit, QPushButton,
                                QSizePolicy, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
 
+from graph.summary import counted
+
 from .training.tasks import run_task
 
 SOURCE_FILTER = "Models (*.onnx *.pt2 *.py);;ONNX (*.onnx);;torch.export (*.pt2);;Python (*.py)"
@@ -235,7 +237,8 @@ class ImportDialog(QDialog):
         unmapped = result.unmapped
         self._fill(unmapped_rows(unmapped))
         if isinstance(result, UnsupportedModel):
-            self.status.setText(f"Cannot import: {len(unmapped)} operator(s) have no Netwright "
+            self.status.setText(f"Cannot import: {counted(len(unmapped), 'operator')} "
+                                f"{'has' if len(unmapped) == 1 else 'have'} no Netwright "
                                 "layer (below). Tick “placeholders” to bring them in as nodes "
                                 "marked as errors, to replace by hand.")
             return
@@ -249,7 +252,7 @@ class ImportDialog(QDialog):
         if result.max_diff is not None:
             text += f"; outputs match the source on random inputs (max difference {result.max_diff:.2g})"
         if unmapped:
-            text += f"; {len(unmapped)} placeholder(s) to replace (below)"
+            text += f"; {counted(len(unmapped), 'placeholder')} to replace (below)"
         notes = [*result.notes, preprocessing_note(design)]
         self.status.setText(text + "." + "".join(f"\n{note}" for note in notes))
         self.open_button.setEnabled(True)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from graph.design import Design
-from graph.summary import human_count, summarize
+from graph.summary import counted, human_count, summarize
 from graph.templates import (TEMPLATES, Template, TemplateArg, TemplateError, build,
                              fits_builtin_data)
 from graph.validate import validate
@@ -241,8 +241,8 @@ class TemplateDialog(QDialog):
             f"<b>{design.name}</b><br>{summary.total_params:,} parameters · "
             f"{human_count(summary.total_macs)} MACs<br>{summary.total_layers} layers in "
             f"{summary.nodes} top-level nodes"
-            + ("" if report.ok else f"<br><span style='color:#ffb020'>{len(report.errors)} "
-               "problem(s) to fix after creating</span>"))
+            + ("" if report.ok else f"<br><span style='color:#ffb020'>"
+               f"{counted(len(report.errors), 'problem')} to fix after creating</span>"))
         self.preview_document.replace(design.copy())
         self.preview.fit_all(readable=False)
         self.create_button.setEnabled(True)

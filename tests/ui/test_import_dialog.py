@@ -78,7 +78,7 @@ def test_import_dialog_lists_what_cannot_be_mapped(window, qtbot, tmp_path):
     dialog.placeholders.setChecked(True)
     dialog.start_import()
     qtbot.waitUntil(lambda: dialog.open_button.isEnabled(), timeout=30_000)
-    assert "1 placeholder(s)" in dialog.status.text()
+    assert "1 placeholder to replace" in dialog.status.text()
 
 
 def test_python_sources_need_trust_before_import(window, tmp_path):

@@ -37,12 +37,12 @@ def test_save_as_moves_an_untitled_designs_runs_and_says_so(qtbot, make_window, 
     assert [r.name for r in runs] == ["20260101-120000"]
     assert runs[0].parent == tmp_path / "runs" / "mine"
     assert not (old / "20260101-120000").exists()  # moved, not copied
-    assert "Moved 1 run(s)" in window.statusBar().currentMessage()
+    assert "Moved 1 run to" in window.statusBar().currentMessage()
 
     assert window._save_to(tmp_path / "copy.json")  # a saved design: the old file keeps its runs
     assert [r.parent for r in controller.listed_runs()] == [tmp_path / "runs" / "copy"]
     assert (tmp_path / "runs" / "mine" / "20260101-120000").is_dir()
-    assert "Copied 1 run(s)" in window.statusBar().currentMessage()
+    assert "Copied 1 run to" in window.statusBar().currentMessage()
 
 
 def test_renaming_an_unsaved_design_keeps_its_runs_through_save_as(qtbot, make_window, isolated,
@@ -56,7 +56,7 @@ def test_renaming_an_unsaved_design_keeps_its_runs_through_save_as(qtbot, make_w
 
     assert window._save_to(tmp_path / "my_net.json")
     assert [r.parent for r in controller.listed_runs()] == [tmp_path / "runs" / "my_net"]
-    assert "Moved 1 run(s)" in window.statusBar().currentMessage()
+    assert "Moved 1 run to" in window.statusBar().currentMessage()
 
 
 def test_two_unsaved_designs_of_the_same_name_do_not_share_runs(qtbot, make_window, isolated,
@@ -68,7 +68,7 @@ def test_two_unsaved_designs_of_the_same_name_do_not_share_runs(qtbot, make_wind
     window.document.replace(Design("ResNet-18"))  # a second New from Template → ResNet
     assert controller.listed_runs() == []
     assert window._save_to(tmp_path / "second.json")
-    assert "run(s)" not in window.statusBar().currentMessage()
+    assert " run" not in window.statusBar().currentMessage()
     assert first.is_dir()  # the first design's run stays with it
 
 
@@ -77,7 +77,7 @@ def test_save_to_the_same_file_moves_nothing(qtbot, make_window, isolated, tmp_p
     assert window._save_to(tmp_path / "mine.json")
     fake_run(window.training.controller.runs_dir(), "a")
     assert window._save_to(tmp_path / "mine.json")
-    assert "run(s)" not in window.statusBar().currentMessage()
+    assert " run" not in window.statusBar().currentMessage()
 
 
 def test_runs_of_a_design_named_dot_dot_stay_inside_the_runs_folder(qtbot, make_window, isolated):

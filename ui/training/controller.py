@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from graph.design import Design
 from graph.fileformat import dumps
+from graph.summary import counted
 from graph.settings import DATASETS
 from runtime.paths import app_runs_root, cli_run_prefix, design_runs_dir, new_run_dir
 
@@ -104,7 +105,7 @@ class TrainingController(QObject):
             return f"Could not {'move' if move else 'copy'} the runs to {target}: {exc}"
         finally:
             self.runs_changed.emit()
-        text = f"{'Moved' if move else 'Copied'} {len(done)} run(s) to {target}"
+        text = f"{'Moved' if move else 'Copied'} {counted(len(done), 'run')} to {target}"
         if kept:
             text += f"; the run in progress stays in {kept[0].parent}"
         return text

@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLab
                                QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
+from graph.summary import counted
+
 from ..loading import heavy_imports
 from ..widgets.fitted import compact_rows, table_height
 from .controller import TrainingController
@@ -359,8 +361,8 @@ class RunHistory(QWidget):
             return
         names = ", ".join(r.name for r in runs[:3]) + (" …" if len(runs) > 3 else "")
         if confirm and QMessageBox.question(
-                self, "Delete runs", f"Delete {len(runs)} run(s) ({names}) and their checkpoints? "
-                "This cannot be undone.") != QMessageBox.StandardButton.Yes:
+                self, "Delete runs", f"Delete {counted(len(runs), 'run')} ({names}) and their "
+                "checkpoints? This cannot be undone.") != QMessageBox.StandardButton.Yes:
             return
         from runtime.analysis import delete_run
         from runtime.runs import RunError

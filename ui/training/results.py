@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
                                QVBoxLayout, QWidget)
 
 from graph.metrics import label, metric_names
+from graph.summary import counted
 
 from ..widgets.fitted import DockHeightLayout
 from .tasks import adopt_popups, run_task
@@ -381,7 +382,7 @@ class ResultsView(QWidget):
                      f"{row['f1']:.3f}", str(row["support"]))
             for c, text in enumerate(cells):
                 self.per_class.setItem(r, c, QTableWidgetItem(text))
-        self.show_samples(p.misclassified(), f"{len(p.misclassified())} misclassified sample(s)"
+        self.show_samples(p.misclassified(), counted(len(p.misclassified()), "misclassified sample")
                           + (", most confident first" if len(p.misclassified()) else ""))
         has_grid = p.grid is not None
         # Only 2-D data has decision regions to draw: elsewhere the tab is not offered at all.
@@ -400,8 +401,8 @@ class ResultsView(QWidget):
         idx = p.cell(true_class, predicted_class)
         names = p.class_names
         self.right_tabs.setCurrentIndex(0)
-        self.show_samples(idx, f"{len(idx)} sample(s) of class {names[true_class]} predicted as "
-                               f"{names[predicted_class]}")
+        self.show_samples(idx, f"{counted(len(idx), 'sample')} of class {names[true_class]} "
+                               f"predicted as {names[predicted_class]}")
 
     def show_samples(self, indices: np.ndarray, text: str) -> None:
         p = self.predictions

@@ -49,16 +49,22 @@ def _text_fits(view, text: str, width: int, margin: int = 16) -> bool:
 def runs_page(window, qtbot, trained_runs, tmp_path):
     """The Runs page listing six runs of the design: three the command line wrote beside its
     file (long names) and three the app wrote."""
-    design_file = tmp_path / "digits_cnn.json"
+    copies = {f"digits_cnn-20261130-06402{i}": trained_runs[i % 2] for i in range(3)}
+    copies.update({f"digits_cnn/20261130-07572{i}": trained_runs[i % 2] for i in range(3)})
+    return show_runs(qtbot, window, tmp_path, copies)
+
+
+def show_runs(qtbot, window, folder, copies):
+    """Save the window's design in ``folder``, copy runs there (``copies``: where under
+    ``folder/runs`` → which run), and show the Runs page once it lists them all."""
+    design_file = folder / "digits_cnn.json"
     save(window.document.design, design_file)
     window.document.set_path(design_file)
-    for i in range(3):
-        run = trained_runs[i % 2]
-        shutil.copytree(run, tmp_path / "runs" / f"digits_cnn-20261130-06402{i}")
-        shutil.copytree(run, tmp_path / "runs" / "digits_cnn" / f"20261130-07572{i}")
+    for where, run in copies.items():
+        shutil.copytree(run, folder / "runs" / where)
     history = window.training.history
     history.refresh()
-    qtbot.waitUntil(lambda: len(history.runs) == 6, timeout=30_000)
+    qtbot.waitUntil(lambda: len(history.runs) == len(copies), timeout=30_000)
     window.training.show_page("runs")
     qtbot.waitUntil(history.table.isVisible)
     QApplication.processEvents()

@@ -7,20 +7,15 @@ import pytest
 from PySide6.QtGui import QFontInfo
 from PySide6.QtWidgets import QApplication
 
-from tests.conftest import example_window
 from tests.ui.test_forms_fit import styled  # noqa: F401 (fixture)
-from tests.ui.test_results_fit import _predictions
+from tests.ui.test_results_fit import results_shown
 from ui.training.results import FittedMatrix
 
 
 @pytest.mark.parametrize("size", [(1280, 800), (1400, 900)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_the_confusion_matrix_has_square_readable_cells(styled, qtbot, size):
-    window = example_window(qtbot, size)
-    view = window.training.results
-    view._pending = ("run", "test")
-    view._done(("run", "test"), _predictions())
-    window.training.show_page("results")
-    matrix, area = view.confusion, window.training.pages["results"]
+    view, area = results_shown(qtbot, size)
+    matrix = view.confusion
 
     def laid_out() -> bool:
         QApplication.processEvents()
@@ -44,4 +39,3 @@ def test_the_confusion_matrix_has_square_readable_cells(styled, qtbot, size):
     caption = view.summary
     top = caption.mapTo(area.viewport(), caption.rect().bottomLeft()).y()
     assert top <= area.viewport().height(), "the caption is out of view"
-    window.close()

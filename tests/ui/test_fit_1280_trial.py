@@ -16,7 +16,8 @@ from PySide6.QtWidgets import QApplication
 
 from graph.fileformat import save
 from tests.conftest import example_window
-from tests.ui.test_fit_1280_cut_text import _rows_shown, _text_fits, trained_runs  # noqa: F401
+from tests.ui.test_fit_1280_cut_text import (_rows_shown, _text_fits, show_runs,  # noqa: F401
+                                             trained_runs)
 from tests.ui.test_fit_1280_pages import digits_run  # noqa: F401 (fixture)
 from tests.ui.test_forms_fit import styled  # noqa: F401 (fixture)
 from ui.main_window import PREFERRED_SIZE
@@ -38,20 +39,9 @@ def runs_page(styled, qtbot, trained_runs, tmp_path, request):  # noqa: F811 (fi
     """The Runs page of the default window listing seven runs of the design, all with the same
     best value: three the command line wrote beside its file (long names), four the app wrote."""
     window = _window(qtbot, request.param)
-    design_file = tmp_path / "digits_cnn.json"
-    save(window.document.design, design_file)
-    window.document.set_path(design_file)
-    for i in range(3):
-        shutil.copytree(trained_runs[0], tmp_path / "runs" / f"digits_cnn-20261130-06402{i}")
-    for i in range(4):
-        shutil.copytree(trained_runs[i % 2], tmp_path / "runs" / "digits_cnn" / f"20261130-10105{i}")
-    history = window.training.history
-    history.refresh()
-    qtbot.waitUntil(lambda: len(history.runs) == 7, timeout=30_000)
-    window.training.show_page("runs")
-    qtbot.waitUntil(history.table.isVisible)
-    QApplication.processEvents()
-    return history
+    copies = {f"digits_cnn-20261130-06402{i}": trained_runs[0] for i in range(3)}
+    copies.update({f"digits_cnn/20261130-10105{i}": trained_runs[i % 2] for i in range(4)})
+    return show_runs(qtbot, window, tmp_path, copies)
 
 
 def test_each_run_is_named_whole_and_the_best_value_elides(runs_page):

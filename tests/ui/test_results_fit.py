@@ -31,14 +31,20 @@ def _predictions(k: int = 10):
                                                                       & (predicted == j)))
 
 
-@pytest.mark.parametrize("size", [(1400, 900), (1280, 800)], ids=lambda s: f"{s[0]}x{s[1]}")
-def test_ten_class_confusion_matrix_shows_whole_without_scrolling_itself(styled, qtbot, size):
+def results_shown(qtbot, size):
+    """A window at ``size`` whose Results page shows :func:`_predictions`: (view, its page)."""
     window = example_window(qtbot, size)
     view = window.training.results
     view._pending = ("run", "test")
     view._done(("run", "test"), _predictions())
     window.training.show_page("results")
-    matrix, area = view.confusion, window.training.pages["results"]
+    return view, window.training.pages["results"]
+
+
+@pytest.mark.parametrize("size", [(1400, 900), (1280, 800)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_ten_class_confusion_matrix_shows_whole_without_scrolling_itself(styled, qtbot, size):
+    view, area = results_shown(qtbot, size)
+    matrix = view.confusion
     qtbot.waitUntil(lambda: matrix.isVisible() and matrix.viewport().height() > 0)
 
     def laid_out() -> bool:  # the page and the matrix have settled on their sizes
@@ -55,7 +61,6 @@ def test_ten_class_confusion_matrix_shows_whole_without_scrolling_itself(styled,
     assert metrics.height() <= last.height() + 2  # the counts fit their cells
     assert view.per_class.rowCount() == 10
     assert view.right_tabs.tabText(view.right_tabs.indexOf(view.per_class)) == "Per class"
-    window.close()
 
 
 from ui.training.results import FittedMatrix  # noqa: E402

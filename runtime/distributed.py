@@ -34,8 +34,11 @@ from .devices import resolve_device
 
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 DEFAULT_TIMEOUT = datetime.timedelta(minutes=10)
-LATER_NODES_WAIT_S = 120.0  # the longest rank 0 waits for the later machines' processes to end
-AGENT_NOTICE_S = 1.0  # then this long, for torchrun's agents there to see them end (they poll)
+LATER_NODES_WAIT_S = 120.0  # the longest rank 0 waits for the later machines to be done
+AGENT_NOTICE_S = 1.0  # then this long, for their torchrun agents to reach the exit barrier's wait
+# torchrun's static rendezvous: the key its rank-0 agent writes in the store it hosts (under the
+# run id), present only where the agents' store has that layout.
+AGENT_RANKS_KEY = "torchelastic/assigned_ranks/0"
 LAUNCH_HINT = "start it with: torchrun --nproc_per_node=N main.py train FILE --distributed"
 
 
@@ -197,8 +200,8 @@ def _watch_later_machines(ctx: DistContext | None) -> list[socket.socket]:
 
 def _outlive_later_machines(connections: list[socket.socket]) -> None:
     """Rank 0 waits until every process on the later machines has ended (each end closes its
-    connection), then a little more, so that its machine's torchrun agent is the last to
-    reach the agents' exit barrier. That agent hosts the store the barrier runs on; arriving
+    connection) and their agents have checked in at the agents' exit barrier, then a little
+    more, so that its machine's torchrun agent is the last to reach that barrier. That agent hosts the store the barrier runs on; arriving
     last, it releases the others, who already wait there, before it leaves. Arriving first,
     it would leave as soon as the last one checks in, racing that agent's own wait (which
     then loses the store and prints a traceback, though every process succeeded; torchrun
@@ -210,7 +213,36 @@ def _outlive_later_machines(connections: list[socket.socket]) -> None:
             while conn.recv(1):
                 pass
         conn.close()
+    _await_later_agents(deadline)
     time.sleep(AGENT_NOTICE_S)
+
+
+def _await_later_agents(deadline: float) -> None:
+    """Wait (until ``deadline``) for every later machine's torchrun agent to check in at the
+    agents' exit barrier, read from the store this machine's agent hosts: an agent notices its
+    processes' end only when it next polls them (``--monitor-interval``), later on a busy
+    machine. Returns at once where that store is not torchrun's static rendezvous store or
+    torch names the barrier's keys otherwise; :data:`AGENT_NOTICE_S` alone covers it there."""
+    env = os.environ
+    agents = int(env.get("GROUP_WORLD_SIZE", "1"))
+    if agents < 2 or env.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return
+    try:
+        from torch.distributed.elastic.agent.server.api import _TERMINAL_STATE_SYNC_ID
+        from torch.distributed.elastic.utils.store import _NUM_MEMBERS
+    except ImportError:
+        return
+    try:
+        store = dist.PrefixStore(env.get("TORCHELASTIC_RUN_ID", "none"), dist.TCPStore(
+            env["MASTER_ADDR"], int(env["MASTER_PORT"]), is_master=False,
+            timeout=datetime.timedelta(seconds=10)))
+        if not store.check([AGENT_RANKS_KEY]):
+            return
+        while store.add(_TERMINAL_STATE_SYNC_ID + _NUM_MEMBERS, 0) < agents - 1 \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+    except (RuntimeError, ValueError, KeyError):  # the store is gone: nothing left to protect
+        return
 
 
 @contextlib.contextmanager

@@ -202,8 +202,8 @@ CRASH_SIGNS = ("Traceback", "Exception raised from", "terminate called", "exitco
 def test_two_nodes_train_and_split_validation(tmp_path):
     """Two torchrun launches (one per "machine") meet at machine 0's address on 127.0.0.1; both
     exit 0 with nothing in their output that says a process crashed — also with each torchrun
-    agent stalled in the exit barrier, which the first machine's agent (hosting its store)
-    survives only by arriving last; rank 0 (which prints) is on
+    agent stalled in the exit barrier and the second machine's agent late to it, which the
+    first machine's agent (hosting its store) survives only by arriving last; rank 0 (which prints) is on
     machine 0; each rank evaluates half of the validation split and the summed metrics are
     exactly those of the whole split evaluated in one process."""
     from runtime.training import evaluate_run
@@ -212,9 +212,11 @@ def test_two_nodes_train_and_split_validation(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("RANK", None)
     port = free_port()
+    late = {"NETWRIGHT_BARRIER_LATE_S": str(2 * D.AGENT_NOTICE_S + 1)}  # the second machine's
     nodes = [subprocess.Popen(multi_node_command(node, port, EXAMPLES / "iris_mlp.json", run),
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              cwd=tmp_path, env=env) for node in (0, 1)]
+                              cwd=tmp_path, env={**env, **(late if node else {})})
+             for node in (0, 1)]
     outputs = [node.communicate(timeout=300) for node in nodes]
     report = "\n".join(f"--- machine {i}: exit {node.returncode}\n{out}{err}"
                        for i, (node, (out, err)) in enumerate(zip(nodes, outputs)))

@@ -3,6 +3,7 @@ of a network still being built, the block path over the block's first layer, a m
 behind by an edit, the status line inside a block."""
 from __future__ import annotations
 
+import pytest
 from PySide6.QtCore import QRectF, Qt
 
 from graph.design import Design, Edge
@@ -97,3 +98,30 @@ def test_the_minimap_follows_layers_added_out_of_its_frame(make_view, qtbot):
     inside = QRectF(minimap.rect())
     for item in view.canvas.nodes.values():
         assert inside.contains(minimap.to_map(item.center())), item.node_id
+
+
+def _message_fits(window) -> bool:
+    """Whether the status line's message fits left of the counts and the zoom."""
+    bar = window.statusBar()
+    room = window.status_label.geometry().left() - 8
+    return bar.fontMetrics().horizontalAdvance(bar.currentMessage()) <= room
+
+
+@pytest.mark.parametrize("template,block", [("resnet", "layer2"), ("mobilenet_v2", "features")])
+def test_the_hint_inside_a_block_fits_the_status_line_at_1280x800(qtbot, template, block):
+    """Inside ResNet-18's layer2 the status line read "Editing inside layer2 (BasicBlock):
+    every instance changes; Esc or the path at the" — cut by the counts beside it."""
+    from graph.templates import build
+    from tests.conftest import example_window
+
+    window = example_window(qtbot, (1152, 720))  # the window a 1280×800 screen opens
+    window.document.replace(build(template, small=True))
+    window.document.revalidate()
+    canvas = window.canvas
+    assert canvas.enter_block(canvas.design.node_by_name(block).id)
+    if template == "mobilenet_v2":  # two levels down: the hint names the innermost
+        assert canvas.enter_block(canvas.design.node_ids_in_order()[5])
+    qtbot.wait(10)  # the status line laid out with the counts of this design
+    message = window.statusBar().currentMessage()
+    assert message.startswith(f"Inside {canvas.scope_path()[-1]}:") and "Esc" in message
+    assert _message_fits(window), message

@@ -3,6 +3,7 @@ of a network still being built, the block path over the block's first layer, a m
 behind by an edit, the status line inside a block."""
 from __future__ import annotations
 
+import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QRectF, Qt
 
@@ -125,3 +126,24 @@ def test_the_hint_inside_a_block_fits_the_status_line_at_1280x800(qtbot, templat
     message = window.statusBar().currentMessage()
     assert message.startswith(f"Inside {canvas.scope_path()[-1]}:") and "Esc" in message
     assert _message_fits(window), message
+
+
+def test_a_one_epoch_run_shows_its_losses_and_metrics(qtbot):
+    """Training an imported CNN for one epoch left Loss per epoch and Metrics per epoch empty:
+    one point per curve, and a line needs two."""
+    from ui.training.plots import LivePlots
+
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.add_event({"event": "epoch", "epoch": 1, "step": 23, "train_loss": 2.15,
+                     "val_loss": 2.12, "val_accuracy": 0.41, "lr": 1e-3})
+    plots.redraw()
+    for key in ("epoch/train_loss", "epoch/val_loss", "epoch/val_accuracy"):
+        item = plots.curves[key].item
+        assert plots.points(key) == 1 and item.opts["symbol"] == "o", key
+        assert pg.mkBrush(item.opts["symbolBrush"]).color() == item.opts["pen"].color()
+    for epoch in (2, 3):
+        plots.add_event({"event": "epoch", "epoch": epoch, "step": 23 * epoch, "train_loss": 2.0,
+                         "val_loss": 2.0, "val_accuracy": 0.5, "lr": 1e-3})
+    plots.redraw()
+    assert plots.curves["epoch/val_loss"].item.opts["symbol"] is None  # a line from then on

@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import QRectF, Qt
 
 from graph.design import Design, Edge
+from ui.commands import SetParamCommand
 
 from .test_canvas_helpers import _iris, key, make_view  # noqa: F401 (fixture)
 
@@ -147,3 +148,23 @@ def test_a_one_epoch_run_shows_its_losses_and_metrics(qtbot):
                          "val_loss": 2.0, "val_accuracy": 0.5, "lr": 1e-3})
     plots.redraw()
     assert plots.curves["epoch/val_loss"].item.opts["symbol"] is None  # a line from then on
+
+
+def test_a_stride_in_a_residual_branch_is_explained_as_a_stride(make_view):
+    """Stride 2 on the block's conv made its Add see 16×4×4 and 16×8×8, and the fix said "a
+    Linear or 1×1 Conv2d to match widths": the widths matched; the sizes did not."""
+    design = Design("residual")
+    x = design.add_node(design.make_node("Input", name="x", params={"shape": [16, 8, 8]}))
+    conv = design.add_node(design.make_node("Conv2d", name="conv", position=(200, 110),
+                                            params={"out_channels": 16, "padding": 1}))
+    add = design.add_node(design.make_node("Add", name="add", position=(0, 220)))
+    out = design.add_node(design.make_node("Output", name="y", position=(0, 330)))
+    for src, dst in ((x, conv), (x, add), (conv, add), (add, out)):
+        design.add_edge(Edge(src.id, dst.id))
+    view = make_view(design)
+    view.document.push(SetParamCommand(design, conv.id, "stride", 2))
+    view.document.revalidate()
+    (error,) = [d for d in view.document.report.errors if d.node == add.id]
+    assert "16×8×8, 16×4×4" in error.message
+    assert "widths" not in error.fix
+    assert "2× smaller" in error.fix and "stride 2" in error.fix

@@ -168,3 +168,17 @@ def test_a_stride_in_a_residual_branch_is_explained_as_a_stride(make_view):
     assert "16×8×8, 16×4×4" in error.message
     assert "widths" not in error.fix
     assert "2× smaller" in error.fix and "stride 2" in error.fix
+
+
+def test_an_imported_classs_output_has_a_plain_name():
+    """A CNN class imported through File ▸ Import… showed its Output as "output_" on the canvas
+    (the Python-safe spelling of a name no Output needs); templates call it "out"."""
+    import torch
+    from torch import nn
+
+    from runtime.importers import child
+    from runtime.importers.torch_import import import_program
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10)).eval()
+    imported = import_program(child.export_module(model, [1, 8, 8], torch.float32), "Net")
+    assert [n.name for n in imported.design.outputs()] == ["out"]

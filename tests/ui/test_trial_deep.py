@@ -50,6 +50,9 @@ def test_grouping_the_last_layers_keeps_their_output_as_the_blocks(make_view):
     report = view.document.report
     assert [d.message for d in report.errors] == ["the network has no Output layer"]
     assert report.inference.params[instance] == 4 * 8 + 8
+    # the inspector's line under the block's name, where it said "Block Block: 5 nodes."
+    assert design.layer_of(design.node(instance)).doc == ("2 layers; double-click the block to "
+                                                         "see or edit them.")
     view.document.undo_stack.undo()
     assert [n.name for n in design.nodes] == ["x", "fc", "relu"] and not design.blocks
 

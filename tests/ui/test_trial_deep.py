@@ -185,3 +185,20 @@ def test_an_imported_classs_output_has_a_plain_name():
     model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10)).eval()
     imported = import_program(child.export_module(model, [1, 8, 8], torch.float32), "Net")
     assert [n.name for n in imported.design.outputs()] == ["out"]
+
+
+def test_the_template_previews_first_network_fills_the_preview(qtbot):
+    """New from Template opened with ResNet-18 framed for a preview not yet laid out: small in
+    its corner of the canvas, with a minimap though all of it was in view."""
+    from ui.template_dialog import TemplateDialog
+
+    dialog = TemplateDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    preview = dialog.preview
+    shown = preview.zoom()
+    preview.fit_all(readable=False)  # what Fit gives at the preview's size
+    assert abs(preview.zoom() - shown) < 1e-6
+    assert not preview.minimap.isVisible()
+    dialog.done(0)

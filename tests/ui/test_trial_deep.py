@@ -202,3 +202,23 @@ def test_the_template_previews_first_network_fills_the_preview(qtbot):
     assert abs(preview.zoom() - shown) < 1e-6
     assert not preview.minimap.isVisible()
     dialog.done(0)
+
+
+def test_the_block_actions_are_enabled_only_where_they_do_something(make_view):
+    """Edit ▸ Open Block, Leave Block and Ungroup Block were enabled with nothing selected at the
+    top level, and choosing them did nothing."""
+    from graph.templates import build
+
+    view = make_view(build("resnet", small=True))
+    enabled = lambda: {n for n in ("group", "ungroup", "enter_block", "leave_block")  # noqa: E731
+                       if view.action(n).isEnabled()}
+    assert enabled() == set()
+    design = view.document.design
+    view.select_nodes([design.node_by_name("conv1").id])
+    assert enabled() == {"group"}
+    view.select_nodes([design.node_by_name("layer2").id])
+    assert enabled() == {"group", "ungroup", "enter_block"}
+    view.action("enter_block").trigger()
+    assert enabled() == {"leave_block"}
+    view.action("leave_block").trigger()
+    assert view.design is design and enabled() == set()

@@ -120,6 +120,7 @@ class CanvasView(QGraphicsView):
         self.minimap = Minimap(self)
         self.breadcrumb = Breadcrumb(self)
         self._views: list[tuple[QTransform, QPointF]] = []  # the framing of each level left
+        self._enable_block_actions()
         document.design_replaced.connect(self._design_replaced)  # a method: goes with the view
         self.canvas.scope_lost.connect(lambda: self.leave_to(0))
         subscriptions = (self.canvas, self.minimap)
@@ -316,6 +317,7 @@ class CanvasView(QGraphicsView):
     def _scope_reset(self) -> None:
         self._views.clear()
         self.breadcrumb.set_path(self.scope_path())
+        self._enable_block_actions()
         self.scope_changed.emit(self.design)
 
     def selected_node_ids(self) -> list[str]:
@@ -662,7 +664,17 @@ class CanvasView(QGraphicsView):
                 item.setSelected(False)
 
     def _emit_selection(self) -> None:
+        self._enable_block_actions()
         self.selection_changed.emit(self.selected_node_ids())
+
+    def _enable_block_actions(self) -> None:
+        """Group, Ungroup, Open and Leave Block are enabled where they would do something."""
+        ids = self.selected_node_ids()
+        blocks = [nid for nid in ids if self.design.has_node(nid) and self.design.node(nid).is_block]
+        self.action("group").setEnabled(bool(ids))
+        self.action("ungroup").setEnabled(bool(blocks))
+        self.action("enter_block").setEnabled(len(ids) == 1 and bool(blocks))
+        self.action("leave_block").setEnabled(bool(self.canvas.scope))
 
     def _say(self, text: str) -> None:
         self.last_feedback = text

@@ -197,10 +197,16 @@ def test_the_template_previews_first_network_fills_the_preview(qtbot):
     dialog.show()
     qtbot.waitExposed(dialog)
     preview = dialog.preview
-    shown = preview.zoom()
-    preview.fit_all(readable=False)  # what Fit gives at the preview's size
-    assert abs(preview.zoom() - shown) < 1e-6
-    assert not preview.minimap.isVisible()
+    for size in (None, (900, 560)):  # as it opens, and resized by the user
+        if size is not None:
+            dialog.resize(*size)
+            qtbot.wait(20)
+        shown = preview.visible_scene_rect()
+        assert shown.contains(preview.canvas.nodes_bounding_rect())
+        assert not preview.minimap.isVisible()
+        zoom = preview.zoom()
+        preview.fit_all(readable=False)  # what Fit gives at the preview's size
+        assert abs(preview.zoom() - zoom) < 1e-6
     dialog.done(0)
 
 

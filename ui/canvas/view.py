@@ -91,6 +91,7 @@ class CanvasView(QGraphicsView):
     node_activated = Signal(str)  # a node was double-clicked (the window may focus the inspector)
     zoom_changed = Signal(float)  # the new zoom factor (1.0 = 100 %)
     view_changed = Signal()  # the visible part of the canvas moved, grew or zoomed
+    resized = Signal()  # the view has a new size, and its scroll ranges follow it already
     scope_changed = Signal(object)  # the design now edited (entering or leaving a block)
 
     def __init__(self, document: Document, parent: QWidget | None = None, opengl: bool | None = None):
@@ -1058,6 +1059,7 @@ class CanvasView(QGraphicsView):
         if hasattr(self, "minimap"):
             self.minimap.place()
         self.view_changed.emit()
+        self.resized.emit()
 
 
 def _uses(library, name: str, target: str) -> bool:

@@ -228,3 +228,17 @@ def test_the_block_actions_are_enabled_only_where_they_do_something(make_view):
     assert enabled() == {"leave_block"}
     view.action("leave_block").trigger()
     assert view.design is design and enabled() == set()
+
+
+def test_numbered_layers_say_what_they_are_when_zoomed_out(make_view):
+    """Inside ConvNeXt's features (or MobileNetV2's) the zoomed-out canvas showed nodes named
+    "0", "1 ×2", "2" …: nothing said which is the stem, a block stage or a downsampling."""
+    from graph.templates import build
+
+    design = build("convnext_tiny", small=True)
+    view = make_view(design, size=(590, 330))
+    view.enter_block(design.node_by_name("features").id)
+    texts = {view.design.node(nid).name: item._overview_text
+             for nid, item in view.canvas.nodes.items()}
+    assert texts["0"] == "0 · Stem" and texts["1"] == "1 · CNBlock ×2"
+    assert texts["x"] == "x"  # a name that says something stays as it is

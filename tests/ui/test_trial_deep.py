@@ -242,3 +242,24 @@ def test_numbered_layers_say_what_they_are_when_zoomed_out(make_view):
              for nid, item in view.canvas.nodes.items()}
     assert texts["0"] == "0 · Stem" and texts["1"] == "1 · CNBlock ×2"
     assert texts["x"] == "x"  # a name that says something stays as it is
+
+
+def test_the_block_path_shows_every_step_two_levels_down(make_view, qtbot):
+    """Inside ConvNeXt's features › 1 (CNBlock) the path at the top left was an empty sliver:
+    its steps were laid out before they were shown."""
+    from PySide6.QtWidgets import QLabel, QToolButton
+
+    from graph.templates import build
+
+    design = build("convnext_tiny", small=True)
+    view = make_view(design, size=(590, 330))
+    view.enter_block(design.node_by_name("features").id)
+    view.enter_block(view.design.node_by_name("1").id)
+    qtbot.wait(10)
+    path = view.breadcrumb
+    steps = [w for w in path.findChildren(QLabel) + path.findChildren(QToolButton)
+             if w.isVisible()]
+    assert [w.text() for w in steps if isinstance(w, QToolButton)] == ["ConvNeXt-Tiny",
+                                                                       "features (Features)"]
+    assert path.width() >= path.sizeHint().width() > 200
+    assert all(path.rect().contains(w.geometry()) for w in steps)

@@ -263,3 +263,25 @@ def test_the_block_path_shows_every_step_two_levels_down(make_view, qtbot):
                                                                        "features (Features)"]
     assert path.width() >= path.sizeHint().width() > 200
     assert all(path.rect().contains(w.geometry()) for w in steps)
+
+
+def test_first_offers_the_blocks_own_arguments(make_view):
+    """A block grouped by hand has no arguments, yet its "first" field suggested "e.g. stride=2,
+    project=1" — typing that gave an error."""
+    from graph.templates import build
+    from ui.widgets.params import make_editor
+
+    view = make_view(growing_chain())
+    design = view.document.design
+    view.select_nodes([design.node_by_name("fc").id, design.node_by_name("relu").id])
+    (instance,) = [view.group_selected()]
+    first = next(p for p in design.layer_of(design.node(instance)).params if p.name == "first")
+    editor = make_editor(first, {})
+    assert not editor.line.isEnabled() and "no arguments" in editor.line.placeholderText()
+    resnet = build("resnet", small=True)
+    first = next(p for p in resnet.layer_of(resnet.node_by_name("layer2")).params
+                 if p.name == "first")
+    editor = make_editor(first, {"stride": 2})
+    assert editor.line.isEnabled() and editor.line.text() == "stride=2"
+    assert editor.line.placeholderText() == "name=number for planes, stride, project"
+    editor.deleteLater()

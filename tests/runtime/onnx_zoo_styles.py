@@ -308,18 +308,21 @@ def tf2onnx_mobilenet() -> Replica:
 
 def keras2onnx_cnn() -> Replica:
     """keras2onnx, opset 10: NHWC input (batch ``N``), ReLU6 as Clip attributes, Conv with
-    SAME_UPPER (odd and even kernels, stride 2), MaxPool VALID, a Keras Conv1D written as
+    SAME_UPPER (stride 2) and SAME_LOWER (an even kernel: the extra row before), ZeroPadding2D
+    as Pad with attributes, MaxPool VALID, a Keras Conv1D written as
     Unsqueeze → Conv → Squeeze (axes as attributes), Flatten in NHWC order via Transpose and
     Reshape, MatMul + Add."""
     g, opset = Graph(8), 10
     x = "input_1"
     h = g.node("Transpose", [x], "adjusted_input1", perm=[0, 3, 1, 2])
     h = _relu6(g, _tf_conv(g, h, "conv2d_1", 1, 6, 4, 2, "SAME_UPPER"), "re_lu_1", opset)
-    h = _relu6(g, _tf_conv(g, h, "conv2d_2", 6, 6, 3, 1, "SAME_LOWER"), "re_lu_2", opset)
-    h = g.node("MaxPool", [h], "max_pooling2d_1", auto_pad="VALID", kernel_shape=[2, 2],
-               strides=[2, 2])
+    h = g.node("Pad", [h], "zero_padding2d_1", mode="constant", pads=[0, 0, 1, 1, 0, 0, 1, 1],
+               value=0.0)  # ZeroPadding2D, pads as an attribute before opset 11: 6×6×6
+    h = _relu6(g, _tf_conv(g, h, "conv2d_2", 6, 6, 2, 1, "SAME_LOWER"), "re_lu_2", opset)
+    h = g.node("MaxPool", [h], "max_pooling2d_1", auto_pad="VALID", kernel_shape=[3, 3],
+               strides=[3, 3])  # 6×2×2
     h = g.node("Transpose", [h], "max_pooling2d_1_nhwc", perm=[0, 2, 3, 1])
-    h = g.node("Reshape", [h, g.ints("flatten_1_shape", [-1, 24])], "flatten_1")  # N×(4·6)
+    h = g.node("Reshape", [h, g.ints("flatten_1_shape", [-1, 24])], "flatten_1")  # N×(2·2·6)
     h = g.node("Unsqueeze", [h], "conv1d_1_expand", axes=[1, 2])  # N×1×1×24
     h = _tf_conv(g, h, "conv1d_1", 1, 4, 1, 1, "VALID")  # N×4×1×24
     h = g.node("Squeeze", [h], "conv1d_1_squeeze", axes=[2])  # N×4×24
@@ -328,6 +331,31 @@ def keras2onnx_cnn() -> Replica:
     g.node("Add", [h, g.weight("dense_1/bias:0", (3,))], "dense_1")
     return g.model("keras_model", [tensor(x, ["N", 8, 8, 1])], [tensor("dense_1", ["N", 3])],
                    opset=opset, producer="keras2onnx")
+
+
+def tf2onnx_conv1d() -> Replica:
+    """tf2onnx, opset 13, a Keras Conv1D: the N×W×C sequence Unsqueezed (axes as an input) to
+    N×1×W×C, transposed to NCHW, a 1×3 Conv with SAME_UPPER, transposed back and Squeezed;
+    GlobalMaxPool1D as ReduceMax, then MatMul + Add."""
+    g = Graph(14)
+    x = "input_1:0"
+    h = g.node("Unsqueeze", [x, g.ints("model/conv1d/conv1d/ExpandDims__5:0", [1])],
+               "model/conv1d/conv1d/ExpandDims:0")
+    h = g.node("Transpose", [h], "model/conv1d/conv1d__7:0", perm=[0, 3, 1, 2])
+    h = g.node("Conv", [h, g.weight("model/conv1d/conv1d/ExpandDims_1:0", (6, 4, 1, 3)),
+                        g.weight("model/conv1d/BiasAdd/ReadVariableOp:0", (6,))],
+               "model/conv1d/conv1d:0", auto_pad="SAME_UPPER", kernel_shape=[1, 3], strides=[1, 2],
+               dilations=[1, 1], group=1)
+    h = g.node("Transpose", [h], "model/conv1d/conv1d__9:0", perm=[0, 2, 3, 1])
+    h = g.node("Squeeze", [h, g.ints("model/conv1d/conv1d/Squeeze__axes", [1])],
+               "model/conv1d/conv1d/Squeeze:0")
+    h = g.node("Relu", [h], "model/conv1d/Relu:0")
+    h = g.node("ReduceMax", [h], "model/global_max_pooling1d/Max:0", axes=[1], keepdims=0)
+    h = g.node("MatMul", [h, g.weight("model/dense/MatMul/ReadVariableOp:0", (6, 2))],
+               "model/dense/MatMul:0")
+    g.node("Add", [h, g.weight("model/dense/BiasAdd/ReadVariableOp:0", (2,))], "dense")
+    return g.model("tf2onnx", [tensor(x, ["unk__21", 10, 4])], [tensor("dense", ["unk__21", 2])],
+                   opset=13, producer="tf2onnx")
 
 
 # ---- operators other exporters use: Sum/Mean, Gemm α β, Constant, Upsample, Resize ---------
@@ -344,7 +372,7 @@ def merges_and_gemm() -> Replica:
     total = g.node("Sum", branches, "sum")
     mean = g.node("Mean", branches, "mean")
     h = g.node("Relu", [g.node("Add", [total, mean], "both")], "relu")
-    g.node("Gemm", [h, g.weight("head_w", (4, 8)), g.weight("head_b", (1,))], "logits",
+    g.node("Gemm", [h, g.weight("head_w", (4, 8)), g.weight("head_b", (4,))], "logits",
            alpha=1.5, beta=0.25, transB=1)
     return g.model("merges", [tensor(x, ["batch", 6])], [tensor("logits", ["batch", 4])], opset=11,
                    domains=(("ai.onnx.ml", 2), ("com.microsoft", 1)), producer="skl2onnx")
@@ -398,7 +426,8 @@ REPLICAS: dict[str, Callable[[], Replica]] = {
     "cntk_mnist": cntk_mnist, "caffe2_squeezenet": caffe2_squeezenet,
     "caffe2_alexnet": caffe2_alexnet, "caffenet": caffenet, "mxnet_resnet_v1": mxnet_resnet_v1,
     "mxnet_resnet_v2": mxnet_resnet_v2, "tf2onnx_mobilenet": tf2onnx_mobilenet,
-    "keras2onnx_cnn": keras2onnx_cnn, "merges_and_gemm": merges_and_gemm,
-    "upsample_7": upsample_7, "upsample_9": upsample_9, "resize_scales_11": resize_scales_11,
+    "keras2onnx_cnn": keras2onnx_cnn, "tf2onnx_conv1d": tf2onnx_conv1d, "merges_and_gemm": merges_and_gemm,
+    "upsample_7": upsample_7, "upsample_9": upsample_9,
+    "upsample_9_linear": lambda: upsample_9("linear"), "resize_scales_11": resize_scales_11,
     "resize_sizes_13": resize_sizes_13,
 }

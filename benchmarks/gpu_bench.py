@@ -1,8 +1,8 @@
 """GPU training speed: Netwright's trainer against a hand-written loop, side by side (run by hand
 on a CUDA machine, through benchmarks/gpu_check.sh; prints numbers, asserts nothing).
 
-    python benchmarks/gpu_bench.py [--models cnn,resnet18] [--samples 2048] [--batch 128]
-                                   [--epochs 3] [--device cuda] [--smoke]
+    python benchmarks/gpu_bench.py [--models cnn,resnet18] [--samples 8192] [--batch 128]
+                                   [--epochs 4] [--device cuda] [--smoke]
 
 * ``cnn``: resources/examples/digits_cnn.json on scikit-learn's digits;
 * ``resnet18``: the ResNet-18 template (``main.py new resnet18``) on synthetic 3×224×224 images
@@ -10,9 +10,12 @@ on a CUDA machine, through benchmarks/gpu_check.sh; prints numbers, asserts noth
 
 Both contenders train with bf16 autocast, channels_last images, the fused Adam, the data on the
 GPU (it fits: ``--samples`` images of 150 KB each; data too big for the device streams from an
-image folder through DataLoader workers into pinned memory, not measured here). Printed per
-model: samples/s of each (epochs after the first), the ratio (target ≥ 0.95), and how busy the
-GPU was over 20 profiled steps (torch.profiler: kernel time / wall time; target ≥ 90 %).
+image folder through DataLoader workers into pinned memory, not measured here). The trainer
+runs as the app runs it: step events every 0.25 s, metrics and validation every epoch, layer
+statistics every 50 steps. Printed per model, with *Reproducible on CUDA* on and then off
+(the hand loop with cuDNN set the same way): samples/s of each (the epochs between the first
+and the last), the ratio (target ≥ 0.95), and how busy the GPU was over the whole last epoch
+(torch.profiler: kernel time / wall time; the trainer's includes its validation; target ≥ 90 %).
 ``--smoke`` runs tiny sizes (also on ``--device cpu``, in fp32) to check the script itself.
 """
 from __future__ import annotations
@@ -38,9 +41,6 @@ from runtime import devices  # noqa: E402
 from runtime.compiler import compile_design  # noqa: E402
 from runtime.data import DataInfo, LoadedData, Normalization, TensorSplit, load_data  # noqa: E402
 from runtime.training import Trainer, first_output  # noqa: E402
-
-PROFILED_STEPS = 20
-
 
 def resnet18_design(small: bool):
     out = Path(tempfile.mkdtemp()) / "resnet18.json"
@@ -78,9 +78,16 @@ def precision(device: torch.device) -> str:
     return "bf16" if device.type == "cuda" else "fp32"  # (bf16 on a CPU only emulates)
 
 
-def settings(args) -> dict:
-    return {"device": args.device, "precision": precision(torch.device(args.device)), "batch_size": args.batch,
-            "epochs": args.epochs, "optimizer": "adam", "lr": 1e-3, "seed": 0}
+def settings(args, deterministic: bool) -> dict:
+    return {"device": args.device, "precision": precision(torch.device(args.device)),
+            "batch_size": args.batch, "epochs": args.epochs, "optimizer": "adam", "lr": 1e-3,
+            "seed": 0, "deterministic": deterministic}
+
+
+def set_cudnn(deterministic: bool) -> None:
+    """cuDNN as the trainer sets it for the *Reproducible on CUDA* setting."""
+    torch.backends.cudnn.deterministic = deterministic
+    torch.backends.cudnn.benchmark = not deterministic
 
 
 def sync(device: torch.device) -> None:
@@ -94,17 +101,20 @@ def busy_fraction(prof, wall: float) -> float | None:
     return kernel_us / 1e6 / wall if wall > 0 and kernel_us else None
 
 
-def hand_written(design, loaded: LoadedData, args) -> tuple[float, float | None]:
-    """samples/s over the epochs after the first, and the GPU's busy fraction."""
+def hand_written(design, loaded: LoadedData, args, deterministic: bool
+                 ) -> tuple[float, float | None]:
+    """samples/s over the epochs between the first and the last, and the GPU's busy fraction
+    over the last."""
     device = torch.device(args.device)
     torch.manual_seed(0)
+    set_cudnn(deterministic)
     model = compile_design(design).module.to(device)
     layout = devices.memory_format(device, loaded.info.sample_shape)
     if layout is not None:
         model = model.to(memory_format=layout)
     data = loaded.to(device).train
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, fused=device.type in ("cuda", "cpu"))
-    n, rates, busy = len(data), [], None
+    n, rates = len(data), []
 
     def step(idx):
         x, y = data.take(idx)
@@ -116,72 +126,80 @@ def hand_written(design, loaded: LoadedData, args) -> tuple[float, float | None]
         loss.backward()
         opt.step()
 
-    for epoch in range(args.epochs):
+    def epoch() -> None:
         perm = torch.randperm(n, device=device)
+        for i in range(0, n - 1, args.batch):
+            step(perm[i:i + args.batch])
+
+    for e in range(args.epochs - 1):
         sync(device)
         t0 = time.perf_counter()
-        batches = [perm[i:i + args.batch] for i in range(0, n - 1, args.batch)]
-        for b, idx in enumerate(batches):
-            if epoch == args.epochs - 1 and b == 2 and len(batches) > PROFILED_STEPS + 2:
-                busy = _profile(lambda: [step(i) for i in batches[b:b + PROFILED_STEPS]],
-                                device)
-            step(idx)
+        epoch()
         sync(device)
-        if epoch:
+        if e:
             rates.append(n / (time.perf_counter() - t0))
-    return statistics.median(rates), busy
+    with Profiled(device) as profiled:
+        epoch()
+    return statistics.median(rates), profiled.busy
 
 
-def _profile(work, device) -> float | None:
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda"
-                                           else [])
-    sync(device)
-    with profile(activities=activities) as prof:
-        t0 = time.perf_counter()
-        work()
-        sync(device)
-        wall = time.perf_counter() - t0
-    return busy_fraction(prof, wall)
+class Profiled:
+    """torch.profiler over a span of work (entered and left by hand where the span runs inside
+    the trainer's generator); ``busy``: the GPU's kernel time over the span's wall time."""
+
+    def __init__(self, device: torch.device):
+        self.device, self.busy = device, None
+        self.prof = profile(activities=[ProfilerActivity.CPU] + (
+            [ProfilerActivity.CUDA] if device.type == "cuda" else []))
+
+    def __enter__(self) -> "Profiled":
+        sync(self.device)
+        self.prof.__enter__()
+        self.t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        sync(self.device)
+        wall = time.perf_counter() - self.t0
+        self.prof.__exit__(*exc)
+        self.busy = busy_fraction(self.prof, wall)
 
 
-def netwright(design, loaded: LoadedData, args) -> tuple[float, float | None]:
-    """The trainer as the app runs it (events, metrics, layer statistics every 50 steps)."""
-    rates, busy, prof, t0, device = [], None, None, 0.0, torch.device(args.device)
-    trainer = Trainer(design, data=loaded, write_files=False, overrides=settings(args),
-                      step_interval=0.0)
+def netwright(design, loaded: LoadedData, args, deterministic: bool
+              ) -> tuple[float, float | None]:
+    """The trainer as the app runs it (step events every 0.25 s, metrics, layer statistics
+    every 50 steps): samples/s of the epochs between the first and the last, and the GPU's
+    busy fraction over the last (its validation included)."""
+    rates, device, profiled = [], torch.device(args.device), None
+    trainer = Trainer(design, data=loaded, write_files=False,
+                      overrides=settings(args, deterministic))
     for event in trainer.run():
         kind = event["event"]
-        if kind == "epoch" and event["epoch"] > 1:
+        if kind == "epoch" and 1 < event["epoch"] < args.epochs:
             rates.append(event["samples_per_s"])
-        elif kind == "step" and event["epoch"] == args.epochs and event["batch"] == 2 \
-                and event["batches"] > PROFILED_STEPS + 2:
-            activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA]
-                                                   if device.type == "cuda" else [])
-            sync(device)
-            prof = profile(activities=activities)
-            prof.__enter__()
-            t0 = time.perf_counter()
-        elif kind == "step" and prof is not None and event["batch"] == 2 + PROFILED_STEPS:
-            sync(device)
-            wall = time.perf_counter() - t0
-            prof.__exit__(None, None, None)
-            busy, prof = busy_fraction(prof, wall), None
+        if kind == "epoch" and event["epoch"] == args.epochs - 1:
+            profiled = Profiled(device).__enter__()
+        elif kind == "epoch" and event["epoch"] == args.epochs and profiled is not None:
+            profiled.__exit__(None, None, None)
         elif kind == "error":
             raise RuntimeError(event["message"])
-    return statistics.median(rates), busy
+    return statistics.median(rates), profiled.busy if profiled else None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="cnn,resnet18")
-    parser.add_argument("--samples", type=int, default=2048)
+    parser.add_argument("--samples", type=int, default=8192)
     parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--epochs", type=int, default=4,
+                        help="at least 3: the first warms up, the last is profiled")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, to check the script")
     args = parser.parse_args()
+    if args.epochs < 3:
+        parser.error("--epochs must be at least 3: the first warms up, the last is profiled")
     if args.smoke:
-        args.samples, args.batch, args.epochs = 64, 8, 2
+        args.samples, args.batch, args.epochs = 64, 8, 3
         args.models = args.models.replace("cnn", "").strip(",") or "resnet18"
     device = torch.device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
@@ -189,12 +207,16 @@ def main() -> None:
           f"batch {args.batch}")
     for model in [m.strip() for m in args.models.split(",") if m.strip()]:
         design, loaded = prepared(model, args)
-        hand_rate, hand_busy = hand_written(copy.deepcopy(design), loaded, args)
-        nw_rate, nw_busy = netwright(design, loaded, args)
-        fmt = lambda b: "–" if b is None else f"{100 * b:.0f} %"  # noqa: E731
-        print(f"{model:<9} hand-written {hand_rate:9.0f} samples/s (GPU busy {fmt(hand_busy)}) · "
-              f"netwright {nw_rate:9.0f} samples/s (GPU busy {fmt(nw_busy)}) · "
-              f"ratio {nw_rate / hand_rate:.2f} (target ≥ 0.95)")
+        for deterministic in (True, False):
+            hand_rate, hand_busy = hand_written(copy.deepcopy(design), loaded, args,
+                                                deterministic)
+            nw_rate, nw_busy = netwright(copy.deepcopy(design), loaded, args, deterministic)
+            fmt = lambda b: "–" if b is None else f"{100 * b:.0f} %"  # noqa: E731
+            mode = "reproducible" if deterministic else "fastest cuDNN"
+            print(f"{model:<9} {mode:<13} hand-written {hand_rate:9.0f} samples/s (GPU busy "
+                  f"{fmt(hand_busy)}) · netwright {nw_rate:9.0f} samples/s (GPU busy "
+                  f"{fmt(nw_busy)}) · ratio {nw_rate / hand_rate:.2f} (target ≥ 0.95)",
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,14 @@
 #      loop in the same run: samples/s, their ratio (target ≥ 0.95) and the GPU's busy share of
 #      the step from torch.profiler (target ≥ 90 %).
 # Usage: benchmarks/gpu_check.sh [gpu_bench.py options, e.g. --samples 4096 --batch 256]
+# Through the device tool (its python3 holds a CUDA torch and every package the runtime needs;
+# no Qt is needed): command "bash benchmarks/gpu_check.sh 2>&1 | tee $OUT/gpu_check.log",
+# timeout_s 540. It runs in about 3–5 minutes there. The script's own logic can be checked
+# anywhere with: python benchmarks/gpu_bench.py --smoke --device cpu
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD" QT_QPA_PLATFORM=offscreen
-PY="${PYTHON:-python}"
+PY="${PYTHON:-python3}"
 "$PY" - <<'PYCHECK'
 import torch
 assert torch.cuda.is_available(), "no CUDA GPU here: benchmarks/gpu_check.sh needs one"

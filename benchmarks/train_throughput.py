@@ -35,14 +35,19 @@ Contenders, interleaved and repeated; netwright's speed-up is the ratio of the l
 * ``dataloader``    ``DataLoader(TensorDataset, shuffle=True)`` and the default Adam;
 * ``netwright``     :func:`runtime.training.train` as the app runs it: progress events, metrics
   and layer statistics every 50 steps (the default), no run folder;
-* ``lightning``     PyTorch Lightning, when installed (it is not a dependency).
+* ``lightning``     PyTorch Lightning at its leanest, when installed (it is not a dependency);
+* ``netwright+files`` against ``lightning+defaults``: each as a user runs it, writing what it
+  keeps — the trainer its run folder (events, checkpoints, status), Lightning its default
+  logger and checkpoint, with its progress bar and model summary (written to nowhere).
 
 Also measured (each side by side in the same run):
 
 * the trainer's own per-step overhead (events, metrics, probes) on a network so small that the
   step itself costs almost nothing: (trainer − its own steps run bare) / steps, in µs of CPU,
-  from each run's least time over many interleaved rounds; and the whole difference to the
-  best hand loop per step (negative where the trainer's steps are leaner);
+  from each run's least time over many interleaved rounds, on digits' whole (20-batch) epochs
+  and split, from epochs of two lengths, into a part per step and a part per epoch (the
+  validation metrics and the epoch event, which long epochs spread thinner); and the whole
+  difference to the best hand loop per step (negative where the trainer's steps are leaner);
 * forward + backward of the compiled ``torch.fx`` GraphModule against a hand-written
   ``nn.Module`` calling the same layers, for several sizes (ratio ≥ 0.98 wanted);
 * ``--compile``: the ``compile`` training setting (torch.compile) against eager, per epoch after
@@ -53,9 +58,11 @@ Targets: netwright ≥ 1.0× index+fused and ≥ 3× lightning; overhead ≤ 20 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -204,10 +211,20 @@ def run_dataloader(model, data, epochs: int) -> float:
     return acc
 
 
-def run_netwright(design: Design, loaded) -> tuple[float, list[float]]:
-    """Final validation accuracy and each epoch's duration."""
+def run_netwright(design: Design, loaded, limit: int | None = None, files: bool = False
+                  ) -> tuple[float, list[float]]:
+    """Final validation accuracy and each epoch's duration (``limit``: batches per epoch;
+    ``files``: with the run folder the app writes — events, checkpoints, status — in a
+    temporary folder)."""
+    with tempfile.TemporaryDirectory() if files else contextlib.nullcontext() as folder:
+        return _netwright_events(train(design, data=loaded, write_files=files,
+                                       limit_batches=limit,
+                                       run_dir=Path(folder) / "run" if folder else None))
+
+
+def _netwright_events(events) -> tuple[float, list[float]]:
     acc, durations = None, []
-    for event in train(design, data=loaded, write_files=False):
+    for event in events:
         if event["event"] == "epoch":
             acc = event["val_accuracy"]
             durations.append(event["duration_s"])
@@ -236,7 +253,11 @@ def _hide_torchvision() -> None:
         sys.modules["torchvision"] = None
 
 
-def lightning_runner():
+def lightning_runner(defaults: bool = False):
+    """Lightning's fit as its leanest (no logger, checkpoints, progress bar, model summary or
+    sanity check), or with ``defaults`` as a user runs it: its default logger and checkpoint
+    in a temporary folder, its progress bar (written to nowhere), model summary and sanity
+    check."""
     try:
         _hide_torchvision()
         import lightning as L
@@ -270,11 +291,15 @@ def lightning_runner():
                                                batch_size=BATCH, shuffle=True)
         val_dl = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(xv, yv),
                                              batch_size=len(xv))
-        with warnings.catch_warnings():
+        lean = {} if defaults else {
+            "logger": False, "enable_checkpointing": False, "enable_progress_bar": False,
+            "enable_model_summary": False, "num_sanity_val_steps": 0}
+        with warnings.catch_warnings(), tempfile.TemporaryDirectory() as folder, \
+                open(os.devnull, "w") as nowhere, contextlib.redirect_stdout(nowhere), \
+                contextlib.redirect_stderr(nowhere):
             warnings.simplefilter("ignore")
-            trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1, logger=False,
-                                enable_checkpointing=False, enable_progress_bar=False,
-                                enable_model_summary=False, num_sanity_val_steps=0)
+            trainer = L.Trainer(max_epochs=epochs, accelerator="cpu", devices=1,
+                                default_root_dir=folder, **lean)
             trainer.fit(Module(model), train_dl, val_dl)
         return validate(model, xv, yv)[1]
 
@@ -308,7 +333,8 @@ def load_note() -> str:
         return "load average unknown"
 
 
-def throughput(model_name: str, epochs: int, repeats: int, lightning) -> dict[str, float]:
+def throughput(model_name: str, epochs: int, repeats: int, lightning, lightning_defaults
+               ) -> dict[str, float]:
     """Prints the table; returns netwright's speed relative to each contender (least CPU
     time over the rounds)."""
     design = benchmark_settings(MODELS[model_name](epochs), epochs)
@@ -323,24 +349,28 @@ def throughput(model_name: str, epochs: int, repeats: int, lightning) -> dict[st
     }
     if lightning is not None:
         contenders["lightning"] = lambda: lightning(fresh(), as_tensors(loaded), epochs)
+        contenders["netwright+files"] = lambda: run_netwright(design, loaded, files=True)
+        contenders["lightning+defaults"] = lambda: lightning_defaults(
+            fresh(), as_tensors(loaded), epochs)
     times = timed(contenders, repeats)
     steps = epochs * -(-len(loaded.train) // BATCH)
     print(f"\n{design.name}: {len(loaded.train)} training samples, batch {BATCH}, {epochs} epochs "
           f"({steps} steps), {torch.get_num_threads()} threads, {repeats} runs each, "
           f"{load_note()}")
-    print(f"{'loop':<14} {'CPU s: least, median':>21} {'wall s':>7} {'steps/s':>8} "
+    print(f"{'loop':<18} {'CPU s: least, median':>21} {'wall s':>7} {'steps/s':>8} "
           f"{'netwright is (least CPU)':>25} {'(paired CPU runs)':>19}")
-    least_nw = min(c for _, c in times["netwright"])
     summary = {}
     for name, ts in times.items():
         cpu = [c for _, c in ts]
         # A busy machine only adds CPU time: each contender's least time is its cost; the
-        # ratios of the runs of one round (paired) show the spread.
-        paired = [c / n for (_, c), (_, n) in zip(ts, times["netwright"])]
-        summary[name] = min(cpu) / least_nw
+        # ratios of the runs of one round (paired) show the spread. Lightning with its defaults
+        # is compared with the trainer writing its run folder, the rest with the trainer without.
+        mine = name.startswith("netwright")
+        ours = "netwright+files" if name == "lightning+defaults" else "netwright"
+        paired = [c / n for (_, c), (_, n) in zip(ts, times[ours])]
+        summary[name] = min(cpu) / min(c for _, c in times[ours])
         wall = statistics.median(w for w, _ in ts)
-        mine = name == "netwright"
-        print(f"{name:<14} {min(cpu):10.3f} {statistics.median(cpu):10.3f} {wall:7.3f} "
+        print(f"{name:<18} {min(cpu):10.3f} {statistics.median(cpu):10.3f} {wall:7.3f} "
               f"{steps / wall:8.0f} {'' if mine else f'{summary[name]:.3f}×':>25} "
               f"{'' if mine else span(paired) + '×':>19}")
     return summary
@@ -357,7 +387,7 @@ def cpu_seconds(fn: Callable[[], object]) -> float:
     return time.process_time() - t
 
 
-def bare_runner(design: Design, loaded) -> Callable[[], None]:
+def bare_runner(design: Design, loaded, limit: int | None = None) -> Callable[[], None]:
     """The trainer's own work with nothing around it: a run prepared by the trainer (checks,
     compiled model, data on the device, sampler, loss, optimizer and its step), then epochs of
     exactly its batches, forward, loss, backward and optimizer steps, and a validation pass
@@ -367,7 +397,7 @@ def bare_runner(design: Design, loaded) -> Callable[[], None]:
     from runtime.training.loop import Trainer
 
     def run() -> None:
-        trainer = Trainer(design, data=loaded, write_files=False)
+        trainer = Trainer(design, data=loaded, write_files=False, limit_batches=limit)
         for _ in trainer._prepare():
             pass
         loop = trainer._build_loop()
@@ -390,58 +420,84 @@ def bare_runner(design: Design, loaded) -> Callable[[], None]:
     return run
 
 
-def overhead(long: int, rounds: int) -> dict[str, float]:
-    """µs of CPU per step, on a network whose step is tiny, of what the trainer does around
-    its steps (events, the per-step loss check, metrics, layer statistics, bookkeeping): the
-    trainer against :func:`bare_runner` — its own steps with nothing around them — which
-    cannot come out below zero but by noise. Also the whole difference to the best hand loop
-    (which may be negative: the trainer's steps themselves are leaner than a hand loop's).
+SHORT_EPOCHS = 5  # batches per epoch of the runs that separate per-step from per-epoch costs
+
+
+def overhead(long: int, rounds: int) -> dict[str, tuple[float, float, float]]:
+    """µs of CPU, on a network whose step is tiny, of what the trainer does around its steps
+    (events, the per-step loss check, metrics, layer statistics, bookkeeping): the trainer
+    against :func:`bare_runner` — its own steps with nothing around them — which cannot come
+    out below zero but by noise. Also the whole difference to the best hand loop (which may be
+    negative: the trainer's steps themselves are leaner than a hand loop's).
 
     Each side runs ``short`` and ``long`` epochs: the difference of the two cancels the fixed
-    costs (start-up, compiling the design) and leaves the per-epoch ones (steps and one
-    validation per epoch, counted in). All run interleaved in the same rounds; many steps and
-    each run's least CPU time over the rounds keep a busy machine's noise out of the figures.
-    Returns µs/step of each trainer configuration over its bare steps."""
+    costs (start-up, compiling the design) and leaves each epoch's (its steps and one
+    validation). Each side also runs epochs cut to :data:`SHORT_EPOCHS` batches: from epochs of
+    two lengths, the per-epoch cost splits into a part per step and a part per epoch
+    (validation metrics, the epoch event). All run interleaved in the same rounds; many steps
+    and each run's least CPU time over the rounds keep a busy machine's noise out of the
+    figures. Returns, per trainer configuration, its overhead in µs per step on digits' whole
+    epochs, and that split: µs per step, µs per epoch."""
     short = 2
     long = max(long, short + 4)
-    print(f"\ntrainer overhead per step (Linear 64→10, batch {BATCH}, least CPU time of {long} "
-          f"− {short} epochs over {rounds} interleaved rounds; target ≤ 20 µs; {load_note()}):")
-    configs = {"probes every 50 steps": 50, "probes off": 0}
     designs = {(label, e): benchmark_settings(chain_design(
         "tiny", [("Linear", {"out_features": 10})], e), e, diagnostics_every=diag)
-        for label, diag in configs.items() for e in (short, long)}
+        for label, diag in OVERHEAD_CONFIGS.items() for e in (short, long)}
     loaded = load_data(designs["probes off", short].data)
+    full = -(-(len(loaded.train) - 1) // BATCH)  # batches in a whole epoch
+    print(f"\ntrainer overhead (Linear 64→10, batch {BATCH}, {full} batches per epoch; least CPU "
+          f"time of {long} − {short} epochs, also with epochs cut to {SHORT_EPOCHS} batches, "
+          f"over {rounds} interleaved rounds; target ≤ 20 µs/step; {load_note()}):")
     fresh = hand_model(designs["probes off", short])
-    steps = (long - short) * -(-(len(loaded.train) - 1) // BATCH)
-    runs = {("loop", e): (lambda e=e: run_index(fresh(), as_tensors(loaded), e, {"fused": True}))
-            for e in (short, long)}
-    runs.update({("bare", e): bare_runner(designs["probes off", e], loaded) for e in (short, long)})
-    runs.update({key: (lambda key=key: run_netwright(designs[key], loaded)) for key in designs})
-    t: dict[tuple[str, int], list[float]] = {key: [] for key in runs}
-    for r in range(rounds + 1):  # the first round warms up
-        order = list(runs) if r % 2 else list(reversed(runs))  # nobody always first
-        for key in order:
+    runs: dict[tuple, Callable[[], object]] = {
+        ("loop", e, None): (lambda e=e: run_index(fresh(), as_tensors(loaded), e, {"fused": True}))
+        for e in (short, long)}
+    for cut in (None, SHORT_EPOCHS):
+        runs.update({("bare", e, cut): bare_runner(designs["probes off", e], loaded, cut)
+                     for e in (short, long)})
+        runs.update({(label, e, cut): (lambda key=(label, e), cut=cut: run_netwright(
+            designs[key], loaded, cut)) for label, e in designs})
+    t = interleaved(runs, rounds)
+    batches = {None: full, SHORT_EPOCHS: SHORT_EPOCHS}
+
+    def per_epoch(side: str, cut: int | None, i: int | None = None) -> float:
+        """µs per epoch of ``side``: from its least times, or from round ``i``."""
+        pick = min if i is None else (lambda v: v[i])
+        return (pick(t[side, long, cut]) - pick(t[side, short, cut])) / (long - short) * 1e6
+
+    def split(side: str, base: str) -> tuple[float, float, float]:
+        """``side`` over ``base``: µs per step of whole epochs, µs per step, µs per epoch."""
+        extra = {cut: per_epoch(side, cut) - per_epoch(base, cut) for cut in batches}
+        step = (extra[None] - extra[SHORT_EPOCHS]) / (full - SHORT_EPOCHS)
+        return extra[None] / full, step, extra[SHORT_EPOCHS] - SHORT_EPOCHS * step
+
+    loop, bare = per_epoch("loop", None) / full, per_epoch("bare", None) / full
+    print(f"  a whole step: best hand loop {loop:.0f} µs, the trainer's bare steps {bare:.0f} µs")
+    result = {}
+    for label in OVERHEAD_CONFIGS:
+        result[label] = whole, step, epoch = split(label, "bare")
+        paired = [(per_epoch(label, None, i) - per_epoch("bare", None, i)) / full
+                  for i in range(rounds)]
+        print(f"  trainer around its steps, {label:<22} {whole:6.1f} µs/step = {step:5.1f} µs "
+              f"per step + {epoch:4.0f} µs per epoch (per round: {span(paired, '{:.1f}')})")
+    whole = (per_epoch("probes off", None) - per_epoch("loop", None)) / full
+    print(f"  trainer − best hand loop, probes off           {whole:6.1f} µs/step")
+    return result
+
+
+OVERHEAD_CONFIGS = {"probes every 50 steps": 50, "probes off": 0}
+
+
+def interleaved(runs: dict[tuple, Callable[[], object]], rounds: int) -> dict[tuple, list[float]]:
+    """CPU seconds of each run in each of ``rounds`` rounds (after one to warm up), in an order
+    that alternates so that no run is always first."""
+    t: dict[tuple, list[float]] = {key: [] for key in runs}
+    for r in range(rounds + 1):
+        for key in (list(runs) if r % 2 else list(reversed(runs))):
             seconds = cpu_seconds(runs[key])
             if r:
                 t[key].append(seconds)
-
-    def per_step(side: str, i: int | None = None) -> float:
-        """µs/step of ``side``: from its least times, or from round ``i``."""
-        pick = min if i is None else (lambda v: v[i])
-        return (pick(t[side, long]) - pick(t[side, short])) / steps * 1e6
-
-    def line(label: str, side: str, base: str) -> float:
-        value = per_step(side) - per_step(base)
-        paired = [per_step(side, i) - per_step(base, i) for i in range(rounds)]
-        print(f"  {label:<44} {value:6.1f} µs/step (per round: {span(paired, '{:.1f}')})")
-        return value
-
-    loop, bare = per_step("loop"), per_step("bare")
-    print(f"  a whole step: best hand loop {loop:.0f} µs, the trainer's bare steps {bare:.0f} µs")
-    result = {label: line(f"trainer around its steps, {label}", label, "bare")
-              for label in configs}
-    line("trainer − best hand loop, probes off", "probes off", "loop")
-    return result
+    return t
 
 
 # ---- GraphModule against a hand-written module ------------------------------------------------
@@ -533,7 +589,8 @@ def compile_speedup(names: list[str], epochs: int) -> None:
               f"{t_e:.1f} s vs {t_c:.1f} s{note}")
 
 
-def verdict(throughputs: dict[str, dict[str, float]], overheads: dict[str, float],
+def verdict(throughputs: dict[str, dict[str, float]],
+            overheads: dict[str, tuple[float, float, float]],
             module_ratios: dict[str, float]) -> None:
     """One line per target: met or not, from the medians above (CPU time)."""
     print(f"\ntargets (least CPU times; {load_note()}):")
@@ -548,12 +605,17 @@ def verdict(throughputs: dict[str, dict[str, float]], overheads: dict[str, float
             # 3× Lightning means beating the best hand loop by lightning/index+fused ÷ 3.
             needed = 3.0 * ratios["index+fused"] / ratios["lightning"]
             line(ratios["lightning"] >= 3.0,
-                 f"{name}: netwright {ratios['lightning']:.2f}× lightning (≥ 3.0; the best "
-                 f"hand loop is {ratios['lightning'] / ratios['index+fused']:.2f}× lightning, "
-                 f"so 3× needs {needed:.2f}× the best hand loop)")
-    for label, value in overheads.items():
-        line(value <= 20.0, f"trainer overhead around its steps, {label}: {value:.1f} µs/step "
-                            f"(≤ 20)")
+                 f"{name}: netwright {ratios['lightning']:.2f}× lightning at its leanest (≥ 3.0; "
+                 f"the best hand loop is {ratios['lightning'] / ratios['index+fused']:.2f}× "
+                 f"that, so 3× needs {needed:.2f}× the best hand loop)")
+            line(ratios["lightning+defaults"] >= 3.0,
+                 f"{name}: netwright with its run folder {ratios['lightning+defaults']:.2f}× "
+                 f"lightning with its defaults (logger, checkpoint, progress bar; ≥ 3.0)")
+    for label, (whole, step, epoch) in overheads.items():
+        line(whole <= 20.0, f"trainer overhead around its steps, {label}: {whole:.1f} µs/step "
+                            f"on digits' epochs (≤ 20): {step:.1f} µs per step (≤ 20) and "
+                            f"{epoch:.0f} µs per epoch, {epoch / 20:.1f} µs/step at 20 steps "
+                            f"an epoch, {epoch / 500:.1f} at 500")
     if module_ratios:
         worst = min(module_ratios, key=module_ratios.get)
         line(module_ratios[worst] >= 0.98, f"GraphModule vs hand-written, lowest: "
@@ -583,11 +645,12 @@ def main() -> None:
               "as CPU time and the figures scatter; use OMP_NUM_THREADS=1 … --threads 1")
     throughputs, overheads, module_ratios = {}, {}, {}
     if not args.skip_throughput:
-        lightning = lightning_runner()
+        lightning, lightning_defaults = lightning_runner(), lightning_runner(defaults=True)
         if lightning is None:
             print("lightning is not installed: skipped (pip install lightning to compare)")
         for name in names:
-            throughputs[name] = throughput(name, args.epochs, args.repeats, lightning)
+            throughputs[name] = throughput(name, args.epochs, args.repeats, lightning,
+                                           lightning_defaults)
     if not args.skip_overhead:
         overheads = overhead(args.overhead_epochs, args.rounds)
     if not args.skip_modules:

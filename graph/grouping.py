@@ -103,7 +103,9 @@ def group_into_block(design: Design, node_ids: list[str], name: str | None = Non
 
 
 def _ports(design: Design, ids: set[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """The distinct ``(node, port)`` values entering and leaving the selection, in link order."""
+    """The distinct ``(node, port)`` values entering and leaving the selection, in link order.
+    When no link leaves it (the end of a network still being built), the outputs no layer
+    reads yet are its outputs: the block keeps what its last layers compute."""
     ins: dict[tuple[str, str], None] = {}
     outs: dict[tuple[str, str], None] = {}
     for e in design.edges:
@@ -111,6 +113,13 @@ def _ports(design: Design, ids: set[str]) -> tuple[list[tuple[str, str]], list[t
             ins[(e.src, e.src_port)] = None
         if e.src in ids and e.dst not in ids:
             outs[(e.src, e.src_port)] = None
+    if not outs:
+        read = {(e.src, e.src_port) for e in design.edges}
+        for node in design.nodes:
+            layer = design.layer_of(node) if node.id in ids else None
+            for port in layer.outputs if layer is not None else ():
+                if (node.id, port.name) not in read:
+                    outs[(node.id, port.name)] = None
     return list(ins), list(outs)
 
 

@@ -61,8 +61,12 @@ TRAINING_PARAMS: tuple[Param, ...] = (
                               for c in stopping_choices())),
     Param("patience", "int", 5, "Epochs without improvement before early stopping.", min=1,
           max=10000, label="Patience (epochs)", when=_EARLY_STOPPING),
-    Param("seed", "int", 0, "Random seed: the same seed on the same device gives the same curve.",
-          min=0, max=2**31 - 1),
+    Param("seed", "int", 0, "Random seed: the same seed on the same device gives the same curve "
+          "(on CUDA while Reproducible on CUDA is on).", min=0, max=2**31 - 1),
+    Param("deterministic", "bool", True, "On CUDA, use only deterministic cuDNN algorithms, so "
+          "the same seed gives the same curve. Off, cuDNN times its algorithms and takes the "
+          "fastest: often faster convolutions, but runs differ a little.",
+          label="Reproducible on CUDA"),
     Param("device", "str", "auto", "auto, cpu, cuda, cuda:N or mps."),
     Param("precision", "choice", "fp32", "Mixed precision on CUDA (bf16 or fp16 autocast).",
           choices=("fp32", "bf16", "fp16"), label="Mixed precision"),
@@ -78,8 +82,8 @@ TRAINING_PARAMS: tuple[Param, ...] = (
 TRAINING_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Optimizer", ("optimizer", "lr", "momentum", "nesterov", "weight_decay", "grad_clip")),
     ("Schedule", ("schedule", "warmup_epochs", "step_size", "gamma")),
-    ("Loop", ("batch_size", "accumulate", "epochs", "seed", "precision", "compile",
-              "diagnostics_every")),
+    ("Loop", ("batch_size", "accumulate", "epochs", "seed", "deterministic", "precision",
+              "compile", "diagnostics_every")),
     ("Loss and stopping", ("loss", "label_smoothing", "early_stopping_metric", "patience")),
 )
 

@@ -30,6 +30,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from graph.summary import counted
+
 from .devices import resolve_device
 
 TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
@@ -118,8 +120,8 @@ def device_for(setting: str, local_rank: int) -> torch.device:
                                f"{device.type}; set the device to cpu or cuda")
     count = torch.cuda.device_count()
     if local_rank >= count:
-        raise DistributedError(f"local rank {local_rank} has no GPU: this machine has {count} "
-                               f"CUDA GPU(s); use --nproc_per_node={count} or the cpu device")
+        raise DistributedError(f"local rank {local_rank} has no GPU: this machine has "
+                               f"{counted(count, 'CUDA GPU')}; use --nproc_per_node={count} or the cpu device")
     return torch.device("cuda", local_rank)
 
 

@@ -49,6 +49,7 @@ from graph.atomic import atomic_write_text, fsync_dir, fsync_file, remove_stale_
 from graph.design import Design
 from graph.fileformat import DesignFileError, load as load_design, save as save_design
 from graph.settings import check_data, check_training
+from graph.summary import counted
 
 from .compiler import Compiled, CompileError, compile_design
 from .events import json_safe
@@ -803,8 +804,8 @@ def _check_normalization_sizes(dataset: dict[str, Any], path: Path) -> None:
     for key, want in wanted.items():
         value = norm.get(key)
         if want and isinstance(value, list) and _flat_length(value) != want[0]:
-            raise RunError(f"{path}: dataset.normalization.{key} holds {_flat_length(value)} "
-                           f"number(s), but the data needs {want[0]} ({want[1]}); the file is "
+            raise RunError(f"{path}: dataset.normalization.{key} holds "
+                           f"{counted(_flat_length(value), 'number')}, but the data needs {want[0]} ({want[1]}); the file is "
                            "damaged or was edited by hand")
 
 

@@ -165,10 +165,10 @@ TAMPERED = {
                        "config.json: dataset.class_names must be a list of texts"),
     "config-data": ("config.json", lambda c: dict(c, data="x"), "config.json: data must be an object"),
     "config-mean-length": ("config.json", lambda c: _normalization(c, mean=[0.0, 1.0]),
-                           "config.json: dataset.normalization.mean holds 2 number(s), but the "
+                           "config.json: dataset.normalization.mean holds 2 numbers, but the "
                            "data needs 4 (one per feature)"),
     "config-std-length": ("config.json", lambda c: _normalization(c, std=[1.0] * 9),
-                          "dataset.normalization.std holds 9 number(s)"),
+                          "dataset.normalization.std holds 9 numbers"),
     "status-list": ("status.json", lambda c: [], "status.json: the file must be a JSON object"),
     "status-best": ("status.json", lambda c: {"best": 5}, "status.json: best must be an object"),
     "status-epochs": ("status.json", lambda c: {"epochs_completed": [1]},
@@ -223,7 +223,7 @@ def test_train_reads_a_csv_with_the_table_flags(tmp_path, capsys):
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["data"]["options"]["target"] == "label"
     assert config["dataset"]["sample_shape"] == [2] and config["dataset"]["num_classes"] == 3
-    assert "note: data: skipped the first 1 line(s) as asked" in out  # said, not a warning
+    assert "note: data: skipped the first 1 line as asked" in out  # said, not a warning
     assert "warning: data:" not in out
 
 

@@ -231,6 +231,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.status_label)
         self.zoom_box = ZoomBox(self.canvas)
         self.statusBar().addPermanentWidget(self.zoom_box)
+        self._scope_hint = ""  # the status line's hint while inside a block
 
         self._build_actions()
         self._build_menus()
@@ -603,11 +604,12 @@ class MainWindow(QMainWindow):
 
     def _scope_changed(self, _design) -> None:
         scope = self.canvas.canvas.scope
-        if scope:
-            self.statusBar().showMessage(
-                "Editing inside " + " › ".join(self.canvas.scope_path()[1:]) + ": every instance "
-                "changes; Esc or the path at the top goes back out", 8000)
-        elif self.statusBar().currentMessage().startswith("Editing inside "):
+        shown = self.statusBar().currentMessage()
+        if scope:  # the innermost block only: the path at the top of the canvas has the rest
+            self._scope_hint = (f"Inside {self.canvas.scope_path()[-1]}: an edit changes every "
+                                "instance; Esc goes back out")
+            self.statusBar().showMessage(self._scope_hint, 8000)
+        elif shown and shown == self._scope_hint:
             self.statusBar().clearMessage()  # back at the top: the hint no longer applies
 
     def new(self) -> None:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from graph.settings import CSV_DELIMITERS
+from graph.summary import counted
 
 from .base import DataError, Raw, classes_from_labels, decide_task
 
@@ -152,18 +153,18 @@ def read_table(path: Path, header: str = "auto", skip_rows: int = 0,
     said in ``notes``); raises DataError naming the line."""
     lines = _read_text(path).splitlines()
     if skip_rows >= len(lines):
-        raise DataError(f"{path}: skipping {skip_rows} line(s) leaves nothing (the file has "
+        raise DataError(f"{path}: skipping {counted(skip_rows, 'line')} leaves nothing (the file has "
                         f"{len(lines)})")
     body = lines[skip_rows:]
     if not any(line.strip() for line in body):
         raise DataError(f"{path}: the file is empty")
     sep = _delimiter(path, [line for line in body if line.strip()], delimiter)
-    notes = [f"skipped the first {skip_rows} line(s) as asked"] if skip_rows else []
+    notes = [f"skipped the first {counted(skip_rows, 'line')} as asked"] if skip_rows else []
     preamble, usual = _preamble(body, sep)
     if preamble:
         fields = len(next(csv.reader([body[0]], delimiter=sep)))
-        notes.append(f"skipped {preamble} preamble line(s) at the top: line {skip_rows + 1} has "
-                     f"{fields} field(s), the data has {usual}")
+        notes.append(f"skipped {counted(preamble, 'preamble line')} at the top: line {skip_rows + 1} has "
+                     f"{counted(fields, 'field')}, the data has {usual}")
     offset = skip_rows + preamble
     frame, row_lines = _parse(path, body[preamble:], offset, sep)
     if frame.empty:
@@ -266,10 +267,10 @@ def _apply_missing(table: Table, policy: str, names: list[str], target: str,
     dropped = int((~keep).sum())
     if dropped:
         why = "missing cells" if policy == "drop" else "a missing target"
-        table.notes.append(f"dropped {dropped} row(s) with {why}")
+        table.notes.append(f"dropped {counted(dropped, 'row')} with {why}")
     filled = int(x_missing[keep].sum()) if policy == "mean" else 0
     if filled:
-        table.notes.append(f"{filled} missing cell(s) filled with the training split's column "
+        table.notes.append(f"{counted(filled, 'missing cell')} filled with the training split's column "
                            "mean")
     if not keep.any():
         raise DataError(f"{table.path}: no row is left once rows with missing cells are dropped")

@@ -11,6 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
+from graph.summary import counted
+
 from .base import DataError, Raw, classes_from_labels
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -69,7 +71,7 @@ def load_images(root: Path, size: Sequence[int], color: str,
     raw = Raw(None, labels, "classification", names, str(root), kind="image8", files=files,
               image=((h, w), color))
     if skipped:
-        raw.notes.append(f"skipped {len(skipped)} file(s) that are not images (such as "
+        raw.notes.append(f"skipped {counted(len(skipped), 'file')} that are not images (such as "
                          f"{skipped[0].relative_to(root)})")
     if len(files) * channels * h * w > max_memory:
         _check_headers(files)

@@ -19,6 +19,7 @@ from graph.catalog import CATALOG, ShapeError, fmt_shape
 from graph.design import Design, Edge, Node, same_value
 from graph.layout import layered_positions
 from graph.settings import DATASETS, default_data
+from graph.summary import counted
 
 from ..compiler import CompileError, compile_design, identifier
 
@@ -71,7 +72,7 @@ def describe_unmapped(unmapped: Sequence[Unmapped]) -> str:
     for op, items in sorted(groups.items(), key=lambda kv: -len(kv[1])):
         places = ", ".join(i.place for i in items[:4]) + (" …" if len(items) > 4 else "")
         parts.append(f"  {op} ×{len(items)} at {places}: {items[0].reason}")
-    return f"{len(unmapped)} unsupported operator(s):\n" + "\n".join(parts)
+    return f"{counted(len(unmapped), 'unsupported operator')}:\n" + "\n".join(parts)
 
 
 @dataclass

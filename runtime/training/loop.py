@@ -267,7 +267,7 @@ class Trainer:
 
         yield self._event(ev.Stage, stage="compiling")
         report = setup.check_design(design, info, s, dtype, inference)
-        setup.seed_everything(s["seed"], self.device)
+        setup.seed_everything(s["seed"], self.device, s["deterministic"])
         self.compiled = compile_design(design, report)
         self._start_from_initial_weights(design)
         self.loss_fn = LossFn(s["loss"], info, setup.output_shape(design, report),

@@ -173,7 +173,9 @@ def metric_warnings(settings: Mapping[str, Any], metrics: list[str], task: str) 
             if m not in metrics and not (task == "regression" and m == "accuracy")]
 
 
-def seed_everything(seed: int, device: torch.device) -> None:
+def seed_everything(seed: int, device: torch.device, deterministic: bool = True) -> None:
+    """Seed every generator the run draws from; on CUDA, ``deterministic`` keeps cuDNN to its
+    deterministic algorithms, else lets it time them and take the fastest (benchmark mode)."""
     random.seed(seed)
     np.random.seed(seed)
     if device.type == "cpu":  # all a CPU run draws from; torch.manual_seed would also queue
@@ -181,8 +183,8 @@ def seed_everything(seed: int, device: torch.device) -> None:
     else:
         torch.manual_seed(seed)
     if device.type == "cuda":
-        torch.backends.cudnn.deterministic = True
-        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = deterministic
+        torch.backends.cudnn.benchmark = not deterministic
 
 
 def diagnostic_dict(d: Diagnostic, design: Design) -> dict[str, Any]:

@@ -50,7 +50,7 @@ def test_a_preamble_line_with_another_field_count_is_skipped_and_said(tmp_path):
     path = write(tmp_path, "exported by LabTool 3.1\na,b,label\n1,2,x\n3,4,y\n5,6,x\n")
     raw = load_csv(path)
     assert raw.x.tolist() == [[1, 2], [3, 4], [5, 6]] and raw.columns == ["a", "b"]
-    assert "skipped 1 preamble line(s) at the top: line 1 has 1 field(s), the data has 3" in raw.notes
+    assert "skipped 1 preamble line at the top: line 1 has 1 field, the data has 3" in raw.notes
 
 
 # ---- headers, delimiters, quotes ------------------------------------------------------------------
@@ -115,7 +115,7 @@ def test_a_missing_cell_is_an_error_naming_line_and_column_by_default(tmp_path):
 def test_drop_removes_rows_with_missing_cells_and_says_so(tmp_path):
     raw = load_csv(write(tmp_path, HOLES), missing="drop")
     assert raw.x.tolist() == [[1, 2], [7, 8], [9, 10]]
-    assert "dropped 3 row(s) with missing cells" in raw.notes
+    assert "dropped 3 rows with missing cells" in raw.notes
 
 
 def test_mean_fills_features_with_the_training_mean_and_drops_missing_targets(tmp_path):
@@ -183,7 +183,7 @@ def test_an_image_folder_skips_other_files_and_says_how_many(tmp_path):
         (tmp_path / cls / "notes.txt").write_text("not an image")
     raw = read_raw({"name": "images", "options": {"path": str(tmp_path), "size": [4, 4]}})
     assert len(raw.y) == 4
-    assert raw.notes == ["skipped 2 file(s) that are not images (such as cat/notes.txt)"]
+    assert raw.notes == ["skipped 2 files that are not images (such as cat/notes.txt)"]
 
 
 # ---- an unreadable dataset is a validation error on the Input --------------------------------------

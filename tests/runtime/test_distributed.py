@@ -167,6 +167,31 @@ def test_torchrun_trains_one_epoch_on_two_ranks(tmp_path):
     assert export_path(run, "onnx", tmp_path / "model.onnx").max_diff <= 1e-4
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_torchrun_trains_on_cuda_gpus_with_nccl(tmp_path):
+    """(Runs only on a GPU: benchmarks/gpu_check.sh.) One process per GPU (two at most), NCCL;
+    the run's weights export on the CPU as verified ONNX."""
+    gpus = min(2, torch.cuda.device_count())
+    run = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("RANK", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone",
+         f"--nproc_per_node={gpus}", str(ROOT / "main.py"), "train",
+         str(EXAMPLES / "digits_cnn.json"), "--distributed", "--device", "cuda", "--epochs", "2",
+         "--run-dir", str(run)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"all {gpus} of {gpus} processes finished (nccl)" in proc.stdout
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "completed" and status["epochs_completed"] == 2
+    assert json.loads((run / "config.json").read_text())["world_size"] == gpus
+    events = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [e for e in events if e["event"] == "epoch"][-1]["val_accuracy"] > 0.8
+    assert export_path(run, "onnx", tmp_path / "model.onnx").max_diff <= 1e-4
+
+
 def test_distributed_outside_torchrun_is_a_clear_error(monkeypatch, capsys):
     for name in D.TORCHRUN_VARS:
         monkeypatch.delenv(name, raising=False)

@@ -5,6 +5,7 @@ import json
 import math
 import sys
 import threading
+from typing import Any
 
 import numpy as np
 import pytest
@@ -220,19 +221,35 @@ def curve(events):
     return [(e["train_loss"], e["val_loss"]) for e in of(events, "epoch")]
 
 
-def test_same_seed_same_curve_other_seed_other_curve():
+def on(device: str, precision: str = "fp32", *before: Any):
+    """A test case (``before``'s values, then the settings) on ``device`` with ``precision``;
+    CUDA cases skip without a GPU (they run in benchmarks/gpu_check.sh), and the same test's
+    CPU case keeps the test itself checked."""
+    marks = [pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")] \
+        if device == "cuda" else []
+    return pytest.param(*before, {"device": device, "precision": precision},
+                        id="-".join([*map(str, before), device, precision]), marks=marks)
+
+
+@pytest.mark.parametrize("where", [on("cpu"), on("cuda", "bf16"), on("cuda", "fp16")])
+def test_same_seed_same_curve_other_seed_other_curve(where):
     design = load(EXAMPLES / "digits_cnn.json")  # dropout and batch norm: the RNG matters
-    a = run(design, overrides={"epochs": 2}, limit_batches=6)
-    b = run(design, overrides={"epochs": 2}, limit_batches=6)
-    c = run(design, overrides={"epochs": 2, "seed": 1}, limit_batches=6)
+    a = run(design, overrides={"epochs": 2, **where}, limit_batches=6)
+    b = run(design, overrides={"epochs": 2, **where}, limit_batches=6)
+    c = run(design, overrides={"epochs": 2, "seed": 1, **where}, limit_batches=6)
+    assert of(a, "start")[0]["device"].startswith(where["device"])
     assert curve(a) == curve(b)
     assert curve(a) != curve(c)
 
 
-@pytest.mark.parametrize("schedule", ["cosine", "onecycle", "plateau"])
-def test_resume_reproduces_the_uninterrupted_curve(tmp_path, schedule):
+@pytest.mark.parametrize("schedule, where", [
+    on("cpu", "fp32", "cosine"), on("cpu", "fp32", "onecycle"), on("cpu", "fp32", "plateau"),
+    on("cuda", "fp16", "cosine")])
+def test_resume_reproduces_the_uninterrupted_curve(tmp_path, schedule, where):
+    """Stopped mid-epoch and resumed, a run retraces the uninterrupted one exactly: weights,
+    optimizer, schedule, RNG (CUDA's too) and, in fp16 on CUDA, the gradient scaler."""
     design = load(EXAMPLES / "digits_cnn.json")
-    overrides = {"epochs": 3, "schedule": schedule, "warmup_epochs": 1, "patience": 2}
+    overrides = {"epochs": 3, "schedule": schedule, "warmup_epochs": 1, "patience": 2, **where}
     full = list(train(design, run_dir=tmp_path / "full", overrides=overrides, limit_batches=6,
                       step_interval=0))
 
@@ -358,14 +375,15 @@ def test_closing_the_stream_marks_the_run_stopped(tmp_path):
 # ---- failures ---------------------------------------------------------------------------------
 
 
-def test_nan_loss_names_the_first_non_finite_layer():
+@pytest.mark.parametrize("where", [on("cpu"), on("cuda"), on("cuda", "bf16")])
+def test_nan_loss_names_the_first_non_finite_layer(where):
     def poison(module):
         with torch.no_grad():
             module.fc2.weight[0, 0] = float("inf")
         return module
 
     design = load(EXAMPLES / "digits_mlp.json")
-    events = run(design, parallel=Parallel(wrap_model=poison))
+    events = run(design, parallel=Parallel(wrap_model=poison), overrides=where)
     error = of(events, "error")[0]
     assert error["kind"] == "nonfinite" and error["layer"] == "fc2" and error["node"] == "n4"
     assert "'fc2' (Linear)" in error["message"] and "learning rate" in error["message"]
@@ -662,6 +680,10 @@ def test_cuda_training_with_mixed_precision(tmp_path, precision):
                         overrides={"epochs": 2, "device": "cuda", "precision": precision}))
     assert events[-1]["status"] == "completed", events[-2]
     assert of(events, "epoch")[-1]["val_accuracy"] > 0.8
+    # the run evaluates on the GPU again, and its weights export on the CPU, verified
+    assert evaluate_run(tmp_path / precision, "best", split="val", device="cuda")["accuracy"] > 0.8
+    from runtime.export import export_path
+    assert export_path(tmp_path / precision, "onnx", tmp_path / "m.onnx").max_diff <= 1e-4
 
 
 def test_preloaded_data_is_used_as_given():

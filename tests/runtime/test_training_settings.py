@@ -22,11 +22,35 @@ def _weights(run_dir):
 
 def test_settings_are_declared_grouped_and_checked():
     names = {p.name for p in TRAINING_PARAMS}
-    assert {"accumulate", "compile"} <= names
+    assert {"accumulate", "compile", "deterministic"} <= names
     grouped = [n for _title, group in TRAINING_GROUPS for n in group]
     assert sorted(grouped) == sorted(names - {"device", "metrics"})  # every setting, once
     assert check_training({"accumulate": 0}) and check_training({"compile": "yes"})
-    assert not check_training({"accumulate": 4, "compile": True})
+    assert check_training({"deterministic": "no"})
+    assert not check_training({"accumulate": 4, "compile": True, "deterministic": False})
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_reproducible_on_cuda_sets_cudnn_as_asked(monkeypatch, deterministic):
+    """The setting reaches the run's seeding (a CPU run here), and on CUDA it keeps cuDNN to
+    deterministic algorithms or lets it time them and take the fastest; CPU runs leave cuDNN
+    alone. (benchmarks/gpu_check.sh runs it on a GPU.)"""
+    from runtime.training import setup
+
+    seen = []
+    real = setup.seed_everything
+    monkeypatch.setattr(setup, "seed_everything", lambda *a: seen.append(a) or real(*a))
+    events = _events(load(EXAMPLES / "iris_mlp.json"), write_files=False, overrides={
+        "epochs": 1, "device": "cpu", "diagnostics_every": 0, "deterministic": deterministic})
+    assert events[-1]["status"] == "completed" and seen[0][2] is deterministic
+    cudnn = torch.backends.cudnn
+    monkeypatch.setattr(cudnn, "deterministic", not deterministic)
+    monkeypatch.setattr(cudnn, "benchmark", deterministic)
+    real(0, torch.device("cpu"), deterministic)
+    assert (cudnn.deterministic, cudnn.benchmark) == (not deterministic, deterministic)
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: None)  # no GPU needed here
+    real(0, torch.device("cuda"), deterministic)
+    assert (cudnn.deterministic, cudnn.benchmark) == (deterministic, not deterministic)
 
 
 def test_accumulating_two_batches_equals_one_batch_twice_the_size(tmp_path):

@@ -300,7 +300,7 @@ def test_the_inspector_edits_a_layer_inside_a_block_for_every_instance(window, q
     design = doc.design
     before = doc.report.inference.total_params
     assert canvas.enter_block(by_name(design, "layer3"))
-    assert window.statusBar().currentMessage().startswith("Editing inside layer3")
+    assert window.statusBar().currentMessage().startswith("Inside layer3 (BasicBlock)")
     body = canvas.design
     conv1 = by_name(body, "conv1")
     canvas.select_nodes([conv1])
@@ -320,7 +320,7 @@ def test_the_inspector_edits_a_layer_inside_a_block_for_every_instance(window, q
     assert doc.report.inference.total_params == before
     canvas.leave_to(0)
     assert window.inspector.view.__class__.__name__ == "DesignView"
-    assert window.statusBar().currentMessage() == ""  # no stale "Editing inside …" hint
+    assert window.statusBar().currentMessage() == ""  # no stale "Inside …" hint
 
 
 def test_inside_a_block_the_inspector_keeps_and_edits_argument_arithmetic(window):

@@ -103,7 +103,11 @@ class Minimap(QWidget):
         return QRectF(QPointF(min(xs), min(ys)), QPointF(max(xs) + NODE_WIDTH, max(ys) + NODE_HEIGHT))
 
     def _view_changed(self) -> None:
-        """Show the minimap when part of the design is out of view; keep its outline current."""
+        """Show the minimap when part of the design is out of view; keep its outline current.
+        After an edit the view may move (to show a new layer) before the edit's revalidation
+        reaches :meth:`_report_changed`: the design's extent is measured again here then."""
+        if self._stale:
+            self._nodes_rect = self._model_rect()
         world = self._nodes_rect
         needed = not world.isNull() and not self.view.visible_scene_rect().contains(world)
         if needed != self.isVisible():

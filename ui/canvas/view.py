@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QAction,
     QBrush,
@@ -386,7 +386,7 @@ class CanvasView(QGraphicsView):
     def _readable_fit_zoom(self, rect: QRectF) -> float | None:
         """:data:`FIT_ZOOM` when fitting ``rect`` whole would go below it and, at it, ``rect``
         spans no more than :data:`FIT_MAX_VIEWS` views each way; else None (a plain fit)."""
-        view = self.viewport().rect()
+        view = self._framing_area()
         if view.width() <= 0 or view.height() <= 0:
             return None
         spans = (rect.width() * FIT_ZOOM / view.width(), rect.height() * FIT_ZOOM / view.height())
@@ -397,7 +397,7 @@ class CanvasView(QGraphicsView):
     def _fit_readable(self, rect: QRectF, zoom: float) -> None:
         """Show ``rect`` at ``zoom``: centred along a side that fits; along one that does not,
         the part in view now stays in view (brought inside ``rect``), so Fit does not jump."""
-        view = self.viewport().rect()
+        view = self._framing_area()
         here = self.mapToScene(view.center())
         half_w, half_h = view.width() / zoom / 2, view.height() / zoom / 2
 
@@ -409,8 +409,8 @@ class CanvasView(QGraphicsView):
         center = QPointF(settle(here.x(), rect.left(), rect.right(), half_w),
                          settle(here.y(), rect.top(), rect.bottom(), half_h))
         self.setTransform(QTransform.fromScale(zoom, zoom))
-        self.centerOn(center)
-        self._readable_fit = (zoom, self.mapToScene(view.center()))
+        self._center_in(center, view)
+        self._readable_fit = (zoom, self.mapToScene(self.viewport().rect().center()))
         self.status_message.emit(f"Fit at {zoom * 100:.0f}% so the names stay readable; "
                                  "Fit again (F) shows the whole design")
 
@@ -428,7 +428,7 @@ class CanvasView(QGraphicsView):
         breadth, no closer than :data:`OPEN_ZOOM` so many layers are in view — the minimap shows
         the rest. A deep network never opens as specks, nor as a few giant nodes."""
         rect = self.canvas.nodes_bounding_rect()
-        view = self.viewport().rect()
+        view = self._framing_area()
         if rect.isNull() or view.width() <= 0 or view.height() <= 0:
             self.fit_all()
             return
@@ -441,20 +441,34 @@ class CanvasView(QGraphicsView):
         zoom = max(READABLE_ZOOM, min(OPEN_ZOOM, breadth))
         self.setTransform(QTransform.fromScale(zoom, zoom))
         if down:
-            self.centerOn(QPointF(rect.center().x(), rect.top() + view.height() / zoom / 2))
+            self._center_in(QPointF(rect.center().x(), rect.top() + view.height() / zoom / 2), view)
         else:
-            self.centerOn(QPointF(rect.left() + view.width() / zoom / 2, rect.center().y()))
+            self._center_in(QPointF(rect.left() + view.width() / zoom / 2, rect.center().y()), view)
 
     def fit_rect(self, rect: QRectF) -> None:
         """Show ``rect`` whole, no larger than a comfortable reading zoom (and as small as it
         takes: the wheel then zooms in from there, not further out)."""
-        view = self.viewport().rect()
+        view = self._framing_area()
         if rect.width() <= 0 or rect.height() <= 0 or view.width() <= 0:
             return
         zoom = min(view.width() / rect.width(), view.height() / rect.height())
         zoom = min(MAX_FIT_ZOOM, zoom)  # below MIN_ZOOM too: a huge design still fits whole
         self.setTransform(QTransform.fromScale(zoom, zoom))
-        self.centerOn(rect.center())
+        self._center_in(rect.center(), view)
+
+    def _framing_area(self) -> QRect:
+        """The part of the viewport that Fit and opening a design frame: below the block path
+        while one shows, so a block's first layers never open under it."""
+        area = self.viewport().rect()
+        if not self.breadcrumb.isHidden():
+            below = self.viewport().mapFrom(self, self.breadcrumb.geometry().bottomLeft()).y()
+            area.setTop(min(area.bottom(), below + 6))
+        return area
+
+    def _center_in(self, scene_point: QPointF, area: QRect) -> None:
+        """Scroll so ``scene_point`` lies at the middle of ``area`` (viewport pixels)."""
+        shift = QPointF(area.center() - self.viewport().rect().center()) / self.zoom()
+        self.centerOn(scene_point - shift)
 
     def zoom(self) -> float:
         return self.transform().m11()

@@ -228,6 +228,18 @@ class TitleLegend:
         return [_Entry(f"{len(parts)} curves")]
 
 
+def _dots_while_few(item: pg.PlotDataItem, y: np.ndarray) -> None:
+    """A line needs two points: a curve's first ones are dots in its colour (a one-epoch run's
+    losses and metrics are one point each), plain line from the third on (no dot for NaN)."""
+    dots = "o" if len(y) < 3 and np.isfinite(y).any() else None
+    if item.opts["symbol"] != dots:
+        color = pg.mkPen(item.opts["pen"]).color()
+        item.setSymbol(dots)
+        item.setSymbolSize(6)
+        item.setSymbolPen(color)
+        item.setSymbolBrush(color)
+
+
 def _has_points(item: pg.PlotDataItem) -> bool:
     x = item.xData
     return x is not None and len(x) > 0
@@ -500,9 +512,7 @@ class LivePlots(QWidget):
             # Copies: the item keeps the arrays, and the buffers are resized in place.
             curve.item.setData(x.copy(), y.copy(), connect="all" if finite else "finite",
                                skipFiniteCheck=finite)
-            if curve.plot == "step":  # a line needs two points: show the first ones as dots
-                curve.item.setSymbol("o" if len(x) < 3 else None)
-                curve.item.setSymbolSize(5)
+            _dots_while_few(curve.item, y)
             curve.drawn = curve.series.version
             if curve.in_legend != (len(x) > 0):  # first points, or none after a clear
                 curve.in_legend = len(x) > 0

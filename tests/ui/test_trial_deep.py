@@ -1,0 +1,149 @@
+"""What a new user's trial of building deep networks by mouse at 1280×800 found: grouping the end
+of a network still being built, the block path over the block's first layer, a minimap left
+behind by an edit, the status line inside a block."""
+from __future__ import annotations
+
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import QRectF, Qt
+
+from graph.design import Design, Edge
+
+from .test_canvas_helpers import _iris, key, make_view  # noqa: F401 (fixture)
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+
+
+def growing_chain() -> Design:
+    """x → conv → relu, nothing after relu yet: a network in the middle of being built."""
+    design = _iris(Design("growing"))
+    previous = None
+    for i, (type_id, name, params) in enumerate((("Input", "x", {"shape": [4]}),
+                                                 ("Linear", "fc", {"out_features": 8}),
+                                                 ("ReLU", "relu", {}))):
+        node = design.add_node(design.make_node(type_id, name=name, params=params,
+                                                position=(0.0, 110.0 * i)))
+        if previous is not None:
+            design.add_edge(Edge(previous, node.id))
+        previous = node.id
+    return design
+
+
+def test_grouping_the_last_layers_keeps_their_output_as_the_blocks(make_view):
+    """The trial selected conv → bn → add → relu at the end of the network (nothing after relu
+    yet) and pressed Ctrl+G: the block had no Output, no output port, 0 parameters, and two
+    errors said "no Output layer" twice."""
+    view = make_view(growing_chain())
+    design = view.document.design
+    fc, relu = design.node_by_name("fc").id, design.node_by_name("relu").id
+    view.select_nodes([fc, relu])
+    key(view, Qt.Key.Key_G, CTRL)
+    (instance,) = view.selected_node_ids()
+    block = design.blocks[design.node(instance).type]
+    outputs = block.body.outputs()
+    assert len(outputs) == 1
+    (into,) = block.body.in_edges(outputs[0].id)
+    assert block.body.node(into.src).name == "relu"  # what relu computed leaves the block
+    assert [p.name for p in design.layer_of(design.node(instance)).outputs] == [outputs[0].name]
+    view.document.revalidate()
+    report = view.document.report
+    assert [d.message for d in report.errors] == ["the network has no Output layer"]
+    assert report.inference.params[instance] == 4 * 8 + 8
+    view.document.undo_stack.undo()
+    assert [n.name for n in design.nodes] == ["x", "fc", "relu"] and not design.blocks
+
+
+def _under_path(view, node_id: str) -> bool:
+    """Whether the block path covers any of the node on screen."""
+    item = view.canvas.nodes[node_id]
+    on_screen = view.mapFromScene(item.sceneBoundingRect()).boundingRect()
+    path = view.breadcrumb.geometry().translated(-view.viewport().pos())
+    return on_screen.intersects(path)
+
+
+def test_a_blocks_first_layer_is_not_under_the_block_path(make_view):
+    """Opening ResNet-18's layer2 in the canvas the 1280×800 window has (590×330) put the
+    block's Input under the path at the top left, and Fit (F) left it there."""
+    from graph.templates import build
+
+    view = make_view(build("resnet", {"depth": 18, "in_channels": 1, "size": 8, "classes": 10,
+                                      "width": 8}), size=(590, 330))
+    design = view.document.design
+    assert view.enter_block(design.node_by_name("layer2").id)
+    body = view.design
+    (first,) = body.inputs()
+    assert view.breadcrumb.isVisible()
+    assert not _under_path(view, first.id)
+    for _ in range(2):  # Fit, and Fit again (the whole body)
+        key(view, Qt.Key.Key_F)
+        assert not _under_path(view, first.id)
+    shown = view.mapToScene(view.viewport().rect()).boundingRect()
+    assert all(shown.contains(item.sceneBoundingRect()) for item in view.canvas.nodes.values())
+
+
+def test_the_minimap_follows_layers_added_out_of_its_frame(make_view, qtbot):
+    """Adding layers after the selected one (palette Enter) scrolled the view to the new layer
+    before the minimap had its new extent: it showed the old network, the new layers missing,
+    until some later edit."""
+    from graph.design import Design
+
+    design = _iris(Design("grow"))
+    x = design.add_node(design.make_node("Input", name="x", params={"shape": [4]}))
+    view = make_view(design, size=(400, 260))
+    view.select_nodes([x.id])
+    for type_id in ("Linear", "ReLU", "Linear", "ReLU", "Linear"):
+        view.add_node_at_center(type_id)
+        qtbot.wait(1)  # the revalidation that follows each edit
+    minimap = view.minimap
+    assert minimap.isVisible()
+    inside = QRectF(minimap.rect())
+    for item in view.canvas.nodes.values():
+        assert inside.contains(minimap.to_map(item.center())), item.node_id
+
+
+def _message_fits(window) -> bool:
+    """Whether the status line's message fits left of the counts and the zoom."""
+    bar = window.statusBar()
+    room = window.status_label.geometry().left() - 8
+    return bar.fontMetrics().horizontalAdvance(bar.currentMessage()) <= room
+
+
+@pytest.mark.parametrize("template,block", [("resnet", "layer2"), ("mobilenet_v2", "features")])
+def test_the_hint_inside_a_block_fits_the_status_line_at_1280x800(qtbot, template, block):
+    """Inside ResNet-18's layer2 the status line read "Editing inside layer2 (BasicBlock):
+    every instance changes; Esc or the path at the" — cut by the counts beside it."""
+    from graph.templates import build
+    from tests.conftest import example_window
+
+    window = example_window(qtbot, (1152, 720))  # the window a 1280×800 screen opens
+    window.document.replace(build(template, small=True))
+    window.document.revalidate()
+    canvas = window.canvas
+    assert canvas.enter_block(canvas.design.node_by_name(block).id)
+    if template == "mobilenet_v2":  # two levels down: the hint names the innermost
+        assert canvas.enter_block(canvas.design.node_ids_in_order()[5])
+    qtbot.wait(10)  # the status line laid out with the counts of this design
+    message = window.statusBar().currentMessage()
+    assert message.startswith(f"Inside {canvas.scope_path()[-1]}:") and "Esc" in message
+    assert _message_fits(window), message
+
+
+def test_a_one_epoch_run_shows_its_losses_and_metrics(qtbot):
+    """Training an imported CNN for one epoch left Loss per epoch and Metrics per epoch empty:
+    one point per curve, and a line needs two."""
+    from ui.training.plots import LivePlots
+
+    plots = LivePlots()
+    qtbot.addWidget(plots)
+    plots.add_event({"event": "epoch", "epoch": 1, "step": 23, "train_loss": 2.15,
+                     "val_loss": 2.12, "val_accuracy": 0.41, "lr": 1e-3})
+    plots.redraw()
+    for key in ("epoch/train_loss", "epoch/val_loss", "epoch/val_accuracy"):
+        item = plots.curves[key].item
+        assert plots.points(key) == 1 and item.opts["symbol"] == "o", key
+        assert pg.mkBrush(item.opts["symbolBrush"]).color() == item.opts["pen"].color()
+    for epoch in (2, 3):
+        plots.add_event({"event": "epoch", "epoch": epoch, "step": 23 * epoch, "train_loss": 2.0,
+                         "val_loss": 2.0, "val_accuracy": 0.5, "lr": 1e-3})
+    plots.redraw()
+    assert plots.curves["epoch/val_loss"].item.opts["symbol"] is None  # a line from then on

@@ -156,20 +156,63 @@ def import_onnx(path: str | os.PathLike, placeholders: bool = False, verify: boo
         raise ConversionError(f"{path}: not a readable ONNX model ({exc})") from None
     if not model.graph.node and not model.graph.input:  # protobuf reads any empty file
         raise ConversionError(f"{path}: empty or not an ONNX model (it holds no graph)")
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    opset = _opset(model)
     builder = DesignBuilder(model.graph.name if model.graph.name not in ("", "main_graph", "torch_jit")
                             else path.stem)
-    _convert_graph(model, builder, opset)
+    env = _convert_graph(model, builder, opset)
     if builder.unmapped and not placeholders:
         raise UnsupportedModel(str(path), builder.unmapped)
     fold_joined_last_steps(builder)
     imported = builder.finish(str(path))
     if verify and not imported.unmapped:
-        imported.max_diff = _compare_with_onnxruntime(path, imported)
+        source = path if opset >= OLDEST_OPSET else _upgraded(model, env, path, opset)
+        imported.max_diff = _compare_with_onnxruntime(source, imported)
+    if opset < OLDEST_OPSET:
+        imported.notes.append(f"{path.name} uses opset {opset}, older than onnxruntime runs: it "
+                              f"was checked upgraded to opset {OLDEST_OPSET} by onnx's version "
+                              "converter")
     return imported
 
 
-def _convert_graph(model, builder: DesignBuilder, opset: int) -> None:
+OLDEST_OPSET = 7  # the oldest opset onnxruntime runs: older files are checked upgraded to it
+
+
+def _opset(model) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+
+
+def _upgraded(model, env: dict[str, Any], path: Path, opset: int) -> bytes:
+    """``model`` (older than :data:`OLDEST_OPSET`, its legacy attributes such as ``is_test``
+    and ``consumed_inputs`` read by the converters) upgraded to that opset for onnxruntime by
+    onnx's version converter, given the shapes the import found (its adapters need them)."""
+    import onnx
+    from onnx import version_converter
+
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    known = {v.name for v in list(model.graph.value_info) + list(model.graph.input)
+             + list(model.graph.output)}
+    for name, value in env.items():
+        if isinstance(value, Tensor) and value.shape is not None and name not in known:
+            dims = list(value.shape)
+            dims.insert(value.batch_axis, 1)  # the converter wants sizes; dropped after it
+            model.graph.value_info.append(onnx.helper.make_tensor_value_info(
+                name, onnx.TensorProto.FLOAT, dims))
+    for inp in model.graph.input:  # a batch of 1 too: the check then runs sample by sample
+        dims = inp.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_value = 1
+    try:
+        upgraded = version_converter.convert_version(model, OLDEST_OPSET)
+        del upgraded.graph.value_info[:]
+        return upgraded.SerializeToString()
+    except Exception as exc:  # the converter raises RuntimeError and its own kinds per adapter
+        raise ConversionError(f"{path}: opset {opset} is older than onnxruntime runs, and onnx's "
+                              f"version converter cannot upgrade it to opset {OLDEST_OPSET} to "
+                              f"check the import ({str(exc).splitlines()[0][:200]})") from None
+
+
+def _convert_graph(model, builder: DesignBuilder, opset: int) -> dict[str, Any]:
+    """Convert every node; returns what each ONNX value became."""
     from onnx import numpy_helper
 
     graph = model.graph
@@ -222,6 +265,7 @@ def _convert_graph(model, builder: DesignBuilder, opset: int) -> None:
         if value.batch_axis != 0:
             raise ConversionError(f"output {out.name} does not have the batch first")
         builder.output(value, out.name)
+    return env
 
 
 def _attention_regions(graph, env) -> dict[int, list]:
@@ -322,19 +366,26 @@ def _fold(node, env, opset: int) -> list[np.ndarray]:
         raise ConversionError(f"cannot evaluate {node.op_type} on constants ({exc})") from None
 
 
-def _compare_with_onnxruntime(path: Path, imported: Imported) -> float:
-    """Largest difference between onnxruntime and the imported design on random inputs."""
+def _compare_with_onnxruntime(path: Path | bytes, imported: Imported) -> float:
+    """Largest difference between onnxruntime and the imported design on random inputs;
+    ``path`` is the file, or the serialized model when it was upgraded."""
     import onnxruntime
 
     from ..compiler import compile_design, example_inputs
     from ..export import load_weights
 
     compiled = compile_design(imported.design)
-    load_weights(compiled.module, imported.weights, str(path))
+    load_weights(compiled.module, imported.weights, imported.source)
     module = compiled.module.eval()
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
-    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    try:
+        session = onnxruntime.InferenceSession(path if isinstance(path, bytes) else str(path),
+                                               options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own kinds (Fail, InvalidGraph …)
+        raise ConversionError(f"{Path(imported.source).name}: onnxruntime cannot run the file, so "
+                              f"the import cannot be checked against it "
+                              f"({str(exc).splitlines()[0][:300]})") from None
     fixed = {d[0] for d in (i.shape for i in session.get_inputs()) if d and isinstance(d[0], int)}
     chunk = fixed.pop() if len(fixed) == 1 else 0  # a file declaring batch 1 runs one by one
     inputs = example_inputs(compiled, imported.design, 3 * (chunk or 1), torch.Generator().manual_seed(0))

@@ -78,7 +78,7 @@ class Graph:
 
 
 def _ir_version(opset: int) -> int:
-    return {7: 3, 8: 3, 9: 4, 10: 5, 11: 6, 12: 7, 13: 7}.get(opset, 8)
+    return {9: 4, 10: 5, 11: 6, 12: 7, 13: 7}.get(opset, 3 if opset < 9 else 8)
 
 
 def tensor(name: str, shape) -> onnx.ValueInfoProto:
@@ -128,10 +128,11 @@ def _conv_relu(g: Graph, x: str, name: str, cin: int, cout: int, k: int, stride:
     return g.node("Relu", [conv], f"{name}_2")
 
 
-def caffe2_squeezenet() -> Replica:
+def caffe2_squeezenet(opset: int = 7) -> Replica:
     """squeezenet1.1-7: IR 3 (initializers listed as inputs too), Fire modules (squeeze, two
-    expands, Concat), Dropout with ``ratio`` and a mask output, GlobalAveragePool then
-    Softmax of the N×C×1×1 map (opset 7's Softmax coerces to 2-D)."""
+    expands, Concat), Dropout with ``ratio`` and a mask output (before opset 7 also
+    ``is_test``), GlobalAveragePool then Softmax of the N×C×1×1 map (opset 7's Softmax coerces
+    to 2-D)."""
     g = Graph(2)
     h = _conv_relu(g, "data_0", "conv1", 3, 8, 3, stride=2)
     h = g.node("MaxPool", [h], "pool1_1", kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 0, 0])
@@ -139,13 +140,37 @@ def caffe2_squeezenet() -> Replica:
     left = _conv_relu(g, squeeze, "fire2_expand1x1", 4, 8, 1)
     right = _conv_relu(g, squeeze, "fire2_expand3x3", 4, 8, 3, pad=1)
     h = g.node("Concat", [left, right], "fire2_concat_1", axis=1)
-    h = g.node("Dropout", [h], ["fire9_concat_1_dropout", "_fire9_concat_1_mask"], ratio=0.5)
+    legacy = {"is_test": 1} if opset < 7 else {}
+    h = g.node("Dropout", [h], ["fire9_concat_1_dropout", "_fire9_concat_1_mask"], ratio=0.5,
+               **legacy)
     h = _conv_relu(g, h, "conv10", 16, 10, 1)
     h = g.node("GlobalAveragePool", [h], "pool10_1")
     g.node("Softmax", [h], "softmaxout_1")
     return g.model("squeezenet", [tensor("data_0", [1, 3, 15, 15])],
-                   [tensor("softmaxout_1", [1, 10, 1, 1])], opset=7, ir_version=3,
+                   [tensor("softmaxout_1", [1, 10, 1, 1])], opset=opset, ir_version=3,
                    producer="onnx-caffe2")
+
+
+def caffe2_resnet_opset5() -> Replica:
+    """A Caffe2 ResNet from before opset 6: BatchNormalization with ``is_test`` and
+    ``consumed_inputs``, Gemm with ``broadcast``; older than onnxruntime runs (the import
+    upgrades it with onnx's version converter)."""
+    g = Graph(15)
+    h = g.node("Conv", ["gpu_0/data_0", g.weight("gpu_0/conv1_w_0", (8, 3, 3, 3))], "gpu_0/conv1_1",
+               kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
+    h = g.node("BatchNormalization", [h, g.weight("gpu_0/res_conv1_bn_s_0", (8,), positive=True),
+                                      g.weight("gpu_0/res_conv1_bn_b_0", (8,)),
+                                      g.weight("gpu_0/res_conv1_bn_rm_0", (8,), learned=False),
+                                      g.weight("gpu_0/res_conv1_bn_riv_0", (8,), positive=True,
+                                               learned=False)],
+               "gpu_0/res_conv1_bn_1", epsilon=1e-5, is_test=1, consumed_inputs=[0, 0, 0, 1, 1])
+    h = g.node("Relu", [h], "gpu_0/res_conv1_bn_2")
+    h = g.node("GlobalAveragePool", [h], "gpu_0/pool5_1")
+    h = g.node("Flatten", [h], "OC2_DUMMY_0", axis=1)
+    g.node("Gemm", [h, g.weight("gpu_0/pred_w_0", (10, 8)), g.weight("gpu_0/pred_b_0", (10,))],
+           "gpu_0/pred_1", broadcast=1, transB=1)
+    return g.model("resnet50", [tensor("gpu_0/data_0", ["N", 3, 12, 12])],
+                   [tensor("gpu_0/pred_1", ["N", 10])], opset=5, producer="onnx-caffe2")
 
 
 def _lrn(g: Graph, x: str, name: str) -> str:
@@ -424,7 +449,8 @@ def resize_sizes_13() -> Replica:
 
 REPLICAS: dict[str, Callable[[], Replica]] = {
     "cntk_mnist": cntk_mnist, "caffe2_squeezenet": caffe2_squeezenet,
-    "caffe2_alexnet": caffe2_alexnet, "caffenet": caffenet, "mxnet_resnet_v1": mxnet_resnet_v1,
+    "caffe2_squeezenet_opset6": lambda: caffe2_squeezenet(6),
+    "caffe2_resnet_opset5": caffe2_resnet_opset5, "caffe2_alexnet": caffe2_alexnet, "caffenet": caffenet, "mxnet_resnet_v1": mxnet_resnet_v1,
     "mxnet_resnet_v2": mxnet_resnet_v2, "tf2onnx_mobilenet": tf2onnx_mobilenet,
     "keras2onnx_cnn": keras2onnx_cnn, "tf2onnx_conv1d": tf2onnx_conv1d, "merges_and_gemm": merges_and_gemm,
     "upsample_7": upsample_7, "upsample_9": upsample_9,

@@ -306,11 +306,18 @@ def _declaration(block: BlockDef) -> LayerType:
     )
     return LayerType(
         type_id=block.name, category=BLOCK_CATEGORY,
-        doc=block.description or f"Block {block.name}: {len(body)} nodes.",
+        doc=block.description or _count_doc(body),
         params=params, shape=_shape_from_inference,
         inputs=tuple(Port(n.name) for n in body.inputs()),
         outputs=tuple(Port(n.name) for n in body.outputs()),
         summary_keys=tuple(block.args)[:3] + ("repeat",))
+
+
+def _count_doc(body) -> str:
+    """What a block without a description says of itself: its layers, and where they are."""
+    layers = len(body) - len(body.inputs()) - len(body.outputs())
+    return (f"{layers} layer{'' if layers == 1 else 's'}; double-click the block to see or edit "
+            "them.")
 
 
 def _shape_from_inference(params: Mapping[str, Any], ins) -> tuple[int, ...]:

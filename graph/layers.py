@@ -857,10 +857,22 @@ def _broadcast(ins: Sequence[Shape]) -> Shape:
         if len(sizes) > 1:
             shapes = ", ".join(fmt_shape(s) for s in ins)
             raise ShapeError(f"inputs have shapes that do not match: {shapes}",
-                             fix="make the branches produce the same shape (e.g. a Linear or "
-                                 "1×1 Conv2d to match widths)")
+                             fix=_mismatch_fix(rank, axis, sizes))
         out.append(sizes.pop() if sizes else 1)
     return tuple(out)
+
+
+def _mismatch_fix(rank: int, axis: int, sizes: set[int]) -> str:
+    """How to make merged branches agree: in width (channels, features), or — along a spatial
+    axis of a feature map, where one branch strides or pools and the other does not — in size."""
+    if rank < 3 or axis == 0:
+        return "make the branches produce the same shape (e.g. a Linear or 1×1 Conv2d to match widths)"
+    small, large = min(sizes), max(sizes)
+    if len(sizes) == 2 and large % small == 0:
+        step = large // small
+        return (f"one branch is {step}× smaller here (a stride or pooling): give the other the "
+                f"same, e.g. a 1×1 Conv2d with stride {step} on the shortcut")
+    return "give every branch the same strides and pooling, so their sizes match"
 
 
 for _type_id, _doc in (("Add", "Adds its inputs element-wise (residual connections)."),

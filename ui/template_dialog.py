@@ -74,6 +74,8 @@ class TemplateDialog(QDialog):
         self.preview = CanvasView(self.preview_document)
         self.preview.setInteractive(False)
         self.preview.setMinimumSize(420, 380)
+        self.preview.resized.connect(self._frame_preview)  # the first network comes before
+        # the dialog is laid out: it is framed again at the preview's size
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.create_button = self.buttons.addButton(
             "Apply" if fixed else "Create", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -244,8 +246,13 @@ class TemplateDialog(QDialog):
             + ("" if report.ok else f"<br><span style='color:#ffb020'>"
                f"{counted(len(report.errors), 'problem')} to fix after creating</span>"))
         self.preview_document.replace(design.copy())
-        self.preview.fit_all(readable=False)
+        self._frame_preview()
         self.create_button.setEnabled(True)
+
+    def _frame_preview(self) -> None:
+        """Show the whole network (again after the preview changed size: the first network is
+        built before the dialog is laid out)."""
+        self.preview.fit_all(readable=False)
 
     def design(self) -> Design | None:
         """The design the current arguments make (None while they make none)."""

@@ -140,7 +140,7 @@ def import_program(program: torch.export.ExportedProgram, name: str,
                     value = value.tensor
                 if not isinstance(value, Tensor):
                     raise ConversionError(f"output {i} is not computed from the inputs")
-                builder.output(value, f"output_{i}" if len(node.args[0]) > 1 else "output")
+                builder.output(value, f"out_{i}" if len(node.args[0]) > 1 else "out")
     if builder.unmapped and not placeholders:
         raise UnsupportedModel(name, builder.unmapped)
     fold_joined_last_steps(builder)

@@ -8,6 +8,7 @@ import pytest
 from PySide6.QtCore import QRectF, Qt
 
 from graph.design import Design, Edge
+from ui.commands import SetParamCommand
 
 from .test_canvas_helpers import _iris, key, make_view  # noqa: F401 (fixture)
 
@@ -49,6 +50,9 @@ def test_grouping_the_last_layers_keeps_their_output_as_the_blocks(make_view):
     report = view.document.report
     assert [d.message for d in report.errors] == ["the network has no Output layer"]
     assert report.inference.params[instance] == 4 * 8 + 8
+    # the inspector's line under the block's name, where it said "Block Block: 5 nodes."
+    assert design.layer_of(design.node(instance)).doc == ("2 layers; double-click the block to "
+                                                         "see or edit them.")
     view.document.undo_stack.undo()
     assert [n.name for n in design.nodes] == ["x", "fc", "relu"] and not design.blocks
 
@@ -147,3 +151,115 @@ def test_a_one_epoch_run_shows_its_losses_and_metrics(qtbot):
                          "val_loss": 2.0, "val_accuracy": 0.5, "lr": 1e-3})
     plots.redraw()
     assert plots.curves["epoch/val_loss"].item.opts["symbol"] is None  # a line from then on
+
+
+def test_a_stride_in_a_residual_branch_is_explained_as_a_stride(make_view):
+    """Stride 2 on the block's conv made its Add see 16×4×4 and 16×8×8, and the fix said "a
+    Linear or 1×1 Conv2d to match widths": the widths matched; the sizes did not."""
+    design = Design("residual")
+    x = design.add_node(design.make_node("Input", name="x", params={"shape": [16, 8, 8]}))
+    conv = design.add_node(design.make_node("Conv2d", name="conv", position=(200, 110),
+                                            params={"out_channels": 16, "padding": 1}))
+    add = design.add_node(design.make_node("Add", name="add", position=(0, 220)))
+    out = design.add_node(design.make_node("Output", name="y", position=(0, 330)))
+    for src, dst in ((x, conv), (x, add), (conv, add), (add, out)):
+        design.add_edge(Edge(src.id, dst.id))
+    view = make_view(design)
+    view.document.push(SetParamCommand(design, conv.id, "stride", 2))
+    view.document.revalidate()
+    (error,) = [d for d in view.document.report.errors if d.node == add.id]
+    assert "16×8×8, 16×4×4" in error.message
+    assert "widths" not in error.fix
+    assert "2× smaller" in error.fix and "stride 2" in error.fix
+
+
+def test_an_imported_classs_output_has_a_plain_name():
+    """A CNN class imported through File ▸ Import… showed its Output as "output_" on the canvas
+    (the Python-safe spelling of a name no Output needs); templates call it "out"."""
+    import torch
+    from torch import nn
+
+    from runtime.importers import child
+    from runtime.importers.torch_import import import_program
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10)).eval()
+    imported = import_program(child.export_module(model, [1, 8, 8], torch.float32), "Net")
+    assert [n.name for n in imported.design.outputs()] == ["out"]
+
+
+def test_the_template_previews_first_network_fills_the_preview(qtbot):
+    """New from Template opened with ResNet-18 framed for a preview not yet laid out: small in
+    its corner of the canvas, with a minimap though all of it was in view."""
+    from ui.template_dialog import TemplateDialog
+
+    dialog = TemplateDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    preview = dialog.preview
+    for size in (None, (900, 560)):  # as it opens, and resized by the user
+        if size is not None:
+            dialog.resize(*size)
+            qtbot.wait(20)
+        shown = preview.visible_scene_rect()
+        assert shown.contains(preview.canvas.nodes_bounding_rect())
+        assert not preview.minimap.isVisible()
+        zoom = preview.zoom()
+        preview.fit_all(readable=False)  # what Fit gives at the preview's size
+        assert abs(preview.zoom() - zoom) < 1e-6
+    dialog.done(0)
+
+
+def test_the_block_actions_are_enabled_only_where_they_do_something(make_view):
+    """Edit ▸ Open Block, Leave Block and Ungroup Block were enabled with nothing selected at the
+    top level, and choosing them did nothing."""
+    from graph.templates import build
+
+    view = make_view(build("resnet", small=True))
+    enabled = lambda: {n for n in ("group", "ungroup", "enter_block", "leave_block")  # noqa: E731
+                       if view.action(n).isEnabled()}
+    assert enabled() == set()
+    design = view.document.design
+    view.select_nodes([design.node_by_name("conv1").id])
+    assert enabled() == {"group"}
+    view.select_nodes([design.node_by_name("layer2").id])
+    assert enabled() == {"group", "ungroup", "enter_block"}
+    view.action("enter_block").trigger()
+    assert enabled() == {"leave_block"}
+    view.action("leave_block").trigger()
+    assert view.design is design and enabled() == set()
+
+
+def test_numbered_layers_say_what_they_are_when_zoomed_out(make_view):
+    """Inside ConvNeXt's features (or MobileNetV2's) the zoomed-out canvas showed nodes named
+    "0", "1 ×2", "2" …: nothing said which is the stem, a block stage or a downsampling."""
+    from graph.templates import build
+
+    design = build("convnext_tiny", small=True)
+    view = make_view(design, size=(590, 330))
+    view.enter_block(design.node_by_name("features").id)
+    texts = {view.design.node(nid).name: item._overview_text
+             for nid, item in view.canvas.nodes.items()}
+    assert texts["0"] == "0 · Stem" and texts["1"] == "1 · CNBlock ×2"
+    assert texts["x"] == "x"  # a name that says something stays as it is
+
+
+def test_the_block_path_shows_every_step_two_levels_down(make_view, qtbot):
+    """Inside ConvNeXt's features › 1 (CNBlock) the path at the top left was an empty sliver:
+    its steps were laid out before they were shown."""
+    from PySide6.QtWidgets import QLabel, QToolButton
+
+    from graph.templates import build
+
+    design = build("convnext_tiny", small=True)
+    view = make_view(design, size=(590, 330))
+    view.enter_block(design.node_by_name("features").id)
+    view.enter_block(view.design.node_by_name("1").id)
+    qtbot.wait(10)
+    path = view.breadcrumb
+    steps = [w for w in path.findChildren(QLabel) + path.findChildren(QToolButton)
+             if w.isVisible()]
+    assert [w.text() for w in steps if isinstance(w, QToolButton)] == ["ConvNeXt-Tiny",
+                                                                       "features (Features)"]
+    assert path.width() >= path.sizeHint().width() > 200
+    assert all(path.rect().contains(w.geometry()) for w in steps)

@@ -110,7 +110,9 @@ class Minimap(QWidget):
             self._nodes_rect = self._model_rect()
         world = self._nodes_rect
         needed = not world.isNull() and not self.view.visible_scene_rect().contains(world)
-        if needed != self.isVisible():
+        # Its own state, not isVisible(): before the view shows, a minimap told to show is not
+        # visible yet, and must still be hidden again once it is not needed.
+        if needed == self.isHidden():
             self.setVisible(needed)
             if needed:
                 self.raise_()

@@ -91,6 +91,7 @@ class CanvasView(QGraphicsView):
     node_activated = Signal(str)  # a node was double-clicked (the window may focus the inspector)
     zoom_changed = Signal(float)  # the new zoom factor (1.0 = 100 %)
     view_changed = Signal()  # the visible part of the canvas moved, grew or zoomed
+    resized = Signal()  # the view has a new size, and its scroll ranges follow it already
     scope_changed = Signal(object)  # the design now edited (entering or leaving a block)
 
     def __init__(self, document: Document, parent: QWidget | None = None, opengl: bool | None = None):
@@ -120,6 +121,7 @@ class CanvasView(QGraphicsView):
         self.minimap = Minimap(self)
         self.breadcrumb = Breadcrumb(self)
         self._views: list[tuple[QTransform, QPointF]] = []  # the framing of each level left
+        self._enable_block_actions()
         document.design_replaced.connect(self._design_replaced)  # a method: goes with the view
         self.canvas.scope_lost.connect(lambda: self.leave_to(0))
         subscriptions = (self.canvas, self.minimap)
@@ -316,6 +318,7 @@ class CanvasView(QGraphicsView):
     def _scope_reset(self) -> None:
         self._views.clear()
         self.breadcrumb.set_path(self.scope_path())
+        self._enable_block_actions()
         self.scope_changed.emit(self.design)
 
     def selected_node_ids(self) -> list[str]:
@@ -662,7 +665,17 @@ class CanvasView(QGraphicsView):
                 item.setSelected(False)
 
     def _emit_selection(self) -> None:
+        self._enable_block_actions()
         self.selection_changed.emit(self.selected_node_ids())
+
+    def _enable_block_actions(self) -> None:
+        """Group, Ungroup, Open and Leave Block are enabled where they would do something."""
+        ids = self.selected_node_ids()
+        blocks = [nid for nid in ids if self.design.has_node(nid) and self.design.node(nid).is_block]
+        self.action("group").setEnabled(bool(ids))
+        self.action("ungroup").setEnabled(bool(blocks))
+        self.action("enter_block").setEnabled(len(ids) == 1 and bool(blocks))
+        self.action("leave_block").setEnabled(bool(self.canvas.scope))
 
     def _say(self, text: str) -> None:
         self.last_feedback = text
@@ -1046,6 +1059,7 @@ class CanvasView(QGraphicsView):
         if hasattr(self, "minimap"):
             self.minimap.place()
         self.view_changed.emit()
+        self.resized.emit()
 
 
 def _uses(library, name: str, target: str) -> bool:

@@ -543,6 +543,26 @@ _register(
     summary_keys=("num_groups",),
 )
 
+_register(
+    type_id="LocalResponseNorm",
+    category=NORM,
+    doc="Divides each value by the sum of squares across neighbouring channels (AlexNet's LRN).",
+    params=(
+        Param("size", "int", 5, "How many neighbouring channels the sum covers.", min=1,
+              max=1024, short="size {}"),
+        Param("alpha", "float", 1e-4, "Multiplies the mean of the squares.", min=0.0, max=1e3),
+        Param("beta", "float", 0.75, "The exponent of the divisor.", min=0.0, max=10.0),
+        Param("k", "float", 1.0, "Added to the divisor before the exponent.", min=0.0, max=1e3),
+    ),
+    input_spec=InputSpec((2, 3, 4), "channels first"),
+    shape=lambda p, ins: ins[0],
+    macs=lambda p, ins, out: prod(ins[0]) * (p["size"] + 2),
+    torch_class="LocalResponseNorm",
+    torch_kwargs=lambda p, ins: {"size": p["size"], "alpha": p["alpha"], "beta": p["beta"],
+                                 "k": p["k"]},
+    summary_keys=("size",),
+)
+
 # ---- Regularization -----------------------------------------------------------------------------
 
 _P = Param("p", "float", 0.5, "Probability of zeroing an element while training.", min=0.0, max=0.99)

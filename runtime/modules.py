@@ -155,6 +155,24 @@ class PaddedConv3d(nn.Conv3d):
         return super().forward(torch.nn.functional.pad(x, self.sides, mode=self.pad_mode))
 
 
+class LocalResponseNorm(nn.LocalResponseNorm):
+    """nn.LocalResponseNorm that an ONNX export writes as one LRN operator, not its steps."""
+
+    class _AsOnnx(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, size: int, alpha: float, beta: float, k: float):
+            return torch.nn.functional.local_response_norm(x, size, alpha, beta, k)
+
+        @staticmethod
+        def symbolic(g, x, size: int, alpha: float, beta: float, k: float):
+            return g.op("LRN", x, size_i=size, alpha_f=alpha, beta_f=beta, bias_f=k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.onnx.is_in_onnx_export() and x.dim() == 4 and self.size % 2:  # ONNX's window
+            return self._AsOnnx.apply(x, self.size, self.alpha, self.beta, self.k)
+        return super().forward(x)
+
+
 class Pad(nn.Module):
     """F.pad of each sample: ``padding`` per side, last axis first."""
 

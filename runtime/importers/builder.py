@@ -120,6 +120,9 @@ class DesignBuilder:
         if problems:
             raise ConversionError(f"{type_id} cannot take {problems[0][0]} {problems[0][1]}")
         shapes = [self._batch_first(t, type_id) for t in inputs]
+        if len(set(inputs)) < len(inputs) and layer.inputs and layer.inputs[0].variadic:
+            raise ConversionError(f"{type_id} of a tensor with itself (such as x·x): a link "
+                                  "joins two layers once")
         if any(s is None for s in shapes):
             raise ConversionError("its input comes from an unsupported operator")
         try:

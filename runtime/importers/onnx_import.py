@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from graph.catalog import CATALOG
+from graph.catalog import CATALOG, ShapeError
 
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, Unmapped, UnsupportedModel
 from .folds import fold_joined_last_steps
@@ -57,8 +57,10 @@ class Context:
 
     def __init__(self, node, env: dict[str, Any], builder: DesignBuilder, opset: int,
                  uses: dict[str, int], consumers: dict[str, list] | None = None,
-                 planned: dict[str, Any] | None = None, producers: dict[str, Any] | None = None):
+                 planned: dict[str, Any] | None = None, producers: dict[str, Any] | None = None,
+                 fixed_batch: int | None = None):
         self.node, self.env, self.builder, self.opset, self._uses = node, env, builder, opset, uses
+        self.fixed_batch = fixed_batch  # the batch size every input is declared with, if fixed
         self.consumers = consumers if consumers is not None else {}
         self.producers = producers if producers is not None else {}
         self.planned = planned if planned is not None else {}  # outputs a pattern already made
@@ -154,20 +156,63 @@ def import_onnx(path: str | os.PathLike, placeholders: bool = False, verify: boo
         raise ConversionError(f"{path}: not a readable ONNX model ({exc})") from None
     if not model.graph.node and not model.graph.input:  # protobuf reads any empty file
         raise ConversionError(f"{path}: empty or not an ONNX model (it holds no graph)")
-    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+    opset = _opset(model)
     builder = DesignBuilder(model.graph.name if model.graph.name not in ("", "main_graph", "torch_jit")
                             else path.stem)
-    _convert_graph(model, builder, opset)
+    env = _convert_graph(model, builder, opset)
     if builder.unmapped and not placeholders:
         raise UnsupportedModel(str(path), builder.unmapped)
     fold_joined_last_steps(builder)
     imported = builder.finish(str(path))
     if verify and not imported.unmapped:
-        imported.max_diff = _compare_with_onnxruntime(path, imported)
+        source = path if opset >= OLDEST_OPSET else _upgraded(model, env, path, opset)
+        imported.max_diff = _compare_with_onnxruntime(source, imported)
+    if opset < OLDEST_OPSET:
+        imported.notes.append(f"{path.name} uses opset {opset}, older than onnxruntime runs: it "
+                              f"was checked upgraded to opset {OLDEST_OPSET} by onnx's version "
+                              "converter")
     return imported
 
 
-def _convert_graph(model, builder: DesignBuilder, opset: int) -> None:
+OLDEST_OPSET = 7  # the oldest opset onnxruntime runs: older files are checked upgraded to it
+
+
+def _opset(model) -> int:
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 1)
+
+
+def _upgraded(model, env: dict[str, Any], path: Path, opset: int) -> bytes:
+    """``model`` (older than :data:`OLDEST_OPSET`, its legacy attributes such as ``is_test``
+    and ``consumed_inputs`` read by the converters) upgraded to that opset for onnxruntime by
+    onnx's version converter, given the shapes the import found (its adapters need them)."""
+    import onnx
+    from onnx import version_converter
+
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    known = {v.name for v in list(model.graph.value_info) + list(model.graph.input)
+             + list(model.graph.output)}
+    for name, value in env.items():
+        if isinstance(value, Tensor) and value.shape is not None and name not in known:
+            dims = list(value.shape)
+            dims.insert(value.batch_axis, 1)  # the converter wants sizes; dropped after it
+            model.graph.value_info.append(onnx.helper.make_tensor_value_info(
+                name, onnx.TensorProto.FLOAT, dims))
+    for inp in model.graph.input:  # a batch of 1 too: the check then runs sample by sample
+        dims = inp.type.tensor_type.shape.dim
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_value = 1
+    try:
+        upgraded = version_converter.convert_version(model, OLDEST_OPSET)
+        del upgraded.graph.value_info[:]
+        return upgraded.SerializeToString()
+    except Exception as exc:  # the converter raises RuntimeError and its own kinds per adapter
+        raise ConversionError(f"{path}: opset {opset} is older than onnxruntime runs, and onnx's "
+                              f"version converter cannot upgrade it to opset {OLDEST_OPSET} to "
+                              f"check the import ({str(exc).splitlines()[0][:200]})") from None
+
+
+def _convert_graph(model, builder: DesignBuilder, opset: int) -> dict[str, Any]:
+    """Convert every node; returns what each ONNX value became."""
     from onnx import numpy_helper
 
     graph = model.graph
@@ -188,6 +233,7 @@ def _convert_graph(model, builder: DesignBuilder, opset: int) -> None:
     for out in graph.output:
         uses[out.name] = uses.get(out.name, 0) + 1
     planned: dict[str, Any] = {}
+    fixed_batch = _fixed_batch(graph, env)
     for node in graph.node:  # constants first, so patterns can read those that come later
         if node.op_type == "Constant" and node.domain in ("", "ai.onnx"):
             _convert_node(node, env, builder, opset, uses, shapes)
@@ -207,7 +253,8 @@ def _convert_graph(model, builder: DesignBuilder, opset: int) -> None:
             env.update({name: planned[name] for name in node.output if name})
             continue
         listed = len(builder.unmapped)
-        _convert_node(node, env, builder, opset, uses, shapes, consumers, planned, producers)
+        _convert_node(node, env, builder, opset, uses, shapes, consumers, planned, producers,
+                      fixed_batch)
         if len(builder.unmapped) > listed and id(node) in hints:
             last = builder.unmapped[-1]
             builder.unmapped[-1] = Unmapped(last.op, last.place, f"{last.reason}; {hints[id(node)]}")
@@ -218,6 +265,7 @@ def _convert_graph(model, builder: DesignBuilder, opset: int) -> None:
         if value.batch_axis != 0:
             raise ConversionError(f"output {out.name} does not have the batch first")
         builder.output(value, out.name)
+    return env
 
 
 def _attention_regions(graph, env) -> dict[int, list]:
@@ -233,10 +281,10 @@ def _attention_regions(graph, env) -> dict[int, list]:
 
 
 def _convert_node(node, env, builder: DesignBuilder, opset: int, uses, shapes, consumers=None,
-                  planned=None, producers=None) -> None:
+                  planned=None, producers=None, fixed_batch=None) -> None:
     place = node.name or f"{node.op_type} → {', '.join(node.output)}"
     converter = ONNX_OPS.fetch(node.op_type, opset) if node.domain in ("", "ai.onnx") else None
-    ctx = Context(node, env, builder, opset, uses, consumers, planned, producers)
+    ctx = Context(node, env, builder, opset, uses, consumers, planned, producers, fixed_batch)
     try:
         if node.input and _shape_only(node, env):  # shape arithmetic around the batch
             outputs = _fold_with_batch(node, env, opset)
@@ -258,6 +306,18 @@ def _convert_node(node, env, builder: DesignBuilder, opset: int, uses, shapes, c
     for name, value in zip(node.output, outputs):
         if name:
             env[name] = value
+
+
+def _fixed_batch(graph, env) -> int | None:
+    """The batch size when every input declares the same fixed one (CNTK's and Caffe2's
+    files say 1), else None: a Reshape to ``[1, …]`` then keeps that batch first."""
+    sizes = set()
+    for inp in graph.input:
+        dims = inp.type.tensor_type.shape.dim
+        if isinstance(env.get(inp.name), np.ndarray) or not dims:
+            continue
+        sizes.add(int(dims[0].dim_value) if dims[0].HasField("dim_value") else None)
+    return sizes.pop() if len(sizes) == 1 else None
 
 
 def _value_shapes(graph) -> dict[str, tuple[int, ...] | None]:
@@ -306,27 +366,44 @@ def _fold(node, env, opset: int) -> list[np.ndarray]:
         raise ConversionError(f"cannot evaluate {node.op_type} on constants ({exc})") from None
 
 
-def _compare_with_onnxruntime(path: Path, imported: Imported) -> float:
-    """Largest difference between onnxruntime and the imported design on random inputs."""
+def _compare_with_onnxruntime(path: Path | bytes, imported: Imported) -> float:
+    """Largest difference between onnxruntime and the imported design on random inputs;
+    ``path`` is the file, or the serialized model when it was upgraded."""
     import onnxruntime
 
     from ..compiler import compile_design, example_inputs
     from ..export import load_weights
 
     compiled = compile_design(imported.design)
-    load_weights(compiled.module, imported.weights, str(path))
+    load_weights(compiled.module, imported.weights, imported.source)
     module = compiled.module.eval()
-    inputs = example_inputs(compiled, imported.design, 3, torch.Generator().manual_seed(0))
     options = onnxruntime.SessionOptions()
     options.log_severity_level = 3
-    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    feeds = {i.name: x.numpy() for i, x in zip(session.get_inputs(), inputs)}
-    expected = session.run(None, feeds)
+    try:
+        session = onnxruntime.InferenceSession(path if isinstance(path, bytes) else str(path),
+                                               options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own kinds (Fail, InvalidGraph …)
+        raise ConversionError(f"{Path(imported.source).name}: onnxruntime cannot run the file, so "
+                              f"the import cannot be checked against it "
+                              f"({str(exc).splitlines()[0][:300]})") from None
+    fixed = {d[0] for d in (i.shape for i in session.get_inputs()) if d and isinstance(d[0], int)}
+    chunk = fixed.pop() if len(fixed) == 1 else 0  # a file declaring batch 1 runs one by one
+    inputs = example_inputs(compiled, imported.design, 3 * (chunk or 1), torch.Generator().manual_seed(0))
+    expected = _run_in_chunks(session, [x.numpy() for x in inputs], chunk)
     with torch.no_grad():
         actual = module(*inputs)
     actual = [actual] if isinstance(actual, torch.Tensor) else list(actual)
     return max(float(np.abs(np.asarray(e, np.float64) - a.double().numpy()).max())
                for e, a in zip(expected, actual))
+
+
+def _run_in_chunks(session, inputs: list[np.ndarray], chunk: int) -> list[np.ndarray]:
+    """The session's outputs for ``inputs``, fed ``chunk`` samples at a time (all when 0)."""
+    names = [i.name for i in session.get_inputs()]
+    size = chunk or len(inputs[0])
+    runs = [session.run(None, {n: x[i:i + size] for n, x in zip(names, inputs)})
+            for i in range(0, len(inputs[0]), size)]
+    return [np.concatenate(parts) for parts in zip(*runs)]
 
 
 # ---- shape arithmetic: Shape, Gather, Unsqueeze, Concat … on Dims and constants --------------
@@ -582,7 +659,8 @@ def _reshape(ctx: Context):
     values = list(target.values)
     if x.batch_axis != 0 or not values:
         raise ConversionError("reshape moves the batch")
-    if values[0] in (BATCH, 0) or (values[0] == -1 and BATCH not in values):
+    fixed = ctx.fixed_batch is not None and values[0] == ctx.fixed_batch and BATCH not in values
+    if values[0] in (BATCH, 0) or (values[0] == -1 and BATCH not in values) or fixed:
         rest = [x.shape[i] if v == 0 and ctx.attrs.get("allowzero", 0) == 0 else v
                 for i, v in enumerate(values[1:])]
         if BATCH in rest:
@@ -630,16 +708,24 @@ def _transpose(ctx: Context):
 
 @ONNX_OPS.register("Gemm")
 def _gemm(ctx: Context):
+    """alpha·x·B + beta·C with constant B and C → Linear (alpha and beta folded into its
+    weight and bias)."""
     x = ctx.tensor(0)
     a = ctx.attrs
-    if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0:
-        raise ConversionError("only Gemm with alpha = beta = 1 and no transA maps to Linear")
+    if a.get("transA", 0):
+        raise ConversionError("Gemm with transA=1 reads its input as features × batch: no "
+                              "layer takes the batch second; re-export with the batch first")
+    alpha, beta = float(a.get("alpha", 1.0)), float(a.get("beta", 1.0))
     w = ctx.weight(1)
     w = w if a.get("transB", 0) else w.t()
-    weights = {"weight": w}
-    if ctx.arg(2) is not None:
-        bias = ctx.weight(2).reshape(-1)
-        weights["bias"] = bias.expand(w.shape[0]).clone() if bias.numel() == 1 else bias
+    weights = {"weight": w * alpha if alpha != 1.0 else w}
+    if ctx.arg(2) is not None and beta != 0.0:
+        bias = ctx.weight(2)
+        if bias.numel() not in (1, w.shape[0]) or bias.dim() > 2 or bias.shape[-1] not in (1, w.shape[0]):
+            raise ConversionError(f"a Gemm bias of shape {tuple(bias.shape)} for {w.shape[0]} "
+                                  "outputs (a Linear has one per output)")
+        bias = bias.reshape(-1).expand(w.shape[0]).clone()
+        weights["bias"] = bias * beta if beta != 1.0 else bias
     return ctx.layer("Linear", {"out_features": int(w.shape[0]), "bias": "bias" in weights},
                      [x], weights)
 
@@ -664,27 +750,64 @@ def _matmul(ctx: Context):
 
 
 def _conv_padding(ctx: Context, n: int) -> list[int]:
-    if ctx.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
-        raise ConversionError(f"auto_pad={ctx.attrs['auto_pad']} (re-export with explicit pads)")
+    """ConvTranspose's padding: even on both sides, given as ``pads``."""
+    if ctx.attrs.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID", ""):
+        raise ConversionError(f"auto_pad={ctx.attrs['auto_pad']} on a transposed convolution "
+                              "(re-export with explicit pads)")
     pads = [int(p) for p in ctx.attrs.get("pads", [0] * (2 * n))]
     if pads[:n] != pads[n:]:
         raise ConversionError(f"asymmetric padding {pads}")
     return pads[:n]
 
 
+def _onnx_pads(ctx: Context, spatial: Sequence[int], kernel: Sequence[int],
+               strides: Sequence[int], dilations: Sequence[int]) -> list[tuple[int, int]]:
+    """(before, after) padding of each spatial axis: the ``pads``, or what ``auto_pad`` makes
+    of this input (SAME_UPPER puts the odd one after, SAME_LOWER before; VALID none)."""
+    n = len(kernel)
+    auto = ctx.attrs.get("auto_pad", "NOTSET") or "NOTSET"
+    if auto == "NOTSET":
+        pads = [int(p) for p in ctx.attrs.get("pads", [0] * (2 * n))]
+        return [(pads[i], pads[i + n]) for i in range(n)]
+    if auto == "VALID":
+        return [(0, 0)] * n
+    if auto not in ("SAME_UPPER", "SAME_LOWER"):
+        raise ConversionError(f"auto_pad={auto} is not an ONNX padding")
+    out = []
+    for size, k, s, d in zip(spatial, kernel, strides, dilations):
+        total = max(0, (-(-size // s) - 1) * s + (k - 1) * d + 1 - size)
+        less, more = total // 2, total - total // 2
+        out.append((less, more) if auto == "SAME_UPPER" else (more, less))
+    return out
+
+
+def _conv_pad_params(ctx: Context, pads: list[tuple[int, int]]) -> dict[str, Any]:
+    """Even pads → padding; SAME_UPPER → same_padding (it follows the input's size, as in the
+    source); other uneven pads → padding_sides."""
+    params: dict[str, Any] = {"padding": [before for before, _ in pads]}
+    if all(before == after for before, after in pads):
+        return params
+    params["padding"] = [0] * len(pads)
+    if ctx.attrs.get("auto_pad") == "SAME_UPPER":
+        return {**params, "same_padding": True}
+    return {**params, "padding_sides": [v for pad in pads for v in pad]}
+
+
 @ONNX_OPS.register("Conv")
 def _conv(ctx: Context):
     x, w = ctx.tensor(0), ctx.weight(1)
     n = w.dim() - 2
-    if n not in (1, 2):
-        raise ConversionError(f"{n}-D convolution has no layer yet")
+    if n not in (1, 2, 3):
+        raise ConversionError(f"{n}-D convolution has no layer")
     weights = {"weight": w}
     if ctx.arg(2) is not None:
         weights["bias"] = ctx.weight(2)
-    params = {"out_channels": int(w.shape[0]), "kernel_size": [int(k) for k in w.shape[2:]],
-              "stride": [int(s) for s in ctx.attrs.get("strides", [1] * n)],
-              "padding": _conv_padding(ctx, n),
-              "dilation": [int(d) for d in ctx.attrs.get("dilations", [1] * n)],
+    kernel = [int(k) for k in w.shape[2:]]
+    strides = [int(s) for s in ctx.attrs.get("strides", [1] * n)]
+    dilations = [int(d) for d in ctx.attrs.get("dilations", [1] * n)]
+    pads = _onnx_pads(ctx, x.shape[1:], kernel, strides, dilations)
+    params = {"out_channels": int(w.shape[0]), "kernel_size": kernel, "stride": strides,
+              **_conv_pad_params(ctx, pads), "dilation": dilations,
               "groups": int(ctx.attrs.get("group", 1)), "bias": "bias" in weights}
     return ctx.layer(f"Conv{n}d", params, [x], weights)
 
@@ -709,9 +832,13 @@ def _conv_transpose(ctx: Context):
 
 @ONNX_OPS.register("BatchNormalization")
 def _batch_norm(ctx: Context):
+    """→ BatchNorm; the legacy ``is_test`` and ``consumed_inputs`` say nothing it needs."""
     x = ctx.tensor(0)
-    if len(ctx.node.output) > 1 and any(ctx.node.output[1:]) or ctx.attrs.get("training_mode", 0):
-        raise ConversionError("training-mode BatchNormalization")
+    if any(ctx.uses(i) for i in range(1, len(ctx.node.output))) or ctx.attrs.get("training_mode", 0):
+        raise ConversionError("training-mode BatchNormalization (its statistics outputs are read)")
+    if not ctx.attrs.get("spatial", 1) and len(x.shape) > 1:
+        raise ConversionError("BatchNormalization with spatial=0 normalizes every position "
+                              "apart; a BatchNorm layer keeps one mean per channel")
     type_id = "BatchNorm2d" if len(x.shape) == 3 else "BatchNorm1d"
     momentum = float(ctx.attrs.get("momentum", 0.9))
     weights = {"weight": ctx.weight(1), "bias": ctx.weight(2), "running_mean": ctx.weight(3),
@@ -735,6 +862,88 @@ def _layer_norm(ctx: Context):
     params = {"normalized_dims": x.rank - axis,
               "eps": float(np.float32(ctx.attrs.get("epsilon", 1e-5)))}
     return ctx.layer("LayerNorm", params, [x], weights)
+
+
+@ONNX_OPS.register("LRN")
+def _lrn(ctx: Context):
+    """→ LocalResponseNorm (the same sum over neighbouring channels, for an odd size)."""
+    size = int(ctx.attrs["size"])
+    if size % 2 == 0:
+        raise ConversionError(f"LRN over an even number of channels ({size}) centres its "
+                              "window one channel later than LocalResponseNorm")
+    params = {"size": size, "alpha": float(np.float32(ctx.attrs.get("alpha", 1e-4))),
+              "beta": float(np.float32(ctx.attrs.get("beta", 0.75))),
+              "k": float(np.float32(ctx.attrs.get("bias", 1.0)))}
+    return ctx.layer("LocalResponseNorm", params, [ctx.tensor(0)])
+
+
+# ---- enlarging: Upsample, Resize -------------------------------------------------------------
+
+# (coordinate_transformation_mode, nearest_mode) pairs that pick, for a whole scale s, source
+# entry ⌊i / s⌋ as the Upsample layer's nearest mode does; linear modes matching bilinear
+# with align_corners off (half-pixel centres).
+_NEAREST_GRIDS = {("asymmetric", "floor")} | {(grid, rounding) for grid in ("half_pixel", "pytorch_half_pixel")
+                                              for rounding in ("round_prefer_floor", "round_prefer_ceil")}
+_LINEAR_GRIDS = {"half_pixel", "pytorch_half_pixel"}
+
+
+@ONNX_OPS.register("Upsample")
+def _upsample(ctx: Context):
+    """Upsample (opsets 7–9; scales an attribute, from 9 an input) samples an asymmetric grid."""
+    scales = ctx.attrs.get("scales") if ctx.opset < 9 else ctx.const(1).reshape(-1).tolist()
+    return _enlarged(ctx, scales, "asymmetric", "floor")
+
+
+@ONNX_OPS.register("Resize", since=10)
+def _resize_10(ctx: Context):
+    """Resize-10: scales as an input, the grid as Upsample's."""
+    return _enlarged(ctx, ctx.const(1).reshape(-1).tolist(), "asymmetric", "floor")
+
+
+@ONNX_OPS.register("Resize", since=11)
+def _resize(ctx: Context):
+    """Resize by ``scales`` or to ``sizes`` → Upsample when that is a whole factor and the
+    grid is one the layer samples."""
+    x = ctx.tensor(0)
+    if ctx.attrs.get("axes") is not None:
+        raise ConversionError("Resize of chosen axes (re-export with scales for every axis)")
+    scales = ctx.arg(2)
+    if isinstance(scales, np.ndarray) and scales.size:
+        factors = scales.reshape(-1).tolist()
+    else:
+        sizes = _as_dims(ctx.arg(3))
+        if sizes is None:
+            raise ConversionError("Resize to sizes that are not constant")
+        full = (1,) + x.shape
+        factors = [1.0 if i == 0 else v / full[i] for i, v in enumerate(sizes.values)]
+    grid = ctx.attrs.get("coordinate_transformation_mode", "half_pixel")
+    return _enlarged(ctx, factors, grid, ctx.attrs.get("nearest_mode", "round_prefer_floor"))
+
+
+def _enlarged(ctx: Context, factors: Sequence[float], grid: str, rounding: str) -> Tensor:
+    """The Upsample layer for these per-axis factors (batch and channels kept, one whole
+    factor for the rest) in the node's mode on this sampling grid."""
+    x = ctx.tensor(0)
+    mode = ctx.attrs.get("mode", "nearest")
+    factors = [float(f) for f in factors]
+    spatial = set(factors[2:])
+    if len(factors) != x.rank or factors[:2] != [1.0, 1.0] or len(spatial) != 1 \
+            or not float(next(iter(spatial))).is_integer() or not 1 <= min(spatial) <= 16:
+        raise ConversionError(f"scales {factors}: the Upsample layer enlarges every axis after "
+                              "the channels by one whole factor (up to 16)")
+    scale = int(spatial.pop())
+    if mode == "nearest" and (grid, rounding) in _NEAREST_GRIDS:
+        kind = "nearest"
+    elif mode == "linear" and grid in _LINEAR_GRIDS and x.rank == 4:
+        kind = "bilinear"
+    else:
+        raise ConversionError(f"{mode} resizing on the {grid} grid"
+                              f"{f' ({rounding})' if mode == 'nearest' else ''} has no layer: Upsample "
+                              "takes nearest (each entry repeated) or bilinear with half-pixel "
+                              "centres (Resize, coordinate_transformation_mode=half_pixel)")
+    if scale == 1:
+        return x
+    return ctx.layer("Upsample", {"scale_factor": scale, "mode": kind}, [x])
 
 
 # ---- activations, pooling, merges -------------------------------------------------------------
@@ -823,15 +1032,28 @@ def _prelu(ctx: Context):
                           "per channel)")
 
 
+@ONNX_OPS.register("Pad", since=2)
+def _pad_attributes(ctx: Context):
+    """Pad before opset 11: the pads and the value as attributes."""
+    pads = [int(p) for p in ctx.attrs["pads"]]
+    return _padded(ctx, pads, float(ctx.attrs.get("value", 0.0)), None)
+
+
 @ONNX_OPS.register("Pad", since=11)
 def _pad(ctx: Context):
     x = ctx.tensor(0)
-    mode = {"constant": "constant", "reflect": "reflect", "edge": "replicate",
-            "wrap": "circular"}.get(ctx.attrs.get("mode", "constant"))
     pads = [int(p) for p in ctx.const(1).reshape(-1)]
     value = float(ctx.const(2).reshape(-1)[0]) if ctx.arg(2) is not None else 0.0
-    axes = [int(a) % x.rank for a in ctx.const(3).reshape(-1)] if ctx.arg(3) is not None \
-        else list(range(x.rank))
+    axes = [int(a) % x.rank for a in ctx.const(3).reshape(-1)] if ctx.arg(3) is not None else None
+    return _padded(ctx, pads, value, axes)
+
+
+def _padded(ctx: Context, pads: list[int], value: float, axes: list[int] | None) -> Tensor:
+    """ONNX pads (every axis' befores, then afters) → a Pad layer (torch's order)."""
+    x = ctx.tensor(0)
+    mode = {"constant": "constant", "reflect": "reflect", "edge": "replicate",
+            "wrap": "circular"}.get(ctx.attrs.get("mode", "constant"))
+    axes = axes if axes is not None else list(range(x.rank))
     if mode is None or any(p < 0 for p in pads):
         raise ConversionError(f"{ctx.attrs.get('mode')} padding or cropping (negative pads)")
     half = len(pads) // 2
@@ -851,11 +1073,22 @@ def _softmax(type_id: str):
         x = ctx.tensor(0)
         default = -1 if ctx.opset >= 13 else 1
         axis = int(ctx.attrs.get("axis", default)) % x.rank
-        if axis == 0 or (ctx.opset < 13 and axis != x.rank - 1):
-            raise ConversionError(f"{ctx.node.op_type} over axis {axis} of rank {x.rank}")
-        return ctx.layer(type_id, {"dim": axis - 1}, [x])
+        if axis == 0:
+            raise ConversionError(f"{ctx.node.op_type} across the batch")
+        if ctx.opset >= 13 or math.prod(x.shape[axis:]) == 1:
+            return ctx.layer(type_id, {"dim": axis - 1}, [x])
+        return _coerced_softmax(ctx, type_id, x, axis)
 
     return convert
+
+
+def _coerced_softmax(ctx: Context, type_id: str, x: Tensor, axis: int) -> Tensor:
+    """Before opset 13 a softmax runs over every axis from ``axis`` on, taken as one: those
+    joined by a Reshape, the softmax over them, and a Reshape back."""
+    joined = list(x.shape[:axis - 1]) + [math.prod(x.shape[axis - 1:])]
+    rows = ctx.builder.layer("Reshape", f"{ctx.name}_joined", {"shape": joined}, [x])
+    out = ctx.layer(type_id, {"dim": len(joined) - 1}, [rows])
+    return ctx.builder.layer("Reshape", f"{ctx.name}_back", {"shape": list(x.shape)}, [out])
 
 
 ONNX_OPS.register("Softmax")(_softmax("Softmax"))
@@ -874,19 +1107,71 @@ def _pool(kind: str):
         x = ctx.tensor(0)
         kernel = [int(k) for k in ctx.attrs["kernel_shape"]]
         n = len(kernel)
-        if n not in (1, 2) or (kind == "Avg" and n != 2):
-            raise ConversionError(f"{n}-D {kind.lower()} pooling has no layer yet")
+        if n not in (1, 2, 3):
+            raise ConversionError(f"{n}-D {kind.lower()} pooling has no layer")
         if [int(d) for d in ctx.attrs.get("dilations", [1] * n)] != [1] * n:
             raise ConversionError("dilated pooling")
         if len(ctx.node.output) > 1 and ctx.node.output[1]:
             raise ConversionError("pooling indices output")
-        params = {"kernel_size": kernel, "stride": [int(s) for s in ctx.attrs.get("strides", [1] * n)],
-                  "padding": _conv_padding(ctx, n), "ceil_mode": bool(ctx.attrs.get("ceil_mode", 0))}
+        strides = [int(s) for s in ctx.attrs.get("strides", [1] * n)]
+        pads = _onnx_pads(ctx, x.shape[1:], kernel, strides, [1] * n)
+        params = {"kernel_size": kernel, "stride": strides, "ceil_mode": bool(ctx.attrs.get("ceil_mode", 0))}
         if kind == "Avg":
             params["count_include_pad"] = bool(ctx.attrs.get("count_include_pad", 0))
-        return ctx.layer(f"{kind}Pool{n}d", params, [x])
+        type_id = f"{kind}Pool{n}d"
+        fitted = _pool_as_torch(type_id, params, pads, x.shape)
+        if fitted is not None:
+            return ctx.layer(type_id, fitted, [x])
+        return ctx.layer(type_id, {**params, "padding": [0] * n}, [_padded_for_pool(ctx, x, kind, params, pads)])
 
     return convert
+
+
+def _pool_as_torch(type_id: str, params: dict[str, Any], pads: list[tuple[int, int]],
+                   shape: tuple[int, ...]) -> dict[str, Any] | None:
+    """The pooling layer's params for ONNX's (before, after) pads, or None when no padding
+    and rounding of the layer gives the same windows. Uneven pads fit when padding by the
+    ``before`` side (with ceil_mode on or off) yields as many windows: they then start where
+    ONNX's do, and padding only ever adds positions that max and a mean without the padding
+    ignore."""
+    even = all(before == after for before, after in pads)
+    if not even and (params["ceil_mode"] or params.get("count_include_pad")):
+        return None
+    onnx_out = tuple(_onnx_pool_size(size, k, s, pad, params["ceil_mode"])
+                     for size, k, s, pad in zip(shape[1:], params["kernel_size"], params["stride"], pads))
+    for ceil in ((params["ceil_mode"],) if even else (False, True)):
+        candidate = {**params, "padding": [before for before, _ in pads], "ceil_mode": ceil}
+        layer = CATALOG[type_id]
+        try:
+            if tuple(layer.shape(layer.resolve(candidate), [shape])[1:]) == onnx_out:
+                return candidate
+        except ShapeError:
+            continue
+    return None
+
+
+def _onnx_pool_size(size: int, k: int, s: int, pad: tuple[int, int], ceil: bool) -> int:
+    span = size + pad[0] + pad[1] - k
+    return (-(-span // s) if ceil else span // s) + 1
+
+
+def _padded_for_pool(ctx: Context, x: Tensor, kind: str, params: dict[str, Any],
+                     pads: list[tuple[int, int]]) -> Tensor:
+    """Uneven padding as a Pad layer before the pooling: the edge repeated for max pooling
+    (exact while a window keeps one real position), zeros for a mean that counts them."""
+    why = ""
+    if params["ceil_mode"]:
+        why = "ceil_mode"
+    elif kind == "Avg" and not params["count_include_pad"]:
+        why = "padding left out of the mean"
+    elif any(max(pad) >= k for pad, k in zip(pads, params["kernel_size"])):
+        why = "a side as wide as the window"
+    if why:
+        raise ConversionError(f"uneven padding {[list(p) for p in pads]} (before, after per axis) "
+                              f"with {why}: no pooling layer computes it; re-export with even pads")
+    order = [v for pad in reversed(pads) for v in pad]  # last axis first, as torch's F.pad
+    mode = "replicate" if kind == "Max" else "constant"
+    return ctx.builder.layer("Pad", f"{ctx.name}_pad", {"padding": order, "mode": mode}, [x])
 
 
 ONNX_OPS.register("MaxPool")(_pool("Max"))
@@ -1027,7 +1312,11 @@ def _erf_gelu(ctx: Context, divisor: np.ndarray) -> Tensor | None:
 
 
 def _plus_constant(ctx: Context, x: Tensor, const: np.ndarray) -> Tensor:
-    """A Linear's bias (MatMul then Add); a number added → Scale with that offset."""
+    """A Linear's bias (MatMul then Add), a convolution's (Conv then Add of one number per
+    channel, as CNTK writes it); a number added → Scale with that offset."""
+    conv = _bias_into_conv(ctx, x, const)
+    if conv is not None:
+        return conv
     try:
         return _bias_into_linear(ctx, x, const)
     except ConversionError:
@@ -1035,6 +1324,23 @@ def _plus_constant(ctx: Context, x: Tensor, const: np.ndarray) -> Tensor:
             raise
     alone = ctx._uses.get(ctx.node.input[0 if isinstance(ctx.arg(0), Tensor) else 1]) == 1
     return shifted(ctx.builder, ctx.name, x, float(np.float32(const.reshape(()))), alone)
+
+
+def _bias_into_conv(ctx: Context, x: Tensor, bias: np.ndarray) -> Tensor | None:
+    """Conv without bias, read only by this Add of a C×1×… constant → the Conv's bias; None
+    when the Add is not that."""
+    node = ctx.builder.node_of(x)
+    own = ctx.node.input[0] if isinstance(ctx.arg(0), Tensor) else ctx.node.input[1]
+    channels = (x.shape[0],) + (1,) * (len(x.shape) - 1) if x.shape else ()
+    shape = tuple(bias.shape)
+    while len(shape) > len(channels) and shape[0] == 1:
+        shape = shape[1:]
+    if not node.type.startswith("Conv") or node.type.startswith("ConvTranspose") \
+            or node.resolved_params()["bias"] or ctx.builder.design.out_edges(node.id) \
+            or ctx._uses.get(own) != 1 or shape != channels or len(channels) < 2:
+        return None
+    values = torch.from_numpy(np.array(bias, np.float32).reshape(-1).copy())
+    return ctx.builder.update(x, {"bias": True}, {"bias": values})
 
 
 def _bias_into_linear(ctx: Context, x: Tensor, bias: np.ndarray) -> Tensor:
@@ -1052,6 +1358,18 @@ def _bias_into_linear(ctx: Context, x: Tensor, bias: np.ndarray) -> Tensor:
 
 ONNX_OPS.register("Add")(_binary("Add"))
 ONNX_OPS.register("Mul")(_binary("Multiply"))
+
+
+@ONNX_OPS.register("Sum", "Mean")
+def _sum_or_mean(ctx: Context):
+    """Of computed tensors → Add (any number of inputs); Mean → Add then Scale by 1/n."""
+    tensors = [ctx.tensor(i) for i in range(len(ctx.node.input))]
+    if len(tensors) == 1:
+        return tensors[0]
+    total = ctx.layer("Add", {}, tensors)
+    if ctx.node.op_type == "Sum":
+        return total
+    return ctx.builder.layer("Scale", f"{ctx.name}_mean", {"factor": 1.0 / len(tensors)}, [total])
 
 
 # ---- recurrent layers -------------------------------------------------------------------------

@@ -145,6 +145,13 @@ def groupnorm(draw) -> Case:
 
 
 @st.composite
+def local_response_norm(draw) -> Case:
+    params = {"size": draw(st.integers(1, 6)), "alpha": draw(floats(0.0, 1.0)),
+              "beta": draw(floats(0.0, 2.0)), "k": draw(floats(0.5, 3.0))}
+    return one(params, draw(shapes(2, 4)))
+
+
+@st.composite
 def dropout(draw, ranks: tuple[int, int]) -> Case:
     return one({"p": draw(floats(0.0, 0.99))}, draw(shapes(*ranks)))
 
@@ -369,6 +376,7 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "BatchNorm2d": batchnorm((3, 3)),
     "LayerNorm": layernorm(),
     "GroupNorm": groupnorm(),
+    "LocalResponseNorm": local_response_norm(),
     "Dropout": dropout((0, 4)),
     "Dropout2d": dropout((3, 3)),
     "ReLU": activation(),

@@ -228,3 +228,60 @@ def test_the_block_actions_are_enabled_only_where_they_do_something(make_view):
     assert enabled() == {"leave_block"}
     view.action("leave_block").trigger()
     assert view.design is design and enabled() == set()
+
+
+def test_numbered_layers_say_what_they_are_when_zoomed_out(make_view):
+    """Inside ConvNeXt's features (or MobileNetV2's) the zoomed-out canvas showed nodes named
+    "0", "1 ×2", "2" …: nothing said which is the stem, a block stage or a downsampling."""
+    from graph.templates import build
+
+    design = build("convnext_tiny", small=True)
+    view = make_view(design, size=(590, 330))
+    view.enter_block(design.node_by_name("features").id)
+    texts = {view.design.node(nid).name: item._overview_text
+             for nid, item in view.canvas.nodes.items()}
+    assert texts["0"] == "0 · Stem" and texts["1"] == "1 · CNBlock ×2"
+    assert texts["x"] == "x"  # a name that says something stays as it is
+
+
+def test_the_block_path_shows_every_step_two_levels_down(make_view, qtbot):
+    """Inside ConvNeXt's features › 1 (CNBlock) the path at the top left was an empty sliver:
+    its steps were laid out before they were shown."""
+    from PySide6.QtWidgets import QLabel, QToolButton
+
+    from graph.templates import build
+
+    design = build("convnext_tiny", small=True)
+    view = make_view(design, size=(590, 330))
+    view.enter_block(design.node_by_name("features").id)
+    view.enter_block(view.design.node_by_name("1").id)
+    qtbot.wait(10)
+    path = view.breadcrumb
+    steps = [w for w in path.findChildren(QLabel) + path.findChildren(QToolButton)
+             if w.isVisible()]
+    assert [w.text() for w in steps if isinstance(w, QToolButton)] == ["ConvNeXt-Tiny",
+                                                                       "features (Features)"]
+    assert path.width() >= path.sizeHint().width() > 200
+    assert all(path.rect().contains(w.geometry()) for w in steps)
+
+
+def test_first_offers_the_blocks_own_arguments(make_view):
+    """A block grouped by hand has no arguments, yet its "first" field suggested "e.g. stride=2,
+    project=1" — typing that gave an error."""
+    from graph.templates import build
+    from ui.widgets.params import make_editor
+
+    view = make_view(growing_chain())
+    design = view.document.design
+    view.select_nodes([design.node_by_name("fc").id, design.node_by_name("relu").id])
+    (instance,) = [view.group_selected()]
+    first = next(p for p in design.layer_of(design.node(instance)).params if p.name == "first")
+    editor = make_editor(first, {})
+    assert not editor.line.isEnabled() and "no arguments" in editor.line.placeholderText()
+    resnet = build("resnet", small=True)
+    first = next(p for p in resnet.layer_of(resnet.node_by_name("layer2")).params
+                 if p.name == "first")
+    editor = make_editor(first, {"stride": 2})
+    assert editor.line.isEnabled() and editor.line.text() == "stride=2"
+    assert editor.line.placeholderText() == "name=number for planes, stride, project"
+    editor.deleteLater()

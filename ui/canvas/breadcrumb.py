@@ -56,6 +56,8 @@ class Breadcrumb(QFrame):
                 button.setToolTip("Back out to here (Esc goes up one level)")
                 button.clicked.connect(lambda _checked=False, depth=level: self.view.leave_to(depth))
                 self._layout.addWidget(button)
+        for i in range(self._layout.count()):  # shown now: a step added while the path shows
+            self._layout.itemAt(i).widget().show()  # would show later, after the sizing below
         self.setVisible(len(names) > 1)
         self.adjustSize()
         self.move(12, 10)

@@ -350,7 +350,10 @@ class NodeItem(QGraphicsItem):
         if self.is_block and self.repeat > 1:
             name_width -= _FONTS.name_m.horizontalAdvance(self.repeat_text()) + PAD
         self._name_font, self._name_text = _fit(self.name, _FONTS.name, name_width, 7.5)
-        overview = self.name + (f" {self.repeat_text()}" if self.is_block and self.repeat > 1 else "")
+        # a layer named by its place in a chain ("0", "1" … as torchvision's features) says what
+        # it is too: zoomed out, the name is all a node shows
+        overview = self.name + (f" · {self.layer.label}" if self.name.isdigit() else "")
+        overview += f" {self.repeat_text()}" if self.is_block and self.repeat > 1 else ""
         self._overview_font, self._overview_text = _fit(overview, _FONTS.overview, width, 9.0)
         label = ("❄ frozen · " if self.frozen else "") + self.layer.label
         metrics = _FONTS.body_m

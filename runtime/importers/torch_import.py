@@ -567,11 +567,15 @@ def _numel(shape) -> int:
     return out
 
 
+MOVES_BATCH = ("{} that moves the batch (Netwright keeps it first: a recurrent layer with "
+               "batch_first=False, or heads folded into the batch)")
+
+
 @ATEN_OPS.register("aten.permute.default")
 def _permute(ctx: Context):
     x, dims = ctx.tensor(0), [int(d) % ctx.tensor(0).rank for d in ctx.arg(1)]
     if dims[0] != 0:
-        raise ConversionError("a permutation that moves the batch")
+        raise ConversionError(MOVES_BATCH.format("a permutation"))
     norm = ctx.node.args[0]
     alone = len(norm.users) == 1 and bool(norm.args) and isinstance(norm.args[0], fx.Node) \
         and len(norm.args[0].users) == 1
@@ -584,7 +588,7 @@ def _transpose(ctx: Context):
     x = ctx.tensor(0)
     a, b = int(ctx.arg(1)) % x.rank, int(ctx.arg(2)) % x.rank
     if 0 in (a, b):
-        raise ConversionError("a transpose that moves the batch")
+        raise ConversionError(MOVES_BATCH.format("a transpose"))
     dims = list(range(len(x.shape)))
     dims[a - 1], dims[b - 1] = dims[b - 1], dims[a - 1]
     return ctx.layer("Permute", {"dims": dims}, [x])
@@ -829,7 +833,8 @@ def _recurrent(kind: str, nonlinearity: str = "tanh"):
         if not all(isinstance(h, ZerosWithBatch) for h in hx):
             raise ConversionError(f"{kind} with a given initial state")
         if not batch_first:
-            raise ConversionError(f"{kind} over sequence-first input (batch_first=False)")
+            raise ConversionError(f"{kind} over sequence-first input (batch_first=False): "
+                                  f"build it with batch_first=True and keep the batch first")
         if not all(isinstance(p, Const) for p in flat):
             raise ConversionError(f"{kind} weights must be parameters")
         dirs = 2 if bidirectional else 1

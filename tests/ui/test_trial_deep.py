@@ -320,3 +320,15 @@ def test_ungrouping_a_repeated_block_lays_its_copies_out_in_the_flow(make_view, 
     stack.undo()
     assert {n.id: n.position for n in design.nodes} == before
     assert isinstance(design.node(instance), Node)
+
+
+def test_the_full_size_note_says_it_once(qtbot):
+    """Unticking the small variant read "Full size. The full size needs your own data …"."""
+    from ui.template_dialog import TemplateDialog
+
+    dialog = TemplateDialog()
+    qtbot.addWidget(dialog)
+    dialog.small.setChecked(False)
+    assert dialog.small_note.text() == ("Full size: needs your own data (choose it in the Data "
+                                        "panel).")
+    dialog.done(0)

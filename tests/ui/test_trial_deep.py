@@ -283,7 +283,8 @@ def test_first_offers_the_blocks_own_arguments(make_view):
                  if p.name == "first")
     editor = make_editor(first, {"stride": 2})
     assert editor.line.isEnabled() and editor.line.text() == "stride=2"
-    assert editor.line.placeholderText() == "name=number for planes, stride, project"
+    assert editor.line.placeholderText() == "planes=…, stride=…, …"  # fits the inspector
+    assert editor.line.toolTip().endswith("Its arguments: planes, stride, project.")
     editor.deleteLater()
 
 

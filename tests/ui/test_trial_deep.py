@@ -333,3 +333,21 @@ def test_the_full_size_note_says_it_once(qtbot):
     assert dialog.small_note.text() == ("Full size: needs your own data (choose it in the Data "
                                         "panel).")
     dialog.done(0)
+
+
+def test_the_code_of_a_template_shows_before_its_data_is_chosen(qtbot):
+    """A full-size ResNet from its template (its image folder still to choose) showed no code:
+    "Fix 1 error to generate code" — the error was the dataset's, not the network's."""
+    from graph.templates import build
+    from ui.document import Document
+    from ui.panels import CodePanel
+
+    document = Document(build("resnet18"))
+    # what the Data panel reports after trying to read the image folder not given yet
+    document.set_data_facts(error="no folder given: set the dataset's path")
+    assert [d.code for d in document.report.errors] == ["data-file"]
+    panel = CodePanel(document)
+    qtbot.addWidget(panel)
+    panel.refresh()
+    assert panel.ok, panel.text()
+    assert "class " in panel.text() and "layer4" in panel.text()

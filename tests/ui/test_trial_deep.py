@@ -6,6 +6,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import QLabel
 
 from graph.design import Design, Edge
 from ui.commands import SetParamCommand
@@ -351,3 +352,32 @@ def test_the_code_of_a_template_shows_before_its_data_is_chosen(qtbot):
     panel.refresh()
     assert panel.ok, panel.text()
     assert "class " in panel.text() and "layer4" in panel.text()
+
+
+def test_a_layer_the_shown_copy_leaves_out_is_drawn_as_such(make_view, qtbot):
+    """Inside ResNet-18's layer1 (project=0) the downsample shortcut was drawn as any layer,
+    8×2×2 and all, though layer1 has none: nothing said it is there only when project."""
+    from graph.templates import build
+    from ui.inspector import Inspector
+
+    design = build("resnet", small=True)
+    view = make_view(design)
+    view.document.revalidate()
+    view.enter_block(design.node_by_name("layer1").id)
+    view.canvas.finish_restyle()
+    body = view.design
+    downsample = view.canvas.nodes[body.node_by_name("downsample").id]
+    conv1 = view.canvas.nodes[body.node_by_name("conv1").id]
+    assert downsample.look.skipped == "project" and downsample.opacity() < 1
+    assert downsample._shape_text == "only when project"
+    assert "only when project" in downsample.tooltip_text()
+    assert not conv1.look.skipped and conv1.opacity() == 1
+    inspector = Inspector(view.document)
+    qtbot.addWidget(inspector)
+    inspector.show_nodes([downsample.node_id], body, view.canvas.scoped_inference)
+    texts = [w.text() for w in inspector.view.findChildren(QLabel)]
+    assert any("Only in the copies where project holds" in t for t in texts)
+    view.leave_to(0)
+    view.enter_block(design.node_by_name("layer2").id)  # its first copy projects
+    view.canvas.finish_restyle()
+    assert not view.canvas.nodes[body.node_by_name("downsample").id].look.skipped

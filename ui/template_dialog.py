@@ -165,7 +165,7 @@ class TemplateDialog(QDialog):
         elif self.small.isChecked():
             note = "Trains on the built-in 8×8 digits in seconds. " + full
         else:
-            note = "Full size. " + full
+            note = "Full size: " + full.removeprefix("The full size ")
         self.small_note.setText(note)
         self.small.setToolTip(
             f"Ticked: the template's small arguments ({small}), which train on the built-in "

@@ -381,3 +381,24 @@ def test_a_layer_the_shown_copy_leaves_out_is_drawn_as_such(make_view, qtbot):
     view.enter_block(design.node_by_name("layer2").id)  # its first copy projects
     view.canvas.finish_restyle()
     assert not view.canvas.nodes[body.node_by_name("downsample").id].look.skipped
+
+
+def test_template_arguments_say_when_they_would_replace_edits(qtbot):
+    """ResNet-18 with a bias turned on inside its blocks, then Edit ▸ Template Arguments… →
+    depth 34: the bias edit went without a word (the dialog showed the template's count)."""
+    from graph.templates import build
+    from ui.template_dialog import TemplateDialog
+
+    design = build("resnet", small=True)
+    dialog = TemplateDialog(current=design)
+    qtbot.addWidget(dialog)
+    assert dialog.edited_note.isHidden()  # as the template made it: nothing to lose
+    dialog.done(0)
+    body = design.blocks["BasicBlock"].body
+    body.set_param(body.node_by_name("conv1").id, "bias", True)
+    dialog = TemplateDialog(current=design)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.edited_note.isVisible()
+    assert "without those changes" in dialog.edited_note.text()
+    dialog.done(0)

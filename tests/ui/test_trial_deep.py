@@ -402,3 +402,22 @@ def test_template_arguments_say_when_they_would_replace_edits(qtbot):
     assert dialog.edited_note.isVisible()
     assert "without those changes" in dialog.edited_note.text()
     dialog.done(0)
+
+
+def test_the_status_line_says_when_an_error_stops_the_count(qtbot):
+    """A stride set wrong inside a ×3 block turned "19 layers in 8 nodes · 17,498 parameters"
+    into "8 layers · 192 parameters": as if the block's layers had gone."""
+    from graph.templates import build
+    from tests.conftest import example_window
+
+    window = example_window(qtbot, (1152, 720))
+    design = build("resnet", small=True)
+    window.document.replace(design)
+    window.document.revalidate()
+    assert window.status_label.text().startswith("✓ valid  ·  71 layers in 13 nodes  ·  176,578 ")
+    body = design.blocks["BasicBlock"].body
+    window.document.push(SetParamCommand(body, body.node_by_name("conv1").id, "kernel_size", 9))
+    window.document.revalidate()
+    text = window.status_label.text()
+    assert text.startswith("✗ 1 error  ·  13 nodes  ·  ") and "+ parameters" in text, text
+    assert "Counted up to the error" in window.status_label.toolTip()

@@ -75,6 +75,7 @@ def main() -> None:
     window.canvas.leave_to(0)
 
     dialog = TemplateDialog(window)
+    dialog.small.setChecked(False)  # ResNet-50 as torchvision's: 3×224×224 images
     dialog.set_args({"depth": 50})
     dialog.refresh()
     dialog.show()

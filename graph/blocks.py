@@ -302,7 +302,7 @@ def _declaration(block: BlockDef) -> LayerType:
         Param("repeat", "int", 1, "Copies stacked in sequence: the depth knob.", min=1,
               max=MAX_REPEAT),
         Param("first", "args", {}, "Arguments of the first copy that differ from the others, "
-                                   "e.g. a stage's first block strides."),
+                                   "e.g. a stage's first block strides.", choices=tuple(block.args)),
     )
     return LayerType(
         type_id=block.name, category=BLOCK_CATEGORY,

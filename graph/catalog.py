@@ -71,7 +71,7 @@ class Param:
     doc: str
     min: float | None = None
     max: float | None = None
-    choices: tuple[Any, ...] = ()
+    choices: tuple[Any, ...] = ()  # a choice's values; an ``args`` param's argument names
     length: int | None = None
     allow_minus_one: bool = False  # for ``ints`` params such as Reshape's target shape
     short: str = ""  # on a node's face: a format such as "k{}" (a bool shows it when true)

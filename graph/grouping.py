@@ -18,6 +18,7 @@ from typing import Any
 
 from .blocks import BlockError, bind_params, present
 from .design import BlockDef, Design, Edge, Node
+from .layout import SPACING
 from .shapes import infer
 
 
@@ -202,9 +203,8 @@ def ungroup(design: Design, instance_id: str) -> Edit:
     values = [next(((e.src, e.src_port) for _, e in touching
                     if e.dst == instance_id and e.dst_port == p.name), None) for p in layer.inputs]
     added: list[str] = []
-    for i in range(params["repeat"]):
+    for i, offset in enumerate(copy_offsets(design, node, block.body, params["repeat"])):
         args = {**base, **(params["first"] or {})} if i == 0 else base
-        offset = (node.position[0], node.position[1] + 400.0 * i)
         values = _inline_copy(block.body, args, values, allocator, offset, edit, added)
     dropped = 0  # each new link takes its old one's place: merge layers keep their input order
     for i, e in touching:
@@ -216,6 +216,25 @@ def ungroup(design: Design, instance_id: str) -> Edit:
                            i - dropped))
     edit.result = added
     return edit
+
+
+def copy_offsets(design: Design, instance: Node, body: Design, repeat: int) -> list[tuple]:
+    """Where each inlined copy's body positions move to: the first copy's layers start where
+    the instance stood, each next copy one step beyond the previous along the flow."""
+    ports = {n.id for n in body.inputs() + body.outputs()}
+    layers = [n.position for n in body.nodes if n.id not in ports]
+    if not layers:
+        return [instance.position] * repeat
+    flow = (design.blocks.owner or design).flow
+    axis = 1 if flow == "down" else 0
+    low = (min(p[0] for p in layers), min(p[1] for p in layers))
+    stride = max(p[axis] for p in layers) - low[axis] + SPACING[flow][0]
+    offsets = []
+    for i in range(repeat):
+        offset = [instance.position[0] - low[0], instance.position[1] - low[1]]
+        offset[axis] += i * stride
+        offsets.append((offset[0], offset[1]))
+    return offsets
 
 
 def _inline_copy(body: Design, args: dict[str, int], values: list, allocator, offset,

@@ -701,6 +701,7 @@ _activation("Softplus", "log(1 + e^(βx))/β: a smooth ReLU.",
                    min=0.0, max=100.0)),
             lambda p, ins: {"beta": p["beta"], "threshold": p["threshold"]})
 _activation("Softsign", "x / (1 + |x|): squashes to (−1, 1).")
+_activation("Abs", "|x|: each value without its sign (a Siamese network's distance |a − b|).")
 
 
 def _prelu_shape(p: Params, ins: Sequence[Shape]) -> Shape:

@@ -211,6 +211,13 @@ class Subtract(nn.Module):
         return a - b
 
 
+class Abs(nn.Module):
+    """|x| (torch has no module for it)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.abs(x)
+
+
 class MatMul(nn.Module):
     """a @ b over the last two dimensions."""
 

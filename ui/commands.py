@@ -396,10 +396,36 @@ def group_command(design: Design, node_ids: list[str]) -> GraphEditCommand:
     return GraphEditCommand(design, group_into_block(design, node_ids))
 
 
-def ungroup_command(design: Design, instance_id: str) -> GraphEditCommand:
-    """Replace a block instance with its layers (every copy, params bound). Raises BlockError
-    for a node that is no block instance."""
-    return GraphEditCommand(design, ungroup(design, instance_id))
+def ungroup_command(design: Design, instance_id: str) -> MacroCommand:
+    """Replace a block instance with its layers (every copy, params bound), the layers beyond it
+    along the flow moved on to make room for them. Raises BlockError for a node that is no
+    block instance. ``.edit`` is the ungrouping (its ``result``: the new layers' ids)."""
+    edit = ungroup(design, instance_id)
+    macro = MacroCommand(edit.text)
+    moves = _room_for(design, instance_id, [s[1] for s in edit.steps if s[0] == "add_node"])
+    if moves:
+        MoveNodesCommand(design, moves, "Make room", macro)
+    GraphEditCommand(design, edit, macro)
+    macro.edit = edit
+    return macro
+
+
+def _room_for(design: Design, instance_id: str, added: list[Node]) -> dict:
+    """The moves that take every node beyond ``instance_id`` along the flow as far on as the
+    ``added`` layers replacing it reach past it."""
+    flow = (design.blocks.owner or design).flow
+    axis = 1 if flow == "down" else 0
+    start = design.node(instance_id).position[axis]
+    reach = max((n.position[axis] for n in added), default=start) - start
+    if reach <= 0:
+        return {}
+    moves = {}
+    for other in design.nodes:
+        if other.id != instance_id and other.position[axis] > start + 1.0:
+            new = list(other.position)
+            new[axis] += reach
+            moves[other.id] = (other.position, (new[0], new[1]))
+    return moves
 
 
 class DefineBlockCommand(Command):

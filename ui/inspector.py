@@ -529,6 +529,20 @@ class DesignView(QWidget):
 # ---- the dock widget ------------------------------------------------------------------------------
 
 
+
+class MultiView(QWidget):
+    """Several layers selected: their names and their parameters together, which follow the
+    report (a selection made by an edit, as Ungroup's, comes before its revalidation)."""
+
+    def __init__(self, node_ids: list[str]):
+        super().__init__()
+        self.node_ids = list(node_ids)
+        self.total: QLabel | None = None
+
+    def update_report(self, report: Report) -> None:
+        total = sum(report.inference.params.get(nid, 0) for nid in self.node_ids)
+        self.total.setText(f"{total:,} parameters together. Select a single layer to edit it.")
+
 class Inspector(QWidget):
     """Shows :class:`NodeView` for one selected layer, a short list for several, and
     :class:`DesignView` when nothing is selected. Call :meth:`show_nodes` with the selection;
@@ -604,7 +618,7 @@ class Inspector(QWidget):
             self.view.sync()
 
     def _report_changed(self, report: Report) -> None:
-        if isinstance(self.view, (NodeView, DesignView)):
+        if isinstance(self.view, (NodeView, DesignView, MultiView)):
             self.view.update_report(report)
 
     # ---- what is shown ----------------------------------------------------------------------------
@@ -675,15 +689,15 @@ class Inspector(QWidget):
 
     def _multi_view(self, node_ids: list[str]) -> QWidget:
         design = self.document.design
-        view = QWidget()
+        view = MultiView(node_ids)
         layout = QVBoxLayout(view)
         layout.setContentsMargins(12, 10, 12, 12)
         title = QLabel(f"{len(node_ids)} layers selected")
         title.setObjectName("inspectorTitle")
         layout.addWidget(title)
-        inference = self.document.report.inference
-        total = sum(inference.params.get(nid, 0) for nid in node_ids)
-        layout.addWidget(_muted(f"{total:,} parameters together. Select a single layer to edit it."))
+        view.total = _muted("")
+        view.update_report(self.document.report)
+        layout.addWidget(view.total)
         layout.addWidget(_section("Selection"))
         for nid in node_ids:
             node = design.node(nid)

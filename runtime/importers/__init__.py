@@ -88,15 +88,22 @@ def _absolute(source: str) -> str:
     return str(Path(file).expanduser().resolve()) + (f":{class_name}" if class_name else "")
 
 
-def _sample_shape(shape: Any) -> list[int] | None:
-    """A sample shape as given (a list of sizes), or a ConversionError."""
+def _sample_shape(shape: Any) -> list | None:
+    """A sample shape as given (a list of sizes; for a model with several inputs, a list of
+    them), or a ConversionError."""
     if shape is None:
         return None
-    if not (isinstance(shape, (list, tuple)) and shape and all(
-            isinstance(d, int) and not isinstance(d, bool) and 0 < d < 2 ** 31 for d in shape)):
+    several = isinstance(shape, (list, tuple)) and shape and all(isinstance(s, list) for s in shape)
+    if not all(_sizes(s) for s in (shape if several else [shape])):
         raise ConversionError(f"the input shape must be a list of sizes without the batch, "
-                              f"written in JSON such as [1, 8, 8] or [64]; not {shape!r}"[:200])
-    return list(shape)
+                              f"written in JSON such as [1, 8, 8] or [64] (one per input for "
+                              f"several: [[1, 8, 8], [1, 8, 8]]); not {shape!r}"[:240])
+    return [list(s) for s in shape] if several else list(shape)
+
+
+def _sizes(shape: Any) -> bool:
+    return isinstance(shape, (list, tuple)) and bool(shape) and all(
+        isinstance(d, int) and not isinstance(d, bool) and 0 < d < 2 ** 31 for d in shape)
 
 
 def _ctor_args(args: Any) -> Any:

@@ -282,7 +282,8 @@ def _pick_dataset(design: Design) -> None:
     from graph.shapes import infer
 
     inputs, outputs = design.inputs(), design.outputs()
-    if len(inputs) != 1:
+    if len(inputs) != 1:  # several inputs: arrays the user provides, one per input
+        design.set_data({**default_data(), "name": "npz", "options": DATASETS["npz"].resolve({})})
         return
     shape = tuple(inputs[0].resolved_params()["shape"])  # a default shape is left out of params
     out = infer(design).shapes.get(outputs[0].id) if outputs else None

@@ -8,17 +8,18 @@ Nothing but those files comes back to the caller.
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import sys
 import uuid
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .builder import ConversionError, UnsupportedModel
+from .builder import ConversionError, Imported, UnsupportedModel
 
 CHECK_BATCH = 3
 TRACE_BATCH = 2
@@ -84,68 +85,147 @@ def first_layer_takes(model: torch.nn.Module) -> str:
     return ""
 
 
-def check_shape_fits(model: torch.nn.Module, shape: list[int], dtype: torch.dtype,
+def input_shapes(shape: list) -> list[list[int]]:
+    """One shape per input: ``[1, 8, 8]`` is one input's, ``[[1, 8, 8], [1, 8, 8]]`` two."""
+    return [list(s) for s in shape] if shape and isinstance(shape[0], (list, tuple)) else [list(shape)]
+
+
+def examples(shapes: list[list[int]], dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+    """Trace inputs: random floats, or zeros for token ids (a valid id for any vocabulary)."""
+    return tuple(torch.randn(TRACE_BATCH, *s) if dtype.is_floating_point
+                 else torch.zeros(TRACE_BATCH, *s, dtype=dtype) for s in shapes)
+
+
+def forward_inputs(model: torch.nn.Module) -> list[str]:
+    """The names of the tensors ``forward`` needs (its parameters without a default)."""
+    try:
+        params = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.default is p.empty
+            and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def check_shape_fits(model: torch.nn.Module, shapes: list[list[int]], dtype: torch.dtype,
                      class_name: str) -> None:
-    """Run the model once on a sample of ``shape``: a shape that does not fit is said in those
-    words (not as the errors torch.export raises from deep inside the trace)."""
-    example = (torch.randn(TRACE_BATCH, *shape) if dtype.is_floating_point
-               else torch.zeros(TRACE_BATCH, *shape, dtype=dtype))
+    """Run the model once on samples of ``shapes``: a shape that does not fit, or too few
+    shapes for its inputs, is said in those words (not as torch.export's errors)."""
+    needed = forward_inputs(model)
+    if len(needed) > len(shapes):
+        raise ConversionError(f"{class_name}.forward takes {len(needed)} inputs "
+                              f"({', '.join(needed)}): give one shape per input, such as "
+                              f"{json.dumps([shapes[0]] * len(needed))}")
     try:
         with torch.no_grad():
-            model(example)
+            model(*examples(shapes, dtype))
     except Exception as exc:
         first = first_layer_takes(model)
-        raise ConversionError(f"the input shape {list(shape)} does not fit {class_name} "
+        shown = shapes[0] if len(shapes) == 1 else shapes
+        raise ConversionError(f"the input shape {shown} does not fit {class_name} "
                               f"({_words(exc)})"
                               + (f"; its first layer, {first} without the batch" if first else "")
                               ) from None
 
 
-def export_module(model: torch.nn.Module, shape: list[int],
+def export_module(model: torch.nn.Module, shape: list,
                   dtype: torch.dtype = torch.float32) -> torch.export.ExportedProgram:
-    """``torch.export`` with a dynamic batch, so reshapes keep the batch symbolic; integer
-    inputs (token ids) are traced with zeros, a valid id for any vocabulary."""
+    """``torch.export`` with a dynamic batch, so reshapes keep the batch symbolic."""
     batch = torch.export.Dim("batch", min=1, max=1 << 20)
-    example = (torch.randn(TRACE_BATCH, *shape) if dtype.is_floating_point
-               else torch.zeros(TRACE_BATCH, *shape, dtype=dtype),)
-    return torch.export.export(model, example, dynamic_shapes=({0: batch},))
+    shapes = input_shapes(shape)
+    return torch.export.export(model, examples(shapes, dtype),
+                               dynamic_shapes=tuple({0: batch} for _ in shapes))
+
+
+@dataclass
+class Source:
+    """What the child imports: the traced program and the module it compares against."""
+
+    program: torch.export.ExportedProgram
+    reference: Any
+    name: str
+    shape: list | None = None  # for a Python class: its input shape(s) and dtype
+    dtype: torch.dtype = torch.float32
+
+
+def read_source(request: dict[str, Any]) -> Source:
+    """The ``.pt2`` program, or the Python class instantiated and traced."""
+    source = request["source"]
+    if source.endswith(".pt2"):
+        try:
+            program = torch.export.load(source)
+        except Exception as exc:  # a broken archive or another format: zipfile, torch, pickle
+            raise ConversionError(f"not a readable torch.export program ({_words(exc)})") from None
+        return Source(program, program.module(), Path(source).stem)
+    reference, declared, dtype = load_class(source, request.get("args"))
+    shape = request.get("input_shape") or declared
+    if not shape:
+        raise ConversionError("give the input shape (without the batch), e.g. [3, 224, 224]; "
+                              "the file declares no INPUT_SHAPE")
+    name = source.rpartition(":")[2]
+    check_shape_fits(reference, input_shapes(shape), dtype, name)
+    try:
+        program = export_module(reference, shape, dtype)
+    except Exception as exc:  # what torch.export cannot trace (data-dependent control flow …)
+        raise ConversionError(f"torch.export could not trace {name}: {_words(exc)}") from None
+    return Source(program, reference, name, shape, dtype)
+
+
+VIA_ONNX = ("torch.export's operators left steps without a layer, so the model came in through "
+            "ONNX (torch.onnx.export), whose importer maps them (attention written out as its "
+            "steps)")
+
+
+def through_onnx(source: Source, folder: Path, classes: dict[str, str]) -> Imported | None:
+    """The class written as ONNX (module paths kept) and imported from there, with blocks:
+    the ONNX importer recognises attention written out as its steps (``q @ k.transpose(-2,
+    -1)``, softmax, ``@ v``). None when that fails or leaves anything unmapped."""
+    from .hierarchy import nest
+    from .onnx_import import import_onnx
+
+    model, shapes = source.reference, input_shapes(source.shape)
+    names = (forward_inputs(model) or [f"input_{i}" for i in range(len(shapes))])[:len(shapes)]
+    path = folder / "via.onnx"
+    try:
+        torch.onnx.export(model, examples(shapes, source.dtype), str(path), dynamo=False,
+                          opset_version=17, input_names=names,
+                          dynamic_axes={n: {0: "batch"} for n in names})
+        imported = import_onnx(path, verify=False)
+    except Exception:  # the exporter or the importer failing: torch.export's report stands
+        return None
+    finally:
+        path.unlink(missing_ok=True)
+    imported.notes.append(VIA_ONNX)
+    return nest(imported, classes)
+
+
+def convert(source: Source, request: dict[str, Any]) -> Imported:
+    """The program's import, nested into blocks unless ``flat``; through ONNX when that maps
+    what torch.export's operators left unmapped."""
+    from .hierarchy import module_classes, nest
+    from .torch_import import import_program
+
+    imported = import_program(source.program, source.name, placeholders=True)
+    classes = module_classes(n.meta.get("nn_module_stack") for n in source.program.graph.nodes)
+    if imported.unmapped and source.shape is not None:
+        other = through_onnx(source, Path(request["out"]), classes)
+        if other is not None and not other.unmapped:
+            return other
+    if imported.unmapped and not request.get("placeholders", False):
+        raise UnsupportedModel(source.name, imported.unmapped)
+    return imported if request.get("flat") else nest(imported, classes)
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
     from graph.fileformat import save
     from safetensors.torch import save_file
 
-    from .hierarchy import module_classes, nest
-    from .torch_import import import_program
-
-    source, out = request["source"], Path(request["out"])
-    if source.endswith(".pt2"):
-        try:
-            program = torch.export.load(source)
-        except Exception as exc:  # a broken archive or another format: zipfile, torch, pickle
-            raise ConversionError(f"not a readable torch.export program ({_words(exc)})") from None
-        reference = program.module()
-        name = Path(source).stem
-    else:
-        reference, declared, dtype = load_class(source, request.get("args"))
-        shape = request.get("input_shape") or declared
-        if not shape:
-            raise ConversionError("give the input shape (without the batch), e.g. [3, 224, 224]; "
-                                  "the file declares no INPUT_SHAPE")
-        name = source.rpartition(":")[2]
-        check_shape_fits(reference, list(shape), dtype, name)
-        try:
-            program = export_module(reference, list(shape), dtype)
-        except Exception as exc:  # what torch.export cannot trace (data-dependent control flow …)
-            raise ConversionError(f"torch.export could not trace {name}: {_words(exc)}") from None
-    imported = import_program(program, name, placeholders=request.get("placeholders", False))
-    if not request.get("flat"):
-        imported = nest(imported, module_classes(n.meta.get("nn_module_stack")
-                                                 for n in program.graph.nodes))
+    source = read_source(request)
+    imported = convert(source, request)
+    out = Path(request["out"])
     report: dict[str, Any] = {"unmapped": [asdict(u) for u in imported.unmapped],
                               "notes": imported.notes}
     if not imported.unmapped:
-        report["max_diff"] = compare(reference, imported)
+        report["max_diff"] = compare(source.reference, imported)
     save(imported.design, out / "design.json")
     save_file({k: v.contiguous() for k, v in imported.weights.items()}, str(out / "weights.safetensors"))
     return report

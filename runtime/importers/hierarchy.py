@@ -122,7 +122,7 @@ class _Nesting:
             edit = group_into_block(design, members, self._block_name(container))
         except BlockError:  # not a block: its layers join the parent, names prefixed
             for nid in members:
-                self.owner[nid], self.local[nid] = parent, f"{last}_{self.local[nid]}"
+                self._inline(nid, parent, f"{last}_{self.local[nid]}")
             return
         edit.apply(design)
         instance = design.node(edit.result)
@@ -167,6 +167,8 @@ class _Nesting:
             words = [w for w in container.split(".") if not w.isdigit()] or ["block"]
             kind = "".join(w[:1].upper() + w[1:] for w in words[-1].split("_"))
             kind += "Item" if container.rsplit(".", 1)[-1].isdigit() else ""
+            if kind in self.classes.values():  # a class of the model keeps its own name
+                kind += "Layers"
         base = re.sub(r"\W", "_", kind, flags=re.ASCII).strip("_") or "Block"
         base = "B" + base if base[0].isdigit() else base
         if base in CATALOG or CATALOG.current_id(base):

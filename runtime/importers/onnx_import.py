@@ -993,14 +993,14 @@ def _softplus(ctx: Context):
 
 @ONNX_OPS.register("Abs")
 def _abs(ctx: Context):
-    """x / (1 + |x|) (torch's Softsign) → Softsign; a lone Abs has no layer."""
+    """x / (1 + |x|) (torch's Softsign) → Softsign; else → Abs."""
     add = ctx.only_reader(ctx.node.output[0], "Add")
     one = add and ctx.constant_of(add, ctx.node.output[0])
     div = add and ctx.only_reader(add.output[0], "Div")
     if one is not None and one.size == 1 and float(one.reshape(())) == 1.0 and div \
             and list(div.input) == [ctx.node.input[0], add.output[0]]:
         return ctx.absorb([add, div], ctx.layer("Softsign", {}, [ctx.tensor(0)]))
-    raise ConversionError("Abs outside Softsign's x / (1 + |x|) has no layer")
+    return ctx.layer("Abs", {}, [ctx.tensor(0)])
 
 
 @ONNX_OPS.register("HardSigmoid")

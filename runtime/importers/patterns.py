@@ -93,9 +93,11 @@ def select(builder: DesignBuilder, name: str, x: Tensor, dim: int, index: int) -
 
 @dataclass(frozen=True)
 class Expanded:
-    """A constant repeated over the batch (``token.expand(n, -1, -1)``): ViT's class token."""
+    """A constant repeated over the batch (``token.expand(n, -1, -1)``): ViT's class token
+    (``name``: the source's tensor, when known)."""
 
     value: torch.Tensor
+    name: str = ""
 
 
 def class_token(builder: DesignBuilder, name: str, values: list, dim: int) -> Tensor | None:
@@ -106,4 +108,4 @@ def class_token(builder: DesignBuilder, name: str, values: list, dim: int) -> Te
     x, token = values[1], values[0].value
     if dim != 1 or x.shape is None or len(x.shape) != 2 or tuple(token.shape) != (1, 1, x.shape[-1]):
         return None
-    return builder.layer("ClassToken", name, {}, [x], {"token": token})
+    return builder.layer("ClassToken", values[0].name or name, {}, [x], {"token": token})

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import torch
@@ -28,9 +30,12 @@ BATCH = "N"
 
 @dataclass(frozen=True)
 class Const:
-    """A parameter, buffer or constant tensor of the program."""
+    """A parameter, buffer or constant tensor of the program (``buffer``: computed from a
+    buffer, so a layer holding it starts frozen, as the source never trains it)."""
 
     value: torch.Tensor
+    buffer: bool = False
+    name: str = ""  # the source's tensor (``cls_token``), when it is one of its own
 
 
 class ZerosWithBatch:
@@ -128,7 +133,8 @@ def import_program(program: torch.export.ExportedProgram, name: str,
             _convert_group(groups[node], env, builder, params, lambda n: users[n])
         elif node.op == "placeholder":
             if node.name in consts:
-                env[node] = Const(params[node][1])
+                env[node] = Const(params[node][1], node.name in sig.inputs_to_buffers,
+                                  params[node][0])
             else:
                 env[node] = _user_input(builder, node)
         elif node.op == "call_function":
@@ -179,6 +185,26 @@ def _attention_placeholder(group: Group, env: dict, builder: DesignBuilder, reas
     env[outputs[-1] if outputs else group.nodes[-1]] = Tensor(value.node, shape)
 
 
+def _folded(node: fx.Node, env) -> Const | None:
+    """An operation on constants and numbers only (``self.pe[:, :x.size(1)]``) → its value,
+    computed now; None for any other."""
+    values = [env.get(a) for a in node.all_input_nodes]
+    if not any(isinstance(v, Const) for v in values) or not all(
+            isinstance(v, Const) or (isinstance(v, (int, float)) and not isinstance(v, bool))
+            for v in values) or not isinstance(node.target, torch._ops.OpOverload):
+        return None
+    plain = lambda n: env[n].value if isinstance(env[n], Const) else env[n]  # noqa: E731
+    try:
+        with torch.no_grad():
+            value = node.target(*fx.map_arg(node.args, plain), **fx.map_arg(node.kwargs, plain))
+    except (RuntimeError, TypeError, ValueError, IndexError):
+        return None
+    if not isinstance(value, torch.Tensor):
+        return None
+    consts = [v for v in values if isinstance(v, Const)]
+    return Const(value, any(c.buffer for c in consts), consts[0].name)
+
+
 def _user_input(builder: DesignBuilder, node: fx.Node) -> Tensor:
     val = node.meta.get("val")
     shape = tuple(val.shape)[1:]
@@ -190,19 +216,37 @@ def _user_input(builder: DesignBuilder, node: fx.Node) -> Tensor:
 
 def _convert(node: fx.Node, env, builder: DesignBuilder, uses) -> Any:
     op = "getitem" if node.target is operator.getitem else str(node.target)
+    folded = _folded(node, env)
+    if folded is not None:
+        return folded
     converter = ATEN_OPS.fetch(op)
     ctx = Context(node, env, builder, uses)
     try:
         if converter is None:
-            raise ConversionError(f"no converter for {op}")
+            raise ConversionError(f"{op} has no layer yet")
         return converter.convert(ctx)
     except ConversionError as exc:
         inputs = [v for v in (env.get(a) for a in node.all_input_nodes) if isinstance(v, Tensor)]
-        value = builder.placeholder(op, ctx.name, inputs, f"{ctx.name} ({node.name})", str(exc))
+        value = builder.placeholder(op, ctx.name, inputs, f"{ctx.name} ({source_line(node) or node.name})",
+                                    str(exc))
         val = node.meta.get("val")
         shape = tuple(val.shape)[1:] if isinstance(val, torch.Tensor) else None
         ok = shape is not None and all(isinstance(d, int) for d in shape)
         return Tensor(value.node, shape if ok else None)
+
+
+STACK_FRAME = re.compile(r'File "([^"]+)", line (\d+), in [^\n]*\n\s*([^\n]*)')
+
+
+def source_line(node: fx.Node) -> str:
+    """Where the user's code called ``node``: ``nets.py:71: x = (x - self.mean) / self.std``
+    (the innermost frame torch.export recorded); empty when it recorded none."""
+    frames = STACK_FRAME.findall(str(node.meta.get("stack_trace") or ""))
+    if not frames:
+        return ""
+    file, line, code = frames[-1]
+    code = code.strip()
+    return f"{Path(file).name}:{line}: {code[:80]}{'…' if len(code) > 80 else ''}"
 
 
 # ---- plumbing: sizes, tuples, no-ops ----------------------------------------------------------
@@ -217,6 +261,9 @@ def _sym_size(ctx: Context):
 @ATEN_OPS.register("getitem")
 def _getitem(ctx: Context):
     value, index = ctx.arg(0), ctx.arg(1)
+    if isinstance(value, (list, tuple)) and isinstance(value[index], Indices) and ctx.node.users:
+        raise ConversionError("the indices of max(dim) (argmax) have no layer: use its values, "
+                              "x.max(dim)[0] or x.amax(dim)")
     if isinstance(value, (list, tuple)):
         return value[index]
     raise ConversionError("indexing a value that is not a tuple")
@@ -265,6 +312,19 @@ ATEN_OPS.register("aten.conv1d.default")(_conv(1))
 ATEN_OPS.register("aten.conv2d.default")(_conv(2))
 
 
+@ATEN_OPS.register("aten.conv_transpose2d.input")
+def _conv_transpose(ctx: Context):
+    """``nn.ConvTranspose2d`` (weight: in × out/groups × kH × kW) → ConvTranspose2d."""
+    w, b, groups = ctx.weight(1), ctx.weight(2), int(ctx.arg(6, 1))
+    weights = {"weight": w} if b is None else {"weight": w, "bias": b}
+    params = {"out_channels": int(w.shape[1]) * groups, "kernel_size": [int(k) for k in w.shape[2:]],
+              "stride": _n(ctx.arg(3, 1), 2), "padding": _n(ctx.arg(4, 0), 2),
+              "output_padding": _n(ctx.arg(5, 0), 2), "dilation": _n(ctx.arg(7, 1), 2),
+              "groups": groups, "bias": b is not None}
+    params = {k: [int(v) for v in vs] if isinstance(vs, list) else vs for k, vs in params.items()}
+    return ctx.layer("ConvTranspose2d", params, [ctx.tensor(0)], weights)
+
+
 def _bn_layer(ctx: Context, x: Tensor, w, b, mean, var, momentum, eps) -> Tensor:
     if w is None or b is None:
         raise ConversionError("BatchNorm without affine parameters")
@@ -297,6 +357,14 @@ def _layer_norm(ctx: Context):
                      [ctx.tensor(0)], {"weight": w, "bias": b})
 
 
+@ATEN_OPS.register("aten.group_norm.default")
+def _group_norm(ctx: Context):
+    w, b = ctx.weight(2), ctx.weight(3)
+    weights = {} if w is None else {"weight": w, "bias": b}
+    return ctx.layer("GroupNorm", {"num_groups": int(ctx.arg(1)), "eps": float(ctx.arg(4, 1e-5)),
+                                   "affine": w is not None}, [ctx.tensor(0)], weights)
+
+
 def _simple(type_id: str, params: Callable[[Context], dict] = lambda ctx: {}):
     def convert(ctx: Context):
         return ctx.layer(type_id, params(ctx), [ctx.tensor(0)])
@@ -306,7 +374,8 @@ def _simple(type_id: str, params: Callable[[Context], dict] = lambda ctx: {}):
 
 for _ops, _type in ((("aten.relu.default", "aten.relu_.default"), "ReLU"),
                     (("aten.tanh.default",), "Tanh"), (("aten.sigmoid.default",), "Sigmoid"),
-                    (("aten.silu.default", "aten.silu_.default"), "SiLU")):
+                    (("aten.silu.default", "aten.silu_.default"), "SiLU"),
+                    (("aten.abs.default",), "Abs")):
     ATEN_OPS.register(*_ops)(_simple(_type))
 for _ops, _type in ((("aten.hardswish.default", "aten.hardswish_.default"), "Hardswish"),
                     (("aten.hardsigmoid.default", "aten.hardsigmoid_.default"), "Hardsigmoid"),
@@ -383,6 +452,27 @@ def _adaptive_avg_pool(ctx: Context):
                      [ctx.tensor(0)])
 
 
+@ATEN_OPS.register("aten.upsample_nearest2d.vec", "aten.upsample_nearest1d.vec",
+                   "aten.upsample_bilinear2d.vec")
+def _upsample(ctx: Context):
+    """``F.interpolate``/``nn.Upsample`` by one whole factor on every axis (bilinear without
+    align_corners) → Upsample."""
+    x = ctx.tensor(0)
+    bilinear = "bilinear" in str(ctx.node.target)
+    size, factors = ctx.arg(1), ctx.arg(3 if bilinear else 2)
+    if bilinear and ctx.arg(2):
+        raise ConversionError("bilinear upsampling with align_corners=True has no layer option "
+                              "(Upsample computes align_corners=False)")
+    if factors is None and size is not None:
+        factors = [int(o) / int(i) for o, i in zip(size, x.shape[1:])]
+    factors = [float(f) for f in factors or []]
+    if not factors or len(set(factors)) != 1 or not factors[0].is_integer():
+        raise ConversionError(f"upsampling by {factors or size} (Upsample takes one whole factor "
+                              "for every axis, e.g. scale_factor=2)")
+    return ctx.layer("Upsample", {"scale_factor": int(factors[0]),
+                                  "mode": "bilinear" if bilinear else "nearest"}, [x])
+
+
 @ATEN_OPS.register("aten.mean.dim")
 def _mean(ctx: Context):
     """Mean over every position: GlobalAvgPool (a Flatten(start_dim=1) before it is folded in),
@@ -415,6 +505,18 @@ def _reduce(ctx: Context, type_id: str) -> Tensor:
 
 
 ATEN_OPS.register("aten.sum.dim_IntList")(lambda ctx: _reduce(ctx, "Sum"))
+
+
+class Indices:
+    """The indices ``max(dim)`` returns beside its values (argmax): no layer computes them."""
+
+
+@ATEN_OPS.register("aten.max.dim")
+def _max_dim(ctx: Context):
+    """``x.max(dim=2)[0]`` (max over time) → Max; its indices have no layer."""
+    x = ctx.tensor(0)
+    dim = _dim_param(ctx, x, 1)
+    return [ctx.layer("Max", {"dims": [dim], "keepdim": bool(ctx.arg(2, False))}, [x]), Indices()]
 ATEN_OPS.register("aten.amax.default")(lambda ctx: _reduce(ctx, "Max"))
 
 
@@ -472,12 +574,31 @@ def _transpose(ctx: Context):
     return ctx.layer("Permute", {"dims": dims}, [x])
 
 
+def own_name(ctx: Context, const: Const, key: str) -> str:
+    """The source's name (``pos_embedding``, ``pos_encoder.pe``) of a tensor that an operator
+    of its own module's ``forward`` turns into a layer holding it as ``key``; empty otherwise,
+    and when that module is the layer itself (its tensor already named ``….key``)."""
+    module = "" if ctx.name == ctx.node.name else ctx.name
+    owner, _, local = const.name.rpartition(".")
+    return const.name if const.name and owner == module and local != key else ""
+
+
+def frozen_if_buffer(ctx: Context, out: Tensor, const: Const) -> Tensor:
+    """``out``'s layer frozen when the tensor it holds was a buffer of the source."""
+    if const.buffer:
+        ctx.builder.design.set_training_flags(out.node, trainable=False)
+    return out
+
+
 def _merge(type_id: str):
     def convert(ctx: Context):
         a, b = ctx.arg(0), ctx.arg(1)
+        if type_id == "Add" and isinstance(a, Const) and isinstance(b, Tensor):
+            a, b = b, a
         if type_id == "Add" and isinstance(a, Tensor) and isinstance(b, Const) \
                 and a.shape is not None and tuple(b.value.shape) == (1,) + a.shape and len(a.shape) == 2:
-            return ctx.layer("PositionEmbedding", {}, [a], {"embedding": b.value})
+            return frozen_if_buffer(ctx, ctx.builder.layer(
+                "PositionEmbedding", own_name(ctx, b, "embedding") or ctx.name, {}, [a], {"embedding": b.value}), b)
         if ctx.kwarg(2, "alpha", 1) != 1:
             raise ConversionError("add with alpha ≠ 1")
         if type_id == "Add" and isinstance(a, Tensor) and isinstance(b, (int, float)):
@@ -503,6 +624,8 @@ def _mul(ctx: Context):
     x, other = (a, b) if isinstance(a, Tensor) else (b, a)
     if not isinstance(x, Tensor) or (divide and x is not a):
         raise ConversionError("dividing by a computed tensor has no layer yet")
+    if isinstance(other, Const) and divide:
+        raise constant_tensor("dividing by")
     if isinstance(other, (int, float)):
         return ctx.layer("Scale", {"factor": scale_factor(float(other), divide)}, [x])
     if isinstance(other, Const) and not divide:
@@ -538,6 +661,16 @@ def _sdpa(ctx: Context):
     return build.layer("MatMul", name, {}, [weights, v])
 
 
+def constant_tensor(verb: str) -> ConversionError:
+    """Arithmetic with a buffer or parameter: no layer, and what to do when it normalizes."""
+    from graph.settings import DATA_PARAMS
+
+    normalize = next(p.title for p in DATA_PARAMS if p.name == "normalize")
+    return ConversionError(f"{verb} a constant tensor (a buffer or parameter) has no layer yet; "
+                           f"if it normalizes the inputs, remove it and turn on {normalize} in "
+                           "the design's data settings")
+
+
 @ATEN_OPS.register("aten.sub.Tensor", "aten.rsub.Scalar")
 def _sub(ctx: Context):
     """x − y → Subtract; x − a number → Scale adding its negative; a number − x (rsub) →
@@ -545,6 +678,8 @@ def _sub(ctx: Context):
     if ctx.kwarg(2, "alpha", 1) != 1:
         raise ConversionError("subtract with alpha ≠ 1")
     x, other = ctx.tensor(0), ctx.arg(1)
+    if isinstance(other, Const):
+        raise constant_tensor("subtracting")
     if isinstance(other, (int, float)):
         rsub = ctx.node.target is torch.ops.aten.rsub.Scalar
         return shifted(ctx.builder, ctx.name, x, float(other) if rsub else -float(other),
@@ -595,12 +730,37 @@ def _chunk(ctx: Context):
     return ctx.layer("Chunk", {"dim": _dim_param(ctx, x, 2)}, [x])
 
 
+BROADCASTING = {"aten.mul.Tensor", "aten.mul_.Tensor", "aten.add.Tensor", "aten.add_.Tensor",
+                "aten.sub.Tensor", "aten.div.Tensor"}
+
+
+def _broadcast_only(ctx: Context, x: Tensor, size: list) -> bool:
+    """``x.expand(size)`` only stretches size-1 axes, and only element-wise operations (which
+    broadcast by themselves) read it: the expand moves nothing."""
+    if len(size) != x.rank or not all(str(u.target) in BROADCASTING for u in ctx.node.users):
+        return False
+    return all(s in (-1, BATCH, d) or d == 1 for s, d in zip(size[1:], x.shape))
+
+
+@ATEN_OPS.register("aten.expand_as.default")
+def _expand_as(ctx: Context):
+    """``s.expand_as(x)`` before ``x * s`` (squeeze-and-excitation) → s itself: the
+    multiplication broadcasts it."""
+    value, like = ctx.tensor(0), ctx.tensor(1)
+    if _broadcast_only(ctx, value, [BATCH, *like.shape]):
+        return value
+    raise ConversionError("expand_as has no layer (only before an element-wise operation, "
+                          "which broadcasts by itself)")
+
+
 @ATEN_OPS.register("aten.expand.default")
 def _expand(ctx: Context):
     value, size = ctx.arg(0), ctx.arg(1)
+    if isinstance(value, Tensor) and value.shape is not None and _broadcast_only(ctx, value, size):
+        return value
     if isinstance(value, Const) and size and size[0] == BATCH and value.value.shape[0] == 1 \
             and all(int(s) in (-1, d) for s, d in zip(size[1:], value.value.shape[1:])):
-        return Expanded(value.value)
+        return Expanded(value.value, own_name(ctx, value, "token"))
     raise ConversionError("expanding a tensor has no layer (only a token repeated over the batch)")
 
 
@@ -673,7 +833,8 @@ def _recurrent(kind: str, nonlinearity: str = "tanh"):
         if kind == "RNN":
             params["nonlinearity"] = nonlinearity
         out = ctx.builder.layer(kind, ctx.name, params, [x], weights)
-        return [Sequence(out), None] if kind != "LSTM" else [Sequence(out), None, None]
+        states = FinalStates(out, ctx.node, int(layers), dirs, hidden)
+        return [Sequence(out), states] + ([CellStates()] if kind == "LSTM" else [])
 
     return convert
 
@@ -684,10 +845,65 @@ ATEN_OPS.register("aten.rnn_tanh.input")(_recurrent("RNN", "tanh"))
 ATEN_OPS.register("aten.rnn_relu.input")(_recurrent("RNN", "relu"))
 
 
+@dataclass(frozen=True)
+class FinalStates:
+    """An RNN's h_n (layers·directions × batch × hidden): its last layer's entries are steps
+    of the whole-sequence output ``sequence`` (``rnn`` is the RNN's graph node)."""
+
+    sequence: Tensor
+    rnn: fx.Node
+    layers: int
+    dirs: int
+    hidden: int
+
+
+class CellStates:
+    """An LSTM's c_n: no layer computes it."""
+
+
+def _final_state(ctx: Context, states: FinalStates, index: int) -> Tensor:
+    """``h_n[index]`` → the sequence's last step (forward) or first step (backward), that
+    direction's half of the features; the RNN itself returns its last step when nothing else
+    reads it and it runs one way."""
+    count = states.layers * states.dirs
+    if not -count <= index < count or index % count < count - states.dirs:
+        raise ConversionError(f"h_n[{index}] is not the last layer's final state: only h_n[-1] "
+                              f"(and h_n[-2], the forward one, when bidirectional) maps")
+    backward = states.dirs == 2 and index % count == count - 1
+    seq, build = states.sequence, ctx.builder
+    sequence_read = any(u.args[1] == 0 and u.users for u in states.rnn.users)
+    if states.dirs == 1 and not sequence_read and build.reads_nothing_yet(seq):
+        return build.update(seq, {"return_sequence": False})
+    step = select(build, ctx.name, seq, 0, 0 if backward else -1)
+    if states.dirs == 1:
+        return step
+    start = states.hidden if backward else 0
+    return build.layer("Slice", f"{ctx.name}_direction", {
+        "dim": 0, "start": start, "stop": start + states.hidden if not backward else 0}, [step])
+
+
+@ATEN_OPS.register("aten.squeeze.dim")
+def _squeeze(ctx: Context):
+    """``h_n.squeeze(0)`` of a one-layer, one-direction RNN → its last step."""
+    value, dim = ctx.arg(0), int(ctx.arg(1))
+    if isinstance(value, FinalStates) and dim == 0 and value.layers * value.dirs == 1:
+        return _final_state(ctx, value, 0)
+    x = ctx.tensor(0)
+    if x.shape[_dim_param(ctx, x, 1)] != 1:
+        return x
+    return ctx.layer("Reshape", {"shape": [d for i, d in enumerate(x.shape) if i != dim % x.rank - 1]},
+                     [x])
+
+
 @ATEN_OPS.register("aten.select.int")
 def _select(ctx: Context):
-    """``output[:, -1]`` of a whole-sequence, one-direction RNN → the RNN's last step."""
+    """``output[:, -1]`` of a whole-sequence, one-direction RNN → the RNN's last step;
+    ``h_n[-1]`` → the step it holds."""
     value = ctx.arg(0)
+    if isinstance(value, FinalStates) and int(ctx.arg(1)) == 0:
+        return _final_state(ctx, value, int(ctx.arg(2)))
+    if isinstance(value, CellStates):
+        raise ConversionError("an LSTM's cell state c_n has no layer: read h_n or the output")
     if isinstance(value, Sequence) and int(ctx.arg(1)) == 1:
         x = value.tensor
         node = ctx.builder.node_of(x)

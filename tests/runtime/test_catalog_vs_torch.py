@@ -425,6 +425,7 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "Mish": activation(),
     "Softplus": activation({"beta": floats(0.01, 10.0), "threshold": floats(0.0, 30.0)}),
     "Softsign": activation(),
+    "Abs": activation(),
     "PReLU": prelu(),
     "Pad": pad(),
     "Slice": slice_case(),

@@ -443,3 +443,15 @@ def test_other_picks_of_a_bidirectional_sequence_stay_as_they_are(tmp_path):
         assert kinds[0] == "GRU" and "Concat" in kinds, way
         assert next(n for n in imported.design.nodes if n.type == "GRU").resolved_params()[
             "return_sequence"], way
+
+
+def test_abs_is_a_layer_both_ways(tmp_path):
+    """``torch.abs`` (a Siamese distance |a − b|) → Abs."""
+    model = nn.Sequential(nn.Linear(6, 4), _Abs(), nn.Linear(4, 3))
+    for way, imported in assert_exact(model, [6], tmp_path).items():
+        assert layer_types(imported) == ["Linear", "Abs", "Linear"], way
+
+
+class _Abs(nn.Module):
+    def forward(self, x):
+        return torch.abs(x)

@@ -263,3 +263,60 @@ def test_the_block_path_shows_every_step_two_levels_down(make_view, qtbot):
                                                                        "features (Features)"]
     assert path.width() >= path.sizeHint().width() > 200
     assert all(path.rect().contains(w.geometry()) for w in steps)
+
+
+def test_first_offers_the_blocks_own_arguments(make_view):
+    """A block grouped by hand has no arguments, yet its "first" field suggested "e.g. stride=2,
+    project=1" — typing that gave an error."""
+    from graph.templates import build
+    from ui.widgets.params import make_editor
+
+    view = make_view(growing_chain())
+    design = view.document.design
+    view.select_nodes([design.node_by_name("fc").id, design.node_by_name("relu").id])
+    (instance,) = [view.group_selected()]
+    first = next(p for p in design.layer_of(design.node(instance)).params if p.name == "first")
+    editor = make_editor(first, {})
+    assert not editor.line.isEnabled() and "no arguments" in editor.line.placeholderText()
+    resnet = build("resnet", small=True)
+    first = next(p for p in resnet.layer_of(resnet.node_by_name("layer2")).params
+                 if p.name == "first")
+    editor = make_editor(first, {"stride": 2})
+    assert editor.line.isEnabled() and editor.line.text() == "stride=2"
+    assert editor.line.placeholderText() == "name=number for planes, stride, project"
+    editor.deleteLater()
+
+
+def test_ungrouping_a_repeated_block_lays_its_copies_out_in_the_flow(make_view, qtbot):
+    """Ungroup on a "block ×3" put its twelve layers on top of the flatten, linear and output
+    after it, and the inspector said "12 layers selected, 0 parameters together"."""
+    from graph.design import Node
+    from ui.canvas.style import NODE_HEIGHT, NODE_WIDTH
+    from ui.inspector import Inspector
+    from .test_canvas_helpers import chain_design
+
+    view = make_view(chain_design())  # x → fc → relu → y, 110 apart
+    design, stack = view.document.design, view.document.undo_stack
+    inspector = Inspector(view.document)
+    qtbot.addWidget(inspector)
+    view.selection_changed.connect(inspector.show_nodes)
+    view.select_nodes(["n2", "n3"])
+    instance = view.group_selected()
+    view.document.push(SetParamCommand(design, instance, "repeat", 3))
+    view.document.revalidate()
+    before = {n.id: n.position for n in design.nodes}
+    view.select_nodes([instance])
+    added = view.ungroup_selected()
+    qtbot.wait(1)  # the revalidation after the edit
+    assert len(added) == 6
+    boxes = {n.id: QRectF(*n.position, NODE_WIDTH, NODE_HEIGHT) for n in design.nodes}
+    for a in boxes:
+        for b in boxes:
+            assert a == b or not boxes[a].intersects(boxes[b]), (design.node(a).name,
+                                                                 design.node(b).name)
+    ys = [design.node(nid).position[1] for nid in ["n1", *added, "n4"]]
+    assert ys == sorted(ys)  # x, the copies in order, then y: along the flow
+    assert inspector.view.total.text().startswith("39 parameters together")  # 4·3+3, 3·3+3 ×2
+    stack.undo()
+    assert {n.id: n.position for n in design.nodes} == before
+    assert isinstance(design.node(instance), Node)

@@ -490,7 +490,10 @@ class ArgsEditor(ParamEditor):
     def __init__(self, param: Param, parent: QWidget | None = None):
         super().__init__(param, parent)
         self.line = QLineEdit()
-        self.line.setPlaceholderText("e.g. stride=2, project=1")
+        names = param.choices  # the block's arguments: none, and there is nothing to set
+        self.line.setPlaceholderText(f"name=number for {', '.join(names)}" if names else
+                                     "none: the block has no arguments")
+        self.line.setEnabled(bool(names))
         self.line.setToolTip(param.doc)
         self.layout().addWidget(self.line)
         self.line.textEdited.connect(self._edited)
@@ -521,6 +524,7 @@ class ArgsEditor(ParamEditor):
         text = ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
         if text != self.line.text():
             self.line.setText(text)
+        self.line.setEnabled(bool(self.param.choices or text))  # what is there can be cleared
 
 
 class ExpressionEditor(ParamEditor):

@@ -68,7 +68,12 @@ class Report:
     def network_ok(self) -> bool:
         """No error in the network itself: only the dataset (not chosen yet, unreadable, of
         another shape) may still be wrong, so shapes, parameters and MACs are all known."""
-        return not [d for d in self.errors if d.code not in DATASET_CODES]
+        return self.network().ok
+
+    def network(self) -> "Report":
+        """This report without the dataset's diagnostics: what the network alone is judged by
+        (its code, its structure)."""
+        return Report([d for d in self.diagnostics if d.code not in DATASET_CODES], self.inference)
 
     def for_node(self, node_id: str) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.node == node_id]

@@ -164,6 +164,9 @@ class NodeView(QWidget):
         layout.setSpacing(8)
 
         self._add_heading(layout, layer)
+        if node.when:  # inside a block: a layer some copies leave out
+            layout.addWidget(_muted(f"Only in the copies where {node.when} holds (a block "
+                                    "argument): the others leave it out."))
         self._add_name(layout, node)
         self._add_parameters(layout, node, session)
         self._add_fine_tuning(layout, node)

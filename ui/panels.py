@@ -515,7 +515,8 @@ class CodePanel(QWidget):
             self.status.setText("Code generation needs PyTorch.")
             return
         try:
-            compiled = compile_structure(design, report)  # no weights on the GUI thread
+            # no weights on the GUI thread; the code is the network's, whatever the data
+            compiled = compile_structure(design, report.network())
             if self.form.currentData() == self.FX:
                 text = compiled.module.code.strip() + "\n"
             else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QRectF, Qt
+from PySide6.QtWidgets import QLabel
 
 from graph.design import Design, Edge
 from ui.commands import SetParamCommand
@@ -283,7 +284,8 @@ def test_first_offers_the_blocks_own_arguments(make_view):
                  if p.name == "first")
     editor = make_editor(first, {"stride": 2})
     assert editor.line.isEnabled() and editor.line.text() == "stride=2"
-    assert editor.line.placeholderText() == "name=number for planes, stride, project"
+    assert editor.line.placeholderText() == "planes=…, stride=…, …"  # fits the inspector
+    assert editor.line.toolTip().endswith("Its arguments: planes, stride, project.")
     editor.deleteLater()
 
 
@@ -320,3 +322,102 @@ def test_ungrouping_a_repeated_block_lays_its_copies_out_in_the_flow(make_view, 
     stack.undo()
     assert {n.id: n.position for n in design.nodes} == before
     assert isinstance(design.node(instance), Node)
+
+
+def test_the_full_size_note_says_it_once(qtbot):
+    """Unticking the small variant read "Full size. The full size needs your own data …"."""
+    from ui.template_dialog import TemplateDialog
+
+    dialog = TemplateDialog()
+    qtbot.addWidget(dialog)
+    dialog.small.setChecked(False)
+    assert dialog.small_note.text() == ("Full size: needs your own data (choose it in the Data "
+                                        "panel).")
+    dialog.done(0)
+
+
+def test_the_code_of_a_template_shows_before_its_data_is_chosen(qtbot):
+    """A full-size ResNet from its template (its image folder still to choose) showed no code:
+    "Fix 1 error to generate code" — the error was the dataset's, not the network's."""
+    from graph.templates import build
+    from ui.document import Document
+    from ui.panels import CodePanel
+
+    document = Document(build("resnet18"))
+    # what the Data panel reports after trying to read the image folder not given yet
+    document.set_data_facts(error="no folder given: set the dataset's path")
+    assert [d.code for d in document.report.errors] == ["data-file"]
+    panel = CodePanel(document)
+    qtbot.addWidget(panel)
+    panel.refresh()
+    assert panel.ok, panel.text()
+    assert "class " in panel.text() and "layer4" in panel.text()
+
+
+def test_a_layer_the_shown_copy_leaves_out_is_drawn_as_such(make_view, qtbot):
+    """Inside ResNet-18's layer1 (project=0) the downsample shortcut was drawn as any layer,
+    8×2×2 and all, though layer1 has none: nothing said it is there only when project."""
+    from graph.templates import build
+    from ui.inspector import Inspector
+
+    design = build("resnet", small=True)
+    view = make_view(design)
+    view.document.revalidate()
+    view.enter_block(design.node_by_name("layer1").id)
+    view.canvas.finish_restyle()
+    body = view.design
+    downsample = view.canvas.nodes[body.node_by_name("downsample").id]
+    conv1 = view.canvas.nodes[body.node_by_name("conv1").id]
+    assert downsample.look.skipped == "project" and downsample.opacity() < 1
+    assert downsample._shape_text == "only when project"
+    assert "only when project" in downsample.tooltip_text()
+    assert not conv1.look.skipped and conv1.opacity() == 1
+    inspector = Inspector(view.document)
+    qtbot.addWidget(inspector)
+    inspector.show_nodes([downsample.node_id], body, view.canvas.scoped_inference)
+    texts = [w.text() for w in inspector.view.findChildren(QLabel)]
+    assert any("Only in the copies where project holds" in t for t in texts)
+    view.leave_to(0)
+    view.enter_block(design.node_by_name("layer2").id)  # its first copy projects
+    view.canvas.finish_restyle()
+    assert not view.canvas.nodes[body.node_by_name("downsample").id].look.skipped
+
+
+def test_template_arguments_say_when_they_would_replace_edits(qtbot):
+    """ResNet-18 with a bias turned on inside its blocks, then Edit ▸ Template Arguments… →
+    depth 34: the bias edit went without a word (the dialog showed the template's count)."""
+    from graph.templates import build
+    from ui.template_dialog import TemplateDialog
+
+    design = build("resnet", small=True)
+    dialog = TemplateDialog(current=design)
+    qtbot.addWidget(dialog)
+    assert dialog.edited_note.isHidden()  # as the template made it: nothing to lose
+    dialog.done(0)
+    body = design.blocks["BasicBlock"].body
+    body.set_param(body.node_by_name("conv1").id, "bias", True)
+    dialog = TemplateDialog(current=design)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.edited_note.isVisible()
+    assert "without those changes" in dialog.edited_note.text()
+    dialog.done(0)
+
+
+def test_the_status_line_says_when_an_error_stops_the_count(qtbot):
+    """A stride set wrong inside a ×3 block turned "19 layers in 8 nodes · 17,498 parameters"
+    into "8 layers · 192 parameters": as if the block's layers had gone."""
+    from graph.templates import build
+    from tests.conftest import example_window
+
+    window = example_window(qtbot, (1152, 720))
+    design = build("resnet", small=True)
+    window.document.replace(design)
+    window.document.revalidate()
+    assert window.status_label.text().startswith("✓ valid  ·  71 layers in 13 nodes  ·  176,578 ")
+    body = design.blocks["BasicBlock"].body
+    window.document.push(SetParamCommand(body, body.node_by_name("conv1").id, "kernel_size", 9))
+    window.document.revalidate()
+    text = window.status_label.text()
+    assert text.startswith("✗ 1 error  ·  13 nodes  ·  ") and "+ parameters" in text, text
+    assert "Counted up to the error" in window.status_label.toolTip()

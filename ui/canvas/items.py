@@ -57,6 +57,8 @@ class NodeLook:
     severity: str | None = None  # None, "warning" or "error"
     problems: str = ""  # tooltip text of the badge
     describe: str = ""  # "in → out" for the node's tooltip
+    # inside a block, a layer its shown copy leaves out: the condition it needs ("project")
+    skipped: str = ""
 
 
 def pill_length(flow: str) -> float:
@@ -338,6 +340,7 @@ class NodeItem(QGraphicsItem):
         if badge_changed:
             self._elide_labels()
         self._elide_shape()
+        self.setOpacity(0.45 if look.skipped else 1.0)  # drawn faint: not in this copy
         self.update()
         return True
 
@@ -369,6 +372,8 @@ class NodeItem(QGraphicsItem):
         metrics = _FONTS.mono_m
         room = NODE_WIDTH - 3 * PAD
         shape = self.look.shape or "?"
+        if self.look.skipped:
+            shape, self._params_text = f"only when {self.look.skipped}", ""
         if self._params_text and (metrics.horizontalAdvance(shape) +
                                   metrics.horizontalAdvance(self._params_text) > room):
             self._params_text = self._params_text.removesuffix(" params")
@@ -387,7 +392,10 @@ class NodeItem(QGraphicsItem):
         lines = [f"<b>{_html(self.name)}</b> — {_html(self.layer.label)}"]
         if self.summary:
             lines.append(_html(self.summary))
-        if self.look.describe:
+        if self.look.skipped:
+            lines.append(f"Left out of the copy shown: it is there only when "
+                         f"{_html(self.look.skipped)}")
+        elif self.look.describe:
             lines.append(f"shape: {_html(self.look.describe)}")
         if self.look.params:
             lines.append(_html(self.look.params))

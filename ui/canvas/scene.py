@@ -18,7 +18,7 @@ from typing import Callable, Iterable
 from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneHelpEvent, QToolTip
 
-from graph.blocks import PATH_SEPARATOR
+from graph.blocks import PATH_SEPARATOR, BlockError, present
 from graph.catalog import fmt_shape
 from graph.design import Design, Edge, Node
 from graph.shapes import Inference, describe
@@ -303,6 +303,25 @@ class CanvasScene(QGraphicsScene):
             inference = copies[0].inference
         return inference
 
+    def _skipped(self, report: Report) -> dict[str, str]:
+        """Inside a block: the layers the shown copy leaves out (their ``when`` does not hold
+        for its arguments, as a ResNet stage's downsample without ``project``), each with its
+        condition."""
+        inference, args = report.inference, None
+        for instance in self.scope:
+            copies = getattr(inference, "expansions", {}).get(instance)
+            if not copies:
+                return {}
+            inference, args = copies[0].inference, copies[0].args
+        out = {}
+        for node in self.design.nodes if args is not None else ():
+            try:
+                if node.when and not present(node, args):
+                    out[node.id] = node.when
+            except BlockError:  # a condition that does not read: validation says so
+                continue
+        return out
+
     def scoped_diagnostics(self, report: Report) -> list[Diagnostic]:
         """The report's diagnostics, or inside an entered block those of the layers shown:
         what is wrong with the body as a network, and the entered instance's error pinned to
@@ -375,6 +394,7 @@ class CanvasScene(QGraphicsScene):
         (made when it is shown: a slice pays for its own nodes only)."""
         by_node: dict[str, list] = defaultdict(list)
         inference = self.scoped_inference(report)
+        skipped = self._skipped(report)
         for diag in self.scoped_diagnostics(report):
             if diag.node is not None:
                 by_node[diag.node].append(diag)
@@ -384,11 +404,12 @@ class CanvasScene(QGraphicsScene):
             shape = inference.shapes.get(node_id)
             # What the look is made of; most nodes are unchanged by an edit, so compare first.
             key = (shape, tuple(inference.input_shapes.get(node_id, ())),
-                   inference.params.get(node_id), tuple(diags))
+                   inference.params.get(node_id), tuple(diags), skipped.get(node_id, ""))
             if key == self._look_keys.get(node_id):
                 continue
             self._look_keys[node_id] = key
-            changes.append((node_id, partial(_node_look, inference, node_id, shape, diags)))
+            changes.append((node_id, partial(_node_look, inference, node_id, shape, diags,
+                                             skipped.get(node_id, ""))))
         return changes
 
     def _restyle_slice(self, at_least: int = 1, everything: bool = False) -> None:
@@ -468,8 +489,9 @@ class CanvasScene(QGraphicsScene):
         return rect
 
 
-def _node_look(inference: Inference, node_id: str, shape, diags) -> NodeLook:
-    """A node's look from its shape, parameter count and diagnostics."""
+def _node_look(inference: Inference, node_id: str, shape, diags, skipped: str = "") -> NodeLook:
+    """A node's look from its shape, parameter count and diagnostics (and, inside a block, the
+    condition it needs when the copy shown leaves it out)."""
     severity = None
     if diags:
         severity = ERROR if any(d.severity == ERROR for d in diags) else "warning"
@@ -479,4 +501,5 @@ def _node_look(inference: Inference, node_id: str, shape, diags) -> NodeLook:
         severity=severity,
         problems=problems_text(diags) if diags else "",
         describe=describe(inference, node_id) if shape is not None else "",
+        skipped=skipped,
     )

@@ -491,10 +491,10 @@ class ArgsEditor(ParamEditor):
         super().__init__(param, parent)
         self.line = QLineEdit()
         names = param.choices  # the block's arguments: none, and there is nothing to set
-        self.line.setPlaceholderText(f"name=number for {', '.join(names)}" if names else
-                                     "none: the block has no arguments")
+        example = ", ".join(f"{n}=…" for n in names[:2]) + (", …" if len(names) > 2 else "")
+        self.line.setPlaceholderText(example or "none: the block has no arguments")
         self.line.setEnabled(bool(names))
-        self.line.setToolTip(param.doc)
+        self.line.setToolTip(param.doc + (f" Its arguments: {', '.join(names)}." if names else ""))
         self.layout().addWidget(self.line)
         self.line.textEdited.connect(self._edited)
         self.line.editingFinished.connect(self.finished)

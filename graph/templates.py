@@ -291,6 +291,33 @@ def rebuild(design: Design, changes: Mapping[str, Any]) -> Design:
     return fresh
 
 
+def edited_since_built(design: Design) -> bool:
+    """Whether ``design``'s network is no longer what its template makes with its remembered
+    arguments — layers added, removed, linked or set otherwise (where they sit does not
+    count): building it again, for new arguments, would leave those edits out."""
+    if not design.template:
+        return False
+    template, _ = lookup(design.template["name"])
+    fresh = build(template.name, design.template.get("args", {}))
+    return _with_blocks(design) != _with_blocks(fresh)
+
+
+def _with_blocks(design: Design) -> tuple:
+    """What a design's network is, by names (ids and positions aside), with its blocks'."""
+    blocks = tuple((b.name, repr(sorted(b.args.items())), _network(b.body))
+                   for b in design.blocks)
+    return _network(design), blocks
+
+
+def _network(design: Design) -> tuple:
+    """One network's layers and links, by names."""
+    names = {n.id: n.name for n in design.nodes}
+    layers = sorted(repr((n.type, n.name, sorted(n.params.items()), n.when, n.trainable,
+                          n.lr_mult)) for n in design.nodes)
+    links = sorted((names[e.src], e.src_port, names[e.dst], e.dst_port) for e in design.edges)
+    return tuple(layers), tuple(links)
+
+
 def fits_builtin_data(name: str, args: Mapping[str, Any] | None = None) -> bool:
     """Whether the network template ``name`` makes with ``args`` (its full size when none)
     trains on a built-in dataset as it is: its input and classes are the digits'. When not, it

@@ -29,10 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graph.design import DEFAULT_NAME
 from graph.fileformat import DesignFileError, load
 from graph.summary import human_count
 from graph.validate import Report
 from ui.canvas.view import CanvasView
+from ui.commands import SetDesignInfoCommand
 from ui.canvas.zoom import ZoomBox
 from ui.document import Document
 from ui.files import (AutosaveEntry, Autosaver, RecentFiles, app_settings, data_dir,
@@ -494,14 +496,18 @@ class MainWindow(QMainWindow):
         layers = max(report.inference.total_layers, nodes)  # blocks expanded, as the summary counts
         count = f"{layers} layer{'s' * (layers != 1)}" + (f" in {nodes} nodes" if layers > nodes else "")
         params = report.inference.total_params
+        more = ""  # the network's error stops the counting: what is counted is a part, said so
+        if not report.network_ok:
+            count, more = f"{nodes} node{'s' * (nodes != 1)}", "+"
         if report.ok:
             state = "✓ valid so far (reading the data)" if self.document.data_unread else "✓ valid"
         else:
             n = len(report.errors)
             state = f"✗ {n} error{'s' * (n != 1)}"
-        self.status_label.setText(f"{state}  ·  {count}  ·  "
-                                  f"{params:,} parameters  ·  {human_count(report.inference.total_macs)}"
-                                  " MACs")
+        self.status_label.setText(f"{state}  ·  {count}  ·  {params:,}{more} parameters  ·  "
+                                  f"{human_count(report.inference.total_macs)}{more} MACs")
+        self.status_label.setToolTip("Counted up to the error: the rest is counted once it is "
+                                     "fixed" if more else "")
         self.status_label.setProperty("invalid", not report.ok)
         self.status_label.style().unpolish(self.status_label)
         self.status_label.style().polish(self.status_label)
@@ -763,6 +769,10 @@ class MainWindow(QMainWindow):
         controller = self.training.controller
         old_path = self.document.path
         runs = controller.listed_runs() if old_path != path else []
+        design = self.document.design
+        if old_path is None and design.name == DEFAULT_NAME:  # named after its file, as a file
+            # without a name opens; one undo step (the title, runs and code follow the name)
+            self.document.push(SetDesignInfoCommand(design, path.stem, design.description))
         try:
             self.document.save(path)
         except OSError as exc:

@@ -25,9 +25,10 @@ from PySide6.QtWidgets import (
 from graph.design import Design
 from graph.summary import counted, human_count, summarize
 from graph.templates import (TEMPLATES, Template, TemplateArg, TemplateError, build,
-                             fits_builtin_data)
+                             edited_since_built, fits_builtin_data)
 from graph.validate import validate
 
+from .canvas.style import Theme
 from .canvas.view import CanvasView
 from .document import Document
 
@@ -66,6 +67,14 @@ class TemplateDialog(QDialog):
         self.small_note = QLabel()  # what ticking or not means for this template
         self.small_note.setObjectName("muted")
         self.small_note.setWordWrap(True)
+        # Template Arguments on a network edited since it was made: rebuilding leaves the
+        # edits out, and the user should know before applying.
+        self.edited_note = QLabel("You changed this network since it was made: applying builds "
+                                  "it again from the template, without those changes (Undo "
+                                  "brings them back).")
+        self.edited_note.setObjectName("templateEdited")
+        self.edited_note.setWordWrap(True)
+        self.edited_note.setStyleSheet(f"color: {Theme.warning.name()};")
         self.facts = QLabel()
         self.facts.setObjectName("templateFacts")
         self.facts.setWordWrap(True)
@@ -82,6 +91,7 @@ class TemplateDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         self._layout_widgets()
+        self.edited_note.setHidden(not (fixed and edited_since_built(current)))
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(PREVIEW_DELAY_MS)
@@ -108,6 +118,7 @@ class TemplateDialog(QDialog):
         side.addLayout(self.form)
         side.addWidget(self.small)
         side.addWidget(self.small_note)
+        side.addWidget(self.edited_note)
         side.addStretch(1)
         side.addWidget(self.facts)
         side_widget = QWidget()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -65,7 +66,7 @@ class Context:
         self.producers = producers if producers is not None else {}
         self.planned = planned if planned is not None else {}  # outputs a pattern already made
         self.attrs = {a.name: _attr(a) for a in node.attribute}
-        self.name = layer_name(node.name, node.op_type)
+        self.name = layer_name(node.name, node.op_type, node.output[0] if node.output else "")
 
     def only_reader(self, value_name: str, op_type: str):
         """The one node reading ``value_name`` when it is an ``op_type`` (and nothing else,
@@ -121,12 +122,22 @@ class Context:
         return self.builder.layer(type_id, self.name, params, inputs, weights)
 
 
-def layer_name(onnx_name: str, op_type: str) -> str:
-    """``/layer1/layer1.0/conv1/Conv`` → ``layer1.0.conv1``; unnamed nodes get their op type."""
-    parts = [p for p in onnx_name.strip("/").split("/")[:-1] if p]
-    kept = [p for i, p in enumerate(parts) if not (i + 1 < len(parts)
-                                                   and parts[i + 1].startswith(p + "."))]
-    return ".".join(kept) or op_type.lower()
+def layer_name(onnx_name: str, op_type: str, output: str = "") -> str:
+    """``/layer1/layer1.0/conv1/Conv`` → ``layer1.0.conv1``; a name that is no module path
+    (CNTK's ``Convolution28``, MXNet's ``resnetv15_conv0_fwd``) as it is. A node named only by
+    its operator (``Gemm_3``) or not at all gets its op type, after its output when that is a
+    word (Caffe2 names only outputs: ``conv1_1``) and with it when a number (``gemm_23``), so
+    that no two unnamed layers share a name (read as one module called twice)."""
+    if "/" in onnx_name:
+        parts = [p for p in onnx_name.strip("/").split("/")[:-1] if p]
+        kept = [p for i, p in enumerate(parts) if not (i + 1 < len(parts)
+                                                       and parts[i + 1].startswith(p + "."))]
+        return ".".join(kept) or op_type.lower()
+    if onnx_name and not re.fullmatch(rf"{re.escape(op_type)}(_\d+)?", onnx_name):
+        return onnx_name.replace(".", "_")
+    if re.search("[A-Za-z]", output):
+        return re.sub(r"[./:]", "_", output)
+    return f"{op_type.lower()}_{output}" if output else op_type.lower()
 
 
 def _attr(a) -> Any:

@@ -25,7 +25,8 @@ class Replica:
 class Graph:
     """Nodes, initializers and a count of the learned values, as one exporter writes them."""
 
-    def __init__(self, seed: int = 0) -> None:
+    def __init__(self, seed: int = 0, names: bool = True) -> None:
+        self.names = names  # nodes named after their output (Caffe2 names none)
         self.rng = np.random.default_rng(seed)
         self.nodes: list[onnx.NodeProto] = []
         self.inits: list[onnx.TensorProto] = []
@@ -59,8 +60,8 @@ class Graph:
 
     def node(self, op: str, inputs, outputs, name: str = "", **attrs) -> str:
         outputs = [outputs] if isinstance(outputs, str) else list(outputs)
-        self.nodes.append(helper.make_node(op, list(inputs), outputs, name=name or outputs[0],
-                                           **attrs))
+        name = name or (outputs[0] if self.names else "")
+        self.nodes.append(helper.make_node(op, list(inputs), outputs, name=name, **attrs))
         return outputs[0]
 
     def model(self, name: str, inputs, outputs, opset: int, ir_version: int | None = None,
@@ -133,7 +134,7 @@ def caffe2_squeezenet(opset: int = 7) -> Replica:
     expands, Concat), Dropout with ``ratio`` and a mask output (before opset 7 also
     ``is_test``), GlobalAveragePool then Softmax of the N×C×1×1 map (opset 7's Softmax coerces
     to 2-D)."""
-    g = Graph(2)
+    g = Graph(2, names=False)
     h = _conv_relu(g, "data_0", "conv1", 3, 8, 3, stride=2)
     h = g.node("MaxPool", [h], "pool1_1", kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 0, 0])
     squeeze = _conv_relu(g, h, "fire2_squeeze1x1", 8, 4, 1)
@@ -155,7 +156,7 @@ def caffe2_resnet_opset5() -> Replica:
     """A Caffe2 ResNet from before opset 6: BatchNormalization with ``is_test`` and
     ``consumed_inputs``, Gemm with ``broadcast``; older than onnxruntime runs (the import
     upgrades it with onnx's version converter)."""
-    g = Graph(15)
+    g = Graph(15, names=False)
     h = g.node("Conv", ["gpu_0/data_0", g.weight("gpu_0/conv1_w_0", (8, 3, 3, 3))], "gpu_0/conv1_1",
                kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
     h = g.node("BatchNormalization", [h, g.weight("gpu_0/res_conv1_bn_s_0", (8,), positive=True),
@@ -181,7 +182,7 @@ def caffe2_alexnet() -> Replica:
     """bvlc_alexnet (opset 7, IR 3): Conv with ``group=2``, LRN, MaxPool without ceil_mode, a
     Reshape to ``[1, -1]`` by a shape initializer, Gemm with ``transB=1``, Dropout with a mask
     output, Softmax of the 2-D logits."""
-    g = Graph(3)
+    g = Graph(3, names=False)
     h = _lrn(g, _conv_relu(g, "data_0", "conv1", 3, 8, 3, stride=2), "norm1_1")
     h = g.node("MaxPool", [h], "pool1_1", kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 0, 0])
     h = _lrn(g, _conv_relu(g, h, "conv2", 8, 8, 3, pad=1, group=2), "norm2_1")
@@ -200,7 +201,7 @@ def caffe2_alexnet() -> Replica:
 
 def caffenet() -> Replica:
     """caffenet-9 / old torch: Flatten (not Reshape) before Gemm, LRN, Dropout, a symbolic batch."""
-    g = Graph(4)
+    g = Graph(4, names=False)
     h = _lrn(g, _conv_relu(g, "data_0", "conv1", 3, 6, 3, stride=2), "norm1_1")
     h = g.node("MaxPool", [h], "pool1_1", kernel_shape=[3, 3], strides=[2, 2])
     h = g.node("Flatten", [h], "flatten_1", axis=1)

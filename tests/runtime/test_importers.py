@@ -289,6 +289,11 @@ def test_layer_names_follow_the_module_path():
     assert layer_name("/layer1/layer1.0/conv1/Conv", "Conv") == "layer1.0.conv1"
     assert layer_name("/fc/Gemm", "Gemm") == "fc"
     assert layer_name("Gemm_3", "Gemm") == "gemm"
+    # Other exporters: names without module paths kept; unnamed nodes after their output.
+    assert layer_name("Convolution28", "Conv") == "Convolution28"
+    assert layer_name("resnetv15_stage1_conv0_fwd", "Conv") == "resnetv15_stage1_conv0_fwd"
+    assert layer_name("", "Conv", "fire2_squeeze1x1_1") == "fire2_squeeze1x1_1"
+    assert layer_name("Gemm_3", "Gemm", "23") == "gemm_23"
 
 
 def test_mobile_activations_map_to_their_layers():

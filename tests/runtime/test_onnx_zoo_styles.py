@@ -71,6 +71,7 @@ def test_a_file_as_its_exporter_writes_it_imports_exactly(name, tmp_path):
     assert imported.max_diff is not None and imported.max_diff <= TOLERANCE, imported.max_diff
     upgraded = [n for n in imported.notes if "version converter" in n]
     assert len(upgraded) == (replica.model.opset_import[0].version < 7)
+    assert not [n for n in imported.notes if "is called" in n]  # no module is called twice
     assert infer(imported.design).total_params == replica.learned
     report = validate(imported.design)
     assert report.ok, [d.format(imported.design) for d in report.errors]
@@ -157,8 +158,8 @@ def test_gemm_alpha_and_beta_fold_into_the_linear_and_transa_is_refused(tmp_path
     model = g.model("gemm", [tensor("x", ["N", 3])], [tensor("y", ["N", 4])], opset=11).model
     imported = import_model(_saved(model, tmp_path))
     w, b = (numpy_helper.to_array(t) for t in model.graph.initializer)
-    np.testing.assert_allclose(imported.weights["gemm.weight"].numpy(), 0.5 * w.T, rtol=1e-6)
-    np.testing.assert_allclose(imported.weights["gemm.bias"].numpy(), 3.0 * b, rtol=1e-6)
+    np.testing.assert_allclose(imported.weights["y.weight"].numpy(), 0.5 * w.T, rtol=1e-6)
+    np.testing.assert_allclose(imported.weights["y.bias"].numpy(), 3.0 * b, rtol=1e-6)
     model.graph.node[0].attribute.append(helper.make_attribute("transA", 1))
     model.graph.input[0].CopyFrom(tensor("x", [3, 5]))
     model.graph.output[0].CopyFrom(tensor("y", [5, 4]))
@@ -173,3 +174,13 @@ def test_an_exported_local_response_norm_is_one_lrn_operator(tmp_path):
         exported = export_model(imported.design, "onnx", tmp_path / "again.onnx", imported.weights)
     ops = [n.op_type for n in onnx.load(str(exported.path)).graph.node]
     assert ops.count("LRN") == 2 and "Pow" not in ops
+
+
+@pytest.mark.parametrize("name, layers", [
+    ("cntk_mnist", ["Convolution28", "ReLU32", "Pooling66", "Times212"]),  # node names
+    ("caffe2_squeezenet", ["conv1_1", "fire2_squeeze1x1_1", "fire2_concat_1"]),  # outputs
+    ("mxnet_resnet_v1", ["resnetv15_stage1_conv0_fwd", "resnetv15_dense0_fwd"])])
+def test_layers_are_named_as_the_file_names_them(name, layers, tmp_path):
+    imported = import_model(_saved(REPLICAS[name]().model, tmp_path), flat=True)
+    names = {n.name for n in imported.design.nodes}
+    assert {layer.lower() for layer in layers} <= names

@@ -381,3 +381,64 @@ def test_a_layer_the_shown_copy_leaves_out_is_drawn_as_such(make_view, qtbot):
     view.enter_block(design.node_by_name("layer2").id)  # its first copy projects
     view.canvas.finish_restyle()
     assert not view.canvas.nodes[body.node_by_name("downsample").id].look.skipped
+
+
+def test_template_arguments_say_when_they_would_replace_edits(qtbot):
+    """ResNet-18 with a bias turned on inside its blocks, then Edit ▸ Template Arguments… →
+    depth 34: the bias edit went without a word (the dialog showed the template's count)."""
+    from graph.templates import build
+    from ui.template_dialog import TemplateDialog
+
+    design = build("resnet", small=True)
+    dialog = TemplateDialog(current=design)
+    qtbot.addWidget(dialog)
+    assert dialog.edited_note.isHidden()  # as the template made it: nothing to lose
+    dialog.done(0)
+    body = design.blocks["BasicBlock"].body
+    body.set_param(body.node_by_name("conv1").id, "bias", True)
+    dialog = TemplateDialog(current=design)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.edited_note.isVisible()
+    assert "without those changes" in dialog.edited_note.text()
+    dialog.done(0)
+
+
+def test_the_status_line_says_when_an_error_stops_the_count(qtbot):
+    """A stride set wrong inside a ×3 block turned "19 layers in 8 nodes · 17,498 parameters"
+    into "8 layers · 192 parameters": as if the block's layers had gone."""
+    from graph.templates import build
+    from tests.conftest import example_window
+
+    window = example_window(qtbot, (1152, 720))
+    design = build("resnet", small=True)
+    window.document.replace(design)
+    window.document.revalidate()
+    assert window.status_label.text().startswith("✓ valid  ·  71 layers in 13 nodes  ·  176,578 ")
+    body = design.blocks["BasicBlock"].body
+    window.document.push(SetParamCommand(body, body.node_by_name("conv1").id, "kernel_size", 9))
+    window.document.revalidate()
+    text = window.status_label.text()
+    assert text.startswith("✗ 1 error  ·  13 nodes  ·  ") and "+ parameters" in text, text
+    assert "Counted up to the error" in window.status_label.toolTip()
+
+
+def test_saving_an_untitled_design_names_it_after_its_file(qtbot, tmp_path, monkeypatch):
+    """A network built from scratch and saved as myres.json was still called "Untitled" — in
+    the inspector, on the path inside its blocks (reopened, a file without a name is named
+    after the file)."""
+    monkeypatch.setenv("NETWRIGHT_DATA_DIR", str(tmp_path / "data"))
+    from ui.main_window import MainWindow
+
+    window = MainWindow(autosave=False, remember_layout=False)
+    qtbot.addWidget(window)
+    window.new()
+    assert window.document.design.name == "Untitled"
+    assert window._save_to(tmp_path / "myres.json")
+    assert window.document.design.name == "myres" and window.document.undo_stack.isClean()
+    assert '"name": "myres"' in (tmp_path / "myres.json").read_text()
+    assert window.canvas.scope_path() == ["myres"]
+    from graph.templates import build
+
+    window.document.replace(build("resnet", small=True))  # a design with a name keeps it
+    assert window._save_to(tmp_path / "r.json") and window.document.design.name == "ResNet-18"

@@ -18,7 +18,7 @@ from graph.shapes import infer
 from graph.validate import validate
 from runtime.compiler import compile_design, example_inputs
 from runtime.export import _read_safetensors, export_model, load_weights
-from runtime.importers import UnsupportedModel, import_model
+from runtime.importers import Imported, UnsupportedModel, import_model, save_imported
 from runtime.importers import child
 from runtime.weights import match_weights
 from tests.conftest import cli
@@ -194,3 +194,18 @@ def test_the_cli_imports_a_user_model_with_two_inputs(tmp_path, capsys):
     assert "max abs difference 0" in out
     design = load(tmp_path / "d.json")
     assert [n.name for n in design.nodes if n.type == "Input"] == ["input1", "input2"]
+
+
+@pytest.mark.slow
+def test_an_imported_user_model_trains_on_the_data_it_fits(tmp_path, capsys):
+    """An MLP of 64 features and 10 classes comes in on the digits and trains there, from the
+    source's weights (``python main.py train``)."""
+    mlp = Case("misc.py:MLP", 4, shape=[64], args={"in_features": 64, "hidden": [32],
+                                                    "num_classes": 10})
+    _, design, weights, _ = _import(mlp, tmp_path)
+    assert design.data["name"] == "digits"
+    save_imported(Imported(design, weights, source="misc.py:MLP"), tmp_path / "mlp.json")
+    status, out, err = cli(capsys, "train", tmp_path / "mlp.json", "--epochs", "2",
+                           "--device", "cpu", "--run-dir", tmp_path / "run")
+    assert status == 0, err
+    assert "completed after 2 epoch" in out and "val_accuracy" in out

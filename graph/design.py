@@ -101,6 +101,9 @@ class Edge:
         return {"src": self.src, "src_port": self.src_port, "dst": self.dst, "dst_port": self.dst_port}
 
 
+DEFAULT_NAME = "Untitled"  # a new design's name, until it is named (saving it names it)
+
+
 class DesignError(ValueError):
     """An edit that the model refuses (unknown node, duplicate id, …)."""
 
@@ -140,7 +143,7 @@ class Design:
     ``block_changed`` with the block's name, then ``changed``).
     """
 
-    def __init__(self, name: str = "Untitled", library: BlockLibrary | None = None) -> None:
+    def __init__(self, name: str = DEFAULT_NAME, library: BlockLibrary | None = None) -> None:
         self.name = name
         self.description = ""
         self.arguments: dict[str, int] = {}  # a block body's arguments with their defaults

@@ -29,10 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graph.design import DEFAULT_NAME
 from graph.fileformat import DesignFileError, load
 from graph.summary import human_count
 from graph.validate import Report
 from ui.canvas.view import CanvasView
+from ui.commands import SetDesignInfoCommand
 from ui.canvas.zoom import ZoomBox
 from ui.document import Document
 from ui.files import (AutosaveEntry, Autosaver, RecentFiles, app_settings, data_dir,
@@ -767,6 +769,10 @@ class MainWindow(QMainWindow):
         controller = self.training.controller
         old_path = self.document.path
         runs = controller.listed_runs() if old_path != path else []
+        design = self.document.design
+        if old_path is None and design.name == DEFAULT_NAME:  # named after its file, as a file
+            # without a name opens; one undo step (the title, runs and code follow the name)
+            self.document.push(SetDesignInfoCommand(design, path.stem, design.description))
         try:
             self.document.save(path)
         except OSError as exc:

@@ -421,3 +421,24 @@ def test_the_status_line_says_when_an_error_stops_the_count(qtbot):
     text = window.status_label.text()
     assert text.startswith("✗ 1 error  ·  13 nodes  ·  ") and "+ parameters" in text, text
     assert "Counted up to the error" in window.status_label.toolTip()
+
+
+def test_saving_an_untitled_design_names_it_after_its_file(qtbot, tmp_path, monkeypatch):
+    """A network built from scratch and saved as myres.json was still called "Untitled" — in
+    the inspector, on the path inside its blocks (reopened, a file without a name is named
+    after the file)."""
+    monkeypatch.setenv("NETWRIGHT_DATA_DIR", str(tmp_path / "data"))
+    from ui.main_window import MainWindow
+
+    window = MainWindow(autosave=False, remember_layout=False)
+    qtbot.addWidget(window)
+    window.new()
+    assert window.document.design.name == "Untitled"
+    assert window._save_to(tmp_path / "myres.json")
+    assert window.document.design.name == "myres" and window.document.undo_stack.isClean()
+    assert '"name": "myres"' in (tmp_path / "myres.json").read_text()
+    assert window.canvas.scope_path() == ["myres"]
+    from graph.templates import build
+
+    window.document.replace(build("resnet", small=True))  # a design with a name keeps it
+    assert window._save_to(tmp_path / "r.json") and window.document.design.name == "ResNet-18"

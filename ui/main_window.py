@@ -454,12 +454,38 @@ class MainWindow(QMainWindow):
     # ---- panels ↔ canvas -------------------------------------------------------------------------
 
     def focus_node(self, node_id: str) -> None:
-        """Select ``node_id`` on the canvas and scroll it into the middle of the view."""
+        """Select ``node_id`` on the canvas and scroll it into the middle of the view; a block
+        instance whose error lies inside it opens at the inner layer the error names."""
         if not self.document.design.has_node(node_id):
             return
+        inner = self._error_path_into(node_id)
+        if inner or self.canvas.canvas.scope:
+            self.canvas.leave_to(0)
+        for instance, target in zip([node_id, *inner], inner):
+            self.canvas.enter_block(instance)
+            node_id = target
         self.canvas.select_nodes([node_id])
         self.canvas.center_on_node(node_id)
-        self.inspector.show_nodes([node_id])
+        if not inner:
+            self.inspector.show_nodes([node_id])
+
+    def _error_path_into(self, node_id: str) -> list[str]:
+        """The ids, level by level, of the inner layers a block instance's error names
+        (``block.0 › add``: the body's ``add``); empty for any other node."""
+        design = self.document.design
+        error = self.document.report.inference.errors.get(node_id)
+        node = design.node(node_id)
+        ids: list[str] = []
+        for label in error.path[1:] if error is not None and node.is_block else ():
+            body = design.blocks[node.type].body
+            inner = body.node_by_name(label) or body.node_by_name(re.sub(r"\.\d+$", "", label))
+            if inner is None:
+                break
+            ids.append(inner.id)
+            design, node = body, inner
+            if not node.is_block:
+                break
+        return ids
 
     def _node_activated(self, node_id: str) -> None:
         """A double-clicked node: bring the inspector forward on its name."""

@@ -442,3 +442,33 @@ def test_saving_an_untitled_design_names_it_after_its_file(qtbot, tmp_path, monk
 
     window.document.replace(build("resnet", small=True))  # a design with a name keeps it
     assert window._save_to(tmp_path / "r.json") and window.document.design.name == "ResNet-18"
+
+
+def test_a_blocks_error_in_the_diagnostics_leads_inside_it(qtbot):
+    """Clicking "block.0 › add: inputs have shapes that do not match" selected the block on the
+    canvas; the layer it names, inside, was a double-click and a search away."""
+    from graph.grouping import group_into_block
+    from tests.conftest import example_window
+
+    design = Design("residual")
+    x = design.add_node(design.make_node("Input", name="x", params={"shape": [16, 8, 8]}))
+    conv = design.add_node(design.make_node("Conv2d", name="conv", position=(200, 110),
+                                            params={"out_channels": 16, "padding": 1}))
+    add = design.add_node(design.make_node("Add", name="add", position=(0, 220)))
+    out = design.add_node(design.make_node("Output", name="y", position=(0, 330)))
+    for src, dst in ((x, conv), (x, add), (conv, add), (add, out)):
+        design.add_edge(Edge(src.id, dst.id))
+    edit = group_into_block(design, [conv.id, add.id])
+    edit.apply(design)
+    body = design.blocks[design.node(edit.result).type].body
+    body.set_param(body.node_by_name("conv").id, "stride", 2)
+    window = example_window(qtbot, (1152, 720))
+    window.document.replace(design)
+    window.document.revalidate()
+    (error,) = [d for d in window.document.report.errors if d.node == edit.result]
+    window.diagnostics.node_activated.emit(error.node)  # the row's click
+    assert window.canvas.design is body
+    assert window.canvas.selected_node_ids() == [body.node_by_name("add").id]
+    assert window.inspector.view.node_id == body.node_by_name("add").id
+    window.focus_node(design.node_by_name("x").id)  # a top-level layer: back out to it
+    assert window.canvas.design is design and window.canvas.selected_node_ids() == [x.id]

@@ -1174,6 +1174,9 @@ _register(
 
 
 def _embedding_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    if p["padding_idx"] >= p["num_embeddings"]:
+        raise ShapeError(f"padding_idx {p['padding_idx']} is not an id of the vocabulary of "
+                         f"{p['num_embeddings']}", fix="use an id below the vocabulary size, or -1")
     return ins[0] + (p["embedding_dim"],)
 
 
@@ -1186,13 +1189,16 @@ _register(
         Param("num_embeddings", "int", 1000, "Vocabulary size (ids are 0…size−1).", min=1,
               max=10_000_000, short="vocab {}"),
         Param("embedding_dim", "int", 64, "Length of each vector.", min=1, max=65536, short="d{}"),
+        Param("padding_idx", "int", -1, "A padding token id: its vector gets no gradient "
+              "(stays as it is) and starts at zero; −1: none.", min=-1, max=10_000_000),
     ),
     input_spec=InputSpec((1,), "a sequence of token ids"),
     shape=_embedding_shape,
     count_params=lambda p, ins: p["num_embeddings"] * p["embedding_dim"],
     torch_class="Embedding",
     torch_kwargs=lambda p, ins: {"num_embeddings": p["num_embeddings"],
-                                 "embedding_dim": p["embedding_dim"]},
+                                 "embedding_dim": p["embedding_dim"],
+                                 **({"padding_idx": p["padding_idx"]} if p["padding_idx"] >= 0 else {})},
     summary_keys=("num_embeddings", "embedding_dim"),
 )
 

@@ -29,10 +29,11 @@ class UserCodeError(Exception):
     """The imported file's own code failed (running the file, or constructing the class)."""
 
 
-def load_class(spec: str, args: Any) -> tuple[torch.nn.Module, Any, torch.dtype]:
+def load_class(spec: str, args: Any) -> tuple[torch.nn.Module, Any, Any]:
     """``file.py:ClassName`` instantiated with ``args`` (a list, an object, or None), the
-    file's ``INPUT_SHAPE`` when it declares one, and its ``INPUT_DTYPE`` (else float32; token
-    ids are int64, as Netwright's exports declare them)."""
+    file's ``INPUT_SHAPE`` when it declares one, and its ``INPUT_DTYPE`` (one, or one per
+    input; else int64 token ids when the model's first layer is an ``nn.Embedding``, float32
+    otherwise)."""
     file, _, class_name = spec.rpartition(":")
     path = Path(file)
     if not path.is_file():
@@ -58,7 +59,17 @@ def load_class(spec: str, args: Any) -> tuple[torch.nn.Module, Any, torch.dtype]
     if isinstance(declared, (list, tuple)) and declared and declared[0] is None:
         declared = declared[1:]  # Netwright's exports write the batch as None
     dtype = getattr(module, "INPUT_DTYPE", None)
-    return model.eval(), declared, dtype if isinstance(dtype, torch.dtype) else torch.float32
+    if not (isinstance(dtype, torch.dtype) or isinstance(dtype, (tuple, list)) and dtype
+            and all(isinstance(d, torch.dtype) for d in dtype)):
+        dtype = torch.int64 if reads_token_ids(model) else torch.float32
+    return model.eval(), declared, dtype
+
+
+def reads_token_ids(model: torch.nn.Module) -> bool:
+    """Whether the first layer with weights is an ``nn.Embedding`` (a text model)."""
+    first = next((m for m in model.modules() if not list(m.children())
+                  and any(True for _ in m.parameters(recurse=False))), None)
+    return isinstance(first, torch.nn.Embedding)
 
 
 def _brief(exc: BaseException) -> str:
@@ -90,10 +101,12 @@ def input_shapes(shape: list) -> list[list[int]]:
     return [list(s) for s in shape] if shape and isinstance(shape[0], (list, tuple)) else [list(shape)]
 
 
-def examples(shapes: list[list[int]], dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
-    """Trace inputs: random floats, or zeros for token ids (a valid id for any vocabulary)."""
-    return tuple(torch.randn(TRACE_BATCH, *s) if dtype.is_floating_point
-                 else torch.zeros(TRACE_BATCH, *s, dtype=dtype) for s in shapes)
+def examples(shapes: list[list[int]], dtype) -> tuple[torch.Tensor, ...]:
+    """Trace inputs: random floats, or zeros for token ids (a valid id for any vocabulary);
+    ``dtype`` is one for every input or a sequence of one per input."""
+    dtypes = list(dtype) if isinstance(dtype, (tuple, list)) else [dtype] * len(shapes)
+    return tuple(torch.randn(TRACE_BATCH, *s) if d.is_floating_point
+                 else torch.zeros(TRACE_BATCH, *s, dtype=d) for s, d in zip(shapes, dtypes))
 
 
 def forward_inputs(model: torch.nn.Module) -> list[str]:
@@ -184,11 +197,13 @@ def through_onnx(source: Source, folder: Path, classes: dict[str, str]) -> Impor
 
     model, shapes = source.reference, input_shapes(source.shape)
     names = (forward_inputs(model) or [f"input_{i}" for i in range(len(shapes))])[:len(shapes)]
+    count = len(list(source.program.graph.nodes)[-1].args[0])
+    outputs = ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
     path = folder / "via.onnx"
     try:
         torch.onnx.export(model, examples(shapes, source.dtype), str(path), dynamo=False,
-                          opset_version=17, input_names=names,
-                          dynamic_axes={n: {0: "batch"} for n in names})
+                          opset_version=17, input_names=names, output_names=outputs,
+                          dynamic_axes={n: {0: "batch"} for n in names + outputs})
         imported = import_onnx(path, verify=False)
     except Exception:  # the exporter or the importer failing: torch.export's report stands
         return None

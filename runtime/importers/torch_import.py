@@ -235,16 +235,18 @@ def _convert(node: fx.Node, env, builder: DesignBuilder, uses) -> Any:
         return Tensor(value.node, shape if ok else None)
 
 
+TORCH_DIR = Path(torch.__file__).resolve().parent
 STACK_FRAME = re.compile(r'File "([^"]+)", line (\d+), in [^\n]*\n\s*([^\n]*)')
 
 
 def source_line(node: fx.Node) -> str:
     """Where the user's code called ``node``: ``nets.py:71: x = (x - self.mean) / self.std``
-    (the innermost frame torch.export recorded); empty when it recorded none."""
+    (the innermost frame torch.export recorded outside torch itself); empty when none."""
     frames = STACK_FRAME.findall(str(node.meta.get("stack_trace") or ""))
-    if not frames:
+    own = [f for f in frames if not Path(f[0]).is_relative_to(TORCH_DIR)] or frames
+    if not own:
         return ""
-    file, line, code = frames[-1]
+    file, line, code = own[-1]
     code = code.strip()
     return f"{Path(file).name}:{line}: {code[:80]}{'…' if len(code) > 80 else ''}"
 
@@ -294,22 +296,25 @@ def _conv(n: int):
     def convert(ctx: Context):
         w, b = ctx.weight(1), ctx.weight(2)
         padding = ctx.arg(4, 0)
-        if isinstance(padding, str):
+        if isinstance(padding, str) and padding not in ("same", "valid"):
             raise ConversionError(f"padding={padding!r} has no layer yet")
         size = lambda v, d: [int(x) for x in (v if isinstance(v, (list, tuple)) else [v] * n)] \
             if v is not None else [d] * n  # noqa: E731
         weights = {"weight": w} if b is None else {"weight": w, "bias": b}
         params = {"out_channels": int(w.shape[0]), "kernel_size": [int(k) for k in w.shape[2:]],
-                  "stride": size(ctx.arg(3), 1), "padding": size(padding, 0),
+                  "stride": size(ctx.arg(3), 1),
+                  "padding": size(0 if isinstance(padding, str) else padding, 0),
                   "dilation": size(ctx.arg(5), 1), "groups": int(ctx.arg(6, 1)),
                   "bias": b is not None}
+        if padding == "same":  # torch pads as the layer's same_padding does, the extra one after
+            params["same_padding"] = True
         return ctx.layer(f"Conv{n}d", params, [ctx.tensor(0)], weights)
 
     return convert
 
 
-ATEN_OPS.register("aten.conv1d.default")(_conv(1))
-ATEN_OPS.register("aten.conv2d.default")(_conv(2))
+ATEN_OPS.register("aten.conv1d.default", "aten.conv1d.padding")(_conv(1))
+ATEN_OPS.register("aten.conv2d.default", "aten.conv2d.padding")(_conv(2))
 
 
 @ATEN_OPS.register("aten.conv_transpose2d.input")
@@ -446,10 +451,21 @@ ATEN_OPS.register("aten.max_pool2d.default")(_pool("Max", 2))
 ATEN_OPS.register("aten.avg_pool2d.default")(_pool("Avg", 2))
 
 
-@ATEN_OPS.register("aten.adaptive_avg_pool2d.default")
-def _adaptive_avg_pool(ctx: Context):
-    return ctx.layer("AdaptiveAvgPool2d", {"output_size": [int(s) for s in _n(ctx.arg(1), 2)]},
-                     [ctx.tensor(0)])
+def _adaptive_pool(kind: str, n: int):
+    """``F.adaptive_avg_pool2d(x, 1)`` … → AdaptiveAvgPool2d …; a max pool also returns its
+    indices, which have no layer."""
+    def convert(ctx: Context):
+        size = [int(s) for s in _n(ctx.arg(1), n)]
+        out = ctx.layer(f"Adaptive{kind}Pool{n}d", {"output_size": size if n > 1 else size[0]},
+                        [ctx.tensor(0)])
+        return [out, Indices()] if kind == "Max" else out
+
+    return convert
+
+
+for _n_dims in (1, 2):
+    ATEN_OPS.register(f"aten.adaptive_avg_pool{_n_dims}d.default")(_adaptive_pool("Avg", _n_dims))
+    ATEN_OPS.register(f"aten.adaptive_max_pool{_n_dims}d.default")(_adaptive_pool("Max", _n_dims))
 
 
 @ATEN_OPS.register("aten.upsample_nearest2d.vec", "aten.upsample_nearest1d.vec",
@@ -551,11 +567,15 @@ def _numel(shape) -> int:
     return out
 
 
+MOVES_BATCH = ("{} that moves the batch (Netwright keeps it first: a recurrent layer with "
+               "batch_first=False, or heads folded into the batch)")
+
+
 @ATEN_OPS.register("aten.permute.default")
 def _permute(ctx: Context):
     x, dims = ctx.tensor(0), [int(d) % ctx.tensor(0).rank for d in ctx.arg(1)]
     if dims[0] != 0:
-        raise ConversionError("a permutation that moves the batch")
+        raise ConversionError(MOVES_BATCH.format("a permutation"))
     norm = ctx.node.args[0]
     alone = len(norm.users) == 1 and bool(norm.args) and isinstance(norm.args[0], fx.Node) \
         and len(norm.args[0].users) == 1
@@ -568,7 +588,7 @@ def _transpose(ctx: Context):
     x = ctx.tensor(0)
     a, b = int(ctx.arg(1)) % x.rank, int(ctx.arg(2)) % x.rank
     if 0 in (a, b):
-        raise ConversionError("a transpose that moves the batch")
+        raise ConversionError(MOVES_BATCH.format("a transpose"))
     dims = list(range(len(x.shape)))
     dims[a - 1], dims[b - 1] = dims[b - 1], dims[a - 1]
     return ctx.layer("Permute", {"dims": dims}, [x])
@@ -795,11 +815,11 @@ def _slice(ctx: Context):
 
 @ATEN_OPS.register("aten.embedding.default")
 def _embedding(ctx: Context):
-    w = ctx.weight(0)
-    if ctx.arg(2, -1) != -1:
-        raise ConversionError("Embedding with a padding index has no layer option yet")
-    return ctx.layer("Embedding", {"num_embeddings": int(w.shape[0]), "embedding_dim": int(w.shape[1])},
-                     [ctx.tensor(1)], {"weight": w})
+    w, padding = ctx.weight(0), int(ctx.arg(2, -1))
+    params = {"num_embeddings": int(w.shape[0]), "embedding_dim": int(w.shape[1])}
+    if padding >= 0:  # torch.export writes padding_idx=-1 as it is, a negative one as its id
+        params["padding_idx"] = padding
+    return ctx.layer("Embedding", params, [ctx.tensor(1)], {"weight": w})
 
 
 # ---- recurrent layers -----------------------------------------------------------------------------
@@ -813,7 +833,8 @@ def _recurrent(kind: str, nonlinearity: str = "tanh"):
         if not all(isinstance(h, ZerosWithBatch) for h in hx):
             raise ConversionError(f"{kind} with a given initial state")
         if not batch_first:
-            raise ConversionError(f"{kind} over sequence-first input (batch_first=False)")
+            raise ConversionError(f"{kind} over sequence-first input (batch_first=False): "
+                                  f"build it with batch_first=True and keep the batch first")
         if not all(isinstance(p, Const) for p in flat):
             raise ConversionError(f"{kind} weights must be parameters")
         dirs = 2 if bidirectional else 1
@@ -882,17 +903,27 @@ def _final_state(ctx: Context, states: FinalStates, index: int) -> Tensor:
         "dim": 0, "start": start, "stop": start + states.hidden if not backward else 0}, [step])
 
 
-@ATEN_OPS.register("aten.squeeze.dim")
+@ATEN_OPS.register("aten.squeeze.dim", "aten.squeeze.dims", "aten.squeeze.default")
 def _squeeze(ctx: Context):
-    """``h_n.squeeze(0)`` of a one-layer, one-direction RNN → its last step."""
-    value, dim = ctx.arg(0), int(ctx.arg(1))
-    if isinstance(value, FinalStates) and dim == 0 and value.layers * value.dirs == 1:
+    """``x.squeeze(-1)``, ``x.squeeze()`` (sample dims of size 1; the batch stays) → Reshape,
+    or Flatten when one dim is left; ``h_n.squeeze(0)`` of a one-layer, one-direction RNN →
+    its last step."""
+    value, dims = ctx.arg(0), ctx.arg(1)
+    if isinstance(value, FinalStates) and dims in (0, [0]) and value.layers * value.dirs == 1:
         return _final_state(ctx, value, 0)
     x = ctx.tensor(0)
-    if x.shape[_dim_param(ctx, x, 1)] != 1:
+    dims = range(1, x.rank) if dims is None else [dims] if isinstance(dims, int) else dims
+    dims = {int(d) % x.rank for d in dims}
+    if 0 in dims:
+        raise ConversionError("squeezing the batch dimension")
+    rest = [size for i, size in enumerate(x.shape) if not (i + 1 in dims and size == 1)]
+    if len(rest) == len(x.shape):
         return x
-    return ctx.layer("Reshape", {"shape": [d for i, d in enumerate(x.shape) if i != dim % x.rank - 1]},
-                     [x])
+    if not rest:
+        raise ConversionError("squeezing a sample down to one number per sample has no layer")
+    if len(rest) == 1:
+        return ctx.layer("Flatten", {}, [x])
+    return ctx.layer("Reshape", {"shape": rest}, [x])
 
 
 @ATEN_OPS.register("aten.select.int")

@@ -234,8 +234,9 @@ def concat(draw) -> Case:
 
 @st.composite
 def embedding(draw) -> Case:
-    return one({"num_embeddings": draw(st.integers(1, 20)), "embedding_dim": draw(st.integers(1, 8))},
-               draw(shapes(1, 1, hi=6)))
+    vocab = draw(st.integers(1, 20))
+    return one({"num_embeddings": vocab, "embedding_dim": draw(st.integers(1, 8)),
+                "padding_idx": draw(st.integers(-1, vocab - 1))}, draw(shapes(1, 1, hi=6)))
 
 
 @st.composite

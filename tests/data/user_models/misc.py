@@ -45,7 +45,7 @@ class MLP(nn.Module):
 class ConvBlock(nn.Module):
     def __init__(self, channels):
         super().__init__()
-        self.conv = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv = nn.Conv2d(channels, channels, 3, padding="same")
         self.norm = nn.GroupNorm(4, channels)
         self.act = nn.SiLU()
         self.drop = nn.Dropout2d(0.1)
@@ -70,7 +70,7 @@ class ModernCNN(nn.Module):
         for block in self.blocks:
             x = block(x)
         x = self.skip(self.up(x))
-        x = x.mean(dim=(2, 3))
+        x = x.mean(dim=(2, 3)) + F.adaptive_max_pool2d(x, 1).squeeze(-1).squeeze(-1)
         return self.head(self.norm(x))
 
 

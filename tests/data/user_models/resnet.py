@@ -123,6 +123,5 @@ class SEResNet(nn.Module):
     def forward(self, x):
         x = self.stem(x)
         x = self.layer2(self.layer1(x))
-        x = F.adaptive_avg_pool2d(x, 1)
-        x = x.view(x.size(0), -1)
+        x = F.avg_pool2d(x, x.size()[2:]).squeeze()
         return self.fc(x)

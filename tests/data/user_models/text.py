@@ -1,16 +1,16 @@
-"""Text classifiers over token ids: LSTM, GRU and a 1-D CNN (Kim, 2014)."""
+"""Text classifiers over token ids: LSTM, GRU and a 1-D CNN (Kim, 2014). No INPUT_DTYPE:
+a model whose first layer is an nn.Embedding reads token ids."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
 INPUT_SHAPE = [12]
-INPUT_DTYPE = torch.long
 
 
 class LSTMClassifier(nn.Module):
-    def __init__(self, vocab_size=50, embed_dim=16, hidden_dim=12, num_classes=3):
+    def __init__(self, vocab_size=50, embed_dim=16, hidden_dim=12, num_classes=3, pad_idx=1):
         super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embed_dim)
+        self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_idx)
         self.lstm = nn.LSTM(embed_dim, hidden_dim, num_layers=1, batch_first=True,
                             bidirectional=True)
         self.dropout = nn.Dropout(0.3)

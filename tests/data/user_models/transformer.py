@@ -121,8 +121,8 @@ class PositionalEncoding(nn.Module):
 
 
 class TutorialTransformer(nn.Module):
-    """Token ids → embedding scaled by √d → sinusoidal positions → encoder → mean → classes;
-    import with --input-shape [10] (INPUT_DTYPE is float here, so give token ids as such)."""
+    """Features projected and scaled by √d → sinusoidal positions (a buffer) → a pre-norm GELU
+    encoder → mean over the sequence → classes."""
 
     def __init__(self, ntoken=40, d_model=16, nhead=2, d_hid=32, nlayers=2, num_classes=3):
         super().__init__()

@@ -148,16 +148,17 @@ def _kind(name: str) -> str:
 
 
 def match_weights(own: Mapping[str, torch.Tensor], theirs: Mapping[str, torch.Tensor]) -> Matching:
-    """Pair ``own`` (the model's state dict) with ``theirs``: by name, then by shape in order
-    among the names that differ (a weight only with a weight, a bias with a bias …)."""
+    """Pair ``own`` (the model's state dict) with ``theirs``: by name (a layer named after a
+    tensor of theirs holds it: ``cls_token.token`` is their ``cls_token``), then by shape in
+    order among the names that differ (a weight only with a weight, a bias with a bias …)."""
     result = Matching()
     renamed = _strip_prefix(list(theirs), set(own))
     by_name = {short: full for full, short in renamed.items()}
     # safetensors files list their tensors alphabetically: "in order" means numbers as numbers.
     left_own, left_theirs = [], sorted(theirs, key=_natural)
     for key, tensor in own.items():
-        their = by_name.get(key)
-        if their is None:
+        their = by_name.get(key) or by_name.get(key.rpartition(".")[0])
+        if their is None or their not in left_theirs:
             left_own.append(key)
         elif tuple(theirs[their].shape) == tuple(tensor.shape):
             result.matched.append((key, their, "name"))

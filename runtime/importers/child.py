@@ -197,11 +197,13 @@ def through_onnx(source: Source, folder: Path, classes: dict[str, str]) -> Impor
 
     model, shapes = source.reference, input_shapes(source.shape)
     names = (forward_inputs(model) or [f"input_{i}" for i in range(len(shapes))])[:len(shapes)]
+    count = len(list(source.program.graph.nodes)[-1].args[0])
+    outputs = ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
     path = folder / "via.onnx"
     try:
         torch.onnx.export(model, examples(shapes, source.dtype), str(path), dynamo=False,
-                          opset_version=17, input_names=names,
-                          dynamic_axes={n: {0: "batch"} for n in names})
+                          opset_version=17, input_names=names, output_names=outputs,
+                          dynamic_axes={n: {0: "batch"} for n in names + outputs})
         imported = import_onnx(path, verify=False)
     except Exception:  # the exporter or the importer failing: torch.export's report stands
         return None

@@ -140,6 +140,19 @@ def layer_name(onnx_name: str, op_type: str, output: str = "") -> str:
     return f"{op_type.lower()}_{output}" if output else op_type.lower()
 
 
+def _attention_name(region) -> str:
+    """The module holding every projection of an attention (``blocks.0.attn`` for its ``qkv``
+    and ``proj``), else ``attention``."""
+    paths = [layer_name(n.name, "attention").split(".")
+             for n in (*region.projections, region.out_projection) if n is not None]
+    common = []
+    for parts in zip(*paths):
+        if len(set(parts)) > 1:
+            break
+        common.append(parts[0])
+    return ".".join(common) or "attention"
+
+
 def _attr(a) -> Any:
     import onnx
 
@@ -256,8 +269,8 @@ def _convert_graph(model, builder: DesignBuilder, opset: int) -> dict[str, Any]:
             continue
         for region in attention.pop(id(node), []):
             try:
-                planned.update(convert_region(region, env, builder, model, layer_name(
-                    region.projections[0].name, "attention")))
+                planned.update(convert_region(region, env, builder, model,
+                                              _attention_name(region)))
             except ConversionError as exc:
                 hints.update({id(n): f"it looks like self-attention, but {exc}" for n in region.nodes})
         if node.output and all(name in planned for name in node.output if name):

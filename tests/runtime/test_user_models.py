@@ -63,7 +63,7 @@ CASES = [
     Case("text.py:GRUClassifier", 5, by_name=False),
     Case("text.py:LastHiddenLSTM", 5, by_name=False),
     Case("text.py:TextCNN", 14, ("Convs",), by_name=False),  # a three-output block: convs.l_0
-    Case("transformer.py:TransformerClassifier", 9, by_name=False, tensors=False),  # cls_token.token
+    Case("transformer.py:TransformerClassifier", 9, by_name=False),  # cls_token.token
     Case("transformer.py:TinyViT", 7, ("Block", "Mlp"), by_name=False, tensors=False),
     Case("transformer.py:SeparateQKVAttention", 6, by_name=False, tensors=False),
     Case("transformer.py:TutorialTransformer", 8, ("PositionalEncoding",), by_name=False,

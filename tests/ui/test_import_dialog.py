@@ -325,3 +325,19 @@ def test_freezing_one_layer_says_layer(window, tmp_path, monkeypatch):
     window.open_path(tmp_path / "three.json", ask=False)
     window.freeze_all_but_head()
     assert window.statusBar().currentMessage().startswith("Froze 1 layer: only species trains")
+
+
+def test_the_dialog_imports_a_users_class_with_two_inputs(window, qtbot, tmp_path):
+    """A Siamese network from a user's file: the Input shape field takes one shape per input."""
+    from tests.runtime.test_user_models import USER_MODELS
+    from ui.import_dialog import ImportDialog
+
+    dialog = ImportDialog(window, str(tmp_path))
+    dialog.source.setText(f"{USER_MODELS / 'misc.py'}:SiameseNet")
+    dialog.trust.setChecked(True)
+    dialog.shape.setText("[[1, 8, 8], [1, 8, 8]]")
+    dialog.start_import()
+    qtbot.waitUntil(lambda: dialog.open_button.isEnabled(), timeout=120_000)
+    assert dialog.status.text().startswith("Imported 8 nodes (1 block for its submodules)")
+    assert "outputs match the source on random inputs (max difference 0)" in dialog.status.text()
+    assert [n.name for n in dialog.result_obj.design.inputs()] == ["input1", "input2"]

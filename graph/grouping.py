@@ -203,7 +203,7 @@ def ungroup(design: Design, instance_id: str) -> Edit:
     values = [next(((e.src, e.src_port) for _, e in touching
                     if e.dst == instance_id and e.dst_port == p.name), None) for p in layer.inputs]
     added: list[str] = []
-    for i, offset in enumerate(copy_offsets(design, node, block.body, params["repeat"])):
+    for i, offset in enumerate(_copy_offsets(design, node, block.body, params["repeat"])):
         args = {**base, **(params["first"] or {})} if i == 0 else base
         values = _inline_copy(block.body, args, values, allocator, offset, edit, added)
     dropped = 0  # each new link takes its old one's place: merge layers keep their input order
@@ -218,7 +218,7 @@ def ungroup(design: Design, instance_id: str) -> Edit:
     return edit
 
 
-def copy_offsets(design: Design, instance: Node, body: Design, repeat: int) -> list[tuple]:
+def _copy_offsets(design: Design, instance: Node, body: Design, repeat: int) -> list[tuple]:
     """Where each inlined copy's body positions move to: the first copy's layers start where
     the instance stood, each next copy one step beyond the previous along the flow."""
     ports = {n.id for n in body.inputs() + body.outputs()}

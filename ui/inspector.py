@@ -107,7 +107,8 @@ class FixTarget:
 def _clear_layout(layout) -> None:
     while layout.count():
         item = layout.takeAt(0)
-        if item.widget() is not None:
+        if item.widget() is not None:  # hidden now: deleted later, which waits while a modal
+            item.widget().hide()  # dialog (as the recovery offer at start) runs its own loop
             item.widget().deleteLater()
         elif item.layout() is not None:
             _clear_layout(item.layout())

@@ -677,7 +677,8 @@ def _reshape(ctx: Context):
             raise ConversionError("a reshape of a bidirectional RNN output that does not join "
                                   "its directions")
         return value.sequence
-    x, target = ctx.tensor(0), _as_dims(ctx.arg(1))
+    x = ctx.tensor(0)
+    target = _as_dims(ctx.arg(1) if ctx.opset >= 5 else np.array(ctx.attrs["shape"], np.int64))
     if target is None:
         raise ConversionError("the target shape is neither constant nor built from the input's shape")
     values = list(target.values)
@@ -870,6 +871,47 @@ def _batch_norm(ctx: Context):
     params = {"eps": float(np.float32(ctx.attrs.get("epsilon", 1e-5))),
               "momentum": round(1.0 - momentum, 6)}
     return ctx.layer(type_id, params, [x], weights)
+
+
+@ONNX_OPS.register("InstanceNormalization")
+def _instance_norm(ctx: Context):
+    """→ GroupNorm with one group per channel: the same statistics (each sample's channel over
+    its positions) and one scale and shift per channel (the fast-neural-style models)."""
+    x = ctx.tensor(0)
+    eps = float(np.float32(ctx.attrs.get("epsilon", 1e-5)))
+    group_norm = _torch_group_norm(ctx, x, eps)
+    if group_norm is not None:
+        return group_norm
+    params = {"num_groups": int(x.shape[0]), "eps": eps}
+    return ctx.layer("GroupNorm", params, [x], {"weight": ctx.weight(1), "bias": ctx.weight(2)})
+
+
+def _torch_group_norm(ctx: Context, grouped: Tensor, eps: float) -> Tensor | None:
+    """torch's ``nn.GroupNorm`` as it exports it — Reshape to N×G×… → InstanceNormalization
+    (scale 1, shift 0) → Reshape back → Mul and Add of one constant per channel — → one
+    GroupNorm of G groups; None when the nodes around are not that."""
+    reshape = ctx.producers.get(ctx.node.input[0])
+    back = ctx.only_reader(ctx.node.output[0], "Reshape")
+    mul = back and ctx.only_reader(back.output[0], "Mul")
+    add = mul and ctx.only_reader(mul.output[0], "Add")
+    if add is None or reshape is None or reshape.op_type != "Reshape" \
+            or not ctx.read_once(ctx.node.input[0]) or not ctx.builder.reads_nothing_yet(grouped) \
+            or np.any(ctx.const(1) != 1) or np.any(ctx.const(2) != 0):
+        return None
+    source = ctx.env.get(reshape.input[0])
+    if not isinstance(source, Tensor) or source.shape is None or len(source.shape) < 2:
+        return None
+    channels = (source.shape[0],) + (1,) * (len(source.shape) - 1)
+    scale, shift = ctx.constant_of(mul, back.output[0]), ctx.constant_of(add, mul.output[0])
+    if scale is None or shift is None or scale.shape[-len(channels):] != channels \
+            or shift.shape[-len(channels):] != channels or scale.size != channels[0] \
+            or shift.size != channels[0]:
+        return None
+    ctx.builder.remove(grouped.node)
+    weights = {"weight": torch.from_numpy(np.array(scale, np.float32).reshape(-1)),
+               "bias": torch.from_numpy(np.array(shift, np.float32).reshape(-1))}
+    out = ctx.layer("GroupNorm", {"num_groups": int(grouped.shape[0]), "eps": eps}, [source], weights)
+    return ctx.absorb([back, mul, add], out)
 
 
 @ONNX_OPS.register("LayerNormalization", since=17)
@@ -1208,6 +1250,16 @@ def _global_avg_pool(ctx: Context):
     if len(x.shape) != 3:
         raise ConversionError("global pooling of non-image tensors")
     return ctx.layer("AdaptiveAvgPool2d", {"output_size": 1}, [x])
+
+
+@ONNX_OPS.register("GlobalMaxPool")
+def _global_max_pool(ctx: Context):
+    """→ AdaptiveMaxPool1d/2d to one position (the positions kept as size-1 axes)."""
+    x = ctx.tensor(0)
+    if len(x.shape) not in (2, 3):
+        raise ConversionError(f"global max pooling of a rank-{x.rank} tensor (the layers pool "
+                              "C×L or C×H×W maps)")
+    return ctx.layer(f"AdaptiveMaxPool{len(x.shape) - 1}d", {"output_size": 1}, [x])
 
 
 @ONNX_OPS.register("ReduceMean")

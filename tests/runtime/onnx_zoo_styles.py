@@ -213,6 +213,21 @@ def caffenet() -> Replica:
                    opset=9, producer="pytorch 0.4")
 
 
+def caffe2_opset3() -> Replica:
+    """A Caffe2 file from opset 3: Relu and BatchNormalization with ``consumed_inputs``, the
+    Reshape target as an attribute (before opset 5), Gemm with ``broadcast``."""
+    g = Graph(16, names=False)
+    h = g.node("Conv", ["data_0", g.weight("conv1_w_0", (4, 1, 3, 3)), g.weight("conv1_b_0", (4,))],
+               "conv1_1", kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1])
+    h = g.node("Relu", [h], "conv1_2", consumed_inputs=[1])
+    h = g.node("MaxPool", [h], "pool1_1", kernel_shape=[2, 2], strides=[2, 2], pads=[0, 0, 0, 0])
+    h = g.node("Reshape", [h], "OC2_DUMMY_0", shape=[1, 64])
+    g.node("Gemm", [h, g.weight("fc_w_0", (10, 64)), g.weight("fc_b_0", (10,))], "fc_1",
+           broadcast=1, transB=1)
+    return g.model("caffe2_net", [tensor("data_0", [1, 1, 8, 8])], [tensor("fc_1", [1, 10])],
+                   opset=3, producer="onnx-caffe2")
+
+
 # ---- MXNet: resnet18-v1-7 and resnet18-v2-7 --------------------------------------------------
 
 
@@ -278,6 +293,39 @@ def mxnet_resnet_v2() -> Replica:
            alpha=1.0, beta=1.0, transA=0, transB=1)
     return g.model("mxnet_converted_model", [tensor("data", [1, 3, 16, 16])],
                    [tensor("resnetv22_dense0_fwd", [1, 10])], opset=7, producer="mxnet")
+
+
+# ---- the Model Zoo's fast neural style (mosaic-9, candy-9 …) ----------------------------------
+
+
+def _reflect_conv(g: Graph, x: str, name: str, cin: int, cout: int, k: int, stride: int = 1) -> str:
+    pad = g.node("Pad", [x], f"{name}_pad", mode="reflect", pads=[0, 0, k // 2, k // 2] * 2)
+    return g.node("Conv", [pad, g.weight(f"{name}.weight", (cout, cin, k, k)),
+                           g.weight(f"{name}.bias", (cout,))], f"{name}_out", kernel_shape=[k, k],
+                  strides=[stride, stride], pads=[0, 0, 0, 0])
+
+
+def _instance_norm(g: Graph, x: str, name: str, channels: int) -> str:
+    return g.node("InstanceNormalization", [x, g.weight(f"{name}.weight", (channels,), positive=True),
+                                            g.weight(f"{name}.bias", (channels,))], f"{name}_out",
+                  epsilon=1e-5)
+
+
+def fast_neural_style() -> Replica:
+    """mosaic-9 as torch 1.0 wrote it (opset 9): reflection Pad with attributes before every
+    Conv, InstanceNormalization, a residual block, Upsample by scales as an input."""
+    g = Graph(17)
+    h = g.node("Relu", [_instance_norm(g, _reflect_conv(g, "input1", "conv1", 3, 4, 5), "in1", 4)], "r1")
+    h = g.node("Relu", [_instance_norm(g, _reflect_conv(g, h, "conv2", 4, 8, 3, 2), "in2", 8)], "r2")
+    body = g.node("Relu", [_instance_norm(g, _reflect_conv(g, h, "res1.conv1", 8, 8, 3),
+                                          "res1.in1", 8)], "res1_r")
+    body = _instance_norm(g, _reflect_conv(g, body, "res1.conv2", 8, 8, 3), "res1.in2", 8)
+    h = g.node("Add", [body, h], "res1_add")
+    h = g.node("Upsample", [h, g.floats("up_scales", [1.0, 1.0, 2.0, 2.0])], "up", mode="nearest")
+    h = g.node("Relu", [_instance_norm(g, _reflect_conv(g, h, "deconv1", 8, 4, 3), "in4", 4)], "r4")
+    _reflect_conv(g, h, "deconv3", 4, 3, 5)
+    return g.model("torch-jit-export", [tensor("input1", [1, 3, 12, 12])],
+                   [tensor("deconv3_out", [1, 3, 12, 12])], opset=9, producer="pytorch 1.0")
 
 
 # ---- tf2onnx / keras2onnx ---------------------------------------------------------------------
@@ -451,7 +499,8 @@ def resize_sizes_13() -> Replica:
 REPLICAS: dict[str, Callable[[], Replica]] = {
     "cntk_mnist": cntk_mnist, "caffe2_squeezenet": caffe2_squeezenet,
     "caffe2_squeezenet_opset6": lambda: caffe2_squeezenet(6),
-    "caffe2_resnet_opset5": caffe2_resnet_opset5, "caffe2_alexnet": caffe2_alexnet, "caffenet": caffenet, "mxnet_resnet_v1": mxnet_resnet_v1,
+    "caffe2_resnet_opset5": caffe2_resnet_opset5, "caffe2_opset3": caffe2_opset3,
+    "fast_neural_style": fast_neural_style, "caffe2_alexnet": caffe2_alexnet, "caffenet": caffenet, "mxnet_resnet_v1": mxnet_resnet_v1,
     "mxnet_resnet_v2": mxnet_resnet_v2, "tf2onnx_mobilenet": tf2onnx_mobilenet,
     "keras2onnx_cnn": keras2onnx_cnn, "tf2onnx_conv1d": tf2onnx_conv1d, "merges_and_gemm": merges_and_gemm,
     "upsample_7": upsample_7, "upsample_9": upsample_9,

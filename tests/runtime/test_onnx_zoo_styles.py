@@ -184,3 +184,34 @@ def test_layers_are_named_as_the_file_names_them(name, layers, tmp_path):
     imported = import_model(_saved(REPLICAS[name]().model, tmp_path), flat=True)
     names = {n.name for n in imported.design.nodes}
     assert {layer.lower() for layer in layers} <= names
+
+
+@pytest.mark.parametrize("shape", [["N", 3, 5, 4], ["N", 3, 6]])
+def test_global_max_pooling_as_older_torch_writes_it(shape, tmp_path):
+    g = Graph(24)
+    g.node("GlobalMaxPool", ["x"], "y")
+    model = g.model("gmp", [tensor("x", shape)], [tensor("y", shape[:2] + [1] * (len(shape) - 2))],
+                    opset=9).model
+    imported = import_model(_saved(model, tmp_path))
+    assert imported.max_diff == 0.0
+    assert [n.type for n in imported.design.nodes if n.type not in ("Input", "Output")] == \
+        [f"AdaptiveMaxPool{len(shape) - 2}d"]
+
+
+@pytest.mark.parametrize("groups", [2, 4])
+def test_torch_group_norm_as_torch_exports_it_is_one_group_norm(groups, tmp_path):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 1), torch.nn.GroupNorm(groups, 4)).eval()
+    with torch.no_grad():
+        model[1].weight.uniform_(0.5, 2.0)
+        model[1].bias.uniform_(-1.0, 1.0)
+    path = tmp_path / "gn.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model, (torch.randn(2, 3, 5, 5),), str(path), dynamo=False,
+                          opset_version=17, input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+    imported = import_model(path, flat=True)
+    assert imported.max_diff <= 1e-5
+    assert [n.type for n in imported.design.nodes if n.type not in ("Input", "Output")] == \
+        ["Conv2d", "GroupNorm"]
+    assert infer(imported.design).total_params == sum(p.numel() for p in model.parameters())

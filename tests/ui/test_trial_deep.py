@@ -472,3 +472,25 @@ def test_a_blocks_error_in_the_diagnostics_leads_inside_it(qtbot):
     assert window.inspector.view.node_id == body.node_by_name("add").id
     window.focus_node(design.node_by_name("x").id)  # a top-level layer: back out to it
     assert window.canvas.design is design and window.canvas.selected_node_ids() == [x.id]
+
+
+def test_the_designs_old_problems_go_at_once(qtbot):
+    """Behind the recovery offer at start, the inspector showed the empty start-up design's
+    "no Input layer" and "no Output layer" over "No problems …" of the design opened: the old
+    rows wait to be deleted until the dialog's loop ends."""
+    from graph.templates import build
+    from ui.document import Document
+    from ui.inspector import Inspector
+
+    document = Document(Design("empty"))
+    document.revalidate()
+    inspector = Inspector(document)
+    qtbot.addWidget(inspector)
+    inspector.show()
+    qtbot.waitExposed(inspector)
+    shown = lambda: [w.text() for w in inspector.findChildren(QLabel)  # noqa: E731
+                     if w.isVisible() and "no Input layer" in w.text()]
+    assert shown()
+    document.replace(build("resnet", small=True))
+    document.revalidate()  # no event loop turn between: as under a modal dialog
+    assert not shown()

@@ -57,6 +57,12 @@ class Control:
     def paused(self) -> bool:
         return not self._run.is_set()
 
+    @property
+    def hot_checks(self) -> tuple[Callable[[], bool], Callable[[], bool]]:
+        """For a loop that asks every step: (is it running — not paused —, is a stop requested),
+        as two calls that skip the properties' overhead."""
+        return self._run.is_set, self._stop.is_set
+
     def wait_while_paused(self) -> None:
         while not self._run.wait(0.5):
             pass

@@ -7,6 +7,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Iterator, Mapping, TypeVar
 
 import torch
@@ -96,6 +97,7 @@ class _Epoch:
 
 
 _SINGLE = (1, True, True)  # the accumulation cycle of a batch that is its own optimizer step
+_NO_STATS: Mapping[str, Activation] = MappingProxyType({})  # a step without layer statistics
 
 
 class _Window:
@@ -431,18 +433,18 @@ class Trainer:
         """Run the batches of one epoch; returns True when a stop was requested."""
         set_train_mode(loop.train_model, self.frozen_norms)
         order = loop.sampler.order(ep.index)
-        control = self.control
+        running, stopping = self.control.hot_checks
         diag_every = self.settings["diagnostics_every"]
         single, layout = loop.accumulate == 1, loop.memory_format
         for x, y in loop.data.train.batches(order, loop.batch_size, loop.steps_per_epoch,
                                             start=ep.first_batch):
-            if control.paused:
+            if not running():
                 yield from self._pause(ep.index, window)
             cycle = _SINGLE if single else loop.cycle(ep.batch)
             last = cycle[2]
             if layout is not None:
                 x = x.contiguous(memory_format=layout)
-            if cycle[1] and control.stop_requested:  # between optimizer steps: resumes exactly
+            if cycle[1] and stopping():  # between optimizer steps: resumes exactly
                 yield from self._flush_best()
                 yield from self._save_last(loop, ep.index, ep.batch, ep.loss_sum,
                                            ep.loss_batches)
@@ -455,7 +457,7 @@ class Trainer:
             window.loss += loss
             ep.loss_batches += 1
             window.batches += 1
-            window.samples += len(y)
+            window.samples += y.shape[0]  # (len() of a tensor costs µs)
             ep.last_x = x
             if self._notice:
                 yield self._event(ev.Notice, message=self._notice)
@@ -480,16 +482,17 @@ class Trainer:
 
     def _step(self, loop: _Loop, x: torch.Tensor, y: torch.Tensor, diag: bool, epoch: int,
               cycle: tuple[int, bool, bool] = (1, True, True)
-              ) -> tuple[Any, dict[str, Activation], list[tuple[int, torch.Tensor]] | None]:
+              ) -> tuple[Any, Mapping[str, Activation], list[tuple[int, torch.Tensor]] | None]:
         """One batch: forward and backward, and the optimizer step when it is the last batch
         of its accumulation ``cycle`` (size, first, last). Returns the loss (a float on the
         CPU, a device tensor elsewhere) and, on diagnostics steps, activation and gradient
         statistics."""
-        stats: dict[str, Activation] = {}
         if diag:
+            stats: dict[str, Activation] = {}
             with Hooks(self.layers, lambda ref, out: activation_stats(ref, out, stats)):
                 loss = self._loss(loop, x, y)
         else:
+            stats = _NO_STATS
             loss = self._loss(loop, x, y)
         if loop.host_losses:
             value = loss.item()

@@ -189,71 +189,13 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.canvas)
         self._url_filter = _UrlDropFilter(self)
         self.canvas.viewport().installEventFilter(self._url_filter)
-
-        self.palette = Palette()
-        self.inspector = Inspector(self.document)
-        self.diagnostics = DiagnosticsPanel(self.document)
-        self.summary = SummaryPanel(self.document)
-        self.code = CodePanel(self.document)
-        self.bottom_tabs = QTabWidget()
-        self.bottom_tabs.setObjectName("bottomTabs")
-        self.bottom_tabs.setDocumentMode(True)
-        self.bottom_tabs.tabBar().setDrawBase(False)
-        # Every tab stays reachable and readable when the dock is narrow: arrows scroll the
-        # bar rather than titles being cut or pushed out of sight.
-        self.bottom_tabs.tabBar().setUsesScrollButtons(True)
-        self.bottom_tabs.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
-        self.bottom_tabs.addTab(self.diagnostics, "Diagnostics")
-        self.bottom_tabs.addTab(self.summary, "Summary")
-        self.bottom_tabs.addTab(self.code, "Code")
-
-        self.palette_dock = self._dock("Layers", "paletteDock", self.palette,
-                                       Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector,
-                                         Qt.DockWidgetArea.RightDockWidgetArea)
-        self.bottom_dock = self._dock("Analysis", "bottomDock", self.bottom_tabs,
-                                      Qt.DockWidgetArea.BottomDockWidgetArea)
-        # Training: data and settings beside the inspector; curves, runs, results and layer
-        # stats as pages of the analysis tabs (one tab group per side: Qt leaves stray tab bars
-        # behind when a second group is tabified).
-        self.training = TrainingWorkspace(self.document, self)
-        self.training_docks = self.training.install(self, self.bottom_tabs)
-        self.tabifyDockWidget(self.inspector_dock, self.training_docks["data"])
-        self.tabifyDockWidget(self.training_docks["data"], self.training_docks["training"])
-        self.inspector_dock.raise_()
-        self.bottom_dock.raise_()
-        self.inspector.panel_requested.connect(lambda key: self.training_docks[key].raise_())
-        self.inspector_dock.visibilityChanged.connect(self.inspector.come_into_view)
-        self.training.diagnostics.health_changed.connect(self.canvas.set_node_health)
-        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
-
-        self.status_label = QLabel()
-        self.status_label.setObjectName("statusSummary")
-        self.statusBar().addPermanentWidget(self.status_label)
-        self.zoom_box = ZoomBox(self.canvas)
-        self.statusBar().addPermanentWidget(self.zoom_box)
-        self._scope_hint = ""  # the status line's hint while inside a block
-
+        self._build_panels()
+        self._build_docks()
+        self._build_status_bar()
         self._build_actions()
         self._build_menus()
         self._build_toolbar()
-
-        self.palette.add_requested.connect(self.canvas.add_node_at_center)
-        self.palette.follow(self.document)
-        self.canvas.scope_changed.connect(self._scope_changed)
-        self.canvas.status_message.connect(lambda text: self.statusBar().showMessage(text, 5000))
-        self.canvas.node_activated.connect(self._node_activated)
-        self.canvas.selection_changed.connect(self._selection_changed)
-        LinkTooltips(self.canvas, self.training.try_page.link_tooltip)  # what links carry
-        self.diagnostics.node_activated.connect(self.focus_node)
-        self.summary.node_activated.connect(self.focus_node)
-        self.diagnostics.counts_changed.connect(self._diagnostic_counts)
-        self.document.modified_changed.connect(self._update_title)
-        self.document.path_changed.connect(self._update_title)
-        self.document.design_replaced.connect(self._design_replaced)
-        self.document.report_changed.connect(self._report_changed)
-        self.document.report_changed.connect(self._update_title)  # a renamed design
+        self._connect_signals()
 
         open_fitted(self, PREFERRED_SIZE)  # a first start fits the screen (saved sizes too)
         self.resizeDocks([self.palette_dock, self.inspector_dock], [220, 330],
@@ -275,6 +217,75 @@ class MainWindow(QMainWindow):
         self._update_title()
 
     # ---- construction ----------------------------------------------------------------------------
+
+    def _build_panels(self) -> None:
+        """The palette, inspector and the analysis tabs' first pages."""
+        self.palette = Palette()
+        self.inspector = Inspector(self.document)
+        self.diagnostics = DiagnosticsPanel(self.document)
+        self.summary = SummaryPanel(self.document)
+        self.code = CodePanel(self.document)
+        self.bottom_tabs = QTabWidget()
+        self.bottom_tabs.setObjectName("bottomTabs")
+        self.bottom_tabs.setDocumentMode(True)
+        self.bottom_tabs.tabBar().setDrawBase(False)
+        # Every tab stays reachable and readable when the dock is narrow: arrows scroll the
+        # bar rather than titles being cut or pushed out of sight.
+        self.bottom_tabs.tabBar().setUsesScrollButtons(True)
+        self.bottom_tabs.tabBar().setElideMode(Qt.TextElideMode.ElideNone)
+        self.bottom_tabs.addTab(self.diagnostics, "Diagnostics")
+        self.bottom_tabs.addTab(self.summary, "Summary")
+        self.bottom_tabs.addTab(self.code, "Code")
+
+    def _build_docks(self) -> None:
+        """Layers on the left; inspector, data and training settings on the right; the analysis
+        tabs below, the training pages among them."""
+        self.palette_dock = self._dock("Layers", "paletteDock", self.palette,
+                                       Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self._dock("Inspector", "inspectorDock", self.inspector,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.bottom_dock = self._dock("Analysis", "bottomDock", self.bottom_tabs,
+                                      Qt.DockWidgetArea.BottomDockWidgetArea)
+        # Training: data and settings beside the inspector; curves, runs, results and layer
+        # stats as pages of the analysis tabs (one tab group per side: Qt leaves stray tab bars
+        # behind when a second group is tabified).
+        self.training = TrainingWorkspace(self.document, self)
+        self.training_docks = self.training.install(self, self.bottom_tabs)
+        self.tabifyDockWidget(self.inspector_dock, self.training_docks["data"])
+        self.tabifyDockWidget(self.training_docks["data"], self.training_docks["training"])
+        self.inspector_dock.raise_()
+        self.bottom_dock.raise_()
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+
+    def _build_status_bar(self) -> None:
+        self.status_label = QLabel()
+        self.status_label.setObjectName("statusSummary")
+        self.statusBar().addPermanentWidget(self.status_label)
+        self.zoom_box = ZoomBox(self.canvas)
+        self.statusBar().addPermanentWidget(self.zoom_box)
+        self._scope_hint = ""  # the status line's hint while inside a block
+
+    def _connect_signals(self) -> None:
+        """The panels, the canvas and the document, wired to each other and to the window."""
+        self.inspector.panel_requested.connect(lambda key: self.training_docks[key].raise_())
+        self.inspector_dock.visibilityChanged.connect(self.inspector.come_into_view)
+        self.training.diagnostics.health_changed.connect(self.canvas.set_node_health)
+        self.palette.add_requested.connect(self.canvas.add_node_at_center)
+        self.palette.follow(self.document)
+        self.canvas.scope_changed.connect(self._scope_changed)
+        self.canvas.status_message.connect(lambda text: self.statusBar().showMessage(text, 5000))
+        self.canvas.node_activated.connect(self._node_activated)
+        self.canvas.selection_changed.connect(self._selection_changed)
+        LinkTooltips(self.canvas, self.training.try_page.link_tooltip)  # what links carry
+        self.diagnostics.node_activated.connect(self.focus_node)
+        self.summary.node_activated.connect(self.focus_node)
+        self.diagnostics.counts_changed.connect(self._diagnostic_counts)
+        self.document.modified_changed.connect(self._update_title)
+        self.document.path_changed.connect(self._update_title)
+        self.document.design_replaced.connect(self._design_replaced)
+        self.document.report_changed.connect(self._report_changed)
+        self.document.report_changed.connect(self._update_title)  # a renamed design
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)

@@ -8,7 +8,7 @@ import pytest
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QLabel
 
-from graph.design import Design, Edge
+from graph.design import Design, Edge, Node
 from ui.commands import SetParamCommand
 
 from .test_canvas_helpers import _iris, key, make_view  # noqa: F401 (fixture)
@@ -154,9 +154,9 @@ def test_a_one_epoch_run_shows_its_losses_and_metrics(qtbot):
     assert plots.curves["epoch/val_loss"].item.opts["symbol"] is None  # a line from then on
 
 
-def test_a_stride_in_a_residual_branch_is_explained_as_a_stride(make_view):
-    """Stride 2 on the block's conv made its Add see 16×4×4 and 16×8×8, and the fix said "a
-    Linear or 1×1 Conv2d to match widths": the widths matched; the sizes did not."""
+def _residual() -> tuple[Design, Node, Node, Node]:
+    """x → conv (16 channels, padding 1) → add ← x → y: a residual block on 16×8×8; returns the
+    design, its input, conv and add."""
     design = Design("residual")
     x = design.add_node(design.make_node("Input", name="x", params={"shape": [16, 8, 8]}))
     conv = design.add_node(design.make_node("Conv2d", name="conv", position=(200, 110),
@@ -165,6 +165,13 @@ def test_a_stride_in_a_residual_branch_is_explained_as_a_stride(make_view):
     out = design.add_node(design.make_node("Output", name="y", position=(0, 330)))
     for src, dst in ((x, conv), (x, add), (conv, add), (add, out)):
         design.add_edge(Edge(src.id, dst.id))
+    return design, x, conv, add
+
+
+def test_a_stride_in_a_residual_branch_is_explained_as_a_stride(make_view):
+    """Stride 2 on the block's conv made its Add see 16×4×4 and 16×8×8, and the fix said "a
+    Linear or 1×1 Conv2d to match widths": the widths matched; the sizes did not."""
+    design, x, conv, add = _residual()
     view = make_view(design)
     view.document.push(SetParamCommand(design, conv.id, "stride", 2))
     view.document.revalidate()
@@ -450,14 +457,7 @@ def test_a_blocks_error_in_the_diagnostics_leads_inside_it(qtbot):
     from graph.grouping import group_into_block
     from tests.conftest import example_window
 
-    design = Design("residual")
-    x = design.add_node(design.make_node("Input", name="x", params={"shape": [16, 8, 8]}))
-    conv = design.add_node(design.make_node("Conv2d", name="conv", position=(200, 110),
-                                            params={"out_channels": 16, "padding": 1}))
-    add = design.add_node(design.make_node("Add", name="add", position=(0, 220)))
-    out = design.add_node(design.make_node("Output", name="y", position=(0, 330)))
-    for src, dst in ((x, conv), (x, add), (conv, add), (add, out)):
-        design.add_edge(Edge(src.id, dst.id))
+    design, x, conv, add = _residual()
     edit = group_into_block(design, [conv.id, add.id])
     edit.apply(design)
     body = design.blocks[design.node(edit.result).type].body

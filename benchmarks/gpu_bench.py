@@ -41,6 +41,7 @@ from runtime import devices  # noqa: E402
 from runtime.compiler import compile_design  # noqa: E402
 from runtime.data import DataInfo, LoadedData, Normalization, TensorSplit, load_data  # noqa: E402
 from runtime.training import Trainer, first_output  # noqa: E402
+from runtime.training.setup import seed_everything  # noqa: E402
 
 def resnet18_design(small: bool):
     out = Path(tempfile.mkdtemp()) / "resnet18.json"
@@ -84,11 +85,6 @@ def settings(args, deterministic: bool) -> dict:
             "seed": 0, "deterministic": deterministic}
 
 
-def set_cudnn(deterministic: bool) -> None:
-    """cuDNN as the trainer sets it for the *Reproducible on CUDA* setting."""
-    torch.backends.cudnn.deterministic = deterministic
-    torch.backends.cudnn.benchmark = not deterministic
-
 
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
@@ -106,8 +102,7 @@ def hand_written(design, loaded: LoadedData, args, deterministic: bool
     """samples/s over the epochs between the first and the last, and the GPU's busy fraction
     over the last."""
     device = torch.device(args.device)
-    torch.manual_seed(0)
-    set_cudnn(deterministic)
+    seed_everything(0, device, deterministic)  # cuDNN set as the trainer sets it
     model = compile_design(design).module.to(device)
     layout = devices.memory_format(device, loaded.info.sample_shape)
     if layout is not None:

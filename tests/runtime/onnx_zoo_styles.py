@@ -262,13 +262,7 @@ def mxnet_resnet_v1() -> Replica:
         short = h if stride == 1 else _bn(g, _mx_conv(g, h, p + "conv2", cin, cout, 1, stride),
                                           p + "batchnorm2", cout)
         h = g.node("Relu", [g.node("Add", [short, body], p + "_plus0")], p + "activation0")
-    h = g.node("GlobalAveragePool", [h], "resnetv15_pool1_fwd")
-    h = g.node("Flatten", [h], "flatten_170")
-    g.node("Gemm", [h, g.weight("resnetv15_dense0_weight", (10, 16)),
-                    g.weight("resnetv15_dense0_bias", (10,))], "resnetv15_dense0_fwd",
-           alpha=1.0, beta=1.0, transA=0, transB=1)
-    return g.model("mxnet_converted_model", [tensor("data", [1, 3, 16, 16])],
-                   [tensor("resnetv15_dense0_fwd", [1, 10])], opset=7, producer="mxnet")
+    return _mxnet_head(g, h, "resnetv15_", "resnetv15_pool1_fwd", "flatten_170")
 
 
 def mxnet_resnet_v2() -> Replica:
@@ -286,13 +280,19 @@ def mxnet_resnet_v2() -> Replica:
         short = h if stride == 1 else _mx_conv(g, pre, p + "conv2", cin, cout, 1, stride)
         h = g.node("Add", [body, short], p + "_plus0")
     h = g.node("Relu", [_bn(g, h, "resnetv22_batchnorm2", 16)], "resnetv22_relu1_fwd")
-    h = g.node("GlobalAveragePool", [h], "resnetv22_pool1_fwd")
-    h = g.node("Flatten", [h], "resnetv22_flatten0_flatten0")
-    g.node("Gemm", [h, g.weight("resnetv22_dense0_weight", (10, 16)),
-                    g.weight("resnetv22_dense0_bias", (10,))], "resnetv22_dense0_fwd",
+    return _mxnet_head(g, h, "resnetv22_", "resnetv22_pool1_fwd", "resnetv22_flatten0_flatten0")
+
+
+def _mxnet_head(g: Graph, h: str, prefix: str, pool: str, flatten: str) -> Replica:
+    """MXNet's classifier head on 16 channels (global pooling, Flatten, Gemm with transB=1 into
+    10 classes) and the model around the graph, as its converter writes them."""
+    h = g.node("GlobalAveragePool", [h], pool)
+    h = g.node("Flatten", [h], flatten)
+    g.node("Gemm", [h, g.weight(prefix + "dense0_weight", (10, 16)),
+                    g.weight(prefix + "dense0_bias", (10,))], prefix + "dense0_fwd",
            alpha=1.0, beta=1.0, transA=0, transB=1)
     return g.model("mxnet_converted_model", [tensor("data", [1, 3, 16, 16])],
-                   [tensor("resnetv22_dense0_fwd", [1, 10])], opset=7, producer="mxnet")
+                   [tensor(prefix + "dense0_fwd", [1, 10])], opset=7, producer="mxnet")
 
 
 # ---- the Model Zoo's fast neural style (mosaic-9, candy-9 …) ----------------------------------

@@ -169,7 +169,7 @@ def make_argument(body: Network, node_id: str, param_name: str, name: str) -> Ar
         raise BlockError("only a layer inside a block can read a block argument")
     node = body.node(node_id)
     param = body.layer_of(node).param(param_name)
-    default = _as_default(param, node.resolved_params()[param_name], f"{node.name}.{param_name}")
+    default = as_default(param, node.resolved_params()[param_name], f"{node.name}.{param_name}")
     edit = add_argument(body, block.name, name, default)
     edit.text = f"Make {node.name}.{param_name} the argument {name}"
     _record(edit, body, node, {**node.params, param_name: name}, node.when)
@@ -203,7 +203,7 @@ def _check_default(block: BlockDef, name: str, default: Any) -> None:
                          f"blocks.{block.name}.args.{name}")
 
 
-def _as_default(param, value: Any, where: str) -> int:
+def as_default(param, value: Any, where: str) -> int:
     """A param's current value as an argument's default (a whole number)."""
     if param.kind not in ARGUMENT_KINDS:
         raise BlockError(f"{param.name} is not a whole number or yes/no, so it cannot read a "

@@ -221,7 +221,7 @@ class BlockArgsDialog(QDialog):
             self.refresh()  # what was typed in the table goes back to what is so
             return False
         self.document.push(block_args_command(edit))
-        self.say(edit.text + ".")
+        self.say(f"Done: {edit.text[0].lower()}{edit.text[1:]} (Ctrl+Z undoes it).")
         return True
 
     def add(self, name: str, default: int) -> bool:
@@ -281,6 +281,7 @@ class MakeArgumentDialog(QDialog):
                                                                    param_name)
         node = body.node(node_id)
         self.setWindowTitle("Make Block Argument")
+        self.setMinimumWidth(420)
         layout = QVBoxLayout(self)
         layout.addWidget(_muted(
             f"{node.name}.{param_name} will read a new argument of the block; every instance "

@@ -251,6 +251,14 @@ class NodeView(QWidget):
             self.reset_button.setToolTip("Set every parameter of this layer back to its default")
             self.reset_button.clicked.connect(self._reset)
             row = QHBoxLayout()
+            if node.is_block:  # its arguments are the block's: managed there
+                self.block_args_button = QPushButton("Block Arguments…")
+                self.block_args_button.setObjectName("flat")
+                self.block_args_button.setToolTip(f"Add, rename, set the default of or remove "
+                                                  f"the arguments of {node.type}")
+                self.block_args_button.clicked.connect(
+                    lambda: self.open_block_args and self.open_block_args(self.node.type))
+                row.addWidget(self.block_args_button)
             row.addStretch(1)
             row.addWidget(self.reset_button)
             layout.addLayout(row)
@@ -578,7 +586,7 @@ class BlockPage(QWidget):
         block = block_of(design)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 10, 12, 12)
-        title = QLabel(f"Block {block.name}" if block else "Block")
+        title = QLabel(f"Inside {block.name}" if block else "Inside a block")
         title.setObjectName("inspectorTitle")
         layout.addWidget(title)
         layout.addWidget(_muted(f"{len(node_ids)} layers selected inside the block." if node_ids

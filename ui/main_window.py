@@ -273,6 +273,7 @@ class MainWindow(QMainWindow):
         self.inspector_dock.visibilityChanged.connect(self.inspector.come_into_view)
         self.training.diagnostics.health_changed.connect(self.canvas.set_node_health)
         self.palette.add_requested.connect(self.canvas.add_node_at_center)
+        self.palette.block_args_requested.connect(self.canvas.edit_block_args)
         self.palette.follow(self.document)
         self.canvas.scope_changed.connect(self._scope_changed)
         self.canvas.status_message.connect(lambda text: self.statusBar().showMessage(text, 5000))

@@ -209,3 +209,21 @@ def test_the_block_arguments_action_is_in_the_menus_where_it_applies(window):
     canvas.leave_to(0)
     canvas.select_nodes([])
     assert not action.isEnabled()
+
+
+def test_block_arguments_opens_from_the_instance_the_block_page_and_the_palette(window,
+                                                                               monkeypatch):
+    """A user looking at the instance (its "first" said the block has no arguments), inside the
+    block, or at its palette entry finds Block Arguments… there."""
+    opened = []
+    monkeypatch.setattr(BlockArgsDialog, "exec", lambda self: opened.append(self.block_name))
+    instance, block = group(window)
+    window.canvas.select_nodes([instance])
+    window.inspector.view.block_args_button.click()
+    window.canvas.enter_block(instance)
+    window.inspector.view.args_button.click()
+    window.canvas.leave_to(0)
+    menu = window.palette.block_menu(block.name)
+    next(a for a in menu.actions() if a.text() == "Block Arguments…").trigger()
+    menu.deleteLater()
+    assert opened == [block.name] * 3

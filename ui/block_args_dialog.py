@@ -57,6 +57,15 @@ def _default_spin(value: int = 1) -> QSpinBox:
     return spin
 
 
+def _detacher(design: Design, slot):
+    """A callable that stops ``slot`` following ``design``'s blocks (safe to call twice)."""
+    def detach(*_args) -> None:
+        design.block_changed.disconnect(slot)
+        design.block_removed.disconnect(slot)
+
+    return detach
+
+
 class BlockArgsDialog(QDialog):
     """Manage the arguments of block ``block_name`` of ``document``'s design."""
 
@@ -93,7 +102,9 @@ class BlockArgsDialog(QDialog):
         self._add_undo_actions()
         self._design.block_changed.connect(self._block_changed)
         self._design.block_removed.connect(self._block_changed)
-        self.finished.connect(self._detach)
+        detach = _detacher(self._design, self._block_changed)
+        self.finished.connect(detach)  # closed, or gone without closing (deleted unshown)
+        self.destroyed.connect(detach)
         self.refresh()
 
     # ---- building ----------------------------------------------------------------------------
@@ -185,11 +196,8 @@ class BlockArgsDialog(QDialog):
 
     def _block_changed(self, name: str) -> None:
         if name == self.block_name or self.block is None:
+            self.say("")  # what the last change said no longer holds (an undo, say)
             self.refresh()
-
-    def _detach(self, *_args) -> None:
-        for signal in (self._design.block_changed, self._design.block_removed):
-            signal.disconnect(self._block_changed)
 
     # ---- table → model ---------------------------------------------------------------------------
 

@@ -224,6 +224,24 @@ def test_zoom_is_shown_and_can_be_set(make_view, qtbot):
     assert parse_percent("85 %") == 0.85 and parse_percent("0") is None
 
 
+def test_keyboard_zoom_keeps_the_selected_layer_in_view(make_view):
+    """Ctrl+0 from a fit zooms about the selection in view, not the middle of the view (where
+    a layer selected near the edge was lost off-screen)."""
+    view = make_view(flat_resnet50())
+    view.fit_all(readable=False)
+    QApplication.processEvents()
+    shown = view.visible_scene_rect()
+    item = max(view.canvas.nodes.values(), key=lambda i: i.sceneBoundingRect().bottom())
+    assert shown.contains(item.sceneBoundingRect())  # the last layer, at the edge of the fit
+    view.select_nodes([item.node_id])
+    key(view, Qt.Key.Key_0, CTRL)
+    assert view.zoom() == 1.0 and view.selected_node_ids() == [item.node_id]
+    assert view.visible_scene_rect().contains(item.sceneBoundingRect())
+    view.select_nodes([])
+    key(view, Qt.Key.Key_Minus, CTRL)  # nothing selected: about the middle, as before
+    assert view.zoom() == pytest.approx(0.8)
+
+
 # ---- the minimap and a deep design ------------------------------------------------------------------
 
 

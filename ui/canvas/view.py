@@ -501,16 +501,32 @@ class CanvasView(QGraphicsView):
 
     def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
         """Zoom to ``zoom`` (1.0 = 100 %, clamped to what the canvas allows), keeping the scene
-        point ``anchor`` (default: the middle of the view) where it is on screen."""
+        point ``anchor`` where it is on screen: by default the middle of the selection when it is
+        in view (Ctrl+0 at a fit kept the middle of the view and lost a selected layer), else the
+        middle of the view; then the selection is scrolled whole into view where it fits."""
         zoom = max(min(MIN_ZOOM, self.zoom()), min(MAX_ZOOM, zoom))  # never out past a fit
-        center = self.viewport().rect().center()
-        anchor = anchor if anchor is not None else self.mapToScene(center)
+        selection = self._selection_in_view() if anchor is None else QRectF()
+        if anchor is None:
+            middle = selection if not selection.isNull() else self.visible_scene_rect()
+            anchor = middle.center()
         on_screen = self.mapFromScene(anchor)
         self.setTransform(QTransform.fromScale(zoom, zoom))
         self.centerOn(anchor)
         shift = self.mapFromScene(anchor) - on_screen
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + shift.x())
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + shift.y())
+        if not selection.isNull():
+            self.ensureVisible(selection, 16, 16)
+
+    def _selection_in_view(self) -> QRectF:
+        """The bounds of the selected layers in view, wholly or partly (a null rectangle: none)."""
+        shown = self.visible_scene_rect()
+        selected = [item.sceneBoundingRect() for nid in self.selected_node_ids()
+                    if (item := self.canvas.nodes.get(nid)) is not None]
+        in_view = QRectF()
+        for rect in selected:
+            in_view = in_view.united(rect) if rect.intersects(shown) else in_view
+        return in_view
 
     def visible_scene_rect(self) -> QRectF:
         return self.mapToScene(self.viewport().rect()).boundingRect()

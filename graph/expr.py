@@ -80,6 +80,29 @@ def evaluate(text: str, env: Env) -> int:
     return parse(text).evaluate(env)
 
 
+def rename(text: str, old: str, new: str) -> str:
+    """``text`` with every use of the argument ``old`` read as ``new`` (``channels * 4`` →
+    ``width * 4``); the rest is kept as written. The names are found by parsing, so a longer
+    name containing ``old`` (``channels_in``) is never touched. Raises :class:`ExprError` when
+    ``text`` does not parse."""
+    expr = parse(text)
+    if old not in expr.names:
+        return text
+    source = text.strip()
+    data = source.encode("utf-8")  # the offsets count UTF-8 bytes from each line's start
+    starts = [0]
+    for line in data.split(b"\n"):
+        starts.append(starts[-1] + len(line) + 1)
+    spots = [(starts[n.lineno - 1] + n.col_offset, starts[n.end_lineno - 1] + n.end_col_offset)
+             for n in ast.walk(ast.parse(source, mode="eval"))
+             if isinstance(n, ast.Name) and n.id == old]
+    for start, end in sorted(spots, reverse=True):
+        data = data[:start] + new.encode("utf-8") + data[end:]
+    result = data.decode("utf-8")
+    parse(result)  # what it gives parses too (``new`` is a name)
+    return result
+
+
 def _checked(value: int, text: str) -> int:
     if abs(value) > MAX_MAGNITUDE:
         raise ExprError(f"{text!r} gives a number too large")

@@ -9,6 +9,7 @@ from typing import Any, Iterable, Mapping
 
 from PySide6.QtGui import QUndoCommand
 
+from graph.block_args import ArgsEdit
 from graph.blocks import BlockDef
 from graph.design import Design, Edge, Node
 from graph.grouping import Edit, group_into_block, ungroup
@@ -376,10 +377,11 @@ def reconnect_command(design: Design, old: Edge, new: Edge | None) -> MacroComma
 
 
 class GraphEditCommand(Command):
-    """A :class:`graph.grouping.Edit` (group into a block, ungroup) as one undo step: redo
-    applies its model steps, undo reverts them exactly."""
+    """A :class:`graph.grouping.Edit` (group into a block, ungroup) or a
+    :class:`graph.block_args.ArgsEdit` as one undo step: redo applies its model steps, undo
+    reverts them exactly."""
 
-    def __init__(self, design: Design, edit: Edit, parent: Command | None = None):
+    def __init__(self, design: Design, edit: Edit | ArgsEdit, parent: Command | None = None):
         super().__init__(edit.text, parent)
         self.design, self.edit = design, edit
 
@@ -388,6 +390,11 @@ class GraphEditCommand(Command):
 
     def undo(self) -> None:
         self.edit.revert(self.design)
+
+
+def block_args_command(edit: ArgsEdit) -> GraphEditCommand:
+    """One undo step for a change to a block's arguments (see :mod:`graph.block_args`)."""
+    return GraphEditCommand(edit.block.body, edit)
 
 
 def group_command(design: Design, node_ids: list[str]) -> GraphEditCommand:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDoubleSpinBox,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from graph.block_args import block_of
 from graph.blocks import is_expression
 from graph.catalog import Param, fmt_shape
 from graph.design import Design, Node
@@ -37,6 +38,7 @@ from graph.settings import DATASETS, TRAINING_PARAMS, dataset_shape
 from graph.summary import human_count
 from graph.validate import ERROR, SETTINGS_CODES, Diagnostic, Report
 from ui.canvas.style import category_color
+from ui.block_args_dialog import param_menu
 from ui.commands import SetParamsCommand, SetTrainingFlagsCommand
 from ui.document import Document
 from ui.fixes import apply_fix, fix_html
@@ -114,6 +116,15 @@ def _clear_layout(layout) -> None:
             _clear_layout(item.layout())
 
 
+def shown_args(design: Design, node: Node | None) -> tuple:
+    """The block arguments a page shows or lets params read: those of the block ``design`` is
+    the body of, and of ``node``'s block when it is an instance (the page is built again when
+    they change)."""
+    inner = block_of(design) if design.blocks.owner is not design else None
+    own = design.blocks.get(node.type) if node is not None and node.is_block else None
+    return tuple(tuple(b.args.items()) if b is not None else () for b in (inner, own))
+
+
 # ---- one layer ---------------------------------------------------------------------------------------
 
 
@@ -156,7 +167,9 @@ class NodeView(QWidget):
         self.design = design or document.design
         self.inference_of = inference_of
         self.detached = False  # set when the inspector stops showing this view
+        self.open_block_args: Callable[[str], None] | None = None  # set by the inspector
         node = self.node
+        self.shown_args = shown_args(self.design, node)
         layer = node.layer
         self.editors: dict[str, ParamEditor] = {}
 
@@ -225,14 +238,27 @@ class NodeView(QWidget):
                 editor.setObjectName(f"param_{param.name}")
                 editor.edited.connect(lambda value, name=param.name: self._param_edited(name, value))
                 editor.finished.connect(session.seal)
-                form.addRow(_param_label(param), editor)
+                label = _param_label(param)
+                form.addRow(label, editor)
                 self.editors[param.name] = editor
+                if self.design is not self.document.design:  # inside a block: argument menu
+                    for widget in [label, editor] + editor.findChildren(QWidget):
+                        widget.setProperty("paramName", param.name)
+                        widget.installEventFilter(self)
             layout.addLayout(form)
             self.reset_button = QPushButton("Reset to defaults")
             self.reset_button.setObjectName("flat")
             self.reset_button.setToolTip("Set every parameter of this layer back to its default")
             self.reset_button.clicked.connect(self._reset)
             row = QHBoxLayout()
+            if node.is_block:  # its arguments are the block's: managed there
+                self.block_args_button = QPushButton("Block Arguments…")
+                self.block_args_button.setObjectName("flat")
+                self.block_args_button.setToolTip(f"Add, rename, set the default of or remove "
+                                                  f"the arguments of {node.type}")
+                self.block_args_button.clicked.connect(
+                    lambda: self.open_block_args and self.open_block_args(self.node.type))
+                row.addWidget(self.block_args_button)
             row.addStretch(1)
             row.addWidget(self.reset_button)
             layout.addLayout(row)
@@ -279,6 +305,20 @@ class NodeView(QWidget):
     @property
     def node(self) -> Node:
         return self.design.node(self.node_id)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt name)
+        """Inside a block, a param's context menu offers *Make block argument…* and the
+        block's arguments to read."""
+        name = watched.property("paramName") if event.type() == QEvent.Type.ContextMenu else None
+        if not name or not self.active():
+            return super().eventFilter(watched, event)
+        menu, chosen = param_menu(self.document, self.design, self.node_id, name, watched,
+                                  self.open_block_args, self)
+        menu.exec(event.globalPos())
+        menu.deleteLater()
+        for work in chosen:  # after the menu: the work may build this page again
+            work()
+        return True
 
     def active(self) -> bool:
         """Whether edits from this view may still reach the model (a view being replaced can
@@ -534,6 +574,46 @@ class DesignView(QWidget):
 
 
 
+class BlockPage(QWidget):
+    """Inside a block with no layer selected: the block, its arguments and *Block Arguments…*
+    (``open_block_args(name)``), or the count of the layers selected there."""
+
+    def __init__(self, design: Design, node_ids: list[str],
+                 open_block_args: Callable[[str], None]):
+        super().__init__()
+        self.detached = False
+        self.shown_args = shown_args(design, None)
+        block = block_of(design)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 10, 12, 12)
+        title = QLabel(f"Inside {block.name}" if block else "Inside a block")
+        title.setObjectName("inspectorTitle")
+        layout.addWidget(title)
+        layout.addWidget(_muted(f"{len(node_ids)} layers selected inside the block." if node_ids
+                                else "Inside a block: select a layer to edit it — every "
+                                     "instance follows."))
+        layout.addWidget(_section("Arguments"))
+        args = block.args if block else {}
+        self.args_label = _muted(", ".join(f"{k} = {v}" for k, v in args.items()) if args else
+                                 "None yet. An argument is a number the layers inside can read "
+                                 "(channels * 2) and each instance sets; right-click a "
+                                 "parameter for Make block argument…")
+        self.args_label.setObjectName("blockArguments")
+        layout.addWidget(self.args_label)
+        self.args_button = QPushButton("Block Arguments…")
+        self.args_button.setObjectName("blockArgsButton")
+        self.args_button.setToolTip("Add, rename, set the default of or remove the block's "
+                                    "arguments")
+        self.args_button.setEnabled(block is not None)
+        if block is not None:
+            self.args_button.clicked.connect(lambda: open_block_args(block.name))
+        row = QHBoxLayout()
+        row.addWidget(self.args_button)
+        row.addStretch(1)
+        layout.addLayout(row)
+        layout.addStretch(1)
+
+
 class MultiView(QWidget):
     """Several layers selected: their names and their parameters together, which follow the
     report (a selection made by an edit, as Ungroup's, comes before its revalidation)."""
@@ -553,6 +633,7 @@ class Inspector(QWidget):
     :attr:`panel_requested` asks the window to show the ``"data"`` or ``"training"`` panel."""
 
     panel_requested = Signal(str)
+    block_args_requested = Signal(str)  # a block's name: open Block Arguments… for it
 
     def __init__(self, document: Document, parent: QWidget | None = None):
         super().__init__(parent)
@@ -571,6 +652,7 @@ class Inspector(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Expanding)
 
         self._design: Design | None = None
+        self._inference_of: Callable[[Report], Any] | None = None
         self._pending: tuple | None = None  # show_nodes' arguments, while hidden (see there)
         self._in_view = True  # False while the dock is a tab behind another (come_into_view)
         self._bind(document.design)
@@ -585,10 +667,12 @@ class Inspector(QWidget):
             self._design.node_changed.disconnect(self._node_changed)
             self._design.node_removed.disconnect(self._node_removed)
             self._design.settings_changed.disconnect(self._settings_changed)
+            self._design.block_changed.disconnect(self._block_changed)
         self._design = design
         design.node_changed.connect(self._node_changed)
         design.node_removed.connect(self._node_removed)
         design.settings_changed.connect(self._settings_changed)
+        design.block_changed.connect(self._block_changed)
 
     def _design_replaced(self, design: Design) -> None:
         self._bind(design)
@@ -617,6 +701,19 @@ class Inspector(QWidget):
         if node.id in self.node_ids:
             self.show_nodes([nid for nid in self.node_ids if nid != node.id])
 
+    def _block_changed(self, _name: str) -> None:
+        """A block's arguments changed: build the page again where it shows or reads them."""
+        view = self.view
+        if not isinstance(view, (NodeView, BlockPage)) or view.detached:
+            return
+        design = getattr(self, "_shown_design", None)
+        if design is None or (design is not self.document.design
+                              and block_of(design) is None):
+            return  # the block shown has gone: the canvas goes back out, and so do we
+        node = view.node if isinstance(view, NodeView) and design.has_node(view.node_id) else None
+        if shown_args(design, node) != view.shown_args:
+            self._show(self.node_ids, design, self._inference_of, force=True)
+
     def _settings_changed(self, _section: str) -> None:
         if isinstance(self.view, DesignView):
             self.view.sync()
@@ -642,13 +739,14 @@ class Inspector(QWidget):
         self._show(node_ids, design, inference_of)
 
     def _show(self, node_ids: list[str], design: Design | None,
-              inference_of: Callable[[Report], Any] | None) -> None:
+              inference_of: Callable[[Report], Any] | None, force: bool = False) -> None:
         self._pending = None
+        self._inference_of = inference_of
         inner = design is not None and design is not self.document.design
         self._bind_inner(design if inner else None)
         design = design if inner else self.document.design
         node_ids = [nid for nid in node_ids if design.has_node(nid)]
-        if (node_ids == self.node_ids and self.view is not None
+        if (not force and node_ids == self.node_ids and self.view is not None
                 and getattr(self, "_shown_design", None) is design
                 and not (len(node_ids) > 1 and isinstance(self.view, NodeView))):
             return
@@ -658,11 +756,9 @@ class Inspector(QWidget):
         if len(node_ids) == 1:
             view: QWidget = NodeView(self.document, node_ids[0], self.session, design=design,
                                      inference_of=inference_of if inner else None)
+            view.open_block_args = self.block_args_requested.emit
         elif inner:
-            view = QLabel(f"{len(node_ids)} layers selected inside the block." if node_ids else
-                          "Inside a block: select a layer to edit it — every instance follows.")
-            view.setWordWrap(True)
-            view.setContentsMargins(12, 10, 12, 12)
+            view = BlockPage(design, node_ids, self.block_args_requested.emit)
         elif not node_ids:
             view = DesignView(self.document, self.session, self.panel_requested.emit)
         else:

@@ -269,9 +269,11 @@ class MainWindow(QMainWindow):
     def _connect_signals(self) -> None:
         """The panels, the canvas and the document, wired to each other and to the window."""
         self.inspector.panel_requested.connect(lambda key: self.training_docks[key].raise_())
+        self.inspector.block_args_requested.connect(self.canvas.edit_block_args)
         self.inspector_dock.visibilityChanged.connect(self.inspector.come_into_view)
         self.training.diagnostics.health_changed.connect(self.canvas.set_node_health)
         self.palette.add_requested.connect(self.canvas.add_node_at_center)
+        self.palette.block_args_requested.connect(self.canvas.edit_block_args)
         self.palette.follow(self.document)
         self.canvas.scope_changed.connect(self._scope_changed)
         self.canvas.status_message.connect(lambda text: self.statusBar().showMessage(text, 5000))
@@ -403,7 +405,7 @@ class MainWindow(QMainWindow):
         edit_menu.addAction(self.quick_add_action)
         edit_menu.addAction(self.find_action)
         edit_menu.addSeparator()
-        for name in ("group", "ungroup", "enter_block", "leave_block"):
+        for name in ("group", "ungroup", "enter_block", "leave_block", "block_args"):
             edit_menu.addAction(self.canvas.action(name))
         edit_menu.addAction(self.template_args_action)
         edit_menu.aboutToShow.connect(

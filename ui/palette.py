@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
     QLineEdit,
+    QMenu,
     QTreeWidget,
     QTreeWidgetItem,
     QTreeWidgetItemIterator,
@@ -133,6 +134,7 @@ class Palette(QWidget):
     Enter."""
 
     add_requested = Signal(str)
+    block_args_requested = Signal(str)  # a block's name: its context menu's Block Arguments…
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -166,6 +168,25 @@ class Palette(QWidget):
         self.search.textChanged.connect(self.filter)
         self.search.returnPressed.connect(self._add_first_match)
         self.tree.layer_activated.connect(self.add_requested)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
+
+    def block_menu(self, name: str) -> QMenu:
+        """The context menu of block ``name``'s entry: add it, or edit its arguments."""
+        menu = QMenu(self)
+        menu.addAction("Add to the Canvas").triggered.connect(
+            lambda: self.add_requested.emit(name))
+        menu.addAction("Block Arguments…").triggered.connect(
+            lambda: self.block_args_requested.emit(name))
+        return menu
+
+    def _context_menu(self, pos) -> None:
+        item = self.tree.itemAt(pos)
+        name = item.data(0, TYPE_ROLE) if item is not None else None
+        if name in self.block_names():
+            menu = self.block_menu(name)
+            menu.exec(self.tree.viewport().mapToGlobal(pos))
+            menu.deleteLater()
 
     def _build(self) -> None:
         for category, layers in CATALOG.categories().items():

@@ -243,11 +243,13 @@ class SummaryPanel(QWidget):
         self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.tree.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         header = self.tree.header()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setStretchLastSection(False)
-        # The numbers' columns as wide as large values need; name and type share the rest (a
-        # block's "Layer1Item ×2 · 14 layers" was cut at 1280×800 with five equal columns).
+        # The numbers' columns as wide as large values need, the names' as its names (see
+        # _fit_names), the type the rest: a block's "BasicBlock ×2 · 14 layers" and the totals'
+        # "71 layers in 13 nodes" were cut at 1280×800 while short names had room to spare.
         metrics = self.tree.fontMetrics()
         bold = QFont(header.font())
         bold.setBold(True)  # the style sheet's header font, whether or not it is applied yet
@@ -270,6 +272,8 @@ class SummaryPanel(QWidget):
         layout.addWidget(self.totals)
         layout.addLayout(footer)
         self.tree.itemClicked.connect(self._clicked)
+        self.tree.itemExpanded.connect(self._fit_names)
+        self.tree.itemCollapsed.connect(self._fit_names)
         self._align_timer = QTimer(self)  # once the header has laid out all its sections
         self._align_timer.setSingleShot(True)
         self._align_timer.setInterval(0)
@@ -332,6 +336,7 @@ class SummaryPanel(QWidget):
             item = self._item(row, top=True)
             self.tree.addTopLevelItem(item)
             item.setExpanded(item.text(0) in expanded)
+        self._fit_names()
         layers = summary.total_layers or len(summary.rows)
         nodes = f" in {summary.nodes} nodes" if summary.groups else ""
         totals = self.totals.topLevelItem(0)
@@ -345,6 +350,26 @@ class SummaryPanel(QWidget):
             f"{human_bytes(summary.param_bytes)}{frozen} · activations at batch "
             f"{summary.batch_size}: {human_bytes(summary.activation_bytes)} · "
             f"{human_count(summary.total_macs)} MACs per sample")
+
+    NAME_WIDTH_RANGE = (90, 220)  # px: the Name column's least and most
+
+    def _fit_names(self, *_item) -> None:
+        """The Name column as wide as the longest name shown (bold for a block; a copy's or a
+        layer's in an expanded block after its deeper indentation), within NAME_WIDTH_RANGE;
+        the Type column takes what is left."""
+        step = self.tree.indentation()
+
+        def widths(item: QTreeWidgetItem, depth: int):
+            yield QFontMetrics(item.font(0)).horizontalAdvance(item.text(0)) + depth * step
+            if item.isExpanded():
+                for c in range(item.childCount()):
+                    yield from widths(item.child(c), depth + 1)
+
+        root = self.tree.invisibleRootItem()
+        wide = max((w for r in range(root.childCount()) for w in widths(root.child(r), 1)),
+                   default=0)
+        least, most = self.NAME_WIDTH_RANGE
+        self.tree.header().resizeSection(0, min(max(wide + 12, least), most))
 
     def _item(self, row, top: bool) -> QTreeWidgetItem:
         """One row; a group's children (copies, then layers) nested below it."""

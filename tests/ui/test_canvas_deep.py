@@ -12,6 +12,7 @@ from graph.design import Design, Edge
 from graph.fileformat import dumps, loads
 from graph.layout import SPACING, layered_positions, ranks
 from graph.settings import DATASETS
+from ui.canvas.links import outline
 from ui.canvas.style import NAME_ZOOM, NODE_HEIGHT, NODE_WIDTH
 from ui.canvas.view import FIT_ZOOM, OPEN_ZOOM, READABLE_ZOOM
 from ui.canvas.zoom import ZoomBox, parse_percent, percent_text
@@ -22,6 +23,7 @@ from tests.ui.test_forms_fit import styled  # noqa: F401 (fixture)
 
 from .test_canvas_edit import drop_layer, new_node_id
 from .test_canvas_helpers import (  # noqa: F401  (make_view is a fixture)
+    _iris,
     chain_design,
     drag,
     key,
@@ -140,6 +142,50 @@ def test_a_left_to_right_design_reopens_left_to_right(make_view):
 # ---- inserting into a link ----------------------------------------------------------------------
 
 
+def _column_with_a_skip(flow: str) -> Design:
+    """x → a → b → c → add ← x (a skip link wired across the column) → y, all in one column
+    (or row) as a person places them before any auto-layout."""
+    design = _iris(Design("skip"))
+    design.set_flow(flow)
+    names = ("x", "a", "b", "c", "add", "y")
+    types = ("Input", "Linear", "ReLU", "Linear", "Add", "Output")
+    params = ({"shape": [4]}, {"out_features": 4}, {}, {"out_features": 4}, {}, {})
+    step = SPACING[flow][0]
+    nodes = [design.add_node(design.make_node(t, name=n, params=p, position=(
+        (0.0, step * i) if flow == "down" else (step * i, 0.0))))
+        for i, (n, t, p) in enumerate(zip(names, types, params))]
+    for src, dst in zip(nodes, nodes[1:]):
+        design.add_edge(Edge(src.id, dst.id))
+    design.add_edge(Edge(nodes[0].id, nodes[4].id))
+    return design
+
+
+def _crossed(view, link) -> list[str]:
+    ends, line = {link.edge.src, link.edge.dst}, outline(link.path())
+    return [item.node_id for item in view.canvas.nodes.values()
+            if item.node_id not in ends and line.intersects(item.sceneBoundingRect())]
+
+
+@pytest.mark.parametrize("flow", ["down", "right"])
+def test_a_skip_link_wired_across_a_column_runs_beside_the_layers(make_view, flow):
+    """Before any auto-layout, a skip link between layers of one column was drawn through the
+    layers between; it runs in a lane beside them, and only it."""
+    view = make_view(_column_with_a_skip(flow))
+    design = view.design
+    skip = next(link for edge, link in view.canvas.links.items()
+                if design.node(edge.src).name == "x" and design.node(edge.dst).name == "add")
+    assert skip.lane is not None and _crossed(view, skip) == []
+    assert all(link.lane is None for link in view.canvas.links.values() if link is not skip)
+    side = (lambda r: r.right()) if flow == "down" else (lambda r: r.bottom())
+    assert skip.lane.across > max(side(i.sceneBoundingRect()) for i in view.canvas.nodes.values())
+    view.auto_layout()  # the layout gives the skip its own lane: a plain curve again
+    QApplication.processEvents()
+    assert skip.lane is None and _crossed(view, skip) == []
+    view.document.undo_stack.undo()
+    QApplication.processEvents()
+    assert skip.lane is not None and _crossed(view, skip) == []
+
+
 def test_inserting_into_a_short_link_pushes_the_rest_down_in_one_step(make_view):
     view = make_view()  # x, fc, relu, y: 110 apart
     design, stack = view.document.design, view.document.undo_stack
@@ -222,6 +268,24 @@ def test_zoom_is_shown_and_can_be_set(make_view, qtbot):
     area = view.visible_scene_rect()
     assert all(area.contains(i.sceneBoundingRect()) for i in view.canvas.nodes.values())
     assert parse_percent("85 %") == 0.85 and parse_percent("0") is None
+
+
+def test_keyboard_zoom_keeps_the_selected_layer_in_view(make_view):
+    """Ctrl+0 from a fit zooms about the selection in view, not the middle of the view (where
+    a layer selected near the edge was lost off-screen)."""
+    view = make_view(flat_resnet50())
+    view.fit_all(readable=False)
+    QApplication.processEvents()
+    shown = view.visible_scene_rect()
+    item = max(view.canvas.nodes.values(), key=lambda i: i.sceneBoundingRect().bottom())
+    assert shown.contains(item.sceneBoundingRect())  # the last layer, at the edge of the fit
+    view.select_nodes([item.node_id])
+    key(view, Qt.Key.Key_0, CTRL)
+    assert view.zoom() == 1.0 and view.selected_node_ids() == [item.node_id]
+    assert view.visible_scene_rect().contains(item.sceneBoundingRect())
+    view.select_nodes([])
+    key(view, Qt.Key.Key_Minus, CTRL)  # nothing selected: about the middle, as before
+    assert view.zoom() == pytest.approx(0.8)
 
 
 # ---- the minimap and a deep design ------------------------------------------------------------------

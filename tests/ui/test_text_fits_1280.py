@@ -105,12 +105,15 @@ def test_legends_show_whole_entries_and_count_the_rest(window, qtbot):
                for name in ("train loss", "val loss"))  # other runs by their whole names
 
 
-def test_a_blocks_type_fits_the_summary(styled, qtbot):
-    design = build("resnet50", small=True)
+@pytest.mark.parametrize("template, size", [("resnet50", SIZE), ("resnet18", SIZE),
+                                            ("resnet18", (1152, 720))])
+def test_a_blocks_type_and_the_totals_fit_the_summary(styled, qtbot, template, size):
+    """Also in the window Qt opens without a window manager (1152×720)."""
+    design = build(template, small=template == "resnet50")
     window = MainWindow(Document(design), autosave=False, remember_layout=False)
     window.maybe_save = lambda *_a: True
     qtbot.addWidget(window)
-    window.resize(*SIZE)
+    window.resize(*size)
     window.show()
     qtbot.waitExposed(window)
     summary = window.summary
@@ -123,6 +126,17 @@ def test_a_blocks_type_fits_the_summary(styled, qtbot):
     for item in groups:
         assert _text_fits(tree, item.text(1), tree.columnWidth(1), margin=12), item.text(1)
         assert item.toolTip(1) == item.text(1)
+    qtbot.waitUntil(lambda: summary.totals.columnWidth(1) == tree.columnWidth(1))  # aligned
+    total = summary.totals.topLevelItem(0).text(1)
+    assert total.startswith(f"{summary.summary.total_layers} layers in ")
+    assert _text_fits(summary.totals, total, summary.totals.columnWidth(1), margin=12), total
+    names = [tree.topLevelItem(r) for r in range(tree.topLevelItemCount())]
+    assert all(_text_fits(tree, item.text(0), tree.columnWidth(0) - tree.indentation())
+               for item in names)
+    groups[0].setExpanded(True)  # its copies' names ("layer1.0") one level deeper
+    copies = [groups[0].child(c) for c in range(groups[0].childCount())]
+    assert copies and all(_text_fits(tree, item.text(0), tree.columnWidth(0) - 2 * tree.indentation())
+                          for item in copies)
     header = tree.header()
     for column, title in enumerate(summary.HEADERS):  # the header's titles whole too
         assert header.fontMetrics().horizontalAdvance(title) + 8 <= header.sectionSize(column)

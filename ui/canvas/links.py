@@ -3,6 +3,8 @@ or right), labelled with the shape of the tensor it carries; the dashed draft li
 feedback label that says whether a link may be made here."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
@@ -16,14 +18,21 @@ def _flip(p: QPointF) -> QPointF:
     return QPointF(p.y(), p.x())
 
 
-def link_path(start: QPointF, end: QPointF, flow: str = "down") -> QPainterPath:
+LANE_GAP = 28.0  # scene units between a detouring link and the layers it passes
+
+
+def link_path(start: QPointF, end: QPointF, flow: str = "down",
+              lane: "Lane | None" = None) -> QPainterPath:
     """An S-curve from ``start`` (after an output) to ``end`` (before an input), vertical when
     data flows down and horizontal when it flows right. A link that must go back (its target
-    sits before its source) loops out to the side instead of crossing nodes."""
+    sits before its source) loops out to the side instead of crossing nodes; a forward link
+    given a ``lane`` (see :func:`lane_around`) runs along it past the layers between."""
     down = flow == "down"
     a, b = (start, end) if down else (_flip(start), _flip(end))  # work as if flowing down
     width = NODE_WIDTH if down else NODE_HEIGHT
     dy = b.y() - a.y()
+    if lane is not None and dy >= 24:
+        return _lane_path(a, b, lane, flip=not down)
     if dy >= 24:
         bend = max(36.0, dy * 0.45)
         c1, c2 = QPointF(a.x(), a.y() + bend), QPointF(b.x(), b.y() - bend)
@@ -37,6 +46,53 @@ def link_path(start: QPointF, end: QPointF, flow: str = "down") -> QPainterPath:
     path = QPainterPath(start)
     path.cubicTo(c1, c2, end)
     return path
+
+
+class Lane(NamedTuple):
+    """Where a link detours round layers, as if flowing down: ``across`` the flow, from the
+    first layer passed (``enter``, its near edge along the flow) to the last (``leave``)."""
+    across: float
+    enter: float
+    leave: float
+
+
+def _lane_path(a: QPointF, b: QPointF, lane: Lane, flip: bool) -> QPainterPath:
+    """From ``a`` out to the lane before the first layer passed, along it, and back in to ``b``
+    after the last (as if flowing down; ``flip`` turns it to flow right)."""
+    enter, leave = max(lane.enter, a.y() + 8), min(lane.leave, b.y() - 8)
+    out, back = (enter - a.y()) / 2, (b.y() - leave) / 2
+    points = [a, QPointF(a.x(), a.y() + out), QPointF(lane.across, enter - out),
+              QPointF(lane.across, enter), QPointF(lane.across, leave),
+              QPointF(lane.across, leave + back), QPointF(b.x(), b.y() - back), b]
+    if flip:
+        points = [_flip(p) for p in points]
+    path = QPainterPath(points[0])
+    path.cubicTo(points[1], points[2], points[3])
+    path.lineTo(points[4])
+    path.cubicTo(points[5], points[6], points[7])
+    return path
+
+
+def outline(path: QPainterPath, width: float = 2.0) -> QPainterPath:
+    """The area ``path`` covers as a line ``width`` wide (a QPainterPath's own ``intersects``
+    reads it as the area it encloses)."""
+    stroker = QPainterPathStroker()
+    stroker.setWidth(width)
+    return stroker.createStroke(path)
+
+
+def lane_around(start: QPointF, end: QPointF, blockers: list[QRectF], flow: str = "down") -> Lane:
+    """The lane in which a link from ``start`` to ``end`` passes ``blockers`` (the layers its
+    curve would cross): just beyond them on the side nearer the link's own middle (the right,
+    or lower, side on a tie), from the first of them to the last."""
+    down = flow == "down"
+    spans = [(r.left(), r.right(), r.top(), r.bottom()) if down else
+             (r.top(), r.bottom(), r.left(), r.right()) for r in blockers]
+    middle = (start.x() + end.x()) / 2 if down else (start.y() + end.y()) / 2
+    low = min(s[0] for s in spans) - LANE_GAP
+    high = max(s[1] for s in spans) + LANE_GAP
+    across = low if middle - low < high - middle else high
+    return Lane(across, min(s[2] for s in spans), max(s[3] for s in spans))
 
 
 class LinkItem(QGraphicsItem):
@@ -55,6 +111,7 @@ class LinkItem(QGraphicsItem):
         self.hovered = False
         self._start = QPointF()
         self._end = QPointF()
+        self._lane: Lane | None = None  # where it detours round layers in its way
         self._path = QPainterPath()
         self._path_bounds = QRectF()
         self._mid = QPointF()
@@ -69,12 +126,13 @@ class LinkItem(QGraphicsItem):
 
     # ---- state set by the scene ------------------------------------------------------------------
 
-    def set_ends(self, start: QPointF, end: QPointF) -> None:
-        if start == self._start and end == self._end and not self._path.isEmpty():
+    def set_ends(self, start: QPointF, end: QPointF, lane: Lane | None = None) -> None:
+        """Run from ``start`` to ``end``, along ``lane`` when given (see :func:`link_path`)."""
+        if (start, end, lane) == (self._start, self._end, self._lane) and not self._path.isEmpty():
             return
         self.prepareGeometryChange()
-        self._start, self._end = QPointF(start), QPointF(end)
-        self._path = link_path(self._start, self._end, self.flow)
+        self._start, self._end, self._lane = QPointF(start), QPointF(end), lane
+        self._path = link_path(self._start, self._end, self.flow, lane)
         self._path_bounds = self._path.boundingRect()
         self._mid = self._path.pointAtPercent(0.5)
         self._length = None
@@ -120,6 +178,11 @@ class LinkItem(QGraphicsItem):
     @property
     def end(self) -> QPointF:
         return QPointF(self._end)
+
+    @property
+    def lane(self) -> Lane | None:
+        """Where the link detours round layers (None: a plain curve)."""
+        return self._lane
 
     def path(self) -> QPainterPath:
         return QPainterPath(self._path)

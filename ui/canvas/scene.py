@@ -16,6 +16,7 @@ from functools import partial
 from typing import Callable, Iterable
 
 from PySide6.QtCore import QPointF, QRectF, QTimer, Signal
+from PySide6.QtGui import QPainterPath
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsSceneHelpEvent, QToolTip
 
 from graph.blocks import PATH_SEPARATOR, BlockError, present
@@ -27,7 +28,7 @@ from graph.validate import ERROR, Diagnostic, Report, validate
 from ..document import Document
 from .items import (IN, OUT, BadgeItem, NodeItem, NodeLook, PortItem, anchor_offset, params_text,
                     problems_text)
-from .links import LinkItem
+from .links import LinkItem, lane_around, link_path, outline
 from .style import Theme
 
 SCENE_EXTENT = 200_000.0  # the scene's first size, around the origin; it grows with the design
@@ -67,6 +68,11 @@ class CanvasScene(QGraphicsScene):
         self._restyle_timer.setSingleShot(True)
         self._restyle_timer.setInterval(0)
         self._restyle_timer.timeout.connect(self._restyle_slice)
+        self._landed: list[QRectF] = []  # where layers landed since links were last re-placed
+        self._reroute_timer = QTimer(self)
+        self._reroute_timer.setSingleShot(True)
+        self._reroute_timer.setInterval(0)
+        self._reroute_timer.timeout.connect(self._reroute)
         self.design: Design | None = None
         self.scope: list[str] = []  # instance ids entered, from the top-level design inwards
         self._subscriptions: list[tuple[object, object]] = []
@@ -162,7 +168,9 @@ class CanvasScene(QGraphicsScene):
         return self.document.design.flow
 
     def _on_node_added(self, node: Node) -> None:
-        self._add_node_item(node)
+        item = self._add_node_item(node)
+        if item is not None:
+            self._reroute_soon(item.sceneBoundingRect())
 
     def _on_node_removed(self, node: Node) -> None:
         item = self.nodes.pop(node.id, None)
@@ -171,6 +179,7 @@ class CanvasScene(QGraphicsScene):
         self._node_links.pop(node.id, None)
         if item is not None:
             self.removeItem(item)
+            self._reroute_soon()
 
     def _on_node_changed(self, node: Node, field: str) -> None:
         item = self.nodes.get(node.id)
@@ -178,6 +187,7 @@ class CanvasScene(QGraphicsScene):
             return
         if field == "position":
             item.set_position(node.position)
+            self._reroute_soon(item.sceneBoundingRect())
         else:
             item.set_node(node)
 
@@ -232,8 +242,8 @@ class CanvasScene(QGraphicsScene):
         self._node_links[edge.src].add(edge)
         self._node_links[edge.dst].add(edge)
         item.set_label(self._shapes.get(edge.src, ""), self._order(edge))
-        item.set_ends(self.anchor(edge, "src"), self.anchor(edge, "dst"))
         self.addItem(item)
+        self._place(item)
         return item
 
     def _is_variadic(self, node_id: str, port_name: str) -> bool:
@@ -267,7 +277,7 @@ class CanvasScene(QGraphicsScene):
             for edge in edges:
                 link = self.links[edge]
                 link.set_label(link.label, self._order(edge))
-                link.set_ends(self.anchor(edge, "src"), self.anchor(edge, "dst"))
+                self._place(link)
 
     def anchor(self, edge: Edge, end: str) -> QPointF:
         """Scene position where ``edge``'s ``end`` ("src" or "dst") meets its port."""
@@ -279,6 +289,48 @@ class CanvasScene(QGraphicsScene):
         slot, count = (ordered.index(edge), len(ordered)) if ordered and edge in ordered else (0, 1)
         return item.pos() + anchor_offset(item.layer, IN, edge.dst_port, self.flow, slot, count)
 
+    def _place(self, link: LinkItem) -> None:
+        """Put ``link`` between its ports; where its curve would cross other layers (a skip
+        link wired across a column), along a lane beside them."""
+        edge = link.edge
+        start, end = self.anchor(edge, "src"), self.anchor(edge, "dst")
+        lane = None
+        ends = {edge.src, edge.dst}
+        blockers = self._layers_on(link_path(start, end, self.flow), ends)
+        for _ in range(4):  # the lane may pass further layers: widen past those too
+            if not blockers:
+                break
+            lane = lane_around(start, end, blockers, self.flow)
+            more = self._layers_on(link_path(start, end, self.flow, lane), ends)
+            more = [rect for rect in more if rect not in blockers]
+            if not more:
+                break
+            blockers += more
+        link.set_ends(start, end, lane)
+
+    def _reroute_soon(self, landed: QRectF | None = None) -> None:
+        """After the model's edits (a layout moves every layer one by one), once: place again
+        the links that detour, which may run straight now, and those crossing ``landed``."""
+        if landed is not None:
+            self._landed.append(landed)
+        self._reroute_timer.start()
+
+    def _reroute(self) -> None:
+        links = {id(link): link for link in self.links.values() if link.lane is not None}
+        for rect in self._landed:
+            links.update((id(item), item) for item in self.items(rect) if isinstance(item, LinkItem))
+        self._landed.clear()
+        for link in links.values():
+            if link.scene() is self:
+                self._place(link)
+
+    def _layers_on(self, path: QPainterPath, ends: set[str]) -> list[QRectF]:
+        """The outlines of the layers other than ``ends`` that ``path`` crosses."""
+        near = [item.sceneBoundingRect() for item in self.items(path.boundingRect())
+                if isinstance(item, NodeItem) and item.node_id not in ends]
+        line = outline(path) if near else None
+        return [rect for rect in near if line.intersects(rect)]
+
     def port_anchor(self, port: PortItem) -> QPointF:
         return port.scenePos()
 
@@ -288,7 +340,7 @@ class CanvasScene(QGraphicsScene):
         for edge in self._node_links.get(item.node_id, ()):
             link = self.links.get(edge)
             if link is not None:
-                link.set_ends(self.anchor(edge, "src"), self.anchor(edge, "dst"))
+                self._place(link)
 
     # ---- the report ----------------------------------------------------------------------------------
 

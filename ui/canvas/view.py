@@ -25,6 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QApplication, QGraphicsView, QMenu, QWidget
 
+from graph.block_args import block_of
 from graph.blocks import BlockError
 from graph.catalog import CATALOG
 from graph.design import Edge, Node
@@ -195,6 +196,7 @@ class CanvasView(QGraphicsView):
             action("enter_block", "Open Block", self.enter_selected_block, []),
             action("leave_block", "Leave Block", lambda: self.leave_to(len(self.canvas.scope) - 1),
                    []),
+            action("block_args", "Block Arguments…", self.edit_block_args, []),
         ]
         undo.setObjectName("undo")
         redo.setObjectName("redo")
@@ -206,7 +208,7 @@ class CanvasView(QGraphicsView):
     def edit_actions(self) -> list[QAction]:
         """The view's actions (undo, redo, copy, paste, duplicate, delete, select_all, quick_add,
         auto_layout, layout_down, layout_right, fit_all, zoom_in, zoom_out, zoom_reset, group,
-        ungroup, enter_block, leave_block — each's ``objectName``), for the window's menus. Their shortcuts
+        ungroup, enter_block, leave_block, block_args — each's ``objectName``), for the window's menus. Their shortcuts
         work while the canvas has focus; the window may widen a context if it wants."""
         return list(self._actions)
 
@@ -257,6 +259,27 @@ class CanvasView(QGraphicsView):
         self.document.push(macro)
         self.select_nodes(new_ids)
         return new_ids
+
+    def args_block(self) -> str | None:
+        """The block whose arguments *Block Arguments…* edits: the selected instance's, else
+        the block the canvas is inside (None at the top with no single block selected)."""
+        ids = self.selected_node_ids()
+        if len(ids) == 1 and self.design.has_node(ids[0]) and self.design.node(ids[0]).is_block:
+            return self.design.node(ids[0]).type
+        block = block_of(self.design) if self.canvas.scope else None
+        return block.name if block is not None else None
+
+    def edit_block_args(self, block_name: str | None = None) -> None:
+        """Open *Block Arguments…* for ``block_name`` (default: :meth:`args_block`)."""
+        from ui.block_args_dialog import BlockArgsDialog
+
+        block_name = block_name or self.args_block()
+        if block_name is None:
+            self.status_message.emit("Select a block, or open one, to edit its arguments")
+            return
+        dialog = BlockArgsDialog(self.document, block_name, self.window())
+        dialog.exec()
+        dialog.deleteLater()
 
     def enter_selected_block(self) -> None:
         selected = self.selected_node_ids()
@@ -478,16 +501,32 @@ class CanvasView(QGraphicsView):
 
     def set_zoom(self, zoom: float, anchor: QPointF | None = None) -> None:
         """Zoom to ``zoom`` (1.0 = 100 %, clamped to what the canvas allows), keeping the scene
-        point ``anchor`` (default: the middle of the view) where it is on screen."""
+        point ``anchor`` where it is on screen: by default the middle of the selection when it is
+        in view (Ctrl+0 at a fit kept the middle of the view and lost a selected layer), else the
+        middle of the view; then the selection is scrolled whole into view where it fits."""
         zoom = max(min(MIN_ZOOM, self.zoom()), min(MAX_ZOOM, zoom))  # never out past a fit
-        center = self.viewport().rect().center()
-        anchor = anchor if anchor is not None else self.mapToScene(center)
+        selection = self._selection_in_view() if anchor is None else QRectF()
+        if anchor is None:
+            middle = selection if not selection.isNull() else self.visible_scene_rect()
+            anchor = middle.center()
         on_screen = self.mapFromScene(anchor)
         self.setTransform(QTransform.fromScale(zoom, zoom))
         self.centerOn(anchor)
         shift = self.mapFromScene(anchor) - on_screen
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + shift.x())
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + shift.y())
+        if not selection.isNull():
+            self.ensureVisible(selection, 16, 16)
+
+    def _selection_in_view(self) -> QRectF:
+        """The bounds of the selected layers in view, wholly or partly (a null rectangle: none)."""
+        shown = self.visible_scene_rect()
+        selected = [item.sceneBoundingRect() for nid in self.selected_node_ids()
+                    if (item := self.canvas.nodes.get(nid)) is not None]
+        in_view = QRectF()
+        for rect in selected:
+            in_view = in_view.united(rect) if rect.intersects(shown) else in_view
+        return in_view
 
     def visible_scene_rect(self) -> QRectF:
         return self.mapToScene(self.viewport().rect()).boundingRect()
@@ -676,6 +715,7 @@ class CanvasView(QGraphicsView):
         self.action("ungroup").setEnabled(bool(blocks))
         self.action("enter_block").setEnabled(len(ids) == 1 and bool(blocks))
         self.action("leave_block").setEnabled(bool(self.canvas.scope))
+        self.action("block_args").setEnabled(self.args_block() is not None)
 
     def _say(self, text: str) -> None:
         self.last_feedback = text
@@ -864,12 +904,12 @@ class CanvasView(QGraphicsView):
         if isinstance(item, NodeItem):
             names = ("copy", "duplicate", "delete", "group")
             if item.is_block:
-                names += ("enter_block", "ungroup")
+                names += ("enter_block", "ungroup", "block_args")
         else:
             names = ("quick_add", "paste", "select_all", "auto_layout", "layout_down",
                      "layout_right", "fit_all")
         if self.canvas.scope:
-            names += ("leave_block",)
+            names += ("leave_block",) + (("block_args",) if not isinstance(item, NodeItem) else ())
         for name in names:
             menu.addAction(self.action(name))
         if isinstance(item, NodeItem):

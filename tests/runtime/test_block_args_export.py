@@ -1,0 +1,24 @@
+"""A block grouped by hand and given arguments afterwards (graph.block_args) compiles and
+exports to Python whose block class takes them, with a first copy that differs."""
+from __future__ import annotations
+
+import torch
+
+from graph.block_args import rename_argument
+from runtime import export as ex
+from runtime.compiler import compile_design
+from tests.graph.test_block_args import with_width
+
+
+def test_arguments_added_after_grouping_compile_and_export(tmp_path):
+    design, block, instance = with_width()
+    rename_argument(design, "Block", "width", "channels").apply()
+    compiled = compile_design(design)
+    stage = compiled.module.block
+    assert isinstance(stage, torch.nn.Sequential) and len(stage) == 3
+    assert [copy.fc.out_features for copy in stage] == [16, 8, 8]  # the first copy differs
+    result = ex.export_model(design, "python", tmp_path / "model.py")
+    source = result.path.read_text()
+    assert "def __init__(self, channels" in source
+    assert "Block(channels=16" in source and "Block(channels=8" in source
+    assert result.max_diff <= 1e-4

@@ -57,6 +57,15 @@ def _default_spin(value: int = 1) -> QSpinBox:
     return spin
 
 
+def _detacher(design: Design, slot):
+    """A callable that stops ``slot`` following ``design``'s blocks (safe to call twice)."""
+    def detach(*_args) -> None:
+        design.block_changed.disconnect(slot)
+        design.block_removed.disconnect(slot)
+
+    return detach
+
+
 class BlockArgsDialog(QDialog):
     """Manage the arguments of block ``block_name`` of ``document``'s design."""
 
@@ -69,6 +78,9 @@ class BlockArgsDialog(QDialog):
         self.resize(560, 400)
         self._filling = False
         layout = QVBoxLayout(self)
+        title = QLabel(f"Arguments of {block_name}")
+        title.setObjectName("inspectorTitle")
+        layout.addWidget(title)
         layout.addWidget(_muted(
             f"Numbers the layers inside {block_name} can read: type an argument's name, or "
             "arithmetic such as <i>channels * 2</i>, into an inner layer's parameter. Each "
@@ -93,7 +105,9 @@ class BlockArgsDialog(QDialog):
         self._add_undo_actions()
         self._design.block_changed.connect(self._block_changed)
         self._design.block_removed.connect(self._block_changed)
-        self.finished.connect(self._detach)
+        detach = _detacher(self._design, self._block_changed)
+        self.finished.connect(detach)  # closed, or gone without closing (deleted unshown)
+        self.destroyed.connect(detach)
         self.refresh()
 
     # ---- building ----------------------------------------------------------------------------
@@ -111,6 +125,11 @@ class BlockArgsDialog(QDialog):
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(DEFAULT, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(USED_BY, QHeaderView.ResizeMode.Stretch)
+        remove = QAction("Remove", table)
+        remove.setShortcuts([QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
+        remove.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        remove.triggered.connect(self.remove_selected)
+        table.addAction(remove)
         table.itemChanged.connect(self._item_changed)
         table.itemSelectionChanged.connect(self._selection_changed)
         return table
@@ -185,11 +204,8 @@ class BlockArgsDialog(QDialog):
 
     def _block_changed(self, name: str) -> None:
         if name == self.block_name or self.block is None:
+            self.say("")  # what the last change said no longer holds (an undo, say)
             self.refresh()
-
-    def _detach(self, *_args) -> None:
-        for signal in (self._design.block_changed, self._design.block_removed):
-            signal.disconnect(self._block_changed)
 
     # ---- table → model ---------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QContextMenuEvent
+from PySide6.QtGui import QContextMenuEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMenu
 
 from graph.design import Design, Edge
@@ -90,12 +90,18 @@ def test_block_arguments_dialog_adds_renames_sets_defaults_and_removes(window, q
     dialog.table.item(0, DEFAULT).setData(Qt.ItemDataRole.EditRole, 8)
     assert block.args == {"width": 8} and stack.count() == steps + 3
     dialog.table.selectRow(0)
-    qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
+    (delete,) = [a for a in dialog.table.actions()
+                 if QKeySequence(Qt.Key.Key_Delete) in a.shortcuts()]
+    delete.trigger()  # the Delete key in the table, as the Remove button
     assert block.args == {"width": 8} and stack.count() == steps + 3  # refused, and why:
     assert "width is still used by proj.out_channels, conv.out_channels" in dialog.feedback.text()
     dialog.table.item(0, NAME).setText("2x")  # a name that cannot be: said, and put back
     assert dialog.table.item(0, NAME).text() == "width" and "not '2x'" in dialog.feedback.text()
-    stack.undo()  # the default: the table follows the model
+    dialog.table.item(0, DEFAULT).setData(Qt.ItemDataRole.EditRole, 4)
+    assert dialog.feedback.text().startswith("Done: default of ")
+    stack.undo()  # that default: the table follows the model, and "Done" no longer holds
+    assert dialog.feedback.text() == ""
+    stack.undo()  # the default before
     assert dialog.table.item(0, DEFAULT).data(Qt.ItemDataRole.EditRole) == 16
     stack.undo()  # the rename
     assert dialog.table.item(0, NAME).text() == "channels"
@@ -227,3 +233,19 @@ def test_block_arguments_opens_from_the_instance_the_block_page_and_the_palette(
     next(a for a in menu.actions() if a.text() == "Block Arguments…").trigger()
     menu.deleteLater()
     assert opened == [block.name] * 3
+
+
+def test_the_dialog_closes_when_undo_takes_its_block_away(window, qtbot):
+    instance, block = group(window)
+    design, stack = window.document.design, window.document.undo_stack
+    followers = len(design.block_changed), len(design.block_removed)
+    dialog = BlockArgsDialog(window.document, block.name, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.add("channels", 16)
+    stack.undo()  # the argument
+    assert dialog.isVisible() and dialog.table.rowCount() == 0
+    stack.undo()  # the grouping: the block is gone, and so is the dialog
+    assert not dialog.isVisible()
+    assert (len(design.block_changed), len(design.block_removed)) == followers
+    stack.redo()  # nothing follows the closed dialog any more

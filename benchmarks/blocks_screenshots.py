@@ -1,6 +1,6 @@
 """Render the README's pictures of blocks and templates from the main window: a ResNet-18 made
 from its template (blocks as single nodes with ×N), the inside of a block with its breadcrumb,
-and the New from Template dialog.
+the New from Template dialog, and Block Arguments… on a residual block grouped by hand.
 
     python benchmarks/blocks_screenshots.py [-o resources/screenshots] [--size 1400x860]
 
@@ -83,9 +83,62 @@ def main() -> None:
     dialog.preview.fit_all()
     grab("template_dialog.png", dialog)
     dialog.done(0)
+    grab_block_args(window, grab)
     window.document.undo_stack.setClean()
     window.close()
     settle(app)
+
+
+def residual_by_hand():
+    """x → stem → [proj 1×1 ‖ conv → relu] → add → flatten → fc → y with the bracket grouped
+    into ``Block`` and given ``channels`` and ``stride`` (read by proj and conv), ×3 with a first
+    copy of 32 channels and stride 2: what a user builds with Ctrl+G and Block Arguments…"""
+    from graph.block_args import add_argument, make_argument
+    from graph.design import Design, Edge
+    from graph.grouping import group_into_block
+
+    design = Design("Residual by hand")
+    ids = {}
+    for type_id, name, params, pos in (
+            ("Input", "x", {"shape": [1, 8, 8]}, (0, 0)),
+            ("Conv2d", "stem", {"out_channels": 16}, (0, 110)),
+            ("Conv2d", "proj", {"out_channels": 16, "kernel_size": 1, "padding": 0}, (-120, 220)),
+            ("Conv2d", "conv", {"out_channels": 16}, (120, 220)),
+            ("ReLU", "relu", {}, (120, 330)), ("Add", "add", {}, (0, 440)),
+            ("Flatten", "flat", {}, (0, 550)), ("Linear", "fc", {"out_features": 10}, (0, 660)),
+            ("Output", "y", {}, (0, 770))):
+        ids[name] = design.add_node(design.make_node(type_id, name=name, params=params,
+                                                     position=pos)).id
+    for src, dst in (("x", "stem"), ("stem", "proj"), ("stem", "conv"), ("conv", "relu"),
+                     ("proj", "add"), ("relu", "add"), ("add", "flat"), ("flat", "fc"),
+                     ("fc", "y")):
+        design.add_edge(Edge(ids[src], ids[dst]))
+    edit = group_into_block(design, [ids[n] for n in ("proj", "conv", "relu", "add")])
+    edit.apply(design)
+    body = design.blocks["Block"].body
+    conv, proj = body.node_by_name("conv").id, body.node_by_name("proj").id
+    make_argument(body, conv, "out_channels", "channels").apply()
+    make_argument(body, conv, "stride", "stride").apply()
+    for name in ("out_channels", "stride"):
+        body.set_param(proj, name, "channels" if name == "out_channels" else "stride")
+    design.set_params(edit.result, {"repeat": 3, "first": {"channels": 32, "stride": 2}})
+    add_argument(design, "Block", "expansion", 1).apply()  # one no layer reads yet
+    return design, edit.result
+
+
+def grab_block_args(window, grab) -> None:
+    """Block Arguments… over the grouped residual block, its instance selected."""
+    from ui.block_args_dialog import BlockArgsDialog
+
+    design, instance = residual_by_hand()
+    window.document.replace(design, None)
+    window.document.revalidate()
+    window.canvas.select_nodes([instance])
+    dialog = BlockArgsDialog(window.document, "Block", window)
+    dialog.show()
+    dialog.table.selectRow(0)
+    grab("block_args.png", dialog)
+    dialog.done(0)
 
 
 if __name__ == "__main__":

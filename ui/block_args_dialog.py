@@ -78,6 +78,9 @@ class BlockArgsDialog(QDialog):
         self.resize(560, 400)
         self._filling = False
         layout = QVBoxLayout(self)
+        title = QLabel(f"Arguments of {block_name}")
+        title.setObjectName("inspectorTitle")
+        layout.addWidget(title)
         layout.addWidget(_muted(
             f"Numbers the layers inside {block_name} can read: type an argument's name, or "
             "arithmetic such as <i>channels * 2</i>, into an inner layer's parameter. Each "
@@ -122,6 +125,11 @@ class BlockArgsDialog(QDialog):
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(DEFAULT, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(USED_BY, QHeaderView.ResizeMode.Stretch)
+        remove = QAction("Remove", table)
+        remove.setShortcuts([QKeySequence(Qt.Key.Key_Delete), QKeySequence(Qt.Key.Key_Backspace)])
+        remove.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        remove.triggered.connect(self.remove_selected)
+        table.addAction(remove)
         table.itemChanged.connect(self._item_changed)
         table.itemSelectionChanged.connect(self._selection_changed)
         return table

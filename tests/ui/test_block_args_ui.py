@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QContextMenuEvent
+from PySide6.QtGui import QContextMenuEvent, QKeySequence
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QMenu
 
 from graph.design import Design, Edge
@@ -90,7 +90,9 @@ def test_block_arguments_dialog_adds_renames_sets_defaults_and_removes(window, q
     dialog.table.item(0, DEFAULT).setData(Qt.ItemDataRole.EditRole, 8)
     assert block.args == {"width": 8} and stack.count() == steps + 3
     dialog.table.selectRow(0)
-    qtbot.mouseClick(dialog.remove_button, Qt.MouseButton.LeftButton)
+    (delete,) = [a for a in dialog.table.actions()
+                 if QKeySequence(Qt.Key.Key_Delete) in a.shortcuts()]
+    delete.trigger()  # the Delete key in the table, as the Remove button
     assert block.args == {"width": 8} and stack.count() == steps + 3  # refused, and why:
     assert "width is still used by proj.out_channels, conv.out_channels" in dialog.feedback.text()
     dialog.table.item(0, NAME).setText("2x")  # a name that cannot be: said, and put back

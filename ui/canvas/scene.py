@@ -29,7 +29,7 @@ from ..document import Document
 from .items import (IN, OUT, BadgeItem, NodeItem, NodeLook, PortItem, anchor_offset, params_text,
                     problems_text)
 from .links import LinkItem, lane_around, link_path, outline
-from .style import Theme
+from .style import NODE_HEIGHT, NODE_WIDTH, Theme
 
 SCENE_EXTENT = 200_000.0  # the scene's first size, around the origin; it grows with the design
 SCENE_ROOM = SCENE_EXTENT / 4  # the least room kept beyond any node (scrolling stops there)
@@ -58,6 +58,7 @@ class CanvasScene(QGraphicsScene):
         super().__init__(parent)
         self.document = document
         self.nodes: dict[str, NodeItem] = {}
+        self._bodies: dict[str, tuple[float, float, float, float]] = {}  # see _outline
         self.links: dict[Edge, LinkItem] = {}
         self._node_links: dict[str, set[Edge]] = defaultdict(set)
         self._port_links: dict[tuple[str, str], list[Edge]] = {}  # variadic inputs: links in order
@@ -68,7 +69,10 @@ class CanvasScene(QGraphicsScene):
         self._restyle_timer.setSingleShot(True)
         self._restyle_timer.setInterval(0)
         self._restyle_timer.timeout.connect(self._restyle_slice)
-        self._landed: list[QRectF] = []  # where layers landed since links were last re-placed
+        self._landed: list[QRectF] = []  # where layers landed since links were last routed
+        self._long_links: set[LinkItem] = set()  # links a layer could sit in the way of
+        self._unrouted: set[LinkItem] = set()  # long links placed since, not yet routed
+        self._model_moving = False  # a node item follows the model's position (not a drag)
         self._reroute_timer = QTimer(self)
         self._reroute_timer.setSingleShot(True)
         self._reroute_timer.setInterval(0)
@@ -105,7 +109,11 @@ class CanvasScene(QGraphicsScene):
         for item in list(self.links.values()) + list(self.nodes.values()):
             self.removeItem(item)
         self.nodes.clear()
+        self._bodies.clear()
         self.links.clear()
+        self._long_links.clear()
+        self._unrouted.clear()
+        self._landed.clear()
         self._node_links.clear()
         self._port_links.clear()
         self._shapes.clear()
@@ -174,6 +182,7 @@ class CanvasScene(QGraphicsScene):
 
     def _on_node_removed(self, node: Node) -> None:
         item = self.nodes.pop(node.id, None)
+        self._bodies.pop(node.id, None)
         self._shapes.pop(node.id, None)
         self._look_keys.pop(node.id, None)
         self._node_links.pop(node.id, None)
@@ -186,7 +195,11 @@ class CanvasScene(QGraphicsScene):
         if item is None:
             return
         if field == "position":
-            item.set_position(node.position)
+            self._model_moving = True  # its links are routed once the edit is done
+            try:
+                item.set_position(node.position)
+            finally:
+                self._model_moving = False
             self._reroute_soon(item.sceneBoundingRect())
         else:
             item.set_node(node)
@@ -204,6 +217,8 @@ class CanvasScene(QGraphicsScene):
         for end in (edge.src, edge.dst):
             self._node_links.get(end, set()).discard(edge)
         if item is not None:
+            self._long_links.discard(item)
+            self._unrouted.discard(item)
             self.removeItem(item)
         if self._is_variadic(edge.dst, edge.dst_port):
             self._refresh_port(edge.dst, edge.dst_port, reorder=True)
@@ -222,7 +237,13 @@ class CanvasScene(QGraphicsScene):
         self.nodes[node.id] = item
         self.addItem(item)
         self._cover(item.pos())
+        self._outline(item)
         return item
+
+    def _outline(self, item: NodeItem) -> None:
+        """Remember where ``item``'s body is (left, top, right, bottom), for routing links."""
+        at = item.pos()
+        self._bodies[item.node_id] = (at.x(), at.y(), at.x() + NODE_WIDTH, at.y() + NODE_HEIGHT)
 
     def _cover(self, at: QPointF) -> None:
         """Grow the scene (it never shrinks) when a node at ``at`` comes within
@@ -289,45 +310,69 @@ class CanvasScene(QGraphicsScene):
         slot, count = (ordered.index(edge), len(ordered)) if ordered and edge in ordered else (0, 1)
         return item.pos() + anchor_offset(item.layer, IN, edge.dst_port, self.flow, slot, count)
 
-    def _place(self, link: LinkItem) -> None:
-        """Put ``link`` between its ports; where its curve would cross other layers (a skip
-        link wired across a column), along a lane beside them."""
+    def _place(self, link: LinkItem, route: bool = False) -> None:
+        """Put ``link`` between its ports. A link long enough to pass a layer is checked for
+        layers in its way (a skip link wired across a column) and then runs in a lane beside
+        them: at once when ``route`` (a drag), else once the model's edit is done."""
         edge = link.edge
         start, end = self.anchor(edge, "src"), self.anchor(edge, "dst")
-        lane = None
+        if not self._can_pass_a_layer(start, end):
+            self._long_links.discard(link)
+            link.set_ends(start, end)
+            return
+        self._long_links.add(link)
+        if not route:
+            link.set_ends(start, end, link.lane)  # the lane, if any, checked soon
+            self._unrouted.add(link)
+            self._reroute_timer.start()
+            return
         ends = {edge.src, edge.dst}
-        blockers = self._layers_on(link_path(start, end, self.flow), ends)
+        lane, blockers = None, self._layers_on(link_path(start, end, self.flow), ends)
         for _ in range(4):  # the lane may pass further layers: widen past those too
             if not blockers:
                 break
             lane = lane_around(start, end, blockers, self.flow)
-            more = self._layers_on(link_path(start, end, self.flow, lane), ends)
-            more = [rect for rect in more if rect not in blockers]
+            more = [rect for rect in self._layers_on(link_path(start, end, self.flow, lane), ends)
+                    if rect not in blockers]
             if not more:
                 break
             blockers += more
         link.set_ends(start, end, lane)
 
+    def _can_pass_a_layer(self, start: QPointF, end: QPointF) -> bool:
+        """Whether a layer fits between ``start`` and ``end`` along the flow (not when the link goes
+        back, it loops out): most links, between neighbouring ranks, are too short."""
+        along = end.y() - start.y() if self.flow == "down" else end.x() - start.x()
+        return along > (NODE_HEIGHT if self.flow == "down" else NODE_WIDTH)
+
     def _reroute_soon(self, landed: QRectF | None = None) -> None:
-        """After the model's edits (a layout moves every layer one by one), once: place again
-        the links that detour, which may run straight now, and those crossing ``landed``."""
+        """After the model's edits (a layout moves every layer one by one), once: route again
+        the links that detour, which may run straight now, and the long ones near ``landed``."""
         if landed is not None:
             self._landed.append(landed)
         self._reroute_timer.start()
 
     def _reroute(self) -> None:
-        links = {id(link): link for link in self.links.values() if link.lane is not None}
-        for rect in self._landed:
-            links.update((id(item), item) for item in self.items(rect) if isinstance(item, LinkItem))
+        links = self._unrouted | {link for link in self._long_links if link.lane is not None}
+        if len(self._landed) > 64:  # a layout or a large paste: every long link
+            links |= self._long_links
+        else:
+            links |= {link for link in self._long_links
+                      if any(link.boundingRect().intersects(rect) for rect in self._landed)}
         self._landed.clear()
-        for link in links.values():
+        self._unrouted.clear()
+        for link in links:
             if link.scene() is self:
-                self._place(link)
+                self._place(link, route=True)
 
     def _layers_on(self, path: QPainterPath, ends: set[str]) -> list[QRectF]:
-        """The outlines of the layers other than ``ends`` that ``path`` crosses."""
-        near = [item.sceneBoundingRect() for item in self.items(path.boundingRect())
-                if isinstance(item, NodeItem) and item.node_id not in ends]
+        """The outlines of the layers other than ``ends`` that ``path`` crosses (plain floats
+        first: a drag routes its links on every frame, and the scene's own index is slower
+        here, its extent being huge)."""
+        x0, y0, x1, y1 = path.boundingRect().getCoords()
+        near = [QRectF(QPointF(left, top), QPointF(right, bottom))
+                for nid, (left, top, right, bottom) in self._bodies.items()
+                if left < x1 and right > x0 and top < y1 and bottom > y0 and nid not in ends]
         line = outline(path) if near else None
         return [rect for rect in near if line.intersects(rect)]
 
@@ -337,10 +382,11 @@ class CanvasScene(QGraphicsScene):
     def node_item_moved(self, item: NodeItem) -> None:
         """Called by a node item whenever it moves (a drag, or the model's position)."""
         self._cover(item.pos())
+        self._outline(item)
         for edge in self._node_links.get(item.node_id, ()):
             link = self.links.get(edge)
             if link is not None:
-                self._place(link)
+                self._place(link, route=not self._model_moving)
 
     # ---- the report ----------------------------------------------------------------------------------
 

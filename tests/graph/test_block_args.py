@@ -265,3 +265,18 @@ def test_any_sequence_of_argument_edits_reopens_and_reverts_exactly(ops):
     for edit, before in zip(reversed(edits), reversed(states[:-1])):
         edit.revert()
         assert dumps(design) == before
+
+
+def test_layers_grouped_inside_a_block_take_the_arguments_they_read_along():
+    """Grouping proj inside Block (whose out_channels reads width) gave a block whose proj
+    read an argument it did not have: the design no longer reopened."""
+    design, block, instance = with_width()
+    body = block.body
+    shapes = infer(design).shapes
+    edit = group_into_block(body, [body.node_by_name("proj").id])
+    edit.apply(body)
+    inner = design.blocks[body.node(edit.result).type]
+    assert inner.args == {"width": 8}
+    assert body.node(edit.result).params == {"width": "width"}  # the outer value passed on
+    assert validate(design).ok and infer(design).shapes == shapes
+    assert loads(dumps(design)).to_dict() == design.to_dict()

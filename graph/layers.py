@@ -1238,7 +1238,7 @@ def _recurrent(type_id: str, doc: str) -> None:
         return ins[0][0] * sum(dirs * gates * (h * i + h * h) for i in layer_inputs(p, ins))
 
     def kwargs(p: Params, ins: Sequence[Shape]) -> dict[str, Any]:
-        out = {"cell": type_id, "input_size": ins[0][1], "hidden_size": p["hidden_size"],
+        out = {"input_size": ins[0][1], "hidden_size": p["hidden_size"],
                "num_layers": p["num_layers"], "bidirectional": p["bidirectional"],
                "dropout": p["dropout"] if p["num_layers"] > 1 else 0.0,
                "return_sequence": p["return_sequence"]}
@@ -1249,7 +1249,7 @@ def _recurrent(type_id: str, doc: str) -> None:
     _register(type_id=type_id, category=SEQ, doc=doc, params=params, shape=shape,
               input_spec=InputSpec((2,), "sequence×features",
                                    "insert a Reshape to steps×features (e.g. image rows as steps)"),
-              count_params=count, macs=macs, matmul_macs=macs, torch_class="Recurrent",
+              count_params=count, macs=macs, matmul_macs=macs, torch_class=f"Recurrent{type_id}",
               torch_kwargs=kwargs,
               summary_keys=("hidden_size", "return_sequence"))
 

@@ -41,6 +41,13 @@ def _class_expr(cls: type[nn.Module]) -> str:
     return cls.__name__ if custom else f"nn.{cls.__name__}"
 
 
+def _custom_bases(cls: type[nn.Module]) -> list[type[nn.Module]]:
+    """``cls`` after the classes of :mod:`runtime.modules` it derives from (``Recurrent``
+    before ``RecurrentLSTM``), as its source needs them defined first."""
+    return [base for base in reversed(cls.__mro__)
+            if base.__module__ == custom_modules.__name__]
+
+
 def python_source(design: Design, compiled: Compiled, weights_file: str = "model.safetensors",
                   dataset: Mapping[str, Any] | None = None) -> str:
     """The standalone source of ``compiled`` (see the module docstring); ``weights_file`` is
@@ -50,7 +57,7 @@ def python_source(design: Design, compiled: Compiled, weights_file: str = "model
     classes = block_classes(design, inference)
     custom: list[type[nn.Module]] = [c for b in classes.values() for c in b.custom]
     init_lines, forward_lines, args, result = _model_lines(design, compiled, classes, custom)
-    custom = list(dict.fromkeys(custom))
+    custom = list(dict.fromkeys(base for cls in custom for base in _custom_bases(cls)))
     shapes = [(None, *s) for s in compiled.input_shapes]
     dtypes = [f"torch.{design.node(n).resolved_params()['dtype']}" for n in compiled.input_nodes]
     if len(shapes) == 1:

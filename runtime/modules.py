@@ -80,34 +80,48 @@ class Concat(nn.Module):
 
 
 class Recurrent(nn.Module):
-    """An RNN, LSTM or GRU over (N, steps, features) returning one tensor.
+    """What Netwright's recurrent layers return, over (N, steps, features): with
+    ``return_sequence`` every step's output; otherwise the final state of the last layer (both
+    directions joined when bidirectional). Mixed into torch's own ``nn.RNN``/``nn.LSTM``/
+    ``nn.GRU`` (below), so a layer's tensors are torch's, named as in any model
+    (``lstm.weight_ih_l0``)."""
 
-    With ``return_sequence`` every step's output; otherwise the final state of the last layer
-    (both directions joined when bidirectional).
-    """
-
-    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
-                 bidirectional: bool = False, dropout: float = 0.0, return_sequence: bool = False,
-                 nonlinearity: str = "tanh"):
-        super().__init__()
-        kwargs = dict(input_size=input_size, hidden_size=hidden_size, num_layers=num_layers,
-                      bidirectional=bidirectional, dropout=dropout, batch_first=True)
-        if cell == "RNN":
-            self.rnn = nn.RNN(nonlinearity=nonlinearity, **kwargs)
-        else:
-            self.rnn = {"LSTM": nn.LSTM, "GRU": nn.GRU}[cell](**kwargs)
-        self.hidden_size = hidden_size
-        self.bidirectional = bidirectional
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
+                 bidirectional: bool = False, dropout: float = 0.0,
+                 return_sequence: bool = False, **cell):
+        super().__init__(input_size, hidden_size, num_layers, batch_first=True, dropout=dropout,
+                         bidirectional=bidirectional, **cell)
         self.return_sequence = return_sequence
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.rnn(x)[0]
+        out = super().forward(x)[0]
         if self.return_sequence:
             return out
         if self.bidirectional:
             h = self.hidden_size
             return torch.cat([out[:, -1, :h], out[:, 0, h:]], dim=1)
         return out[:, -1]
+
+
+class RecurrentRNN(Recurrent, nn.RNN):
+    """An Elman RNN layer returning one tensor (see :class:`Recurrent`)."""
+
+
+class RecurrentLSTM(Recurrent, nn.LSTM):
+    """An LSTM layer returning one tensor (see :class:`Recurrent`)."""
+
+
+class RecurrentGRU(Recurrent, nn.GRU):
+    """A GRU layer returning one tensor (see :class:`Recurrent`)."""
+
+
+# Tensor names of earlier module layouts → today's (regular expressions over state_dict keys),
+# so checkpoints and run folders saved before still load (runtime.weights.migrate_names):
+# a recurrent layer held its torch RNN as ``rnn`` until the layer became one (``lstm.rnn.
+# weight_ih_l0`` → ``lstm.weight_ih_l0``).
+LEGACY_TENSOR_NAMES = (
+    (r"^(.*\.)?rnn\.((?:weight|bias)_(?:ih|hh)_l\d+(?:_reverse)?)$", r"\1\2"),
+)
 
 
 class SelfAttention(nn.Module):

@@ -54,6 +54,7 @@ from graph.summary import counted
 from .compiler import Compiled, CompileError, compile_design
 from .events import json_safe
 from .paths import CHECKPOINT_KINDS
+from .weights import migrate_names
 
 RUN_FORMAT = 2  # 2: checkpoints carry a manifest
 MAX_JSON_BYTES = 64 << 20  # config/status/state files larger than this are not read
@@ -237,13 +238,15 @@ def load_weights_into(module: torch.nn.Module, weights: Mapping[str, torch.Tenso
     """Load ``weights`` into ``module`` exactly (every key, every shape) or raise RunError.
 
     A ``module.`` (DistributedDataParallel) or ``_orig_mod.`` (torch.compile) prefix shared by
-    every key is removed first.
+    every key is removed first, and names of an earlier module layout are migrated
+    (:func:`runtime.weights.migrate_names`).
     """
     weights = dict(weights)
     for prefix in ("module.", "_orig_mod."):
         if weights and all(k.startswith(prefix) for k in weights):
             weights = {k[len(prefix):]: v for k, v in weights.items()}
     own = module.state_dict()
+    weights = migrate_names(weights, own)  # saved before a layer's module layout changed
     missing = sorted(set(own) - set(weights))
     unexpected = sorted(set(weights) - set(own))
     if missing or unexpected:

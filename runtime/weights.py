@@ -2,6 +2,8 @@
 
 * :func:`read_weights` — safetensors, or a ``.pt``/``.pth`` state dict through
   ``torch.load(weights_only=True)`` (never arbitrary unpickling).
+* :func:`migrate_names` — tensors named as an earlier Netwright module layout named them
+  (``lstm.rnn.weight_ih_l0``) renamed as the model names them now, wherever weights load.
 * :func:`match_weights` — pairs the model's tensors with the file's: by name first (a common
   ``module.``/``model.`` prefix is ignored), then, for names that differ, by shape in order.
   The :class:`Matching` lists matched, missing, unexpected and shape-mismatched tensors, so a
@@ -19,7 +21,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Container, Iterable, Mapping
 
 import torch
 from torch import nn
@@ -27,6 +29,7 @@ from torch import nn
 from graph.design import Design
 
 from .compiler import Compiled
+from .modules import LEGACY_TENSOR_NAMES
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
 PREFIXES = ("module.", "_orig_mod.", "model.")
@@ -147,13 +150,39 @@ def _kind(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
+def current_names(keys: Iterable[str], own: Container[str]) -> dict[str, str]:
+    """Each of ``keys`` → itself, or, where ``own`` (a model's state dict) lacks it but holds
+    the name today's module layout gives it (``LEGACY_TENSOR_NAMES``), that name."""
+    keys = list(keys)
+    out = {}
+    for key in keys:
+        out[key] = key
+        if key not in own:
+            for pattern, replacement in LEGACY_TENSOR_NAMES:
+                renamed = re.sub(pattern, replacement, key)
+                if renamed != key and renamed in own and renamed not in keys:
+                    out[key] = renamed
+                    break
+    return out
+
+
+def migrate_names(theirs: Mapping[str, torch.Tensor], own: Container[str]
+                  ) -> dict[str, torch.Tensor]:
+    """``theirs`` keyed as the model ``own`` names its tensors today (see
+    :func:`current_names`), in the same order."""
+    names = current_names(theirs, own)
+    return {names[key]: tensor for key, tensor in theirs.items()}
+
+
 def match_weights(own: Mapping[str, torch.Tensor], theirs: Mapping[str, torch.Tensor]) -> Matching:
     """Pair ``own`` (the model's state dict) with ``theirs``: by name (a layer named after a
-    tensor of theirs holds it: ``cls_token.token`` is their ``cls_token``), then by shape in
-    order among the names that differ (a weight only with a weight, a bias with a bias …)."""
+    tensor of theirs holds it: ``cls_token.token`` is their ``cls_token``; a name of an earlier
+    layout is migrated first), then by shape in order among the names that differ (a weight
+    only with a weight, a bias with a bias …). The matching names the file's own keys."""
     result = Matching()
     renamed = _strip_prefix(list(theirs), set(own))
-    by_name = {short: full for full, short in renamed.items()}
+    current = current_names(renamed.values(), own)
+    by_name = {current[short]: full for full, short in renamed.items()}
     # safetensors files list their tensors alphabetically: "in order" means numbers as numbers.
     left_own, left_theirs = [], sorted(theirs, key=_natural)
     for key, tensor in own.items():

@@ -1,7 +1,7 @@
 """Build a design from converted operators, one catalog layer at a time.
 
 Converters call :meth:`DesignBuilder.layer` with a catalog type, its params, the input tensors
-and the layer's weights under their torch names (``weight``, ``bias``, ``rnn.weight_ih_l0`` …).
+and the layer's weights under their torch names (``weight``, ``bias``, ``weight_ih_l0`` …).
 Each layer's output shape comes from its catalog declaration, so a converter that maps an
 operator wrongly fails right there. :meth:`DesignBuilder.finish` lays the nodes out, compiles
 the design and loads the weights strictly: every tensor of the compiled model must come from

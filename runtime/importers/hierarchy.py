@@ -11,7 +11,7 @@ with every submodule a block instance named after it, nested as the modules nest
   copy's differing arguments in ``first``), which compiles to the same ``layer1.0`` … names;
 * a submodule whose layers cannot form a block (a path leaves it and comes back) stays inlined
   in its parent, and one holding a single layer is that layer, named after the submodule, when
-  its tensors keep their names so (a wrapper's ``rnn``), else a block (``heads.head``).
+  its tensors keep their names so (a wrapper's ``attn``), else a block (``heads.head``).
 
 The weights are re-keyed to the nested design's state_dict, which follows the source's module
 names (``layer1.0.conv1.weight``). The nested design must compute what the flat one does on a
@@ -142,8 +142,8 @@ class _Nesting:
 
     def _stands_for(self, nid: str, local: str) -> bool:
         """Whether the one layer of a submodule stands for it: it has no tensors, or holds
-        them under the name it has there (Netwright's LSTM wrapper ``lstm`` →
-        ``lstm.rnn.weight_ih_l0``), or it is such a wrapper (its names cannot be the source's
+        them under the name it has there (Netwright's attention wrapper ``sa`` →
+        ``sa.attn.in_proj_weight``), or it is such a wrapper (its names cannot be the source's
         either way). Else it becomes a block, which keeps the names (``heads.head.weight``)."""
         node = self.design.node(nid)
         if node.is_block:

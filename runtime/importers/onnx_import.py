@@ -1507,9 +1507,9 @@ def _recurrent_weights(ctx: Context, direction: int, suffix: str, order: tuple[i
     w, r = ctx.weight(1)[direction], ctx.weight(2)[direction]
     b = ctx.weight(3)[direction] if ctx.arg(3) is not None else torch.zeros(2 * gates * hidden)
     reorder = lambda t: torch.cat([t.chunk(gates)[g] for g in order])  # noqa: E731
-    return {f"rnn.weight_ih_l0{suffix}": reorder(w), f"rnn.weight_hh_l0{suffix}": reorder(r),
-            f"rnn.bias_ih_l0{suffix}": reorder(b[:gates * hidden]),
-            f"rnn.bias_hh_l0{suffix}": reorder(b[gates * hidden:])}
+    return {f"weight_ih_l0{suffix}": reorder(w), f"weight_hh_l0{suffix}": reorder(r),
+            f"bias_ih_l0{suffix}": reorder(b[:gates * hidden]),
+            f"bias_hh_l0{suffix}": reorder(b[gates * hidden:])}
 
 
 @dataclass(frozen=True)

@@ -26,8 +26,8 @@ from .builder import ConversionError, DesignBuilder, Tensor
 
 ABSORBED = object()  # a value computed inside a recognised module
 LEVELS = ("stack", "layer", "attention")  # outermost first
-COMPOSITES = {"Recurrent", "SelfAttention", "CrossAttention"}  # Netwright modules wrapping
-# one torch module (``rnn``, ``attn``)
+COMPOSITES = {"SelfAttention", "CrossAttention"}  # Netwright modules wrapping one torch
+# module (``attn``)
 TORCH_STACK = "torch.nn.modules.transformer.TransformerEncoder"
 TORCH_LAYER = "torch.nn.modules.transformer.TransformerEncoderLayer"
 ENCODER_WEIGHTS = ("self_attn.in_proj_weight", "self_attn.out_proj.weight", "linear1.weight",

@@ -845,10 +845,10 @@ def _recurrent(kind: str, nonlinearity: str = "tanh"):
             for d in range(dirs):
                 suffix = f"_l{layer}" + ("_reverse" if d else "")
                 for j, key in enumerate(names):
-                    weights[f"rnn.{key}{suffix}"] = flat[(layer * dirs + d) * per + j].value
+                    weights[f"{key}{suffix}"] = flat[(layer * dirs + d) * per + j].value
         if not has_biases:
             raise ConversionError(f"{kind} without biases has no layer option yet")
-        hidden = int(weights["rnn.weight_hh_l0"].shape[1])
+        hidden = int(weights["weight_hh_l0"].shape[1])
         params = {"hidden_size": hidden, "num_layers": int(layers), "bidirectional": bool(bidirectional),
                   "dropout": float(dropout), "return_sequence": True}
         if kind == "RNN":

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import given, settings
 
 from graph.block_args import (add_argument, argument_uses, make_argument, remove_argument,
                               rename_argument, set_default)
-from graph.blocks import BlockError
-from graph.expr import ExprError, rename
+from graph.blocks import BlockError, expressions_of
+from graph.expr import ExprError, parse, rename
 from graph.fileformat import dumps, loads
 from graph.grouping import group_into_block
 from graph.shapes import infer
@@ -218,3 +220,48 @@ def test_a_grouped_blocks_arguments_save_and_reopen():
     again = loads(text)
     assert again.to_dict() == design.to_dict()
     assert infer(again).params == infer(design).params
+
+
+OPS = st.tuples(st.sampled_from(["add", "rename", "default", "remove", "make"]),
+                st.sampled_from(["a", "b", "width", "w", "repeat"]), st.integers(0, 40))
+
+
+def _plan(design, block, op: str, name: str, value: int):
+    """The edit ``op`` would make (raises BlockError where the model refuses it)."""
+    existing = list(block.args)
+    pick = existing[value % len(existing)] if existing else "none"
+    body = block.body
+    if op == "add":
+        return add_argument(design, "Block", name, value)
+    if op == "rename":
+        return rename_argument(design, "Block", pick, name)
+    if op == "default":
+        return set_default(design, "Block", pick, value)
+    if op == "remove":
+        return remove_argument(design, "Block", pick)
+    node = body.node_by_name(("fc", "proj")[value % 2])
+    return make_argument(body, node.id, "out_features", name)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(OPS, max_size=10))
+def test_any_sequence_of_argument_edits_reopens_and_reverts_exactly(ops):
+    """After every edit the design saves and reopens (every expression reads an argument the
+    block has); undoing the edits in reverse gives back each earlier design exactly."""
+    design, block, _instance = with_width()
+    states, edits = [dumps(design)], []
+    for op, name, value in ops:
+        try:
+            edit = _plan(design, block, op, name, value)
+        except BlockError:
+            continue
+        edit.apply()
+        edits.append(edit)
+        states.append(dumps(design))
+        assert loads(states[-1]).to_dict() == design.to_dict()
+        for node in block.body.nodes:
+            for _where, text in expressions_of(block.body.layer_of(node), node):
+                assert parse(text).names <= set(block.args)
+    for edit, before in zip(reversed(edits), reversed(states[:-1])):
+        edit.revert()
+        assert dumps(design) == before

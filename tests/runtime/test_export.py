@@ -279,6 +279,7 @@ def test_python_source_is_standalone_and_readable(tmp_path):
     classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
     # The custom modules the design uses are copied in; the unused ones are not.
     assert set(classes) == {"Model", "Multiply", "Concat", "GlobalAvgPool", "Recurrent",
+                            "RecurrentRNN", "RecurrentLSTM", "RecurrentGRU",
                             "SelfAttention", "Permute", "Reshape"}
 
     mod = ex.import_source(result.path)

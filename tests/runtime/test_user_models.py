@@ -59,9 +59,9 @@ CASES = [
                                    "SEBasicBlock_2", "Layer1", "Layer2")),
     Case("densenet.py:DenseNet", 9, ("DenseLayer", "DenseBlock", "Transition", "Features"),
          by_name=False),  # a DenseBlock's ModuleList items come in as layers_0, layers_1 …
-    Case("text.py:LSTMClassifier", 8, by_name=False),  # the LSTM layer holds lstm.rnn.…
-    Case("text.py:GRUClassifier", 5, by_name=False),
-    Case("text.py:LastHiddenLSTM", 5, by_name=False),
+    Case("text.py:LSTMClassifier", 8),
+    Case("text.py:GRUClassifier", 5),
+    Case("text.py:LastHiddenLSTM", 5),
     Case("text.py:TextCNN", 14, ("Convs",), by_name=False),  # a three-output block: convs.l_0
     Case("transformer.py:TransformerClassifier", 9, by_name=False),  # cls_token.token
     Case("transformer.py:TinyViT", 7, ("Block", "Mlp"), by_name=False, tensors=False),

@@ -63,3 +63,53 @@ def test_scalars_such_as_num_batches_tracked_match_by_shape_in_order():
     matching = match_weights(own, theirs)
     assert matching.missing == [] and matching.unexpected == []
     assert ("1.num_batches_tracked", "features.bn.num_batches_tracked", "shape") in matching.matched
+
+
+def _old_layout(state: dict) -> dict:
+    """A state dict as Netwright wrote it before a recurrent layer became torch's own module:
+    the RNN held one level down (``lstm.rnn.weight_ih_l0``)."""
+    import re
+
+    return {re.sub(r"(weight|bias)_(ih|hh)_l", r"rnn.\1_\2_l", k): v.clone() + 1
+            for k, v in state.items()}
+
+
+def test_checkpoints_and_weights_of_the_earlier_recurrent_layout_still_load(tmp_path):
+    """A run folder's checkpoint and a weights file (Load Weights…, initial weights) saved
+    with ``lstm.rnn.…`` load by name into today's ``lstm.…``; tensors of other names do not
+    move."""
+    import hashlib
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    from graph.fileformat import load
+    from runtime.runs import load_run
+    from runtime.training import train
+    from runtime.weights import match_weights, migrate_names
+    from tests.conftest import EXAMPLES
+
+    design = load(EXAMPLES / "digits_lstm.json")
+    design.set_training(dict(design.training, epochs=1, device="cpu", diagnostics_every=0))
+    run = tmp_path / "run"
+    assert list(train(design, run_dir=run))[-1]["status"] == "completed"
+    folder = run / "checkpoints" / "best"
+    new = load_file(str(folder / "model.safetensors"))
+    rnn_keys = [k for k in new if "_ih_l0" in k]
+    assert rnn_keys and all(".rnn." not in k for k in new)
+    old = _old_layout(new)
+    assert set(old) != set(new)
+    save_file(old, str(folder / "model.safetensors"))
+    manifest = json.loads((folder / "manifest.json").read_text())  # resealed as if written so
+    manifest["files"]["model.safetensors"] = hashlib.sha256(
+        (folder / "model.safetensors").read_bytes()).hexdigest()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    state = load_run(run).build_model("best").module.state_dict()
+    assert all(torch.equal(state[k], new[k] + 1) for k in new)
+
+    assert migrate_names(old, new).keys() == new.keys()
+    assert migrate_names({"rnn.weight_ih_l0": new[rnn_keys[0]]}, {"rnn.weight_ih_l0": 0}) \
+        .keys() == {"rnn.weight_ih_l0"}  # a layer named rnn keeps its names
+    matching = match_weights(new, old)
+    assert {(mine, how) for mine, _, how in matching.matched} == {(k, "name") for k in new}
+    assert not (matching.missing or matching.unexpected)

@@ -249,3 +249,22 @@ def test_the_dialog_closes_when_undo_takes_its_block_away(window, qtbot):
     assert not dialog.isVisible()
     assert (len(design.block_changed), len(design.block_removed)) == followers
     stack.redo()  # nothing follows the closed dialog any more
+
+
+def test_an_expression_naming_no_argument_says_how_to_add_one(qtbot):
+    """Typing an argument the block does not have yet ("chanels", or one still to add) said
+    only "not a number nor arithmetic on the block's arguments"."""
+    from graph.catalog import CATALOG
+    from ui.widgets.params import ExpressionEditor
+
+    editor = ExpressionEditor(CATALOG["Conv2d"].param("out_channels"), arguments=("channels",))
+    qtbot.addWidget(editor)
+    edited = []
+    editor.edited.connect(edited.append)
+    editor._edited("chanels * 2")
+    assert editor.line.toolTip().startswith("'chanels' is not an argument of this block: add "
+                                            "it with Block Arguments…")
+    editor._edited("channels *")
+    assert "does not parse" in editor.line.toolTip()
+    editor._edited("channels * 2")
+    assert edited == ["channels * 2"] and editor.line.property("invalid") is False

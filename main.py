@@ -254,11 +254,12 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     weights = save_imported(imported, args.output)
     from graph.shapes import infer
+    from graph.summary import counted
 
     params = infer(imported.design).total_params if not imported.unmapped else None
     blocks = len(imported.design.blocks)
     print(f"imported {args.source} → {args.output} ({len(imported.design)} nodes"
-          + (f", {blocks} block(s)" if blocks else "")
+          + (f", {counted(blocks, 'block')}" if blocks else "")
           + (f", {params:,} parameters" if params is not None else "") + f"), weights {weights}")
     if imported.max_diff is not None:
         print(f"verified against the source on random inputs: max abs difference "
@@ -426,7 +427,9 @@ class _Progress:
         elif kind == "end" and e["status"] != "failed":  # a failure prints its error instead
             self._clear()
             best = e.get("best") or {}
-            text = f"{e['status'].replace('_', ' ')} after {e['epochs_completed']} epoch(s)"
+            from graph.summary import counted
+
+            text = f"{e['status'].replace('_', ' ')} after {counted(e['epochs_completed'], 'epoch')}"
             if best.get("value") is not None:
                 text += f"; best {best['metric']} {_fmt(best['value'])} at epoch {best['epoch']}"
             print(text)

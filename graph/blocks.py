@@ -41,8 +41,10 @@ validation pins such an error to the top-level instance with the path in its mes
 **Editing.** :func:`graph.grouping.group_into_block` (ports found automatically) and
 :func:`graph.grouping.ungroup` return an ``Edit``: ``edit.apply(design)`` / ``edit.revert(design)``
 (one undo step), ``edit.result`` the new instance id (group) or the inlined node ids (ungroup).
-:func:`graph.grouping.flatten` inlines every block. :mod:`graph.templates` builds designs from
-blocks (``build("resnet50")``, ``rebuild(design, {"depth": 34})``).
+:func:`graph.grouping.flatten` inlines every block. :mod:`graph.block_args` manages a block's
+arguments the same way (add, rename — inner expressions and instances follow —, default,
+remove, make a param one). :mod:`graph.templates` builds designs from blocks
+(``build("resnet50")``, ``rebuild(design, {"depth": 34})``).
 
 **Compiled.** :mod:`runtime.compiler`: one module per copy (a ``BlockModule`` subclass named
 after the block, or an ``nn.Sequential`` for a plain chain), a Repeat an ``nn.Sequential`` of

@@ -16,8 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .blocks import BlockError, bind_params, present
+from .blocks import BlockError, bind_params, expressions_of, present
 from .design import BlockDef, Design, Edge, Node
+from .expr import ExprError, parse
 from .layout import SPACING
 from .shapes import infer
 
@@ -74,13 +75,14 @@ def group_into_block(design: Design, node_ids: list[str], name: str | None = Non
     _check_contiguous(design, ids)
     block_name = name or _free_block_name(design, "Block")
     body = Design(block_name, library=design.blocks)
+    body.arguments = _arguments_read(design, chosen)
     for node in chosen:
         body.add_node(node.clone())
     port_names = _add_ports(design, body, chosen, ids)
     block = BlockDef(block_name, body)
     edit = Edit(f"Group into {block_name}")
     instance = Node(design.new_id(), block_name, design.unique_name(block_name.lower()),
-                    {}, _centre(chosen))
+                    {arg: arg for arg in body.arguments}, _centre(chosen))
     edit.result = instance.id
     touching = [(i, e) for i, e in enumerate(design.edges) if e.src in ids or e.dst in ids]
     edit.steps += [("remove_edge", e, i) for i, e in reversed(touching)]
@@ -101,6 +103,19 @@ def group_into_block(design: Design, node_ids: list[str], name: str | None = Non
         else:
             dropped += 1
     return edit
+
+
+def _arguments_read(design: Design, chosen: list[Node]) -> dict[str, int]:
+    """The arguments of ``design`` (a block's body) that the ``chosen`` layers read: grouped
+    inside it, they become the new block's arguments too, and its instance passes them on."""
+    read: set[str] = set()
+    for node in chosen:
+        for _where, text in expressions_of(design.layer_of(node), node):
+            try:
+                read |= parse(text).names
+            except ExprError:  # already an error on its layer: nothing to pass on
+                pass
+    return {name: value for name, value in design.arguments.items() if name in read}
 
 
 def _ports(design: Design, ids: set[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from .catalog import fmt_shape
+from .summary import counted
 
 REGRESSION_LOSSES = ("mse", "l1", "huber")
 
@@ -46,8 +47,8 @@ def loss_problems(loss: str, task: str, out_shape: Sequence[int] | None,
                                 "a regression dataset", "use the mse, l1 or huber loss")]
         width = math.prod(out_shape) if out_shape is not None else None
         if width is not None and targets is not None and width != targets:
-            return [LossProblem("error", "targets", f"the network outputs {width} value(s) per "
-                                f"sample but {dataset} has {targets} target(s)",
+            return [LossProblem("error", "targets", f"the network outputs {counted(width, 'value')} "
+                                f"per sample but {dataset} has {counted(targets, 'target')}",
                                 f"end the network with a Linear of {targets} features")]
         return []
     out: list[LossProblem] = []

@@ -43,7 +43,7 @@ def test_train_prints_progress_and_writes_a_run(tmp_path, capsys):
     assert status == 0, err
     assert "training Iris MLP on cpu" in out and "epochs × 4 steps" in out
     assert out.count("val_accuracy") == 3 and "epoch 3/3" in out
-    assert "completed after 3 epoch(s)" in out and f"evaluate {tmp_path / 'run'}" in out
+    assert "completed after 3 epochs" in out and f"evaluate {tmp_path / 'run'}" in out
     config = load_run(tmp_path / "run").config["training"]
     assert (config["epochs"], config["batch_size"], config["lr"], config["seed"]) == (3, 32, 0.02, 4)
 

@@ -242,6 +242,8 @@ class NodeView(QWidget):
                 form.addRow(label, editor)
                 self.editors[param.name] = editor
                 if self.design is not self.document.design:  # inside a block: argument menu
+                    label.setToolTip(f"{param.doc}\nRight-click: make it a block argument, or "
+                                     "read one.")
                     for widget in [label, editor] + editor.findChildren(QWidget):
                         widget.setProperty("paramName", param.name)
                         widget.installEventFilter(self)

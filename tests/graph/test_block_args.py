@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 
+import hypothesis.strategies as st
 import pytest
+from hypothesis import given, settings
 
 from graph.block_args import (add_argument, argument_uses, make_argument, remove_argument,
                               rename_argument, set_default)
-from graph.blocks import BlockError
-from graph.expr import ExprError, rename
+from graph.blocks import BlockError, expressions_of
+from graph.expr import ExprError, parse, rename
 from graph.fileformat import dumps, loads
 from graph.grouping import group_into_block
 from graph.shapes import infer
@@ -218,3 +220,63 @@ def test_a_grouped_blocks_arguments_save_and_reopen():
     again = loads(text)
     assert again.to_dict() == design.to_dict()
     assert infer(again).params == infer(design).params
+
+
+OPS = st.tuples(st.sampled_from(["add", "rename", "default", "remove", "make"]),
+                st.sampled_from(["a", "b", "width", "w", "repeat"]), st.integers(0, 40))
+
+
+def _plan(design, block, op: str, name: str, value: int):
+    """The edit ``op`` would make (raises BlockError where the model refuses it)."""
+    existing = list(block.args)
+    pick = existing[value % len(existing)] if existing else "none"
+    body = block.body
+    if op == "add":
+        return add_argument(design, "Block", name, value)
+    if op == "rename":
+        return rename_argument(design, "Block", pick, name)
+    if op == "default":
+        return set_default(design, "Block", pick, value)
+    if op == "remove":
+        return remove_argument(design, "Block", pick)
+    node = body.node_by_name(("fc", "proj")[value % 2])
+    return make_argument(body, node.id, "out_features", name)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(OPS, max_size=10))
+def test_any_sequence_of_argument_edits_reopens_and_reverts_exactly(ops):
+    """After every edit the design saves and reopens (every expression reads an argument the
+    block has); undoing the edits in reverse gives back each earlier design exactly."""
+    design, block, _instance = with_width()
+    states, edits = [dumps(design)], []
+    for op, name, value in ops:
+        try:
+            edit = _plan(design, block, op, name, value)
+        except BlockError:
+            continue
+        edit.apply()
+        edits.append(edit)
+        states.append(dumps(design))
+        assert loads(states[-1]).to_dict() == design.to_dict()
+        for node in block.body.nodes:
+            for _where, text in expressions_of(block.body.layer_of(node), node):
+                assert parse(text).names <= set(block.args)
+    for edit, before in zip(reversed(edits), reversed(states[:-1])):
+        edit.revert()
+        assert dumps(design) == before
+
+
+def test_layers_grouped_inside_a_block_take_the_arguments_they_read_along():
+    """Grouping proj inside Block (whose out_channels reads width) gave a block whose proj
+    read an argument it did not have: the design no longer reopened."""
+    design, block, instance = with_width()
+    body = block.body
+    shapes = infer(design).shapes
+    edit = group_into_block(body, [body.node_by_name("proj").id])
+    edit.apply(body)
+    inner = design.blocks[body.node(edit.result).type]
+    assert inner.args == {"width": 8}
+    assert body.node(edit.result).params == {"width": "width"}  # the outer value passed on
+    assert validate(design).ok and infer(design).shapes == shapes
+    assert loads(dumps(design)).to_dict() == design.to_dict()

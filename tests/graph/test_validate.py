@@ -485,8 +485,8 @@ def test_the_loss_rule_is_one_for_validation_and_training():
     assert target_form("bce_with_logits", "classification", 1, 2) == "binary"
     assert target_form("mse", "classification", 4, 3) is None
     problem = loss_problems("huber", "regression", (2,), targets=3, dataset="d")[0]
-    assert problem.code == "targets" and problem.message == ("the network outputs 2 value(s) per "
-                                                             "sample but d has 3 target(s)")
+    assert problem.code == "targets" and problem.message == ("the network outputs 2 values per "
+                                                             "sample but d has 3 targets")
     info = DataInfo("d", "regression", (4,), "float32", None, [], (3,), {}, Normalization(), "")
     with pytest.raises(TrainingError, match=problem.message.replace("(", r"\(").replace(")", r"\)")):
         LossFn("huber", info, (2,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from graph.block_args import rename_argument
+from graph.block_args import add_argument, rename_argument
 from runtime import export as ex
 from runtime.compiler import compile_design
 from tests.graph.test_block_args import with_width
@@ -13,6 +13,7 @@ from tests.graph.test_block_args import with_width
 def test_arguments_added_after_grouping_compile_and_export(tmp_path):
     design, block, instance = with_width()
     rename_argument(design, "Block", "width", "channels").apply()
+    add_argument(design, "Block", "expansion", 4).apply()  # one no layer reads (yet)
     compiled = compile_design(design)
     stage = compiled.module.block
     assert isinstance(stage, torch.nn.Sequential) and len(stage) == 3

@@ -426,7 +426,7 @@ def test_file_dataset_shape_mismatch_is_found_before_training(tmp_path):
 def test_regression_output_width_must_match_the_targets():
     design = mlp({"name": "diabetes", "options": {}}, 10, 3, loss="mse")
     error = of(run(design), "error")[0]
-    assert error["kind"] == "design" and "outputs 3 value(s)" in error["message"]
+    assert error["kind"] == "design" and "outputs 3 values" in error["message"]
 
 
 def test_bad_data_and_settings_and_devices_are_reported():

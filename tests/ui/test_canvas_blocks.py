@@ -120,6 +120,22 @@ def test_group_into_block_and_ungroup_are_one_undo_step_each(make_view):
     assert set(view.canvas.nodes) == {"n1", "n2", "n3", "n4"}
 
 
+def test_ungrouping_two_stages_at_once_is_one_undo_step(make_view):
+    view = make_view(build("resnet18", small=True))
+    design, stack = view.document.design, view.document.undo_stack
+    stages = [n.id for n in design.nodes if n.name in ("layer1", "layer2")]
+    before = {n.id: (n.type, n.position) for n in design.nodes}
+    view.select_nodes(stages)
+    added = view.ungroup_selected()
+    assert stack.count() == 1 and stack.undoText() == "Ungroup"
+    assert not set(stages) & {n.id for n in design.nodes} and set(added) <= set(design.node_ids_in_order())
+    assert set(view.selected_node_ids()) == set(added)
+    view.document.revalidate()
+    assert view.document.report.ok or all("dataset" in d.message for d in view.document.report.errors)
+    stack.undo()
+    assert {n.id: (n.type, n.position) for n in design.nodes} == before
+
+
 def test_grouping_an_input_says_why_and_changes_nothing(make_view):
     view = make_view()
     messages = []

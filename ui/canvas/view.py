@@ -246,9 +246,14 @@ class CanvasView(QGraphicsView):
         if not instances:
             self.status_message.emit("Select a block to ungroup")
             return []
-        macro = MacroCommand("Ungroup" if len(instances) > 1 else
-                             f"Ungroup {self.design.node(instances[0]).name}")
-        new_ids: list[str] = []
+        if len(instances) == 1:  # planned on the design as it is: no rehearsal needed
+            command = ungroup_command(self.design, instances[0])
+            self.document.push(command)
+            new_ids = list(command.edit.result or [])
+            self.select_nodes(new_ids)
+            return new_ids
+        macro = MacroCommand("Ungroup")
+        new_ids = []
         for nid in instances:  # each edit is planned on the design as the previous left it
             command = ungroup_command(self.design, nid)
             command.redo()

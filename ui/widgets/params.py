@@ -560,10 +560,22 @@ class ExpressionEditor(ParamEditor):
             return None
         return text if names <= set(self.arguments) else None
 
+    def problem(self, text: str) -> str | None:
+        """What is wrong with ``text`` (None when it is a number or a valid expression)."""
+        from graph.expr import ExprError, parse
+
+        if self.parse(text) is not None:
+            return None
+        try:
+            unknown = sorted(parse(text.strip()).names.difference(self.arguments))
+        except ExprError as exc:
+            return str(exc)
+        return (f"{unknown[0]!r} is not an argument of this block: add it with Block "
+                "Arguments… (or right-click the parameter: Make block argument…)")
+
     def _edited(self, text: str) -> None:
         value = self.parse(text)
-        set_invalid(self.line, None if value is not None else "not a number nor arithmetic on "
-                    "the block's arguments", self.tip)
+        set_invalid(self.line, self.problem(text), self.tip)
         if value is not None:
             self.edited.emit(value)
 

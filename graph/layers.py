@@ -543,6 +543,28 @@ _register(
     summary_keys=("num_groups",),
 )
 
+def _l2_normalize_shape(p: Params, ins: Sequence[Shape]) -> Shape:
+    _sample_dim(p["dim"], len(ins[0]))
+    return ins[0]
+
+
+_register(
+    type_id="L2Normalize",
+    category=NORM,
+    display_name="L2 Normalize",
+    doc="Divides the vectors along one dimension by their length (L2 norm), as F.normalize: "
+        "unit-length embeddings, cosine similarity.",
+    params=(_dim_param(0, "Sample dimension whose vectors get length 1 (0: a vector's "
+                          "features, or the channels at every position of maps)."),
+            Param("eps", "float", 1e-12, "Lengths below this are divided by it instead "
+                  "(no division by zero).", min=0.0, max=1.0)),
+    shape=_l2_normalize_shape,
+    macs=lambda p, ins, out: 3 * prod(out),
+    torch_class="L2Normalize",
+    torch_kwargs=lambda p, ins: {"dim": _torch_dim(p["dim"]), "eps": p["eps"]},
+    summary_keys=("dim",),
+)
+
 _register(
     type_id="LocalResponseNorm",
     category=NORM,
@@ -828,13 +850,18 @@ _register(
         Param("scale_factor", "int", 2, "How many times larger each spatial axis becomes.",
               min=1, max=16, short="×{}"),
         Param("mode", "choice", "nearest", "Interpolation.", choices=("nearest", "bilinear")),
+        Param("align_corners", "bool", False, "The corner pixels of the input and the output "
+              "line up (torch's align_corners=True); off: pixel centres scale (half-pixel).",
+              when=(("mode", ("bilinear",)),), short="corners"),
     ),
     input_spec=InputSpec((2, 3), "channels×length or channels×height×width"),
     shape=_upsample_shape,
     macs=lambda p, ins, out: prod(out) * (4 if p["mode"] == "bilinear" else 0),
     torch_class="Upsample",
-    torch_kwargs=lambda p, ins: {"scale_factor": float(p["scale_factor"]), "mode": p["mode"]},
-    summary_keys=("scale_factor",),
+    torch_kwargs=lambda p, ins: {"scale_factor": float(p["scale_factor"]), "mode": p["mode"],
+                                 **({"align_corners": True} if p["mode"] == "bilinear"
+                                    and p["align_corners"] else {})},
+    summary_keys=("scale_factor", "align_corners"),
 )
 
 # ---- Merge --------------------------------------------------------------------------------------

@@ -124,6 +124,20 @@ LEGACY_TENSOR_NAMES = (
 )
 
 
+class L2Normalize(nn.Module):
+    """``x`` divided by its L2 norm along ``dim`` (at least ``eps``), as ``F.normalize``."""
+
+    def __init__(self, dim: int = 1, eps: float = 1e-12):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(x, p=2.0, dim=self.dim, eps=self.eps)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, eps={self.eps}"
+
+
 class SelfAttention(nn.Module):
     """Multi-head self-attention over (N, steps, features); returns the attended sequence."""
 

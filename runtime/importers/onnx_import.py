@@ -29,7 +29,8 @@ from graph.catalog import CATALOG, ShapeError
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, Unmapped, UnsupportedModel
 from .folds import fold_joined_last_steps
 from .onnx_attention import convert_region, find_regions
-from .patterns import (Expanded, channels_layer_norm, class_token, layer_scale, scale_factor,
+from .patterns import (Expanded, channels_layer_norm, class_token, einsum_matmul, layer_scale,
+                       scale_factor,
                        select, shifted)
 from .registry import Registry
 
@@ -997,19 +998,20 @@ def _enlarged(ctx: Context, factors: Sequence[float], grid: str, rounding: str) 
             or not float(next(iter(spatial))).is_integer() or not 1 <= min(spatial) <= 16:
         raise ConversionError(f"scales {factors}: the Upsample layer enlarges every axis after "
                               "the channels by one whole factor (up to 16)")
-    scale = int(spatial.pop())
+    scale, corners = int(spatial.pop()), {}
     if mode == "nearest" and (grid, rounding) in _NEAREST_GRIDS:
         kind = "nearest"
-    elif mode == "linear" and grid in _LINEAR_GRIDS and x.rank == 4:
-        kind = "bilinear"
+    elif mode == "linear" and grid in _LINEAR_GRIDS | {"align_corners"} and x.rank == 4:
+        kind, corners = "bilinear", {"align_corners": True} if grid == "align_corners" else {}
     else:
         raise ConversionError(f"{mode} resizing on the {grid} grid"
                               f"{f' ({rounding})' if mode == 'nearest' else ''} has no layer: Upsample "
                               "takes nearest (each entry repeated) or bilinear with half-pixel "
-                              "centres (Resize, coordinate_transformation_mode=half_pixel)")
+                              "centres or aligned corners (Resize, coordinate_transformation_mode"
+                              "=half_pixel or align_corners)")
     if scale == 1:
         return x
-    return ctx.layer("Upsample", {"scale_factor": scale, "mode": kind}, [x])
+    return ctx.layer("Upsample", {"scale_factor": scale, "mode": kind, **corners}, [x])
 
 
 # ---- activations, pooling, merges -------------------------------------------------------------
@@ -1159,6 +1161,15 @@ def _coerced_softmax(ctx: Context, type_id: str, x: Tensor, axis: int) -> Tensor
 
 ONNX_OPS.register("Softmax")(_softmax("Softmax"))
 ONNX_OPS.register("LogSoftmax")(_softmax("LogSoftmax"))
+
+
+@ONNX_OPS.register("Einsum")
+def _einsum(ctx: Context):
+    """Einsum of two tensors that is a matrix product → Permute, MatMul."""
+    if len(ctx.node.input) != 2:
+        raise ConversionError("einsum of other than two tensors has no layer")
+    return einsum_matmul(ctx.builder, ctx.name, str(ctx.attrs.get("equation", "")),
+                         ctx.tensor(0), ctx.tensor(1))
 
 
 @ONNX_OPS.register("Dropout")

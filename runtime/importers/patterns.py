@@ -1,6 +1,7 @@
 """Mappings both importers share onto catalog layers: numbers (Scale), per-channel constants
 (LayerScale), a token repeated over the batch (ClassToken), a LayerNorm between permutes
-(LayerNorm2d), one entry picked along a dim (Slice)."""
+(LayerNorm2d), one entry picked along a dim (Slice), an einsum that is a matrix product
+(Permute, MatMul)."""
 from __future__ import annotations
 
 import math
@@ -32,6 +33,45 @@ def shifted(builder: DesignBuilder, name: str, x: Tensor, offset: float, alone: 
             and builder.reads_nothing_yet(x):
         return builder.update(x, {"offset": offset})
     return builder.layer("Scale", name, {"factor": -1.0 if negate else 1.0, "offset": offset}, [x])
+
+
+def einsum_matmul(builder: DesignBuilder, name: str, equation: str, a: Tensor, b: Tensor
+                  ) -> Tensor:
+    """``torch.einsum(equation, a, b)`` that is a batched matrix product (attention's
+    ``bhid,bhjd->bhij`` and ``bhij,bhjd->bhid``): ``a`` and ``b`` permuted to (shared…, i, k) and
+    (shared…, k, j), MatMul, the result permuted to the equation's order. The batch is the
+    first letter of all three; one letter is summed over, one kept from each side."""
+    spec = equation.replace(" ", "")
+    left, _, out = spec.partition("->")
+    terms = left.split(",")
+    if "." in spec or len(terms) != 2 or not out:
+        raise ConversionError(f"einsum {equation!r}: only two operands and an explicit output "
+                              "(without ...) map")
+    ta, tb = terms
+    summed = [c for c in ta if c in tb and c not in out]
+    rows, cols = [c for c in ta if c not in tb], [c for c in tb if c not in ta]
+    shared = [c for c in out if c in ta and c in tb]
+    if not (len(set(ta)) == len(ta) and len(set(tb)) == len(tb) and len(set(out)) == len(out)
+            and len(summed) == 1 and len(rows) == 1 and len(cols) == 1 and shared
+            and ta[0] == tb[0] == out[0] and sorted(out) == sorted(shared + rows + cols)):
+        raise ConversionError(f"einsum {equation!r} is not a matrix product keeping the batch "
+                              "first (such as bhid,bhjd->bhij)")
+    a = _permuted(builder, f"{name}_a", a, ta, shared + rows + summed)
+    b = _permuted(builder, f"{name}_b", b, tb, shared + summed + cols)
+    product = "".join(shared + rows + cols)
+    if product == out:
+        return builder.layer("MatMul", name, {}, [a, b])
+    return _permuted(builder, name, builder.layer("MatMul", f"{name}_product", {}, [a, b]),
+                     product, list(out))
+
+
+def _permuted(builder: DesignBuilder, name: str, x: Tensor, letters: str, order: list[str]
+              ) -> Tensor:
+    """``x`` (axes named by ``letters``, the batch first) with its axes in ``order``."""
+    dims = [letters.index(c) - 1 for c in order[1:]]
+    if dims == sorted(dims):
+        return x
+    return builder.layer("Permute", name, {"dims": dims}, [x])
 
 
 def channels_layer_norm(builder: DesignBuilder, x: Tensor, dims: list[int],

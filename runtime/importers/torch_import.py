@@ -19,7 +19,8 @@ from torch import fx
 
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
 from .folds import fold_joined_last_steps
-from .patterns import (Expanded, channels_layer_norm, class_token, layer_scale, scale_factor,
+from .patterns import (Expanded, channels_layer_norm, class_token, einsum_matmul, layer_scale,
+                       scale_factor,
                        select, shifted)
 from .registry import Registry
 from .torch_attention import ABSORBED, COMPOSITES, Group, convert_module, module_groups
@@ -471,14 +472,12 @@ for _n_dims in (1, 2):
 @ATEN_OPS.register("aten.upsample_nearest2d.vec", "aten.upsample_nearest1d.vec",
                    "aten.upsample_bilinear2d.vec")
 def _upsample(ctx: Context):
-    """``F.interpolate``/``nn.Upsample`` by one whole factor on every axis (bilinear without
-    align_corners) → Upsample."""
+    """``F.interpolate``/``nn.Upsample`` by one whole factor on every axis (bilinear with
+    or without align_corners) → Upsample."""
     x = ctx.tensor(0)
     bilinear = "bilinear" in str(ctx.node.target)
     size, factors = ctx.arg(1), ctx.arg(3 if bilinear else 2)
-    if bilinear and ctx.arg(2):
-        raise ConversionError("bilinear upsampling with align_corners=True has no layer option "
-                              "(Upsample computes align_corners=False)")
+    corners = {"align_corners": True} if bilinear and ctx.arg(2) else {}
     if factors is None and size is not None:
         factors = [int(o) / int(i) for o, i in zip(size, x.shape[1:])]
     factors = [float(f) for f in factors or []]
@@ -486,7 +485,7 @@ def _upsample(ctx: Context):
         raise ConversionError(f"upsampling by {factors or size} (Upsample takes one whole factor "
                               "for every axis, e.g. scale_factor=2)")
     return ctx.layer("Upsample", {"scale_factor": int(factors[0]),
-                                  "mode": "bilinear" if bilinear else "nearest"}, [x])
+                                  "mode": "bilinear" if bilinear else "nearest", **corners}, [x])
 
 
 @ATEN_OPS.register("aten.mean.dim")
@@ -633,12 +632,54 @@ def _merge(type_id: str):
 ATEN_OPS.register("aten.add.Tensor", "aten.add_.Tensor")(_merge("Add"))
 
 
+@dataclass(frozen=True)
+class VectorNorm:
+    """``x``'s L2 norm along sample dim ``dim`` (kept), at least ``eps``: F.normalize's
+    divisor, which only dividing ``x`` by it maps."""
+
+    x: Tensor
+    dim: int
+    eps: float = 0.0
+
+
+@ATEN_OPS.register("aten.linalg_vector_norm.default")
+def _vector_norm(ctx: Context):
+    x, order, dims = ctx.tensor(0), ctx.arg(1, 2), ctx.arg(2)
+    if float(order) != 2 or not (isinstance(dims, list) and len(dims) == 1) \
+            or not ctx.kwarg(3, "keepdim", False) or ctx.kwarg(4, "dtype") is not None:
+        raise ConversionError("a vector norm has no layer (x / its L2 norm along one dim, as "
+                              "F.normalize, maps: L2Normalize)")
+    dim = int(dims[0]) % x.rank
+    if dim == 0:
+        raise ConversionError("a norm across the batch")
+    return VectorNorm(x, dim - 1)
+
+
+@ATEN_OPS.register("aten.clamp_min.default")
+def _clamp_min(ctx: Context):
+    """A norm at least ``eps`` (F.normalize's divisor); a tensor at least a number → Hardtanh
+    is not it (no upper bound), so nothing else maps."""
+    norm, eps = ctx.arg(0), ctx.arg(1)
+    if not isinstance(norm, VectorNorm) or not isinstance(eps, (int, float)) or norm.eps:
+        raise ConversionError("clamp_min has no layer (only F.normalize's norm ≥ eps maps)")
+    return VectorNorm(norm.x, norm.dim, float(eps))
+
+
+def _normalized(ctx: Context, x: Any, norm: VectorNorm) -> Tensor:
+    """``x / norm`` with the norm of ``x`` itself → L2Normalize."""
+    if x != norm.x:
+        raise ConversionError("dividing by another tensor's norm has no layer")
+    return ctx.layer("L2Normalize", {"dim": norm.dim, "eps": norm.eps}, [x])
+
+
 @ATEN_OPS.register("aten.mul.Tensor", "aten.mul_.Tensor", "aten.div.Tensor")
 def _mul(ctx: Context):
     """Two computed tensors → Multiply; by a number → Scale; by a parameter of one factor
-    per channel → LayerScale (ConvNeXt's layer scale)."""
+    per channel → LayerScale (ConvNeXt's layer scale); by its own L2 norm → L2Normalize."""
     a, b = ctx.arg(0), ctx.arg(1)
     divide = ctx.node.target is torch.ops.aten.div.Tensor
+    if divide and isinstance(b, VectorNorm):
+        return _normalized(ctx, a, b)
     if isinstance(a, Tensor) and isinstance(b, Tensor) and not divide:
         return ctx.layer("Multiply", {}, [a, b])
     x, other = (a, b) if isinstance(a, Tensor) else (b, a)
@@ -657,6 +698,16 @@ def _mul(ctx: Context):
 def _matmul(ctx: Context):
     """Of two computed tensors → MatMul (attention's scores and weighted sums)."""
     return ctx.layer("MatMul", {}, [ctx.tensor(0), ctx.tensor(1)])
+
+
+@ATEN_OPS.register("aten.einsum.default")
+def _einsum(ctx: Context):
+    """``torch.einsum`` of two tensors that is a matrix product → Permute, MatMul."""
+    operands = ctx.arg(1)
+    if not (isinstance(operands, list) and len(operands) == 2
+            and all(isinstance(t, Tensor) and t.shape is not None for t in operands)):
+        raise ConversionError("einsum of other than two computed tensors has no layer")
+    return einsum_matmul(ctx.builder, ctx.name, str(ctx.arg(0)), *operands)
 
 
 @ATEN_OPS.register("aten.scaled_dot_product_attention.default")
@@ -766,6 +817,8 @@ def _broadcast_only(ctx: Context, x: Tensor, size: list) -> bool:
 def _expand_as(ctx: Context):
     """``s.expand_as(x)`` before ``x * s`` (squeeze-and-excitation) → s itself: the
     multiplication broadcasts it."""
+    if isinstance(ctx.arg(0), VectorNorm):  # F.normalize's divisor, stretched over x
+        return ctx.arg(0)
     value, like = ctx.tensor(0), ctx.tensor(1)
     if _broadcast_only(ctx, value, [BATCH, *like.shape]):
         return value

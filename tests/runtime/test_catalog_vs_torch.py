@@ -209,7 +209,15 @@ def permute(draw) -> Case:
 def upsample(draw) -> Case:
     mode = draw(st.sampled_from(["nearest", "bilinear"]))
     shape = draw(shapes(3, 3) if mode == "bilinear" else shapes(2, 3))
-    return one({"scale_factor": draw(st.integers(1, 3)), "mode": mode}, shape)
+    return one({"scale_factor": draw(st.integers(1, 3)), "mode": mode,
+                "align_corners": draw(st.booleans())}, shape)
+
+
+@st.composite
+def l2_normalize(draw) -> Case:
+    shape = draw(shapes(1, 4))
+    return one({"dim": draw(st.integers(-len(shape), len(shape) - 1)),
+                "eps": draw(st.sampled_from([1e-12, 1e-6, 0.5]))}, shape)
 
 
 @st.composite
@@ -393,6 +401,7 @@ STRATEGIES: dict[str, st.SearchStrategy] = {
     "Reshape": reshape(),
     "Permute": permute(),
     "Upsample": upsample(),
+    "L2Normalize": l2_normalize(),
     "Add": elementwise(),
     "Multiply": elementwise(),
     "Concat": concat(),
@@ -540,6 +549,7 @@ REFUSED = [
     ("Flatten", {}, [()]),
     ("Softmax", {"dim": 2}, [(2, 3)]),
     ("Upsample", {"mode": "bilinear"}, [(2, 5)]),
+    ("L2Normalize", {"dim": 1}, [(6,)]),
     ("Conv2d", {"padding_mode": "reflect", "padding": 2}, [(1, 2, 2)]),
     ("Conv2d", {"padding_sides": [1, 1, 1]}, [(1, 4, 4)]),
     ("AvgPool3d", {"kernel_size": 2, "padding": 1}, [(1, 2, 1, 2)]),

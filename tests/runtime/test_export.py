@@ -75,7 +75,8 @@ def exotic_design(node_name=None) -> Design:
 def modern_design() -> Design:
     """The layer types of modern networks, wired so every export format must reproduce them:
     uneven and 'same' convolution padding with reflect/replicate modes, PReLU, Hardswish,
-    LayerNorm2d, LayerScale, DropPath, ReLU6, Hardtanh, Pad, Slice, 3-D convolution, batch norm
+    LayerNorm2d, LayerScale, DropPath, ReLU6, Hardtanh, Pad, Slice, bilinear upsampling with
+    aligned corners, L2 normalization, 3-D convolution, batch norm
     and pooling, 1-D and adaptive max pooling, the smooth activations, a class token, position
     embedding, an encoder stack, a decoder layer, cross-attention, MatMul with a learned
     Parameter, Subtract, Mean/Max/Sum and Scale."""
@@ -101,7 +102,8 @@ def modern_design() -> Design:
     maps = add("Hardtanh", "clamp", add("ReLU6", "relu6", res), min_val=-0.5, max_val=3.0)
     maps = add("Slice", "crop", add("Pad", "pad", maps, padding=[1, 1, 1, 1], mode="reflect"),
                dim=1, start=1, stop=-1)
-    f_maps = add("GlobalAvgPool", "gap", maps)
+    f_maps = add("L2Normalize", "unit", add("GlobalAvgPool", "gap", add(
+        "Upsample", "corners", maps, mode="bilinear", align_corners=True)))
     # ONNX's adaptive max pooling needs sizes that the exporter loses behind any padding.
     f_image = add("Flatten", "f_image", add("AdaptiveMaxPool2d", "amax2d", image, output_size=2))
 

@@ -78,6 +78,9 @@ CASES = [
     Case("misc.py:MLP", 4, ("Net",), shape=[20],
          args={"in_features": 20, "hidden": [32, 16], "num_classes": 3}),
     Case("misc.py:ModernCNN", 13, ("ConvBlock",), shape=[3, 16, 16]),
+    Case("ops.py:EmbeddingNet", 5, ("Features",)),
+    Case("ops.py:AlignedSegNet", 5, ("Encoder",)),
+    Case("ops.py:EinsumAttention", 21, shape=[10, 16]),
     # its encoder is called on both inputs: two layers each, with copies of the weights
     Case("misc.py:SiameseNet", 8, ("Encoder",), shape=[[1, 8, 8], [1, 8, 8]], by_name=False,
          tensors=False, extra_params=8 * 9 + 8 + 16 * 8 * 9 + 16),
@@ -213,3 +216,31 @@ def test_an_imported_user_model_trains_on_the_data_it_fits(tmp_path, capsys):
                            "--device", "cpu", "--run-dir", tmp_path / "run")
     assert status == 0, err
     assert "completed after 2 epoch" in out and "val_accuracy" in out
+
+
+def test_normalize_aligned_upsampling_and_einsum_come_in_as_layers(tmp_path):
+    """``F.normalize(x, p=2, dim=1)`` → L2Normalize; bilinear ``F.interpolate`` with
+    ``align_corners=True`` → Upsample with align_corners (also from ONNX's Resize); attention's
+    ``torch.einsum("bhid,bhjd->bhij")`` / ``("bhij,bhjd->bhid")`` → Permute and MatMul (also
+    from ONNX's Einsum): each within 1e-5 of the source."""
+    layers = {}
+    for name in ("EmbeddingNet", "AlignedSegNet", "EinsumAttention"):
+        case = next(c for c in CASES if c.id == name)
+        report, design, _, _ = _import(case, tmp_path / name)
+        assert report["max_diff"] <= 1e-5
+        layers[name] = [(n.type, n.resolved_params()) for n in design.nodes]
+    assert ("L2Normalize", {"dim": 0, "eps": 1e-12}) in layers["EmbeddingNet"]
+    assert ("Upsample", {"scale_factor": 2, "mode": "bilinear", "align_corners": True}) \
+        in layers["AlignedSegNet"]
+    assert [t for t, _ in layers["EinsumAttention"]].count("MatMul") == 2
+    for name, shape in (("AlignedSegNet", [3, 8, 8]), ("EinsumAttention", [10, 16])):
+        model = child.load_class(f"{USER_MODELS / 'ops.py'}:{name}", None)[0].eval()
+        path = tmp_path / f"{name}.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, (torch.randn(2, *shape),), str(path), dynamo=False,
+                              input_names=["x"], dynamic_axes={"x": {0: "batch"}})
+            imported = import_model(str(path))
+        assert imported.max_diff <= 1e-5
+        kinds = [n.type for n in imported.design.nodes]
+        assert "Upsample" in kinds if name == "AlignedSegNet" else kinds.count("MatMul") == 2

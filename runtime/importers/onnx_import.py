@@ -29,8 +29,8 @@ from graph.catalog import CATALOG, ShapeError
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, Unmapped, UnsupportedModel
 from .folds import fold_joined_last_steps
 from .onnx_attention import convert_region, find_regions
-from .patterns import (Expanded, channels_layer_norm, class_token, einsum_matmul, layer_scale,
-                       scale_factor,
+from .patterns import (Expanded, VectorNorm, channels_layer_norm, class_token, einsum_matmul,
+                       layer_scale, normalized, scale_factor,
                        select, shifted)
 from .registry import Registry
 
@@ -633,6 +633,8 @@ def _expand(ctx: Context):
     """A constant repeated over the batch (ViT's class token, before its Concat) → Expanded;
     a tensor expanded to its own shape is itself."""
     value, dims = ctx.arg(0), _as_dims(ctx.arg(1))
+    if isinstance(value, VectorNorm):  # F.normalize's divisor, stretched over x
+        return value
     if dims is None:
         raise ConversionError("expanding to a shape that is neither constant nor the input's")
     sizes = list(dims.values)
@@ -1071,12 +1073,15 @@ def _hard_sigmoid(ctx: Context):
 
 @ONNX_OPS.register("Clip")
 def _clip(ctx: Context):
-    """Clip to [0, 6] → ReLU6, to [0, ∞) → ReLU, else → Hardtanh."""
+    """Clip to [0, 6] → ReLU6, to [0, ∞) → ReLU, else → Hardtanh; an L2 norm to [eps, ∞)
+    is F.normalize's divisor."""
     if ctx.opset < 11:
         low, high = ctx.attrs.get("min"), ctx.attrs.get("max")
     else:
         low, high = (float(ctx.const(i).reshape(())) if ctx.arg(i) is not None else None
                      for i in (1, 2))
+    if isinstance(ctx.arg(0), VectorNorm) and low is not None and high is None:
+        return ctx.arg(0).at_least(low)
     x = ctx.tensor(0)
     if low == 0.0 and high is None:
         return ctx.layer("ReLU", {}, [x])
@@ -1310,6 +1315,19 @@ def _reduce(ctx: Context, type_id: str) -> Tensor:
 
 
 ONNX_OPS.register("ReduceSum")(lambda ctx: _reduce(ctx, "Sum"))
+
+
+@ONNX_OPS.register("ReduceL2")
+def _reduce_l2(ctx: Context) -> VectorNorm:
+    """The L2 norm along one sample axis, kept: F.normalize's divisor (see Div)."""
+    x = ctx.tensor(0)
+    axes = (ctx.const(1).tolist() if ctx.arg(1) is not None else None) if ctx.opset >= 18 \
+        else ctx.attrs.get("axes")
+    if not axes or len(axes) != 1 or not ctx.attrs.get("keepdims", 1) \
+            or int(axes[0]) % x.rank == 0:
+        raise ConversionError("an L2 norm has no layer (x divided by its L2 norm along one axis, "
+                              "as F.normalize, maps: L2Normalize)")
+    return VectorNorm(x, int(axes[0]) % x.rank - 1)
 ONNX_OPS.register("ReduceMax")(lambda ctx: _reduce(ctx, "Max"))
 
 
@@ -1343,7 +1361,10 @@ def _binary(type_id: str):
 
 @ONNX_OPS.register("Div")
 def _div(ctx: Context):
-    """x / √2 starting torch's exact GELU → GELU; x / (a power of two) → Scale."""
+    """x / √2 starting torch's exact GELU → GELU; x / (a power of two) → Scale; x / its L2
+    norm → L2Normalize."""
+    if isinstance(ctx.arg(1), VectorNorm):
+        return normalized(ctx.builder, ctx.name, ctx.arg(0), ctx.arg(1))
     x, d = ctx.tensor(0), ctx.const(1)
     gelu = _erf_gelu(ctx, d)
     if gelu is not None:

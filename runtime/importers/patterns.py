@@ -1,7 +1,7 @@
 """Mappings both importers share onto catalog layers: numbers (Scale), per-channel constants
 (LayerScale), a token repeated over the batch (ClassToken), a LayerNorm between permutes
 (LayerNorm2d), one entry picked along a dim (Slice), an einsum that is a matrix product
-(Permute, MatMul)."""
+(Permute, MatMul), x divided by its L2 norm (L2Normalize)."""
 from __future__ import annotations
 
 import math
@@ -33,6 +33,28 @@ def shifted(builder: DesignBuilder, name: str, x: Tensor, offset: float, alone: 
             and builder.reads_nothing_yet(x):
         return builder.update(x, {"offset": offset})
     return builder.layer("Scale", name, {"factor": -1.0 if negate else 1.0, "offset": offset}, [x])
+
+
+@dataclass(frozen=True)
+class VectorNorm:
+    """``x``'s L2 norm along sample dim ``dim`` (kept), at least ``eps``: ``F.normalize``'s
+    divisor, which only dividing ``x`` by it maps (:func:`normalized`)."""
+
+    x: Tensor
+    dim: int
+    eps: float = 0.0
+
+    def at_least(self, eps: float) -> "VectorNorm":
+        if self.eps:
+            raise ConversionError("a norm bounded twice has no layer")
+        return VectorNorm(self.x, self.dim, eps)
+
+
+def normalized(builder: DesignBuilder, name: str, x: object, norm: VectorNorm) -> Tensor:
+    """``x / norm`` with the norm of ``x`` itself → L2Normalize."""
+    if x != norm.x:
+        raise ConversionError("dividing by another tensor's norm has no layer")
+    return builder.layer("L2Normalize", name, {"dim": norm.dim, "eps": norm.eps}, [norm.x])
 
 
 def einsum_matmul(builder: DesignBuilder, name: str, equation: str, a: Tensor, b: Tensor

@@ -19,8 +19,8 @@ from torch import fx
 
 from .builder import ConversionError, DesignBuilder, Imported, Tensor, UnsupportedModel
 from .folds import fold_joined_last_steps
-from .patterns import (Expanded, channels_layer_norm, class_token, einsum_matmul, layer_scale,
-                       scale_factor,
+from .patterns import (Expanded, VectorNorm, channels_layer_norm, class_token, einsum_matmul,
+                       layer_scale, normalized, scale_factor,
                        select, shifted)
 from .registry import Registry
 from .torch_attention import ABSORBED, COMPOSITES, Group, convert_module, module_groups
@@ -632,16 +632,6 @@ def _merge(type_id: str):
 ATEN_OPS.register("aten.add.Tensor", "aten.add_.Tensor")(_merge("Add"))
 
 
-@dataclass(frozen=True)
-class VectorNorm:
-    """``x``'s L2 norm along sample dim ``dim`` (kept), at least ``eps``: F.normalize's
-    divisor, which only dividing ``x`` by it maps."""
-
-    x: Tensor
-    dim: int
-    eps: float = 0.0
-
-
 @ATEN_OPS.register("aten.linalg_vector_norm.default")
 def _vector_norm(ctx: Context):
     x, order, dims = ctx.tensor(0), ctx.arg(1, 2), ctx.arg(2)
@@ -660,16 +650,9 @@ def _clamp_min(ctx: Context):
     """A norm at least ``eps`` (F.normalize's divisor); a tensor at least a number → Hardtanh
     is not it (no upper bound), so nothing else maps."""
     norm, eps = ctx.arg(0), ctx.arg(1)
-    if not isinstance(norm, VectorNorm) or not isinstance(eps, (int, float)) or norm.eps:
+    if not isinstance(norm, VectorNorm) or not isinstance(eps, (int, float)):
         raise ConversionError("clamp_min has no layer (only F.normalize's norm ≥ eps maps)")
-    return VectorNorm(norm.x, norm.dim, float(eps))
-
-
-def _normalized(ctx: Context, x: Any, norm: VectorNorm) -> Tensor:
-    """``x / norm`` with the norm of ``x`` itself → L2Normalize."""
-    if x != norm.x:
-        raise ConversionError("dividing by another tensor's norm has no layer")
-    return ctx.layer("L2Normalize", {"dim": norm.dim, "eps": norm.eps}, [x])
+    return norm.at_least(float(eps))
 
 
 @ATEN_OPS.register("aten.mul.Tensor", "aten.mul_.Tensor", "aten.div.Tensor")
@@ -679,7 +662,7 @@ def _mul(ctx: Context):
     a, b = ctx.arg(0), ctx.arg(1)
     divide = ctx.node.target is torch.ops.aten.div.Tensor
     if divide and isinstance(b, VectorNorm):
-        return _normalized(ctx, a, b)
+        return normalized(ctx.builder, ctx.name, a, b)
     if isinstance(a, Tensor) and isinstance(b, Tensor) and not divide:
         return ctx.layer("Multiply", {}, [a, b])
     x, other = (a, b) if isinstance(a, Tensor) else (b, a)

@@ -219,8 +219,9 @@ def test_an_imported_user_model_trains_on_the_data_it_fits(tmp_path, capsys):
 
 
 def test_normalize_aligned_upsampling_and_einsum_come_in_as_layers(tmp_path):
-    """``F.normalize(x, p=2, dim=1)`` → L2Normalize; bilinear ``F.interpolate`` with
-    ``align_corners=True`` → Upsample with align_corners (also from ONNX's Resize); attention's
+    """``F.normalize(x, p=2, dim=1)`` → L2Normalize (also from ONNX's ReduceL2, Clip, Expand,
+    Div); bilinear ``F.interpolate`` with ``align_corners=True`` → Upsample with align_corners
+    (also from ONNX's Resize); attention's
     ``torch.einsum("bhid,bhjd->bhij")`` / ``("bhij,bhjd->bhid")`` → Permute and MatMul (also
     from ONNX's Einsum): each within 1e-5 of the source."""
     layers = {}
@@ -233,7 +234,10 @@ def test_normalize_aligned_upsampling_and_einsum_come_in_as_layers(tmp_path):
     assert ("Upsample", {"scale_factor": 2, "mode": "bilinear", "align_corners": True}) \
         in layers["AlignedSegNet"]
     assert [t for t, _ in layers["EinsumAttention"]].count("MatMul") == 2
-    for name, shape in (("AlignedSegNet", [3, 8, 8]), ("EinsumAttention", [10, 16])):
+    expected = {"EmbeddingNet": "L2Normalize", "AlignedSegNet": "Upsample",
+                "EinsumAttention": "MatMul"}
+    for name, shape in (("EmbeddingNet", [3, 8, 8]), ("AlignedSegNet", [3, 8, 8]),
+                        ("EinsumAttention", [10, 16])):
         model = child.load_class(f"{USER_MODELS / 'ops.py'}:{name}", None)[0].eval()
         path = tmp_path / f"{name}.onnx"
         with warnings.catch_warnings():
@@ -243,4 +247,4 @@ def test_normalize_aligned_upsampling_and_einsum_come_in_as_layers(tmp_path):
             imported = import_model(str(path))
         assert imported.max_diff <= 1e-5
         kinds = [n.type for n in imported.design.nodes]
-        assert "Upsample" in kinds if name == "AlignedSegNet" else kinds.count("MatMul") == 2
+        assert kinds.count(expected[name]) == (2 if name == "EinsumAttention" else 1), kinds

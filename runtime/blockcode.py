@@ -31,7 +31,7 @@ from graph.expr import parse
 from graph.shapes import Expansion, Inference
 
 from . import modules as custom_modules
-from .compiler import chain_order, identifier, layer_class
+from .compiler import body_names, chain_order, is_module_list, layer_class, module_tree
 from .pysource import call_source, comment_text, literal
 
 RESERVED = {"self", "nn", "torch", "super", "Model", "Chain", "layers", "x", "xs"}
@@ -205,8 +205,7 @@ def _block_class(design: Design, block: str, copies: list[Expansion], names: dic
                  classes: dict[str, BlockClass]) -> BlockClass:
     body = design.blocks[block].body
     slots = _Slots(design, block, copies)
-    taken: set[str] = set()
-    idents = {n.id: identifier(n.name, taken) for n in body.nodes}
+    idents, paths = body_names(body)
     inits, custom = _member_lines(design, body, copies, idents, slots, classes)
     args = [_arg_name(a) for a in design.blocks[block].args]
     params = args + sorted(slots.used_inputs) + list(slots.extras)
@@ -226,7 +225,7 @@ def _block_class(design: Design, block: str, copies: list[Expansion], names: dic
     if chain is not None and all(chain_order(body, c.inference) is not None for c in copies):
         source = _sequential_source(name, doc, signature, inits)
     else:
-        source = _module_source(name, doc, signature, inits, body, idents)
+        source = _module_source(name, doc, signature, inits, body, idents, paths)
     return BlockClass(name, params, values, source, custom)
 
 
@@ -322,17 +321,65 @@ def _sequential_source(name: str, doc: str, signature: str, inits) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _module_source(name: str, doc: str, signature: str, inits, body: Design, idents) -> str:
+def _module_source(name: str, doc: str, signature: str, inits, body: Design, idents,
+                   paths) -> str:
     lines = [f"class {name}(nn.Module):", f'    """{_doc(doc)}"""', "",
              f"    def __init__({signature}) -> None:", "        super().__init__()"]
-    for ident, (head, args), when in inits:
-        lines.append(call_source(f"self.{ident} = {head}", args, " " * 8,
-                                 f" if {when} else None" if when else ""))
-    lines += ["", _forward_source(body, idents, {i for i, _s, w in inits if w})]
+    node_of = {ident: nid for nid, ident in idents.items()}
+    members = {paths[node_of[ident]]: (source, when) for ident, source, when in inits}
+
+    def member(value, head: str, indent: str, tail: str) -> str:
+        (call, args), when = value
+        return call_source(f"{head}{call}", args, indent,
+                           (f" if {when} else None" if when else "") + tail)
+
+    lines += members_source(members, member)
+    tree = module_tree(members)
+    attributes = {nid: attribute_source(paths[nid], tree) for nid in node_of.values()
+                  if paths[nid] in members}
+    lines += ["", _forward_source(body, idents, attributes, {i for i, _s, w in inits if w})]
     return "\n".join(lines) + "\n"
 
 
-def _forward_source(body: Design, idents: dict[str, str], optional: set[str]) -> str:
+def members_source(members: dict[str, Any], member: Callable[[Any, str, str, str], str]
+                   ) -> list[str]:
+    """``__init__`` lines registering ``members`` (module path → what ``member`` writes, in
+    order) on ``self`` in the containers the compiler makes for them
+    (:func:`runtime.compiler.place_modules`); ``member(value, head, indent, tail)`` writes one
+    constructor call."""
+    lines = []
+    for name, value in module_tree(members).items():
+        head, tail = (f'self.add_module("{name}", ', ")") if name.isdigit() else (f"self.{name} = ", "")
+        lines += _member_source(value, head, " " * 8, tail, member)
+    return lines
+
+
+def _member_source(value: Any, head: str, indent: str, tail: str, member) -> list[str]:
+    if not isinstance(value, dict):
+        return [member(value, head, indent, tail)]
+    listed = is_module_list(value)
+    lines = [f"{indent}{head}nn.{'ModuleList([' if listed else 'ModuleDict({'}"]
+    for key, item in value.items():
+        lines += _member_source(item, "" if listed else f"{key!r}: ", indent + "    ", ",", member)
+    return lines + [f"{indent}{'])' if listed else '})'}{tail}"]
+
+
+def attribute_source(path: str, tree: dict[str, Any]) -> str:
+    """How generated code reaches the module at ``path`` of ``tree`` (:func:`runtime.compiler.
+    module_tree`): ``self.conv``, ``self.downs[0]``, ``getattr(self, "0")``."""
+    first, *rest = path.split(".")
+    text, branch = (f'getattr(self, "{first}")' if first.isdigit() else f"self.{first}"), tree[first]
+    for part in rest:
+        if is_module_list(branch):
+            text += f"[{part}]"
+        else:
+            text += f'["{part}"]' if part.isdigit() else f".{part}"
+        branch = branch[part]
+    return text
+
+
+def _forward_source(body: Design, idents: dict[str, str], attributes: dict[str, str],
+                    optional: set[str]) -> str:
     inputs = [idents[n.id] for n in body.inputs()]
     lines = [f"    def forward(self, {', '.join(inputs)}):"]
 
@@ -349,9 +396,9 @@ def _forward_source(body: Design, idents: dict[str, str], optional: set[str]) ->
             continue
         ident = idents[nid]
         args = ", ".join(ref(e) for e in body.in_edges(nid))
-        call = f"self.{ident}({args})"
+        call = f"{attributes[nid]}({args})"
         if ident in optional:
-            call = f"{call} if self.{ident} is not None else {args}"
+            call = f"{call} if {attributes[nid]} is not None else {args}"
         lines.append(f"        {ident} = {call}")
     outs = [ref(body.in_edges(n.id)[0]) for n in body.outputs()]
     lines.append(f"        return {outs[0] if len(outs) == 1 else '(' + ', '.join(outs) + ')'}")

@@ -27,8 +27,9 @@ from graph.catalog import CATALOG, fmt_shape
 from graph.design import Design
 
 from . import modules as custom_modules
-from .blockcode import BlockClass, block_classes, instance_source
-from .compiler import Chain, Compiled, layer_class
+from .blockcode import (BlockClass, attribute_source, block_classes, instance_source,
+                        members_source)
+from .compiler import Chain, Compiled, layer_class, module_tree
 from .pysource import call_source as _call
 from .pysource import comment_text, literal
 
@@ -108,46 +109,54 @@ def _model_lines(design: Design, compiled: Compiled, classes: dict[str, BlockCla
                  custom: list[type[nn.Module]]) -> tuple[list[str], list[str], list[str], str]:
     """``Model``'s ``__init__`` and ``forward`` lines, its argument names and what it returns."""
     inference = compiled.report.inference
-    node_of = {ident: nid for nid, ident in compiled.idents.items()}
-    init_lines: list[str] = []
+    node_of = {path: nid for nid, path in compiled.paths.items()}
+    members: dict[str, str] = {}  # module path → node id, in forward order
     forward_lines: list[str] = []
     args: list[str] = []
     result = ""
+
+    def value(fx_node: fx.Node) -> str:  # the variable holding an fx node's value
+        if fx_node.op == "call_module":
+            return compiled.idents[node_of[str(fx_node.target)]]
+        return str(fx_node.target) if fx_node.op == "placeholder" else fx_node.name
+
+    for fx_node in compiled.module.graph.nodes:
+        if fx_node.op == "call_module":
+            members[str(fx_node.target)] = node_of[str(fx_node.target)]
+    tree = module_tree(members)
     for fx_node in compiled.module.graph.nodes:
         if fx_node.op == "placeholder":
             args.append(str(fx_node.target))
         elif fx_node.op == "call_module":
             nid = node_of[str(fx_node.target)]
-            init_lines.append(_member_line(design, nid, str(fx_node.target), inference, classes,
-                                           custom))
-            call_args = ", ".join(_value(a) for a in fx_node.args)
-            ident, node = str(fx_node.target), design.node(nid)
+            call_args = ", ".join(value(a) for a in fx_node.args)
+            node = design.node(nid)
             what = node.type + (f" ×{len(inference.expansions[nid])}"
                                 if len(inference.expansions.get(nid, ())) > 1 else "")
-            forward_lines.append(f"        {ident} = self.{ident}({call_args})"
+            forward_lines.append(f"        {value(fx_node)} = "
+                                 f"{attribute_source(str(fx_node.target), tree)}({call_args})"
                                  f"  # {what} -> N×{fmt_shape(inference.shapes[nid])}")
         elif fx_node.op == "call_function" and fx_node.target is operator.getitem:
             source, index = fx_node.args
-            forward_lines.append(f"        {fx_node.name} = {_value(source)}[{index}]")
+            forward_lines.append(f"        {fx_node.name} = {value(source)}[{index}]")
         elif fx_node.op == "output":
             out = fx_node.args[0]
-            names = [_value(o) for o in (out if isinstance(out, (tuple, list)) else [out])]
+            names = [value(o) for o in (out if isinstance(out, (tuple, list)) else [out])]
             result = names[0] if len(names) == 1 else "(" + ", ".join(names) + ")"
         else:  # pragma: no cover - the compiler only emits the kinds above
             raise ValueError(f"unexpected fx node {fx_node.op}")
+    init_lines = members_source(members, lambda nid, head, indent, tail: _member_line(
+        design, nid, head, indent, tail, inference, classes, custom))
     return init_lines, forward_lines, args, result
 
 
-def _value(fx_node: fx.Node) -> str:
-    """The variable holding an fx node's value in the generated forward."""
-    return str(fx_node.target) if fx_node.op in ("placeholder", "call_module") else fx_node.name
-
-
-def _member_line(design: Design, nid: str, ident: str, inference, classes, custom) -> str:
-    """``self.<ident> = <constructor>`` of one top-level layer or block instance."""
+def _member_line(design: Design, nid: str, head: str, indent: str, tail: str, inference,
+                 classes, custom) -> str:
+    """``<head><constructor><tail>`` of one top-level layer or block instance (``head``:
+    ``self.conv = ``, or the start of its container's item)."""
     if nid in inference.expansions:
         source = instance_source(design, nid, inference, classes, lambda v: literal(v[0]))
-        return f"        self.{ident} = {source}"
+        return f"{indent}{head}{source}{tail}"
     node = design.node(nid)
     layer = CATALOG[node.type]
     params, ins = node.resolved_params(), inference.input_shapes[nid]
@@ -155,8 +164,8 @@ def _member_line(design: Design, nid: str, ident: str, inference, classes, custo
     if cls.__module__ == custom_modules.__name__ and cls not in custom:
         custom.append(cls)
     kwargs = layer.torch_kwargs(params, ins)
-    return _call(f"self.{ident} = {_class_expr(cls)}",
-                 [f"{k}={literal(v)}" for k, v in kwargs.items()], " " * 8)
+    return _call(f"{head}{_class_expr(cls)}", [f"{k}={literal(v)}" for k, v in kwargs.items()],
+                 indent, tail)
 
 
 def data_preparation_source(dataset: Mapping[str, Any]) -> str:

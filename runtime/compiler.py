@@ -10,6 +10,11 @@ whose layers are named 0, 1 … to an ``nn.Sequential`` (as torchvision's ``down
 body to a :class:`BlockModule` subclass named after the block whose submodules are named after
 the inner nodes; a Repeat ×N is an ``nn.Sequential`` of the copies. Module paths therefore
 follow the design's hierarchy: ``layer1.0.conv1.weight``.
+
+A layer named as a module path (``downs.0``, ``encoder.conv``; in a block also ``0``: see
+:func:`module_names`) is registered at that path, in containers made for it — an
+``nn.ModuleList`` where their items are ``0, 1 …`` in order, else an ``nn.ModuleDict`` — as a
+``ModuleList`` called in a loop is in the source it was imported from (``downs.0.weight``).
 """
 from __future__ import annotations
 
@@ -51,7 +56,14 @@ class Compiled:
     report: Report
     input_nodes: list[str]  # node ids, in forward's argument order
     output_nodes: list[str]
-    idents: dict[str, str]  # node id → identifier used in the code
+    idents: dict[str, str]  # node id → identifier used in the code (its variable)
+    paths: dict[str, str]  # node id → its module's path (``downs.0``; else its identifier)
+
+    def modules_by_node(self) -> dict[str, nn.Module]:
+        """The module of every compiled layer and block instance, by node id, in forward order."""
+        targets = {str(n.target) for n in self.module.graph.nodes if n.op == "call_module"}
+        return {nid: self.module.get_submodule(path) for nid, path in self.paths.items()
+                if path in targets}
 
     @property
     def input_shapes(self) -> list[Shape]:
@@ -84,6 +96,93 @@ def identifier(name: str, taken: set[str]) -> str:
     return ident
 
 
+_INDEX = re.compile(r"0|[1-9][0-9]*")
+
+
+def _module_part(part: str, first: bool, in_block: bool) -> bool:
+    """Whether ``part`` can name a submodule as it is: an index (not first at the top level,
+    where the model's attributes are identifiers) or an identifier that shadows nothing (in a
+    container, none of its methods either)."""
+    if _INDEX.fullmatch(part):
+        return in_block or not first
+    return identifier(part, set()) == part and (first or not (
+        hasattr(nn.ModuleDict, part) or hasattr(nn.ModuleList, part)))
+
+
+def module_names(network: Design, ids: list[str], in_block: bool
+                 ) -> tuple[dict[str, str], dict[str, str]]:
+    """``(identifiers, paths)`` of the nodes ``ids`` of ``network``, in order: each node's
+    unique Python identifier (:func:`identifier`, its variable in the code) and the path of its
+    module. A layer named as a module path — parts that are identifiers or indices joined by
+    dots (``downs.0``), or, in a block, one index (``0``) — and always present (no condition)
+    has that path unless an earlier node's name or path is it, holds it or is held by it; any
+    other node's path is its identifier."""
+    idents: dict[str, str] = {}
+    paths: dict[str, str] = {}
+    taken: set[str] = set()  # identifiers, and the first part of every path
+    leaves: set[str] = set()
+    containers: set[str] = set()
+    for nid in ids:
+        node = network.node(nid)
+        parts = node.name.split(".")
+        held = {".".join(parts[:k]) for k in range(1, len(parts))}
+        if (_is_module_path(network, node, parts, in_block) and node.name not in leaves | containers
+                and not held & leaves and (parts[0] in containers or parts[0] not in taken)):
+            paths[nid] = node.name
+            leaves.add(node.name)
+            containers |= held
+            taken.add(parts[0])
+        idents[nid] = identifier(node.name, taken)
+    return idents, {nid: paths.get(nid, idents[nid]) for nid in ids}
+
+
+def _is_module_path(network: Design, node, parts: list[str], in_block: bool) -> bool:
+    layer = network.layer_of(node)
+    return (not (node.when or layer.is_source or layer.is_sink)
+            and (len(parts) > 1 or in_block and bool(_INDEX.fullmatch(node.name)))
+            and all(_module_part(p, i == 0, in_block) for i, p in enumerate(parts)))
+
+
+def flat_spelling(key: str) -> str:
+    """A state_dict key with its module path read as one identifier, as designs spelled
+    layers named as paths before they were registered there (``downs_0.weight``, a block's
+    ``l_0.weight``): equal for ``downs.0.weight`` and those."""
+    return re.sub(r"(?:^|(?<=[._]))l_(?=\d)", "", key.lower()).replace(".", "_")
+
+
+def module_tree(modules: dict[str, Any]) -> dict[str, Any]:
+    """``modules`` (path → value, in order) as nested dicts, one per container
+    (``{"downs": {"0": …, "1": …}, "pool": …}``)."""
+    tree: dict[str, Any] = {}
+    for path, value in modules.items():
+        *holders, last = path.split(".")
+        branch = tree
+        for part in holders:
+            branch = branch.setdefault(part, {})
+        branch[last] = value
+    return tree
+
+
+def is_module_list(branch: dict[str, Any]) -> bool:
+    """Whether a container's items are ``0, 1 …`` in order (an ``nn.ModuleList``; else an
+    ``nn.ModuleDict``)."""
+    return list(branch) == [str(i) for i in range(len(branch))]
+
+
+def place_modules(parent: nn.Module, modules: dict[str, nn.Module]) -> list[str]:
+    """Register ``modules`` (path → module, in order) on ``parent``, in the containers their
+    paths need; returns the names of the containers made directly on ``parent``."""
+    def build(branch: dict[str, Any]) -> nn.Module:
+        items = {k: build(v) if isinstance(v, dict) else v for k, v in branch.items()}
+        return nn.ModuleList(items.values()) if is_module_list(items) else nn.ModuleDict(items)
+
+    made = []
+    for name, value in module_tree(modules).items():
+        parent.add_module(name, build(value) if isinstance(value, dict) else value)
+        made += [name] if isinstance(value, dict) else []
+    return made
+
+
 def layer_class(layer: LayerType, params: dict[str, Any] | None = None,
                 in_shapes: list[Shape] | None = None) -> type[nn.Module]:
     """The module class built for ``params`` on ``in_shapes`` (without them: the usual one)."""
@@ -108,11 +207,10 @@ def compile_design(design: Design, report: Report | None = None) -> Compiled:
     outputs = [n.id for n in design.outputs()]
     needed = _feeding(design, outputs)
     inputs = [n.id for n in design.inputs()]
-    taken: set[str] = set()
-    idents = {nid: identifier(design.node(nid).name, taken) for nid in inference.order
-              if nid in needed or nid in inputs}
+    idents, paths = module_names(design, [nid for nid in inference.order
+                                          if nid in needed or nid in inputs], in_block=False)
 
-    modules: dict[str, nn.Module] = {}  # identifier → module, in forward order
+    modules: dict[str, nn.Module] = {}  # module path → module, in forward order
     graph = fx.Graph()
     env: dict[tuple[str, str], fx.Node] = {}  # (node id, output port) → value
     for nid in inputs:
@@ -125,15 +223,15 @@ def compile_design(design: Design, report: Report | None = None) -> Compiled:
             continue
         args = tuple(env[(e.src, e.src_port)]
                      for port in layer.inputs for e in design.in_edges(nid, port.name))
-        modules[idents[nid]] = build_node(design, nid, inference)
-        value = graph.call_module(idents[nid], args)
+        modules[paths[nid]] = build_node(design, nid, inference)
+        value = graph.call_module(paths[nid], args)
         value.meta["netwright_node"] = nid
         _bind_outputs(graph, env, nid, layer, value)
     results = [env[(e.src, e.src_port)] for o in outputs for e in design.in_edges(o)[:1]]
     graph.output(results[0] if len(results) == 1 else tuple(results))
     module = graph_module(modules, graph)
     _plain_call(module)
-    return Compiled(module, report, inputs, outputs, idents)
+    return Compiled(module, report, inputs, outputs, idents, paths)
 
 
 class _ReusingGraphModule(fx.GraphModule):
@@ -144,7 +242,11 @@ class _ReusingGraphModule(fx.GraphModule):
 
     def __init__(self, modules: dict[str, nn.Module], graph: fx.Graph, code: Any) -> None:
         self.__dict__["_netwright_reuse"] = code  # read by the recompile the constructor runs
-        super().__init__(modules, graph, class_name="NetwrightModel")
+        root = nn.Module()
+        containers = place_modules(root, modules)
+        super().__init__(root, graph, class_name="NetwrightModel")
+        for name in containers:  # fx copies them as plain Modules: keep the lists and dicts
+            setattr(self, name, getattr(root, name))
 
     def recompile(self) -> Any:
         reuse = self.__dict__.pop("_netwright_reuse", None)
@@ -242,21 +344,25 @@ def copy_module(design: Design, copy: Expansion) -> nn.Module:
     chain = chain_order(body, inference)
     if chain is not None:
         return nn.Sequential(*(build_node(body, nid, inference) for nid in chain))
-    taken: set[str] = set()
-    idents = {n.id: identifier(n.name, taken) for n in body.nodes}
+    _idents, paths = body_names(body)
     modules: dict[str, nn.Module] = {}
     for node in body.nodes:  # registered in node order: the state_dict follows the design
         layer = body.layer_of(node)
         if not (layer.is_source or layer.is_sink or node.id in inference.absent):
-            modules[idents[node.id]] = build_node(body, node.id, inference)
-    plan = block_plan(body, inference, idents)
+            modules[paths[node.id]] = build_node(body, node.id, inference)
+    plan = block_plan(body, inference, paths)
     return block_class(copy.block)(modules, *plan)
+
+
+def body_names(body: Design) -> tuple[dict[str, str], dict[str, str]]:
+    """:func:`module_names` of a block body's nodes, in node order."""
+    return module_names(body, [n.id for n in body.nodes], in_block=True)
 
 
 def module_path(compiled: Compiled, design: Design, location: list[tuple[str, int]]) -> str:
     """The state_dict prefix of the layer at ``location``: ``(node id, copy)`` steps from the
     top-level design into nested block bodies (``layer1.0.conv1``), as compiled above."""
-    parts = [compiled.idents[location[0][0]]]
+    parts = [compiled.paths[location[0][0]]]
     body, inference = design, compiled.report.inference
     for k, (nid, copy) in enumerate(location):
         if k:
@@ -264,8 +370,7 @@ def module_path(compiled: Compiled, design: Design, location: list[tuple[str, in
             if chain is not None:
                 parts.append(str(chain.index(nid)))
             else:
-                taken: set[str] = set()
-                parts.append({n.id: identifier(n.name, taken) for n in body.nodes}[nid])
+                parts.append(body_names(body)[1][nid])
         copies = inference.expansions.get(nid)
         if copies is None:
             continue
@@ -306,7 +411,8 @@ Ref = tuple[str, int]  # (value name, output index or -1 for a single output)
 def block_plan(body: Design, inference: Inference, idents: dict[str, str]
                ) -> tuple[list[str], list[tuple[str, tuple[Ref, ...]]], list[Ref]]:
     """``(input names, steps, output refs)`` for :class:`BlockModule`: each step runs the
-    submodule of that name on the referenced values; an absent node forwards its input."""
+    submodule of that name (``idents``: the nodes' module paths) on the referenced values; an
+    absent node forwards its input."""
     alias: dict[str, Ref] = {}
 
     def ref(edge) -> Ref:
@@ -335,22 +441,22 @@ def block_plan(body: Design, inference: Inference, idents: dict[str, str]
 class BlockModule(nn.Module):
     """One copy of a block: its layers as submodules named after the nodes, run in order.
 
-    ``steps`` lists ``(submodule, input refs)``; a ref is ``(value name, index)``, the index
-    picking one output of a submodule with several (-1: the value itself).
+    ``steps`` lists ``(submodule path, input refs)``; a ref is ``(value name, index)``, the
+    index picking one output of a submodule with several (-1: the value itself).
     """
 
     def __init__(self, modules: dict[str, nn.Module], inputs: list[str],
                  steps: list[tuple[str, tuple[Ref, ...]]], outputs: list[Ref]) -> None:
         super().__init__()
-        for name, module in modules.items():
-            self.add_module(name, module)
-        self.inputs, self.steps, self.outputs = list(inputs), list(steps), list(outputs)
+        place_modules(self, modules)  # named as the nodes: the plan's names start with _
+        self._inputs, self._steps, self._outputs = list(inputs), list(steps), list(outputs)
 
     def forward(self, *xs: torch.Tensor):
-        env: dict[str, Any] = dict(zip(self.inputs, xs))
-        for name, refs in self.steps:
-            env[name] = self._modules[name](*(_pick(env, r) for r in refs))
-        outs = [_pick(env, r) for r in self.outputs]
+        env: dict[str, Any] = dict(zip(self._inputs, xs))
+        for name, refs in self._steps:
+            module = self._modules[name] if "." not in name else self.get_submodule(name)
+            env[name] = module(*(_pick(env, r) for r in refs))
+        outs = [_pick(env, r) for r in self._outputs]
         return outs[0] if len(outs) == 1 else tuple(outs)
 
 

@@ -248,20 +248,19 @@ def layer_outputs(model: InspectedModel, x: torch.Tensor) -> dict[str, LayerOutp
     """Every node's output for the one sample ``x`` ``(1, *shape)``, keyed by node id: the
     Input's is ``x`` itself, an Output's is what flows into it."""
     compiled = model.compiled
-    node_of = {ident: nid for nid, ident in compiled.idents.items()}
+    modules = compiled.modules_by_node()
     captured: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     hooks = []
-    for ident, module in compiled.module.named_children():
-        def hook(_m, args, out, ident=ident):
-            captured[ident] = (args[0] if args else None, first_output(out))
+    for nid, module in modules.items():
+        def hook(_m, args, out, nid=nid):
+            captured[nid] = (args[0] if args else None, first_output(out))
         hooks.append(module.register_forward_hook(hook))
     try:
         with torch.inference_mode():
             compiled.module(x)
             result = {compiled.input_nodes[0]: _output(x)}
-            for ident, (inp, out) in captured.items():
-                module = compiled.module.get_submodule(ident)
-                result[node_of[ident]] = _output(out, _attention(module, inp))
+            for nid, (inp, out) in captured.items():
+                result[nid] = _output(out, _attention(modules[nid], inp))
     finally:
         for h in hooks:
             h.remove()

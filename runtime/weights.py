@@ -3,7 +3,8 @@
 * :func:`read_weights` — safetensors, or a ``.pt``/``.pth`` state dict through
   ``torch.load(weights_only=True)`` (never arbitrary unpickling).
 * :func:`migrate_names` — tensors named as an earlier Netwright module layout named them
-  (``lstm.rnn.weight_ih_l0``) renamed as the model names them now, wherever weights load.
+  (``lstm.rnn.weight_ih_l0``, ``downs_0.weight``) renamed as the model names them now, wherever
+  weights load.
 * :func:`match_weights` — pairs the model's tensors with the file's: by name first (a common
   ``module.``/``model.`` prefix is ignored), then, for names that differ, by shape in order.
   The :class:`Matching` lists matched, missing, unexpected and shape-mismatched tensors, so a
@@ -21,14 +22,14 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Container, Iterable, Mapping
+from typing import Collection, Iterable, Mapping
 
 import torch
 from torch import nn
 
 from graph.design import Design
 
-from .compiler import Compiled
+from .compiler import Compiled, flat_spelling
 from .modules import LEGACY_TENSOR_NAMES
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin")
@@ -150,23 +151,32 @@ def _kind(name: str) -> str:
     return name.rsplit(".", 1)[-1]
 
 
-def current_names(keys: Iterable[str], own: Container[str]) -> dict[str, str]:
+def current_names(keys: Iterable[str], own: Collection[str]) -> dict[str, str]:
     """Each of ``keys`` → itself, or, where ``own`` (a model's state dict) lacks it but holds
-    the name today's module layout gives it (``LEGACY_TENSOR_NAMES``), that name."""
+    the name today's module layout gives it (``LEGACY_TENSOR_NAMES``), or holds one tensor
+    ``keys`` lack that reads the same with its module path as one identifier (``downs_0.weight``
+    → ``downs.0.weight``: :func:`runtime.compiler.flat_spelling`), that name."""
     keys = list(keys)
+    free = set(own).difference(keys)
+    spelled: dict[str, list[str]] = {}
+    for key in free:
+        spelled.setdefault(flat_spelling(key), []).append(key)
     out = {}
     for key in keys:
         out[key] = key
-        if key not in own:
-            for pattern, replacement in LEGACY_TENSOR_NAMES:
-                renamed = re.sub(pattern, replacement, key)
-                if renamed != key and renamed in own and renamed not in keys:
-                    out[key] = renamed
-                    break
+        if key in own:
+            continue
+        renamed = [re.sub(pattern, replacement, key) for pattern, replacement in LEGACY_TENSOR_NAMES]
+        renamed = [r for r in renamed if r != key and r in free]
+        if not renamed and len(spelled.get(flat_spelling(key), ())) == 1:
+            renamed = spelled[flat_spelling(key)]
+        if renamed and renamed[0] in free:
+            out[key] = renamed[0]
+            free.remove(renamed[0])
     return out
 
 
-def migrate_names(theirs: Mapping[str, torch.Tensor], own: Container[str]
+def migrate_names(theirs: Mapping[str, torch.Tensor], own: Collection[str]
                   ) -> dict[str, torch.Tensor]:
     """``theirs`` keyed as the model ``own`` names its tensors today (see
     :func:`current_names`), in the same order."""
@@ -245,15 +255,10 @@ def load_initial_weights(compiled: Compiled, design: Design,
 # ---- freezing and per-layer learning rates ----------------------------------------------------
 
 
-def _modules_by_node(compiled: Compiled, design: Design) -> dict[str, nn.Module]:
-    modules = dict(compiled.module.named_children())
-    return {nid: modules[ident] for nid, ident in compiled.idents.items() if ident in modules}
-
-
 def apply_training_flags(compiled: Compiled, design: Design) -> list[nn.Module]:
     """Stop gradients of frozen nodes; returns their BatchNorm modules (to keep in eval mode)."""
     frozen_norms = []
-    for nid, module in _modules_by_node(compiled, design).items():
+    for nid, module in compiled.modules_by_node().items():
         if not design.node(nid).trainable:
             module.requires_grad_(False)
             frozen_norms += [m for m in module.modules()
@@ -265,7 +270,7 @@ def param_groups(compiled: Compiled, design: Design, lr: float) -> list[dict]:
     """Trainable parameters grouped by their node's learning-rate multiplier."""
     groups: dict[float, list[nn.Parameter]] = {}
     owned = set()
-    for nid, module in _modules_by_node(compiled, design).items():
+    for nid, module in compiled.modules_by_node().items():
         mult = design.node(nid).lr_mult
         for p in module.parameters():
             owned.add(id(p))

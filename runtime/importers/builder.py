@@ -237,8 +237,8 @@ class DesignBuilder:
             compiled = compile_design(design)
         except CompileError as exc:
             raise ConversionError(f"the imported design does not validate: {exc}") from None
-        weights = {f"{compiled.idents[nid]}.{k}": v for nid, tensors in self.weights.items()
-                   if nid in compiled.idents for k, v in tensors.items()}
+        weights = {f"{compiled.paths[nid]}.{k}": v for nid, tensors in self.weights.items()
+                   if nid in compiled.paths for k, v in tensors.items()}
         own = compiled.module.state_dict()
         for key, value in own.items():
             if key.endswith("num_batches_tracked") and key not in weights:

@@ -122,7 +122,7 @@ class _Nesting:
             edit = group_into_block(design, members, self._block_name(container))
         except BlockError:  # not a block: its layers join the parent, names prefixed
             for nid in members:
-                self._inline(nid, parent, f"{last}_{self.local[nid]}")
+                self._inline(nid, parent, f"{last}.{self.local[nid]}")
             return
         edit.apply(design)
         instance = design.node(edit.result)

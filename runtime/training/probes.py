@@ -35,12 +35,10 @@ class LayerRef:
 
 def layer_refs(compiled: Compiled, design: Design) -> list[LayerRef]:
     """The network's layers in forward order, each with its node id and name."""
-    children = dict(compiled.module.named_children())
     out = []
-    for nid, ident in compiled.idents.items():
-        if ident in children:
-            node = design.node(nid)
-            out.append(LayerRef(ident, nid, node.name, node.type, children[ident]))
+    for nid, module in compiled.modules_by_node().items():
+        node = design.node(nid)
+        out.append(LayerRef(compiled.idents[nid], nid, node.name, node.type, module))
     return out
 
 

@@ -87,3 +87,95 @@ def test_a_repeated_block_with_two_inputs_and_two_outputs_exports(tmp_path):
         result = ex.export_model(design, fmt, tmp_path / fmt)
         assert result.max_diff <= ex.TOLERANCE
     assert "self.pair = Chain(Pair(), Pair(), Pair())" in (tmp_path / "python.py").read_text()
+
+
+# ---- layers named as module paths -------------------------------------------------------------
+
+
+def _named_paths():
+    """x → downs.0 → pool → downs.1 → enc.conv ⊕ enc.1 (one block ``Par``: digit-named parallel
+    layers and a ModuleList ``items.0``/``items.1``) → head, head.0 (taken: its own name)."""
+    from graph.design import Design
+    from tests.graph.util import Build
+
+    b = Build(as_images=False)
+    par = b.design.new_block("Par")
+    inner = Build()
+    inner.design = par.body
+    inner.add("Input", "x", shape=[6])
+    inner.add("Linear", "0", "x", out_features=6)
+    inner.add("Linear", "1", "x", out_features=6)
+    inner.add("Add", "sum", ["0", "1"])
+    inner.add("Linear", "items.0", "sum", out_features=6)
+    inner.add("ReLU", "items.1", "items.0")
+    inner.add("Output", "y", "items.1")
+    b.add("Input", "x", shape=[64])
+    b.add("Linear", "downs.0", "x", out_features=6)
+    b.add("ReLU", "pool", "downs.0")
+    b.add("Linear", "downs.1", "pool", out_features=6)
+    b.add("Par", "enc.par", "downs.1")
+    b.add("Linear", "enc.conv", "enc.par", out_features=6)
+    b.add("Linear", "head", "enc.conv", out_features=10)
+    b.add("ReLU", "head.0", "head")
+    b.add("Output", "out", "head.0")
+    assert isinstance(b.design, Design)
+    return b.design
+
+
+def test_layers_named_as_module_paths_are_registered_there_and_export_so(tmp_path):
+    """``downs.0`` is item 0 of an ``nn.ModuleList`` ``downs`` (as a ModuleList called in a loop
+    is), ``enc.conv`` an entry of an ``nn.ModuleDict``; in a block, ``0`` is a submodule named
+    0; a path under another layer's (``head.0``) stays an identifier. The standalone Python and
+    ONNX exports keep those names and compute the same."""
+    from runtime.export import export_model, import_source
+
+    design = _named_paths()
+    compiled = compile_design(design)
+    module = compiled.module
+    assert isinstance(module.downs, torch.nn.ModuleList) and len(module.downs) == 2
+    assert isinstance(module.enc, torch.nn.ModuleDict)
+    keys = list(module.state_dict())
+    assert keys == ["downs.0.weight", "downs.0.bias", "downs.1.weight", "downs.1.bias",
+                    "enc.par.0.weight", "enc.par.0.bias", "enc.par.1.weight", "enc.par.1.bias",
+                    "enc.par.items.0.weight", "enc.par.items.0.bias",
+                    "enc.conv.weight", "enc.conv.bias", "head.weight", "head.bias"]
+    assert isinstance(module.enc.par.items, torch.nn.ModuleList)
+    assert {design.node(n).name: p for n, p in compiled.paths.items()
+            if n in compiled.modules_by_node()} == {
+        "downs.0": "downs.0", "pool": "pool", "downs.1": "downs.1", "enc.par": "enc.par",
+        "enc.conv": "enc.conv", "head": "head", "head.0": "head_0"}
+    weights = {k: torch.randn(v.shape) * 0.2 for k, v in module.state_dict().items()}
+    result = export_model(design, "python", tmp_path / "paths.py", weights)
+    assert result.max_diff <= 1e-6
+    source = result.path.read_text()
+    assert "self.downs = nn.ModuleList([" in source and "self.enc = nn.ModuleDict({" in source
+    assert 'self.add_module("0", nn.Linear(' in source
+    assert "downs_1 = self.downs[1](pool)" in source
+    assert 'l_0 = getattr(self, "0")(x)' in source and "self.items[0](sum_)" in source
+    standalone = import_source(result.path).Model()
+    assert list(standalone.state_dict()) == keys
+    assert export_model(design, "onnx", tmp_path / "paths.onnx", weights).max_diff <= 1e-5
+
+
+def test_a_block_layer_may_be_named_as_the_block_modules_own_attributes():
+    """``steps`` and ``outputs`` in a block compile (they once clashed with BlockModule's plan)."""
+    from tests.graph.util import Build
+
+    b = Build(as_images=False)
+    inner = Build()
+    inner.design = b.design.new_block("Par").body
+    inner.add("Input", "x", shape=[6])
+    inner.add("Linear", "steps", "x", out_features=6)
+    inner.add("ReLU", "outputs", "steps")
+    inner.add("Linear", "inputs", "x", out_features=6)
+    inner.add("Add", "sum", ["outputs", "inputs"])
+    inner.add("Output", "y", "sum")
+    b.add("Input", "x", shape=[64])
+    b.add("Linear", "fc", "x", out_features=6)
+    b.add("Par", "par", "fc")
+    b.add("Linear", "head", "par", out_features=10)
+    b.add("Output", "out", "head")
+    module = compile_design(b.design).module
+    assert [k for k in module.state_dict() if k.startswith("par.")] == [
+        "par.steps.weight", "par.steps.bias", "par.inputs_.weight", "par.inputs_.bias"]
+    assert module(torch.randn(2, 64)).shape == (2, 10)

@@ -114,7 +114,8 @@ class Reenter(nn.Module):
 def test_a_submodule_a_path_leaves_and_reenters_stays_inlined():
     model = Reenter().eval()
     imported = _import(model, [7])
-    assert _top(imported.design) == [("m_fc1", "Linear"), ("mid", "ReLU"), ("m_fc2", "Linear")]
+    assert _top(imported.design) == [("m.fc1", "Linear"), ("mid", "ReLU"), ("m.fc2", "Linear")]
+    assert list(imported.weights) == list(model.state_dict())  # in an nn.ModuleDict ``m``
     assert child.compare(model, imported) <= TOLERANCE
 
 

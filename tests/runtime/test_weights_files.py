@@ -113,3 +113,26 @@ def test_checkpoints_and_weights_of_the_earlier_recurrent_layout_still_load(tmp_
     matching = match_weights(new, old)
     assert {(mine, how) for mine, _, how in matching.matched} == {(k, "name") for k in new}
     assert not (matching.missing or matching.unexpected)
+
+
+def test_weights_saved_before_layers_were_registered_at_their_paths_still_load():
+    """A layer named ``downs.0`` compiled to ``downs_0`` and a block's ``0`` to ``l_0`` before
+    they were registered at their paths: such files load by name, where one tensor reads so."""
+    from runtime.runs import load_weights_into
+    from runtime.weights import current_names
+
+    own = {"downs.0.weight": torch.zeros(2), "convs.0.bias": torch.zeros(3),
+           "a.b_c.weight": torch.zeros(1), "a_b.c.weight": torch.zeros(1),
+           "head.weight": torch.zeros(4)}
+    old = {"downs_0.weight": torch.ones(2), "convs.l_0.bias": torch.ones(3),
+           "a_b_c.weight": torch.ones(1), "head.weight": torch.ones(4)}
+    assert current_names(old, own) == {"downs_0.weight": "downs.0.weight",
+                                       "convs.l_0.bias": "convs.0.bias",
+                                       "a_b_c.weight": "a_b_c.weight",  # two read so: neither
+                                       "head.weight": "head.weight"}
+    module = nn.Module()
+    module.downs = nn.ModuleList([nn.Linear(3, 2, bias=False)])
+    module.head = nn.Linear(3, 1, bias=False)
+    load_weights_into(module, {"downs_0.weight": torch.ones(2, 3), "head.weight": torch.ones(1, 3)},
+                      "old.safetensors")
+    assert torch.equal(module.downs[0].weight, torch.ones(2, 3))

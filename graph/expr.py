@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import ast
 import operator
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable, Mapping
 
 MAX_TEXT = 200
+_ATOM = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")  # needs no parentheses where substituted
 MAX_MAGNITUDE = 2**62
 
 
@@ -85,21 +87,33 @@ def rename(text: str, old: str, new: str) -> str:
     ``width * 4``); the rest is kept as written. The names are found by parsing, so a longer
     name containing ``old`` (``channels_in``) is never touched. Raises :class:`ExprError` when
     ``text`` does not parse."""
+    return substitute(text, {old: new})
+
+
+def substitute(text: str, values: Mapping[str, str]) -> str:
+    """``text`` with each argument named in ``values`` read as that text: ``planes * 4`` with
+    ``{"planes": "width // 2"}`` gives ``(width // 2) * 4`` (parentheses unless the value is a
+    name or a whole number, or the whole text is that argument). Names are found by parsing;
+    the rest is kept as written. Raises :class:`ExprError` when ``text`` does not parse."""
     expr = parse(text)
-    if old not in expr.names:
+    if not expr.names.intersection(values):
         return text
     source = text.strip()
+    tree = ast.parse(source, mode="eval")
     data = source.encode("utf-8")  # the offsets count UTF-8 bytes from each line's start
     starts = [0]
     for line in data.split(b"\n"):
         starts.append(starts[-1] + len(line) + 1)
-    spots = [(starts[n.lineno - 1] + n.col_offset, starts[n.end_lineno - 1] + n.end_col_offset)
-             for n in ast.walk(ast.parse(source, mode="eval"))
-             if isinstance(n, ast.Name) and n.id == old]
-    for start, end in sorted(spots, reverse=True):
-        data = data[:start] + new.encode("utf-8") + data[end:]
+    spots = [(starts[n.lineno - 1] + n.col_offset, starts[n.end_lineno - 1] + n.end_col_offset,
+              n.id) for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id in values]
+    whole = isinstance(tree.body, ast.Name)
+    for start, end, name in sorted(spots, reverse=True):
+        value = values[name].strip()
+        if not (whole or _ATOM.fullmatch(value)):
+            value = f"({value})"
+        data = data[:start] + value.encode("utf-8") + data[end:]
     result = data.decode("utf-8")
-    parse(result)  # what it gives parses too (``new`` is a name)
+    parse(result)  # what it gives parses too
     return result
 
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .blocks import BlockError, bind_params, expressions_of, present
+from .blocks import BlockError, bind_params, expressions_of, is_expression, present
 from .design import BlockDef, Design, Edge, Node
-from .expr import ExprError, parse
+from .expr import ExprError, parse, substitute
 from .layout import SPACING
 from .shapes import infer
 
@@ -205,9 +205,12 @@ def ungroup(design: Design, instance_id: str) -> Edit:
         raise BlockError(f"{node.name} is not a block instance")
     block = design.blocks[node.type]
     layer = design.layer_of(node)
+    inside = design.blocks.owner is not design  # params may read the outer block's arguments
     params = layer.resolve(bind_params(layer, node.params, design.arguments)
-                           if design.blocks.owner is not design else node.params)
+                           if inside else node.params)
     base = {a: params[a] for a in block.args}
+    if inside and node.when:
+        _check_chain(block, node)
     allocator = design.allocator()
     allocator.name(node.name)
     edit = Edit(f"Ungroup {node.name}")
@@ -218,9 +221,14 @@ def ungroup(design: Design, instance_id: str) -> Edit:
     values = [next(((e.src, e.src_port) for _, e in touching
                     if e.dst == instance_id and e.dst_port == p.name), None) for p in layer.inputs]
     added: list[str] = []
+    raw = layer.resolve(node.params)
     for i, offset in enumerate(_copy_offsets(design, node, block.body, params["repeat"])):
         args = {**base, **(params["first"] or {})} if i == 0 else base
-        values = _inline_copy(block.body, args, values, allocator, offset, edit, added)
+        copy = _Copy(args)
+        if inside:  # each argument as text over the outer block's: "width * 2"
+            given = {**raw, **(raw["first"] or {})} if i == 0 else raw
+            copy = _Copy(args, {a: str(given[a]) for a in block.args}, node.when)
+        values = _inline_copy(block.body, copy, values, allocator, offset, edit, added)
     dropped = 0  # each new link takes its old one's place: merge layers keep their input order
     for i, e in touching:
         k = [p.name for p in layer.outputs].index(e.src_port) if e.src == instance_id else None
@@ -252,33 +260,110 @@ def _copy_offsets(design: Design, instance: Node, body: Design, repeat: int) -> 
     return offsets
 
 
-def _inline_copy(body: Design, args: dict[str, int], values: list, allocator, offset,
+@dataclass
+class _Copy:
+    """How one copy's layers are bound: ``args``, its argument values; inside a block also
+    ``symbols``, each argument as text over the outer block's arguments (the layers keep
+    reading those), and ``when``, the instance's own condition, which its layers take."""
+
+    args: dict[str, int]
+    symbols: dict[str, str] | None = None
+    when: str | None = None
+
+    def condition(self, node: Node) -> str | bool:
+        """The layer's "present when": True (always), False (never) or a condition."""
+        if self.symbols is None:
+            return present(node, self.args)
+        own = _substituted(node.when, self.symbols, "when") if node.when else True
+        own = own if isinstance(own, str) else bool(own)
+        if own is False or not self.when:
+            return own
+        return self.when if own is True else f"({self.when}) and ({own})"
+
+    def params(self, layer, params: dict[str, Any]) -> dict[str, Any]:
+        if self.symbols is None:
+            return bind_params(layer, params, self.args)
+        out = dict(params)
+        for name, value in params.items():
+            param = _param(layer, name)
+            if is_expression(param, value):
+                out[name] = self._bound(value, param)
+        return out
+
+    def _bound(self, value: Any, param) -> Any:
+        """One param's value reading the outer arguments (its items, for a list or dict)."""
+        if isinstance(value, dict):
+            return {k: self._bound(v, None) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self._bound(v, None) for v in value]
+        if not isinstance(value, str):
+            return value
+        return _substituted(value, self.symbols, f"params.{param.name if param else ''}", param)
+
+
+def _substituted(text: str, symbols: dict[str, str], where: str, param=None) -> Any:
+    """``text`` reading the outer arguments; a number (a yes/no for a bool param) where it reads
+    none any more."""
+    try:
+        result = substitute(text, symbols)
+        expr = parse(result)
+        if expr.names:
+            return result
+        value = expr.evaluate({})
+    except ExprError as exc:
+        raise BlockError(f"cannot inline {text!r}: {exc}", where) from None
+    return bool(value) if param is not None and param.kind == "bool" else value
+
+
+def _param(layer, name: str):
+    try:
+        return layer.param(name)
+    except KeyError:
+        return None
+
+
+def _check_chain(block: BlockDef, node: Node) -> None:
+    """An instance present only sometimes can be ungrouped where its layers, each taking its
+    condition, pass their input on in its place: a chain of one-in, one-out layers."""
+    body = block.body
+    for inner in body.nodes:
+        layer = body.layer_of(inner)
+        if not (layer.is_source or layer.is_sink) and (len(body.in_edges(inner.id)) != 1
+                                                        or len(layer.outputs) != 1):
+            raise BlockError(f"{node.name} is present only when {node.when}, and {inner.name} "
+                             "inside it has several inputs or outputs: its layers cannot take "
+                             "that condition one by one")
+
+
+def _inline_copy(body: Design, copy: _Copy, values: list, allocator, offset,
                  edit: Edit, added: list[str]) -> list:
     """Steps adding one copy of ``body``; ``values`` feed its inputs. Returns its outputs."""
     value_of: dict[tuple[str, str], Any] = {}
     for node, value in zip(body.inputs(), values):
         value_of[(node.id, "out")] = value
-    for nid in infer(body, None, args).order:
+    for nid in infer(body, None, copy.args).order:
         inner = body.node(nid)
         layer = body.layer_of(inner)
         if layer.is_source or layer.is_sink:
             continue
         sources = [value_of.get((e.src, e.src_port)) for e in body.in_edges(nid)]
-        if not present(inner, args):
+        condition = copy.condition(inner)
+        if condition is False:
             value_of[(nid, layer.outputs[0].name)] = sources[0] if sources else None
             continue
-        copy = inner.clone(id=allocator.new_id(), name=allocator.name(inner.name), when=None,
-                           params=bind_params(layer, inner.params, args),
-                           position=(inner.position[0] + offset[0],
-                                     inner.position[1] + offset[1]))
-        edit.steps.append(("add_node", copy, None))
-        added.append(copy.id)
+        copy_node = inner.clone(id=allocator.new_id(), name=allocator.name(inner.name),
+                                when=None if condition is True else condition,
+                                params=copy.params(layer, inner.params),
+                                position=(inner.position[0] + offset[0],
+                                          inner.position[1] + offset[1]))
+        edit.steps.append(("add_node", copy_node, None))
+        added.append(copy_node.id)
         for e, source in zip(body.in_edges(nid), sources):
             if source is not None:
-                edit.steps.append(("add_edge", Edge(source[0], copy.id, source[1], e.dst_port),
-                                   None))
+                edit.steps.append(("add_edge", Edge(source[0], copy_node.id, source[1],
+                                                    e.dst_port), None))
         for port in layer.outputs:
-            value_of[(nid, port.name)] = (copy.id, port.name)
+            value_of[(nid, port.name)] = (copy_node.id, port.name)
     return [next((value_of.get((e.src, e.src_port)) for e in body.in_edges(n.id)), None)
             for n in body.outputs()]
 

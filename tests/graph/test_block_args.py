@@ -280,3 +280,51 @@ def test_layers_grouped_inside_a_block_take_the_arguments_they_read_along():
     assert body.node(edit.result).params == {"width": "width"}  # the outer value passed on
     assert validate(design).ok and infer(design).shapes == shapes
     assert loads(dumps(design)).to_dict() == design.to_dict()
+
+
+def test_ungrouping_inside_a_block_keeps_reading_its_arguments():
+    """Ungrouping ResNet-18's downsample inside BasicBlock bound its layers to the block's
+    defaults (64 channels, stride 1, always present): 11,689,512 parameters became 165,952
+    and the design was invalid. Its layers now read planes and stride, present when project."""
+    from graph.grouping import ungroup
+    from graph.templates import build
+
+    design = build("resnet18")
+    body = design.blocks["BasicBlock"].body
+    before = infer(design)
+    downsample = next(n for n in body.nodes if n.type == "Downsample")
+    ungroup(body, downsample.id).apply(body)
+    conv, bn = (body.node_by_name(n) for n in ("0", "1"))
+    assert conv.params["out_channels"] == "planes" and conv.params["stride"] == "stride"
+    assert conv.when == bn.when == "project"
+    after = infer(design)
+    assert sum(after.params.values()) == sum(before.params.values()) == 11_689_512
+    assert after.shapes == before.shapes and validate(design).ok
+    assert loads(dumps(design)).to_dict() == design.to_dict()
+
+
+def test_grouped_then_ungrouped_inside_a_block_is_the_same_network():
+    design, block, instance = with_width()
+    body = block.body
+    shapes = infer(design).shapes
+    grouped = group_into_block(body, [body.node_by_name("fc").id])
+    grouped.apply(body)
+    body.set_param(grouped.result, "width", "width * 2 // 2")  # arithmetic passes through
+    from graph.grouping import ungroup
+
+    ungroup(body, grouped.result).apply(body)
+    (fc,) = [n for n in body.nodes if n.type == "Linear" and n.name != "proj"]
+    assert fc.params["out_features"] == "width * 2 // 2"  # the whole text: no parentheses
+    assert infer(design).shapes == shapes and validate(design).ok
+
+
+def test_a_sometimes_present_instance_ungroups_only_as_a_chain():
+    from graph.grouping import ungroup
+
+    design, _block, _instance = with_width()
+    outer = design.new_block("Outer", {"size": 8})
+    inner = outer.body.add_node(outer.body.make_node("Block", name="inner",
+                                                     params={"width": "size"}))
+    outer.body.set_when(inner.id, "size > 4")
+    with pytest.raises(BlockError, match="inner is present only when size > 4, and add inside"):
+        ungroup(outer.body, inner.id)

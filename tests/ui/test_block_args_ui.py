@@ -273,3 +273,21 @@ def test_an_expression_naming_no_argument_says_how_to_add_one(qtbot):
     assert "does not parse" in editor.line.toolTip()
     editor._edited("channels * 2")
     assert edited == ["channels * 2"] and editor.line.property("invalid") is False
+
+
+def test_ungroup_that_cannot_be_done_says_why(window):
+    """Ungroup of an instance its layers cannot replace one by one said nothing (or raised)."""
+    instance, block = group(window)
+    design, canvas = window.document.design, window.canvas
+    outer = design.new_block("Outer", {"size": 16})
+    inner = outer.body.add_node(outer.body.make_node(block.name, name="inner"))
+    outer.body.set_when(inner.id, "size > 4")
+    stage = design.add_node(design.make_node("Outer", name="stage", position=(300, 300)))
+    messages = []
+    canvas.status_message.connect(messages.append)
+    assert canvas.enter_block(stage.id)
+    canvas.select_nodes([inner.id])
+    steps = window.document.undo_stack.count()
+    assert canvas.ungroup_selected() == []
+    assert messages[-1].startswith("Cannot ungroup: inner is present only when size > 4")
+    assert window.document.undo_stack.count() == steps and outer.body.has_node(inner.id)

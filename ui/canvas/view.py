@@ -34,6 +34,7 @@ from graph.fileformat import DesignFileError
 from ..commands import (
     AddEdgeCommand,
     AddNodeCommand,
+    Command,
     MacroCommand,
     MoveNodesCommand,
     RemoveEdgeCommand,
@@ -246,24 +247,32 @@ class CanvasView(QGraphicsView):
         if not instances:
             self.status_message.emit("Select a block to ungroup")
             return []
-        if len(instances) == 1:  # planned on the design as it is: no rehearsal needed
-            command = ungroup_command(self.design, instances[0])
-            self.document.push(command)
-            new_ids = list(command.edit.result or [])
-            self.select_nodes(new_ids)
-            return new_ids
-        macro = MacroCommand("Ungroup")
-        new_ids = []
-        for nid in instances:  # each edit is planned on the design as the previous left it
-            command = ungroup_command(self.design, nid)
-            command.redo()
-            macro.steps.append(command)
-            new_ids += list(command.edit.result or [])
-        for command in reversed(macro.steps):
-            command.undo()
-        self.document.push(macro)
+        try:
+            command, new_ids = self._ungroup_plan(instances)
+        except BlockError as exc:  # e.g. a block present only sometimes, not a chain
+            self.status_message.emit(f"Cannot ungroup: {exc.reason}")
+            return []
+        self.document.push(command)
         self.select_nodes(new_ids)
         return new_ids
+
+    def _ungroup_plan(self, instances: list[str]) -> tuple[Command, list[str]]:
+        """The one-step command ungrouping ``instances`` and the new layers' ids."""
+        if len(instances) == 1:  # planned on the design as it is: no rehearsal needed
+            command = ungroup_command(self.design, instances[0])
+            return command, list(command.edit.result or [])
+        macro = MacroCommand("Ungroup")
+        new_ids: list[str] = []
+        try:
+            for nid in instances:  # each edit is planned on the design as the previous left it
+                command = ungroup_command(self.design, nid)
+                command.redo()
+                macro.steps.append(command)
+                new_ids += list(command.edit.result or [])
+        finally:
+            for command in reversed(macro.steps):
+                command.undo()
+        return macro, new_ids
 
     def args_block(self) -> str | None:
         """The block whose arguments *Block Arguments…* edits: the selected instance's, else

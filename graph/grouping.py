@@ -211,6 +211,10 @@ def ungroup(design: Design, instance_id: str) -> Edit:
     base = {a: params[a] for a in block.args}
     if inside and node.when:
         _check_chain(block, node)
+    if inside and isinstance(node.params.get("repeat"), str):
+        raise BlockError(f"{node.name} repeats {node.params['repeat']} times, as the block's "
+                         "arguments say: its copies cannot be written out as layers (each "
+                         "instance may repeat it differently); set a number first")
     allocator = design.allocator()
     allocator.name(node.name)
     edit = Edit(f"Ungroup {node.name}")

@@ -53,9 +53,10 @@ def block_classes(design: Design, inference: Inference) -> dict[str, BlockClass]
     copies: dict[str, list[Expansion]] = {}
     _collect(inference, copies)
     names = _class_names(design, copies)
+    shadowing = frozenset(names.values()) | _custom_names()
     classes: dict[str, BlockClass] = {}
     for block in _dependency_order(design, copies):
-        classes[block] = _block_class(design, block, copies[block], names, classes)
+        classes[block] = _block_class(design, block, copies[block], names, classes, shadowing)
     return classes
 
 
@@ -104,8 +105,13 @@ def _dependency_order(design: Design, copies: dict[str, list[Expansion]]) -> lis
     return order
 
 
+def _custom_names() -> frozenset[str]:
+    """The names :mod:`runtime.modules` defines (the generated file copies its classes in)."""
+    return frozenset(name for name in dir(custom_modules) if not name.startswith("_"))
+
+
 def _class_names(design: Design, copies: dict[str, list[Expansion]]) -> dict[str, str]:
-    custom = {name for name in dir(custom_modules) if not name.startswith("_")}
+    custom = _custom_names()
     out = {}
     for name in copies:
         ident = name
@@ -116,18 +122,21 @@ def _class_names(design: Design, copies: dict[str, list[Expansion]]) -> dict[str
     return out
 
 
-def _arg_name(name: str) -> str:
-    """A block argument as a Python parameter name that shadows nothing we use."""
-    if keyword.iskeyword(name) or hasattr(builtins, name) or name in RESERVED:
-        return name + "_"
+def _arg_name(name: str, shadowing: frozenset[str] = frozenset()) -> str:
+    """A block argument as a Python parameter name that shadows nothing we use: no keyword,
+    builtin or name of ours, nor one of ``shadowing`` (the classes the generated file defines:
+    an argument named ``RecurrentLSTM`` hid that class from the block's constructor)."""
+    while (keyword.iskeyword(name) or hasattr(builtins, name) or name in RESERVED
+           or name in shadowing):
+        name += "_"
     return name
 
 
-def _render_expression(text: str) -> str:
+def _render_expression(text: str, shadowing: frozenset[str] = frozenset()) -> str:
     tree = parse_tree(text)
     for node in ast.walk(tree):
         if isinstance(node, ast.Name):
-            node.id = _arg_name(node.id)
+            node.id = _arg_name(node.id, shadowing)
     return ast.unparse(tree)
 
 
@@ -140,17 +149,18 @@ class _Slots:
     """Rendering of values that vary between copies of one block: literals, arguments, body
     expressions, input sizes, or extra constructor parameters."""
 
-    def __init__(self, design: Design, block: str, copies: list[Expansion]) -> None:
+    def __init__(self, design: Design, block: str, copies: list[Expansion],
+                 shadowing: frozenset[str]) -> None:
         body = design.blocks[block].body
-        self.copies = copies
+        self.copies, self.shadowing = copies, shadowing
         self.candidates: list[tuple[str, Callable[[Expansion], Any]]] = [
-            (_arg_name(a), lambda c, a=a: c.args[a]) for a in design.blocks[block].args]
+            (_arg_name(a, shadowing), lambda c, a=a: c.args[a]) for a in design.blocks[block].args]
         for node in body.nodes:
             layer = body.layer_of(node)
             declared = {p.name: p for p in layer.params} if layer is not None else {}
             for name, value in node.params.items():
                 if isinstance(value, str) and is_expression(declared.get(name), value):
-                    self.candidates.append((_render_expression(value),
+                    self.candidates.append((_render_expression(value, shadowing),
                                             lambda c, t=value: parse(t).evaluate(c.args)))
         for k, node in enumerate(body.inputs()):
             suffix = f"_{k + 1}" if k else ""
@@ -167,7 +177,7 @@ class _Slots:
         if isinstance(written, str) and present:
             try:
                 if all(parse(written).evaluate(c.args) == v for c, v in present):
-                    return _render_expression(written)
+                    return _render_expression(written, self.shadowing)
             except (ValueError, ArithmeticError):
                 pass
         if not present or all(v == present[0][1] for _, v in present):
@@ -202,18 +212,18 @@ def _fresh(hint: str, taken: set[str]) -> str:
 
 
 def _block_class(design: Design, block: str, copies: list[Expansion], names: dict[str, str],
-                 classes: dict[str, BlockClass]) -> BlockClass:
+                 classes: dict[str, BlockClass], shadowing: frozenset[str]) -> BlockClass:
     body = design.blocks[block].body
-    slots = _Slots(design, block, copies)
+    slots = _Slots(design, block, copies, shadowing)
     idents, paths = body_names(body)
     inits, custom = _member_lines(design, body, copies, idents, slots, classes)
-    args = [_arg_name(a) for a in design.blocks[block].args]
+    args = [_arg_name(a, shadowing) for a in design.blocks[block].args]
     params = args + sorted(slots.used_inputs) + list(slots.extras)
     inputs = {f"in_channels{'_' + str(k + 1) if k else ''}": n.id
               for k, n in enumerate(body.inputs())}
 
     def values(copy: Expansion) -> dict[str, Any]:
-        out = {_arg_name(a): copy.args[a] for a in design.blocks[block].args}
+        out = {_arg_name(a, shadowing): copy.args[a] for a in design.blocks[block].args}
         out.update({p: copy.inference.shapes[inputs[p]][0] for p in slots.used_inputs})
         out.update({p: fn(copy) for p, fn in slots.extras.items()})
         return out
@@ -237,7 +247,7 @@ def _member_lines(design: Design, body: Design, copies: list[Expansion], idents,
         layer = body.layer_of(node)
         if layer.is_source or layer.is_sink:
             continue
-        when = _render_expression(node.when) if node.when else None
+        when = _render_expression(node.when, slots.shadowing) if node.when else None
         if node.type in design.blocks:
             source = _nested_source(body, node.id, copies, slots, classes)
         else:

@@ -19,6 +19,7 @@ A layer named as a module path (``downs.0``, ``encoder.conv``; in a block also `
 from __future__ import annotations
 
 import builtins
+import functools
 import keyword
 import operator
 import re
@@ -86,7 +87,8 @@ def identifier(name: str, taken: set[str]) -> str:
     if ident[0].isdigit():
         ident = "l_" + ident
     if (keyword.iskeyword(ident) or keyword.issoftkeyword(ident) or ident in RESERVED
-            or hasattr(builtins, ident) or hasattr(fx.GraphModule, ident)):
+            or hasattr(builtins, ident) or hasattr(fx.GraphModule, ident)
+            or ident in _graph_module_fields()):
         ident = ident + "_"
     base, i = ident, 2
     while ident in taken:
@@ -94,6 +96,13 @@ def identifier(name: str, taken: set[str]) -> str:
         i += 1
     taken.add(ident)
     return ident
+
+
+@functools.cache
+def _graph_module_fields() -> frozenset[str]:
+    """The attributes a GraphModule sets on itself (``meta``, ``training`` …), which its class
+    does not have: a submodule of that name could not be assigned."""
+    return frozenset(vars(fx.GraphModule(nn.Module(), fx.Graph())))
 
 
 _INDEX = re.compile(r"0|[1-9][0-9]*")

@@ -358,9 +358,12 @@ class SummaryPanel(QWidget):
         layer's in an expanded block after its deeper indentation), within NAME_WIDTH_RANGE;
         the Type column takes what is left."""
         step = self.tree.indentation()
+        bold = QFont(self.tree.font())
+        bold.setBold(True)
+        metrics = {False: QFontMetrics(self.tree.font()), True: QFontMetrics(bold)}
 
         def widths(item: QTreeWidgetItem, depth: int):
-            yield QFontMetrics(item.font(0)).horizontalAdvance(item.text(0)) + depth * step
+            yield metrics[item.font(0).bold()].horizontalAdvance(item.text(0)) + depth * step
             if item.isExpanded():
                 for c in range(item.childCount()):
                     yield from widths(item.child(c), depth + 1)

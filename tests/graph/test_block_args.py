@@ -328,3 +328,22 @@ def test_a_sometimes_present_instance_ungroups_only_as_a_chain():
     outer.body.set_when(inner.id, "size > 4")
     with pytest.raises(BlockError, match="inner is present only when size > 4, and add inside"):
         ungroup(outer.body, inner.id)
+
+
+def test_an_instance_repeated_as_the_arguments_say_is_not_ungrouped_at_the_default():
+    """Inside a block, ``repeat: depth`` was written out at depth's default: an instance that
+    set depth=5 silently lost three copies (427 parameters became 211, still valid)."""
+    from graph.grouping import ungroup
+
+    design, _block, _instance = with_width()
+    outer = design.new_block("Outer", {"depth": 2})
+    inner = outer.body.add_node(outer.body.make_node("Block", name="inner",
+                                                     params={"repeat": "depth"}))
+    before = dumps(design)
+    with pytest.raises(BlockError, match="inner repeats depth times, as the block's arguments"):
+        ungroup(outer.body, inner.id)
+    assert dumps(design) == before
+    outer.body.set_params(inner.id, {"repeat": 3})  # a number: written out as three copies
+    per_copy = sum(n.type == "Linear" for n in design.blocks["Block"].body.nodes)
+    ungroup(outer.body, inner.id).apply(outer.body)
+    assert sum(n.type == "Linear" for n in outer.body.nodes) == 3 * per_copy

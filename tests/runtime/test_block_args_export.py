@@ -23,3 +23,27 @@ def test_arguments_added_after_grouping_compile_and_export(tmp_path):
     assert "def __init__(self, channels" in source
     assert "Block(channels=16" in source and "Block(channels=8" in source
     assert result.max_diff <= 1e-4
+
+
+def test_an_argument_named_like_a_class_of_the_file_shadows_nothing(tmp_path):
+    """The exported block's constructor renames an argument called like a class the file
+    defines (a layer class it builds, the block's own class): it hid that class before."""
+    from graph.grouping import group_into_block
+    from graph.block_args import make_argument
+    from tests.graph.util import Build
+
+    b = Build("r", data="digits", as_images=False)
+    b.add("Input", "x", shape=[64])
+    b.add("Reshape", "rows", "x", shape=[8, 8])
+    b.add("LSTM", "lstm", "rows", hidden_size=16)
+    b.add("Linear", "head", "lstm", out_features=10)
+    b.add("Output", "out", "head")
+    design = b.design
+    group_into_block(design, [b.id("lstm")], "Block").apply(design)
+    body = design.blocks["Block"].body
+    make_argument(body, body.node_by_name("lstm").id, "hidden_size", "RecurrentLSTM").apply()
+    add_argument(design, "Block", "Block", 1).apply()
+    result = ex.export_model(design, "python", tmp_path / "model.py")
+    source = result.path.read_text()
+    assert "def __init__(self, RecurrentLSTM_, Block_" in source
+    assert result.max_diff <= 1e-5

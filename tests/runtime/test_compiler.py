@@ -158,7 +158,8 @@ def test_examples_compile_and_run(path):
 
 EVIL_NAMES = ['"); import os; os.system("x', "class", "def", "fc 1", "fc-1", "fc_1", "1st layer",
               "über", "数据", "数据!", "apply", "zero_grad", "__init__", "self", "print", "forward",
-              "torch", "None", "x" * 200, "a\nb", "#comment", "'''", "lambda: 0", "input"]
+              "torch", "None", "x" * 200, "a\nb", "#comment", "'''", "lambda: 0", "input",
+              "meta", "meta.a", "shape_env", "training.x"]  # a GraphModule's own fields too
 
 
 def test_hostile_names_become_harmless_unique_identifiers():

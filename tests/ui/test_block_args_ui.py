@@ -275,6 +275,21 @@ def test_an_expression_naming_no_argument_says_how_to_add_one(qtbot):
     assert edited == ["channels * 2"] and editor.line.property("invalid") is False
 
 
+def test_text_that_only_looks_like_a_number_is_refused_not_raised(qtbot):
+    """"--5" (arithmetic, kept as such) and "²" passed str.isdigit() and then made int() raise
+    inside the edit's slot."""
+    from graph.catalog import CATALOG
+    from ui.widgets.params import ArgsEditor, ExpressionEditor
+
+    editor = ExpressionEditor(CATALOG["Conv2d"].param("out_channels"), arguments=("channels",))
+    qtbot.addWidget(editor)
+    assert [editor.parse(t) for t in ("-5", "12", "--5", "²", "1²")] == [-5, 12, "--5", None, None]
+    editor._edited("²")
+    assert editor.line.property("invalid") is True
+    assert ArgsEditor.parse("a=2, b=-3") == {"a": 2, "b": -3}
+    assert ArgsEditor.parse("a=²") is None and ArgsEditor.parse("a=--1") is None
+
+
 def test_ungroup_that_cannot_be_done_says_why(window):
     """Ungroup of an instance its layers cannot replace one by one said nothing (or raised)."""
     instance, block = group(window)

@@ -29,6 +29,7 @@ from .test_canvas_helpers import (  # noqa: F401  (make_view is a fixture)
     key,
     make_view,
     move,
+    node_header,
     out_port,
     in_port,
     residual_design,
@@ -184,6 +185,15 @@ def test_a_skip_link_wired_across_a_column_runs_beside_the_layers(make_view, flo
     view.document.undo_stack.undo()
     QApplication.processEvents()
     assert skip.lane is not None and _crossed(view, skip) == []
+    if flow == "down":  # a layer dragged into the lane: the link goes round it when dropped
+        b = next(nid for nid in view.canvas.nodes if design.node(nid).name == "b")
+        grab, before = node_header(view, b), skip.lane
+        drag(view, grab, grab + QPointF(before.across - view.canvas.nodes[b].pos().x() - 40, 0))
+        QApplication.processEvents()
+        assert view.document.undo_stack.undoText() == "Move b"
+        body = view.canvas.nodes[b].sceneBoundingRect()
+        assert body.left() < before.across < body.right()  # the old lane runs through it now
+        assert skip.lane != before and _crossed(view, skip) == []
 
 
 def test_inserting_into_a_short_link_pushes_the_rest_down_in_one_step(make_view):
@@ -283,6 +293,13 @@ def test_keyboard_zoom_keeps_the_selected_layer_in_view(make_view):
     key(view, Qt.Key.Key_0, CTRL)
     assert view.zoom() == 1.0 and view.selected_node_ids() == [item.node_id]
     assert view.visible_scene_rect().contains(item.sceneBoundingRect())
+    view.fit_all(readable=False)
+    QApplication.processEvents()
+    view.select_nodes(list(view.canvas.nodes))  # taller than the view at 100 %: kept anchored
+    middle = view.canvas.nodes_bounding_rect().center()
+    spot = view.mapFromScene(middle)
+    key(view, Qt.Key.Key_0, CTRL)
+    assert (view.mapFromScene(middle) - spot).manhattanLength() <= 2
     view.select_nodes([])
     key(view, Qt.Key.Key_Minus, CTRL)  # nothing selected: about the middle, as before
     assert view.zoom() == pytest.approx(0.8)

@@ -72,7 +72,6 @@ class CanvasScene(QGraphicsScene):
         self._landed: list[QRectF] = []  # where layers landed since links were last routed
         self._long_links: set[LinkItem] = set()  # links a layer could sit in the way of
         self._unrouted: set[LinkItem] = set()  # long links placed since, not yet routed
-        self._model_moving = False  # a node item follows the model's position (not a drag)
         self._reroute_timer = QTimer(self)
         self._reroute_timer.setSingleShot(True)
         self._reroute_timer.setInterval(0)
@@ -195,12 +194,8 @@ class CanvasScene(QGraphicsScene):
         if item is None:
             return
         if field == "position":
-            self._model_moving = True  # its links are routed once the edit is done
-            try:
-                item.set_position(node.position)
-            finally:
-                self._model_moving = False
-            self._reroute_soon(item.sceneBoundingRect())
+            item.set_position(node.position)
+            self._reroute_soon(item.sceneBoundingRect())  # also where a drag ends
         else:
             item.set_node(node)
 
@@ -313,7 +308,8 @@ class CanvasScene(QGraphicsScene):
     def _place(self, link: LinkItem, route: bool = False) -> None:
         """Put ``link`` between its ports. A link long enough to pass a layer is checked for
         layers in its way (a skip link wired across a column) and then runs in a lane beside
-        them: at once when ``route`` (a drag), else once the model's edit is done."""
+        them: at once when ``route``, else once the model's edit or the drag is done (a check
+        along a skip across 1,000 layers takes milliseconds: too long for every frame)."""
         edge = link.edge
         start, end = self.anchor(edge, "src"), self.anchor(edge, "dst")
         if not self._can_pass_a_layer(start, end):
@@ -386,7 +382,7 @@ class CanvasScene(QGraphicsScene):
         for edge in self._node_links.get(item.node_id, ()):
             link = self.links.get(edge)
             if link is not None:
-                self._place(link, route=not self._model_moving)
+                self._place(link)
 
     # ---- the report ----------------------------------------------------------------------------------
 

@@ -517,7 +517,7 @@ class CanvasView(QGraphicsView):
         """Zoom to ``zoom`` (1.0 = 100 %, clamped to what the canvas allows), keeping the scene
         point ``anchor`` where it is on screen: by default the middle of the selection when it is
         in view (Ctrl+0 at a fit kept the middle of the view and lost a selected layer), else the
-        middle of the view; then the selection is scrolled whole into view where it fits."""
+        middle of the view; then the selection is scrolled whole into view if it fits."""
         zoom = max(min(MIN_ZOOM, self.zoom()), min(MAX_ZOOM, zoom))  # never out past a fit
         selection = self._selection_in_view() if anchor is None else QRectF()
         if anchor is None:
@@ -529,7 +529,9 @@ class CanvasView(QGraphicsView):
         shift = self.mapFromScene(anchor) - on_screen
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + shift.x())
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() + shift.y())
-        if not selection.isNull():
+        shown = self.visible_scene_rect()
+        if not selection.isNull() and selection.width() + 32 <= shown.width() \
+                and selection.height() + 32 <= shown.height():  # (a taller one: kept anchored)
             self.ensureVisible(selection, 16, 16)
 
     def _selection_in_view(self) -> QRectF:

@@ -46,6 +46,7 @@ class _WheelGuard(QObject):
 
 
 _WHEEL_GUARD = _WheelGuard()
+_INTEGER = re.compile(r"-?[0-9]+")  # what int() takes as written here (not "²", not "--5")
 
 
 def _guard(widget: QWidget) -> QWidget:
@@ -505,7 +506,7 @@ class ArgsEditor(ParamEditor):
         out: dict[str, int] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
             name, sep, value = (x.strip() for x in part.partition("="))
-            if not sep or not name.isidentifier() or not value.lstrip("-").isdigit():
+            if not sep or not name.isidentifier() or not _INTEGER.fullmatch(value):
                 return None
             out[name] = int(value)
         return out
@@ -552,7 +553,7 @@ class ExpressionEditor(ParamEditor):
         from graph.expr import ExprError, parse
 
         text = text.strip()
-        if text.lstrip("-").isdigit():
+        if _INTEGER.fullmatch(text):
             return int(text)
         try:
             names = parse(text).names

@@ -647,8 +647,8 @@ def _vector_norm(ctx: Context):
 
 @ATEN_OPS.register("aten.clamp_min.default")
 def _clamp_min(ctx: Context):
-    """A norm at least ``eps`` (F.normalize's divisor); a tensor at least a number → Hardtanh
-    is not it (no upper bound), so nothing else maps."""
+    """F.normalize's divisor: the norm, at least ``eps``. (Of any other tensor it has no layer:
+    Hardtanh needs both bounds.)"""
     norm, eps = ctx.arg(0), ctx.arg(1)
     if not isinstance(norm, VectorNorm) or not isinstance(eps, (int, float)):
         raise ConversionError("clamp_min has no layer (only F.normalize's norm ≥ eps maps)")

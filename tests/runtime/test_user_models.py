@@ -17,7 +17,7 @@ from graph.grouping import flatten
 from graph.shapes import infer
 from graph.validate import validate
 from runtime.compiler import compile_design, example_inputs
-from runtime.export import _read_safetensors, export_model, load_weights
+from runtime.export import _read_safetensors, export_model, import_source, load_weights
 from runtime.importers import Imported, UnsupportedModel, import_model, save_imported
 from runtime.importers import child
 from runtime.weights import match_weights
@@ -134,8 +134,10 @@ def test_a_user_model_imports_with_its_outputs_tensors_and_submodules(case, tmp_
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_a_user_model_trains_and_exports_again(case, tmp_path):
     """A few optimizer steps on random inputs change the weights and keep the loss finite;
-    the Python and ONNX exports reproduce the imported design (each export checks itself)."""
-    _, design, weights, _ = _import(case, tmp_path)
+    the Python and ONNX exports reproduce the imported design (each export checks itself), and
+    the exported Python module takes the source's own state_dict by name where the design's
+    keys are the source's."""
+    _, design, weights, source = _import(case, tmp_path)
     compiled = _compiled(design, weights)
     module = compiled.module.train()
     optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=1e-2)
@@ -154,6 +156,8 @@ def test_a_user_model_trains_and_exports_again(case, tmp_path):
         warnings.simplefilter("ignore")
         for fmt, suffix in (("python", "py"), ("onnx", "onnx")):
             assert export_model(design, fmt, tmp_path / f"again.{suffix}", weights).max_diff <= 1e-5
+    if case.by_name:
+        import_source(tmp_path / "again.py").Model().load_state_dict(source.state_dict())
 
 
 def test_layers_are_named_after_the_users_modules_and_tensors(tmp_path):

@@ -9,8 +9,9 @@ with every submodule a block instance named after it, nested as the modules nest
   in which they differ (channels, strides) become its arguments, set per instance;
 * a Sequential whose items are copies of one block becomes that block with Repeat ×N (first
   copy's differing arguments in ``first``), which compiles to the same ``layer1.0`` … names;
-* a submodule whose layers cannot form a block (a path leaves it and comes back) stays inlined
-  in its parent, and one holding a single layer is that layer, named after the submodule, when
+* a submodule whose layers cannot form a block (a path leaves it and comes back, as a
+  ModuleList called in a loop) stays inlined in its parent, its layers named by their paths
+  (``downs.0``, which the compiler registers there), and one holding a single layer is that layer, named after the submodule, when
   its tensors keep their names so (a wrapper's ``attn``), else a block (``heads.head``).
 
 The weights are re-keyed to the nested design's state_dict, which follows the source's module
@@ -116,11 +117,11 @@ class _Nesting:
         if not members:
             return
         if len(members) == 1 and self._stands_for(members[0], self.local[members[0]]):
-            self._inline(members[0], parent, last)  # one layer (an LSTM wrapper): no block
+            self._inline(members[0], parent, last)  # one layer (an attention wrapper): no block
             return
         try:
             edit = group_into_block(design, members, self._block_name(container))
-        except BlockError:  # not a block: its layers join the parent, names prefixed
+        except BlockError:  # not a block: its layers join the parent at their paths (downs.0)
             for nid in members:
                 self._inline(nid, parent, f"{last}.{self.local[nid]}")
             return

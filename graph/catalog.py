@@ -43,8 +43,9 @@ One multiply-accumulate (MAC) per product summed in a convolution, linear layer 
 product (attention's projections, scores and weighted sums; recurrent gates). Every other
 operation counts per element of one sample: 1 per output element for activations, Scale,
 layer scale and position embeddings, 3 for Softmax/LogSoftmax (exp, sum, divide) and L2
-normalization (square, sum, divide); 2 per element for other normalization (scale and shift); 1 per output element and extra input for Add,
-Subtract and Multiply; a pooling window's size per output element, 1 per input element for
+normalization (square, sum, divide); 2 per element for other normalization (scale and
+shift); 1 per output element and extra input for Add, Subtract and Multiply; a pooling
+window's size per output element, 1 per input element for
 adaptive and global pooling and for Mean/Sum/Max; 4 per output element for bilinear
 upsampling; 0 for moving data (reshaping, slicing, padding, dropout, embeddings). Composite
 layers (Transformer layers) add up their parts by the same rules: projections, scores,

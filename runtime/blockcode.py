@@ -359,7 +359,10 @@ def members_source(members: dict[str, Any], member: Callable[[Any, str, str, str
     constructor call."""
     lines = []
     for name, value in module_tree(members).items():
-        head, tail = (f'self.add_module("{name}", ', ")") if name.isdigit() else (f"self.{name} = ", "")
+        if name.isdigit():  # a block's layer named 0
+            head, tail = f'self.add_module("{name}", ', ")"
+        else:
+            head, tail = f"self.{name} = ", ""
         lines += _member_source(value, head, " " * 8, tail, member)
     return lines
 
@@ -378,7 +381,8 @@ def attribute_source(path: str, tree: dict[str, Any]) -> str:
     """How generated code reaches the module at ``path`` of ``tree`` (:func:`runtime.compiler.
     module_tree`): ``self.conv``, ``self.downs[0]``, ``getattr(self, "0")``."""
     first, *rest = path.split(".")
-    text, branch = (f'getattr(self, "{first}")' if first.isdigit() else f"self.{first}"), tree[first]
+    text = f'getattr(self, "{first}")' if first.isdigit() else f"self.{first}"
+    branch = tree[first]
     for part in rest:
         if is_module_list(branch):
             text += f"[{part}]"

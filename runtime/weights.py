@@ -166,7 +166,7 @@ def current_names(keys: Iterable[str], own: Collection[str]) -> dict[str, str]:
         out[key] = key
         if key in own:
             continue
-        renamed = [re.sub(pattern, replacement, key) for pattern, replacement in LEGACY_TENSOR_NAMES]
+        renamed = [re.sub(pattern, to, key) for pattern, to in LEGACY_TENSOR_NAMES]
         renamed = [r for r in renamed if r != key and r in free]
         if not renamed and len(spelled.get(flat_spelling(key), ())) == 1:
             renamed = spelled[flat_spelling(key)]

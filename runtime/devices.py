@@ -166,6 +166,14 @@ def memory_format(device: torch.device, sample_shape) -> torch.memory_format | N
     return None
 
 
+def reads_losses_at_once(device: torch.device) -> bool:
+    """Whether the trainer reads and checks each step's loss at once: on the CPU that costs
+    nothing (nothing runs ahead); on accelerators losses add up on the device and are read only
+    for events, so the host never waits for the device mid-epoch (a fused optimizer skips the
+    update of a non-finite loss there by itself)."""
+    return device.type == "cpu"
+
+
 def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler | None:
     """A gradient scaler for fp16 on CUDA, otherwise ``None`` (bf16 and fp32 need none)."""
     if precision == "fp16" and device.type == "cuda":

@@ -27,7 +27,8 @@ from . import setup
 from .control import Control, Parallel, TrainingError
 from .evaluation import evaluate_split, evaluation_batch_size
 from .losses import LossFn, first_output
-from .optim import LRSchedule, OptimizerStep, check_optimizer_state, make_optimizer
+from .optim import (LRSchedule, OptimizerStep, check_optimizer_state, make_optimizer,
+                    match_state_layout)
 from .probes import Activation, Hooks, activation_stats, diagnostic_rows, grad_stats, layer_refs, \
     nonfinite_error
 
@@ -364,12 +365,9 @@ class Trainer:
         eager = None
         if s["compile"]:
             eager, train_model = train_model, torch.compile(train_model)
-        # On the CPU reading a loss costs nothing (nothing runs ahead), so each step's loss is
-        # read and checked at once; on accelerators losses add up on the device and are read
-        # only for events, so the host never waits for the device mid-epoch.
         return _Loop(model, train_model, params, data, sampler, spe, s["epochs"],
                      s["batch_size"], optimizer, schedule,
-                     devices.grad_scaler(device, self.precision), device.type == "cpu",
+                     devices.grad_scaler(device, self.precision), devices.reads_losses_at_once(device),
                      None if self.precision == "fp32" else devices.autocast(device, self.precision),
                      accumulate, eager, layout)
 
@@ -381,6 +379,7 @@ class Trainer:
             state, parts, restore_rng = checkpoint.training_state()
             check_optimizer_state(parts.get("optimizer"), loop.optimizer)
             loop.optimizer.load_state_dict(parts["optimizer"])
+            match_state_layout(loop.optimizer)  # channels_last parameters: their state too
             loop.schedule.load_state_dict(parts["scheduler"])
             if loop.scaler is not None and parts.get("scaler"):
                 loop.scaler.load_state_dict(parts["scaler"])
@@ -556,8 +555,10 @@ class Trainer:
         if scaler is not None:
             scaler.step(optimizer)
             scaler.update()
-        else:
+        elif loop.host_losses or not loop.step_optimizer.skips_on_device:
             loop.step_optimizer()
+        else:  # a non-finite loss, read later, must not have updated the weights by then
+            loop.step_optimizer(torch.isfinite(loss.detach()).logical_not().float())
         return grads
 
     def _step_event(self, loop: _Loop, ep: _Epoch, window: _Window) -> ev.Event:

@@ -115,13 +115,28 @@ class OptimizerStep:
         self.kernel = _fused_kernel(optimizer)
         self.warm = False
         self.proven = False  # the kernel has run once: its call matches this torch
+        self.skips_on_device = getattr(optimizer, "_step_supports_amp_scaling", False) and all(
+            group.get("fused") for group in optimizer.param_groups)  # takes found_inf
 
-    def __call__(self) -> None:
-        if not (self.warm and self.kernel is not None and self._fused_step()):
+    def __call__(self, found_inf: torch.Tensor | None = None) -> None:
+        """One update. ``found_inf`` (a 0-d float tensor on the device, 1 where the loss is not
+        finite) makes a fused optimizer skip it without the host reading the loss, as a
+        gradient scaler does; other optimizers ignore it."""
+        if not self.skips_on_device:
+            found_inf = None
+        if self.warm and self.kernel is not None and self._fused_step(found_inf):
+            return
+        if found_inf is None:
             self.optimizer.step()
-            self.warm = True
+        else:  # how torch's GradScaler hands a fused optimizer its flag
+            self.optimizer.grad_scale, self.optimizer.found_inf = None, found_inf
+            try:
+                self.optimizer.step()
+            finally:
+                del self.optimizer.grad_scale, self.optimizer.found_inf
+        self.warm = True
 
-    def _fused_step(self) -> bool:
+    def _fused_step(self, found_inf: torch.Tensor | None = None) -> bool:
         """Update every group with the fused kernel; False (nothing changed) when one cannot."""
         state, updates = self.optimizer.state, []
         for group in self.optimizer.param_groups:
@@ -140,7 +155,7 @@ class OptimizerStep:
                             [e["exp_avg_sq"] for e in entries], [], steps, lr=float(group["lr"]),
                             beta1=float(beta1), beta2=float(beta2),
                             weight_decay=float(group["weight_decay"]), eps=float(group["eps"]),
-                            amsgrad=False, maximize=False)
+                            amsgrad=False, maximize=False, found_inf=found_inf)
             except (TypeError, RuntimeError):
                 if self.proven:  # it ran before with these tensors: a real error
                     raise
@@ -148,7 +163,22 @@ class OptimizerStep:
                 self.kernel = None  # torch's own step from now on (nothing was updated yet)
                 return False
             self.proven = True
+            if found_inf is not None:  # a skipped update counts no step (as torch's own)
+                torch._foreach_sub_(steps, [found_inf] * len(steps))
         return True
+
+
+def match_state_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Lay each parameter's loaded state out as the parameter (``channels_last`` on CUDA): a
+    saved state comes back contiguous, which a fused kernel refuses on CUDA and, on the CPU,
+    pairs with the wrong elements of a parameter laid out otherwise."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            entry = optimizer.state.get(p) or {}
+            for key, value in entry.items():
+                if key in _PARAM_SHAPED and isinstance(value, torch.Tensor) \
+                        and value.shape == p.shape and value.stride() != p.stride():
+                    entry[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
 
 
 def _fused_kernel(optimizer: torch.optim.Optimizer) -> Any:

@@ -278,6 +278,16 @@ def test_resume_reproduces_the_uninterrupted_curve(tmp_path, schedule, where):
     assert status["status"] == "completed" and status["epochs_completed"] == 3
 
 
+def test_resume_in_channels_last_reproduces_the_curve(tmp_path, monkeypatch):
+    """Images train channels_last on CUDA; a resumed run's optimizer state came back
+    contiguous, which the fused Adam refused there (found on a GPU) and, on the CPU, paired
+    with the wrong elements. Here the CPU trains channels_last as CUDA does."""
+    monkeypatch.setattr(devices, "memory_format", lambda device, shape: (
+        torch.channels_last if len(tuple(shape)) == 3 else None))
+    test_resume_reproduces_the_uninterrupted_curve(tmp_path, "cosine",
+                                                   {"device": "cpu", "precision": "fp32"})
+
+
 def test_resume_can_extend_epochs_but_not_change_the_recipe(tmp_path):
     design = load(EXAMPLES / "iris_mlp.json")
     list(train(design, run_dir=tmp_path / "r", overrides={"epochs": 2, "device": "cpu"}))
@@ -388,6 +398,14 @@ def test_nan_loss_names_the_first_non_finite_layer(where):
     assert error["kind"] == "nonfinite" and error["layer"] == "fc2" and error["node"] == "n4"
     assert "'fc2' (Linear)" in error["message"] and "learning rate" in error["message"]
     assert events[-1]["status"] == "failed"
+
+
+def test_a_loss_read_late_still_names_the_first_non_finite_layer(monkeypatch):
+    """On a GPU the losses are read only for events: the update of the bad step had already
+    made every layer before it non-finite, and fc1 was named (found on a GPU). The fused
+    optimizer now skips that update on the device. Here the CPU reads its losses as CUDA."""
+    monkeypatch.setattr(devices, "reads_losses_at_once", lambda device: False)
+    test_nan_loss_names_the_first_non_finite_layer({"device": "cpu", "precision": "fp32"})
 
 
 def test_divergence_stops_with_a_diagnostic(tmp_path):
@@ -553,8 +571,8 @@ def test_loss_functions_match_torch():
 
 def test_mixed_precision_falls_back_to_fp32_off_cuda():
     design = load(EXAMPLES / "moons_mlp.json")
-    events = run(design, overrides={"epochs": 1, "precision": "bf16"})
-    start = of(events, "start")[0]
+    events = run(design, overrides={"epochs": 1, "precision": "bf16", "device": "cpu"})
+    start = of(events, "start")[0]  # (on "auto", a machine with a GPU trains on it in bf16)
     assert start["precision"] == "fp32" and any("CUDA only" in w for w in start["warnings"])
 
 
